@@ -1,0 +1,35 @@
+import { env, setting } from './config';
+
+/** Settings every Tern service has. A service's own schema spreads these and adds its keys. */
+export const commonSettings = {
+  kafkaBrokers: setting(
+    'TERN_KAFKA_BROKERS',
+    'Kafka bootstrap servers, comma-separated host:port',
+    env.list(),
+  ),
+  kafkaClientId: setting(
+    'TERN_KAFKA_CLIENT_ID',
+    'Kafka client id prefix (default: the service name)',
+    env.string().optional(),
+  ),
+  httpPort: setting(
+    'TERN_HTTP_PORT',
+    'Port of the health (/health/live, /health/ready) and metrics (/metrics) endpoint; 0 picks a free one',
+    env.port().default(8080),
+  ),
+  logLevel: setting(
+    'TERN_LOG_LEVEL',
+    'Log level',
+    env.oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const).default('info'),
+  ),
+  otlpEndpoint: setting(
+    'TERN_OTLP_ENDPOINT',
+    'OTLP/HTTP traces endpoint (e.g. http://collector:4318/v1/traces); unset: traces are not exported',
+    env.url().optional(),
+  ),
+  shutdownTimeoutMs: setting(
+    'TERN_SHUTDOWN_TIMEOUT_MS',
+    'How long a stop may take (finish the in-flight batch, commit, leave the group) before exiting anyway',
+    env.int(1000, 300_000).default(25_000),
+  ),
+};

@@ -1,0 +1,81 @@
+import {
+  context,
+  propagation,
+  trace,
+  type Context,
+  type TextMapGetter,
+  type TextMapSetter,
+} from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+
+export interface TelemetryOptions {
+  serviceName: string;
+  /** OTLP/HTTP traces endpoint; when absent spans are still created (trace ids reach logs and Kafka headers) but not exported. */
+  otlpEndpoint?: string | undefined;
+}
+
+let sdk: NodeSDK | undefined;
+
+/**
+ * Starts OpenTelemetry. Call it from the first import of a service's main.ts, before NestJS, grpc-js and
+ * kafkajs load, so the http and grpc instrumentations can patch them.
+ */
+export function startTelemetry(options: TelemetryOptions): void {
+  if (sdk) return;
+  sdk = new NodeSDK({
+    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName }),
+    // Explicit list, not auto-instrumentations: we need only these, and the rest would patch modules we don't use.
+    instrumentations: [new HttpInstrumentation(), new GrpcInstrumentation()],
+    textMapPropagator: new W3CTraceContextPropagator(),
+    spanProcessors: options.otlpEndpoint
+      ? [new BatchSpanProcessor(new OTLPTraceExporter({ url: options.otlpEndpoint }))]
+      : [],
+  });
+  sdk.start();
+}
+
+export async function stopTelemetry(): Promise<void> {
+  const running = sdk;
+  sdk = undefined;
+  await running?.shutdown();
+}
+
+export const tracer = () => trace.getTracer('tern');
+
+/** Carrier for W3C trace context in Kafka headers (values may arrive as Buffers). */
+export type HeaderCarrier = Record<string, Buffer | string | (Buffer | string)[] | undefined>;
+
+const headerSetter: TextMapSetter<HeaderCarrier> = {
+  set: (carrier, key, value) => {
+    carrier[key] = value;
+  },
+};
+const headerGetter: TextMapGetter<HeaderCarrier> = {
+  keys: (carrier) => Object.keys(carrier),
+  get: (carrier, key) => {
+    const value = carrier[key];
+    const first = Array.isArray(value) ? value[0] : value;
+    return first === undefined ? undefined : first.toString();
+  },
+};
+
+export function injectTraceContext(headers: HeaderCarrier, ctx: Context = context.active()): void {
+  propagation.inject(ctx, headers, headerSetter);
+}
+
+export function extractTraceContext(headers: HeaderCarrier): Context {
+  return propagation.extract(context.active(), headers, headerGetter);
+}
+
+/** The active trace id, or undefined outside a sampled span. */
+export function activeTraceId(): string | undefined {
+  const span = trace.getSpan(context.active());
+  return span?.spanContext().traceId;
+}
