@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// Creates every platform topic and its DLQ: `tern-create-topics` (TERN_KAFKA_BROKERS, TERN_LANES).
+import { env, loadConfig, setting } from '@tern/config';
+import { createLogger } from '@tern/telemetry';
+import { Kafka, logLevel } from 'kafkajs';
+import { ensureTopics } from '../admin';
+import { platformTopics } from '../topics';
+
+const settings = {
+  brokers: setting('TERN_KAFKA_BROKERS', 'Kafka bootstrap servers, comma-separated host:port', env.list()),
+  lanes: setting(
+    'TERN_LANES',
+    'Dispatch lanes (groups of countries), comma-separated',
+    env.list().default(['default']),
+  ),
+  replicationFactor: setting(
+    'TERN_KAFKA_REPLICATION_FACTOR',
+    'Replicas per partition',
+    env.int(1, 5).default(1),
+  ),
+};
+
+async function main(): Promise<void> {
+  const logger = createLogger({ service: 'create-topics' });
+  const config = loadConfig(settings);
+  const kafka = new Kafka({
+    clientId: 'tern-create-topics',
+    brokers: config.brokers,
+    logLevel: logLevel.WARN,
+  });
+  const { created } = await ensureTopics(kafka, platformTopics(config.lanes), logger, {
+    replicationFactor: config.replicationFactor,
+  });
+  logger.info({ created: created.length, lanes: config.lanes }, 'topics ready');
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

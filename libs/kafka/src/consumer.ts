@@ -1,0 +1,369 @@
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { extractTraceContext, metricsRegistry, tracer, type Logger } from '@tern/telemetry';
+import type { Batch, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { CONTENT_TYPE_HEADER, decodeValue } from './codec';
+import { PoisonMessageError, TransientError } from './errors';
+import type { TypedProducer } from './producer';
+import type { TopicDef } from './topics';
+
+/** A decoded record as a handler sees it. */
+export interface ConsumedRecord<T> {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | undefined;
+  value: T;
+  headers: IHeaders;
+  timestamp: Date;
+}
+
+export type RecordHandler<T> = (record: ConsumedRecord<T>) => Promise<void>;
+
+export interface ConsumerOptions {
+  groupId: string;
+  /** Attempts of a handler that throws an ordinary error before the record goes to the DLQ. */
+  maxHandlerAttempts?: number;
+  /** Back-off between attempts; doubled each time up to maxRetryDelayMs. */
+  retryDelayMs?: number;
+  maxRetryDelayMs?: number;
+  /** Inside a long batch, commit progress after this many records or this long, whichever comes first. */
+  commitEveryRecords?: number;
+  commitIntervalMs?: number;
+  /** Readiness turns false when the fetch loop has not run for this long. */
+  staleAfterMs?: number;
+  /** Where to start when the group has no committed offset. */
+  fromBeginning?: boolean;
+  sessionTimeoutMs?: number;
+}
+
+export interface ConsumerHealth {
+  ready: boolean;
+  groupId: string;
+  joined: boolean;
+  running: boolean;
+  lastLoopAt: string | undefined;
+  detail?: string;
+}
+
+/** Headers of a DLQ record (besides the original record's own headers). */
+export const DLQ_HEADERS = {
+  reason: 'tern-dlq-reason',
+  error: 'tern-dlq-error',
+  field: 'tern-dlq-field',
+  sourceTopic: 'tern-dlq-source-topic',
+  sourcePartition: 'tern-dlq-source-partition',
+  sourceOffset: 'tern-dlq-source-offset',
+  consumerGroup: 'tern-dlq-consumer-group',
+  failedAt: 'tern-dlq-failed-at',
+} as const;
+
+/** Stable DLQ reasons set by the wrapper itself; handlers add their own through PoisonMessageError. */
+export const DLQ_REASONS = { decode: 'DECODE_ERROR', handler: 'HANDLER_ERROR' } as const;
+
+const consumed = new Counter({
+  name: 'tern_kafka_consumed_total',
+  help: 'Records processed, per topic and outcome (ok, dlq)',
+  labelNames: ['topic', 'group', 'outcome'],
+  registers: [metricsRegistry],
+});
+const dlqTotal = new Counter({
+  name: 'tern_kafka_dlq_total',
+  help: 'Records sent to a DLQ, per source topic and reason',
+  labelNames: ['topic', 'group', 'reason'],
+  registers: [metricsRegistry],
+});
+const batchSeconds = new Histogram({
+  name: 'tern_kafka_batch_seconds',
+  help: 'Time to process one fetched batch',
+  labelNames: ['topic', 'group'],
+  buckets: [0.005, 0.02, 0.1, 0.5, 2, 10],
+  registers: [metricsRegistry],
+});
+const batchSize = new Histogram({
+  name: 'tern_kafka_batch_size',
+  help: 'Records per fetched batch',
+  labelNames: ['topic', 'group'],
+  buckets: [1, 10, 50, 200, 1000, 5000],
+  registers: [metricsRegistry],
+});
+const lastLoop = new Gauge({
+  name: 'tern_kafka_consumer_last_loop_seconds',
+  help: 'Unix time of the last fetch loop of a consumer group',
+  labelNames: ['group'],
+  registers: [metricsRegistry],
+});
+
+type Outcome = 'processed' | 'stopped';
+
+/**
+ * A consumer group member that processes batches record by record, in partition order:
+ * - offsets are committed only after the records before them were handled (or dead-lettered);
+ * - a record that cannot be decoded, or whose handler throws PoisonMessageError, or keeps failing,
+ *   goes to `<topic>.dlq` with the reason in headers, and the partition moves on;
+ * - a TransientError is retried with back-off until it passes or the consumer stops, never dead-lettered;
+ * - stop() finishes the record in hand, commits, and leaves the group.
+ * Every topic has exactly one handler; subscribing twice, or starting with none, is an error.
+ */
+export class BatchConsumer {
+  private readonly consumer: Consumer;
+  private readonly handlers = new Map<
+    string,
+    { topic: TopicDef<unknown>; handler: RecordHandler<unknown> }
+  >();
+  private readonly options: Required<ConsumerOptions>;
+  private readonly log: Logger;
+  private stopping = false;
+  private started = false;
+  private joined = false;
+  private crashed: string | undefined;
+  private lastLoopAt: number | undefined;
+
+  constructor(
+    kafka: Kafka,
+    private readonly producer: TypedProducer,
+    logger: Logger,
+    options: ConsumerOptions,
+  ) {
+    this.options = {
+      maxHandlerAttempts: 3,
+      retryDelayMs: 200,
+      commitEveryRecords: 100,
+      commitIntervalMs: 1000,
+      maxRetryDelayMs: 10_000,
+      staleAfterMs: 60_000,
+      fromBeginning: false,
+      sessionTimeoutMs: 30_000,
+      ...options,
+    };
+    this.log = logger.child({ component: 'kafka-consumer', group: options.groupId });
+    this.consumer = kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: this.options.sessionTimeoutMs,
+      heartbeatInterval: Math.min(3000, Math.floor(this.options.sessionTimeoutMs / 10)),
+      // Fetch returns as soon as data arrives instead of waiting to fill maxBytes: OTP latency matters more.
+      maxWaitTimeInMs: 100,
+    });
+    const { events } = this.consumer;
+    this.consumer.on(events.GROUP_JOIN, () => {
+      this.joined = true;
+      this.crashed = undefined;
+    });
+    this.consumer.on(events.FETCH, () => this.markLoop());
+    this.consumer.on(events.CRASH, (e) => {
+      this.joined = false;
+      this.crashed = e.payload.error.message;
+      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+    });
+    this.consumer.on(events.STOP, () => {
+      this.joined = false;
+    });
+  }
+
+  /** Registers the handler of one topic. */
+  on<T>(topic: TopicDef<T>, handler: RecordHandler<T>): this {
+    if (this.started) throw new Error(`consumer ${this.options.groupId}: subscribe before start()`);
+    if (this.handlers.has(topic.name)) {
+      throw new Error(`consumer ${this.options.groupId}: topic ${topic.name} already has a handler`);
+    }
+    this.handlers.set(topic.name, {
+      topic: topic as TopicDef<unknown>,
+      handler: handler as RecordHandler<unknown>,
+    });
+    return this;
+  }
+
+  async start(): Promise<void> {
+    if (this.handlers.size === 0) throw new Error(`consumer ${this.options.groupId}: no topic has a handler`);
+    this.started = true;
+    await this.consumer.connect();
+    await this.consumer.subscribe({
+      topics: [...this.handlers.keys()],
+      fromBeginning: this.options.fromBeginning,
+    });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.processBatch(payload),
+    });
+  }
+
+  /** Finishes the record in hand, commits what was done, leaves the group. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.started) await this.consumer.disconnect();
+    this.started = false;
+  }
+
+  health(): ConsumerHealth {
+    const fresh = this.lastLoopAt !== undefined && Date.now() - this.lastLoopAt < this.options.staleAfterMs;
+    const ready = this.started && this.joined && fresh && !this.stopping && this.crashed === undefined;
+    return {
+      ready,
+      groupId: this.options.groupId,
+      joined: this.joined,
+      running: this.started && !this.stopping,
+      lastLoopAt: this.lastLoopAt === undefined ? undefined : new Date(this.lastLoopAt).toISOString(),
+      ...(this.crashed ? { detail: this.crashed } : {}),
+    };
+  }
+
+  private markLoop(): void {
+    this.lastLoopAt = Date.now();
+    lastLoop.set({ group: this.options.groupId }, this.lastLoopAt / 1000);
+  }
+
+  private async processBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary } = payload;
+    const route = this.handlers.get(batch.topic);
+    if (!route) throw new Error(`no handler for topic ${batch.topic}`); // cannot happen: we subscribe from the map
+    const labels = { topic: batch.topic, group: this.options.groupId };
+    const endTimer = batchSeconds.startTimer(labels);
+    batchSize.observe(labels, batch.messages.length);
+    const interrupted = () => this.stopping || !isRunning() || isStale();
+    let done: string | undefined;
+    let committed: string | undefined;
+    let lastCommitAt = Date.now();
+    // Explicit offsets through the batch payload: kafkajs' consumer.commitOffsets() is silently skipped once
+    // stop() has begun, which would lose the progress of the batch in hand.
+    const commit = async () => {
+      if (done === undefined || done === committed) return;
+      const next = (BigInt(done) + 1n).toString();
+      await commitOffsetsIfNecessary({
+        topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }],
+      });
+      committed = done;
+      lastCommitAt = Date.now();
+    };
+    try {
+      let sinceCommit = 0;
+      for (const message of batch.messages) {
+        if (interrupted()) break;
+        const outcome = await this.processRecord(route, batch, message, heartbeat, interrupted);
+        if (outcome === 'stopped') break;
+        resolveOffset(message.offset);
+        done = message.offset;
+        this.markLoop();
+        if (
+          ++sinceCommit >= this.options.commitEveryRecords ||
+          Date.now() - lastCommitAt >= this.options.commitIntervalMs
+        ) {
+          await commit();
+          sinceCommit = 0;
+        }
+        await heartbeat();
+      }
+    } finally {
+      // Commit what was done even when the loop broke early, so the next owner resumes right after it.
+      await commit();
+      endTimer();
+    }
+  }
+
+  private async processRecord(
+    { topic, handler }: { topic: TopicDef<unknown>; handler: RecordHandler<unknown> },
+    batch: Batch,
+    message: KafkaMessage,
+    heartbeat: () => Promise<void>,
+    interrupted: () => boolean,
+  ): Promise<Outcome> {
+    const headers = message.headers ?? {};
+    const where = { topic: batch.topic, partition: batch.partition, offset: message.offset };
+    let value: unknown;
+    try {
+      const contentType = headers[CONTENT_TYPE_HEADER]?.toString();
+      value = decodeValue(topic.codec, message.value, contentType, topic.acceptsJson);
+    } catch (error) {
+      await this.deadLetter(topic, batch, message, DLQ_REASONS.decode, error as Error);
+      return 'processed';
+    }
+    const record: ConsumedRecord<unknown> = {
+      ...where,
+      key: message.key?.toString(),
+      value,
+      headers,
+      timestamp: new Date(Number(message.timestamp)),
+    };
+    const parent = extractTraceContext(headers as Record<string, Buffer | string | undefined>);
+    let delay = this.options.retryDelayMs;
+    for (let attempt = 1; ; attempt++) {
+      const span = tracer().startSpan(
+        `${batch.topic} process`,
+        {
+          kind: SpanKind.CONSUMER,
+          attributes: {
+            'messaging.system': 'kafka',
+            'messaging.destination.name': batch.topic,
+            'messaging.kafka.destination.partition': batch.partition,
+            'messaging.kafka.message.offset': message.offset,
+            'messaging.consumer.group.name': this.options.groupId,
+          },
+        },
+        parent,
+      );
+      try {
+        await context.with(trace.setSpan(parent, span), () => handler(record));
+        consumed.inc({ topic: batch.topic, group: this.options.groupId, outcome: 'ok' });
+        return 'processed';
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        if (error instanceof PoisonMessageError) {
+          await this.deadLetter(topic, batch, message, error.reason, error, error.field);
+          return 'processed';
+        }
+        const transient = error instanceof TransientError;
+        if (!transient && attempt >= this.options.maxHandlerAttempts) {
+          await this.deadLetter(topic, batch, message, DLQ_REASONS.handler, error as Error);
+          return 'processed';
+        }
+        this.log.warn({ ...where, attempt, err: error, transient }, 'handler failed; retrying');
+      } finally {
+        span.end();
+      }
+      // Stopping or losing the partition: leave the record uncommitted for whoever consumes it next.
+      if (interrupted()) return 'stopped';
+      await sleep(delay);
+      delay = Math.min(delay * 2, this.options.maxRetryDelayMs);
+      // Long transient outages must not cost us the partition: keep the session alive between attempts.
+      await heartbeat();
+    }
+  }
+
+  private async deadLetter(
+    topic: TopicDef<unknown>,
+    batch: Batch,
+    message: KafkaMessage,
+    reason: string,
+    error: Error,
+    field?: string,
+  ): Promise<void> {
+    const headers: IHeaders = {
+      ...(message.headers ?? {}),
+      [DLQ_HEADERS.reason]: reason,
+      [DLQ_HEADERS.error]: error.message.slice(0, 2000),
+      [DLQ_HEADERS.sourceTopic]: batch.topic,
+      [DLQ_HEADERS.sourcePartition]: String(batch.partition),
+      [DLQ_HEADERS.sourceOffset]: message.offset,
+      [DLQ_HEADERS.consumerGroup]: this.options.groupId,
+      [DLQ_HEADERS.failedAt]: new Date().toISOString(),
+      ...(field ? { [DLQ_HEADERS.field]: field } : {}),
+    };
+    // If the DLQ write fails this throws, the offset is not committed and the record comes back.
+    await this.producer.sendRaw(topic.dlq, [{ key: message.key, value: message.value, headers }]);
+    dlqTotal.inc({ topic: batch.topic, group: this.options.groupId, reason });
+    consumed.inc({ topic: batch.topic, group: this.options.groupId, outcome: 'dlq' });
+    this.log.warn(
+      {
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: message.offset,
+        reason,
+        error: error.message,
+      },
+      'record sent to DLQ',
+    );
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

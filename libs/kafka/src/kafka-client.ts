@@ -1,0 +1,49 @@
+import type { Logger } from '@tern/telemetry';
+import { Kafka, logLevel as KafkaLogLevel, type LogEntry } from 'kafkajs';
+import { BatchConsumer, type ConsumerOptions } from './consumer';
+import { TypedProducer } from './producer';
+
+export interface KafkaClientOptions {
+  brokers: string[];
+  clientId: string;
+  logger: Logger;
+}
+
+/** Entry point of the wrapper: one per process, handing out producers, consumers and the admin client. */
+export class KafkaClient {
+  readonly kafka: Kafka;
+  private producerInstance: TypedProducer | undefined;
+
+  constructor(private readonly options: KafkaClientOptions) {
+    const log = options.logger.child({ component: 'kafkajs' });
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      // kafkajs defaults to a 1 s connection timeout; a broker under load at start-up can take longer.
+      connectionTimeout: 5000,
+      logLevel: KafkaLogLevel.WARN,
+      logCreator:
+        () =>
+        ({ level, log: entry }: LogEntry) => {
+          const { message, ...fields } = entry;
+          if (level <= KafkaLogLevel.ERROR) log.error(fields, message);
+          else if (level === KafkaLogLevel.WARN) log.warn(fields, message);
+          else log.debug(fields, message);
+        },
+    });
+  }
+
+  /** The process's shared idempotent producer (connect it once with `producer().connect()`). */
+  producer(): TypedProducer {
+    this.producerInstance ??= new TypedProducer(this.kafka, this.options.logger);
+    return this.producerInstance;
+  }
+
+  consumer(options: ConsumerOptions): BatchConsumer {
+    return new BatchConsumer(this.kafka, this.producer(), this.options.logger, options);
+  }
+
+  async disconnect(): Promise<void> {
+    await this.producerInstance?.disconnect();
+  }
+}

@@ -1,0 +1,27 @@
+import { events } from '@tern/contracts';
+import { dispatchTopic, platformTopics, topics } from './topics';
+
+describe('topic registry', () => {
+  it('declares every topic once, each with its own DLQ', () => {
+    const names = platformTopics(['sea', 'latam']).map((t) => t.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names).toEqual(expect.arrayContaining(['sms.accepted', 'sms.dispatch.sea', 'sms.dispatch.latam']));
+    expect(topics.accepted.dlq).toBe('sms.accepted.dlq');
+  });
+
+  it('keys records so that one message stays on one partition', () => {
+    const message = events.SmsMessage.fromPartial({ messageId: 'm-42' });
+    expect(topics.accepted.key({ message })).toBe('m-42');
+    expect(
+      topics.routingWeights.key(
+        events.RoutingWeight.fromPartial({ country: 'SG', mccMnc: '52501', channelId: 'c1' }),
+      ),
+    ).toBe('SG/52501/c1');
+    expect(topics.routingWeights.compacted).toBe(true);
+  });
+
+  it('refuses lanes that would make a bad topic name', () => {
+    expect(dispatchTopic('mena').name).toBe('sms.dispatch.mena');
+    expect(() => dispatchTopic('Middle East')).toThrow(/invalid lane/);
+  });
+});

@@ -1,0 +1,87 @@
+import { events, sms } from '@tern/contracts';
+import type { ProtoCodec } from './codec';
+
+/** A topic: its name, the type of its values, how a value is keyed, and how it is created. */
+export interface TopicDef<T> {
+  readonly name: string;
+  readonly codec: ProtoCodec<T>;
+  /** The record key, derived from the value: records of one key stay in order on one partition. */
+  readonly key: (value: T) => string;
+  readonly partitions: number;
+  /** Log compaction (latest value per key kept), for state topics like routing weights. */
+  readonly compacted: boolean;
+  /** Whether external producers may publish proto3 JSON (content-type: application/json) here. */
+  readonly acceptsJson: boolean;
+  /** Where records that cannot be processed go, with the reason in headers. */
+  readonly dlq: string;
+}
+
+export interface TopicOptions<T> {
+  name: string;
+  codec: ProtoCodec<T>;
+  key: (value: T) => string;
+  partitions?: number;
+  compacted?: boolean;
+  acceptsJson?: boolean;
+}
+
+const TOPIC_NAME = /^[a-z0-9][a-z0-9._-]{0,200}$/;
+export const DEFAULT_PARTITIONS = 6;
+
+export function defineTopic<T>(options: TopicOptions<T>): TopicDef<T> {
+  if (!TOPIC_NAME.test(options.name)) throw new Error(`invalid topic name "${options.name}"`);
+  return {
+    name: options.name,
+    codec: options.codec,
+    key: options.key,
+    partitions: options.partitions ?? DEFAULT_PARTITIONS,
+    compacted: options.compacted ?? false,
+    acceptsJson: options.acceptsJson ?? false,
+    dlq: `${options.name}.dlq`,
+  };
+}
+
+const byMessageId = (v: { message?: { messageId: string } | undefined }) => v.message?.messageId ?? '';
+
+/**
+ * Every topic of the platform, declared once. Services refer to these, never to a topic name as text.
+ * The architecture's flow: send-events/gRPC -> accepted -> approved -> dispatch.<lane> -> submitted/dlr -> status;
+ * retry loops back to the router; routing.weights feeds it.
+ */
+export const topics = {
+  /** Public intake: enterprises' own producers publish SendEvent here (protobuf or JSON). */
+  sendEvents: defineTopic({
+    name: 'sms.send-events',
+    codec: events.SendEvent,
+    key: (e) => e.tenantId,
+    acceptsJson: true,
+  }),
+  accepted: defineTopic({ name: 'sms.accepted', codec: events.MessageAccepted, key: byMessageId }),
+  approved: defineTopic({ name: 'sms.approved', codec: events.MessageApproved, key: byMessageId }),
+  submitted: defineTopic({ name: 'sms.submitted', codec: events.SubmitResult, key: (e) => e.messageId }),
+  /** Keyed by channel: receipts of one SMSC bind stay in order. */
+  dlr: defineTopic({ name: 'sms.dlr', codec: events.DeliveryReceipt, key: (e) => e.channelId }),
+  /** Keyed by message id: status events of one message are ordered. */
+  status: defineTopic({ name: 'sms.status', codec: sms.StatusEvent, key: (e) => e.messageId }),
+  retry: defineTopic({ name: 'sms.retry', codec: events.RetryRequest, key: byMessageId }),
+  routingWeights: defineTopic({
+    name: 'routing.weights',
+    codec: events.RoutingWeight,
+    key: (w) => `${w.country}/${w.mccMnc}/${w.channelId}`,
+    partitions: 1,
+    compacted: true,
+  }),
+} as const;
+
+const LANE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** A lane is a group of countries with its own dispatch topic, connector deployment and autoscaling. */
+export function dispatchTopic(lane: string): TopicDef<events.DispatchRequest> {
+  if (!LANE.test(lane)) throw new Error(`invalid lane "${lane}": lowercase letters, digits and dashes`);
+  return defineTopic({ name: `sms.dispatch.${lane}`, codec: events.DispatchRequest, key: byMessageId });
+}
+
+/** Every topic a deployment with these lanes needs (DLQs are added by ensureTopics). */
+export function platformTopics(lanes: readonly string[]): TopicDef<unknown>[] {
+  return [...Object.values(topics), ...lanes.map(dispatchTopic)] as TopicDef<unknown>[];
+}

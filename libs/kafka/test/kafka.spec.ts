@@ -1,0 +1,258 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { context, trace } from '@opentelemetry/api';
+import { events } from '@tern/contracts';
+import { activeTraceId, createLogger, startTelemetry, stopTelemetry } from '@tern/telemetry';
+import { infraFromEnv, uniqueName, waitFor } from '@tern/testing';
+import { Kafka, logLevel, type IHeaders } from 'kafkajs';
+import {
+  defineTopic,
+  DLQ_HEADERS,
+  DLQ_REASONS,
+  encodeValue,
+  ensureTopics,
+  KafkaClient,
+  PoisonMessageError,
+  TransientError,
+  type BatchConsumer,
+  type TopicDef,
+} from '../src';
+
+const infra = infraFromEnv();
+const logger = createLogger({ service: 'kafka-test', level: 'warn' });
+const kafka = new Kafka({
+  clientId: 'kafka-test-admin',
+  brokers: infra.kafkaBrokers,
+  logLevel: logLevel.NOTHING,
+});
+
+function testTopic(prefix: string): TopicDef<events.MessageAccepted> {
+  // One partition: the ordering and "messages after the poison one" claims are about a single partition.
+  return defineTopic({
+    name: uniqueName(prefix),
+    codec: events.MessageAccepted,
+    key: (v) => v.message?.messageId ?? '',
+    partitions: 1,
+  });
+}
+
+const accepted = (id: string): events.MessageAccepted => ({
+  message: events.SmsMessage.fromPartial({
+    messageId: id,
+    tenantId: 'tenant-a',
+    to: '+6591234567',
+    segments: 1,
+  }),
+});
+
+/** Reads every record of a topic from the start with a plain kafkajs consumer (not our wrapper). */
+async function readAll(topic: string, expected: number) {
+  const records: { value: Buffer | null; headers: IHeaders }[] = [];
+  const consumer = kafka.consumer({ groupId: uniqueName('reader') });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      records.push({ value: message.value, headers: message.headers ?? {} });
+    },
+  });
+  try {
+    await waitFor(`${expected} records on ${topic}`, () => records.length >= expected);
+  } finally {
+    await consumer.disconnect();
+  }
+  return records;
+}
+
+describe('kafka wrapper against a real broker', () => {
+  const client = new KafkaClient({ brokers: infra.kafkaBrokers, clientId: 'kafka-test', logger });
+  const consumers: BatchConsumer[] = [];
+  const startConsumer = async (consumer: BatchConsumer) => {
+    consumers.push(consumer);
+    await consumer.start();
+    await waitFor('consumer to join its group', () => consumer.health().ready);
+  };
+
+  beforeAll(async () => {
+    startTelemetry({ serviceName: 'kafka-test' });
+    await client.producer().connect();
+  });
+
+  afterAll(async () => {
+    await Promise.all(consumers.map((c) => c.stop()));
+    await client.disconnect();
+    await stopTelemetry();
+  });
+
+  it('delivers a protobuf event to other consumer groups with its trace id intact', async () => {
+    const topic = testTopic('trace');
+    await ensureTopics(kafka, [topic], logger);
+    const seen: Record<string, { traceId?: string; value: events.MessageAccepted }> = {};
+    for (const group of ['risk-like', 'audit-like']) {
+      await startConsumer(
+        client.consumer({ groupId: uniqueName(group), fromBeginning: true }).on(topic, async (record) => {
+          seen[group] = { traceId: activeTraceId(), value: record.value };
+        }),
+      );
+    }
+
+    const span = trace.getTracer('test').startSpan('api call');
+    await context.with(trace.setSpan(context.active(), span), () =>
+      client.producer().send(topic, [accepted('m-trace')]),
+    );
+    span.end();
+
+    await waitFor('both groups to consume', () => Object.keys(seen).length === 2);
+    for (const group of ['risk-like', 'audit-like']) {
+      expect(seen[group]?.value).toEqual(accepted('m-trace'));
+      expect(seen[group]?.traceId).toBe(span.spanContext().traceId);
+    }
+  });
+
+  it('sends poison records to the DLQ with their reason and keeps processing the partition', async () => {
+    const topic = testTopic('poison');
+    await ensureTopics(kafka, [topic], logger);
+    const handled: string[] = [];
+    let flakyFailures = 0;
+    await startConsumer(
+      client
+        .consumer({ groupId: uniqueName('poison'), fromBeginning: true, retryDelayMs: 10 })
+        .on(topic, async (record) => {
+          const id = record.value.message?.messageId ?? '';
+          if (id === 'refused')
+            throw new PoisonMessageError('UNKNOWN_TENANT', 'tenant is not configured', 'message.tenantId');
+          if (id === 'always-broken') throw new Error('handler bug');
+          if (id === 'flaky' && flakyFailures++ < 2) throw new TransientError('database unavailable');
+          handled.push(id);
+        }),
+    );
+
+    const producer = client.producer();
+    await producer.send(topic, [accepted('m-1')]);
+    await producer.sendRaw(topic.name, [
+      { key: 'garbage', value: Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]) },
+    ]);
+    await producer.send(topic, [
+      accepted('refused'),
+      accepted('m-2'),
+      accepted('always-broken'),
+      accepted('flaky'),
+    ]);
+    await producer.sendRaw(topic.name, [
+      { key: 'json', value: Buffer.from('{"message":{}}'), headers: { 'content-type': 'application/json' } },
+    ]);
+    await producer.send(topic, [accepted('m-3')]);
+
+    await waitFor('the records after the poison ones', () => handled.includes('m-3'));
+    expect(handled).toEqual(['m-1', 'm-2', 'flaky', 'm-3']);
+    expect(flakyFailures).toBe(3); // two transient failures, then success: retried, never dead-lettered
+
+    const dlq = await readAll(topic.dlq, 4);
+    const reasons = dlq.map((r) => ({
+      reason: r.headers[DLQ_HEADERS.reason]?.toString(),
+      error: r.headers[DLQ_HEADERS.error]?.toString(),
+      field: r.headers[DLQ_HEADERS.field]?.toString(),
+      source: r.headers[DLQ_HEADERS.sourceTopic]?.toString(),
+    }));
+    expect(reasons).toEqual([
+      {
+        reason: DLQ_REASONS.decode,
+        error: expect.stringMatching(/^invalid protobuf/),
+        field: undefined,
+        source: topic.name,
+      },
+      {
+        reason: 'UNKNOWN_TENANT',
+        error: 'tenant is not configured',
+        field: 'message.tenantId',
+        source: topic.name,
+      },
+      { reason: DLQ_REASONS.handler, error: 'handler bug', field: undefined, source: topic.name },
+      {
+        reason: DLQ_REASONS.decode,
+        error: 'JSON values are not accepted on this topic',
+        field: undefined,
+        source: topic.name,
+      },
+    ]);
+    // The DLQ keeps the original bytes, so a fixed consumer can replay them.
+    expect(dlq[0]?.value).toEqual(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]));
+    expect(dlq[1]?.value).toEqual(encodeValue(events.MessageAccepted, accepted('refused')));
+  });
+
+  describe('a consumer process', () => {
+    const fixture = join(__dirname, 'fixtures', 'record-consumer.ts');
+    const work = mkdtempSync(join(tmpdir(), 'tern-kafka-'));
+    const children: ChildProcess[] = [];
+    afterAll(() => children.forEach((c) => c.kill('SIGKILL')));
+
+    function run(env: Record<string, string>): ChildProcess {
+      const child = spawn(process.execPath, ['--conditions=tern-source', '--import', 'tsx', fixture], {
+        // From the package folder, so `--import tsx` finds this package's own tsx.
+        cwd: join(__dirname, '..'),
+        env: { ...process.env, TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','), ...env },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      children.push(child);
+      return child;
+    }
+    const lines = (file: string) =>
+      existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+    const exited = (child: ChildProcess) =>
+      new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+    async function produce(topic: TopicDef<events.MessageAccepted>, count: number) {
+      const ids = Array.from({ length: count }, (_, i) => `m-${i}`);
+      await client.producer().send(topic, ids.map(accepted));
+      return ids;
+    }
+
+    it('killed mid-batch and restarted, loses nothing', async () => {
+      const topic = testTopic('crash');
+      await ensureTopics(kafka, [topic], logger);
+      const ids = await produce(topic, 400);
+      const out = join(work, 'crash.txt');
+      const env = { TOPIC: topic.name, GROUP: uniqueName('crash'), OUT_FILE: out, HANDLE_MS: '5' };
+
+      const first = run(env);
+      await waitFor('the first process to handle some records', () => lines(out).length >= 150, 60_000, 5);
+      first.kill('SIGKILL');
+      await exited(first);
+      const handledBeforeKill = lines(out).length;
+      expect(handledBeforeKill).toBeLessThan(ids.length); // it really died mid-way
+
+      run(env);
+      await waitFor('every record to be handled', () => new Set(lines(out)).size === ids.length, 60_000);
+      expect(new Set(lines(out))).toEqual(new Set(ids));
+      // At least once, and progress was committed inside the batch: only the records handled since the last
+      // commit (at most commitEveryRecords, 100 by default) are handled twice, not the whole batch again.
+      const duplicates = lines(out).length - ids.length;
+      expect(duplicates).toBeLessThanOrEqual(100);
+      expect(duplicates).toBeLessThan(handledBeforeKill);
+    });
+
+    it('on SIGTERM finishes the record in hand, commits, leaves the group and exits 0', async () => {
+      const topic = testTopic('sigterm');
+      await ensureTopics(kafka, [topic], logger);
+      const ids = await produce(topic, 300);
+      const out = join(work, 'sigterm.txt');
+      const env = { TOPIC: topic.name, GROUP: uniqueName('sigterm'), OUT_FILE: out, HANDLE_MS: '5' };
+
+      const first = run(env);
+      await waitFor('the first process to handle some records', () => lines(out).length >= 50, 60_000, 20);
+      first.kill('SIGTERM');
+      expect(await exited(first)).toBe(0);
+      const handledBeforeStop = lines(out).length;
+      expect(handledBeforeStop).toBeLessThan(ids.length);
+
+      const second = run(env);
+      await waitFor('every record to be handled', () => new Set(lines(out)).size === ids.length, 60_000);
+      second.kill('SIGTERM');
+      expect(await exited(second)).toBe(0);
+      // Everything handled before the stop was committed: the restart handles each remaining record once.
+      expect(lines(out)).toEqual(ids);
+    });
+  });
+});

@@ -1,0 +1,4 @@
+/** Jest globalTeardown: stops containers the setup started (nothing when TERN_* endpoints were given). */
+export default async function globalTeardown(): Promise<void> {
+  await globalThis.__ternInfra?.stop();
+}
