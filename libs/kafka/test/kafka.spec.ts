@@ -99,6 +99,7 @@ describe('kafka wrapper against a real broker', () => {
     }
 
     const span = trace.getTracer('test').startSpan('api call');
+    expect(span.spanContext().traceId).toMatch(/^(?!0{32})[0-9a-f]{32}$/); // tracing is really on
     await context.with(trace.setSpan(context.active(), span), () =>
       client.producer().send(topic, [accepted('m-trace')]),
     );

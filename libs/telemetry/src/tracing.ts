@@ -10,9 +10,10 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 
 export interface TelemetryOptions {
@@ -21,29 +22,40 @@ export interface TelemetryOptions {
   otlpEndpoint?: string | undefined;
 }
 
-let sdk: NodeSDK | undefined;
+let provider: NodeTracerProvider | undefined;
+let unregisterInstrumentations: (() => void) | undefined;
 
 /**
- * Starts OpenTelemetry. Call it from the first import of a service's main.ts, before NestJS, grpc-js and
- * kafkajs load, so the http and grpc instrumentations can patch them.
+ * Starts OpenTelemetry tracing. Call it from the first import of a service's main.ts, before NestJS, grpc-js
+ * and kafkajs load, so the http and grpc instrumentations can patch them.
+ *
+ * Spans are always recorded (trace ids reach logs and Kafka headers); they leave the process only when an
+ * OTLP endpoint is configured. We register the tracer provider ourselves rather than through NodeSDK, which
+ * registers no provider at all without an exporter and starts OTLP metrics and logs exporters from
+ * environment defaults (metrics are Prometheus here).
  */
 export function startTelemetry(options: TelemetryOptions): void {
-  if (sdk) return;
-  sdk = new NodeSDK({
+  if (provider) return;
+  provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName }),
-    // Explicit list, not auto-instrumentations: we need only these, and the rest would patch modules we don't use.
-    instrumentations: [new HttpInstrumentation(), new GrpcInstrumentation()],
-    textMapPropagator: new W3CTraceContextPropagator(),
     spanProcessors: options.otlpEndpoint
       ? [new BatchSpanProcessor(new OTLPTraceExporter({ url: options.otlpEndpoint }))]
       : [],
   });
-  sdk.start();
+  provider.register({ propagator: new W3CTraceContextPropagator() });
+  // An explicit list, not auto-instrumentations: these are the libraries we use that carry requests.
+  unregisterInstrumentations = registerInstrumentations({
+    tracerProvider: provider,
+    instrumentations: [new HttpInstrumentation(), new GrpcInstrumentation()],
+  });
 }
 
+/** Flushes spans still buffered and stops tracing. */
 export async function stopTelemetry(): Promise<void> {
-  const running = sdk;
-  sdk = undefined;
+  const running = provider;
+  provider = undefined;
+  unregisterInstrumentations?.();
+  unregisterInstrumentations = undefined;
   await running?.shutdown();
 }
 
