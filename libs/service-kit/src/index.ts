@@ -1,0 +1,6 @@
+export * from './tokens';
+export * from './health';
+export * from './kafka-health';
+export * from './nest-logger';
+export * from './service-kit.module';
+export * from './run-service';

@@ -1,0 +1,9 @@
+// First import of every service's main.ts: starts tracing before NestJS, grpc-js and kafkajs are loaded,
+// so their modules can be instrumented. Imports nothing that loads them.
+import { commonSettings, loadConfig } from '@tern/config';
+import { startTelemetry } from '@tern/telemetry';
+
+export function instrument(serviceName: string): void {
+  const { otlpEndpoint } = loadConfig({ otlpEndpoint: commonSettings.otlpEndpoint });
+  startTelemetry({ serviceName, otlpEndpoint });
+}

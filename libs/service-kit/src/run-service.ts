@@ -1,0 +1,85 @@
+import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
+import { Module, type DynamicModule, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import {
+  ConfigError,
+  loadConfig,
+  redactConfig,
+  type ConfigOf,
+  type commonSettings,
+  type Settings,
+} from '@tern/config';
+import { collectProcessMetrics, createLogger, stopTelemetry } from '@tern/telemetry';
+import { NestLogger } from './nest-logger';
+import { ServiceKitModule } from './service-kit.module';
+
+export interface ServiceDefinition<S extends typeof commonSettings & Settings> {
+  name: string;
+  settings: S;
+  /** The service's own root module; the kit's providers (CONFIG, LOGGER, KafkaClient, HealthRegistry) are global. */
+  module: Type | DynamicModule;
+}
+
+/**
+ * Starts a service: validates its config before anything else (a bad value exits 1 naming the variable),
+ * then NestJS with the kit, then the HTTP endpoint. SIGTERM/SIGINT close the app (consumers finish their
+ * batch and commit, producer flushes) and exit 0; past TERN_SHUTDOWN_TIMEOUT_MS it exits 1.
+ */
+export async function runService<S extends typeof commonSettings & Settings>(
+  definition: ServiceDefinition<S>,
+): Promise<void> {
+  let serviceConfig: ConfigOf<S>;
+  try {
+    serviceConfig = loadConfig(definition.settings);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${definition.name}: ${error.message}\n`);
+    process.exit(1);
+  }
+  // S extends the common settings, so these keys are there with their types.
+  const config = serviceConfig as unknown as ConfigOf<typeof commonSettings>;
+  const logger = createLogger({ service: definition.name, level: config.logLevel });
+  collectProcessMetrics(definition.name);
+
+  @Module({
+    imports: [ServiceKitModule.forRoot({ name: definition.name, config, logger }), definition.module],
+  })
+  class RootModule {}
+
+  try {
+    const app = await NestFactory.create(RootModule, { logger: new NestLogger(logger), abortOnError: false });
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'stopping');
+      setTimeout(() => {
+        logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out');
+        process.exit(1);
+      }, config.shutdownTimeoutMs).unref();
+      app
+        .close()
+        .then(() => stopTelemetry())
+        .then(() => {
+          logger.info('stopped');
+          process.exit(0);
+        })
+        .catch((error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        });
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+    await app.listen(config.httpPort, '0.0.0.0');
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    logger.info(
+      { httpPort: port, config: redactConfig(definition.settings, serviceConfig) },
+      'service started',
+    );
+  } catch (error) {
+    logger.fatal({ err: error }, 'start-up failed');
+    process.exit(1);
+  }
+}

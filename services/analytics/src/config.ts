@@ -1,0 +1,4 @@
+import { commonSettings } from '@tern/config';
+
+/** Settings of the analytics service (TERN_* environment variables); see `describeSettings`. */
+export const analyticsSettings = { ...commonSettings };

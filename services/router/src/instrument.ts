@@ -1,0 +1,3 @@
+import { instrument } from '@tern/service-kit/instrument';
+
+instrument('router');
