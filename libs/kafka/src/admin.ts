@@ -1,6 +1,6 @@
 import type { Logger } from '@tern/telemetry';
 import type { ITopicConfig, Kafka } from 'kafkajs';
-import type { TopicDef } from './topics';
+import type { TopicSpec } from './topics';
 
 export interface EnsureTopicsOptions {
   replicationFactor?: number;
@@ -14,7 +14,7 @@ export interface EnsureTopicsOptions {
  */
 export async function ensureTopics(
   kafka: Kafka,
-  defs: readonly TopicDef<unknown>[],
+  defs: readonly TopicSpec[],
   logger: Logger,
   options: EnsureTopicsOptions = {},
 ): Promise<{ created: string[] }> {

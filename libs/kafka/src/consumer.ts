@@ -214,13 +214,13 @@ export class BatchConsumer {
   }
 
   private async processBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary } = payload;
+    const { batch } = payload;
     const route = this.handlers.get(batch.topic);
     if (!route) throw new Error(`no handler for topic ${batch.topic}`); // cannot happen: we subscribe from the map
     const labels = { topic: batch.topic, group: this.options.groupId };
     const endTimer = batchSeconds.startTimer(labels);
     batchSize.observe(labels, batch.messages.length);
-    const interrupted = () => this.stopping || !isRunning() || isStale();
+    const interrupted = () => this.stopping || !payload.isRunning() || payload.isStale();
     let done: string | undefined;
     let committed: string | undefined;
     let lastCommitAt = Date.now();
@@ -229,7 +229,7 @@ export class BatchConsumer {
     const commit = async () => {
       if (done === undefined || done === committed) return;
       const next = (BigInt(done) + 1n).toString();
-      await commitOffsetsIfNecessary({
+      await payload.commitOffsetsIfNecessary({
         topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }],
       });
       committed = done;
@@ -239,9 +239,15 @@ export class BatchConsumer {
       let sinceCommit = 0;
       for (const message of batch.messages) {
         if (interrupted()) break;
-        const outcome = await this.processRecord(route, batch, message, heartbeat, interrupted);
+        const outcome = await this.processRecord(
+          route,
+          batch,
+          message,
+          () => payload.heartbeat(),
+          interrupted,
+        );
         if (outcome === 'stopped') break;
-        resolveOffset(message.offset);
+        payload.resolveOffset(message.offset);
         done = message.offset;
         this.markLoop();
         if (
@@ -251,7 +257,7 @@ export class BatchConsumer {
           await commit();
           sinceCommit = 0;
         }
-        await heartbeat();
+        await payload.heartbeat();
       }
     } finally {
       // Commit what was done even when the loop broke early, so the next owner resumes right after it.
@@ -284,7 +290,7 @@ export class BatchConsumer {
       headers,
       timestamp: new Date(Number(message.timestamp)),
     };
-    const parent = extractTraceContext(headers as Record<string, Buffer | string | undefined>);
+    const parent = extractTraceContext(headers);
     let delay = this.options.retryDelayMs;
     for (let attempt = 1; ; attempt++) {
       const span = tracer().startSpan(

@@ -16,6 +16,9 @@ export interface TopicDef<T> {
   readonly dlq: string;
 }
 
+/** What creating a topic needs to know, whatever its value type. */
+export type TopicSpec = Pick<TopicDef<unknown>, 'name' | 'partitions' | 'compacted' | 'dlq'>;
+
 export interface TopicOptions<T> {
   name: string;
   codec: ProtoCodec<T>;
@@ -82,6 +85,6 @@ export function dispatchTopic(lane: string): TopicDef<events.DispatchRequest> {
 }
 
 /** Every topic a deployment with these lanes needs (DLQs are added by ensureTopics). */
-export function platformTopics(lanes: readonly string[]): TopicDef<unknown>[] {
-  return [...Object.values(topics), ...lanes.map(dispatchTopic)] as TopicDef<unknown>[];
+export function platformTopics(lanes: readonly string[]): TopicSpec[] {
+  return [...Object.values(topics), ...lanes.map(dispatchTopic)];
 }

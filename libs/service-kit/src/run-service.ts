@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -73,7 +74,7 @@ export async function runService<S extends typeof commonSettings & Settings>(
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
     await app.listen(config.httpPort, '0.0.0.0');
-    const { port } = app.getHttpServer().address() as AddressInfo;
+    const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
     logger.info(
       { httpPort: port, config: redactConfig(definition.settings, serviceConfig) },
       'service started',

@@ -51,7 +51,7 @@ export interface StartedInfra {
  */
 export async function provideInfra(env: NodeJS.ProcessEnv = process.env): Promise<StartedInfra> {
   const complete = Object.values(INFRA_ENV).every((name) => env[name]);
-  if (complete) return { infra: infraFromEnv(env), stop: async () => undefined };
+  if (complete) return { infra: infraFromEnv(env), stop: () => Promise.resolve() };
   if (!dockerAvailable()) infraFromEnv(env); // throws with the hint
   const started = await startContainers();
   env[INFRA_ENV.kafka] = started.infra.kafkaBrokers.join(',');
