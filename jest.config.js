@@ -28,6 +28,7 @@ const withInfra = {
 };
 
 module.exports = {
+  reporters: ['default', '<rootDir>/libs/testing/summary-reporter.cjs'],
   // Integration tests wait on real brokers and processes: a rebalance alone can take seconds.
   testTimeout: 120_000,
   projects: [
