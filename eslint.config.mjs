@@ -11,6 +11,7 @@ export default tseslint.config(
       'proto/src/gen/**',
       '**/*.js',
       '**/*.mjs',
+      '**/*.cjs',
     ],
   },
   js.configs.recommended,
