@@ -1,0 +1,5 @@
+export * from './constants';
+export * from './pdu';
+export * from './framing';
+export * from './tlv';
+export * from './session';
