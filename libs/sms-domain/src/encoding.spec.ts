@@ -1,0 +1,105 @@
+import {
+  chooseEncoding,
+  decodeGsm7,
+  decodeUcs2,
+  encodeGsm7,
+  encodeUcs2,
+  EncodingError,
+  gsm7Length,
+  isGsm7,
+  segmentCount,
+} from './encoding';
+import { concatenationUdh, parseUdh, UdhError } from './udh';
+import { formatReceiptText, parseReceiptText } from './receipt';
+
+describe('GSM 03.38', () => {
+  it('maps the basic table and the extension table (ESC + code)', () => {
+    expect([...encodeGsm7('@£$Ä€{')]).toEqual([0x00, 0x01, 0x02, 0x5b, 0x1b, 0x65, 0x1b, 0x28]);
+    expect(decodeGsm7(Buffer.from([0x48, 0x69, 0x1b, 0x3d, 0x00]))).toBe('Hi~@');
+    const all = 'Δ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./09:;<=>?¡AZÄÖÑÜ§¿azäöñüà^{}\\[~]|€';
+    expect(decodeGsm7(encodeGsm7(all))).toBe(all);
+  });
+
+  it('counts extension characters as two septets', () => {
+    expect(gsm7Length('a€b')).toBe(4);
+  });
+
+  it('refuses what it cannot represent or read', () => {
+    expect(isGsm7('Привет')).toBe(false);
+    expect(() => encodeGsm7('ç')).toThrow(/no GSM 03.38 code/); // lowercase ç is not in the table, Ç is
+    expect(() => decodeGsm7(Buffer.from([0x41, 0x80]))).toThrow(EncodingError);
+  });
+});
+
+describe('UCS-2 and segments', () => {
+  it('round-trips UCS-2 big-endian', () => {
+    expect([...encodeUcs2('Aé')]).toEqual([0x00, 0x41, 0x00, 0xe9]);
+    expect(decodeUcs2(encodeUcs2('مرحبا 你好'))).toBe('مرحبا 你好');
+    expect(() => decodeUcs2(Buffer.from([0x00]))).toThrow(/odd/);
+  });
+
+  it.each([
+    ['a'.repeat(160), 'GSM7', 1],
+    ['a'.repeat(161), 'GSM7', 2],
+    ['a'.repeat(306), 'GSM7', 2],
+    ['a'.repeat(307), 'GSM7', 3],
+    ['€'.repeat(80), 'GSM7', 1],
+    ['€'.repeat(81), 'GSM7', 2],
+    ['你'.repeat(70), 'UCS2', 1],
+    ['你'.repeat(71), 'UCS2', 2],
+    ['你'.repeat(134), 'UCS2', 2],
+  ])('%#: %s.length chars need %s x %i', (text, encoding, segments) => {
+    expect(chooseEncoding(text)).toBe(encoding);
+    expect(segmentCount(text)).toBe(segments);
+  });
+});
+
+describe('UDH', () => {
+  it('reads 8-bit and 16-bit concatenation headers', () => {
+    expect(
+      parseUdh(Buffer.concat([concatenationUdh(0x2a, 3, 2), Buffer.from('text')])).concatenation,
+    ).toEqual({ reference: 0x2a, total: 3, sequence: 2 });
+    expect(parseUdh(Buffer.from([0x06, 0x08, 0x04, 0x12, 0x34, 0x02, 0x01])).concatenation).toEqual({
+      reference: 0x1234,
+      total: 2,
+      sequence: 1,
+    });
+  });
+
+  it('refuses headers that run past the message or name an impossible part', () => {
+    expect(() => parseUdh(Buffer.from([0x05, 0x00, 0x03]))).toThrow(UdhError);
+    expect(() => parseUdh(Buffer.from([0x05, 0x00, 0x03, 0x01, 0x02, 0x03]))).toThrow(/part 3 of 2/);
+  });
+});
+
+describe('receipt text', () => {
+  it('formats the Appendix B text and parses it back', () => {
+    const receipt = {
+      id: '1F2E3D',
+      submitted: 1,
+      delivered: 1,
+      submitDate: new Date('2026-11-25T12:00:00Z'),
+      doneDate: new Date('2026-11-25T12:01:00Z'),
+      stat: 'DELIVRD' as const,
+      err: '000',
+      text: 'Your code is 123456 please',
+    };
+    const text = formatReceiptText(receipt);
+    expect(text).toBe(
+      'id:1F2E3D sub:001 dlvrd:001 submit date:2611251200 done date:2611251201 stat:DELIVRD err:000 text:Your code is 123456 ',
+    );
+    expect(parseReceiptText(text)).toEqual({ ...receipt, text: 'Your code is 123456 ' });
+  });
+
+  it('reads variants real SMSCs send and refuses what is not a receipt', () => {
+    const r = parseReceiptText(
+      'id:12345 sub:001 dlvrd:000 submit_date:261125120000 done_date:261125120530 stat:undeliv err:011',
+    );
+    expect(r).toMatchObject({ id: '12345', stat: 'UNDELIV', err: '011', text: '' });
+    expect(r?.doneDate.toISOString()).toBe('2026-11-25T12:05:30.000Z');
+    expect(parseReceiptText('hello there')).toBeUndefined();
+    expect(
+      parseReceiptText('id:1 sub:1 dlvrd:1 submit date:2611251200 done date:2611251201 stat:WHATEVER err:0'),
+    ).toBeUndefined();
+  });
+});
