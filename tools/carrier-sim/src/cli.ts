@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// carrier-sim --scenario tiers [--time-scale 10] [--seed 42] [--http-port 18800] [--log file.jsonl]
+import { parseArgs } from 'node:util';
+import { loadScenario } from './scenario';
+import { CarrierSimulator } from './simulator';
+
+const usage =
+  'usage: carrier-sim --scenario NAME|FILE [--time-scale N] [--seed N] [--http-port N] [--log FILE]';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      scenario: { type: 'string' },
+      'time-scale': { type: 'string', default: '1' },
+      seed: { type: 'string', default: '1' },
+      'http-port': { type: 'string', default: '18800' },
+      log: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help || !values.scenario) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(values.help ? 0 : 2);
+  }
+  const timeScale = Number(values['time-scale']);
+  const seed = Number(values.seed);
+  const httpPort = Number(values['http-port']);
+  if (!(timeScale > 0) || !Number.isInteger(seed) || !Number.isInteger(httpPort)) throw new Error(usage);
+  const simulator = new CarrierSimulator({
+    scenario: loadScenario(values.scenario),
+    timeScale,
+    seed,
+    httpPort,
+    ...(values.log ? { logPath: values.log } : {}),
+  });
+  await simulator.start();
+  process.stdout.write(
+    `${JSON.stringify({ msg: 'carrier network up', ...simulator.stats(), httpPort: simulator.httpPort })}\n`,
+  );
+  const stop = () => {
+    void simulator.stop().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,150 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import type { FinalStat } from './world';
+
+export interface ChannelTruth {
+  bindsAccepted: number;
+  bindsRefused: Record<string, number>;
+  /** submit_sm accepted (one per part: each part is an SMS the carrier bills). */
+  partsAccepted: number;
+  submitsRefused: Record<string, number>;
+  /** Whole messages (all parts arrived), by final state. */
+  messages: Record<FinalStat, number>;
+  /** Messages whose parts never all arrived. */
+  incompleteMessages: number;
+  /** The same content to the same number again within the duplicate window: what a platform must never do. */
+  duplicates: number;
+  senderOverwritten: number;
+  receiptsSent: number;
+  receiptsLost: number;
+  receiptsQueuedNow: number;
+  /** Simulated submit-to-receipt latency of delivered messages, ms. */
+  deliveredLatencyMs: number[];
+  byCarrier: Record<string, Record<FinalStat, number>>;
+}
+
+const emptyOutcomes = (): Record<FinalStat, number> => ({ DELIVRD: 0, UNDELIV: 0, EXPIRED: 0, REJECTD: 0 });
+
+export type TruthEvent =
+  | { event: 'bind'; channel: string; mode: string; status: string }
+  | {
+      event: 'submit';
+      channel: string;
+      status: string;
+      messageId?: string;
+      destination?: string;
+      parts?: number;
+    }
+  | {
+      event: 'message';
+      channel: string;
+      carrier: string;
+      stat: FinalStat;
+      err: string;
+      parts: number;
+      latencyMs: number;
+      rule?: string;
+    }
+  | {
+      event: 'receipt';
+      channel: string;
+      messageId: string;
+      stat: FinalStat;
+      outcome: 'sent' | 'queued' | 'lost';
+    }
+  | { event: 'duplicate'; channel: string; destination: string }
+  | { event: 'outage'; channel: string; phase: 'start' | 'end' };
+
+/**
+ * What really happened, recorded by the simulator itself: tests and benchmarks count delivered, duplicated
+ * and lost messages here instead of trusting Tern. Message text never enters it.
+ */
+export class GroundTruth {
+  readonly channels: Record<string, ChannelTruth> = {};
+  private readonly log: WriteStream | undefined;
+
+  constructor(channelIds: readonly string[], logPath?: string) {
+    for (const id of channelIds) {
+      this.channels[id] = {
+        bindsAccepted: 0,
+        bindsRefused: {},
+        partsAccepted: 0,
+        submitsRefused: {},
+        messages: emptyOutcomes(),
+        incompleteMessages: 0,
+        duplicates: 0,
+        senderOverwritten: 0,
+        receiptsSent: 0,
+        receiptsLost: 0,
+        receiptsQueuedNow: 0,
+        deliveredLatencyMs: [],
+        byCarrier: {},
+      };
+    }
+    this.log = logPath ? createWriteStream(logPath, { flags: 'a' }) : undefined;
+  }
+
+  channel(id: string): ChannelTruth {
+    const c = this.channels[id];
+    if (!c) throw new Error(`unknown channel ${id}`);
+    return c;
+  }
+
+  record(event: TruthEvent, simMs: number): void {
+    const c = this.channel(event.channel);
+    switch (event.event) {
+      case 'bind':
+        if (event.status === 'ESME_ROK') c.bindsAccepted++;
+        else c.bindsRefused[event.status] = (c.bindsRefused[event.status] ?? 0) + 1;
+        break;
+      case 'submit':
+        if (event.status === 'ESME_ROK') c.partsAccepted++;
+        else c.submitsRefused[event.status] = (c.submitsRefused[event.status] ?? 0) + 1;
+        break;
+      case 'message': {
+        c.messages[event.stat]++;
+        const byCarrier = (c.byCarrier[event.carrier] ??= emptyOutcomes());
+        byCarrier[event.stat]++;
+        if (event.stat === 'DELIVRD') c.deliveredLatencyMs.push(event.latencyMs);
+        break;
+      }
+      case 'receipt':
+        if (event.outcome === 'sent') c.receiptsSent++;
+        else if (event.outcome === 'lost') c.receiptsLost++;
+        break;
+      case 'duplicate':
+        c.duplicates++;
+        break;
+      case 'outage':
+        break;
+    }
+    this.log?.write(
+      `${JSON.stringify({ at: new Date().toISOString(), simMs: Math.round(simMs), ...event })}\n`,
+    );
+  }
+
+  /** Counts per channel with latency quantiles instead of raw samples: what GET /stats serves. */
+  summary(): Record<string, unknown> {
+    return Object.fromEntries(
+      Object.entries(this.channels).map(([id, c]) => {
+        const { deliveredLatencyMs, ...counts } = c;
+        return [id, { ...counts, deliveredLatencyMs: quantiles(deliveredLatencyMs) }];
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    const log = this.log;
+    if (log) await new Promise<void>((resolve) => log.end(resolve));
+  }
+}
+
+export function quantiles(values: readonly number[]): {
+  count: number;
+  p50: number | null;
+  p95: number | null;
+} {
+  if (values.length === 0) return { count: 0, p50: null, p95: null };
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? null;
+  return { count: sorted.length, p50: at(0.5), p95: at(0.95) };
+}

@@ -1,0 +1,7 @@
+export * from './scenario';
+export * from './world';
+export * from './random';
+export * from './clock';
+export * from './ground-truth';
+export * from './submit-validation';
+export * from './simulator';

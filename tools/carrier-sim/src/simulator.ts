@@ -1,0 +1,83 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SimClock } from './clock';
+import { GroundTruth } from './ground-truth';
+import { Random } from './random';
+import type { Scenario } from './scenario';
+import { Smsc } from './smsc';
+import { World } from './world';
+
+export interface SimulatorOptions {
+  scenario: Scenario;
+  /** Simulated ms per real ms: 10 runs a 30-minute scenario in 3 minutes. */
+  timeScale?: number;
+  seed?: number;
+  host?: string;
+  /** Port of the ground-truth HTTP endpoint; 0 picks a free one; undefined: no endpoint. */
+  httpPort?: number;
+  /** JSONL file of every bind, submission, message, receipt and refusal. */
+  logPath?: string;
+}
+
+/** The whole simulated carrier network of a scenario: one SMSC per channel, plus the ground truth. */
+export class CarrierSimulator {
+  readonly truth: GroundTruth;
+  readonly clock: SimClock;
+  readonly world: World;
+  private readonly smscs: Smsc[];
+  private http: Server | undefined;
+
+  constructor(private readonly options: SimulatorOptions) {
+    const { scenario } = options;
+    this.world = new World(scenario);
+    this.clock = new SimClock(options.timeScale ?? 1);
+    this.truth = new GroundTruth(
+      scenario.channels.map((c) => c.id),
+      options.logPath,
+    );
+    const random = new Random(options.seed ?? 1);
+    const host = options.host ?? '127.0.0.1';
+    this.smscs = scenario.channels.map(
+      (spec) => new Smsc(spec, { world: this.world, clock: this.clock, random, truth: this.truth, host }),
+    );
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.smscs.map((s) => s.start()));
+    if (this.options.httpPort !== undefined) {
+      this.http = createServer((req, res) => {
+        const body = req.url === '/stats' ? this.stats() : req.url === '/health' ? { ok: true } : undefined;
+        res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body ?? { error: 'GET /stats or /health' }));
+      });
+      await new Promise<void>((resolve) =>
+        this.http?.listen(this.options.httpPort, this.options.host ?? '127.0.0.1', resolve),
+      );
+    }
+  }
+
+  /** Channel id -> SMPP port, as bound (ports 0 in the scenario get a free one). */
+  ports(): Record<string, number> {
+    return Object.fromEntries(this.smscs.map((s) => [s.spec.id, s.port]));
+  }
+
+  get httpPort(): number | undefined {
+    return (this.http?.address() as AddressInfo | null)?.port;
+  }
+
+  stats(): Record<string, unknown> {
+    return {
+      scenario: this.options.scenario.name,
+      timeScale: this.clock.timeScale,
+      simulatedMs: Math.round(this.clock.now()),
+      ports: this.ports(),
+      channels: this.truth.summary(),
+    };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.smscs.map((s) => s.stop()));
+    await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
+    await this.truth.close();
+  }
+}
