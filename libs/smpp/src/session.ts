@@ -76,6 +76,9 @@ export class SmppSession extends EventEmitter<SessionEvents> {
   };
   private sequence = 0;
   private pendingInbound = 0;
+  /** Frames read but not yet handled because we were overloaded: at most one socket chunk. */
+  private backlog: Buffer[] = [];
+  private draining = false;
   private writeBlocked = false;
   private closed = false;
   private lastReceivedAt = Date.now();
@@ -141,11 +144,16 @@ export class SmppSession extends EventEmitter<SessionEvents> {
     } catch {
       // The peer may close first or not answer: we are leaving anyway.
     }
-    this.close();
+    await this.close();
   }
 
-  close(): void {
-    this.socket.end();
+  /** Ends the connection after what is written; resolves once it is closed. */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.once('close', resolve);
+      this.socket.end();
+    });
   }
 
   destroy(): void {
@@ -160,10 +168,25 @@ export class SmppSession extends EventEmitter<SessionEvents> {
     }
   }
 
+  private get overloaded(): boolean {
+    return this.writeBlocked || this.pendingInbound >= this.options.maxPendingInbound;
+  }
+
   private updateFlow(): void {
-    const overloaded = this.writeBlocked || this.pendingInbound >= this.options.maxPendingInbound;
-    if (overloaded && !this.socket.isPaused()) this.socket.pause();
-    else if (!overloaded && this.socket.isPaused() && !this.closed) this.socket.resume();
+    // respond() can be called from a 'request' listener while we drain: the outer loop carries on.
+    if (!this.draining) this.drainBacklog();
+    const hold = this.overloaded || this.backlog.length > 0;
+    if (hold && !this.socket.isPaused()) this.socket.pause();
+    else if (!hold && this.socket.isPaused() && !this.closed) this.socket.resume();
+  }
+
+  private drainBacklog(): void {
+    this.draining = true;
+    try {
+      while (this.backlog.length > 0 && !this.overloaded) this.onFrame(this.backlog.shift() as Buffer);
+    } finally {
+      this.draining = false;
+    }
   }
 
   private onData(chunk: Buffer): void {
@@ -178,7 +201,9 @@ export class SmppSession extends EventEmitter<SessionEvents> {
       this.socket.end();
       return;
     }
-    for (const frame of frames) this.onFrame(frame);
+    // One chunk can hold hundreds of PDUs: handle them only while we have room, keep the rest for later.
+    this.backlog.push(...frames);
+    this.updateFlow();
   }
 
   private onFrame(frame: Buffer): void {
@@ -212,7 +237,6 @@ export class SmppSession extends EventEmitter<SessionEvents> {
         return;
       default:
         this.pendingInbound++;
-        this.updateFlow();
         this.emit('request', pdu);
     }
   }

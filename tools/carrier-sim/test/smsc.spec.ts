@@ -1,0 +1,231 @@
+import { connect as tcpConnect } from 'node:net';
+import { CommandId, EsmClass, Status, encodePdu, type SmppSession } from '@tern/smpp';
+import { concatenationUdh, encodeGsm7 } from '@tern/sms-domain';
+import { waitFor } from '@tern/testing';
+import { CarrierSimulator, parseScenario } from '../src';
+import { bind, collectReceipts, connect, sms } from './smpp-client';
+
+// A small world for protocol tests: every channel delivers everything quickly, except where a test needs
+// a limit (TPS, window) or a timeline (outage). Time scale 1: simulated time is real time.
+const scenario = parseScenario(`
+name: protocol-test
+countries:
+  - code: SG
+    dialCode: '65'
+    carriers:
+      - { id: sg-a, name: A, mccMnc: '52501', prefixes: ['6590'] }
+channels:
+  - { id: fast, tier: direct, port: 0, systemId: fast, password: pw, maxBinds: 2, tps: 1000, window: 100,
+      messageIdFormat: decimal, receiptIdFormat: hex, pricePerSegment: 0.01, countries: [SG],
+      default: { deliveryRate: 1, latency: { p50: 200ms, p95: 300ms } } }
+  - { id: throttled, tier: direct, port: 0, systemId: thr, password: pw, tps: 20, window: 1000, submitDelayMs: 0,
+      pricePerSegment: 0.01, countries: [SG], default: { deliveryRate: 1, latency: { p50: 1s, p95: 2s } } }
+  - { id: windowed, tier: direct, port: 0, systemId: win, password: pw, tps: 1000, window: 5, submitDelayMs: 300,
+      pricePerSegment: 0.01, countries: [SG], default: { deliveryRate: 1, latency: { p50: 1s, p95: 2s } } }
+  - { id: slow, tier: direct, port: 0, systemId: slow, password: pw, tps: 100000, window: 100000, submitDelayMs: 1000,
+      pricePerSegment: 0.01, countries: [SG], default: { deliveryRate: 1, latency: { p50: 1s, p95: 2s } } }
+`);
+
+// The timeline runs from the simulator's start, so the outage test has a simulator of its own.
+const outageScenario = parseScenario(`
+name: outage-test
+countries:
+  - { code: SG, dialCode: '65', carriers: [{ id: sg-a, name: A, mccMnc: '52501', prefixes: ['6590'] }] }
+channels:
+  - { id: flaky, tier: direct, port: 0, systemId: flaky, password: pw, tps: 1000, pricePerSegment: 0.01, countries: [SG],
+      default: { deliveryRate: 1, latency: { p50: 1s, p95: 2s } } }
+timeline:
+  - { event: outage, channel: flaky, from: 800ms, until: 2s }
+`);
+
+describe('carrier simulator SMSCs over TCP', () => {
+  const sim = new CarrierSimulator({ scenario, timeScale: 1, seed: 3, httpPort: 0 });
+  const sessions: SmppSession[] = [];
+  const open = async (channel: string) => {
+    const s = await connect(sim.ports()[channel] ?? 0);
+    sessions.push(s);
+    return s;
+  };
+  const truth = (channel: string) => sim.truth.channel(channel);
+
+  beforeAll(() => sim.start());
+  afterAll(async () => {
+    sessions.forEach((s) => s.destroy());
+    await sim.stop();
+  });
+
+  it('refuses wrong credentials, a bind too many, and submissions before a bind', async () => {
+    const s = await open('fast');
+    expect(await bind(s, 'transceiver', 'fast', 'wrong')).toBe(Status.ESME_RINVPASWD);
+    expect(await bind(s, 'transceiver', 'nobody', 'pw')).toBe(Status.ESME_RINVSYSID);
+    expect((await s.request('submit_sm', sms())).status).toBe(Status.ESME_RINVBNDSTS);
+    expect(await bind(s, 'transmitter', 'fast', 'pw')).toBe(Status.ESME_ROK);
+    expect(await bind(s, 'transmitter', 'fast', 'pw')).toBe(Status.ESME_RALYBND);
+    const second = await open('fast');
+    expect(await bind(second, 'receiver', 'fast', 'pw')).toBe(Status.ESME_ROK);
+    const third = await open('fast');
+    expect(await bind(third, 'receiver', 'fast', 'pw')).toBe(Status.ESME_RBINDFAIL); // maxBinds: 2
+    // A receiver-only bind may not submit.
+    expect((await second.request('submit_sm', sms())).status).toBe(Status.ESME_RINVBNDSTS);
+    await Promise.all([s.unbind(), second.unbind(), third.unbind()]);
+    expect(s.isClosed && second.isClosed).toBe(true);
+  });
+
+  it('throttles above the channel TPS with ESME_RTHROTTLED', async () => {
+    const s = await open('throttled');
+    expect(await bind(s, 'transmitter', 'thr', 'pw')).toBe(Status.ESME_ROK);
+    const burst = await Promise.all(Array.from({ length: 60 }, () => s.request('submit_sm', sms())));
+    expect(burst.filter((r) => r.status === Status.ESME_ROK)).toHaveLength(20); // one second of tokens
+    expect(burst.filter((r) => r.status === Status.ESME_RTHROTTLED)).toHaveLength(40);
+    // Then a steady 50/s offered for 2 s is cut to the 20/s configured.
+    let accepted = 0;
+    for (let i = 0; i < 100; i++) {
+      if ((await s.request('submit_sm', sms())).status === Status.ESME_ROK) accepted++;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(accepted).toBeGreaterThanOrEqual(36);
+    expect(accepted).toBeLessThanOrEqual(48);
+    await s.unbind();
+  });
+
+  it('answers ESME_RMSGQFUL when a bind has its window full', async () => {
+    const s = await open('windowed');
+    expect(await bind(s, 'transmitter', 'win', 'pw')).toBe(Status.ESME_ROK);
+    const answers = await Promise.all(Array.from({ length: 10 }, () => s.request('submit_sm', sms())));
+    expect(answers.filter((r) => r.status === Status.ESME_ROK)).toHaveLength(5);
+    expect(answers.filter((r) => r.status === Status.ESME_RMSGQFUL)).toHaveLength(5);
+    await s.unbind();
+  });
+
+  it('sends receipts with the standard text and TLVs, in another id base than submit_sm_resp', async () => {
+    const s = await open('fast');
+    const receipts = collectReceipts(s);
+    expect(await bind(s, 'transceiver', 'fast', 'pw')).toBe(Status.ESME_ROK);
+    const resp = await s.request('submit_sm', sms());
+    expect(resp.status).toBe(Status.ESME_ROK);
+    expect(resp.body.messageId).toMatch(/^\d+$/); // decimal in the response...
+    await waitFor('the receipt', () => receipts.length === 1);
+    const hex = BigInt(resp.body.messageId).toString(16).toUpperCase();
+    expect(receipts[0]).toMatchObject({
+      text: { id: hex, stat: 'DELIVRD', err: '000', submitted: 1, delivered: 1, text: 'Your code is 123456' },
+      tlvId: hex,
+      tlvState: 2,
+    }); // ...hex in the receipt
+    expect([...(receipts[0]?.networkError ?? [])]).toEqual([3, 0, 0]);
+    await s.unbind();
+  });
+
+  it('counts a concatenated message once, when all its parts arrived', async () => {
+    const s = await open('fast');
+    const receipts = collectReceipts(s);
+    expect(await bind(s, 'transceiver', 'fast', 'pw')).toBe(Status.ESME_ROK);
+    const before = { ...truth('fast').messages };
+    const parts = [1, 2, 3].map((i) =>
+      Buffer.concat([concatenationUdh(0x42, 3, i), encodeGsm7(`part ${i} `.repeat(15))]),
+    );
+    const first = await s.request('submit_sm', sms({ esmClass: EsmClass.UDHI, shortMessage: parts[0] }));
+    expect(first.status).toBe(Status.ESME_ROK);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(truth('fast').messages.DELIVRD).toBe(before.DELIVRD); // not before the last part
+    for (const part of parts.slice(1))
+      expect(
+        (await s.request('submit_sm', sms({ esmClass: EsmClass.UDHI, shortMessage: part }))).status,
+      ).toBe(Status.ESME_ROK);
+    await waitFor('a receipt per part', () => receipts.length === 3);
+    expect(truth('fast').messages.DELIVRD).toBe(before.DELIVRD + 1);
+    expect(new Set(receipts.map((r) => r.text.id)).size).toBe(3);
+    await s.unbind();
+  });
+
+  it('queues receipts while no receiver is bound and sends them on the next bind', async () => {
+    const tx = await open('fast');
+    expect(await bind(tx, 'transmitter', 'fast', 'pw')).toBe(Status.ESME_ROK);
+    const resp = await tx.request('submit_sm', sms({ destinationAddr: '6590000077' }));
+    await tx.unbind();
+    await waitFor('the receipt to be queued', () => truth('fast').receiptsQueuedNow === 1, 5000);
+    const rx = await open('fast');
+    const receipts = collectReceipts(rx);
+    expect(await bind(rx, 'receiver', 'fast', 'pw')).toBe(Status.ESME_ROK);
+    await waitFor('the queued receipt', () => receipts.length === 1);
+    expect(receipts[0]?.text.id).toBe(BigInt(resp.body.messageId).toString(16).toUpperCase());
+    expect(truth('fast').receiptsQueuedNow).toBe(0);
+    await rx.unbind();
+  });
+
+  it('drops binds and refuses new ones during an outage, then recovers', async () => {
+    const outage = new CarrierSimulator({ scenario: outageScenario, timeScale: 1, seed: 1 });
+    await outage.start();
+    try {
+      const port = outage.ports()['flaky'] ?? 0;
+      const s = await connect(port);
+      expect(await bind(s, 'transceiver', 'flaky', 'pw')).toBe(Status.ESME_ROK);
+      await waitFor('the outage to drop the bind', () => s.isClosed, 5000);
+      expect(outage.clock.now()).toBeGreaterThanOrEqual(800);
+      const during = await connect(port);
+      expect(await bind(during, 'transceiver', 'flaky', 'pw')).toBe(Status.ESME_RBINDFAIL);
+      during.destroy();
+      await waitFor('the end of the outage', () => outage.clock.now() >= 2000, 5000);
+      const after = await connect(port);
+      expect(await bind(after, 'transceiver', 'flaky', 'pw')).toBe(Status.ESME_ROK);
+      expect((await after.request('submit_sm', sms())).status).toBe(Status.ESME_ROK);
+      expect(outage.truth.channel('flaky').bindsRefused['ESME_RBINDFAIL']).toBe(1);
+      await after.unbind();
+    } finally {
+      await outage.stop();
+    }
+  });
+
+  it('answers enquire_link, nacks garbage without losing the session, and ends only a session whose framing is lost', async () => {
+    const good = await open('fast');
+    expect(await bind(good, 'transmitter', 'fast', 'pw')).toBe(Status.ESME_ROK);
+    expect((await good.request('enquire_link', {})).status).toBe(Status.ESME_ROK);
+
+    // A raw socket: an unknown command, then an impossible command_length.
+    const raw = tcpConnect({ host: '127.0.0.1', port: sim.ports()['fast'] ?? 0 });
+    const received: Buffer[] = [];
+    raw.on('data', (d: Buffer) => received.push(d));
+    await new Promise((r) => raw.once('connect', r));
+    raw.write(Buffer.from('000000100000007700000000000000aa', 'hex'));
+    raw.write(encodePdu({ command: 'enquire_link', status: 0, sequence: 0xab, body: {} }));
+    await waitFor('generic_nack and enquire_link_resp', () => Buffer.concat(received).length >= 32);
+    const replies = Buffer.concat(received);
+    expect(replies.readUInt32BE(4)).toBe(CommandId.generic_nack);
+    expect(replies.readUInt32BE(8)).toBe(Status.ESME_RINVCMDID);
+    expect(replies.readUInt32BE(12)).toBe(0xaa);
+    expect(replies.readUInt32BE(20)).toBe(CommandId.enquire_link_resp); // the session still works
+    raw.write(Buffer.from('7fffffff00000004', 'hex'));
+    await new Promise((r) => raw.once('close', r));
+
+    // The other session never noticed.
+    expect((await good.request('submit_sm', sms())).status).toBe(Status.ESME_ROK);
+    await good.unbind();
+  });
+
+  it('stops reading a session with too many unanswered requests instead of buffering them', async () => {
+    const s = await open('slow');
+    expect(await bind(s, 'transmitter', 'slow', 'pw')).toBe(Status.ESME_ROK);
+    const before = truth('slow').partsAccepted;
+    const answers = Array.from({ length: 1500 }, () => s.request('submit_sm', sms()));
+    // Everything is on the wire, but the SMSC holds each submit 1 s and reads at most 512 ahead.
+    await new Promise((r) => setTimeout(r, 600));
+    const taken = truth('slow').partsAccepted - before;
+    expect(taken).toBeGreaterThan(0);
+    expect(taken).toBeLessThanOrEqual(512);
+    const statuses = await Promise.all(
+      answers.map((a) =>
+        a.then(
+          (r) => r.status,
+          () => -1,
+        ),
+      ),
+    );
+    expect(statuses.every((st) => st === Status.ESME_ROK)).toBe(true); // nothing lost, only paced
+    await s.unbind();
+  });
+
+  it('serves its ground truth over HTTP', async () => {
+    const res = await fetch(`http://127.0.0.1:${String(sim.httpPort)}/stats`);
+    const stats = (await res.json()) as { channels: Record<string, { partsAccepted: number }> };
+    expect(stats.channels['fast']?.partsAccepted).toBe(truth('fast').partsAccepted);
+  });
+});
