@@ -1,4 +1,7 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CommandId, EsmClass, Status, encodePdu, type SmppSession } from '@tern/smpp';
 import { concatenationUdh, encodeGsm7 } from '@tern/sms-domain';
 import { waitFor } from '@tern/testing';
@@ -39,7 +42,8 @@ timeline:
 `);
 
 describe('carrier simulator SMSCs over TCP', () => {
-  const sim = new CarrierSimulator({ scenario, timeScale: 1, seed: 3, httpPort: 0 });
+  const logPath = join(mkdtempSync(join(tmpdir(), 'carrier-sim-')), 'truth.jsonl');
+  const sim = new CarrierSimulator({ scenario, timeScale: 1, seed: 3, httpPort: 0, logPath });
   const sessions: SmppSession[] = [];
   const open = async (channel: string) => {
     const s = await connect(sim.ports()[channel] ?? 0);
@@ -65,8 +69,10 @@ describe('carrier simulator SMSCs over TCP', () => {
     expect(await bind(second, 'receiver', 'fast', 'pw')).toBe(Status.ESME_ROK);
     const third = await open('fast');
     expect(await bind(third, 'receiver', 'fast', 'pw')).toBe(Status.ESME_RBINDFAIL); // maxBinds: 2
-    // A receiver-only bind may not submit.
+    // A receiver-only bind may not submit; data_sm and submit_multi are refused cleanly.
     expect((await second.request('submit_sm', sms())).status).toBe(Status.ESME_RINVBNDSTS);
+    expect((await s.request('data_sm', { raw: Buffer.alloc(0) })).status).toBe(Status.ESME_RINVCMDID);
+    expect((await s.request('submit_multi', { raw: Buffer.alloc(0) })).status).toBe(Status.ESME_RINVCMDID);
     await Promise.all([s.unbind(), second.unbind(), third.unbind()]);
     expect(s.isClosed && second.isClosed).toBe(true);
   });
@@ -223,9 +229,19 @@ describe('carrier simulator SMSCs over TCP', () => {
     await s.unbind();
   });
 
-  it('serves its ground truth over HTTP', async () => {
+  it('serves its ground truth over HTTP and as JSONL, without message text', async () => {
     const res = await fetch(`http://127.0.0.1:${String(sim.httpPort)}/stats`);
     const stats = (await res.json()) as { channels: Record<string, { partsAccepted: number }> };
     expect(stats.channels['fast']?.partsAccepted).toBe(truth('fast').partsAccepted);
+    const log = readFileSync(logPath, 'utf8');
+    const events = log
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; channel: string; status?: string });
+    expect(
+      events.filter((e) => e.event === 'submit' && e.channel === 'fast' && e.status === 'ESME_ROK'),
+    ).toHaveLength(truth('fast').partsAccepted);
+    expect(events.some((e) => e.event === 'bind' && e.status === 'ESME_RINVPASWD')).toBe(true);
+    expect(log).not.toContain('code is'); // message text (an OTP here) never reaches the log
   });
 });
