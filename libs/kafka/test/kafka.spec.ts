@@ -21,7 +21,8 @@ import {
 } from '../src';
 
 const infra = infraFromEnv();
-const logger = createLogger({ service: 'kafka-test', level: 'warn' });
+// 'error': the retries and DLQ sends these tests provoke on purpose would flood the output as warnings.
+const logger = createLogger({ service: 'kafka-test', level: 'error' });
 const kafka = new Kafka({
   clientId: 'kafka-test-admin',
   brokers: infra.kafkaBrokers,

@@ -94,6 +94,7 @@ export class Smsc {
   private readonly receipts: Receipt[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private nextId: number;
+  private receiptCursor = 0;
   private stopped = false;
 
   constructor(
@@ -349,20 +350,15 @@ export class Smsc {
     });
   }
 
-  /** Sends queued receipts to bound receivers, within each bind's window; the rest wait for a bind. */
+  /** Sends queued receipts to bound receivers in turn, within each bind's window; the rest wait for a bind. */
   private pumpReceipts(): void {
     const truth = this.ctx.truth.channel(this.spec.id);
     const receivers = [...this.bound].filter(
       (b) => (b.mode === 'receiver' || b.mode === 'transceiver') && !b.session.isClosed,
     );
-    let i = 0;
     while (this.receipts.length > 0) {
-      const target = receivers.find((_, k) => {
-        const r = receivers[(i + k) % receivers.length];
-        return r !== undefined && r.session.inFlight < this.spec.window;
-      });
+      const target = this.nextReceiver(receivers);
       if (!target) break;
-      i++;
       const receipt = this.receipts.shift() as Receipt;
       target.session
         .request('deliver_sm', this.receiptBody(receipt))
@@ -394,6 +390,19 @@ export class Smsc {
         });
     }
     truth.receiptsQueuedNow = this.receipts.length;
+  }
+
+  /** Round-robin over receivers that have room in their window. */
+  private nextReceiver(receivers: readonly Bound[]): Bound | undefined {
+    for (let k = 0; k < receivers.length; k++) {
+      const index = (this.receiptCursor + k) % receivers.length;
+      const candidate = receivers[index];
+      if (candidate && candidate.session.inFlight < this.spec.window) {
+        this.receiptCursor = index + 1;
+        return candidate;
+      }
+    }
+    return undefined;
   }
 
   private receiptBody(r: Receipt): ShortMessageBody {

@@ -143,6 +143,23 @@ describe('carrier simulator SMSCs over TCP', () => {
     await s.unbind();
   });
 
+  it('spreads receipts over every bind that can receive them', async () => {
+    const trx = await open('fast');
+    const rx = await open('fast');
+    const onTrx = collectReceipts(trx);
+    const onRx = collectReceipts(rx);
+    expect(await bind(trx, 'transceiver', 'fast', 'pw')).toBe(Status.ESME_ROK);
+    expect(await bind(rx, 'receiver', 'fast', 'pw')).toBe(Status.ESME_ROK);
+    for (let i = 0; i < 10; i++)
+      expect((await trx.request('submit_sm', sms({ destinationAddr: `659000010${i}` }))).status).toBe(
+        Status.ESME_ROK,
+      );
+    await waitFor('ten receipts', () => onTrx.length + onRx.length === 10);
+    expect(onTrx.length).toBeGreaterThanOrEqual(3);
+    expect(onRx.length).toBeGreaterThanOrEqual(3);
+    await Promise.all([trx.unbind(), rx.unbind()]);
+  });
+
   it('queues receipts while no receiver is bound and sends them on the next bind', async () => {
     const tx = await open('fast');
     expect(await bind(tx, 'transmitter', 'fast', 'pw')).toBe(Status.ESME_ROK);
