@@ -4,6 +4,7 @@ import { Random } from './random';
 import { loadScenario, parseDuration, parseScenario, ScenarioError } from './scenario';
 import { validateSubmit } from './submit-validation';
 import { TokenBucket, World } from './world';
+import { sms } from '../test/smpp-client';
 
 const sea = new World(loadScenario('sea-ecommerce'));
 const peak = new World(loadScenario('mideast-peak'));
@@ -126,27 +127,9 @@ describe('World', () => {
 });
 
 describe('validateSubmit', () => {
-  const submit = (over: Partial<ShortMessageBody>): ShortMessageBody => ({
-    serviceType: '',
-    sourceAddrTon: Ton.ALPHANUMERIC,
-    sourceAddrNpi: 0,
-    sourceAddr: 'ShopKita',
-    destAddrTon: Ton.INTERNATIONAL,
-    destAddrNpi: 1,
-    destinationAddr: '628121234567',
-    esmClass: 0,
-    protocolId: 0,
-    priorityFlag: 0,
-    scheduleDeliveryTime: '',
-    validityPeriod: '',
-    registeredDelivery: 1,
-    replaceIfPresentFlag: 0,
-    dataCoding: DataCoding.SMSC_DEFAULT,
-    smDefaultMsgId: 0,
-    shortMessage: encodeGsm7('Your code is 123456'),
-    tlvs: [],
-    ...over,
-  });
+  // The shared test message, sent from a registered sender to an Indonesian number the cheap route reaches.
+  const submit = (over: Partial<ShortMessageBody>): ShortMessageBody =>
+    sms({ sourceAddr: 'ShopKita', destinationAddr: '628121234567', ...over });
   const status = (over: Partial<ShortMessageBody>) => {
     const v = validateSubmit(submit(over), cheap, sea);
     return v.ok ? 'ok' : v.status;
