@@ -8,6 +8,7 @@ import {
   gsm7Length,
   isGsm7,
   segmentCount,
+  splitText,
 } from './encoding';
 import { concatenationUdh, parseUdh, UdhError } from './udh';
 import { formatReceiptText, parseReceiptText } from './receipt';
@@ -51,6 +52,36 @@ describe('UCS-2 and segments', () => {
   ])('%#: %s.length chars need %s x %i', (text, encoding, segments) => {
     expect(chooseEncoding(text)).toBe(encoding);
     expect(segmentCount(text)).toBe(segments);
+  });
+});
+
+describe('splitText', () => {
+  it('never splits an escape sequence: a € that would straddle parts moves to the next one', () => {
+    const text = `${'a'.repeat(152)}€${'b'.repeat(10)}`; // 152 + 2 + 10 = 164 septets: two parts
+    const parts = splitText(text);
+    expect(parts).toEqual(['a'.repeat(152), `€${'b'.repeat(10)}`]);
+    expect(parts.every((p) => gsm7Length(p) <= 153)).toBe(true);
+    expect(parts.join('')).toBe(text);
+  });
+
+  it('never splits a surrogate pair: an emoji that would straddle parts moves to the next one', () => {
+    const text = `${'你'.repeat(66)}😀${'好'.repeat(10)}`; // 66 + 2 + 10 = 78 units: two parts
+    const parts = splitText(text);
+    expect(parts[0]).toBe('你'.repeat(66));
+    expect(parts[1]?.startsWith('😀')).toBe(true);
+    expect(parts.join('')).toBe(text);
+  });
+
+  it('counts emoji as two UCS-2 units and forces UCS-2', () => {
+    expect(chooseEncoding('Code 123 😀')).toBe('UCS2');
+    expect(segmentCount('😀'.repeat(35))).toBe(1); // 70 units
+    expect(segmentCount('😀'.repeat(36))).toBe(2); // 72 units
+    expect(splitText('😀'.repeat(36)).map((p) => [...p].length)).toEqual([33, 3]); // 66 units, then 6
+  });
+
+  it('keeps a text that fits one message whole', () => {
+    expect(splitText('a'.repeat(160))).toEqual(['a'.repeat(160)]);
+    expect(splitText('{'.repeat(80))).toEqual(['{'.repeat(80)]);
   });
 });
 

@@ -100,10 +100,45 @@ export const SEGMENT_LIMITS = {
   UCS2: { single: 70, part: 67 },
 } as const;
 
+/** Units a character takes: septets in GSM 7-bit (2 for extension characters), UTF-16 code units in UCS-2. */
+function unitsOf(ch: string, encoding: TextEncoding): number {
+  if (encoding === 'GSM7') return extensionCode.has(ch) ? 2 : 1;
+  return ch.length; // 2 for a character outside the BMP (a surrogate pair), such as most emoji
+}
+
+/**
+ * Splits a text into the parts of a concatenated SMS: one part when it fits a single message, otherwise
+ * parts of at most 153 septets (GSM 7-bit) or 67 UTF-16 units (UCS-2). Splits between characters only, so
+ * an escape sequence (ESC + code) or a surrogate pair never straddles two parts.
+ */
+export function splitText(text: string, encoding: TextEncoding = chooseEncoding(text)): string[] {
+  const limits = SEGMENT_LIMITS[encoding];
+  const chars = [...text];
+  const total = chars.reduce((n, ch) => n + unitsOf(ch, encoding), 0);
+  if (total <= limits.single) return [text];
+  const parts: string[] = [];
+  let current = '';
+  let used = 0;
+  for (const ch of chars) {
+    const units = unitsOf(ch, encoding);
+    if (used + units > limits.part) {
+      parts.push(current);
+      current = '';
+      used = 0;
+    }
+    current += ch;
+    used += units;
+  }
+  if (current.length > 0) parts.push(current);
+  return parts;
+}
+
 /** How many SMS the text needs in its natural encoding (GSM 7-bit when possible). */
 export function segmentCount(text: string, encoding: TextEncoding = chooseEncoding(text)): number {
-  const units = encoding === 'GSM7' ? gsm7Length(text) : encodeUcs2(text).length / 2;
-  const limits = SEGMENT_LIMITS[encoding];
-  if (units <= limits.single) return 1;
-  return Math.ceil(units / limits.part);
+  return splitText(text, encoding).length;
+}
+
+/** The text's octets as SMPP carries them: unpacked GSM 7-bit septets or UCS-2 big-endian. */
+export function encodeText(text: string, encoding: TextEncoding): Buffer {
+  return encoding === 'GSM7' ? encodeGsm7(text) : encodeUcs2(text);
 }
