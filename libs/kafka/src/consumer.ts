@@ -27,6 +27,11 @@ export interface ConsumerOptions {
   /** Back-off between attempts; doubled each time up to maxRetryDelayMs. */
   retryDelayMs?: number;
   maxRetryDelayMs?: number;
+  /**
+   * Records of one partition handled at the same time (default 1: strictly in order). Above 1, records of
+   * the same key may run concurrently: use it where each record stands alone (e.g. one SMPP submission each).
+   */
+  concurrency?: number;
   /** Inside a long batch, commit progress after this many records or this long, whichever comes first. */
   commitEveryRecords?: number;
   commitIntervalMs?: number;
@@ -128,6 +133,7 @@ export class BatchConsumer {
     this.options = {
       maxHandlerAttempts: 3,
       retryDelayMs: 200,
+      concurrency: 1,
       commitEveryRecords: 100,
       commitIntervalMs: 1000,
       maxRetryDelayMs: 10_000,
@@ -224,6 +230,10 @@ export class BatchConsumer {
     let done: string | undefined;
     let committed: string | undefined;
     let lastCommitAt = Date.now();
+    let committedPrefix = 0;
+    const offsets = batch.messages.map((m) => m.offset);
+    const finished = new Set<string>();
+    let prefix = 0;
     // Explicit offsets through the batch payload: kafkajs' consumer.commitOffsets() is silently skipped once
     // stop() has begun, which would lose the progress of the batch in hand.
     const commit = async () => {
@@ -233,32 +243,52 @@ export class BatchConsumer {
         topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }],
       });
       committed = done;
+      committedPrefix = prefix;
       lastCommitAt = Date.now();
     };
+    // Up to `concurrency` records in flight; offsets advance over the finished prefix only, so a record still
+    // running (or stopped) is never committed past.
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown;
+    const advance = () => {
+      while (prefix < offsets.length && finished.has(offsets[prefix] as string)) {
+        done = offsets[prefix] as string;
+        payload.resolveOffset(done);
+        prefix++;
+      }
+    };
     try {
-      let sinceCommit = 0;
       for (const message of batch.messages) {
-        if (interrupted()) break;
-        const outcome = await this.processRecord(
+        while (inFlight.size >= this.options.concurrency) await Promise.race(inFlight);
+        if (interrupted() || failure !== undefined) break;
+        const work: Promise<void> = this.processRecord(
           route,
           batch,
           message,
           () => payload.heartbeat(),
           interrupted,
-        );
-        if (outcome === 'stopped') break;
-        payload.resolveOffset(message.offset);
-        done = message.offset;
-        this.markLoop();
+        )
+          .then((outcome) => {
+            if (outcome === 'processed') finished.add(message.offset);
+            advance();
+            this.markLoop();
+          })
+          // Only a failed DLQ write gets here; keep the first, let the others finish, then fail the batch.
+          .catch((error: unknown) => {
+            failure ??= error;
+          })
+          .finally(() => inFlight.delete(work));
+        inFlight.add(work);
         if (
-          ++sinceCommit >= this.options.commitEveryRecords ||
+          prefix - committedPrefix >= this.options.commitEveryRecords ||
           Date.now() - lastCommitAt >= this.options.commitIntervalMs
         ) {
           await commit();
-          sinceCommit = 0;
         }
         await payload.heartbeat();
       }
+      await Promise.all(inFlight);
+      if (failure !== undefined) throw failure;
     } finally {
       // Commit what was done even when the loop broke early, so the next owner resumes right after it.
       await commit();

@@ -184,6 +184,46 @@ describe('kafka wrapper against a real broker', () => {
     expect(dlq[1]?.value).toEqual(encodeValue(events.MessageAccepted, accepted('refused')));
   });
 
+  it('with concurrency, runs records side by side but commits only past the finished prefix', async () => {
+    const topic = testTopic('concurrent');
+    await ensureTopics(kafka, [topic], logger);
+    const groupId = uniqueName('concurrent');
+    let running = 0;
+    let maxRunning = 0;
+    const handled = new Set<string>();
+    let releaseSlow: () => void = () => undefined;
+    const slow = new Promise<void>((resolve) => (releaseSlow = resolve));
+    await startConsumer(
+      client
+        .consumer({ groupId, fromBeginning: true, concurrency: 8, commitIntervalMs: 50 })
+        .on(topic, async (record) => {
+          const id = record.value.message?.messageId ?? '';
+          running++;
+          maxRunning = Math.max(maxRunning, running);
+          if (id === 'm-3') await slow;
+          else await new Promise((r) => setTimeout(r, 20));
+          handled.add(id);
+          running--;
+        }),
+    );
+    await client.producer().send(
+      topic,
+      Array.from({ length: 40 }, (_, i) => accepted(`m-${i}`)),
+    );
+    await waitFor('every record but the slow one', () => handled.size === 39);
+    expect(maxRunning).toBe(8);
+    const admin = kafka.admin();
+    await admin.connect();
+    const committed = async () =>
+      Number((await admin.fetchOffsets({ groupId, topics: [topic.name] }))[0]?.partitions[0]?.offset ?? -1);
+    // Records 4..39 are done, but m-3 is not: nothing past it may be committed.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await committed()).toBeLessThanOrEqual(3);
+    releaseSlow();
+    await waitFor('the commit past the whole batch', async () => (await committed()) === 40);
+    await admin.disconnect();
+  });
+
   describe('a consumer process', () => {
     const fixture = join(__dirname, 'fixtures', 'record-consumer.ts');
     const work = mkdtempSync(join(tmpdir(), 'tern-kafka-'));
