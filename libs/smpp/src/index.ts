@@ -3,3 +3,4 @@ export * from './pdu';
 export * from './framing';
 export * from './tlv';
 export * from './session';
+export * from './token-bucket';

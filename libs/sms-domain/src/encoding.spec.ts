@@ -9,6 +9,10 @@ import {
   isGsm7,
   segmentCount,
   splitText,
+  packSeptets,
+  unpackSeptets,
+  isLatin1,
+  encodeText,
 } from './encoding';
 import { concatenationUdh, parseUdh, UdhError } from './udh';
 import { formatReceiptText, parseReceiptText } from './receipt';
@@ -55,6 +59,24 @@ describe('UCS-2 and segments', () => {
   });
 });
 
+describe('packed GSM 7-bit and Latin-1', () => {
+  it('packs the 3GPP example and unpacks it back', () => {
+    expect(packSeptets(encodeGsm7('hellohello')).toString('hex').toUpperCase()).toBe('E8329BFD4697D9EC37');
+    expect(decodeGsm7(unpackSeptets(packSeptets(encodeGsm7('hellohello')), 10))).toBe('hellohello');
+    // After a 6-octet UDH, one fill bit puts the text on a septet boundary.
+    const packed = packSeptets(encodeGsm7('abc'), 1);
+    expect(decodeGsm7(unpackSeptets(packed, 3, 1))).toBe('abc');
+  });
+
+  it('splits Latin-1 text at 140 and 134 octets', () => {
+    expect(isLatin1('Grüße, ça va? ¿Qué?')).toBe(true);
+    expect(isLatin1('€')).toBe(false);
+    expect(splitText('ç'.repeat(140), 'LATIN1')).toHaveLength(1);
+    expect(splitText('ç'.repeat(141), 'LATIN1').map((p) => p.length)).toEqual([134, 7]);
+    expect(encodeText('ç', 'LATIN1')).toEqual(Buffer.from([0xe7]));
+  });
+});
+
 describe('splitText', () => {
   it('never splits an escape sequence: a € that would straddle parts moves to the next one', () => {
     const text = `${'a'.repeat(152)}€${'b'.repeat(10)}`; // 152 + 2 + 10 = 164 septets: two parts
@@ -77,6 +99,11 @@ describe('splitText', () => {
     expect(segmentCount('😀'.repeat(35))).toBe(1); // 70 units
     expect(segmentCount('😀'.repeat(36))).toBe(2); // 72 units
     expect(splitText('😀'.repeat(36)).map((p) => [...p].length)).toEqual([33, 3]); // 66 units, then 6
+  });
+
+  it('leaves room for a 7-octet UDH (16-bit reference)', () => {
+    expect(splitText('a'.repeat(306), 'GSM7', 7).map((p) => p.length)).toEqual([152, 152, 2]);
+    expect(splitText('你'.repeat(134), 'UCS2', 7).map((p) => p.length)).toEqual([66, 66, 2]);
   });
 
   it('keeps a text that fits one message whole', () => {

@@ -25,7 +25,7 @@ const extensionCode = new Map<string, number>(
   Object.entries(EXTENSION).map(([code, ch]) => [ch, Number(code)]),
 );
 
-export type TextEncoding = 'GSM7' | 'UCS2';
+export type TextEncoding = 'GSM7' | 'UCS2' | 'LATIN1';
 
 /** True when every character has a GSM 03.38 code (basic or extension). */
 export function isGsm7(text: string): boolean {
@@ -98,21 +98,34 @@ export function chooseEncoding(text: string): TextEncoding {
 export const SEGMENT_LIMITS = {
   GSM7: { single: 160, part: 153 },
   UCS2: { single: 70, part: 67 },
+  LATIN1: { single: 140, part: 134 },
 } as const;
+
+/** True when every character fits ISO 8859-1 (one octet each): data_coding 3, where a channel supports it. */
+export function isLatin1(text: string): boolean {
+  for (const ch of text) if ((ch.codePointAt(0) ?? 0x100) > 0xff) return false;
+  return true;
+}
 
 /** Units a character takes: septets in GSM 7-bit (2 for extension characters), UTF-16 code units in UCS-2. */
 function unitsOf(ch: string, encoding: TextEncoding): number {
   if (encoding === 'GSM7') return extensionCode.has(ch) ? 2 : 1;
+  if (encoding === 'LATIN1') return 1;
   return ch.length; // 2 for a character outside the BMP (a surrogate pair), such as most emoji
 }
 
 /**
  * Splits a text into the parts of a concatenated SMS: one part when it fits a single message, otherwise
- * parts of at most 153 septets (GSM 7-bit) or 67 UTF-16 units (UCS-2). Splits between characters only, so
+ * parts of at most 153 septets (GSM 7-bit) or 67 UTF-16 units (UCS-2) with a 6-octet UDH, 152 or 66 with a
+ * 7-octet one. Splits between characters only, so
  * an escape sequence (ESC + code) or a surrogate pair never straddles two parts.
  */
-export function splitText(text: string, encoding: TextEncoding = chooseEncoding(text)): string[] {
-  const limits = SEGMENT_LIMITS[encoding];
+export function splitText(
+  text: string,
+  encoding: TextEncoding = chooseEncoding(text),
+  udhOctets = 6,
+): string[] {
+  const limits = { single: SEGMENT_LIMITS[encoding].single, part: partLimit(encoding, udhOctets) };
   const chars = [...text];
   const total = chars.reduce((n, ch) => n + unitsOf(ch, encoding), 0);
   if (total <= limits.single) return [text];
@@ -133,12 +146,64 @@ export function splitText(text: string, encoding: TextEncoding = chooseEncoding(
   return parts;
 }
 
+/** Units left for text in a part whose UDH takes `udhOctets` (6 for an 8-bit reference, 7 for 16-bit). */
+function partLimit(encoding: TextEncoding, udhOctets: number): number {
+  switch (encoding) {
+    case 'GSM7':
+      return 160 - Math.ceil((udhOctets * 8) / 7);
+    case 'UCS2':
+      return Math.floor((140 - udhOctets) / 2);
+    case 'LATIN1':
+      return 140 - udhOctets;
+  }
+}
+
 /** How many SMS the text needs in its natural encoding (GSM 7-bit when possible). */
 export function segmentCount(text: string, encoding: TextEncoding = chooseEncoding(text)): number {
   return splitText(text, encoding).length;
 }
 
-/** The text's octets as SMPP carries them: unpacked GSM 7-bit septets or UCS-2 big-endian. */
+/** The text's octets as SMPP carries them: unpacked GSM 7-bit septets, UCS-2 big-endian, or Latin-1. */
 export function encodeText(text: string, encoding: TextEncoding): Buffer {
-  return encoding === 'GSM7' ? encodeGsm7(text) : encodeUcs2(text);
+  switch (encoding) {
+    case 'GSM7':
+      return encodeGsm7(text);
+    case 'UCS2':
+      return encodeUcs2(text);
+    case 'LATIN1':
+      return Buffer.from(text, 'latin1');
+  }
+}
+
+/**
+ * Packs septets 8 into 7 octets (3GPP TS 23.038 section 6.1.2.1), for SMSCs that want packed GSM text.
+ * `fillBits` pads the start so that text after a UDH begins on a septet boundary.
+ */
+export function packSeptets(septets: Uint8Array, fillBits = 0): Buffer {
+  const out: number[] = [];
+  let acc = 0;
+  let bits = fillBits;
+  for (const s of septets) {
+    acc |= (s & 0x7f) << bits;
+    bits += 7;
+    while (bits >= 8) {
+      out.push(acc & 0xff);
+      acc >>= 8;
+      bits -= 8;
+    }
+  }
+  if (bits > 0) out.push(acc & 0xff);
+  return Buffer.from(out);
+}
+
+export function unpackSeptets(octets: Uint8Array, count: number, fillBits = 0): Buffer {
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const bit = fillBits + i * 7;
+    const byte = bit >> 3;
+    const shift = bit & 7;
+    const word = (octets[byte] ?? 0) | ((octets[byte + 1] ?? 0) << 8);
+    out.push((word >> shift) & 0x7f);
+  }
+  return Buffer.from(out);
 }

@@ -6,6 +6,7 @@ import {
   MessageState,
   SmppSession,
   Status,
+  TokenBucket,
   statusName,
   tlv,
   Tlv,
@@ -20,7 +21,7 @@ import type { GroundTruth } from './ground-truth';
 import type { Random } from './random';
 import type { ChannelSpec } from './scenario';
 import { validateSubmit } from './submit-validation';
-import { TokenBucket, type Fate, type FinalStat, type World } from './world';
+import { type Fate, type FinalStat, type World } from './world';
 
 type BindMode = 'transmitter' | 'receiver' | 'transceiver';
 

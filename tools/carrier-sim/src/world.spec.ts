@@ -3,7 +3,7 @@ import { concatenationUdh, encodeGsm7, encodeUcs2 } from '@tern/sms-domain';
 import { Random } from './random';
 import { loadScenario, parseDuration, parseScenario, ScenarioError } from './scenario';
 import { validateSubmit } from './submit-validation';
-import { TokenBucket, World } from './world';
+import { World } from './world';
 import { sms } from '../test/smpp-client';
 
 const sea = new World(loadScenario('sea-ecommerce'));
@@ -188,15 +188,5 @@ describe('validateSubmit', () => {
         shortMessage: Buffer.concat([concatenationUdh(7, 2, 1), encodeGsm7('a'.repeat(154))]),
       }),
     ).toBe(Status.ESME_RINVMSGLEN);
-  });
-});
-
-describe('TokenBucket', () => {
-  it('allows a second of burst, then the rate', () => {
-    const bucket = new TokenBucket(10, 0);
-    const burst = Array.from({ length: 15 }, () => bucket.take(10, 0)).filter(Boolean).length;
-    expect(burst).toBe(10);
-    expect(bucket.take(10, 50)).toBe(false);
-    expect(bucket.take(10, 100)).toBe(true);
   });
 });

@@ -214,22 +214,3 @@ export class World {
     );
   }
 }
-
-/** Token bucket: `rate` tokens per second, at most one second's worth saved up. */
-export class TokenBucket {
-  private tokens: number;
-  private last: number;
-
-  constructor(rate: number, now: number) {
-    this.tokens = rate;
-    this.last = now;
-  }
-
-  take(rate: number, now: number): boolean {
-    this.tokens = Math.min(rate, this.tokens + ((now - this.last) / 1000) * rate);
-    this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-}

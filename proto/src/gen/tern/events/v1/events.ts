@@ -145,6 +145,10 @@ export interface SubmitResult {
   mccMnc: string;
   segments: number;
   type: MessageType;
+  /** From the first submit_sm to the last submit_sm_resp, in milliseconds. */
+  submitLatencyMs: number;
+  /** Why a submission failed, in the public vocabulary (e.g. INVALID_DESTINATION, OUTCOME_UNKNOWN). */
+  errorCode: string;
 }
 
 /** sms.dlr: smpp-connector -> dlr. One delivery receipt (deliver_sm with the receipt bit), as received. */
@@ -157,6 +161,18 @@ export interface DeliveryReceipt {
   errorCode: string;
   submitDate: Date | undefined;
   doneDate: Date | undefined;
+  receivedAt: Date | undefined;
+}
+
+/** sms.inbound: smpp-connector -> risk (opt-out list). A mobile-originated message, such as a STOP reply. */
+export interface InboundMessage {
+  channelId: string;
+  /** The handset, E.164 without "+" as the SMSC gave it. */
+  from: string;
+  /** The number or sender it was sent to. */
+  to: string;
+  /** The text. Never logged. */
+  body: string;
   receivedAt: Date | undefined;
 }
 
@@ -1432,6 +1448,8 @@ function createBaseSubmitResult(): SubmitResult {
     mccMnc: "",
     segments: 0,
     type: 0,
+    submitLatencyMs: 0,
+    errorCode: "",
   };
 }
 
@@ -1475,6 +1493,12 @@ export const SubmitResult: MessageFns<SubmitResult> = {
     }
     if (message.type !== 0) {
       writer.uint32(104).int32(message.type);
+    }
+    if (message.submitLatencyMs !== 0) {
+      writer.uint32(112).int64(message.submitLatencyMs);
+    }
+    if (message.errorCode !== "") {
+      writer.uint32(122).string(message.errorCode);
     }
     return writer;
   },
@@ -1596,6 +1620,22 @@ export const SubmitResult: MessageFns<SubmitResult> = {
             message.type = reader.int32() as any;
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.submitLatencyMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.errorCode = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1651,6 +1691,16 @@ export const SubmitResult: MessageFns<SubmitResult> = {
         : "",
       segments: isSet(object.segments) ? globalThis.Number(object.segments) : 0,
       type: isSet(object.type) ? messageTypeFromJSON(object.type) : 0,
+      submitLatencyMs: isSet(object.submitLatencyMs)
+        ? globalThis.Number(object.submitLatencyMs)
+        : isSet(object.submit_latency_ms)
+        ? globalThis.Number(object.submit_latency_ms)
+        : 0,
+      errorCode: isSet(object.errorCode)
+        ? globalThis.String(object.errorCode)
+        : isSet(object.error_code)
+        ? globalThis.String(object.error_code)
+        : "",
     };
   },
 
@@ -1695,6 +1745,12 @@ export const SubmitResult: MessageFns<SubmitResult> = {
     if (message.type !== 0) {
       obj.type = messageTypeToJSON(message.type);
     }
+    if (message.submitLatencyMs !== 0) {
+      obj.submitLatencyMs = Math.round(message.submitLatencyMs);
+    }
+    if (message.errorCode !== "") {
+      obj.errorCode = message.errorCode;
+    }
     return obj;
   },
 
@@ -1716,6 +1772,8 @@ export const SubmitResult: MessageFns<SubmitResult> = {
     message.mccMnc = object.mccMnc ?? "";
     message.segments = object.segments ?? 0;
     message.type = object.type ?? 0;
+    message.submitLatencyMs = object.submitLatencyMs ?? 0;
+    message.errorCode = object.errorCode ?? "";
     return message;
   },
 };
@@ -1912,6 +1970,147 @@ export const DeliveryReceipt: MessageFns<DeliveryReceipt> = {
     message.errorCode = object.errorCode ?? "";
     message.submitDate = object.submitDate ?? undefined;
     message.doneDate = object.doneDate ?? undefined;
+    message.receivedAt = object.receivedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseInboundMessage(): InboundMessage {
+  return { channelId: "", from: "", to: "", body: "", receivedAt: undefined };
+}
+
+export const InboundMessage: MessageFns<InboundMessage> = {
+  encode(message: InboundMessage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channelId !== "") {
+      writer.uint32(10).string(message.channelId);
+    }
+    if (message.from !== "") {
+      writer.uint32(18).string(message.from);
+    }
+    if (message.to !== "") {
+      writer.uint32(26).string(message.to);
+    }
+    if (message.body !== "") {
+      writer.uint32(34).string(message.body);
+    }
+    if (message.receivedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.receivedAt), writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InboundMessage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInboundMessage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channelId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.from = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.body = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.receivedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InboundMessage {
+    return {
+      channelId: isSet(object.channelId)
+        ? globalThis.String(object.channelId)
+        : isSet(object.channel_id)
+        ? globalThis.String(object.channel_id)
+        : "",
+      from: isSet(object.from) ? globalThis.String(object.from) : "",
+      to: isSet(object.to) ? globalThis.String(object.to) : "",
+      body: isSet(object.body) ? globalThis.String(object.body) : "",
+      receivedAt: isSet(object.receivedAt)
+        ? fromJsonTimestamp(object.receivedAt)
+        : isSet(object.received_at)
+        ? fromJsonTimestamp(object.received_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: InboundMessage): unknown {
+    const obj: any = {};
+    if (message.channelId !== "") {
+      obj.channelId = message.channelId;
+    }
+    if (message.from !== "") {
+      obj.from = message.from;
+    }
+    if (message.to !== "") {
+      obj.to = message.to;
+    }
+    if (message.body !== "") {
+      obj.body = message.body;
+    }
+    if (message.receivedAt !== undefined) {
+      obj.receivedAt = message.receivedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InboundMessage>, I>>(base?: I): InboundMessage {
+    return InboundMessage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InboundMessage>, I>>(object: I): InboundMessage {
+    const message = createBaseInboundMessage();
+    message.channelId = object.channelId ?? "";
+    message.from = object.from ?? "";
+    message.to = object.to ?? "";
+    message.body = object.body ?? "";
     message.receivedAt = object.receivedAt ?? undefined;
     return message;
   },
