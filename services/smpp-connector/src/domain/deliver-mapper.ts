@@ -1,5 +1,14 @@
 import { events, sms } from '@tern/contracts';
-import { DataCoding, EsmClass, MessageState, Tlv, findTlv, readTlvInt, readTlvString, type ShortMessageBody } from '@tern/smpp';
+import {
+  DataCoding,
+  EsmClass,
+  MessageState,
+  Tlv,
+  findTlv,
+  readTlvInt,
+  readTlvString,
+  type ShortMessageBody,
+} from '@tern/smpp';
 import { decodeGsm7, decodeUcs2, parseReceiptText, parseUdh, type ReceiptStat } from '@tern/sms-domain';
 
 const STAT_STATE: Record<ReceiptStat, sms.ReceiptState> = {
@@ -33,7 +42,10 @@ export type Deliver =
 const isReceipt = (esmClass: number) => (esmClass & 0x3c) === EsmClass.DELIVERY_RECEIPT;
 
 function text(body: ShortMessageBody): string {
-  let octets = body.shortMessage.length > 0 ? body.shortMessage : (findTlv(body.tlvs, Tlv.message_payload) ?? Buffer.alloc(0));
+  let octets =
+    body.shortMessage.length > 0
+      ? body.shortMessage
+      : (findTlv(body.tlvs, Tlv.message_payload) ?? Buffer.alloc(0));
   if (body.esmClass & EsmClass.UDHI) octets = octets.subarray(parseUdh(octets).length);
   switch (body.dataCoding) {
     case DataCoding.UCS2:
@@ -59,15 +71,23 @@ export function mapDeliverSm(body: ShortMessageBody, channelId: string, received
     return { kind: 'unreadable', reason: (e as Error).message };
   }
   if (!isReceipt(body.esmClass)) {
-    return { kind: 'inbound', message: { channelId, from: body.sourceAddr, to: body.destinationAddr, body: decoded, receivedAt } };
+    return {
+      kind: 'inbound',
+      message: { channelId, from: body.sourceAddr, to: body.destinationAddr, body: decoded, receivedAt },
+    };
   }
   const parsed = parseReceiptText(decoded);
   const id = readTlvString(body.tlvs, Tlv.receipted_message_id) ?? parsed?.id;
   const stateTlv = readTlvInt(body.tlvs, Tlv.message_state);
-  const state = stateTlv !== undefined ? MESSAGE_STATE[stateTlv] : parsed ? STAT_STATE[parsed.stat] : undefined;
-  if (!id || state === undefined) return { kind: 'unreadable', reason: 'receipt without a message id or state' };
+  const state =
+    stateTlv !== undefined ? MESSAGE_STATE[stateTlv] : parsed ? STAT_STATE[parsed.stat] : undefined;
+  if (!id || state === undefined)
+    return { kind: 'unreadable', reason: 'receipt without a message id or state' };
   const networkError = findTlv(body.tlvs, Tlv.network_error_code);
-  const errorCode = networkError && networkError.length === 3 ? String(networkError.readUInt16BE(1)).padStart(3, '0') : (parsed?.err ?? '');
+  const errorCode =
+    networkError && networkError.length === 3
+      ? String(networkError.readUInt16BE(1)).padStart(3, '0')
+      : (parsed?.err ?? '');
   return {
     kind: 'receipt',
     receipt: {

@@ -35,11 +35,18 @@ function inferSenderType(from: string): sms.SenderType {
     : sms.SenderType.SENDER_TYPE_INTERNATIONAL;
 }
 
-/** SMPP relative time (section 7.1.1): "YYMMDDhhmmss000R" for the time left, or undefined if none is left. */
-export function relativeValidity(expiresAt: Date | undefined, now: Date): string | undefined | 'expired' {
+export class MessageExpiredError extends Error {
+  constructor() {
+    super('validity ended before submission');
+    this.name = 'MessageExpiredError';
+  }
+}
+
+/** SMPP relative time (section 7.1.1), "YYMMDDhhmmss000R", for the time left; undefined: the SMSC's default. */
+export function relativeValidity(expiresAt: Date | undefined, now: Date): string | undefined {
   if (!expiresAt) return undefined;
   let seconds = Math.floor((expiresAt.getTime() - now.getTime()) / 1000);
-  if (seconds <= 0) return 'expired';
+  if (seconds <= 0) throw new MessageExpiredError();
   const pad = (n: number) => String(n).padStart(2, '0');
   const days = Math.min(99, Math.floor(seconds / 86400));
   seconds -= days * 86400;
@@ -65,13 +72,6 @@ const DATA_CODING: Record<TextEncoding, number> = {
   LATIN1: DataCoding.LATIN1,
 };
 
-export class MessageExpiredError extends Error {
-  constructor() {
-    super('validity ended before submission');
-    this.name = 'MessageExpiredError';
-  }
-}
-
 /**
  * The submit_sm bodies of one message on one channel: one per part, joined the way the channel wants
  * (8- or 16-bit UDH reference, SAR TLVs, or the whole text in message_payload), receipts requested.
@@ -83,7 +83,6 @@ export function buildSubmits(
   now = new Date(),
 ): ShortMessageBody[] {
   const validity = relativeValidity(message.expiresAt, now);
-  if (validity === 'expired') throw new MessageExpiredError();
   const encoding = encodingFor(message.body, message.encoding, channel);
   const source = sourceAddress(message.from, message.senderType);
   const base: Omit<ShortMessageBody, 'esmClass' | 'shortMessage' | 'tlvs'> = {

@@ -25,7 +25,8 @@ const PERMANENT: ReadonlyMap<number, string> = new Map([
 
 export function classifySubmitStatus(status: number): { class: SubmitClass; errorCode: string } {
   if (status === Status.ESME_ROK) return { class: 'accepted', errorCode: '' };
-  if (status === Status.ESME_RTHROTTLED || status === Status.ESME_RMSGQFUL) return { class: 'busy', errorCode: 'THROTTLED' };
+  if (status === Status.ESME_RTHROTTLED || status === Status.ESME_RMSGQFUL)
+    return { class: 'busy', errorCode: 'THROTTLED' };
   const permanent = PERMANENT.get(status);
   if (permanent) return { class: 'permanent', errorCode: permanent };
   return { class: 'transient', errorCode: 'NETWORK_FAILURE' };
