@@ -249,17 +249,27 @@ export class BatchConsumer {
     // Up to `concurrency` records in flight; offsets advance over the finished prefix only, so a record still
     // running (or stopped) is never committed past.
     const inFlight = new Set<Promise<void>>();
-    let failure: unknown;
+    let failure: Error | undefined;
     const advance = () => {
-      while (prefix < offsets.length && finished.has(offsets[prefix] as string)) {
-        done = offsets[prefix] as string;
-        payload.resolveOffset(done);
-        prefix++;
+      for (
+        let offset = offsets[prefix];
+        offset !== undefined && finished.has(offset);
+        offset = offsets[++prefix]
+      ) {
+        done = offset;
+        payload.resolveOffset(offset);
       }
     };
     try {
+      // Waiting for a slot (or for the last records) can take long: keep the group session alive meanwhile.
+      const waitForAny = async () => {
+        let tick: NodeJS.Timeout | undefined;
+        await Promise.race([Promise.race(inFlight), new Promise((r) => (tick = setTimeout(r, 1000)))]);
+        clearTimeout(tick);
+        await payload.heartbeat();
+      };
       for (const message of batch.messages) {
-        while (inFlight.size >= this.options.concurrency) await Promise.race(inFlight);
+        while (inFlight.size >= this.options.concurrency) await waitForAny();
         if (interrupted() || failure !== undefined) break;
         const work: Promise<void> = this.processRecord(
           route,
@@ -275,7 +285,7 @@ export class BatchConsumer {
           })
           // Only a failed DLQ write gets here; keep the first, let the others finish, then fail the batch.
           .catch((error: unknown) => {
-            failure ??= error;
+            failure ??= error instanceof Error ? error : new Error(String(error));
           })
           .finally(() => inFlight.delete(work));
         inFlight.add(work);
@@ -287,7 +297,7 @@ export class BatchConsumer {
         }
         await payload.heartbeat();
       }
-      await Promise.all(inFlight);
+      while (inFlight.size > 0) await waitForAny();
       if (failure !== undefined) throw failure;
     } finally {
       // Commit what was done even when the loop broke early, so the next owner resumes right after it.

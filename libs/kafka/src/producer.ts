@@ -22,6 +22,15 @@ export interface RawRecord {
 export class TypedProducer {
   private readonly producer: Producer;
   private connected = false;
+  private readonly lingering = new Map<
+    string,
+    {
+      topic: TopicDef<unknown>;
+      values: unknown[];
+      waiters: { resolve: () => void; reject: (e: unknown) => void }[];
+      timer?: NodeJS.Timeout;
+    }
+  >();
 
   constructor(
     kafka: Kafka,
@@ -77,6 +86,36 @@ export class TypedProducer {
     } finally {
       span.end();
     }
+  }
+
+  /**
+   * Queues one value and resolves once it is written with others queued within `lingerMs` (or 500 of them):
+   * for many small independent writes, such as receipts arriving one by one from SMSCs.
+   */
+  enqueue<T>(topic: TopicDef<T>, value: T, lingerMs = 5): Promise<void> {
+    let queue = this.lingering.get(topic.name);
+    if (!queue) {
+      queue = { topic: topic as TopicDef<unknown>, values: [], waiters: [] };
+      this.lingering.set(topic.name, queue);
+    }
+    const q = queue;
+    return new Promise<void>((resolve, reject) => {
+      q.values.push(value);
+      q.waiters.push({ resolve, reject });
+      if (q.values.length >= 500) this.flush(topic.name);
+      else q.timer ??= setTimeout(() => this.flush(topic.name), lingerMs);
+    });
+  }
+
+  private flush(name: string): void {
+    const q = this.lingering.get(name);
+    if (!q) return;
+    this.lingering.delete(name);
+    clearTimeout(q.timer);
+    this.send(q.topic, q.values).then(
+      () => q.waiters.forEach((w) => w.resolve()),
+      (error: unknown) => q.waiters.forEach((w) => w.reject(error)),
+    );
   }
 
   /** Writes records as they are (DLQ copies, tests that need malformed bytes). */

@@ -1,4 +1,26 @@
-import { commonSettings } from '@tern/config';
+import { commonSettings, env, setting } from '@tern/config';
 
-/** Settings of the smpp-connector service (TERN_* environment variables); see `describeSettings`. */
-export const smppConnectorSettings = { ...commonSettings };
+/** Settings of the smpp-connector service (TERN_* environment variables). */
+export const smppConnectorSettings = {
+  ...commonSettings,
+  channelsFile: setting(
+    'TERN_SMPP_CHANNELS_FILE',
+    'YAML or JSON file of the SMPP channels this connector binds to; passwords are named there, not written',
+    env.string(),
+  ),
+  lanes: setting(
+    'TERN_LANES',
+    'Dispatch lanes this connector consumes, comma-separated',
+    env.list().default(['default']),
+  ),
+  redisUrl: setting(
+    'TERN_REDIS_URL',
+    'Redis for attempt idempotency, shared by every connector instance',
+    env.url(),
+  ),
+  maxWaitForBindMs: setting(
+    'TERN_SMPP_MAX_WAIT_FOR_BIND_MS',
+    'How long a submission waits for a usable bind (outage, reconnect) before the attempt fails over',
+    env.int(100, 3_600_000).default(120_000),
+  ),
+};

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
+import { SmppConnectorService } from './smpp-connector.service';
 
-/** SMPP 3.4 binds to carrier SMSCs: submits dispatches, turns receipts into sms.dlr. Skeleton: the kit provides config, Kafka, health and metrics. */
-@Module({})
+/** SMPP 3.4 binds to carrier SMSCs: submits dispatches, turns receipts into sms.dlr. */
+@Module({ providers: [SmppConnectorService] })
 export class SmppConnectorModule {}

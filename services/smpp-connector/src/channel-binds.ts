@@ -1,0 +1,254 @@
+import { connect } from 'node:net';
+import {
+  ResponseTimeoutError,
+  SessionClosedError,
+  SmppSession,
+  Status,
+  statusName,
+  TokenBucket,
+  type Pdu,
+  type ShortMessageBody,
+} from '@tern/smpp';
+import { metricsRegistry, type Logger } from '@tern/telemetry';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import type { ChannelConfig } from './domain/channel';
+
+type Role = 'transceiver' | 'transmitter' | 'receiver';
+type SlotState = 'connecting' | 'bound' | 'down';
+
+interface Slot {
+  index: number;
+  role: Role;
+  state: SlotState;
+  session: SmppSession | undefined;
+  bucket: TokenBucket;
+  /** After ESME_RTHROTTLED / ESME_RMSGQFUL this bind rests until then. */
+  restUntil: number;
+  busyStreak: number;
+  lastError: string | undefined;
+}
+
+/** How a submission ended at the SMSC. `unknown`: it may or may not have been taken (timeout, bind lost). */
+export type SubmitOutcome =
+  | { kind: 'answered'; status: number; messageId: string }
+  | { kind: 'unknown'; reason: string }
+  | { kind: 'no-bind'; reason: string };
+
+const bindState = new Gauge({
+  name: 'tern_smpp_binds',
+  help: 'Binds per channel and state',
+  labelNames: ['channel', 'state'],
+  registers: [metricsRegistry],
+});
+const submits = new Counter({
+  name: 'tern_smpp_submit_total',
+  help: 'submit_sm responses per channel and command status',
+  labelNames: ['channel', 'status'],
+  registers: [metricsRegistry],
+});
+const submitSeconds = new Histogram({
+  name: 'tern_smpp_submit_seconds',
+  help: 'submit_sm to submit_sm_resp',
+  labelNames: ['channel'],
+  buckets: [0.002, 0.01, 0.05, 0.2, 1, 5],
+  registers: [metricsRegistry],
+});
+
+export type DeliverHandler = (pdu: Pdu<'deliver_sm'>, session: SmppSession) => void;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The binds of one channel: keeps each one connected and bound (reconnecting with exponential back-off and
+ * full jitter), detects dead peers with enquire_link, spreads submissions over bound binds within each bind's
+ * window and TPS, rests a bind that is told to slow down, and hands receipts to the receipt handler.
+ */
+export class ChannelBinds {
+  private readonly slots: Slot[];
+  private stopped = false;
+  private readonly wakeups = new Set<() => void>();
+
+  constructor(
+    readonly config: ChannelConfig,
+    private readonly password: string,
+    private readonly log: Logger,
+    private readonly onDeliver: DeliverHandler,
+  ) {
+    const roles: Role[] = config.bindMode === 'transceiver' ? ['transceiver'] : ['transmitter', 'receiver'];
+    const burst = Math.max(1, Math.ceil(config.tpsPerBind / 10));
+    this.slots = Array.from({ length: config.binds }, (_, i) => i).flatMap((i) =>
+      roles.map((role) => ({
+        index: i,
+        role,
+        state: 'down',
+        session: undefined,
+        // A tenth of a second of burst: the TPS is respected over any 100 ms, not just per second.
+        bucket: new TokenBucket(config.tpsPerBind, Date.now(), burst),
+        restUntil: 0,
+        busyStreak: 0,
+        lastError: undefined,
+      })),
+    );
+  }
+
+  start(): void {
+    for (const slot of this.slots) void this.keepBound(slot);
+  }
+
+  /** Unbinds every bind and stops reconnecting. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    await Promise.all(this.slots.map((s) => s.session?.unbind() ?? Promise.resolve()));
+  }
+
+  /** Binds that can submit, and all binds, per state: for health and metrics. */
+  state(): { canSubmit: number; binds: { role: Role; state: SlotState; lastError?: string }[] } {
+    return {
+      canSubmit: this.slots.filter((s) => s.state === 'bound' && s.role !== 'receiver').length,
+      binds: this.slots.map((s) => ({
+        role: s.role,
+        state: s.state,
+        ...(s.lastError ? { lastError: s.lastError } : {}),
+      })),
+    };
+  }
+
+  /**
+   * Submits one part: waits (up to `waitMs`) for a bound bind with room in its window and its TPS, and
+   * submits again on ESME_RTHROTTLED / ESME_RMSGQFUL after resting that bind. Never sends a part again once
+   * it may have reached the SMSC: a timeout or a lost bind with the request out answers `unknown`.
+   */
+  async submit(body: ShortMessageBody, waitMs: number): Promise<SubmitOutcome> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      if (this.stopped) return { kind: 'no-bind', reason: 'connector stopping' };
+      const slot = this.pick();
+      if (!slot?.session) {
+        if (Date.now() >= deadline)
+          return { kind: 'no-bind', reason: `no bind of ${this.config.id} could take it` };
+        await this.waitForRoom(Math.min(50, Math.max(1, deadline - Date.now())));
+        continue;
+      }
+      const started = process.hrtime.bigint();
+      let resp: Pdu<'submit_sm_resp'>;
+      try {
+        resp = await slot.session.request('submit_sm', body);
+      } catch (error) {
+        if (error instanceof ResponseTimeoutError || error instanceof SessionClosedError) {
+          return { kind: 'unknown', reason: error.message };
+        }
+        throw error;
+      } finally {
+        this.wake();
+      }
+      submitSeconds.observe({ channel: this.config.id }, Number(process.hrtime.bigint() - started) / 1e9);
+      submits.inc({ channel: this.config.id, status: statusName.get(resp.status) ?? String(resp.status) });
+      if (resp.status === Status.ESME_RTHROTTLED || resp.status === Status.ESME_RMSGQFUL) {
+        // Slow down: rest this bind, longer each time in a row, and submit the same part again.
+        slot.busyStreak++;
+        slot.restUntil = Date.now() + Math.min(5000, 50 * 2 ** Math.min(slot.busyStreak, 7));
+        continue;
+      }
+      slot.busyStreak = 0;
+      return { kind: 'answered', status: resp.status, messageId: resp.body.messageId };
+    }
+  }
+
+  private pick(): Slot | undefined {
+    const now = Date.now();
+    let best: Slot | undefined;
+    for (const s of this.slots) {
+      if (s.state !== 'bound' || s.role === 'receiver' || !s.session || s.restUntil > now) continue;
+      if (s.session.inFlight >= this.config.window) continue;
+      if (!best || (best.session?.inFlight ?? 0) > s.session.inFlight) best = s;
+    }
+    if (best && !best.bucket.take(this.config.tpsPerBind, now)) return undefined;
+    return best;
+  }
+
+  private waitForRoom(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeups.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeups.add(done);
+    });
+  }
+
+  private wake(): void {
+    for (const w of [...this.wakeups]) w();
+  }
+
+  private async keepBound(slot: Slot): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      this.setState(slot, 'connecting');
+      try {
+        const session = await this.bind(slot);
+        failures = 0;
+        slot.session = session;
+        slot.lastError = undefined;
+        this.setState(slot, 'bound');
+        this.log.info({ channel: this.config.id, bind: slot.index, role: slot.role }, 'bound');
+        this.wake();
+        await new Promise<void>((resolve) => session.once('close', resolve));
+        if (!this.stopped)
+          this.log.warn({ channel: this.config.id, bind: slot.index, role: slot.role }, 'bind lost');
+      } catch (error) {
+        slot.lastError = (error as Error).message;
+        this.log.warn(
+          { channel: this.config.id, bind: slot.index, role: slot.role, error: slot.lastError },
+          'bind failed',
+        );
+      }
+      slot.session = undefined;
+      this.setState(slot, 'down');
+      if (this.stopped) break;
+      // Exponential back-off with full jitter: binds of many connectors do not come back in lockstep.
+      const cap = Math.min(30_000, 250 * 2 ** Math.min(failures++, 7));
+      await sleep(Math.random() * cap);
+    }
+  }
+
+  private async bind(slot: Slot): Promise<SmppSession> {
+    const socket = connect({ host: this.config.host, port: this.config.port });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve).once('error', reject);
+      socket.setTimeout(this.config.responseTimeoutMs, () => socket.destroy(new Error('connect timed out')));
+    });
+    socket.setTimeout(0);
+    const session = new SmppSession(socket, {
+      responseTimeoutMs: this.config.responseTimeoutMs,
+      enquireLinkIntervalMs: this.config.enquireLinkIntervalMs,
+    });
+    session.on('request', (pdu) => {
+      if (pdu.command === 'deliver_sm') this.onDeliver(pdu, session);
+      else session.respond(pdu as Pdu<'data_sm'>, Status.ESME_RINVCMDID, { messageId: '' });
+    });
+    const resp = await session.request(`bind_${slot.role}`, {
+      systemId: this.config.systemId,
+      password: this.password,
+      systemType: this.config.systemType,
+      interfaceVersion: 0x34,
+      addrTon: 0,
+      addrNpi: 0,
+      addressRange: '',
+    });
+    if (resp.status !== Status.ESME_ROK) {
+      session.destroy();
+      throw new Error(`bind refused: ${statusName.get(resp.status) ?? resp.status}`);
+    }
+    return session;
+  }
+
+  private setState(slot: Slot, state: SlotState): void {
+    slot.state = state;
+    for (const s of ['connecting', 'bound', 'down'] as const) {
+      bindState.set({ channel: this.config.id, state: s }, this.slots.filter((x) => x.state === s).length);
+    }
+  }
+}

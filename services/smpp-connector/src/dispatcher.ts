@@ -1,0 +1,147 @@
+import { events, sms } from '@tern/contracts';
+import { PoisonMessageError, topics, type TypedProducer } from '@tern/kafka';
+import type { Logger } from '@tern/telemetry';
+import type { AttemptStore } from './attempt-store';
+import type { ChannelBinds } from './channel-binds';
+import { buildSubmits, MessageExpiredError } from './domain/submit-builder';
+import { classifySubmitStatus } from './domain/submit-status';
+
+interface Failure {
+  errorCode: string;
+  commandStatus: number;
+  retryable: boolean;
+}
+
+/**
+ * One dispatch, one attempt: claims it, submits every part on the chosen channel, records the outcome, and
+ * publishes `sms.submitted` (and `sms.retry` when another channel should try). Never submits an attempt
+ * that an earlier run may already have submitted.
+ */
+export class Dispatcher {
+  private reference = Math.floor(Math.random() * 0xffff);
+
+  constructor(
+    private readonly channels: ReadonlyMap<string, ChannelBinds>,
+    private readonly store: AttemptStore,
+    private readonly producer: TypedProducer,
+    private readonly log: Logger,
+    private readonly maxWaitForBindMs: number,
+  ) {}
+
+  async handle(dispatch: events.DispatchRequest): Promise<void> {
+    const message = dispatch.message;
+    if (!message?.messageId)
+      throw new PoisonMessageError('MISSING_MESSAGE', 'dispatch without a message', 'message');
+    const binds = this.channels.get(dispatch.channelId);
+    if (!binds) {
+      throw new PoisonMessageError(
+        'UNKNOWN_CHANNEL',
+        `channel "${dispatch.channelId}" is not served by this connector`,
+        'channelId',
+      );
+    }
+    const ids = { messageId: message.messageId, attempt: dispatch.attempt, channelId: dispatch.channelId };
+    const claim = await this.store.claim(message.messageId, dispatch.attempt);
+    if (claim.state === 'done') {
+      // Submitted before a crash or rebalance: publish the recorded outcome again, submit nothing.
+      this.log.info(ids, 'attempt already submitted; republishing its outcome');
+      return this.publish(claim.result, message);
+    }
+    if (claim.state === 'in-doubt') {
+      this.log.warn(ids, 'attempt interrupted between submit_sm and its answer; not submitting it again');
+      return this.record(dispatch, message, [], 0, {
+        errorCode: 'OUTCOME_UNKNOWN',
+        commandStatus: 0,
+        retryable: true,
+      });
+    }
+
+    let parts;
+    try {
+      this.reference = (this.reference + 1) & 0xffff;
+      parts = buildSubmits(message, binds.config, this.reference);
+    } catch (error) {
+      if (!(error instanceof MessageExpiredError)) throw error;
+      return this.record(dispatch, message, [], 0, {
+        errorCode: 'EXPIRED',
+        commandStatus: 0,
+        retryable: false,
+      });
+    }
+    const started = Date.now();
+    const waitMs = Math.max(
+      0,
+      Math.min(this.maxWaitForBindMs, (message.expiresAt?.getTime() ?? Infinity) - started),
+    );
+    const smscIds: string[] = [];
+    for (const part of parts) {
+      const outcome = await binds.submit(part, waitMs);
+      if (outcome.kind === 'answered') {
+        const verdict = classifySubmitStatus(outcome.status);
+        if (verdict.class === 'accepted') {
+          smscIds.push(outcome.messageId);
+          continue;
+        }
+        return this.record(dispatch, message, smscIds, started, {
+          errorCode: verdict.errorCode,
+          commandStatus: outcome.status,
+          retryable: true,
+        });
+      }
+      const errorCode = outcome.kind === 'unknown' ? 'OUTCOME_UNKNOWN' : 'NO_BIND';
+      this.log.warn({ ...ids, reason: outcome.reason }, 'submission failed');
+      return this.record(dispatch, message, smscIds, started, {
+        errorCode,
+        commandStatus: 0,
+        retryable: true,
+      });
+    }
+    return this.record(dispatch, message, smscIds, started);
+  }
+
+  private async record(
+    dispatch: events.DispatchRequest,
+    message: events.SmsMessage,
+    smscIds: string[],
+    started: number,
+    failure?: Failure,
+  ): Promise<void> {
+    const result: events.SubmitResult = {
+      messageId: message.messageId,
+      attempt: dispatch.attempt,
+      channelId: dispatch.channelId,
+      smscMessageIds: smscIds,
+      commandStatus: failure?.commandStatus ?? 0,
+      accepted: !failure,
+      retryable: failure?.retryable ?? false,
+      submittedAt: new Date(),
+      tenantId: message.tenantId,
+      country: message.country,
+      mccMnc: message.mccMnc,
+      segments: message.segments,
+      type: message.type,
+      submitLatencyMs: started ? Date.now() - started : 0,
+      errorCode: failure?.errorCode ?? '',
+    };
+    await this.store.finish(result);
+    await this.publish(result, message);
+  }
+
+  private async publish(result: events.SubmitResult, message: events.SmsMessage): Promise<void> {
+    await this.producer.send(topics.submitted, [result]);
+    if (result.accepted || !result.retryable) return;
+    await this.producer.send(topics.retry, [
+      {
+        message,
+        failedAttempt: result.attempt,
+        triedChannelIds: [result.channelId],
+        reason: sms.StatusReason.fromPartial({
+          code: result.errorCode,
+          description: `submission on ${result.channelId} failed`,
+          retryable: true,
+        }),
+        requestedAt: new Date(),
+      },
+    ]);
+  }
+}

@@ -1,0 +1,78 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import type { ConfigOf } from '@tern/config';
+import { dispatchTopic, KafkaClient, type BatchConsumer } from '@tern/kafka';
+import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
+import type { Logger } from '@tern/telemetry';
+import { Redis } from 'ioredis';
+import { AttemptStore } from './attempt-store';
+import { ChannelBinds } from './channel-binds';
+import { loadChannels } from './channels-file';
+import type { smppConnectorSettings } from './config';
+import { Dispatcher } from './dispatcher';
+import { receiptForwarder } from './receipt-forwarder';
+
+/** Binds every configured channel, consumes the lanes' dispatch topics, and stops in the safe order. */
+@Injectable()
+export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly channels = new Map<string, ChannelBinds>();
+  private redis: Redis | undefined;
+  private consumer: BatchConsumer | undefined;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: ConfigOf<typeof smppConnectorSettings>,
+    @Inject(LOGGER) private readonly log: Logger,
+    private readonly kafka: KafkaClient,
+    private readonly health: HealthRegistry,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const producer = this.kafka.producer();
+    for (const { config, password } of loadChannels(this.config.channelsFile)) {
+      const binds = new ChannelBinds(
+        config,
+        password,
+        this.log,
+        receiptForwarder(config.id, producer, this.log),
+      );
+      this.channels.set(config.id, binds);
+      this.health.register(`smpp:${config.id}`, () => {
+        const state = binds.state();
+        return { ok: state.canSubmit > 0, detail: state };
+      });
+      binds.start();
+    }
+    // Commands queue until connected; a Redis outage surfaces as TransientError and the record waits.
+    this.redis = new Redis(this.config.redisUrl, { maxRetriesPerRequest: 2 });
+    const dispatcher = new Dispatcher(
+      this.channels,
+      new AttemptStore(this.redis),
+      producer,
+      this.log,
+      this.config.maxWaitForBindMs,
+    );
+    // Enough records in flight to fill every bind's window; each record is one independent attempt.
+    const window = [...this.channels.values()].reduce((n, c) => n + c.config.binds * c.config.window, 0);
+    this.consumer = this.kafka.consumer({
+      groupId: `tern-smpp-connector-${this.config.lanes.join('+')}`,
+      concurrency: Math.max(1, window),
+    });
+    for (const lane of this.config.lanes)
+      this.consumer.on(dispatchTopic(lane), (record) => dispatcher.handle(record.value));
+    this.health.register('kafka-consumer', () => {
+      const h = this.consumer?.health();
+      return { ok: h?.ready ?? false, detail: h };
+    });
+    await this.consumer.start();
+    this.log.info(
+      { channels: [...this.channels.keys()], lanes: this.config.lanes, window },
+      'smpp connector running',
+    );
+  }
+
+  // Before the producer disconnects (onApplicationShutdown): finish submissions in hand, then unbind.
+  async onModuleDestroy(): Promise<void> {
+    await this.consumer?.stop();
+    await Promise.all([...this.channels.values()].map((c) => c.stop()));
+    await this.redis?.quit();
+  }
+}
