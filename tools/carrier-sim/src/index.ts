@@ -5,3 +5,4 @@ export * from './clock';
 export * from './ground-truth';
 export * from './submit-validation';
 export * from './simulator';
+export type { ArrivedMessage } from './smsc';

@@ -1,10 +1,10 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SimClock } from './clock';
 import { GroundTruth } from './ground-truth';
 import { Random } from './random';
 import type { Scenario } from './scenario';
-import { Smsc } from './smsc';
+import { Smsc, type ArrivedMessage } from './smsc';
 import { World } from './world';
 
 export interface SimulatorOptions {
@@ -17,6 +17,8 @@ export interface SimulatorOptions {
   httpPort?: number;
   /** JSONL file of every bind, submission, message, receipt and refusal. */
   logPath?: string;
+  /** Called with each whole message and its text (tests that check what arrived); text is never logged. */
+  onMessage?: (message: ArrivedMessage) => void;
 }
 
 /** The whole simulated carrier network of a scenario: one SMSC per channel, plus the ground truth. */
@@ -46,14 +48,22 @@ export class CarrierSimulator {
     await Promise.all(this.smscs.map((s) => s.start()));
     if (this.options.httpPort !== undefined) {
       this.http = createServer((req, res) => {
+        if (req.method === 'POST' && req.url === '/mo') return this.receiveMo(req, res);
         const body = req.url === '/stats' ? this.stats() : req.url === '/health' ? { ok: true } : undefined;
         res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(body ?? { error: 'GET /stats or /health' }));
+        res.end(JSON.stringify(body ?? { error: 'GET /stats, GET /health or POST /mo' }));
       });
       await new Promise<void>((resolve) =>
         this.http?.listen(this.options.httpPort, this.options.host ?? '127.0.0.1', resolve),
       );
     }
+  }
+
+  /** A handset sends a message (e.g. a STOP reply) to an ESME over a channel. */
+  sendMobileOriginated(channelId: string, from: string, to: string, text: string): void {
+    const smsc = this.smscs.find((s) => s.spec.id === channelId);
+    if (!smsc) throw new Error(`unknown channel ${channelId}`);
+    smsc.sendMobileOriginated(from, to, text);
   }
 
   /** Channel id -> SMPP port, as bound (ports 0 in the scenario get a free one). */
@@ -63,6 +73,31 @@ export class CarrierSimulator {
 
   get httpPort(): number | undefined {
     return (this.http?.address() as AddressInfo | null)?.port;
+  }
+
+  /** POST /mo {"channel","from","to","text"}: a handset replies, e.g. STOP, for demos and manual tests. */
+  private receiveMo(req: IncomingMessage, res: ServerResponse): void {
+    let raw = '';
+    req.on('data', (chunk: Buffer) => (raw += chunk.toString()));
+    req.on('end', () => {
+      try {
+        const mo = JSON.parse(raw) as { channel?: unknown; from?: unknown; to?: unknown; text?: unknown };
+        if (
+          typeof mo.channel !== 'string' ||
+          typeof mo.from !== 'string' ||
+          typeof mo.to !== 'string' ||
+          typeof mo.text !== 'string'
+        ) {
+          throw new Error('need channel, from, to and text (strings)');
+        }
+        this.sendMobileOriginated(mo.channel, mo.from, mo.to, mo.text);
+        res.writeHead(202, { 'content-type': 'application/json' }).end('{"queued":true}');
+      } catch (e) {
+        res
+          .writeHead(400, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: (e as Error).message }));
+      }
+    });
   }
 
   stats(): Record<string, unknown> {

@@ -15,7 +15,7 @@ import {
   type Pdu,
   type ShortMessageBody,
 } from '@tern/smpp';
-import { encodeGsm7, formatReceiptText, isGsm7, type Concatenation } from '@tern/sms-domain';
+import { encodeGsm7, encodeUcs2, formatReceiptText, isGsm7, type Concatenation } from '@tern/sms-domain';
 import type { SimClock } from './clock';
 import type { GroundTruth } from './ground-truth';
 import type { Random } from './random';
@@ -61,6 +61,9 @@ interface Receipt {
   text: string;
 }
 
+/** What waits for a receiver bind: a receipt, or a mobile-originated message (e.g. a STOP reply). */
+type Outgoing = { kind: 'receipt'; receipt: Receipt } | { kind: 'mo'; body: ShortMessageBody };
+
 const MESSAGE_STATE: Record<FinalStat, number> = {
   DELIVRD: MessageState.DELIVERED,
   UNDELIV: MessageState.UNDELIVERABLE,
@@ -73,12 +76,23 @@ const ASSEMBLY_TIMEOUT_SIM_MS = 10 * 60_000;
 /** The same content to the same number within this window counts as a duplicate (simulated time). */
 const DUPLICATE_WINDOW_SIM_MS = 10 * 60_000;
 
+/** A whole message as the handset would show it: for tests that check what arrived, never logged. */
+export interface ArrivedMessage {
+  channel: string;
+  number: string;
+  sender: string;
+  text: string;
+  parts: number;
+  stat: FinalStat;
+}
+
 export interface SmscContext {
   world: World;
   clock: SimClock;
   random: Random;
   truth: GroundTruth;
   host: string;
+  onMessage?: ((message: ArrivedMessage) => void) | undefined;
 }
 
 /**
@@ -92,7 +106,7 @@ export class Smsc {
   private readonly bucket: TokenBucket;
   private readonly assemblies = new Map<string, Message>();
   private readonly recent = new Map<string, number>();
-  private readonly receipts: Receipt[] = [];
+  private readonly receipts: Outgoing[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private nextId: number;
   private receiptCursor = 0;
@@ -296,17 +310,26 @@ export class Smsc {
   private complete(message: Message): void {
     const ordered = [...message.parts.entries()].sort(([a], [b]) => a - b).map(([, p]) => p);
     const now = this.ctx.clock.now();
+    const text = ordered.map((p) => p.text).join('');
     const fate = this.ctx.world.fate(
       {
         channel: this.spec,
         destination: message.destination,
         sender: message.sender,
         senderKind: message.senderKind,
-        text: ordered.map((p) => p.text).join(''),
+        text,
         simTime: now,
       },
       this.ctx.random,
     );
+    this.ctx.onMessage?.({
+      channel: this.spec.id,
+      number: message.number,
+      sender: message.sender,
+      text,
+      parts: message.total,
+      stat: fate.stat,
+    });
     if (fate.senderOverwritten) this.ctx.truth.channel(this.spec.id).senderOverwritten++;
     this.ctx.truth.record(
       {
@@ -338,14 +361,17 @@ export class Smsc {
     const doneSim = part.submitSim + fate.latencyMs;
     this.after(this.ctx.clock.realDelay(doneSim - this.ctx.clock.now()), () => {
       this.receipts.push({
-        messageId: receiptId,
-        handset: message.number,
-        esme: message.sender,
-        stat: fate.stat,
-        err: fate.err,
-        submitSim: part.submitSim,
-        doneSim,
-        text: isGsm7(part.text) ? part.text.slice(0, 20) : '',
+        kind: 'receipt',
+        receipt: {
+          messageId: receiptId,
+          handset: message.number,
+          esme: message.sender,
+          stat: fate.stat,
+          err: fate.err,
+          submitSim: part.submitSim,
+          doneSim,
+          text: isGsm7(part.text) ? part.text.slice(0, 20) : '',
+        },
       });
       this.pumpReceipts();
     });
@@ -360,37 +386,61 @@ export class Smsc {
     while (this.receipts.length > 0) {
       const target = this.nextReceiver(receivers);
       if (!target) break;
-      const receipt = this.receipts.shift() as Receipt;
+      const item = this.receipts.shift() as Outgoing;
+      const body = item.kind === 'receipt' ? this.receiptBody(item.receipt) : item.body;
       target.session
-        .request('deliver_sm', this.receiptBody(receipt))
+        .request('deliver_sm', body)
         .then((resp) => {
           if (resp.status === Status.ESME_ROK) {
-            this.ctx.truth.record(
-              {
-                event: 'receipt',
-                channel: this.spec.id,
-                messageId: receipt.messageId,
-                stat: receipt.stat,
-                outcome: 'sent',
-              },
-              this.ctx.clock.now(),
-            );
+            if (item.kind === 'receipt') {
+              const { messageId, stat } = item.receipt;
+              this.ctx.truth.record(
+                { event: 'receipt', channel: this.spec.id, messageId, stat, outcome: 'sent' },
+                this.ctx.clock.now(),
+              );
+            }
             this.pumpReceipts();
           } else {
             // The ESME refused it (busy, or a bug on its side): keep it and try again a bit later.
-            this.receipts.push(receipt);
+            this.receipts.push(item);
             this.after(1000, () => this.pumpReceipts());
           }
         })
         .catch(() => {
           // Bind lost before the answer: the receipt is sent again on the next bind (it may arrive twice).
-          this.receipts.unshift(receipt);
+          this.receipts.unshift(item);
         })
         .finally(() => {
           truth.receiptsQueuedNow = this.receipts.length;
         });
     }
     truth.receiptsQueuedNow = this.receipts.length;
+  }
+
+  /** A handset replies (e.g. STOP): a mobile-originated deliver_sm to the ESME, queued like receipts. */
+  sendMobileOriginated(from: string, to: string, text: string): void {
+    const alphanumeric = /[^\d+]/.test(to);
+    this.receipts.push({
+      kind: 'mo',
+      body: {
+        ...this.receiptBody({
+          messageId: '',
+          handset: from,
+          esme: to,
+          stat: 'DELIVRD',
+          err: '000',
+          submitSim: 0,
+          doneSim: 0,
+          text: '',
+        }),
+        destAddrTon: alphanumeric ? Ton.ALPHANUMERIC : Ton.INTERNATIONAL,
+        esmClass: 0,
+        shortMessage: isGsm7(text) ? encodeGsm7(text) : encodeUcs2(text),
+        dataCoding: isGsm7(text) ? DataCoding.SMSC_DEFAULT : DataCoding.UCS2,
+        tlvs: [],
+      },
+    });
+    this.pumpReceipts();
   }
 
   /** Round-robin over receivers that have room in their window. */

@@ -3,7 +3,7 @@ import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandId, EsmClass, Status, encodePdu, type SmppSession } from '@tern/smpp';
-import { concatenationUdh, encodeGsm7 } from '@tern/sms-domain';
+import { concatenationUdh, decodeGsm7, encodeGsm7 } from '@tern/sms-domain';
 import { waitFor } from '@tern/testing';
 import { CarrierSimulator, parseScenario } from '../src';
 import { bind, collectReceipts, connect, sms } from './smpp-client';
@@ -244,6 +244,30 @@ describe('carrier simulator SMSCs over TCP', () => {
     );
     expect(statuses.every((st) => st === Status.ESME_ROK)).toBe(true); // nothing lost, only paced
     await s.unbind();
+  });
+
+  it('delivers a handset reply (POST /mo) to a receiver bind as a mobile-originated deliver_sm', async () => {
+    const rx = await open('fast');
+    const seen: { esmClass: number; from: string; text: string }[] = [];
+    rx.on('request', (pdu) => {
+      if (pdu.command !== 'deliver_sm') return;
+      seen.push({
+        esmClass: pdu.body.esmClass,
+        from: pdu.body.sourceAddr,
+        text: decodeGsm7(pdu.body.shortMessage),
+      });
+      rx.respond(pdu, Status.ESME_ROK, { messageId: '' });
+    });
+    expect(await bind(rx, 'receiver', 'fast', 'pw')).toBe(Status.ESME_ROK);
+    const post = (body: unknown) =>
+      fetch(`http://127.0.0.1:${String(sim.httpPort)}/mo`, { method: 'POST', body: JSON.stringify(body) });
+    expect((await post({ channel: 'fast', from: '6590000009' })).status).toBe(400);
+    expect((await post({ channel: 'fast', from: '6590000009', to: 'TernTest', text: 'STOP' })).status).toBe(
+      202,
+    );
+    await waitFor('the reply', () => seen.length === 1);
+    expect(seen[0]).toEqual({ esmClass: 0, from: '6590000009', text: 'STOP' });
+    await rx.unbind();
   });
 
   it('serves its ground truth over HTTP and as JSONL, without message text', async () => {
