@@ -251,11 +251,14 @@ describe('carrier simulator SMSCs over TCP', () => {
     const seen: { esmClass: number; from: string; text: string }[] = [];
     rx.on('request', (pdu) => {
       if (pdu.command !== 'deliver_sm') return;
-      seen.push({
-        esmClass: pdu.body.esmClass,
-        from: pdu.body.sourceAddr,
-        text: decodeGsm7(pdu.body.shortMessage),
-      });
+      // Receipts queued by earlier tests arrive here too: keep only mobile-originated messages.
+      if (!(pdu.body.esmClass & EsmClass.DELIVERY_RECEIPT)) {
+        seen.push({
+          esmClass: pdu.body.esmClass,
+          from: pdu.body.sourceAddr,
+          text: decodeGsm7(pdu.body.shortMessage),
+        });
+      }
       rx.respond(pdu, Status.ESME_ROK, { messageId: '' });
     });
     expect(await bind(rx, 'receiver', 'fast', 'pw')).toBe(Status.ESME_ROK);
