@@ -40,7 +40,15 @@ export class CarrierSimulator {
     const random = new Random(options.seed ?? 1);
     const host = options.host ?? '127.0.0.1';
     this.smscs = scenario.channels.map(
-      (spec) => new Smsc(spec, { world: this.world, clock: this.clock, random, truth: this.truth, host }),
+      (spec) =>
+        new Smsc(spec, {
+          world: this.world,
+          clock: this.clock,
+          random,
+          truth: this.truth,
+          host,
+          onMessage: options.onMessage,
+        }),
     );
   }
 
@@ -59,11 +67,20 @@ export class CarrierSimulator {
     }
   }
 
-  /** A handset sends a message (e.g. a STOP reply) to an ESME over a channel. */
-  sendMobileOriginated(channelId: string, from: string, to: string, text: string): void {
+  /** Takes a channel down now for `simMs` of simulated time: binds dropped, new ones refused. */
+  outage(channelId: string, simMs: number): void {
+    this.smsc(channelId).outage(simMs);
+  }
+
+  private smsc(channelId: string): Smsc {
     const smsc = this.smscs.find((s) => s.spec.id === channelId);
     if (!smsc) throw new Error(`unknown channel ${channelId}`);
-    smsc.sendMobileOriginated(from, to, text);
+    return smsc;
+  }
+
+  /** A handset sends a message (e.g. a STOP reply) to an ESME over a channel. */
+  sendMobileOriginated(channelId: string, from: string, to: string, text: string): void {
+    this.smsc(channelId).sendMobileOriginated(from, to, text);
   }
 
   /** Channel id -> SMPP port, as bound (ports 0 in the scenario get a free one). */

@@ -132,19 +132,26 @@ export class Smsc {
       this.server?.once('error', reject).listen(this.spec.port, this.ctx.host, () => resolve());
     });
     for (const e of this.ctx.world.scenario.timeline) {
-      if (e.channel !== this.spec.id || e.event !== 'outage') continue;
-      this.after(this.ctx.clock.realDelay(e.from - this.ctx.clock.now()), () => {
-        this.ctx.truth.record(
-          { event: 'outage', channel: this.spec.id, phase: 'start' },
-          this.ctx.clock.now(),
-        );
-        // An outage drops the binds in place; new ones are refused until it ends.
-        for (const b of this.bound) b.session.destroy();
-      });
-      this.after(this.ctx.clock.realDelay(e.until - this.ctx.clock.now()), () => {
-        this.ctx.truth.record({ event: 'outage', channel: this.spec.id, phase: 'end' }, this.ctx.clock.now());
-      });
+      if (e.channel === this.spec.id && e.event === 'outage') this.scheduleOutage(e.from, e.until);
     }
+  }
+
+  /** Takes the channel down now for `simMs` of simulated time (operators' and tests' "fail this route"). */
+  outage(simMs: number): void {
+    const from = this.ctx.clock.now();
+    this.ctx.world.addEvent({ event: 'outage', channel: this.spec.id, from, until: from + simMs });
+    this.scheduleOutage(from, from + simMs);
+  }
+
+  private scheduleOutage(from: number, until: number): void {
+    this.after(this.ctx.clock.realDelay(from - this.ctx.clock.now()), () => {
+      this.ctx.truth.record({ event: 'outage', channel: this.spec.id, phase: 'start' }, this.ctx.clock.now());
+      // An outage drops the binds in place; new ones are refused until it ends.
+      for (const b of this.bound) b.session.destroy();
+    });
+    this.after(this.ctx.clock.realDelay(until - this.ctx.clock.now()), () => {
+      this.ctx.truth.record({ event: 'outage', channel: this.spec.id, phase: 'end' }, this.ctx.clock.now());
+    });
   }
 
   async stop(): Promise<void> {

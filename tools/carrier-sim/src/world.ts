@@ -1,4 +1,11 @@
-import type { CarrierSpec, ChannelSpec, CountrySpec, DeliveryModel, Scenario } from './scenario';
+import type {
+  CarrierSpec,
+  ChannelSpec,
+  CountrySpec,
+  DeliveryModel,
+  Scenario,
+  TimelineEvent,
+} from './scenario';
 import type { Random } from './random';
 
 export type FinalStat = 'DELIVRD' | 'UNDELIV' | 'EXPIRED' | 'REJECTD';
@@ -48,6 +55,8 @@ export type SenderKind = 'alphanumeric' | 'numeric';
  * come from the caller.
  */
 export class World {
+  /** Events added while running (an outage on demand), besides the scenario's timeline. */
+  private readonly added: TimelineEvent[] = [];
   private readonly prefixes: { prefix: string; country: CountrySpec; carrier: CarrierSpec }[];
 
   constructor(readonly scenario: Scenario) {
@@ -208,8 +217,12 @@ export class World {
     }
   }
 
+  addEvent(event: TimelineEvent): void {
+    this.added.push(event);
+  }
+
   private activeEvents(channelId: string, simTime: number) {
-    return this.scenario.timeline.filter(
+    return [...this.scenario.timeline, ...this.added].filter(
       (e) => e.channel === channelId && simTime >= e.from && simTime < e.until,
     );
   }

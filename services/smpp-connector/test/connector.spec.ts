@@ -1,0 +1,275 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { CarrierSimulator, parseScenario, type ArrivedMessage } from '@tern/carrier-sim';
+import { events, sms } from '@tern/contracts';
+import { dispatchTopic, DLQ_HEADERS, ensureTopics, KafkaClient, topics } from '@tern/kafka';
+import { createLogger } from '@tern/telemetry';
+import { infraFromEnv, uniqueName, waitFor } from '@tern/testing';
+import { Kafka, logLevel, type IHeaders } from 'kafkajs';
+
+const infra = infraFromEnv();
+const logger = createLogger({ service: 'connector-test', level: 'error' });
+const kafka = new Kafka({
+  clientId: 'connector-test',
+  brokers: infra.kafkaBrokers,
+  logLevel: logLevel.NOTHING,
+});
+const run = uniqueName('c');
+const lane = run;
+
+const world = (name: string, channels: string, timeline = '') =>
+  parseScenario(`
+name: ${name}
+countries:
+  - { code: SG, dialCode: '65', carriers: [{ id: sg-a, name: A, mccMnc: '52501', prefixes: ['6590'] }] }
+channels:
+${channels}
+${timeline}
+`);
+const model = 'default: { deliveryRate: 1, latency: { p50: 200ms, p95: 400ms } }';
+const main = world(
+  'connector-test',
+  `
+  - { id: sim-dec, tier: direct, port: 0, systemId: dec, password: decpw, tps: 5000, window: 100, messageIdFormat: decimal, receiptIdFormat: hex, pricePerSegment: 0.01, countries: [SG], ${model} }
+  - { id: sim-hex, tier: direct, port: 0, systemId: hex, password: hexpw, tps: 5000, window: 100, messageIdFormat: hex, receiptIdFormat: decimal, pricePerSegment: 0.01, countries: [SG], ${model} }
+  - { id: sim-busy, tier: direct, port: 0, systemId: busy, password: busypw, tps: 20, window: 100, pricePerSegment: 0.01, countries: [SG], ${model} }
+  - { id: sim-outage, tier: direct, port: 0, systemId: out, password: outpw, tps: 5000, pricePerSegment: 0.01, countries: [SG], ${model} }`,
+);
+
+let serial = 0;
+/** A dispatch as the router would publish it; each message goes to its own number so arrivals can be told apart. */
+function dispatch(
+  channelId: string,
+  body: string,
+  over: Partial<events.SmsMessage> = {},
+): events.DispatchRequest {
+  serial++;
+  return {
+    message: events.SmsMessage.fromPartial({
+      messageId: `${run}-${serial}`,
+      tenantId: 'tenant-a',
+      to: `+6590${String(serial).padStart(7, '0')}`,
+      from: 'TernTest',
+      senderType: sms.SenderType.SENDER_TYPE_ALPHANUMERIC,
+      body,
+      type: sms.MessageType.MESSAGE_TYPE_OTP,
+      ...over,
+    }),
+    attempt: 1,
+    channelId,
+    lane,
+    routedAt: new Date(),
+  };
+}
+
+describe('smpp-connector against the carrier simulator', () => {
+  const arrived: ArrivedMessage[] = [];
+  const sim = new CarrierSimulator({
+    scenario: main,
+    timeScale: 1,
+    seed: 5,
+    onMessage: (m) => arrived.push(m),
+  });
+  const client = new KafkaClient({ brokers: infra.kafkaBrokers, clientId: 'connector-test', logger });
+  const submitted = new Map<string, events.SubmitResult>();
+  const receipts: events.DeliveryReceipt[] = [];
+  const inbound: events.InboundMessage[] = [];
+  const dlq: IHeaders[] = [];
+  const reader = kafka.consumer({ groupId: uniqueName('connector-test-reader') });
+  let connector: ChildProcess;
+  let httpPort = 0;
+
+  const ready = async () => {
+    const res = await fetch(`http://127.0.0.1:${httpPort}/health/ready`);
+    return (await res.json()) as { checks: Record<string, { ok: boolean }> };
+  };
+  const submittedFor = (ds: events.DispatchRequest[]) =>
+    waitFor(
+      `${ds.length} submissions`,
+      () =>
+        ds.every((d) => submitted.has(d.message?.messageId ?? '')) &&
+        ds.map((d) => submitted.get(d.message?.messageId ?? '') as events.SubmitResult),
+      60_000,
+    );
+
+  beforeAll(async () => {
+    await sim.start();
+    await ensureTopics(
+      kafka,
+      [dispatchTopic(lane), topics.submitted, topics.dlr, topics.inbound, topics.retry],
+      logger,
+    );
+    await client.producer().connect();
+    let joined = false;
+    reader.on(reader.events.GROUP_JOIN, () => (joined = true));
+    await reader.connect();
+    await reader.subscribe({
+      topics: [topics.submitted.name, topics.dlr.name, topics.inbound.name, dispatchTopic(lane).dlq],
+    });
+    await reader.run({
+      eachMessage: async ({ topic, message }) => {
+        if (!message.value) return;
+        if (topic === topics.submitted.name) {
+          const r = events.SubmitResult.decode(message.value);
+          if (r.messageId.startsWith(run)) submitted.set(r.messageId, r);
+        } else if (topic === topics.dlr.name) receipts.push(events.DeliveryReceipt.decode(message.value));
+        else if (topic === topics.inbound.name) inbound.push(events.InboundMessage.decode(message.value));
+        else dlq.push(message.headers ?? {});
+      },
+    });
+    await waitFor('the reader to join', () => joined);
+
+    const dir = mkdtempSync(join(tmpdir(), 'connector-'));
+    const ports = sim.ports();
+    const channel = (id: string, port: number, systemId: string, tpsPerBind: number) =>
+      `  - { id: ${id}, host: 127.0.0.1, port: ${port}, systemId: ${systemId}, password: { env: PW_${systemId.toUpperCase()} }, tpsPerBind: ${tpsPerBind}, window: 20, binds: 2, enquireLinkIntervalMs: 2000, responseTimeoutMs: 3000 }`;
+    writeFileSync(
+      join(dir, 'channels.yaml'),
+      [
+        'channels:',
+        channel('sim-dec', ports['sim-dec'] ?? 0, 'dec', 1000),
+        channel('sim-hex', ports['sim-hex'] ?? 0, 'hex', 1000),
+        // The connector allows itself 100/s per bind; the SMSC takes 20/s: it will be told to slow down.
+        channel('sim-busy', ports['sim-busy'] ?? 0, 'busy', 100),
+        channel('sim-outage', ports['sim-outage'] ?? 0, 'out', 1000),
+      ].join('\n'),
+    );
+    connector = spawn(process.execPath, [join(__dirname, '..', 'dist', 'main.js')], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+        TERN_REDIS_URL: infra.redisUrl,
+        TERN_SMPP_CHANNELS_FILE: join(dir, 'channels.yaml'),
+        TERN_LANES: lane,
+        TERN_HTTP_PORT: '0',
+        TERN_LOG_LEVEL: 'info',
+        PW_DEC: 'decpw',
+        PW_HEX: 'hexpw',
+        PW_BUSY: 'busypw',
+        PW_OUT: 'outpw',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    createInterface({ input: connector.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      const entry = JSON.parse(line) as { msg?: string; httpPort?: number };
+      if (entry.msg === 'service started' && entry.httpPort) httpPort = entry.httpPort;
+    });
+    await waitFor('the connector to listen', () => httpPort > 0);
+    await waitFor('binds and consumer', async () => {
+      const { checks } = await ready();
+      return ['smpp:sim-dec', 'smpp:sim-hex', 'smpp:sim-busy', 'smpp:sim-outage', 'kafka-consumer'].every(
+        (c) => checks[c]?.ok,
+      );
+    });
+  });
+
+  afterAll(async () => {
+    connector.kill('SIGTERM');
+    await new Promise((r) => connector.once('exit', r));
+    await reader.disconnect();
+    await client.disconnect();
+    await sim.stop();
+  });
+
+  it('sends GSM-7, extension, UCS-2 and emoji texts of 1, 2 and 3 parts that reassemble exactly', async () => {
+    const texts = [
+      'Your code is 123456',
+      `Order {A-1} costs €12 [paid]. ${'Thanks! '.repeat(18)}`,
+      'g'.repeat(400),
+      'Ваш код: 482913',
+      'Код подтверждения 482913. '.repeat(4),
+      '😀 Code 123456 🎉',
+      `Welcome 👋 ${'🙂'.repeat(70)}`, // 151 UTF-16 units: 3 parts
+    ];
+    const ds = texts.map((t) => dispatch('sim-dec', t));
+    await client.producer().send(dispatchTopic(lane), ds);
+    const results = await submittedFor(ds);
+    expect(results.every((r) => r.accepted)).toBe(true);
+    expect(results.map((r) => r.smscMessageIds.length)).toEqual([1, 2, 3, 1, 2, 1, 3]);
+    for (const d of ds) {
+      const number = d.message?.to.slice(1);
+      const got = await waitFor(`arrival at ${number}`, () => arrived.find((a) => a.number === number));
+      expect(got.text).toBe(d.message?.body);
+    }
+  });
+
+  it('turns receipts with decimal and hex ids into sms.dlr events', async () => {
+    const ds = [dispatch('sim-dec', 'decimal ids'), dispatch('sim-hex', 'hex ids')];
+    await client.producer().send(dispatchTopic(lane), ds);
+    const [dec, hex] = await submittedFor(ds);
+    const decId = dec?.smscMessageIds[0] ?? '';
+    const hexId = hex?.smscMessageIds[0] ?? '';
+    expect(decId).toMatch(/^\d+$/);
+    expect(hexId).toMatch(/^[0-9A-F]+$/);
+    // sim-dec answers in decimal and reports in hex; sim-hex the reverse. dlr normalises; the connector passes them on.
+    const decReceipt = await waitFor('receipt of the decimal id', () =>
+      receipts.find(
+        (r) => r.channelId === 'sim-dec' && r.smscMessageId === BigInt(decId).toString(16).toUpperCase(),
+      ),
+    );
+    const hexReceipt = await waitFor('receipt of the hex id', () =>
+      receipts.find(
+        (r) => r.channelId === 'sim-hex' && r.smscMessageId === BigInt(`0x${hexId}`).toString(10),
+      ),
+    );
+    for (const r of [decReceipt, hexReceipt]) {
+      expect(r.state).toBe(sms.ReceiptState.RECEIPT_STATE_DELIVRD);
+      expect(r.errorCode).toBe('000');
+      expect(r.doneDate).toBeInstanceOf(Date);
+    }
+  });
+
+  it('slows down when throttled and gets every message accepted exactly once', async () => {
+    const ds = Array.from({ length: 120 }, (_, i) => dispatch('sim-busy', `Code ${i}`));
+    await client.producer().send(dispatchTopic(lane), ds);
+    const results = await submittedFor(ds);
+    expect(results.every((r) => r.accepted)).toBe(true);
+    const truth = sim.truth.channel('sim-busy');
+    expect(truth.partsAccepted).toBe(120);
+    expect(truth.submitsRefused['ESME_RTHROTTLED']).toBeGreaterThan(0);
+    expect(truth.duplicates).toBe(0);
+  });
+
+  it('rides out an outage: reconnects, loses nothing, duplicates nothing', async () => {
+    const ds: events.DispatchRequest[] = [];
+    // 20 per second for 4 s; the channel goes down after 1 s for 2.5 s.
+    for (let i = 0; i < 80; i++) {
+      if (i === 20) sim.outage('sim-outage', 2500);
+      const d = dispatch('sim-outage', `Code ${i}`);
+      ds.push(d);
+      await client.producer().send(dispatchTopic(lane), [d]);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const results = await submittedFor(ds);
+    const truth = sim.truth.channel('sim-outage');
+    const unknown = results.filter((r) => r.errorCode === 'OUTCOME_UNKNOWN');
+    process.stdout.write(
+      `outage: ${results.filter((r) => r.accepted).length} accepted, ${unknown.length} outcome unknown, ${truth.partsAccepted} at the SMSC, binds ${truth.bindsAccepted} accepted, refused ${JSON.stringify(truth.bindsRefused)}\n`,
+    );
+    // Each message reached the SMSC exactly once, except any whose bind was cut while its submit_sm was
+    // out: those are reported OUTCOME_UNKNOWN (never resubmitted), and the SMSC holds at most one copy.
+    expect(results.filter((r) => r.accepted).length + unknown.length).toBe(80);
+    expect(truth.partsAccepted).toBeGreaterThanOrEqual(80 - unknown.length);
+    expect(truth.partsAccepted).toBeLessThanOrEqual(80);
+    expect(truth.duplicates).toBe(0);
+    expect(truth.bindsRefused['ESME_RBINDFAIL']).toBeGreaterThan(0); // it tried during the outage...
+    expect(truth.bindsAccepted).toBeGreaterThan(2); // ...and bound again after it
+  });
+
+  it('publishes a STOP reply to sms.inbound', async () => {
+    sim.sendMobileOriginated('sim-dec', '6590999999', 'TernTest', 'STOP');
+    const got = await waitFor('the STOP on sms.inbound', () => inbound.find((m) => m.from === '6590999999'));
+    expect(got).toMatchObject({ channelId: 'sim-dec', to: 'TernTest', body: 'STOP' });
+  });
+
+  it('sends a dispatch for a channel it does not serve to the DLQ with the reason', async () => {
+    await client.producer().send(dispatchTopic(lane), [dispatch('no-such-channel', 'x')]);
+    const headers = await waitFor('the DLQ record', () =>
+      dlq.find((h) => h[DLQ_HEADERS.reason]?.toString() === 'UNKNOWN_CHANNEL'),
+    );
+    expect(headers[DLQ_HEADERS.field]?.toString()).toBe('channelId');
+  });
+});
