@@ -47,7 +47,7 @@ function dispatch(
   over: Partial<events.SmsMessage> = {},
 ): events.DispatchRequest {
   serial++;
-  return {
+  return events.DispatchRequest.fromPartial({
     message: events.SmsMessage.fromPartial({
       messageId: `${run}-${serial}`,
       tenantId: 'tenant-a',
@@ -62,7 +62,7 @@ function dispatch(
     channelId,
     lane,
     routedAt: new Date(),
-  };
+  });
 }
 
 describe('smpp-connector against the carrier simulator', () => {
