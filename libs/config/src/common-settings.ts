@@ -12,6 +12,11 @@ export const commonSettings = {
     'Kafka client id prefix (default: the service name)',
     env.string().optional(),
   ),
+  kafkaSessionTimeoutMs: setting(
+    'TERN_KAFKA_SESSION_TIMEOUT_MS',
+    'Consumer group session timeout: how soon the partitions of a crashed instance move to the others',
+    env.int(6000, 300_000).default(30_000),
+  ),
   httpPort: setting(
     'TERN_HTTP_PORT',
     'Port of the health (/health/live, /health/ready) and metrics (/metrics) endpoint; 0 picks a free one',

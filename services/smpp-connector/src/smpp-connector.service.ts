@@ -55,6 +55,7 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
     this.consumer = this.kafka.consumer({
       groupId: `tern-smpp-connector-${this.config.lanes.join('+')}`,
       concurrency: Math.max(1, window),
+      sessionTimeoutMs: this.config.kafkaSessionTimeoutMs,
     });
     for (const lane of this.config.lanes)
       this.consumer.on(dispatchTopic(lane), (record) => dispatcher.handle(record.value));

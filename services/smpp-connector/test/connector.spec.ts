@@ -1,14 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { CarrierSimulator, parseScenario, type ArrivedMessage } from '@tern/carrier-sim';
 import { events, sms } from '@tern/contracts';
 import { dispatchTopic, DLQ_HEADERS, ensureTopics, KafkaClient, topics } from '@tern/kafka';
 import { createLogger } from '@tern/telemetry';
 import { infraFromEnv, uniqueName, waitFor } from '@tern/testing';
-import { Kafka, logLevel, type IHeaders } from 'kafkajs';
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { channelsFile, dispatchFactory, follow, startConnector, type RunningConnector } from './harness';
 
 const infra = infraFromEnv();
 const logger = createLogger({ service: 'connector-test', level: 'error' });
@@ -39,31 +35,7 @@ const main = world(
   - { id: sim-outage, tier: direct, port: 0, systemId: out, password: outpw, tps: 5000, pricePerSegment: 0.01, countries: [SG], ${model} }`,
 );
 
-let serial = 0;
-/** A dispatch as the router would publish it; each message goes to its own number so arrivals can be told apart. */
-function dispatch(
-  channelId: string,
-  body: string,
-  over: Partial<events.SmsMessage> = {},
-): events.DispatchRequest {
-  serial++;
-  return events.DispatchRequest.fromPartial({
-    message: events.SmsMessage.fromPartial({
-      messageId: `${run}-${serial}`,
-      tenantId: 'tenant-a',
-      to: `+6590${String(serial).padStart(7, '0')}`,
-      from: 'TernTest',
-      senderType: sms.SenderType.SENDER_TYPE_ALPHANUMERIC,
-      body,
-      type: sms.MessageType.MESSAGE_TYPE_OTP,
-      ...over,
-    }),
-    attempt: 1,
-    channelId,
-    lane,
-    routedAt: new Date(),
-  });
-}
+const dispatch = dispatchFactory(run, lane);
 
 describe('smpp-connector against the carrier simulator', () => {
   const arrived: ArrivedMessage[] = [];
@@ -77,15 +49,10 @@ describe('smpp-connector against the carrier simulator', () => {
   const submitted = new Map<string, events.SubmitResult>();
   const receipts: events.DeliveryReceipt[] = [];
   const inbound: events.InboundMessage[] = [];
-  const dlq: IHeaders[] = [];
-  const reader = kafka.consumer({ groupId: uniqueName('connector-test-reader') });
-  let connector: ChildProcess;
-  let httpPort = 0;
-
-  const ready = async () => {
-    const res = await fetch(`http://127.0.0.1:${httpPort}/health/ready`);
-    return (await res.json()) as { checks: Record<string, { ok: boolean }> };
-  };
+  const dlq: Record<string, Buffer | string | undefined>[] = [];
+  let reader: Consumer;
+  let connector: RunningConnector;
+  const ready = () => connector.ready();
   const submittedFor = (ds: events.DispatchRequest[]) =>
     waitFor(
       `${ds.length} submissions`,
@@ -103,61 +70,39 @@ describe('smpp-connector against the carrier simulator', () => {
       logger,
     );
     await client.producer().connect();
-    let joined = false;
-    reader.on(reader.events.GROUP_JOIN, () => (joined = true));
-    await reader.connect();
-    await reader.subscribe({
-      topics: [topics.submitted.name, topics.dlr.name, topics.inbound.name, dispatchTopic(lane).dlq],
-    });
-    await reader.run({
-      eachMessage: async ({ topic, message }) => {
-        if (!message.value) return;
+    reader = await follow(
+      infra.kafkaBrokers,
+      [topics.submitted.name, topics.dlr.name, topics.inbound.name, dispatchTopic(lane).dlq],
+      (topic, value, headers) => {
         if (topic === topics.submitted.name) {
-          const r = events.SubmitResult.decode(message.value);
+          const r = events.SubmitResult.decode(value);
           if (r.messageId.startsWith(run)) submitted.set(r.messageId, r);
-        } else if (topic === topics.dlr.name) receipts.push(events.DeliveryReceipt.decode(message.value));
-        else if (topic === topics.inbound.name) inbound.push(events.InboundMessage.decode(message.value));
-        else dlq.push(message.headers ?? {});
+        } else if (topic === topics.dlr.name) receipts.push(events.DeliveryReceipt.decode(value));
+        else if (topic === topics.inbound.name) inbound.push(events.InboundMessage.decode(value));
+        else dlq.push(headers);
       },
-    });
-    await waitFor('the reader to join', () => joined);
-
-    const dir = mkdtempSync(join(tmpdir(), 'connector-'));
-    const ports = sim.ports();
-    const channel = (id: string, port: number, systemId: string, tpsPerBind: number) =>
-      `  - { id: ${id}, host: 127.0.0.1, port: ${port}, systemId: ${systemId}, password: { env: PW_${systemId.toUpperCase()} }, tpsPerBind: ${tpsPerBind}, window: 20, binds: 2, enquireLinkIntervalMs: 2000, responseTimeoutMs: 3000 }`;
-    writeFileSync(
-      join(dir, 'channels.yaml'),
-      [
-        'channels:',
-        channel('sim-dec', ports['sim-dec'] ?? 0, 'dec', 1000),
-        channel('sim-hex', ports['sim-hex'] ?? 0, 'hex', 1000),
-        // The connector allows itself 100/s per bind; the SMSC takes 20/s: it will be told to slow down.
-        channel('sim-busy', ports['sim-busy'] ?? 0, 'busy', 100),
-        channel('sim-outage', ports['sim-outage'] ?? 0, 'out', 1000),
-      ].join('\n'),
     );
-    connector = spawn(process.execPath, [join(__dirname, '..', 'dist', 'main.js')], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
-        TERN_REDIS_URL: infra.redisUrl,
-        TERN_SMPP_CHANNELS_FILE: join(dir, 'channels.yaml'),
-        TERN_LANES: lane,
-        TERN_HTTP_PORT: '0',
-        TERN_LOG_LEVEL: 'info',
-        PW_DEC: 'decpw',
-        PW_HEX: 'hexpw',
-        PW_BUSY: 'busypw',
-        PW_OUT: 'outpw',
+    const ports = sim.ports();
+    const file = channelsFile([
+      { id: 'sim-dec', port: ports['sim-dec'] ?? 0, systemId: 'dec', password: 'decpw', tpsPerBind: 1000 },
+      { id: 'sim-hex', port: ports['sim-hex'] ?? 0, systemId: 'hex', password: 'hexpw', tpsPerBind: 1000 },
+      // The connector allows itself 100/s per bind; the SMSC takes 20/s: it will be told to slow down.
+      { id: 'sim-busy', port: ports['sim-busy'] ?? 0, systemId: 'busy', password: 'busypw', tpsPerBind: 100 },
+      {
+        id: 'sim-outage',
+        port: ports['sim-outage'] ?? 0,
+        systemId: 'out',
+        password: 'outpw',
+        tpsPerBind: 1000,
       },
-      stdio: ['ignore', 'pipe', 'inherit'],
+    ]);
+    connector = await startConnector({
+      TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+      TERN_REDIS_URL: infra.redisUrl,
+      TERN_SMPP_CHANNELS_FILE: file.path,
+      TERN_LANES: lane,
+      ...file.env,
     });
-    createInterface({ input: connector.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      const entry = JSON.parse(line) as { msg?: string; httpPort?: number };
-      if (entry.msg === 'service started' && entry.httpPort) httpPort = entry.httpPort;
-    });
-    await waitFor('the connector to listen', () => httpPort > 0);
     await waitFor('binds and consumer', async () => {
       const { checks } = await ready();
       return ['smpp:sim-dec', 'smpp:sim-hex', 'smpp:sim-busy', 'smpp:sim-outage', 'kafka-consumer'].every(
@@ -167,8 +112,8 @@ describe('smpp-connector against the carrier simulator', () => {
   });
 
   afterAll(async () => {
-    connector.kill('SIGTERM');
-    await new Promise((r) => connector.once('exit', r));
+    connector.process.kill('SIGTERM');
+    expect(await connector.exited).toBe(0);
     await reader.disconnect();
     await client.disconnect();
     await sim.stop();
