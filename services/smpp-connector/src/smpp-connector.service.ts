@@ -56,6 +56,8 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
       groupId: `tern-smpp-connector-${this.config.lanes.join('+')}`,
       concurrency: Math.max(1, window),
       sessionTimeoutMs: this.config.kafkaSessionTimeoutMs,
+      // A new lane's first connector takes the backlog already dispatched; later ones resume from commits.
+      fromBeginning: true,
     });
     for (const lane of this.config.lanes)
       this.consumer.on(dispatchTopic(lane), (record) => dispatcher.handle(record.value));
