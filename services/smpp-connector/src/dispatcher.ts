@@ -128,20 +128,19 @@ export class Dispatcher {
   }
 
   private async publish(result: events.SubmitResult, message: events.SmsMessage): Promise<void> {
-    await this.producer.send(topics.submitted, [result]);
+    // Batched with other outcomes (a few ms); awaited, so the offset is committed only once it is written.
+    await this.producer.enqueue(topics.submitted, result);
     if (result.accepted || !result.retryable) return;
-    await this.producer.send(topics.retry, [
-      {
-        message,
-        failedAttempt: result.attempt,
-        triedChannelIds: [result.channelId],
-        reason: sms.StatusReason.fromPartial({
-          code: result.errorCode,
-          description: `submission on ${result.channelId} failed`,
-          retryable: true,
-        }),
-        requestedAt: new Date(),
-      },
-    ]);
+    await this.producer.enqueue(topics.retry, {
+      message,
+      failedAttempt: result.attempt,
+      triedChannelIds: [result.channelId],
+      reason: sms.StatusReason.fromPartial({
+        code: result.errorCode,
+        description: `submission on ${result.channelId} failed`,
+        retryable: true,
+      }),
+      requestedAt: new Date(),
+    });
   }
 }

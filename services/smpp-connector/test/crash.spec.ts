@@ -75,7 +75,6 @@ describe('a connector killed with SIGKILL during 10,000 messages, then restarted
       TERN_LANES: lane,
       // The killed instance's partitions move to the new one after this long.
       TERN_KAFKA_SESSION_TIMEOUT_MS: '8000',
-      TERN_LOG_LEVEL: 'warn',
       ...file.env,
     };
     const dispatch = dispatchFactory(run, lane);
@@ -86,7 +85,7 @@ describe('a connector killed with SIGKILL during 10,000 messages, then restarted
       await client.producer().send(dispatchTopic(lane), ds.slice(i, i + 1000));
 
     const started = Date.now();
-    const first = await startConnector({ ...env, TERN_LOG_LEVEL: 'info' });
+    const first = await startConnector(env);
     running.push(first);
     await waitFor(
       'a third of the messages at the SMSC',
@@ -98,7 +97,7 @@ describe('a connector killed with SIGKILL during 10,000 messages, then restarted
     await first.exited;
     const atKill = sim.truth.channel('sim-crash').partsAccepted;
 
-    const second = await startConnector({ ...env, TERN_LOG_LEVEL: 'info' });
+    const second = await startConnector(env);
     running.push(second);
     await waitFor('an outcome for every message', () => results.size === MESSAGES, 110_000, 200);
     const seconds = (Date.now() - started) / 1000;

@@ -43,7 +43,8 @@ export interface RunningConnector {
 /** Runs the built connector as its own process, the way it is deployed, and waits for its HTTP port. */
 export async function startConnector(env: Record<string, string>): Promise<RunningConnector> {
   const child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'main.js')], {
-    env: { PATH: process.env.PATH ?? '', TERN_HTTP_PORT: '0', TERN_LOG_LEVEL: 'info', ...env },
+    // Info level: the port comes from the "service started" line.
+    env: { PATH: process.env.PATH ?? '', TERN_HTTP_PORT: '0', ...env, TERN_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let httpPort = 0;
