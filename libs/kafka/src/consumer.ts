@@ -32,6 +32,8 @@ export interface ConsumerOptions {
    * the same key may run concurrently: use it where each record stands alone (e.g. one SMPP submission each).
    */
   concurrency?: number;
+  /** Partitions whose batches are processed at the same time (kafkajs partitionsConsumedConcurrently). */
+  partitionsInParallel?: number;
   /** Inside a long batch, commit progress after this many records or this long, whichever comes first. */
   commitEveryRecords?: number;
   commitIntervalMs?: number;
@@ -134,6 +136,7 @@ export class BatchConsumer {
       maxHandlerAttempts: 3,
       retryDelayMs: 200,
       concurrency: 1,
+      partitionsInParallel: 1,
       commitEveryRecords: 100,
       commitIntervalMs: 1000,
       maxRetryDelayMs: 10_000,
@@ -190,6 +193,7 @@ export class BatchConsumer {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsInParallel,
       eachBatch: (payload) => this.processBatch(payload),
     });
   }

@@ -67,6 +67,8 @@ export class ChannelBinds {
   private readonly slots: Slot[];
   private stopped = false;
   private readonly wakeups = new Set<() => void>();
+  /** Urgent submissions outstanding: while there are any, bulk ones do not take window or TPS. */
+  private urgentWaiting = 0;
 
   constructor(
     readonly config: ChannelConfig,
@@ -119,11 +121,26 @@ export class ChannelBinds {
    * submits again on ESME_RTHROTTLED / ESME_RMSGQFUL after resting that bind. Never sends a part again once
    * it may have reached the SMSC: a timeout or a lost bind with the request out answers `unknown`.
    */
-  async submit(body: ShortMessageBody, waitMs: number): Promise<SubmitOutcome> {
-    const deadline = Date.now() + waitMs;
+  async submit(body: ShortMessageBody, waitMs: number, urgent = false): Promise<SubmitOutcome> {
+    // Strict priority: while an urgent submission (OTP, transactional) is outstanding on this channel, bulk
+    // ones take no window or TPS, so a marketing blast never delays a login code.
+    if (urgent) this.urgentWaiting++;
+    try {
+      return await this.submitWhenFree(body, Date.now() + waitMs, urgent);
+    } finally {
+      if (urgent) this.urgentWaiting--;
+      this.wake();
+    }
+  }
+
+  private async submitWhenFree(
+    body: ShortMessageBody,
+    deadline: number,
+    urgent: boolean,
+  ): Promise<SubmitOutcome> {
     for (;;) {
       if (this.stopped) return { kind: 'no-bind', reason: 'connector stopping' };
-      const slot = this.pick();
+      const slot = urgent || this.urgentWaiting === 0 ? this.pick() : undefined;
       if (!slot?.session) {
         if (Date.now() >= deadline)
           return { kind: 'no-bind', reason: `no bind of ${this.config.id} could take it` };

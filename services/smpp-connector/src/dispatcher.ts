@@ -74,8 +74,9 @@ export class Dispatcher {
       Math.min(this.maxWaitForBindMs, (message.expiresAt?.getTime() ?? Infinity) - started),
     );
     const smscIds: string[] = [];
+    const urgent = message.type !== sms.MessageType.MESSAGE_TYPE_MARKETING;
     for (const part of parts) {
-      const outcome = await binds.submit(part, waitMs);
+      const outcome = await binds.submit(part, waitMs, urgent);
       if (outcome.kind === 'answered') {
         const verdict = classifySubmitStatus(outcome.status);
         if (verdict.class === 'accepted') {

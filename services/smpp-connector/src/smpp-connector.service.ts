@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { ConfigOf } from '@tern/config';
-import { dispatchTopic, KafkaClient, type BatchConsumer } from '@tern/kafka';
+import { DEFAULT_PARTITIONS, dispatchTopic, KafkaClient, type BatchConsumer } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import { Redis } from 'ioredis';
@@ -58,6 +58,8 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
       sessionTimeoutMs: this.config.kafkaSessionTimeoutMs,
       // A new lane's first connector takes the backlog already dispatched; later ones resume from commits.
       fromBeginning: true,
+      // Every partition's records reach the bind pool at once, where OTPs are served before marketing.
+      partitionsInParallel: DEFAULT_PARTITIONS,
     });
     for (const lane of this.config.lanes)
       this.consumer.on(dispatchTopic(lane), (record) => dispatcher.handle(record.value));
