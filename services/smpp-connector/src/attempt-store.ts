@@ -8,7 +8,8 @@ const SUBMITTING = 'submitting';
 
 /**
  * Idempotency of attempts towards carriers, shared by every connector instance: (message id, attempt) is
- * claimed before the first submit_sm and holds the outcome afterwards. A redelivered dispatch (crash,
+ * claimed right before its first submit_sm is written (not while it waits for a bind) and holds the outcome
+ * afterwards. A redelivered dispatch (crash,
  * rebalance) finds the outcome and publishes it again instead of submitting; one that finds only the claim
  * was interrupted between submit_sm and its answer, and is never submitted again.
  */
@@ -22,17 +23,30 @@ export class AttemptStore {
     return `tern:smpp:attempt:${messageId}:${attempt}`;
   }
 
-  async claim(messageId: string, attempt: number): Promise<Claim> {
-    const key = this.key(messageId, attempt);
+  /** What an earlier run left for this attempt, without claiming it. */
+  async peek(messageId: string, attempt: number): Promise<Claim> {
     try {
-      const won = await this.redis.set(key, SUBMITTING, 'EX', this.ttlSeconds, 'NX');
-      if (won === 'OK') return { state: 'new' };
-      const value = await this.redis.getBuffer(key);
-      if (!value || value.toString() === SUBMITTING) return { state: 'in-doubt' };
-      return { state: 'done', result: events.SubmitResult.decode(value) };
+      return this.read(await this.redis.getBuffer(this.key(messageId, attempt)));
     } catch (error) {
       throw new TransientError(`attempt store unavailable: ${(error as Error).message}`, { cause: error });
     }
+  }
+
+  /** Claims the attempt right before its first submit_sm; false when another run holds or finished it. */
+  async claim(messageId: string, attempt: number): Promise<boolean> {
+    try {
+      return (
+        (await this.redis.set(this.key(messageId, attempt), SUBMITTING, 'EX', this.ttlSeconds, 'NX')) === 'OK'
+      );
+    } catch (error) {
+      throw new TransientError(`attempt store unavailable: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  private read(value: Buffer | null): Claim {
+    if (!value) return { state: 'new' };
+    if (value.toString() === SUBMITTING) return { state: 'in-doubt' };
+    return { state: 'done', result: events.SubmitResult.decode(value) };
   }
 
   async finish(result: events.SubmitResult): Promise<void> {

@@ -26,13 +26,19 @@ interface Slot {
   restUntil: number;
   busyStreak: number;
   lastError: string | undefined;
+  /** Window places taken by submissions about to be written (claim in progress): they count as in flight. */
+  reserved: number;
 }
 
 /** How a submission ended at the SMSC. `unknown`: it may or may not have been taken (timeout, bind lost). */
 export type SubmitOutcome =
   | { kind: 'answered'; status: number; messageId: string }
   | { kind: 'unknown'; reason: string }
-  | { kind: 'no-bind'; reason: string };
+  | { kind: 'no-bind'; reason: string }
+  | { kind: 'not-sent'; reason: string };
+
+/** Called with a bind in hand, right before the submit_sm is written; false: do not send it. */
+export type BeforeSend = () => Promise<boolean>;
 
 const bindState = new Gauge({
   name: 'tern_smpp_binds',
@@ -89,6 +95,7 @@ export class ChannelBinds {
         restUntil: 0,
         busyStreak: 0,
         lastError: undefined,
+        reserved: 0,
       })),
     );
   }
@@ -121,12 +128,17 @@ export class ChannelBinds {
    * submits again on ESME_RTHROTTLED / ESME_RMSGQFUL after resting that bind. Never sends a part again once
    * it may have reached the SMSC: a timeout or a lost bind with the request out answers `unknown`.
    */
-  async submit(body: ShortMessageBody, waitMs: number, urgent = false): Promise<SubmitOutcome> {
+  async submit(
+    body: ShortMessageBody,
+    waitMs: number,
+    urgent = false,
+    beforeSend?: BeforeSend,
+  ): Promise<SubmitOutcome> {
     // Strict priority: while an urgent submission (OTP, transactional) is outstanding on this channel, bulk
     // ones take no window or TPS, so a marketing blast never delays a login code.
     if (urgent) this.urgentWaiting++;
     try {
-      return await this.submitWhenFree(body, Date.now() + waitMs, urgent);
+      return await this.submitWhenFree(body, Date.now() + waitMs, urgent, beforeSend);
     } finally {
       if (urgent) this.urgentWaiting--;
       this.wake();
@@ -137,7 +149,9 @@ export class ChannelBinds {
     body: ShortMessageBody,
     deadline: number,
     urgent: boolean,
+    beforeSend: BeforeSend | undefined,
   ): Promise<SubmitOutcome> {
+    let cleared = beforeSend === undefined;
     for (;;) {
       if (this.stopped) return { kind: 'no-bind', reason: 'connector stopping' };
       const slot = urgent || this.urgentWaiting === 0 ? this.pick() : undefined;
@@ -146,6 +160,18 @@ export class ChannelBinds {
           return { kind: 'no-bind', reason: `no bind of ${this.config.id} could take it` };
         await this.waitForRoom(Math.min(50, Math.max(1, deadline - Date.now())));
         continue;
+      }
+      if (!cleared) {
+        slot.reserved++;
+        let go: boolean | undefined;
+        try {
+          go = await beforeSend?.();
+        } finally {
+          slot.reserved--;
+        }
+        if (!go) return { kind: 'not-sent', reason: 'refused before sending' };
+        cleared = true;
+        if (!slot.session || slot.session.isClosed) continue; // the bind went while we asked: nothing was sent
       }
       const started = process.hrtime.bigint();
       let resp: Pdu<'submit_sm_resp'>;
@@ -177,8 +203,9 @@ export class ChannelBinds {
     let best: Slot | undefined;
     for (const s of this.slots) {
       if (s.state !== 'bound' || s.role === 'receiver' || !s.session || s.restUntil > now) continue;
-      if (s.session.inFlight >= this.config.window) continue;
-      if (!best || (best.session?.inFlight ?? 0) > s.session.inFlight) best = s;
+      const used = s.session.inFlight + s.reserved;
+      if (used >= this.config.window) continue;
+      if (!best || (best.session?.inFlight ?? 0) + best.reserved > used) best = s;
     }
     if (best && !best.bucket.take(this.config.tpsPerBind, now)) return undefined;
     return best;

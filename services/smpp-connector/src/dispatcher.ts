@@ -41,7 +41,7 @@ export class Dispatcher {
       );
     }
     const ids = { messageId: message.messageId, attempt: dispatch.attempt, channelId: dispatch.channelId };
-    const claim = await this.store.claim(message.messageId, dispatch.attempt);
+    const claim = await this.store.peek(message.messageId, dispatch.attempt);
     if (claim.state === 'done') {
       // Submitted before a crash or rebalance: publish the recorded outcome again, submit nothing.
       this.log.info(ids, 'attempt already submitted; republishing its outcome');
@@ -75,8 +75,16 @@ export class Dispatcher {
     );
     const smscIds: string[] = [];
     const urgent = message.type !== sms.MessageType.MESSAGE_TYPE_MARKETING;
-    for (const part of parts) {
-      const outcome = await binds.submit(part, waitMs, urgent);
+    // The claim is taken with a bind in hand, right before the first part goes out: an attempt that was
+    // still waiting for a bind when the connector died is not in doubt, it was never sent.
+    const claimFirst = () => this.store.claim(message.messageId, dispatch.attempt);
+    for (const [i, part] of parts.entries()) {
+      const outcome = await binds.submit(part, waitMs, urgent, i === 0 ? claimFirst : undefined);
+      if (outcome.kind === 'not-sent') {
+        // Another run claimed it meanwhile (a rebalance overlap): that run reports the outcome.
+        this.log.warn(ids, 'attempt claimed by another run; leaving it to that run');
+        return;
+      }
       if (outcome.kind === 'answered') {
         const verdict = classifySubmitStatus(outcome.status);
         if (verdict.class === 'accepted') {
