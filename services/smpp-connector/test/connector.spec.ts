@@ -49,6 +49,7 @@ describe('smpp-connector against the carrier simulator', () => {
   const submitted = new Map<string, events.SubmitResult>();
   const receipts: events.DeliveryReceipt[] = [];
   const inbound: events.InboundMessage[] = [];
+  const retries: events.RetryRequest[] = [];
   const dlq: Record<string, Buffer | string | undefined>[] = [];
   let reader: Consumer;
   let connector: RunningConnector;
@@ -72,13 +73,20 @@ describe('smpp-connector against the carrier simulator', () => {
     await client.producer().connect();
     reader = await follow(
       infra.kafkaBrokers,
-      [topics.submitted.name, topics.dlr.name, topics.inbound.name, dispatchTopic(lane).dlq],
+      [
+        topics.submitted.name,
+        topics.dlr.name,
+        topics.inbound.name,
+        topics.retry.name,
+        dispatchTopic(lane).dlq,
+      ],
       (topic, value, headers) => {
         if (topic === topics.submitted.name) {
           const r = events.SubmitResult.decode(value);
           if (r.messageId.startsWith(run)) submitted.set(r.messageId, r);
         } else if (topic === topics.dlr.name) receipts.push(events.DeliveryReceipt.decode(value));
         else if (topic === topics.inbound.name) inbound.push(events.InboundMessage.decode(value));
+        else if (topic === topics.retry.name) retries.push(events.RetryRequest.decode(value));
         else dlq.push(headers);
       },
     );
@@ -208,6 +216,33 @@ describe('smpp-connector against the carrier simulator', () => {
     sim.sendMobileOriginated('sim-dec', '6590999999', 'TernTest', 'STOP');
     const got = await waitFor('the STOP on sms.inbound', () => inbound.find((m) => m.from === '6590999999'));
     expect(got).toMatchObject({ channelId: 'sim-dec', to: 'TernTest', body: 'STOP' });
+  });
+
+  it('reports a permanent refusal and asks the router for another channel', async () => {
+    // No carrier of the simulated world owns this number: the SMSC answers ESME_RINVDSTADR.
+    const d = dispatch('sim-dec', 'x', { to: '+4915112345678' });
+    await client.producer().send(dispatchTopic(lane), [d]);
+    const [result] = await submittedFor([d]);
+    expect(result).toMatchObject({
+      accepted: false,
+      retryable: true,
+      errorCode: 'INVALID_DESTINATION',
+      commandStatus: 0x0b,
+    });
+    const retry = await waitFor('the retry request', () =>
+      retries.find((r) => r.message?.messageId === d.message?.messageId),
+    );
+    expect(retry).toMatchObject({
+      failedAttempt: 1,
+      triedChannelIds: ['sim-dec'],
+      reason: { code: 'INVALID_DESTINATION', retryable: true },
+    });
+  });
+
+  it('never writes an SMPP password to its logs', () => {
+    const logs = connector.output.join('\n');
+    expect(logs).toContain('"msg":"bound"');
+    for (const secret of ['decpw', 'hexpw', 'busypw', 'outpw']) expect(logs).not.toContain(secret);
   });
 
   it('sends a dispatch for a channel it does not serve to the DLQ with the reason', async () => {

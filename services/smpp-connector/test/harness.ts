@@ -36,6 +36,8 @@ export function channelsFile(channels: ChannelEntry[]): { path: string; env: Rec
 export interface RunningConnector {
   process: ChildProcess;
   httpPort: number;
+  /** Every line it wrote to stdout (its JSON logs). */
+  output: string[];
   ready(): Promise<{ checks: Record<string, { ok: boolean }> }>;
   exited: Promise<number | null>;
 }
@@ -48,7 +50,9 @@ export async function startConnector(env: Record<string, string>): Promise<Runni
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let httpPort = 0;
+  const output: string[] = [];
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+    output.push(line);
     const entry = JSON.parse(line) as { msg?: string; httpPort?: number };
     if (entry.msg === 'service started' && entry.httpPort) httpPort = entry.httpPort;
   });
@@ -57,6 +61,7 @@ export async function startConnector(env: Record<string, string>): Promise<Runni
   return {
     process: child,
     httpPort,
+    output,
     exited,
     ready: async () =>
       (await (await fetch(`http://127.0.0.1:${httpPort}/health/ready`)).json()) as {
