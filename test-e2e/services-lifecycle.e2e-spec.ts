@@ -1,7 +1,10 @@
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { CarrierSimulator, loadScenario, writeConnectorConfig } from '@tern/carrier-sim';
 import { infraFromEnv, waitFor } from '@tern/testing';
 
 const SERVICES = ['ingest', 'risk', 'router', 'smpp-connector', 'dlr', 'analytics'] as const;
@@ -33,14 +36,39 @@ function start(service: string, env: Record<string, string>): Started {
   return { logs, stderr, exit, kill: (signal) => child.kill(signal) };
 }
 
-describe('every service skeleton', () => {
+// The connector binds to channels at start-up: give it the tiers scenario's network on free ports.
+const carrierNetwork = (() => {
+  const tiers = loadScenario('tiers');
+  return new CarrierSimulator({
+    scenario: { ...tiers, channels: tiers.channels.map((c) => ({ ...c, port: 0 })) },
+  });
+})();
+let serviceEnv: Record<string, string> = {};
+
+beforeAll(async () => {
+  // As an operator does before the first start: every platform topic, by the project's script.
+  await promisify(execFile)(process.execPath, [join(root, 'libs/kafka/dist/cli/create-topics.js')], {
+    env: { PATH: process.env.PATH ?? '', TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(',') },
+  });
+  await carrierNetwork.start();
+  const channelsFile = writeConnectorConfig(
+    loadScenario('tiers'),
+    mkdtempSync(join(tmpdir(), 'tern-e2e-smpp-')),
+    carrierNetwork.ports(),
+  );
+  serviceEnv = {
+    TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+    TERN_REDIS_URL: infra.redisUrl,
+    TERN_SMPP_CHANNELS_FILE: channelsFile,
+  };
+});
+afterAll(() => carrierNetwork.stop());
+
+describe('every service', () => {
   it.each(SERVICES)(
     '%s starts, reports ready with Kafka, serves metrics, and exits 0 on SIGTERM',
     async (service) => {
-      const started = start(service, {
-        TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
-        TERN_HTTP_PORT: '0',
-      });
+      const started = start(service, { ...serviceEnv, TERN_HTTP_PORT: '0' });
       try {
         const port = await waitFor(
           `${service} to listen`,

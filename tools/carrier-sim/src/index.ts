@@ -6,3 +6,4 @@ export * from './ground-truth';
 export * from './submit-validation';
 export * from './simulator';
 export type { ArrivedMessage } from './smsc';
+export * from './connector-config';
