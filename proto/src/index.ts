@@ -6,3 +6,7 @@ export * as events from './gen/tern/events/v1/events';
 /** Folder holding the .proto files, for gRPC loaders (NestJS transport, reflection) that read them at run time. */
 export const PROTO_ROOT = join(__dirname, '..');
 export const SMS_PROTO_PATH = join(PROTO_ROOT, 'tern/sms/v1/sms.proto');
+
+/** google.rpc.Status and BadRequest: the standard rich-error payload of the `grpc-status-details-bin` trailer. */
+export * as rpc from './gen/google/rpc/status';
+export * as rpcDetails from './gen/google/rpc/error_details';

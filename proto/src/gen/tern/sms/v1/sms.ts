@@ -303,8 +303,13 @@ export interface SendMessageRequest {
     | undefined;
   /** HTTPS URL that receives signed status callbacks; optional. */
   callbackUrl: string;
-  /** Free-form labels returned in status events (never used for routing). */
+  /**
+   * Free-form labels returned in status events (never used for routing). Up to 20; keys up to 64
+   * characters, values up to 256.
+   */
   labels: { [key: string]: string };
+  /** Earliest send time, up to 30 days ahead; empty: now. Validity counts from this time. */
+  sendAt: Date | undefined;
 }
 
 export interface SendMessageRequest_LabelsEntry {
@@ -427,6 +432,13 @@ export interface StatusEvent {
   labels: { [key: string]: string };
   /** Opaque resume point for StreamStatus. */
   cursor: string;
+  /**
+   * For events of an attempt: the SMSC's ids (one per part), the SMPP command_status of its submission,
+   * and the network error code of its receipt.
+   */
+  smscMessageIds: string[];
+  submitStatus: number;
+  errorCode: string;
 }
 
 export interface StatusEvent_LabelsEntry {
@@ -444,7 +456,17 @@ wrappers[".google.protobuf.Timestamp"] = {
 } as any;
 
 function createBaseSendMessageRequest(): SendMessageRequest {
-  return { to: "", from: "", body: "", type: 0, clientReference: "", validity: undefined, callbackUrl: "", labels: {} };
+  return {
+    to: "",
+    from: "",
+    body: "",
+    type: 0,
+    clientReference: "",
+    validity: undefined,
+    callbackUrl: "",
+    labels: {},
+    sendAt: undefined,
+  };
 }
 
 export const SendMessageRequest: MessageFns<SendMessageRequest> = {
@@ -473,6 +495,9 @@ export const SendMessageRequest: MessageFns<SendMessageRequest> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       SendMessageRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(66).fork()).join();
     });
+    if (message.sendAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.sendAt), writer.uint32(74).fork()).join();
+    }
     return writer;
   },
 
@@ -556,6 +581,14 @@ export const SendMessageRequest: MessageFns<SendMessageRequest> = {
             }
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.sendAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -599,6 +632,11 @@ export const SendMessageRequest: MessageFns<SendMessageRequest> = {
           {},
         )
         : {},
+      sendAt: isSet(object.sendAt)
+        ? fromJsonTimestamp(object.sendAt)
+        : isSet(object.send_at)
+        ? fromJsonTimestamp(object.send_at)
+        : undefined,
     };
   },
 
@@ -634,6 +672,9 @@ export const SendMessageRequest: MessageFns<SendMessageRequest> = {
         });
       }
     }
+    if (message.sendAt !== undefined) {
+      obj.sendAt = message.sendAt.toISOString();
+    }
     return obj;
   },
 
@@ -660,6 +701,7 @@ export const SendMessageRequest: MessageFns<SendMessageRequest> = {
       },
       {},
     );
+    message.sendAt = object.sendAt ?? undefined;
     return message;
   },
 };
@@ -2147,6 +2189,9 @@ function createBaseStatusEvent(): StatusEvent {
     endToEndLatencyMs: 0,
     labels: {},
     cursor: "",
+    smscMessageIds: [],
+    submitStatus: 0,
+    errorCode: "",
   };
 }
 
@@ -2190,6 +2235,15 @@ export const StatusEvent: MessageFns<StatusEvent> = {
     });
     if (message.cursor !== "") {
       writer.uint32(106).string(message.cursor);
+    }
+    for (const v of message.smscMessageIds) {
+      writer.uint32(114).string(v!);
+    }
+    if (message.submitStatus !== 0) {
+      writer.uint32(120).uint32(message.submitStatus);
+    }
+    if (message.errorCode !== "") {
+      writer.uint32(130).string(message.errorCode);
     }
     return writer;
   },
@@ -2314,6 +2368,30 @@ export const StatusEvent: MessageFns<StatusEvent> = {
             message.cursor = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.smscMessageIds.push(reader.string());
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.submitStatus = reader.uint32();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.errorCode = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2386,6 +2464,21 @@ export const StatusEvent: MessageFns<StatusEvent> = {
         )
         : {},
       cursor: isSet(object.cursor) ? globalThis.String(object.cursor) : "",
+      smscMessageIds: globalThis.Array.isArray(object?.smscMessageIds)
+        ? object.smscMessageIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.smsc_message_ids)
+        ? object.smsc_message_ids.map((e: any) => globalThis.String(e))
+        : [],
+      submitStatus: isSet(object.submitStatus)
+        ? globalThis.Number(object.submitStatus)
+        : isSet(object.submit_status)
+        ? globalThis.Number(object.submit_status)
+        : 0,
+      errorCode: isSet(object.errorCode)
+        ? globalThis.String(object.errorCode)
+        : isSet(object.error_code)
+        ? globalThis.String(object.error_code)
+        : "",
     };
   },
 
@@ -2436,6 +2529,15 @@ export const StatusEvent: MessageFns<StatusEvent> = {
     if (message.cursor !== "") {
       obj.cursor = message.cursor;
     }
+    if (message.smscMessageIds?.length) {
+      obj.smscMessageIds = message.smscMessageIds;
+    }
+    if (message.submitStatus !== 0) {
+      obj.submitStatus = Math.round(message.submitStatus);
+    }
+    if (message.errorCode !== "") {
+      obj.errorCode = message.errorCode;
+    }
     return obj;
   },
 
@@ -2467,6 +2569,9 @@ export const StatusEvent: MessageFns<StatusEvent> = {
       {},
     );
     message.cursor = object.cursor ?? "";
+    message.smscMessageIds = object.smscMessageIds?.map((e) => e) || [];
+    message.submitStatus = object.submitStatus ?? 0;
+    message.errorCode = object.errorCode ?? "";
     return message;
   },
 };
