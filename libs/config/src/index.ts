@@ -1,2 +1,3 @@
 export * from './config';
 export * from './common-settings';
+export * from './data-file';

@@ -14,6 +14,8 @@ export interface ConsumedRecord<T> {
   offset: string;
   key: string | undefined;
   value: T;
+  /** The value's bytes as received (signatures are checked over what the producer wrote). */
+  rawValue: Buffer;
   headers: IHeaders;
   timestamp: Date;
 }
@@ -331,6 +333,7 @@ export class BatchConsumer {
       ...where,
       key: message.key?.toString(),
       value,
+      rawValue: message.value ?? Buffer.alloc(0),
       headers,
       timestamp: new Date(Number(message.timestamp)),
     };

@@ -1,4 +1,59 @@
-import { commonSettings } from '@tern/config';
+import { commonSettings, env, setting } from '@tern/config';
 
-/** Settings of the ingest service (TERN_* environment variables); see `describeSettings`. */
-export const ingestSettings = { ...commonSettings };
+/** Settings of the ingest service (TERN_* environment variables). */
+export const ingestSettings = {
+  ...commonSettings,
+  deployment: setting(
+    'TERN_INGEST_DEPLOYMENT',
+    'Name of this ingest deployment: its consumer groups are tern-ingest-<name>-*; deployments with their own Redis need their own name',
+    env
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes')
+      .default('default'),
+  ),
+  grpcPort: setting(
+    'TERN_GRPC_PORT',
+    'Port of the public gRPC API; 0 picks a free one',
+    env.port().default(50051),
+  ),
+  tenantsFile: setting(
+    'TERN_TENANTS_FILE',
+    'YAML or JSON file of tenants: hashed API keys, event-signing keys (by reference), send rates',
+    env.string(),
+  ),
+  redisUrl: setting(
+    'TERN_REDIS_URL',
+    'Redis for idempotency, rate limits and the status views, shared by every ingest instance',
+    env.url(),
+  ),
+  numberRangesFile: setting(
+    'TERN_NUMBER_RANGES_FILE',
+    'YAML or JSON file of number ranges (prefix, MCC+MNC, carrier name) used to enrich recipients',
+    env.string().optional(),
+  ),
+  allowPrivateCallbacks: setting(
+    'TERN_CALLBACK_ALLOW_PRIVATE',
+    'Accept status callback URLs on loopback or private networks (local runs and tests only)',
+    env.bool().default(false),
+  ),
+  maxSegments: setting(
+    'TERN_MAX_SEGMENTS',
+    'Longest message accepted, in SMS segments',
+    env.int(1, 255).default(10),
+  ),
+  idempotencyHours: setting(
+    'TERN_IDEMPOTENCY_TTL_HOURS',
+    'How long a client_reference returns its first message',
+    env.int(24, 24 * 30).default(48),
+  ),
+  statusRetentionHours: setting(
+    'TERN_STATUS_RETENTION_HOURS',
+    'How long GetMessage can read a message after its last status change',
+    env.int(1, 24 * 90).default(7 * 24),
+  ),
+  statusStreamMaxLen: setting(
+    'TERN_STATUS_STREAM_MAX_EVENTS',
+    'Status events kept per tenant for StreamStatus to resume from (approximate)',
+    env.int(1000, 100_000_000).default(1_000_000),
+  ),
+};

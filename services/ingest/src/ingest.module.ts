@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
+import { IngestService } from './ingest.service';
 
-/** Public gRPC API and the Kafka send-events intake: validate, enrich, deduplicate, publish sms.accepted. Skeleton: the kit provides config, Kafka, health and metrics. */
-@Module({})
+/** Public gRPC API and the Kafka send-events intake: validate, enrich, deduplicate, publish sms.accepted. */
+@Module({ providers: [IngestService] })
 export class IngestModule {}

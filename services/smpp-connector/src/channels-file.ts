@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { loadDataFile, readSecret } from '@tern/config';
 import { channelsFileSchema, type ChannelConfig } from './domain/channel';
 
 export interface LoadedChannel {
@@ -10,30 +9,8 @@ export interface LoadedChannel {
 
 /** Reads the channels file (YAML or JSON) and each channel's password from its env variable or secret file. */
 export function loadChannels(path: string, env: NodeJS.ProcessEnv = process.env): LoadedChannel[] {
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`channels file ${path}: ${(e as Error).message}`);
-  }
-  const parsed = channelsFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
-    throw new Error(`channels file ${path} is invalid:\n${problems}`);
-  }
-  return parsed.data.channels.map((config) => {
-    const source = config.password;
-    let password: string | undefined;
-    if ('env' in source) {
-      password = env[source.env];
-      if (!password) throw new Error(`channel ${config.id}: password variable ${source.env} is not set`);
-    } else {
-      try {
-        password = readFileSync(source.file, 'utf8').trim();
-      } catch {
-        throw new Error(`channel ${config.id}: password file ${source.file} cannot be read`);
-      }
-    }
-    return { config, password };
-  });
+  return loadDataFile(path, channelsFileSchema, 'channels').channels.map((config) => ({
+    config,
+    password: readSecret(config.password, `channel ${config.id} password`, env),
+  }));
 }

@@ -1,3 +1,4 @@
+import { secretRef } from '@tern/config';
 import { z } from 'zod';
 
 /** How a channel wants long messages joined and GSM text laid out: SMSCs differ. */
@@ -7,7 +8,7 @@ export const channelSchema = z.object({
   port: z.number().int().min(1).max(65535),
   systemId: z.string().min(1).max(15),
   /** Where the password comes from: an environment variable or a mounted secret file. Never inline. */
-  password: z.union([z.object({ env: z.string().min(1) }), z.object({ file: z.string().min(1) })]),
+  password: secretRef,
   systemType: z.string().max(12).default(''),
   /** transceiver: one bind does both; pair: a transmitter and a receiver per bind slot. */
   bindMode: z.enum(['transceiver', 'pair']).default('transceiver'),

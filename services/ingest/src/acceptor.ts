@@ -1,0 +1,251 @@
+import { sms, type events as Events } from '@tern/contracts';
+import { topics, type TypedProducer } from '@tern/kafka';
+import type { Logger } from '@tern/telemetry';
+import { metricsRegistry } from '@tern/telemetry';
+import { Counter } from 'prom-client';
+import { v7 as uuidv7 } from 'uuid';
+import { acceptedEvent, acceptedView } from './domain/message-view';
+import { validateSendRequest, type IntakePolicy, type Violation } from './domain/send-request';
+import type { IdempotencyStore, Reservation } from './idempotency';
+import type { MessageStore } from './message-store';
+import type { RateLimiter } from './rate-limiter';
+import type { Tenant } from './tenants';
+
+/** How one request item ended. `retryable` failures are the platform's or the rate's, not the request's. */
+export type ItemOutcome =
+  | { kind: 'accepted'; response: sms.SendMessageResponse }
+  | { kind: 'invalid'; violations: Violation[] }
+  | { kind: 'rate-limited'; retryAfterMs: number }
+  | { kind: 'conflict'; code: 'IDEMPOTENCY_KEY_REUSED' | 'REQUEST_IN_PROGRESS'; description: string };
+
+const outcomes = new Counter({
+  name: 'tern_ingest_requests_total',
+  help: 'Send request items per intake path and outcome',
+  labelNames: ['path', 'outcome'],
+  registers: [metricsRegistry],
+});
+
+export interface AcceptorDeps {
+  producer: TypedProducer;
+  idempotency: IdempotencyStore;
+  messages: MessageStore;
+  limiter: RateLimiter;
+  log: Logger;
+  policy: () => IntakePolicy;
+}
+
+/** An item that repeats an earlier message, or an earlier item of the same batch. */
+type Repeat = { index: number; ofMessage: string } | { index: number; ofItem: number };
+
+interface Pending {
+  index: number;
+  message: Events.SmsMessage;
+  reference: string;
+  token: string;
+  duplicate: boolean;
+}
+
+/**
+ * The one way a message enters Tern, for gRPC calls and Kafka send events alike: validate and enrich,
+ * take the tenant's rate, resolve idempotency, store the view, publish `sms.accepted` and the ACCEPTED
+ * status event, then confirm the reservation. Items are independent: each gets its own outcome.
+ */
+export class Acceptor {
+  constructor(private readonly deps: AcceptorDeps) {}
+
+  async accept(
+    tenant: Tenant,
+    requests: readonly sms.SendMessageRequest[],
+    path: 'grpc' | 'kafka',
+    fieldPrefix: (index: number) => string = () => '',
+  ): Promise<ItemOutcome[]> {
+    const policy = this.deps.policy();
+    const outcomes: (ItemOutcome | undefined)[] = requests.map(() => undefined);
+    const valid: { index: number; message: Events.SmsMessage; fingerprint: string }[] = [];
+    for (const [index, request] of requests.entries()) {
+      const result = validateSendRequest(request, tenant.id, uuidv7(), policy, fieldPrefix(index));
+      if (result.ok) valid.push({ index, message: result.message, fingerprint: result.fingerprint });
+      else outcomes[index] = { kind: 'invalid', violations: result.violations };
+    }
+
+    // Kafka intake is paced by its consumer; the rate limit is the gRPC callers' contract.
+    let admitted = valid;
+    if (path === 'grpc') {
+      const grant = await this.deps.limiter.take(tenant.id, tenant.sendRate, valid.length);
+      admitted = valid.slice(0, grant.granted);
+      for (const item of valid.slice(grant.granted)) {
+        outcomes[item.index] = { kind: 'rate-limited', retryAfterMs: grant.retryAfterMs };
+      }
+    }
+
+    const toPublish: Pending[] = [];
+    const repeats: Repeat[] = [];
+    const firstByReference = new Map<string, { index: number; fingerprint: string }>();
+    const withReference: typeof admitted = [];
+    for (const item of admitted) {
+      const reference = item.message.clientReference;
+      if (reference === '') {
+        toPublish.push({ index: item.index, message: item.message, reference, token: '', duplicate: false });
+        continue;
+      }
+      // The same reference twice in one batch: the later item is a repeat of the first.
+      const first = firstByReference.get(reference);
+      if (first) {
+        if (first.fingerprint === item.fingerprint) repeats.push({ index: item.index, ofItem: first.index });
+        else outcomes[item.index] = reused(reference);
+        continue;
+      }
+      firstByReference.set(reference, { index: item.index, fingerprint: item.fingerprint });
+      withReference.push(item);
+    }
+    const reservations = await this.deps.idempotency.reserve(
+      tenant.id,
+      withReference.map((item) => ({
+        reference: item.message.clientReference,
+        messageId: item.message.messageId,
+        fingerprint: item.fingerprint,
+      })),
+    );
+    for (const [i, item] of withReference.entries()) {
+      const { reservation, token } = reservations[i]!;
+      const resolved = this.resolve(reservation, item.message);
+      if (resolved.kind === 'publish') {
+        toPublish.push({
+          index: item.index,
+          message: resolved.message,
+          reference: item.message.clientReference,
+          token,
+          duplicate: false,
+        });
+      } else if (resolved.kind === 'repeat') {
+        repeats.push({ index: item.index, ofMessage: resolved.messageId });
+      } else {
+        outcomes[item.index] = resolved.outcome;
+      }
+    }
+
+    await this.publish(tenant, toPublish);
+    for (const item of toPublish) {
+      outcomes[item.index] = { kind: 'accepted', response: responseOf(item.message, false) };
+    }
+    await this.answerRepeats(tenant, repeats, outcomes);
+
+    for (const outcome of outcomes) this.count(path, outcome);
+    return outcomes.map((o, i) => {
+      if (!o) throw new Error(`send item ${i} was left without an outcome`);
+      return o;
+    });
+  }
+
+  private resolve(
+    reservation: Reservation,
+    message: Events.SmsMessage,
+  ):
+    | { kind: 'publish'; message: Events.SmsMessage }
+    | { kind: 'repeat'; messageId: string }
+    | { kind: 'refused'; outcome: ItemOutcome } {
+    switch (reservation.kind) {
+      case 'new':
+        return { kind: 'publish', message };
+      case 'taken-over':
+        return { kind: 'publish', message: { ...message, messageId: reservation.messageId } };
+      case 'accepted':
+        return reservation.sameRequest
+          ? { kind: 'repeat', messageId: reservation.messageId }
+          : { kind: 'refused', outcome: reused(message.clientReference) };
+      case 'in-progress':
+        return {
+          kind: 'refused',
+          outcome: {
+            kind: 'conflict',
+            code: 'REQUEST_IN_PROGRESS',
+            description:
+              'a request with this client_reference is being accepted right now; retry in a moment',
+          },
+        };
+    }
+  }
+
+  /** View first (the status consumer may see the ACCEPTED event at once), then Kafka, then the reservation. */
+  private async publish(tenant: Tenant, items: readonly Pending[]): Promise<void> {
+    if (items.length === 0) return;
+    const referenced = items.filter((i) => i.reference !== '');
+    try {
+      await this.deps.messages.create(
+        items.map((i) => ({ tenantId: tenant.id, view: acceptedView(i.message) })),
+      );
+      await Promise.all(
+        items.flatMap((i) => [
+          this.deps.producer.enqueue(topics.accepted, { message: i.message }),
+          this.deps.producer.enqueue(topics.status, acceptedEvent(i.message)),
+        ]),
+      );
+    } catch (error) {
+      await this.deps.idempotency.release(tenant.id, referenced).catch((e: unknown) => {
+        this.deps.log.warn({ err: e }, 'could not release idempotency reservations; they expire in 30 s');
+      });
+      throw error;
+    }
+    await this.deps.idempotency.accepted(tenant.id, referenced);
+  }
+
+  /** A repeat answers with the first message's id and where it is now. */
+  private async answerRepeats(
+    tenant: Tenant,
+    repeats: readonly Repeat[],
+    outcomes: (ItemOutcome | undefined)[],
+  ): Promise<void> {
+    const earlier = repeats.flatMap((r) =>
+      'ofMessage' in r ? [{ index: r.index, messageId: r.ofMessage }] : [],
+    );
+    const stored = await this.deps.messages.getMany(earlier.map((r) => r.messageId));
+    for (const [i, repeat] of earlier.entries()) {
+      const found = stored[i];
+      const view = found && found.tenantId === tenant.id ? found.view : undefined;
+      outcomes[repeat.index] = {
+        kind: 'accepted',
+        response: {
+          messageId: repeat.messageId,
+          status: view?.status ?? sms.MessageStatus.MESSAGE_STATUS_ACCEPTED,
+          duplicate: true,
+          encoding: view?.encoding ?? sms.Encoding.ENCODING_UNSPECIFIED,
+          segments: view?.segments ?? 0,
+          country: view?.country ?? '',
+        },
+      };
+    }
+    for (const repeat of repeats) {
+      if (!('ofItem' in repeat)) continue;
+      const first = outcomes[repeat.ofItem];
+      outcomes[repeat.index] =
+        first?.kind === 'accepted'
+          ? { kind: 'accepted', response: { ...first.response, duplicate: true } }
+          : first;
+    }
+  }
+
+  private count(path: string, outcome: ItemOutcome | undefined): void {
+    if (!outcome) return;
+    const label = outcome.kind === 'accepted' && outcome.response.duplicate ? 'duplicate' : outcome.kind;
+    outcomes.inc({ path, outcome: label });
+  }
+}
+
+function reused(reference: string): ItemOutcome {
+  return {
+    kind: 'conflict',
+    code: 'IDEMPOTENCY_KEY_REUSED',
+    description: `client_reference "${reference}" was used before for a different message`,
+  };
+}
+
+function responseOf(message: Events.SmsMessage, duplicate: boolean): sms.SendMessageResponse {
+  return {
+    messageId: message.messageId,
+    status: sms.MessageStatus.MESSAGE_STATUS_ACCEPTED,
+    duplicate,
+    encoding: message.encoding,
+    segments: message.segments,
+    country: message.country,
+  };
+}

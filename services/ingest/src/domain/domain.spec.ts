@@ -1,0 +1,155 @@
+import { sms } from '@tern/contracts';
+import { signatureMatches, signEvent, signedBytesOfProtobuf, signedTextOfJson } from './event-signature';
+import { acceptedView, applyStatusEvent } from './message-view';
+import { validateSendRequest, type IntakePolicy } from './send-request';
+
+const now = new Date('2026-11-25T12:00:00Z');
+const policy: IntakePolicy = { now, allowPrivateCallbacks: false, maxSegments: 10 };
+const request = (over: Partial<sms.SendMessageRequest> = {}) =>
+  sms.SendMessageRequest.fromPartial({ to: '+6281234567890', from: 'Tern', body: 'Code 1234', ...over });
+
+describe('validateSendRequest', () => {
+  it('enriches a valid request once: E.164, country, sender type, encoding, segments, validity', () => {
+    const result = validateSendRequest(request({ to: '+62 812 3456 7890' }), 't1', 'm1', policy);
+    expect(result).toMatchObject({
+      ok: true,
+      message: {
+        messageId: 'm1',
+        tenantId: 't1',
+        to: '+6281234567890',
+        country: 'ID',
+        senderType: sms.SenderType.SENDER_TYPE_ALPHANUMERIC,
+        encoding: sms.Encoding.ENCODING_GSM7,
+        segments: 1,
+        type: sms.MessageType.MESSAGE_TYPE_TRANSACTIONAL,
+        expiresAt: new Date(now.getTime() + 48 * 3_600_000),
+      },
+    });
+  });
+
+  it('schedules: validity counts from send_at', () => {
+    const sendAt = new Date(now.getTime() + 3_600_000);
+    const result = validateSendRequest(
+      request({ type: sms.MessageType.MESSAGE_TYPE_OTP, sendAt }),
+      't1',
+      'm1',
+      policy,
+    );
+    expect(result).toMatchObject({
+      ok: true,
+      message: { notBefore: sendAt, expiresAt: new Date(sendAt.getTime() + 10 * 60_000) },
+    });
+  });
+
+  it('reports every broken rule with its field, prefixed for batch items', () => {
+    const result = validateSendRequest(
+      request({
+        to: '12345',
+        from: '',
+        body: '',
+        clientReference: 'has space',
+        sendAt: new Date(now.getTime() + 40 * 24 * 3_600_000),
+        labels: { 'bad key': 'x' },
+      }),
+      't1',
+      'm1',
+      policy,
+      'messages[2].',
+    );
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.violations.map((v) => `${v.field}=${v.code}`)).toEqual([
+        'messages[2].to=NOT_E164',
+        'messages[2].from=INVALID_SENDER',
+        'messages[2].body=INVALID_BODY',
+        'messages[2].client_reference=INVALID_REFERENCE',
+        'messages[2].send_at=INVALID_SCHEDULE',
+        'messages[2].labels[bad key]=INVALID_LABELS',
+      ]);
+    }
+  });
+
+  it('fingerprints content, not the order labels came in', () => {
+    const a = validateSendRequest(request({ labels: { a: '1', b: '2' } }), 't', 'm1', policy);
+    const b = validateSendRequest(request({ labels: { b: '2', a: '1' } }), 't', 'm2', policy);
+    const c = validateSendRequest(request({ body: 'Code 9999' }), 't', 'm3', policy);
+    if (!a.ok || !b.ok || !c.ok) throw new Error('expected valid');
+    expect(a.fingerprint).toBe(b.fingerprint);
+    expect(c.fingerprint).not.toBe(a.fingerprint);
+  });
+});
+
+describe('event signatures', () => {
+  it('signs the exact protobuf bytes of `message`, whatever else the event holds', () => {
+    const message = sms.SendMessageRequest.encode(request()).finish();
+    // tenant_id (1), message (4), an unknown field (99) a newer producer might add
+    const event = Buffer.concat([
+      Buffer.from([0x0a, 0x02, 0x74, 0x31]),
+      Buffer.from([0x22, message.length]),
+      message,
+      Buffer.from([0x98, 0x06, 0x01]),
+    ]);
+    expect(Buffer.from(signedBytesOfProtobuf(event)!)).toEqual(Buffer.from(message));
+    const signature = signEvent('k', message);
+    expect(signatureMatches('k', signedBytesOfProtobuf(event)!, signature)).toBe(true);
+    expect(signatureMatches('other', message, signature)).toBe(false);
+    expect(signatureMatches('k', message, 'zz')).toBe(false);
+  });
+
+  it('finds the exact JSON text of `message`, strings with braces and escapes included', () => {
+    const inner = '{ "body": "a } tricky \\" {text", "labels": {"x": [1, {"y": "]"}]} }';
+    const text = `{"tenantId":"t1", "signature" : "ab",\n  "message":   ${inner}  , "sentAt": "2026-01-01T00:00:00Z"}`;
+    expect(signedTextOfJson(text)).toBe(inner);
+    expect(signedTextOfJson('{"tenantId": "t1"}')).toBeUndefined();
+  });
+});
+
+describe('message view', () => {
+  it('follows status events: attempts created and updated in place, final status from the last', () => {
+    const view = acceptedView(validateSendRequestOk());
+    const event = (status: sms.MessageStatus, over: Partial<sms.StatusEvent>) =>
+      sms.StatusEvent.fromPartial({ messageId: view.messageId, status, occurredAt: now, ...over });
+    let next = applyStatusEvent(
+      view,
+      event(sms.MessageStatus.MESSAGE_STATUS_SUBMITTED, {
+        attempt: 1,
+        channelId: 'c1',
+        smscMessageIds: ['9'],
+      }),
+    );
+    next = applyStatusEvent(
+      next,
+      event(sms.MessageStatus.MESSAGE_STATUS_FAILED, {
+        attempt: 1,
+        receiptState: sms.ReceiptState.RECEIPT_STATE_UNDELIV,
+        errorCode: '001',
+        reason: { code: 'UNREACHABLE', description: 'x', retryable: true },
+      }),
+    );
+    next = applyStatusEvent(
+      next,
+      event(sms.MessageStatus.MESSAGE_STATUS_DELIVERED, { attempt: 2, channelId: 'c2' }),
+    );
+    expect(next.status).toBe(sms.MessageStatus.MESSAGE_STATUS_DELIVERED);
+    expect(next.reason).toBeUndefined();
+    expect(next.attempts).toMatchObject([
+      {
+        number: 1,
+        channelId: 'c1',
+        smscMessageIds: ['9'],
+        receiptState: sms.ReceiptState.RECEIPT_STATE_UNDELIV,
+        errorCode: '001',
+        submittedAt: now,
+        doneAt: now,
+      },
+      { number: 2, channelId: 'c2', doneAt: now },
+    ]);
+    expect(view.attempts).toEqual([]);
+  });
+});
+
+function validateSendRequestOk() {
+  const result = validateSendRequest(request(), 't1', 'm1', policy);
+  if (!result.ok) throw new Error('expected valid');
+  return result.message;
+}

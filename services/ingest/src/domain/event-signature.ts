@@ -1,0 +1,93 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+
+/** SendEvent's `message` field number: the signed part of a send event. */
+const MESSAGE_FIELD = 4;
+
+/**
+ * The exact bytes of a protobuf SendEvent's `message` field, as the producer wrote them: re-encoding the
+ * decoded message could order or drop fields differently and break an honest signature.
+ */
+export function signedBytesOfProtobuf(value: Uint8Array): Uint8Array | undefined {
+  const reader = new BinaryReader(value);
+  let found: Uint8Array | undefined;
+  while (reader.pos < reader.len) {
+    const [fieldNo, wireType] = reader.tag();
+    if (fieldNo === MESSAGE_FIELD && wireType === WireType.LengthDelimited) found = reader.bytes();
+    else reader.skip(wireType, fieldNo);
+  }
+  return found;
+}
+
+/**
+ * The exact text of a JSON SendEvent's top-level `message` value, as the producer wrote it. The value is
+ * already known to be valid JSON (it was parsed); this only finds where the member's value starts and ends.
+ */
+export function signedTextOfJson(text: string): string | undefined {
+  let i = skipSpace(text, 0);
+  if (text[i] !== '{') return undefined;
+  i = skipSpace(text, i + 1);
+  let found: string | undefined;
+  while (i < text.length && text[i] !== '}') {
+    const keyEnd = endOfString(text, i);
+    const key = JSON.parse(text.slice(i, keyEnd)) as string;
+    i = skipSpace(text, keyEnd);
+    i = skipSpace(text, i + 1); // ':'
+    const valueEnd = endOfValue(text, i);
+    if (key === 'message') found = text.slice(i, valueEnd);
+    i = skipSpace(text, valueEnd);
+    if (text[i] === ',') i = skipSpace(text, i + 1);
+  }
+  return found;
+}
+
+function skipSpace(text: string, i: number): number {
+  while (i < text.length && ' \t\n\r'.includes(text[i] ?? '')) i++;
+  return i;
+}
+
+/** `i` at an opening quote; returns the index after the closing one. */
+function endOfString(text: string, i: number): number {
+  for (let j = i + 1; j < text.length; j++) {
+    if (text[j] === '\\') j++;
+    else if (text[j] === '"') return j + 1;
+  }
+  return text.length;
+}
+
+function endOfValue(text: string, i: number): number {
+  const first = text[i];
+  if (first === '"') return endOfString(text, i);
+  if (first !== '{' && first !== '[') {
+    let j = i;
+    while (j < text.length && !',}] \t\n\r'.includes(text[j] ?? '')) j++;
+    return j;
+  }
+  let depth = 0;
+  for (let j = i; j < text.length; j++) {
+    const ch = text[j];
+    if (ch === '"') j = endOfString(text, j) - 1;
+    else if (ch === '{' || ch === '[') depth++;
+    else if (ch === '}' || ch === ']') {
+      depth--;
+      if (depth === 0) return j + 1;
+    }
+  }
+  return text.length;
+}
+
+/** HMAC-SHA256 of the signed bytes, hex: what a producer puts in `signature`. */
+export function signEvent(secret: string | Buffer, signed: Uint8Array | string): string {
+  return createHmac('sha256', secret).update(signed).digest('hex');
+}
+
+/** Constant-time comparison of a claimed signature with the expected one. */
+export function signatureMatches(
+  secret: string | Buffer,
+  signed: Uint8Array | string,
+  claimed: string,
+): boolean {
+  const expected = Buffer.from(signEvent(secret, signed), 'hex');
+  const given = /^[0-9a-fA-F]{64}$/.test(claimed) ? Buffer.from(claimed, 'hex') : Buffer.alloc(0);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}

@@ -1,0 +1,282 @@
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { PROTO_ROOT, rpc, rpcDetails, sms, SMS_PROTO_PATH } from '@tern/contracts';
+import type { Logger } from '@tern/telemetry';
+import { HealthImplementation } from 'grpc-health-check';
+import type { Redis } from 'ioredis';
+import type { Acceptor, ItemOutcome } from './acceptor';
+import { errorDetail, type Violation } from './domain/send-request';
+import type { MessageStore } from './message-store';
+import { CursorError, StatusStreamReader, type StartFrom } from './status-stream';
+import type { Tenant, TenantDirectory } from './tenants';
+
+export const SMS_SERVICE = 'tern.sms.v1.SmsService';
+export const API_KEY_HEADER = 'x-api-key';
+export const MAX_BATCH = 1000;
+
+interface Codec<T> {
+  encode(message: T): { finish(): Uint8Array };
+  decode(input: Uint8Array): T;
+}
+
+function method<Req, Res>(name: string, req: Codec<Req>, res: Codec<Res>, responseStream = false) {
+  return {
+    path: `/${SMS_SERVICE}/${name}`,
+    requestStream: false,
+    responseStream,
+    requestSerialize: (v: Req) => Buffer.from(req.encode(v).finish()),
+    requestDeserialize: (b: Buffer) => req.decode(b),
+    responseSerialize: (v: Res) => Buffer.from(res.encode(v).finish()),
+    responseDeserialize: (b: Buffer) => res.decode(b),
+  };
+}
+
+/** SmsService for grpc-js, from the generated codecs (ts-proto): the same types the rest of Tern uses. */
+export const smsServiceDefinition = {
+  sendMessage: method('SendMessage', sms.SendMessageRequest, sms.SendMessageResponse),
+  sendBatch: method('SendBatch', sms.SendBatchRequest, sms.SendBatchResponse),
+  getMessage: method('GetMessage', sms.GetMessageRequest, sms.Message),
+  streamStatus: method('StreamStatus', sms.StreamStatusRequest, sms.StatusEvent, true),
+} satisfies grpc.ServiceDefinition;
+
+/** A gRPC error with the standard rich details (google.rpc.Status in `grpc-status-details-bin`). */
+export class ApiError extends Error {
+  constructor(
+    readonly code: grpc.status,
+    message: string,
+    readonly detail?: sms.ErrorDetail,
+    readonly trailers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+
+  toServiceError(): Partial<grpc.StatusObject> {
+    const metadata = new grpc.Metadata();
+    for (const [k, v] of Object.entries(this.trailers)) metadata.set(k, v);
+    if (this.detail) {
+      const details = [
+        {
+          typeUrl: 'type.googleapis.com/tern.sms.v1.ErrorDetail',
+          value: sms.ErrorDetail.encode(this.detail).finish(),
+        },
+      ];
+      if (this.detail.violations.length > 0) {
+        const badRequest: rpcDetails.BadRequest = {
+          fieldViolations: this.detail.violations.map((v) => ({
+            field: v.field,
+            description: v.description,
+            reason: v.description.split(':')[0] ?? '',
+          })),
+        };
+        details.push({
+          typeUrl: 'type.googleapis.com/google.rpc.BadRequest',
+          value: rpcDetails.BadRequest.encode(badRequest).finish(),
+        });
+      }
+      const status = rpc.Status.encode({ code: this.code, message: this.message, details }).finish();
+      metadata.set('grpc-status-details-bin', Buffer.from(status));
+    }
+    return { code: this.code, details: this.message, metadata };
+  }
+}
+
+export function invalid(violations: readonly Violation[]): ApiError {
+  const detail = errorDetail(violations);
+  return new ApiError(grpc.status.INVALID_ARGUMENT, detail.message, detail);
+}
+
+/** The public error of an item that was not accepted. */
+function itemError(outcome: Exclude<ItemOutcome, { kind: 'accepted' }>): ApiError {
+  switch (outcome.kind) {
+    case 'invalid':
+      return invalid(outcome.violations);
+    case 'rate-limited':
+      return new ApiError(
+        grpc.status.RESOURCE_EXHAUSTED,
+        `send rate of this tenant exceeded; retry in ${outcome.retryAfterMs} ms`,
+        { code: 'RATE_LIMITED', message: 'send rate exceeded', violations: [] },
+        { 'retry-after-ms': String(outcome.retryAfterMs) },
+      );
+    case 'conflict':
+      return new ApiError(
+        outcome.code === 'IDEMPOTENCY_KEY_REUSED' ? grpc.status.ALREADY_EXISTS : grpc.status.ABORTED,
+        outcome.description,
+        {
+          code: outcome.code,
+          message: outcome.description,
+          violations: [{ field: 'client_reference', description: `${outcome.code}: ${outcome.description}` }],
+        },
+      );
+  }
+}
+
+export interface GrpcApiDeps {
+  tenants: TenantDirectory;
+  acceptor: Acceptor;
+  messages: MessageStore;
+  /** A fresh connection per status stream (blocking reads). */
+  streamConnection: () => Redis;
+  log: Logger;
+}
+
+/** The public API server: SmsService, gRPC health checking and server reflection. */
+export class GrpcApi {
+  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  private readonly health = new HealthImplementation({ '': 'NOT_SERVING', [SMS_SERVICE]: 'NOT_SERVING' });
+  private readonly streams = new Set<StatusStreamReader>();
+
+  constructor(private readonly deps: GrpcApiDeps) {
+    this.server.addService(smsServiceDefinition, {
+      sendMessage: this.unary((tenant, req: sms.SendMessageRequest) => this.sendMessage(tenant, req)),
+      sendBatch: this.unary((tenant, req: sms.SendBatchRequest) => this.sendBatch(tenant, req)),
+      getMessage: this.unary((tenant, req: sms.GetMessageRequest) => this.getMessage(tenant, req)),
+      streamStatus: (call: grpc.ServerWritableStream<sms.StreamStatusRequest, sms.StatusEvent>) =>
+        void this.streamStatus(call),
+    });
+    this.health.addToServer(this.server);
+    const definition = protoLoader.loadSync(SMS_PROTO_PATH, { includeDirs: [PROTO_ROOT] });
+    new ReflectionService(definition).addToServer(this.server);
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    const bound = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, p) =>
+        error ? reject(error) : resolve(p),
+      ),
+    );
+    this.health.setStatus('', 'SERVING');
+    this.health.setStatus(SMS_SERVICE, 'SERVING');
+    return bound;
+  }
+
+  /** Stops taking calls, lets unary calls finish, ends status streams. */
+  async close(): Promise<void> {
+    this.health.setStatus('', 'NOT_SERVING');
+    this.health.setStatus(SMS_SERVICE, 'NOT_SERVING');
+    for (const reader of this.streams) reader.close();
+    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+  }
+
+  private authenticate(metadata: grpc.Metadata): Tenant {
+    const [key] = metadata.get(API_KEY_HEADER);
+    const tenant = typeof key === 'string' && key !== '' ? this.deps.tenants.authenticate(key) : undefined;
+    if (!tenant) {
+      throw new ApiError(
+        grpc.status.UNAUTHENTICATED,
+        `missing or unknown API key in "${API_KEY_HEADER}" metadata`,
+      );
+    }
+    return tenant;
+  }
+
+  private unary<Req, Res>(
+    handle: (tenant: Tenant, request: Req) => Promise<Res>,
+  ): grpc.handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      let tenant: Tenant;
+      try {
+        tenant = this.authenticate(call.metadata);
+      } catch (error) {
+        callback((error as ApiError).toServiceError());
+        return;
+      }
+      handle(tenant, call.request).then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(this.toStatus(error, call.getPath())),
+      );
+    };
+  }
+
+  private toStatus(error: unknown, path: string): Partial<grpc.StatusObject> {
+    if (error instanceof ApiError) return error.toServiceError();
+    this.deps.log.error({ err: error, path }, 'call failed');
+    return {
+      code: grpc.status.UNAVAILABLE,
+      details: 'temporarily unable to accept; retry with the same client_reference',
+    };
+  }
+
+  private async sendMessage(
+    tenant: Tenant,
+    request: sms.SendMessageRequest,
+  ): Promise<sms.SendMessageResponse> {
+    const [outcome] = await this.deps.acceptor.accept(tenant, [request], 'grpc');
+    if (!outcome) throw new Error('no outcome');
+    if (outcome.kind !== 'accepted') throw itemError(outcome);
+    return outcome.response;
+  }
+
+  private async sendBatch(tenant: Tenant, request: sms.SendBatchRequest): Promise<sms.SendBatchResponse> {
+    const count = request.messages.length;
+    if (count === 0 || count > MAX_BATCH) {
+      throw invalid([
+        {
+          field: 'messages',
+          code: 'INVALID_BATCH',
+          description: `1 to ${MAX_BATCH} messages (got ${count})`,
+        },
+      ]);
+    }
+    const outcomes = await this.deps.acceptor.accept(
+      tenant,
+      request.messages,
+      'grpc',
+      (i) => `messages[${i}].`,
+    );
+    return {
+      results: outcomes.map((outcome, index) =>
+        outcome.kind === 'accepted'
+          ? { index, accepted: outcome.response, error: undefined }
+          : { index, accepted: undefined, error: itemError(outcome).detail },
+      ),
+    };
+  }
+
+  private async getMessage(tenant: Tenant, request: sms.GetMessageRequest): Promise<sms.Message> {
+    if (request.messageId === '') {
+      throw invalid([{ field: 'message_id', code: 'REQUIRED', description: 'is required' }]);
+    }
+    const stored = await this.deps.messages.get(request.messageId);
+    // Another tenant's message answers exactly like a message that does not exist.
+    if (!stored || stored.tenantId !== tenant.id) {
+      throw new ApiError(grpc.status.NOT_FOUND, `message ${request.messageId} not found`);
+    }
+    return stored.view;
+  }
+
+  private async streamStatus(
+    call: grpc.ServerWritableStream<sms.StreamStatusRequest, sms.StatusEvent>,
+  ): Promise<void> {
+    let reader: StatusStreamReader | undefined;
+    try {
+      const tenant = this.authenticate(call.metadata);
+      const from: StartFrom = call.request.cursor
+        ? { cursor: call.request.cursor }
+        : call.request.since
+          ? { since: call.request.since }
+          : 'now';
+      reader = new StatusStreamReader(this.deps.streamConnection(), this.deps.messages.streamKey(tenant.id));
+      this.streams.add(reader);
+      call.on('cancelled', () => reader?.close());
+      const after = await reader.startAfter(from);
+      for await (const event of reader.follow(after)) {
+        if (!call.write(event)) await new Promise((resolve) => call.once('drain', resolve));
+      }
+      call.end();
+    } catch (error) {
+      const apiError =
+        error instanceof CursorError
+          ? error.kind === 'invalid'
+            ? invalid([{ field: 'cursor', code: 'INVALID_CURSOR', description: error.message }])
+            : new ApiError(grpc.status.OUT_OF_RANGE, error.message)
+          : error;
+      if (!call.cancelled) call.emit('error', this.toStatus(apiError, call.getPath()));
+    } finally {
+      if (reader) {
+        reader.close();
+        this.streams.delete(reader);
+      }
+    }
+  }
+}

@@ -1,0 +1,106 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import type { ConfigOf } from '@tern/config';
+import { DEFAULT_PARTITIONS, KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
+import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
+import type { Logger } from '@tern/telemetry';
+import { Redis } from 'ioredis';
+import { Acceptor } from './acceptor';
+import type { ingestSettings } from './config';
+import { GrpcApi } from './grpc-api';
+import { IdempotencyStore } from './idempotency';
+import { MessageStore } from './message-store';
+import { loadNumberRanges } from './number-ranges-file';
+import { RateLimiter } from './rate-limiter';
+import { sendEventIntake } from './send-event-intake';
+import { TenantDirectory } from './tenants';
+
+const HOUR_MS = 3_600_000;
+
+/** The gRPC API, the send-events intake and the status view, over one Redis and the shared producer. */
+@Injectable()
+export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
+  private redis: Redis | undefined;
+  private readonly consumers: BatchConsumer[] = [];
+  private api: GrpcApi | undefined;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: ConfigOf<typeof ingestSettings>,
+    @Inject(LOGGER) private readonly log: Logger,
+    private readonly kafka: KafkaClient,
+    private readonly health: HealthRegistry,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const config = this.config;
+    const tenants = TenantDirectory.load(config.tenantsFile);
+    const ranges = loadNumberRanges(config.numberRangesFile);
+    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
+    this.redis = redis;
+    this.health.register('redis', () => ({ ok: redis.status === 'ready', detail: { status: redis.status } }));
+    const messages = new MessageStore(
+      redis,
+      config.statusRetentionHours * HOUR_MS,
+      config.statusStreamMaxLen,
+    );
+    const acceptor = new Acceptor({
+      producer: this.kafka.producer(),
+      idempotency: new IdempotencyStore(redis, config.idempotencyHours * 3600),
+      messages,
+      limiter: new RateLimiter(redis, 'tern:ingest:rate:'),
+      log: this.log,
+      policy: () => ({
+        now: new Date(),
+        ranges,
+        allowPrivateCallbacks: config.allowPrivateCallbacks,
+        maxSegments: config.maxSegments,
+      }),
+    });
+
+    // Status views: every sms.status event into the message's view and its tenant's stream.
+    const statusView = this.kafka.consumer({
+      groupId: `tern-ingest-${config.deployment}-status-view`,
+      sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+      partitionsInParallel: DEFAULT_PARTITIONS,
+      fromBeginning: true,
+    });
+    statusView.on(topics.status, async (record) => {
+      await messages.apply(record.value, { partition: record.partition, offset: record.offset });
+    });
+    // The public intake topic, for enterprises' own producers.
+    const intake = this.kafka.consumer({
+      groupId: `tern-ingest-${config.deployment}-send-events`,
+      sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+      partitionsInParallel: DEFAULT_PARTITIONS,
+      fromBeginning: true,
+    });
+    intake.on(topics.sendEvents, sendEventIntake(tenants, acceptor));
+    for (const [name, consumer] of [
+      ['status-view', statusView],
+      ['send-events', intake],
+    ] as const) {
+      this.consumers.push(consumer);
+      this.health.register(`kafka-consumer:${name}`, () => {
+        const h = consumer.health();
+        return { ok: h.ready, detail: h };
+      });
+    }
+    await Promise.all(this.consumers.map((c) => c.start()));
+
+    this.api = new GrpcApi({
+      tenants,
+      acceptor,
+      messages,
+      streamConnection: () => redis.duplicate(),
+      log: this.log,
+    });
+    const grpcPort = await this.api.listen('0.0.0.0', config.grpcPort);
+    this.log.info({ grpcPort }, 'gRPC API listening');
+  }
+
+  // Calls first (no new work), then the consumers finish their records, then Redis.
+  async onModuleDestroy(): Promise<void> {
+    await this.api?.close();
+    await Promise.all(this.consumers.map((c) => c.stop()));
+    await this.redis?.quit();
+  }
+}

@@ -1,0 +1,135 @@
+/* eslint-disable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return --
+   the client is proto-loader's dynamic one on purpose: it knows nothing of Tern's generated types. */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { PROTO_ROOT, rpc, rpcDetails, sms, SMS_PROTO_PATH } from '@tern/contracts';
+
+/**
+ * A client that knows nothing of Tern's code: loaded from the .proto files at run time, as any team with
+ * the proto and stock grpc-js would do. Fields are camelCase, enums their names, int64 strings.
+ */
+const loaderOptions = { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true };
+const definition = protoLoader.loadSync(SMS_PROTO_PATH, { ...loaderOptions, includeDirs: [PROTO_ROOT] });
+const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+  tern: { sms: { v1: { SmsService: grpc.ServiceClientConstructor } } };
+};
+
+// Plain objects as proto-loader produces them.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export type Plain = Record<string, any>;
+
+export class PlainClient {
+  readonly raw: grpc.Client;
+
+  constructor(port: number) {
+    this.raw = new loaded.tern.sms.v1.SmsService(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  }
+
+  unary(method: string, request: Plain, apiKey?: string): Promise<Plain> {
+    const metadata = new grpc.Metadata();
+    if (apiKey !== undefined) metadata.set('x-api-key', apiKey);
+    return new Promise((resolve, reject) => {
+      (this.raw as any)[method](request, metadata, (error: grpc.ServiceError | null, response: Plain) =>
+        error ? reject(error) : resolve(response),
+      );
+    });
+  }
+
+  /** Collects a status stream's events into an array until cancelled. */
+  stream(
+    request: Plain,
+    apiKey: string,
+  ): { events: Plain[]; error: Promise<grpc.ServiceError>; cancel(): void } {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-api-key', apiKey);
+    const call = (this.raw as any).streamStatus(request, metadata) as grpc.ClientReadableStream<Plain>;
+    const events: Plain[] = [];
+    call.on('data', (event: Plain) => events.push(event));
+    const error = new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
+    return { events, error, cancel: () => call.cancel() };
+  }
+
+  close(): void {
+    this.raw.close();
+  }
+}
+
+/** A call's failure: status code, and the rich details a client reads from `grpc-status-details-bin`. */
+export async function failure(call: Promise<unknown>): Promise<{
+  code: grpc.status;
+  message: string;
+  violations: { field: string; reason: string }[];
+  errorCode: string | undefined;
+}> {
+  try {
+    await call;
+  } catch (e) {
+    const error = e as grpc.ServiceError;
+    const [bin] = error.metadata?.get('grpc-status-details-bin') ?? [];
+    const status = bin ? rpc.Status.decode(bin as Buffer) : undefined;
+    const badRequest = status?.details.find((d) => d.typeUrl.endsWith('google.rpc.BadRequest'));
+    const ternDetail = status?.details.find((d) => d.typeUrl.endsWith('tern.sms.v1.ErrorDetail'));
+    const violations = badRequest
+      ? rpcDetails.BadRequest.decode(badRequest.value).fieldViolations.map((v) => ({
+          field: v.field,
+          reason: v.reason,
+        }))
+      : [];
+    const errorCode = ternDetail ? sms.ErrorDetail.decode(ternDetail.value).code : undefined;
+    return { code: error.code, message: error.details, violations, errorCode };
+  }
+  throw new Error('the call succeeded');
+}
+
+/** Health checking and reflection clients, from the packages' own .proto files. */
+export function healthClient(port: number): grpc.Client {
+  const path = join(
+    dirname(require.resolve('grpc-health-check/package.json')),
+    'proto/health/v1/health.proto',
+  );
+  const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(path, loaderOptions)) as any;
+  return new pkg.grpc.health.v1.Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+}
+
+export function reflectionClient(port: number): grpc.Client {
+  const path = join(
+    dirname(require.resolve('@grpc/reflection/package.json')),
+    'build/proto/grpc/reflection/v1/reflection.proto',
+  );
+  const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(path, loaderOptions)) as any;
+  return new pkg.grpc.reflection.v1.ServerReflection(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+export interface TestTenant {
+  id: string;
+  apiKey: string;
+  eventKeyId: string;
+  eventSecret: string;
+  perSecond: number;
+  burst: number;
+}
+
+/** A tenants file holding only the keys' hashes; event secrets passed by variable, as in production. */
+export function tenantsFile(tenants: TestTenant[]): { path: string; env: Record<string, string> } {
+  const dir = mkdtempSync(join(tmpdir(), 'ingest-'));
+  const path = join(dir, 'tenants.yaml');
+  const env: Record<string, string> = {};
+  const lines = ['tenants:'];
+  for (const t of tenants) {
+    const variable = `EVENT_KEY_${t.id.toUpperCase().replace(/-/g, '_')}`;
+    env[variable] = t.eventSecret;
+    lines.push(
+      `  - id: ${t.id}`,
+      `    apiKeys: [{ id: main, sha256: ${createHash('sha256').update(t.apiKey).digest('hex')} }]`,
+      `    eventKeys: [{ id: ${t.eventKeyId}, secret: { env: ${variable} } }]`,
+      `    sendRate: { perSecond: ${t.perSecond}, burst: ${t.burst} }`,
+    );
+  }
+  writeFileSync(path, lines.join('\n'));
+  return { path, env };
+}

@@ -1,0 +1,441 @@
+/* eslint-disable @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-argument --
+   the client is proto-loader's dynamic one on purpose: it knows nothing of Tern's generated types. */
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { events, sms } from '@tern/contracts';
+import { DLQ_HEADERS, ensureTopics, encodeValue, KafkaClient, topics } from '@tern/kafka';
+import { createLogger } from '@tern/telemetry';
+import { infraFromEnv, startServiceProcess, uniqueName, waitFor, type ServiceProcess } from '@tern/testing';
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { signEvent } from '../src/domain/event-signature';
+import {
+  failure,
+  healthClient,
+  PlainClient,
+  reflectionClient,
+  tenantsFile,
+  type Plain,
+  type TestTenant,
+} from './client';
+
+const infra = infraFromEnv();
+const run = uniqueName('ingest');
+const acme: TestTenant = {
+  id: `acme-${run.slice(-6)}`,
+  apiKey: `key-acme-${run}`,
+  eventKeyId: 'ev1',
+  eventSecret: `secret-acme-${run}`,
+  perSecond: 1000,
+  burst: 2000,
+};
+const globex: TestTenant = {
+  ...acme,
+  id: `globex-${run.slice(-6)}`,
+  apiKey: `key-globex-${run}`,
+  eventSecret: `secret-globex-${run}`,
+};
+const slow: TestTenant = {
+  ...acme,
+  id: `slow-${run.slice(-6)}`,
+  apiKey: `key-slow-${run}`,
+  perSecond: 0.2,
+  burst: 3,
+};
+
+const logger = createLogger({ service: 'ingest-test', level: 'warn' });
+const kafka = new Kafka({ clientId: run, brokers: infra.kafkaBrokers, logLevel: logLevel.NOTHING });
+let service: ServiceProcess;
+let client: PlainClient;
+let grpcPort: number;
+let watcher: Consumer;
+const seen: Record<string, { value: Buffer; headers: Record<string, string> }[]> = {};
+
+/** Records of a topic seen since the test started whose decoded value passes `match`. */
+function recordsOf<T>(
+  topic: { name: string; codec: { decode(b: Uint8Array): T } },
+  match: (v: T) => boolean,
+): T[] {
+  return (seen[topic.name] ?? []).map((r) => topic.codec.decode(r.value)).filter(match);
+}
+
+function dlqRecords(): { reason: string; field: string; value: Buffer }[] {
+  return (seen[topics.sendEvents.dlq] ?? []).map((r) => ({
+    reason: r.headers[DLQ_HEADERS.reason] ?? '',
+    field: r.headers[DLQ_HEADERS.field] ?? '',
+    value: r.value,
+  }));
+}
+
+const message = (over: Plain = {}): Plain => ({
+  to: '+6281234567890',
+  from: 'Tern',
+  body: 'Your code is 482913',
+  type: 'MESSAGE_TYPE_OTP',
+  ...over,
+});
+
+beforeAll(async () => {
+  const admin = new KafkaClient({ brokers: infra.kafkaBrokers, clientId: run, logger });
+  await ensureTopics(kafka, [topics.sendEvents, topics.accepted, topics.status], logger);
+  await admin.disconnect();
+  watcher = kafka.consumer({ groupId: `${run}-watch`, sessionTimeout: 10_000 });
+  await watcher.connect();
+  await watcher.subscribe({
+    topics: [topics.accepted.name, topics.status.name, topics.sendEvents.dlq],
+    fromBeginning: false,
+  });
+  let assigned = false;
+  watcher.on(watcher.events.GROUP_JOIN, () => (assigned = true));
+  await watcher.run({
+    eachMessage: async ({ topic, message: m }) => {
+      const headers = Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)]));
+      (seen[topic] ??= []).push({ value: m.value ?? Buffer.alloc(0), headers });
+    },
+  });
+  await waitFor('the watcher to join', () => assigned);
+
+  const tenants = tenantsFile([acme, globex, slow]);
+  service = await startServiceProcess(join(__dirname, '..', 'dist', 'main.js'), {
+    ...tenants.env,
+    TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+    TERN_REDIS_URL: infra.redisUrl,
+    TERN_TENANTS_FILE: tenants.path,
+    TERN_GRPC_PORT: '0',
+    TERN_INGEST_DEPLOYMENT: run,
+    TERN_KAFKA_SESSION_TIMEOUT_MS: '10000',
+  });
+  grpcPort = await waitFor(
+    'the gRPC port',
+    () => service.logs.find((l) => l['msg'] === 'gRPC API listening')?.['grpcPort'] as number | undefined,
+  );
+  await waitFor('ingest to be ready', async () => (await service.ready()).status === 200);
+  client = new PlainClient(grpcPort);
+});
+
+afterAll(async () => {
+  client?.close();
+  expect(await service?.stop()).toBe(0);
+  await watcher?.disconnect();
+});
+
+describe('gRPC SmsService', () => {
+  it('accepts a message, enriched, and publishes sms.accepted and ACCEPTED once', async () => {
+    const reference = `otp-${run}-1`;
+    const first = await client.unary('sendMessage', message({ clientReference: reference }), acme.apiKey);
+    expect(first).toMatchObject({
+      status: 'MESSAGE_STATUS_ACCEPTED',
+      duplicate: false,
+      encoding: 'ENCODING_GSM7',
+      segments: 1,
+      country: 'ID',
+    });
+    // The same reference again: the first id back, and nothing published a second time.
+    const repeat = await client.unary('sendMessage', message({ clientReference: reference }), acme.apiKey);
+    expect(repeat).toMatchObject({ messageId: first['messageId'], duplicate: true });
+
+    const accepted = await waitFor('sms.accepted', () => {
+      const found = recordsOf(topics.accepted, (v) => v.message?.messageId === first['messageId']);
+      return found.length > 0 && found;
+    });
+    await waitFor(
+      'the ACCEPTED status event',
+      () => recordsOf(topics.status, (v) => v.messageId === first['messageId']).length > 0,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(recordsOf(topics.accepted, (v) => v.message?.messageId === first['messageId'])).toHaveLength(1);
+    expect(accepted[0]?.message).toMatchObject({
+      tenantId: acme.id,
+      to: '+6281234567890',
+      senderType: sms.SenderType.SENDER_TYPE_ALPHANUMERIC,
+      type: sms.MessageType.MESSAGE_TYPE_OTP,
+      encoding: sms.Encoding.ENCODING_GSM7,
+      clientReference: reference,
+    });
+    // OTP validity defaults to 10 minutes.
+    const { acceptedAt, expiresAt } = accepted[0]!.message!;
+    expect(expiresAt!.getTime() - acceptedAt!.getTime()).toBe(10 * 60_000);
+  });
+
+  it('refuses a reused reference with different content', async () => {
+    const reference = `otp-${run}-reuse`;
+    await client.unary('sendMessage', message({ clientReference: reference }), acme.apiKey);
+    const refused = await failure(
+      client.unary('sendMessage', message({ clientReference: reference, body: 'another text' }), acme.apiKey),
+    );
+    expect(refused).toMatchObject({ code: grpc.status.ALREADY_EXISTS, errorCode: 'IDEMPOTENCY_KEY_REUSED' });
+  });
+
+  it.each([
+    ['to', 'NOT_E164', { to: '08123456789' }],
+    ['to', 'INVALID_NUMBER', { to: '+999123456789' }],
+    ['to', 'NOT_MOBILE', { to: '+442071234567' }],
+    ['from', 'INVALID_SENDER', { from: 'Bad!Sender' }],
+    ['body', 'INVALID_BODY', { body: '' }],
+    ['body', 'INVALID_BODY', { body: 'x'.repeat(153 * 10 + 1) }],
+    ['callback_url', 'INVALID_CALLBACK_URL', { callbackUrl: 'http://127.0.0.1:9/hook' }],
+    ['callback_url', 'INVALID_CALLBACK_URL', { callbackUrl: 'ftp://example.com/hook' }],
+    ['validity', 'INVALID_VALIDITY', { validity: { seconds: 5, nanos: 0 } }],
+  ])('answers INVALID_ARGUMENT naming %s with %s', async (field, reason, over) => {
+    const refused = await failure(client.unary('sendMessage', message(over), acme.apiKey));
+    expect(refused.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(refused.errorCode).toBe(reason);
+    expect(refused.violations).toEqual([{ field, reason }]);
+  });
+
+  it('answers UNAUTHENTICATED without a key or with an unknown one', async () => {
+    for (const key of [undefined, 'no-such-key']) {
+      expect((await failure(client.unary('sendMessage', message(), key))).code).toBe(
+        grpc.status.UNAUTHENTICATED,
+      );
+      expect((await failure(client.unary('getMessage', { messageId: 'x' }, key))).code).toBe(
+        grpc.status.UNAUTHENTICATED,
+      );
+    }
+  });
+
+  it('answers each batch item on its own', async () => {
+    const batch = await client.unary(
+      'sendBatch',
+      {
+        messages: [
+          message({ clientReference: `b-${run}-0` }),
+          message({ to: 'not a number' }),
+          message({ body: 'Привет, ваш код 1234', type: 'MESSAGE_TYPE_TRANSACTIONAL' }),
+          message({ from: 'X' }),
+          message({ clientReference: `b-${run}-0` }),
+        ],
+      },
+      acme.apiKey,
+    );
+    const results = batch['results'] as Plain[];
+    expect(results.map((r) => r['result'])).toEqual(['accepted', 'error', 'accepted', 'error', 'accepted']);
+    expect(results[1]?.['error']).toMatchObject({
+      code: 'NOT_E164',
+      violations: [{ field: 'messages[1].to' }],
+    });
+    expect(results[2]?.['accepted']).toMatchObject({ encoding: 'ENCODING_UCS2', segments: 1 });
+    expect(results[3]?.['error']).toMatchObject({
+      code: 'INVALID_SENDER',
+      violations: [{ field: 'messages[3].from' }],
+    });
+    // The same reference twice in one batch is one message.
+    expect(results[4]?.['accepted']).toMatchObject({
+      messageId: results[0]?.['accepted']['messageId'],
+      duplicate: true,
+    });
+    expect(
+      (
+        await failure(
+          client.unary('sendBatch', { messages: Array.from({ length: 1001 }, () => message()) }, acme.apiKey),
+        )
+      ).code,
+    ).toBe(grpc.status.INVALID_ARGUMENT);
+  });
+
+  it('limits a tenant to its send rate: RESOURCE_EXHAUSTED, a batch cut at the limit', async () => {
+    const batch = await client.unary(
+      'sendBatch',
+      { messages: Array.from({ length: 5 }, () => message()) },
+      slow.apiKey,
+    );
+    const results = batch['results'] as Plain[];
+    expect(results.map((r) => r['result'])).toEqual(['accepted', 'accepted', 'accepted', 'error', 'error']);
+    expect(results[3]?.['error']).toMatchObject({ code: 'RATE_LIMITED' });
+    const limited = await failure(client.unary('sendMessage', message(), slow.apiKey));
+    expect(limited).toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED, errorCode: 'RATE_LIMITED' });
+  });
+
+  it("reads a message back, updated from sms.status within a second, and never another tenant's", async () => {
+    const sent = await client.unary('sendMessage', message({ clientReference: `get-${run}` }), acme.apiKey);
+    const id = sent['messageId'] as string;
+    const view = await client.unary('getMessage', { messageId: id }, acme.apiKey);
+    expect(view).toMatchObject({
+      messageId: id,
+      status: 'MESSAGE_STATUS_ACCEPTED',
+      to: '+6281234567890',
+      country: 'ID',
+    });
+    for (const [key, messageId] of [
+      [globex.apiKey, id],
+      [acme.apiKey, 'no-such-message'],
+    ] as const) {
+      const missing = await failure(client.unary('getMessage', { messageId }, key));
+      expect(missing.code).toBe(grpc.status.NOT_FOUND);
+    }
+
+    const producer = new KafkaClient({ brokers: infra.kafkaBrokers, clientId: `${run}-dlr`, logger });
+    await producer.producer().connect();
+    const delivered: sms.StatusEvent = {
+      ...sms.StatusEvent.fromPartial({ messageId: id, tenantId: acme.id }),
+      status: sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
+      attempt: 1,
+      channelId: 'direct-1',
+      receiptState: sms.ReceiptState.RECEIPT_STATE_DELIVRD,
+      smscMessageIds: ['a1b2'],
+      occurredAt: new Date(),
+    };
+    const published = Date.now();
+    await producer.producer().send(topics.status, [delivered]);
+    const updated = await waitFor(
+      'the view to show DELIVERED',
+      async () => {
+        const v = await client.unary('getMessage', { messageId: id }, acme.apiKey);
+        return v['status'] === 'MESSAGE_STATUS_DELIVERED' && v;
+      },
+      5000,
+      20,
+    );
+    const lag = Date.now() - published;
+    await producer.disconnect();
+    expect(lag).toBeLessThan(1000);
+    expect(updated['attempts']).toEqual([
+      expect.objectContaining({
+        number: 1,
+        channelId: 'direct-1',
+        receiptState: 'RECEIPT_STATE_DELIVRD',
+        smscMessageIds: ['a1b2'],
+      }),
+    ]);
+  });
+
+  it("streams a tenant's status events live and resumes from a cursor", async () => {
+    const since = new Date(Date.now() - 1);
+    // A Date, not {seconds, nanos}: importing @tern/contracts (ts-proto, NestJS mode) installs protobufjs
+    // wrappers that map google.protobuf.Timestamp to Date in this process, proto-loader clients included.
+    const live = client.stream({ since }, acme.apiKey);
+    const other = client.stream({}, globex.apiKey);
+    const sent = await Promise.all(
+      [1, 2, 3].map((i) =>
+        client.unary('sendMessage', message({ clientReference: `stream-${run}-${i}` }), acme.apiKey),
+      ),
+    );
+    const ids = sent.map((s) => s['messageId'] as string);
+    await waitFor('three ACCEPTED events on the stream', () =>
+      ids.every((id) => live.events.some((e) => e['messageId'] === id)),
+    );
+    const ours = live.events.filter((e) => ids.includes(e['messageId']));
+    expect(ours.every((e) => e['status'] === 'MESSAGE_STATUS_ACCEPTED' && e['tenantId'] === acme.id)).toBe(
+      true,
+    );
+    expect(other.events.filter((e) => ids.includes(e['messageId']))).toEqual([]);
+
+    // Resume after the first of ours: the two others come again, nothing before it.
+    const first = ours[0]!;
+    const resumed = client.stream({ cursor: first['cursor'] }, acme.apiKey);
+    await waitFor(
+      'the resumed stream',
+      () => resumed.events.filter((e) => ids.includes(e['messageId'])).length >= 2,
+    );
+    expect(resumed.events.map((e) => e['messageId'])).not.toContain(first['messageId']);
+    for (const s of [live, other, resumed]) s.cancel();
+
+    const bad = client.stream({ cursor: 'not-a-cursor' }, acme.apiKey);
+    expect((await bad.error).code).toBe(grpc.status.INVALID_ARGUMENT);
+  });
+
+  it('serves gRPC health checking and reflection', async () => {
+    const health = healthClient(grpcPort) as unknown as {
+      check(req: Plain, cb: (e: grpc.ServiceError | null, r: Plain) => void): void;
+    };
+    const status = await new Promise<Plain>((resolve, reject) =>
+      health.check({ service: 'tern.sms.v1.SmsService' }, (e, r) => (e ? reject(e) : resolve(r))),
+    );
+    expect(status['status']).toBe('SERVING');
+
+    const reflection = reflectionClient(grpcPort) as unknown as {
+      serverReflectionInfo(): grpc.ClientDuplexStream<Plain, Plain>;
+    };
+    const call = reflection.serverReflectionInfo();
+    const reply = new Promise<Plain>((resolve, reject) => call.once('data', resolve).once('error', reject));
+    call.write({ listServices: '' });
+    const services = ((await reply)['listServicesResponse']['service'] as Plain[]).map((s) => s['name']);
+    call.end();
+    expect(services).toContain('tern.sms.v1.SmsService');
+  });
+});
+
+describe('Kafka send-events intake', () => {
+  it('accepts signed protobuf and JSON events and dead-letters bad ones with their reason, without stalling', async () => {
+    const producer = kafka.producer();
+    await producer.connect();
+    const request = (reference: string, over: Partial<sms.SendMessageRequest> = {}) =>
+      sms.SendMessageRequest.fromPartial({
+        to: '+6281234567890',
+        from: 'Tern',
+        body: 'Your order shipped',
+        type: sms.MessageType.MESSAGE_TYPE_TRANSACTIONAL,
+        clientReference: reference,
+        ...over,
+      });
+    const signedProto = (
+      tenant: TestTenant,
+      req: sms.SendMessageRequest,
+      { secret = tenant.eventSecret, sentAt = new Date() } = {},
+    ) => {
+      const signature = signEvent(secret, sms.SendMessageRequest.encode(req).finish());
+      return encodeValue(events.SendEvent, {
+        tenantId: tenant.id,
+        keyId: tenant.eventKeyId,
+        signature,
+        message: req,
+        sentAt,
+      });
+    };
+    const signedJson = (tenant: TestTenant, req: sms.SendMessageRequest) => {
+      // As a producer in any language would: serialise the message, sign that text, embed it as is.
+      const messageText = JSON.stringify(sms.SendMessageRequest.toJSON(req), null, 1);
+      const signature = signEvent(tenant.eventSecret, messageText);
+      return Buffer.from(
+        `{ "tenantId": "${tenant.id}", "keyId": "${tenant.eventKeyId}", "signature": "${signature}",\n "message": ${messageText} }`,
+      );
+    };
+    const json = { 'content-type': 'application/json' };
+    const records = [
+      { value: signedProto(acme, request(`ev-${run}-proto`)) },
+      // Unique bytes per run: the DLQ is shared with earlier runs.
+      { value: Buffer.from(`{"tenantId": "${acme.id}", "message": {"to": "${run}"`), headers: json },
+      {
+        value: encodeValue(
+          events.DeliveryReceipt,
+          events.DeliveryReceipt.fromPartial({ channelId: run, smscMessageId: '42' }),
+        ),
+      },
+      { value: signedProto({ ...acme, id: `nobody-${run}` }, request(`ev-${run}-unknown`)) },
+      { value: signedProto(acme, request(`ev-${run}-forged`), { secret: 'wrong-secret' }) },
+      {
+        value: signedProto(acme, request(`ev-${run}-stale`, { type: sms.MessageType.MESSAGE_TYPE_OTP }), {
+          sentAt: new Date(Date.now() - 3_600_000),
+        }),
+      },
+      { value: signedProto(globex, request(`ev-${run}-badnumber`, { to: '+4420' })) },
+      { value: signedJson(globex, request(`ev-${run}-json`)), headers: json },
+    ];
+    // One key: every record on one partition, in this order, so a stall would hold back the last one.
+    await producer.send({
+      topic: topics.sendEvents.name,
+      messages: records.map((r) => ({ key: run, ...r })),
+    });
+    await producer.disconnect();
+
+    const acceptedRefs = () =>
+      recordsOf(topics.accepted, (v) => v.message?.clientReference.startsWith(`ev-${run}`) ?? false).map(
+        (v) => `${v.message?.tenantId}:${v.message?.clientReference}`,
+      );
+    await waitFor('the two valid events', () => acceptedRefs().length === 2);
+    expect(acceptedRefs().sort()).toEqual(
+      [`${acme.id}:ev-${run}-proto`, `${globex.id}:ev-${run}-json`].sort(),
+    );
+    const dead = await waitFor('six DLQ records', () => {
+      const mine = dlqRecords().filter((r) => records.some((rec) => rec.value.equals(r.value)));
+      return mine.length === 6 && mine;
+    });
+    expect(dead.map((d) => [d.reason, d.field])).toEqual([
+      ['DECODE_ERROR', ''],
+      ['MISSING_MESSAGE', 'message'],
+      ['UNKNOWN_TENANT', 'tenant_id'],
+      ['BAD_SIGNATURE', 'signature'],
+      ['EXPIRED', 'sent_at'],
+      ['NOT_E164', 'message.to'],
+    ]);
+  });
+});
