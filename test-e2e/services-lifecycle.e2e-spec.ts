@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { CarrierSimulator, loadScenario, writeConnectorConfig } from '@tern/carrier-sim';
+import { CarrierSimulator, loadScenario, writePlatformConfig } from '@tern/carrier-sim';
 import { infraFromEnv, waitFor } from '@tern/testing';
 
 const SERVICES = ['ingest', 'risk', 'router', 'smpp-connector', 'dlr', 'analytics'] as const;
@@ -23,6 +23,7 @@ function start(service: string, env: Record<string, string>): Started {
   const main = join(root, 'services', service, 'dist', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: build first (pnpm build, or ./tern test)`);
   const child = spawn(process.execPath, [main], {
+    cwd: root,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: 'pipe',
   });
@@ -51,7 +52,7 @@ beforeAll(async () => {
     env: { PATH: process.env.PATH ?? '', TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(',') },
   });
   await carrierNetwork.start();
-  const channelsFile = writeConnectorConfig(
+  const world = writePlatformConfig(
     loadScenario('tiers'),
     mkdtempSync(join(tmpdir(), 'tern-e2e-smpp-')),
     carrierNetwork.ports(),
@@ -59,7 +60,11 @@ beforeAll(async () => {
   serviceEnv = {
     TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
     TERN_REDIS_URL: infra.redisUrl,
-    TERN_SMPP_CHANNELS_FILE: channelsFile,
+    TERN_SMPP_CHANNELS_FILE: world.channelsFile,
+    TERN_NUMBER_RANGES_FILE: world.numberRangesFile,
+    // The local platform's tenants; its event key file is named relative to the repository.
+    TERN_TENANTS_FILE: join(root, 'deploy/local/tenants.yaml'),
+    TERN_GRPC_PORT: '0',
   };
 });
 afterAll(() => carrierNetwork.stop());

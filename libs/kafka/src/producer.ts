@@ -12,6 +12,9 @@ const produced = new Counter({
   registers: [metricsRegistry],
 });
 
+/** Records per produce request from enqueue(); the rest go in the next one. */
+const MAX_RECORDS_PER_FLUSH = 2000;
+
 export interface RawRecord {
   key?: string | Buffer | null;
   value: Buffer | null;
@@ -22,15 +25,14 @@ export interface RawRecord {
 export class TypedProducer {
   private readonly producer: Producer;
   private connected = false;
-  private readonly lingering = new Map<
-    string,
-    {
-      topic: TopicDef<unknown>;
-      values: unknown[];
-      waiters: { resolve: () => void; reject: (e: unknown) => void }[];
-      timer?: NodeJS.Timeout;
-    }
-  >();
+  private readonly queued: {
+    topic: string;
+    record: RawRecord;
+    resolve: () => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  private flushing = false;
+  private flushScheduled = false;
 
   constructor(
     kafka: Kafka,
@@ -59,7 +61,12 @@ export class TypedProducer {
     this.connected = true;
   }
 
+  /** Writes what is queued first: a caller awaiting enqueue() is answered before the connection goes. */
   async disconnect(): Promise<void> {
+    while (this.flushing || this.queued.length > 0) {
+      this.scheduleFlush();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     await this.producer.disconnect();
     this.connected = false;
   }
@@ -89,33 +96,55 @@ export class TypedProducer {
   }
 
   /**
-   * Queues one value and resolves once it is written with others queued within `lingerMs` (or 500 of them):
-   * for many small independent writes, such as receipts arriving one by one from SMSCs.
+   * Queues one value and resolves once it is written. Queued values of every topic go out together in one
+   * produce request as soon as none is in flight, so under load batches grow by themselves (the producer
+   * keeps one request in flight for ordering) and alone a value waits for nothing. The record is encoded
+   * now, with the caller's trace context.
    */
-  enqueue<T>(topic: TopicDef<T>, value: T, lingerMs = 5): Promise<void> {
-    let queue = this.lingering.get(topic.name);
-    if (!queue) {
-      queue = { topic: topic as TopicDef<unknown>, values: [], waiters: [] };
-      this.lingering.set(topic.name, queue);
-    }
-    const q = queue;
+  enqueue<T>(topic: TopicDef<T>, value: T): Promise<void> {
+    const headers: IHeaders = { [CONTENT_TYPE_HEADER]: PROTOBUF_CONTENT_TYPE };
+    injectTraceContext(headers, context.active());
+    const record: RawRecord = { key: topic.key(value), value: encodeValue(topic.codec, value), headers };
     return new Promise<void>((resolve, reject) => {
-      q.values.push(value);
-      q.waiters.push({ resolve, reject });
-      if (q.values.length >= 500) this.flush(topic.name);
-      else q.timer ??= setTimeout(() => this.flush(topic.name), lingerMs);
+      this.queued.push({ topic: topic.name, record, resolve, reject });
+      this.scheduleFlush();
     });
   }
 
-  private flush(name: string): void {
-    const q = this.lingering.get(name);
-    if (!q) return;
-    this.lingering.delete(name);
-    clearTimeout(q.timer);
-    this.send(q.topic, q.values).then(
-      () => q.waiters.forEach((w) => w.resolve()),
-      (error: unknown) => q.waiters.forEach((w) => w.reject(error)),
-    );
+  private scheduleFlush(): void {
+    if (this.flushing || this.flushScheduled || this.queued.length === 0) return;
+    this.flushScheduled = true;
+    // After the current tick: values enqueued by the same burst of work share the request.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    const batch = this.queued.splice(0, MAX_RECORDS_PER_FLUSH);
+    const byTopic = new Map<string, RawRecord[]>();
+    for (const q of batch) {
+      const records = byTopic.get(q.topic) ?? [];
+      records.push(q.record);
+      byTopic.set(q.topic, records);
+    }
+    try {
+      await this.producer.sendBatch({
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        acks: -1,
+        compression: CompressionTypes.None,
+      });
+      for (const [topic, records] of byTopic) produced.inc({ topic }, records.length);
+      batch.forEach((q) => q.resolve());
+    } catch (error) {
+      batch.forEach((q) => q.reject(error));
+    } finally {
+      this.flushing = false;
+      this.scheduleFlush();
+    }
   }
 
   /** Writes records as they are (DLQ copies, tests that need malformed bytes). */

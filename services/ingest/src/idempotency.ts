@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { redisScript } from './redis-script';
 
 /** What (tenant, client reference) already stands for. */
 export type Reservation =
@@ -39,12 +40,18 @@ return 0
  * repeat during the first call is told to retry, and a call that died in between is finished by the next.
  */
 export class IdempotencyStore {
+  private readonly swap;
+  private readonly releaseOwn;
+
   constructor(
     private readonly redis: Redis,
     private readonly ttlSeconds: number,
     /** A reservation older than this without being accepted belongs to a call that died. */
     private readonly staleAfterMs = 30_000,
-  ) {}
+  ) {
+    this.swap = redisScript(redis, 'ternIngestSwapReservation', 1, SWAP);
+    this.releaseOwn = redisScript(redis, 'ternIngestReleaseReservation', 1, RELEASE);
+  }
 
   private key(tenantId: string, reference: string): string {
     // Hashed: references are caller data of any shape; the key stays short and safe.
@@ -80,14 +87,7 @@ export class IdempotencyStore {
         results.push({ reservation: { kind: 'in-progress' }, token: '' });
       } else {
         const token = JSON.stringify({ ...entry, fp: item.fingerprint, at: now });
-        const swapped = await this.redis.eval(
-          SWAP,
-          1,
-          this.key(tenantId, item.reference),
-          held,
-          token,
-          this.ttlSeconds,
-        );
+        const swapped = await this.swap.run(this.key(tenantId, item.reference), held, token, this.ttlSeconds);
         results.push(
           swapped === 1
             ? { reservation: { kind: 'taken-over', messageId: entry.id }, token }
@@ -113,7 +113,7 @@ export class IdempotencyStore {
   async release(tenantId: string, items: readonly { reference: string; token: string }[]): Promise<void> {
     if (items.length === 0) return;
     const pipeline = this.redis.pipeline();
-    for (const item of items) pipeline.eval(RELEASE, 1, this.key(tenantId, item.reference), item.token);
+    for (const item of items) this.releaseOwn.queue(pipeline, this.key(tenantId, item.reference), item.token);
     await execOrThrow(pipeline);
   }
 }

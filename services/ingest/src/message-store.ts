@@ -2,6 +2,7 @@ import { sms } from '@tern/contracts';
 import type { Redis } from 'ioredis';
 import { applyStatusEvent } from './domain/message-view';
 import { execOrThrow } from './idempotency';
+import { redisScript } from './redis-script';
 
 /** Create the view unless it exists (a repeat of the same accept must not reset a message further along). */
 const CREATE = `
@@ -36,11 +37,17 @@ export interface StoredMessage {
  * about `streamMaxLen` events.
  */
 export class MessageStore {
+  private readonly createView;
+  private readonly applyEvent;
+
   constructor(
     private readonly redis: Redis,
     private readonly retentionMs: number,
     private readonly streamMaxLen: number,
-  ) {}
+  ) {
+    this.createView = redisScript(redis, 'ternIngestCreateView', 1, CREATE);
+    this.applyEvent = redisScript(redis, 'ternIngestApplyEvent', 2, APPLY);
+  }
 
   private messageKey(messageId: string): string {
     return `tern:ingest:msg:${messageId}`;
@@ -55,7 +62,7 @@ export class MessageStore {
     const pipeline = this.redis.pipeline();
     for (const { tenantId, view } of items) {
       const bytes = Buffer.from(sms.Message.encode(view).finish());
-      pipeline.eval(CREATE, 1, this.messageKey(view.messageId), tenantId, bytes, this.retentionMs);
+      this.createView.queue(pipeline, this.messageKey(view.messageId), tenantId, bytes, this.retentionMs);
     }
     await execOrThrow(pipeline);
   }
@@ -84,9 +91,7 @@ export class MessageStore {
     const stored = await this.get(event.messageId);
     const view = applyStatusEvent(stored?.view, event);
     const tenantId = stored?.tenantId ?? event.tenantId;
-    const cursor = (await this.redis.eval(
-      APPLY,
-      2,
+    const cursor = (await this.applyEvent.run(
       this.messageKey(event.messageId),
       this.streamKey(tenantId),
       position.partition,

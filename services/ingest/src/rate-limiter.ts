@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { redisScript } from './redis-script';
 
 /**
  * Token bucket per key in Redis, shared by every instance and exact under concurrency (one script, one
@@ -30,16 +31,18 @@ export interface Grant {
 }
 
 export class RateLimiter {
+  private readonly takeTokens;
+
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly prefix: string,
-  ) {}
+  ) {
+    this.takeTokens = redisScript(redis, 'ternIngestTakeTokens', 1, TAKE);
+  }
 
   async take(key: string, rate: { perSecond: number; burst: number }, want: number): Promise<Grant> {
     if (want === 0) return { granted: 0, retryAfterMs: 0 };
-    const [granted, retryAfterMs] = (await this.redis.eval(
-      TAKE,
-      1,
+    const [granted, retryAfterMs] = (await this.takeTokens.run(
       `${this.prefix}${key}`,
       rate.perSecond,
       rate.burst,

@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // carrier-sim --scenario tiers [--time-scale 10] [--seed 42] [--http-port 18800] [--log file.jsonl]
-// carrier-sim --scenario tiers --connector-config DIR   writes DIR/smpp-channels.yaml (+ DIR/secrets/) for the
-//                                                        SMPP connector to bind to this scenario's channels, and exits
+// carrier-sim --scenario tiers --platform-config DIR    writes DIR/smpp-channels.yaml (+ DIR/secrets/) for the
+//                                                        SMPP connector and DIR/number-ranges.yaml for ingest, and exits
 import { parseArgs } from 'node:util';
-import { writeConnectorConfig } from './connector-config';
+import { writePlatformConfig } from './platform-config';
 import { loadScenario } from './scenario';
 import { CarrierSimulator } from './simulator';
 
 const usage =
-  'usage: carrier-sim --scenario NAME|FILE [--time-scale N] [--seed N] [--http-port N] [--log FILE] | [--connector-config DIR]';
+  'usage: carrier-sim --scenario NAME|FILE [--time-scale N] [--seed N] [--http-port N] [--log FILE] | [--platform-config DIR]';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
       seed: { type: 'string', default: '1' },
       'http-port': { type: 'string', default: '18800' },
       log: { type: 'string' },
-      'connector-config': { type: 'string' },
+      'platform-config': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -26,8 +26,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${usage}\n`);
     process.exit(values.help ? 0 : 2);
   }
-  if (values['connector-config']) {
-    writeConnectorConfig(loadScenario(values.scenario), values['connector-config']);
+  if (values['platform-config']) {
+    writePlatformConfig(loadScenario(values.scenario), values['platform-config']);
     return;
   }
   const timeScale = Number(values['time-scale']);

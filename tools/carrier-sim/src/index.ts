@@ -6,4 +6,4 @@ export * from './ground-truth';
 export * from './submit-validation';
 export * from './simulator';
 export type { ArrivedMessage } from './smsc';
-export * from './connector-config';
+export * from './platform-config';

@@ -1,0 +1,204 @@
+// Accepted messages per second through ingest, and accept latency (p50/p99), on three paths:
+//   unary  SendMessage calls, `--concurrency` in flight
+//   batch  SendBatch calls of `--batch` messages, `--concurrency` in flight
+//   kafka  signed SendEvents on sms.send-events; latency = sms.accepted record time - send-event record time
+// It starts the built ingest service (pnpm build) against the local infrastructure (TERN_KAFKA_BROKERS,
+// TERN_REDIS_URL) and prints one JSON line per path.
+//   pnpm --filter @tern/ingest bench --messages 20000 --concurrency 64 --batch 500
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { events, sms } from '@tern/contracts';
+import { encodeValue, ensureTopics, topics } from '@tern/kafka';
+import { createLogger } from '@tern/telemetry';
+import { infraFromEnv, startServiceProcess, uniqueName, waitFor } from '@tern/testing';
+import { Kafka, logLevel } from 'kafkajs';
+import { signEvent } from '../src/domain/event-signature';
+import { PlainClient, tenantsFile, type TestTenant } from '../test/client';
+
+const { values } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '20000' },
+    concurrency: { type: 'string', default: '64' },
+    batch: { type: 'string', default: '500' },
+    paths: { type: 'string', default: 'unary,batch,kafka' },
+  },
+});
+const total = Number(values.messages);
+const concurrency = Number(values.concurrency);
+const batchSize = Number(values.batch);
+
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+function report(
+  path: string,
+  count: number,
+  ms: number,
+  latencies: number[],
+  extra: Record<string, unknown> = {},
+) {
+  const sorted = latencies.sort((a, b) => a - b);
+  process.stdout.write(
+    `${JSON.stringify({
+      path,
+      accepted: count,
+      seconds: +(ms / 1000).toFixed(2),
+      perSecond: Math.round(count / (ms / 1000)),
+      p50Ms: +quantile(sorted, 0.5).toFixed(1),
+      p99Ms: +quantile(sorted, 0.99).toFixed(1),
+      ...extra,
+    })}\n`,
+  );
+}
+
+const body = 'Your verification code is 482913. It expires in 10 minutes.';
+const to = (i: number) => `+62812${String(10_000_000 + (i % 89_999_999)).padStart(8, '0')}`;
+
+async function main(): Promise<void> {
+  const infra = infraFromEnv();
+  const run = uniqueName('ib');
+  const tenant: TestTenant = {
+    id: 'bench',
+    apiKey: `bench-${run}`,
+    eventKeyId: 'ev',
+    eventSecret: `bench-secret-${run}`,
+    perSecond: 1_000_000,
+    burst: 1_000_000,
+  };
+  const file = tenantsFile([tenant]);
+  const logger = createLogger({ service: 'ingest-bench', level: 'error' });
+  const kafka = new Kafka({ clientId: run, brokers: infra.kafkaBrokers, logLevel: logLevel.NOTHING });
+  await ensureTopics(kafka, [topics.sendEvents, topics.accepted, topics.status], logger);
+  const service = await startServiceProcess(join(__dirname, '..', 'dist', 'main.js'), {
+    ...file.env,
+    TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+    TERN_REDIS_URL: infra.redisUrl,
+    TERN_TENANTS_FILE: file.path,
+    TERN_GRPC_PORT: '0',
+    // One deployment name across runs: its intake group reads the topic's history once, not every run.
+    TERN_INGEST_DEPLOYMENT: 'bench',
+  });
+  const grpcPort = await waitFor(
+    'the gRPC port',
+    () => service.logs.find((l) => l['msg'] === 'gRPC API listening')?.['grpcPort'] as number | undefined,
+  );
+  await waitFor('ingest to be ready', async () => (await service.ready()).status === 200);
+  const client = new PlainClient(grpcPort);
+  const paths = values.paths.split(',');
+  try {
+    if (paths.includes('unary')) await unary(client, tenant, run);
+    if (paths.includes('batch')) await batch(client, tenant, run);
+    if (paths.includes('kafka')) await kafkaIntake(kafka, tenant, run);
+  } finally {
+    client.close();
+    await service.stop();
+  }
+}
+
+async function unary(client: PlainClient, tenant: TestTenant, run: string): Promise<void> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        const i = next++;
+        const t0 = performance.now();
+        await client.unary(
+          'sendMessage',
+          { to: to(i), from: 'Tern', body, type: 'MESSAGE_TYPE_OTP', clientReference: `${run}-u-${i}` },
+          tenant.apiKey,
+        );
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  report('unary', total, performance.now() - started, latencies, { concurrency });
+}
+
+async function batch(client: PlainClient, tenant: TestTenant, run: string): Promise<void> {
+  const latencies: number[] = [];
+  let next = 0;
+  const calls = Math.ceil(total / batchSize);
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, calls) }, async () => {
+      while (next < calls) {
+        const b = next++;
+        const messages = Array.from({ length: batchSize }, (_, j) => ({
+          to: to(b * batchSize + j),
+          from: 'Tern',
+          body,
+          type: 'MESSAGE_TYPE_OTP',
+          clientReference: `${run}-b-${b}-${j}`,
+        }));
+        const t0 = performance.now();
+        await client.unary('sendBatch', { messages }, tenant.apiKey);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  report('batch', calls * batchSize, performance.now() - started, latencies, {
+    batch: batchSize,
+    concurrency,
+    latencyIs: 'per SendBatch call',
+  });
+}
+
+async function kafkaIntake(kafka: Kafka, tenant: TestTenant, run: string): Promise<void> {
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const consumer = kafka.consumer({ groupId: `${run}-watch` });
+  await consumer.connect();
+  await consumer.subscribe({ topic: topics.accepted.name, fromBeginning: false });
+  let joined = false;
+  consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
+  await consumer.run({
+    eachBatch: ({ batch: b }) => {
+      for (const m of b.messages) {
+        const accepted = events.MessageAccepted.decode(m.value ?? Buffer.alloc(0));
+        const at = sentAt.get(accepted.message?.clientReference ?? '');
+        if (at !== undefined) latencies.push(Number(m.timestamp) - at);
+      }
+      return Promise.resolve();
+    },
+  });
+  await waitFor('the watcher to join', () => joined);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const started = performance.now();
+  for (let offset = 0; offset < total; offset += 1000) {
+    const records = [];
+    for (let i = offset; i < Math.min(total, offset + 1000); i++) {
+      const message = sms.SendMessageRequest.fromPartial({
+        to: to(i),
+        from: 'Tern',
+        body,
+        type: sms.MessageType.MESSAGE_TYPE_TRANSACTIONAL,
+        clientReference: `${run}-k-${i}`,
+      });
+      const signature = signEvent(tenant.eventSecret, sms.SendMessageRequest.encode(message).finish());
+      const value = encodeValue(events.SendEvent, {
+        tenantId: tenant.id,
+        keyId: tenant.eventKeyId,
+        signature,
+        message,
+        sentAt: new Date(),
+      });
+      // Keys spread the events over every partition, as many producers would.
+      records.push({ key: `${tenant.id}-${i % 12}`, value, timestamp: String(Date.now()) });
+      sentAt.set(message.clientReference, Date.now());
+    }
+    await producer.send({ topic: topics.sendEvents.name, messages: records });
+  }
+  await waitFor('every event accepted', () => latencies.length >= total, 600_000, 50);
+  report('kafka', total, performance.now() - started, latencies, {
+    latencyIs: 'send-event record to sms.accepted record',
+  });
+  await producer.disconnect();
+  await consumer.disconnect();
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

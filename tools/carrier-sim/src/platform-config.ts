@@ -1,0 +1,47 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Scenario } from './scenario';
+
+export interface PlatformConfigFiles {
+  /** The SMPP connector's channels (TERN_SMPP_CHANNELS_FILE). */
+  channelsFile: string;
+  /** Ingest's number ranges (TERN_NUMBER_RANGES_FILE): the scenario's carriers by prefix. */
+  numberRangesFile: string;
+}
+
+/**
+ * The platform's view of a scenario's world: the connector's channels file, passwords in files of their own
+ * (as a mounted secret would be), and the carriers' number ranges for ingest's enrichment.
+ */
+export function writePlatformConfig(
+  scenario: Scenario,
+  dir: string,
+  ports: Record<string, number> = {},
+): PlatformConfigFiles {
+  mkdirSync(join(dir, 'secrets'), { recursive: true, mode: 0o700 });
+  const lines = scenario.channels.map((c) => {
+    const secret = join(dir, 'secrets', `${c.id}.password`);
+    writeFileSync(secret, c.password, { mode: 0o600 });
+    // The connector keeps a little under the SMSC's TPS, split over two binds.
+    const tpsPerBind = Math.max(1, Math.floor((c.tps * 0.9) / 2));
+    return `  - { id: ${c.id}, host: 127.0.0.1, port: ${ports[c.id] ?? c.port}, systemId: ${c.systemId}, password: { file: ${JSON.stringify(secret)} }, binds: 2, tpsPerBind: ${tpsPerBind}, window: ${Math.min(c.window, 50)} }`;
+  });
+  const channelsFile = join(dir, 'smpp-channels.yaml');
+  writeFileSync(
+    channelsFile,
+    [`# SMPP channels of the simulated scenario "${scenario.name}"`, 'channels:', ...lines, ''].join('\n'),
+  );
+  const ranges = scenario.countries.flatMap((country) =>
+    country.carriers.flatMap((carrier) =>
+      carrier.prefixes.map(
+        (prefix) => `  - { prefix: '${prefix}', mccMnc: '${carrier.mccMnc}', name: ${JSON.stringify(carrier.name)} }`,
+      ),
+    ),
+  );
+  const numberRangesFile = join(dir, 'number-ranges.yaml');
+  writeFileSync(
+    numberRangesFile,
+    [`# Number ranges of the simulated scenario "${scenario.name}"`, 'ranges:', ...ranges, ''].join('\n'),
+  );
+  return { channelsFile, numberRangesFile };
+}
