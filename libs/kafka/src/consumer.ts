@@ -34,6 +34,11 @@ export interface ConsumerOptions {
    * the same key may run concurrently: use it where each record stands alone (e.g. one SMPP submission each).
    */
   concurrency?: number;
+  /**
+   * With concurrency above 1: records of the same key still run one after the other, in partition order
+   * (a message's status events), while records of different keys overlap.
+   */
+  keyOrdered?: boolean;
   /** Partitions whose batches are processed at the same time (kafkajs partitionsConsumedConcurrently). */
   partitionsInParallel?: number;
   /** Inside a long batch, commit progress after this many records or this long, whichever comes first. */
@@ -138,6 +143,7 @@ export class BatchConsumer {
       maxHandlerAttempts: 3,
       retryDelayMs: 200,
       concurrency: 1,
+      keyOrdered: false,
       partitionsInParallel: 1,
       commitEveryRecords: 100,
       commitIntervalMs: 1000,
@@ -255,6 +261,8 @@ export class BatchConsumer {
     // Up to `concurrency` records in flight; offsets advance over the finished prefix only, so a record still
     // running (or stopped) is never committed past.
     const inFlight = new Set<Promise<void>>();
+    // keyOrdered: the last record of each key still in flight, which the next record of that key waits for.
+    const keyTails = new Map<string, Promise<void>>();
     let failure: Error | undefined;
     const advance = () => {
       for (
@@ -277,13 +285,10 @@ export class BatchConsumer {
       for (const message of batch.messages) {
         while (inFlight.size >= this.options.concurrency) await waitForAny();
         if (interrupted() || failure !== undefined) break;
-        const work: Promise<void> = this.processRecord(
-          route,
-          batch,
-          message,
-          () => payload.heartbeat(),
-          interrupted,
-        )
+        const key = this.options.keyOrdered ? message.key?.toString() : undefined;
+        const before = key === undefined ? undefined : keyTails.get(key);
+        const work: Promise<void> = (before ?? Promise.resolve())
+          .then(() => this.processRecord(route, batch, message, () => payload.heartbeat(), interrupted))
           .then((outcome) => {
             if (outcome === 'processed') finished.add(message.offset);
             advance();
@@ -293,8 +298,12 @@ export class BatchConsumer {
           .catch((error: unknown) => {
             failure ??= error instanceof Error ? error : new Error(String(error));
           })
-          .finally(() => inFlight.delete(work));
+          .finally(() => {
+            inFlight.delete(work);
+            if (key !== undefined && keyTails.get(key) === work) keyTails.delete(key);
+          });
         inFlight.add(work);
+        if (key !== undefined) keyTails.set(key, work);
         if (
           prefix - committedPrefix >= this.options.commitEveryRecords ||
           Date.now() - lastCommitAt >= this.options.commitIntervalMs

@@ -224,6 +224,43 @@ describe('kafka wrapper against a real broker', () => {
     await admin.disconnect();
   });
 
+  it('keyOrdered: records of one key in order, different keys side by side', async () => {
+    const topic = testTopic('key-ordered');
+    await ensureTopics(kafka, [topic], logger);
+    const seen = new Map<string, number[]>();
+    let running = 0;
+    let maxRunning = 0;
+    let total = 0;
+    await startConsumer(
+      client
+        .consumer({
+          groupId: uniqueName('key-ordered'),
+          fromBeginning: true,
+          concurrency: 8,
+          keyOrdered: true,
+        })
+        .on(topic, async (record) => {
+          const key = record.value.message?.messageId ?? '';
+          running++;
+          maxRunning = Math.max(maxRunning, running);
+          // Later records of a key finish faster: without ordering they would overtake earlier ones.
+          const sequence = record.value.message?.segments ?? 0;
+          await new Promise((r) => setTimeout(r, 40 - sequence * 3));
+          seen.set(key, [...(seen.get(key) ?? []), sequence]);
+          running--;
+          total++;
+        }),
+    );
+    const records = Array.from({ length: 30 }, (_, i) => {
+      const value = accepted(`k-${i % 3}`);
+      return { ...value, message: { ...value.message!, segments: Math.floor(i / 3) } };
+    });
+    await client.producer().send(topic, records);
+    await waitFor('every record', () => total === 30);
+    for (const key of ['k-0', 'k-1', 'k-2']) expect(seen.get(key)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(maxRunning).toBe(3);
+  });
+
   describe('a consumer process', () => {
     const fixture = join(__dirname, 'fixtures', 'record-consumer.ts');
     const work = mkdtempSync(join(tmpdir(), 'tern-kafka-'));

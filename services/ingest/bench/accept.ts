@@ -2,6 +2,8 @@
 //   unary  SendMessage calls, `--concurrency` in flight
 //   batch  SendBatch calls of `--batch` messages, `--concurrency` in flight
 //   kafka  signed SendEvents on sms.send-events; latency = sms.accepted record time - send-event record time
+//   status sms.status events (as dlr publishes them); latency = publish to arrival on a StreamStatus stream,
+//          i.e. how far behind the pipeline GetMessage and the status stream are
 // It starts the built ingest service (pnpm build) against the local infrastructure (TERN_KAFKA_BROKERS,
 // TERN_REDIS_URL) and prints one JSON line per path.
 //   pnpm --filter @tern/ingest bench --messages 20000 --concurrency 64 --batch 500
@@ -20,12 +22,14 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '64' },
     batch: { type: 'string', default: '500' },
-    paths: { type: 'string', default: 'unary,batch,kafka' },
+    paths: { type: 'string', default: 'unary,batch,kafka,status' },
+    'status-rate': { type: 'string', default: '1000' },
   },
 });
 const total = Number(values.messages);
 const concurrency = Number(values.concurrency);
 const batchSize = Number(values.batch);
+const statusRate = Number(values['status-rate']);
 
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
@@ -88,6 +92,7 @@ async function main(): Promise<void> {
     if (paths.includes('unary')) await unary(client, tenant, run);
     if (paths.includes('batch')) await batch(client, tenant, run);
     if (paths.includes('kafka')) await kafkaIntake(kafka, tenant, run);
+    if (paths.includes('status')) await statusView(client, kafka, tenant, run);
   } finally {
     client.close();
     await service.stop();
@@ -196,6 +201,53 @@ async function kafkaIntake(kafka: Kafka, tenant: TestTenant, run: string): Promi
   });
   await producer.disconnect();
   await consumer.disconnect();
+}
+
+async function statusView(client: PlainClient, kafka: Kafka, tenant: TestTenant, run: string): Promise<void> {
+  const publishedAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const stream = client.stream({ since: new Date() }, tenant.apiKey);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const count = Math.min(total, 20_000);
+  const started = performance.now();
+  for (let offset = 0; offset < count; offset += 500) {
+    const records = [];
+    for (let i = offset; i < Math.min(count, offset + 500); i++) {
+      const messageId = `${run}-s-${i}`;
+      const event = sms.StatusEvent.fromPartial({
+        messageId,
+        tenantId: tenant.id,
+        status: sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
+        attempt: 1,
+        channelId: 'bench',
+        occurredAt: new Date(),
+      });
+      records.push({ key: messageId, value: encodeValue(sms.StatusEvent, event) });
+      publishedAt.set(messageId, Date.now());
+    }
+    await producer.send({ topic: topics.status.name, messages: records });
+    // Paced like a steady pipeline, not one burst.
+    await new Promise((resolve) => setTimeout(resolve, (500 / statusRate) * 1000));
+  }
+  await waitFor(
+    'every status event on the stream',
+    () => {
+      const arrivals = stream.arrivals.splice(0);
+      for (const [i, event] of stream.events.splice(0).entries()) {
+        const at = publishedAt.get(event['messageId'] as string);
+        if (at !== undefined) latencies.push(arrivals[i]! - at);
+      }
+      return latencies.length >= count;
+    },
+    600_000,
+    5,
+  );
+  report('status', count, performance.now() - started, latencies, {
+    latencyIs: `sms.status publish to StreamStatus arrival, published at ${statusRate}/s`,
+  });
+  stream.cancel();
+  await producer.disconnect();
 }
 
 main().catch((error: unknown) => {

@@ -61,6 +61,9 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     const statusView = this.kafka.consumer({
       groupId: `tern-ingest-${config.deployment}-status-view`,
       sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+      // Many messages at once, each message's events still in order (they are keyed by message id).
+      concurrency: 100,
+      keyOrdered: true,
       partitionsInParallel: DEFAULT_PARTITIONS,
       fromBeginning: true,
     });

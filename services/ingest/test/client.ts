@@ -43,14 +43,19 @@ export class PlainClient {
   stream(
     request: Plain,
     apiKey: string,
-  ): { events: Plain[]; error: Promise<grpc.ServiceError>; cancel(): void } {
+  ): { events: Plain[]; arrivals: number[]; error: Promise<grpc.ServiceError>; cancel(): void } {
     const metadata = new grpc.Metadata();
     metadata.set('x-api-key', apiKey);
     const call = (this.raw as any).streamStatus(request, metadata) as grpc.ClientReadableStream<Plain>;
     const events: Plain[] = [];
-    call.on('data', (event: Plain) => events.push(event));
+    // When each event arrived (Date.now()), for latency measurements.
+    const arrivals: number[] = [];
+    call.on('data', (event: Plain) => {
+      events.push(event);
+      arrivals.push(Date.now());
+    });
     const error = new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
-    return { events, error, cancel: () => call.cancel() };
+    return { events, arrivals, error, cancel: () => call.cancel() };
   }
 
   close(): void {

@@ -240,7 +240,7 @@ describe('smpp-connector against the carrier simulator', () => {
   });
 
   it('never writes an SMPP password to its logs', () => {
-    const logs = connector.output.join('\n');
+    const logs = connector.logs.map((l) => JSON.stringify(l)).join('\n');
     expect(logs).toContain('"msg":"bound"');
     for (const secret of ['decpw', 'hexpw', 'busypw', 'outpw']) expect(logs).not.toContain(secret);
   });

@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { events, sms } from '@tern/contracts';
-import { uniqueName, waitFor } from '@tern/testing';
+import { startServiceProcess, uniqueName, waitFor, type ServiceProcess } from '@tern/testing';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 
 export interface ChannelEntry {
@@ -33,41 +31,11 @@ export function channelsFile(channels: ChannelEntry[]): { path: string; env: Rec
   };
 }
 
-export interface RunningConnector {
-  process: ChildProcess;
-  httpPort: number;
-  /** Every line it wrote to stdout (its JSON logs). */
-  output: string[];
-  ready(): Promise<{ checks: Record<string, { ok: boolean }> }>;
-  exited: Promise<number | null>;
-}
+export type RunningConnector = ServiceProcess;
 
 /** Runs the built connector as its own process, the way it is deployed, and waits for its HTTP port. */
-export async function startConnector(env: Record<string, string>): Promise<RunningConnector> {
-  const child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'main.js')], {
-    // Info level: the port comes from the "service started" line.
-    env: { PATH: process.env.PATH ?? '', TERN_HTTP_PORT: '0', ...env, TERN_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let httpPort = 0;
-  const output: string[] = [];
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    output.push(line);
-    const entry = JSON.parse(line) as { msg?: string; httpPort?: number };
-    if (entry.msg === 'service started' && entry.httpPort) httpPort = entry.httpPort;
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await waitFor('the connector to listen', () => httpPort > 0);
-  return {
-    process: child,
-    httpPort,
-    output,
-    exited,
-    ready: async () =>
-      (await (await fetch(`http://127.0.0.1:${httpPort}/health/ready`)).json()) as {
-        checks: Record<string, { ok: boolean }>;
-      },
-  };
+export function startConnector(env: Record<string, string>): Promise<RunningConnector> {
+  return startServiceProcess(join(__dirname, '..', 'dist', 'main.js'), env);
 }
 
 /** Dispatch requests as the router would publish them; each message to its own number. */
