@@ -34,7 +34,8 @@ export function writePlatformConfig(
   const ranges = scenario.countries.flatMap((country) =>
     country.carriers.flatMap((carrier) =>
       carrier.prefixes.map(
-        (prefix) => `  - { prefix: '${prefix}', mccMnc: '${carrier.mccMnc}', name: ${JSON.stringify(carrier.name)} }`,
+        (prefix) =>
+          `  - { prefix: '${prefix}', mccMnc: '${carrier.mccMnc}', name: ${JSON.stringify(carrier.name)} }`,
       ),
     ),
   );
