@@ -1,0 +1,53 @@
+import { z } from 'zod';
+
+export const TIERS = ['direct', 'tier1', 'aggregator', 'indirect'] as const;
+export type Tier = (typeof TIERS)[number];
+
+const country = z.string().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2');
+const price = z.number().nonnegative();
+
+const channelSchema = z.object({
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
+  tier: z.enum(TIERS),
+  /** Submissions per second the channel takes (the connector's binds enforce it per bind; this is the total). */
+  tps: z.number().positive(),
+  senderTypes: z.array(z.enum(['alphanumeric', 'shortcode', 'international'])).min(1),
+  /** Countries it reaches and the price per segment, optionally per destination carrier (MCC+MNC). */
+  countries: z.record(
+    country,
+    z.object({ price, carriers: z.record(z.string().regex(/^\d{5,6}$/), price).default({}) }),
+  ),
+});
+
+export const routingTableSchema = z
+  .object({
+    channels: z.array(channelSchema).min(1),
+    /** Country → lane (its dispatch topic and connector deployment); unlisted countries go to defaultLane. */
+    lanes: z.record(country, z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/)).default({}),
+    defaultLane: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
+      .default('default'),
+  })
+  .superRefine((table, ctx) => {
+    const seen = new Set<string>();
+    table.channels.forEach((c, i) => {
+      if (seen.has(c.id))
+        ctx.addIssue({ code: 'custom', path: ['channels', i, 'id'], message: `duplicate channel ${c.id}` });
+      seen.add(c.id);
+    });
+  });
+
+export type RoutingTable = z.output<typeof routingTableSchema>;
+export type Channel = RoutingTable['channels'][number];
+
+export function laneOf(table: RoutingTable, countryCode: string): string {
+  return table.lanes[countryCode] ?? table.defaultLane;
+}
+
+/** Price per segment of a channel towards a country (and carrier, where priced apart); undefined: no route. */
+export function priceOf(channel: Channel, countryCode: string, mccMnc: string): number | undefined {
+  const route = channel.countries[countryCode];
+  if (!route) return undefined;
+  return (mccMnc ? route.carriers[mccMnc] : undefined) ?? route.price;
+}

@@ -1,0 +1,205 @@
+import { sms } from '@tern/contracts';
+import { CircuitBreaker, type BreakerPolicy } from './circuit-breaker';
+import { laneOf, routingTableSchema, type RoutingTable } from './routing-table';
+import { selectChannel, type RouteStats, type SelectionInput } from './select';
+
+const table: RoutingTable = routingTableSchema.parse({
+  channels: [
+    {
+      id: 'direct-sg',
+      tier: 'direct',
+      tps: 500,
+      senderTypes: ['alphanumeric', 'international'],
+      countries: { SG: { price: 0.04 } },
+    },
+    {
+      id: 'aggr-apac',
+      tier: 'aggregator',
+      tps: 1000,
+      senderTypes: ['alphanumeric', 'international', 'shortcode'],
+      countries: { SG: { price: 0.025, carriers: { '52505': 0.02 } }, ID: { price: 0.03 } },
+    },
+    {
+      id: 'grey',
+      tier: 'indirect',
+      tps: 2000,
+      senderTypes: ['international'],
+      countries: { SG: { price: 0.008 }, ID: { price: 0.01 } },
+    },
+  ],
+  lanes: { SG: 'apac' },
+});
+
+const message = (over: Partial<SelectionInput['message']> = {}): SelectionInput['message'] => ({
+  messageId: 'm',
+  country: 'SG',
+  mccMnc: '52501',
+  senderType: sms.SenderType.SENDER_TYPE_INTERNATIONAL,
+  type: sms.MessageType.MESSAGE_TYPE_OTP,
+  segments: 1,
+  ...over,
+});
+
+const input = (over: Partial<SelectionInput> = {}): SelectionInput => ({
+  message: message(),
+  attempt: 1,
+  table,
+  stats: () => undefined,
+  blocked: () => undefined,
+  tried: new Set(),
+  ...over,
+});
+
+/** How often each channel wins over many messages (different ids: different draws). */
+function shares(make: (i: number) => SelectionInput, n = 2000): Record<string, number> {
+  const wins: Record<string, number> = {};
+  for (let i = 0; i < n; i++) {
+    const id = selectChannel(make(i)).channel?.id ?? 'none';
+    wins[id] = (wins[id] ?? 0) + 1;
+  }
+  return Object.fromEntries(Object.entries(wins).map(([id, count]) => [id, count / n]));
+}
+
+describe('selectChannel', () => {
+  it('gives the better channel most traffic, not all', () => {
+    // Two comparable channels for OTP; one has delivered 95 of 100 lately, the other 80 of 100.
+    const stats = (channel: string): RouteStats =>
+      channel === 'direct-sg'
+        ? { alpha: 95, beta: 5, latencyP50Ms: 3000 }
+        : { alpha: 80, beta: 20, latencyP50Ms: 3000 };
+    const won = shares((i) =>
+      input({ message: message({ messageId: `m${i}` }), stats, tried: new Set(['grey']) }),
+    );
+    expect(won['direct-sg']).toBeGreaterThan(0.9);
+    expect(won['aggr-apac']).toBeGreaterThan(0);
+  });
+
+  it('keeps exploring a channel with little evidence', () => {
+    // Equal means, but one is known from 1,000 attempts and the other from 10: the uncertain one wins often.
+    const stats = (channel: string): RouteStats =>
+      channel === 'direct-sg'
+        ? { alpha: 900, beta: 100, latencyP50Ms: 3000 }
+        : { alpha: 9, beta: 1, latencyP50Ms: 3000 };
+    const won = shares((i) =>
+      input({ message: message({ messageId: `m${i}` }), stats, tried: new Set(['grey']) }),
+    );
+    expect(won['aggr-apac']).toBeGreaterThan(0.2);
+  });
+
+  it('never chooses an open breaker, a channel that already failed, or one that cannot carry the message', () => {
+    const won = shares((i) =>
+      input({
+        message: message({ messageId: `m${i}`, senderType: sms.SenderType.SENDER_TYPE_ALPHANUMERIC }),
+        blocked: (channel) => (channel === 'direct-sg' ? 'breaker open' : undefined),
+      }),
+    );
+    // grey carries no alphanumeric senders; direct-sg is open: everything goes to aggr-apac.
+    expect(won).toEqual({ 'aggr-apac': 1 });
+    // direct-sg has no route to Indonesia.
+    const idOnly = shares(
+      (i) =>
+        input({
+          message: message({
+            messageId: `m${i}`,
+            country: 'ID',
+            type: sms.MessageType.MESSAGE_TYPE_MARKETING,
+          }),
+        }),
+      200,
+    );
+    expect(idOnly['direct-sg']).toBeUndefined();
+    expect(idOnly['none']).toBeUndefined();
+    const none = selectChannel(
+      input({ message: message({ country: 'ID' }), tried: new Set(['aggr-apac', 'grey']) }),
+    );
+    expect(none.channel).toBeUndefined();
+    expect(none.decision.candidates.map((c) => [c.channelId, c.excludedBecause])).toEqual([
+      ['direct-sg', 'no route to ID'],
+      ['aggr-apac', 'already failed this message'],
+      ['grey', 'already failed this message'],
+    ]);
+  });
+
+  it('weighs the same candidates differently for OTP and marketing', () => {
+    // With priors only: direct is fast and dear, grey slow and cheap.
+    const otp = shares((i) => input({ message: message({ messageId: `o${i}` }) }));
+    const marketing = shares((i) =>
+      input({ message: message({ messageId: `k${i}`, type: sms.MessageType.MESSAGE_TYPE_MARKETING }) }),
+    );
+    expect(otp['direct-sg']).toBeGreaterThan(0.8);
+    expect(marketing['grey'] ?? 0).toBeGreaterThan(otp['grey'] ?? 0);
+    expect(marketing['direct-sg'] ?? 0).toBeLessThan(0.3);
+  });
+
+  it('decides the same for the same inputs and seed, and records why', () => {
+    const a = selectChannel(input({ message: message({ messageId: 'same' }) }));
+    const b = selectChannel(input({ message: message({ messageId: 'same' }) }));
+    expect(b).toEqual(a);
+    expect(a.decision.reason).toBe('thompson sample among 3 candidates');
+    expect(a.decision.candidates.every((c) => c.deliveryProbability > 0 && c.pricePerSegment > 0)).toBe(true);
+    const chosen = a.decision.candidates.find((c) => c.channelId === a.channel?.id);
+    expect(Math.max(...a.decision.candidates.map((c) => c.score))).toBe(chosen?.score);
+  });
+
+  it('prices a carrier apart where the table says so, and maps countries to lanes', () => {
+    const decision = selectChannel(input({ message: message({ mccMnc: '52505' }) })).decision;
+    expect(decision.candidates.find((c) => c.channelId === 'aggr-apac')?.pricePerSegment).toBe(0.02);
+    expect(laneOf(table, 'SG')).toBe('apac');
+    expect(laneOf(table, 'BR')).toBe('default');
+  });
+});
+
+describe('routing table', () => {
+  it('refuses a duplicate channel, naming it', () => {
+    const result = routingTableSchema.safeParse({
+      channels: [table.channels[0], table.channels[0]],
+    });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.message).toBe('duplicate channel direct-sg');
+  });
+});
+
+describe('CircuitBreaker', () => {
+  const policy: BreakerPolicy = {
+    windowMs: 10_000,
+    minOutcomes: 10,
+    failureRatio: 0.5,
+    openMs: 5_000,
+    probes: 3,
+  };
+
+  it('opens on a failure spike, probes when half-open, closes after successful probes', () => {
+    const breaker = new CircuitBreaker(policy);
+    for (let i = 0; i < 9; i++) breaker.record(false, 1000 + i);
+    expect(breaker.current(1010)).toBe('closed'); // nine outcomes: not enough to judge
+    breaker.record(false, 1010);
+    expect(breaker.current(1011)).toBe('open');
+    expect(breaker.allow(5000)).toBe(false);
+    expect(breaker.current(6010)).toBe('half-open');
+    expect([breaker.allow(6010), breaker.allow(6011), breaker.allow(6012), breaker.allow(6013)]).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
+    breaker.record(true, 6100);
+    breaker.record(true, 6101);
+    breaker.record(true, 6102);
+    expect(breaker.current(6103)).toBe('closed');
+    expect(breaker.allow(6103)).toBe(true);
+  });
+
+  it('reopens on a failed probe, and forgets failures older than its window', () => {
+    const breaker = new CircuitBreaker(policy);
+    for (let i = 0; i < 10; i++) breaker.record(false, i);
+    breaker.allow(6000);
+    breaker.record(false, 6001);
+    expect(breaker.current(6002)).toBe('open');
+
+    const healthy = new CircuitBreaker(policy);
+    for (let i = 0; i < 9; i++) healthy.record(false, i);
+    // The old failures leave the window before the tenth outcome arrives.
+    healthy.record(false, 20_000);
+    expect(healthy.current(20_001)).toBe('closed');
+  });
+});
