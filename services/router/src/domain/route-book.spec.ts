@@ -1,0 +1,62 @@
+import { events } from '@tern/contracts';
+import { RouteBook } from './route-book';
+import { retryVerdict } from './retry-policy';
+
+const policy = { windowMs: 10_000, minOutcomes: 5, failureRatio: 0.5, openMs: 5_000, probes: 2 };
+
+describe('RouteBook', () => {
+  it('prefers a carrier weight to the country weight, and the latest record of a route', () => {
+    const book = new RouteBook(policy);
+    const weight = (over: Partial<events.RoutingWeight>) =>
+      book.applyWeight(events.RoutingWeight.fromPartial({ channelId: 'c1', country: 'SG', ...over }));
+    weight({ deliveredAlpha: 50, deliveredBeta: 50, latencyP50Ms: 9000 });
+    weight({ mccMnc: '52501', deliveredAlpha: 90, deliveredBeta: 10, latencyP50Ms: 2000 });
+    expect(book.stats('c1', 'SG', '52501')).toEqual({ alpha: 90, beta: 10, latencyP50Ms: 2000 });
+    expect(book.stats('c1', 'SG', '52505')).toEqual({ alpha: 50, beta: 50, latencyP50Ms: 9000 });
+    weight({ deliveredAlpha: 80, deliveredBeta: 20, latencyP50Ms: 4000 });
+    expect(book.stats('c1', 'SG', '')).toEqual({ alpha: 80, beta: 20, latencyP50Ms: 4000 });
+    expect(book.stats('c2', 'SG', '')).toBeUndefined();
+  });
+
+  it('blocks a channel towards one carrier without blocking the channel', () => {
+    const book = new RouteBook(policy);
+    for (let i = 0; i < 5; i++) book.recordOutcome('c1', '52501', false, i);
+    // The channel's own breaker saw 5 failures too: both are open.
+    expect(book.blocked('c1', '52505', 10)).toBe('breaker open for c1');
+    const other = new RouteBook(policy);
+    for (let i = 0; i < 10; i++) other.recordOutcome('c1', '52505', true, i);
+    for (let i = 10; i < 15; i++) other.recordOutcome('c1', '52501', false, i);
+    // Channel-wide 5 of 15 failed (closed); towards 52501 all failed (open).
+    expect(other.blocked('c1', '52505', 20)).toBeUndefined();
+    expect(other.blocked('c1', '52501', 20)).toBe('breaker open for c1 towards 52501');
+    expect(other.breakerStates(20)).toEqual({ c1: 'closed', 'c1/52501': 'open', 'c1/52505': 'closed' });
+  });
+});
+
+describe('retryVerdict', () => {
+  const now = Date.parse('2026-11-25T12:00:00Z');
+  const request = (over: Partial<events.RetryRequest> = {}, expiresInMs = 600_000) =>
+    events.RetryRequest.fromPartial({
+      message: events.SmsMessage.fromPartial({ messageId: 'm', expiresAt: new Date(now + expiresInMs) }),
+      failedAttempt: 1,
+      triedChannelIds: ['c1'],
+      reason: { code: 'UNREACHABLE', retryable: true },
+      ...over,
+    });
+  const limits = { maxAttempts: 3, minRemainingMs: 30_000 };
+
+  it('routes the next attempt, excluding the channels tried', () => {
+    expect(retryVerdict(request(), now, limits)).toEqual({ retry: true, attempt: 2, tried: new Set(['c1']) });
+  });
+
+  it('stops when validity runs out, at the attempt cap, or on a permanent failure', () => {
+    expect(retryVerdict(request({}, 10_000), now, limits)).toMatchObject({ retry: false, code: 'EXPIRED' });
+    expect(retryVerdict(request({ failedAttempt: 3 }), now, limits)).toMatchObject({
+      retry: false,
+      code: 'MAX_ATTEMPTS',
+    });
+    expect(
+      retryVerdict(request({ reason: { code: 'FILTERED', description: '', retryable: false } }), now, limits),
+    ).toMatchObject({ retry: false, code: 'NOT_RETRYABLE' });
+  });
+});

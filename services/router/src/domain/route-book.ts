@@ -1,0 +1,65 @@
+import type { events } from '@tern/contracts';
+import { CircuitBreaker, DEFAULT_BREAKER_POLICY, type BreakerPolicy } from './circuit-breaker';
+import type { RouteStats } from './select';
+
+/**
+ * What one router instance knows of every route: the latest weights from `routing.weights` (per channel
+ * and country, and per carrier where analytics has enough data) and a circuit breaker per channel and per
+ * channel+carrier, fed by submission and receipt outcomes. Time is passed in; nothing here does I/O.
+ */
+export class RouteBook {
+  private readonly weights = new Map<string, RouteStats>();
+  private readonly breakers = new Map<string, CircuitBreaker>();
+
+  constructor(private readonly policy: BreakerPolicy = DEFAULT_BREAKER_POLICY) {}
+
+  /** Applies one record of the compacted weights topic (the latest per route wins). */
+  applyWeight(weight: events.RoutingWeight): void {
+    this.weights.set(weightKey(weight.channelId, weight.country, weight.mccMnc), {
+      alpha: weight.deliveredAlpha,
+      beta: weight.deliveredBeta,
+      latencyP50Ms: weight.latencyP50Ms,
+    });
+  }
+
+  /** The carrier's own figures where known, else the country's; undefined: no data (the tier prior applies). */
+  stats(channelId: string, country: string, mccMnc: string): RouteStats | undefined {
+    return (
+      (mccMnc ? this.weights.get(weightKey(channelId, country, mccMnc)) : undefined) ??
+      this.weights.get(weightKey(channelId, country, ''))
+    );
+  }
+
+  /** One outcome of a channel towards a carrier: counts for the channel's breaker and the carrier's. */
+  recordOutcome(channelId: string, mccMnc: string, ok: boolean, now: number): void {
+    this.breaker(channelId).record(ok, now);
+    if (mccMnc) this.breaker(`${channelId}/${mccMnc}`).record(ok, now);
+  }
+
+  /** Why the channel may not take this message now, or undefined. Half-open breakers let a few probes by. */
+  blocked(channelId: string, mccMnc: string, now: number): string | undefined {
+    if (!this.breaker(channelId).allow(now)) return `breaker open for ${channelId}`;
+    if (mccMnc && !this.breaker(`${channelId}/${mccMnc}`).allow(now)) {
+      return `breaker open for ${channelId} towards ${mccMnc}`;
+    }
+    return undefined;
+  }
+
+  /** Every breaker's state, for metrics and health. */
+  breakerStates(now: number): Record<string, string> {
+    return Object.fromEntries([...this.breakers].map(([key, b]) => [key, b.current(now)]));
+  }
+
+  private breaker(key: string): CircuitBreaker {
+    let breaker = this.breakers.get(key);
+    if (!breaker) {
+      breaker = new CircuitBreaker(this.policy);
+      this.breakers.set(key, breaker);
+    }
+    return breaker;
+  }
+}
+
+function weightKey(channelId: string, country: string, mccMnc: string): string {
+  return `${channelId}|${country}|${mccMnc}`;
+}
