@@ -248,14 +248,14 @@ export class GrpcApi {
   private async streamStatus(
     call: grpc.ServerWritableStream<sms.StreamStatusRequest, sms.StatusEvent>,
   ): Promise<void> {
+    const arrivedAt = new Date();
     let reader: StatusStreamReader | undefined;
     try {
       const tenant = this.authenticate(call.metadata);
+      // Neither cursor nor time: events from the moment the call arrived, however long setting up takes.
       const from: StartFrom = call.request.cursor
         ? { cursor: call.request.cursor }
-        : call.request.since
-          ? { since: call.request.since }
-          : 'now';
+        : { since: call.request.since ?? arrivedAt };
       reader = new StatusStreamReader(this.deps.streamConnection(), this.deps.messages.streamKey(tenant.id));
       this.streams.add(reader);
       call.on('cancelled', () => reader?.close());

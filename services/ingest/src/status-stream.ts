@@ -12,7 +12,7 @@ export class CursorError extends Error {
   }
 }
 
-export type StartFrom = { cursor: string } | { since: Date } | 'now';
+export type StartFrom = { cursor: string } | { since: Date };
 
 /**
  * Reads a tenant's status events from a start point, then follows new ones, on its own blocking Redis
@@ -34,10 +34,6 @@ export class StatusStreamReader {
 
   /** Where reading starts (exclusive); throws CursorError for a malformed cursor or one past retention. */
   async startAfter(from: StartFrom): Promise<string> {
-    if (from === 'now') {
-      const [last] = (await this.redis.xrevrange(this.key, '+', '-', 'COUNT', 1)) as [string, string[]][];
-      return last?.[0] ?? '0-0';
-    }
     if ('since' in from) {
       const ms = from.since.getTime();
       return ms <= 0 ? '0-0' : `${ms - 1}-18446744073709551615`;

@@ -101,7 +101,9 @@ beforeAll(async () => {
     TERN_REDIS_URL: infra.redisUrl,
     TERN_TENANTS_FILE: tenants.path,
     TERN_GRPC_PORT: '0',
-    TERN_INGEST_DEPLOYMENT: run,
+    // A fixed deployment: its groups read the shared topics' history once per machine, not every run
+    // (tenants are new each run, so earlier runs' records change nothing here).
+    TERN_INGEST_DEPLOYMENT: 'ingest-test',
     TERN_KAFKA_SESSION_TIMEOUT_MS: '10000',
   });
   grpcPort = await waitFor(
@@ -281,7 +283,7 @@ describe('gRPC SmsService', () => {
         const v = await client.unary('getMessage', { messageId: id }, acme.apiKey);
         return v['status'] === 'MESSAGE_STATUS_DELIVERED' && v;
       },
-      5000,
+      30_000,
       20,
     );
     await producer.disconnect();
@@ -301,6 +303,8 @@ describe('gRPC SmsService', () => {
     // wrappers that map google.protobuf.Timestamp to Date in this process, proto-loader clients included.
     const live = client.stream({ since }, acme.apiKey);
     const other = client.stream({}, globex.apiKey);
+    // Neither cursor nor time: everything from the moment the call arrived.
+    const fromNow = client.stream({}, acme.apiKey);
     const sent = await Promise.all(
       [1, 2, 3].map((i) =>
         client.unary('sendMessage', message({ clientReference: `stream-${run}-${i}` }), acme.apiKey),
@@ -309,6 +313,9 @@ describe('gRPC SmsService', () => {
     const ids = sent.map((s) => s['messageId'] as string);
     await waitFor('three ACCEPTED events on the stream', () =>
       ids.every((id) => live.events.some((e) => e['messageId'] === id)),
+    );
+    await waitFor('the same events on the stream opened without a start', () =>
+      ids.every((id) => fromNow.events.some((e) => e['messageId'] === id)),
     );
     const ours = live.events.filter((e) => ids.includes(e['messageId']));
     expect(ours.every((e) => e['status'] === 'MESSAGE_STATUS_ACCEPTED' && e['tenantId'] === acme.id)).toBe(
@@ -324,7 +331,7 @@ describe('gRPC SmsService', () => {
       () => resumed.events.filter((e) => ids.includes(e['messageId'])).length >= 2,
     );
     expect(resumed.events.map((e) => e['messageId'])).not.toContain(first['messageId']);
-    for (const s of [live, other, resumed]) s.cancel();
+    for (const s of [live, other, fromNow, resumed]) s.cancel();
 
     const bad = client.stream({ cursor: 'not-a-cursor' }, acme.apiKey);
     expect((await bad.error).code).toBe(grpc.status.INVALID_ARGUMENT);

@@ -408,7 +408,10 @@ export interface StatusReason {
 export interface StreamStatusRequest {
   /** Resume after this event (the `cursor` of the last event received). Takes precedence over `since`. */
   cursor: string;
-  /** Start with events at or after this time; empty: only new events. */
+  /**
+   * Start with events at or after this time (when Tern recorded them); empty: from the moment the call
+   * arrives.
+   */
   since: Date | undefined;
 }
 
