@@ -1,4 +1,4 @@
-import { sms, type events } from '@tern/contracts';
+import type { events } from '@tern/contracts';
 import {
   CONTENT_TYPE_HEADER,
   JSON_CONTENT_TYPE,
@@ -8,7 +8,7 @@ import {
 } from '@tern/kafka';
 import type { Acceptor } from './acceptor';
 import { signatureMatches, signedBytesOfProtobuf, signedTextOfJson } from './domain/event-signature';
-import { DEFAULT_VALIDITY_MS } from './domain/send-request';
+import { eventExpired } from './domain/send-request';
 import type { TenantDirectory } from './tenants';
 
 /**
@@ -44,20 +44,9 @@ export function sendEventIntake(tenants: TenantDirectory, acceptor: Acceptor) {
         'signature',
       );
     }
-    // An event older than its message's validity is not worth sending any more: a new deployment's first
-    // read of the topic, or a long outage, must not deliver yesterday's login codes.
-    const validity = event.message.validity;
-    const validityMs = validity
-      ? validity.seconds * 1000 + validity.nanos / 1e6
-      : (DEFAULT_VALIDITY_MS[event.message.type] ??
-        DEFAULT_VALIDITY_MS[sms.MessageType.MESSAGE_TYPE_UNSPECIFIED]);
-    const sentAt = event.sentAt?.getTime() ?? record.timestamp.getTime();
-    if (Date.now() - sentAt > validityMs) {
-      throw new PoisonMessageError(
-        'EXPIRED',
-        `sent ${new Date(sentAt).toISOString()}, validity over`,
-        'sent_at',
-      );
+    const sentAt = event.sentAt ?? record.timestamp;
+    if (eventExpired(event.message, sentAt, new Date())) {
+      throw new PoisonMessageError('EXPIRED', `sent ${sentAt.toISOString()}, validity over`, 'sent_at');
     }
     let outcome;
     try {

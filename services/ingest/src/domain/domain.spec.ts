@@ -1,7 +1,7 @@
 import { sms } from '@tern/contracts';
 import { signatureMatches, signEvent, signedBytesOfProtobuf, signedTextOfJson } from './event-signature';
 import { acceptedView, applyStatusEvent } from './message-view';
-import { validateSendRequest, type IntakePolicy } from './send-request';
+import { eventExpired, validateSendRequest, type IntakePolicy } from './send-request';
 
 const now = new Date('2026-11-25T12:00:00Z');
 const policy: IntakePolicy = { now, allowPrivateCallbacks: false, maxSegments: 10 };
@@ -76,6 +76,21 @@ describe('validateSendRequest', () => {
     if (!a.ok || !b.ok || !c.ok) throw new Error('expected valid');
     expect(a.fingerprint).toBe(b.fingerprint);
     expect(c.fingerprint).not.toBe(a.fingerprint);
+  });
+});
+
+describe('eventExpired', () => {
+  it('judges a send event by its message validity, or its type default', () => {
+    const hourAgo = new Date(now.getTime() - 3_600_000);
+    expect(eventExpired(request({ type: sms.MessageType.MESSAGE_TYPE_OTP }), hourAgo, now)).toBe(true);
+    expect(eventExpired(request({ type: sms.MessageType.MESSAGE_TYPE_MARKETING }), hourAgo, now)).toBe(false);
+    expect(
+      eventExpired(
+        request({ type: sms.MessageType.MESSAGE_TYPE_OTP, validity: { seconds: 7200, nanos: 0 } }),
+        hourAgo,
+        now,
+      ),
+    ).toBe(false);
   });
 });
 

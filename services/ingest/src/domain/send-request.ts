@@ -90,12 +90,9 @@ export function validateSendRequest(
     fail('client_reference', 'INVALID_REFERENCE', 'up to 128 printable ASCII characters, no spaces');
   }
 
-  let validityMs = DEFAULT_VALIDITY_MS[type] ?? 48 * HOUR;
-  if (request.validity) {
-    validityMs = request.validity.seconds * 1000 + Math.floor(request.validity.nanos / 1e6);
-    if (validityMs < VALIDITY_MS.min || validityMs > VALIDITY_MS.max) {
-      fail('validity', 'INVALID_VALIDITY', 'between 1 minute and 72 hours');
-    }
+  const validityMs = validityMsOf(request);
+  if (request.validity && (validityMs < VALIDITY_MS.min || validityMs > VALIDITY_MS.max)) {
+    fail('validity', 'INVALID_VALIDITY', 'between 1 minute and 72 hours');
   }
   const now = policy.now.getTime();
   let notBefore: Date | undefined;
@@ -145,6 +142,24 @@ export function validateSendRequest(
     notBefore,
   };
   return { ok: true, message, fingerprint: fingerprint(message, validityMs) };
+}
+
+/** How long a request's message is worth delivering: its own validity, or its type's default. */
+export function validityMsOf(request: Pick<sms.SendMessageRequest, 'validity' | 'type'>): number {
+  if (request.validity) return request.validity.seconds * 1000 + Math.floor(request.validity.nanos / 1e6);
+  return DEFAULT_VALIDITY_MS[request.type] ?? DEFAULT_VALIDITY_MS[sms.MessageType.MESSAGE_TYPE_TRANSACTIONAL];
+}
+
+/**
+ * Whether a send event arrives too late to be worth sending (sent longer ago than its message's validity):
+ * a new deployment's first read of the topic, or a long outage, must not deliver yesterday's login codes.
+ */
+export function eventExpired(
+  request: Pick<sms.SendMessageRequest, 'validity' | 'type'>,
+  sentAt: Date,
+  now: Date,
+): boolean {
+  return now.getTime() - sentAt.getTime() > validityMsOf(request);
 }
 
 /**
