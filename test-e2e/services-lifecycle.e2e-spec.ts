@@ -1,41 +1,17 @@
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { CarrierSimulator, loadScenario, writePlatformConfig } from '@tern/carrier-sim';
-import { infraFromEnv, waitFor } from '@tern/testing';
+import { infraFromEnv, spawnService, startServiceProcess, waitFor } from '@tern/testing';
 
 const SERVICES = ['ingest', 'risk', 'router', 'smpp-connector', 'dlr', 'analytics'] as const;
 const root = join(__dirname, '..');
 const infra = infraFromEnv();
 
-interface Started {
-  logs: Record<string, unknown>[];
-  stderr: string[];
-  exit: Promise<number | null>;
-  kill: (signal: NodeJS.Signals) => void;
-}
-
-/** Runs a built service the way an operator does: `node dist/main.js` with TERN_* variables. */
-function start(service: string, env: Record<string, string>): Started {
-  const main = join(root, 'services', service, 'dist', 'main.js');
-  if (!existsSync(main)) throw new Error(`${main} is missing: build first (pnpm build, or ./tern test)`);
-  const child = spawn(process.execPath, [main], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: 'pipe',
-  });
-  const logs: Record<string, unknown>[] = [];
-  const stderr: string[] = [];
-  createInterface({ input: child.stdout }).on('line', (line) =>
-    logs.push(JSON.parse(line) as Record<string, unknown>),
-  );
-  createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { logs, stderr, exit, kill: (signal) => child.kill(signal) };
-}
+/** A built service run the way an operator does: `node dist/main.js` with TERN_* variables, from the repo. */
+const mainOf = (service: string) => join(root, 'services', service, 'dist', 'main.js');
 
 // The connector binds to channels at start-up: give it the tiers scenario's network on free ports.
 const carrierNetwork = (() => {
@@ -73,40 +49,39 @@ describe('every service', () => {
   it.each(SERVICES)(
     '%s starts, reports ready with Kafka, serves metrics, and exits 0 on SIGTERM',
     async (service) => {
-      const started = start(service, { ...serviceEnv, TERN_HTTP_PORT: '0' });
+      const started = await startServiceProcess(mainOf(service), serviceEnv, root);
       try {
-        const port = await waitFor(
-          `${service} to listen`,
-          () => started.logs.find((l) => l['msg'] === 'service started')?.['httpPort'],
-        );
         const ready = await waitFor(`${service} to be ready`, async () => {
-          const res = await fetch(`http://127.0.0.1:${String(port)}/health/ready`);
-          return res.status === 200
-            ? ((await res.json()) as { checks: Record<string, { ok: boolean }> })
-            : undefined;
+          const r = await started.ready();
+          return r.status === 200 && r;
         });
         expect(ready.checks['kafka']?.ok).toBe(true);
-        const metrics = await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text();
+        const base = `http://127.0.0.1:${started.httpPort}`;
+        const metrics = await (await fetch(`${base}/metrics`)).text();
         expect(metrics).toContain(`service="${service}"`);
-        expect((await fetch(`http://127.0.0.1:${String(port)}/health/live`)).status).toBe(200);
+        expect((await fetch(`${base}/health/live`)).status).toBe(200);
       } finally {
-        started.kill('SIGTERM');
+        started.process.kill('SIGTERM');
       }
-      expect(await started.exit).toBe(0);
+      expect(await started.exited).toBe(0);
       expect(started.logs.map((l) => l['msg'])).toEqual(expect.arrayContaining(['stopping', 'stopped']));
     },
   );
 
   it('is not ready while Kafka is unreachable', async () => {
     // A port nothing listens on: the producer cannot connect, so start-up fails and says why.
-    const started = start('risk', { TERN_KAFKA_BROKERS: '127.0.0.1:1', TERN_HTTP_PORT: '0' });
-    expect(await started.exit).toBe(1);
+    const started = spawnService(mainOf('risk'), { TERN_KAFKA_BROKERS: '127.0.0.1:1' }, root);
+    expect(await started.exited).toBe(1);
     expect(started.logs.find((l) => l['msg'] === 'start-up failed')).toBeDefined();
   });
 
   it('refuses to start on a bad setting, naming the variable', async () => {
-    const started = start('router', { TERN_HTTP_PORT: 'eighty', TERN_LOG_LEVEL: 'chatty' });
-    expect(await started.exit).toBe(1);
+    const started = spawnService(
+      mainOf('router'),
+      { TERN_HTTP_PORT: 'eighty', TERN_LOG_LEVEL: 'chatty' },
+      root,
+    );
+    expect(await started.exited).toBe(1);
     const text = started.stderr.join('\n');
     expect(text).toContain('TERN_KAFKA_BROKERS: is required');
     expect(text).toContain('TERN_HTTP_PORT: must be a whole number (got "eighty")');

@@ -3,50 +3,71 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { waitFor } from './wait';
 
-export interface ServiceProcess {
+export interface SpawnedService {
   process: ChildProcess;
-  httpPort: number;
   /** Every JSON log line it wrote to stdout, parsed. */
   logs: Record<string, unknown>[];
+  /** Its stderr lines (a refused configuration is reported there, before any logger exists). */
+  stderr: string[];
   exited: Promise<number | null>;
-  ready(): Promise<{ status: number; checks: Record<string, { ok: boolean }> }>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+export interface ServiceProcess extends SpawnedService {
+  httpPort: number;
+  ready(): Promise<{ status: number; checks: Record<string, { ok: boolean }> }>;
+}
+
 /**
- * Runs a built service (`node dist/main.js`) the way it is deployed, with only the given variables, and
- * waits until its HTTP endpoint listens (the "service started" log line).
+ * Runs a built service (`node dist/main.js`) the way it is deployed: only PATH and the given variables
+ * (TERN_HTTP_PORT 0 and log level info unless given), from `cwd`.
  */
-export async function startServiceProcess(
-  main: string,
-  env: Record<string, string>,
-): Promise<ServiceProcess> {
+export function spawnService(main: string, env: Record<string, string>, cwd?: string): SpawnedService {
   if (!existsSync(main)) throw new Error(`${main} is missing: build first (pnpm build, or ./tern test)`);
   const child = spawn(process.execPath, [main], {
+    cwd,
     env: { PATH: process.env.PATH ?? '', TERN_HTTP_PORT: '0', TERN_LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
+  const stderr: string[] = [];
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
     logs.push(JSON.parse(line) as Record<string, unknown>);
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const httpPort = await waitFor(`${main} to listen`, () => {
-    if (child.exitCode !== null) throw new Error(`${main} exited with ${child.exitCode}`);
-    return logs.find((l) => l['msg'] === 'service started')?.['httpPort'] as number | undefined;
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => {
+    stderr.push(line);
+    process.stderr.write(`${line}\n`);
   });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     process: child,
-    httpPort,
     logs,
+    stderr,
     exited,
-    ready: async () => {
-      const res = await fetch(`http://127.0.0.1:${httpPort}/health/ready`);
-      return { status: res.status, ...((await res.json()) as { checks: Record<string, { ok: boolean }> }) };
-    },
     stop: (signal = 'SIGTERM') => {
       child.kill(signal);
       return exited;
+    },
+  };
+}
+
+/** spawnService, then waits until its HTTP endpoint listens (the "service started" log line). */
+export async function startServiceProcess(
+  main: string,
+  env: Record<string, string>,
+  cwd?: string,
+): Promise<ServiceProcess> {
+  const spawned = spawnService(main, env, cwd);
+  const httpPort = await waitFor(`${main} to listen`, () => {
+    if (spawned.process.exitCode !== null) throw new Error(`${main} exited with ${spawned.process.exitCode}`);
+    return spawned.logs.find((l) => l['msg'] === 'service started')?.['httpPort'] as number | undefined;
+  });
+  return {
+    ...spawned,
+    httpPort,
+    ready: async () => {
+      const res = await fetch(`http://127.0.0.1:${httpPort}/health/ready`);
+      return { status: res.status, ...((await res.json()) as { checks: Record<string, { ok: boolean }> }) };
     },
   };
 }

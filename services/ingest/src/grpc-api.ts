@@ -6,7 +6,7 @@ import type { Logger } from '@tern/telemetry';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Redis } from 'ioredis';
 import type { Acceptor, ItemOutcome } from './acceptor';
-import { errorDetail, type Violation } from './domain/send-request';
+import type { Violation } from './domain/send-request';
 import type { MessageStore } from './message-store';
 import { CursorError, StatusStreamReader, type StartFrom } from './status-stream';
 import type { Tenant, TenantDirectory } from './tenants';
@@ -40,15 +40,30 @@ export const smsServiceDefinition = {
   streamStatus: method('StreamStatus', sms.StreamStatusRequest, sms.StatusEvent, true),
 } satisfies grpc.ServiceDefinition;
 
-/** A gRPC error with the standard rich details (google.rpc.Status in `grpc-status-details-bin`). */
+/**
+ * A gRPC error with the standard rich details (google.rpc.Status in `grpc-status-details-bin`): a
+ * `tern.sms.v1.ErrorDetail`, and a `google.rpc.BadRequest` built from the same violations when fields broke.
+ */
 export class ApiError extends Error {
+  readonly detail: sms.ErrorDetail | undefined;
+  private readonly violations: readonly Violation[];
+
   constructor(
     readonly code: grpc.status,
     message: string,
-    readonly detail?: sms.ErrorDetail,
+    detail?: { code: string; violations?: readonly Violation[] },
     readonly trailers: Record<string, string> = {},
   ) {
     super(message);
+    this.violations = detail?.violations ?? [];
+    this.detail = detail && {
+      code: detail.code,
+      message,
+      violations: this.violations.map((v) => ({
+        field: v.field,
+        description: `${v.code}: ${v.description}`,
+      })),
+    };
   }
 
   toServiceError(): Partial<grpc.StatusObject> {
@@ -61,12 +76,12 @@ export class ApiError extends Error {
           value: sms.ErrorDetail.encode(this.detail).finish(),
         },
       ];
-      if (this.detail.violations.length > 0) {
+      if (this.violations.length > 0) {
         const badRequest: rpcDetails.BadRequest = {
-          fieldViolations: this.detail.violations.map((v) => ({
+          fieldViolations: this.violations.map((v) => ({
             field: v.field,
             description: v.description,
-            reason: v.description.split(':')[0] ?? '',
+            reason: v.code,
           })),
         };
         details.push({
@@ -81,9 +96,15 @@ export class ApiError extends Error {
   }
 }
 
+/** INVALID_ARGUMENT naming every broken field; one stable code when they share it. */
 export function invalid(violations: readonly Violation[]): ApiError {
-  const detail = errorDetail(violations);
-  return new ApiError(grpc.status.INVALID_ARGUMENT, detail.message, detail);
+  const codes = new Set(violations.map((v) => v.code));
+  const [only] = codes;
+  return new ApiError(
+    grpc.status.INVALID_ARGUMENT,
+    violations.map((v) => `${v.field}: ${v.description}`).join('; '),
+    { code: codes.size === 1 && only ? only : 'INVALID_REQUEST', violations },
+  );
 }
 
 /** The public error of an item that was not accepted. */
@@ -95,7 +116,7 @@ function itemError(outcome: Exclude<ItemOutcome, { kind: 'accepted' }>): ApiErro
       return new ApiError(
         grpc.status.RESOURCE_EXHAUSTED,
         `send rate of this tenant exceeded; retry in ${outcome.retryAfterMs} ms`,
-        { code: 'RATE_LIMITED', message: 'send rate exceeded', violations: [] },
+        { code: 'RATE_LIMITED' },
         { 'retry-after-ms': String(outcome.retryAfterMs) },
       );
     case 'conflict':
@@ -104,8 +125,7 @@ function itemError(outcome: Exclude<ItemOutcome, { kind: 'accepted' }>): ApiErro
         outcome.description,
         {
           code: outcome.code,
-          message: outcome.description,
-          violations: [{ field: 'client_reference', description: `${outcome.code}: ${outcome.description}` }],
+          violations: [{ field: 'client_reference', code: outcome.code, description: outcome.description }],
         },
       );
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { redisScript } from './redis-script';
+import { execOrThrow, redisScript } from './redis-script';
 
 /** What (tenant, client reference) already stands for. */
 export type Reservation =
@@ -116,13 +116,4 @@ export class IdempotencyStore {
     for (const item of items) this.releaseOwn.queue(pipeline, this.key(tenantId, item.reference), item.token);
     await execOrThrow(pipeline);
   }
-}
-
-/** A pipeline's replies, or its first error. */
-export async function execOrThrow(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
-  const results = (await pipeline.exec()) ?? [];
-  return results.map(([error, reply]) => {
-    if (error) throw error;
-    return reply;
-  });
 }

@@ -16,3 +16,12 @@ export function redisScript(redis: Redis, name: string, numberOfKeys: number, lu
     },
   };
 }
+
+/** A pipeline's replies, or its first error. */
+export async function execOrThrow(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+  const results = (await pipeline.exec()) ?? [];
+  return results.map(([error, reply]) => {
+    if (error) throw error;
+    return reply;
+  });
+}

@@ -179,14 +179,3 @@ function fingerprint(message: events.SmsMessage, validityMs: number): string {
   ]);
   return createHash('sha256').update(canonical).digest('base64url');
 }
-
-/** The public error of a refused request: one stable code when every violation shares it. */
-export function errorDetail(violations: readonly Violation[]): sms.ErrorDetail {
-  const codes = new Set(violations.map((v) => v.code));
-  const [only] = codes;
-  return {
-    code: codes.size === 1 && only ? only : 'INVALID_REQUEST',
-    message: violations.map((v) => `${v.field}: ${v.description}`).join('; '),
-    violations: violations.map((v) => ({ field: v.field, description: `${v.code}: ${v.description}` })),
-  };
-}
