@@ -1,5 +1,6 @@
 import { sms, type events as Events } from '@tern/contracts';
 import { topics, type TypedProducer } from '@tern/kafka';
+import type { TokenBuckets } from '@tern/redis';
 import type { Logger } from '@tern/telemetry';
 import { metricsRegistry } from '@tern/telemetry';
 import { Counter } from 'prom-client';
@@ -8,7 +9,6 @@ import { acceptedEvent, acceptedView } from './domain/message-view';
 import { validateSendRequest, type IntakePolicy, type Violation } from './domain/send-request';
 import type { IdempotencyStore, Reservation } from './idempotency';
 import type { MessageStore } from './message-store';
-import type { RateLimiter } from './rate-limiter';
 import type { Tenant } from './tenants';
 
 /** How one request item ended. `retryable` failures are the platform's or the rate's, not the request's. */
@@ -29,7 +29,7 @@ export interface AcceptorDeps {
   producer: TypedProducer;
   idempotency: IdempotencyStore;
   messages: MessageStore;
-  limiter: RateLimiter;
+  limiter: TokenBuckets;
   log: Logger;
   policy: () => IntakePolicy;
 }
@@ -71,7 +71,7 @@ export class Acceptor {
     // Kafka intake is paced by its consumer; the rate limit is the gRPC callers' contract.
     let admitted = valid;
     if (path === 'grpc') {
-      const grant = await this.deps.limiter.take(tenant.id, tenant.sendRate, valid.length);
+      const grant = await this.deps.limiter.take([{ key: tenant.id, ...tenant.sendRate }], valid.length);
       admitted = valid.slice(0, grant.granted);
       for (const item of valid.slice(grant.granted)) {
         outcomes[item.index] = { kind: 'rate-limited', retryAfterMs: grant.retryAfterMs };

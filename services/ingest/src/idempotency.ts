@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { execOrThrow, redisScript } from './redis-script';
+import { execOrThrow, redisScript } from '@tern/redis';
 
 /** What (tenant, client reference) already stands for. */
 export type Reservation =

@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import type { ConfigOf } from '@tern/config';
 import { DEFAULT_PARTITIONS, KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
+import { TokenBuckets } from '@tern/redis';
 import type { Logger } from '@tern/telemetry';
 import { Redis } from 'ioredis';
 import { Acceptor } from './acceptor';
@@ -10,7 +11,6 @@ import { GrpcApi } from './grpc-api';
 import { IdempotencyStore } from './idempotency';
 import { MessageStore } from './message-store';
 import { loadNumberRanges } from './number-ranges-file';
-import { RateLimiter } from './rate-limiter';
 import { sendEventIntake } from './send-event-intake';
 import { TenantDirectory } from './tenants';
 
@@ -47,7 +47,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       producer: this.kafka.producer(),
       idempotency: new IdempotencyStore(redis, config.idempotencyHours * 3600),
       messages,
-      limiter: new RateLimiter(redis, 'tern:ingest:rate:'),
+      limiter: new TokenBuckets(redis, 'tern:ingest:rate:'),
       log: this.log,
       policy: () => ({
         now: new Date(),

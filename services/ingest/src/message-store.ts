@@ -1,7 +1,7 @@
 import { sms } from '@tern/contracts';
 import type { Redis } from 'ioredis';
 import { applyStatusEvent } from './domain/message-view';
-import { execOrThrow, redisScript } from './redis-script';
+import { execOrThrow, redisScript } from '@tern/redis';
 
 /** Create the view unless it exists (a repeat of the same accept must not reset a message further along). */
 const CREATE = `

@@ -5,10 +5,11 @@ type Call = (...args: Arg[]) => Promise<unknown>;
 
 /**
  * A Lua script registered once per connection (EVALSHA, falling back to EVAL when Redis lost it), so a hot
- * path sends the script's hash, not its text. `run` calls it; `queue` adds it to a pipeline.
+ * path sends the script's hash, not its text. `run` calls it; `queue` adds it to a pipeline. With
+ * `numberOfKeys: 'dynamic'` the first argument of each call says how many keys follow.
  */
-export function redisScript(redis: Redis, name: string, numberOfKeys: number, lua: string) {
-  redis.defineCommand(name, { numberOfKeys, lua });
+export function redisScript(redis: Redis, name: string, numberOfKeys: number | 'dynamic', lua: string) {
+  redis.defineCommand(name, numberOfKeys === 'dynamic' ? { lua } : { numberOfKeys, lua });
   return {
     run: (...args: Arg[]): Promise<unknown> => (redis as unknown as Record<string, Call>)[name]!(...args),
     queue: (pipeline: ChainableCommander, ...args: Arg[]): void => {

@@ -1,0 +1,2 @@
+export { execOrThrow, redisScript } from './script';
+export { TokenBuckets, type Bucket, type Grant } from './token-buckets';

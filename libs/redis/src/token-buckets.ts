@@ -1,0 +1,74 @@
+import type { Redis } from 'ioredis';
+import { redisScript } from './script';
+
+/**
+ * Token buckets in Redis, shared by every instance and exact under concurrency: one script checks and
+ * takes from all the named buckets at once, on one clock (Redis's). It grants as many of the wanted
+ * tokens as every bucket can spare, so a batch is cut rather than refused, and a token is never taken
+ * from one bucket (a country) when another (the channel) has none. A bucket's `reserve` is left for
+ * callers that ask with none: traffic of a lower class takes only what is above it.
+ */
+const TAKE = `
+local want = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local granted = want
+local tokens = {}
+for i = 1, #KEYS do
+  local rate = tonumber(ARGV[i * 3 - 1])
+  local burst = tonumber(ARGV[i * 3])
+  local reserve = tonumber(ARGV[i * 3 + 1])
+  local state = redis.call('HMGET', KEYS[i], 'tokens', 'at')
+  local level = tonumber(state[1]) or burst
+  local at = tonumber(state[2]) or now
+  if now > at then level = math.min(burst, level + (now - at) * rate / 1000) end
+  tokens[i] = level
+  granted = math.max(0, math.min(granted, math.floor(level - reserve)))
+end
+local retry = 0
+for i = 1, #KEYS do
+  local rate = tonumber(ARGV[i * 3 - 1])
+  local burst = tonumber(ARGV[i * 3])
+  local reserve = tonumber(ARGV[i * 3 + 1])
+  local level = tokens[i] - granted
+  redis.call('HSET', KEYS[i], 'tokens', tostring(level), 'at', tostring(now))
+  redis.call('PEXPIRE', KEYS[i], math.ceil(burst / rate * 1000) + 1000)
+  if granted < want and level < reserve + 1 then
+    retry = math.max(retry, math.ceil((reserve + 1 - level) / rate * 1000))
+  end
+end
+return {granted, retry}
+`;
+
+export interface Bucket {
+  key: string;
+  perSecond: number;
+  burst: number;
+}
+
+export interface Grant {
+  granted: number;
+  /** When the next token can be granted, if not all were. */
+  retryAfterMs: number;
+}
+
+export class TokenBuckets {
+  private readonly takeTokens;
+
+  constructor(
+    redis: Redis,
+    private readonly prefix: string,
+  ) {
+    this.takeTokens = redisScript(redis, 'ternTakeTokens', 'dynamic', TAKE);
+  }
+
+  /** Takes up to `want` tokens from every bucket, keeping `reserve` tokens of each for higher classes. */
+  async take(buckets: readonly Bucket[], want: number, reserve = 0): Promise<Grant> {
+    if (want === 0 || buckets.length === 0) return { granted: want, retryAfterMs: 0 };
+    const args: (string | number)[] = [buckets.length, ...buckets.map((b) => `${this.prefix}${b.key}`), want];
+    // A reserve as deep as the bucket would starve the lower class for good; it always gets the last token.
+    for (const b of buckets) args.push(b.perSecond, b.burst, Math.max(0, Math.min(reserve, b.burst - 1)));
+    const [granted, retryAfterMs] = (await this.takeTokens.run(...args)) as [number, number];
+    return { granted, retryAfterMs };
+  }
+}
