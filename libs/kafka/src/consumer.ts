@@ -379,12 +379,12 @@ export class BatchConsumer {
           await this.deadLetter(topic, batch, message, DLQ_REASONS.handler, error as Error);
           return 'processed';
         }
+        // Stopping or losing the partition: leave the record uncommitted for whoever consumes it next.
+        if (interrupted()) return 'stopped';
         this.log.warn({ ...where, attempt, err: error, transient }, 'handler failed; retrying');
       } finally {
         span.end();
       }
-      // Stopping or losing the partition: leave the record uncommitted for whoever consumes it next.
-      if (interrupted()) return 'stopped';
       await sleep(delay);
       delay = Math.min(delay * 2, this.options.maxRetryDelayMs);
       // Long transient outages must not cost us the partition: keep the session alive between attempts.

@@ -5,8 +5,8 @@ import { redisScript } from './script';
  * Token buckets in Redis, shared by every instance and exact under concurrency: one script checks and
  * takes from all the named buckets at once, on one clock (Redis's). It grants as many of the wanted
  * tokens as every bucket can spare, so a batch is cut rather than refused, and a token is never taken
- * from one bucket (a country) when another (the channel) has none. A bucket's `reserve` is left for
- * callers that ask with none: traffic of a lower class takes only what is above it.
+ * from one bucket (a country) when another (the channel) has none. A bucket's `reserve` is left to
+ * callers that name none: lower-class traffic asks with a reserve and takes only what is above it.
  */
 const TAKE = `
 local want = tonumber(ARGV[1])
@@ -44,6 +44,8 @@ export interface Bucket {
   key: string;
   perSecond: number;
   burst: number;
+  /** Tokens this caller must leave in the bucket (for higher-priority callers); default 0. */
+  reserve?: number;
 }
 
 export interface Grant {
@@ -62,12 +64,13 @@ export class TokenBuckets {
     this.takeTokens = redisScript(redis, 'ternTakeTokens', 'dynamic', TAKE);
   }
 
-  /** Takes up to `want` tokens from every bucket, keeping `reserve` tokens of each for higher classes. */
-  async take(buckets: readonly Bucket[], want: number, reserve = 0): Promise<Grant> {
+  /** Takes up to `want` tokens from every bucket, leaving each bucket's `reserve` in it. */
+  async take(buckets: readonly Bucket[], want: number): Promise<Grant> {
     if (want === 0 || buckets.length === 0) return { granted: want, retryAfterMs: 0 };
     const args: (string | number)[] = [buckets.length, ...buckets.map((b) => `${this.prefix}${b.key}`), want];
     // A reserve as deep as the bucket would starve the lower class for good; it always gets the last token.
-    for (const b of buckets) args.push(b.perSecond, b.burst, Math.max(0, Math.min(reserve, b.burst - 1)));
+    for (const b of buckets)
+      args.push(b.perSecond, b.burst, Math.max(0, Math.min(b.reserve ?? 0, b.burst - 1)));
     const [granted, retryAfterMs] = (await this.takeTokens.run(...args)) as [number, number];
     return { granted, retryAfterMs };
   }

@@ -35,8 +35,9 @@ describe('TokenBuckets', () => {
   it('keeps the reserve for callers that ask without one', async () => {
     const buckets = new TokenBuckets(redis, 'test:tb:');
     const bucket = fresh(1, 10);
-    expect((await buckets.take([bucket], 10, 4)).granted).toBe(6);
-    const refused = await buckets.take([bucket], 1, 4);
+    const lowClass = { ...bucket, reserve: 4 };
+    expect((await buckets.take([lowClass], 10)).granted).toBe(6);
+    const refused = await buckets.take([lowClass], 1);
     expect(refused.granted).toBe(0);
     expect(refused.retryAfterMs).toBeGreaterThan(0);
     expect((await buckets.take([bucket], 10)).granted).toBe(4);

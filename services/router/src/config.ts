@@ -1,4 +1,56 @@
-import { commonSettings } from '@tern/config';
+import { commonSettings, env, setting } from '@tern/config';
 
 /** Settings of the router service (TERN_* environment variables); see `describeSettings`. */
-export const routerSettings = { ...commonSettings };
+export const routerSettings = {
+  ...commonSettings,
+  routingTableFile: setting(
+    'TERN_ROUTING_TABLE_FILE',
+    'YAML or JSON routing table: channels (tier, prices, TPS, sender types), country limits and lanes; reloaded when it changes',
+    env.string(),
+  ),
+  routingTableReloadMs: setting(
+    'TERN_ROUTING_TABLE_RELOAD_MS',
+    'How often the routing table file is looked at for changes',
+    env.int(100, 600_000).default(2000),
+  ),
+  redisUrl: setting(
+    'TERN_REDIS_URL',
+    'Redis shared by every router instance: rate limits, attempts per message, deferred messages',
+    env.url(),
+  ),
+  deployment: setting(
+    'TERN_ROUTER_DEPLOYMENT',
+    'Name of this router deployment: its consumer groups are tern-router-<name>-priority and -bulk',
+    env.string().default('main'),
+  ),
+  newGroupStartsAt: setting(
+    'TERN_ROUTER_NEW_GROUP_STARTS_AT',
+    'Where a deployment with no committed offsets starts reading approved messages and retries',
+    env.oneOf(['earliest', 'latest'] as const).default('earliest'),
+  ),
+  maxAttempts: setting(
+    'TERN_ROUTER_MAX_ATTEMPTS',
+    'Attempts per message (the first included) before it is given up',
+    env.int(1, 10).default(3),
+  ),
+  minRemainingMs: setting(
+    'TERN_ROUTER_MIN_REMAINING_MS',
+    'A retry is made only while the message has at least this much validity left',
+    env.int(0, 3_600_000).default(5000),
+  ),
+  noChannelWaitMs: setting(
+    'TERN_ROUTER_NO_CHANNEL_WAIT_MS',
+    'How long a message waits for a channel when every eligible one has an open breaker (bounded by validity)',
+    env.int(0, 3_600_000).default(60_000),
+  ),
+  priorityInFlight: setting(
+    'TERN_ROUTER_PRIORITY_IN_FLIGHT',
+    'OTP and transactional messages per partition being routed or waiting for a rate limit at once',
+    env.int(1, 100_000).default(500),
+  ),
+  bulkInFlight: setting(
+    'TERN_ROUTER_BULK_IN_FLIGHT',
+    'Marketing messages per partition being routed or waiting for a rate limit at once (the rest wait in Kafka)',
+    env.int(1, 100_000).default(2000),
+  ),
+};

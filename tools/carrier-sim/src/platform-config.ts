@@ -7,11 +7,14 @@ export interface PlatformConfigFiles {
   channelsFile: string;
   /** Ingest's number ranges (TERN_NUMBER_RANGES_FILE): the scenario's carriers by prefix. */
   numberRangesFile: string;
+  /** The router's routing table (TERN_ROUTING_TABLE_FILE): every channel with its tier, price and TPS. */
+  routingTableFile: string;
 }
 
 /**
  * The platform's view of a scenario's world: the connector's channels file, passwords in files of their own
- * (as a mounted secret would be), and the carriers' number ranges for ingest's enrichment.
+ * (as a mounted secret would be), the carriers' number ranges for ingest's enrichment, and the router's
+ * routing table (what a commercial agreement would say: tier, price, TPS; not the channels' hidden quality).
  */
 export function writePlatformConfig(
   scenario: Scenario,
@@ -44,5 +47,14 @@ export function writePlatformConfig(
     numberRangesFile,
     [`# Number ranges of the simulated scenario "${scenario.name}"`, 'ranges:', ...ranges, ''].join('\n'),
   );
-  return { channelsFile, numberRangesFile };
+  const routes = scenario.channels.map((c) => {
+    const countries = c.countries.map((code) => `${code}: { price: ${c.pricePerSegment} }`).join(', ');
+    return `  - { id: ${c.id}, tier: ${c.tier}, tps: ${Math.max(1, Math.floor(c.tps * 0.9))}, senderTypes: [alphanumeric, shortcode, international], countries: { ${countries} } }`;
+  });
+  const routingTableFile = join(dir, 'routing-table.yaml');
+  writeFileSync(
+    routingTableFile,
+    [`# Routing table of the simulated scenario "${scenario.name}"`, 'channels:', ...routes, ''].join('\n'),
+  );
+  return { channelsFile, numberRangesFile, routingTableFile };
 }

@@ -33,6 +33,7 @@ export class CircuitBreaker {
   private openedAt = 0;
   private probesSent = 0;
   private probesSucceeded = 0;
+  private lastProbeAt = 0;
 
   constructor(private readonly policy: BreakerPolicy = DEFAULT_BREAKER_POLICY) {}
 
@@ -46,14 +47,25 @@ export class CircuitBreaker {
     return this.state;
   }
 
-  /** Whether traffic may go now; in half-open, each allowed call takes one probe. */
-  allow(now: number): boolean {
+  /**
+   * Whether traffic may go now. Half-open, only while probes are left; probes whose outcome never came
+   * (a lost message) are given back after `openMs`, so the breaker cannot stay half-open for good.
+   */
+  allows(now: number): boolean {
     const state = this.current(now);
     if (state === 'closed') return true;
     if (state === 'open') return false;
-    if (this.probesSent >= this.policy.probes) return false;
+    if (this.probesSent >= this.policy.probes && now - this.lastProbeAt >= this.policy.openMs) {
+      this.probesSent = 0;
+    }
+    return this.probesSent < this.policy.probes;
+  }
+
+  /** Traffic was sent: in half-open, it is one of the probes. Checking eligibility takes none. */
+  sent(now: number): void {
+    if (this.current(now) !== 'half-open') return;
     this.probesSent++;
-    return true;
+    this.lastProbeAt = now;
   }
 
   record(ok: boolean, now: number): void {

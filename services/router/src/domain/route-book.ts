@@ -38,11 +38,17 @@ export class RouteBook {
 
   /** Why the channel may not take this message now, or undefined. Half-open breakers let a few probes by. */
   blocked(channelId: string, mccMnc: string, now: number): string | undefined {
-    if (!this.breaker(channelId).allow(now)) return `breaker open for ${channelId}`;
-    if (mccMnc && !this.breaker(`${channelId}/${mccMnc}`).allow(now)) {
+    if (!this.breaker(channelId).allows(now)) return `breaker open for ${channelId}`;
+    if (mccMnc && !this.breaker(`${channelId}/${mccMnc}`).allows(now)) {
       return `breaker open for ${channelId} towards ${mccMnc}`;
     }
     return undefined;
+  }
+
+  /** A message went to the channel (a probe, if its breaker is half-open). */
+  sent(channelId: string, mccMnc: string, now: number): void {
+    this.breaker(channelId).sent(now);
+    if (mccMnc) this.breaker(`${channelId}/${mccMnc}`).sent(now);
   }
 
   /** Every breaker's state, for metrics and health. */

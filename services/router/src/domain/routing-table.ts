@@ -22,6 +22,16 @@ const channelSchema = z.object({
 export const routingTableSchema = z
   .object({
     channels: z.array(channelSchema).min(1),
+    /**
+     * Messages per second the platform sends to a country across every channel and router instance
+     * (carriers' and regulators' caps); traffic above it waits. Unlisted countries: channel limits only.
+     */
+    countryLimits: z
+      .record(
+        country,
+        z.object({ perSecond: z.number().positive(), burst: z.number().int().min(1).optional() }),
+      )
+      .default({}),
     /** Country → lane (its dispatch topic and connector deployment); unlisted countries go to defaultLane. */
     lanes: z.record(country, z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/)).default({}),
     defaultLane: z
@@ -40,6 +50,11 @@ export const routingTableSchema = z
 
 export type RoutingTable = z.output<typeof routingTableSchema>;
 export type Channel = RoutingTable['channels'][number];
+
+/** Every lane the table names: each has a dispatch topic. */
+export function lanesOf(table: RoutingTable): string[] {
+  return [...new Set([table.defaultLane, ...Object.values(table.lanes)])];
+}
 
 export function laneOf(table: RoutingTable, countryCode: string): string {
   return table.lanes[countryCode] ?? table.defaultLane;

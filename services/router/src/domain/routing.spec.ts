@@ -174,25 +174,29 @@ describe('CircuitBreaker', () => {
     expect(breaker.current(1010)).toBe('closed'); // nine outcomes: not enough to judge
     breaker.record(false, 1010);
     expect(breaker.current(1011)).toBe('open');
-    expect(breaker.allow(5000)).toBe(false);
+    expect(breaker.allows(5000)).toBe(false);
     expect(breaker.current(6010)).toBe('half-open');
-    expect([breaker.allow(6010), breaker.allow(6011), breaker.allow(6012), breaker.allow(6013)]).toEqual([
-      true,
-      true,
-      true,
-      false,
-    ]);
+    // Looking does not use up probes; sending does.
+    expect([breaker.allows(6010), breaker.allows(6010)]).toEqual([true, true]);
+    const probes = [6010, 6011, 6012, 6013].map((t) => {
+      const allowed = breaker.allows(t);
+      if (allowed) breaker.sent(t);
+      return allowed;
+    });
+    expect(probes).toEqual([true, true, true, false]);
+    // Probes whose outcome never arrives are given back after openMs.
+    expect(breaker.allows(6012 + policy.openMs)).toBe(true);
     breaker.record(true, 6100);
     breaker.record(true, 6101);
     breaker.record(true, 6102);
     expect(breaker.current(6103)).toBe('closed');
-    expect(breaker.allow(6103)).toBe(true);
+    expect(breaker.allows(6103)).toBe(true);
   });
 
   it('reopens on a failed probe, and forgets failures older than its window', () => {
     const breaker = new CircuitBreaker(policy);
     for (let i = 0; i < 10; i++) breaker.record(false, i);
-    breaker.allow(6000);
+    breaker.sent(6000);
     breaker.record(false, 6001);
     expect(breaker.current(6002)).toBe('open');
 

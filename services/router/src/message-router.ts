@@ -1,0 +1,229 @@
+import { events, sms } from '@tern/contracts';
+import { dispatchTopic, PoisonMessageError, TransientError, topics, type TypedProducer } from '@tern/kafka';
+import { metricsRegistry, type Logger } from '@tern/telemetry';
+import { Counter } from 'prom-client';
+import type { AttemptLedger } from './attempt-ledger';
+import type { DeferredQueue } from './deferred-queue';
+import { retryVerdict } from './domain/retry-policy';
+import type { RouteBook } from './domain/route-book';
+import { laneOf, type RoutingTable } from './domain/routing-table';
+import { selectChannel } from './domain/select';
+import { reason, ROUTING_REASONS, statusEvent } from './domain/status';
+import { classOf, limitsFor } from './domain/traffic';
+import type { TrafficGate } from './traffic-gate';
+
+export interface RoutingPolicy {
+  maxAttempts: number;
+  minRemainingMs: number;
+  noChannelWaitMs: number;
+}
+
+export interface MessageRouterDeps {
+  table: () => RoutingTable;
+  book: RouteBook;
+  ledger: AttemptLedger;
+  gate: TrafficGate;
+  deferred: DeferredQueue;
+  producer: TypedProducer;
+  log: Logger;
+  policy: RoutingPolicy;
+}
+
+const decisions = new Counter({
+  name: 'tern_router_decisions_total',
+  help: 'Routing outcomes per class: dispatched, deferred, no_route, expired, given_up',
+  labelNames: ['class', 'outcome'],
+  registers: [metricsRegistry],
+});
+
+/** A message parked until its earliest send time is looked at again this close to it, not earlier. */
+const DEFER_BEYOND_MS = 1000;
+/** While every eligible channel's breaker is open, selection is tried again this often. */
+const BREAKER_RECHECK_MS = 1000;
+
+/**
+ * Routes one attempt of one message: picks the channel (or takes the one an earlier run picked), waits for
+ * the country's and channel's rate limits, and publishes the dispatch to the message's lane with a ROUTED
+ * status. A message that cannot be routed ends with a status saying why (NO_ROUTE, EXPIRED, MAX_ATTEMPTS).
+ */
+export class MessageRouter {
+  private closed = false;
+
+  constructor(private readonly deps: MessageRouterDeps) {}
+
+  /** Stops waiting messages: each fails transiently, so its record is left for the next consumer. */
+  close(): void {
+    this.closed = true;
+    this.deps.gate.close();
+  }
+
+  async approved(event: events.MessageApproved): Promise<void> {
+    const message = requireMessage(event.message);
+    const notBefore = message.notBefore?.getTime() ?? 0;
+    if (notBefore > Date.now() + DEFER_BEYOND_MS) {
+      await this.deps.deferred.park(message, notBefore);
+      decisions.inc({ class: classOf(message.type), outcome: 'deferred' });
+      return;
+    }
+    await this.route(message, 1, new Set());
+  }
+
+  async retry(request: events.RetryRequest): Promise<void> {
+    const message = requireMessage(request.message);
+    const verdict = retryVerdict(request, Date.now(), this.deps.policy);
+    if (verdict.retry) return this.route(message, verdict.attempt, verdict.tried);
+    const last = request.reason?.code ? ` (last failure: ${request.reason.code})` : '';
+    if (verdict.code === 'EXPIRED') {
+      return this.end(
+        message,
+        request.failedAttempt,
+        'expired',
+        ROUTING_REASONS.expired,
+        verdict.description,
+      );
+    }
+    this.deps.log.info({ messageId: message.messageId, code: verdict.code }, 'no further attempt');
+    await this.finish(
+      message,
+      sms.MessageStatus.MESSAGE_STATUS_UNDELIVERED,
+      request.failedAttempt,
+      reason(
+        verdict.code === 'MAX_ATTEMPTS' ? ROUTING_REASONS.maxAttempts : (request.reason?.code ?? ''),
+        verdict.description + last,
+      ),
+      'given_up',
+    );
+  }
+
+  /** One attempt, from selection to dispatch. */
+  async route(message: events.SmsMessage, attempt: number, tried: ReadonlySet<string>): Promise<void> {
+    const { ledger, book, log } = this.deps;
+    const expiresAt = message.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
+    const earlier = await ledger.attempts(message.messageId);
+    let table = this.deps.table();
+    let channel = table.channels.find((c) => c.id === earlier.get(attempt));
+    let decision: events.RoutingDecision = { candidates: [], reason: `attempt ${attempt} was routed before` };
+    if (!channel) {
+      const exclude = new Set([...tried, ...[...earlier].filter(([n]) => n < attempt).map(([, c]) => c)]);
+      const giveUpAt = Math.min(expiresAt, Date.now() + this.deps.policy.noChannelWaitMs);
+      for (;;) {
+        table = this.deps.table();
+        const selection = selectChannel({
+          message,
+          attempt,
+          table,
+          stats: (c, country, mccMnc) => book.stats(c, country, mccMnc),
+          blocked: (c, mccMnc) => book.blocked(c, mccMnc, Date.now()),
+          tried: exclude,
+        });
+        decision = selection.decision;
+        if (selection.channel) {
+          channel = selection.channel;
+          break;
+        }
+        // Open breakers close again within seconds; other exclusions (no route, all tried) do not.
+        const breakersOnly = decision.candidates.some((c) => c.excludedBecause.startsWith('breaker open'));
+        if (!breakersOnly || Date.now() + BREAKER_RECHECK_MS > giveUpAt) {
+          const why = decision.candidates.map((c) => `${c.channelId}: ${c.excludedBecause}`).join('; ');
+          return Date.now() + BREAKER_RECHECK_MS > expiresAt && breakersOnly
+            ? this.end(
+                message,
+                attempt,
+                'expired',
+                ROUTING_REASONS.expired,
+                'validity ran out while every channel was failing',
+              )
+            : this.end(message, attempt, 'no_route', ROUTING_REASONS.noRoute, `${decision.reason}: ${why}`);
+        }
+        await sleep(BREAKER_RECHECK_MS);
+        if (this.closed) throw new TransientError('router stopping');
+      }
+      const claimed = await ledger.claim(
+        message.messageId,
+        attempt,
+        channel.id,
+        expiresAt - Date.now() + 3_600_000,
+      );
+      if (claimed !== channel.id) {
+        channel = table.channels.find((c) => c.id === claimed) ?? channel;
+        decision = { candidates: [], reason: `attempt ${attempt} was routed to ${claimed} by another run` };
+      }
+    }
+    const trafficClass = classOf(message.type);
+    if (
+      !(await this.deps.gate.pass(
+        limitsFor(table, message.country, channel, trafficClass),
+        trafficClass,
+        expiresAt,
+      ))
+    ) {
+      return this.end(
+        message,
+        attempt,
+        'expired',
+        ROUTING_REASONS.expired,
+        `validity ran out waiting for the rate limits of ${message.country} and ${channel.id}`,
+      );
+    }
+    const now = new Date();
+    book.sent(channel.id, message.mccMnc, now.getTime());
+    const lane = laneOf(table, message.country);
+    await Promise.all([
+      this.deps.producer.enqueue(dispatchTopic(lane), {
+        message,
+        attempt,
+        channelId: channel.id,
+        lane,
+        decision,
+        routedAt: now,
+      }),
+      this.deps.producer.enqueue(
+        topics.status,
+        statusEvent(message, sms.MessageStatus.MESSAGE_STATUS_ROUTED, attempt, now, {
+          channelId: channel.id,
+        }),
+      ),
+    ]);
+    decisions.inc({ class: trafficClass, outcome: 'dispatched' });
+    log.debug({ messageId: message.messageId, attempt, channelId: channel.id, lane }, 'routed');
+  }
+
+  private end(
+    message: events.SmsMessage,
+    attempt: number,
+    outcome: 'expired' | 'no_route',
+    code: string,
+    description: string,
+  ): Promise<void> {
+    const status =
+      outcome === 'expired'
+        ? sms.MessageStatus.MESSAGE_STATUS_EXPIRED
+        : sms.MessageStatus.MESSAGE_STATUS_FAILED;
+    this.deps.log.info({ messageId: message.messageId, attempt, code }, 'message not routed');
+    return this.finish(message, status, attempt, reason(code, description), outcome);
+  }
+
+  private async finish(
+    message: events.SmsMessage,
+    status: sms.MessageStatus,
+    attempt: number,
+    why: sms.StatusReason,
+    outcome: string,
+  ): Promise<void> {
+    await this.deps.producer.enqueue(
+      topics.status,
+      statusEvent(message, status, attempt, new Date(), { reason: why }),
+    );
+    decisions.inc({ class: classOf(message.type), outcome });
+  }
+}
+
+function requireMessage(message: events.SmsMessage | undefined): events.SmsMessage {
+  if (!message?.messageId)
+    throw new PoisonMessageError('MISSING_MESSAGE', 'event without a message', 'message');
+  if (!message.country)
+    throw new PoisonMessageError('MISSING_COUNTRY', 'message without a country', 'message.country');
+  return message;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

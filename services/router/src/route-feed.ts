@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import { sms, type events } from '@tern/contracts';
+import { topics, type BatchConsumer, type ConsumedRecord, type KafkaClient } from '@tern/kafka';
+import type { RouteBook } from './domain/route-book';
+
+/** Receipt outcomes that say a channel delivered, or failed to. Other statuses are not a channel's doing. */
+const RECEIPT_OUTCOMES: Partial<Record<sms.MessageStatus, boolean>> = {
+  [sms.MessageStatus.MESSAGE_STATUS_DELIVERED]: true,
+  [sms.MessageStatus.MESSAGE_STATUS_UNDELIVERED]: false,
+  [sms.MessageStatus.MESSAGE_STATUS_EXPIRED]: false,
+};
+
+/**
+ * Keeps this instance's route book current: every routing weight (the compacted topic, read whole at each
+ * start), and the outcomes that feed the breakers (failed submissions; receipts of attempts on a channel).
+ * Every instance needs all of them, so each process reads in consumer groups of its own.
+ */
+export function followRoutes(
+  kafka: KafkaClient,
+  book: RouteBook,
+  deployment: string,
+  sessionTimeoutMs: number,
+): BatchConsumer[] {
+  const instance = randomUUID().slice(0, 8);
+  const weights = kafka
+    .consumer({
+      groupId: `tern-router-${deployment}-weights-${instance}`,
+      fromBeginning: true,
+      sessionTimeoutMs,
+    })
+    .on(
+      topics.routingWeights,
+      inMemory(({ value }) => book.applyWeight(value)),
+    );
+  const outcomes = kafka
+    .consumer({
+      groupId: `tern-router-${deployment}-outcomes-${instance}`,
+      // Only what happens from now on says whether a channel is failing now.
+      fromBeginning: false,
+      sessionTimeoutMs,
+      partitionsInParallel: 6,
+      concurrency: 100,
+    })
+    .on(
+      topics.submitted,
+      inMemory(({ value }) => submitted(book, value)),
+    )
+    .on(
+      topics.status,
+      inMemory(({ value }) => receipt(book, value)),
+    );
+  return [weights, outcomes];
+}
+
+/** A handler that only updates memory (the consumer wants a promise). */
+function inMemory<T>(
+  apply: (record: ConsumedRecord<T>) => void,
+): (record: ConsumedRecord<T>) => Promise<void> {
+  return (record) => {
+    apply(record);
+    return Promise.resolve();
+  };
+}
+
+function submitted(book: RouteBook, result: events.SubmitResult): void {
+  // An accepted submission says little (the receipt tells); a refused one is a channel failure.
+  if (!result.accepted && result.channelId)
+    book.recordOutcome(result.channelId, result.mccMnc, false, Date.now());
+}
+
+function receipt(book: RouteBook, event: sms.StatusEvent): void {
+  const ok = RECEIPT_OUTCOMES[event.status];
+  if (ok === undefined || !event.channelId || event.attempt < 1) return;
+  book.recordOutcome(event.channelId, '', ok, Date.now());
+}

@@ -1,0 +1,158 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { watchDataFile, type ConfigOf, type WatchedDataFile } from '@tern/config';
+import { dispatchTopic, ensureTopics, KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
+import { TokenBuckets } from '@tern/redis';
+import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
+import type { Logger } from '@tern/telemetry';
+import { Redis } from 'ioredis';
+import { AttemptLedger } from './attempt-ledger';
+import type { routerSettings } from './config';
+import { DeferredQueue } from './deferred-queue';
+import { RouteBook } from './domain/route-book';
+import { lanesOf, routingTableSchema, type RoutingTable } from './domain/routing-table';
+import { classOf, type TrafficClass } from './domain/traffic';
+import { MessageRouter } from './message-router';
+import { followRoutes } from './route-feed';
+import { TrafficGate } from './traffic-gate';
+
+const DEFERRED_POLL_MS = 500;
+const DEFERRED_IN_FLIGHT = 500;
+
+/**
+ * Wires the router: the routing table (reloaded on change), the route book (weights and breakers), and one
+ * intake per traffic class over `sms.approved` and `sms.retry`, each taking only its own class, so a
+ * marketing backlog waiting for its rate limits never stands in front of an OTP.
+ */
+@Injectable()
+export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly consumers: BatchConsumer[] = [];
+  private redis: Redis | undefined;
+  private table: WatchedDataFile<RoutingTable> | undefined;
+  private deferredTimer: NodeJS.Timeout | undefined;
+  private deferredInFlight = 0;
+  private router: MessageRouter | undefined;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: ConfigOf<typeof routerSettings>,
+    @Inject(LOGGER) private readonly log: Logger,
+    private readonly kafka: KafkaClient,
+    private readonly health: HealthRegistry,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const config = this.config;
+    const table = watchDataFile(config.routingTableFile, routingTableSchema, 'routing table', {
+      intervalMs: config.routingTableReloadMs,
+      onChange: (t) => {
+        this.log.info({ channels: t.channels.length, lanes: lanesOf(t) }, 'routing table reloaded');
+        void this.ensureLanes(t).catch((err: unknown) =>
+          this.log.error({ err }, 'creating lane topics failed'),
+        );
+      },
+      onRefused: (err) => this.log.error({ err }, 'routing table refused; the last good one stays in force'),
+    });
+    this.table = table;
+    await this.ensureLanes(table.current());
+
+    // Commands queue until connected; a Redis outage surfaces as errors the consumer retries.
+    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+    this.redis = redis;
+    this.health.register('redis', () => ({ ok: redis.status === 'ready', detail: { status: redis.status } }));
+
+    const book = new RouteBook();
+    const deferred = new DeferredQueue(redis, config.deployment);
+    const router = new MessageRouter({
+      table: () => table.current(),
+      book,
+      ledger: new AttemptLedger(redis),
+      gate: new TrafficGate(new TokenBuckets(redis, 'tern:router:rate:')),
+      deferred,
+      producer: this.kafka.producer(),
+      log: this.log,
+      policy: config,
+    });
+    this.router = router;
+
+    this.consumers.push(...followRoutes(this.kafka, book, config.deployment, config.kafkaSessionTimeoutMs));
+    for (const trafficClass of ['priority', 'bulk'] as const)
+      this.consumers.push(this.intake(trafficClass, router));
+    for (const [i, consumer] of this.consumers.entries()) {
+      this.health.register(`kafka-consumer-${i}`, () => {
+        const h = consumer.health();
+        return { ok: h.ready, detail: h };
+      });
+    }
+    await Promise.all(this.consumers.map((c) => c.start()));
+    this.deferredTimer = setInterval(() => this.releaseDeferred(deferred, router), DEFERRED_POLL_MS);
+    this.log.info(
+      {
+        deployment: config.deployment,
+        channels: table.current().channels.length,
+        lanes: lanesOf(table.current()),
+      },
+      'router running',
+    );
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.deferredTimer);
+    this.table?.close();
+    // Consumers first learn they are stopping, then the waiting messages are released uncommitted.
+    const stopped = Promise.all(this.consumers.map((c) => c.stop()));
+    this.router?.close();
+    await stopped;
+    await this.redis?.quit();
+  }
+
+  /** Approved messages and retries of one class; the other class's records are passed over at once. */
+  private intake(trafficClass: TrafficClass, router: MessageRouter): BatchConsumer {
+    const config = this.config;
+    const mine = (message: { type: number } | undefined) =>
+      !!message && classOf(message.type) === trafficClass;
+    return this.kafka
+      .consumer({
+        groupId: `tern-router-${config.deployment}-${trafficClass}`,
+        sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+        fromBeginning: config.newGroupStartsAt === 'earliest',
+        // Every record is one message routed on its own; many wait for rate limits at once.
+        concurrency: trafficClass === 'priority' ? config.priorityInFlight : config.bulkInFlight,
+        partitionsInParallel: 6,
+      })
+      .on(topics.approved, async ({ value }) => {
+        // A record without a message is the priority intake's to dead-letter (once, not twice).
+        if (mine(value.message) || (!value.message && trafficClass === 'priority'))
+          await router.approved(value);
+      })
+      .on(topics.retry, async ({ value }) => {
+        if (mine(value.message) || (!value.message && trafficClass === 'priority')) await router.retry(value);
+      });
+  }
+
+  private releaseDeferred(deferred: DeferredQueue, router: MessageRouter): void {
+    const room = DEFERRED_IN_FLIGHT - this.deferredInFlight;
+    if (room <= 0) return;
+    this.deferredInFlight += room; // held until we know how many came due
+    deferred
+      .leaseDue(room)
+      .then((due) => {
+        this.deferredInFlight -= room - due.length;
+        for (const { message, done } of due) {
+          router
+            .route(message, 1, new Set())
+            .then(done)
+            .catch((err: unknown) =>
+              this.log.warn({ err, messageId: message.messageId }, 'deferred message not routed yet'),
+            )
+            .finally(() => this.deferredInFlight--);
+        }
+      })
+      .catch((err: unknown) => {
+        this.deferredInFlight -= room;
+        this.log.warn({ err }, 'reading deferred messages failed');
+      });
+  }
+
+  private async ensureLanes(table: RoutingTable): Promise<void> {
+    await ensureTopics(this.kafka.kafka, lanesOf(table).map(dispatchTopic), this.log);
+  }
+}

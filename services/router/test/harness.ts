@@ -1,0 +1,146 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { events, sms } from '@tern/contracts';
+import { dispatchTopic, ensureTopics, platformTopics, topics, type TopicDef } from '@tern/kafka';
+import { createLogger } from '@tern/telemetry';
+import { infraFromEnv, startServiceProcess, uniqueName, waitFor, type ServiceProcess } from '@tern/testing';
+import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
+
+const infra = infraFromEnv();
+const kafka = new Kafka({ clientId: 'router-test', brokers: infra.kafkaBrokers, logLevel: logLevel.NOTHING });
+
+/** A routing table file of the test's own; rewrite it to test reloads. */
+export function tableFile(yaml: string): { path: string; write: (yaml: string) => void } {
+  const path = join(mkdtempSync(join(tmpdir(), 'router-')), 'routing-table.yaml');
+  writeFileSync(path, yaml);
+  return { path, write: (next) => writeFileSync(path, next) };
+}
+
+/** Runs the built router as its own process; each test names its deployment, so its groups start fresh. */
+export async function startRouter(
+  tablePath: string,
+  deployment: string,
+  env: Record<string, string> = {},
+): Promise<ServiceProcess> {
+  const router = await startServiceProcess(join(__dirname, '..', 'dist', 'main.js'), {
+    TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+    TERN_REDIS_URL: infra.redisUrl,
+    TERN_ROUTING_TABLE_FILE: tablePath,
+    TERN_ROUTING_TABLE_RELOAD_MS: '200',
+    TERN_ROUTER_DEPLOYMENT: deployment,
+    // Only this test's messages: history on the shared topics belongs to other runs.
+    TERN_ROUTER_NEW_GROUP_STARTS_AT: 'latest',
+    TERN_KAFKA_SESSION_TIMEOUT_MS: '10000',
+    ...env,
+  });
+  await waitFor('the router to be ready', async () => (await router.ready()).status === 200, 60_000);
+  return router;
+}
+
+/** The platform's topics and the test's lane exist with their declared partitions. */
+export async function ensureLaneTopics(lane: string): Promise<void> {
+  await ensureTopics(kafka, platformTopics([lane]), createLogger({ service: 'router-test', level: 'error' }));
+}
+
+let producer: Producer | undefined;
+export async function publish<T>(topic: TopicDef<T>, values: T[]): Promise<void> {
+  if (!producer) {
+    producer = kafka.producer();
+    await producer.connect();
+  }
+  for (let i = 0; i < values.length; i += 5000) {
+    await producer.send({
+      topic: topic.name,
+      messages: values.slice(i, i + 5000).map((v) => ({
+        key: topic.key(v),
+        value: Buffer.from(topic.codec.encode(v).finish()),
+      })),
+    });
+  }
+}
+
+export interface Seen {
+  dispatches: events.DispatchRequest[];
+  statuses: sms.StatusEvent[];
+  /** The dispatches of one message, in order. */
+  of(messageId: string): events.DispatchRequest[];
+  statusOf(messageId: string): sms.StatusEvent[];
+}
+
+/** Follows the lane's dispatch topic and sms.status from now on, keeping what concerns `run`'s messages. */
+export async function watch(lane: string, run: string): Promise<{ seen: Seen; stop: () => Promise<void> }> {
+  const dispatchName = dispatchTopic(lane).name;
+  const seen: Seen = {
+    dispatches: [],
+    statuses: [],
+    of: (id) => seen.dispatches.filter((d) => d.message?.messageId === id),
+    statusOf: (id) => seen.statuses.filter((s) => s.messageId === id),
+  };
+  const reader: Consumer = kafka.consumer({ groupId: uniqueName('router-test-reader') });
+  let joined = false;
+  reader.on(reader.events.GROUP_JOIN, () => (joined = true));
+  await reader.connect();
+  await reader.subscribe({ topics: [dispatchName, topics.status.name] });
+  await reader.run({
+    eachMessage: async ({ topic, message }) => {
+      if (!message.value) return;
+      if (topic === dispatchName) seen.dispatches.push(events.DispatchRequest.decode(message.value));
+      else {
+        const status = sms.StatusEvent.decode(message.value);
+        if (status.messageId.startsWith(run)) seen.statuses.push(status);
+      }
+    },
+  });
+  await waitFor('the reader to join', () => joined);
+  return { seen, stop: () => reader.disconnect() };
+}
+
+/** Approved messages to one country, each to its own number. */
+export function messageFactory(run: string) {
+  let serial = 0;
+  return (over: Partial<events.SmsMessage> = {}): events.SmsMessage => {
+    serial++;
+    const now = Date.now();
+    return events.SmsMessage.fromPartial({
+      messageId: `${run}-${serial}`,
+      tenantId: 'tenant-a',
+      to: `+6590${String(serial).padStart(7, '0')}`,
+      from: 'TernTest',
+      senderType: sms.SenderType.SENDER_TYPE_ALPHANUMERIC,
+      body: 'Your code is 123456',
+      type: sms.MessageType.MESSAGE_TYPE_OTP,
+      segments: 1,
+      country: 'SG',
+      mccMnc: '52501',
+      acceptedAt: new Date(now),
+      expiresAt: new Date(now + 600_000),
+      ...over,
+    });
+  };
+}
+
+export const approved = (message: events.SmsMessage): events.MessageApproved => ({
+  message,
+  adjustments: [],
+});
+
+/** Reads a counter of the router's /metrics, summed over the labels that match. */
+export async function metric(
+  router: ServiceProcess,
+  name: string,
+  match: Record<string, string> = {},
+): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${router.httpPort}/metrics`)).text();
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(match).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      total += Number(line.split(' ').pop());
+  }
+  return total;
+}
+
+export async function closeHarness(): Promise<void> {
+  await producer?.disconnect();
+}

@@ -1,0 +1,306 @@
+import { events, sms } from '@tern/contracts';
+import { topics } from '@tern/kafka';
+import { uniqueName, waitFor, type ServiceProcess } from '@tern/testing';
+import {
+  approved,
+  closeHarness,
+  ensureLaneTopics,
+  messageFactory,
+  metric,
+  publish,
+  startRouter,
+  tableFile,
+  watch,
+  type Seen,
+} from './harness';
+
+// The built router against the real local Kafka and Redis. Each test has its own lane (dispatch topic),
+// channel ids (so routing weights of other runs do not apply) and router deployment (consumer groups).
+describe('router', () => {
+  let routers: ServiceProcess[] = [];
+  let stopWatching: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await Promise.all(routers.map((r) => r.stop()));
+    routers = [];
+    await stopWatching?.();
+  });
+  afterAll(closeHarness);
+
+  /** A fresh lane, channels a/b/c of the given tiers and prices towards SG, and a watcher on the output. */
+  async function setUp(extra = '', channels = 'a:direct:0.02,b:aggregator:0.01') {
+    const run = uniqueName('rt');
+    const ids = Object.fromEntries(
+      channels.split(',').map((c) => [c.split(':')[0]!, `${c.split(':')[0]}-${run}`]),
+    );
+    const rows = channels.split(',').map((c) => {
+      const [name, tier, price] = c.split(':');
+      return `  - { id: ${ids[name!]}, tier: ${tier}, tps: 5000, senderTypes: [alphanumeric], countries: { SG: { price: ${price} }, AE: { price: ${price} } } }`;
+    });
+    const yaml = (rowsNow: string[]) => ['channels:', ...rowsNow, `defaultLane: ${run}`, extra].join('\n');
+    const table = tableFile(yaml(rows));
+    await ensureLaneTopics(run);
+    const { seen, stop } = await watch(run, run);
+    stopWatching = stop;
+    return { run, ids, table, seen, yaml, rows, message: messageFactory(run) };
+  }
+
+  const share = (seen: Seen, ids: string[], channelId: string) => {
+    const mine = seen.dispatches.filter((d) => ids.includes(d.message?.messageId ?? ''));
+    return mine.filter((d) => d.channelId === channelId).length / mine.length;
+  };
+
+  it('dispatches to the lane with its decision and a ROUTED status; unroutable and malformed input end cleanly', async () => {
+    const { run, ids, table, seen, message } = await setUp();
+    routers.push(await startRouter(table.path, run));
+    const ok = message();
+    const nowhere = message({ country: 'FR' });
+    await publish(topics.approved, [
+      approved(ok),
+      approved(nowhere),
+      { message: undefined, adjustments: [] },
+    ]);
+
+    const [dispatch] = await waitFor(
+      'the dispatch',
+      () => seen.of(ok.messageId).length === 1 && seen.of(ok.messageId),
+    );
+    expect(dispatch!.lane).toBe(run);
+    expect(dispatch!.attempt).toBe(1);
+    expect([ids.a, ids.b]).toContain(dispatch!.channelId);
+    expect(dispatch!.decision?.candidates.map((c) => c.channelId).sort()).toEqual([ids.a, ids.b].sort());
+    expect(dispatch!.decision?.reason).toMatch(/thompson sample among 2 candidates/);
+    const routed = await waitFor('ROUTED', () =>
+      seen.statusOf(ok.messageId).find((s) => s.status === sms.MessageStatus.MESSAGE_STATUS_ROUTED),
+    );
+    expect(routed.channelId).toBe(dispatch!.channelId);
+
+    const failed = await waitFor('FAILED for no route', () =>
+      seen.statusOf(nowhere.messageId).find((s) => s.status === sms.MessageStatus.MESSAGE_STATUS_FAILED),
+    );
+    expect(failed.reason?.code).toBe('NO_ROUTE');
+    expect(failed.reason?.description).toMatch(/no route to FR/);
+    expect(seen.of(nowhere.messageId)).toHaveLength(0);
+    await waitFor(
+      'the malformed record dead-lettered',
+      async () => (await metric(routers[0]!, 'tern_kafka_dlq_total', { reason: 'MISSING_MESSAGE' })) === 1,
+    );
+  });
+
+  it('shifts new traffic within seconds of a weights update', async () => {
+    const { run, ids, table, seen, message } = await setUp('', 'a:direct:0.01,b:direct:0.01');
+    routers.push(await startRouter(table.path, run));
+    const weight = (channelId: string, alpha: number, beta: number): events.RoutingWeight =>
+      events.RoutingWeight.fromPartial({
+        country: 'SG',
+        channelId,
+        deliveredAlpha: alpha,
+        deliveredBeta: beta,
+        latencyP50Ms: 3000,
+        computedAt: new Date(),
+      });
+    const round = async () => {
+      const batch = Array.from({ length: 200 }, () => message());
+      await publish(topics.approved, batch.map(approved));
+      const idsOf = batch.map((m) => m.messageId);
+      await waitFor('the round dispatched', () => batch.every((m) => seen.of(m.messageId).length === 1));
+      return idsOf;
+    };
+    await publish(topics.routingWeights, [weight(ids.a!, 95, 5), weight(ids.b!, 40, 60)]);
+    await new Promise((r) => setTimeout(r, 2000)); // weights travel to the router
+    const first = await round();
+    expect(share(seen, first, ids.a!)).toBeGreaterThan(0.95);
+
+    const updatedAt = Date.now();
+    await publish(topics.routingWeights, [weight(ids.a!, 40, 60), weight(ids.b!, 95, 5)]);
+    await new Promise((r) => setTimeout(r, 2000));
+    const second = await round();
+    expect(share(seen, second, ids.b!)).toBeGreaterThan(0.95);
+    expect(Date.now() - updatedAt).toBeLessThan(15_000);
+  });
+
+  it('opens the breaker of a failing channel and fails over to the other', async () => {
+    const { run, ids, table, seen, message } = await setUp('', 'a:direct:0.01,b:aggregator:0.01');
+    routers.push(await startRouter(table.path, run));
+    const before = Array.from({ length: 100 }, () => message());
+    await publish(topics.approved, before.map(approved));
+    await waitFor('the first traffic', () => before.every((m) => seen.of(m.messageId).length === 1));
+    expect(
+      share(
+        seen,
+        before.map((m) => m.messageId),
+        ids.a!,
+      ),
+    ).toBeGreaterThan(0.5); // direct is preferred
+
+    // A stream of refused submissions on channel a, as the connector reports them.
+    const failures = Array.from({ length: 30 }, (_, i) =>
+      events.SubmitResult.fromPartial({
+        messageId: `${run}-failure-${i}`,
+        attempt: 1,
+        channelId: ids.a,
+        accepted: false,
+        retryable: true,
+        errorCode: 'SYSTEM_ERROR',
+        country: 'SG',
+        mccMnc: '52501',
+        submittedAt: new Date(),
+      }),
+    );
+    await publish(topics.submitted, failures);
+    await waitFor(
+      'the breaker to open',
+      async () => {
+        const probe = message();
+        await publish(topics.approved, [approved(probe)]);
+        const [d] = await waitFor(
+          'probe dispatch',
+          () => seen.of(probe.messageId).length === 1 && seen.of(probe.messageId),
+        );
+        return (
+          d!.channelId === ids.b &&
+          d!.decision!.candidates.some((c) => c.excludedBecause === `breaker open for ${ids.a}`)
+        );
+      },
+      15_000,
+      200,
+    );
+    const after = Array.from({ length: 100 }, () => message());
+    await publish(topics.approved, after.map(approved));
+    await waitFor('the traffic after', () => after.every((m) => seen.of(m.messageId).length === 1));
+    expect(
+      share(
+        seen,
+        after.map((m) => m.messageId),
+        ids.b!,
+      ),
+    ).toBe(1);
+  });
+
+  it('retries on a channel the message has not failed on, once per attempt, until validity runs out', async () => {
+    const { run, ids, table, seen, message } = await setUp('', 'a:direct:0.01,b:direct:0.01,c:direct:0.01');
+    routers.push(await startRouter(table.path, run));
+    const m = message({ expiresAt: new Date(Date.now() + 600_000) });
+    await publish(topics.approved, [approved(m)]);
+    const [first] = await waitFor(
+      'attempt 1',
+      () => seen.of(m.messageId).length === 1 && seen.of(m.messageId),
+    );
+    // The connector asks for a retry naming only the channel it used.
+    const retry = (failedAttempt: number, channelId: string, message = m): events.RetryRequest => ({
+      message,
+      failedAttempt,
+      triedChannelIds: [channelId],
+      reason: { code: 'THROTTLED', description: 'submission failed', retryable: true },
+      requestedAt: new Date(),
+    });
+    await publish(topics.retry, [retry(1, first!.channelId), retry(1, first!.channelId)]);
+    await waitFor('attempt 2', () => seen.of(m.messageId).some((d) => d.attempt === 2));
+    await new Promise((r) => setTimeout(r, 1000)); // time for the redelivered request to be routed too
+    const attempts2 = seen.of(m.messageId).filter((d) => d.attempt === 2);
+    // A redelivered retry request routes the same attempt to the same channel (the connector submits it once).
+    expect(new Set(attempts2.map((d) => d.channelId)).size).toBe(1);
+    const second = attempts2[0]!;
+    expect(second.channelId).not.toBe(first!.channelId);
+
+    await publish(topics.retry, [retry(2, second.channelId)]);
+    const third = await waitFor('attempt 3', () => seen.of(m.messageId).find((d) => d.attempt === 3));
+    // Attempt 1's channel is remembered even though this request names only attempt 2's.
+    expect(third.channelId).not.toBe(first!.channelId);
+    expect(third.channelId).not.toBe(second.channelId);
+    expect(Object.values(ids)).toContain(third.channelId);
+
+    // Validity too short for another attempt: the message ends EXPIRED, nothing is dispatched.
+    const late = message({ expiresAt: new Date(Date.now() + 2000) });
+    await publish(topics.retry, [retry(1, ids.a!, late)]);
+    const expired = await waitFor('EXPIRED', () =>
+      seen.statusOf(late.messageId).find((s) => s.status === sms.MessageStatus.MESSAGE_STATUS_EXPIRED),
+    );
+    expect(expired.reason?.code).toBe('EXPIRED');
+    // And the attempt cap (3 by default) ends a message too.
+    await publish(topics.retry, [retry(3, third.channelId)]);
+    const givenUp = await waitFor('UNDELIVERED after 3 attempts', () =>
+      seen.statusOf(m.messageId).find((s) => s.status === sms.MessageStatus.MESSAGE_STATUS_UNDELIVERED),
+    );
+    expect(givenUp.reason?.code).toBe('MAX_ATTEMPTS');
+    expect(seen.of(late.messageId)).toHaveLength(0);
+    expect(seen.of(m.messageId).filter((d) => d.attempt === 4)).toHaveLength(0);
+  });
+
+  it('dispatches an OTP at once while 20,000 marketing messages wait for the country limit', async () => {
+    const { run, table, seen, message } = await setUp('countryLimits: { SG: { perSecond: 100 } }');
+    routers.push(await startRouter(table.path, run));
+    const marketing = Array.from({ length: 20_000 }, () =>
+      approved(message({ type: sms.MessageType.MESSAGE_TYPE_MARKETING })),
+    );
+    await publish(topics.approved, marketing);
+    await waitFor('marketing flowing', () => seen.dispatches.length > 200);
+    const otp = message();
+    const sentAt = Date.now();
+    await publish(topics.approved, [approved(otp)]);
+    await waitFor('the OTP', () => seen.of(otp.messageId).length === 1, 10_000, 20);
+    const otpLatency = Date.now() - sentAt;
+    const marketingDone = seen.dispatches.length - 1;
+    expect(marketingDone).toBeLessThan(5_000); // most of the campaign is still waiting
+    expect(otpLatency).toBeLessThan(5_000);
+    expect(await metric(routers[0]!, 'tern_router_waiting', { class: 'bulk' })).toBeGreaterThan(1000);
+  });
+
+  it('holds a country limit across two router instances', async () => {
+    const { run, table, seen, message } = await setUp('countryLimits: { AE: { perSecond: 40, burst: 40 } }');
+    routers.push(await startRouter(table.path, run), await startRouter(table.path, run));
+    const batch = Array.from({ length: 300 }, () => approved(message({ country: 'AE' })));
+    await publish(topics.approved, batch);
+    await waitFor('all dispatched', () => seen.dispatches.length === 300, 60_000);
+    const times = seen.dispatches.map((d) => d.routedAt!.getTime()).sort((x, y) => x - y);
+    // In any one second, at most the rate plus the burst; over the run, the rate.
+    let maxInSecond = 0;
+    for (let i = 0, j = 0; i < times.length; i++) {
+      while (times[i]! - times[j]! >= 1000) j++;
+      maxInSecond = Math.max(maxInSecond, i - j + 1);
+    }
+    expect(maxInSecond).toBeLessThanOrEqual(40 + 40);
+    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(((300 - 40) / 40) * 1000 * 0.95);
+    // Both instances did part of the work.
+    for (const router of routers) {
+      expect(await metric(router, 'tern_router_decisions_total', { outcome: 'dispatched' })).toBeGreaterThan(
+        0,
+      );
+    }
+  });
+
+  it('waits for a message’s earliest send time, and takes a new routing table without a restart', async () => {
+    const { run, ids, table, seen, message, yaml, rows } = await setUp();
+    const router = await startRouter(table.path, run);
+    routers.push(router);
+    const notBefore = new Date(Date.now() + 3000);
+    const later = message({ notBefore, type: sms.MessageType.MESSAGE_TYPE_MARKETING });
+    await publish(topics.approved, [approved(later)]);
+    const [d] = await waitFor(
+      'the deferred dispatch',
+      () => seen.of(later.messageId).length === 1 && seen.of(later.messageId),
+      15_000,
+    );
+    expect(d!.routedAt!.getTime()).toBeGreaterThanOrEqual(notBefore.getTime());
+
+    // Channel a leaves the table: new traffic goes to b only.
+    table.write(yaml([rows[1]!]));
+    await waitFor('the reload', () => router.logs.some((l) => l['msg'] === 'routing table reloaded'));
+    const onlyB = Array.from({ length: 30 }, () => message());
+    await publish(topics.approved, onlyB.map(approved));
+    await waitFor('dispatched', () => onlyB.every((m) => seen.of(m.messageId).length === 1));
+    expect(onlyB.every((m) => seen.of(m.messageId)[0]!.channelId === ids.b)).toBe(true);
+
+    // A broken table is refused; the last good one stays in force.
+    table.write('channels: [{ id: "Not An Id", tier: platinum }]\n');
+    await waitFor('the refusal', () =>
+      router.logs.some((l) => l['msg']?.toString().startsWith('routing table refused')),
+    );
+    const still = message();
+    await publish(topics.approved, [approved(still)]);
+    const [s] = await waitFor(
+      'still routed',
+      () => seen.of(still.messageId).length === 1 && seen.of(still.messageId),
+    );
+    expect(s!.channelId).toBe(ids.b);
+  });
+});
