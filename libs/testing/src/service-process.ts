@@ -58,10 +58,18 @@ export async function startServiceProcess(
   cwd?: string,
 ): Promise<ServiceProcess> {
   const spawned = spawnService(main, env, cwd);
-  const httpPort = await waitFor(`${main} to listen`, () => {
-    if (spawned.process.exitCode !== null) throw new Error(`${main} exited with ${spawned.process.exitCode}`);
-    return spawned.logs.find((l) => l['msg'] === 'service started')?.['httpPort'] as number | undefined;
-  });
+  let httpPort: number;
+  try {
+    httpPort = await waitFor(`${main} to listen`, () => {
+      if (spawned.process.exitCode !== null)
+        throw new Error(`${main} exited with ${spawned.process.exitCode}`);
+      return spawned.logs.find((l) => l['msg'] === 'service started')?.['httpPort'] as number | undefined;
+    });
+  } catch (error) {
+    // A service that never came up must not live on, consuming the shared topics of later tests.
+    spawned.process.kill('SIGKILL');
+    throw error;
+  }
   return {
     ...spawned,
     httpPort,

@@ -34,7 +34,12 @@ export async function startRouter(
     TERN_KAFKA_SESSION_TIMEOUT_MS: '10000',
     ...env,
   });
-  await waitFor('the router to be ready', async () => (await router.ready()).status === 200, 60_000);
+  try {
+    await waitFor('the router to be ready', async () => (await router.ready()).status === 200, 60_000);
+  } catch (error) {
+    await router.stop('SIGKILL');
+    throw error;
+  }
   return router;
 }
 

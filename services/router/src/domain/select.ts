@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { events, sms } from '@tern/contracts';
-import betaFactory from '@stdlib/random-base-beta';
-import randu from '@stdlib/random-base-randu';
+import { BetaSampler } from './beta-sampler';
 import { priceOf, type Channel, type RoutingTable, type Tier } from './routing-table';
 
 /** What the router knows of a route's delivery: a Beta posterior of its probability, and its latency. */
@@ -63,9 +62,7 @@ export function selectChannel(input: SelectionInput): Selection {
   const { message, table } = input;
   const senderKind = SENDER_KINDS[message.senderType];
   const weights = TYPE_WEIGHTS[message.type] ?? TYPE_WEIGHTS[sms.MessageType.MESSAGE_TYPE_UNSPECIFIED];
-  const seed = input.seed ?? seedOf(message.messageId, input.attempt);
-  // MINSTD as the uniform source: seeding stdlib's default Mersenne Twister per decision costs ~0.1 ms.
-  const draw = betaFactory.factory({ prng: randu.factory({ name: 'minstd', seed }) });
+  const sampler = new BetaSampler(input.seed ?? seedOf(message.messageId, input.attempt));
 
   const candidates: events.RoutingCandidate[] = [];
   const eligible: { channel: Channel; candidate: events.RoutingCandidate; cost: number }[] = [];
@@ -87,7 +84,7 @@ export function selectChannel(input: SelectionInput): Selection {
     else candidate.excludedBecause = input.blocked(channel.id, message.mccMnc) ?? '';
     if (candidate.excludedBecause !== '') continue;
     const stats = input.stats(channel.id, message.country, message.mccMnc) ?? TIER_PRIORS[channel.tier];
-    candidate.deliveryProbability = draw(Math.max(stats.alpha, 1e-3), Math.max(stats.beta, 1e-3));
+    candidate.deliveryProbability = sampler.beta(Math.max(stats.alpha, 1e-3), Math.max(stats.beta, 1e-3));
     candidate.expectedLatencyMs = stats.latencyP50Ms;
     eligible.push({ channel, candidate, cost: (price ?? 0) * Math.max(1, message.segments) });
   }
