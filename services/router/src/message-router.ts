@@ -82,7 +82,7 @@ export class MessageRouter {
         verdict.description,
       );
     }
-    this.deps.log.info({ messageId: message.messageId, code: verdict.code }, 'no further attempt');
+    this.deps.log.debug({ messageId: message.messageId, code: verdict.code }, 'no further attempt');
     await this.finish(
       message,
       sms.MessageStatus.MESSAGE_STATUS_UNDELIVERED,
@@ -199,7 +199,7 @@ export class MessageRouter {
       outcome === 'expired'
         ? sms.MessageStatus.MESSAGE_STATUS_EXPIRED
         : sms.MessageStatus.MESSAGE_STATUS_FAILED;
-    this.deps.log.info({ messageId: message.messageId, attempt, code }, 'message not routed');
+    this.deps.log.debug({ messageId: message.messageId, attempt, code }, 'message not routed');
     return this.finish(message, status, attempt, reason(code, description), outcome);
   }
 
