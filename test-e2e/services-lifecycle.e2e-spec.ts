@@ -38,6 +38,9 @@ beforeAll(async () => {
     TERN_REDIS_URL: infra.redisUrl,
     TERN_SMPP_CHANNELS_FILE: world.channelsFile,
     TERN_NUMBER_RANGES_FILE: world.numberRangesFile,
+    TERN_ROUTING_TABLE_FILE: world.routingTableFile,
+    // The lifecycle is under test here, not the messages other suites left on the shared topics.
+    TERN_ROUTER_NEW_GROUP_STARTS_AT: 'latest',
     // The local platform's tenants; its event key file is named relative to the repository.
     TERN_TENANTS_FILE: join(root, 'deploy/local/tenants.yaml'),
     TERN_GRPC_PORT: '0',
@@ -84,6 +87,7 @@ describe('every service', () => {
     expect(await started.exited).toBe(1);
     const text = started.stderr.join('\n');
     expect(text).toContain('TERN_KAFKA_BROKERS: is required');
+    expect(text).toContain('TERN_ROUTING_TABLE_FILE: is required');
     expect(text).toContain('TERN_HTTP_PORT: must be a whole number (got "eighty")');
     expect(text).toContain(
       'TERN_LOG_LEVEL: must be one of trace, debug, info, warn, error, fatal (got "chatty")',
