@@ -6,7 +6,7 @@ import type { AttemptLedger } from './attempt-ledger';
 import type { DeferredQueue } from './deferred-queue';
 import { retryVerdict } from './domain/retry-policy';
 import type { RouteBook } from './domain/route-book';
-import { laneOf, type RoutingTable } from './domain/routing-table';
+import { laneOf, type Channel, type RoutingTable } from './domain/routing-table';
 import { selectChannel } from './domain/select';
 import { reason, ROUTING_REASONS, statusEvent } from './domain/status';
 import { classOf, limitsFor } from './domain/traffic';
@@ -105,65 +105,29 @@ export class MessageRouter {
     let decision: events.RoutingDecision = { candidates: [], reason: `attempt ${attempt} was routed before` };
     if (!channel) {
       const exclude = new Set([...tried, ...[...earlier].filter(([n]) => n < attempt).map(([, c]) => c)]);
-      const giveUpAt = Math.min(expiresAt, Date.now() + this.deps.policy.noChannelWaitMs);
-      for (;;) {
-        table = this.deps.table();
-        const selection = selectChannel({
-          message,
-          attempt,
-          table,
-          stats: (c, country, mccMnc) => book.stats(c, country, mccMnc),
-          blocked: (c, mccMnc) => book.blocked(c, mccMnc, Date.now()),
-          tried: exclude,
-        });
-        decision = selection.decision;
-        if (selection.channel) {
-          channel = selection.channel;
-          break;
-        }
-        // Open breakers close again within seconds; other exclusions (no route, all tried) do not.
-        const breakersOnly = decision.candidates.some((c) => c.excludedBecause.startsWith('breaker open'));
-        if (!breakersOnly || Date.now() + BREAKER_RECHECK_MS > giveUpAt) {
-          const why = decision.candidates.map((c) => `${c.channelId}: ${c.excludedBecause}`).join('; ');
-          return Date.now() + BREAKER_RECHECK_MS > expiresAt && breakersOnly
-            ? this.end(
-                message,
-                attempt,
-                'expired',
-                ROUTING_REASONS.expired,
-                'validity ran out while every channel was failing',
-              )
-            : this.end(message, attempt, 'no_route', ROUTING_REASONS.noRoute, `${decision.reason}: ${why}`);
-        }
-        await sleep(BREAKER_RECHECK_MS);
-        if (this.closed) throw new TransientError('router stopping');
-      }
-      const claimed = await ledger.claim(
-        message.messageId,
-        attempt,
-        channel.id,
-        expiresAt - Date.now() + 3_600_000,
-      );
+      const selection = await this.select(message, attempt, exclude, expiresAt);
+      if ('ending' in selection) return selection.ending;
+      ({ table, decision } = selection);
+      // The ledger keeps the choice while a retry can still come, then a margin.
+      const keepMs = Number.isFinite(expiresAt) ? expiresAt - Date.now() + 3_600_000 : 7 * 24 * 3_600_000;
+      const claimed = await ledger.claim(message.messageId, attempt, selection.channel.id, keepMs);
+      channel = selection.channel;
       if (claimed !== channel.id) {
         channel = table.channels.find((c) => c.id === claimed) ?? channel;
         decision = { candidates: [], reason: `attempt ${attempt} was routed to ${claimed} by another run` };
       }
     }
     const trafficClass = classOf(message.type);
-    if (
-      !(await this.deps.gate.pass(
-        limitsFor(table, message.country, channel, trafficClass),
-        trafficClass,
-        expiresAt,
-      ))
-    ) {
-      return this.end(
-        message,
-        attempt,
-        'expired',
-        ROUTING_REASONS.expired,
-        `validity ran out waiting for the rate limits of ${message.country} and ${channel.id}`,
-      );
+    const gate = await this.deps.gate.pass(
+      limitsFor(table, message.country, channel, trafficClass),
+      trafficClass,
+      expiresAt,
+    );
+    // Stopping: the record stays uncommitted and the next consumer routes it (same attempt, same channel).
+    if (gate === 'closed') throw new TransientError('router stopping');
+    if (gate === 'expired') {
+      const why = `validity ran out waiting for the rate limits of ${message.country} and ${channel.id}`;
+      return this.end(message, attempt, 'expired', ROUTING_REASONS.expired, why);
     }
     const now = new Date();
     book.sent(channel.id, message.mccMnc, now.getTime());
@@ -186,6 +150,54 @@ export class MessageRouter {
     ]);
     decisions.inc({ class: trafficClass, outcome: 'dispatched' });
     log.debug({ messageId: message.messageId, attempt, channelId: channel.id, lane }, 'routed');
+  }
+
+  /**
+   * Selects a channel; while the only obstacle is open breakers (they close again within seconds), waits
+   * and selects again, up to the no-channel wait and the message's validity. Otherwise the message ends.
+   */
+  private async select(
+    message: events.SmsMessage,
+    attempt: number,
+    exclude: ReadonlySet<string>,
+    expiresAt: number,
+  ): Promise<
+    { channel: Channel; decision: events.RoutingDecision; table: RoutingTable } | { ending: Promise<void> }
+  > {
+    const { book } = this.deps;
+    const giveUpAt = Math.min(expiresAt, Date.now() + this.deps.policy.noChannelWaitMs);
+    for (;;) {
+      const table = this.deps.table();
+      const selection = selectChannel({
+        message,
+        attempt,
+        table,
+        stats: (c, country, mccMnc) => book.stats(c, country, mccMnc),
+        blocked: (c, mccMnc) => book.blocked(c, mccMnc, Date.now()),
+        tried: exclude,
+      });
+      const { channel, decision } = selection;
+      if (channel) return { channel, decision, table };
+      const nextLook = Date.now() + BREAKER_RECHECK_MS;
+      if (selection.blockedForNow === 0 || nextLook > giveUpAt) {
+        if (selection.blockedForNow > 0 && nextLook > expiresAt) {
+          const why = 'validity ran out while every channel was failing';
+          return { ending: this.end(message, attempt, 'expired', ROUTING_REASONS.expired, why) };
+        }
+        const why = decision.candidates.map((c) => `${c.channelId}: ${c.excludedBecause}`).join('; ');
+        return {
+          ending: this.end(
+            message,
+            attempt,
+            'no_route',
+            ROUTING_REASONS.noRoute,
+            `${decision.reason}: ${why}`,
+          ),
+        };
+      }
+      await sleep(BREAKER_RECHECK_MS);
+      if (this.closed) throw new TransientError('router stopping');
+    }
   }
 
   private end(

@@ -229,10 +229,14 @@ describe('router', () => {
   it('dispatches an OTP at once while 20,000 marketing messages wait for the country limit', async () => {
     const { run, table, seen, message } = await setUp('countryLimits: { SG: { perSecond: 100 } }');
     routers.push(await startRouter(table.path, run));
+    // At the head of the queue, 300 with 1.5 s of validity: the limit lets ~250 through in time.
+    const shortLived = Array.from({ length: 300 }, () =>
+      message({ type: sms.MessageType.MESSAGE_TYPE_MARKETING, expiresAt: new Date(Date.now() + 1500) }),
+    );
     const marketing = Array.from({ length: 20_000 }, () =>
       approved(message({ type: sms.MessageType.MESSAGE_TYPE_MARKETING })),
     );
-    await publish(topics.approved, marketing);
+    await publish(topics.approved, [...shortLived.map(approved), ...marketing]);
     await waitFor('marketing flowing', () => seen.dispatches.length > 200);
     const otp = message();
     const sentAt = Date.now();
@@ -243,6 +247,22 @@ describe('router', () => {
     expect(marketingDone).toBeLessThan(5_000); // most of the campaign is still waiting
     expect(otpLatency).toBeLessThan(5_000);
     expect(await metric(routers[0]!, 'tern_router_waiting', { class: 'bulk' })).toBeGreaterThan(1000);
+
+    // Those whose validity ran out while waiting end EXPIRED and are never dispatched.
+    const expired = shortLived.filter((m) =>
+      seen.statusOf(m.messageId).some((st) => st.status === sms.MessageStatus.MESSAGE_STATUS_EXPIRED),
+    );
+    expect(expired.length).toBeGreaterThan(0);
+    for (const m of expired) expect(seen.of(m.messageId)).toHaveLength(0);
+    expect(seen.statusOf(expired[0]!.messageId)[0]?.reason?.description).toMatch(
+      /waiting for the rate limits/,
+    );
+
+    // Stopping releases the waiting messages undispatched (they stay in Kafka for the next router).
+    const beforeStop = seen.dispatches.length;
+    await routers[0]!.stop();
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(seen.dispatches.length - beforeStop).toBeLessThan(200);
   });
 
   it('holds a country limit across two router instances', async () => {

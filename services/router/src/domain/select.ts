@@ -49,6 +49,8 @@ export interface SelectionInput {
 export interface Selection {
   channel: Channel | undefined;
   decision: events.RoutingDecision;
+  /** Channels that could carry the message but are blocked for now (breakers): waiting may help. */
+  blockedForNow: number;
 }
 
 /**
@@ -65,6 +67,7 @@ export function selectChannel(input: SelectionInput): Selection {
   const sampler = new BetaSampler(input.seed ?? seedOf(message.messageId, input.attempt));
 
   const candidates: events.RoutingCandidate[] = [];
+  let blockedForNow = 0;
   const eligible: { channel: Channel; candidate: events.RoutingCandidate; cost: number }[] = [];
   for (const channel of table.channels) {
     const price = priceOf(channel, message.country, message.mccMnc);
@@ -81,7 +84,10 @@ export function selectChannel(input: SelectionInput): Selection {
     else if (!senderKind || !channel.senderTypes.includes(senderKind)) {
       candidate.excludedBecause = `does not carry ${senderKind ?? 'this'} senders`;
     } else if (input.tried.has(channel.id)) candidate.excludedBecause = 'already failed this message';
-    else candidate.excludedBecause = input.blocked(channel.id, message.mccMnc) ?? '';
+    else {
+      candidate.excludedBecause = input.blocked(channel.id, message.mccMnc) ?? '';
+      if (candidate.excludedBecause !== '') blockedForNow++;
+    }
     if (candidate.excludedBecause !== '') continue;
     const stats = input.stats(channel.id, message.country, message.mccMnc) ?? TIER_PRIORS[channel.tier];
     candidate.deliveryProbability = sampler.beta(Math.max(stats.alpha, 1e-3), Math.max(stats.beta, 1e-3));
@@ -105,7 +111,7 @@ export function selectChannel(input: SelectionInput): Selection {
     : eligible.length === 1
       ? 'only channel left after exclusions'
       : `thompson sample among ${eligible.length} candidates`;
-  return { channel: best?.channel, decision: { candidates, reason } };
+  return { channel: best?.channel, decision: { candidates, reason }, blockedForNow };
 }
 
 /** A 32-bit seed from the message id and attempt. */
