@@ -39,8 +39,9 @@ beforeAll(async () => {
     TERN_SMPP_CHANNELS_FILE: world.channelsFile,
     TERN_NUMBER_RANGES_FILE: world.numberRangesFile,
     TERN_ROUTING_TABLE_FILE: world.routingTableFile,
+    TERN_RISK_POLICY_FILE: join(root, 'deploy/local/risk-policy.yaml'),
     // The lifecycle is under test here, not the messages other suites left on the shared topics.
-    TERN_ROUTER_NEW_GROUP_STARTS_AT: 'latest',
+    TERN_KAFKA_NEW_GROUP_STARTS_AT: 'latest',
     // The local platform's tenants; its event key file is named relative to the repository.
     TERN_TENANTS_FILE: join(root, 'deploy/local/tenants.yaml'),
     TERN_GRPC_PORT: '0',
@@ -73,7 +74,7 @@ describe('every service', () => {
 
   it('is not ready while Kafka is unreachable', async () => {
     // A port nothing listens on: the producer cannot connect, so start-up fails and says why.
-    const started = spawnService(mainOf('risk'), { TERN_KAFKA_BROKERS: '127.0.0.1:1' }, root);
+    const started = spawnService(mainOf('risk'), { ...serviceEnv, TERN_KAFKA_BROKERS: '127.0.0.1:1' }, root);
     expect(await started.exited).toBe(1);
     expect(started.logs.find((l) => l['msg'] === 'start-up failed')).toBeDefined();
   });

@@ -10,3 +10,4 @@ export const SMS_PROTO_PATH = join(PROTO_ROOT, 'tern/sms/v1/sms.proto');
 /** google.rpc.Status and BadRequest: the standard rich-error payload of the `grpc-status-details-bin` trailer. */
 export * as rpc from './gen/google/rpc/status';
 export * as rpcDetails from './gen/google/rpc/error_details';
+export { statusEvent } from './status-event';

@@ -17,6 +17,11 @@ export const commonSettings = {
     'Consumer group session timeout: how soon the partitions of a crashed instance move to the others',
     env.int(6000, 300_000).default(30_000),
   ),
+  newGroupStartsAt: setting(
+    'TERN_KAFKA_NEW_GROUP_STARTS_AT',
+    'Where a consumer group with no committed offsets starts on the work topics (latest: only new records)',
+    env.oneOf(['earliest', 'latest'] as const).default('earliest'),
+  ),
   httpPort: setting(
     'TERN_HTTP_PORT',
     'Port of the health (/health/live, /health/ready) and metrics (/metrics) endpoint; 0 picks a free one',

@@ -1,4 +1,31 @@
-import { commonSettings } from '@tern/config';
+import { commonSettings, env, setting } from '@tern/config';
 
 /** Settings of the risk service (TERN_* environment variables); see `describeSettings`. */
-export const riskSettings = { ...commonSettings };
+export const riskSettings = {
+  ...commonSettings,
+  policyFile: setting(
+    'TERN_RISK_POLICY_FILE',
+    'YAML or JSON risk policy: countries, tenants, content rules, limits, fraud screens; reloaded when it changes',
+    env.string(),
+  ),
+  policyReloadMs: setting(
+    'TERN_RISK_POLICY_RELOAD_MS',
+    'How often the policy file is looked at for changes',
+    env.int(100, 600_000).default(2000),
+  ),
+  redisUrl: setting(
+    'TERN_REDIS_URL',
+    'Redis shared by every risk instance: rate windows, paces, opt-out lists',
+    env.url(),
+  ),
+  deployment: setting(
+    'TERN_RISK_DEPLOYMENT',
+    'Name of this risk deployment: its consumer groups are tern-risk-<name>-*',
+    env.string().default('main'),
+  ),
+  inFlight: setting(
+    'TERN_RISK_IN_FLIGHT',
+    'Messages per partition screened at once',
+    env.int(1, 10_000).default(200),
+  ),
+};

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
+import { RiskService } from './risk.service';
 
-/** Policy before money is spent: content, sender ID, rate limits, fraud; publishes sms.approved or REJECTED. Skeleton: the kit provides config, Kafka, health and metrics. */
-@Module({})
+/** Policy before money is spent: sender ID, content, fraud, rate limits, opt-outs; sms.approved or REJECTED. */
+@Module({ providers: [RiskService] })
 export class RiskModule {}

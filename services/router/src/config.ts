@@ -23,11 +23,6 @@ export const routerSettings = {
     'Name of this router deployment: its consumer groups are tern-router-<name>-priority and -bulk',
     env.string().default('main'),
   ),
-  newGroupStartsAt: setting(
-    'TERN_ROUTER_NEW_GROUP_STARTS_AT',
-    'Where a deployment with no committed offsets starts reading approved messages and retries',
-    env.oneOf(['earliest', 'latest'] as const).default('earliest'),
-  ),
   maxAttempts: setting(
     'TERN_ROUTER_MAX_ATTEMPTS',
     'Attempts per message (the first included) before it is given up',

@@ -1,4 +1,4 @@
-import { events, sms } from '@tern/contracts';
+import { events, sms, statusEvent } from '@tern/contracts';
 import { dispatchTopic, PoisonMessageError, TransientError, topics, type TypedProducer } from '@tern/kafka';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import { Counter } from 'prom-client';
@@ -8,7 +8,7 @@ import { retryVerdict } from './domain/retry-policy';
 import type { RouteBook } from './domain/route-book';
 import { laneOf, type Channel, type RoutingTable } from './domain/routing-table';
 import { selectChannel } from './domain/select';
-import { reason, ROUTING_REASONS, statusEvent } from './domain/status';
+import { reason, ROUTING_REASONS } from './domain/status';
 import { classOf, limitsFor } from './domain/traffic';
 import type { TrafficGate } from './traffic-gate';
 
@@ -143,7 +143,8 @@ export class MessageRouter {
       }),
       this.deps.producer.enqueue(
         topics.status,
-        statusEvent(message, sms.MessageStatus.MESSAGE_STATUS_ROUTED, attempt, now, {
+        statusEvent(message, sms.MessageStatus.MESSAGE_STATUS_ROUTED, now, {
+          attempt,
           channelId: channel.id,
         }),
       ),
@@ -224,7 +225,7 @@ export class MessageRouter {
   ): Promise<void> {
     await this.deps.producer.enqueue(
       topics.status,
-      statusEvent(message, status, attempt, new Date(), { reason: why }),
+      statusEvent(message, status, new Date(), { attempt, reason: why }),
     );
     decisions.inc({ class: classOf(message.type), outcome });
   }

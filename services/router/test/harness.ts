@@ -30,7 +30,7 @@ export async function startRouter(
     TERN_ROUTING_TABLE_RELOAD_MS: '200',
     TERN_ROUTER_DEPLOYMENT: deployment,
     // Only this test's messages: history on the shared topics belongs to other runs.
-    TERN_ROUTER_NEW_GROUP_STARTS_AT: 'latest',
+    TERN_KAFKA_NEW_GROUP_STARTS_AT: 'latest',
     TERN_KAFKA_SESSION_TIMEOUT_MS: '10000',
     ...env,
   });

@@ -1,4 +1,4 @@
-import { events, sms } from '@tern/contracts';
+import { events, sms, statusEvent } from '@tern/contracts';
 
 const FINAL = new Set([
   sms.MessageStatus.MESSAGE_STATUS_REJECTED,
@@ -30,24 +30,7 @@ export function acceptedView(message: events.SmsMessage): sms.Message {
 
 /** The ACCEPTED status event of a message, the first of its `sms.status` events. */
 export function acceptedEvent(message: events.SmsMessage): sms.StatusEvent {
-  return {
-    messageId: message.messageId,
-    tenantId: message.tenantId,
-    clientReference: message.clientReference,
-    status: sms.MessageStatus.MESSAGE_STATUS_ACCEPTED,
-    attempt: 0,
-    channelId: '',
-    receiptState: sms.ReceiptState.RECEIPT_STATE_UNSPECIFIED,
-    reason: undefined,
-    occurredAt: message.acceptedAt,
-    deliveryLatencyMs: 0,
-    endToEndLatencyMs: 0,
-    labels: message.labels,
-    cursor: '',
-    smscMessageIds: [],
-    submitStatus: 0,
-    errorCode: '',
-  };
+  return statusEvent(message, sms.MessageStatus.MESSAGE_STATUS_ACCEPTED, message.acceptedAt ?? new Date());
 }
 
 /**

@@ -1,0 +1,173 @@
+import { events, sms } from '@tern/contracts';
+import { phishingSignal } from './content';
+import { localHour, nextAllowedTime } from './hours';
+import { isOptOutReply, optOutScopes } from './opt-out';
+import { riskPolicySchema } from './policy';
+import { screenStatic } from './screen';
+
+const policy = riskPolicySchema.parse({
+  countries: {
+    ID: { alphanumeric: 'registered', marketingOptOutRequired: true },
+    US: { alphanumeric: 'none' },
+    VN: { alphanumeric: 'registered', marketingHours: { from: 8, to: 21, timeZone: 'Asia/Ho_Chi_Minh' } },
+  },
+  tenants: {
+    shop: {
+      registeredSenders: { ID: ['ShopKita'] },
+      fallbackSenders: { ID: '+62811000111' },
+      otpSenders: ['ShopOTP', 'ShopKita'],
+      allowedRiskCategories: ['satellite'],
+      allowList: ['4470123'],
+    },
+  },
+  content: { banned: [{ pattern: '\\bcasino\\b', code: 'CONTENT_GAMBLING' }] },
+  fraud: {
+    highRiskRanges: [
+      { prefix: '4470', category: 'personal-numbering' },
+      { prefix: '881', category: 'satellite' },
+    ],
+  },
+});
+const message = (over: Partial<events.SmsMessage> = {}) =>
+  events.SmsMessage.fromPartial({
+    messageId: 'm1',
+    tenantId: 'shop',
+    to: '+6281234567890',
+    from: 'ShopKita',
+    senderType: sms.SenderType.SENDER_TYPE_ALPHANUMERIC,
+    body: 'Your code is 123456',
+    type: sms.MessageType.MESSAGE_TYPE_OTP,
+    country: 'ID',
+    ...over,
+  });
+const NOON_UTC = Date.parse('2026-11-25T12:00:00Z');
+const codeOf = (m: events.SmsMessage, now = NOON_UTC) => {
+  const s = screenStatic(m, policy, now);
+  return s.rejected?.code ?? 'PASS';
+};
+
+describe('sender ID rules', () => {
+  it('passes a registered sender, replaces an unregistered one by the fallback, rejects without one', () => {
+    expect(codeOf(message())).toBe('PASS');
+    const replaced = screenStatic(message({ from: 'ShopOTP' }), policy, NOON_UTC);
+    expect(replaced.rejected).toBeUndefined();
+    if (!replaced.rejected) {
+      expect(replaced.message.from).toBe('+62811000111');
+      expect(replaced.message.senderType).toBe(sms.SenderType.SENDER_TYPE_INTERNATIONAL);
+      expect(replaced.adjustments[0]?.text).toMatch(
+        /ShopOTP replaced by \+62811000111 \(ShopOTP is not registered for ID\)/,
+      );
+    }
+    expect(codeOf(message({ country: 'VN', to: '+84961234567' }))).toBe('SENDER_NOT_REGISTERED');
+    expect(codeOf(message({ country: 'US', to: '+12025550123' }))).toBe('SENDER_NOT_ALLOWED');
+    const notice = { type: sms.MessageType.MESSAGE_TYPE_TRANSACTIONAL, country: 'US', to: '+12025550123' };
+    expect(codeOf(message({ ...notice, from: '+12025550100' }))).toBe('PASS');
+  });
+
+  it('keeps OTP senders for OTPs', () => {
+    expect(codeOf(message({ from: 'Shop', country: 'SG' }))).toBe('SENDER_NOT_FOR_OTP');
+    expect(
+      codeOf(
+        message({
+          type: sms.MessageType.MESSAGE_TYPE_MARKETING,
+          country: 'SG',
+          body: 'Sale! Reply STOP to opt out',
+        }),
+      ),
+    ).toBe('SENDER_RESERVED_FOR_OTP');
+  });
+});
+
+describe('content rules', () => {
+  const rules = policy.content;
+  it.each([
+    ['Login at http://203.0.113.7/verify', /bare IP/],
+    ['Track it: bit.ly/3xYz', /shortener/],
+    ['Confirm at https://paypa1.com/login', /imitates paypal/],
+    ['Verify on paypal-secure-login.com now', /imitates paypal/],
+    ['Go to www.amazom.com/orders', /imitates amazon/],
+    ['Account locked: paypal.account-check.net', /imitates paypal/],
+  ])('flags %s', (body, why) => {
+    expect(phishingSignal(body, rules)?.description).toMatch(why);
+  });
+
+  it.each([
+    ['Pay at https://www.paypal.com/pay'],
+    ['Your code is 123456'],
+    ['Order 12.5 kg shipped'],
+    ['See shop.example.com'],
+  ])('lets %s through', (body) => expect(phishingSignal(body, rules)).toBeUndefined());
+
+  it('rejects banned patterns and marketing without opt-out text where required', () => {
+    expect(codeOf(message({ body: 'Best CASINO bonus' }))).toBe('CONTENT_GAMBLING');
+    const marketing = { type: sms.MessageType.MESSAGE_TYPE_MARKETING, from: 'Shop', country: 'SG' as const };
+    expect(codeOf(message({ ...marketing, country: 'ID', from: 'ShopOTP', body: '50% off' }))).toBe(
+      'SENDER_RESERVED_FOR_OTP',
+    );
+    expect(
+      codeOf(message({ ...marketing, country: 'ID', from: '+62811000111', body: '50% off today' })),
+    ).toBe('MISSING_OPT_OUT');
+    expect(
+      codeOf(
+        message({
+          ...marketing,
+          country: 'ID',
+          from: '+62811000111',
+          body: '50% off. Reply STOP to opt out',
+        }),
+      ),
+    ).toBe('PASS');
+  });
+});
+
+describe('high-risk ranges', () => {
+  it('blocks a premium or personal range unless the tenant allows its category or the number', () => {
+    expect(codeOf(message({ to: '+447012345678', country: 'GB', from: 'ShopOTP' }))).toBe('PASS'); // allow-listed prefix
+    expect(codeOf(message({ to: '+447099999999', country: 'GB', from: 'ShopOTP' }))).toBe('HIGH_RISK_RANGE');
+    expect(codeOf(message({ to: '+881612345678', country: 'XX', from: 'ShopOTP' }))).toBe('PASS'); // satellite allowed
+    expect(codeOf(message({ to: '+447099999999', country: 'GB', from: 'ShopOTP', tenantId: 'other' }))).toBe(
+      'HIGH_RISK_RANGE',
+    );
+  });
+});
+
+describe('marketing hours', () => {
+  it('defers marketing outside local hours to the next opening, and leaves OTPs alone', () => {
+    const night = Date.parse('2026-11-25T16:30:00Z'); // 23:30 in Vietnam (UTC+7)
+    const m = message({
+      type: sms.MessageType.MESSAGE_TYPE_MARKETING,
+      from: '+84900000000',
+      country: 'VN',
+      to: '+84961234567',
+      body: 'Sale',
+    });
+    const s = screenStatic(m, policy, night);
+    expect(s.rejected).toBeUndefined();
+    if (!s.rejected) {
+      expect(s.message.notBefore?.toISOString()).toBe('2026-11-26T01:00:00.000Z'); // 08:00 local
+      expect(s.adjustments[0]?.rule).toBe('hours');
+    }
+    const otp = screenStatic(
+      { ...m, type: sms.MessageType.MESSAGE_TYPE_OTP, from: 'ShopOTP' },
+      policy,
+      night,
+    );
+    expect(!otp.rejected && otp.message.notBefore).toBeFalsy();
+  });
+
+  it('knows local hours across zones and windows over midnight', () => {
+    expect(localHour(Date.parse('2026-11-25T12:00:00Z'), 'Asia/Kolkata')).toBe(17);
+    const at = Date.parse('2026-11-25T12:00:00Z'); // 17:30 in India
+    expect(nextAllowedTime(at, { from: 22, to: 6, timeZone: 'Asia/Kolkata' })).toBe(
+      Date.parse('2026-11-25T16:30:00Z'),
+    );
+  });
+});
+
+describe('opt-out replies', () => {
+  it('recognises the standard keywords and finds the tenants of the sender', () => {
+    expect(['STOP', 'stop please', 'Unsubscribe', 'STOPALL', ' quit'].every(isOptOutReply)).toBe(true);
+    expect(['Stopped by the shop?', 'thanks', 'don’t stop'].some(isOptOutReply)).toBe(false);
+    expect(optOutScopes(policy, '+62811000111').sort()).toEqual(['sender:+62811000111', 'tenant:shop']);
+  });
+});

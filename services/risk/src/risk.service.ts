@@ -1,0 +1,86 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { watchDataFile, type ConfigOf, type WatchedDataFile } from '@tern/config';
+import { KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
+import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
+import type { Logger } from '@tern/telemetry';
+import { Redis } from 'ioredis';
+import type { riskSettings } from './config';
+import { isOptOutReply, optOutScopes } from './domain/opt-out';
+import { riskPolicySchema, type RiskPolicy } from './domain/policy';
+import { RiskState } from './risk-state';
+import { Screener } from './screener';
+
+/** Wires risk: the policy (reloaded on change), the shared state in Redis, and the two intakes. */
+@Injectable()
+export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly consumers: BatchConsumer[] = [];
+  private redis: Redis | undefined;
+  private policy: WatchedDataFile<RiskPolicy> | undefined;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: ConfigOf<typeof riskSettings>,
+    @Inject(LOGGER) private readonly log: Logger,
+    private readonly kafka: KafkaClient,
+    private readonly health: HealthRegistry,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const config = this.config;
+    const policy = watchDataFile(config.policyFile, riskPolicySchema, 'risk policy', {
+      intervalMs: config.policyReloadMs,
+      onChange: (p) => this.log.info({ countries: Object.keys(p.countries).length }, 'risk policy reloaded'),
+      onRefused: (err) => this.log.error({ err }, 'risk policy refused; the last good one stays in force'),
+    });
+    this.policy = policy;
+    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+    this.redis = redis;
+    this.health.register('redis', () => ({ ok: redis.status === 'ready', detail: { status: redis.status } }));
+    const state = new RiskState(redis);
+    const screener = new Screener({
+      policy: () => policy.current(),
+      state,
+      producer: this.kafka.producer(),
+      log: this.log,
+    });
+
+    this.consumers.push(
+      this.kafka
+        .consumer({
+          groupId: `tern-risk-${config.deployment}-screen`,
+          sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+          fromBeginning: config.newGroupStartsAt === 'earliest',
+          // Each message is screened on its own; shared counters are exact in Redis whatever the order.
+          concurrency: config.inFlight,
+          partitionsInParallel: 6,
+        })
+        .on(topics.accepted, ({ value }) => screener.screen(value)),
+      this.kafka
+        .consumer({
+          groupId: `tern-risk-${config.deployment}-opt-out`,
+          sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+          // Every STOP ever received counts, whenever this deployment started.
+          fromBeginning: true,
+        })
+        .on(topics.inbound, async ({ value }) => {
+          if (!isOptOutReply(value.body)) return;
+          const scopes = optOutScopes(policy.current(), value.to);
+          await Promise.all(scopes.map((scope) => state.optOut(scope, value.from)));
+          this.log.info({ channelId: value.channelId, scopes }, 'opt-out recorded');
+        }),
+    );
+    for (const [i, consumer] of this.consumers.entries()) {
+      this.health.register(`kafka-consumer-${i}`, () => {
+        const h = consumer.health();
+        return { ok: h.ready, detail: h };
+      });
+    }
+    await Promise.all(this.consumers.map((c) => c.start()));
+    this.log.info({ deployment: config.deployment }, 'risk screening running');
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.policy?.close();
+    await Promise.all(this.consumers.map((c) => c.stop()));
+    await this.redis?.quit();
+  }
+}

@@ -1,0 +1,167 @@
+import { events, sms, statusEvent } from '@tern/contracts';
+import { PoisonMessageError, topics, type TypedProducer } from '@tern/kafka';
+import { metricsRegistry, type Logger } from '@tern/telemetry';
+import { Counter } from 'prom-client';
+import { optOutScopes } from './domain/opt-out';
+import type { RiskPolicy } from './domain/policy';
+import { prefixOf, screenStatic, type Rejection } from './domain/screen';
+import { numberHash, type Pace, type RiskState } from './risk-state';
+
+const decisions = new Counter({
+  name: 'tern_risk_decisions_total',
+  help: 'Screening decisions by rule family and outcome (approved, adjusted, deferred, rejected)',
+  labelNames: ['rule', 'outcome'],
+  registers: [metricsRegistry],
+});
+
+const TYPE_NAMES = {
+  [sms.MessageType.MESSAGE_TYPE_OTP]: 'otp',
+  [sms.MessageType.MESSAGE_TYPE_TRANSACTIONAL]: 'transactional',
+  [sms.MessageType.MESSAGE_TYPE_MARKETING]: 'marketing',
+} as const;
+
+/**
+ * Screens one accepted message: the stateless rules first (no shared state spent on a message they reject),
+ * then the opt-out list, the OTP velocity screens, the per-recipient windows and the paces, which need the
+ * shared state in Redis. Publishes `sms.approved` (with every adjustment and deferral named) or a REJECTED
+ * status with the rule's code and a sentence.
+ */
+export class Screener {
+  constructor(
+    private readonly deps: {
+      policy: () => RiskPolicy;
+      state: RiskState;
+      producer: TypedProducer;
+      log: Logger;
+    },
+  ) {}
+
+  async screen(event: events.MessageAccepted): Promise<void> {
+    const message = event.message;
+    if (!message?.messageId)
+      throw new PoisonMessageError('MISSING_MESSAGE', 'event without a message', 'message');
+    const policy = this.deps.policy();
+    const screened = screenStatic(message, policy, Date.now());
+    if (screened.rejected) return this.reject(message, screened.rejected);
+    const rejection = await this.screenShared(screened.message, policy, screened.tenant.allowList);
+    if (rejection) return this.reject(message, rejection);
+
+    const out = { ...screened.message };
+    const adjustments = [...screened.adjustments];
+    const notBefore = out.notBefore?.getTime() ?? 0;
+    if (notBefore <= Date.now()) {
+      const paced = await this.deps.state.pace(this.paces(out, policy), policy.limits.maxDeferSeconds * 1000);
+      if (!paced) {
+        return this.reject(message, {
+          rule: 'rate-limit',
+          code: 'RATE_LIMITED',
+          description: `traffic is more than ${policy.limits.maxDeferSeconds} s ahead of its pace`,
+        });
+      }
+      if (paced.at > paced.now) {
+        out.notBefore = new Date(paced.at);
+        adjustments.push({
+          rule: 'rate-limit',
+          text: `paced to ${out.notBefore.toISOString()} (${paced.at - paced.now} ms later)`,
+        });
+      }
+    }
+    await this.deps.producer.enqueue(topics.approved, {
+      message: out,
+      adjustments: adjustments.map((a) => a.text),
+    });
+    const deferred = (out.notBefore?.getTime() ?? 0) > Date.now();
+    const outcome = deferred ? 'deferred' : adjustments.length > 0 ? 'adjusted' : 'approved';
+    decisions.inc({ rule: adjustments.at(-1)?.rule ?? 'none', outcome });
+  }
+
+  private async screenShared(
+    message: events.SmsMessage,
+    policy: RiskPolicy,
+    allowList: readonly string[],
+  ): Promise<Rejection | undefined> {
+    const { state } = this.deps;
+    const type = TYPE_NAMES[message.type as keyof typeof TYPE_NAMES] ?? 'transactional';
+    if (
+      type === 'marketing' &&
+      (await state.optedOut(optOutScopes(policy, message.from, message.tenantId), message.to))
+    ) {
+      return {
+        rule: 'opt-out',
+        code: 'OPTED_OUT',
+        description: 'the recipient opted out of this sender’s marketing',
+      };
+    }
+    const allowListed = allowList.some((p) => message.to.replace(/^\+/, '').startsWith(p));
+    const { otpVelocity, otpCountryVelocity } = policy.fraud;
+    if (type === 'otp' && !allowListed && otpVelocity) {
+      const prefix = prefixOf(message.to, otpVelocity.digits);
+      const key = `v:${message.tenantId}:${prefix}`;
+      if (!(await state.admit(key, message.messageId, otpVelocity.count, otpVelocity.windowSeconds))) {
+        return {
+          rule: 'fraud',
+          code: 'PUMPING_SUSPECTED',
+          description: `more than ${otpVelocity.count} OTPs to +${prefix}… within ${otpVelocity.windowSeconds} s: held`,
+        };
+      }
+    }
+    if (type === 'otp' && !allowListed && otpCountryVelocity) {
+      const key = `vc:${message.tenantId}:${message.country}`;
+      if (
+        !(await state.admit(
+          key,
+          message.messageId,
+          otpCountryVelocity.count,
+          otpCountryVelocity.windowSeconds,
+        ))
+      ) {
+        return {
+          rule: 'fraud',
+          code: 'COUNTRY_SURGE',
+          description: `more than ${otpCountryVelocity.count} OTPs to ${message.country} within ${otpCountryVelocity.windowSeconds} s: held`,
+        };
+      }
+    }
+    const perRecipient = policy.limits.perRecipient[type];
+    if (perRecipient) {
+      const key = `r:${message.tenantId}:${type}:${numberHash(message.to)}`;
+      if (!(await state.admit(key, message.messageId, perRecipient.count, perRecipient.windowSeconds))) {
+        return {
+          rule: 'rate-limit',
+          code: 'RECIPIENT_RATE_LIMITED',
+          description: `at most ${perRecipient.count} ${type} messages to one number within ${perRecipient.windowSeconds} s`,
+        };
+      }
+    }
+    return undefined;
+  }
+
+  private paces(message: events.SmsMessage, policy: RiskPolicy): Pace[] {
+    const { perTenant, perTenantCountry, perPrefix } = policy.limits;
+    const paces: Pace[] = [];
+    if (perTenant) paces.push({ key: `t:${message.tenantId}`, perSecond: perTenant.perSecond });
+    if (perTenantCountry) {
+      paces.push({ key: `tc:${message.tenantId}:${message.country}`, perSecond: perTenantCountry.perSecond });
+    }
+    if (perPrefix)
+      paces.push({ key: `np:${prefixOf(message.to, perPrefix.digits)}`, perSecond: perPrefix.perSecond });
+    return paces;
+  }
+
+  private async reject(message: events.SmsMessage, rejection: Rejection): Promise<void> {
+    const reason: sms.StatusReason = {
+      code: rejection.code,
+      description: rejection.description,
+      retryable: false,
+    };
+    await this.deps.producer.enqueue(
+      topics.status,
+      statusEvent(message, sms.MessageStatus.MESSAGE_STATUS_REJECTED, new Date(), { reason }),
+    );
+    decisions.inc({ rule: rejection.rule, outcome: 'rejected' });
+    this.deps.log.debug(
+      { messageId: message.messageId, rule: rejection.rule, code: rejection.code },
+      'rejected',
+    );
+  }
+}
