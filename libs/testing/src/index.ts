@@ -1,3 +1,4 @@
 export * from './infra';
 export * from './wait';
 export * from './service-process';
+export * from './topics';

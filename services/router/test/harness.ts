@@ -4,11 +4,18 @@ import { join } from 'node:path';
 import { events, sms } from '@tern/contracts';
 import { dispatchTopic, ensureTopics, platformTopics, topics, type TopicDef } from '@tern/kafka';
 import { createLogger } from '@tern/telemetry';
-import { infraFromEnv, startServiceProcess, uniqueName, waitFor, type ServiceProcess } from '@tern/testing';
-import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
+import {
+  closeTestProducer,
+  followTopics,
+  infraFromEnv,
+  publishValues,
+  startServiceProcess,
+  waitFor,
+  type ServiceProcess,
+} from '@tern/testing';
+import { Kafka, logLevel } from 'kafkajs';
 
 const infra = infraFromEnv();
-const kafka = new Kafka({ clientId: 'router-test', brokers: infra.kafkaBrokers, logLevel: logLevel.NOTHING });
 
 /** A routing table file of the test's own; rewrite it to test reloads. */
 export function tableFile(yaml: string): { path: string; write: (yaml: string) => void } {
@@ -45,25 +52,15 @@ export async function startRouter(
 
 /** The platform's topics and the test's lane exist with their declared partitions. */
 export async function ensureLaneTopics(lane: string): Promise<void> {
+  const kafka = new Kafka({
+    clientId: 'router-test',
+    brokers: infra.kafkaBrokers,
+    logLevel: logLevel.NOTHING,
+  });
   await ensureTopics(kafka, platformTopics([lane]), createLogger({ service: 'router-test', level: 'error' }));
 }
 
-let producer: Producer | undefined;
-export async function publish<T>(topic: TopicDef<T>, values: T[]): Promise<void> {
-  if (!producer) {
-    producer = kafka.producer();
-    await producer.connect();
-  }
-  for (let i = 0; i < values.length; i += 5000) {
-    await producer.send({
-      topic: topic.name,
-      messages: values.slice(i, i + 5000).map((v) => ({
-        key: topic.key(v),
-        value: Buffer.from(topic.codec.encode(v).finish()),
-      })),
-    });
-  }
-}
+export const publish = publishValues;
 
 export interface Seen {
   dispatches: events.DispatchRequest[];
@@ -82,23 +79,15 @@ export async function watch(lane: string, run: string): Promise<{ seen: Seen; st
     of: (id) => seen.dispatches.filter((d) => d.message?.messageId === id),
     statusOf: (id) => seen.statuses.filter((s) => s.messageId === id),
   };
-  const reader: Consumer = kafka.consumer({ groupId: uniqueName('router-test-reader') });
-  let joined = false;
-  reader.on(reader.events.GROUP_JOIN, () => (joined = true));
-  await reader.connect();
-  await reader.subscribe({ topics: [dispatchName, topics.status.name] });
-  await reader.run({
-    eachMessage: async ({ topic, message }) => {
-      if (!message.value) return;
-      if (topic === dispatchName) seen.dispatches.push(events.DispatchRequest.decode(message.value));
-      else {
-        const status = sms.StatusEvent.decode(message.value);
-        if (status.messageId.startsWith(run)) seen.statuses.push(status);
-      }
+  const { stop } = await followTopics(
+    [dispatchTopic(lane), topics.status] as TopicDef<unknown>[],
+    (topic, value) => {
+      if (topic === dispatchName) seen.dispatches.push(value as events.DispatchRequest);
+      else if ((value as sms.StatusEvent).messageId.startsWith(run))
+        seen.statuses.push(value as sms.StatusEvent);
     },
-  });
-  await waitFor('the reader to join', () => joined);
-  return { seen, stop: () => reader.disconnect() };
+  );
+  return { seen, stop };
 }
 
 /** Approved messages to one country, each to its own number. */
@@ -146,6 +135,4 @@ export async function metric(
   return total;
 }
 
-export async function closeHarness(): Promise<void> {
-  await producer?.disconnect();
-}
+export const closeHarness = closeTestProducer;

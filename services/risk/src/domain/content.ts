@@ -33,13 +33,10 @@ export function phishingSignal(
     const registrable = labels.at(-2) ?? '';
     for (const brand of rules.brands) {
       if (registrable === brand) continue; // the brand's own domain
-      for (const label of labels.slice(0, -1)) {
-        const unleeted = [...label].map((c) => LEET[c] ?? c).join('');
-        if (
-          unleeted === brand ||
-          (label.length >= 4 && distance(label, brand) === 1) ||
-          label.split('-').includes(brand)
-        ) {
+      for (const part of labels.slice(0, -1).flatMap((label) => label.split('-'))) {
+        const unleeted = [...part].map((c) => LEET[c] ?? c).join('');
+        // One edit away only for longer names: "apply" is a word, not an imitation of "apple".
+        if (unleeted === brand || (brand.length >= 6 && distance(part, brand) === 1)) {
           return { code: 'CONTENT_PHISHING', description: `${host} imitates ${brand}` };
         }
       }

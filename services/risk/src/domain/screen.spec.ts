@@ -87,6 +87,7 @@ describe('content rules', () => {
     ['Verify on paypal-secure-login.com now', /imitates paypal/],
     ['Go to www.amazom.com/orders', /imitates amazon/],
     ['Account locked: paypal.account-check.net', /imitates paypal/],
+    ['Verify at paypa1-secure.com/login', /imitates paypal/],
   ])('flags %s', (body, why) => {
     expect(phishingSignal(body, rules)?.description).toMatch(why);
   });
@@ -96,6 +97,7 @@ describe('content rules', () => {
     ['Your code is 123456'],
     ['Order 12.5 kg shipped'],
     ['See shop.example.com'],
+    ['Apply at apply.jobs.example.com'],
   ])('lets %s through', (body) => expect(phishingSignal(body, rules)).toBeUndefined());
 
   it('rejects banned patterns and marketing without opt-out text where required', () => {

@@ -1,0 +1,55 @@
+import type { TopicDef } from '@tern/kafka';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { infraFromEnv } from './infra';
+import { uniqueName, waitFor } from './wait';
+
+let kafka: Kafka | undefined;
+let producer: Producer | undefined;
+const client = () =>
+  (kafka ??= new Kafka({
+    clientId: 'tern-test',
+    brokers: infraFromEnv().kafkaBrokers,
+    logLevel: logLevel.NOTHING,
+  }));
+
+/** Publishes values on a platform topic as its producers do (key and protobuf from the topic's declaration). */
+export async function publishValues<T>(topic: TopicDef<T>, values: readonly T[]): Promise<void> {
+  if (!producer) {
+    producer = client().producer();
+    await producer.connect();
+  }
+  for (let i = 0; i < values.length; i += 5000) {
+    await producer.send({
+      topic: topic.name,
+      messages: values
+        .slice(i, i + 5000)
+        .map((v) => ({ key: topic.key(v), value: Buffer.from(topic.codec.encode(v).finish()) })),
+    });
+  }
+}
+
+/** Follows platform topics from now on with a plain kafkajs consumer of its own, decoding each value. */
+export async function followTopics(
+  defs: readonly TopicDef<unknown>[],
+  onValue: (topic: string, value: unknown) => void,
+): Promise<{ stop: () => Promise<void> }> {
+  const byName = new Map(defs.map((d) => [d.name, d]));
+  const reader = client().consumer({ groupId: uniqueName('tern-test-reader') });
+  let joined = false;
+  reader.on(reader.events.GROUP_JOIN, () => (joined = true));
+  await reader.connect();
+  await reader.subscribe({ topics: [...byName.keys()] });
+  await reader.run({
+    eachMessage: async ({ topic, message }) => {
+      const def = byName.get(topic);
+      if (def && message.value) onValue(topic, def.codec.decode(message.value));
+    },
+  });
+  await waitFor('the test reader to join', () => joined);
+  return { stop: () => reader.disconnect() };
+}
+
+export async function closeTestProducer(): Promise<void> {
+  await producer?.disconnect();
+  producer = undefined;
+}
