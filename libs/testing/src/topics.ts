@@ -40,9 +40,10 @@ export async function followTopics(
   await reader.connect();
   await reader.subscribe({ topics: [...byName.keys()] });
   await reader.run({
-    eachMessage: async ({ topic, message }) => {
+    eachMessage: ({ topic, message }) => {
       const def = byName.get(topic);
       if (def && message.value) onValue(topic, def.codec.decode(message.value));
+      return Promise.resolve();
     },
   });
   await waitFor('the test reader to join', () => joined);
