@@ -34,12 +34,12 @@ const kinds = [
   {
     type: 'MESSAGE_TYPE_TRANSACTIONAL',
     from: 'TernShop',
-    body: () => 'Your order has shipped and arrives tomorrow.',
+    body: (i: number) => `Your order ${1000 + i} has shipped and arrives tomorrow.`,
   },
   {
     type: 'MESSAGE_TYPE_MARKETING',
     from: 'TernShop',
-    body: () => 'Weekend sale: 20% off everything. Reply STOP to opt out.',
+    body: (i: number) => `Weekend sale (code W${i}): 20% off everything. Reply STOP to opt out.`,
   },
 ];
 
