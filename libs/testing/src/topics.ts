@@ -1,4 +1,5 @@
-import type { TopicDef } from '@tern/kafka';
+import { ensureTopics, type TopicDef } from '@tern/kafka';
+import { createLogger } from '@tern/telemetry';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { infraFromEnv } from './infra';
 import { uniqueName, waitFor } from './wait';
@@ -12,8 +13,18 @@ const client = () =>
     logLevel: logLevel.NOTHING,
   }));
 
+const ensured = new Set<string>();
+/** On a fresh broker the platform's topics do not exist yet: create them as declared (partitions, DLQs). */
+async function ensure(defs: readonly TopicDef<unknown>[]): Promise<void> {
+  const missing = defs.filter((d) => !ensured.has(d.name));
+  if (missing.length === 0) return;
+  await ensureTopics(client(), missing, createLogger({ service: 'tern-test', level: 'error' }));
+  for (const d of missing) ensured.add(d.name);
+}
+
 /** Publishes values on a platform topic as its producers do (key and protobuf from the topic's declaration). */
 export async function publishValues<T>(topic: TopicDef<T>, values: readonly T[]): Promise<void> {
+  await ensure([topic as TopicDef<unknown>]);
   if (!producer) {
     producer = client().producer();
     await producer.connect();
@@ -33,6 +44,7 @@ export async function followTopics(
   defs: readonly TopicDef<unknown>[],
   onValue: (topic: string, value: unknown) => void,
 ): Promise<{ stop: () => Promise<void> }> {
+  await ensure(defs);
   const byName = new Map(defs.map((d) => [d.name, d]));
   const reader = client().consumer({ groupId: uniqueName('tern-test-reader') });
   let joined = false;
