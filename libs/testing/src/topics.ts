@@ -1,4 +1,4 @@
-import { ensureTopics, type TopicDef } from '@tern/kafka';
+import { ensureTopics, platformTopics, type TopicDef, type TopicSpec } from '@tern/kafka';
 import { createLogger } from '@tern/telemetry';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { infraFromEnv } from './infra';
@@ -15,16 +15,24 @@ const client = () =>
 
 const ensured = new Set<string>();
 /** On a fresh broker the platform's topics do not exist yet: create them as declared (partitions, DLQs). */
-async function ensure(defs: readonly TopicDef<unknown>[]): Promise<void> {
+async function ensure(defs: readonly TopicSpec[]): Promise<void> {
   const missing = defs.filter((d) => !ensured.has(d.name));
   if (missing.length === 0) return;
   await ensureTopics(client(), missing, createLogger({ service: 'tern-test', level: 'error' }));
   for (const d of missing) ensured.add(d.name);
 }
 
+/**
+ * Every platform topic (and the lanes' dispatch topics), as `tern-create-topics` makes them before a
+ * deployment: a service under test subscribes to topics that a fresh broker does not have yet.
+ */
+export async function ensurePlatformTopics(lanes: readonly string[] = []): Promise<void> {
+  await ensure(platformTopics(lanes));
+}
+
 /** Publishes values on a platform topic as its producers do (key and protobuf from the topic's declaration). */
 export async function publishValues<T>(topic: TopicDef<T>, values: readonly T[]): Promise<void> {
-  await ensure([topic as TopicDef<unknown>]);
+  await ensure([topic]);
   if (!producer) {
     producer = client().producer();
     await producer.connect();

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
+import { DlrService } from './dlr.service';
 
-/** Correlates receipts with attempts, owns the status lifecycle, retries, callbacks, attempt records. Skeleton: the kit provides config, Kafka, health and metrics. */
-@Module({})
+/** Correlates receipts with attempts and reports each attempt's status; retries retryable failures. */
+@Module({ providers: [DlrService] })
 export class DlrModule {}

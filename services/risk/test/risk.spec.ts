@@ -5,6 +5,7 @@ import { events, sms } from '@tern/contracts';
 import { topics, type TopicDef } from '@tern/kafka';
 import {
   closeTestProducer,
+  ensurePlatformTopics,
   followTopics,
   infraFromEnv,
   publishValues,
@@ -30,6 +31,7 @@ describe('risk', () => {
   afterAll(closeTestProducer);
 
   async function setUp(policy: (tenant: string) => string, instances = 1) {
+    await ensurePlatformTopics();
     const run = uniqueName('rk');
     const tenant = `t-${run}`;
     const path = join(mkdtempSync(join(tmpdir(), 'risk-')), 'policy.yaml');

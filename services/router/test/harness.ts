@@ -2,10 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { events, sms } from '@tern/contracts';
-import { dispatchTopic, ensureTopics, platformTopics, topics, type TopicDef } from '@tern/kafka';
-import { createLogger } from '@tern/telemetry';
+import { dispatchTopic, topics, type TopicDef } from '@tern/kafka';
 import {
   closeTestProducer,
+  ensurePlatformTopics,
   followTopics,
   infraFromEnv,
   publishValues,
@@ -13,7 +13,6 @@ import {
   waitFor,
   type ServiceProcess,
 } from '@tern/testing';
-import { Kafka, logLevel } from 'kafkajs';
 
 const infra = infraFromEnv();
 
@@ -51,14 +50,7 @@ export async function startRouter(
 }
 
 /** The platform's topics and the test's lane exist with their declared partitions. */
-export async function ensureLaneTopics(lane: string): Promise<void> {
-  const kafka = new Kafka({
-    clientId: 'router-test',
-    brokers: infra.kafkaBrokers,
-    logLevel: logLevel.NOTHING,
-  });
-  await ensureTopics(kafka, platformTopics([lane]), createLogger({ service: 'router-test', level: 'error' }));
-}
+export const ensureLaneTopics = (lane: string) => ensurePlatformTopics([lane]);
 
 export const publish = publishValues;
 

@@ -131,6 +131,7 @@ export class Dispatcher {
       type: message.type,
       submitLatencyMs: started ? Date.now() - started : 0,
       errorCode: failure?.errorCode ?? '',
+      message,
     };
     await this.store.finish(result);
     await this.publish(result, message);

@@ -149,6 +149,8 @@ export interface SubmitResult {
   submitLatencyMs: number;
   /** Why a submission failed, in the public vocabulary (e.g. INVALID_DESTINATION, OUTCOME_UNKNOWN). */
   errorCode: string;
+  /** The message submitted, so dlr can report its statuses and ask for a retry without another lookup. */
+  message: SmsMessage | undefined;
 }
 
 /** sms.dlr: smpp-connector -> dlr. One delivery receipt (deliver_sm with the receipt bit), as received. */
@@ -1450,6 +1452,7 @@ function createBaseSubmitResult(): SubmitResult {
     type: 0,
     submitLatencyMs: 0,
     errorCode: "",
+    message: undefined,
   };
 }
 
@@ -1499,6 +1502,9 @@ export const SubmitResult: MessageFns<SubmitResult> = {
     }
     if (message.errorCode !== "") {
       writer.uint32(122).string(message.errorCode);
+    }
+    if (message.message !== undefined) {
+      SmsMessage.encode(message.message, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -1636,6 +1642,14 @@ export const SubmitResult: MessageFns<SubmitResult> = {
             message.errorCode = reader.string();
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.message = SmsMessage.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1701,6 +1715,7 @@ export const SubmitResult: MessageFns<SubmitResult> = {
         : isSet(object.error_code)
         ? globalThis.String(object.error_code)
         : "",
+      message: isSet(object.message) ? SmsMessage.fromJSON(object.message) : undefined,
     };
   },
 
@@ -1751,6 +1766,9 @@ export const SubmitResult: MessageFns<SubmitResult> = {
     if (message.errorCode !== "") {
       obj.errorCode = message.errorCode;
     }
+    if (message.message !== undefined) {
+      obj.message = SmsMessage.toJSON(message.message);
+    }
     return obj;
   },
 
@@ -1774,6 +1792,9 @@ export const SubmitResult: MessageFns<SubmitResult> = {
     message.type = object.type ?? 0;
     message.submitLatencyMs = object.submitLatencyMs ?? 0;
     message.errorCode = object.errorCode ?? "";
+    message.message = (object.message !== undefined && object.message !== null)
+      ? SmsMessage.fromPartial(object.message)
+      : undefined;
     return message;
   },
 };

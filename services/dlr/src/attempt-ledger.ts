@@ -1,0 +1,106 @@
+import { events } from '@tern/contracts';
+import { execOrThrow } from '@tern/redis';
+import type { Redis } from 'ioredis';
+import { smscIdReadings } from './domain/smsc-id';
+
+export interface PartRef {
+  messageId: string;
+  attempt: number;
+  part: number;
+}
+
+/** How long an attempt, its id readings and an unmatched receipt are kept: receipts can come days later. */
+const KEEP_SECONDS = 3 * 24 * 3600;
+
+/**
+ * Attempts and their parts in Redis, shared by every dlr instance: the submission (with the message, for
+ * statuses and retries), each part's SMSC id under every reading, each part's outcome (the first receipt
+ * wins, so a duplicate changes nothing), whether the attempt's outcome was reported, and receipts that
+ * arrived before their submission.
+ */
+export class AttemptLedger {
+  constructor(private readonly redis: Redis) {}
+
+  /** Records an accepted submission; returns receipts that were waiting for it. */
+  async submitted(result: events.SubmitResult): Promise<{ part: number; receipt: events.DeliveryReceipt }[]> {
+    const key = attemptKey(result.messageId, result.attempt);
+    const pipeline = this.redis.pipeline();
+    pipeline.hset(
+      key,
+      'submission',
+      Buffer.from(events.SubmitResult.encode(result).finish()).toString('base64'),
+    );
+    pipeline.expire(key, KEEP_SECONDS);
+    result.smscMessageIds.forEach((id, part) => {
+      for (const reading of smscIdReadings(id)) {
+        pipeline.set(
+          idKey(result.channelId, reading),
+          `${result.messageId}|${result.attempt}|${part}`,
+          'EX',
+          KEEP_SECONDS,
+        );
+      }
+    });
+    await execOrThrow(pipeline);
+    const waiting: { part: number; receipt: events.DeliveryReceipt }[] = [];
+    for (const [part, id] of result.smscMessageIds.entries()) {
+      for (const reading of smscIdReadings(id)) {
+        const raw = await this.redis.getdel(pendingKey(result.channelId, reading));
+        if (raw) waiting.push({ part, receipt: events.DeliveryReceipt.decode(Buffer.from(raw, 'base64')) });
+      }
+    }
+    return waiting;
+  }
+
+  /** The part a receipt belongs to, or undefined if its submission is not known (yet). */
+  async partOf(receipt: events.DeliveryReceipt): Promise<PartRef | undefined> {
+    for (const reading of smscIdReadings(receipt.smscMessageId)) {
+      const ref = await this.redis.get(idKey(receipt.channelId, reading));
+      if (ref) {
+        const [messageId = '', attempt = '0', part = '0'] = ref.split('|');
+        return { messageId, attempt: Number(attempt), part: Number(part) };
+      }
+    }
+    return undefined;
+  }
+
+  /** Keeps a receipt whose submission has not been seen, until it comes (or the receipt expires). */
+  async keepUnmatched(receipt: events.DeliveryReceipt): Promise<void> {
+    // Under every reading: the submission will name it in its own base, whichever that is.
+    const value = Buffer.from(events.DeliveryReceipt.encode(receipt).finish()).toString('base64');
+    const pipeline = this.redis.pipeline();
+    for (const reading of smscIdReadings(receipt.smscMessageId)) {
+      pipeline.set(pendingKey(receipt.channelId, reading), value, 'EX', KEEP_SECONDS, 'NX');
+    }
+    await execOrThrow(pipeline);
+  }
+
+  /** Records a part's final outcome unless one was recorded; returns the submission and every part's outcome. */
+  async partDone(
+    ref: PartRef,
+    outcome: string,
+  ): Promise<{ submission: events.SubmitResult; parts: Map<number, string> } | undefined> {
+    const key = attemptKey(ref.messageId, ref.attempt);
+    await this.redis.hsetnx(key, `part:${ref.part}`, outcome);
+    const all = await this.redis.hgetall(key);
+    if (!all['submission']) return undefined;
+    const parts = new Map<number, string>();
+    for (const [field, value] of Object.entries(all)) {
+      if (field.startsWith('part:')) parts.set(Number(field.slice(5)), value);
+    }
+    return { submission: events.SubmitResult.decode(Buffer.from(all['submission'], 'base64')), parts };
+  }
+
+  /** The right to report the attempt's outcome: true once, for the first caller. */
+  async claimReport(messageId: string, attempt: number): Promise<boolean> {
+    return (await this.redis.hsetnx(attemptKey(messageId, attempt), 'reported', '1')) === 1;
+  }
+
+  async releaseReport(messageId: string, attempt: number): Promise<void> {
+    await this.redis.hdel(attemptKey(messageId, attempt), 'reported');
+  }
+}
+
+const attemptKey = (messageId: string, attempt: number) => `tern:dlr:attempt:${messageId}:${attempt}`;
+const idKey = (channelId: string, reading: string) => `tern:dlr:id:${channelId}:${reading}`;
+const pendingKey = (channelId: string, reading: string) => `tern:dlr:unmatched:${channelId}:${reading}`;

@@ -1,0 +1,59 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import type { ConfigOf } from '@tern/config';
+import { KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
+import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
+import type { Logger } from '@tern/telemetry';
+import { Redis } from 'ioredis';
+import { AttemptLedger } from './attempt-ledger';
+import type { dlrSettings } from './config';
+import { ReceiptCorrelator } from './receipt-correlator';
+
+/** Wires dlr: submissions and receipts into the attempt ledger, statuses and retries out. */
+@Injectable()
+export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly consumers: BatchConsumer[] = [];
+  private redis: Redis | undefined;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: ConfigOf<typeof dlrSettings>,
+    @Inject(LOGGER) private readonly log: Logger,
+    private readonly kafka: KafkaClient,
+    private readonly health: HealthRegistry,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const config = this.config;
+    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+    this.redis = redis;
+    this.health.register('redis', () => ({ ok: redis.status === 'ready', detail: { status: redis.status } }));
+    const correlator = new ReceiptCorrelator(new AttemptLedger(redis), this.kafka.producer(), this.log);
+    const consumer = (name: string, keyOrdered: boolean) =>
+      this.kafka.consumer({
+        groupId: `tern-dlr-${config.deployment}-${name}`,
+        sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+        fromBeginning: config.newGroupStartsAt === 'earliest',
+        concurrency: config.inFlight,
+        keyOrdered,
+        partitionsInParallel: 6,
+      });
+    this.consumers.push(
+      // Keyed by message id: one message's submissions in order.
+      consumer('submitted', true).on(topics.submitted, ({ value }) => correlator.submitted(value)),
+      // Keyed by channel: receipts are independent of each other; the ledger makes each part count once.
+      consumer('receipts', false).on(topics.dlr, ({ value }) => correlator.receipt(value)),
+    );
+    for (const [i, c] of this.consumers.entries()) {
+      this.health.register(`kafka-consumer-${i}`, () => {
+        const h = c.health();
+        return { ok: h.ready, detail: h };
+      });
+    }
+    await Promise.all(this.consumers.map((c) => c.start()));
+    this.log.info({ deployment: config.deployment }, 'dlr correlating');
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all(this.consumers.map((c) => c.stop()));
+    await this.redis?.quit();
+  }
+}
