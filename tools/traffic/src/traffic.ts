@@ -85,13 +85,14 @@ async function main(): Promise<void> {
   for (const r of batch.results)
     if (r.error) process.stdout.write(`refused #${r.index}: ${r.error.code} ${r.error.message}\n`);
   process.stdout.write(`sent ${count} messages, ${accepted.length} accepted\n`);
-  await new Promise((resolve) => setTimeout(resolve, 2000));
+  // Long enough for the simulated direct routes (1-5 s) to deliver and report back.
+  await new Promise((resolve) => setTimeout(resolve, 6000));
   const statuses = new Map<string, number>();
   for (const a of accepted) {
     const message = await call<{ status: string }>('getMessage', { messageId: a.messageId });
     statuses.set(message.status, (statuses.get(message.status) ?? 0) + 1);
   }
-  process.stdout.write(`statuses after 2 s: ${JSON.stringify(Object.fromEntries(statuses))}\n`);
+  process.stdout.write(`statuses after 6 s: ${JSON.stringify(Object.fromEntries(statuses))}\n`);
   (client as unknown as grpc.Client).close();
 }
 
