@@ -1,2 +1,3 @@
+export { redisHealth, sharedRedis } from './client';
 export { execOrThrow, redisScript } from './script';
 export { TokenBuckets, type Bucket, type Grant } from './token-buckets';

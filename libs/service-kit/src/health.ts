@@ -1,4 +1,5 @@
 import { Controller, Get, HttpCode, HttpStatus, Injectable, Res } from '@nestjs/common';
+import type { BatchConsumer } from '@tern/kafka';
 import { metricsRegistry } from '@tern/telemetry';
 import type { Response } from 'express';
 
@@ -16,6 +17,16 @@ export class HealthRegistry {
   register(name: string, check: HealthCheck): void {
     if (this.checks.has(name)) throw new Error(`health check "${name}" registered twice`);
     this.checks.set(name, check);
+  }
+
+  /** Each consumer is ready while it is in its group and its fetch loop runs; named by its group. */
+  registerConsumers(consumers: readonly BatchConsumer[]): void {
+    for (const consumer of consumers) {
+      this.register(`kafka-consumer:${consumer.health().groupId}`, () => {
+        const h = consumer.health();
+        return { ok: h.ready, detail: h };
+      });
+    }
   }
 
   async readiness(): Promise<{ ready: boolean; checks: Record<string, HealthCheckResult> }> {

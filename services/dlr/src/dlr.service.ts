@@ -3,7 +3,8 @@ import type { ConfigOf } from '@tern/config';
 import { KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
-import { Redis } from 'ioredis';
+import { redisHealth, sharedRedis } from '@tern/redis';
+import type { Redis } from 'ioredis';
 import { AttemptLedger } from './attempt-ledger';
 import type { dlrSettings } from './config';
 import { ReceiptCorrelator } from './receipt-correlator';
@@ -23,9 +24,9 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onApplicationBootstrap(): Promise<void> {
     const config = this.config;
-    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+    const redis = sharedRedis(config.redisUrl);
     this.redis = redis;
-    this.health.register('redis', () => ({ ok: redis.status === 'ready', detail: { status: redis.status } }));
+    this.health.register('redis', redisHealth(redis));
     const correlator = new ReceiptCorrelator(new AttemptLedger(redis), this.kafka.producer(), this.log);
     const consumer = (name: string, keyOrdered: boolean) =>
       this.kafka.consumer({
@@ -42,12 +43,7 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
       // Keyed by channel: receipts are independent of each other; the ledger makes each part count once.
       consumer('receipts', false).on(topics.dlr, ({ value }) => correlator.receipt(value)),
     );
-    for (const [i, c] of this.consumers.entries()) {
-      this.health.register(`kafka-consumer-${i}`, () => {
-        const h = c.health();
-        return { ok: h.ready, detail: h };
-      });
-    }
+    this.health.registerConsumers(this.consumers);
     await Promise.all(this.consumers.map((c) => c.start()));
     this.log.info({ deployment: config.deployment }, 'dlr correlating');
   }

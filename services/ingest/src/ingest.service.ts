@@ -2,9 +2,9 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import type { ConfigOf } from '@tern/config';
 import { DEFAULT_PARTITIONS, KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
-import { TokenBuckets } from '@tern/redis';
+import { TokenBuckets, redisHealth, sharedRedis } from '@tern/redis';
 import type { Logger } from '@tern/telemetry';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { Acceptor } from './acceptor';
 import type { ingestSettings } from './config';
 import { GrpcApi } from './grpc-api';
@@ -35,9 +35,9 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     const tenants = TenantDirectory.load(config.tenantsFile);
     const ranges = loadNumberRanges(config.numberRangesFile);
     // Auto-pipelining: commands of concurrent calls issued in one tick share one write (syscalls dominate here).
-    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+    const redis = sharedRedis(config.redisUrl);
     this.redis = redis;
-    this.health.register('redis', () => ({ ok: redis.status === 'ready', detail: { status: redis.status } }));
+    this.health.register('redis', redisHealth(redis));
     const messages = new MessageStore(
       redis,
       config.statusRetentionHours * HOUR_MS,
@@ -80,16 +80,8 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       fromBeginning: true,
     });
     intake.on(topics.sendEvents, sendEventIntake(tenants, acceptor));
-    for (const [name, consumer] of [
-      ['status-view', statusView],
-      ['send-events', intake],
-    ] as const) {
-      this.consumers.push(consumer);
-      this.health.register(`kafka-consumer:${name}`, () => {
-        const h = consumer.health();
-        return { ok: h.ready, detail: h };
-      });
-    }
+    this.consumers.push(statusView, intake);
+    this.health.registerConsumers(this.consumers);
     await Promise.all(this.consumers.map((c) => c.start()));
 
     this.api = new GrpcApi({

@@ -3,7 +3,8 @@ import { watchDataFile, type ConfigOf, type WatchedDataFile } from '@tern/config
 import { KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
-import { Redis } from 'ioredis';
+import { redisHealth, sharedRedis } from '@tern/redis';
+import type { Redis } from 'ioredis';
 import type { riskSettings } from './config';
 import { isOptOutReply, optOutScopes } from './domain/opt-out';
 import { riskPolicySchema, type RiskPolicy } from './domain/policy';
@@ -32,9 +33,9 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
       onRefused: (err) => this.log.error({ err }, 'risk policy refused; the last good one stays in force'),
     });
     this.policy = policy;
-    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+    const redis = sharedRedis(config.redisUrl);
     this.redis = redis;
-    this.health.register('redis', () => ({ ok: redis.status === 'ready', detail: { status: redis.status } }));
+    this.health.register('redis', redisHealth(redis));
     const state = new RiskState(redis);
     const screener = new Screener({
       policy: () => policy.current(),
@@ -68,12 +69,7 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
           this.log.info({ channelId: value.channelId, scopes }, 'opt-out recorded');
         }),
     );
-    for (const [i, consumer] of this.consumers.entries()) {
-      this.health.register(`kafka-consumer-${i}`, () => {
-        const h = consumer.health();
-        return { ok: h.ready, detail: h };
-      });
-    }
+    this.health.registerConsumers(this.consumers);
     await Promise.all(this.consumers.map((c) => c.start()));
     this.log.info({ deployment: config.deployment }, 'risk screening running');
   }

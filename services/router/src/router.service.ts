@@ -1,10 +1,10 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { watchDataFile, type ConfigOf, type WatchedDataFile } from '@tern/config';
 import { dispatchTopic, ensureTopics, KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
-import { TokenBuckets } from '@tern/redis';
+import { TokenBuckets, redisHealth, sharedRedis } from '@tern/redis';
 import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { AttemptLedger } from './attempt-ledger';
 import type { routerSettings } from './config';
 import { DeferredQueue } from './deferred-queue';
@@ -54,10 +54,9 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
     this.table = table;
     await this.ensureLanes(table.current());
 
-    // Commands queue until connected; a Redis outage surfaces as errors the consumer retries.
-    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+    const redis = sharedRedis(config.redisUrl);
     this.redis = redis;
-    this.health.register('redis', () => ({ ok: redis.status === 'ready', detail: { status: redis.status } }));
+    this.health.register('redis', redisHealth(redis));
 
     const book = new RouteBook();
     const deferred = new DeferredQueue(redis, config.deployment);
@@ -76,12 +75,7 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
     this.consumers.push(...followRoutes(this.kafka, book, config.deployment, config.kafkaSessionTimeoutMs));
     for (const trafficClass of ['priority', 'bulk'] as const)
       this.consumers.push(this.intake(trafficClass, router));
-    for (const [i, consumer] of this.consumers.entries()) {
-      this.health.register(`kafka-consumer-${i}`, () => {
-        const h = consumer.health();
-        return { ok: h.ready, detail: h };
-      });
-    }
+    this.health.registerConsumers(this.consumers);
     await Promise.all(this.consumers.map((c) => c.start()));
     this.deferredTimer = setInterval(() => this.releaseDeferred(deferred, router), DEFERRED_POLL_MS);
     this.log.info(

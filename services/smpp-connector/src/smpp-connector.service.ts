@@ -3,7 +3,8 @@ import type { ConfigOf } from '@tern/config';
 import { DEFAULT_PARTITIONS, dispatchTopic, KafkaClient, type BatchConsumer } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
-import { Redis } from 'ioredis';
+import { sharedRedis } from '@tern/redis';
+import type { Redis } from 'ioredis';
 import { AttemptStore } from './attempt-store';
 import { ChannelBinds } from './channel-binds';
 import { loadChannels } from './channels-file';
@@ -42,7 +43,7 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
       binds.start();
     }
     // Commands queue until connected; a Redis outage surfaces as TransientError and the record waits.
-    this.redis = new Redis(this.config.redisUrl, { maxRetriesPerRequest: 2 });
+    this.redis = sharedRedis(this.config.redisUrl);
     const dispatcher = new Dispatcher(
       this.channels,
       new AttemptStore(this.redis),
@@ -63,10 +64,7 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
     });
     for (const lane of this.config.lanes)
       this.consumer.on(dispatchTopic(lane), (record) => dispatcher.handle(record.value));
-    this.health.register('kafka-consumer', () => {
-      const h = this.consumer?.health();
-      return { ok: h?.ready ?? false, detail: h };
-    });
+    this.health.registerConsumers([this.consumer]);
     await this.consumer.start();
     this.log.info(
       { channels: [...this.channels.keys()], lanes: this.config.lanes, window },

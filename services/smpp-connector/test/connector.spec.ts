@@ -113,9 +113,10 @@ describe('smpp-connector against the carrier simulator', () => {
     });
     await waitFor('binds and consumer', async () => {
       const { checks } = await ready();
-      return ['smpp:sim-dec', 'smpp:sim-hex', 'smpp:sim-busy', 'smpp:sim-outage', 'kafka-consumer'].every(
+      const binds = ['smpp:sim-dec', 'smpp:sim-hex', 'smpp:sim-busy', 'smpp:sim-outage'].every(
         (c) => checks[c]?.ok,
       );
+      return binds && checks[`kafka-consumer:tern-smpp-connector-${lane}`]?.ok;
     });
   });
 
