@@ -1,5 +1,5 @@
 import { events } from '@tern/contracts';
-import { execOrThrow } from '@tern/redis';
+import { execOrThrow, redisScript } from '@tern/redis';
 import type { Redis } from 'ioredis';
 import { smscIdReadings } from './domain/smsc-id';
 
@@ -8,6 +8,14 @@ export interface PartRef {
   attempt: number;
   part: number;
 }
+
+/** Overdue attempts are leased, not removed: one whose reporter dies comes due again. */
+const LEASE_OVERDUE = `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], member) end
+return due
+`;
+const AWAITING = 'tern:dlr:awaiting-receipt';
 
 /** How long an attempt, its id readings and an unmatched receipt are kept: receipts can come days later. */
 const KEEP_SECONDS = 3 * 24 * 3600;
@@ -19,12 +27,20 @@ const KEEP_SECONDS = 3 * 24 * 3600;
  * arrived before their submission.
  */
 export class AttemptLedger {
-  constructor(private readonly redis: Redis) {}
+  private readonly leaseOverdue;
 
-  /** Records an accepted submission; returns receipts that were waiting for it. */
-  async submitted(result: events.SubmitResult): Promise<{ part: number; receipt: events.DeliveryReceipt }[]> {
+  constructor(private readonly redis: Redis) {
+    this.leaseOverdue = redisScript(redis, 'ternDlrLeaseOverdue', 1, LEASE_OVERDUE);
+  }
+
+  /** Records an accepted submission, due for a receipt by `receiptDueAt`; returns receipts waiting for it. */
+  async submitted(
+    result: events.SubmitResult,
+    receiptDueAt: number,
+  ): Promise<{ part: number; receipt: events.DeliveryReceipt }[]> {
     const key = attemptKey(result.messageId, result.attempt);
     const pipeline = this.redis.pipeline();
+    pipeline.zadd(AWAITING, receiptDueAt, `${result.messageId}|${result.attempt}`);
     pipeline.hset(
       key,
       'submission',
@@ -93,7 +109,32 @@ export class AttemptLedger {
 
   /** The right to report the attempt's outcome: true once, for the first caller. */
   async claimReport(messageId: string, attempt: number): Promise<boolean> {
-    return (await this.redis.hsetnx(attemptKey(messageId, attempt), 'reported', '1')) === 1;
+    const claimed = (await this.redis.hsetnx(attemptKey(messageId, attempt), 'reported', '1')) === 1;
+    if (claimed) await this.redis.zrem(AWAITING, `${messageId}|${attempt}`);
+    return claimed;
+  }
+
+  /**
+   * Attempts whose receipt is overdue and not reported, each leased to the caller for a minute: it reports
+   * the missing receipt (marked `missed`, which a late receipt may still overrule) and calls done().
+   */
+  async overdue(
+    now: number,
+    limit: number,
+  ): Promise<{ submission: events.SubmitResult; done: () => Promise<void> }[]> {
+    const members = (await this.leaseOverdue.run(AWAITING, now, limit, now + 60_000)) as string[];
+    const found: { submission: events.SubmitResult; done: () => Promise<void> }[] = [];
+    for (const member of members) {
+      const [messageId = '', attempt = '0'] = member.split('|');
+      const key = attemptKey(messageId, Number(attempt));
+      const [submission, reported] = await this.redis.hmget(key, 'submission', 'reported');
+      const done = async () => {
+        await this.redis.zrem(AWAITING, member);
+      };
+      if (!submission || reported) await done();
+      else found.push({ submission: events.SubmitResult.decode(Buffer.from(submission, 'base64')), done });
+    }
+    return found;
   }
 
   async releaseReport(messageId: string, attempt: number): Promise<void> {

@@ -13,6 +13,16 @@ export const dlrSettings = {
     'Name of this dlr deployment: its consumer groups are tern-dlr-<name>-submitted and -receipts',
     env.string().default('main'),
   ),
+  receiptWindowMs: setting(
+    'TERN_DLR_RECEIPT_WINDOW_MS',
+    'How long after submission a receipt is expected; then the attempt counts as failed and is retried',
+    env.int(1000, 7 * 24 * 3_600_000).default(600_000),
+  ),
+  otpReceiptWindowMs: setting(
+    'TERN_DLR_OTP_RECEIPT_WINDOW_MS',
+    'The receipt window of OTPs (shorter: a code that has not arrived is better sent again)',
+    env.int(1000, 24 * 3_600_000).default(120_000),
+  ),
   inFlight: setting(
     'TERN_DLR_IN_FLIGHT',
     'Records per partition handled at once',

@@ -9,11 +9,14 @@ import { AttemptLedger } from './attempt-ledger';
 import type { dlrSettings } from './config';
 import { ReceiptCorrelator } from './receipt-correlator';
 
+const MISSING_POLL_MS = 1000;
+
 /** Wires dlr: submissions and receipts into the attempt ledger, statuses and retries out. */
 @Injectable()
 export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly consumers: BatchConsumer[] = [];
   private redis: Redis | undefined;
+  private missingTimer: NodeJS.Timeout | undefined;
 
   constructor(
     @Inject(CONFIG) private readonly config: ConfigOf<typeof dlrSettings>,
@@ -27,7 +30,12 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
     const redis = sharedRedis(config.redisUrl);
     this.redis = redis;
     this.health.register('redis', redisHealth(redis));
-    const correlator = new ReceiptCorrelator(new AttemptLedger(redis), this.kafka.producer(), this.log);
+    const correlator = new ReceiptCorrelator(
+      new AttemptLedger(redis),
+      this.kafka.producer(),
+      this.log,
+      config,
+    );
     const consumer = (name: string, keyOrdered: boolean) =>
       this.kafka.consumer({
         groupId: `tern-dlr-${config.deployment}-${name}`,
@@ -45,10 +53,16 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
     );
     this.health.registerConsumers(this.consumers);
     await Promise.all(this.consumers.map((c) => c.start()));
+    this.missingTimer = setInterval(() => {
+      correlator
+        .reportMissing()
+        .catch((err: unknown) => this.log.warn({ err }, 'reporting missing receipts failed'));
+    }, MISSING_POLL_MS);
     this.log.info({ deployment: config.deployment }, 'dlr correlating');
   }
 
   async onModuleDestroy(): Promise<void> {
+    clearInterval(this.missingTimer);
     await Promise.all(this.consumers.map((c) => c.stop()));
     await this.redis?.quit();
   }

@@ -3,11 +3,11 @@ import { topics, type TypedProducer } from '@tern/kafka';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import { Counter } from 'prom-client';
 import type { AttemptLedger, PartRef } from './attempt-ledger';
-import { receiptOutcome, resolveParts, type ReceiptOutcome } from './domain/outcomes';
+import { OUTCOMES, receiptOutcome, resolveParts, type ReceiptOutcome } from './domain/outcomes';
 
 const receipts = new Counter({
   name: 'tern_dlr_receipts_total',
-  help: 'Receipts by what became of them: applied, duplicate, intermediate, unmatched (kept for a later submission)',
+  help: 'Receipts by what became of them: applied, duplicate, intermediate, unmatched (kept for a later submission), missing (none in the window)',
   labelNames: ['outcome'],
   registers: [metricsRegistry],
 });
@@ -18,11 +18,19 @@ const receipts = new Counter({
  * for a retryable failure (the router decides whether validity and attempts allow one). Submission failures
  * are reported FAILED; their retries come from the connector.
  */
+export interface ReceiptWindows {
+  /** How long after submission a receipt is expected before the attempt counts as failed (retryable). */
+  receiptWindowMs: number;
+  /** The same for OTPs: a login code that has not arrived in a minute or two is better sent again. */
+  otpReceiptWindowMs: number;
+}
+
 export class ReceiptCorrelator {
   constructor(
     private readonly ledger: AttemptLedger,
     private readonly producer: TypedProducer,
     private readonly log: Logger,
+    private readonly windows: ReceiptWindows,
   ) {}
 
   async submitted(result: events.SubmitResult): Promise<void> {
@@ -45,7 +53,11 @@ export class ReceiptCorrelator {
       );
       return;
     }
-    const waiting = await this.ledger.submitted(result);
+    const window =
+      message.type === sms.MessageType.MESSAGE_TYPE_OTP
+        ? this.windows.otpReceiptWindowMs
+        : this.windows.receiptWindowMs;
+    const waiting = await this.ledger.submitted(result, at.getTime() + window);
     await this.producer.enqueue(topics.status, {
       ...statusEvent(message, sms.MessageStatus.MESSAGE_STATUS_SUBMITTED, at, {
         attempt: result.attempt,
@@ -70,6 +82,32 @@ export class ReceiptCorrelator {
       return;
     }
     await this.apply(ref, receipt);
+  }
+
+  /**
+   * Attempts whose receipt did not come in their window: reported UNDELIVERED (NO_RECEIPT, retryable) and
+   * retried while the message is valid. The attempt stays open: a late receipt still reports its outcome.
+   */
+  async reportMissing(now = Date.now()): Promise<number> {
+    const overdue = await this.ledger.overdue(now, 200);
+    for (const { submission, done } of overdue) {
+      const message = submission.message;
+      if (message) {
+        const reason = { code: 'NO_RECEIPT' as const, ...OUTCOMES.NO_RECEIPT };
+        await this.producer.enqueue(
+          topics.status,
+          statusEvent(message, sms.MessageStatus.MESSAGE_STATUS_UNDELIVERED, new Date(now), {
+            attempt: submission.attempt,
+            channelId: submission.channelId,
+            reason,
+          }),
+        );
+        await this.requestRetry(submission, message, reason);
+        receipts.inc({ outcome: 'missing' });
+      }
+      await done();
+    }
+    return overdue.length;
   }
 
   private async apply(ref: PartRef, receipt: events.DeliveryReceipt): Promise<void> {
@@ -121,14 +159,22 @@ export class ReceiptCorrelator {
       ? Math.max(0, doneAt.getTime() - submission.submittedAt.getTime())
       : 0;
     await this.producer.enqueue(topics.status, event);
-    if (resolved.reason.retryable) {
-      await this.producer.enqueue(topics.retry, {
-        message,
-        failedAttempt: submission.attempt,
-        triedChannelIds: [submission.channelId],
-        reason: resolved.reason,
-        requestedAt: new Date(),
-      });
-    }
+    if (resolved.reason.retryable) await this.requestRetry(submission, message, resolved.reason);
+  }
+
+  /** Asks the router for another attempt, unless the message's validity is over (nothing can deliver it). */
+  private async requestRetry(
+    submission: events.SubmitResult,
+    message: events.SmsMessage,
+    reason: sms.StatusReason,
+  ): Promise<void> {
+    if ((message.expiresAt?.getTime() ?? Infinity) <= Date.now()) return;
+    await this.producer.enqueue(topics.retry, {
+      message,
+      failedAttempt: submission.attempt,
+      triedChannelIds: [submission.channelId],
+      reason,
+      requestedAt: new Date(),
+    });
   }
 }

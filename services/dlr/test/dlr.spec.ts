@@ -46,6 +46,8 @@ describe('dlr', () => {
       TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
       TERN_REDIS_URL: infra.redisUrl,
       TERN_DLR_DEPLOYMENT: run,
+      // Test submissions are stamped 3 s in the past: receipts for them are due 5 s after they are published.
+      TERN_DLR_OTP_RECEIPT_WINDOW_MS: '8000',
       TERN_KAFKA_NEW_GROUP_STARTS_AT: 'latest',
       TERN_KAFKA_SESSION_TIMEOUT_MS: '10000',
     });
@@ -187,5 +189,35 @@ describe('dlr', () => {
       ),
     );
     expect(failed.reason?.code).toBe('INVALID_DESTINATION');
+  });
+
+  it('reports a missing receipt once and asks for a retry; a late receipt still turns it DELIVERED', async () => {
+    const sub = submission(['8000001'], { submittedAt: new Date(Date.now() - 7500) });
+    await publishValues(topics.submitted, [sub]);
+    const missing = await waitFor('the missing receipt', () =>
+      statuses.find((s) => s.messageId === sub.messageId && s.reason?.code === 'NO_RECEIPT'),
+    );
+    expect(missing.status).toBe(sms.MessageStatus.MESSAGE_STATUS_UNDELIVERED);
+    await waitFor('the retry', () => retries.some((r) => r.message?.messageId === sub.messageId));
+    await new Promise((r) => setTimeout(r, 2500)); // more polls of the overdue list
+    expect(retries.filter((r) => r.message?.messageId === sub.messageId)).toHaveLength(1);
+
+    await publishValues(topics.dlr, [receipt('8000001', S.RECEIPT_STATE_DELIVRD)]);
+    await waitFor('the late DELIVERED', () =>
+      statuses.some(
+        (s) => s.messageId === sub.messageId && s.status === sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
+      ),
+    );
+  });
+
+  it('does not retry a message whose validity is over', async () => {
+    const sub = submission(['8100001'], { submittedAt: new Date(Date.now() - 7500) });
+    sub.message!.expiresAt = new Date(Date.now() - 1000);
+    await publishValues(topics.submitted, [sub]);
+    await waitFor('the missing receipt', () =>
+      statuses.some((s) => s.messageId === sub.messageId && s.reason?.code === 'NO_RECEIPT'),
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(retries.some((r) => r.message?.messageId === sub.messageId)).toBe(false);
   });
 });
