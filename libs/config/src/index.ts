@@ -1,3 +1,4 @@
 export * from './config';
 export * from './common-settings';
 export * from './data-file';
+export * from './tenants';

@@ -9,7 +9,7 @@ import { acceptedEvent, acceptedView } from './domain/message-view';
 import { validateSendRequest, type IntakePolicy, type Violation } from './domain/send-request';
 import type { IdempotencyStore, Reservation } from './idempotency';
 import type { MessageStore } from './message-store';
-import type { Tenant } from './tenants';
+import type { Tenant } from '@tern/config';
 
 /** How one request item ended. `retryable` failures are the platform's or the rate's, not the request's. */
 export type ItemOutcome =

@@ -1,8 +1,9 @@
-import { commonSettings, env, setting } from '@tern/config';
+import { commonSettings, env, setting, tenantSettings } from '@tern/config';
 
 /** Settings of the ingest service (TERN_* environment variables). */
 export const ingestSettings = {
   ...commonSettings,
+  ...tenantSettings,
   deployment: setting(
     'TERN_INGEST_DEPLOYMENT',
     'Name of this ingest deployment: its consumer groups are tern-ingest-<name>-*; deployments with their own Redis need their own name',
@@ -16,11 +17,6 @@ export const ingestSettings = {
     'Port of the public gRPC API; 0 picks a free one',
     env.port().default(50051),
   ),
-  tenantsFile: setting(
-    'TERN_TENANTS_FILE',
-    'YAML or JSON file of tenants: hashed API keys, event-signing keys (by reference), send rates',
-    env.string(),
-  ),
   redisUrl: setting(
     'TERN_REDIS_URL',
     'Redis for idempotency, rate limits and the status views, shared by every ingest instance',
@@ -30,11 +26,6 @@ export const ingestSettings = {
     'TERN_NUMBER_RANGES_FILE',
     'YAML or JSON file of number ranges (prefix, MCC+MNC, carrier name) used to enrich recipients',
     env.string().optional(),
-  ),
-  allowPrivateCallbacks: setting(
-    'TERN_CALLBACK_ALLOW_PRIVATE',
-    'Accept status callback URLs on loopback or private networks (local runs and tests only)',
-    env.bool().default(false),
   ),
   maxSegments: setting(
     'TERN_MAX_SEGMENTS',

@@ -9,7 +9,7 @@ import type { Acceptor, ItemOutcome } from './acceptor';
 import type { Violation } from './domain/send-request';
 import type { MessageStore } from './message-store';
 import { CursorError, StatusStreamReader, type StartFrom } from './status-stream';
-import type { Tenant, TenantDirectory } from './tenants';
+import type { Tenant, TenantDirectory } from '@tern/config';
 
 export const SMS_SERVICE = 'tern.sms.v1.SmsService';
 export const API_KEY_HEADER = 'x-api-key';

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import type { ConfigOf } from '@tern/config';
+import { TenantDirectory, type ConfigOf } from '@tern/config';
 import { DEFAULT_PARTITIONS, KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
 import { TokenBuckets, redisHealth, sharedRedis } from '@tern/redis';
@@ -12,7 +12,6 @@ import { IdempotencyStore } from './idempotency';
 import { MessageStore } from './message-store';
 import { loadNumberRanges } from './number-ranges-file';
 import { sendEventIntake } from './send-event-intake';
-import { TenantDirectory } from './tenants';
 
 const HOUR_MS = 3_600_000;
 

@@ -9,7 +9,7 @@ import {
 import type { Acceptor } from './acceptor';
 import { signatureMatches, signedBytesOfProtobuf, signedTextOfJson } from './domain/event-signature';
 import { eventExpired } from './domain/send-request';
-import type { TenantDirectory } from './tenants';
+import type { TenantDirectory } from '@tern/config';
 
 /**
  * Handles one record of the public send-events topic. The tenant is trusted only through the event's

@@ -1,6 +1,21 @@
 import { createHash } from 'node:crypto';
-import { loadDataFile, readSecret, secretRef } from '@tern/config';
 import { z } from 'zod';
+import { env, setting } from './config';
+import { loadDataFile, readSecret, secretRef } from './data-file';
+
+/** Settings of services that know the tenants (ingest authenticates them, dlr signs their callbacks). */
+export const tenantSettings = {
+  tenantsFile: setting(
+    'TERN_TENANTS_FILE',
+    'YAML or JSON file of tenants: hashed API keys, event-signing and callback-signing keys (by reference), send rates',
+    env.string(),
+  ),
+  allowPrivateCallbacks: setting(
+    'TERN_CALLBACK_ALLOW_PRIVATE',
+    'Allow status callbacks to loopback or private networks (local runs and tests only)',
+    env.bool().default(false),
+  ),
+};
 
 const tenantsFileSchema = z.object({
   tenants: z
@@ -13,6 +28,8 @@ const tenantsFileSchema = z.object({
           .default([]),
         /** HMAC secrets that sign this tenant's Kafka send events, by key id. */
         eventKeys: z.array(z.object({ id: z.string().min(1), secret: secretRef })).default([]),
+        /** HMAC secret that signs the status callbacks sent to this tenant; without one, none are sent. */
+        callbackSecret: secretRef.optional(),
         /** Accepted messages per second (token bucket shared by every ingest instance), and the burst. */
         sendRate: z.object({ perSecond: z.number().positive(), burst: z.number().int().min(1) }),
       }),
@@ -30,11 +47,12 @@ export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
-/** The tenants of a deployment, their API keys (hashed) and event-signing secrets. */
+/** The tenants of a deployment: API keys (hashed), event-signing and callback-signing secrets, send rates. */
 export class TenantDirectory {
   private readonly tenants = new Map<string, Tenant>();
   private readonly byKeyHash = new Map<string, Tenant>();
   private readonly eventSecrets = new Map<string, string>();
+  private readonly callbackSecrets = new Map<string, string>();
 
   static load(path: string, env: NodeJS.ProcessEnv = process.env): TenantDirectory {
     const file = loadDataFile(path, tenantsFileSchema, 'tenants');
@@ -55,6 +73,12 @@ export class TenantDirectory {
           readSecret(key.secret, `tenant ${t.id} event key ${key.id}`, env),
         );
       }
+      if (t.callbackSecret) {
+        directory.callbackSecrets.set(
+          t.id,
+          readSecret(t.callbackSecret, `tenant ${t.id} callback secret`, env),
+        );
+      }
     }
     return directory;
   }
@@ -70,5 +94,9 @@ export class TenantDirectory {
 
   eventSecret(tenantId: string, keyId: string): string | undefined {
     return this.eventSecrets.get(`${tenantId}\u0000${keyId}`);
+  }
+
+  callbackSecret(tenantId: string): string | undefined {
+    return this.callbackSecrets.get(tenantId);
   }
 }
