@@ -22,5 +22,6 @@ export function statusEvent(
     occurredAt: at,
     endToEndLatencyMs: message.acceptedAt ? Math.max(0, at.getTime() - message.acceptedAt.getTime()) : 0,
     labels: message.labels,
+    callbackUrl: message.callbackUrl,
   });
 }

@@ -67,6 +67,8 @@ export const topics = {
   /** Keyed by message id: status events of one message are ordered. */
   status: defineTopic({ name: 'sms.status', codec: sms.StatusEvent, key: (e) => e.messageId }),
   retry: defineTopic({ name: 'sms.retry', codec: events.RetryRequest, key: byMessageId }),
+  /** Each attempt's outcome for analytics; dlr's attempt writer batches them into ClickHouse. */
+  attempts: defineTopic({ name: 'sms.attempts', codec: events.AttemptRecord, key: (a) => a.messageId }),
   /** Mobile-originated messages (STOP replies) keyed by the handset, so one number's replies stay in order. */
   inbound: defineTopic({ name: 'sms.inbound', codec: events.InboundMessage, key: (m) => m.from }),
   routingWeights: defineTopic({

@@ -6,7 +6,7 @@ import type { AttemptLedger } from './attempt-ledger';
 import type { DeferredQueue } from './deferred-queue';
 import { retryVerdict } from './domain/retry-policy';
 import type { RouteBook } from './domain/route-book';
-import { laneOf, type Channel, type RoutingTable } from './domain/routing-table';
+import { laneOf, priceOf, receiptWindowMs, type Channel, type RoutingTable } from './domain/routing-table';
 import { selectChannel } from './domain/select';
 import { reason, ROUTING_REASONS } from './domain/status';
 import { classOf, limitsFor } from './domain/traffic';
@@ -140,6 +140,9 @@ export class MessageRouter {
         lane,
         decision,
         routedAt: now,
+        tier: channel.tier,
+        pricePerSegment: priceOf(channel, message.country, message.mccMnc) ?? 0,
+        receiptWindowMs: receiptWindowMs(channel, message.type === sms.MessageType.MESSAGE_TYPE_OTP),
       }),
       this.deps.producer.enqueue(
         topics.status,

@@ -132,6 +132,9 @@ export class Dispatcher {
       submitLatencyMs: started ? Date.now() - started : 0,
       errorCode: failure?.errorCode ?? '',
       message,
+      tier: dispatch.tier,
+      pricePerSegment: dispatch.pricePerSegment,
+      receiptWindowMs: dispatch.receiptWindowMs,
     };
     await this.store.finish(result);
     await this.publish(result, message);

@@ -12,6 +12,11 @@ const channelSchema = z.object({
   /** Submissions per second the channel takes (the connector's binds enforce it per bind; this is the total). */
   tps: z.number().positive(),
   senderTypes: z.array(z.enum(['alphanumeric', 'shortcode', 'international'])).min(1),
+  /**
+   * How long after submission this channel's receipts are expected, for OTPs and for other messages; past it
+   * dlr counts the attempt as failed and asks for a retry. Unset: the tier's default (RECEIPT_WINDOWS).
+   */
+  receiptWindowSeconds: z.object({ otp: z.number().positive(), other: z.number().positive() }).optional(),
   /** Countries it reaches and the price per segment, optionally per destination carrier (MCC+MNC). */
   countries: z.record(
     country,
@@ -58,6 +63,24 @@ export function lanesOf(table: RoutingTable): string[] {
 
 export function laneOf(table: RoutingTable, countryCode: string): string {
   return table.lanes[countryCode] ?? table.defaultLane;
+}
+
+/**
+ * Receipt windows per tier, in seconds: a few times the tier's usual delivery time (direct 1-5 s, aggregator
+ * 3-15 s, indirect 5-30 s; congestion 10-60 s), shorter for OTPs, whose user is waiting and better served by
+ * another channel than by a receipt that may never come.
+ */
+export const RECEIPT_WINDOWS: Record<Tier, { otp: number; other: number }> = {
+  direct: { otp: 60, other: 300 },
+  tier1: { otp: 60, other: 300 },
+  aggregator: { otp: 90, other: 600 },
+  indirect: { otp: 120, other: 900 },
+};
+
+/** How long after submission a receipt from this channel is expected for an OTP, or another message. */
+export function receiptWindowMs(channel: Channel, otp: boolean): number {
+  const windows = channel.receiptWindowSeconds ?? RECEIPT_WINDOWS[channel.tier];
+  return (otp ? windows.otp : windows.other) * 1000;
 }
 
 /** Price per segment of a channel towards a country (and carrier, where priced apart); undefined: no route. */

@@ -1,6 +1,6 @@
 import { sms } from '@tern/contracts';
 import { CircuitBreaker, type BreakerPolicy } from './circuit-breaker';
-import { laneOf, routingTableSchema, type RoutingTable } from './routing-table';
+import { laneOf, receiptWindowMs, routingTableSchema, type RoutingTable } from './routing-table';
 import { selectChannel, type RouteStats, type SelectionInput } from './select';
 
 const table: RoutingTable = routingTableSchema.parse({
@@ -24,6 +24,7 @@ const table: RoutingTable = routingTableSchema.parse({
       tier: 'indirect',
       tps: 2000,
       senderTypes: ['international'],
+      receiptWindowSeconds: { otp: 45, other: 1800 },
       countries: { SG: { price: 0.008 }, ID: { price: 0.01 } },
     },
   ],
@@ -156,6 +157,15 @@ describe('routing table', () => {
     });
     expect(result.success).toBe(false);
     expect(result.error?.issues[0]?.message).toBe('duplicate channel direct-sg');
+  });
+
+  it('expects receipts within the channel’s own window, else its tier’s, shorter for OTPs', () => {
+    const [direct, aggregator, grey] = table.channels;
+    expect(receiptWindowMs(direct!, true)).toBe(60_000);
+    expect(receiptWindowMs(direct!, false)).toBe(300_000);
+    expect(receiptWindowMs(aggregator!, true)).toBe(90_000);
+    expect(receiptWindowMs(grey!, true)).toBe(45_000);
+    expect(receiptWindowMs(grey!, false)).toBe(1_800_000);
   });
 });
 

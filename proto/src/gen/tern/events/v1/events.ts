@@ -12,6 +12,9 @@ import {
   Encoding,
   encodingFromJSON,
   encodingToJSON,
+  MessageStatus,
+  messageStatusFromJSON,
+  messageStatusToJSON,
   MessageType,
   messageTypeFromJSON,
   messageTypeToJSON,
@@ -124,7 +127,17 @@ export interface DispatchRequest {
   channelId: string;
   lane: string;
   decision: RoutingDecision | undefined;
-  routedAt: Date | undefined;
+  routedAt:
+    | Date
+    | undefined;
+  /** The channel's tier and price per segment at routing time: what this attempt costs, for analytics. */
+  tier: string;
+  pricePerSegment: number;
+  /**
+   * How long after submission this channel's receipt is expected for this message type; past it dlr counts
+   * the attempt as failed-retryable (a late receipt still updates it).
+   */
+  receiptWindowMs: number;
 }
 
 /** sms.submitted: smpp-connector -> dlr, router. The outcome of submitting one attempt. */
@@ -150,7 +163,13 @@ export interface SubmitResult {
   /** Why a submission failed, in the public vocabulary (e.g. INVALID_DESTINATION, OUTCOME_UNKNOWN). */
   errorCode: string;
   /** The message submitted, so dlr can report its statuses and ask for a retry without another lookup. */
-  message: SmsMessage | undefined;
+  message:
+    | SmsMessage
+    | undefined;
+  /** Copied from the dispatch: the channel's tier and price per segment when the attempt was routed. */
+  tier: string;
+  pricePerSegment: number;
+  receiptWindowMs: number;
 }
 
 /** sms.dlr: smpp-connector -> dlr. One delivery receipt (deliver_sm with the receipt bit), as received. */
@@ -185,6 +204,39 @@ export interface RetryRequest {
   triedChannelIds: string[];
   reason: StatusReason | undefined;
   requestedAt: Date | undefined;
+}
+
+/**
+ * sms.attempts: dlr -> ClickHouse (its attempt writer). One attempt's outcome as analytics keeps it: no
+ * body, and the recipient only as a keyed hash. (message_id, attempt, version) identifies a row; a later
+ * version (a receipt arriving after the attempt was reported without one) supersedes the earlier.
+ */
+export interface AttemptRecord {
+  messageId: string;
+  attempt: number;
+  version: number;
+  tenantId: string;
+  country: string;
+  mccMnc: string;
+  channelId: string;
+  tier: string;
+  type: MessageType;
+  segments: number;
+  pricePerSegment: number;
+  /** HMAC-SHA256 of the E.164 recipient under the analytics hash key, hex (counts distinct recipients only). */
+  recipientHash: string;
+  /** The attempt's outcome: DELIVERED, UNDELIVERED, EXPIRED or FAILED, with the public reason code. */
+  status: MessageStatus;
+  reasonCode: string;
+  retryable: boolean;
+  receiptState: ReceiptState;
+  errorCode: string;
+  acceptedAt: Date | undefined;
+  submittedAt: Date | undefined;
+  doneAt: Date | undefined;
+  submitLatencyMs: number;
+  deliveryLatencyMs: number;
+  endToEndLatencyMs: number;
 }
 
 /** routing.weights (compacted, keyed by country/mcc_mnc/channel_id): analytics -> router. */
@@ -1275,7 +1327,17 @@ export const RoutingCandidate: MessageFns<RoutingCandidate> = {
 };
 
 function createBaseDispatchRequest(): DispatchRequest {
-  return { message: undefined, attempt: 0, channelId: "", lane: "", decision: undefined, routedAt: undefined };
+  return {
+    message: undefined,
+    attempt: 0,
+    channelId: "",
+    lane: "",
+    decision: undefined,
+    routedAt: undefined,
+    tier: "",
+    pricePerSegment: 0,
+    receiptWindowMs: 0,
+  };
 }
 
 export const DispatchRequest: MessageFns<DispatchRequest> = {
@@ -1297,6 +1359,15 @@ export const DispatchRequest: MessageFns<DispatchRequest> = {
     }
     if (message.routedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.routedAt), writer.uint32(50).fork()).join();
+    }
+    if (message.tier !== "") {
+      writer.uint32(58).string(message.tier);
+    }
+    if (message.pricePerSegment !== 0) {
+      writer.uint32(65).double(message.pricePerSegment);
+    }
+    if (message.receiptWindowMs !== 0) {
+      writer.uint32(72).int64(message.receiptWindowMs);
     }
     return writer;
   },
@@ -1362,6 +1433,30 @@ export const DispatchRequest: MessageFns<DispatchRequest> = {
             message.routedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.tier = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.pricePerSegment = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.receiptWindowMs = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1390,6 +1485,17 @@ export const DispatchRequest: MessageFns<DispatchRequest> = {
         : isSet(object.routed_at)
         ? fromJsonTimestamp(object.routed_at)
         : undefined,
+      tier: isSet(object.tier) ? globalThis.String(object.tier) : "",
+      pricePerSegment: isSet(object.pricePerSegment)
+        ? globalThis.Number(object.pricePerSegment)
+        : isSet(object.price_per_segment)
+        ? globalThis.Number(object.price_per_segment)
+        : 0,
+      receiptWindowMs: isSet(object.receiptWindowMs)
+        ? globalThis.Number(object.receiptWindowMs)
+        : isSet(object.receipt_window_ms)
+        ? globalThis.Number(object.receipt_window_ms)
+        : 0,
     };
   },
 
@@ -1413,6 +1519,15 @@ export const DispatchRequest: MessageFns<DispatchRequest> = {
     if (message.routedAt !== undefined) {
       obj.routedAt = message.routedAt.toISOString();
     }
+    if (message.tier !== "") {
+      obj.tier = message.tier;
+    }
+    if (message.pricePerSegment !== 0) {
+      obj.pricePerSegment = floatToJson(message.pricePerSegment);
+    }
+    if (message.receiptWindowMs !== 0) {
+      obj.receiptWindowMs = Math.round(message.receiptWindowMs);
+    }
     return obj;
   },
 
@@ -1431,6 +1546,9 @@ export const DispatchRequest: MessageFns<DispatchRequest> = {
       ? RoutingDecision.fromPartial(object.decision)
       : undefined;
     message.routedAt = object.routedAt ?? undefined;
+    message.tier = object.tier ?? "";
+    message.pricePerSegment = object.pricePerSegment ?? 0;
+    message.receiptWindowMs = object.receiptWindowMs ?? 0;
     return message;
   },
 };
@@ -1453,6 +1571,9 @@ function createBaseSubmitResult(): SubmitResult {
     submitLatencyMs: 0,
     errorCode: "",
     message: undefined,
+    tier: "",
+    pricePerSegment: 0,
+    receiptWindowMs: 0,
   };
 }
 
@@ -1505,6 +1626,15 @@ export const SubmitResult: MessageFns<SubmitResult> = {
     }
     if (message.message !== undefined) {
       SmsMessage.encode(message.message, writer.uint32(130).fork()).join();
+    }
+    if (message.tier !== "") {
+      writer.uint32(138).string(message.tier);
+    }
+    if (message.pricePerSegment !== 0) {
+      writer.uint32(145).double(message.pricePerSegment);
+    }
+    if (message.receiptWindowMs !== 0) {
+      writer.uint32(152).int64(message.receiptWindowMs);
     }
     return writer;
   },
@@ -1650,6 +1780,30 @@ export const SubmitResult: MessageFns<SubmitResult> = {
             message.message = SmsMessage.decode(reader, reader.uint32());
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.tier = reader.string();
+            continue;
+          }
+          case 18: {
+            if (tag !== 145) {
+              break;
+            }
+
+            message.pricePerSegment = reader.double();
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.receiptWindowMs = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1716,6 +1870,17 @@ export const SubmitResult: MessageFns<SubmitResult> = {
         ? globalThis.String(object.error_code)
         : "",
       message: isSet(object.message) ? SmsMessage.fromJSON(object.message) : undefined,
+      tier: isSet(object.tier) ? globalThis.String(object.tier) : "",
+      pricePerSegment: isSet(object.pricePerSegment)
+        ? globalThis.Number(object.pricePerSegment)
+        : isSet(object.price_per_segment)
+        ? globalThis.Number(object.price_per_segment)
+        : 0,
+      receiptWindowMs: isSet(object.receiptWindowMs)
+        ? globalThis.Number(object.receiptWindowMs)
+        : isSet(object.receipt_window_ms)
+        ? globalThis.Number(object.receipt_window_ms)
+        : 0,
     };
   },
 
@@ -1769,6 +1934,15 @@ export const SubmitResult: MessageFns<SubmitResult> = {
     if (message.message !== undefined) {
       obj.message = SmsMessage.toJSON(message.message);
     }
+    if (message.tier !== "") {
+      obj.tier = message.tier;
+    }
+    if (message.pricePerSegment !== 0) {
+      obj.pricePerSegment = floatToJson(message.pricePerSegment);
+    }
+    if (message.receiptWindowMs !== 0) {
+      obj.receiptWindowMs = Math.round(message.receiptWindowMs);
+    }
     return obj;
   },
 
@@ -1795,6 +1969,9 @@ export const SubmitResult: MessageFns<SubmitResult> = {
     message.message = (object.message !== undefined && object.message !== null)
       ? SmsMessage.fromPartial(object.message)
       : undefined;
+    message.tier = object.tier ?? "";
+    message.pricePerSegment = object.pricePerSegment ?? 0;
+    message.receiptWindowMs = object.receiptWindowMs ?? 0;
     return message;
   },
 };
@@ -2282,6 +2459,511 @@ export const RetryRequest: MessageFns<RetryRequest> = {
       ? StatusReason.fromPartial(object.reason)
       : undefined;
     message.requestedAt = object.requestedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseAttemptRecord(): AttemptRecord {
+  return {
+    messageId: "",
+    attempt: 0,
+    version: 0,
+    tenantId: "",
+    country: "",
+    mccMnc: "",
+    channelId: "",
+    tier: "",
+    type: 0,
+    segments: 0,
+    pricePerSegment: 0,
+    recipientHash: "",
+    status: 0,
+    reasonCode: "",
+    retryable: false,
+    receiptState: 0,
+    errorCode: "",
+    acceptedAt: undefined,
+    submittedAt: undefined,
+    doneAt: undefined,
+    submitLatencyMs: 0,
+    deliveryLatencyMs: 0,
+    endToEndLatencyMs: 0,
+  };
+}
+
+export const AttemptRecord: MessageFns<AttemptRecord> = {
+  encode(message: AttemptRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.messageId !== "") {
+      writer.uint32(10).string(message.messageId);
+    }
+    if (message.attempt !== 0) {
+      writer.uint32(16).int32(message.attempt);
+    }
+    if (message.version !== 0) {
+      writer.uint32(24).uint32(message.version);
+    }
+    if (message.tenantId !== "") {
+      writer.uint32(34).string(message.tenantId);
+    }
+    if (message.country !== "") {
+      writer.uint32(42).string(message.country);
+    }
+    if (message.mccMnc !== "") {
+      writer.uint32(50).string(message.mccMnc);
+    }
+    if (message.channelId !== "") {
+      writer.uint32(58).string(message.channelId);
+    }
+    if (message.tier !== "") {
+      writer.uint32(66).string(message.tier);
+    }
+    if (message.type !== 0) {
+      writer.uint32(72).int32(message.type);
+    }
+    if (message.segments !== 0) {
+      writer.uint32(80).int32(message.segments);
+    }
+    if (message.pricePerSegment !== 0) {
+      writer.uint32(89).double(message.pricePerSegment);
+    }
+    if (message.recipientHash !== "") {
+      writer.uint32(98).string(message.recipientHash);
+    }
+    if (message.status !== 0) {
+      writer.uint32(104).int32(message.status);
+    }
+    if (message.reasonCode !== "") {
+      writer.uint32(114).string(message.reasonCode);
+    }
+    if (message.retryable !== false) {
+      writer.uint32(120).bool(message.retryable);
+    }
+    if (message.receiptState !== 0) {
+      writer.uint32(128).int32(message.receiptState);
+    }
+    if (message.errorCode !== "") {
+      writer.uint32(138).string(message.errorCode);
+    }
+    if (message.acceptedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.acceptedAt), writer.uint32(146).fork()).join();
+    }
+    if (message.submittedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.submittedAt), writer.uint32(154).fork()).join();
+    }
+    if (message.doneAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.doneAt), writer.uint32(162).fork()).join();
+    }
+    if (message.submitLatencyMs !== 0) {
+      writer.uint32(168).int64(message.submitLatencyMs);
+    }
+    if (message.deliveryLatencyMs !== 0) {
+      writer.uint32(176).int64(message.deliveryLatencyMs);
+    }
+    if (message.endToEndLatencyMs !== 0) {
+      writer.uint32(184).int64(message.endToEndLatencyMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttemptRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttemptRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.attempt = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.version = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.country = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.mccMnc = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.channelId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.tier = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.segments = reader.int32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 89) {
+              break;
+            }
+
+            message.pricePerSegment = reader.double();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.recipientHash = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.reasonCode = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.retryable = reader.bool();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.receiptState = reader.int32() as any;
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.errorCode = reader.string();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.acceptedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.submittedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.doneAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.submitLatencyMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 22: {
+            if (tag !== 176) {
+              break;
+            }
+
+            message.deliveryLatencyMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 23: {
+            if (tag !== 184) {
+              break;
+            }
+
+            message.endToEndLatencyMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttemptRecord {
+    return {
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : 0,
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      country: isSet(object.country) ? globalThis.String(object.country) : "",
+      mccMnc: isSet(object.mccMnc)
+        ? globalThis.String(object.mccMnc)
+        : isSet(object.mcc_mnc)
+        ? globalThis.String(object.mcc_mnc)
+        : "",
+      channelId: isSet(object.channelId)
+        ? globalThis.String(object.channelId)
+        : isSet(object.channel_id)
+        ? globalThis.String(object.channel_id)
+        : "",
+      tier: isSet(object.tier) ? globalThis.String(object.tier) : "",
+      type: isSet(object.type) ? messageTypeFromJSON(object.type) : 0,
+      segments: isSet(object.segments) ? globalThis.Number(object.segments) : 0,
+      pricePerSegment: isSet(object.pricePerSegment)
+        ? globalThis.Number(object.pricePerSegment)
+        : isSet(object.price_per_segment)
+        ? globalThis.Number(object.price_per_segment)
+        : 0,
+      recipientHash: isSet(object.recipientHash)
+        ? globalThis.String(object.recipientHash)
+        : isSet(object.recipient_hash)
+        ? globalThis.String(object.recipient_hash)
+        : "",
+      status: isSet(object.status) ? messageStatusFromJSON(object.status) : 0,
+      reasonCode: isSet(object.reasonCode)
+        ? globalThis.String(object.reasonCode)
+        : isSet(object.reason_code)
+        ? globalThis.String(object.reason_code)
+        : "",
+      retryable: isSet(object.retryable) ? globalThis.Boolean(object.retryable) : false,
+      receiptState: isSet(object.receiptState)
+        ? receiptStateFromJSON(object.receiptState)
+        : isSet(object.receipt_state)
+        ? receiptStateFromJSON(object.receipt_state)
+        : 0,
+      errorCode: isSet(object.errorCode)
+        ? globalThis.String(object.errorCode)
+        : isSet(object.error_code)
+        ? globalThis.String(object.error_code)
+        : "",
+      acceptedAt: isSet(object.acceptedAt)
+        ? fromJsonTimestamp(object.acceptedAt)
+        : isSet(object.accepted_at)
+        ? fromJsonTimestamp(object.accepted_at)
+        : undefined,
+      submittedAt: isSet(object.submittedAt)
+        ? fromJsonTimestamp(object.submittedAt)
+        : isSet(object.submitted_at)
+        ? fromJsonTimestamp(object.submitted_at)
+        : undefined,
+      doneAt: isSet(object.doneAt)
+        ? fromJsonTimestamp(object.doneAt)
+        : isSet(object.done_at)
+        ? fromJsonTimestamp(object.done_at)
+        : undefined,
+      submitLatencyMs: isSet(object.submitLatencyMs)
+        ? globalThis.Number(object.submitLatencyMs)
+        : isSet(object.submit_latency_ms)
+        ? globalThis.Number(object.submit_latency_ms)
+        : 0,
+      deliveryLatencyMs: isSet(object.deliveryLatencyMs)
+        ? globalThis.Number(object.deliveryLatencyMs)
+        : isSet(object.delivery_latency_ms)
+        ? globalThis.Number(object.delivery_latency_ms)
+        : 0,
+      endToEndLatencyMs: isSet(object.endToEndLatencyMs)
+        ? globalThis.Number(object.endToEndLatencyMs)
+        : isSet(object.end_to_end_latency_ms)
+        ? globalThis.Number(object.end_to_end_latency_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: AttemptRecord): unknown {
+    const obj: any = {};
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.attempt !== 0) {
+      obj.attempt = Math.round(message.attempt);
+    }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.country !== "") {
+      obj.country = message.country;
+    }
+    if (message.mccMnc !== "") {
+      obj.mccMnc = message.mccMnc;
+    }
+    if (message.channelId !== "") {
+      obj.channelId = message.channelId;
+    }
+    if (message.tier !== "") {
+      obj.tier = message.tier;
+    }
+    if (message.type !== 0) {
+      obj.type = messageTypeToJSON(message.type);
+    }
+    if (message.segments !== 0) {
+      obj.segments = Math.round(message.segments);
+    }
+    if (message.pricePerSegment !== 0) {
+      obj.pricePerSegment = floatToJson(message.pricePerSegment);
+    }
+    if (message.recipientHash !== "") {
+      obj.recipientHash = message.recipientHash;
+    }
+    if (message.status !== 0) {
+      obj.status = messageStatusToJSON(message.status);
+    }
+    if (message.reasonCode !== "") {
+      obj.reasonCode = message.reasonCode;
+    }
+    if (message.retryable !== false) {
+      obj.retryable = message.retryable;
+    }
+    if (message.receiptState !== 0) {
+      obj.receiptState = receiptStateToJSON(message.receiptState);
+    }
+    if (message.errorCode !== "") {
+      obj.errorCode = message.errorCode;
+    }
+    if (message.acceptedAt !== undefined) {
+      obj.acceptedAt = message.acceptedAt.toISOString();
+    }
+    if (message.submittedAt !== undefined) {
+      obj.submittedAt = message.submittedAt.toISOString();
+    }
+    if (message.doneAt !== undefined) {
+      obj.doneAt = message.doneAt.toISOString();
+    }
+    if (message.submitLatencyMs !== 0) {
+      obj.submitLatencyMs = Math.round(message.submitLatencyMs);
+    }
+    if (message.deliveryLatencyMs !== 0) {
+      obj.deliveryLatencyMs = Math.round(message.deliveryLatencyMs);
+    }
+    if (message.endToEndLatencyMs !== 0) {
+      obj.endToEndLatencyMs = Math.round(message.endToEndLatencyMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AttemptRecord>, I>>(base?: I): AttemptRecord {
+    return AttemptRecord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AttemptRecord>, I>>(object: I): AttemptRecord {
+    const message = createBaseAttemptRecord();
+    message.messageId = object.messageId ?? "";
+    message.attempt = object.attempt ?? 0;
+    message.version = object.version ?? 0;
+    message.tenantId = object.tenantId ?? "";
+    message.country = object.country ?? "";
+    message.mccMnc = object.mccMnc ?? "";
+    message.channelId = object.channelId ?? "";
+    message.tier = object.tier ?? "";
+    message.type = object.type ?? 0;
+    message.segments = object.segments ?? 0;
+    message.pricePerSegment = object.pricePerSegment ?? 0;
+    message.recipientHash = object.recipientHash ?? "";
+    message.status = object.status ?? 0;
+    message.reasonCode = object.reasonCode ?? "";
+    message.retryable = object.retryable ?? false;
+    message.receiptState = object.receiptState ?? 0;
+    message.errorCode = object.errorCode ?? "";
+    message.acceptedAt = object.acceptedAt ?? undefined;
+    message.submittedAt = object.submittedAt ?? undefined;
+    message.doneAt = object.doneAt ?? undefined;
+    message.submitLatencyMs = object.submitLatencyMs ?? 0;
+    message.deliveryLatencyMs = object.deliveryLatencyMs ?? 0;
+    message.endToEndLatencyMs = object.endToEndLatencyMs ?? 0;
     return message;
   },
 };

@@ -442,6 +442,8 @@ export interface StatusEvent {
   smscMessageIds: string[];
   submitStatus: number;
   errorCode: string;
+  /** Where dlr posts this event as a signed status callback (the message's callback_url); empty: none. */
+  callbackUrl: string;
 }
 
 export interface StatusEvent_LabelsEntry {
@@ -2195,6 +2197,7 @@ function createBaseStatusEvent(): StatusEvent {
     smscMessageIds: [],
     submitStatus: 0,
     errorCode: "",
+    callbackUrl: "",
   };
 }
 
@@ -2247,6 +2250,9 @@ export const StatusEvent: MessageFns<StatusEvent> = {
     }
     if (message.errorCode !== "") {
       writer.uint32(130).string(message.errorCode);
+    }
+    if (message.callbackUrl !== "") {
+      writer.uint32(138).string(message.callbackUrl);
     }
     return writer;
   },
@@ -2395,6 +2401,14 @@ export const StatusEvent: MessageFns<StatusEvent> = {
             message.errorCode = reader.string();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.callbackUrl = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2482,6 +2496,11 @@ export const StatusEvent: MessageFns<StatusEvent> = {
         : isSet(object.error_code)
         ? globalThis.String(object.error_code)
         : "",
+      callbackUrl: isSet(object.callbackUrl)
+        ? globalThis.String(object.callbackUrl)
+        : isSet(object.callback_url)
+        ? globalThis.String(object.callback_url)
+        : "",
     };
   },
 
@@ -2541,6 +2560,9 @@ export const StatusEvent: MessageFns<StatusEvent> = {
     if (message.errorCode !== "") {
       obj.errorCode = message.errorCode;
     }
+    if (message.callbackUrl !== "") {
+      obj.callbackUrl = message.callbackUrl;
+    }
     return obj;
   },
 
@@ -2575,6 +2597,7 @@ export const StatusEvent: MessageFns<StatusEvent> = {
     message.smscMessageIds = object.smscMessageIds?.map((e) => e) || [];
     message.submitStatus = object.submitStatus ?? 0;
     message.errorCode = object.errorCode ?? "";
+    message.callbackUrl = object.callbackUrl ?? "";
     return message;
   },
 };
