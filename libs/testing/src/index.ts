@@ -2,3 +2,4 @@ export * from './infra';
 export * from './wait';
 export * from './service-process';
 export * from './topics';
+export * from './tcp-proxy';
