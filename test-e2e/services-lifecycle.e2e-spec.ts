@@ -36,6 +36,8 @@ beforeAll(async () => {
   serviceEnv = {
     TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
     TERN_REDIS_URL: infra.redisUrl,
+    TERN_CLICKHOUSE_URL: infra.clickhouseUrl,
+    TERN_ANALYTICS_HASH_KEY: 'e2e-analytics-hash-key',
     TERN_SMPP_CHANNELS_FILE: world.channelsFile,
     TERN_NUMBER_RANGES_FILE: world.numberRangesFile,
     TERN_ROUTING_TABLE_FILE: world.routingTableFile,

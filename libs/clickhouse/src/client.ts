@@ -38,7 +38,7 @@ export class ClickHouse {
 
   async insert<T extends object>(table: string, rows: readonly T[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.client.insert({ table: identifier(table).text, values: rows as T[], format: 'JSONEachRow' });
+    await this.client.insert({ table: identifier(table).text, values: rows, format: 'JSONEachRow' });
   }
 
   async ping(): Promise<{ ok: boolean; detail?: string }> {

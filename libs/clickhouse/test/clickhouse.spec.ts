@@ -1,14 +1,5 @@
 import { infraFromEnv, startTcpProxy, uniqueName } from '@tern/testing';
-import {
-  ClickHouse,
-  InsertBatcher,
-  literal,
-  migrate,
-  readMigrations,
-  RowRefusedError,
-  Sql,
-  sql,
-} from '../src';
+import { ClickHouse, InsertBatcher, literal, migrate, readMigrations, RowRefusedError, sql } from '../src';
 
 const { clickhouseUrl } = infraFromEnv();
 

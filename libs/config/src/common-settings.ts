@@ -43,3 +43,18 @@ export const commonSettings = {
     env.int(1000, 300_000).default(25_000),
   ),
 };
+
+/** Settings of services that read or write the analytics store. */
+export const clickhouseSettings = {
+  clickhouseUrl: setting(
+    'TERN_CLICKHOUSE_URL',
+    'ClickHouse HTTP endpoint, e.g. http://127.0.0.1:8123 (a user and password, if any, in the URL)',
+    env.url(),
+    true,
+  ),
+  clickhouseDatabase: setting(
+    'TERN_CLICKHOUSE_DATABASE',
+    'ClickHouse database of the platform (created and migrated at start-up)',
+    env.string().default('tern'),
+  ),
+};

@@ -27,11 +27,7 @@ export function checkCallbackUrl(text: string, options: { allowPrivate: boolean 
   if (options.allowPrivate) return { ok: true, url: url.toString() };
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   if (ipaddr.isValid(host)) {
-    let address = ipaddr.parse(host);
-    if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress()) {
-      address = (address as ipaddr.IPv6).toIPv4Address();
-    }
-    const range = address.range();
+    const range = addressRange(host);
     if (range !== 'unicast') return { ok: false, description: `a ${range} address is not allowed` };
   } else if (
     host === 'localhost' ||
@@ -41,4 +37,18 @@ export function checkCallbackUrl(text: string, options: { allowPrivate: boolean 
     return { ok: false, description: `host "${host}" is not a public name` };
   }
   return { ok: true, url: url.toString() };
+}
+
+/** ipaddr.js's range of an IP address ('unicast' for a public one), an IPv4-mapped IPv6 read as its IPv4. */
+function addressRange(ip: string): string {
+  let address = ipaddr.parse(ip);
+  if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress()) {
+    address = (address as ipaddr.IPv6).toIPv4Address();
+  }
+  return address.range();
+}
+
+/** Whether a resolved address may receive a status callback: public unicast only. */
+export function isPublicAddress(ip: string): boolean {
+  return ipaddr.isValid(ip) && addressRange(ip) === 'unicast';
 }

@@ -1,7 +1,8 @@
 import { events } from '@tern/contracts';
-import { execOrThrow, redisScript } from '@tern/redis';
+import { execOrThrow } from '@tern/redis';
 import type { Redis } from 'ioredis';
 import { smscIdReadings } from './domain/smsc-id';
+import { LeasedSchedule } from './leased-schedule';
 
 export interface PartRef {
   messageId: string;
@@ -9,12 +10,6 @@ export interface PartRef {
   part: number;
 }
 
-/** Overdue attempts are leased, not removed: one whose reporter dies comes due again. */
-const LEASE_OVERDUE = `
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], member) end
-return due
-`;
 const AWAITING = 'tern:dlr:awaiting-receipt';
 
 /** How long an attempt, its id readings and an unmatched receipt are kept: receipts can come days later. */
@@ -27,10 +22,11 @@ const KEEP_SECONDS = 3 * 24 * 3600;
  * arrived before their submission.
  */
 export class AttemptLedger {
-  private readonly leaseOverdue;
+  /** Attempts waiting for their receipt, due when their window ends. */
+  private readonly awaiting;
 
   constructor(private readonly redis: Redis) {
-    this.leaseOverdue = redisScript(redis, 'ternDlrLeaseOverdue', 1, LEASE_OVERDUE);
+    this.awaiting = new LeasedSchedule(redis, AWAITING);
   }
 
   /** Records an accepted submission, due for a receipt by `receiptDueAt`; returns receipts waiting for it. */
@@ -40,6 +36,7 @@ export class AttemptLedger {
   ): Promise<{ part: number; receipt: events.DeliveryReceipt }[]> {
     const key = attemptKey(result.messageId, result.attempt);
     const pipeline = this.redis.pipeline();
+    // What awaiting.schedule does, in the same round trip.
     pipeline.zadd(AWAITING, receiptDueAt, `${result.messageId}|${result.attempt}`);
     pipeline.hset(
       key,
@@ -91,11 +88,14 @@ export class AttemptLedger {
     await execOrThrow(pipeline);
   }
 
-  /** Records a part's final outcome unless one was recorded; returns the submission and every part's outcome. */
+  /**
+   * Records a part's final outcome unless one was recorded; returns the submission, every part's outcome,
+   * and whether the attempt was already reported as having no receipt.
+   */
   async partDone(
     ref: PartRef,
     outcome: string,
-  ): Promise<{ submission: events.SubmitResult; parts: Map<number, string> } | undefined> {
+  ): Promise<{ submission: events.SubmitResult; parts: Map<number, string>; missed: boolean } | undefined> {
     const key = attemptKey(ref.messageId, ref.attempt);
     await this.redis.hsetnx(key, `part:${ref.part}`, outcome);
     const all = await this.redis.hgetall(key);
@@ -104,13 +104,17 @@ export class AttemptLedger {
     for (const [field, value] of Object.entries(all)) {
       if (field.startsWith('part:')) parts.set(Number(field.slice(5)), value);
     }
-    return { submission: events.SubmitResult.decode(Buffer.from(all['submission'], 'base64')), parts };
+    return {
+      submission: events.SubmitResult.decode(Buffer.from(all['submission'], 'base64')),
+      parts,
+      missed: all['missed'] === '1',
+    };
   }
 
   /** The right to report the attempt's outcome: true once, for the first caller. */
   async claimReport(messageId: string, attempt: number): Promise<boolean> {
     const claimed = (await this.redis.hsetnx(attemptKey(messageId, attempt), 'reported', '1')) === 1;
-    if (claimed) await this.redis.zrem(AWAITING, `${messageId}|${attempt}`);
+    if (claimed) await this.awaiting.remove(`${messageId}|${attempt}`);
     return claimed;
   }
 
@@ -122,16 +126,17 @@ export class AttemptLedger {
     now: number,
     limit: number,
   ): Promise<{ submission: events.SubmitResult; done: () => Promise<void> }[]> {
-    const members = (await this.leaseOverdue.run(AWAITING, now, limit, now + 60_000)) as string[];
+    const members = await this.awaiting.lease(now, limit, 60_000);
     const found: { submission: events.SubmitResult; done: () => Promise<void> }[] = [];
     for (const member of members) {
       const [messageId = '', attempt = '0'] = member.split('|');
       const key = attemptKey(messageId, Number(attempt));
       const [submission, reported] = await this.redis.hmget(key, 'submission', 'reported');
       const done = async () => {
-        await this.redis.zrem(AWAITING, member);
+        // Marked, so a late receipt reports the attempt again as a later version of it.
+        await execOrThrow(this.redis.pipeline().hset(key, 'missed', '1').zrem(AWAITING, member));
       };
-      if (!submission || reported) await done();
+      if (!submission || reported) await this.awaiting.remove(member);
       else found.push({ submission: events.SubmitResult.decode(Buffer.from(submission, 'base64')), done });
     }
     return found;

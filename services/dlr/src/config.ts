@@ -1,8 +1,10 @@
-import { commonSettings, env, setting } from '@tern/config';
+import { clickhouseSettings, commonSettings, env, setting, tenantSettings } from '@tern/config';
 
 /** Settings of the dlr service (TERN_* environment variables); see `describeSettings`. */
 export const dlrSettings = {
   ...commonSettings,
+  ...tenantSettings,
+  ...clickhouseSettings,
   redisUrl: setting(
     'TERN_REDIS_URL',
     'Redis shared by every dlr instance: attempts, SMSC ids, receipts waiting for their submission',
@@ -10,22 +12,63 @@ export const dlrSettings = {
   ),
   deployment: setting(
     'TERN_DLR_DEPLOYMENT',
-    'Name of this dlr deployment: its consumer groups are tern-dlr-<name>-submitted and -receipts',
+    'Name of this dlr deployment: its consumer groups are tern-dlr-<name>-submitted, -receipts, -attempts and -callbacks',
     env.string().default('main'),
   ),
   receiptWindowMs: setting(
     'TERN_DLR_RECEIPT_WINDOW_MS',
-    'How long after submission a receipt is expected; then the attempt counts as failed and is retried',
+    'Receipt window of attempts whose channel names none: then the attempt counts as failed and is retried',
     env.int(1000, 7 * 24 * 3_600_000).default(600_000),
   ),
   otpReceiptWindowMs: setting(
     'TERN_DLR_OTP_RECEIPT_WINDOW_MS',
-    'The receipt window of OTPs (shorter: a code that has not arrived is better sent again)',
+    'The same for OTPs (shorter: a code that has not arrived is better sent again)',
     env.int(1000, 24 * 3_600_000).default(120_000),
   ),
   inFlight: setting(
     'TERN_DLR_IN_FLIGHT',
     'Records per partition handled at once',
     env.int(1, 10_000).default(200),
+  ),
+  analyticsHashKey: setting(
+    'TERN_ANALYTICS_HASH_KEY',
+    'Key of the HMAC that stands for recipients in analytics (counts distinct numbers without storing them)',
+    env.string().min(16, 'at least 16 characters'),
+    true,
+  ),
+  attemptBatchRows: setting(
+    'TERN_DLR_ATTEMPT_BATCH_ROWS',
+    'Attempt rows written to ClickHouse in one insert at most',
+    env.int(1, 100_000).default(2000),
+  ),
+  attemptBatchLingerMs: setting(
+    'TERN_DLR_ATTEMPT_BATCH_LINGER_MS',
+    'How long an attempt row waits for others to share its insert',
+    env.int(1, 60_000).default(1000),
+  ),
+  callbackTimeoutMs: setting(
+    'TERN_CALLBACK_TIMEOUT_MS',
+    'How long one status callback POST may take before it counts as failed',
+    env.int(100, 60_000).default(5000),
+  ),
+  callbackRetryBaseMs: setting(
+    'TERN_CALLBACK_RETRY_BASE_MS',
+    'Wait before the second try of a failed callback; doubled each try up to TERN_CALLBACK_RETRY_MAX_MS',
+    env.int(10, 3_600_000).default(2000),
+  ),
+  callbackRetryMaxMs: setting(
+    'TERN_CALLBACK_RETRY_MAX_MS',
+    'Longest wait between two tries of a callback',
+    env.int(10, 24 * 3_600_000).default(600_000),
+  ),
+  callbackGiveUpMs: setting(
+    'TERN_CALLBACK_GIVE_UP_MS',
+    'How long after its first try a callback is abandoned',
+    env.int(1000, 7 * 24 * 3_600_000).default(24 * 3_600_000),
+  ),
+  callbackTenantConcurrency: setting(
+    'TERN_CALLBACK_TENANT_CONCURRENCY',
+    'Callbacks of one tenant in flight at once per instance; more wait their turn, so a slow receiver holds up only its own',
+    env.int(1, 1000).default(16),
   ),
 };

@@ -1,22 +1,31 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import type { ConfigOf } from '@tern/config';
+import { ClickHouse, migrate } from '@tern/clickhouse';
+import { TenantDirectory, type ConfigOf } from '@tern/config';
 import { KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import { redisHealth, sharedRedis } from '@tern/redis';
 import type { Redis } from 'ioredis';
 import { AttemptLedger } from './attempt-ledger';
+import { AttemptWriter } from './attempt-writer';
+import { CallbackSender } from './callback-sender';
 import type { dlrSettings } from './config';
 import { ReceiptCorrelator } from './receipt-correlator';
+import { StatusCallbacks } from './status-callbacks';
 
 const MISSING_POLL_MS = 1000;
+const CALLBACK_POLL_MS = 250;
 
-/** Wires dlr: submissions and receipts into the attempt ledger, statuses and retries out. */
+/**
+ * Wires dlr: submissions and receipts into the attempt ledger, statuses, retries and attempt records out;
+ * attempt records into ClickHouse; status events out to the tenants' callback URLs.
+ */
 @Injectable()
 export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly consumers: BatchConsumer[] = [];
+  private readonly timers: NodeJS.Timeout[] = [];
   private redis: Redis | undefined;
-  private missingTimer: NodeJS.Timeout | undefined;
+  private clickhouse: ClickHouse | undefined;
 
   constructor(
     @Inject(CONFIG) private readonly config: ConfigOf<typeof dlrSettings>,
@@ -27,43 +36,88 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onApplicationBootstrap(): Promise<void> {
     const config = this.config;
+    const tenants = TenantDirectory.load(config.tenantsFile);
+    const clickhouseOptions = { url: config.clickhouseUrl, database: config.clickhouseDatabase };
+    const applied = await migrate(clickhouseOptions);
+    if (applied.length > 0) this.log.info({ applied }, 'ClickHouse schema migrated');
+    const clickhouse = new ClickHouse(clickhouseOptions);
+    this.clickhouse = clickhouse;
+    this.health.register('clickhouse', () => clickhouse.ping());
     const redis = sharedRedis(config.redisUrl);
     this.redis = redis;
     this.health.register('redis', redisHealth(redis));
+
     const correlator = new ReceiptCorrelator(
       new AttemptLedger(redis),
       this.kafka.producer(),
       this.log,
       config,
     );
-    const consumer = (name: string, keyOrdered: boolean) =>
+    const writer = new AttemptWriter(clickhouse, {
+      maxRows: config.attemptBatchRows,
+      lingerMs: config.attemptBatchLingerMs,
+    });
+    const callbacks = new StatusCallbacks(
+      redis,
+      new CallbackSender({ timeoutMs: config.callbackTimeoutMs, allowPrivate: config.allowPrivateCallbacks }),
+      tenants,
+      {
+        baseMs: config.callbackRetryBaseMs,
+        maxMs: config.callbackRetryMaxMs,
+        giveUpMs: config.callbackGiveUpMs,
+        tenantConcurrency: config.callbackTenantConcurrency,
+      },
+      this.log,
+    );
+    const consumer = (name: string, options: { keyOrdered: boolean; concurrency?: number }) =>
       this.kafka.consumer({
         groupId: `tern-dlr-${config.deployment}-${name}`,
         sessionTimeoutMs: config.kafkaSessionTimeoutMs,
         fromBeginning: config.newGroupStartsAt === 'earliest',
-        concurrency: config.inFlight,
-        keyOrdered,
+        concurrency: options.concurrency ?? config.inFlight,
+        keyOrdered: options.keyOrdered,
         partitionsInParallel: 6,
       });
     this.consumers.push(
       // Keyed by message id: one message's submissions in order.
-      consumer('submitted', true).on(topics.submitted, ({ value }) => correlator.submitted(value)),
+      consumer('submitted', { keyOrdered: true }).on(topics.submitted, ({ value }) =>
+        correlator.submitted(value),
+      ),
       // Keyed by channel: receipts are independent of each other; the ledger makes each part count once.
-      consumer('receipts', false).on(topics.dlr, ({ value }) => correlator.receipt(value)),
+      consumer('receipts', { keyOrdered: false }).on(topics.dlr, ({ value }) => correlator.receipt(value)),
+      // A whole insert's worth of records in flight per partition, each committed once its row is stored.
+      consumer('attempts', { keyOrdered: false, concurrency: config.attemptBatchRows }).on(
+        topics.attempts,
+        ({ value }) => writer.write(value),
+      ),
+      // One message's events tried in order; a failed try waits in Redis, not in the partition.
+      consumer('callbacks', { keyOrdered: true }).on(topics.status, ({ value }) => callbacks.handle(value)),
     );
     this.health.registerConsumers(this.consumers);
     await Promise.all(this.consumers.map((c) => c.start()));
-    this.missingTimer = setInterval(() => {
-      correlator
-        .reportMissing()
-        .catch((err: unknown) => this.log.warn({ err }, 'reporting missing receipts failed'));
-    }, MISSING_POLL_MS);
+    this.every(MISSING_POLL_MS, 'reporting missing receipts', () => correlator.reportMissing());
+    this.every(CALLBACK_POLL_MS, 'retrying status callbacks', () => callbacks.drainDue());
     this.log.info({ deployment: config.deployment }, 'dlr correlating');
   }
 
   async onModuleDestroy(): Promise<void> {
-    clearInterval(this.missingTimer);
+    for (const timer of this.timers) clearInterval(timer);
     await Promise.all(this.consumers.map((c) => c.stop()));
     await this.redis?.quit();
+    await this.clickhouse?.close();
+  }
+
+  /** A periodic job; one run at a time, so a slow run is not overlapped by the next. */
+  private every(ms: number, what: string, job: () => Promise<unknown>): void {
+    let running = false;
+    this.timers.push(
+      setInterval(() => {
+        if (running) return;
+        running = true;
+        job()
+          .catch((err: unknown) => this.log.warn({ err }, `${what} failed`))
+          .finally(() => (running = false));
+      }, ms),
+    );
   }
 }

@@ -3,6 +3,7 @@ import { topics, type TypedProducer } from '@tern/kafka';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import { Counter } from 'prom-client';
 import type { AttemptLedger, PartRef } from './attempt-ledger';
+import { attemptRecord, type AttemptEnding } from './domain/attempt-record';
 import { OUTCOMES, receiptOutcome, resolveParts, type ReceiptOutcome } from './domain/outcomes';
 
 const receipts = new Counter({
@@ -12,25 +13,31 @@ const receipts = new Counter({
   registers: [metricsRegistry],
 });
 
+export interface CorrelatorSettings {
+  /**
+   * How long after submission a receipt is expected before the attempt counts as failed (retryable), for
+   * attempts whose channel named no window of its own.
+   */
+  receiptWindowMs: number;
+  /** The same for OTPs: a login code that has not arrived in a minute or two is better sent again. */
+  otpReceiptWindowMs: number;
+  /** Key of the recipient hash in attempt records. */
+  analyticsHashKey: string;
+}
+
 /**
  * Joins submissions and receipts, whichever comes first, and reports each attempt's status: SUBMITTED when
  * the SMSC took it, then DELIVERED / UNDELIVERED / EXPIRED once its parts are resolved, with a retry request
  * for a retryable failure (the router decides whether validity and attempts allow one). Submission failures
- * are reported FAILED; their retries come from the connector.
+ * are reported FAILED; their retries come from the connector. Every ending also goes to `sms.attempts` as
+ * the attempt's analytics record.
  */
-export interface ReceiptWindows {
-  /** How long after submission a receipt is expected before the attempt counts as failed (retryable). */
-  receiptWindowMs: number;
-  /** The same for OTPs: a login code that has not arrived in a minute or two is better sent again. */
-  otpReceiptWindowMs: number;
-}
-
 export class ReceiptCorrelator {
   constructor(
     private readonly ledger: AttemptLedger,
     private readonly producer: TypedProducer,
     private readonly log: Logger,
-    private readonly windows: ReceiptWindows,
+    private readonly settings: CorrelatorSettings,
   ) {}
 
   async submitted(result: events.SubmitResult): Promise<void> {
@@ -43,20 +50,21 @@ export class ReceiptCorrelator {
         description: 'submission failed',
         retryable: result.retryable,
       };
-      await this.producer.enqueue(
-        topics.status,
-        statusEvent(message, sms.MessageStatus.MESSAGE_STATUS_FAILED, at, {
-          attempt: result.attempt,
-          channelId: result.channelId,
-          reason,
-        }),
-      );
+      const status = sms.MessageStatus.MESSAGE_STATUS_FAILED;
+      await Promise.all([
+        this.producer.enqueue(
+          topics.status,
+          statusEvent(message, status, at, { attempt: result.attempt, channelId: result.channelId, reason }),
+        ),
+        this.record(result, message, { status, reason, doneAt: at, version: 1 }),
+      ]);
       return;
     }
     const window =
-      message.type === sms.MessageType.MESSAGE_TYPE_OTP
-        ? this.windows.otpReceiptWindowMs
-        : this.windows.receiptWindowMs;
+      result.receiptWindowMs ||
+      (message.type === sms.MessageType.MESSAGE_TYPE_OTP
+        ? this.settings.otpReceiptWindowMs
+        : this.settings.receiptWindowMs);
     const waiting = await this.ledger.submitted(result, at.getTime() + window);
     await this.producer.enqueue(topics.status, {
       ...statusEvent(message, sms.MessageStatus.MESSAGE_STATUS_SUBMITTED, at, {
@@ -94,15 +102,20 @@ export class ReceiptCorrelator {
       const message = submission.message;
       if (message) {
         const reason = { code: 'NO_RECEIPT' as const, ...OUTCOMES.NO_RECEIPT };
-        await this.producer.enqueue(
-          topics.status,
-          statusEvent(message, sms.MessageStatus.MESSAGE_STATUS_UNDELIVERED, new Date(now), {
-            attempt: submission.attempt,
-            channelId: submission.channelId,
-            reason,
-          }),
-        );
-        await this.requestRetry(submission, message, reason);
+        const status = sms.MessageStatus.MESSAGE_STATUS_UNDELIVERED;
+        const at = new Date(now);
+        await Promise.all([
+          this.producer.enqueue(
+            topics.status,
+            statusEvent(message, status, at, {
+              attempt: submission.attempt,
+              channelId: submission.channelId,
+              reason,
+            }),
+          ),
+          this.record(submission, message, { status, reason, doneAt: at, version: 1 }),
+          this.requestRetry(submission, message, reason),
+        ]);
         receipts.inc({ outcome: 'missing' });
       }
       await done();
@@ -118,7 +131,7 @@ export class ReceiptCorrelator {
     }
     const recorded = await this.ledger.partDone(ref, JSON.stringify(outcome));
     if (!recorded) return;
-    const { submission, parts } = recorded;
+    const { submission, parts, missed } = recorded;
     const message = submission.message;
     const inPartOrder = [...parts.entries()].sort(([a], [b]) => a - b);
     const resolved = resolveParts(
@@ -131,7 +144,7 @@ export class ReceiptCorrelator {
       return;
     }
     try {
-      await this.report(submission, message, resolved, receipt);
+      await this.report(submission, message, resolved, receipt, missed);
     } catch (error) {
       // Not reported after all: the redelivered receipt must be able to claim it again.
       await this.ledger.releaseReport(submission.messageId, submission.attempt);
@@ -145,6 +158,7 @@ export class ReceiptCorrelator {
     message: events.SmsMessage,
     resolved: ReceiptOutcome,
     receipt: events.DeliveryReceipt,
+    missed: boolean,
   ): Promise<void> {
     const doneAt = receipt.doneDate ?? receipt.receivedAt ?? new Date();
     const event = statusEvent(message, resolved.status, new Date(), {
@@ -158,8 +172,28 @@ export class ReceiptCorrelator {
     event.deliveryLatencyMs = submission.submittedAt
       ? Math.max(0, doneAt.getTime() - submission.submittedAt.getTime())
       : 0;
-    await this.producer.enqueue(topics.status, event);
-    if (resolved.reason.retryable) await this.requestRetry(submission, message, resolved.reason);
+    await Promise.all([
+      this.producer.enqueue(topics.status, event),
+      this.record(submission, message, {
+        ...resolved,
+        doneAt,
+        receiptState: receipt.state,
+        errorCode: receipt.errorCode,
+        // A late receipt after a missing-receipt report: the later version supersedes that row.
+        version: missed ? 2 : 1,
+      }),
+      // After a missing-receipt report the retry was already asked for.
+      resolved.reason.retryable && !missed
+        ? this.requestRetry(submission, message, resolved.reason)
+        : undefined,
+    ]);
+  }
+
+  private record(submission: events.SubmitResult, message: events.SmsMessage, ending: AttemptEnding) {
+    return this.producer.enqueue(
+      topics.attempts,
+      attemptRecord(submission, message, ending, this.settings.analyticsHashKey),
+    );
   }
 
   /** Asks the router for another attempt, unless the message's validity is over (nothing can deliver it). */

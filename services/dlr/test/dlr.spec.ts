@@ -1,5 +1,11 @@
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { events, sms } from '@tern/contracts';
+import { ClickHouse, identifier, sql } from '@tern/clickhouse';
+import { events, sms, statusEvent } from '@tern/contracts';
 import { topics, type TopicDef } from '@tern/kafka';
 import {
   closeTestProducer,
@@ -8,14 +14,74 @@ import {
   infraFromEnv,
   publishValues,
   startServiceProcess,
+  startTcpProxy,
   uniqueName,
   waitFor,
   type ServiceProcess,
+  type TcpProxy,
 } from '@tern/testing';
+import { CALLBACK_HEADERS, verifyCallback } from '../src/domain/status-callback';
 
-// The built dlr against the real local Kafka and Redis, fed submissions and receipts as the connector
-// publishes them. Each run has its own channel and message ids.
+// The built dlr against the real local Kafka, Redis and ClickHouse, fed submissions and receipts as the
+// connector publishes them, posting callbacks to a real HTTP receiver. Each run has its own channel, message
+// ids and ClickHouse database; dlr reaches ClickHouse through a TCP proxy the test can cut.
 const infra = infraFromEnv();
+const RECIPIENT = '+6590123456';
+const HASH_KEY = 'test-analytics-hash-key';
+const CALLBACK_SECRET = 'test-callback-secret-a';
+
+/** A tenant's callback receiver: fails the first `failFirst` tries of each event, then accepts. */
+class CallbackReceiver {
+  readonly tries = new Map<string, number>();
+  readonly accepted: { eventId: string; event: Record<string, unknown>; signed: boolean }[] = [];
+  /** Requests to /slow are held open, never answered; the most held at once is counted. */
+  heldNow = 0;
+  heldMost = 0;
+  private readonly server: Server;
+
+  constructor(private readonly failFirst: number) {
+    this.server = createServer((req, res) => {
+      void readBody(req).then((body) => {
+        if (req.url === '/slow') {
+          this.heldMost = Math.max(this.heldMost, ++this.heldNow);
+          req.socket.on('close', () => this.heldNow--);
+          return;
+        }
+        const eventId = String(req.headers[CALLBACK_HEADERS.eventId]);
+        const tries = (this.tries.get(eventId) ?? 0) + 1;
+        this.tries.set(eventId, tries);
+        if (tries <= this.failFirst) {
+          res.writeHead(503).end();
+          return;
+        }
+        const signature = String(req.headers[CALLBACK_HEADERS.signature]);
+        this.accepted.push({
+          eventId,
+          event: JSON.parse(body) as Record<string, unknown>,
+          signed: verifyCallback(CALLBACK_SECRET, signature, body, Math.floor(Date.now() / 1000)),
+        });
+        res.writeHead(204).end();
+      });
+    });
+  }
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  stop(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+const readBody = (req: IncomingMessage) =>
+  new Promise<string>((resolve) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => resolve(body));
+  });
 
 describe('dlr', () => {
   let dlr: ServiceProcess;
@@ -25,9 +91,28 @@ describe('dlr', () => {
   const statuses: sms.StatusEvent[] = [];
   const retries: events.RetryRequest[] = [];
   let serial = 0;
+  const database = `dlr_${run.replace(/-/g, '_')}`;
+  const clickhouse = new ClickHouse({ url: infra.clickhouseUrl, database: 'default' });
+  const receiver = new CallbackReceiver(2);
+  let receiverUrl: string;
+  let proxy: TcpProxy;
 
   beforeAll(async () => {
     await ensurePlatformTopics();
+    receiverUrl = await receiver.start();
+    const target = new URL(infra.clickhouseUrl);
+    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+    const dir = mkdtempSync(join(tmpdir(), 'dlr-test-'));
+    const tenantsFile = join(dir, 'tenants.yaml');
+    writeFileSync(
+      tenantsFile,
+      [
+        'tenants:',
+        '  - { id: tenant-a, callbackSecret: { env: TEST_CALLBACK_SECRET_A }, sendRate: { perSecond: 10, burst: 10 } }',
+        '  - { id: tenant-slow, callbackSecret: { env: TEST_CALLBACK_SECRET_A }, sendRate: { perSecond: 10, burst: 10 } }',
+        '  - { id: tenant-unsigned, sendRate: { perSecond: 10, burst: 10 } }',
+      ].join('\n'),
+    );
     ({ stop: stopReading } = await followTopics(
       [topics.status, topics.retry] as TopicDef<unknown>[],
       (topic, value) => {
@@ -45,6 +130,16 @@ describe('dlr', () => {
     dlr = await startServiceProcess(join(__dirname, '..', 'dist', 'main.js'), {
       TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
       TERN_REDIS_URL: infra.redisUrl,
+      TERN_CLICKHOUSE_URL: `http://127.0.0.1:${proxy.port}`,
+      TERN_CLICKHOUSE_DATABASE: database,
+      TERN_ANALYTICS_HASH_KEY: HASH_KEY,
+      TERN_DLR_ATTEMPT_BATCH_LINGER_MS: '200',
+      TERN_TENANTS_FILE: tenantsFile,
+      TEST_CALLBACK_SECRET_A: CALLBACK_SECRET,
+      TERN_CALLBACK_ALLOW_PRIVATE: 'true',
+      TERN_CALLBACK_RETRY_BASE_MS: '300',
+      TERN_CALLBACK_TIMEOUT_MS: '4000',
+      TERN_CALLBACK_TENANT_CONCURRENCY: '2',
       TERN_DLR_DEPLOYMENT: run,
       // Test submissions are stamped 3 s in the past: receipts for them are due 5 s after they are published.
       TERN_DLR_OTP_RECEIPT_WINDOW_MS: '8000',
@@ -57,6 +152,10 @@ describe('dlr', () => {
     await dlr.stop();
     await stopReading();
     await closeTestProducer();
+    await receiver.stop();
+    await proxy.close();
+    await clickhouse.command(sql`DROP DATABASE IF EXISTS ${identifier(database)}`);
+    await clickhouse.close();
   });
 
   const submission = (smscIds: string[], over: Partial<events.SubmitResult> = {}): events.SubmitResult => {
@@ -71,7 +170,8 @@ describe('dlr', () => {
       message: events.SmsMessage.fromPartial({
         messageId,
         tenantId: 'tenant-a',
-        to: '+6590123456',
+        to: RECIPIENT,
+        country: 'SG',
         type: sms.MessageType.MESSAGE_TYPE_OTP,
         acceptedAt: new Date(Date.now() - 4000),
         expiresAt: new Date(Date.now() + 600_000),
@@ -98,6 +198,11 @@ describe('dlr', () => {
   const submittedSeen = (messageId: string) =>
     waitFor('SUBMITTED', () => statuses.some((s) => s.messageId === messageId));
   const S = sms.ReceiptState;
+  /** Attempt rows of these messages as analytics reads them (FINAL: one row per attempt, newest version). */
+  const attemptRows = (messageIds: string[]) =>
+    clickhouse.rows<Record<string, string | number>>(
+      sql`SELECT * FROM ${identifier(database)}.attempts FINAL WHERE message_id IN ${messageIds} ORDER BY message_id`,
+    );
 
   it('reports SUBMITTED, then DELIVERED with the delivery latency', async () => {
     const sub = submission(['4000001']);
@@ -219,5 +324,121 @@ describe('dlr', () => {
     );
     await new Promise((r) => setTimeout(r, 1000));
     expect(retries.some((r) => r.message?.messageId === sub.messageId)).toBe(false);
+  });
+
+  it('records each attempt in ClickHouse once, the late receipt’s version superseding, no recipient in clear', async () => {
+    const late = submission(['8200001'], { submittedAt: new Date(Date.now() - 7500) });
+    const refused = submission([], { accepted: false, retryable: true, errorCode: 'THROTTLED' });
+    await publishValues(topics.submitted, [late, refused]);
+    await waitFor('the missing receipt', () =>
+      statuses.some((s) => s.messageId === late.messageId && s.reason?.code === 'NO_RECEIPT'),
+    );
+    await waitFor(
+      'the NO_RECEIPT row',
+      async () => (await attemptRows([late.messageId]))[0]?.['reason_code'] === 'NO_RECEIPT',
+    );
+    await publishValues(topics.dlr, [receipt('8200001', S.RECEIPT_STATE_DELIVRD)]);
+    const rows = await waitFor('the late receipt supersedes the row', async () => {
+      const found = await attemptRows([late.messageId, refused.messageId]);
+      return found.length === 2 && found[0]?.['status'] === 'DELIVERED' && found;
+    });
+    expect(rows[0]).toMatchObject({
+      message_id: late.messageId,
+      attempt: 1,
+      version: 2,
+      tenant_id: 'tenant-a',
+      country: 'SG',
+      channel_id: channelId,
+      message_type: 'OTP',
+      status: 'DELIVERED',
+      reason_code: 'DELIVERED',
+      receipt_state: 'DELIVRD',
+      recipient_hash: createHmac('sha256', HASH_KEY).update(RECIPIENT).digest('hex'),
+    });
+    expect(Number(rows[0]?.['delivery_latency_ms'])).toBeGreaterThanOrEqual(7000);
+    expect(rows[1]).toMatchObject({ status: 'FAILED', reason_code: 'THROTTLED', retryable: 1 });
+    for (const row of rows) {
+      expect(Object.values(row).some((v) => String(v).includes(RECIPIENT.slice(1)))).toBe(false);
+    }
+  });
+
+  it('loses no attempt row while ClickHouse is unreachable: they arrive once it is back, once each', async () => {
+    await proxy.cut();
+    const subs = Array.from({ length: 30 }, (_, i) => submission([String(9_000_001 + i)]));
+    await publishValues(topics.submitted, subs);
+    await waitFor('every submission seen', () =>
+      subs.every((s) => statuses.some((e) => e.messageId === s.messageId)),
+    );
+    await publishValues(
+      topics.dlr,
+      subs.map((_, i) => receipt(String(9_000_001 + i), S.RECEIPT_STATE_DELIVRD)),
+    );
+    const ids = subs.map((s) => s.messageId);
+    // Correlation goes on without ClickHouse: the statuses are out while the rows wait.
+    await waitFor('every DELIVERED', () => ids.every((id) => finalOf(id).length === 1));
+    await waitFor('the writer to meet the outage', () =>
+      dlr.logs.some((l) => l['msg'] === 'handler failed; retrying' && l['topic'] === topics.attempts.name),
+    );
+    expect(await attemptRows(ids)).toHaveLength(0);
+
+    await proxy.restore();
+    const rows = await waitFor(
+      'the rows after the outage',
+      async () => {
+        const found = await attemptRows(ids);
+        return found.length === ids.length && found;
+      },
+      60_000,
+    );
+    expect(new Set(rows.map((r) => r['message_id']))).toEqual(new Set(ids));
+    expect(rows.every((r) => r['status'] === 'DELIVERED')).toBe(true);
+    const [raw] = await clickhouse.rows<{ n: string }>(
+      sql`SELECT count() AS n FROM ${identifier(database)}.attempts WHERE message_id IN ${ids}`,
+    );
+    // Without FINAL too: a batch retried after the outage was written once.
+    expect(Number(raw?.n)).toBe(ids.length);
+  });
+
+  it('posts each status event once, signed, to a receiver that fails twice first', async () => {
+    const sub = submission(['9500001']);
+    sub.message!.callbackUrl = `${receiverUrl}/tern`;
+    await publishValues(topics.submitted, [sub]);
+    await submittedSeen(sub.messageId);
+    await publishValues(topics.dlr, [receipt('9500001', S.RECEIPT_STATE_DELIVRD)]);
+    const accepted = () => receiver.accepted.filter((a) => a.event['messageId'] === sub.messageId);
+    await waitFor('SUBMITTED and DELIVERED accepted', () => accepted().length === 2, 60_000);
+    await new Promise((r) => setTimeout(r, 2000)); // more retry rounds: nothing is posted again
+    expect(
+      accepted()
+        .map((a) => a.event['status'])
+        .sort(),
+    ).toEqual(['MESSAGE_STATUS_DELIVERED', 'MESSAGE_STATUS_SUBMITTED']);
+    expect(accepted().every((a) => a.signed)).toBe(true);
+    for (const { eventId } of accepted()) expect(receiver.tries.get(eventId)).toBe(3);
+    expect(accepted()[0]?.event).not.toHaveProperty('callbackUrl');
+  });
+
+  it('holds a slow receiver to its tenant’s share; other tenants’ callbacks go on', async () => {
+    const event = (tenantId: string, i: number, url: string) => {
+      const message = events.SmsMessage.fromPartial({
+        messageId: `${run}-${tenantId}-${i}`,
+        tenantId,
+        callbackUrl: url,
+        acceptedAt: new Date(),
+      });
+      return statusEvent(message, sms.MessageStatus.MESSAGE_STATUS_ACCEPTED, new Date());
+    };
+    const slow = Array.from({ length: 10 }, (_, i) => event('tenant-slow', i, `${receiverUrl}/slow`));
+    await publishValues(topics.status, slow);
+    await waitFor('the slow receiver holding tries', () => receiver.heldNow === 2);
+    const fast = event('tenant-a', 0, `${receiverUrl}/tern`);
+    const unsigned = event('tenant-unsigned', 0, `${receiverUrl}/tern`);
+    await publishValues(topics.status, [unsigned, fast]);
+    await waitFor('the other tenant’s event accepted', () =>
+      receiver.accepted.some((a) => a.event['messageId'] === fast.messageId),
+    );
+    expect(receiver.heldMost).toBe(2);
+    // A tenant with no callback secret gets no unsigned posts.
+    expect(receiver.tries.has(`${unsigned.messageId}:0:MESSAGE_STATUS_ACCEPTED:`)).toBe(false);
   });
 });
