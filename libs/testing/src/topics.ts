@@ -50,7 +50,7 @@ export async function publishValues<T>(topic: TopicDef<T>, values: readonly T[])
 /** Follows platform topics from now on with a plain kafkajs consumer of its own, decoding each value. */
 export async function followTopics(
   defs: readonly TopicDef<unknown>[],
-  onValue: (topic: string, value: unknown) => void,
+  onValue: (topic: string, value: unknown, headers: Record<string, string>) => void,
 ): Promise<{ stop: () => Promise<void> }> {
   await ensure(defs);
   const byName = new Map(defs.map((d) => [d.name, d]));
@@ -62,7 +62,11 @@ export async function followTopics(
   await reader.run({
     eachMessage: ({ topic, message }) => {
       const def = byName.get(topic);
-      if (def && message.value) onValue(topic, def.codec.decode(message.value));
+      if (!def || !message.value) return Promise.resolve();
+      const headers = Object.fromEntries(
+        Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)]),
+      );
+      onValue(topic, def.codec.decode(message.value), headers);
       return Promise.resolve();
     },
   });
@@ -73,4 +77,9 @@ export async function followTopics(
 export async function closeTestProducer(): Promise<void> {
   await producer?.disconnect();
   producer = undefined;
+}
+
+/** A topic's DLQ as followTopics reads it: its records are the source topic's values as they were written. */
+export function dlqOf<T>(def: TopicDef<T>): TopicDef<T> {
+  return { ...def, name: def.dlq, partitions: 1 };
 }

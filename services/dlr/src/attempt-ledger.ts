@@ -11,6 +11,7 @@ export interface PartRef {
 }
 
 const AWAITING = 'tern:dlr:awaiting-receipt';
+const UNMATCHED = 'tern:dlr:unmatched-receipts';
 
 /** How long an attempt, its id readings and an unmatched receipt are kept: receipts can come days later. */
 const KEEP_SECONDS = 3 * 24 * 3600;
@@ -24,9 +25,12 @@ const KEEP_SECONDS = 3 * 24 * 3600;
 export class AttemptLedger {
   /** Attempts waiting for their receipt, due when their window ends. */
   private readonly awaiting;
+  /** Receipts waiting for their submission, due to be reported when they have waited long enough. */
+  private readonly unmatched;
 
   constructor(private readonly redis: Redis) {
     this.awaiting = new LeasedSchedule(redis, AWAITING);
+    this.unmatched = new LeasedSchedule(redis, UNMATCHED);
   }
 
   /** Records an accepted submission, due for a receipt by `receiptDueAt`; returns receipts waiting for it. */
@@ -59,7 +63,11 @@ export class AttemptLedger {
     for (const [part, id] of result.smscMessageIds.entries()) {
       for (const reading of smscIdReadings(id)) {
         const raw = await this.redis.getdel(pendingKey(result.channelId, reading));
-        if (raw) waiting.push({ part, receipt: events.DeliveryReceipt.decode(Buffer.from(raw, 'base64')) });
+        if (!raw) continue;
+        const receipt = events.DeliveryReceipt.decode(Buffer.from(raw, 'base64'));
+        waiting.push({ part, receipt });
+        // The receipt was kept under its other readings too: matched now, none may join another submission.
+        await this.dropUnmatched(receipt);
       }
     }
     return waiting;
@@ -77,14 +85,50 @@ export class AttemptLedger {
     return undefined;
   }
 
-  /** Keeps a receipt whose submission has not been seen, until it comes (or the receipt expires). */
-  async keepUnmatched(receipt: events.DeliveryReceipt): Promise<void> {
+  /** Keeps a receipt whose submission has not been seen, until it comes or `reportAt` passes. */
+  async keepUnmatched(receipt: events.DeliveryReceipt, reportAt: number): Promise<void> {
     // Under every reading: the submission will name it in its own base, whichever that is.
     const value = Buffer.from(events.DeliveryReceipt.encode(receipt).finish()).toString('base64');
     const pipeline = this.redis.pipeline();
     for (const reading of smscIdReadings(receipt.smscMessageId)) {
       pipeline.set(pendingKey(receipt.channelId, reading), value, 'EX', KEEP_SECONDS, 'NX');
     }
+    pipeline.zadd(UNMATCHED, reportAt, unmatchedMember(receipt)); // what unmatched.schedule does
+    await execOrThrow(pipeline);
+  }
+
+  /**
+   * Receipts still without a submission when their time to be reported came, each leased to the caller:
+   * it reports the receipt and calls done(), which forgets it.
+   */
+  async unmatchedDue(
+    now: number,
+    limit: number,
+  ): Promise<{ receipt: events.DeliveryReceipt; done: () => Promise<void> }[]> {
+    const members = await this.unmatched.lease(now, limit, 60_000);
+    const found: { receipt: events.DeliveryReceipt; done: () => Promise<void> }[] = [];
+    for (const member of members) {
+      const cut = member.indexOf('|'); // channel ids have no '|'; an SMSC id might
+      const channelId = member.slice(0, cut);
+      const smscMessageId = member.slice(cut + 1);
+      const [reading = ''] = smscIdReadings(smscMessageId);
+      const raw = await this.redis.get(pendingKey(channelId, reading));
+      if (!raw) {
+        await this.unmatched.remove(member); // matched meanwhile
+        continue;
+      }
+      const receipt = events.DeliveryReceipt.decode(Buffer.from(raw, 'base64'));
+      found.push({ receipt, done: () => this.dropUnmatched(receipt) });
+    }
+    return found;
+  }
+
+  private async dropUnmatched(receipt: events.DeliveryReceipt): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    for (const reading of smscIdReadings(receipt.smscMessageId)) {
+      pipeline.del(pendingKey(receipt.channelId, reading));
+    }
+    pipeline.zrem(UNMATCHED, unmatchedMember(receipt));
     await execOrThrow(pipeline);
   }
 
@@ -150,3 +194,4 @@ export class AttemptLedger {
 const attemptKey = (messageId: string, attempt: number) => `tern:dlr:attempt:${messageId}:${attempt}`;
 const idKey = (channelId: string, reading: string) => `tern:dlr:id:${channelId}:${reading}`;
 const pendingKey = (channelId: string, reading: string) => `tern:dlr:unmatched:${channelId}:${reading}`;
+const unmatchedMember = (receipt: events.DeliveryReceipt) => `${receipt.channelId}|${receipt.smscMessageId}`;

@@ -25,6 +25,11 @@ export const dlrSettings = {
     'The same for OTPs (shorter: a code that has not arrived is better sent again)',
     env.int(1000, 24 * 3_600_000).default(120_000),
   ),
+  unmatchedReceiptMs: setting(
+    'TERN_DLR_UNMATCHED_RECEIPT_MS',
+    'How long a receipt waits for its submission before it is dead-lettered (sms.dlr.dlq, UNMATCHED_RECEIPT)',
+    env.int(1000, 3 * 24 * 3_600_000).default(3_600_000),
+  ),
   inFlight: setting(
     'TERN_DLR_IN_FLIGHT',
     'Records per partition handled at once',

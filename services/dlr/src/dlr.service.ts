@@ -26,6 +26,7 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly timers: NodeJS.Timeout[] = [];
   private redis: Redis | undefined;
   private clickhouse: ClickHouse | undefined;
+  private callbacks: StatusCallbacks | undefined;
 
   constructor(
     @Inject(CONFIG) private readonly config: ConfigOf<typeof dlrSettings>,
@@ -66,9 +67,11 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
         maxMs: config.callbackRetryMaxMs,
         giveUpMs: config.callbackGiveUpMs,
         tenantConcurrency: config.callbackTenantConcurrency,
+        timeoutMs: config.callbackTimeoutMs,
       },
       this.log,
     );
+    this.callbacks = callbacks;
     const consumer = (name: string, options: { keyOrdered: boolean; concurrency?: number }) =>
       this.kafka.consumer({
         groupId: `tern-dlr-${config.deployment}-${name}`,
@@ -90,12 +93,13 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
         topics.attempts,
         ({ value }) => writer.write(value),
       ),
-      // One message's events tried in order; a failed try waits in Redis, not in the partition.
+      // One message's events scheduled in order; their tries run outside the partition.
       consumer('callbacks', { keyOrdered: true }).on(topics.status, ({ value }) => callbacks.handle(value)),
     );
     this.health.registerConsumers(this.consumers);
     await Promise.all(this.consumers.map((c) => c.start()));
     this.every(MISSING_POLL_MS, 'reporting missing receipts', () => correlator.reportMissing());
+    this.every(MISSING_POLL_MS, 'reporting unmatched receipts', () => correlator.reportUnmatched());
     this.every(CALLBACK_POLL_MS, 'retrying status callbacks', () => callbacks.drainDue());
     this.log.info({ deployment: config.deployment }, 'dlr correlating');
   }
@@ -103,6 +107,7 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     await Promise.all(this.consumers.map((c) => c.stop()));
+    await this.callbacks?.stop();
     await this.redis?.quit();
     await this.clickhouse?.close();
   }

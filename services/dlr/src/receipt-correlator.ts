@@ -1,5 +1,11 @@
 import { events, sms, statusEvent } from '@tern/contracts';
-import { topics, type TypedProducer } from '@tern/kafka';
+import {
+  CONTENT_TYPE_HEADER,
+  DLQ_HEADERS,
+  PROTOBUF_CONTENT_TYPE,
+  topics,
+  type TypedProducer,
+} from '@tern/kafka';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import { Counter } from 'prom-client';
 import type { AttemptLedger, PartRef } from './attempt-ledger';
@@ -8,7 +14,7 @@ import { OUTCOMES, receiptOutcome, resolveParts, type ReceiptOutcome } from './d
 
 const receipts = new Counter({
   name: 'tern_dlr_receipts_total',
-  help: 'Receipts by what became of them: applied, duplicate, intermediate, unmatched (kept for a later submission), missing (none in the window)',
+  help: 'Receipts by what became of them: applied, duplicate, intermediate, unmatched (kept for a later submission), orphaned (no submission came: dead-lettered), missing (none in the window)',
   labelNames: ['outcome'],
   registers: [metricsRegistry],
 });
@@ -23,6 +29,8 @@ export interface CorrelatorSettings {
   otpReceiptWindowMs: number;
   /** Key of the recipient hash in attempt records. */
   analyticsHashKey: string;
+  /** How long a receipt waits for its submission before it is dead-lettered as UNMATCHED_RECEIPT. */
+  unmatchedReceiptMs: number;
 }
 
 /**
@@ -81,7 +89,7 @@ export class ReceiptCorrelator {
   async receipt(receipt: events.DeliveryReceipt): Promise<void> {
     const ref = await this.ledger.partOf(receipt);
     if (!ref) {
-      await this.ledger.keepUnmatched(receipt);
+      await this.ledger.keepUnmatched(receipt, Date.now() + this.settings.unmatchedReceiptMs);
       receipts.inc({ outcome: 'unmatched' });
       this.log.info(
         { channelId: receipt.channelId, smscMessageId: receipt.smscMessageId },
@@ -121,6 +129,38 @@ export class ReceiptCorrelator {
       await done();
     }
     return overdue.length;
+  }
+
+  /**
+   * Receipts whose submission never came (an SMSC reporting an id it did not give us, a submission lost
+   * upstream): dead-lettered on `sms.dlr.dlq` with reason UNMATCHED_RECEIPT, where an operator can see and
+   * replay them, never silently dropped.
+   */
+  async reportUnmatched(now = Date.now()): Promise<number> {
+    const due = await this.ledger.unmatchedDue(now, 200);
+    for (const { receipt, done } of due) {
+      const waitedS = Math.round(this.settings.unmatchedReceiptMs / 1000);
+      await this.producer.sendRaw(topics.dlr.dlq, [
+        {
+          key: receipt.channelId,
+          value: Buffer.from(events.DeliveryReceipt.encode(receipt).finish()),
+          headers: {
+            [CONTENT_TYPE_HEADER]: PROTOBUF_CONTENT_TYPE,
+            [DLQ_HEADERS.reason]: 'UNMATCHED_RECEIPT',
+            [DLQ_HEADERS.error]: `no submission with SMSC id ${receipt.smscMessageId} on ${receipt.channelId} within ${waitedS} s`,
+            [DLQ_HEADERS.sourceTopic]: topics.dlr.name,
+            [DLQ_HEADERS.failedAt]: new Date(now).toISOString(),
+          },
+        },
+      ]);
+      await done();
+      receipts.inc({ outcome: 'orphaned' });
+      this.log.warn(
+        { channelId: receipt.channelId, smscMessageId: receipt.smscMessageId },
+        'receipt never matched a submission; dead-lettered',
+      );
+    }
+    return due.length;
   }
 
   private async apply(ref: PartRef, receipt: events.DeliveryReceipt): Promise<void> {

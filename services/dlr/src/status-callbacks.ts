@@ -16,7 +16,7 @@ import { LeasedSchedule } from './leased-schedule';
 
 const callbacks = new Counter({
   name: 'tern_dlr_callbacks_total',
-  help: 'Status callback tries by outcome: delivered, failed (tried again later), abandoned (gave up), duplicate (already delivered), no_secret (tenant has no callback secret)',
+  help: 'Status callback tries by outcome: delivered, failed (tried again later), abandoned (gave up), duplicate (delivered or scheduled already), no_secret (tenant has no callback secret)',
   labelNames: ['outcome'],
   registers: [metricsRegistry],
 });
@@ -33,23 +33,27 @@ export interface CallbackPolicy {
   giveUpMs: number;
   /** Tries of one tenant in flight at once in this instance. */
   tenantConcurrency: number;
+  /** One try's timeout. */
+  timeoutMs: number;
 }
 
 const DUE = 'tern:dlr:callbacks:due';
 /** How long a delivered event is remembered, so a redelivered status event is not posted again. */
 const DELIVERED_KEEP_SECONDS = 3 * 24 * 3600;
-/** A leased try that its instance did not finish (it died) comes due again after this. */
-const LEASE_MS = 60_000;
 
 /**
- * Signed HTTP status callbacks. The first try happens when the status event is consumed; a failed one is
- * scheduled again in Redis (shared by every instance) with exponential back-off until it succeeds or its
- * time is up, so a receiver that is down never holds up the status topic. Each tenant has its own cap of
- * tries in flight: a slow receiver delays its own callbacks, not other tenants'.
+ * Signed HTTP status callbacks. Each event is put in a schedule in Redis (shared by every instance) and
+ * tried in the background, never inside the Kafka handler, so a receiver that hangs holds up neither the
+ * status topic's partitions nor the schedule's other entries. A failed try is scheduled again with
+ * exponential back-off until it succeeds or its time is up. Each tenant has its own cap of tries in flight:
+ * a slow receiver delays its own callbacks, not other tenants'.
  */
 export class StatusCallbacks {
   private readonly due;
   private readonly inFlight = new Map<string, number>();
+  private readonly running = new Set<Promise<void>>();
+  /** A try leased by an instance that died comes due again after this (well past any try's timeout). */
+  private readonly leaseMs: number;
 
   constructor(
     private readonly redis: Redis,
@@ -59,6 +63,7 @@ export class StatusCallbacks {
     private readonly log: Logger,
   ) {
     this.due = new LeasedSchedule(redis, DUE);
+    this.leaseMs = Math.max(60_000, 2 * policy.timeoutMs);
   }
 
   /** A status event from `sms.status`: its first try, or a place in the schedule. */
@@ -69,53 +74,81 @@ export class StatusCallbacks {
       return;
     }
     const id = callbackEventId(event);
-    if (await this.delivered(id)) {
+    if (await this.known(id)) {
+      // Delivered already, or scheduled: a redelivered status event is not posted again.
       callbacks.inc({ outcome: 'duplicate' });
       return;
     }
     const now = Date.now();
-    if (!this.hasRoom(event.tenantId)) {
-      // The tenant's receiver is busy with earlier tries: this one waits in the schedule, not in the partition.
+    if (!this.reserve(event.tenantId)) {
+      // The tenant's receiver is busy with earlier tries: this one waits its turn in the schedule.
       await this.store(id, event, 0, now, now);
       return;
     }
-    await this.attempt(id, event, 0, now);
+    try {
+      // Stored leased to this instance before the try starts: if the instance dies, the event is not lost.
+      await this.store(id, event, 0, now, now + this.leaseMs);
+    } catch (error) {
+      this.release(event.tenantId);
+      throw error;
+    }
+    this.inBackground(this.attempt(id, event, 0, now));
   }
 
-  /** Tries the callbacks whose time has come (every instance runs this; leases keep them apart). */
+  /** Starts the callbacks whose time has come (every instance runs this; leases keep them apart). */
   async drainDue(limit = 200): Promise<number> {
     const now = Date.now();
-    const ids = await this.due.lease(now, limit, LEASE_MS);
-    await Promise.all(
-      ids.map(async (id) => {
-        const stored = await this.redis.hgetall(pendingKey(id));
-        if (!stored['event']) return this.due.remove(id); // abandoned or delivered meanwhile
-        const event = sms.StatusEvent.decode(Buffer.from(stored['event'], 'base64'));
-        const tries = Number(stored['tries'] ?? 0);
-        const firstTriedAt = Number(stored['firstTriedAt'] ?? now);
-        if (!this.hasRoom(event.tenantId)) return this.due.schedule(id, now + 1000);
-        return this.attempt(id, event, tries, firstTriedAt);
-      }),
-    );
+    const ids = await this.due.lease(now, limit, this.leaseMs);
+    for (const id of ids) {
+      const stored = await this.redis.hgetall(pendingKey(id));
+      if (!stored['event']) {
+        await this.due.remove(id); // abandoned or delivered meanwhile
+        continue;
+      }
+      const event = sms.StatusEvent.decode(Buffer.from(stored['event'], 'base64'));
+      if (!this.reserve(event.tenantId)) {
+        await this.due.schedule(id, now + 1000);
+        continue;
+      }
+      const tries = Number(stored['tries'] ?? 0);
+      this.inBackground(this.attempt(id, event, tries, Number(stored['firstTriedAt'] ?? now)));
+    }
     return ids.length;
   }
 
+  /** Waits for the tries in flight (at shutdown; each ends within its timeout). */
+  async stop(): Promise<void> {
+    await Promise.all(this.running);
+  }
+
+  private inBackground(work: Promise<void>): void {
+    const tracked = work
+      .catch((err: unknown) =>
+        this.log.warn({ err }, 'status callback try failed to settle; its lease will expire'),
+      )
+      .finally(() => this.running.delete(tracked));
+    this.running.add(tracked);
+  }
+
+  /** One try, in a slot reserved for its tenant; the slot is freed when the POST ends. */
   private async attempt(id: string, event: sms.StatusEvent, earlierTries: number, firstTriedAt: number) {
     const secret = this.tenants.callbackSecret(event.tenantId);
-    if (!secret) return this.forget(id);
+    if (!secret) {
+      this.release(event.tenantId);
+      return this.forget(id);
+    }
     const body = callbackBody(event);
     const headers = {
       [CALLBACK_HEADERS.signature]: signCallback(secret, Math.floor(Date.now() / 1000), body),
       [CALLBACK_HEADERS.eventId]: id,
     };
-    this.inFlight.set(event.tenantId, (this.inFlight.get(event.tenantId) ?? 0) + 1);
     const endTimer = callbackSeconds.startTimer();
     let outcome;
     try {
       outcome = await this.sender.post(event.callbackUrl, body, headers);
     } finally {
       endTimer();
-      this.inFlight.set(event.tenantId, (this.inFlight.get(event.tenantId) ?? 1) - 1);
+      this.release(event.tenantId);
     }
     const where = { messageId: event.messageId, tenantId: event.tenantId, eventId: id };
     if (outcome.ok) {
@@ -146,7 +179,8 @@ export class StatusCallbacks {
   }
 
   private async store(id: string, event: sms.StatusEvent, tries: number, firstTriedAt: number, at: number) {
-    const keepSeconds = Math.ceil((firstTriedAt + this.policy.giveUpMs - Date.now() + LEASE_MS) / 1000) + 60;
+    const keepSeconds =
+      Math.ceil((firstTriedAt + this.policy.giveUpMs - Date.now() + this.leaseMs) / 1000) + 60;
     await execOrThrow(
       this.redis
         .multi()
@@ -164,12 +198,22 @@ export class StatusCallbacks {
     await execOrThrow(this.redis.multi().del(pendingKey(id)).zrem(DUE, id));
   }
 
-  private async delivered(id: string) {
-    return (await this.redis.exists(deliveredKey(id))) === 1;
+  private async known(id: string) {
+    return (await this.redis.exists(deliveredKey(id), pendingKey(id))) > 0;
   }
 
-  private hasRoom(tenantId: string) {
-    return (this.inFlight.get(tenantId) ?? 0) < this.policy.tenantConcurrency;
+  /** Takes one of the tenant's try slots, if one is free; synchronous, so concurrent callers cannot both take the last. */
+  private reserve(tenantId: string): boolean {
+    const used = this.inFlight.get(tenantId) ?? 0;
+    if (used >= this.policy.tenantConcurrency) return false;
+    this.inFlight.set(tenantId, used + 1);
+    return true;
+  }
+
+  private release(tenantId: string): void {
+    const used = (this.inFlight.get(tenantId) ?? 1) - 1;
+    if (used > 0) this.inFlight.set(tenantId, used);
+    else this.inFlight.delete(tenantId);
   }
 }
 

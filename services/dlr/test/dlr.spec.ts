@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClickHouse, identifier, sql } from '@tern/clickhouse';
 import { events, sms, statusEvent } from '@tern/contracts';
-import { topics, type TopicDef } from '@tern/kafka';
+import { DLQ_HEADERS, topics, type TopicDef } from '@tern/kafka';
 import {
   closeTestProducer,
+  dlqOf,
   ensurePlatformTopics,
   followTopics,
   infraFromEnv,
@@ -90,6 +91,7 @@ describe('dlr', () => {
   const channelId = `ch-${run}`;
   const statuses: sms.StatusEvent[] = [];
   const retries: events.RetryRequest[] = [];
+  const deadReceipts: { receipt: events.DeliveryReceipt; reason: string }[] = [];
   let serial = 0;
   const database = `dlr_${run.replace(/-/g, '_')}`;
   const clickhouse = new ClickHouse({ url: infra.clickhouseUrl, database: 'default' });
@@ -114,8 +116,14 @@ describe('dlr', () => {
       ].join('\n'),
     );
     ({ stop: stopReading } = await followTopics(
-      [topics.status, topics.retry] as TopicDef<unknown>[],
-      (topic, value) => {
+      [topics.status, topics.retry, dlqOf(topics.dlr)] as TopicDef<unknown>[],
+      (topic, value, headers) => {
+        if (topic === topics.dlr.dlq && (value as events.DeliveryReceipt).channelId === channelId) {
+          deadReceipts.push({
+            receipt: value as events.DeliveryReceipt,
+            reason: headers[DLQ_HEADERS.reason] ?? '',
+          });
+        }
         if (topic === topics.status.name && (value as sms.StatusEvent).messageId.startsWith(run)) {
           statuses.push(value as sms.StatusEvent);
         }
@@ -140,6 +148,7 @@ describe('dlr', () => {
       TERN_CALLBACK_RETRY_BASE_MS: '300',
       TERN_CALLBACK_TIMEOUT_MS: '4000',
       TERN_CALLBACK_TENANT_CONCURRENCY: '2',
+      TERN_DLR_UNMATCHED_RECEIPT_MS: '4000',
       TERN_DLR_DEPLOYMENT: run,
       // Test submissions are stamped 3 s in the past: receipts for them are due 5 s after they are published.
       TERN_DLR_OTP_RECEIPT_WINDOW_MS: '8000',
@@ -235,6 +244,17 @@ describe('dlr', () => {
       () => finalOf(decimal.messageId).length === 1 && finalOf(decimal.messageId),
     );
     expect(d!.status).toBe(sms.MessageStatus.MESSAGE_STATUS_DELIVERED);
+  });
+
+  it('dead-letters a receipt whose submission never comes, with its reason; a matched one is not', async () => {
+    await publishValues(topics.dlr, [receipt('7700001', S.RECEIPT_STATE_DELIVRD)]);
+    const dead = await waitFor('the unmatched receipt dead-lettered', () =>
+      deadReceipts.find((d) => d.receipt.smscMessageId === '7700001'),
+    );
+    expect(dead.reason).toBe('UNMATCHED_RECEIPT');
+    expect(dead.receipt.state).toBe(S.RECEIPT_STATE_DELIVRD);
+    // The receipt that came before its submission (an earlier test) was matched: never dead-lettered.
+    expect(deadReceipts.some((d) => d.receipt.smscMessageId === '5000001')).toBe(false);
   });
 
   it('changes nothing on a duplicated receipt', async () => {
