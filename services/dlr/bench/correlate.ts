@@ -56,7 +56,8 @@ async function main(): Promise<void> {
     TERN_TENANTS_FILE: tenants,
     TERN_DLR_DEPLOYMENT: run,
     TERN_KAFKA_NEW_GROUP_STARTS_AT: 'latest',
-    TERN_LOG_LEVEL: 'warn',
+    // e.g. DLR_NODE_OPTIONS=--cpu-prof to profile the service under this load
+    ...(process.env.DLR_NODE_OPTIONS ? { NODE_OPTIONS: process.env.DLR_NODE_OPTIONS } : {}),
   });
   const clickhouse = new ClickHouse({ url: infra.clickhouseUrl, database: 'default' });
   try {
