@@ -3,7 +3,7 @@
 -- attempt was reported without one writes version 2, and ReplacingMergeTree keeps the newest once merged
 -- (read with FINAL, or argMax by version, for exact figures before a merge).
 -- Works on ClickHouse 18.16: no DateTime64 (times are seconds, latencies milliseconds), no LowCardinality,
--- no TTL.
+-- no TTL; writers give every column (18.16 fills a JSONEachRow field left out with zero, not its DEFAULT).
 CREATE TABLE IF NOT EXISTS attempts (
   message_id String,
   attempt UInt16,
@@ -28,8 +28,8 @@ CREATE TABLE IF NOT EXISTS attempts (
   submit_latency_ms UInt32,
   delivery_latency_ms UInt32,
   end_to_end_latency_ms UInt32,
-  submitted_date Date DEFAULT toDate(submitted_at),
-  written_at DateTime DEFAULT now()
+  submitted_date Date,
+  written_at DateTime
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(submitted_date)
 ORDER BY (submitted_date, message_id, attempt);

@@ -24,6 +24,9 @@ export class ClickHouse {
       compression: { request: false, response: false },
       // Its own console logging is off: callers see every error and report it through the service's logger.
       log: { level: ClickHouseLogLevel.OFF },
+      // The server closes idle keep-alive sockets after 3 s (keep_alive_timeout); on a busy machine a timer
+      // firing late let the client reuse one (EPIPE on insert). Drop them well before, and eagerly.
+      keep_alive: { enabled: true, idle_socket_ttl: 1500, eagerly_destroy_stale_sockets: true },
     });
   }
 

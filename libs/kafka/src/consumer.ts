@@ -132,6 +132,8 @@ export class BatchConsumer {
   private joined = false;
   private crashed: string | undefined;
   private lastLoopAt: number | undefined;
+  private lastRetryLogAt = 0;
+  private retriesNotLogged = 0;
 
   constructor(
     kafka: Kafka,
@@ -381,7 +383,7 @@ export class BatchConsumer {
         }
         // Stopping or losing the partition: leave the record uncommitted for whoever consumes it next.
         if (interrupted()) return 'stopped';
-        this.log.warn({ ...where, attempt, err: error, transient }, 'handler failed; retrying');
+        this.logRetry({ ...where, attempt, err: error, transient });
       } finally {
         span.end();
       }
@@ -390,6 +392,21 @@ export class BatchConsumer {
       // Long transient outages must not cost us the partition: keep the session alive between attempts.
       await heartbeat();
     }
+  }
+
+  /**
+   * At most one retry line per second per consumer: with many records in flight, one outage (a database
+   * away) would otherwise log the same failure for each of them. The line counts those it stands for.
+   */
+  private logRetry(fields: Record<string, unknown>): void {
+    const now = Date.now();
+    if (now - this.lastRetryLogAt < 1000) {
+      this.retriesNotLogged++;
+      return;
+    }
+    this.log.warn({ ...fields, alsoFailedSinceLastLine: this.retriesNotLogged }, 'handler failed; retrying');
+    this.lastRetryLogAt = now;
+    this.retriesNotLogged = 0;
   }
 
   private async deadLetter(

@@ -17,6 +17,7 @@ const seconds = (at: Date | undefined) => (at ? Math.floor(at.getTime() / 1000) 
 
 /** The `attempts` row of a record (migrations/001_attempts.sql). */
 export function attemptRow(r: events.AttemptRecord) {
+  const submittedAt = r.submittedAt ?? r.doneAt ?? new Date();
   return {
     message_id: r.messageId,
     attempt: r.attempt,
@@ -39,7 +40,10 @@ export function attemptRow(r: events.AttemptRecord) {
         : short(sms.receiptStateToJSON(r.receiptState)),
     error_code: r.errorCode,
     accepted_at: seconds(r.acceptedAt),
-    submitted_at: seconds(r.submittedAt ?? r.doneAt),
+    submitted_at: seconds(submittedAt),
+    // Written out, not left to the columns' DEFAULTs: 18.16 fills omitted JSONEachRow fields with zeros.
+    submitted_date: submittedAt.toISOString().slice(0, 10),
+    written_at: seconds(new Date()),
     done_at: seconds(r.doneAt),
     submit_latency_ms: r.submitLatencyMs,
     delivery_latency_ms: r.deliveryLatencyMs,

@@ -200,7 +200,9 @@ export class ReceiptCorrelator {
     receipt: events.DeliveryReceipt,
     missed: boolean,
   ): Promise<void> {
-    const doneAt = receipt.doneDate ?? receipt.receivedAt ?? new Date();
+    // When the receipt reached us: the receipt's own done date has minutes only (YYMMDDhhmm), too coarse for
+    // latencies of seconds, and no SMSC reports a delivery before it happened.
+    const doneAt = receipt.receivedAt ?? receipt.doneDate ?? new Date();
     const event = statusEvent(message, resolved.status, new Date(), {
       attempt: submission.attempt,
       channelId: submission.channelId,

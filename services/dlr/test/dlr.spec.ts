@@ -374,7 +374,9 @@ describe('dlr', () => {
       reason_code: 'DELIVERED',
       receipt_state: 'DELIVRD',
       recipient_hash: createHmac('sha256', HASH_KEY).update(RECIPIENT).digest('hex'),
+      submitted_date: late.submittedAt!.toISOString().slice(0, 10),
     });
+    expect(rows[0]?.['written_at']).not.toMatch(/^0000/);
     expect(Number(rows[0]?.['delivery_latency_ms'])).toBeGreaterThanOrEqual(7000);
     expect(rows[1]).toMatchObject({ status: 'FAILED', reason_code: 'THROTTLED', retryable: 1 });
     for (const row of rows) {
