@@ -5,3 +5,4 @@ export * from './body';
 export * from './recipient';
 export * from './sender';
 export * from './callback-url';
+export * from './channel-tiers';

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
+import { AnalyticsService } from './analytics.service';
 
-/** Per-route statistics from ClickHouse, turned into routing weights on routing.weights. Skeleton: the kit provides config, Kafka, health and metrics. */
-@Module({})
+/** Per-route figures from ClickHouse, turned into routing weights on routing.weights. */
+@Module({ providers: [AnalyticsService] })
 export class AnalyticsModule {}

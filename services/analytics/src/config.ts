@@ -1,4 +1,32 @@
-import { commonSettings } from '@tern/config';
+import { clickhouseSettings, commonSettings, env, setting } from '@tern/config';
 
 /** Settings of the analytics service (TERN_* environment variables); see `describeSettings`. */
-export const analyticsSettings = { ...commonSettings };
+export const analyticsSettings = {
+  ...commonSettings,
+  ...clickhouseSettings,
+  intervalMs: setting(
+    'TERN_ANALYTICS_INTERVAL_MS',
+    'How often routing weights are recomputed and published',
+    env.int(500, 3_600_000).default(5000),
+  ),
+  halfLifeMs: setting(
+    'TERN_ANALYTICS_HALF_LIFE_MS',
+    'Evidence loses half its weight in this time (shorter: faster reaction to a degrading or recovering channel)',
+    env.int(1000, 7 * 24 * 3_600_000).default(180_000),
+  ),
+  windowMs: setting(
+    'TERN_ANALYTICS_WINDOW_MS',
+    'How far back route figures are read',
+    env.int(60_000, 30 * 24 * 3_600_000).default(3_600_000),
+  ),
+  latencyWindowMs: setting(
+    'TERN_ANALYTICS_LATENCY_WINDOW_MS',
+    'Latency quantiles are taken over this recent window',
+    env.int(60_000, 7 * 24 * 3_600_000).default(900_000),
+  ),
+  minCarrierAttempts: setting(
+    'TERN_ANALYTICS_MIN_CARRIER_ATTEMPTS',
+    'Attempts a carrier needs in the window for weights of its own (else its country’s apply)',
+    env.int(1, 1_000_000).default(50),
+  ),
+};

@@ -1,7 +1,5 @@
+import { TIERS, type Tier } from '@tern/sms-domain';
 import { z } from 'zod';
-
-export const TIERS = ['direct', 'tier1', 'aggregator', 'indirect'] as const;
-export type Tier = (typeof TIERS)[number];
 
 const country = z.string().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2');
 const price = z.number().nonnegative();

@@ -1,22 +1,11 @@
 import { createHash } from 'node:crypto';
 import { events, sms } from '@tern/contracts';
 import { BetaSampler } from './beta-sampler';
-import { priceOf, type Channel, type RoutingTable, type Tier } from './routing-table';
+import { TIER_PRIORS, type TierPrior } from '@tern/sms-domain';
+import { priceOf, type Channel, type RoutingTable } from './routing-table';
 
 /** What the router knows of a route's delivery: a Beta posterior of its probability, and its latency. */
-export interface RouteStats {
-  alpha: number;
-  beta: number;
-  latencyP50Ms: number;
-}
-
-/** Before analytics has data: the industry's figures per tier, worth about ten attempts of evidence. */
-export const TIER_PRIORS: Record<Tier, RouteStats> = {
-  direct: { alpha: 9.7, beta: 0.3, latencyP50Ms: 3_000 },
-  tier1: { alpha: 9.3, beta: 0.7, latencyP50Ms: 5_000 },
-  aggregator: { alpha: 9.0, beta: 1.0, latencyP50Ms: 8_000 },
-  indirect: { alpha: 7.8, beta: 2.2, latencyP50Ms: 15_000 },
-};
+export type RouteStats = TierPrior;
 
 /** How much each message type cares about delivery, speed and price. */
 export const TYPE_WEIGHTS: Record<sms.MessageType, { delivery: number; latency: number; cost: number }> = {

@@ -1,0 +1,26 @@
+/** Kinds of channel, from a carrier's own route to grey indirect forwarding. */
+export const TIERS = ['direct', 'tier1', 'aggregator', 'indirect'] as const;
+export type Tier = (typeof TIERS)[number];
+
+/** What is believed of a route before (or beside) its own figures: a Beta prior of delivery, and a latency. */
+export interface TierPrior {
+  alpha: number;
+  beta: number;
+  latencyP50Ms: number;
+}
+
+/**
+ * The industry's figures per tier (direct 95-99% in 1-5 s, aggregator 85-95% in 3-15 s, indirect 70-85% in
+ * 5-30 s), worth about ten attempts of evidence: the router uses them where analytics has no figures yet,
+ * and analytics starts every route's posterior from them, so thin data does not swing a route's weight.
+ */
+export const TIER_PRIORS: Record<Tier, TierPrior> = {
+  direct: { alpha: 9.7, beta: 0.3, latencyP50Ms: 3_000 },
+  tier1: { alpha: 9.3, beta: 0.7, latencyP50Ms: 5_000 },
+  aggregator: { alpha: 9.0, beta: 1.0, latencyP50Ms: 8_000 },
+  indirect: { alpha: 7.8, beta: 2.2, latencyP50Ms: 15_000 },
+};
+
+export function isTier(value: string): value is Tier {
+  return (TIERS as readonly string[]).includes(value);
+}

@@ -1,0 +1,70 @@
+import { sql, type ClickHouse } from '@tern/clickhouse';
+import type { RouteLatency, RouteMinute } from './domain/route-weights';
+
+interface MinuteRow {
+  minute: string;
+  country: string;
+  mcc_mnc: string;
+  channel_id: string;
+  tier: string;
+  attempts: string;
+  delivered: string;
+  failed: string;
+  cost: number;
+}
+
+interface LatencyRow {
+  country: string;
+  mcc_mnc: string;
+  channel_id: string;
+  latency: number[];
+}
+
+/** Reads the per-minute route figures that the `route_minutes` materialized view keeps (migration 002). */
+export class RouteFiguresRepository {
+  constructor(private readonly db: ClickHouse) {}
+
+  /** Every route's figures per minute since `since`, over all message types. */
+  async minutes(since: Date): Promise<RouteMinute[]> {
+    const rows = await this.db.rows<MinuteRow>(sql`
+      SELECT toUnixTimestamp(minute) AS minute, country, mcc_mnc, channel_id, any(tier) AS tier,
+        countMerge(attempts) AS attempts, sumMerge(delivered) AS delivered, sumMerge(failed) AS failed,
+        sumMerge(cost) AS cost
+      FROM route_minutes
+      WHERE minute >= ${since}
+      GROUP BY minute, country, mcc_mnc, channel_id`);
+    return rows.map((r) => ({
+      minute: Number(r.minute) * 1000,
+      country: r.country,
+      mccMnc: r.mcc_mnc,
+      channelId: r.channel_id,
+      tier: r.tier,
+      attempts: Number(r.attempts),
+      delivered: Number(r.delivered),
+      failed: Number(r.failed),
+      cost: Number(r.cost),
+    }));
+  }
+
+  /** Delivery latency p50/p95 per route with deliveries (per carrier, and per country: mcc_mnc empty) since `since`. */
+  async latencies(since: Date): Promise<RouteLatency[]> {
+    const rows = await this.db.rows<LatencyRow>(sql`
+      SELECT country, mcc_mnc, channel_id, quantilesTDigestIfMerge(0.5, 0.95)(latency) AS latency
+      FROM route_minutes WHERE minute >= ${since}
+      GROUP BY country, mcc_mnc, channel_id
+      HAVING sumMerge(delivered) > 0
+      UNION ALL
+      SELECT country, '' AS mcc_mnc, channel_id, quantilesTDigestIfMerge(0.5, 0.95)(latency) AS latency
+      FROM route_minutes WHERE minute >= ${since}
+      GROUP BY country, channel_id
+      HAVING sumMerge(delivered) > 0`);
+    // Only routes with deliveries: quantiles of nothing are NaN.
+    return rows.map((r) => ({
+      country: r.country,
+      mccMnc: r.mcc_mnc,
+      channelId: r.channel_id,
+      p50Ms: Number(r.latency[0] ?? 0),
+      p95Ms: Number(r.latency[1] ?? 0),
+    }));
+  }
+}

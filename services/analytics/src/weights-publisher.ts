@@ -1,0 +1,50 @@
+import type { events } from '@tern/contracts';
+import { topics, type TypedProducer } from '@tern/kafka';
+import { metricsRegistry, type Logger } from '@tern/telemetry';
+import { Gauge } from 'prom-client';
+import { deliveryRate, routeWeights, type WeightPolicy } from './domain/route-weights';
+import type { RouteFiguresRepository } from './route-figures.repository';
+
+const routeDelivery = new Gauge({
+  name: 'tern_analytics_route_delivery_rate',
+  help: 'Mean of each route’s delivery posterior as last published (country-level routes)',
+  labelNames: ['country', 'channel'],
+  registers: [metricsRegistry],
+});
+const lastPublished = new Gauge({
+  name: 'tern_analytics_weights_published_seconds',
+  help: 'Unix time of the last routing.weights publication',
+  registers: [metricsRegistry],
+});
+
+export interface PublisherSettings extends WeightPolicy {
+  /** How far back figures are read (evidence older than a few half-lives weighs nothing anyway). */
+  windowMs: number;
+  /** Latency quantiles are taken over this recent window. */
+  latencyWindowMs: number;
+}
+
+/** One cycle of the feedback loop: route figures from ClickHouse -> weights -> `routing.weights`. */
+export class WeightsPublisher {
+  constructor(
+    private readonly figures: RouteFiguresRepository,
+    private readonly producer: TypedProducer,
+    private readonly settings: PublisherSettings,
+    private readonly log: Logger,
+  ) {}
+
+  async publish(now = Date.now()): Promise<events.RoutingWeight[]> {
+    const [minutes, latencies] = await Promise.all([
+      this.figures.minutes(new Date(now - this.settings.windowMs)),
+      this.figures.latencies(new Date(now - this.settings.latencyWindowMs)),
+    ]);
+    const weights = routeWeights(minutes, latencies, now, this.settings);
+    await Promise.all(weights.map((w) => this.producer.enqueue(topics.routingWeights, w)));
+    for (const w of weights) {
+      if (!w.mccMnc) routeDelivery.set({ country: w.country, channel: w.channelId }, deliveryRate(w));
+    }
+    lastPublished.set(now / 1000);
+    this.log.debug({ routes: weights.length }, 'routing weights published');
+    return weights;
+  }
+}

@@ -1,0 +1,128 @@
+import { join } from 'node:path';
+import { ClickHouse, identifier, sql } from '@tern/clickhouse';
+import type { events } from '@tern/contracts';
+import { topics, type TopicDef } from '@tern/kafka';
+import {
+  closeTestProducer,
+  followTopics,
+  infraFromEnv,
+  startServiceProcess,
+  uniqueName,
+  waitFor,
+  type ServiceProcess,
+} from '@tern/testing';
+import { deliveryRate } from '../src/domain/route-weights';
+
+// The built analytics against the real ClickHouse (its own database, migrated by the service) and Kafka:
+// attempt rows go into `attempts` as dlr writes them, the materialized view aggregates them per minute,
+// and the weights come out on routing.weights.
+const infra = infraFromEnv();
+
+describe('analytics', () => {
+  const run = uniqueName('an');
+  const database = `analytics_${run.replace(/-/g, '_')}`;
+  const steady = `steady-${run}`;
+  const degrading = `degrading-${run}`;
+  const clickhouse = new ClickHouse({ url: infra.clickhouseUrl, database: 'default' });
+  const weights: events.RoutingWeight[] = [];
+  let analytics: ServiceProcess;
+  let stopReading: () => Promise<void>;
+  let serial = 0;
+
+  beforeAll(async () => {
+    ({ stop: stopReading } = await followTopics(
+      [topics.routingWeights] as TopicDef<unknown>[],
+      (_t, value) => {
+        const w = value as events.RoutingWeight;
+        if (w.channelId.endsWith(run)) weights.push(w);
+      },
+    ));
+    analytics = await startServiceProcess(join(__dirname, '..', 'dist', 'main.js'), {
+      TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+      TERN_CLICKHOUSE_URL: infra.clickhouseUrl,
+      TERN_CLICKHOUSE_DATABASE: database,
+      TERN_ANALYTICS_INTERVAL_MS: '1000',
+    });
+    await waitFor('analytics to be ready', async () => (await analytics.ready()).status === 200, 60_000);
+  });
+  afterAll(async () => {
+    await analytics.stop();
+    await stopReading();
+    await closeTestProducer();
+    await clickhouse.command(sql`DROP DATABASE IF EXISTS ${identifier(database)}`);
+    await clickhouse.close();
+  });
+
+  /** Attempt rows of a channel: `delivered` and `failed` ones that ended `minutesAgo`. */
+  async function attempts(channelId: string, delivered: number, failed: number, minutesAgo: number) {
+    const doneAt = Math.floor(Date.now() / 1000) - minutesAgo * 60;
+    const row = (ok: boolean) => ({
+      message_id: `${run}-${++serial}`,
+      attempt: 1,
+      version: 1,
+      tenant_id: 't',
+      country: 'SG',
+      mcc_mnc: '52501',
+      channel_id: channelId,
+      tier: 'direct',
+      message_type: 'OTP',
+      segments: 1,
+      price_per_segment: 0.04,
+      status: ok ? 'DELIVERED' : 'UNDELIVERED',
+      reason_code: ok ? 'DELIVERED' : 'UNREACHABLE',
+      delivery_latency_ms: ok ? 2000 + (serial % 5) * 500 : 0,
+      submitted_at: doneAt - 3,
+      done_at: doneAt,
+      submitted_date: new Date(doneAt * 1000).toISOString().slice(0, 10),
+      written_at: doneAt,
+    });
+    const rows = [
+      ...Array.from({ length: delivered }, () => row(true)),
+      ...Array.from({ length: failed }, () => row(false)),
+    ];
+    const db = new ClickHouse({ url: infra.clickhouseUrl, database });
+    await db.insert('attempts', rows).finally(() => db.close());
+  }
+  const latest = (channelId: string, mccMnc = '', after = 0) =>
+    weights
+      .filter((w) => w.channelId === channelId && w.mccMnc === mccMnc && w.computedAt!.getTime() > after)
+      .at(-1);
+
+  it('publishes per-route weights from the attempts, and turns away from a channel that starts failing', async () => {
+    for (let minute = 10; minute >= 1; minute--) {
+      await attempts(steady, 40, 1, minute);
+      await attempts(degrading, 40, 1, minute);
+    }
+    const before = await waitFor('weights of both channels', () => {
+      const s = latest(steady);
+      const d = latest(degrading);
+      return s && d && s.attempts === 410 && d.attempts === 410 && { s, d };
+    });
+    expect(deliveryRate(before.s)).toBeGreaterThan(0.95);
+    expect(deliveryRate(before.d)).toBeGreaterThan(0.95);
+    expect(before.s.latencyP50Ms).toBeGreaterThanOrEqual(2000);
+    expect(before.s.latencyP95Ms).toBeGreaterThanOrEqual(before.s.latencyP50Ms);
+    expect(before.s.costPerDelivered).toBeCloseTo(0.04 * (410 / 400), 2);
+    // The carrier has attempts enough for weights of its own.
+    expect(latest(steady, '52501')).toBeDefined();
+
+    // 90 failures in the current minute.
+    const failedAt = Date.now();
+    await attempts(degrading, 0, 90, 0);
+    const after = await waitFor('the degraded weights', () => {
+      const d = latest(degrading, '', failedAt);
+      return d && d.attempts === 500 && d;
+    });
+    expect(deliveryRate(after)).toBeLessThan(0.8);
+    expect(deliveryRate(latest(steady, '', failedAt)!)).toBeGreaterThan(0.95);
+
+    // It delivers again: its weight climbs back.
+    const recoveredAt = Date.now();
+    await attempts(degrading, 300, 0, 0);
+    const recovered = await waitFor('the recovering weights', () => {
+      const d = latest(degrading, '', recoveredAt);
+      return d && d.attempts === 800 && d;
+    });
+    expect(deliveryRate(recovered)).toBeGreaterThan(deliveryRate(after) + 0.1);
+  });
+});
