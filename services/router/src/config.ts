@@ -1,4 +1,5 @@
 import { commonSettings, env, setting } from '@tern/config';
+import { ROUTING_STRATEGIES } from './domain/select';
 
 /** Settings of the router service (TERN_* environment variables); see `describeSettings`. */
 export const routerSettings = {
@@ -22,6 +23,11 @@ export const routerSettings = {
     'TERN_ROUTER_DEPLOYMENT',
     'Name of this router deployment: its consumer groups are tern-router-<name>-priority and -bulk',
     env.string().default('main'),
+  ),
+  strategy: setting(
+    'TERN_ROUTER_STRATEGY',
+    'smart: live-weighted selection with breakers and failover; cheapest: the baseline (cheapest eligible channel, breakers ignored, one attempt only), for comparisons',
+    env.oneOf(ROUTING_STRATEGIES).default('smart'),
   ),
   maxAttempts: setting(
     'TERN_ROUTER_MAX_ATTEMPTS',

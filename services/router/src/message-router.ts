@@ -7,7 +7,7 @@ import type { DeferredQueue } from './deferred-queue';
 import { retryVerdict } from './domain/retry-policy';
 import type { RouteBook } from './domain/route-book';
 import { laneOf, priceOf, receiptWindowMs, type Channel, type RoutingTable } from './domain/routing-table';
-import { selectChannel } from './domain/select';
+import { selectChannel, type RoutingStrategy } from './domain/select';
 import { reason, ROUTING_REASONS } from './domain/status';
 import { classOf, limitsFor } from './domain/traffic';
 import type { TrafficGate } from './traffic-gate';
@@ -16,6 +16,7 @@ export interface RoutingPolicy {
   maxAttempts: number;
   minRemainingMs: number;
   noChannelWaitMs: number;
+  strategy: RoutingStrategy;
 }
 
 export interface MessageRouterDeps {
@@ -179,6 +180,7 @@ export class MessageRouter {
         stats: (c, country, mccMnc) => book.stats(c, country, mccMnc),
         blocked: (c, mccMnc) => book.blocked(c, mccMnc, Date.now()),
         tried: exclude,
+        strategy: this.deps.policy.strategy,
       });
       const { channel, decision } = selection;
       if (channel) return { channel, decision, table };

@@ -68,7 +68,8 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
       deferred,
       producer: this.kafka.producer(),
       log: this.log,
-      policy: config,
+      // The baseline makes no failover: a failed attempt is the message's last.
+      policy: config.strategy === 'cheapest' ? { ...config, maxAttempts: 1 } : config,
     });
     this.router = router;
 

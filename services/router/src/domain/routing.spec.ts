@@ -142,6 +142,23 @@ describe('selectChannel', () => {
     expect(Math.max(...a.decision.candidates.map((c) => c.score))).toBe(chosen?.score);
   });
 
+  it('as the baseline, takes the cheapest channel that can carry the message, breakers or not', () => {
+    const blockedAll = () => 'breaker open';
+    const grey = selectChannel(input({ strategy: 'cheapest', blocked: blockedAll }));
+    expect(grey.channel?.id).toBe('grey');
+    expect(grey.decision.reason).toBe('cheapest eligible channel (baseline strategy)');
+    // grey carries no alphanumeric senders: the next cheapest does.
+    const alpha = selectChannel(
+      input({
+        strategy: 'cheapest',
+        message: message({ senderType: sms.SenderType.SENDER_TYPE_ALPHANUMERIC }),
+      }),
+    );
+    expect(alpha.channel?.id).toBe('aggr-apac');
+    // The smart strategy honours the same breakers.
+    expect(selectChannel(input({ blocked: blockedAll })).channel).toBeUndefined();
+  });
+
   it('prices a carrier apart where the table says so, and maps countries to lanes', () => {
     const decision = selectChannel(input({ message: message({ mccMnc: '52505' }) })).decision;
     expect(decision.candidates.find((c) => c.channelId === 'aggr-apac')?.pricePerSegment).toBe(0.02);

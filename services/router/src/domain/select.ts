@@ -33,7 +33,15 @@ export interface SelectionInput {
   tried: ReadonlySet<string>;
   /** Seeds the sampling; by default the message id and attempt, so a redelivered request decides the same. */
   seed?: number;
+  /**
+   * `smart` (default): the selection below. `cheapest`: the baseline Tern is measured against, what a
+   * gateway without live statistics does: the cheapest channel that can carry the message, breakers ignored.
+   */
+  strategy?: RoutingStrategy;
 }
+
+export const ROUTING_STRATEGIES = ['smart', 'cheapest'] as const;
+export type RoutingStrategy = (typeof ROUTING_STRATEGIES)[number];
 
 export interface Selection {
   channel: Channel | undefined;
@@ -73,7 +81,7 @@ export function selectChannel(input: SelectionInput): Selection {
     else if (!senderKind || !channel.senderTypes.includes(senderKind)) {
       candidate.excludedBecause = `does not carry ${senderKind ?? 'this'} senders`;
     } else if (input.tried.has(channel.id)) candidate.excludedBecause = 'already failed this message';
-    else {
+    else if (input.strategy !== 'cheapest') {
       candidate.excludedBecause = input.blocked(channel.id, message.mccMnc) ?? '';
       if (candidate.excludedBecause !== '') blockedForNow++;
     }
@@ -84,6 +92,16 @@ export function selectChannel(input: SelectionInput): Selection {
     eligible.push({ channel, candidate, cost: (price ?? 0) * Math.max(1, message.segments) });
   }
 
+  if (input.strategy === 'cheapest') {
+    const cheapest = eligible.reduce<(typeof eligible)[number] | undefined>(
+      (best, e) => (!best || e.cost < best.cost ? e : best),
+      undefined,
+    );
+    const reason = cheapest
+      ? 'cheapest eligible channel (baseline strategy)'
+      : 'no channel can carry this message';
+    return { channel: cheapest?.channel, decision: { candidates, reason }, blockedForNow: 0 };
+  }
   const maxCost = Math.max(1e-9, ...eligible.map((e) => e.cost));
   let best: (typeof eligible)[number] | undefined;
   for (const e of eligible) {
