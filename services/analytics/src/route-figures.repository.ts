@@ -1,4 +1,5 @@
 import { sql, type ClickHouse } from '@tern/clickhouse';
+import type { RouteFigures, TrafficBucket } from './domain/channel-report';
 import type { RouteLatency, RouteMinute } from './domain/route-weights';
 
 interface MinuteRow {
@@ -20,7 +21,30 @@ interface LatencyRow {
   latency: number[];
 }
 
-/** Reads the per-minute route figures that the `route_minutes` materialized view keeps (migration 002). */
+interface ReportRow {
+  country: string;
+  mcc_mnc: string;
+  channel_id: string;
+  tier: string;
+  attempts: string;
+  delivered: string;
+  filtered: string;
+  latency: (number | null)[];
+  cost: number;
+}
+
+interface BucketRow {
+  at: string;
+  country: string;
+  channel_id: string;
+  attempts: string;
+  delivered: string;
+}
+
+/**
+ * Route figures from ClickHouse: per minute from the `route_minutes` materialized view (migration 002) for
+ * the weights loop, and exact ones from `attempts` (FINAL: one row per attempt) for reports.
+ */
 export class RouteFiguresRepository {
   constructor(private readonly db: ClickHouse) {}
 
@@ -65,6 +89,48 @@ export class RouteFiguresRepository {
       channelId: r.channel_id,
       p50Ms: Number(r.latency[0] ?? 0),
       p95Ms: Number(r.latency[1] ?? 0),
+    }));
+  }
+
+  /** Every route's figures over [from, to), per carrier. */
+  async reportRoutes(from: Date, to: Date): Promise<RouteFigures[]> {
+    const rows = await this.db.rows<ReportRow>(sql`
+      SELECT country, mcc_mnc, channel_id, any(tier) AS tier, count() AS attempts,
+        countIf(status = 'DELIVERED') AS delivered, countIf(reason_code = 'FILTERED') AS filtered,
+        quantilesIf(0.5, 0.95)(delivery_latency_ms, status = 'DELIVERED') AS latency,
+        sum(price_per_segment * segments) AS cost
+      FROM attempts FINAL
+      WHERE done_at >= ${from} AND done_at < ${to}
+      GROUP BY country, mcc_mnc, channel_id`);
+    return rows.map((r) => ({
+      country: r.country,
+      mccMnc: r.mcc_mnc,
+      channelId: r.channel_id,
+      tier: r.tier,
+      attempts: Number(r.attempts),
+      delivered: Number(r.delivered),
+      filtered: Number(r.filtered),
+      // Quantiles of no delivery come back null.
+      latencyP50Ms: Number(r.latency[0] ?? 0),
+      latencyP95Ms: Number(r.latency[1] ?? 0),
+      cost: Number(r.cost),
+    }));
+  }
+
+  /** Attempts per country and channel in buckets of `bucketSeconds` over [from, to). */
+  async reportRouting(from: Date, to: Date, bucketSeconds: number): Promise<TrafficBucket[]> {
+    const rows = await this.db.rows<BucketRow>(sql`
+      SELECT intDiv(toUInt32(done_at), ${bucketSeconds}) * ${bucketSeconds} AS at, country, channel_id,
+        count() AS attempts, countIf(status = 'DELIVERED') AS delivered
+      FROM attempts FINAL
+      WHERE done_at >= ${from} AND done_at < ${to}
+      GROUP BY at, country, channel_id`);
+    return rows.map((r) => ({
+      at: Number(r.at) * 1000,
+      country: r.country,
+      channelId: r.channel_id,
+      attempts: Number(r.attempts),
+      delivered: Number(r.delivered),
     }));
   }
 }

@@ -1,3 +1,5 @@
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClickHouse, identifier, sql } from '@tern/clickhouse';
 import type { events } from '@tern/contracts';
@@ -11,7 +13,10 @@ import {
   waitFor,
   type ServiceProcess,
 } from '@tern/testing';
+import { chromium } from 'playwright-core';
+import { channelReport, writeChannelReport } from '../src/channel-report.job';
 import { deliveryRate } from '../src/domain/route-weights';
+import { RouteFiguresRepository } from '../src/route-figures.repository';
 
 // The built analytics against the real ClickHouse (its own database, migrated by the service) and Kafka:
 // attempt rows go into `attempts` as dlr writes them, the materialized view aggregates them per minute,
@@ -54,17 +59,23 @@ describe('analytics', () => {
   });
 
   /** Attempt rows of a channel: `delivered` and `failed` ones that ended `minutesAgo`. */
-  async function attempts(channelId: string, delivered: number, failed: number, minutesAgo: number) {
+  async function attempts(
+    channelId: string,
+    delivered: number,
+    failed: number,
+    minutesAgo: number,
+    route: { country: string; tier: string } = { country: 'SG', tier: 'direct' },
+  ) {
     const doneAt = Math.floor(Date.now() / 1000) - minutesAgo * 60;
     const row = (ok: boolean) => ({
       message_id: `${run}-${++serial}`,
       attempt: 1,
       version: 1,
       tenant_id: 't',
-      country: 'SG',
+      country: route.country,
       mcc_mnc: '52501',
       channel_id: channelId,
-      tier: 'direct',
+      tier: route.tier,
       message_type: 'OTP',
       segments: 1,
       price_per_segment: 0.04,
@@ -124,5 +135,56 @@ describe('analytics', () => {
       return d && d.attempts === 800 && d;
     });
     expect(deliveryRate(recovered)).toBeGreaterThan(deliveryRate(after) + 0.1);
+  });
+
+  it('reports each channel against its tier, with recommendations, and the report renders its charts in Chromium', async () => {
+    const grey = `grey-${run}`;
+    for (let minute = 6; minute >= 1; minute--)
+      await attempts(grey, 6, 4, minute, { country: 'BR', tier: 'indirect' });
+    const report = await channelReport(
+      new RouteFiguresRepository(new ClickHouse({ url: infra.clickhouseUrl, database })),
+      new Date(Date.now() - 3_600_000),
+      new Date(Date.now() + 60_000),
+    );
+    const line = report.channels.find((c) => c.channelId === grey)!;
+    expect(line).toMatchObject({ country: 'BR', attempts: 60, delivered: 36, deliveryVerdict: 'below' });
+    expect(report.channels.find((c) => c.channelId === steady)?.deliveryVerdict).toBe('within');
+    expect(report.recommendations.map((r) => `${r.kind} ${r.channelId ?? r.country}`)).toEqual(
+      expect.arrayContaining([`drop-channel ${grey}`, 'needs-direct-route BR']),
+    );
+    const { html } = writeChannelReport(report, mkdtempSync(join(tmpdir(), 'tern-report-')));
+
+    const browser = await chromium.launch({
+      executablePath: process.env.TERN_CHROMIUM ?? '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+      await page.goto(`file://${html}`);
+      // Every channel has a bar, laid out with a width of its own (the chart rendered, not just its markup).
+      const bars = page.locator('#chart-delivery rect.bar');
+      expect(await bars.count()).toBe(report.channels.length);
+      const widths = await bars.evaluateAll((rects) =>
+        rects.map((r) => (r as unknown as { getBBox(): { width: number } }).getBBox().width),
+      );
+      expect(widths.every((w) => w > 0)).toBe(true);
+      expect(await page.locator('svg.routing rect.share').count()).toBeGreaterThan(0);
+      await expect(
+        page.locator('#recommendations li[data-kind="drop-channel"]').first().textContent(),
+      ).resolves.toContain(grey);
+      const shot = join(mkdtempSync(join(tmpdir(), 'tern-report-shot-')), 'report.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      expect(statSync(shot).size).toBeGreaterThan(20_000);
+    } finally {
+      await browser.close();
+    }
   });
 });

@@ -1,0 +1,83 @@
+import { buildChannelReport, type RouteFigures } from './channel-report';
+import { renderReportHtml } from './report-html';
+
+const route = (over: Partial<RouteFigures>): RouteFigures => ({
+  country: 'ID',
+  mccMnc: '51010',
+  channelId: 'c',
+  tier: 'direct',
+  attempts: 100,
+  delivered: 97,
+  filtered: 0,
+  latencyP50Ms: 2000,
+  latencyP95Ms: 4000,
+  cost: 3.4,
+  ...over,
+});
+const report = (routes: RouteFigures[]) =>
+  buildChannelReport({
+    from: new Date('2026-11-28T10:00:00Z'),
+    to: new Date('2026-11-28T11:00:00Z'),
+    now: new Date('2026-11-28T11:00:01Z'),
+    routes,
+    routing: [],
+  });
+
+describe('channel report', () => {
+  it('folds carriers into channels and judges each against its tier’s range', () => {
+    const r = report([
+      route({ channelId: 'id-direct', mccMnc: '51010', attempts: 100, delivered: 98, latencyP50Ms: 2000 }),
+      route({ channelId: 'id-direct', mccMnc: '51001', attempts: 100, delivered: 96, latencyP50Ms: 3000 }),
+      route({
+        channelId: 'id-grey',
+        tier: 'indirect',
+        attempts: 200,
+        delivered: 120,
+        latencyP50Ms: 40_000,
+        cost: 2,
+      }),
+    ]);
+    const direct = r.channels.find((c) => c.channelId === 'id-direct')!;
+    expect(direct).toMatchObject({
+      attempts: 200,
+      delivered: 194,
+      deliveryVerdict: 'within',
+      latencyVerdict: 'within',
+    });
+    expect(direct.latencyP50Ms).toBeCloseTo((2000 * 98 + 3000 * 96) / 194, 6); // delivery-weighted
+    const grey = r.channels.find((c) => c.channelId === 'id-grey')!;
+    expect(grey).toMatchObject({ deliveryVerdict: 'below', latencyVerdict: 'below' });
+    expect(grey.costPerDelivered).toBeCloseTo(2 / 120, 6);
+    expect(r.carriers).toHaveLength(3);
+    expect(r.totals).toMatchObject({ attempts: 400, delivered: 314 });
+    expect(r.recommendations.map((x) => `${x.kind} ${x.channelId ?? x.country}`)).toEqual([
+      'drop-channel id-grey',
+    ]);
+  });
+
+  it('asks for a direct route where a country does badly without one, and for sender registration when filtered', () => {
+    const r = report([
+      route({
+        country: 'VN',
+        channelId: 'vn-agg',
+        tier: 'aggregator',
+        attempts: 100,
+        delivered: 88,
+        filtered: 9,
+      }),
+    ]);
+    expect(r.recommendations.map((x) => x.kind).sort()).toEqual(['needs-direct-route', 'register-sender-id']);
+  });
+
+  it('judges nothing on thin data', () => {
+    const r = report([route({ attempts: 5, delivered: 1 })]);
+    expect(r.channels[0]?.deliveryVerdict).toBe('unknown');
+    expect(r.recommendations).toEqual([]);
+  });
+
+  it('escapes what the data says in the HTML', () => {
+    const html = renderReportHtml(report([route({ channelId: '<script>alert(1)</script>' })]));
+    expect(html).not.toContain('<script>');
+    expect(html).toContain('&lt;script&gt;');
+  });
+});
