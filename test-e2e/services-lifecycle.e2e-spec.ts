@@ -47,6 +47,7 @@ beforeAll(async () => {
     // The local platform's tenants; its event key file is named relative to the repository.
     TERN_TENANTS_FILE: join(root, 'deploy/local/tenants.yaml'),
     TERN_GRPC_PORT: '0',
+    TERN_ANALYTICS_GRPC_PORT: '0',
   };
 });
 afterAll(() => carrierNetwork.stop());

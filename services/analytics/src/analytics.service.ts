@@ -4,6 +4,8 @@ import type { ConfigOf } from '@tern/config';
 import { KafkaClient } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
+import { AnalyticsController, AnalyticsGrpcServer } from './analytics-api';
+import { channelReport } from './channel-report.job';
 import type { analyticsSettings } from './config';
 import { RouteFiguresRepository } from './route-figures.repository';
 import { WeightsPublisher } from './weights-publisher';
@@ -14,6 +16,7 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
   private clickhouse: ClickHouse | undefined;
+  private api: AnalyticsGrpcServer | undefined;
   private lastCycleAt = 0;
 
   constructor(
@@ -36,29 +39,37 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
       const ok = Date.now() - this.lastCycleAt < Math.max(60_000, 5 * config.intervalMs);
       return { ok, detail: { lastCycleAt: new Date(this.lastCycleAt).toISOString() } };
     });
-    const publisher = new WeightsPublisher(
-      new RouteFiguresRepository(clickhouse),
-      this.kafka.producer(),
-      config,
-      this.log,
-    );
+    const figures = new RouteFiguresRepository(clickhouse);
+    const publisher = new WeightsPublisher(figures, this.kafka.producer(), config, this.log);
     const cycle = () =>
       publisher
         .publish()
         .then(() => (this.lastCycleAt = Date.now()))
         .catch((err: unknown) => this.log.warn({ err }, 'routing weights cycle failed'));
     await cycle();
+    let busy = false; // a cycle slower than the interval is not overlapped, nor queued behind
     this.timer = setInterval(() => {
-      this.running = this.running.then(cycle);
+      if (busy) return;
+      busy = true;
+      this.running = cycle().finally(() => (busy = false));
     }, config.intervalMs);
+    this.api = new AnalyticsGrpcServer(
+      new AnalyticsController(
+        () => publisher.latest(),
+        (from, to) => channelReport(figures, from, to),
+      ),
+      this.log,
+    );
+    const grpcPort = await this.api.listen('0.0.0.0', config.grpcPort);
     this.log.info(
-      { intervalMs: config.intervalMs, halfLifeMs: config.halfLifeMs },
+      { intervalMs: config.intervalMs, halfLifeMs: config.halfLifeMs, grpcPort },
       'analytics publishing weights',
     );
   }
 
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.timer);
+    await this.api?.close();
     await this.running;
     await this.clickhouse?.close();
   }

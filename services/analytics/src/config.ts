@@ -4,6 +4,11 @@ import { clickhouseSettings, commonSettings, env, setting } from '@tern/config';
 export const analyticsSettings = {
   ...commonSettings,
   ...clickhouseSettings,
+  grpcPort: setting(
+    'TERN_ANALYTICS_GRPC_PORT',
+    'Port of the analytics read API (operators and dashboards; not for tenants); 0 picks a free one',
+    env.port().default(50052),
+  ),
   intervalMs: setting(
     'TERN_ANALYTICS_INTERVAL_MS',
     'How often routing weights are recomputed and published',

@@ -26,6 +26,8 @@ export interface PublisherSettings extends WeightPolicy {
 
 /** One cycle of the feedback loop: route figures from ClickHouse -> weights -> `routing.weights`. */
 export class WeightsPublisher {
+  private published: events.RoutingWeight[] = [];
+
   constructor(
     private readonly figures: RouteFiguresRepository,
     private readonly producer: TypedProducer,
@@ -44,7 +46,13 @@ export class WeightsPublisher {
       if (!w.mccMnc) routeDelivery.set({ country: w.country, channel: w.channelId }, deliveryRate(w));
     }
     lastPublished.set(now / 1000);
+    this.published = weights;
     this.log.debug({ routes: weights.length }, 'routing weights published');
     return weights;
+  }
+
+  /** The weights of the last cycle. */
+  latest(): readonly events.RoutingWeight[] {
+    return this.published;
   }
 }

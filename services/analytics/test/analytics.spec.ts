@@ -13,7 +13,10 @@ import {
   waitFor,
   type ServiceProcess,
 } from '@tern/testing';
+import * as grpc from '@grpc/grpc-js';
+import { analytics as api } from '@tern/contracts';
 import { chromium } from 'playwright-core';
+import { analyticsServiceDefinition } from '../src/analytics-api';
 import { channelReport, writeChannelReport } from '../src/channel-report.job';
 import { deliveryRate } from '../src/domain/route-weights';
 import { RouteFiguresRepository } from '../src/route-figures.repository';
@@ -31,6 +34,15 @@ describe('analytics', () => {
   const clickhouse = new ClickHouse({ url: infra.clickhouseUrl, database: 'default' });
   const weights: events.RoutingWeight[] = [];
   let analytics: ServiceProcess;
+  let client: grpc.Client;
+  type Unary = (request: unknown, done: (error: grpc.ServiceError | null, response: unknown) => void) => void;
+  /** One unary call of the read API through a plain grpc-js client. */
+  const call = <Res>(name: 'listRoutingWeights' | 'getChannelReport', request: unknown) =>
+    new Promise<Res>((resolve, reject) =>
+      (client as unknown as Record<string, Unary>)[name]!(request, (e, r) =>
+        e ? reject(e) : resolve(r as Res),
+      ),
+    );
   let stopReading: () => Promise<void>;
   let serial = 0;
 
@@ -47,10 +59,20 @@ describe('analytics', () => {
       TERN_CLICKHOUSE_URL: infra.clickhouseUrl,
       TERN_CLICKHOUSE_DATABASE: database,
       TERN_ANALYTICS_INTERVAL_MS: '1000',
+      TERN_ANALYTICS_GRPC_PORT: '0',
     });
     await waitFor('analytics to be ready', async () => (await analytics.ready()).status === 200, 60_000);
+    const grpcPort = await waitFor(
+      'the read API',
+      () =>
+        analytics.logs.find((l) => l['msg'] === 'analytics publishing weights')?.['grpcPort'] as
+          number | undefined,
+    );
+    const Client = grpc.makeGenericClientConstructor(analyticsServiceDefinition, 'AnalyticsService');
+    client = new Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
   });
   afterAll(async () => {
+    client.close();
     await analytics.stop();
     await stopReading();
     await closeTestProducer();
@@ -186,5 +208,34 @@ describe('analytics', () => {
     } finally {
       await browser.close();
     }
+  });
+
+  it('serves the current weights and the report over its gRPC read API', async () => {
+    const { weights: sg } = await call<api.ListRoutingWeightsResponse>('listRoutingWeights', {
+      country: 'sg',
+    });
+    const mine = sg.filter((w) => w.channelId.endsWith(run));
+    expect(mine.map((w) => `${w.channelId}/${w.mccMnc}`).sort()).toEqual(
+      [`degrading-${run}/`, `degrading-${run}/52501`, `steady-${run}/`, `steady-${run}/52501`].sort(),
+    );
+    const { weights: br } = await call<api.ListRoutingWeightsResponse>('listRoutingWeights', {
+      country: 'BR',
+    });
+    expect(br.some((w) => w.channelId === `grey-${run}`)).toBe(true);
+
+    const report = await call<api.GetChannelReportResponse>('getChannelReport', {
+      from: new Date(Date.now() - 3_600_000),
+      to: new Date(Date.now() + 60_000),
+    });
+    const grey = report.channels.find((c) => c.channelId === `grey-${run}`);
+    expect(grey).toMatchObject({ attempts: 60, delivered: 36, deliveryVerdict: api.Verdict.VERDICT_BELOW });
+    expect(grey?.benchmarkDeliveryLow).toBe(0.7);
+    expect(
+      report.recommendations.some((r) => r.kind === 'drop-channel' && r.channelId === `grey-${run}`),
+    ).toBe(true);
+
+    await expect(
+      call('getChannelReport', { from: new Date(), to: new Date(Date.now() - 1000) }),
+    ).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: 'from must be before to' });
   });
 });

@@ -1,7 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { PROTO_ROOT, rpc, rpcDetails, sms, SMS_PROTO_PATH } from '@tern/contracts';
+import {
+  grpcMethod,
+  PROTO_ROOT,
+  rpc,
+  rpcDetails,
+  sms,
+  SMS_PROTO_PATH,
+  type MessageCodec,
+} from '@tern/contracts';
 import type { Logger } from '@tern/telemetry';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Redis } from 'ioredis';
@@ -15,22 +23,12 @@ export const SMS_SERVICE = 'tern.sms.v1.SmsService';
 export const API_KEY_HEADER = 'x-api-key';
 export const MAX_BATCH = 1000;
 
-interface Codec<T> {
-  encode(message: T): { finish(): Uint8Array };
-  decode(input: Uint8Array): T;
-}
-
-function method<Req, Res>(name: string, req: Codec<Req>, res: Codec<Res>, responseStream = false) {
-  return {
-    path: `/${SMS_SERVICE}/${name}`,
-    requestStream: false,
-    responseStream,
-    requestSerialize: (v: Req) => Buffer.from(req.encode(v).finish()),
-    requestDeserialize: (b: Buffer) => req.decode(b),
-    responseSerialize: (v: Res) => Buffer.from(res.encode(v).finish()),
-    responseDeserialize: (b: Buffer) => res.decode(b),
-  };
-}
+const method = <Req, Res>(
+  name: string,
+  req: MessageCodec<Req>,
+  res: MessageCodec<Res>,
+  responseStream = false,
+) => grpcMethod(SMS_SERVICE, name, req, res, responseStream);
 
 /** SmsService for grpc-js, from the generated codecs (ts-proto): the same types the rest of Tern uses. */
 export const smsServiceDefinition = {

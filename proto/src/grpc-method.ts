@@ -1,0 +1,27 @@
+/** A generated (ts-proto) message codec. */
+export interface MessageCodec<T> {
+  encode(message: T): { finish(): Uint8Array };
+  decode(input: Uint8Array): T;
+}
+
+/**
+ * One method of a grpc-js service definition built from the generated codecs, so servers and clients use
+ * the same types as the rest of Tern (no second set from a run-time .proto loader).
+ */
+export function grpcMethod<Req, Res>(
+  service: string,
+  name: string,
+  req: MessageCodec<Req>,
+  res: MessageCodec<Res>,
+  responseStream = false,
+) {
+  return {
+    path: `/${service}/${name}`,
+    requestStream: false as const,
+    responseStream,
+    requestSerialize: (v: Req) => Buffer.from(req.encode(v).finish()),
+    requestDeserialize: (b: Buffer) => req.decode(b),
+    responseSerialize: (v: Res) => Buffer.from(res.encode(v).finish()),
+    responseDeserialize: (b: Buffer) => res.decode(b),
+  };
+}

@@ -1,0 +1,171 @@
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import {
+  analytics,
+  ANALYTICS_PROTO_PATH,
+  events,
+  grpcMethod,
+  PROTO_ROOT,
+  type MessageCodec,
+} from '@tern/contracts';
+import type { Logger } from '@tern/telemetry';
+import { HealthImplementation } from 'grpc-health-check';
+import type { ChannelLine, ChannelReport, Verdict } from './domain/channel-report';
+
+export const ANALYTICS_SERVICE = `tern.analytics.v1.${analytics.ANALYTICS_SERVICE_NAME}`;
+/** The longest period one report call may cover: longer ones belong to the batch command. */
+const MAX_REPORT_MS = 31 * 24 * 3_600_000;
+
+const method = <Req, Res>(name: string, req: MessageCodec<Req>, res: MessageCodec<Res>) =>
+  grpcMethod(ANALYTICS_SERVICE, name, req, res);
+
+/** AnalyticsService for grpc-js, from the generated codecs. */
+export const analyticsServiceDefinition = {
+  listRoutingWeights: method(
+    'ListRoutingWeights',
+    analytics.ListRoutingWeightsRequest,
+    analytics.ListRoutingWeightsResponse,
+  ),
+  getChannelReport: method(
+    'GetChannelReport',
+    analytics.GetChannelReportRequest,
+    analytics.GetChannelReportResponse,
+  ),
+} satisfies grpc.ServiceDefinition;
+
+/** A call refused for its arguments: INVALID_ARGUMENT with the reason. */
+export class InvalidArgument extends Error {}
+
+/** The handlers: the current weights, and reports read from ClickHouse. */
+export class AnalyticsController implements analytics.AnalyticsServiceController {
+  constructor(
+    private readonly weights: () => readonly events.RoutingWeight[],
+    private readonly report: (from: Date, to: Date) => Promise<ChannelReport>,
+  ) {}
+
+  listRoutingWeights(request: analytics.ListRoutingWeightsRequest): analytics.ListRoutingWeightsResponse {
+    const country = request.country.toUpperCase();
+    return { weights: this.weights().filter((w) => !country || w.country === country) };
+  }
+
+  async getChannelReport(
+    request: analytics.GetChannelReportRequest,
+  ): Promise<analytics.GetChannelReportResponse> {
+    const to = request.to ?? new Date();
+    const from = request.from ?? new Date(to.getTime() - 3_600_000);
+    if (from >= to) throw new InvalidArgument('from must be before to');
+    if (to.getTime() - from.getTime() > MAX_REPORT_MS) {
+      throw new InvalidArgument('a report covers at most 31 days: use ./tern report for longer periods');
+    }
+    return reportMessage(await this.report(from, to));
+  }
+}
+
+const VERDICTS: Record<Verdict, analytics.Verdict> = {
+  unknown: analytics.Verdict.VERDICT_UNKNOWN,
+  below: analytics.Verdict.VERDICT_BELOW,
+  within: analytics.Verdict.VERDICT_WITHIN,
+  above: analytics.Verdict.VERDICT_ABOVE,
+};
+
+function routeLine(l: ChannelLine): analytics.RouteLine {
+  return {
+    country: l.country,
+    mccMnc: l.mccMnc,
+    channelId: l.channelId,
+    tier: l.tier,
+    attempts: l.attempts,
+    delivered: l.delivered,
+    deliveryRate: l.deliveryRate,
+    latencyP50Ms: l.latencyP50Ms,
+    latencyP95Ms: l.latencyP95Ms,
+    costPerDelivered: l.costPerDelivered,
+    benchmarkDeliveryLow: l.benchmark?.delivery[0] ?? 0,
+    benchmarkDeliveryHigh: l.benchmark?.delivery[1] ?? 0,
+    benchmarkLatencyLowS: l.benchmark?.latencyS[0] ?? 0,
+    benchmarkLatencyHighS: l.benchmark?.latencyS[1] ?? 0,
+    deliveryVerdict: VERDICTS[l.deliveryVerdict],
+    latencyVerdict: VERDICTS[l.latencyVerdict],
+  };
+}
+
+function reportMessage(r: ChannelReport): analytics.GetChannelReportResponse {
+  return {
+    from: new Date(r.from),
+    to: new Date(r.to),
+    attempts: r.totals.attempts,
+    delivered: r.totals.delivered,
+    costPerDelivered: r.totals.costPerDelivered,
+    channels: r.channels.map(routeLine),
+    carriers: r.carriers.map(routeLine),
+    routing: r.routing.map((b) => ({
+      at: new Date(b.at),
+      country: b.country,
+      channelId: b.channelId,
+      attempts: b.attempts,
+      delivered: b.delivered,
+    })),
+    recommendations: r.recommendations.map((x) => ({
+      kind: x.kind,
+      country: x.country,
+      channelId: x.channelId ?? '',
+      why: x.why,
+    })),
+  };
+}
+
+/** The read API's server: AnalyticsService, gRPC health checking and server reflection. */
+export class AnalyticsGrpcServer {
+  private readonly server = new grpc.Server();
+  private readonly health = new HealthImplementation({
+    '': 'NOT_SERVING',
+    [ANALYTICS_SERVICE]: 'NOT_SERVING',
+  });
+
+  constructor(controller: AnalyticsController, log: Logger) {
+    const unary =
+      <Req, Res>(handle: (req: Req) => Res | Promise<Res>) =>
+      (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
+        Promise.resolve()
+          .then(() => handle(call.request))
+          .then(
+            (res) => callback(null, res),
+            (error: unknown) => {
+              if (error instanceof InvalidArgument) {
+                callback({ code: grpc.status.INVALID_ARGUMENT, details: error.message });
+                return;
+              }
+              log.warn({ err: error }, 'analytics API call failed');
+              callback({ code: grpc.status.UNAVAILABLE, details: 'analytics store unavailable; try again' });
+            },
+          );
+      };
+    this.server.addService(analyticsServiceDefinition, {
+      listRoutingWeights: unary((req: analytics.ListRoutingWeightsRequest) =>
+        controller.listRoutingWeights(req),
+      ),
+      getChannelReport: unary((req: analytics.GetChannelReportRequest) => controller.getChannelReport(req)),
+    });
+    this.health.addToServer(this.server);
+    const definition = protoLoader.loadSync(ANALYTICS_PROTO_PATH, { includeDirs: [PROTO_ROOT] });
+    new ReflectionService(definition).addToServer(this.server);
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    const bound = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, p) =>
+        error ? reject(error) : resolve(p),
+      ),
+    );
+    this.health.setStatus('', 'SERVING');
+    this.health.setStatus(ANALYTICS_SERVICE, 'SERVING');
+    return bound;
+  }
+
+  close(): Promise<void> {
+    this.health.setStatus('', 'NOT_SERVING');
+    this.health.setStatus(ANALYTICS_SERVICE, 'NOT_SERVING');
+    return new Promise((resolve) => this.server.tryShutdown(() => resolve()));
+  }
+}
