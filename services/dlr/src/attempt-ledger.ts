@@ -1,8 +1,7 @@
 import { events } from '@tern/contracts';
-import { execOrThrow } from '@tern/redis';
+import { execOrThrow, LeasedSchedule } from '@tern/redis';
 import type { Redis } from 'ioredis';
 import { smscIdReadings } from './domain/smsc-id';
-import { LeasedSchedule } from './leased-schedule';
 
 export interface PartRef {
   messageId: string;

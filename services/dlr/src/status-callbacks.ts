@@ -1,6 +1,6 @@
 import type { TenantDirectory } from '@tern/config';
 import { sms } from '@tern/contracts';
-import { execOrThrow } from '@tern/redis';
+import { execOrThrow, LeasedSchedule } from '@tern/redis';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import type { Redis } from 'ioredis';
 import { Counter, Histogram } from 'prom-client';
@@ -12,7 +12,6 @@ import {
   nextCallbackTry,
   signCallback,
 } from './domain/status-callback';
-import { LeasedSchedule } from './leased-schedule';
 
 const callbacks = new Counter({
   name: 'tern_dlr_callbacks_total',

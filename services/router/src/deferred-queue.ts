@@ -1,20 +1,14 @@
 import { events } from '@tern/contracts';
-import { redisScript } from '@tern/redis';
+import { LeasedSchedule } from '@tern/redis';
 import type { Redis } from 'ioredis';
-
-/** Due entries are leased, not removed: one whose router dies before dispatching comes due again. */
-const LEASE_DUE = `
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], member) end
-return due
-`;
 
 /**
  * Messages that may not be sent before a time (quiet hours, schedules), parked in Redis by that time and
- * shared by the deployment's instances, so a wait of hours holds no Kafka partition and no memory.
+ * shared by the deployment's instances, so a wait of hours holds no Kafka partition and no memory. Due
+ * entries are leased, not removed: one whose router dies before dispatching comes due again.
  */
 export class DeferredQueue {
-  private readonly leaseScript;
+  private readonly schedule;
   private readonly key: string;
 
   constructor(
@@ -23,11 +17,11 @@ export class DeferredQueue {
     private readonly leaseMs = 60_000,
   ) {
     this.key = `tern:router:${deployment}:deferred`;
-    this.leaseScript = redisScript(redis, 'ternRouterLeaseDue', 1, LEASE_DUE);
+    this.schedule = new LeasedSchedule(redis, this.key);
   }
 
   async park(message: events.SmsMessage, notBefore: number): Promise<void> {
-    await this.redis.zadd(this.key, notBefore, encode(message));
+    await this.schedule.schedule(encode(message), notBefore);
   }
 
   /** Up to `limit` messages whose time has come, each leased to the caller until it calls done(). */
@@ -35,12 +29,10 @@ export class DeferredQueue {
     limit: number,
     now = Date.now(),
   ): Promise<{ message: events.SmsMessage; done: () => Promise<void> }[]> {
-    const members = (await this.leaseScript.run(this.key, now, limit, now + this.leaseMs)) as string[];
+    const members = await this.schedule.lease(now, limit, this.leaseMs);
     return members.map((member) => ({
       message: events.SmsMessage.decode(Buffer.from(member, 'base64')),
-      done: async () => {
-        await this.redis.zrem(this.key, member);
-      },
+      done: () => this.schedule.remove(member),
     }));
   }
 

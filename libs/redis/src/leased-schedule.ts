@@ -1,4 +1,4 @@
-import { redisScript } from '@tern/redis';
+import { redisScript } from './script';
 import type { Redis } from 'ioredis';
 
 /** Takes the due members and pushes their time forward by the lease, in one step. */
