@@ -4,3 +4,4 @@ export * from './kafka-health';
 export * from './nest-logger';
 export * from './service-kit.module';
 export * from './run-service';
+export { GrpcServer } from './grpc-server';

@@ -1,6 +1,4 @@
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
 import {
   analytics,
   ANALYTICS_PROTO_PATH,
@@ -10,7 +8,7 @@ import {
   type MessageCodec,
 } from '@tern/contracts';
 import type { Logger } from '@tern/telemetry';
-import { HealthImplementation } from 'grpc-health-check';
+import { GrpcServer } from '@tern/service-kit';
 import type { ChannelLine, ChannelReport, Verdict } from './domain/channel-report';
 
 export const ANALYTICS_SERVICE = `tern.analytics.v1.${analytics.ANALYTICS_SERVICE_NAME}`;
@@ -115,57 +113,34 @@ function reportMessage(r: ChannelReport): analytics.GetChannelReportResponse {
   };
 }
 
-/** The read API's server: AnalyticsService, gRPC health checking and server reflection. */
-export class AnalyticsGrpcServer {
-  private readonly server = new grpc.Server();
-  private readonly health = new HealthImplementation({
-    '': 'NOT_SERVING',
-    [ANALYTICS_SERVICE]: 'NOT_SERVING',
-  });
-
-  constructor(controller: AnalyticsController, log: Logger) {
-    const unary =
-      <Req, Res>(handle: (req: Req) => Res | Promise<Res>) =>
-      (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
-        Promise.resolve()
-          .then(() => handle(call.request))
-          .then(
-            (res) => callback(null, res),
-            (error: unknown) => {
-              if (error instanceof InvalidArgument) {
-                callback({ code: grpc.status.INVALID_ARGUMENT, details: error.message });
-                return;
-              }
-              log.warn({ err: error }, 'analytics API call failed');
-              callback({ code: grpc.status.UNAVAILABLE, details: 'analytics store unavailable; try again' });
-            },
-          );
-      };
-    this.server.addService(analyticsServiceDefinition, {
+/** The read API's server: AnalyticsService, with gRPC health checking and server reflection. */
+export function analyticsGrpcServer(controller: AnalyticsController, log: Logger): GrpcServer {
+  const unary =
+    <Req, Res>(handle: (req: Req) => Res | Promise<Res>) =>
+    (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
+      Promise.resolve()
+        .then(() => handle(call.request))
+        .then(
+          (res) => callback(null, res),
+          (error: unknown) => {
+            if (error instanceof InvalidArgument) {
+              callback({ code: grpc.status.INVALID_ARGUMENT, details: error.message });
+              return;
+            }
+            log.warn({ err: error }, 'analytics API call failed');
+            callback({ code: grpc.status.UNAVAILABLE, details: 'analytics store unavailable; try again' });
+          },
+        );
+    };
+  return new GrpcServer(
+    ANALYTICS_SERVICE,
+    { path: ANALYTICS_PROTO_PATH, includeDirs: [PROTO_ROOT] },
+    analyticsServiceDefinition,
+    {
       listRoutingWeights: unary((req: analytics.ListRoutingWeightsRequest) =>
         controller.listRoutingWeights(req),
       ),
       getChannelReport: unary((req: analytics.GetChannelReportRequest) => controller.getChannelReport(req)),
-    });
-    this.health.addToServer(this.server);
-    const definition = protoLoader.loadSync(ANALYTICS_PROTO_PATH, { includeDirs: [PROTO_ROOT] });
-    new ReflectionService(definition).addToServer(this.server);
-  }
-
-  async listen(host: string, port: number): Promise<number> {
-    const bound = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, p) =>
-        error ? reject(error) : resolve(p),
-      ),
-    );
-    this.health.setStatus('', 'SERVING');
-    this.health.setStatus(ANALYTICS_SERVICE, 'SERVING');
-    return bound;
-  }
-
-  close(): Promise<void> {
-    this.health.setStatus('', 'NOT_SERVING');
-    this.health.setStatus(ANALYTICS_SERVICE, 'NOT_SERVING');
-    return new Promise((resolve) => this.server.tryShutdown(() => resolve()));
-  }
+    },
+  );
 }

@@ -2,9 +2,9 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import { ClickHouse, migrate } from '@tern/clickhouse';
 import type { ConfigOf } from '@tern/config';
 import { KafkaClient } from '@tern/kafka';
-import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
+import { CONFIG, HealthRegistry, LOGGER, type GrpcServer } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
-import { AnalyticsController, AnalyticsGrpcServer } from './analytics-api';
+import { AnalyticsController, analyticsGrpcServer } from './analytics-api';
 import { channelReport } from './channel-report.job';
 import type { analyticsSettings } from './config';
 import { RouteFiguresRepository } from './route-figures.repository';
@@ -16,7 +16,7 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
   private clickhouse: ClickHouse | undefined;
-  private api: AnalyticsGrpcServer | undefined;
+  private api: GrpcServer | undefined;
   private lastCycleAt = 0;
 
   constructor(
@@ -53,7 +53,7 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
       busy = true;
       this.running = cycle().finally(() => (busy = false));
     }, config.intervalMs);
-    this.api = new AnalyticsGrpcServer(
+    this.api = analyticsGrpcServer(
       new AnalyticsController(
         () => publisher.latest(),
         (from, to) => channelReport(figures, from, to),

@@ -1,6 +1,4 @@
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
 import {
   grpcMethod,
   PROTO_ROOT,
@@ -11,7 +9,7 @@ import {
   type MessageCodec,
 } from '@tern/contracts';
 import type { Logger } from '@tern/telemetry';
-import { HealthImplementation } from 'grpc-health-check';
+import { GrpcServer } from '@tern/service-kit';
 import type { Redis } from 'ioredis';
 import type { Acceptor, ItemOutcome } from './acceptor';
 import type { Violation } from './domain/send-request';
@@ -138,42 +136,36 @@ export interface GrpcApiDeps {
   log: Logger;
 }
 
-/** The public API server: SmsService, gRPC health checking and server reflection. */
+/** The public API server: SmsService, with gRPC health checking and server reflection. */
 export class GrpcApi {
-  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
-  private readonly health = new HealthImplementation({ '': 'NOT_SERVING', [SMS_SERVICE]: 'NOT_SERVING' });
+  private readonly server: GrpcServer;
   private readonly streams = new Set<StatusStreamReader>();
 
   constructor(private readonly deps: GrpcApiDeps) {
-    this.server.addService(smsServiceDefinition, {
-      sendMessage: this.unary((tenant, req: sms.SendMessageRequest) => this.sendMessage(tenant, req)),
-      sendBatch: this.unary((tenant, req: sms.SendBatchRequest) => this.sendBatch(tenant, req)),
-      getMessage: this.unary((tenant, req: sms.GetMessageRequest) => this.getMessage(tenant, req)),
-      streamStatus: (call: grpc.ServerWritableStream<sms.StreamStatusRequest, sms.StatusEvent>) =>
-        void this.streamStatus(call),
-    });
-    this.health.addToServer(this.server);
-    const definition = protoLoader.loadSync(SMS_PROTO_PATH, { includeDirs: [PROTO_ROOT] });
-    new ReflectionService(definition).addToServer(this.server);
+    this.server = new GrpcServer(
+      SMS_SERVICE,
+      { path: SMS_PROTO_PATH, includeDirs: [PROTO_ROOT] },
+      smsServiceDefinition,
+      {
+        sendMessage: this.unary((tenant, req: sms.SendMessageRequest) => this.sendMessage(tenant, req)),
+        sendBatch: this.unary((tenant, req: sms.SendBatchRequest) => this.sendBatch(tenant, req)),
+        getMessage: this.unary((tenant, req: sms.GetMessageRequest) => this.getMessage(tenant, req)),
+        streamStatus: (call: grpc.ServerWritableStream<sms.StreamStatusRequest, sms.StatusEvent>) =>
+          void this.streamStatus(call),
+      },
+      // A batch of 1,000 messages of up to 10 segments each is several MB.
+      { 'grpc.max_receive_message_length': 16 * 1024 * 1024 },
+    );
   }
 
-  async listen(host: string, port: number): Promise<number> {
-    const bound = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, p) =>
-        error ? reject(error) : resolve(p),
-      ),
-    );
-    this.health.setStatus('', 'SERVING');
-    this.health.setStatus(SMS_SERVICE, 'SERVING');
-    return bound;
+  listen(host: string, port: number): Promise<number> {
+    return this.server.listen(host, port);
   }
 
   /** Stops taking calls, lets unary calls finish, ends status streams. */
   async close(): Promise<void> {
-    this.health.setStatus('', 'NOT_SERVING');
-    this.health.setStatus(SMS_SERVICE, 'NOT_SERVING');
     for (const reader of this.streams) reader.close();
-    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    await this.server.close();
   }
 
   private authenticate(metadata: grpc.Metadata): Tenant {
