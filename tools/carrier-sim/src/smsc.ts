@@ -84,6 +84,8 @@ export interface ArrivedMessage {
   text: string;
   parts: number;
   stat: FinalStat;
+  /** Simulated ms from acceptance to the handset (or to the failure), as the receipt will report. */
+  latencyMs: number;
 }
 
 export interface SmscContext {
@@ -336,6 +338,7 @@ export class Smsc {
       text,
       parts: message.total,
       stat: fate.stat,
+      latencyMs: fate.latencyMs,
     });
     if (fate.senderOverwritten) this.ctx.truth.channel(this.spec.id).senderOverwritten++;
     this.ctx.truth.record(
