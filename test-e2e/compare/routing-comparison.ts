@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { CarrierSimulator, loadScenario, writePlatformConfig, type ArrivedMessage } from '@tern/carrier-sim';
 import { grpcMethod, sms } from '@tern/contracts';
+import { parseRecipient } from '@tern/sms-domain';
 import { infraFromEnv, startServiceProcess, uniqueName, waitFor, type ServiceProcess } from '@tern/testing';
 
 const { values } = parseArgs({
@@ -29,6 +30,21 @@ const sendBatch = grpcMethod(
   sms.SendBatchRequest,
   sms.SendBatchResponse,
 );
+
+/**
+ * A mobile number in a carrier's prefix that the country's numbering plan accepts (ingest refuses the
+ * rest): subscriber digits from the message's index, as many as the plan wants.
+ */
+function numberIn(prefix: string, i: number): string | undefined {
+  // Subscriber numbers rarely start with 0 or 1; the rest varies with the index.
+  const digits = String(i * 7919).padStart(11, '0');
+  for (let length = 4; length <= 12; length++) {
+    const candidate = `${prefix}2${digits.slice(-(length - 1))}`;
+    const parsed = parseRecipient(candidate);
+    if (parsed.ok && ['mobile', 'fixed-or-mobile'].includes(parsed.recipient.numberType)) return candidate;
+  }
+  return undefined;
+}
 
 type Unary = (r: unknown, m: grpc.Metadata, done: (e: Error | null, response: unknown) => void) => void;
 
@@ -87,9 +103,16 @@ async function runStrategy(strategy: 'cheapest' | 'smart') {
     const Client = grpc.makeGenericClientConstructor({ sendBatch }, 'SmsService');
     const client = new Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
     const countries = values.countries.split(',');
+    // Prefixes where the numbering plan has mobile numbers (a scenario may list ranges it no longer has).
     const numbers = countries.map((code) => {
-      const country = scenario.countries.find((c) => c.code === code)!;
-      return country.carriers.flatMap((carrier) => carrier.prefixes.map((p) => `+${p}`));
+      const country = scenario.countries.find((c) => c.code === code);
+      if (!country) throw new Error(`${values.scenario} has no country ${code}`);
+      const usable = country.carriers
+        .flatMap((carrier) => carrier.prefixes.map((p) => `+${p}`))
+        .filter((prefix) => numberIn(prefix, 0) !== undefined);
+      if (usable.length === 0)
+        throw new Error(`no prefix of ${code} in ${values.scenario} has valid mobile numbers`);
+      return usable;
     });
     const total = Number(values.messages);
     const metadata = new grpc.Metadata();
@@ -101,7 +124,7 @@ async function runStrategy(strategy: 'cheapest' | 'smart') {
         const i = start + k;
         const prefixes = numbers[i % numbers.length]!;
         const prefix = prefixes[i % prefixes.length]!;
-        const to = `${prefix}${String(1_000_000 + i * 7919).slice(-(12 - prefix.length + 1))}`;
+        const to = numberIn(prefix, i) ?? numberIn(prefix, 0)!;
         const ref = `${run}-${i}`;
         refs.push(ref);
         return sms.SendMessageRequest.fromPartial({
