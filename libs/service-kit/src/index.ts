@@ -5,3 +5,4 @@ export * from './nest-logger';
 export * from './service-kit.module';
 export * from './run-service';
 export { GrpcServer } from './grpc-server';
+export { PeriodicJob } from './periodic-job';

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import { ClickHouse, migrate } from '@tern/clickhouse';
 import type { ConfigOf } from '@tern/config';
 import { KafkaClient } from '@tern/kafka';
-import { CONFIG, HealthRegistry, LOGGER, type GrpcServer } from '@tern/service-kit';
+import { CONFIG, HealthRegistry, LOGGER, PeriodicJob, type GrpcServer } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import { AnalyticsController, analyticsGrpcServer } from './analytics-api';
 import { channelReport } from './channel-report.job';
@@ -13,8 +13,7 @@ import { WeightsPublisher } from './weights-publisher';
 /** Wires analytics: the ClickHouse schema at start, then the weights loop every interval. */
 @Injectable()
 export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> = Promise.resolve();
+  private weightsJob: PeriodicJob | undefined;
   private clickhouse: ClickHouse | undefined;
   private api: GrpcServer | undefined;
   private lastCycleAt = 0;
@@ -41,18 +40,13 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
     });
     const figures = new RouteFiguresRepository(clickhouse);
     const publisher = new WeightsPublisher(figures, this.kafka.producer(), config, this.log);
-    const cycle = () =>
-      publisher
-        .publish()
-        .then(() => (this.lastCycleAt = Date.now()))
-        .catch((err: unknown) => this.log.warn({ err }, 'routing weights cycle failed'));
-    await cycle();
-    let busy = false; // a cycle slower than the interval is not overlapped, nor queued behind
-    this.timer = setInterval(() => {
-      if (busy) return;
-      busy = true;
-      this.running = cycle().finally(() => (busy = false));
-    }, config.intervalMs);
+    this.weightsJob = new PeriodicJob(
+      'routing weights cycle',
+      config.intervalMs,
+      () => publisher.publish().then(() => (this.lastCycleAt = Date.now())),
+      this.log,
+    );
+    await this.weightsJob.runOnce();
     this.api = analyticsGrpcServer(
       new AnalyticsController(
         () => publisher.latest(),
@@ -68,9 +62,8 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   async onModuleDestroy(): Promise<void> {
-    clearInterval(this.timer);
     await this.api?.close();
-    await this.running;
+    await this.weightsJob?.stop();
     await this.clickhouse?.close();
   }
 }

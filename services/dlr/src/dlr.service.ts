@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import { ClickHouse, migrate } from '@tern/clickhouse';
 import { TenantDirectory, type ConfigOf } from '@tern/config';
 import { KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
-import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
+import { CONFIG, HealthRegistry, LOGGER, PeriodicJob } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import { redisHealth, sharedRedis } from '@tern/redis';
 import type { Redis } from 'ioredis';
@@ -23,7 +23,7 @@ const CALLBACK_POLL_MS = 250;
 @Injectable()
 export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly consumers: BatchConsumer[] = [];
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly jobs: PeriodicJob[] = [];
   private redis: Redis | undefined;
   private clickhouse: ClickHouse | undefined;
   private callbacks: StatusCallbacks | undefined;
@@ -98,31 +98,29 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
     );
     this.health.registerConsumers(this.consumers);
     await Promise.all(this.consumers.map((c) => c.start()));
-    this.every(MISSING_POLL_MS, 'reporting missing receipts', () => correlator.reportMissing());
-    this.every(MISSING_POLL_MS, 'reporting unmatched receipts', () => correlator.reportUnmatched());
-    this.every(CALLBACK_POLL_MS, 'retrying status callbacks', () => callbacks.drainDue());
+    this.jobs.push(
+      new PeriodicJob(
+        'reporting missing receipts',
+        MISSING_POLL_MS,
+        () => correlator.reportMissing(),
+        this.log,
+      ),
+      new PeriodicJob(
+        'reporting unmatched receipts',
+        MISSING_POLL_MS,
+        () => correlator.reportUnmatched(),
+        this.log,
+      ),
+      new PeriodicJob('retrying status callbacks', CALLBACK_POLL_MS, () => callbacks.drainDue(), this.log),
+    );
     this.log.info({ deployment: config.deployment }, 'dlr correlating');
   }
 
   async onModuleDestroy(): Promise<void> {
-    for (const timer of this.timers) clearInterval(timer);
+    await Promise.all(this.jobs.map((j) => j.stop()));
     await Promise.all(this.consumers.map((c) => c.stop()));
     await this.callbacks?.stop();
     await this.redis?.quit();
     await this.clickhouse?.close();
-  }
-
-  /** A periodic job; one run at a time, so a slow run is not overlapped by the next. */
-  private every(ms: number, what: string, job: () => Promise<unknown>): void {
-    let running = false;
-    this.timers.push(
-      setInterval(() => {
-        if (running) return;
-        running = true;
-        job()
-          .catch((err: unknown) => this.log.warn({ err }, `${what} failed`))
-          .finally(() => (running = false));
-      }, ms),
-    );
   }
 }
