@@ -39,16 +39,8 @@ export interface WeightPolicy {
 /** Routes whose tier is unknown start from an even prior worth two attempts. */
 const UNKNOWN_TIER_PRIOR: TierPrior = { alpha: 1, beta: 1, latencyP50Ms: 10_000 };
 
-interface Evidence {
-  country: string;
-  mccMnc: string;
-  channelId: string;
-  tier: string;
-  attempts: number;
-  delivered: number;
-  failed: number;
-  cost: number;
-}
+/** A route's figures summed over the window; deliveries, failures and cost time-decayed. */
+type Evidence = Omit<RouteMinute, 'minute'>;
 
 /**
  * Routing weights from per-minute figures, per channel and country, and per carrier where it has enough
