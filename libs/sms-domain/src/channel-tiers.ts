@@ -21,6 +21,18 @@ export const TIER_PRIORS: Record<Tier, TierPrior> = {
   indirect: { alpha: 7.8, beta: 2.2, latencyP50Ms: 15_000 },
 };
 
+/**
+ * Receipt windows per tier, in seconds: a few times the tier's usual delivery time (direct 1-5 s, aggregator
+ * 3-15 s, indirect 5-30 s; congestion 10-60 s), shorter for OTPs, whose user is waiting and better served by
+ * another channel than by a receipt that may never come.
+ */
+export const RECEIPT_WINDOWS: Record<Tier, { otp: number; other: number }> = {
+  direct: { otp: 60, other: 300 },
+  tier1: { otp: 60, other: 300 },
+  aggregator: { otp: 90, other: 600 },
+  indirect: { otp: 120, other: 900 },
+};
+
 export function isTier(value: string): value is Tier {
   return (TIERS as readonly string[]).includes(value);
 }

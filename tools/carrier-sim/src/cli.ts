@@ -26,11 +26,12 @@ async function main(): Promise<void> {
     process.stdout.write(`${usage}\n`);
     process.exit(values.help ? 0 : 2);
   }
+  const timeScale = Number(values['time-scale']);
   if (values['platform-config']) {
-    writePlatformConfig(loadScenario(values.scenario), values['platform-config']);
+    // Receipt windows follow the simulator's clock, so the same --time-scale goes to both.
+    writePlatformConfig(loadScenario(values.scenario), values['platform-config'], {}, { timeScale });
     return;
   }
-  const timeScale = Number(values['time-scale']);
   const seed = Number(values.seed);
   const httpPort = Number(values['http-port']);
   if (!(timeScale > 0) || !Number.isInteger(seed) || !Number.isInteger(httpPort)) throw new Error(usage);

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { RECEIPT_WINDOWS } from '@tern/sms-domain';
 import type { Scenario } from './scenario';
 
 export interface PlatformConfigFiles {
@@ -20,7 +21,9 @@ export function writePlatformConfig(
   scenario: Scenario,
   dir: string,
   ports: Record<string, number> = {},
+  options: { timeScale?: number } = {},
 ): PlatformConfigFiles {
+  const timeScale = options.timeScale ?? 1;
   mkdirSync(join(dir, 'secrets'), { recursive: true, mode: 0o700 });
   const lines = scenario.channels.map((c) => {
     const secret = join(dir, 'secrets', `${c.id}.password`);
@@ -49,12 +52,30 @@ export function writePlatformConfig(
   );
   const routes = scenario.channels.map((c) => {
     const countries = c.countries.map((code) => `${code}: { price: ${c.pricePerSegment} }`).join(', ');
-    return `  - { id: ${c.id}, tier: ${c.tier}, tps: ${Math.max(1, Math.floor(c.tps * 0.9))}, senderTypes: [alphanumeric, shortcode, international], countries: { ${countries} } }`;
+    // The tier's receipt windows, in real seconds when the simulator runs faster than real time.
+    const windows = RECEIPT_WINDOWS[c.tier];
+    const receiptWindows =
+      timeScale === 1
+        ? ''
+        : `, receiptWindowSeconds: { otp: ${windows.otp / timeScale}, other: ${windows.other / timeScale} }`;
+    return `  - { id: ${c.id}, tier: ${c.tier}, tps: ${Math.max(1, Math.floor(c.tps * 0.9))}, senderTypes: [alphanumeric, shortcode, international]${receiptWindows}, countries: { ${countries} } }`;
   });
+  // Like the channels' TPS, the router keeps a little under the countries' caps.
+  const countryLimits = scenario.countries
+    .filter((country) => country.tps !== undefined)
+    .map(
+      (country) => `  ${country.code}: { perSecond: ${Math.max(1, Math.floor((country.tps ?? 1) * 0.9))} }`,
+    );
   const routingTableFile = join(dir, 'routing-table.yaml');
   writeFileSync(
     routingTableFile,
-    [`# Routing table of the simulated scenario "${scenario.name}"`, 'channels:', ...routes, ''].join('\n'),
+    [
+      `# Routing table of the simulated scenario "${scenario.name}"`,
+      'channels:',
+      ...routes,
+      ...(countryLimits.length > 0 ? ['countryLimits:', ...countryLimits] : []),
+      '',
+    ].join('\n'),
   );
   return { channelsFile, numberRangesFile, routingTableFile };
 }

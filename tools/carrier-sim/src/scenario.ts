@@ -65,6 +65,12 @@ const country = z.object({
   carriers: z.array(carrier).min(1),
   /** Number ranges that do not exist: UNDELIV with "unknown subscriber". */
   invalidRanges: z.array(digits).default([]),
+  /**
+   * Messages per second the country's carriers take from one platform over all its channels (a regulator's
+   * or the carriers' cap). The platform's config carries it as the router's country limit; the simulator
+   * does not refuse above it, so tests can count from the ground truth whether the platform held it.
+   */
+  tps: z.number().positive().optional(),
 });
 
 const channel = z.object({

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { SimClock } from './clock';
 import { GroundTruth } from './ground-truth';
 import { Random } from './random';
-import type { Scenario } from './scenario';
+import type { Scenario, TimelineEvent } from './scenario';
 import { Smsc, type ArrivedMessage } from './smsc';
 import { World } from './world';
 
@@ -69,7 +69,21 @@ export class CarrierSimulator {
 
   /** Takes a channel down now for `simMs` of simulated time: binds dropped, new ones refused. */
   outage(channelId: string, simMs: number): void {
-    this.smsc(channelId).outage(simMs);
+    const now = this.clock.now();
+    this.smsc(channelId).outage(now, now + simMs);
+  }
+
+  /**
+   * Plays timeline events counted from now rather than from the simulator's start: a test starts the
+   * platform on a quiet network first, then lets the scenario's story begin with its traffic.
+   */
+  play(timeline: readonly TimelineEvent[]): void {
+    const now = this.clock.now();
+    for (const event of timeline) {
+      const shifted = { ...event, from: now + event.from, until: now + event.until };
+      if (shifted.event === 'outage') this.smsc(shifted.channel).outage(shifted.from, shifted.until);
+      else this.world.addEvent(shifted);
+    }
   }
 
   private smsc(channelId: string): Smsc {

@@ -138,11 +138,10 @@ export class Smsc {
     }
   }
 
-  /** Takes the channel down now for `simMs` of simulated time (operators' and tests' "fail this route"). */
-  outage(simMs: number): void {
-    const from = this.ctx.clock.now();
-    this.ctx.world.addEvent({ event: 'outage', channel: this.spec.id, from, until: from + simMs });
-    this.scheduleOutage(from, from + simMs);
+  /** Takes the channel down from `from` to `until` (simulated ms), beside the scenario's timeline. */
+  outage(from: number, until: number): void {
+    this.ctx.world.addEvent({ event: 'outage', channel: this.spec.id, from, until });
+    this.scheduleOutage(from, until);
   }
 
   private scheduleOutage(from: number, until: number): void {

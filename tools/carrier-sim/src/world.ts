@@ -14,18 +14,18 @@ export type FinalStat = 'DELIVRD' | 'UNDELIV' | 'EXPIRED' | 'REJECTD';
 export const NETWORK_ERRORS = {
   none: '000',
   unknownSubscriber: '001',
-  callBarred: '013',
   absentSubscriber: '027',
   systemFailure: '034',
   senderFiltered: '068',
   contentFiltered: '069',
 } as const;
 
+// What a route's failure reports: the handset was away, or the network failed. A number that does not exist
+// is the number's fate on every route (the world's invalidRanges), so a route never reports one by chance;
+// a platform that trusts "unknown subscriber" and stops retrying is right to.
 const UNDELIV_CAUSES = [
   [NETWORK_ERRORS.absentSubscriber, 4],
-  [NETWORK_ERRORS.unknownSubscriber, 2],
   [NETWORK_ERRORS.systemFailure, 2],
-  [NETWORK_ERRORS.callBarred, 1],
 ] as const;
 
 export interface Destination {
@@ -207,9 +207,10 @@ export class World {
           senderOverwritten,
         };
       default:
+        // The route's network refused it (not the subscriber's barring, which would hold on every route).
         return {
           stat: 'REJECTD',
-          err: NETWORK_ERRORS.callBarred,
+          err: NETWORK_ERRORS.systemFailure,
           latencyMs: latency(),
           receiptLost,
           senderOverwritten,
