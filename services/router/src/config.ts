@@ -1,5 +1,6 @@
 import { commonSettings, env, setting } from '@tern/config';
 import { ROUTING_STRATEGIES } from './domain/select';
+import { DEFAULT_BREAKER_POLICY } from './domain/circuit-breaker';
 
 /** Settings of the router service (TERN_* environment variables); see `describeSettings`. */
 export const routerSettings = {
@@ -53,5 +54,20 @@ export const routerSettings = {
     'TERN_ROUTER_BULK_IN_FLIGHT',
     'Marketing messages per partition being routed or waiting for a rate limit at once (the rest wait in Kafka)',
     env.int(1, 100_000).default(2000),
+  ),
+  breakerWindowMs: setting(
+    'TERN_ROUTER_BREAKER_WINDOW_MS',
+    'A channel’s breaker looks at its outcomes in this recent window (shorter: opens faster on a failure spike)',
+    env.int(100, 3_600_000).default(DEFAULT_BREAKER_POLICY.windowMs),
+  ),
+  breakerOpenMs: setting(
+    'TERN_ROUTER_BREAKER_OPEN_MS',
+    'How long an open breaker keeps traffic away before letting probes through',
+    env.int(100, 3_600_000).default(DEFAULT_BREAKER_POLICY.openMs),
+  ),
+  weightsMaxAgeMs: setting(
+    'TERN_ROUTER_WEIGHTS_MAX_AGE_MS',
+    'A routing weight analytics has not refreshed for this long is stale, and the tier’s prior applies instead',
+    env.int(1000, 7 * 24 * 3_600_000).default(15 * 60_000),
   ),
 };

@@ -177,7 +177,7 @@ export class MessageRouter {
         message,
         attempt,
         table,
-        stats: (c, country, mccMnc) => book.stats(c, country, mccMnc),
+        stats: (c, country, mccMnc) => book.stats(c, country, mccMnc, Date.now()),
         blocked: (c, mccMnc) => book.blocked(c, mccMnc, Date.now()),
         tried: exclude,
         strategy: this.deps.policy.strategy,

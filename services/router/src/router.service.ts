@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { AttemptLedger } from './attempt-ledger';
 import type { routerSettings } from './config';
 import { DeferredQueue } from './deferred-queue';
+import { DEFAULT_BREAKER_POLICY } from './domain/circuit-breaker';
 import { RouteBook } from './domain/route-book';
 import { lanesOf, routingTableSchema, type RoutingTable } from './domain/routing-table';
 import { classOf, type TrafficClass } from './domain/traffic';
@@ -58,7 +59,10 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
     this.redis = redis;
     this.health.register('redis', redisHealth(redis));
 
-    const book = new RouteBook();
+    const book = new RouteBook(
+      { ...DEFAULT_BREAKER_POLICY, windowMs: config.breakerWindowMs, openMs: config.breakerOpenMs },
+      config.weightsMaxAgeMs,
+    );
     const deferred = new DeferredQueue(redis, config.deployment);
     const router = new MessageRouter({
       table: () => table.current(),

@@ -11,11 +11,24 @@ describe('RouteBook', () => {
       book.applyWeight(events.RoutingWeight.fromPartial({ channelId: 'c1', country: 'SG', ...over }));
     weight({ deliveredAlpha: 50, deliveredBeta: 50, latencyP50Ms: 9000 });
     weight({ mccMnc: '52501', deliveredAlpha: 90, deliveredBeta: 10, latencyP50Ms: 2000 });
-    expect(book.stats('c1', 'SG', '52501')).toEqual({ alpha: 90, beta: 10, latencyP50Ms: 2000 });
-    expect(book.stats('c1', 'SG', '52505')).toEqual({ alpha: 50, beta: 50, latencyP50Ms: 9000 });
+    expect(book.stats('c1', 'SG', '52501', 0)).toEqual({ alpha: 90, beta: 10, latencyP50Ms: 2000 });
+    expect(book.stats('c1', 'SG', '52505', 0)).toEqual({ alpha: 50, beta: 50, latencyP50Ms: 9000 });
     weight({ deliveredAlpha: 80, deliveredBeta: 20, latencyP50Ms: 4000 });
-    expect(book.stats('c1', 'SG', '')).toEqual({ alpha: 80, beta: 20, latencyP50Ms: 4000 });
-    expect(book.stats('c2', 'SG', '')).toBeUndefined();
+    expect(book.stats('c1', 'SG', '', 0)).toEqual({ alpha: 80, beta: 20, latencyP50Ms: 4000 });
+    expect(book.stats('c2', 'SG', '', 0)).toBeUndefined();
+  });
+
+  it('lets a weight analytics stopped refreshing go stale: the carrier’s, then the country’s', () => {
+    const book = new RouteBook(policy, 60_000);
+    const at = (ms: number) => new Date(Date.parse('2026-11-29T10:00:00Z') + ms);
+    const weight = (over: Partial<events.RoutingWeight>) =>
+      book.applyWeight(events.RoutingWeight.fromPartial({ channelId: 'c1', country: 'SG', ...over }));
+    weight({ deliveredAlpha: 50, deliveredBeta: 50, latencyP50Ms: 9000, computedAt: at(30_000) });
+    weight({ mccMnc: '52501', deliveredAlpha: 90, deliveredBeta: 10, latencyP50Ms: 2000, computedAt: at(0) });
+    expect(book.stats('c1', 'SG', '52501', at(60_000).getTime())?.alpha).toBe(90);
+    // The carrier's figure is 61 s old: the country's, 31 s old, stands in.
+    expect(book.stats('c1', 'SG', '52501', at(61_000).getTime())?.alpha).toBe(50);
+    expect(book.stats('c1', 'SG', '52501', at(91_000).getTime())).toBeUndefined();
   });
 
   it('blocks a channel towards one carrier without blocking the channel', () => {

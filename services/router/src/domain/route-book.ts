@@ -8,10 +8,17 @@ import type { RouteStats } from './select';
  * channel+carrier, fed by submission and receipt outcomes. Time is passed in; nothing here does I/O.
  */
 export class RouteBook {
-  private readonly weights = new Map<string, RouteStats>();
+  private readonly weights = new Map<string, RouteStats & { computedAt: number }>();
   private readonly breakers = new Map<string, CircuitBreaker>();
 
-  constructor(private readonly policy: BreakerPolicy = DEFAULT_BREAKER_POLICY) {}
+  /**
+   * @param weightsMaxAgeMs a weight analytics has not refreshed for this long is stale (analytics stopped,
+   *   or the record is an earlier platform's left on the compacted topic): the tier prior applies instead.
+   */
+  constructor(
+    private readonly policy: BreakerPolicy = DEFAULT_BREAKER_POLICY,
+    private readonly weightsMaxAgeMs = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** Applies one record of the compacted weights topic (the latest per route wins). */
   applyWeight(weight: events.RoutingWeight): void {
@@ -19,14 +26,23 @@ export class RouteBook {
       alpha: weight.deliveredAlpha,
       beta: weight.deliveredBeta,
       latencyP50Ms: weight.latencyP50Ms,
+      computedAt: weight.computedAt?.getTime() ?? 0,
     });
   }
 
-  /** The carrier's own figures where known, else the country's; undefined: no data (the tier prior applies). */
-  stats(channelId: string, country: string, mccMnc: string): RouteStats | undefined {
+  /**
+   * The carrier's own figures where known and fresh, else the country's; undefined: no fresh data (the tier
+   * prior applies).
+   */
+  stats(channelId: string, country: string, mccMnc: string, now: number): RouteStats | undefined {
+    const fresh = (key: string) => {
+      const weight = this.weights.get(key);
+      if (!weight || now - weight.computedAt > this.weightsMaxAgeMs) return undefined;
+      return { alpha: weight.alpha, beta: weight.beta, latencyP50Ms: weight.latencyP50Ms };
+    };
     return (
-      (mccMnc ? this.weights.get(weightKey(channelId, country, mccMnc)) : undefined) ??
-      this.weights.get(weightKey(channelId, country, ''))
+      (mccMnc ? fresh(weightKey(channelId, country, mccMnc)) : undefined) ??
+      fresh(weightKey(channelId, country, ''))
     );
   }
 

@@ -1,4 +1,4 @@
-import { TIERS, type Tier } from '@tern/sms-domain';
+import { RECEIPT_WINDOWS, TIERS } from '@tern/sms-domain';
 import { z } from 'zod';
 
 const country = z.string().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2');
@@ -62,18 +62,6 @@ export function lanesOf(table: RoutingTable): string[] {
 export function laneOf(table: RoutingTable, countryCode: string): string {
   return table.lanes[countryCode] ?? table.defaultLane;
 }
-
-/**
- * Receipt windows per tier, in seconds: a few times the tier's usual delivery time (direct 1-5 s, aggregator
- * 3-15 s, indirect 5-30 s; congestion 10-60 s), shorter for OTPs, whose user is waiting and better served by
- * another channel than by a receipt that may never come.
- */
-export const RECEIPT_WINDOWS: Record<Tier, { otp: number; other: number }> = {
-  direct: { otp: 60, other: 300 },
-  tier1: { otp: 60, other: 300 },
-  aggregator: { otp: 90, other: 600 },
-  indirect: { otp: 120, other: 900 },
-};
 
 /** How long after submission a receipt from this channel is expected for an OTP, or another message. */
 export function receiptWindowMs(channel: Channel, otp: boolean): number {
