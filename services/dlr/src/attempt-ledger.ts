@@ -165,12 +165,9 @@ export class AttemptLedger {
    * Attempts whose receipt is overdue and not reported, each leased to the caller for a minute: it reports
    * the missing receipt (marked `missed`, which a late receipt may still overrule) and calls done().
    */
-  async overdue(
-    now: number,
-    limit: number,
-  ): Promise<{ submission: events.SubmitResult; done: () => Promise<void> }[]> {
+  async overdue(now: number, limit: number): Promise<OverdueAttempt[]> {
     const members = await this.awaiting.lease(now, limit, 60_000);
-    const found: { submission: events.SubmitResult; done: () => Promise<void> }[] = [];
+    const found: OverdueAttempt[] = [];
     for (const member of members) {
       const [messageId = '', attempt = '0'] = member.split('|');
       const key = attemptKey(messageId, Number(attempt));
@@ -180,7 +177,13 @@ export class AttemptLedger {
         await execOrThrow(this.redis.pipeline().hset(key, 'missed', '1').zrem(AWAITING, member));
       };
       if (!submission || reported) await this.awaiting.remove(member);
-      else found.push({ submission: events.SubmitResult.decode(Buffer.from(submission, 'base64')), done });
+      else {
+        found.push({
+          submission: events.SubmitResult.decode(Buffer.from(submission, 'base64')),
+          done,
+          postpone: (at) => this.awaiting.schedule(member, at),
+        });
+      }
     }
     return found;
   }
@@ -188,6 +191,14 @@ export class AttemptLedger {
   async releaseReport(messageId: string, attempt: number): Promise<void> {
     await this.redis.hdel(attemptKey(messageId, attempt), 'reported');
   }
+}
+
+export interface OverdueAttempt {
+  submission: events.SubmitResult;
+  /** The missing receipt is reported: the attempt leaves the schedule. */
+  done: () => Promise<void>;
+  /** Not reported now: looked at again at `at`. */
+  postpone: (at: number) => Promise<void>;
 }
 
 const attemptKey = (messageId: string, attempt: number) => `tern:dlr:attempt:${messageId}:${attempt}`;

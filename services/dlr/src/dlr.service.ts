@@ -4,7 +4,7 @@ import { TenantDirectory, type ConfigOf } from '@tern/config';
 import { KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER, PeriodicJob } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
-import { redisHealth, sharedRedis } from '@tern/redis';
+import { ReceiptPresence, redisHealth, sharedRedis } from '@tern/redis';
 import type { Redis } from 'ioredis';
 import { AttemptLedger } from './attempt-ledger';
 import { AttemptWriter } from './attempt-writer';
@@ -53,6 +53,7 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
       this.kafka.producer(),
       this.log,
       config,
+      new ReceiptPresence(redis),
     );
     const writer = new AttemptWriter(clickhouse, {
       maxRows: config.attemptBatchRows,

@@ -6,15 +6,19 @@ import {
   topics,
   type TypedProducer,
 } from '@tern/kafka';
+import type { ReceiptPresence } from '@tern/redis';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import { Counter } from 'prom-client';
 import type { AttemptLedger, PartRef } from './attempt-ledger';
 import { attemptRecord, type AttemptEnding } from './domain/attempt-record';
 import { OUTCOMES, receiptOutcome, resolveParts, type ReceiptOutcome } from './domain/outcomes';
 
+/** How soon an attempt held for a channel that cannot receive is looked at again. */
+const RECEIVER_RECHECK_MS = 2_000;
+
 const receipts = new Counter({
   name: 'tern_dlr_receipts_total',
-  help: 'Receipts by what became of them: applied, duplicate, intermediate, unmatched (kept for a later submission), orphaned (no submission came: dead-lettered), missing (none in the window)',
+  help: 'Receipts by what became of them: applied, duplicate, intermediate, unmatched (kept for a later submission), orphaned (no submission came: dead-lettered), missing (none in the window), held (overdue while its channel could not receive: waited for)',
   labelNames: ['outcome'],
   registers: [metricsRegistry],
 });
@@ -46,6 +50,7 @@ export class ReceiptCorrelator {
     private readonly producer: TypedProducer,
     private readonly log: Logger,
     private readonly settings: CorrelatorSettings,
+    private readonly presence: Pick<ReceiptPresence, 'receiving'>,
   ) {}
 
   async submitted(result: events.SubmitResult): Promise<void> {
@@ -103,11 +108,19 @@ export class ReceiptCorrelator {
   /**
    * Attempts whose receipt did not come in their window: reported UNDELIVERED (NO_RECEIPT, retryable) and
    * retried while the message is valid. The attempt stays open: a late receipt still reports its outcome.
+   * While no bind of the attempt's channel can receive (a channel down), its SMSC holds the receipts: the
+   * attempt waits for them, checked again every few seconds, until the message's validity ends.
    */
   async reportMissing(now = Date.now()): Promise<number> {
     const overdue = await this.ledger.overdue(now, 200);
-    for (const { submission, done } of overdue) {
+    for (const { submission, done, postpone } of overdue) {
       const message = submission.message;
+      const valid = (message?.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY) > now;
+      if (message && valid && !(await this.presence.receiving(submission.channelId))) {
+        receipts.inc({ outcome: 'held' });
+        await postpone(now + RECEIVER_RECHECK_MS);
+        continue;
+      }
       if (message) {
         const reason = { code: 'NO_RECEIPT' as const, ...OUTCOMES.NO_RECEIPT };
         const status = sms.MessageStatus.MESSAGE_STATUS_UNDELIVERED;

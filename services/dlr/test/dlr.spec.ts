@@ -21,6 +21,7 @@ import {
   type ServiceProcess,
   type TcpProxy,
 } from '@tern/testing';
+import { ReceiptPresence, sharedRedis } from '@tern/redis';
 import { CALLBACK_HEADERS, verifyCallback } from '../src/domain/status-callback';
 
 // The built dlr against the real local Kafka, Redis and ClickHouse, fed submissions and receipts as the
@@ -98,8 +99,14 @@ describe('dlr', () => {
   const receiver = new CallbackReceiver(2);
   let receiverUrl: string;
   let proxy: TcpProxy;
+  // As a connector does while its binds are up: the test channel can deliver receipts (ReceiptPresence).
+  const redis = sharedRedis(infra.redisUrl);
+  const presence = new ReceiptPresence(redis);
+  const downChannelId = `down-${run}`;
+  const receiving = setInterval(() => void presence.mark([channelId]), 1000);
 
   beforeAll(async () => {
+    await presence.mark([channelId]);
     await ensurePlatformTopics();
     receiverUrl = await receiver.start();
     const target = new URL(infra.clickhouseUrl);
@@ -158,6 +165,8 @@ describe('dlr', () => {
     await waitFor('dlr to be ready', async () => (await dlr.ready()).status === 200, 60_000);
   });
   afterAll(async () => {
+    clearInterval(receiving);
+    await redis.quit();
     await dlr.stop();
     await stopReading();
     await closeTestProducer();
@@ -333,6 +342,34 @@ describe('dlr', () => {
         (s) => s.messageId === sub.messageId && s.status === sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
       ),
     );
+  });
+
+  it('waits for the receipts of a channel that cannot receive them, and retries nothing that was delivered', async () => {
+    const sub = submission(['8050001'], {
+      channelId: downChannelId,
+      submittedAt: new Date(Date.now() - 7500),
+    });
+    await publishValues(topics.submitted, [sub]);
+    await waitFor('the SUBMITTED status', () => statuses.some((s) => s.messageId === sub.messageId));
+    // Its window is over, but no connector has a bind of the channel that receives: nothing is reported.
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(statuses.some((s) => s.messageId === sub.messageId && s.reason?.code === 'NO_RECEIPT')).toBe(
+      false,
+    );
+    // The channel is back, and its SMSC hands over the receipt it held as soon as a bind receives.
+    await publishValues(topics.dlr, [
+      { ...receipt('8050001', S.RECEIPT_STATE_DELIVRD), channelId: downChannelId },
+    ]);
+    await waitFor('DELIVERED', () =>
+      statuses.some(
+        (s) => s.messageId === sub.messageId && s.status === sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 2500)); // more polls of the overdue list
+    expect(statuses.some((s) => s.messageId === sub.messageId && s.reason?.code === 'NO_RECEIPT')).toBe(
+      false,
+    );
+    expect(retries.some((r) => r.message?.messageId === sub.messageId)).toBe(false);
   });
 
   it('does not retry a message whose validity is over', async () => {

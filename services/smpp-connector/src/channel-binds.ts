@@ -111,6 +111,11 @@ export class ChannelBinds {
     await Promise.all(this.slots.map((s) => s.session?.unbind() ?? Promise.resolve()));
   }
 
+  /** Whether a bind that receives (receipts come on transceiver and receiver binds) is bound now. */
+  canReceive(): boolean {
+    return this.slots.some((s) => s.state === 'bound' && s.role !== 'transmitter');
+  }
+
   /** Binds that can submit, and all binds, per state: for health and metrics. */
   state(): { canSubmit: number; binds: { role: Role; state: SlotState; lastError?: string }[] } {
     return {
@@ -124,13 +129,16 @@ export class ChannelBinds {
   }
 
   /**
-   * Submits one part: waits (up to `waitMs`) for a bound bind with room in its window and its TPS, and
-   * submits again on ESME_RTHROTTLED / ESME_RMSGQFUL after resting that bind. Never sends a part again once
-   * it may have reached the SMSC: a timeout or a lost bind with the request out answers `unknown`.
+   * Submits one part: waits (up to `wait.busyMs`) for a bound bind with room in its window and its TPS, and
+   * submits again on ESME_RTHROTTLED / ESME_RMSGQFUL after resting that bind. While no bind of the channel
+   * is bound at all (an outage, not a busy channel) it waits `wait.downMs` at most, so the attempt fails over
+   * to another channel instead of queueing here and bursting out when the channel returns. Never sends a
+   * part again once it may have reached the SMSC: a timeout or a lost bind with the request out answers
+   * `unknown`.
    */
   async submit(
     body: ShortMessageBody,
-    waitMs: number,
+    wait: { busyMs: number; downMs: number },
     urgent = false,
     beforeSend?: BeforeSend,
   ): Promise<SubmitOutcome> {
@@ -138,7 +146,7 @@ export class ChannelBinds {
     // ones take no window or TPS, so a marketing blast never delays a login code.
     if (urgent) this.urgentWaiting++;
     try {
-      return await this.submitWhenFree(body, Date.now() + waitMs, urgent, beforeSend);
+      return await this.submitWhenFree(body, Date.now() + wait.busyMs, wait.downMs, urgent, beforeSend);
     } finally {
       if (urgent) this.urgentWaiting--;
       this.wake();
@@ -148,16 +156,25 @@ export class ChannelBinds {
   private async submitWhenFree(
     body: ShortMessageBody,
     deadline: number,
+    downMs: number,
     urgent: boolean,
     beforeSend: BeforeSend | undefined,
   ): Promise<SubmitOutcome> {
     let cleared = beforeSend === undefined;
+    let downSince: number | undefined;
     for (;;) {
       if (this.stopped) return { kind: 'no-bind', reason: 'connector stopping' };
       const slot = urgent || this.urgentWaiting === 0 ? this.pick() : undefined;
       if (!slot?.session) {
-        if (Date.now() >= deadline)
-          return { kind: 'no-bind', reason: `no bind of ${this.config.id} could take it` };
+        const now = Date.now();
+        const down = !this.slots.some((s) => s.state === 'bound' && s.role !== 'receiver');
+        downSince = down ? (downSince ?? now) : undefined;
+        if (now >= deadline || (downSince !== undefined && now - downSince >= downMs)) {
+          const why = down
+            ? `${this.config.id} has no bound bind`
+            : `no bind of ${this.config.id} could take it`;
+          return { kind: 'no-bind', reason: why };
+        }
         await this.waitForRoom(Math.min(50, Math.max(1, deadline - Date.now())));
         continue;
       }

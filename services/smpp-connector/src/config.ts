@@ -23,4 +23,9 @@ export const smppConnectorSettings = {
     'How long a submission waits for a usable bind (outage, reconnect) before the attempt fails over',
     env.int(100, 3_600_000).default(120_000),
   ),
+  downFailoverMs: setting(
+    'TERN_SMPP_DOWN_FAILOVER_MS',
+    'How long a submission waits while its channel has no bound bind at all (an outage, not a busy channel) before the attempt fails over; a reconnect blip is shorter',
+    env.int(0, 3_600_000).default(5_000),
+  ),
 };

@@ -26,6 +26,7 @@ export class Dispatcher {
     private readonly producer: TypedProducer,
     private readonly log: Logger,
     private readonly maxWaitForBindMs: number,
+    private readonly downFailoverMs: number,
   ) {}
 
   async handle(dispatch: events.DispatchRequest): Promise<void> {
@@ -79,7 +80,12 @@ export class Dispatcher {
     // still waiting for a bind when the connector died is not in doubt, it was never sent.
     const claimFirst = () => this.store.claim(message.messageId, dispatch.attempt);
     for (const [i, part] of parts.entries()) {
-      const outcome = await binds.submit(part, waitMs, urgent, i === 0 ? claimFirst : undefined);
+      const outcome = await binds.submit(
+        part,
+        { busyMs: waitMs, downMs: Math.min(waitMs, this.downFailoverMs) },
+        urgent,
+        i === 0 ? claimFirst : undefined,
+      );
       if (outcome.kind === 'not-sent') {
         // Another run claimed it meanwhile (a rebalance overlap): that run reports the outcome.
         this.log.warn(ids, 'attempt claimed by another run; leaving it to that run');

@@ -1,9 +1,9 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { ConfigOf } from '@tern/config';
 import { DEFAULT_PARTITIONS, dispatchTopic, KafkaClient, type BatchConsumer } from '@tern/kafka';
-import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
+import { CONFIG, HealthRegistry, LOGGER, PeriodicJob } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
-import { sharedRedis } from '@tern/redis';
+import { ReceiptPresence, sharedRedis } from '@tern/redis';
 import type { Redis } from 'ioredis';
 import { AttemptStore } from './attempt-store';
 import { ChannelBinds } from './channel-binds';
@@ -18,6 +18,7 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
   private readonly channels = new Map<string, ChannelBinds>();
   private redis: Redis | undefined;
   private consumer: BatchConsumer | undefined;
+  private presence: PeriodicJob | undefined;
 
   constructor(
     @Inject(CONFIG) private readonly config: ConfigOf<typeof smppConnectorSettings>,
@@ -44,12 +45,18 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
     }
     // Commands queue until connected; a Redis outage surfaces as TransientError and the record waits.
     this.redis = sharedRedis(this.config.redisUrl);
+    // dlr waits for a receipt as long as no bind of its channel can receive it (see ReceiptPresence).
+    const presence = new ReceiptPresence(this.redis);
+    const markReceiving = () =>
+      presence.mark([...this.channels].filter(([, binds]) => binds.canReceive()).map(([id]) => id));
+    this.presence = new PeriodicJob('marking channels that receive', 1000, markReceiving, this.log);
     const dispatcher = new Dispatcher(
       this.channels,
       new AttemptStore(this.redis),
       producer,
       this.log,
       this.config.maxWaitForBindMs,
+      this.config.downFailoverMs,
     );
     // Enough records in flight to fill every bind's window; each record is one independent attempt.
     const window = [...this.channels.values()].reduce((n, c) => n + c.config.binds * c.config.window, 0);
@@ -74,6 +81,7 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
 
   // Before the producer disconnects (onApplicationShutdown): finish submissions in hand, then unbind.
   async onModuleDestroy(): Promise<void> {
+    await this.presence?.stop();
     await this.consumer?.stop();
     await Promise.all([...this.channels.values()].map((c) => c.stop()));
     await this.redis?.quit();

@@ -213,6 +213,28 @@ describe('smpp-connector against the carrier simulator', () => {
     expect(truth.bindsAccepted).toBeGreaterThan(2); // ...and bound again after it
   });
 
+  it('fails attempts over when their channel stays down, and sends none of them when it returns', async () => {
+    // Longer than TERN_SMPP_DOWN_FAILOVER_MS (5 s): attempts must not wait for the channel, then burst out.
+    sim.outage('sim-outage', 9000);
+    await waitFor('the binds to drop', async () => (await ready()).checks['smpp:sim-outage']?.ok === false);
+    const before = sim.truth.channel('sim-outage').partsAccepted;
+    const ds = Array.from({ length: 5 }, (_, i) => dispatch('sim-outage', `Down ${i}`));
+    const sentAt = Date.now();
+    await client.producer().send(dispatchTopic(lane), ds);
+    const results = await submittedFor(ds);
+    expect(Date.now() - sentAt).toBeLessThan(8_000);
+    expect(results.map((r) => [r.accepted, r.errorCode, r.retryable])).toEqual(
+      ds.map(() => [false, 'NO_BIND', true]),
+    );
+    await waitFor(
+      'the channel to return',
+      async () => (await ready()).checks['smpp:sim-outage']?.ok === true,
+      30_000,
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(sim.truth.channel('sim-outage').partsAccepted).toBe(before);
+  });
+
   it('publishes a STOP reply to sms.inbound', async () => {
     sim.sendMobileOriginated('sim-dec', '6590999999', 'TernTest', 'STOP');
     const got = await waitFor('the STOP on sms.inbound', () => inbound.find((m) => m.from === '6590999999'));

@@ -70,14 +70,14 @@ channels:
     const done: string[] = [];
     const bulk = Array.from({ length: 60 }, (_, i) =>
       binds
-        .submit(part(i, sms.MessageType.MESSAGE_TYPE_MARKETING), 60_000, false)
+        .submit(part(i, sms.MessageType.MESSAGE_TYPE_MARKETING), { busyMs: 60_000, downMs: 60_000 }, false)
         .then(() => done.push(`bulk-${i}`)),
     );
     await new Promise((r) => setTimeout(r, 300)); // the backlog is throttled and waiting
     const doneWhenOtpsArrive = done.length;
     const otp = Array.from({ length: 5 }, (_, i) =>
       binds
-        .submit(part(100 + i, sms.MessageType.MESSAGE_TYPE_OTP), 60_000, true)
+        .submit(part(100 + i, sms.MessageType.MESSAGE_TYPE_OTP), { busyMs: 60_000, downMs: 60_000 }, true)
         .then(() => done.push(`otp-${i}`)),
     );
     await Promise.all([...bulk, ...otp]);
