@@ -3,3 +3,4 @@ export * from './wait';
 export * from './service-process';
 export * from './topics';
 export * from './tcp-proxy';
+export * from './chromium';

@@ -8,6 +8,7 @@ import {
   closeTestProducer,
   followTopics,
   infraFromEnv,
+  launchChromium,
   startServiceProcess,
   uniqueName,
   waitFor,
@@ -15,7 +16,6 @@ import {
 } from '@tern/testing';
 import * as grpc from '@grpc/grpc-js';
 import { analytics as api } from '@tern/contracts';
-import { chromium } from 'playwright-core';
 import { analyticsServiceDefinition } from '../src/analytics-api';
 import { channelReport, writeChannelReport } from '../src/channel-report.job';
 import { deliveryRate } from '../src/domain/route-weights';
@@ -176,18 +176,7 @@ describe('analytics', () => {
     );
     const { html } = writeChannelReport(report, mkdtempSync(join(tmpdir(), 'tern-report-')));
 
-    const browser = await chromium.launch({
-      executablePath: process.env.TERN_CHROMIUM ?? '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
       await page.goto(`file://${html}`);
