@@ -64,7 +64,8 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       concurrency: 100,
       keyOrdered: true,
       partitionsInParallel: DEFAULT_PARTITIONS,
-      fromBeginning: true,
+      // A new deployment rebuilds the views of the statuses kept on the topic, unless told to start now.
+      fromBeginning: config.newGroupStartsAt === 'earliest',
     });
     statusView.on(topics.status, async (record) => {
       await messages.apply(record.value, { partition: record.partition, offset: record.offset });
@@ -76,7 +77,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       // Each event stands alone (idempotency is by client reference), so many are accepted at once.
       concurrency: 100,
       partitionsInParallel: DEFAULT_PARTITIONS,
-      fromBeginning: true,
+      fromBeginning: config.newGroupStartsAt === 'earliest',
     });
     intake.on(topics.sendEvents, sendEventIntake(tenants, acceptor));
     this.consumers.push(statusView, intake);

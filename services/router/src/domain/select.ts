@@ -8,14 +8,14 @@ import { priceOf, type Channel, type RoutingTable } from './routing-table';
 export type RouteStats = TierPrior;
 
 /**
- * How much each message type cares about delivery, speed and price. An OTP's user is waiting and a failed
- * attempt is retried on another channel within seconds, so for OTPs 10 s of latency weighs as much as the
- * whole delivery probability: a route delivering 80% in 2 s, with failover for the rest, gets codes to
- * users sooner than one delivering every code in 12 s.
+ * How much each message type cares about delivery, speed and price. An OTP's user is waiting: 10 s of
+ * latency costs as much as a delivered code is worth, and a failed attempt twice that (the wait for the
+ * failure, then the failover, or a code lost): delivery weighs 3 = 1 + 2. A fast route that fails now and
+ * then still wins; one that fails most attempts loses to a slower sure one.
  */
 export const TYPE_WEIGHTS: Record<sms.MessageType, { delivery: number; latency: number; cost: number }> = {
   [sms.MessageType.MESSAGE_TYPE_UNSPECIFIED]: { delivery: 1, latency: 0.3, cost: 0.3 },
-  [sms.MessageType.MESSAGE_TYPE_OTP]: { delivery: 1, latency: 1, cost: 0.05 },
+  [sms.MessageType.MESSAGE_TYPE_OTP]: { delivery: 3, latency: 1, cost: 0.05 },
   [sms.MessageType.MESSAGE_TYPE_TRANSACTIONAL]: { delivery: 1, latency: 0.3, cost: 0.3 },
   [sms.MessageType.MESSAGE_TYPE_MARKETING]: { delivery: 1, latency: 0.05, cost: 1 },
 };
