@@ -1,4 +1,4 @@
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 /**
  * Debian's headless Chromium (`apt-get install chromium`, done by scripts/setup.sh; TERN_CHROMIUM names
@@ -17,4 +17,16 @@ export function launchChromium(): Promise<Browser> {
       '--disable-sync',
     ],
   });
+}
+
+/**
+ * The laid-out width of each SVG element `selector` matches on the page: a chart that rendered has widths,
+ * markup that did not lay out has none.
+ */
+export function renderedWidths(page: Page, selector: string): Promise<number[]> {
+  return page
+    .locator(selector)
+    .evaluateAll((shapes) =>
+      shapes.map((s) => (s as unknown as { getBBox(): { width: number } }).getBBox().width),
+    );
 }

@@ -9,6 +9,7 @@ import {
   followTopics,
   infraFromEnv,
   launchChromium,
+  renderedWidths,
   startServiceProcess,
   uniqueName,
   waitFor,
@@ -181,11 +182,8 @@ describe('analytics', () => {
       const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
       await page.goto(`file://${html}`);
       // Every channel has a bar, laid out with a width of its own (the chart rendered, not just its markup).
-      const bars = page.locator('#chart-delivery rect.bar');
-      expect(await bars.count()).toBe(report.channels.length);
-      const widths = await bars.evaluateAll((rects) =>
-        rects.map((r) => (r as unknown as { getBBox(): { width: number } }).getBBox().width),
-      );
+      const widths = await renderedWidths(page, '#chart-delivery rect.bar');
+      expect(widths).toHaveLength(report.channels.length);
       expect(widths.every((w) => w > 0)).toBe(true);
       expect(await page.locator('svg.routing rect.share').count()).toBeGreaterThan(0);
       await expect(

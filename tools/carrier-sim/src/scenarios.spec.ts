@@ -55,7 +55,9 @@ describe('shipped scenarios say what they claim', () => {
       1 - share(sample(world, 'latam-default', 3000, (k) => k.startsWith('co-') || k.startsWith('ar-'))),
     ).toBeGreaterThan(0.2);
     const tier1 = sample(world, 'latam-tier1', 3000).filter((f) => f.stat === 'DELIVRD');
-    expect(mean(tier1.map((f) => f.latencyMs))).toBeLessThan(4_000);
+    // "About 3 s": the Tier-1 route alone is under the brief's 3.2 s platform average.
+    expect(mean(tier1.map((f) => f.latencyMs))).toBeGreaterThan(2_500);
+    expect(mean(tier1.map((f) => f.latencyMs))).toBeLessThan(3_100);
   });
 
   it('mideast-peak: throttling at the peak and one channel down for three minutes', () => {

@@ -1,0 +1,338 @@
+// One run of the whole platform on a simulated carrier world, for the routing suites and the comparison
+// tool: the six built services, started as an operator starts them, against an in-process carrier simulator,
+// with OTPs sent through the public gRPC API and every outcome counted from the simulator's ground truth.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { CarrierSimulator, writePlatformConfig, type ArrivedMessage, type Scenario } from '@tern/carrier-sim';
+import { grpcMethod, sms } from '@tern/contracts';
+import { parseRecipient } from '@tern/sms-domain';
+import { infraFromEnv, startServiceProcess, uniqueName, waitFor, type ServiceProcess } from '@tern/testing';
+
+export const SERVICES = ['ingest', 'risk', 'router', 'smpp-connector', 'dlr', 'analytics'] as const;
+export type Strategy = 'cheapest' | 'smart';
+
+const root = join(__dirname, '..', '..');
+const sendBatch = grpcMethod(
+  'tern.sms.v1.SmsService',
+  'SendBatch',
+  sms.SendBatchRequest,
+  sms.SendBatchResponse,
+);
+type Unary = (r: unknown, m: grpc.Metadata, done: (e: Error | null, response: unknown) => void) => void;
+
+export interface PlatformRunOptions {
+  scenario: Scenario;
+  strategy: Strategy;
+  /** Simulated ms per real ms; every duration of the platform that the scenario's clock drives is scaled. */
+  timeScale?: number;
+  /** The sender ID on every OTP (registered where the scenario's countries ask for one). */
+  sender?: string;
+}
+
+/** One SMS the simulator accepted for an OTP: the channel, its fate, and when (scenario ms) it arrived. */
+export interface Submission {
+  channel: string;
+  stat: string;
+  arrivedAt: number;
+  /** Simulated ms from acceptance to the handset (or to the failure). */
+  latencyMs: number;
+}
+
+export interface SentOtp {
+  ref: string;
+  country: string;
+  /** Scenario ms. */
+  sentAt: number;
+  submissions: Submission[];
+}
+
+/**
+ * Settings of the platform that follow the scenario's clock: at time scale 10 a breaker's 30 s window is 3 s
+ * of real time, analytics' 3-minute half-life 18 s. Receipt windows come with the routing table.
+ */
+export function scaledSettings(timeScale: number): Record<string, string> {
+  const scaled = (ms: number, min: number) => String(Math.max(min, Math.round(ms / timeScale)));
+  return {
+    TERN_ROUTER_BREAKER_WINDOW_MS: scaled(30_000, 100),
+    TERN_ROUTER_BREAKER_OPEN_MS: scaled(15_000, 100),
+    TERN_ROUTER_NO_CHANNEL_WAIT_MS: scaled(60_000, 0),
+    // Analytics refreshes every weight each cycle; anything older is another run's, left on the topic.
+    TERN_ROUTER_WEIGHTS_MAX_AGE_MS: scaled(20_000, 1000),
+    TERN_SMPP_MAX_WAIT_FOR_BIND_MS: scaled(120_000, 100),
+    TERN_SMPP_DOWN_FAILOVER_MS: scaled(5_000, 0),
+    TERN_DLR_RECEIPT_WINDOW_MS: scaled(600_000, 1000),
+    TERN_DLR_OTP_RECEIPT_WINDOW_MS: scaled(120_000, 1000),
+    TERN_ANALYTICS_INTERVAL_MS: scaled(5_000, 500),
+    TERN_ANALYTICS_HALF_LIFE_MS: scaled(180_000, 1000),
+    TERN_ANALYTICS_WINDOW_MS: scaled(3_600_000, 60_000),
+    TERN_ANALYTICS_LATENCY_WINDOW_MS: scaled(900_000, 60_000),
+  };
+}
+
+/**
+ * A mobile number in a carrier's prefix that the country's numbering plan accepts (ingest refuses the
+ * rest): subscriber digits from `i`, as many as the plan wants.
+ */
+function numberIn(prefix: string, i: number): string | undefined {
+  // Subscriber numbers rarely start with 0 or 1; the rest varies with the index.
+  const digits = String(i * 7919).padStart(11, '0');
+  for (let length = 4; length <= 12; length++) {
+    const candidate = `${prefix}2${digits.slice(-(length - 1))}`;
+    const parsed = parseRecipient(candidate);
+    if (parsed.ok && ['mobile', 'fixed-or-mobile'].includes(parsed.recipient.numberType)) return candidate;
+  }
+  return undefined;
+}
+
+export class PlatformRun {
+  readonly otps = new Map<string, SentOtp>();
+  readonly timeScale: number;
+  /** The run's ClickHouse database, for the report. */
+  readonly database: string;
+  /** OTPs ingest refused (numbers the plan does not know): the traffic's fault, not routing's. */
+  readonly refused: string[] = [];
+  private readonly runId: string;
+  private readonly services: ServiceProcess[] = [];
+  private readonly prefixes = new Map<string, string[]>();
+  private client: grpc.Client | undefined;
+  private sent = 0;
+  private storyStart = 0;
+
+  private constructor(
+    readonly options: PlatformRunOptions,
+    readonly simulator: CarrierSimulator,
+  ) {
+    this.timeScale = options.timeScale ?? 1;
+    this.runId = uniqueName(`${options.scenario.name}-${options.strategy}`);
+    this.database = this.runId.replace(/-/g, '_');
+  }
+
+  /** Starts the simulator, writes the platform's view of its world, and starts every service on it. */
+  static async start(options: PlatformRunOptions): Promise<PlatformRun> {
+    const { scenario } = options;
+    let run: PlatformRun | undefined = undefined;
+    const simulator = new CarrierSimulator({
+      // A quiet network while the platform starts; the timeline plays from `begin()`.
+      scenario: { ...scenario, timeline: [], channels: scenario.channels.map((c) => ({ ...c, port: 0 })) },
+      timeScale: options.timeScale ?? 1,
+      onMessage: (m) => run?.arrived(m),
+    });
+    run = new PlatformRun(options, simulator);
+    await simulator.start();
+    try {
+      await run.startServices();
+    } catch (error) {
+      await run.stop();
+      throw error;
+    }
+    return run;
+  }
+
+  private async startServices(): Promise<void> {
+    const infra = infraFromEnv();
+    const world = writePlatformConfig(
+      this.options.scenario,
+      mkdtempSync(join(tmpdir(), 'tern-run-')),
+      this.simulator.ports(),
+      { timeScale: this.timeScale },
+    );
+    const env = {
+      TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+      TERN_REDIS_URL: infra.redisUrl,
+      TERN_CLICKHOUSE_URL: infra.clickhouseUrl,
+      TERN_CLICKHOUSE_DATABASE: this.database,
+      TERN_ANALYTICS_HASH_KEY: 'e2e-run-analytics-hash-key',
+      TERN_SMPP_CHANNELS_FILE: world.channelsFile,
+      TERN_NUMBER_RANGES_FILE: world.numberRangesFile,
+      TERN_ROUTING_TABLE_FILE: world.routingTableFile,
+      TERN_RISK_POLICY_FILE: join(root, 'deploy/local/risk-policy.yaml'),
+      TERN_TENANTS_FILE: join(root, 'deploy/local/tenants.yaml'),
+      // Each run reads only its own traffic from the shared topics.
+      TERN_KAFKA_NEW_GROUP_STARTS_AT: 'latest',
+      TERN_INGEST_DEPLOYMENT: this.runId,
+      TERN_RISK_DEPLOYMENT: this.runId,
+      TERN_ROUTER_DEPLOYMENT: this.runId,
+      TERN_DLR_DEPLOYMENT: this.runId,
+      TERN_GRPC_PORT: '0',
+      TERN_ANALYTICS_GRPC_PORT: '0',
+      TERN_ROUTER_STRATEGY: this.options.strategy,
+      ...scaledSettings(this.timeScale),
+    };
+    // In order: each consumer group has joined before the service upstream of it produces.
+    for (const name of SERVICES) {
+      const service = await startServiceProcess(join(root, 'services', name, 'dist', 'main.js'), env, root);
+      this.services.push(service);
+      await waitFor(`${name} ready`, async () => (await service.ready()).status === 200, 60_000);
+    }
+    const ingest = this.services[0]!;
+    const port = ingest.logs.find((l) => l['msg'] === 'gRPC API listening')?.['grpcPort'] as number;
+    const Client = grpc.makeGenericClientConstructor({ sendBatch }, 'SmsService');
+    this.client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    await this.warmUp();
+  }
+
+  /**
+   * Ready services have not always joined their consumer groups yet (a group starting at the latest offset
+   * would skip what came before): OTPs must reach the carriers before the story begins.
+   */
+  private async warmUp(): Promise<void> {
+    const countries = this.options.scenario.countries
+      .map((c) => c.code)
+      .filter((code) => this.prefixesOf(code, false).length > 0);
+    // Sent again every few seconds: those sent before a group joined are skipped, as they would be.
+    const reached = () => [...this.otps.values()].some((otp) => otp.submissions.length > 0);
+    await waitFor(
+      'a warm-up OTP to reach the carriers',
+      async () => {
+        await this.sendOtps(countries);
+        for (let i = 0; i < 12 && !reached(); i++) await new Promise((r) => setTimeout(r, 250));
+        return reached();
+      },
+      90_000,
+      0,
+    );
+    // dlr joined its groups with the connector's start; a few seconds more cover its rebalance.
+    await new Promise((r) => setTimeout(r, 3000));
+    this.otps.clear();
+  }
+
+  /** The scenario's story begins: its timeline plays from now, and scenario time counts from here. */
+  begin(): void {
+    this.storyStart = this.simulator.clock.now();
+    this.simulator.play(this.options.scenario.timeline);
+  }
+
+  /** Scenario ms since `begin()`. */
+  scenarioNow(): number {
+    return this.simulator.clock.now() - this.storyStart;
+  }
+
+  /** Sends one OTP to each country listed, in one SendBatch, as the demo tenant. */
+  async sendOtps(countries: readonly string[]): Promise<void> {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-api-key', 'tern-local-demo-key');
+    const batch = countries.map((country) => {
+      const i = this.sent++;
+      const prefixes = this.prefixesOf(country);
+      const prefix = prefixes[i % prefixes.length]!;
+      const ref = `${this.runId}-${i}`;
+      return {
+        ref,
+        country,
+        request: sms.SendMessageRequest.fromPartial({
+          to: numberIn(prefix, i) ?? numberIn(prefix, 0),
+          from: this.options.sender ?? 'Tern',
+          // The reference lets the simulator's arrivals be matched to what was sent; the code is made up.
+          body: `Your code is ${String(100000 + (i % 900000)).slice(-6)} ref ${ref}`,
+          type: sms.MessageType.MESSAGE_TYPE_OTP,
+        }),
+      };
+    });
+    // Known before the call: the first SMS can reach the simulator before the API's answer reaches us.
+    const sentAt = this.scenarioNow();
+    for (const { ref, country } of batch) this.otps.set(ref, { ref, country, sentAt, submissions: [] });
+    const response = await new Promise<sms.SendBatchResponse>((resolve, reject) =>
+      (this.client as unknown as Record<string, Unary>)['sendBatch']!(
+        { messages: batch.map((b) => b.request) },
+        metadata,
+        (e, r) => (e ? reject(e) : resolve(r as sms.SendBatchResponse)),
+      ),
+    );
+    for (const result of response.results) {
+      const sent = batch[result.index];
+      if (sent && !result.accepted) {
+        this.otps.delete(sent.ref);
+        this.refused.push(`${sent.country}: ${result.error?.code ?? ''} ${result.error?.message ?? ''}`);
+      }
+    }
+  }
+
+  /**
+   * Sends OTPs for `scenarioMs` of scenario time at `perSecond(scenarioMs)` a real second, spread over
+   * `countries` by weight, five batches a second (a steady flow, as login pages make).
+   */
+  async drive(
+    scenarioMs: number,
+    perSecond: (scenarioMs: number) => number,
+    countries: Record<string, number>,
+  ): Promise<void> {
+    const pool = Object.entries(countries);
+    const total = pool.reduce((s, [, w]) => s + w, 0);
+    const countryOf = (i: number) => {
+      // Deterministic, evenly interleaved by weight: the i-th message's place in a cycle of 1,000.
+      let x = ((i * 617) % 1000) / 1000;
+      for (const [code, w] of pool) if ((x -= w / total) < 0) return code;
+      return pool[pool.length - 1]![0];
+    };
+    const tickMs = 200;
+    const until = this.scenarioNow() + scenarioMs;
+    let owed = 0;
+    let next = Date.now();
+    while (this.scenarioNow() < until) {
+      owed += (perSecond(this.scenarioNow()) * tickMs) / 1000;
+      const n = Math.floor(owed);
+      owed -= n;
+      if (n > 0) await this.sendOtps(Array.from({ length: n }, (_, k) => countryOf(this.sent + k)));
+      next += tickMs;
+      await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
+    }
+  }
+
+  /**
+   * Waits until every OTP was delivered, or failed with no further attempt within `graceScenarioMs` of its
+   * failure, or `maxScenarioMs` of scenario time have passed.
+   */
+  async settle(maxScenarioMs: number, graceScenarioMs = 10_000): Promise<void> {
+    const deadline = this.scenarioNow() + maxScenarioMs;
+    const settled = (otp: SentOtp, now: number) => {
+      if (otp.submissions.some((s) => s.stat === 'DELIVRD')) return true;
+      // The baseline makes one attempt: its fate, known on arrival, is the OTP's.
+      if (this.options.strategy === 'cheapest' && otp.submissions.length > 0) return true;
+      const last = otp.submissions[otp.submissions.length - 1];
+      return last !== undefined && now > last.arrivedAt + last.latencyMs + graceScenarioMs;
+    };
+    await waitFor(
+      'the traffic to settle',
+      () => {
+        const now = this.scenarioNow();
+        return now > deadline || [...this.otps.values()].every((otp) => settled(otp, now));
+      },
+      maxScenarioMs / this.timeScale + 10_000,
+      250,
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.client?.close();
+    for (const service of [...this.services].reverse()) await service.stop();
+    await this.simulator.stop();
+  }
+
+  private arrived(m: ArrivedMessage): void {
+    const ref = /ref (\S+)/.exec(m.text)?.[1];
+    const otp = ref ? this.otps.get(ref) : undefined;
+    otp?.submissions.push({
+      channel: m.channel,
+      stat: m.stat,
+      arrivedAt: this.scenarioNow(),
+      latencyMs: m.latencyMs,
+    });
+  }
+
+  /** Prefixes of the country where the numbering plan has mobile numbers (a scenario may list others). */
+  private prefixesOf(code: string, required = true): string[] {
+    let usable = this.prefixes.get(code);
+    if (!usable) {
+      const country = this.options.scenario.countries.find((c) => c.code === code);
+      if (!country) throw new Error(`${this.options.scenario.name} has no country ${code}`);
+      usable = country.carriers
+        .flatMap((carrier) => carrier.prefixes.map((p) => `+${p}`))
+        .filter((prefix) => numberIn(prefix, 0) !== undefined);
+      if (usable.length === 0 && required) throw new Error(`no prefix of ${code} has valid mobile numbers`);
+      this.prefixes.set(code, usable);
+    }
+    return usable;
+  }
+}

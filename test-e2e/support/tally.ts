@@ -1,0 +1,134 @@
+// What a run achieved, counted from the simulator's ground truth (what reached the handsets), never from
+// Tern's own statuses.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PlatformRun, SentOtp } from './platform-run';
+
+export interface Tally {
+  label: string;
+  otps: number;
+  delivered: number;
+  /** Delivered / accepted OTPs. */
+  deliveryRate: number;
+  /** Accepted OTPs that never reached the handset. */
+  lost: number;
+  /** Of those, OTPs no carrier ever saw. */
+  neverSubmitted: number;
+  /** OTPs that reached the handset more than once. */
+  sentTwice: number;
+  /** Scenario ms from the API call to the handset, of the delivered OTPs. */
+  p50Ms: number;
+  p95Ms: number;
+  meanMs: number;
+  /** What every SMS the carriers accepted cost, over delivered OTPs. */
+  costPerDelivered: number;
+  /** SMS beyond the first per OTP (failover attempts). */
+  retries: number;
+}
+
+export function tally(label: string, run: PlatformRun, only: (otp: SentOtp) => boolean = () => true): Tally {
+  const price = new Map(run.options.scenario.channels.map((c) => [c.id, c.pricePerSegment]));
+  const otps = [...run.otps.values()].filter(only);
+  const latencies: number[] = [];
+  let cost = 0;
+  let retries = 0;
+  let sentTwice = 0;
+  for (const otp of otps) {
+    for (const s of otp.submissions) cost += price.get(s.channel) ?? 0;
+    retries += Math.max(0, otp.submissions.length - 1);
+    const delivered = otp.submissions.filter((s) => s.stat === 'DELIVRD');
+    if (delivered.length > 1) sentTwice++;
+    const first = delivered.sort((a, b) => a.arrivedAt + a.latencyMs - (b.arrivedAt + b.latencyMs))[0];
+    if (first) latencies.push(first.arrivedAt + first.latencyMs - otp.sentAt);
+  }
+  latencies.sort((a, b) => a - b);
+  const quantile = (p: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? Number.NaN;
+  return {
+    label,
+    otps: otps.length,
+    delivered: latencies.length,
+    deliveryRate: latencies.length / Math.max(1, otps.length),
+    lost: otps.length - latencies.length,
+    neverSubmitted: otps.filter((otp) => otp.submissions.length === 0).length,
+    sentTwice,
+    p50Ms: quantile(0.5),
+    p95Ms: quantile(0.95),
+    meanMs: latencies.reduce((s, x) => s + x, 0) / Math.max(1, latencies.length),
+    costPerDelivered: cost / Math.max(1, latencies.length),
+    retries,
+  };
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** The suite's table, as Markdown: printed, and kept under .local/e2e/ for the notes. */
+export function reportTable(
+  suite: string,
+  heading: string,
+  rows: readonly Tally[],
+  notes: readonly string[] = [],
+): string {
+  const lines = [
+    `### ${suite}: ${heading}`,
+    '',
+    '| run | OTPs | delivered | lost (never submitted) | sent twice | p50 | p95 | mean | cost / delivered | retries |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map(
+      (r) =>
+        `| ${r.label} | ${r.otps} | ${(100 * r.deliveryRate).toFixed(1)}% | ${r.lost} (${r.neverSubmitted}) | ${r.sentTwice} | ` +
+        `${seconds(r.p50Ms)} | ${seconds(r.p95Ms)} | ${seconds(r.meanMs)} | ${r.costPerDelivered.toFixed(4)} | ${r.retries} |`,
+    ),
+    '',
+    ...notes.map((note) => `- ${note}`),
+    '',
+  ];
+  const text = lines.join('\n');
+  const dir = join(__dirname, '..', '..', '.local', 'e2e');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${suite}.md`), text);
+  process.stdout.write(`\n${text}\n`);
+  return text;
+}
+
+/**
+ * Each channel's share of the OTPs' first attempts that arrived in each window of scenario time: where the
+ * router sent new traffic over the run (failover attempts go wherever is left, so they are not counted).
+ */
+export function sharesOverTime(
+  run: PlatformRun,
+  windowMs: number,
+  only: (otp: SentOtp) => boolean = () => true,
+): { from: number; total: number; shares: Record<string, number> }[] {
+  const windows = new Map<number, Map<string, number>>();
+  for (const otp of run.otps.values()) {
+    if (!only(otp)) continue;
+    const first = otp.submissions[0];
+    if (!first) continue;
+    const from = Math.floor(first.arrivedAt / windowMs) * windowMs;
+    const counts = windows.get(from) ?? new Map<string, number>();
+    counts.set(first.channel, (counts.get(first.channel) ?? 0) + 1);
+    windows.set(from, counts);
+  }
+  return [...windows.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([from, counts]) => {
+      const total = [...counts.values()].reduce((s, n) => s + n, 0);
+      return {
+        from,
+        total,
+        shares: Object.fromEntries([...counts].map(([channel, n]) => [channel, n / total])),
+      };
+    });
+}
+
+/** The most of `times` (sorted or not) that fall within any one window of `windowMs`. */
+export function busiestWindow(times: readonly number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let most = 0;
+  for (let start = 0, end = 0; end < sorted.length; end++) {
+    while (sorted[end]! - sorted[start]! >= windowMs) start++;
+    most = Math.max(most, end - start + 1);
+  }
+  return most;
+}
