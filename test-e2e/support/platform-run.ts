@@ -8,7 +8,14 @@ import * as grpc from '@grpc/grpc-js';
 import { CarrierSimulator, writePlatformConfig, type ArrivedMessage, type Scenario } from '@tern/carrier-sim';
 import { grpcMethod, sms } from '@tern/contracts';
 import { parseRecipient } from '@tern/sms-domain';
-import { infraFromEnv, startServiceProcess, uniqueName, waitFor, type ServiceProcess } from '@tern/testing';
+import {
+  ensurePlatformTopics,
+  infraFromEnv,
+  startServiceProcess,
+  uniqueName,
+  waitFor,
+  type ServiceProcess,
+} from '@tern/testing';
 
 export const SERVICES = ['ingest', 'risk', 'router', 'smpp-connector', 'dlr', 'analytics'] as const;
 export type Strategy = 'cheapest' | 'smart';
@@ -131,6 +138,8 @@ export class PlatformRun {
   }
 
   private async startServices(): Promise<void> {
+    // As an operator does before the first start (a fresh broker has none of the platform's topics).
+    await ensurePlatformTopics();
     const infra = infraFromEnv();
     const world = writePlatformConfig(
       this.options.scenario,
