@@ -11,10 +11,10 @@ let result: Comparison;
 beforeAll(async () => {
   result = await compareWithBaseline({
     suite: 'latam-fintech',
-    heading: '10 OTPs a second for 40 s to BR, MX, CO, AR',
+    heading: '10 OTPs a second for 60 s to BR, MX, CO, AR',
     scenario: loadScenario('latam-fintech'),
     traffic: async (run) => {
-      await run.drive(40_000, () => 10, COUNTRIES);
+      await run.drive(60_000, () => 10, COUNTRIES);
       await run.settle(60_000);
     },
   });
@@ -23,8 +23,8 @@ beforeAll(async () => {
 describe('latam-fintech', () => {
   it('delivers at least 98.1% of OTPs, on average within 3.2 s, where the default route takes about 18 s', () => {
     const { baseline, tern } = result;
-    expect(baseline.otps).toBeGreaterThanOrEqual(380);
-    expect(tern.otps).toBeGreaterThanOrEqual(380);
+    expect(baseline.otps).toBeGreaterThanOrEqual(570);
+    expect(tern.otps).toBeGreaterThanOrEqual(570);
     // The world is as the brief describes it.
     expect(baseline.meanMs).toBeGreaterThan(14_000);
     expect(baseline.meanMs).toBeLessThan(22_000);
