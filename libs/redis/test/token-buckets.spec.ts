@@ -28,8 +28,10 @@ describe('TokenBuckets', () => {
     const channel = fresh(1, 2);
     expect((await buckets.take([country, channel], 5)).granted).toBe(2);
     expect((await buckets.take([country, channel], 5)).granted).toBe(0);
-    // The country kept what the channel could not use.
-    expect((await buckets.take([country], 200)).granted).toBe(98);
+    // The country kept what the channel could not use (and refills 1 token per 10 ms meanwhile).
+    const rest = (await buckets.take([country], 200)).granted;
+    expect(rest).toBeGreaterThanOrEqual(98);
+    expect(rest).toBeLessThanOrEqual(100);
   });
 
   it('keeps the reserve for callers that ask without one', async () => {

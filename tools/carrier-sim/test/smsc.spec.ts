@@ -81,8 +81,11 @@ describe('carrier simulator SMSCs over TCP', () => {
     const s = await open('throttled');
     expect(await bind(s, 'transmitter', 'thr', 'pw')).toBe(Status.ESME_ROK);
     const burst = await Promise.all(Array.from({ length: 60 }, () => s.request('submit_sm', sms())));
-    expect(burst.filter((r) => r.status === Status.ESME_ROK)).toHaveLength(20); // one second of tokens
-    expect(burst.filter((r) => r.status === Status.ESME_RTHROTTLED)).toHaveLength(40);
+    // One second of tokens, and one more if the 60 requests took over 50 ms to arrive (a loaded machine).
+    const accepted60 = burst.filter((r) => r.status === Status.ESME_ROK).length;
+    expect(accepted60).toBeGreaterThanOrEqual(20);
+    expect(accepted60).toBeLessThanOrEqual(22);
+    expect(burst.filter((r) => r.status === Status.ESME_RTHROTTLED)).toHaveLength(60 - accepted60);
     // Then a steady 50/s offered for 2 s is cut to the 20/s configured.
     let accepted = 0;
     for (let i = 0; i < 100; i++) {
