@@ -1,6 +1,7 @@
 // One run of the whole platform on a simulated carrier world, for the routing suites and the comparison
 // tool: the six built services, started as an operator starts them, against an in-process carrier simulator,
 // with OTPs sent through the public gRPC API and every outcome counted from the simulator's ground truth.
+import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,23 +111,28 @@ export class PlatformRun {
   private constructor(
     readonly options: PlatformRunOptions,
     readonly simulator: CarrierSimulator,
+    runId: string,
   ) {
     this.timeScale = options.timeScale ?? 1;
-    this.runId = uniqueName(`${options.scenario.name}-${options.strategy}`);
-    this.database = this.runId.replace(/-/g, '_');
+    this.runId = runId;
+    this.database = runId.replace(/-/g, '_');
   }
 
   /** Starts the simulator, writes the platform's view of its world, and starts every service on it. */
   static async start(options: PlatformRunOptions): Promise<PlatformRun> {
     const { scenario } = options;
     let run: PlatformRun | undefined = undefined;
+    const runId = uniqueName(`${scenario.name}-${options.strategy}`);
     const simulator = new CarrierSimulator({
+      // A seed of its own: SMSC message ids come from it, and a real SMSC never gives an id again, while
+      // dlr's Redis still knows the ids of the run before (the same seed would repeat them).
+      seed: createHash('sha256').update(runId).digest().readUInt32BE(0) | 1,
       // A quiet network while the platform starts; the timeline plays from `begin()`.
       scenario: { ...scenario, timeline: [], channels: scenario.channels.map((c) => ({ ...c, port: 0 })) },
       timeScale: options.timeScale ?? 1,
       onMessage: (m) => run?.arrived(m),
     });
-    run = new PlatformRun(options, simulator);
+    run = new PlatformRun(options, simulator, runId);
     await simulator.start();
     try {
       await run.startServices();
