@@ -109,6 +109,8 @@ describe('smpp-connector against the carrier simulator', () => {
       TERN_REDIS_URL: infra.redisUrl,
       TERN_SMPP_CHANNELS_FILE: file.path,
       TERN_LANES: lane,
+      // Longer than a 2.5 s outage and its reconnect back-off (ridden out), shorter than a 12 s one.
+      TERN_SMPP_DOWN_FAILOVER_MS: '8000',
       ...file.env,
     });
     await waitFor('binds and consumer', async () => {
@@ -214,15 +216,15 @@ describe('smpp-connector against the carrier simulator', () => {
   });
 
   it('fails attempts over when their channel stays down, and sends none of them when it returns', async () => {
-    // Longer than TERN_SMPP_DOWN_FAILOVER_MS (5 s): attempts must not wait for the channel, then burst out.
-    sim.outage('sim-outage', 9000);
+    // Longer than TERN_SMPP_DOWN_FAILOVER_MS (8 s): attempts must not wait for the channel, then burst out.
+    sim.outage('sim-outage', 12_000);
     await waitFor('the binds to drop', async () => (await ready()).checks['smpp:sim-outage']?.ok === false);
     const before = sim.truth.channel('sim-outage').partsAccepted;
     const ds = Array.from({ length: 5 }, (_, i) => dispatch('sim-outage', `Down ${i}`));
     const sentAt = Date.now();
     await client.producer().send(dispatchTopic(lane), ds);
     const results = await submittedFor(ds);
-    expect(Date.now() - sentAt).toBeLessThan(8_000);
+    expect(Date.now() - sentAt).toBeLessThan(11_000);
     expect(results.map((r) => [r.accepted, r.errorCode, r.retryable])).toEqual(
       ds.map(() => [false, 'NO_BIND', true]),
     );
