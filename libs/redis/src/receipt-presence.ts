@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { execOrThrow } from './script';
 
 /**
  * Which channels can deliver receipts to the platform now: SMPP connectors mark a channel while one of its
@@ -16,7 +17,7 @@ export class ReceiptPresence {
     if (channelIds.length === 0) return;
     const pipeline = this.redis.pipeline();
     for (const id of channelIds) pipeline.set(presenceKey(id), '1', 'PX', this.ttlMs);
-    await pipeline.exec();
+    await execOrThrow(pipeline);
   }
 
   async receiving(channelId: string): Promise<boolean> {
