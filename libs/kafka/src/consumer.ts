@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { extractTraceContext, metricsRegistry, tracer, type Logger } from '@tern/telemetry';
 import type { Batch, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
@@ -41,8 +42,7 @@ export interface ConsumerOptions {
   keyOrdered?: boolean;
   /** Partitions whose batches are processed at the same time (kafkajs partitionsConsumedConcurrently). */
   partitionsInParallel?: number;
-  /** Inside a long batch, commit progress after this many records or this long, whichever comes first. */
-  commitEveryRecords?: number;
+  /** How often the progress of finished records is committed. */
   commitIntervalMs?: number;
   /** Readiness turns false when the fetch loop has not run for this long. */
   staleAfterMs?: number;
@@ -110,8 +110,24 @@ const lastLoop = new Gauge({
 
 type Outcome = 'processed' | 'stopped';
 
+/** One partition's records started by this member and not yet committed, in offset order. */
+interface PartitionProgress {
+  topic: string;
+  partition: number;
+  pending: { offset: string; done: boolean }[];
+  /** The last offset started (records start in order). */
+  startedUpTo: bigint | undefined;
+  inFlight: number;
+  keyTails: Map<string, Promise<void>>;
+  paused: boolean;
+  /** Assigned to another member by a rebalance: its records stop, and nothing more is committed. */
+  revoked: boolean;
+}
+
 /**
  * A consumer group member that processes batches record by record, in partition order:
+ * - with concurrency above 1, records of a partition overlap; a record that waits long holds up no other
+ *   (the consumer keeps fetching), only the partition's commits;
  * - offsets are committed only after the records before them were handled (or dead-lettered);
  * - a record that cannot be decoded, or whose handler throws PoisonMessageError, or keeps failing,
  *   goes to `<topic>.dlq` with the reason in headers, and the partition moves on;
@@ -134,6 +150,10 @@ export class BatchConsumer {
   private lastLoopAt: number | undefined;
   private lastRetryLogAt = 0;
   private retriesNotLogged = 0;
+  private readonly partitions = new Map<string, PartitionProgress>();
+  /** Emits 'idle' when a partition's last record in flight finishes. */
+  private readonly idle = new EventEmitter();
+  private commitTimer: NodeJS.Timeout | undefined;
 
   constructor(
     kafka: Kafka,
@@ -147,7 +167,6 @@ export class BatchConsumer {
       concurrency: 1,
       keyOrdered: false,
       partitionsInParallel: 1,
-      commitEveryRecords: 100,
       commitIntervalMs: 1000,
       maxRetryDelayMs: 10_000,
       staleAfterMs: 60_000,
@@ -164,9 +183,10 @@ export class BatchConsumer {
       maxWaitTimeInMs: 100,
     });
     const { events } = this.consumer;
-    this.consumer.on(events.GROUP_JOIN, () => {
+    this.consumer.on(events.GROUP_JOIN, (e) => {
       this.joined = true;
       this.crashed = undefined;
+      this.assigned(e.payload.memberAssignment);
     });
     this.consumer.on(events.FETCH, () => this.markLoop());
     this.consumer.on(events.CRASH, (e) => {
@@ -204,14 +224,22 @@ export class BatchConsumer {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsInParallel,
-      eachBatch: (payload) => this.processBatch(payload),
+      eachBatch: (payload) => Promise.resolve(this.processBatch(payload)),
     });
+    this.commitTimer = setInterval(() => void this.commitFinished(), this.options.commitIntervalMs);
   }
 
-  /** Finishes the record in hand, commits what was done, leaves the group. */
+  /** Finishes the records in hand (handlers see they are stopping), commits what was done, leaves the group. */
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.started) await this.consumer.disconnect();
+    if (this.started) {
+      clearInterval(this.commitTimer);
+      this.consumer.pause([...this.handlers.keys()].map((topic) => ({ topic })));
+      await this.settled();
+      // Before disconnecting: kafkajs skips commits once its own stop has begun.
+      await this.commitFinished();
+      await this.consumer.disconnect();
+    }
     this.started = false;
   }
 
@@ -233,94 +261,136 @@ export class BatchConsumer {
     lastLoop.set({ group: this.options.groupId }, this.lastLoopAt / 1000);
   }
 
-  private async processBatch(payload: EachBatchPayload): Promise<void> {
+  /**
+   * Starts the batch's records, up to `concurrency` in flight per partition, and returns without waiting for
+   * them: kafkajs fetches again only once every batch of a fetch has returned, so a record that waits (for a
+   * rate limit, a breaker, a bind) would otherwise hold up every partition of its broker. A partition whose
+   * slots are full is paused until one frees; its unstarted records are fetched again then.
+   */
+  private processBatch(payload: EachBatchPayload): void {
     const { batch } = payload;
     const route = this.handlers.get(batch.topic);
     if (!route) throw new Error(`no handler for topic ${batch.topic}`); // cannot happen: we subscribe from the map
     const labels = { topic: batch.topic, group: this.options.groupId };
     const endTimer = batchSeconds.startTimer(labels);
     batchSize.observe(labels, batch.messages.length);
-    const interrupted = () => this.stopping || !payload.isRunning() || payload.isStale();
-    let done: string | undefined;
-    let committed: string | undefined;
-    let lastCommitAt = Date.now();
-    let committedPrefix = 0;
-    const offsets = batch.messages.map((m) => m.offset);
-    const finished = new Set<string>();
-    let prefix = 0;
-    // Explicit offsets through the batch payload: kafkajs' consumer.commitOffsets() is silently skipped once
-    // stop() has begun, which would lose the progress of the batch in hand.
-    const commit = async () => {
-      if (done === undefined || done === committed) return;
-      const next = (BigInt(done) + 1n).toString();
-      await payload.commitOffsetsIfNecessary({
-        topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }],
-      });
-      committed = done;
-      committedPrefix = prefix;
-      lastCommitAt = Date.now();
-    };
-    // Up to `concurrency` records in flight; offsets advance over the finished prefix only, so a record still
-    // running (or stopped) is never committed past.
-    const inFlight = new Set<Promise<void>>();
-    // keyOrdered: the last record of each key still in flight, which the next record of that key waits for.
-    const keyTails = new Map<string, Promise<void>>();
-    let failure: Error | undefined;
-    const advance = () => {
-      for (
-        let offset = offsets[prefix];
-        offset !== undefined && finished.has(offset);
-        offset = offsets[++prefix]
-      ) {
-        done = offset;
-        payload.resolveOffset(offset);
+    const partition = this.partitionOf(batch.topic, batch.partition);
+    for (const message of batch.messages) {
+      if (this.stopping || partition.revoked || !payload.isRunning() || payload.isStale()) break;
+      // Started before by this member (fetched again after a rejoin): running or done, not to run twice.
+      if (partition.startedUpTo !== undefined && BigInt(message.offset) <= partition.startedUpTo) {
+        payload.resolveOffset(message.offset);
+        continue;
       }
-    };
-    try {
-      // Waiting for a slot (or for the last records) can take long: keep the group session alive meanwhile.
-      const waitForAny = async () => {
-        let tick: NodeJS.Timeout | undefined;
-        await Promise.race([Promise.race(inFlight), new Promise((r) => (tick = setTimeout(r, 1000)))]);
-        clearTimeout(tick);
-        await payload.heartbeat();
-      };
-      for (const message of batch.messages) {
-        while (inFlight.size >= this.options.concurrency) await waitForAny();
-        if (interrupted() || failure !== undefined) break;
-        const key = this.options.keyOrdered ? message.key?.toString() : undefined;
-        const before = key === undefined ? undefined : keyTails.get(key);
-        const work: Promise<void> = (before ?? Promise.resolve())
-          .then(() => this.processRecord(route, batch, message, () => payload.heartbeat(), interrupted))
-          .then((outcome) => {
-            if (outcome === 'processed') finished.add(message.offset);
-            advance();
-            this.markLoop();
-          })
-          // Only a failed DLQ write gets here; keep the first, let the others finish, then fail the batch.
-          .catch((error: unknown) => {
-            failure ??= error instanceof Error ? error : new Error(String(error));
-          })
-          .finally(() => {
-            inFlight.delete(work);
-            if (key !== undefined && keyTails.get(key) === work) keyTails.delete(key);
-          });
-        inFlight.add(work);
-        if (key !== undefined) keyTails.set(key, work);
-        if (
-          prefix - committedPrefix >= this.options.commitEveryRecords ||
-          Date.now() - lastCommitAt >= this.options.commitIntervalMs
-        ) {
-          await commit();
-        }
-        await payload.heartbeat();
+      if (partition.inFlight >= this.options.concurrency) {
+        this.pause(partition, true);
+        break;
       }
-      while (inFlight.size > 0) await waitForAny();
-      if (failure !== undefined) throw failure;
-    } finally {
-      // Commit what was done even when the loop broke early, so the next owner resumes right after it.
-      await commit();
-      endTimer();
+      // A heartbeat refused during a rebalance is kafkajs' to act on, in its fetch loop.
+      this.begin(partition, route, batch, message, () => payload.heartbeat().catch(() => undefined));
+      // Resolved: the next fetch starts after it. Committed only once it and every record before it are done.
+      payload.resolveOffset(message.offset);
     }
+    endTimer();
+  }
+
+  private begin(
+    partition: PartitionProgress,
+    route: { topic: TopicDef<unknown>; handler: RecordHandler<unknown> },
+    batch: Batch,
+    message: KafkaMessage,
+    heartbeat: () => Promise<void>,
+  ): void {
+    const entry = { offset: message.offset, done: false };
+    partition.pending.push(entry);
+    partition.startedUpTo = BigInt(message.offset);
+    partition.inFlight++;
+    const interrupted = () => this.stopping || partition.revoked;
+    // keyOrdered: a record waits for the one of its key before it (still in flight).
+    const key = this.options.keyOrdered ? message.key?.toString() : undefined;
+    const before = key === undefined ? undefined : partition.keyTails.get(key);
+    const work: Promise<void> = (before ?? Promise.resolve())
+      .then(() => this.processRecord(route, batch, message, heartbeat, interrupted))
+      .then((outcome) => {
+        entry.done = outcome === 'processed';
+        this.markLoop();
+      })
+      // Nothing but a defect gets here: the partition's commits stop at this record, and readiness says why.
+      .catch((error: unknown) => {
+        this.crashed = `record ${batch.topic}/${batch.partition}@${message.offset}: ${String(error)}`;
+        this.log.error({ err: error, topic: batch.topic, offset: message.offset }, 'record handling broke');
+      })
+      .finally(() => {
+        partition.inFlight--;
+        if (key !== undefined && partition.keyTails.get(key) === work) partition.keyTails.delete(key);
+        if (partition.inFlight < this.options.concurrency) this.pause(partition, false);
+        if (partition.inFlight === 0) this.idle.emit('idle');
+      });
+    if (key !== undefined) partition.keyTails.set(key, work);
+  }
+
+  private partitionOf(topic: string, partition: number): PartitionProgress {
+    const id = `${topic}|${partition}`;
+    let progress = this.partitions.get(id);
+    if (!progress) {
+      progress = {
+        topic,
+        partition,
+        pending: [],
+        startedUpTo: undefined,
+        inFlight: 0,
+        keyTails: new Map(),
+        paused: false,
+        revoked: false,
+      };
+      this.partitions.set(id, progress);
+    }
+    return progress;
+  }
+
+  private pause(partition: PartitionProgress, paused: boolean): void {
+    if (partition.paused === paused || partition.revoked) return;
+    partition.paused = paused;
+    const which = [{ topic: partition.topic, partitions: [partition.partition] }];
+    if (paused) this.consumer.pause(which);
+    else if (!this.stopping) this.consumer.resume(which);
+  }
+
+  /** A rejoin: partitions this member no longer owns stop (their records are the new owner's to redo). */
+  private assigned(assignment: Record<string, number[]>): void {
+    for (const [id, progress] of this.partitions) {
+      if (assignment[progress.topic]?.includes(progress.partition)) continue;
+      progress.revoked = true;
+      this.partitions.delete(id);
+    }
+  }
+
+  /** Commits, per partition, past the records done in a row from the last commit. */
+  private async commitFinished(): Promise<void> {
+    const offsets: { topic: string; partition: number; offset: string }[] = [];
+    for (const progress of this.partitions.values()) {
+      let next: string | undefined;
+      while (progress.pending[0]?.done) next = (BigInt(progress.pending.shift()!.offset) + 1n).toString();
+      if (next !== undefined)
+        offsets.push({ topic: progress.topic, partition: progress.partition, offset: next });
+    }
+    if (offsets.length === 0) return;
+    try {
+      await this.consumer.commitOffsets(offsets);
+    } catch (error) {
+      // The next commit covers these too (a commit during a rebalance is refused, not lost work).
+      for (const o of offsets) {
+        const progress = this.partitions.get(`${o.topic}|${o.partition}`);
+        progress?.pending.unshift({ offset: (BigInt(o.offset) - 1n).toString(), done: true });
+      }
+      this.log.warn({ err: error }, 'committing offsets failed; retrying with the next commit');
+    }
+  }
+
+  /** Resolves when no record is in flight (or at once). */
+  private async settled(): Promise<void> {
+    const busy = () => [...this.partitions.values()].some((p) => p.inFlight > 0);
+    while (busy()) await new Promise((resolve) => this.idle.once('idle', resolve));
   }
 
   private async processRecord(
@@ -337,8 +407,7 @@ export class BatchConsumer {
       const contentType = headers[CONTENT_TYPE_HEADER]?.toString();
       value = decodeValue(topic.codec, message.value, contentType, topic.acceptsJson);
     } catch (error) {
-      await this.deadLetter(topic, batch, message, DLQ_REASONS.decode, error as Error);
-      return 'processed';
+      return this.deadLetter(topic, batch, message, DLQ_REASONS.decode, error as Error, interrupted);
     }
     const record: ConsumedRecord<unknown> = {
       ...where,
@@ -373,13 +442,11 @@ export class BatchConsumer {
         span.recordException(error as Error);
         span.setStatus({ code: SpanStatusCode.ERROR });
         if (error instanceof PoisonMessageError) {
-          await this.deadLetter(topic, batch, message, error.reason, error, error.field);
-          return 'processed';
+          return this.deadLetter(topic, batch, message, error.reason, error, interrupted, error.field);
         }
         const transient = error instanceof TransientError;
         if (!transient && attempt >= this.options.maxHandlerAttempts) {
-          await this.deadLetter(topic, batch, message, DLQ_REASONS.handler, error as Error);
-          return 'processed';
+          return this.deadLetter(topic, batch, message, DLQ_REASONS.handler, error as Error, interrupted);
         }
         // Stopping or losing the partition: leave the record uncommitted for whoever consumes it next.
         if (interrupted()) return 'stopped';
@@ -409,7 +476,34 @@ export class BatchConsumer {
     this.retriesNotLogged = 0;
   }
 
+  /**
+   * Writes the record to its DLQ, again and again while the DLQ cannot be written (Kafka away): a record is
+   * never skipped unrecorded. Stopping first leaves it uncommitted.
+   */
   private async deadLetter(
+    topic: TopicDef<unknown>,
+    batch: Batch,
+    message: KafkaMessage,
+    reason: string,
+    error: Error,
+    interrupted: () => boolean,
+    field?: string,
+  ): Promise<Outcome> {
+    let delay = this.options.retryDelayMs;
+    for (;;) {
+      try {
+        await this.writeDeadLetter(topic, batch, message, reason, error, field);
+        return 'processed';
+      } catch (writeError) {
+        if (interrupted()) return 'stopped';
+        this.logRetry({ topic: batch.topic, offset: message.offset, err: writeError, dlq: topic.dlq });
+        await sleep(delay);
+        delay = Math.min(delay * 2, this.options.maxRetryDelayMs);
+      }
+    }
+  }
+
+  private async writeDeadLetter(
     topic: TopicDef<unknown>,
     batch: Batch,
     message: KafkaMessage,
@@ -428,7 +522,6 @@ export class BatchConsumer {
       [DLQ_HEADERS.failedAt]: new Date().toISOString(),
       ...(field ? { [DLQ_HEADERS.field]: field } : {}),
     };
-    // If the DLQ write fails this throws, the offset is not committed and the record comes back.
     await this.producer.sendRaw(topic.dlq, [{ key: message.key, value: message.value, headers }]);
     dlqTotal.inc({ topic: batch.topic, group: this.options.groupId, reason });
     consumed.inc({ topic: batch.topic, group: this.options.groupId, outcome: 'dlq' });

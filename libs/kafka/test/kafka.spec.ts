@@ -224,6 +224,49 @@ describe('kafka wrapper against a real broker', () => {
     await admin.disconnect();
   });
 
+  it('a record that waits holds up no other: later batches of its partition and other topics go on', async () => {
+    const [slowTopic, otherTopic] = [testTopic('waiting'), testTopic('waiting-other')];
+    await ensureTopics(kafka, [slowTopic, otherTopic], logger);
+    const groupId = uniqueName('waiting');
+    const handled = new Set<string>();
+    let releaseSlow: () => void = () => undefined;
+    const slow = new Promise<void>((resolve) => (releaseSlow = resolve));
+    const handler = async (record: { value: events.MessageAccepted }) => {
+      const id = record.value.message?.messageId ?? '';
+      if (id === 'slow') await slow;
+      handled.add(id);
+    };
+    await startConsumer(
+      client
+        .consumer({ groupId, fromBeginning: true, concurrency: 50, commitIntervalMs: 50 })
+        .on(slowTopic, handler)
+        .on(otherTopic, handler),
+    );
+    const producer = client.producer();
+    await producer.send(slowTopic, [accepted('before'), accepted('slow')]);
+    await waitFor('the record before the slow one', () => handled.has('before'));
+    // Fetched after the slow record started, while it waits: the same partition, and another topic.
+    await producer.send(slowTopic, [accepted('after-1'), accepted('after-2')]);
+    await producer.send(otherTopic, [accepted('elsewhere')]);
+    await waitFor('the records sent after the slow one', () =>
+      ['after-1', 'after-2', 'elsewhere'].every((id) => handled.has(id)),
+    );
+    expect(handled.has('slow')).toBe(false);
+    const admin = kafka.admin();
+    await admin.connect();
+    const committed = async () =>
+      Number(
+        (await admin.fetchOffsets({ groupId, topics: [slowTopic.name] }))[0]?.partitions[0]?.offset ?? -1,
+      );
+    // Done: 'before' (0), 'after-1' and 'after-2' (2, 3); not 'slow' (1): the commit stops before it.
+    await waitFor('the commit up to the slow record', async () => (await committed()) === 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await committed()).toBe(1);
+    releaseSlow();
+    await waitFor('the commit past every record', async () => (await committed()) === 4);
+    await admin.disconnect();
+  });
+
   it('keyOrdered: records of one key in order, different keys side by side', async () => {
     const topic = testTopic('key-ordered');
     await ensureTopics(kafka, [topic], logger);
@@ -306,7 +349,7 @@ describe('kafka wrapper against a real broker', () => {
       await waitFor('every record to be handled', () => new Set(lines(out)).size === ids.length, 60_000);
       expect(new Set(lines(out))).toEqual(new Set(ids));
       // At least once, and progress was committed inside the batch: only the records handled since the last
-      // commit (at most commitEveryRecords, 100 by default) are handled twice, not the whole batch again.
+      // commit (at most a commit interval's worth) are handled twice, not the whole batch again.
       const duplicates = lines(out).length - ids.length;
       expect(duplicates).toBeLessThanOrEqual(100);
       expect(duplicates).toBeLessThan(handledBeforeKill);
