@@ -1,7 +1,7 @@
 // The routing suites' shape: the same scenario and traffic twice, smart routing and the baseline, one table.
 import type { Scenario } from '@tern/carrier-sim';
 import { PlatformRun, type PlatformRunOptions, type Strategy } from './platform-run';
-import { reportTable, tally, type Tally } from './tally';
+import { latencyBreakdown, reportTable, tally, type Tally } from './tally';
 
 export interface Comparison {
   tern: Tally;
@@ -36,6 +36,7 @@ export async function compareWithBaseline(options: {
       ? []
       : [`${strategy}: ${run.refused.length} OTPs refused by the API (first: ${run.refused[0]})`],
   );
-  reportTable(options.suite, options.heading, [baseline, tern], refusals);
+  const breakdown = [latencyBreakdown(runs.smart), latencyBreakdown(runs.cheapest)];
+  reportTable(options.suite, options.heading, [baseline, tern], [...breakdown, ...refusals]);
   return { tern, baseline, runs };
 }

@@ -2,7 +2,7 @@
 // tool: the six built services, started as an operator starts them, against an in-process carrier simulator,
 // with OTPs sent through the public gRPC API and every outcome counted from the simulator's ground truth.
 import { createHash } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -319,10 +319,19 @@ export class PlatformRun {
     );
   }
 
+  /** Stops the services and the simulator; each service's log is kept in `.local/e2e/logs/<run>/`. */
   async stop(): Promise<void> {
     this.client?.close();
     for (const service of [...this.services].reverse()) await service.stop();
     await this.simulator.stop();
+    const dir = join(root, '.local', 'e2e', 'logs', this.runId);
+    mkdirSync(dir, { recursive: true });
+    this.services.forEach((service, i) =>
+      writeFileSync(
+        join(dir, `${SERVICES[i]}.jsonl`),
+        service.logs.map((line) => JSON.stringify(line)).join('\n'),
+      ),
+    );
   }
 
   private arrived(m: ArrivedMessage): void {

@@ -132,3 +132,32 @@ export function busiestWindow(times: readonly number[], windowMs: number): numbe
   }
   return most;
 }
+
+/**
+ * Where the delivered OTPs' average went: the platform's own time (API call to the first carrier's
+ * acceptance), the handsets' wait on first attempts, and what failover added.
+ */
+export function latencyBreakdown(run: PlatformRun): string {
+  let pipelineMs = 0;
+  let submitted = 0;
+  const firstTime: number[] = [];
+  const failover: number[] = [];
+  for (const otp of run.otps.values()) {
+    const [first] = otp.submissions;
+    if (!first) continue;
+    pipelineMs += first.arrivedAt - otp.sentAt;
+    submitted++;
+    const delivered = otp.submissions.findIndex((s) => s.stat === 'DELIVRD');
+    if (delivered < 0) continue;
+    const s = otp.submissions[delivered]!;
+    (delivered === 0 ? firstTime : failover).push(s.arrivedAt + s.latencyMs - otp.sentAt);
+  }
+  const all = firstTime.length + failover.length;
+  const sum = (xs: number[]) => xs.reduce((s, x) => s + x, 0);
+  const mean = (xs: number[]) => (xs.length ? seconds(sum(xs) / xs.length) : '-');
+  return (
+    `${run.options.strategy}: API to carrier ${(pipelineMs / Math.max(1, submitted)).toFixed(0)} ms on average; ` +
+    `${firstTime.length} delivered at the first attempt (mean ${mean(firstTime)}), ${failover.length} after ` +
+    `failover (mean ${mean(failover)}, adding ${seconds((sum(failover) - (failover.length * sum(firstTime)) / Math.max(1, firstTime.length)) / Math.max(1, all))} to the average)`
+  );
+}
