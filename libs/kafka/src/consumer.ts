@@ -42,7 +42,8 @@ export interface ConsumerOptions {
   keyOrdered?: boolean;
   /** Partitions whose batches are processed at the same time (kafkajs partitionsConsumedConcurrently). */
   partitionsInParallel?: number;
-  /** How often the progress of finished records is committed. */
+  /** Progress is committed once this many more records are done, or this often, whichever comes first. */
+  commitEveryRecords?: number;
   commitIntervalMs?: number;
   /** Readiness turns false when the fetch loop has not run for this long. */
   staleAfterMs?: number;
@@ -87,13 +88,6 @@ const dlqTotal = new Counter({
   labelNames: ['topic', 'group', 'reason'],
   registers: [metricsRegistry],
 });
-const batchSeconds = new Histogram({
-  name: 'tern_kafka_batch_seconds',
-  help: 'Time to process one fetched batch',
-  labelNames: ['topic', 'group'],
-  buckets: [0.005, 0.02, 0.1, 0.5, 2, 10],
-  registers: [metricsRegistry],
-});
 const batchSize = new Histogram({
   name: 'tern_kafka_batch_size',
   help: 'Records per fetched batch',
@@ -110,6 +104,15 @@ const lastLoop = new Gauge({
 
 type Outcome = 'processed' | 'stopped';
 
+interface QueuedRecord {
+  message: KafkaMessage;
+  batch: Batch;
+  route: { topic: TopicDef<unknown>; handler: RecordHandler<unknown> };
+  heartbeat: () => Promise<void>;
+  /** Moves the partition's fetch position past this record. */
+  resolve: () => void;
+}
+
 /** One partition's records started by this member and not yet committed, in offset order. */
 interface PartitionProgress {
   topic: string;
@@ -117,6 +120,9 @@ interface PartitionProgress {
   pending: { offset: string; done: boolean }[];
   /** The last offset started (records start in order). */
   startedUpTo: bigint | undefined;
+  /** Fetched, waiting for a slot, in offset order; the partition is paused while any wait. */
+  queue: QueuedRecord[];
+  queuedUpTo: bigint | undefined;
   inFlight: number;
   keyTails: Map<string, Promise<void>>;
   paused: boolean;
@@ -154,6 +160,9 @@ export class BatchConsumer {
   /** Emits 'idle' when a partition's last record in flight finishes. */
   private readonly idle = new EventEmitter();
   private commitTimer: NodeJS.Timeout | undefined;
+  /** Commits one after the other, so a later one never lands before an earlier one. */
+  private commits: Promise<void> = Promise.resolve();
+  private doneSinceCommit = 0;
 
   constructor(
     kafka: Kafka,
@@ -167,6 +176,7 @@ export class BatchConsumer {
       concurrency: 1,
       keyOrdered: false,
       partitionsInParallel: 1,
+      commitEveryRecords: 100,
       commitIntervalMs: 1000,
       maxRetryDelayMs: 10_000,
       staleAfterMs: 60_000,
@@ -226,7 +236,7 @@ export class BatchConsumer {
       partitionsConsumedConcurrently: this.options.partitionsInParallel,
       eachBatch: (payload) => Promise.resolve(this.processBatch(payload)),
     });
-    this.commitTimer = setInterval(() => void this.commitFinished(), this.options.commitIntervalMs);
+    this.commitTimer = setInterval(() => void this.commit(), this.options.commitIntervalMs);
   }
 
   /** Finishes the records in hand (handlers see they are stopping), commits what was done, leaves the group. */
@@ -237,7 +247,7 @@ export class BatchConsumer {
       this.consumer.pause([...this.handlers.keys()].map((topic) => ({ topic })));
       await this.settled();
       // Before disconnecting: kafkajs skips commits once its own stop has begun.
-      await this.commitFinished();
+      await this.commit();
       await this.consumer.disconnect();
     }
     this.started = false;
@@ -262,45 +272,55 @@ export class BatchConsumer {
   }
 
   /**
-   * Starts the batch's records, up to `concurrency` in flight per partition, and returns without waiting for
-   * them: kafkajs fetches again only once every batch of a fetch has returned, so a record that waits (for a
-   * rate limit, a breaker, a bind) would otherwise hold up every partition of its broker. A partition whose
-   * slots are full is paused until one frees; its unstarted records are fetched again then.
+   * Queues the batch's records on their partition, starts as many as its `concurrency` allows, and returns
+   * without waiting for them: kafkajs fetches again only once every batch of a fetch has returned, so a record
+   * that waits (for a rate limit, a breaker, a bind) would otherwise hold up every partition of its broker.
+   * A partition with records still queued is paused; the rest start as slots free, then it resumes.
    */
   private processBatch(payload: EachBatchPayload): void {
     const { batch } = payload;
     const route = this.handlers.get(batch.topic);
     if (!route) throw new Error(`no handler for topic ${batch.topic}`); // cannot happen: we subscribe from the map
     const labels = { topic: batch.topic, group: this.options.groupId };
-    const endTimer = batchSeconds.startTimer(labels);
     batchSize.observe(labels, batch.messages.length);
     const partition = this.partitionOf(batch.topic, batch.partition);
+    // A heartbeat refused during a rebalance is kafkajs' to act on, in its fetch loop.
+    const heartbeat = () => payload.heartbeat().catch(() => undefined);
     for (const message of batch.messages) {
       if (this.stopping || partition.revoked || !payload.isRunning() || payload.isStale()) break;
+      const offset = BigInt(message.offset);
       // Started before by this member (fetched again after a rejoin): running or done, not to run twice.
-      if (partition.startedUpTo !== undefined && BigInt(message.offset) <= partition.startedUpTo) {
+      if (partition.startedUpTo !== undefined && offset <= partition.startedUpTo) {
         payload.resolveOffset(message.offset);
         continue;
       }
-      if (partition.inFlight >= this.options.concurrency) {
-        this.pause(partition, true);
-        break;
-      }
-      // A heartbeat refused during a rebalance is kafkajs' to act on, in its fetch loop.
-      this.begin(partition, route, batch, message, () => payload.heartbeat().catch(() => undefined));
-      // Resolved: the next fetch starts after it. Committed only once it and every record before it are done.
-      payload.resolveOffset(message.offset);
+      if (partition.queuedUpTo !== undefined && offset <= partition.queuedUpTo) continue;
+      partition.queue.push({
+        message,
+        batch,
+        route,
+        heartbeat,
+        resolve: () => payload.resolveOffset(message.offset),
+      });
+      partition.queuedUpTo = offset;
     }
-    endTimer();
+    this.pump(partition);
   }
 
-  private begin(
-    partition: PartitionProgress,
-    route: { topic: TopicDef<unknown>; handler: RecordHandler<unknown> },
-    batch: Batch,
-    message: KafkaMessage,
-    heartbeat: () => Promise<void>,
-  ): void {
+  /** Starts queued records while the partition has free slots; pauses it while any stay queued. */
+  private pump(partition: PartitionProgress): void {
+    while (partition.inFlight < this.options.concurrency && partition.queue.length > 0) {
+      if (this.stopping || partition.revoked) return;
+      const next = partition.queue.shift()!;
+      this.begin(partition, next);
+      // Resolved: the next fetch starts after it. Committed only once it and every record before it are done.
+      next.resolve();
+    }
+    this.pause(partition, partition.queue.length > 0);
+  }
+
+  private begin(partition: PartitionProgress, queued: QueuedRecord): void {
+    const { message, batch, route, heartbeat } = queued;
     const entry = { offset: message.offset, done: false };
     partition.pending.push(entry);
     partition.startedUpTo = BigInt(message.offset);
@@ -314,6 +334,7 @@ export class BatchConsumer {
       .then((outcome) => {
         entry.done = outcome === 'processed';
         this.markLoop();
+        if (entry.done && ++this.doneSinceCommit >= this.options.commitEveryRecords) void this.commit();
       })
       // Nothing but a defect gets here: the partition's commits stop at this record, and readiness says why.
       .catch((error: unknown) => {
@@ -323,7 +344,7 @@ export class BatchConsumer {
       .finally(() => {
         partition.inFlight--;
         if (key !== undefined && partition.keyTails.get(key) === work) partition.keyTails.delete(key);
-        if (partition.inFlight < this.options.concurrency) this.pause(partition, false);
+        this.pump(partition);
         if (partition.inFlight === 0) this.idle.emit('idle');
       });
     if (key !== undefined) partition.keyTails.set(key, work);
@@ -338,6 +359,8 @@ export class BatchConsumer {
         partition,
         pending: [],
         startedUpTo: undefined,
+        queue: [],
+        queuedUpTo: undefined,
         inFlight: 0,
         keyTails: new Map(),
         paused: false,
@@ -363,6 +386,12 @@ export class BatchConsumer {
       progress.revoked = true;
       this.partitions.delete(id);
     }
+  }
+
+  private commit(): Promise<void> {
+    this.doneSinceCommit = 0;
+    this.commits = this.commits.then(() => this.commitFinished());
+    return this.commits;
   }
 
   /** Commits, per partition, past the records done in a row from the last commit. */

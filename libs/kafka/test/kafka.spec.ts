@@ -349,7 +349,7 @@ describe('kafka wrapper against a real broker', () => {
       await waitFor('every record to be handled', () => new Set(lines(out)).size === ids.length, 60_000);
       expect(new Set(lines(out))).toEqual(new Set(ids));
       // At least once, and progress was committed inside the batch: only the records handled since the last
-      // commit (at most a commit interval's worth) are handled twice, not the whole batch again.
+      // commit (at most commitEveryRecords, 100 by default) are handled twice, not the whole batch again.
       const duplicates = lines(out).length - ids.length;
       expect(duplicates).toBeLessThanOrEqual(100);
       expect(duplicates).toBeLessThan(handledBeforeKill);
