@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { CarrierSimulator, writePlatformConfig, type ArrivedMessage, type Scenario } from '@tern/carrier-sim';
 import { grpcMethod, sms } from '@tern/contracts';
+import { sharedRedis } from '@tern/redis';
 import { parseRecipient } from '@tern/sms-domain';
 import {
   ensurePlatformTopics,
@@ -19,6 +20,8 @@ import {
 } from '@tern/testing';
 
 export const SERVICES = ['ingest', 'risk', 'router', 'smpp-connector', 'dlr', 'analytics'] as const;
+/** The Redis database platform runs use, emptied before each (other tests keep to database 0). */
+const RUN_REDIS_DB = 1;
 export type Strategy = 'cheapest' | 'smart';
 
 const root = join(__dirname, '..', '..');
@@ -80,6 +83,23 @@ export function scaledSettings(timeScale: number): Record<string, string> {
 }
 
 /**
+ * A run is a platform of its own: the state the run before left in Redis (receipts its dlr still awaited,
+ * the routers' attempt ledgers, risk's windows on the same numbers) would otherwise act in this one, as
+ * retries of the other run's messages.
+ */
+async function freshRunRedis(redisUrl: string): Promise<string> {
+  const url = new URL(redisUrl);
+  url.pathname = `/${RUN_REDIS_DB}`;
+  const redis = sharedRedis(url.toString());
+  try {
+    await redis.flushdb();
+  } finally {
+    await redis.quit();
+  }
+  return url.toString();
+}
+
+/**
  * A mobile number in a carrier's prefix that the country's numbering plan accepts (ingest refuses the
  * rest): subscriber digits from `i`, as many as the plan wants.
  */
@@ -124,8 +144,7 @@ export class PlatformRun {
     let run: PlatformRun | undefined = undefined;
     const runId = uniqueName(`${scenario.name}-${options.strategy}`);
     const simulator = new CarrierSimulator({
-      // A seed of its own: SMSC message ids come from it, and a real SMSC never gives an id again, while
-      // dlr's Redis still knows the ids of the run before (the same seed would repeat them).
+      // A seed of its own: SMSC message ids come from it, and a real SMSC never gives an id again.
       seed: createHash('sha256').update(runId).digest().readUInt32BE(0) | 1,
       // A quiet network while the platform starts; the timeline plays from `begin()`.
       scenario: { ...scenario, timeline: [], channels: scenario.channels.map((c) => ({ ...c, port: 0 })) },
@@ -147,6 +166,7 @@ export class PlatformRun {
     // As an operator does before the first start (a fresh broker has none of the platform's topics).
     await ensurePlatformTopics();
     const infra = infraFromEnv();
+    const redisUrl = await freshRunRedis(infra.redisUrl);
     const world = writePlatformConfig(
       this.options.scenario,
       mkdtempSync(join(tmpdir(), 'tern-run-')),
@@ -155,7 +175,7 @@ export class PlatformRun {
     );
     const env = {
       TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
-      TERN_REDIS_URL: infra.redisUrl,
+      TERN_REDIS_URL: redisUrl,
       TERN_CLICKHOUSE_URL: infra.clickhouseUrl,
       TERN_CLICKHOUSE_DATABASE: this.database,
       TERN_ANALYTICS_HASH_KEY: 'e2e-run-analytics-hash-key',
