@@ -29,9 +29,10 @@ describe('latam-fintech', () => {
     expect(baseline.meanMs).toBeGreaterThan(14_000);
     expect(baseline.meanMs).toBeLessThan(22_000);
     expect(tern.deliveryRate).toBeGreaterThanOrEqual(0.981);
-    // The brief's target is a 3.2 s average; Tern measures 2.9-3.3 s here (about 3% of Tier-1 attempts
-    // fail over to the 15 s default route), so the target is not met reliably yet and issue 9 stays open
-    // for it. Until then this guards against regressions past that spread.
+    // The brief's target is a 3.2 s average. Tern measures 2.9-3.2 s here: first attempts average 2.6-2.9 s
+    // (Brazil's direct route or Tier-1, and the draws that still try the other), and the 3-5% that fail over
+    // to the 15 s default route add 0.3-0.5 s. No margin, so issue 9 stays open for it; this guards against
+    // regressions past that spread.
     expect(tern.meanMs).toBeLessThanOrEqual(3_600);
   });
 });

@@ -11,8 +11,10 @@ export const analyticsSettings = {
   ),
   intervalMs: setting(
     'TERN_ANALYTICS_INTERVAL_MS',
+    // A new or changed route's first outcomes should reach the router within seconds: until they do, it
+    // draws from the tier's prior, and explores the slow routes as often as the fast ones.
     'How often routing weights are recomputed and published',
-    env.int(500, 3_600_000).default(5000),
+    env.int(500, 3_600_000).default(2000),
   ),
   halfLifeMs: setting(
     'TERN_ANALYTICS_HALF_LIFE_MS',
