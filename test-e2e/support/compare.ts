@@ -1,7 +1,7 @@
 // The routing suites' shape: the same scenario and traffic twice, smart routing and the baseline, one table.
 import type { Scenario } from '@tern/carrier-sim';
 import { PlatformRun, type PlatformRunOptions, type Strategy } from './platform-run';
-import { latencyBreakdown, reportTable, tally, type Tally } from './tally';
+import { latencyBreakdown, perCountry, reportTable, tally, type Tally } from './tally';
 
 export interface Comparison {
   tern: Tally;
@@ -36,7 +36,7 @@ export async function compareWithBaseline(options: {
       ? []
       : [`${strategy}: ${run.refused.length} OTPs refused by the API (first: ${run.refused[0]})`],
   );
-  const breakdown = [latencyBreakdown(runs.smart), latencyBreakdown(runs.cheapest)];
+  const breakdown = [runs.smart, runs.cheapest].flatMap((run) => [latencyBreakdown(run), perCountry(run)]);
   reportTable(options.suite, options.heading, [baseline, tern], [...breakdown, ...refusals]);
   return { tern, baseline, runs };
 }

@@ -161,3 +161,13 @@ export function latencyBreakdown(run: PlatformRun): string {
     `failover (mean ${mean(failover)}, adding ${seconds((sum(failover) - (failover.length * sum(firstTime)) / Math.max(1, firstTime.length)) / Math.max(1, all))} to the average)`
   );
 }
+
+/** Each country's delivered OTPs and their mean latency: a capped country's queue shows in its own line only. */
+export function perCountry(run: PlatformRun): string {
+  const countries = [...new Set([...run.otps.values()].map((otp) => otp.country))].sort();
+  const lines = countries.map((country) => {
+    const t = tally(country, run, (otp) => otp.country === country);
+    return `${country} ${t.delivered}/${t.otps} at ${seconds(t.meanMs)}`;
+  });
+  return `${run.options.strategy} per country (delivered, mean): ${lines.join('; ')}`;
+}
