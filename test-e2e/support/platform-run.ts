@@ -20,6 +20,8 @@ import {
 } from '@tern/testing';
 
 export const SERVICES = ['ingest', 'risk', 'router', 'smpp-connector', 'dlr', 'analytics'] as const;
+/** Real time for a receipt the simulator sent to be recorded by the platform (dlr batches for 1 s). */
+const RECEIPT_FLOW_MS = 3000;
 /** The Redis database platform runs use, emptied before each (other tests keep to database 0). */
 const RUN_REDIS_DB = 1;
 export type Strategy = 'cheapest' | 'smart';
@@ -322,7 +324,8 @@ export class PlatformRun {
   async settle(maxScenarioMs: number, graceScenarioMs = 10_000): Promise<void> {
     const deadline = this.scenarioNow() + maxScenarioMs;
     const settled = (otp: SentOtp, now: number) => {
-      if (otp.submissions.some((s) => s.stat === 'DELIVRD')) return true;
+      // Delivered once the handset has it, when the simulator sends the receipt the platform records.
+      if (otp.submissions.some((s) => s.stat === 'DELIVRD' && now > s.arrivedAt + s.latencyMs)) return true;
       // The baseline makes one attempt: its fate, known on arrival, is the OTP's.
       if (this.options.strategy === 'cheapest' && otp.submissions.length > 0) return true;
       const last = otp.submissions[otp.submissions.length - 1];
@@ -337,6 +340,8 @@ export class PlatformRun {
       maxScenarioMs / this.timeScale + 10_000,
       250,
     );
+    // The last receipts on their way through the connector and dlr to ClickHouse (dlr stops first).
+    await new Promise((r) => setTimeout(r, RECEIPT_FLOW_MS));
   }
 
   /** Stops the services and the simulator; each service's log is kept in `.local/e2e/logs/<run>/`. */
