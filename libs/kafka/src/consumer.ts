@@ -244,7 +244,9 @@ export class BatchConsumer {
     this.stopping = true;
     if (this.started) {
       clearInterval(this.commitTimer);
-      this.consumer.pause([...this.handlers.keys()].map((topic) => ({ topic })));
+      // Stopped before run() began (a SIGTERM during start-up): kafkajs has nothing to pause yet.
+      if (this.commitTimer !== undefined)
+        this.consumer.pause([...this.handlers.keys()].map((topic) => ({ topic })));
       await this.settled();
       // Before disconnecting: kafkajs skips commits once its own stop has begun.
       await this.commit();
