@@ -162,12 +162,22 @@ export function latencyBreakdown(run: PlatformRun): string {
   );
 }
 
-/** Each country's delivered OTPs and their mean latency: a capped country's queue shows in its own line only. */
+/**
+ * Each country's delivered OTPs and their mean latency (a capped country's queue shows in its own line only),
+ * and where its first attempts went: what routing chose, before any failover.
+ */
 export function perCountry(run: PlatformRun): string {
   const countries = [...new Set([...run.otps.values()].map((otp) => otp.country))].sort();
   const lines = countries.map((country) => {
-    const t = tally(country, run, (otp) => otp.country === country);
-    return `${country} ${t.delivered}/${t.otps} at ${seconds(t.meanMs)}`;
+    const inCountry = (otp: SentOtp) => otp.country === country;
+    const t = tally(country, run, inCountry);
+    const firstChannels = new Map<string, number>();
+    for (const otp of run.otps.values()) {
+      const channel = inCountry(otp) ? otp.submissions[0]?.channel : undefined;
+      if (channel) firstChannels.set(channel, (firstChannels.get(channel) ?? 0) + 1);
+    }
+    const mix = [...firstChannels].sort(([, a], [, b]) => b - a).map(([channel, n]) => `${channel} ${n}`);
+    return `${country} ${t.delivered}/${t.otps} at ${seconds(t.meanMs)} (first: ${mix.join(', ')})`;
   });
-  return `${run.options.strategy} per country (delivered, mean): ${lines.join('; ')}`;
+  return `${run.options.strategy} per country (delivered, mean, first attempts): ${lines.join('; ')}`;
 }
