@@ -4,35 +4,36 @@
 import { loadScenario } from '@tern/carrier-sim';
 import { compareWithBaseline, type Comparison } from '../support/compare';
 
-// Sign-ins by country, in proportion to the four countries' populations.
+// Sign-ins by country, in proportion to the four countries' populations. 30 a second: the target is an
+// average, and a third as many OTPs measure it with too much chance in it (see the last assertion).
 const COUNTRIES = { BR: 49, MX: 29, CO: 12, AR: 10 };
 let result: Comparison;
 
 beforeAll(async () => {
   result = await compareWithBaseline({
     suite: 'latam-fintech',
-    heading: '10 OTPs a second for 60 s to BR, MX, CO, AR',
+    heading: '30 OTPs a second for 60 s to BR, MX, CO, AR',
     scenario: loadScenario('latam-fintech'),
     traffic: async (run) => {
-      await run.drive(60_000, () => 10, COUNTRIES);
+      await run.drive(60_000, () => 30, COUNTRIES);
       await run.settle(60_000);
     },
   });
 }, 900_000);
 
 describe('latam-fintech', () => {
-  it('delivers at least 98.1% of OTPs, on average within 3.6 s (target 3.2 s), where the default route takes about 18 s', () => {
+  it('delivers at least 98.1% of OTPs, on average within 3.2 s, where the default route takes about 18 s', () => {
     const { baseline, tern } = result;
-    expect(baseline.otps).toBeGreaterThanOrEqual(570);
-    expect(tern.otps).toBeGreaterThanOrEqual(570);
+    expect(baseline.otps).toBeGreaterThanOrEqual(1_710);
+    expect(tern.otps).toBeGreaterThanOrEqual(1_710);
     // The world is as the brief describes it.
     expect(baseline.meanMs).toBeGreaterThan(14_000);
     expect(baseline.meanMs).toBeLessThan(22_000);
     expect(tern.deliveryRate).toBeGreaterThanOrEqual(0.981);
-    // The brief's target is a 3.2 s average. Tern measures 2.9-3.2 s here: first attempts average 2.6-2.9 s
-    // (Brazil's direct route or Tier-1, and the draws that still try the other), and the 3-5% that fail over
-    // to the 15 s default route add 0.3-0.5 s. No margin, so issue 9 stays open for it; this guards against
-    // regressions past that spread.
-    expect(tern.meanMs).toBeLessThanOrEqual(3_600);
+    // The world's floor is about 2.95 s: first attempts average 2.6 s (Brazil's direct route 2.3 s, Tier-1
+    // 2.8 s elsewhere), and the 3% that Tier-1 fails cost about 20 s each on the 18 s default route, +0.35 s.
+    // How many fail is chance: over 600 OTPs the average spread by ±0.15 s and crossed 3.2 s in one run in
+    // five; over 1,800 the spread is about ±0.08 s.
+    expect(tern.meanMs).toBeLessThanOrEqual(3_200);
   });
 });
