@@ -9,10 +9,10 @@ export const analyticsSettings = {
     'Port of the analytics read API (operators and dashboards; not for tenants); 0 picks a free one',
     env.port().default(50052),
   ),
+  // A new or changed route's first outcomes should reach the router within seconds: until they do, it draws
+  // from the tier priors, which send a share of OTPs to routes that later figures show to be slow.
   intervalMs: setting(
     'TERN_ANALYTICS_INTERVAL_MS',
-    // A new or changed route's first outcomes should reach the router within seconds: until they do, it
-    // draws from the tier's prior, and explores the slow routes as often as the fast ones.
     'How often routing weights are recomputed and published',
     env.int(500, 3_600_000).default(2000),
   ),
