@@ -13,4 +13,5 @@ export const ANALYTICS_PROTO_PATH = join(PROTO_ROOT, 'tern/analytics/v1/analytic
 export * as rpc from './gen/google/rpc/status';
 export * as rpcDetails from './gen/google/rpc/error_details';
 export { statusEvent } from './status-event';
+export { STATUS_REASONS, statusAdvances, statusRank } from './status-order';
 export { grpcMethod, type MessageCodec } from './grpc-method';

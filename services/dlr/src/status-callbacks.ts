@@ -1,6 +1,6 @@
 import type { TenantDirectory } from '@tern/config';
-import { sms } from '@tern/contracts';
-import { execOrThrow, LeasedSchedule } from '@tern/redis';
+import { sms, statusRank } from '@tern/contracts';
+import { execOrThrow, LeasedSchedule, redisScript } from '@tern/redis';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import type { Redis } from 'ioredis';
 import { Counter, Histogram } from 'prom-client';
@@ -15,7 +15,7 @@ import {
 
 const callbacks = new Counter({
   name: 'tern_dlr_callbacks_total',
-  help: 'Status callback tries by outcome: delivered, failed (tried again later), abandoned (gave up), duplicate (delivered or scheduled already), no_secret (tenant has no callback secret)',
+  help: 'Status callback tries by outcome: delivered, failed (tried again later), abandoned (gave up), duplicate (delivered or scheduled already), behind (the message had moved on past this status), no_secret (tenant has no callback secret)',
   labelNames: ['outcome'],
   registers: [metricsRegistry],
 });
@@ -41,6 +41,19 @@ const DUE = 'tern:dlr:callbacks:due';
 const DELIVERED_KEEP_SECONDS = 3 * 24 * 3600;
 
 /**
+ * The furthest status rank called back per message: 1 when ARGV[1] moves the message on (and is kept),
+ * 0 when it equals the kept rank (a repeat: the event id decides), -1 when it is behind.
+ */
+const ADVANCE = `
+local kept = tonumber(redis.call('GET', KEYS[1]))
+local rank = tonumber(ARGV[1])
+if kept and kept > rank then return -1 end
+if kept == rank then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+`;
+
+/**
  * Signed HTTP status callbacks. Each event is put in a schedule in Redis (shared by every instance) and
  * tried in the background, never inside the Kafka handler, so a receiver that hangs holds up neither the
  * status topic's partitions nor the schedule's other entries. A failed try is scheduled again with
@@ -49,6 +62,7 @@ const DELIVERED_KEEP_SECONDS = 3 * 24 * 3600;
  */
 export class StatusCallbacks {
   private readonly due;
+  private readonly advance;
   private readonly inFlight = new Map<string, number>();
   private readonly running = new Set<Promise<void>>();
   /** A try leased by an instance that died comes due again after this (well past any try's timeout). */
@@ -62,14 +76,27 @@ export class StatusCallbacks {
     private readonly log: Logger,
   ) {
     this.due = new LeasedSchedule(redis, DUE);
+    this.advance = redisScript(redis, 'ternDlrCallbackAdvance', 1, ADVANCE);
     this.leaseMs = Math.max(60_000, 2 * policy.timeoutMs);
   }
 
-  /** A status event from `sms.status`: its first try, or a place in the schedule. */
+  /**
+   * A status event from `sms.status`: its first try, or a place in the schedule. A receiver is never told a
+   * status the message has already moved past (the status order): a late event is not posted.
+   */
   async handle(event: sms.StatusEvent): Promise<void> {
     if (!event.callbackUrl) return;
     if (!this.tenants.callbackSecret(event.tenantId)) {
       callbacks.inc({ outcome: 'no_secret' });
+      return;
+    }
+    const advanced = await this.advance.run(
+      rankKey(event.messageId),
+      statusRank(event),
+      DELIVERED_KEEP_SECONDS,
+    );
+    if (advanced === -1) {
+      callbacks.inc({ outcome: 'behind' });
       return;
     }
     const id = callbackEventId(event);
@@ -218,3 +245,4 @@ export class StatusCallbacks {
 
 const pendingKey = (id: string) => `tern:dlr:callback:${id}`;
 const deliveredKey = (id: string) => `tern:dlr:callback-delivered:${id}`;
+const rankKey = (messageId: string) => `tern:dlr:callback-rank:${messageId}`;

@@ -1,4 +1,4 @@
-import { sms } from '@tern/contracts';
+import { sms, statusAdvances, statusRank } from '@tern/contracts';
 import type { Redis } from 'ioredis';
 import { applyStatusEvent } from './domain/message-view';
 import { execOrThrow, redisScript } from '@tern/redis';
@@ -14,14 +14,19 @@ return 1
 
 /**
  * Apply one status event exactly once: skipped when this record (partition, offset) or a later one of the
- * same partition was applied already (redelivery after a crash or rebalance). The new view and the
- * tenant's stream entry are written together, so a reader never sees one without the other.
+ * same partition was applied already (redelivery after a crash or rebalance). The view is written with the
+ * rank of the status it shows; the tenant's stream gets the event only when it moved the message on in the
+ * status order (ARGV[8], the event's rank, above the stored one), so a late or repeated event is never
+ * streamed. View and stream entry are written together: a reader never sees one without the other.
  */
 const APPLY = `
-local applied = redis.call('HMGET', KEYS[1], 'p', 'o')
+local applied = redis.call('HMGET', KEYS[1], 'p', 'o', 'r')
 if applied[1] == ARGV[1] and tonumber(applied[2]) >= tonumber(ARGV[2]) then return '' end
+local advances = applied[3] == false or tonumber(ARGV[8]) > tonumber(applied[3])
 redis.call('HSET', KEYS[1], 't', ARGV[3], 'v', ARGV[4], 'p', ARGV[1], 'o', ARGV[2])
+if advances then redis.call('HSET', KEYS[1], 'r', ARGV[8]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
+if not advances then return '' end
 return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 'e', ARGV[5])
 `;
 
@@ -67,9 +72,19 @@ export class MessageStore {
   }
 
   async get(messageId: string): Promise<StoredMessage | undefined> {
-    const [tenant, bytes] = await this.redis.hmgetBuffer(this.messageKey(messageId), 't', 'v');
+    return (await this.getRanked(messageId))?.stored;
+  }
+
+  /** The view with the rank of the status it shows (undefined: no status applied yet). */
+  private async getRanked(
+    messageId: string,
+  ): Promise<{ stored: StoredMessage; rank: number | undefined } | undefined> {
+    const [tenant, bytes, rank] = await this.redis.hmgetBuffer(this.messageKey(messageId), 't', 'v', 'r');
     if (!tenant || !bytes) return undefined;
-    return { tenantId: tenant.toString(), view: sms.Message.decode(bytes) };
+    return {
+      stored: { tenantId: tenant.toString(), view: sms.Message.decode(bytes) },
+      rank: rank ? Number(rank.toString()) : undefined,
+    };
   }
 
   async getMany(messageIds: readonly string[]): Promise<(StoredMessage | undefined)[]> {
@@ -82,14 +97,17 @@ export class MessageStore {
     );
   }
 
-  /** Applies one `sms.status` record; returns the stream cursor it got, or undefined if already applied. */
+  /**
+   * Applies one `sms.status` record; returns the stream cursor it got, or undefined when it did not move the
+   * message on (already applied, or behind the status shown).
+   */
   async apply(
     event: sms.StatusEvent,
     position: { partition: number; offset: string },
   ): Promise<string | undefined> {
-    const stored = await this.get(event.messageId);
-    const view = applyStatusEvent(stored?.view, event);
-    const tenantId = stored?.tenantId ?? event.tenantId;
+    const found = await this.getRanked(event.messageId);
+    const view = applyStatusEvent(found?.stored.view, event, statusAdvances(found?.rank, event));
+    const tenantId = found?.stored.tenantId ?? event.tenantId;
     const cursor = (await this.applyEvent.run(
       this.messageKey(event.messageId),
       this.streamKey(tenantId),
@@ -100,6 +118,7 @@ export class MessageStore {
       Buffer.from(sms.StatusEvent.encode(event).finish()),
       this.retentionMs,
       this.streamMaxLen,
+      statusRank(event),
     )) as string;
     return cursor === '' ? undefined : cursor;
   }

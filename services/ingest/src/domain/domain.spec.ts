@@ -131,6 +131,7 @@ describe('message view', () => {
         channelId: 'c1',
         smscMessageIds: ['9'],
       }),
+      true,
     );
     next = applyStatusEvent(
       next,
@@ -140,10 +141,12 @@ describe('message view', () => {
         errorCode: '001',
         reason: { code: 'UNREACHABLE', description: 'x', retryable: true },
       }),
+      true,
     );
     next = applyStatusEvent(
       next,
       event(sms.MessageStatus.MESSAGE_STATUS_DELIVERED, { attempt: 2, channelId: 'c2' }),
+      true,
     );
     expect(next.status).toBe(sms.MessageStatus.MESSAGE_STATUS_DELIVERED);
     expect(next.reason).toBeUndefined();
@@ -160,6 +163,40 @@ describe('message view', () => {
       { number: 2, channelId: 'c2', doneAt: now },
     ]);
     expect(view.attempts).toEqual([]);
+  });
+
+  it('an event that does not advance the message only fills in what its attempt lacks', () => {
+    const view = acceptedView(validateSendRequestOk());
+    const later = new Date(now.getTime() + 5000);
+    const delivered = applyStatusEvent(
+      view,
+      sms.StatusEvent.fromPartial({
+        messageId: view.messageId,
+        status: sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
+        attempt: 1,
+        channelId: 'c1',
+        receiptState: sms.ReceiptState.RECEIPT_STATE_DELIVRD,
+        occurredAt: later,
+      }),
+      true,
+    );
+    const lateSubmitted = applyStatusEvent(
+      delivered,
+      sms.StatusEvent.fromPartial({
+        messageId: view.messageId,
+        status: sms.MessageStatus.MESSAGE_STATUS_SUBMITTED,
+        attempt: 1,
+        channelId: 'other',
+        smscMessageIds: ['77'],
+        occurredAt: now,
+      }),
+      false,
+    );
+    expect(lateSubmitted.status).toBe(sms.MessageStatus.MESSAGE_STATUS_DELIVERED);
+    expect(lateSubmitted.updatedAt).toEqual(later);
+    expect(lateSubmitted.attempts).toMatchObject([
+      { number: 1, channelId: 'c1', smscMessageIds: ['77'], doneAt: later, submittedAt: now },
+    ]);
   });
 });
 

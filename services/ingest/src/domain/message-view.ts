@@ -34,11 +34,17 @@ export function acceptedEvent(message: events.SmsMessage): sms.StatusEvent {
 }
 
 /**
- * A message's view after one more of its status events (events of one message arrive in order). The
- * message status follows the event; the event's attempt, if any, is created or updated in place. A view
- * that was never seen here (accepted by another deployment, or expired from the store) starts from the event.
+ * A message's view after one more of its status events. `advances` says whether the event moves the message
+ * on in the status order (`statusAdvances`): only then do the message's status, reason and time follow it,
+ * and its attempt's fields take the event's. An event that does not advance (late, or redelivered) only fills
+ * in what the view lacks (an attempt's SMSC ids from a SUBMITTED that came after its receipt). A view that
+ * was never seen here (accepted by another deployment, or expired from the store) starts from the event.
  */
-export function applyStatusEvent(view: sms.Message | undefined, event: sms.StatusEvent): sms.Message {
+export function applyStatusEvent(
+  view: sms.Message | undefined,
+  event: sms.StatusEvent,
+  advances: boolean,
+): sms.Message {
   const base: sms.Message = view ?? {
     messageId: event.messageId,
     clientReference: event.clientReference,
@@ -57,9 +63,9 @@ export function applyStatusEvent(view: sms.Message | undefined, event: sms.Statu
   };
   const next: sms.Message = {
     ...base,
-    status: event.status,
-    updatedAt: event.occurredAt ?? base.updatedAt,
-    reason: event.reason,
+    ...(advances
+      ? { status: event.status, updatedAt: event.occurredAt ?? base.updatedAt, reason: event.reason }
+      : {}),
     attempts: base.attempts.map((a) => ({ ...a })),
   };
   if (event.attempt > 0) {
@@ -78,14 +84,24 @@ export function applyStatusEvent(view: sms.Message | undefined, event: sms.Statu
       next.attempts.push(attempt);
       next.attempts.sort((a, b) => a.number - b.number);
     }
-    if (event.channelId) attempt.channelId = event.channelId;
-    if (event.smscMessageIds.length > 0) attempt.smscMessageIds = event.smscMessageIds;
-    if (event.submitStatus !== 0) attempt.submitStatus = event.submitStatus;
-    if (event.receiptState !== sms.ReceiptState.RECEIPT_STATE_UNSPECIFIED)
-      attempt.receiptState = event.receiptState;
-    if (event.errorCode) attempt.errorCode = event.errorCode;
+    const take = <K extends keyof sms.Attempt>(field: K, value: sms.Attempt[K], set: boolean) => {
+      if (set && (advances || isEmpty(attempt[field]))) attempt[field] = value;
+    };
+    take('channelId', event.channelId, event.channelId !== '');
+    take('smscMessageIds', event.smscMessageIds, event.smscMessageIds.length > 0);
+    take('submitStatus', event.submitStatus, event.submitStatus !== 0);
+    take(
+      'receiptState',
+      event.receiptState,
+      event.receiptState !== sms.ReceiptState.RECEIPT_STATE_UNSPECIFIED,
+    );
+    take('errorCode', event.errorCode, event.errorCode !== '');
     if (event.status === sms.MessageStatus.MESSAGE_STATUS_SUBMITTED) attempt.submittedAt ??= event.occurredAt;
-    if (FINAL.has(event.status)) attempt.doneAt = event.occurredAt;
+    take('doneAt', event.occurredAt, FINAL.has(event.status));
   }
   return next;
+}
+
+function isEmpty(value: unknown): boolean {
+  return value === undefined || value === '' || value === 0 || (Array.isArray(value) && value.length === 0);
 }

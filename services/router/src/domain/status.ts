@@ -1,10 +1,10 @@
-import type { sms } from '@tern/contracts';
+import { STATUS_REASONS, type sms } from '@tern/contracts';
 
-/** Routing codes in the public reason vocabulary (beside the carriers' and risk's codes). */
+/** Routing codes in the public reason vocabulary: the router's conclusions in the status order. */
 export const ROUTING_REASONS = {
-  noRoute: 'NO_ROUTE',
-  expired: 'EXPIRED',
-  maxAttempts: 'MAX_ATTEMPTS',
+  noRoute: STATUS_REASONS.noRoute,
+  expired: STATUS_REASONS.expired,
+  maxAttempts: STATUS_REASONS.maxAttempts,
 } as const;
 
 export function reason(code: string, description: string): sms.StatusReason {
