@@ -4,7 +4,7 @@ import { extractTraceContext, metricsRegistry, tracer, type Logger } from '@tern
 import type { Batch, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { CONTENT_TYPE_HEADER, decodeValue } from './codec';
-import { PoisonMessageError, TransientError } from './errors';
+import { isTransient, PoisonMessageError } from './errors';
 import type { TypedProducer } from './producer';
 import type { TopicDef } from './topics';
 
@@ -25,7 +25,10 @@ export type RecordHandler<T> = (record: ConsumedRecord<T>) => Promise<void>;
 
 export interface ConsumerOptions {
   groupId: string;
-  /** Attempts of a handler that throws an ordinary error before the record goes to the DLQ. */
+  /**
+   * Attempts of a handler that throws an error that is neither poison nor transient (a defect met by this
+   * record) before the record goes to the DLQ, so it cannot stall its partition.
+   */
   maxHandlerAttempts?: number;
   /** Back-off between attempts; doubled each time up to maxRetryDelayMs. */
   retryDelayMs?: number;
@@ -137,7 +140,9 @@ interface PartitionProgress {
  * - offsets are committed only after the records before them were handled (or dead-lettered);
  * - a record that cannot be decoded, or whose handler throws PoisonMessageError, or keeps failing,
  *   goes to `<topic>.dlq` with the reason in headers, and the partition moves on;
- * - a TransientError is retried with back-off until it passes or the consumer stops, never dead-lettered;
+ * - an error that says a dependency is away (`isTransient`: a TransientError, a dropped Redis or Kafka
+ *   connection, a refused socket) is retried with back-off until it passes or the consumer stops, never
+ *   dead-lettered: it is not the record's fault;
  * - stop() finishes the record in hand, commits, and leaves the group.
  * Every topic has exactly one handler; subscribing twice, or starting with none, is an error.
  */
@@ -475,7 +480,7 @@ export class BatchConsumer {
         if (error instanceof PoisonMessageError) {
           return this.deadLetter(topic, batch, message, error.reason, error, interrupted, error.field);
         }
-        const transient = error instanceof TransientError;
+        const transient = isTransient(error);
         if (!transient && attempt >= this.options.maxHandlerAttempts) {
           return this.deadLetter(topic, batch, message, DLQ_REASONS.handler, error as Error, interrupted);
         }

@@ -23,3 +23,72 @@ export class TransientError extends Error {
     this.name = 'TransientError';
   }
 }
+
+/** Socket and resolver errors: the other end is away or the path to it is broken. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_CLOSED',
+]);
+
+/** Error names of clients whose failures say the server is away or busy, never that the record is wrong. */
+const UNAVAILABLE_NAMES = new Set([
+  // ioredis: the connection dropped or could not be made within the command's retries.
+  'MaxRetriesPerRequestError',
+  // kafkajs: a broker away, a request timed out, a leader moving.
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSLockTimeout',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSTimeout',
+]);
+
+/** Messages without a code or a name of their own that say a connection is gone. */
+const UNAVAILABLE_MESSAGES = [
+  /^Connection is closed\.?$/, // ioredis, a command on a connection that ended
+  /^Stream isn't writeable/, // ioredis with its offline queue off
+  /^fetch failed$/, // Node's fetch, cause carries the socket error
+  /^socket hang up$/,
+  /^Timeout error\.?$/, // @clickhouse/client's request timeout
+  // Redis replies while it cannot serve: loading its data after a restart, a replica, a failover.
+  /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS) /,
+];
+
+/**
+ * Whether an error says a dependency (Redis, Kafka, ClickHouse, an HTTP service) is unavailable rather than
+ * that the record is wrong: the consumer then waits it out, retrying with back-off, and never dead-letters
+ * the record for it. Recognised by shape (error names, socket codes, the clients' messages), along the
+ * `cause` chain, so wrapping an error keeps it transient.
+ */
+export function isTransient(error: unknown): boolean {
+  // Duck-typed, not `instanceof Error`: errors made by Node itself come from another realm under test runners.
+  for (let e = error, depth = 0; isErrorLike(e) && depth < 5; e = e.cause, depth++) {
+    if (e instanceof TransientError) return true;
+    const { code, retriable, status } = e as { code?: unknown; retriable?: unknown; status?: unknown };
+    if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
+    if (UNAVAILABLE_NAMES.has(e.name) || retriable === true) return true;
+    // A ClickHouse or HTTP server that answers 502-504 is on its way up or down.
+    if (typeof status === 'number' && status >= 502 && status <= 504) return true;
+    const message = e.message;
+    if (UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(message))) return true;
+  }
+  return false;
+}
+
+function isErrorLike(value: unknown): value is { name: string; message: string; cause?: unknown } {
+  const e = value as { name?: unknown; message?: unknown } | null;
+  return typeof e === 'object' && e !== null && typeof e.message === 'string' && typeof e.name === 'string';
+}

@@ -50,7 +50,10 @@ export function sendEventIntake(tenants: TenantDirectory, acceptor: Acceptor) {
     }
     let outcome;
     try {
-      [outcome] = await acceptor.accept(tenant, [event.message], 'kafka', () => 'message.');
+      // Without a client_reference, the record's place in the topic identifies the event: redelivered after a
+      // crash or rebalance, it is answered as a repeat instead of becoming a second message.
+      const place = `event:${record.topic}/${record.partition}/${record.offset}/${record.timestamp.getTime()}`;
+      [outcome] = await acceptor.accept(tenant, [event.message], 'kafka', () => 'message.', [place]);
     } catch (error) {
       // Redis or Kafka unavailable: the event waits (retried with back-off), it is not the event's fault.
       throw new TransientError(`intake unavailable: ${(error as Error).message}`, { cause: error });
@@ -70,8 +73,8 @@ export function sendEventIntake(tenants: TenantDirectory, acceptor: Acceptor) {
         if (outcome.code === 'IDEMPOTENCY_KEY_REUSED') {
           throw new PoisonMessageError(outcome.code, outcome.description, 'message.client_reference');
         }
-        // Another path is accepting the same reference right now: ordinary error, retried with back-off.
-        throw new Error(outcome.description);
+        // Another path is accepting the same reference right now: the event waits for it to finish.
+        throw new TransientError(outcome.description);
       case 'rate-limited':
       case undefined:
         throw new Error(`unexpected intake outcome ${outcome?.kind ?? 'none'}`);
