@@ -1,5 +1,5 @@
 import { events } from '@tern/contracts';
-import { execOrThrow, LeasedSchedule } from '@tern/redis';
+import { execOrThrow, LeasedSchedule, redisScript } from '@tern/redis';
 import type { Redis } from 'ioredis';
 import { smscIdReadings } from './domain/smsc-id';
 
@@ -15,6 +15,80 @@ const UNMATCHED = 'tern:dlr:unmatched-receipts';
 /** How long an attempt, its id readings and an unmatched receipt are kept: receipts can come days later. */
 const KEEP_SECONDS = 3 * 24 * 3600;
 
+/*
+ * The join of a submission and its receipt is one atomic step on each side, so they cannot pass each other:
+ * either the receipt is kept first and the submission takes it, or the submission's ids are there first and
+ * the receipt finds them. (As separate reads and writes, a receipt that looked before the ids were written
+ * and kept itself after the submission looked would wait for a submission that had come and gone: the
+ * attempt reported NO_RECEIPT and retried, a second SMS.)
+ */
+
+/**
+ * A submission: KEYS = awaiting set, attempt hash, then per (part, reading) its id key and its unmatched
+ * receipt key. ARGV = due time, awaiting member, submission, keep seconds, then per pair its part number.
+ * Records the attempt and its ids, and takes every receipt that was waiting: returns [part, receipt]...
+ */
+const SUBMITTED = `
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], 'submission', ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+local found = {}
+local arg = 5
+for i = 3, #KEYS, 2 do
+  local part = ARGV[arg]
+  arg = arg + 1
+  redis.call('SET', KEYS[i], ARGV[2] .. '|' .. part, 'EX', ARGV[4])
+  local receipt = redis.call('GET', KEYS[i + 1])
+  if receipt then
+    redis.call('DEL', KEYS[i + 1])
+    table.insert(found, part)
+    table.insert(found, receipt)
+  end
+end
+return found
+`;
+
+/**
+ * A receipt: KEYS = its id keys (one per reading), then its unmatched keys (same count), then the unmatched
+ * set. ARGV = receipt, keep seconds, report time, unmatched member. Returns the part reference of its
+ * submission, or keeps the receipt for it and returns false.
+ */
+const MATCH_OR_KEEP = `
+local readings = (#KEYS - 1) / 2
+for i = 1, readings do
+  local ref = redis.call('GET', KEYS[i])
+  if ref then return ref end
+end
+for i = readings + 1, 2 * readings do redis.call('SET', KEYS[i], ARGV[1], 'EX', ARGV[2], 'NX') end
+redis.call('ZADD', KEYS[#KEYS], ARGV[3], ARGV[4])
+return false
+`;
+
+/**
+ * The right to report an attempt's receipt outcome: KEYS = attempt hash, awaiting set; ARGV = member.
+ * -1: reported already; else 1 when its receipt had been reported missing (NO_RECEIPT), 0 when not.
+ */
+const CLAIM_REPORT = `
+if redis.call('HSETNX', KEYS[1], 'reported', '1') == 0 then return -1 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('HGET', KEYS[1], 'missed') == '1' then return 1 end
+return 0
+`;
+
+/**
+ * The right to report an attempt's receipt missing: KEYS = attempt hash, awaiting set; ARGV = member.
+ * 0 when its receipt was reported meanwhile (it leaves the schedule); 1 otherwise, marked missed. A claim
+ * whose report never went out (a crash) is taken again when the lease ends: the report is idempotent.
+ */
+const CLAIM_MISSING = `
+if redis.call('HEXISTS', KEYS[1], 'reported') == 1 or redis.call('HEXISTS', KEYS[1], 'submission') == 0 then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 0
+end
+redis.call('HSET', KEYS[1], 'missed', '1')
+return 1
+`;
+
 /**
  * Attempts and their parts in Redis, shared by every dlr instance: the submission (with the message, for
  * statuses and retries), each part's SMSC id under every reading, each part's outcome (the first receipt
@@ -27,9 +101,18 @@ export class AttemptLedger {
   /** Receipts waiting for their submission, due to be reported when they have waited long enough. */
   private readonly unmatched;
 
+  private readonly submittedScript;
+  private readonly matchOrKeepScript;
+  private readonly claimReportScript;
+  private readonly claimMissing;
+
   constructor(private readonly redis: Redis) {
     this.awaiting = new LeasedSchedule(redis, AWAITING);
     this.unmatched = new LeasedSchedule(redis, UNMATCHED);
+    this.submittedScript = redisScript(redis, 'ternDlrSubmitted', 'dynamic', SUBMITTED);
+    this.matchOrKeepScript = redisScript(redis, 'ternDlrMatchOrKeep', 'dynamic', MATCH_OR_KEEP);
+    this.claimReportScript = redisScript(redis, 'ternDlrClaimReport', 2, CLAIM_REPORT);
+    this.claimMissing = redisScript(redis, 'ternDlrClaimMissing', 2, CLAIM_MISSING);
   }
 
   /** Records an accepted submission, due for a receipt by `receiptDueAt`; returns receipts waiting for it. */
@@ -37,63 +120,59 @@ export class AttemptLedger {
     result: events.SubmitResult,
     receiptDueAt: number,
   ): Promise<{ part: number; receipt: events.DeliveryReceipt }[]> {
-    const key = attemptKey(result.messageId, result.attempt);
-    const pipeline = this.redis.pipeline();
-    // What awaiting.schedule does, in the same round trip.
-    pipeline.zadd(AWAITING, receiptDueAt, `${result.messageId}|${result.attempt}`);
-    pipeline.hset(
-      key,
-      'submission',
-      Buffer.from(events.SubmitResult.encode(result).finish()).toString('base64'),
-    );
-    pipeline.expire(key, KEEP_SECONDS);
+    const keys = [AWAITING, attemptKey(result.messageId, result.attempt)];
+    const parts: number[] = [];
     result.smscMessageIds.forEach((id, part) => {
       for (const reading of smscIdReadings(id)) {
-        pipeline.set(
-          idKey(result.channelId, reading),
-          `${result.messageId}|${result.attempt}|${part}`,
-          'EX',
-          KEEP_SECONDS,
-        );
+        keys.push(idKey(result.channelId, reading), pendingKey(result.channelId, reading));
+        parts.push(part);
       }
     });
-    await execOrThrow(pipeline);
-    const waiting: { part: number; receipt: events.DeliveryReceipt }[] = [];
-    for (const [part, id] of result.smscMessageIds.entries()) {
-      for (const reading of smscIdReadings(id)) {
-        const raw = await this.redis.getdel(pendingKey(result.channelId, reading));
-        if (!raw) continue;
-        const receipt = events.DeliveryReceipt.decode(Buffer.from(raw, 'base64'));
-        waiting.push({ part, receipt });
-        // The receipt was kept under its other readings too: matched now, none may join another submission.
-        await this.dropUnmatched(receipt);
-      }
+    const submission = Buffer.from(events.SubmitResult.encode(result).finish()).toString('base64');
+    const found = (await this.submittedScript.run(
+      keys.length,
+      ...keys,
+      receiptDueAt,
+      `${result.messageId}|${result.attempt}`,
+      submission,
+      KEEP_SECONDS,
+      ...parts,
+    )) as string[];
+    const waiting = new Map<number, events.DeliveryReceipt>();
+    for (let i = 0; i < found.length; i += 2) {
+      const part = Number(found[i]);
+      const receipt = events.DeliveryReceipt.decode(Buffer.from(found[i + 1]!, 'base64'));
+      // The receipt was kept under its other readings too: matched now, none may join another submission.
+      await this.dropUnmatched(receipt);
+      if (!waiting.has(part)) waiting.set(part, receipt);
     }
-    return waiting;
+    return [...waiting].map(([part, receipt]) => ({ part, receipt }));
   }
 
-  /** The part a receipt belongs to, or undefined if its submission is not known (yet). */
-  async partOf(receipt: events.DeliveryReceipt): Promise<PartRef | undefined> {
-    for (const reading of smscIdReadings(receipt.smscMessageId)) {
-      const ref = await this.redis.get(idKey(receipt.channelId, reading));
-      if (ref) {
-        const [messageId = '', attempt = '0', part = '0'] = ref.split('|');
-        return { messageId, attempt: Number(attempt), part: Number(part) };
-      }
-    }
-    return undefined;
-  }
-
-  /** Keeps a receipt whose submission has not been seen, until it comes or `reportAt` passes. */
-  async keepUnmatched(receipt: events.DeliveryReceipt, reportAt: number): Promise<void> {
+  /**
+   * The part a receipt belongs to; when its submission is not known (yet), the receipt is kept for it, to be
+   * reported unmatched at `reportAt` if it never comes, and undefined is returned.
+   */
+  async matchOrKeep(receipt: events.DeliveryReceipt, reportAt: number): Promise<PartRef | undefined> {
+    const readings = smscIdReadings(receipt.smscMessageId);
     // Under every reading: the submission will name it in its own base, whichever that is.
+    const keys = [
+      ...readings.map((r) => idKey(receipt.channelId, r)),
+      ...readings.map((r) => pendingKey(receipt.channelId, r)),
+      UNMATCHED,
+    ];
     const value = Buffer.from(events.DeliveryReceipt.encode(receipt).finish()).toString('base64');
-    const pipeline = this.redis.pipeline();
-    for (const reading of smscIdReadings(receipt.smscMessageId)) {
-      pipeline.set(pendingKey(receipt.channelId, reading), value, 'EX', KEEP_SECONDS, 'NX');
-    }
-    pipeline.zadd(UNMATCHED, reportAt, unmatchedMember(receipt)); // what unmatched.schedule does
-    await execOrThrow(pipeline);
+    const ref = (await this.matchOrKeepScript.run(
+      keys.length,
+      ...keys,
+      value,
+      KEEP_SECONDS,
+      reportAt,
+      unmatchedMember(receipt),
+    )) as string | null;
+    if (!ref) return undefined;
+    const [messageId = '', attempt = '0', part = '0'] = ref.split('|');
+    return { messageId, attempt: Number(attempt), part: Number(part) };
   }
 
   /**
@@ -131,14 +210,11 @@ export class AttemptLedger {
     await execOrThrow(pipeline);
   }
 
-  /**
-   * Records a part's final outcome unless one was recorded; returns the submission, every part's outcome,
-   * and whether the attempt was already reported as having no receipt.
-   */
+  /** Records a part's final outcome unless one was recorded; returns the submission and every part's outcome. */
   async partDone(
     ref: PartRef,
     outcome: string,
-  ): Promise<{ submission: events.SubmitResult; parts: Map<number, string>; missed: boolean } | undefined> {
+  ): Promise<{ submission: events.SubmitResult; parts: Map<number, string> } | undefined> {
     const key = attemptKey(ref.messageId, ref.attempt);
     await this.redis.hsetnx(key, `part:${ref.part}`, outcome);
     const all = await this.redis.hgetall(key);
@@ -150,20 +226,25 @@ export class AttemptLedger {
     return {
       submission: events.SubmitResult.decode(Buffer.from(all['submission'], 'base64')),
       parts,
-      missed: all['missed'] === '1',
     };
   }
 
-  /** The right to report the attempt's outcome: true once, for the first caller. */
-  async claimReport(messageId: string, attempt: number): Promise<boolean> {
-    const claimed = (await this.redis.hsetnx(attemptKey(messageId, attempt), 'reported', '1')) === 1;
-    if (claimed) await this.awaiting.remove(`${messageId}|${attempt}`);
-    return claimed;
+  /**
+   * The right to report the attempt's receipt outcome, once, for the first caller (undefined for the
+   * others), with whether its receipt had been reported missing before (a retry was asked for then).
+   */
+  async claimReport(messageId: string, attempt: number): Promise<{ missed: boolean } | undefined> {
+    const claim = (await this.claimReportScript.run(
+      attemptKey(messageId, attempt),
+      AWAITING,
+      `${messageId}|${attempt}`,
+    )) as number;
+    return claim < 0 ? undefined : { missed: claim === 1 };
   }
 
   /**
-   * Attempts whose receipt is overdue and not reported, each leased to the caller for a minute: it reports
-   * the missing receipt (marked `missed`, which a late receipt may still overrule) and calls done().
+   * Attempts whose receipt is overdue and not reported, each leased to the caller for a minute: it claims
+   * the missing-receipt report (which a late receipt may still overrule), reports it, and calls done().
    */
   async overdue(now: number, limit: number): Promise<OverdueAttempt[]> {
     const members = await this.awaiting.lease(now, limit, 60_000);
@@ -172,15 +253,12 @@ export class AttemptLedger {
       const [messageId = '', attempt = '0'] = member.split('|');
       const key = attemptKey(messageId, Number(attempt));
       const [submission, reported] = await this.redis.hmget(key, 'submission', 'reported');
-      const done = async () => {
-        // Marked, so a late receipt reports the attempt again as a later version of it.
-        await execOrThrow(this.redis.pipeline().hset(key, 'missed', '1').zrem(AWAITING, member));
-      };
       if (!submission || reported) await this.awaiting.remove(member);
       else {
         found.push({
           submission: events.SubmitResult.decode(Buffer.from(submission, 'base64')),
-          done,
+          claim: async () => (await this.claimMissing.run(key, AWAITING, member)) === 1,
+          done: () => this.awaiting.remove(member),
           postpone: (at) => this.awaiting.schedule(member, at),
         });
       }
@@ -195,6 +273,8 @@ export class AttemptLedger {
 
 export interface OverdueAttempt {
   submission: events.SubmitResult;
+  /** The right to report the receipt missing: false when the receipt was reported meanwhile. */
+  claim: () => Promise<boolean>;
   /** The missing receipt is reported: the attempt leaves the schedule. */
   done: () => Promise<void>;
   /** Not reported now: looked at again at `at`. */

@@ -92,9 +92,8 @@ export class ReceiptCorrelator {
   }
 
   async receipt(receipt: events.DeliveryReceipt): Promise<void> {
-    const ref = await this.ledger.partOf(receipt);
+    const ref = await this.ledger.matchOrKeep(receipt, Date.now() + this.settings.unmatchedReceiptMs);
     if (!ref) {
-      await this.ledger.keepUnmatched(receipt, Date.now() + this.settings.unmatchedReceiptMs);
       receipts.inc({ outcome: 'unmatched' });
       this.log.info(
         { channelId: receipt.channelId, smscMessageId: receipt.smscMessageId },
@@ -113,7 +112,7 @@ export class ReceiptCorrelator {
    */
   async reportMissing(now = Date.now()): Promise<number> {
     const overdue = await this.ledger.overdue(now, 200);
-    for (const { submission, done, postpone } of overdue) {
+    for (const { submission, claim, done, postpone } of overdue) {
       const message = submission.message;
       const valid = (message?.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY) > now;
       if (message && valid && !(await this.presence.receiving(submission.channelId))) {
@@ -121,7 +120,9 @@ export class ReceiptCorrelator {
         await postpone(now + RECEIVER_RECHECK_MS);
         continue;
       }
-      if (message) {
+      // Claimed before reporting: a receipt arriving now reports the attempt itself, and only one of the two
+      // asks for a retry.
+      if (message && (await claim())) {
         const reason = { code: 'NO_RECEIPT' as const, ...OUTCOMES.NO_RECEIPT };
         const status = sms.MessageStatus.MESSAGE_STATUS_UNDELIVERED;
         const at = new Date(now);
@@ -184,7 +185,7 @@ export class ReceiptCorrelator {
     }
     const recorded = await this.ledger.partDone(ref, JSON.stringify(outcome));
     if (!recorded) return;
-    const { submission, parts, missed } = recorded;
+    const { submission, parts } = recorded;
     const message = submission.message;
     const inPartOrder = [...parts.entries()].sort(([a], [b]) => a - b);
     const resolved = resolveParts(
@@ -192,12 +193,16 @@ export class ReceiptCorrelator {
       Math.max(1, submission.smscMessageIds.length),
     );
     // Parts of one message can resolve on two instances at once: one claim, one report.
-    if (!resolved || !message || !(await this.ledger.claimReport(submission.messageId, submission.attempt))) {
+    const claim =
+      resolved && message
+        ? await this.ledger.claimReport(submission.messageId, submission.attempt)
+        : undefined;
+    if (!resolved || !message || !claim) {
       receipts.inc({ outcome: resolved ? 'duplicate' : 'applied' });
       return;
     }
     try {
-      await this.report(submission, message, resolved, receipt, missed);
+      await this.report(submission, message, resolved, receipt, claim.missed);
     } catch (error) {
       // Not reported after all: the redelivered receipt must be able to claim it again.
       await this.ledger.releaseReport(submission.messageId, submission.attempt);
