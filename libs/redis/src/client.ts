@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import type { RedisStateGuard } from './state-guard';
 
 /**
  * The Redis client every service uses for its shared state. Commands queue while connecting; after two
@@ -9,7 +10,10 @@ export function sharedRedis(url: string): Redis {
   return new Redis(url, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
 }
 
-/** A readiness check of the client. */
-export function redisHealth(redis: Redis): () => { ok: boolean; detail: { status: string } } {
-  return () => ({ ok: redis.status === 'ready', detail: { status: redis.status } });
+/** A readiness check of the client, with what its state guard found. */
+export function redisHealth(
+  redis: Redis,
+  guard?: RedisStateGuard,
+): () => { ok: boolean; detail: { status: string; stateLostAt?: string } } {
+  return () => ({ ok: redis.status === 'ready', detail: { status: redis.status, ...guard?.detail() } });
 }

@@ -4,7 +4,7 @@ import { TenantDirectory, type ConfigOf } from '@tern/config';
 import { KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER, PeriodicJob } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
-import { ReceiptPresence, redisHealth, sharedRedis } from '@tern/redis';
+import { ReceiptPresence, redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
 import type { Redis } from 'ioredis';
 import { AttemptLedger } from './attempt-ledger';
 import { AttemptWriter } from './attempt-writer';
@@ -25,6 +25,7 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly consumers: BatchConsumer[] = [];
   private readonly jobs: PeriodicJob[] = [];
   private redis: Redis | undefined;
+  private redisGuard: RedisStateGuard | undefined;
   private clickhouse: ClickHouse | undefined;
   private callbacks: StatusCallbacks | undefined;
 
@@ -46,7 +47,9 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
     this.health.register('clickhouse', () => clickhouse.ping());
     const redis = sharedRedis(config.redisUrl);
     this.redis = redis;
-    this.health.register('redis', redisHealth(redis));
+    this.redisGuard = new RedisStateGuard(redis, this.log);
+    await this.redisGuard.start();
+    this.health.register('redis', redisHealth(redis, this.redisGuard));
 
     const correlator = new ReceiptCorrelator(
       new AttemptLedger(redis),
@@ -121,6 +124,7 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
     await Promise.all(this.jobs.map((j) => j.stop()));
     await Promise.all(this.consumers.map((c) => c.stop()));
     await this.callbacks?.stop();
+    this.redisGuard?.stop();
     await this.redis?.quit();
     await this.clickhouse?.close();
   }

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import { TenantDirectory, type ConfigOf } from '@tern/config';
 import { DEFAULT_PARTITIONS, KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
-import { TokenBuckets, redisHealth, sharedRedis } from '@tern/redis';
+import { TokenBuckets, redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
 import type { Logger } from '@tern/telemetry';
 import type { Redis } from 'ioredis';
 import { Acceptor } from './acceptor';
@@ -19,6 +19,7 @@ const HOUR_MS = 3_600_000;
 @Injectable()
 export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   private redis: Redis | undefined;
+  private redisGuard: RedisStateGuard | undefined;
   private readonly consumers: BatchConsumer[] = [];
   private api: GrpcApi | undefined;
 
@@ -36,7 +37,9 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     // Auto-pipelining: commands of concurrent calls issued in one tick share one write (syscalls dominate here).
     const redis = sharedRedis(config.redisUrl);
     this.redis = redis;
-    this.health.register('redis', redisHealth(redis));
+    this.redisGuard = new RedisStateGuard(redis, this.log);
+    await this.redisGuard.start();
+    this.health.register('redis', redisHealth(redis, this.redisGuard));
     const messages = new MessageStore(
       redis,
       config.statusRetentionHours * HOUR_MS,
@@ -99,6 +102,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     await this.api?.close();
     await Promise.all(this.consumers.map((c) => c.stop()));
+    this.redisGuard?.stop();
     await this.redis?.quit();
   }
 }

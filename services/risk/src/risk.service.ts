@@ -3,7 +3,7 @@ import { watchDataFile, type ConfigOf, type WatchedDataFile } from '@tern/config
 import { KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
-import { redisHealth, sharedRedis } from '@tern/redis';
+import { redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
 import type { Redis } from 'ioredis';
 import type { riskSettings } from './config';
 import { isOptOutReply, optOutScopes } from './domain/opt-out';
@@ -16,6 +16,7 @@ import { Screener } from './screener';
 export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly consumers: BatchConsumer[] = [];
   private redis: Redis | undefined;
+  private redisGuard: RedisStateGuard | undefined;
   private policy: WatchedDataFile<RiskPolicy> | undefined;
 
   constructor(
@@ -35,7 +36,9 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
     this.policy = policy;
     const redis = sharedRedis(config.redisUrl);
     this.redis = redis;
-    this.health.register('redis', redisHealth(redis));
+    this.redisGuard = new RedisStateGuard(redis, this.log);
+    await this.redisGuard.start();
+    this.health.register('redis', redisHealth(redis, this.redisGuard));
     const state = new RiskState(redis);
     const screener = new Screener({
       policy: () => policy.current(),
@@ -77,6 +80,7 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     this.policy?.close();
     await Promise.all(this.consumers.map((c) => c.stop()));
+    this.redisGuard?.stop();
     await this.redis?.quit();
   }
 }
