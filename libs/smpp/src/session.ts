@@ -9,6 +9,11 @@ export interface SessionOptions {
   maxPduLength?: number;
   /** How long a request waits for its response before it fails with ResponseTimeoutError. */
   responseTimeoutMs?: number;
+  /**
+   * After a timeout, how long a late response is still taken (ResponseTimeoutError.late): an SMSC that
+   * answers late has usually taken the message, and giving up on it would send it again elsewhere.
+   */
+  lateResponseMs?: number;
   /** Inbound requests handed out but not yet answered; above this the session stops reading the socket. */
   maxPendingInbound?: number;
   /** Send enquire_link this often when idle, and end the session when it is not answered: dead-peer detection. */
@@ -23,6 +28,8 @@ export class ResponseTimeoutError extends Error {
     readonly command: CommandName,
     readonly sequence: number,
     timeoutMs: number,
+    /** The response if it still comes within the session's `lateResponseMs`; undefined if not, or closed. */
+    readonly late: Promise<Pdu | undefined> = Promise.resolve(undefined),
   ) {
     super(`no response to ${command} #${sequence} within ${timeoutMs} ms`);
     this.name = 'ResponseTimeoutError';
@@ -54,6 +61,12 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+/** A request past its timeout whose late response is still taken. */
+interface Overdue {
+  settle: (pdu: Pdu | undefined) => void;
+  timer: NodeJS.Timeout;
+}
+
 export interface SessionEvents {
   /** A request from the peer (bind, submit_sm, deliver_sm, data_sm...); answer it with respond(). */
   request: [pdu: Pdu];
@@ -71,6 +84,7 @@ export interface SessionEvents {
 export class SmppSession extends EventEmitter<SessionEvents> {
   private readonly framer: PduFramer;
   private readonly pending = new Map<number, Pending>();
+  private readonly overdue = new Map<number, Overdue>();
   private readonly options: Required<Omit<SessionOptions, 'enquireLinkIntervalMs'>> & {
     enquireLinkIntervalMs?: number;
   };
@@ -89,7 +103,13 @@ export class SmppSession extends EventEmitter<SessionEvents> {
     options: SessionOptions = {},
   ) {
     super();
-    this.options = { maxPduLength: 65_536, responseTimeoutMs: 10_000, maxPendingInbound: 512, ...options };
+    this.options = {
+      maxPduLength: 65_536,
+      responseTimeoutMs: 10_000,
+      lateResponseMs: 0,
+      maxPendingInbound: 512,
+      ...options,
+    };
     this.framer = new PduFramer(this.options.maxPduLength);
     // SMPP is request/response with small PDUs: Nagle's algorithm only adds latency.
     socket.setNoDelay(true);
@@ -121,7 +141,14 @@ export class SmppSession extends EventEmitter<SessionEvents> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(sequence);
-        reject(new ResponseTimeoutError(command, sequence, this.options.responseTimeoutMs));
+        reject(
+          new ResponseTimeoutError(
+            command,
+            sequence,
+            this.options.responseTimeoutMs,
+            this.awaitLate(sequence),
+          ),
+        );
       }, this.options.responseTimeoutMs);
       this.pending.set(sequence, { command, resolve: resolve as (pdu: Pdu) => void, reject, timer });
       this.write({ command, status: Status.ESME_ROK, sequence, body } as Pdu);
@@ -241,7 +268,26 @@ export class SmppSession extends EventEmitter<SessionEvents> {
     }
   }
 
+  /** Keeps taking a timed-out request's response for `lateResponseMs` (the window slot is free meanwhile). */
+  private awaitLate(sequence: number): Promise<Pdu | undefined> {
+    if (this.options.lateResponseMs <= 0 || this.closed) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const settle = (pdu: Pdu | undefined) => {
+        clearTimeout(timer);
+        this.overdue.delete(sequence);
+        resolve(pdu);
+      };
+      const timer = setTimeout(() => settle(undefined), this.options.lateResponseMs);
+      this.overdue.set(sequence, { settle, timer });
+    });
+  }
+
   private onResponse(pdu: Pdu): void {
+    const overdue = this.overdue.get(pdu.sequence);
+    if (overdue) {
+      overdue.settle(pdu.command === 'generic_nack' ? undefined : pdu);
+      return;
+    }
     const pending = this.pending.get(pdu.sequence);
     if (!pending) {
       this.emit('protocolError', new Error(`${pdu.command} #${pdu.sequence} answers no request of ours`));
@@ -273,6 +319,7 @@ export class SmppSession extends EventEmitter<SessionEvents> {
       p.reject(new SessionClosedError(p.command, sequence));
     }
     this.pending.clear();
+    for (const o of [...this.overdue.values()]) o.settle(undefined);
     this.emit('close');
   }
 }

@@ -1,60 +1,88 @@
+import { randomUUID } from 'node:crypto';
 import { events } from '@tern/contracts';
 import { TransientError } from '@tern/kafka';
 import type { Redis } from 'ioredis';
 
-export type Claim = { state: 'new' } | { state: 'in-doubt' } | { state: 'done'; result: events.SubmitResult };
+/**
+ * What earlier runs left for an attempt: nothing; a claim whose run is still alive (submitting it now);
+ * a claim whose run died between submit_sm and recording the answer (in doubt); or the recorded outcome.
+ */
+export type Claim =
+  | { state: 'new' }
+  | { state: 'in-flight' }
+  | { state: 'in-doubt' }
+  | { state: 'done'; result: events.SubmitResult };
 
-const SUBMITTING = 'submitting';
+const SUBMITTING = 'submitting|';
 
 /**
  * Idempotency of attempts towards carriers, shared by every connector instance: (message id, attempt) is
- * claimed right before its first submit_sm is written (not while it waits for a bind) and holds the outcome
- * afterwards. A redelivered dispatch (crash,
- * rebalance) finds the outcome and publishes it again instead of submitting; one that finds only the claim
- * was interrupted between submit_sm and its answer, and is never submitted again.
+ * claimed, in the name of this process, right before its first submit_sm is written (not while it waits
+ * for a bind) and holds the outcome afterwards. A redelivered dispatch (crash, rebalance, a router that
+ * published it twice) finds the outcome and publishes it again instead of submitting; one that finds a
+ * claim of a live process waits for that outcome; only a claim whose process is gone is in doubt, and is
+ * never submitted again. Each process says it is alive with a key it refreshes (`heartbeat`), which
+ * expires `aliveTtlMs` after a crash.
  */
 export class AttemptStore {
+  readonly owner = randomUUID();
+
   constructor(
     private readonly redis: Redis,
     private readonly ttlSeconds = 7 * 24 * 3600,
+    private readonly aliveTtlMs = 10_000,
   ) {}
 
   private key(messageId: string, attempt: number): string {
     return `tern:smpp:attempt:${messageId}:${attempt}`;
   }
 
+  /** Keeps this process's claims owned; call well within `aliveTtlMs`. */
+  async heartbeat(): Promise<void> {
+    await this.unavailableAsTransient(() => this.redis.set(aliveKey(this.owner), '1', 'PX', this.aliveTtlMs));
+  }
+
   /** What an earlier run left for this attempt, without claiming it. */
   async peek(messageId: string, attempt: number): Promise<Claim> {
-    try {
-      return this.read(await this.redis.getBuffer(this.key(messageId, attempt)));
-    } catch (error) {
-      throw new TransientError(`attempt store unavailable: ${(error as Error).message}`, { cause: error });
-    }
+    return this.unavailableAsTransient(async () => {
+      const value = await this.redis.getBuffer(this.key(messageId, attempt));
+      if (!value) return { state: 'new' };
+      const text = value.subarray(0, SUBMITTING.length).toString();
+      if (text !== SUBMITTING) return { state: 'done', result: events.SubmitResult.decode(value) };
+      const owner = value.subarray(SUBMITTING.length).toString();
+      const alive = owner === this.owner || (await this.redis.exists(aliveKey(owner))) === 1;
+      return { state: alive ? 'in-flight' : 'in-doubt' };
+    });
   }
 
   /** Claims the attempt right before its first submit_sm; false when another run holds or finished it. */
   async claim(messageId: string, attempt: number): Promise<boolean> {
-    try {
-      return (
-        (await this.redis.set(this.key(messageId, attempt), SUBMITTING, 'EX', this.ttlSeconds, 'NX')) === 'OK'
-      );
-    } catch (error) {
-      throw new TransientError(`attempt store unavailable: ${(error as Error).message}`, { cause: error });
-    }
-  }
-
-  private read(value: Buffer | null): Claim {
-    if (!value) return { state: 'new' };
-    if (value.toString() === SUBMITTING) return { state: 'in-doubt' };
-    return { state: 'done', result: events.SubmitResult.decode(value) };
+    return this.unavailableAsTransient(
+      async () =>
+        (await this.redis.set(
+          this.key(messageId, attempt),
+          SUBMITTING + this.owner,
+          'EX',
+          this.ttlSeconds,
+          'NX',
+        )) === 'OK',
+    );
   }
 
   async finish(result: events.SubmitResult): Promise<void> {
+    const bytes = Buffer.from(events.SubmitResult.encode(result).finish());
+    await this.unavailableAsTransient(() =>
+      this.redis.set(this.key(result.messageId, result.attempt), bytes, 'EX', this.ttlSeconds),
+    );
+  }
+
+  private async unavailableAsTransient<T>(work: () => Promise<T>): Promise<T> {
     try {
-      const bytes = Buffer.from(events.SubmitResult.encode(result).finish());
-      await this.redis.set(this.key(result.messageId, result.attempt), bytes, 'EX', this.ttlSeconds);
+      return await work();
     } catch (error) {
       throw new TransientError(`attempt store unavailable: ${(error as Error).message}`, { cause: error });
     }
   }
 }
+
+const aliveKey = (owner: string) => `tern:smpp:connector-alive:${owner}`;

@@ -46,6 +46,12 @@ const bindState = new Gauge({
   labelNames: ['channel', 'state'],
   registers: [metricsRegistry],
 });
+const lateAnswers = new Counter({
+  name: 'tern_smpp_late_submit_resp_total',
+  help: 'submit_sm_resp that came after the response timeout and were still taken as the answer',
+  labelNames: ['channel'],
+  registers: [metricsRegistry],
+});
 const submits = new Counter({
   name: 'tern_smpp_submit_total',
   help: 'submit_sm responses per channel and command status',
@@ -195,10 +201,16 @@ export class ChannelBinds {
       try {
         resp = await slot.session.request('submit_sm', body);
       } catch (error) {
-        if (error instanceof ResponseTimeoutError || error instanceof SessionClosedError) {
+        if (error instanceof ResponseTimeoutError) {
+          // Its window slot is free again; the answer, if it still comes, decides the attempt.
+          this.wake();
+          const late = (await error.late) as Pdu<'submit_sm_resp'> | undefined;
+          if (!late) return { kind: 'unknown', reason: `${error.message}, nor later` };
+          lateAnswers.inc({ channel: this.config.id });
+          resp = late;
+        } else if (error instanceof SessionClosedError) {
           return { kind: 'unknown', reason: error.message };
-        }
-        throw error;
+        } else throw error;
       } finally {
         this.wake();
       }
@@ -284,6 +296,7 @@ export class ChannelBinds {
     socket.setTimeout(0);
     const session = new SmppSession(socket, {
       responseTimeoutMs: this.config.responseTimeoutMs,
+      lateResponseMs: this.config.lateResponseMs,
       enquireLinkIntervalMs: this.config.enquireLinkIntervalMs,
     });
     session.on('request', (pdu) => {

@@ -1,10 +1,15 @@
 import { events, sms } from '@tern/contracts';
-import { PoisonMessageError, topics, type TypedProducer } from '@tern/kafka';
+import { PoisonMessageError, TransientError, topics, type TypedProducer } from '@tern/kafka';
 import type { Logger } from '@tern/telemetry';
 import type { AttemptStore } from './attempt-store';
 import type { ChannelBinds } from './channel-binds';
 import { buildSubmits, MessageExpiredError } from './domain/submit-builder';
 import { classifySubmitStatus } from './domain/submit-status';
+
+/** How often a copy of an attempt in flight elsewhere looks for its outcome. */
+const IN_FLIGHT_POLL_MS = 200;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Failure {
   errorCode: string;
@@ -19,6 +24,7 @@ interface Failure {
  */
 export class Dispatcher {
   private reference = Math.floor(Math.random() * 0xffff);
+  private stopping = false;
 
   constructor(
     private readonly channels: ReadonlyMap<string, ChannelBinds>,
@@ -28,6 +34,11 @@ export class Dispatcher {
     private readonly maxWaitForBindMs: number,
     private readonly downFailoverMs: number,
   ) {}
+
+  /** Stops waiting for other runs' outcomes: those records are left for the next consumer. */
+  close(): void {
+    this.stopping = true;
+  }
 
   async handle(dispatch: events.DispatchRequest): Promise<void> {
     const message = dispatch.message;
@@ -42,7 +53,14 @@ export class Dispatcher {
       );
     }
     const ids = { messageId: message.messageId, attempt: dispatch.attempt, channelId: dispatch.channelId };
-    const claim = await this.store.peek(message.messageId, dispatch.attempt);
+    let claim = await this.store.peek(message.messageId, dispatch.attempt);
+    // A copy of a dispatch that a live run is submitting right now (the router published it twice, or a
+    // rebalance handed it over mid-flight): wait for that run's outcome rather than call it in doubt.
+    while (claim.state === 'in-flight') {
+      if (this.stopping) throw new TransientError('connector stopping');
+      await sleep(IN_FLIGHT_POLL_MS);
+      claim = await this.store.peek(message.messageId, dispatch.attempt);
+    }
     if (claim.state === 'done') {
       // Submitted before a crash or rebalance: publish the recorded outcome again, submit nothing.
       this.log.info(ids, 'attempt already submitted; republishing its outcome');

@@ -3,7 +3,7 @@ import type { ConfigOf } from '@tern/config';
 import { DEFAULT_PARTITIONS, dispatchTopic, KafkaClient, type BatchConsumer } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER, PeriodicJob } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
-import { ReceiptPresence, sharedRedis } from '@tern/redis';
+import { ReceiptPresence, RedisStateGuard, redisHealth, sharedRedis } from '@tern/redis';
 import type { Redis } from 'ioredis';
 import { AttemptStore } from './attempt-store';
 import { ChannelBinds } from './channel-binds';
@@ -17,8 +17,11 @@ import { receiptForwarder } from './receipt-forwarder';
 export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly channels = new Map<string, ChannelBinds>();
   private redis: Redis | undefined;
+  private redisGuard: RedisStateGuard | undefined;
   private consumer: BatchConsumer | undefined;
   private presence: PeriodicJob | undefined;
+  private alive: PeriodicJob | undefined;
+  private dispatcher: Dispatcher | undefined;
 
   constructor(
     @Inject(CONFIG) private readonly config: ConfigOf<typeof smppConnectorSettings>,
@@ -45,19 +48,27 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
     }
     // Commands queue until connected; a Redis outage surfaces as TransientError and the record waits.
     this.redis = sharedRedis(this.config.redisUrl);
+    this.redisGuard = new RedisStateGuard(this.redis, this.log);
+    await this.redisGuard.start();
+    this.health.register('redis', redisHealth(this.redis, this.redisGuard));
     // dlr waits for a receipt as long as no bind of its channel can receive it (see ReceiptPresence).
     const presence = new ReceiptPresence(this.redis);
     const markReceiving = () =>
       presence.mark([...this.channels].filter(([, binds]) => binds.canReceive()).map(([id]) => id));
     this.presence = new PeriodicJob('marking channels that receive', 1000, markReceiving, this.log);
+    const attempts = new AttemptStore(this.redis);
+    // This process's claims stay its own while it lives; a copy of an attempt it is submitting waits for it.
+    this.alive = new PeriodicJob('keeping attempt claims alive', 3000, () => attempts.heartbeat(), this.log);
+    await this.alive.runOnce();
     const dispatcher = new Dispatcher(
       this.channels,
-      new AttemptStore(this.redis),
+      attempts,
       producer,
       this.log,
       this.config.maxWaitForBindMs,
       this.config.downFailoverMs,
     );
+    this.dispatcher = dispatcher;
     // Enough records in flight to fill every bind's window; each record is one independent attempt.
     const window = [...this.channels.values()].reduce((n, c) => n + c.config.binds * c.config.window, 0);
     this.consumer = this.kafka.consumer({
@@ -82,8 +93,11 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
   // Before the producer disconnects (onApplicationShutdown): finish submissions in hand, then unbind.
   async onModuleDestroy(): Promise<void> {
     await this.presence?.stop();
+    this.dispatcher?.close();
     await this.consumer?.stop();
+    await this.alive?.stop();
     await Promise.all([...this.channels.values()].map((c) => c.stop()));
+    this.redisGuard?.stop();
     await this.redis?.quit();
   }
 }

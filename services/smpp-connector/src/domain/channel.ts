@@ -18,6 +18,12 @@ export const channelSchema = z.object({
   /** submit_sm outstanding per bind. */
   window: z.number().int().min(1).max(1000).default(10),
   responseTimeoutMs: z.number().int().min(100).default(10_000),
+  /**
+   * How long after responseTimeoutMs a late submit_sm_resp is still taken as the answer (the attempt waits
+   * for it) before the submission counts as in doubt and fails over: a late answer usually means the SMSC
+   * took the message, and failing over then would send it twice.
+   */
+  lateResponseMs: z.number().int().min(0).default(30_000),
   enquireLinkIntervalMs: z.number().int().min(1000).default(30_000),
   gsm7: z.enum(['unpacked', 'packed']).default('unpacked'),
   /** Use data_coding 3 for texts that Latin-1 carries but GSM 03.38 does not. */
