@@ -53,11 +53,16 @@ interface Pending {
 export class Acceptor {
   constructor(private readonly deps: AcceptorDeps) {}
 
+  /**
+   * `intakeKeys`: per request, what identifies it when it names no client_reference (a send event's place
+   * in its topic): a redelivered event is then a repeat, never a second message.
+   */
   async accept(
     tenant: Tenant,
     requests: readonly sms.SendMessageRequest[],
     path: 'grpc' | 'kafka',
     fieldPrefix: (index: number) => string = () => '',
+    intakeKeys?: readonly string[],
   ): Promise<ItemOutcome[]> {
     const policy = this.deps.policy();
     const outcomes: (ItemOutcome | undefined)[] = requests.map(() => undefined);
@@ -82,8 +87,10 @@ export class Acceptor {
     const repeats: Repeat[] = [];
     const firstByReference = new Map<string, { index: number; fingerprint: string }>();
     const withReference: typeof admitted = [];
+    const referenceOf = (item: (typeof admitted)[number]) =>
+      item.message.clientReference || (intakeKeys?.[item.index] ?? '');
     for (const item of admitted) {
-      const reference = item.message.clientReference;
+      const reference = referenceOf(item);
       if (reference === '') {
         toPublish.push({ index: item.index, message: item.message, reference, token: '', duplicate: false });
         continue;
@@ -101,7 +108,7 @@ export class Acceptor {
     const reservations = await this.deps.idempotency.reserve(
       tenant.id,
       withReference.map((item) => ({
-        reference: item.message.clientReference,
+        reference: referenceOf(item),
         messageId: item.message.messageId,
         fingerprint: item.fingerprint,
       })),
@@ -113,7 +120,7 @@ export class Acceptor {
         toPublish.push({
           index: item.index,
           message: resolved.message,
-          reference: item.message.clientReference,
+          reference: referenceOf(item),
           token,
           duplicate: false,
         });
