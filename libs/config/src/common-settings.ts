@@ -14,8 +14,8 @@ export const commonSettings = {
   ),
   kafkaSessionTimeoutMs: setting(
     'TERN_KAFKA_SESSION_TIMEOUT_MS',
-    'Consumer group session timeout: how soon the partitions of a crashed instance move to the others',
-    env.int(6000, 300_000).default(30_000),
+    'Consumer group session timeout: how soon the partitions of a crashed instance move to the others (and a restarted one gets to work)',
+    env.int(6000, 300_000).default(10_000),
   ),
   newGroupStartsAt: setting(
     'TERN_KAFKA_NEW_GROUP_STARTS_AT',

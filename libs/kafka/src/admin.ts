@@ -1,5 +1,5 @@
 import type { Logger } from '@tern/telemetry';
-import type { ITopicConfig, Kafka } from 'kafkajs';
+import { ConfigResourceTypes, type ITopicConfig, type Kafka } from 'kafkajs';
 import type { TopicSpec } from './topics';
 
 export interface EnsureTopicsOptions {
@@ -7,6 +7,18 @@ export interface EnsureTopicsOptions {
   /** DLQ records are kept long enough for a person to look at them. */
   dlqRetentionMs?: number;
 }
+
+/**
+ * A state topic keeps the latest value per key, and gets there soon: segments roll every ten minutes so the
+ * cleaner can compact them (by default a segment waits for a week or a GiB), and it starts once a tenth
+ * of the log is superseded values. Readers still read only what is recent (see BatchConsumer `startAt`).
+ */
+const COMPACTION = [
+  { name: 'cleanup.policy', value: 'compact' },
+  { name: 'segment.ms', value: String(10 * 60_000) },
+  { name: 'min.cleanable.dirty.ratio', value: '0.1' },
+  { name: 'delete.retention.ms', value: String(60 * 60_000) },
+];
 
 /**
  * Creates the topics (and their DLQs) that do not exist yet and adds partitions where a declaration grew.
@@ -25,7 +37,7 @@ export async function ensureTopics(
       topic: def.name,
       numPartitions: def.partitions,
       replicationFactor,
-      configEntries: def.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+      configEntries: def.compacted ? COMPACTION : [],
     },
     {
       topic: def.dlq,
@@ -44,6 +56,19 @@ export async function ensureTopics(
       logger.info({ topics: missing.map((t) => t.topic) }, 'topics created');
     }
     const present = wanted.filter((t) => existing.has(t.topic));
+    // State topics made before their compaction settings were declared get them now. (AlterConfigs sets
+    // a topic's whole configuration, so only topics whose every setting is declared here are altered.)
+    const compacted = present.filter((t) => t.configEntries === COMPACTION);
+    if (compacted.length > 0) {
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: compacted.map((t) => ({
+          type: ConfigResourceTypes.TOPIC,
+          name: t.topic,
+          configEntries: COMPACTION,
+        })),
+      });
+    }
     if (present.length > 0) {
       const metadata = await admin.fetchTopicMetadata({ topics: present.map((t) => t.topic) });
       const grow = metadata.topics.flatMap((m) => {

@@ -52,6 +52,12 @@ export interface ConsumerOptions {
   staleAfterMs?: number;
   /** Where to start when the group has no committed offset. */
   fromBeginning?: boolean;
+  /**
+   * For a new group: start at the first record written at or after this time (ms since the epoch), read
+   * when start() runs. A state topic's reader takes only what is recent enough to count, however long
+   * the topic's history.
+   */
+  startAt?: () => number;
   sessionTimeoutMs?: number;
 }
 
@@ -152,7 +158,12 @@ export class BatchConsumer {
     string,
     { topic: TopicDef<unknown>; handler: RecordHandler<unknown> }
   >();
-  private readonly options: Required<ConsumerOptions>;
+  private readonly options: Required<Omit<ConsumerOptions, 'startAt'>> & Pick<ConsumerOptions, 'startAt'>;
+  /** Per partition ("topic|partition"), the last offset that was written when start() ran. */
+  private readonly backlogEnds = new Map<string, bigint>();
+  private backlogRead: (() => void) | undefined;
+  /** Resolves once every record written before start() was handled (see caughtUp()). */
+  private readonly backlogDone = new Promise<void>((resolve) => (this.backlogRead = resolve));
   private readonly log: Logger;
   private stopping = false;
   private started = false;
@@ -170,7 +181,7 @@ export class BatchConsumer {
   private doneSinceCommit = 0;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly producer: TypedProducer,
     logger: Logger,
     options: ConsumerOptions,
@@ -230,6 +241,7 @@ export class BatchConsumer {
   async start(): Promise<void> {
     if (this.handlers.size === 0) throw new Error(`consumer ${this.options.groupId}: no topic has a handler`);
     this.started = true;
+    if (this.options.startAt) await this.positionNewGroup(this.options.startAt());
     await this.consumer.connect();
     await this.consumer.subscribe({
       topics: [...this.handlers.keys()],
@@ -242,6 +254,45 @@ export class BatchConsumer {
       eachBatch: (payload) => Promise.resolve(this.processBatch(payload)),
     });
     this.commitTimer = setInterval(() => void this.commit(), this.options.commitIntervalMs);
+  }
+
+  /**
+   * For a consumer with `startAt`: resolves once the records from there that were already written when
+   * start() ran have been handled (at once when there were none), so a reader of a state topic knows it
+   * is current. Meaningful for a group of one member.
+   */
+  caughtUp(): Promise<void> {
+    return this.backlogDone;
+  }
+
+  /** Starts a new group at the first records written at or after `at`, and notes where the backlog ends. */
+  private async positionNewGroup(at: number): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      for (const topic of this.handlers.keys()) {
+        const ends = await admin.fetchTopicOffsets(topic);
+        const starts = await admin.fetchTopicOffsetsByTimestamp(topic, at);
+        await admin.setOffsets({ groupId: this.options.groupId, topic, partitions: starts });
+        for (const end of ends) {
+          const start = starts.find((s) => s.partition === end.partition)?.offset ?? end.low;
+          if (BigInt(end.high) > BigInt(start))
+            this.backlogEnds.set(`${topic}|${end.partition}`, BigInt(end.high) - 1n);
+        }
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    this.noteBacklog();
+  }
+
+  private noteBacklog(done?: { topic: string; partition: number; offset: string }): void {
+    if (done) {
+      const id = `${done.topic}|${done.partition}`;
+      const end = this.backlogEnds.get(id);
+      if (end !== undefined && BigInt(done.offset) >= end) this.backlogEnds.delete(id);
+    }
+    if (this.backlogEnds.size === 0) this.backlogRead?.();
   }
 
   /** Finishes the records in hand (handlers see they are stopping), commits what was done, leaves the group. */
@@ -341,6 +392,8 @@ export class BatchConsumer {
       .then((outcome) => {
         entry.done = outcome === 'processed';
         this.markLoop();
+        if (entry.done)
+          this.noteBacklog({ topic: batch.topic, partition: batch.partition, offset: message.offset });
         if (entry.done && ++this.doneSinceCommit >= this.options.commitEveryRecords) void this.commit();
       })
       // Nothing but a defect gets here: the partition's commits stop at this record, and readiness says why.

@@ -11,21 +11,25 @@ const RECEIPT_OUTCOMES: Partial<Record<sms.MessageStatus, boolean>> = {
 };
 
 /**
- * Keeps this instance's route book current: every routing weight (the compacted topic, read whole at each
- * start), and the outcomes that feed the breakers (failed submissions; receipts of attempts on a channel).
- * Every instance needs all of them, so each process reads in consumer groups of its own.
+ * Keeps this instance's route book current: the routing weights, and the outcomes that feed the breakers
+ * (failed submissions; receipts of attempts on a channel). Every instance needs all of them, so each
+ * process reads in consumer groups of its own. Weights are read from `weightsMaxAgeMs` ago, not from the
+ * topic's start: older ones would be stale in the book anyway, and analytics republishes every route's
+ * weight every few seconds, so a restarted router is current within a second or so, however much history
+ * the topic holds. `weights.caughtUp()` says when it is.
  */
 export function followRoutes(
   kafka: KafkaClient,
   book: RouteBook,
   deployment: string,
   sessionTimeoutMs: number,
-): BatchConsumer[] {
+  weightsMaxAgeMs: number,
+): { weights: BatchConsumer; outcomes: BatchConsumer } {
   const instance = randomUUID().slice(0, 8);
   const weights = kafka
     .consumer({
       groupId: `tern-router-${deployment}-weights-${instance}`,
-      fromBeginning: true,
+      startAt: () => Date.now() - weightsMaxAgeMs,
       sessionTimeoutMs,
     })
     .on(
@@ -49,7 +53,7 @@ export function followRoutes(
       topics.status,
       inMemory(({ value }) => receipt(book, value)),
     );
-  return [weights, outcomes];
+  return { weights, outcomes };
 }
 
 /** A handler that only updates memory (the consumer wants a promise). */

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { watchDataFile, type ConfigOf, type WatchedDataFile } from '@tern/config';
 import { dispatchTopic, ensureTopics, KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
-import { TokenBuckets, redisHealth, sharedRedis } from '@tern/redis';
+import { TokenBuckets, redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
 import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import type { Redis } from 'ioredis';
@@ -17,6 +17,8 @@ import { followRoutes } from './route-feed';
 import { TrafficGate } from './traffic-gate';
 
 const DEFERRED_POLL_MS = 500;
+/** The longest a starting router waits for the recent routing weights before it routes. */
+const WEIGHTS_WAIT_MS = 4000;
 const DEFERRED_IN_FLIGHT = 500;
 
 /**
@@ -28,6 +30,7 @@ const DEFERRED_IN_FLIGHT = 500;
 export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly consumers: BatchConsumer[] = [];
   private redis: Redis | undefined;
+  private redisGuard: RedisStateGuard | undefined;
   private table: WatchedDataFile<RoutingTable> | undefined;
   private deferredTimer: NodeJS.Timeout | undefined;
   private deferredInFlight = 0;
@@ -57,7 +60,9 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
 
     const redis = sharedRedis(config.redisUrl);
     this.redis = redis;
-    this.health.register('redis', redisHealth(redis));
+    this.redisGuard = new RedisStateGuard(redis, this.log);
+    await this.redisGuard.start();
+    this.health.register('redis', redisHealth(redis, this.redisGuard));
 
     const book = new RouteBook(
       { ...DEFAULT_BREAKER_POLICY, windowMs: config.breakerWindowMs, openMs: config.breakerOpenMs },
@@ -77,11 +82,25 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
     });
     this.router = router;
 
-    this.consumers.push(...followRoutes(this.kafka, book, config.deployment, config.kafkaSessionTimeoutMs));
-    for (const trafficClass of ['priority', 'bulk'] as const)
-      this.consumers.push(this.intake(trafficClass, router));
+    const routes = followRoutes(
+      this.kafka,
+      book,
+      config.deployment,
+      config.kafkaSessionTimeoutMs,
+      config.weightsMaxAgeMs,
+    );
+    const intakes = (['priority', 'bulk'] as const).map((c) => this.intake(c, router));
+    this.consumers.push(routes.weights, routes.outcomes, ...intakes);
     this.health.registerConsumers(this.consumers);
-    await Promise.all(this.consumers.map((c) => c.start()));
+    await Promise.all([routes.weights.start(), routes.outcomes.start()]);
+    // Messages are routed on current weights: the intakes start once the recent weights are read (a
+    // second or so), or after WEIGHTS_WAIT_MS at most, on the tiers' priors where weights are missing.
+    const current = await Promise.race([
+      routes.weights.caughtUp().then(() => true),
+      sleep(WEIGHTS_WAIT_MS).then(() => false),
+    ]);
+    if (!current) this.log.warn({ waitedMs: WEIGHTS_WAIT_MS }, 'routing before every recent weight was read');
+    await Promise.all(intakes.map((c) => c.start()));
     this.deferredTimer = setInterval(() => this.releaseDeferred(deferred, router), DEFERRED_POLL_MS);
     this.log.info(
       {
@@ -100,6 +119,7 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
     const stopped = Promise.all(this.consumers.map((c) => c.stop()));
     this.router?.close();
     await stopped;
+    this.redisGuard?.stop();
     await this.redis?.quit();
   }
 
@@ -155,3 +175,5 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
     await ensureTopics(this.kafka.kafka, lanesOf(table).map(dispatchTopic), this.log);
   }
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
