@@ -6,6 +6,9 @@
 #   deploy/local/infra.sh down    stop what this script started
 #   deploy/local/infra.sh status  one line per component
 #   deploy/local/infra.sh env     the TERN_* variables that point tests and services here
+#   deploy/local/infra.sh stop|kill kafka|clickhouse|redis
+#                                 stop one component (kill: SIGKILL, a crash); `up` starts it again with its
+#                                 data as it was left (the fault drills use these)
 #
 # Prerequisites (installed by scripts/setup.sh): java 17, clickhouse-server, redis-server, and the
 # Kafka jars in $TERN_DATA_DIR/kafka/libs.
@@ -135,13 +138,30 @@ status)
     if pid_alive "$data/$c/$c.pid"; then echo "$c running (pid $(cat "$data/$c/$c.pid"))"; else echo "$c stopped"; fi
   done
   ;;
+stop | kill)
+  component=${2:-}
+  case "$component" in kafka | clickhouse | redis) ;; *)
+    echo "usage: $0 $cmd kafka|clickhouse|redis" >&2
+    exit 2
+    ;;
+  esac
+  pidf=$data/$component/$component.pid
+  if [ "$cmd" = kill ] && pid_alive "$pidf"; then
+    log "killing $component (pid $(cat "$pidf"))"
+    kill -9 "$(cat "$pidf")"
+    while pid_alive "$pidf"; do sleep 0.1; done
+    rm -f "$pidf"
+  else
+    stop_pid "$component" "$pidf"
+  fi
+  ;;
 env)
   echo "export TERN_KAFKA_BROKERS=127.0.0.1:$kafka_port"
   echo "export TERN_CLICKHOUSE_URL=http://127.0.0.1:$ch_http_port"
   echo "export TERN_REDIS_URL=redis://127.0.0.1:$redis_port"
   ;;
 *)
-  echo "usage: $0 up|down|status|env" >&2
+  echo "usage: $0 up|down|status|env|stop COMPONENT|kill COMPONENT" >&2
   exit 2
   ;;
 esac

@@ -2,6 +2,7 @@
 // tool: the six built services, started as an operator starts them, against an in-process carrier simulator,
 // with OTPs sent through the public gRPC API and every outcome counted from the simulator's ground truth.
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:net';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,10 +21,15 @@ import {
 } from '@tern/testing';
 
 export const SERVICES = ['ingest', 'risk', 'router', 'smpp-connector', 'dlr', 'analytics'] as const;
+export type ServiceName = (typeof SERVICES)[number];
 /** Real time for a receipt the simulator sent to be recorded by the platform (dlr batches for 1 s). */
 const RECEIPT_FLOW_MS = 3000;
 /** The Redis database platform runs use, emptied before each (other tests keep to database 0). */
 const RUN_REDIS_DB = 1;
+/** How long a send the API could not take (down, or the same reference still in progress) is retried. */
+const SEND_RETRY_MS = 90_000;
+/** Item errors a client retries with the same reference: the platform's state, not the request's fault. */
+const RETRYABLE_ITEM_CODES = new Set(['RATE_LIMITED', 'REQUEST_IN_PROGRESS', 'UNAVAILABLE']);
 export type Strategy = 'cheapest' | 'smart';
 
 const root = join(__dirname, '..', '..');
@@ -33,6 +39,7 @@ const sendBatch = grpcMethod(
   sms.SendBatchRequest,
   sms.SendBatchResponse,
 );
+const getMessage = grpcMethod('tern.sms.v1.SmsService', 'GetMessage', sms.GetMessageRequest, sms.Message);
 type Unary = (r: unknown, m: grpc.Metadata, done: (e: Error | null, response: unknown) => void) => void;
 
 export interface PlatformRunOptions {
@@ -42,6 +49,8 @@ export interface PlatformRunOptions {
   timeScale?: number;
   /** The sender ID on every OTP (registered where the scenario's countries ask for one). */
   sender?: string;
+  /** Settings of one service only (a Redis reached through a proxy a drill can cut). */
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
 }
 
 /** One SMS the simulator accepted for an OTP: the channel, its fate, and when (scenario ms) it arrived. */
@@ -55,6 +64,8 @@ export interface Submission {
 
 export interface SentOtp {
   ref: string;
+  /** Tern's id for it, from the API's answer. */
+  messageId?: string;
   country: string;
   /** Scenario ms. */
   sentAt: number;
@@ -90,15 +101,34 @@ export function scaledSettings(timeScale: number): Record<string, string> {
  * retries of the other run's messages.
  */
 async function freshRunRedis(redisUrl: string): Promise<string> {
-  const url = new URL(redisUrl);
-  url.pathname = `/${RUN_REDIS_DB}`;
-  const redis = sharedRedis(url.toString());
+  const url = runRedisUrl(redisUrl);
+  const redis = sharedRedis(url);
   try {
     await redis.flushdb();
   } finally {
     await redis.quit();
   }
+  return url;
+}
+
+/** The Redis URL a run's services use, at another host and port (a proxy) if given. */
+export function runRedisUrl(redisUrl: string, via?: { host: string; port: number }): string {
+  const url = new URL(redisUrl);
+  url.pathname = `/${RUN_REDIS_DB}`;
+  if (via) {
+    url.hostname = via.host;
+    url.port = String(via.port);
+  }
   return url.toString();
+}
+
+/** A TCP port free now, so a restarted ingest serves its API where clients already connect. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 /**
@@ -124,9 +154,14 @@ export class PlatformRun {
   /** OTPs ingest refused (numbers the plan does not know): the traffic's fault, not routing's. */
   readonly refused: string[] = [];
   private readonly runId: string;
-  private readonly services: ServiceProcess[] = [];
+  private readonly services: { name: ServiceName; process: ServiceProcess }[] = [];
+  /** Every instance that ran, stopped or not, for its log. */
+  private readonly ran: { name: ServiceName; process: ServiceProcess }[] = [];
+  private env: Record<string, string> = {};
   private readonly prefixes = new Map<string, string[]>();
   private client: grpc.Client | undefined;
+  /** Sends the API did not take at once, retried in the background with the same references. */
+  private readonly retrying = new Set<Promise<void>>();
   private sent = 0;
   private storyStart = 0;
 
@@ -175,7 +210,7 @@ export class PlatformRun {
       this.simulator.ports(),
       { timeScale: this.timeScale },
     );
-    const env = {
+    this.env = {
       TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
       TERN_REDIS_URL: redisUrl,
       TERN_CLICKHOUSE_URL: infra.clickhouseUrl,
@@ -192,20 +227,16 @@ export class PlatformRun {
       TERN_RISK_DEPLOYMENT: this.runId,
       TERN_ROUTER_DEPLOYMENT: this.runId,
       TERN_DLR_DEPLOYMENT: this.runId,
-      TERN_GRPC_PORT: '0',
+      TERN_GRPC_PORT: String(await freePort()),
       TERN_ANALYTICS_GRPC_PORT: '0',
       TERN_ROUTER_STRATEGY: this.options.strategy,
       ...scaledSettings(this.timeScale),
     };
     // In order: each consumer group has joined before the service upstream of it produces.
-    for (const name of SERVICES) {
-      const service = await startServiceProcess(join(root, 'services', name, 'dist', 'main.js'), env, root);
-      this.services.push(service);
-      await waitFor(`${name} ready`, async () => (await service.ready()).status === 200, 60_000);
-    }
-    const ingest = this.services[0]!;
+    for (const name of SERVICES) await this.startInstance(name);
+    const ingest = this.instances('ingest')[0]!;
     const port = ingest.logs.find((l) => l['msg'] === 'gRPC API listening')?.['grpcPort'] as number;
-    const Client = grpc.makeGenericClientConstructor({ sendBatch }, 'SmsService');
+    const Client = grpc.makeGenericClientConstructor({ sendBatch, getMessage }, 'SmsService');
     this.client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     await this.warmUp();
   }
@@ -246,10 +277,13 @@ export class PlatformRun {
     return this.simulator.clock.now() - this.storyStart;
   }
 
-  /** Sends one OTP to each country listed, in one SendBatch, as the demo tenant. */
+  /**
+   * Sends one OTP to each country listed, in one SendBatch, as the demo tenant. Each carries its reference as
+   * client_reference; what the API could not take (down, restarting, rate-limited, or the same reference
+   * still in progress after a crash) is sent again with the same references in the background, as a client
+   * does, for up to SEND_RETRY_MS.
+   */
   async sendOtps(countries: readonly string[]): Promise<void> {
-    const metadata = new grpc.Metadata();
-    metadata.set('x-api-key', 'tern-local-demo-key');
     const batch = countries.map((country) => {
       const i = this.sent++;
       const prefixes = this.prefixesOf(country);
@@ -264,26 +298,66 @@ export class PlatformRun {
           // The reference lets the simulator's arrivals be matched to what was sent; the code is made up.
           body: `Your code is ${String(100000 + (i % 900000)).slice(-6)} ref ${ref}`,
           type: sms.MessageType.MESSAGE_TYPE_OTP,
+          clientReference: ref,
         }),
       };
     });
     // Known before the call: the first SMS can reach the simulator before the API's answer reaches us.
     const sentAt = this.scenarioNow();
     for (const { ref, country } of batch) this.otps.set(ref, { ref, country, sentAt, submissions: [] });
-    const response = await new Promise<sms.SendBatchResponse>((resolve, reject) =>
-      (this.client as unknown as Record<string, Unary>)['sendBatch']!(
-        { messages: batch.map((b) => b.request) },
-        metadata,
-        (e, r) => (e ? reject(e) : resolve(r as sms.SendBatchResponse)),
-      ),
-    );
+    const retry = await this.trySend(batch);
+    if (retry.length === 0) return;
+    const giveUpAt = Date.now() + SEND_RETRY_MS;
+    const again = (async () => {
+      let pending = retry;
+      while (pending.length > 0 && Date.now() < giveUpAt) {
+        await new Promise((r) => setTimeout(r, 1000));
+        pending = await this.trySend(pending);
+      }
+      for (const item of pending) {
+        this.otps.delete(item.ref);
+        this.refused.push(`${item.country}: not taken within ${SEND_RETRY_MS} ms`);
+      }
+    })();
+    this.retrying.add(again);
+    void again.finally(() => this.retrying.delete(again));
+  }
+
+  /** One SendBatch call; returns the items to send again. */
+  private async trySend<T extends { ref: string; country: string; request: sms.SendMessageRequest }>(
+    batch: T[],
+  ): Promise<T[]> {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-api-key', 'tern-local-demo-key');
+    let response: sms.SendBatchResponse;
+    try {
+      response = await new Promise<sms.SendBatchResponse>((resolve, reject) =>
+        (this.client as unknown as Record<string, Unary>)['sendBatch']!(
+          { messages: batch.map((b) => b.request) },
+          metadata,
+          (e, r) => (e ? reject(e) : resolve(r as sms.SendBatchResponse)),
+        ),
+      );
+    } catch (error) {
+      const code = (error as { code?: number }).code;
+      if (code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED) return batch;
+      throw error;
+    }
+    const again: T[] = [];
     for (const result of response.results) {
       const sent = batch[result.index];
+      const otp = sent && this.otps.get(sent.ref);
+      if (otp && result.accepted) otp.messageId = result.accepted.messageId;
       if (sent && !result.accepted) {
+        if (RETRYABLE_ITEM_CODES.has(result.error?.code ?? '')) {
+          again.push(sent);
+          continue;
+        }
         this.otps.delete(sent.ref);
         this.refused.push(`${sent.country}: ${result.error?.code ?? ''} ${result.error?.message ?? ''}`);
       }
     }
+    return again;
   }
 
   /**
@@ -315,6 +389,7 @@ export class PlatformRun {
       next += tickMs;
       await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
     }
+    while (this.retrying.size > 0) await Promise.all([...this.retrying]);
   }
 
   /**
@@ -344,19 +419,66 @@ export class PlatformRun {
     await new Promise((r) => setTimeout(r, RECEIPT_FLOW_MS));
   }
 
-  /** Stops the services and the simulator; each service's log is kept in `.local/e2e/logs/<run>/`. */
+  /** Starts one more instance of a service (it joins the others' consumer groups) and waits until ready. */
+  async startInstance(name: ServiceName): Promise<ServiceProcess> {
+    const env = { ...this.env, ...this.options.serviceEnv?.[name] };
+    // A second ingest beside the first serves its API on a port of its own.
+    if (name === 'ingest' && this.instances('ingest').length > 0) env['TERN_GRPC_PORT'] = '0';
+    const service = await startServiceProcess(join(root, 'services', name, 'dist', 'main.js'), env, root);
+    this.services.push({ name, process: service });
+    this.ran.push({ name, process: service });
+    await waitFor(`${name} ready`, async () => (await service.ready()).status === 200, 60_000);
+    return service;
+  }
+
+  /** The running instances of a service, oldest first. */
+  instances(name: ServiceName): ServiceProcess[] {
+    return this.services.filter((s) => s.name === name).map((s) => s.process);
+  }
+
+  /** Stops a running instance of a service with `signal` (SIGKILL: a crash) and waits for its end. */
+  async stopInstance(
+    name: ServiceName,
+    signal: NodeJS.Signals,
+    which: 'oldest' | 'newest' = 'oldest',
+  ): Promise<void> {
+    const at =
+      which === 'oldest'
+        ? this.services.findIndex((s) => s.name === name)
+        : this.services.findLastIndex((s) => s.name === name);
+    if (at < 0) throw new Error(`no running instance of ${name}`);
+    const [stopped] = this.services.splice(at, 1);
+    await stopped!.process.stop(signal);
+  }
+
+  /** The message as the public API shows it now (GetMessage). */
+  async message(messageId: string): Promise<sms.Message> {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-api-key', 'tern-local-demo-key');
+    return new Promise((resolve, reject) =>
+      (this.client as unknown as Record<string, Unary>)['getMessage']!({ messageId }, metadata, (e, r) =>
+        e ? reject(e) : resolve(r as sms.Message),
+      ),
+    );
+  }
+
+  /** Stops the services and the simulator; each instance's log is kept in `.local/e2e/logs/<run>/`. */
   async stop(): Promise<void> {
     this.client?.close();
-    for (const service of [...this.services].reverse()) await service.stop();
+    for (const { process: service } of [...this.services].reverse()) await service.stop();
+    this.services.length = 0;
     await this.simulator.stop();
     const dir = join(root, '.local', 'e2e', 'logs', this.runId);
     mkdirSync(dir, { recursive: true });
-    this.services.forEach((service, i) =>
+    const seen = new Map<string, number>();
+    for (const { name, process: service } of this.ran) {
+      const n = (seen.get(name) ?? 0) + 1;
+      seen.set(name, n);
       writeFileSync(
-        join(dir, `${SERVICES[i]}.jsonl`),
+        join(dir, `${name}${n > 1 ? `.${n}` : ''}.jsonl`),
         service.logs.map((line) => JSON.stringify(line)).join('\n'),
-      ),
-    );
+      );
+    }
   }
 
   private arrived(m: ArrivedMessage): void {

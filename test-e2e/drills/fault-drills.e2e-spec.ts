@@ -1,0 +1,56 @@
+// Fault drills over the whole platform (see support/fault-drill.ts). CI runs a few of a couple of thousand
+// OTPs each; `./tern drill <fault>...` runs any of them (TERN_DRILLS, TERN_DRILL_MESSAGES) at full size.
+import {
+  ALL_FAULTS,
+  faultName,
+  parseFault,
+  reportDrills,
+  runDrill,
+  type DrillResult,
+} from '../support/fault-drill';
+
+const CI_DRILLS = ['kill:router', 'kill:smpp-connector', 'kill:dlr', 'redis-restart'];
+const chosen = process.env['TERN_DRILLS'] ?? CI_DRILLS.join(',');
+const faults =
+  chosen === 'all'
+    ? ALL_FAULTS
+    : chosen
+        .split(',')
+        .filter((f) => f.trim() !== '')
+        .map((f) => parseFault(f.trim()));
+const messages = Number(process.env['TERN_DRILL_MESSAGES'] ?? 2000);
+const perSecond = Number(process.env['TERN_DRILL_RATE'] ?? 100);
+const results: DrillResult[] = [];
+
+afterAll(() => {
+  if (results.length > 0) reportDrills(process.env['TERN_DRILL_SUITE'] ?? 'fault-drills', results, messages);
+});
+
+describe.each(faults.map((fault) => [faultName(fault), fault] as const))('drill %s', (_name, fault) => {
+  let result: DrillResult;
+  beforeAll(async () => {
+    result = await runDrill({ fault, messages, perSecond });
+    results.push(result);
+  }, 900_000);
+
+  it('accepted the traffic (the drill measured something)', () => {
+    expect(result.messages).toBeGreaterThanOrEqual(messages * 0.98);
+    expect(result.delivered).toBeGreaterThan(result.messages * 0.9);
+  });
+
+  it('loses nothing: every accepted message reaches a final status', () => {
+    expect({ lost: result.lost, examples: result.examples }).toEqual({ lost: 0, examples: [] });
+  });
+
+  it('shows every status as the handsets saw it', () => {
+    expect(result.wrongStatus).toBe(0);
+  });
+
+  it('delivers nothing twice, except attempts reported in doubt', () => {
+    expect(result.deliveredTwice).toBeLessThanOrEqual(result.inDoubt);
+  });
+
+  it('dead-letters no valid record', () => {
+    expect(result.dlqReasons).toEqual({});
+  });
+});

@@ -1,0 +1,410 @@
+// Fault drills: the whole platform under steady OTP traffic through the public API, one ordinary fault
+// injected mid-run (a crash, a rolling restart, a rebalance, Redis, Kafka or ClickHouse away, an SMSC outage,
+// a cut link), then every accepted message read back through the API and compared with what the simulated
+// carriers saw: lost, delivered twice, shown wrongly, and records in any DLQ.
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { loadScenario, type Scenario } from '@tern/carrier-sim';
+import { sms } from '@tern/contracts';
+import { DLQ_HEADERS, platformTopics } from '@tern/kafka';
+import { infraFromEnv, startTcpProxy, uniqueName, type TcpProxy } from '@tern/testing';
+import { Kafka, logLevel } from 'kafkajs';
+import { PlatformRun, runRedisUrl, SERVICES, type ServiceName } from './platform-run';
+
+const root = join(__dirname, '..', '..');
+const infraScript = join(root, 'deploy', 'local', 'infra.sh');
+const run$ = promisify(execFile);
+
+export type Fault =
+  /** kill -9, started again `downMs` later. */
+  | { kind: 'kill'; service: ServiceName; downMs?: number }
+  /** SIGTERM and started again at once: a rolling restart. */
+  | { kind: 'term'; service: ServiceName }
+  /** Two instances; the newer one killed -9 and not started again: its partitions move to the other. */
+  | { kind: 'rebalance'; service: ServiceName }
+  /** Redis stopped (its AOF kept) and started again `downMs` later. */
+  | { kind: 'redis-restart'; downMs?: number }
+  /** The Kafka broker killed -9 and started again `downMs` later. */
+  | { kind: 'kafka-kill'; downMs?: number }
+  /** ClickHouse stopped for `downMs`. */
+  | { kind: 'clickhouse-down'; downMs?: number }
+  /** The direct channel's SMSC refuses binds and drops its connections for `downMs`. */
+  | { kind: 'smsc-outage'; downMs?: number }
+  /** The link between one service and Redis cut (connections dropped, new ones refused) for `downMs`. */
+  | { kind: 'redis-cut'; service: ServiceName; downMs?: number };
+
+export function faultName(fault: Fault): string {
+  return 'service' in fault ? `${fault.kind}:${fault.service}` : fault.kind;
+}
+
+/** `kill:router`, `redis-restart`, `redis-cut:dlr`... as `./tern drill` takes them. */
+export function parseFault(text: string): Fault {
+  const [kind, service] = text.split(':');
+  const named = (s: string | undefined): ServiceName => {
+    if (!SERVICES.includes(s as ServiceName))
+      throw new Error(`"${text}": name a service (${SERVICES.join(', ')})`);
+    return s as ServiceName;
+  };
+  switch (kind) {
+    case 'kill':
+    case 'term':
+    case 'rebalance':
+    case 'redis-cut':
+      return { kind, service: named(service) };
+    case 'redis-restart':
+    case 'kafka-kill':
+    case 'clickhouse-down':
+    case 'smsc-outage':
+      return { kind };
+    default:
+      throw new Error(`unknown fault "${text}"`);
+  }
+}
+
+/** Every fault of the drill catalogue. */
+export const ALL_FAULTS: readonly Fault[] = [
+  ...SERVICES.flatMap((service) => [
+    { kind: 'kill', service } as const,
+    { kind: 'term', service } as const,
+    { kind: 'rebalance', service } as const,
+  ]),
+  { kind: 'redis-restart' },
+  { kind: 'kafka-kill' },
+  { kind: 'clickhouse-down' },
+  { kind: 'smsc-outage' },
+  { kind: 'redis-cut', service: 'router' },
+  { kind: 'redis-cut', service: 'dlr' },
+];
+
+export interface DrillOptions {
+  fault: Fault;
+  messages: number;
+  perSecond: number;
+  /** When the fault starts, after the first message. */
+  faultAtMs?: number;
+}
+
+export interface DrillResult {
+  fault: string;
+  /** Accepted by the API (a message id came back). */
+  messages: number;
+  /** Accepted, yet with no final status when the drill ended. */
+  lost: number;
+  /** Reached a handset more than once (simulator's count). */
+  deliveredTwice: number;
+  /** Final status contradicts the handset: DELIVERED without a delivery, or a delivery shown otherwise. */
+  wrongStatus: number;
+  /** Attempts reported OUTCOME_UNKNOWN (a crash between submit_sm and its answer): duplicates allowed. */
+  inDoubt: number;
+  /** Records in any DLQ from this run (none is bad input here: every one is a defect). */
+  dlqRecords: number;
+  dlqReasons: Record<string, number>;
+  delivered: number;
+  /** Longest time no SMS reached the carriers while traffic was flowing (the fault's visible cost). */
+  longestStallMs: number;
+  /** Messages whose status was wrong or missing, for the drill's log. */
+  examples: string[];
+}
+
+const COUNTRIES = { DE: 60, BR: 40 };
+/** How long after the last send every message must show its final status. */
+const SETTLE_MS = 150_000;
+const FINAL = new Set([
+  sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
+  sms.MessageStatus.MESSAGE_STATUS_UNDELIVERED,
+  sms.MessageStatus.MESSAGE_STATUS_EXPIRED,
+  sms.MessageStatus.MESSAGE_STATUS_FAILED,
+  sms.MessageStatus.MESSAGE_STATUS_REJECTED,
+]);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function runDrill(options: DrillOptions): Promise<DrillResult> {
+  const { fault } = options;
+  const faultAtMs = options.faultAtMs ?? 15_000;
+  let scenario: Scenario = loadScenario('drills');
+  if (fault.kind === 'smsc-outage') {
+    const from = faultAtMs;
+    scenario = {
+      ...scenario,
+      timeline: [{ event: 'outage', channel: 'drill-direct', from, until: from + (fault.downMs ?? 30_000) }],
+    };
+  }
+  let proxy: TcpProxy | undefined;
+  const serviceEnv: Partial<Record<ServiceName, Record<string, string>>> = {};
+  if (fault.kind === 'redis-cut') {
+    const redis = new URL(infraFromEnv().redisUrl);
+    proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port) });
+    // The run's database, through the proxy: only this service's link to Redis is cut.
+    serviceEnv[fault.service] = {
+      TERN_REDIS_URL: runRedisUrl(redis.toString(), { host: '127.0.0.1', port: proxy.port }),
+    };
+  }
+  const run = await PlatformRun.start({ scenario, strategy: 'smart', serviceEnv });
+  const dlq = await dlqPositions();
+  const arrivals: number[] = [];
+  try {
+    if (fault.kind === 'rebalance') await run.startInstance(fault.service);
+    run.begin();
+    const started = Date.now();
+    const driving = run.drive(
+      (options.messages / options.perSecond) * 1000,
+      () => options.perSecond,
+      COUNTRIES,
+    );
+    await sleep(faultAtMs);
+    await inject(fault, run, proxy);
+    await driving;
+    const lastSent = Date.now();
+    await settle(run, lastSent + SETTLE_MS);
+    for (const otp of run.otps.values()) for (const s of otp.submissions) arrivals.push(s.arrivedAt);
+    return await count(faultName(fault), run, dlq, arrivals, started);
+  } finally {
+    await run.stop();
+    await proxy?.close();
+    // A fault that stopped a piece of the infrastructure must never leave it stopped for later tests.
+    await run$(infraScript, ['up']).catch(() => undefined);
+  }
+}
+
+async function inject(fault: Fault, run: PlatformRun, proxy: TcpProxy | undefined): Promise<void> {
+  switch (fault.kind) {
+    case 'kill':
+      await run.stopInstance(fault.service, 'SIGKILL');
+      await sleep(fault.downMs ?? 5000);
+      await run.startInstance(fault.service);
+      return;
+    case 'term':
+      await run.stopInstance(fault.service, 'SIGTERM');
+      await run.startInstance(fault.service);
+      return;
+    case 'rebalance':
+      await run.stopInstance(fault.service, 'SIGKILL', 'newest');
+      return;
+    case 'redis-restart':
+      await run$(infraScript, ['stop', 'redis']);
+      await sleep(fault.downMs ?? 7000);
+      await run$(infraScript, ['up']);
+      return;
+    case 'kafka-kill':
+      await run$(infraScript, ['kill', 'kafka']);
+      await sleep(fault.downMs ?? 20_000);
+      await run$(infraScript, ['up']);
+      return;
+    case 'clickhouse-down':
+      await run$(infraScript, ['stop', 'clickhouse']);
+      await sleep(fault.downMs ?? 60_000);
+      await run$(infraScript, ['up']);
+      return;
+    case 'smsc-outage':
+      return; // on the scenario's timeline
+    case 'redis-cut':
+      await proxy!.cut();
+      await sleep(fault.downMs ?? 10_000);
+      await proxy!.restore();
+      return;
+  }
+}
+
+/**
+ * Waits until every accepted message shows a final status that agrees with the handsets, or the deadline.
+ * Only messages not settled yet are read again each round.
+ */
+async function settle(run: PlatformRun, deadline: number): Promise<void> {
+  const open = new Set([...run.otps.values()].filter((o) => o.messageId).map((o) => o.ref));
+  while (open.size > 0 && Date.now() < deadline) {
+    for (const ref of [...open]) {
+      const otp = run.otps.get(ref)!;
+      const view = await run.message(otp.messageId!).catch(() => undefined);
+      if (view && FINAL.has(view.status) && agrees(view, handsetCount(otp.submissions))) open.delete(ref);
+    }
+    if (open.size > 0) await sleep(2000);
+  }
+  // Anything still on its way (a late receipt, a retry) has a few more seconds to show itself.
+  await sleep(3000);
+}
+
+const handsetCount = (submissions: { stat: string }[]) =>
+  submissions.filter((s) => s.stat === 'DELIVRD').length;
+
+function agrees(view: sms.Message, deliveries: number): boolean {
+  return (view.status === sms.MessageStatus.MESSAGE_STATUS_DELIVERED) === deliveries > 0;
+}
+
+async function count(
+  fault: string,
+  run: PlatformRun,
+  dlq: DlqPositions,
+  arrivals: number[],
+  started: number,
+): Promise<DrillResult> {
+  const result: DrillResult = {
+    fault,
+    messages: 0,
+    lost: 0,
+    deliveredTwice: 0,
+    wrongStatus: 0,
+    inDoubt: 0,
+    dlqRecords: 0,
+    dlqReasons: {},
+    delivered: 0,
+    longestStallMs: longestGap(arrivals, run.timeScale),
+    examples: [],
+  };
+  const messageIds = new Set<string>();
+  for (const otp of run.otps.values()) {
+    if (!otp.messageId) continue;
+    messageIds.add(otp.messageId);
+    result.messages++;
+    const deliveries = handsetCount(otp.submissions);
+    if (deliveries > 0) result.delivered++;
+    if (deliveries > 1) result.deliveredTwice++;
+    const view = await run.message(otp.messageId).catch(() => undefined);
+    if (view?.attempts.some((a) => a.errorCode === 'OUTCOME_UNKNOWN')) result.inDoubt++;
+    const status = view ? sms.MessageStatus[view.status] : 'not found';
+    const arrived = otp.submissions.map((s) => `${s.channel}:${s.stat}`).join(',') || 'nothing';
+    if (!view || !FINAL.has(view.status)) result.lost++;
+    else if (!agrees(view, deliveries)) result.wrongStatus++;
+    else continue;
+    if (result.examples.length < 10)
+      result.examples.push(`${otp.messageId}: API ${status}, handset ${arrived}`);
+  }
+  const records = await dlqRecordsSince(dlq, run.database, messageIds, started);
+  result.dlqRecords = records.length;
+  for (const reason of records) result.dlqReasons[reason] = (result.dlqReasons[reason] ?? 0) + 1;
+  return result;
+}
+
+/** The longest gap between SMS reaching the carriers (scenario ms), in real ms. */
+function longestGap(arrivals: number[], timeScale: number): number {
+  const sorted = [...arrivals].sort((a, b) => a - b);
+  let longest = 0;
+  for (let i = 1; i < sorted.length; i++) longest = Math.max(longest, sorted[i]! - sorted[i - 1]!);
+  return Math.round(longest / timeScale);
+}
+
+type DlqPositions = Map<string, { partition: number; offset: string }[]>;
+
+const admin = () =>
+  new Kafka({
+    clientId: 'tern-drill',
+    brokers: infraFromEnv().kafkaBrokers,
+    logLevel: logLevel.NOTHING,
+  }).admin();
+
+/** Where every DLQ ends before the drill: what is written after is the drill's. */
+async function dlqPositions(): Promise<DlqPositions> {
+  const client = admin();
+  await client.connect();
+  try {
+    const positions: DlqPositions = new Map();
+    for (const { dlq } of platformTopics(['default'])) {
+      const offsets = await client.fetchTopicOffsets(dlq);
+      positions.set(
+        dlq,
+        offsets.map((o) => ({ partition: o.partition, offset: o.high })),
+      );
+    }
+    return positions;
+  } finally {
+    await client.disconnect();
+  }
+}
+
+/**
+ * The reasons of the DLQ records this run wrote: from its consumer groups (they carry the run's id), or
+ * keyed by one of its messages (the connector's group is the lane's, shared by every run).
+ */
+async function dlqRecordsSince(
+  positions: DlqPositions,
+  runId: string,
+  messageIds: ReadonlySet<string>,
+  since: number,
+): Promise<string[]> {
+  const kafka = new Kafka({
+    clientId: 'tern-drill',
+    brokers: infraFromEnv().kafkaBrokers,
+    logLevel: logLevel.NOTHING,
+  });
+  const client = kafka.admin();
+  await client.connect();
+  const wanted: { topic: string; partition: number; from: bigint; to: bigint }[] = [];
+  try {
+    for (const [topic, starts] of positions) {
+      const ends = await client.fetchTopicOffsets(topic);
+      for (const end of ends) {
+        const from = BigInt(starts.find((s) => s.partition === end.partition)?.offset ?? '0');
+        if (BigInt(end.high) > from)
+          wanted.push({ topic, partition: end.partition, from, to: BigInt(end.high) });
+      }
+    }
+  } finally {
+    await client.disconnect();
+  }
+  if (wanted.length === 0) return [];
+  const reasons: string[] = [];
+  const consumer = kafka.consumer({ groupId: uniqueName('tern-drill-dlq') });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [...new Set(wanted.map((w) => w.topic))], fromBeginning: true });
+  const remaining = new Set(wanted.map((w) => `${w.topic}|${w.partition}`));
+  const runTag = runId.replace(/_/g, '-');
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('reading the DLQs took over 60 s')), 60_000);
+    void consumer.run({
+      eachMessage: ({ topic, partition, message }) => {
+        const range = wanted.find((w) => w.topic === topic && w.partition === partition);
+        const offset = BigInt(message.offset);
+        if (
+          range &&
+          offset >= range.from &&
+          offset < range.to &&
+          Number(message.timestamp) >= since - 60_000
+        ) {
+          const header = (name: string) => message.headers?.[name]?.toString() ?? '';
+          const ours =
+            header(DLQ_HEADERS.consumerGroup).includes(runTag) ||
+            messageIds.has(message.key?.toString() ?? '');
+          if (ours) reasons.push(header(DLQ_HEADERS.reason) || 'UNKNOWN');
+        }
+        if (range && offset >= range.to - 1n) remaining.delete(`${topic}|${partition}`);
+        if (remaining.size === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+        return Promise.resolve();
+      },
+    });
+  });
+  await consumer.disconnect();
+  return reasons;
+}
+
+/** The drill table (markdown, for notes) into `.local/e2e/drills-<suite>.md` and the console. */
+export function reportDrills(suite: string, results: readonly DrillResult[], messagesEach: number): string {
+  const lines = [
+    `#### ${suite}: ${messagesEach} OTPs per drill`,
+    '',
+    '| fault | messages | lost | delivered twice | wrong status | in doubt | DLQ records | longest stall |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...results.map(
+      (r) =>
+        `| ${r.fault} | ${r.messages} | ${r.lost} | ${r.deliveredTwice} | ${r.wrongStatus} | ${r.inDoubt} | ${r.dlqRecords}${
+          r.dlqRecords
+            ? ` (${Object.entries(r.dlqReasons)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(', ')})`
+            : ''
+        } | ${(r.longestStallMs / 1000).toFixed(1)} s |`,
+    ),
+    '',
+    ...results.flatMap((r) => r.examples.map((e) => `- ${r.fault}: ${e}`)),
+  ];
+  const text = lines.join('\n');
+  const dir = join(root, '.local', 'e2e');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `drills-${suite}.md`), `${text}\n`);
+  process.stdout.write(`${text}\n`);
+  return text;
+}
