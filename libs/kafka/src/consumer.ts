@@ -3,7 +3,7 @@ import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { extractTraceContext, metricsRegistry, tracer, type Logger } from '@tern/telemetry';
 import type { Batch, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { CONTENT_TYPE_HEADER, decodeValue } from './codec';
+import { CONTENT_TYPE_HEADER, DecodeError, decodeValue } from './codec';
 import { isTransient, PoisonMessageError } from './errors';
 import type { TypedProducer } from './producer';
 import type { TopicDef } from './topics';
@@ -494,9 +494,10 @@ export class BatchConsumer {
     let value: unknown;
     try {
       const contentType = headers[CONTENT_TYPE_HEADER]?.toString();
-      value = decodeValue(topic.codec, message.value, contentType, topic.acceptsJson);
+      value = decodeValue(topic.codec, message.value, contentType, topic.jsonTypeName);
     } catch (error) {
-      return this.deadLetter(topic, batch, message, DLQ_REASONS.decode, error as Error, interrupted);
+      const field = error instanceof DecodeError ? error.field : undefined;
+      return this.deadLetter(topic, batch, message, DLQ_REASONS.decode, error as Error, interrupted, field);
     }
     const record: ConsumedRecord<unknown> = {
       ...where,

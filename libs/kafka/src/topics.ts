@@ -10,8 +10,11 @@ export interface TopicDef<T> {
   readonly partitions: number;
   /** Log compaction (latest value per key kept), for state topics like routing weights. */
   readonly compacted: boolean;
-  /** Whether external producers may publish proto3 JSON (content-type: application/json) here. */
-  readonly acceptsJson: boolean;
+  /**
+   * The protobuf type (full name) whose proto3 JSON (content-type: application/json) external producers may
+   * publish here; undefined: protobuf only.
+   */
+  readonly jsonTypeName: string | undefined;
   /** Where records that cannot be processed go, with the reason in headers. */
   readonly dlq: string;
 }
@@ -25,7 +28,7 @@ export interface TopicOptions<T> {
   key: (value: T) => string;
   partitions?: number;
   compacted?: boolean;
-  acceptsJson?: boolean;
+  jsonTypeName?: string;
 }
 
 const TOPIC_NAME = /^[a-z0-9][a-z0-9._-]{0,200}$/;
@@ -39,7 +42,7 @@ export function defineTopic<T>(options: TopicOptions<T>): TopicDef<T> {
     key: options.key,
     partitions: options.partitions ?? DEFAULT_PARTITIONS,
     compacted: options.compacted ?? false,
-    acceptsJson: options.acceptsJson ?? false,
+    jsonTypeName: options.jsonTypeName,
     dlq: `${options.name}.dlq`,
   };
 }
@@ -57,7 +60,7 @@ export const topics = {
     name: 'sms.send-events',
     codec: events.SendEvent,
     key: (e) => e.tenantId,
-    acceptsJson: true,
+    jsonTypeName: 'tern.events.v1.SendEvent',
   }),
   accepted: defineTopic({ name: 'sms.accepted', codec: events.MessageAccepted, key: byMessageId }),
   approved: defineTopic({ name: 'sms.approved', codec: events.MessageApproved, key: byMessageId }),
