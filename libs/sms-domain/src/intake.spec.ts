@@ -1,5 +1,5 @@
 import { planBody } from './body';
-import { checkCallbackUrl } from './callback-url';
+import { callbackAddressAllowed, checkCallbackUrl } from './callback-url';
 import { NumberRanges, parseRecipient } from './recipient';
 import { checkSender } from './sender';
 
@@ -140,6 +140,31 @@ describe('checkCallbackUrl', () => {
   });
 
   it('allows private targets where the deployment says so (local runs, tests)', () => {
-    expect(checkCallbackUrl('http://127.0.0.1:8080/cb', { allowPrivate: true }).ok).toBe(true);
+    const local = { allowPrivate: true };
+    expect(checkCallbackUrl('http://127.0.0.1:8080/cb', local).ok).toBe(true);
+    expect(checkCallbackUrl('http://10.1.2.3/cb', local).ok).toBe(true);
+    expect(checkCallbackUrl('http://localhost:3000/cb', local).ok).toBe(true);
+  });
+
+  it.each([
+    ['http://169.254.169.254/latest/meta-data', 'linkLocal'],
+    ['http://[fe80::1]/', 'linkLocal'],
+    ['http://[::ffff:169.254.169.254]/', 'linkLocal'],
+    ['http://[fd00:ec2::254]/latest/meta-data', 'uniqueLocal'],
+    ['http://100.100.100.200/latest/meta-data', 'carrierGradeNat'],
+    ['http://metadata.google.internal/computeMetadata/v1/', 'metadata'],
+    ['http://0.0.0.0/', 'unspecified'],
+  ])('never allows %s, even with private targets allowed', (url, why) => {
+    const result = checkCallbackUrl(url, { allowPrivate: true });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.description).toContain(why);
+  });
+
+  it('checks resolved addresses by the same policy', () => {
+    expect(callbackAddressAllowed('93.184.216.34', { allowPrivate: false })).toBe(true);
+    expect(callbackAddressAllowed('192.168.1.10', { allowPrivate: false })).toBe(false);
+    expect(callbackAddressAllowed('192.168.1.10', { allowPrivate: true })).toBe(true);
+    expect(callbackAddressAllowed('169.254.169.254', { allowPrivate: true })).toBe(false);
+    expect(callbackAddressAllowed('fd00:ec2::254', { allowPrivate: true })).toBe(false);
   });
 });

@@ -2,21 +2,22 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { request as httpRequest, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
-import { isPublicAddress } from '@tern/sms-domain';
+import { callbackAddressAllowed, type CallbackPolicy } from '@tern/sms-domain';
 
 export type PostOutcome = { ok: true; status: number } | { ok: false; status?: number; error: string };
 
 /**
  * Checks every address a callback host resolves to at the moment of connecting: the URL was checked as
- * written when the message was accepted, but a public name can resolve to a private address later.
+ * written when the message was accepted, but a public name can resolve to a private address later (and
+ * with private addresses allowed, a name can still point at the metadata service).
  */
-function publicOnlyLookup(): LookupFunction {
+function allowedOnlyLookup(policy: CallbackPolicy): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
       if (error) return callback(error, '', 0);
-      const refused = addresses.find((a) => !isPublicAddress(a.address));
+      const refused = addresses.find((a) => !callbackAddressAllowed(a.address, policy));
       if (refused) {
-        return callback(new Error(`${hostname} resolves to a non-public address`), '', 0);
+        return callback(new Error(`${hostname} resolves to an address callbacks may not reach`), '', 0);
       }
       if (options.all) return callback(null, addresses);
       const first = addresses[0];
@@ -27,10 +28,10 @@ function publicOnlyLookup(): LookupFunction {
 
 /** POSTs status callbacks over HTTP(S). Redirects are not followed: a callback URL is the tenant's own. */
 export class CallbackSender {
-  private readonly lookup: LookupFunction | undefined;
+  private readonly lookup: LookupFunction;
 
   constructor(private readonly options: { timeoutMs: number; allowPrivate: boolean }) {
-    this.lookup = options.allowPrivate ? undefined : publicOnlyLookup();
+    this.lookup = allowedOnlyLookup(options);
   }
 
   post(url: string, body: string, headers: Record<string, string>): Promise<PostOutcome> {
@@ -51,7 +52,7 @@ export class CallbackSender {
           ...headers,
         },
         timeout: this.options.timeoutMs,
-        ...(this.lookup ? { lookup: this.lookup } : {}),
+        lookup: this.lookup,
       };
       const req = send(target, options, (res) => {
         res.resume(); // the answer's body is not needed; reading it frees the socket
