@@ -78,8 +78,14 @@ export class Acceptor {
     if (path === 'grpc') {
       const grant = await this.deps.limiter.take([{ key: tenant.id, ...tenant.sendRate }], valid.length);
       admitted = valid.slice(0, grant.granted);
+      // A cut batch is told when its remainder can pass at the tenant's rate, not when one token is back.
+      const refused = valid.length - grant.granted;
+      const retryAfterMs = Math.max(
+        grant.retryAfterMs,
+        Math.ceil((Math.min(refused, tenant.sendRate.burst) / tenant.sendRate.perSecond) * 1000),
+      );
       for (const item of valid.slice(grant.granted)) {
-        outcomes[item.index] = { kind: 'rate-limited', retryAfterMs: grant.retryAfterMs };
+        outcomes[item.index] = { kind: 'rate-limited', retryAfterMs };
       }
     }
 

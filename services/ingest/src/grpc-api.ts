@@ -18,6 +18,14 @@ import { CursorError, StatusStreamReader, type StartFrom } from './status-stream
 import type { Tenant, TenantDirectory } from '@tern/config';
 
 export const SMS_SERVICE = 'tern.sms.v1.SmsService';
+/**
+ * Error details stay well inside the 8 KiB of headers a default gRPC client accepts (the status message and
+ * its details travel as trailers; over the limit a client sees RESOURCE_EXHAUSTED instead of the error):
+ * at most this many field violations, the rest counted, and echoed field names and texts cut short.
+ */
+const MAX_VIOLATIONS = 8;
+const MAX_FIELD_CHARS = 64;
+const MAX_TEXT_CHARS = 100;
 export const API_KEY_HEADER = 'x-api-key';
 export const MAX_BATCH = 1000;
 
@@ -49,9 +57,11 @@ export class ApiError extends Error {
     message: string,
     detail?: { code: string; violations?: readonly Violation[] },
     readonly trailers: Record<string, string> = {},
+    /** For RESOURCE_EXHAUSTED: when to try again (google.rpc.RetryInfo). */
+    private readonly retryAfterMs?: number,
   ) {
-    super(message);
-    this.violations = detail?.violations ?? [];
+    super(cut(message, 2 * MAX_TEXT_CHARS));
+    this.violations = capViolations(detail?.violations ?? []);
     this.detail = detail && {
       code: detail.code,
       message,
@@ -85,6 +95,16 @@ export class ApiError extends Error {
           value: rpcDetails.BadRequest.encode(badRequest).finish(),
         });
       }
+      if (this.retryAfterMs !== undefined) {
+        const retryDelay = {
+          seconds: Math.floor(this.retryAfterMs / 1000),
+          nanos: (this.retryAfterMs % 1000) * 1_000_000,
+        };
+        details.push({
+          typeUrl: 'type.googleapis.com/google.rpc.RetryInfo',
+          value: rpcDetails.RetryInfo.encode({ retryDelay }).finish(),
+        });
+      }
       const status = rpc.Status.encode({ code: this.code, message: this.message, details }).finish();
       metadata.set('grpc-status-details-bin', Buffer.from(status));
     }
@@ -92,15 +112,34 @@ export class ApiError extends Error {
   }
 }
 
-/** INVALID_ARGUMENT naming every broken field; one stable code when they share it. */
+/** INVALID_ARGUMENT naming the broken fields (the first MAX_VIOLATIONS); one stable code when they share it. */
 export function invalid(violations: readonly Violation[]): ApiError {
   const codes = new Set(violations.map((v) => v.code));
   const [only] = codes;
+  const shown = capViolations(violations);
   return new ApiError(
     grpc.status.INVALID_ARGUMENT,
-    violations.map((v) => `${v.field}: ${v.description}`).join('; '),
+    shown.map((v) => `${v.field}: ${v.description}`).join('; '),
     { code: codes.size === 1 && only ? only : 'INVALID_REQUEST', violations },
   );
+}
+
+function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** The first MAX_VIOLATIONS, short, and one more that counts the rest. */
+function capViolations(violations: readonly Violation[]): Violation[] {
+  const shown = violations.slice(0, MAX_VIOLATIONS).map((v) => ({
+    field: cut(v.field, MAX_FIELD_CHARS),
+    code: cut(v.code, MAX_FIELD_CHARS),
+    description: cut(v.description, MAX_TEXT_CHARS),
+  }));
+  const more = violations.length - shown.length;
+  if (more > 0) {
+    shown.push({ field: '', code: 'MORE_VIOLATIONS', description: `${more} more not shown` });
+  }
+  return shown;
 }
 
 /** The public error of an item that was not accepted. */
@@ -114,6 +153,7 @@ function itemError(outcome: Exclude<ItemOutcome, { kind: 'accepted' }>): ApiErro
         `send rate of this tenant exceeded; retry in ${outcome.retryAfterMs} ms`,
         { code: 'RATE_LIMITED' },
         { 'retry-after-ms': String(outcome.retryAfterMs) },
+        outcome.retryAfterMs,
       );
     case 'conflict':
       return new ApiError(

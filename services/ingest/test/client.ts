@@ -69,6 +69,10 @@ export async function failure(call: Promise<unknown>): Promise<{
   message: string;
   violations: { field: string; reason: string }[];
   errorCode: string | undefined;
+  /** google.rpc.RetryInfo's delay, in ms. */
+  retryDelayMs: number | undefined;
+  /** The size of the rich details trailer, in bytes. */
+  detailsBytes: number;
 }> {
   try {
     await call;
@@ -85,7 +89,11 @@ export async function failure(call: Promise<unknown>): Promise<{
         }))
       : [];
     const errorCode = ternDetail ? sms.ErrorDetail.decode(ternDetail.value).code : undefined;
-    return { code: error.code, message: error.details, violations, errorCode };
+    const retryInfo = status?.details.find((d) => d.typeUrl.endsWith('google.rpc.RetryInfo'));
+    const delay = retryInfo ? rpcDetails.RetryInfo.decode(retryInfo.value).retryDelay : undefined;
+    const retryDelayMs = delay ? delay.seconds * 1000 + delay.nanos / 1e6 : undefined;
+    const detailsBytes = (bin as Buffer | undefined)?.length ?? 0;
+    return { code: error.code, message: error.details, violations, errorCode, retryDelayMs, detailsBytes };
   }
   throw new Error('the call succeeded');
 }

@@ -245,6 +245,21 @@ describe('gRPC SmsService', () => {
     expect(results[3]?.['error']).toMatchObject({ code: 'RATE_LIMITED' });
     const limited = await failure(client.unary('sendMessage', message(), slow.apiKey));
     expect(limited).toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED, errorCode: 'RATE_LIMITED' });
+    // A real hint, also as google.rpc.RetryInfo: at 0.2 a second, one more message takes 5 s to be allowed.
+    expect(limited.retryDelayMs).toBeGreaterThanOrEqual(4000);
+    expect(limited.retryDelayMs).toBeLessThanOrEqual(5000);
+  });
+
+  it('keeps error details small whatever the request: capped violations, short echoed fields', async () => {
+    const labels = Object.fromEntries(
+      Array.from({ length: 300 }, (_, i) => [`${'bad key '.repeat(40)}${i}`, 'x'.repeat(300)]),
+    );
+    // A default client (8 KiB of headers): over that it would see RESOURCE_EXHAUSTED, not the error.
+    const refused = await failure(client.unary('sendMessage', message({ labels }), acme.apiKey));
+    expect(refused.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(refused.violations.length).toBeLessThanOrEqual(9);
+    expect(refused.violations.at(-1)).toEqual({ field: '', reason: 'MORE_VIOLATIONS' });
+    expect(refused.detailsBytes).toBeLessThan(4096);
   });
 
   it("reads a message back, updated from sms.status, and never another tenant's", async () => {
@@ -276,7 +291,13 @@ describe('gRPC SmsService', () => {
       smscMessageIds: ['a1b2'],
       occurredAt: new Date(),
     };
-    await producer.producer().send(topics.status, [delivered]);
+    // A SUBMITTED that comes after the receipt (another producer, or redelivered) must not move it back.
+    const lateSubmitted: sms.StatusEvent = {
+      ...delivered,
+      status: sms.MessageStatus.MESSAGE_STATUS_SUBMITTED,
+      receiptState: sms.ReceiptState.RECEIPT_STATE_UNSPECIFIED,
+    };
+    await producer.producer().send(topics.status, [delivered, lateSubmitted]);
     const updated = await waitFor(
       'the view to show DELIVERED',
       async () => {
@@ -295,6 +316,10 @@ describe('gRPC SmsService', () => {
         smscMessageIds: ['a1b2'],
       }),
     ]);
+    // The late SUBMITTED, right behind it on the same partition, has been read by now: it changed nothing.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const after = await client.unary('getMessage', { messageId: id }, acme.apiKey);
+    expect(after['status']).toBe('MESSAGE_STATUS_DELIVERED');
   });
 
   it("streams a tenant's status events live and resumes from a cursor", async () => {
