@@ -118,6 +118,34 @@ describe('router', () => {
     expect(Date.now() - updatedAt).toBeLessThan(15_000);
   });
 
+  it('routes its first messages after a start on the weights published before it, however long their history', async () => {
+    const { run, ids, table, seen, message } = await setUp('', 'a:direct:0.01,b:direct:0.01');
+    const weight = (channelId: string, alpha: number, beta: number): events.RoutingWeight =>
+      events.RoutingWeight.fromPartial({
+        country: 'SG',
+        channelId,
+        deliveredAlpha: alpha,
+        deliveredBeta: beta,
+        latencyP50Ms: 3000,
+        computedAt: new Date(),
+      });
+    // Ten thousand cycles of analytics that trusted channel a, then the latest, which turned to b.
+    const history = Array.from({ length: 10_000 }, () => [weight(ids.a!, 95, 5), weight(ids.b!, 40, 60)]);
+    await publish(topics.routingWeights, [...history.flat(), weight(ids.a!, 40, 60), weight(ids.b!, 95, 5)]);
+    routers.push(await startRouter(table.path, run));
+    // Sent the moment it is ready: routed on the priors, these would split between two equal channels.
+    const batch = Array.from({ length: 200 }, () => message());
+    await publish(topics.approved, batch.map(approved));
+    await waitFor('the batch dispatched', () => batch.every((m) => seen.of(m.messageId).length === 1));
+    expect(
+      share(
+        seen,
+        batch.map((m) => m.messageId),
+        ids.b!,
+      ),
+    ).toBeGreaterThan(0.95);
+  });
+
   it('opens the breaker of a failing channel and fails over to the other', async () => {
     const { run, ids, table, seen, message } = await setUp('', 'a:direct:0.01,b:aggregator:0.01');
     routers.push(await startRouter(table.path, run));
