@@ -33,9 +33,13 @@ describe.each(faults.map((fault) => [faultName(fault), fault] as const))('drill 
     results.push(result);
   }, 900_000);
 
-  it('accepted the traffic (the drill measured something)', () => {
-    expect(result.messages).toBeGreaterThanOrEqual(messages * 0.98);
-    expect(result.delivered).toBeGreaterThan(result.messages * 0.9);
+  it('accepts all the traffic and delivers it (the drill measured something)', () => {
+    expect({ accepted: result.messages, refused: result.refused }).toEqual({
+      accepted: messages,
+      refused: 0,
+    });
+    // Two channels of 97% and 92% with failover between them: nearly every OTP reaches its handset.
+    expect(result.delivered).toBeGreaterThan(result.messages * 0.97);
   });
 
   it('loses nothing: every accepted message reaches a final status', () => {

@@ -102,6 +102,8 @@ export interface DrillResult {
   dlqRecords: number;
   dlqReasons: Record<string, number>;
   delivered: number;
+  /** Sent but never accepted by the API, retried with the same reference for 90 s (a client's view). */
+  refused: number;
   /** Longest time no SMS reached the carriers while traffic was flowing (the fault's visible cost). */
   longestStallMs: number;
   /** Messages whose status was wrong or missing, for the drill's log. */
@@ -142,7 +144,12 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
       TERN_REDIS_URL: runRedisUrl(redis.toString(), { host: '127.0.0.1', port: proxy.port }),
     };
   }
-  const run = await PlatformRun.start({ scenario, strategy: 'smart', serviceEnv });
+  const run = await PlatformRun.start({
+    scenario,
+    strategy: 'smart',
+    serviceEnv,
+    riskPolicyFile: join(root, 'test-e2e', 'drills', 'risk-policy.yaml'),
+  });
   const dlq = await dlqPositions();
   const arrivals: number[] = [];
   try {
@@ -250,6 +257,7 @@ async function count(
     dlqRecords: 0,
     dlqReasons: {},
     delivered: 0,
+    refused: run.refused.length,
     longestStallMs: longestGap(arrivals, run.timeScale),
     examples: [],
   };
@@ -271,6 +279,7 @@ async function count(
     if (result.examples.length < 10)
       result.examples.push(`${otp.messageId}: API ${status}, handset ${arrived}`);
   }
+  for (const refusal of run.refused.slice(0, 3)) result.examples.push(`refused: ${refusal}`);
   const records = await dlqRecordsSince(dlq, run.database, messageIds, started);
   result.dlqRecords = records.length;
   for (const reason of records) result.dlqReasons[reason] = (result.dlqReasons[reason] ?? 0) + 1;
@@ -386,11 +395,11 @@ export function reportDrills(suite: string, results: readonly DrillResult[], mes
   const lines = [
     `#### ${suite}: ${messagesEach} OTPs per drill`,
     '',
-    '| fault | messages | lost | delivered twice | wrong status | in doubt | DLQ records | longest stall |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| fault | accepted | delivered | lost | delivered twice | wrong status | in doubt | DLQ records | longest stall |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...results.map(
       (r) =>
-        `| ${r.fault} | ${r.messages} | ${r.lost} | ${r.deliveredTwice} | ${r.wrongStatus} | ${r.inDoubt} | ${r.dlqRecords}${
+        `| ${r.fault} | ${r.messages}${r.refused ? ` (${r.refused} refused)` : ''} | ${r.delivered} | ${r.lost} | ${r.deliveredTwice} | ${r.wrongStatus} | ${r.inDoubt} | ${r.dlqRecords}${
           r.dlqRecords
             ? ` (${Object.entries(r.dlqReasons)
                 .map(([k, v]) => `${k} ${v}`)

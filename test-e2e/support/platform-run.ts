@@ -28,6 +28,10 @@ const RECEIPT_FLOW_MS = 3000;
 const RUN_REDIS_DB = 1;
 /** How long a send the API could not take (down, or the same reference still in progress) is retried. */
 const SEND_RETRY_MS = 90_000;
+/** A call's deadline: a client does not wait for ever on an API that cannot answer. */
+const CALL_DEADLINE_MS = 10_000;
+/** The largest SendBatch drive() makes. */
+const DRIVE_BATCH = 500;
 /** Item errors a client retries with the same reference: the platform's state, not the request's fault. */
 const RETRYABLE_ITEM_CODES = new Set(['RATE_LIMITED', 'REQUEST_IN_PROGRESS', 'UNAVAILABLE']);
 export type Strategy = 'cheapest' | 'smart';
@@ -41,6 +45,12 @@ const sendBatch = grpcMethod(
 );
 const getMessage = grpcMethod('tern.sms.v1.SmsService', 'GetMessage', sms.GetMessageRequest, sms.Message);
 type Unary = (r: unknown, m: grpc.Metadata, done: (e: Error | null, response: unknown) => void) => void;
+type UnaryWithDeadline = (
+  r: unknown,
+  m: grpc.Metadata,
+  o: grpc.CallOptions,
+  done: (e: Error | null, response: unknown) => void,
+) => void;
 
 export interface PlatformRunOptions {
   scenario: Scenario;
@@ -49,6 +59,8 @@ export interface PlatformRunOptions {
   timeScale?: number;
   /** The sender ID on every OTP (registered where the scenario's countries ask for one). */
   sender?: string;
+  /** The risk policy (default: the local platform's, deploy/local/risk-policy.yaml). */
+  riskPolicyFile?: string;
   /** Settings of one service only (a Redis reached through a proxy a drill can cut). */
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
 }
@@ -219,7 +231,7 @@ export class PlatformRun {
       TERN_SMPP_CHANNELS_FILE: world.channelsFile,
       TERN_NUMBER_RANGES_FILE: world.numberRangesFile,
       TERN_ROUTING_TABLE_FILE: world.routingTableFile,
-      TERN_RISK_POLICY_FILE: join(root, 'deploy/local/risk-policy.yaml'),
+      TERN_RISK_POLICY_FILE: this.options.riskPolicyFile ?? join(root, 'deploy/local/risk-policy.yaml'),
       TERN_TENANTS_FILE: join(root, 'deploy/local/tenants.yaml'),
       // Each run reads only its own traffic from the shared topics.
       TERN_KAFKA_NEW_GROUP_STARTS_AT: 'latest',
@@ -332,9 +344,10 @@ export class PlatformRun {
     let response: sms.SendBatchResponse;
     try {
       response = await new Promise<sms.SendBatchResponse>((resolve, reject) =>
-        (this.client as unknown as Record<string, Unary>)['sendBatch']!(
+        (this.client as unknown as Record<string, UnaryWithDeadline>)['sendBatch']!(
           { messages: batch.map((b) => b.request) },
           metadata,
+          { deadline: Date.now() + CALL_DEADLINE_MS },
           (e, r) => (e ? reject(e) : resolve(r as sms.SendBatchResponse)),
         ),
       );
@@ -381,11 +394,19 @@ export class PlatformRun {
     const until = this.scenarioNow() + scenarioMs;
     let owed = 0;
     let next = Date.now();
+    let last = Date.now();
     while (this.scenarioNow() < until) {
-      owed += (perSecond(this.scenarioNow()) * tickMs) / 1000;
+      // Owed by the time that passed: a call that took long (an API away) is made up for after it.
+      const now = Date.now();
+      owed += (perSecond(this.scenarioNow()) * (now - last)) / 1000;
+      last = now;
       const n = Math.floor(owed);
       owed -= n;
-      if (n > 0) await this.sendOtps(Array.from({ length: n }, (_, k) => countryOf(this.sent + k)));
+      // In batches the API takes (a catch-up after a stall can owe thousands).
+      for (let left = n; left > 0; left -= DRIVE_BATCH) {
+        const size = Math.min(left, DRIVE_BATCH);
+        await this.sendOtps(Array.from({ length: size }, (_, k) => countryOf(this.sent + k)));
+      }
       next += tickMs;
       await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
     }

@@ -207,6 +207,9 @@ export class BatchConsumer {
       heartbeatInterval: Math.min(3000, Math.floor(this.options.sessionTimeoutMs / 10)),
       // Fetch returns as soon as data arrives instead of waiting to fill maxBytes: OTP latency matters more.
       maxWaitTimeInMs: 100,
+      // A broker away (a restart, a failover) is waited out by retrying: at most 3 s apart, so the group is
+      // back at work within seconds of the broker (the defaults let a restart wait 10-15 s more).
+      retry: { initialRetryTime: 300, maxRetryTime: 3000, retries: 10 },
     });
     const { events } = this.consumer;
     this.consumer.on(events.GROUP_JOIN, (e) => {

@@ -7,7 +7,11 @@ import type { RedisStateGuard } from './state-guard';
  * of a hang. Commands issued in the same tick go out as one pipeline (hot paths make several).
  */
 export function sharedRedis(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+  const redis = new Redis(url, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+  // Without a listener ioredis prints every failed reconnect to stderr; an outage already shows in the
+  // commands that fail (retried by the consumers, logged once a second) and in /health/ready.
+  redis.on('error', () => undefined);
+  return redis;
 }
 
 /** A readiness check of the client, with what its state guard found. */

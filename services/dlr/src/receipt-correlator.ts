@@ -64,11 +64,17 @@ export class ReceiptCorrelator {
         retryable: result.retryable,
       };
       const status = sms.MessageStatus.MESSAGE_STATUS_FAILED;
+      // The attempt shows why it failed (OUTCOME_UNKNOWN: in doubt, it may have reached the handset).
       await Promise.all([
-        this.producer.enqueue(
-          topics.status,
-          statusEvent(message, status, at, { attempt: result.attempt, channelId: result.channelId, reason }),
-        ),
+        this.producer.enqueue(topics.status, {
+          ...statusEvent(message, status, at, {
+            attempt: result.attempt,
+            channelId: result.channelId,
+            reason,
+          }),
+          errorCode: result.errorCode,
+          submitStatus: result.commandStatus,
+        }),
         this.record(result, message, { status, reason, doneAt: at, version: 1 }),
       ]);
       return;

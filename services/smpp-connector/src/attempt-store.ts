@@ -26,6 +26,8 @@ const SUBMITTING = 'submitting|';
  */
 export class AttemptStore {
   readonly owner = randomUUID();
+  /** Claims this process holds for a run in progress (claimed, outcome not stored yet). */
+  private readonly running = new Set<string>();
 
   constructor(
     private readonly redis: Redis,
@@ -50,30 +52,39 @@ export class AttemptStore {
       const text = value.subarray(0, SUBMITTING.length).toString();
       if (text !== SUBMITTING) return { state: 'done', result: events.SubmitResult.decode(value) };
       const owner = value.subarray(SUBMITTING.length).toString();
-      const alive = owner === this.owner || (await this.redis.exists(aliveKey(owner))) === 1;
+      // Our own claim is in flight only while its run is; a run of ours that gave up left it in doubt.
+      const alive =
+        owner === this.owner
+          ? this.running.has(this.key(messageId, attempt))
+          : (await this.redis.exists(aliveKey(owner))) === 1;
       return { state: alive ? 'in-flight' : 'in-doubt' };
     });
   }
 
-  /** Claims the attempt right before its first submit_sm; false when another run holds or finished it. */
+  /**
+   * Claims the attempt right before its first submit_sm; false when another run holds or finished it.
+   * The run then owns it until `finish` or `abandon`.
+   */
   async claim(messageId: string, attempt: number): Promise<boolean> {
-    return this.unavailableAsTransient(
-      async () =>
-        (await this.redis.set(
-          this.key(messageId, attempt),
-          SUBMITTING + this.owner,
-          'EX',
-          this.ttlSeconds,
-          'NX',
-        )) === 'OK',
+    const key = this.key(messageId, attempt);
+    const claimed = await this.unavailableAsTransient(
+      async () => (await this.redis.set(key, SUBMITTING + this.owner, 'EX', this.ttlSeconds, 'NX')) === 'OK',
     );
+    if (claimed) this.running.add(key);
+    return claimed;
   }
 
+  /** Stores the attempt's outcome; the run's claim is done. */
   async finish(result: events.SubmitResult): Promise<void> {
+    const key = this.key(result.messageId, result.attempt);
     const bytes = Buffer.from(events.SubmitResult.encode(result).finish());
-    await this.unavailableAsTransient(() =>
-      this.redis.set(this.key(result.messageId, result.attempt), bytes, 'EX', this.ttlSeconds),
-    );
+    await this.unavailableAsTransient(() => this.redis.set(key, bytes, 'EX', this.ttlSeconds));
+    this.running.delete(key);
+  }
+
+  /** The run ends without storing an outcome (stopping): its claim is left in doubt. */
+  abandon(messageId: string, attempt: number): void {
+    this.running.delete(this.key(messageId, attempt));
   }
 
   private async unavailableAsTransient<T>(work: () => Promise<T>): Promise<T> {

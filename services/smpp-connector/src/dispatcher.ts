@@ -87,6 +87,23 @@ export class Dispatcher {
         retryable: false,
       });
     }
+    try {
+      return await this.submitParts(dispatch, message, binds, parts);
+    } finally {
+      // A run that ended without storing its outcome (a defect, a stop) leaves its claim in doubt, not in
+      // flight: a copy of the dispatch in this process must not wait for it.
+      this.store.abandon(message.messageId, dispatch.attempt);
+    }
+  }
+
+  /** Submits every part on the channel and records the attempt's outcome. */
+  private async submitParts(
+    dispatch: events.DispatchRequest,
+    message: events.SmsMessage,
+    binds: ChannelBinds,
+    parts: ReturnType<typeof buildSubmits>,
+  ): Promise<void> {
+    const ids = { messageId: message.messageId, attempt: dispatch.attempt, channelId: dispatch.channelId };
     const started = Date.now();
     const waitMs = Math.max(
       0,
@@ -160,8 +177,31 @@ export class Dispatcher {
       pricePerSegment: dispatch.pricePerSegment,
       receiptWindowMs: dispatch.receiptWindowMs,
     };
-    await this.store.finish(result);
+    await this.storeOutcome(result);
     await this.publish(result, message);
+  }
+
+  /**
+   * The outcome lives only here until it is stored: with Redis away it is kept and stored once Redis is
+   * back (giving up would leave an attempt the SMSC answered in doubt). Only a stop gives up on it.
+   */
+  private async storeOutcome(result: events.SubmitResult): Promise<void> {
+    for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
+      try {
+        return await this.store.finish(result);
+      } catch (error) {
+        if (!(error instanceof TransientError)) throw error;
+        if (this.stopping) {
+          this.store.abandon(result.messageId, result.attempt);
+          throw error;
+        }
+        this.log.warn(
+          { messageId: result.messageId, attempt: result.attempt, err: error },
+          'storing an outcome failed; retrying',
+        );
+        await sleep(delay);
+      }
+    }
   }
 
   private async publish(result: events.SubmitResult, message: events.SmsMessage): Promise<void> {

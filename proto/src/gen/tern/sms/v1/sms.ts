@@ -388,7 +388,11 @@ export interface Attempt {
   /** SMPP command_status of the submission (0 = ESME_ROK). */
   submitStatus: number;
   receiptState: ReceiptState;
-  /** Network error code from the receipt (`err:` or network_error_code TLV), as text. */
+  /**
+   * Network error code from the receipt (`err:` or network_error_code TLV), as text; for a submission that
+   * failed, why: NO_BIND, an SMPP status, or OUTCOME_UNKNOWN (in doubt: the SMSC may have taken it, and the
+   * retry may reach the handset a second time).
+   */
   errorCode: string;
   submittedAt: Date | undefined;
   doneAt: Date | undefined;
@@ -437,7 +441,7 @@ export interface StatusEvent {
   cursor: string;
   /**
    * For events of an attempt: the SMSC's ids (one per part), the SMPP command_status of its submission,
-   * and the network error code of its receipt.
+   * and the network error code of its receipt (or why its submission failed, as in Attempt.error_code).
    */
   smscMessageIds: string[];
   submitStatus: number;
