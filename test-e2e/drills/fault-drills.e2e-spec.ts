@@ -38,8 +38,9 @@ describe.each(faults.map((fault) => [faultName(fault), fault] as const))('drill 
       accepted: messages,
       refused: 0,
     });
-    // Two channels of 97% and 92% with failover between them: nearly every OTP reaches its handset.
-    expect(result.delivered).toBeGreaterThan(result.messages * 0.97);
+    // Two channels of 97% and 92% with failover between them: nearly every OTP reaches its handset (while
+    // one channel is out, a failure on the other has nowhere to go).
+    expect(result.delivered).toBeGreaterThan(result.messages * 0.9);
   });
 
   it('loses nothing: every accepted message reaches a final status', () => {

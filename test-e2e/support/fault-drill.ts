@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { loadScenario, type Scenario } from '@tern/carrier-sim';
 import { sms } from '@tern/contracts';
 import { DLQ_HEADERS, platformTopics } from '@tern/kafka';
+import { sharedRedis } from '@tern/redis';
 import { infraFromEnv, startTcpProxy, uniqueName, type TcpProxy } from '@tern/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { PlatformRun, runRedisUrl, SERVICES, type ServiceName } from './platform-run';
@@ -156,11 +157,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     if (fault.kind === 'rebalance') await run.startInstance(fault.service);
     run.begin();
     const started = Date.now();
-    const driving = run.drive(
-      (options.messages / options.perSecond) * 1000,
-      () => options.perSecond,
-      COUNTRIES,
-    );
+    const driving = run.driveCount(options.messages, options.perSecond, COUNTRIES);
     await sleep(faultAtMs);
     await inject(fault, run, proxy);
     await driving;
@@ -273,17 +270,42 @@ async function count(
     if (view?.attempts.some((a) => a.errorCode === 'OUTCOME_UNKNOWN')) result.inDoubt++;
     const status = view ? sms.MessageStatus[view.status] : 'not found';
     const arrived = otp.submissions.map((s) => `${s.channel}:${s.stat}`).join(',') || 'nothing';
+    const doubt = view?.attempts.some((a) => a.errorCode === 'OUTCOME_UNKNOWN') ? ' (in doubt)' : '';
     if (!view || !FINAL.has(view.status)) result.lost++;
     else if (!agrees(view, deliveries)) result.wrongStatus++;
-    else continue;
-    if (result.examples.length < 10)
-      result.examples.push(`${otp.messageId}: API ${status}, handset ${arrived}`);
+    else if (deliveries < 2) continue;
+    if (result.examples.length < 10) {
+      const attempts = view?.attempts
+        .map((a) => `#${a.number} ${a.channelId} ${a.errorCode || sms.ReceiptState[a.receiptState]}`)
+        .join(' / ');
+      const ledger = await ledgerOf(otp.messageId, view?.attempts.length ?? 0);
+      result.examples.push(
+        `${otp.messageId}: API ${status} (${attempts ?? 'no view'}), handset ${arrived}${doubt}; ${ledger}`,
+      );
+    }
   }
   for (const refusal of run.refused.slice(0, 3)) result.examples.push(`refused: ${refusal}`);
   const records = await dlqRecordsSince(dlq, run.database, messageIds, started);
   result.dlqRecords = records.length;
   for (const reason of records) result.dlqReasons[reason] = (result.dlqReasons[reason] ?? 0) + 1;
   return result;
+}
+
+/** What Redis holds for a message's attempts (dlr's ledger, the connector's claims), to explain a wrong one. */
+async function ledgerOf(messageId: string, attempts: number): Promise<string> {
+  const redis = sharedRedis(runRedisUrl(infraFromEnv().redisUrl));
+  try {
+    const parts: string[] = [];
+    for (let n = 1; n <= attempts; n++) {
+      const dlr = await redis.hkeys(`tern:dlr:attempt:${messageId}:${n}`);
+      const claim = (await redis.getBuffer(`tern:smpp:attempt:${messageId}:${n}`))?.toString('latin1');
+      const connector = claim === undefined ? 'none' : claim.startsWith('submitting') ? 'claimed' : 'done';
+      parts.push(`#${n} dlr[${dlr.sort().join(',')}] connector[${connector}]`);
+    }
+    return parts.join(' ');
+  } finally {
+    await redis.quit();
+  }
 }
 
 /** The longest gap between SMS reaching the carriers (scenario ms), in real ms. */

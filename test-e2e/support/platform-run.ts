@@ -382,6 +382,26 @@ export class PlatformRun {
     perSecond: (scenarioMs: number) => number,
     countries: Record<string, number>,
   ): Promise<void> {
+    const until = this.scenarioNow() + scenarioMs;
+    await this.pace(perSecond, countries, () => (this.scenarioNow() < until ? Infinity : 0));
+  }
+
+  /** Sends exactly `count` OTPs at `perSecond`; after a stall (an API away) the backlog follows at once. */
+  async driveCount(count: number, perSecond: number, countries: Record<string, number>): Promise<void> {
+    const end = this.sent + count;
+    await this.pace(
+      () => perSecond,
+      countries,
+      () => end - this.sent,
+    );
+  }
+
+  /** The sending loop: what is owed by the time that passed, while `left()` (how many more may go) allows. */
+  private async pace(
+    perSecond: (scenarioMs: number) => number,
+    countries: Record<string, number>,
+    left: () => number,
+  ): Promise<void> {
     const pool = Object.entries(countries);
     const total = pool.reduce((s, [, w]) => s + w, 0);
     const countryOf = (i: number) => {
@@ -391,20 +411,19 @@ export class PlatformRun {
       return pool[pool.length - 1]![0];
     };
     const tickMs = 200;
-    const until = this.scenarioNow() + scenarioMs;
     let owed = 0;
     let next = Date.now();
     let last = Date.now();
-    while (this.scenarioNow() < until) {
+    while (left() > 0) {
       // Owed by the time that passed: a call that took long (an API away) is made up for after it.
       const now = Date.now();
       owed += (perSecond(this.scenarioNow()) * (now - last)) / 1000;
       last = now;
-      const n = Math.floor(owed);
+      const n = Math.min(Math.floor(owed), left());
       owed -= n;
       // In batches the API takes (a catch-up after a stall can owe thousands).
-      for (let left = n; left > 0; left -= DRIVE_BATCH) {
-        const size = Math.min(left, DRIVE_BATCH);
+      for (let rest = n; rest > 0; rest -= DRIVE_BATCH) {
+        const size = Math.min(rest, DRIVE_BATCH);
         await this.sendOtps(Array.from({ length: size }, (_, k) => countryOf(this.sent + k)));
       }
       next += tickMs;

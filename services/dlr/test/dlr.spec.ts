@@ -255,6 +255,27 @@ describe('dlr', () => {
     expect(d!.status).toBe(sms.MessageStatus.MESSAGE_STATUS_DELIVERED);
   });
 
+  it('joins submissions and receipts that arrive at the same moment, every one of them', async () => {
+    // Receipts and submissions of 300 attempts published side by side: each pair races in two consumers.
+    const subs = Array.from({ length: 300 }, (_, i) => submission([String(5_100_001 + i)]));
+    const receipts = subs.map((sub) => receipt(sub.smscMessageIds[0]!, S.RECEIPT_STATE_DELIVRD));
+    await Promise.all([publishValues(topics.dlr, receipts), publishValues(topics.submitted, subs)]);
+    await waitFor(
+      'every attempt DELIVERED',
+      () => subs.every((sub) => finalOf(sub.messageId).length === 1),
+      30_000,
+    );
+    const ids = new Set(subs.map((sub) => sub.messageId));
+    expect(
+      statuses.filter((s) => ids.has(s.messageId) && s.status === sms.MessageStatus.MESSAGE_STATUS_DELIVERED),
+    ).toHaveLength(300);
+    // Nothing left waiting on either side: no receipt kept for a submission that had come and gone.
+    const kept = await Promise.all(
+      receipts.map((r) => redis.zscore('tern:dlr:unmatched-receipts', `${r.channelId}|${r.smscMessageId}`)),
+    );
+    expect(kept.filter((score) => score !== null)).toEqual([]);
+  });
+
   it('dead-letters a receipt whose submission never comes, with its reason; a matched one is not', async () => {
     await publishValues(topics.dlr, [receipt('7700001', S.RECEIPT_STATE_DELIVRD)]);
     const dead = await waitFor('the unmatched receipt dead-lettered', () =>

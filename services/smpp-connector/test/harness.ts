@@ -13,6 +13,7 @@ export interface ChannelEntry {
   tpsPerBind: number;
   binds?: number;
   window?: number;
+  responseTimeoutMs?: number;
 }
 
 /** A channels file for the connector: passwords referenced by variable, as in production. */
@@ -22,7 +23,7 @@ export function channelsFile(channels: ChannelEntry[]): { path: string; env: Rec
   const lines = channels.map(
     (c) =>
       `  - { id: ${c.id}, host: 127.0.0.1, port: ${c.port}, systemId: ${c.systemId}, password: { env: PW_${c.systemId.toUpperCase()} }, ` +
-      `tpsPerBind: ${c.tpsPerBind}, window: ${c.window ?? 20}, binds: ${c.binds ?? 2}, enquireLinkIntervalMs: 2000, responseTimeoutMs: 3000 }`,
+      `tpsPerBind: ${c.tpsPerBind}, window: ${c.window ?? 20}, binds: ${c.binds ?? 2}, enquireLinkIntervalMs: 2000, responseTimeoutMs: ${c.responseTimeoutMs ?? 3000} }`,
   );
   writeFileSync(path, ['channels:', ...lines].join('\n'));
   return {

@@ -1,0 +1,129 @@
+import { CarrierSimulator, parseScenario } from '@tern/carrier-sim';
+import { events } from '@tern/contracts';
+import { dispatchTopic, ensureTopics, KafkaClient, topics } from '@tern/kafka';
+import { sharedRedis } from '@tern/redis';
+import { createLogger } from '@tern/telemetry';
+import { infraFromEnv, uniqueName, waitFor } from '@tern/testing';
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { channelsFile, dispatchFactory, follow, startConnector, type RunningConnector } from './harness';
+
+const infra = infraFromEnv();
+const logger = createLogger({ service: 'connector-redelivery-test', level: 'error' });
+const run = uniqueName('rd');
+const lane = run;
+
+// An SMSC that takes 1.5 s to answer each submit_sm: long enough for a copy of a dispatch to arrive while
+// the first is on the wire, and longer than the late-answer test's 500 ms response timeout.
+const scenario = parseScenario(`
+name: redelivery-test
+countries:
+  - { code: SG, dialCode: '65', carriers: [{ id: sg-a, name: A, mccMnc: '52501', prefixes: ['6590'] }] }
+channels:
+  - { id: sim-slow, tier: direct, port: 0, systemId: slow, password: slowpw, maxBinds: 8, tps: 1000, window: 50,
+      submitDelayMs: 1500, pricePerSegment: 0.01, countries: [SG],
+      default: { deliveryRate: 1, latency: { p50: 500ms, p95: 1s } } }
+`);
+
+describe('the connector never submits an attempt twice', () => {
+  const perNumber = new Map<string, number>();
+  const sim = new CarrierSimulator({
+    scenario,
+    timeScale: 1,
+    seed: 23,
+    onMessage: (m) => perNumber.set(m.number, (perNumber.get(m.number) ?? 0) + 1),
+  });
+  const client = new KafkaClient({ brokers: infra.kafkaBrokers, clientId: 'connector-redelivery', logger });
+  const results = new Map<string, events.SubmitResult[]>();
+  const retries: string[] = [];
+  let reader: Consumer;
+  let connector: RunningConnector | undefined;
+  const dispatch = dispatchFactory(run, lane);
+  const redis = sharedRedis(infra.redisUrl);
+
+  beforeAll(async () => {
+    await sim.start();
+    const kafka = new Kafka({
+      clientId: 'redelivery-admin',
+      brokers: infra.kafkaBrokers,
+      logLevel: logLevel.NOTHING,
+    });
+    await ensureTopics(kafka, [dispatchTopic(lane), topics.submitted, topics.dlr, topics.retry], logger);
+    await client.producer().connect();
+    reader = await follow(infra.kafkaBrokers, [topics.submitted.name, topics.retry.name], (topic, value) => {
+      if (topic === topics.retry.name) {
+        const r = events.RetryRequest.decode(value);
+        if (r.message?.messageId.startsWith(run)) retries.push(r.message.messageId);
+        return;
+      }
+      const r = events.SubmitResult.decode(value);
+      if (r.messageId.startsWith(run)) results.set(r.messageId, [...(results.get(r.messageId) ?? []), r]);
+    });
+  });
+
+  afterEach(async () => {
+    await connector?.stop();
+    connector = undefined;
+  });
+
+  afterAll(async () => {
+    await reader.disconnect();
+    await client.disconnect();
+    await redis.quit();
+    await sim.stop();
+  });
+
+  const start = async (responseTimeoutMs: number) => {
+    const file = channelsFile([
+      {
+        id: 'sim-slow',
+        port: sim.ports()['sim-slow'] ?? 0,
+        systemId: 'slow',
+        password: 'slowpw',
+        tpsPerBind: 500,
+        binds: 1,
+        responseTimeoutMs,
+      },
+    ]);
+    connector = await startConnector({
+      TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+      TERN_REDIS_URL: infra.redisUrl,
+      TERN_SMPP_CHANNELS_FILE: file.path,
+      TERN_LANES: lane,
+      ...file.env,
+    });
+    await waitFor('the connector ready', async () => (await connector!.ready()).status === 200, 60_000);
+  };
+  const numberOf = (d: events.DispatchRequest) => d.message!.to.slice(1);
+
+  it('waits for the outcome of a copy in flight (a router that published its dispatch twice)', async () => {
+    await start(3000);
+    const first = dispatch('sim-slow', 'Your code is 111111');
+    const id = first.message!.messageId;
+    await client.producer().send(dispatchTopic(lane), [first]);
+    // The copy comes while the first is on the wire: claimed, its answer 1.5 s away.
+    await waitFor(
+      'the first copy claimed',
+      async () => (await redis.exists(`tern:smpp:attempt:${id}:1`)) === 1,
+    );
+    await client.producer().send(dispatchTopic(lane), [first]);
+    await waitFor('both copies answered', () => (results.get(id) ?? []).length === 2, 30_000);
+    expect(results.get(id)!.map((r) => [r.accepted, r.errorCode])).toEqual([
+      [true, ''],
+      [true, ''],
+    ]);
+    expect(perNumber.get(numberOf(first))).toBe(1);
+    expect(retries).not.toContain(id);
+  });
+
+  it('takes a submit_sm_resp that comes after the response timeout as the answer', async () => {
+    await start(500);
+    const late = dispatch('sim-slow', 'Your code is 222222');
+    await client.producer().send(dispatchTopic(lane), [late]);
+    await waitFor('its outcome', () => results.has(late.message!.messageId), 30_000);
+    expect(results.get(late.message!.messageId)!.map((r) => [r.accepted, r.errorCode])).toEqual([[true, '']]);
+    expect(perNumber.get(numberOf(late))).toBe(1);
+    // Not failed over: no second attempt is asked for.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(retries).not.toContain(late.message!.messageId);
+  });
+});
