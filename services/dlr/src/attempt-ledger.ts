@@ -40,7 +40,6 @@ for i = 3, #KEYS, 2 do
   redis.call('SET', KEYS[i], ARGV[2] .. '|' .. part, 'EX', ARGV[4])
   local receipt = redis.call('GET', KEYS[i + 1])
   if receipt then
-    redis.call('DEL', KEYS[i + 1])
     table.insert(found, part)
     table.insert(found, receipt)
   end
@@ -65,17 +64,25 @@ return false
 `;
 
 /**
- * The right to report an attempt's receipt outcome: KEYS = attempt hash, awaiting set; ARGV = member.
- * -1: reported already; else 1 when its receipt had been reported missing (NO_RECEIPT), 0 when not.
+ * Takes the report of an attempt's receipt outcome: KEYS = attempt hash, awaiting set; ARGV = member, now
+ * (ms), how old an unconfirmed report must be to be taken again. Returns {taken, afterMissed}: taken 1 for
+ * the first taker, or when a report taken that long ago was never confirmed written (its taker died before
+ * the write reached Kafka); 0 otherwise (written, or being written right now). afterMissed 1 when the
+ * receipt had been reported missing first (a retry was asked for then).
  */
 const CLAIM_REPORT = `
-if redis.call('HSETNX', KEYS[1], 'reported', '1') == 0 then return -1 end
-redis.call('ZREM', KEYS[2], ARGV[1])
-if redis.call('HGET', KEYS[1], 'missed') == '1' then return 1 end
-return 0
+local held = redis.call('HGET', KEYS[1], 'reported')
+if held == false then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  if redis.call('HGET', KEYS[1], 'missed') == '1' then redis.call('HSET', KEYS[1], 'after-missed', '1') end
+elseif string.sub(held, 1, 8) ~= 'pending:' or tonumber(ARGV[2]) - tonumber(string.sub(held, 9)) < tonumber(ARGV[3]) then
+  return {0, 0}
+end
+redis.call('HSET', KEYS[1], 'reported', 'pending:' .. ARGV[2])
+return {1, redis.call('HEXISTS', KEYS[1], 'after-missed')}
 `;
-
-/**
+/** A report taken this long ago and not confirmed written was lost with its taker (a redelivery comes later). */
+const REPORT_STALE_MS = 5_000; /**
  * The right to report an attempt's receipt missing: KEYS = attempt hash, awaiting set; ARGV = member.
  * 0 when its receipt was reported meanwhile (it leaves the schedule); 1 otherwise, marked missed. A claim
  * whose report never went out (a crash) is taken again when the lease ends: the report is idempotent.
@@ -142,8 +149,6 @@ export class AttemptLedger {
     for (let i = 0; i < found.length; i += 2) {
       const part = Number(found[i]);
       const receipt = events.DeliveryReceipt.decode(Buffer.from(found[i + 1]!, 'base64'));
-      // The receipt was kept under its other readings too: matched now, none may join another submission.
-      await this.dropUnmatched(receipt);
       if (!waiting.has(part)) waiting.set(part, receipt);
     }
     return [...waiting].map(([part, receipt]) => ({ part, receipt }));
@@ -201,6 +206,11 @@ export class AttemptLedger {
     return found;
   }
 
+  /** A kept receipt was applied to its submission: forgotten under every reading, out of the schedule. */
+  matched(receipt: events.DeliveryReceipt): Promise<void> {
+    return this.dropUnmatched(receipt);
+  }
+
   private async dropUnmatched(receipt: events.DeliveryReceipt): Promise<void> {
     const pipeline = this.redis.pipeline();
     for (const reading of smscIdReadings(receipt.smscMessageId)) {
@@ -230,16 +240,30 @@ export class AttemptLedger {
   }
 
   /**
-   * The right to report the attempt's receipt outcome, once, for the first caller (undefined for the
-   * others), with whether its receipt had been reported missing before (a retry was asked for then).
+   * The right to report the attempt's receipt outcome: undefined when it is reported (or being reported
+   * right now); otherwise whether its receipt had been reported missing before (a retry was asked for then).
+   * The taker calls `reported` once the report is written, or `releaseReport` when it could not be; a taker
+   * that died between is replaced by the next receipt after REPORT_STALE_MS (a redelivery comes later).
    */
-  async claimReport(messageId: string, attempt: number): Promise<{ missed: boolean } | undefined> {
-    const claim = (await this.claimReportScript.run(
+  async claimReport(messageId: string, attempt: number): Promise<{ afterMissed: boolean } | undefined> {
+    const [taken, afterMissed] = (await this.claimReportScript.run(
       attemptKey(messageId, attempt),
       AWAITING,
       `${messageId}|${attempt}`,
-    )) as number;
-    return claim < 0 ? undefined : { missed: claim === 1 };
+      Date.now(),
+      REPORT_STALE_MS,
+    )) as [number, number];
+    return taken === 1 ? { afterMissed: afterMissed === 1 } : undefined;
+  }
+
+  /** The attempt's receipt outcome is written (in Kafka): later receipts of it change nothing. */
+  async reported(messageId: string, attempt: number): Promise<void> {
+    await this.redis.hset(attemptKey(messageId, attempt), 'reported', 'done');
+  }
+
+  /** The report could not be written: the redelivered receipt takes it again at once. */
+  async releaseReport(messageId: string, attempt: number): Promise<void> {
+    await this.redis.hdel(attemptKey(messageId, attempt), 'reported');
   }
 
   /**
@@ -264,10 +288,6 @@ export class AttemptLedger {
       }
     }
     return found;
-  }
-
-  async releaseReport(messageId: string, attempt: number): Promise<void> {
-    await this.redis.hdel(attemptKey(messageId, attempt), 'reported');
   }
 }
 

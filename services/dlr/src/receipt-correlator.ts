@@ -94,6 +94,8 @@ export class ReceiptCorrelator {
     });
     for (const { part, receipt } of waiting) {
       await this.apply({ messageId: result.messageId, attempt: result.attempt, part }, receipt);
+      // Applied: forgotten now, not before (a crash in between leaves it for the redelivered submission).
+      await this.ledger.matched(receipt);
     }
   }
 
@@ -198,7 +200,9 @@ export class ReceiptCorrelator {
       inPartOrder.map(([, stored]) => JSON.parse(stored) as ReceiptOutcome),
       Math.max(1, submission.smscMessageIds.length),
     );
-    // Parts of one message can resolve on two instances at once: one claim, one report.
+    // Parts of one message can resolve on two instances at once: one claim, one report. A report taken but
+    // never confirmed written (dlr died before the producer's flush) is made again by the redelivered
+    // receipt; its readers (status order, callbacks by event id, attempt rows by version) take it once.
     const claim =
       resolved && message
         ? await this.ledger.claimReport(submission.messageId, submission.attempt)
@@ -208,12 +212,13 @@ export class ReceiptCorrelator {
       return;
     }
     try {
-      await this.report(submission, message, resolved, receipt, claim.missed);
+      await this.report(submission, message, resolved, receipt, claim.afterMissed);
     } catch (error) {
-      // Not reported after all: the redelivered receipt must be able to claim it again.
+      // Not written: the redelivered receipt must be able to take it again at once.
       await this.ledger.releaseReport(submission.messageId, submission.attempt);
       throw error;
     }
+    await this.ledger.reported(submission.messageId, submission.attempt);
     receipts.inc({ outcome: 'applied' });
   }
 
