@@ -44,6 +44,17 @@ describe('router', () => {
     return { run, ids, table, seen, yaml, rows, message: messageFactory(run) };
   }
 
+  /** A routing weight towards SG as analytics publishes it: delivery evidence alpha:beta, 3 s median. */
+  const weight = (channelId: string, alpha: number, beta: number): events.RoutingWeight =>
+    events.RoutingWeight.fromPartial({
+      country: 'SG',
+      channelId,
+      deliveredAlpha: alpha,
+      deliveredBeta: beta,
+      latencyP50Ms: 3000,
+      computedAt: new Date(),
+    });
+
   const share = (seen: Seen, ids: string[], channelId: string) => {
     const mine = seen.dispatches.filter((d) => ids.includes(d.message?.messageId ?? ''));
     return mine.filter((d) => d.channelId === channelId).length / mine.length;
@@ -89,15 +100,6 @@ describe('router', () => {
   it('shifts new traffic within seconds of a weights update', async () => {
     const { run, ids, table, seen, message } = await setUp('', 'a:direct:0.01,b:direct:0.01');
     routers.push(await startRouter(table.path, run));
-    const weight = (channelId: string, alpha: number, beta: number): events.RoutingWeight =>
-      events.RoutingWeight.fromPartial({
-        country: 'SG',
-        channelId,
-        deliveredAlpha: alpha,
-        deliveredBeta: beta,
-        latencyP50Ms: 3000,
-        computedAt: new Date(),
-      });
     const round = async () => {
       const batch = Array.from({ length: 200 }, () => message());
       await publish(topics.approved, batch.map(approved));
@@ -120,15 +122,6 @@ describe('router', () => {
 
   it('routes its first messages after a start on the weights published before it, however long their history', async () => {
     const { run, ids, table, seen, message } = await setUp('', 'a:direct:0.01,b:direct:0.01');
-    const weight = (channelId: string, alpha: number, beta: number): events.RoutingWeight =>
-      events.RoutingWeight.fromPartial({
-        country: 'SG',
-        channelId,
-        deliveredAlpha: alpha,
-        deliveredBeta: beta,
-        latencyP50Ms: 3000,
-        computedAt: new Date(),
-      });
     // Ten thousand cycles of analytics that trusted channel a, then the latest, which turned to b.
     const history = Array.from({ length: 10_000 }, () => [weight(ids.a!, 95, 5), weight(ids.b!, 40, 60)]);
     await publish(topics.routingWeights, [...history.flat(), weight(ids.a!, 40, 60), weight(ids.b!, 95, 5)]);
