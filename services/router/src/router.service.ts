@@ -56,14 +56,19 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
       onRefused: (err) => this.log.error({ err }, 'routing table refused; the last good one stays in force'),
     });
     this.table = table;
-    await this.ensureLanes(table.current());
+    // A restarted router must route again within seconds, so the steps that do not depend on each other
+    // run together: the lane topics, Redis, reading the recent weights, and joining the intake groups
+    // (which after a kill waits for the broker to drop the dead member). Records the intakes receive wait
+    // for `ready`: nothing is routed before the topics exist and the weights are read.
+    const started = Date.now();
+    const took = (step: Promise<unknown>) => step.then(() => Date.now() - started);
+    const lanes = took(this.ensureLanes(table.current()));
 
     const redis = sharedRedis(config.redisUrl);
     this.redis = redis;
     this.redisGuard = new RedisStateGuard(redis, this.log);
-    await this.redisGuard.start();
+    const redisUp = took(this.redisGuard.start());
     this.health.register('redis', redisHealth(redis, this.redisGuard));
-
     const book = new RouteBook(
       { ...DEFAULT_BREAKER_POLICY, windowMs: config.breakerWindowMs, openMs: config.breakerOpenMs },
       config.weightsMaxAgeMs,
@@ -89,24 +94,34 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
       config.kafkaSessionTimeoutMs,
       config.weightsMaxAgeMs,
     );
-    const intakes = (['priority', 'bulk'] as const).map((c) => this.intake(c, router));
+    // Messages are routed on current weights: once the recent weights are read (a second or so), or after
+    // WEIGHTS_WAIT_MS at most, on the tiers' priors where weights are missing.
+    const weightsRead = took(
+      Promise.all([routes.weights.start(), routes.outcomes.start()])
+        .then(() =>
+          Promise.race([
+            routes.weights.caughtUp().then(() => true),
+            sleep(WEIGHTS_WAIT_MS).then(() => false),
+          ]),
+        )
+        .then((current) => {
+          if (!current)
+            this.log.warn({ waitedMs: WEIGHTS_WAIT_MS }, 'routing before every recent weight was read');
+        }),
+    );
+    const ready = Promise.all([lanes, redisUp, weightsRead]);
+    const intakes = (['priority', 'bulk'] as const).map((c) => this.intake(c, router, ready));
     this.consumers.push(routes.weights, routes.outcomes, ...intakes);
     this.health.registerConsumers(this.consumers);
-    await Promise.all([routes.weights.start(), routes.outcomes.start()]);
-    // Messages are routed on current weights: the intakes start once the recent weights are read (a
-    // second or so), or after WEIGHTS_WAIT_MS at most, on the tiers' priors where weights are missing.
-    const current = await Promise.race([
-      routes.weights.caughtUp().then(() => true),
-      sleep(WEIGHTS_WAIT_MS).then(() => false),
-    ]);
-    if (!current) this.log.warn({ waitedMs: WEIGHTS_WAIT_MS }, 'routing before every recent weight was read');
-    await Promise.all(intakes.map((c) => c.start()));
+    const joined = took(Promise.all(intakes.map((c) => c.start())));
+    const [[lanesMs, redisMs, weightsMs], joinedMs] = await Promise.all([ready, joined]);
     this.deferredTimer = setInterval(() => this.releaseDeferred(deferred, router), DEFERRED_POLL_MS);
     this.log.info(
       {
         deployment: config.deployment,
         channels: table.current().channels.length,
         lanes: lanesOf(table.current()),
+        startupMs: { lanes: lanesMs, redis: redisMs, weights: weightsMs, intakesJoined: joinedMs },
       },
       'router running',
     );
@@ -124,7 +139,7 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /** Approved messages and retries of one class; the other class's records are passed over at once. */
-  private intake(trafficClass: TrafficClass, router: MessageRouter): BatchConsumer {
+  private intake(trafficClass: TrafficClass, router: MessageRouter, ready: Promise<unknown>): BatchConsumer {
     const config = this.config;
     const mine = (message: { type: number } | undefined) =>
       !!message && classOf(message.type) === trafficClass;
@@ -138,11 +153,13 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
         partitionsInParallel: 6,
       })
       .on(topics.approved, async ({ value }) => {
+        await ready;
         // A record without a message is the priority intake's to dead-letter (once, not twice).
         if (mine(value.message) || (!value.message && trafficClass === 'priority'))
           await router.approved(value);
       })
       .on(topics.retry, async ({ value }) => {
+        await ready;
         if (mine(value.message) || (!value.message && trafficClass === 'priority')) await router.retry(value);
       });
   }
