@@ -12,6 +12,14 @@ export const commonSettings = {
     'Kafka client id prefix (default: the service name)',
     env.string().optional(),
   ),
+  kafkaTopicNamespace: setting(
+    'TERN_KAFKA_TOPIC_NAMESPACE',
+    'Prefix of every topic name (<namespace>.sms.accepted), for platforms that share a Kafka cluster; unset: none',
+    env
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,100}$/, 'must be lowercase letters, digits, - and _')
+      .optional(),
+  ),
   kafkaSessionTimeoutMs: setting(
     'TERN_KAFKA_SESSION_TIMEOUT_MS',
     'Consumer group session timeout: how soon the partitions of a crashed instance move to the others (and a restarted one gets to work)',

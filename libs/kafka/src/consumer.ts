@@ -6,7 +6,7 @@ import { Counter, Gauge, Histogram } from 'prom-client';
 import { CONTENT_TYPE_HEADER, DecodeError, decodeValue } from './codec';
 import { isTransient, PoisonMessageError } from './errors';
 import type { TypedProducer } from './producer';
-import type { TopicDef } from './topics';
+import type { TopicDef, TopicSpec } from './topics';
 
 /** A decoded record as a handler sees it. */
 export interface ConsumedRecord<T> {
@@ -185,6 +185,8 @@ export class BatchConsumer {
     private readonly producer: TypedProducer,
     logger: Logger,
     options: ConsumerOptions,
+    /** The topic as named on the cluster (its namespace). */
+    private readonly onCluster: <D extends TopicSpec>(def: D) => D = (def) => def,
   ) {
     this.options = {
       maxHandlerAttempts: 3,
@@ -229,7 +231,8 @@ export class BatchConsumer {
   }
 
   /** Registers the handler of one topic. */
-  on<T>(topic: TopicDef<T>, handler: RecordHandler<T>): this {
+  on<T>(def: TopicDef<T>, handler: RecordHandler<T>): this {
+    const topic = this.onCluster(def);
     if (this.started) throw new Error(`consumer ${this.options.groupId}: subscribe before start()`);
     if (this.handlers.has(topic.name)) {
       throw new Error(`consumer ${this.options.groupId}: topic ${topic.name} already has a handler`);

@@ -2,11 +2,14 @@ import type { Logger } from '@tern/telemetry';
 import { Kafka, logLevel as KafkaLogLevel, type LogEntry } from 'kafkajs';
 import { BatchConsumer, type ConsumerOptions } from './consumer';
 import { TypedProducer } from './producer';
+import { namespaced, TOPIC_NAMESPACE, type TopicSpec } from './topics';
 
 export interface KafkaClientOptions {
   brokers: string[];
   clientId: string;
   logger: Logger;
+  /** Prefix of every topic this client reads and writes (see `namespaced`); empty or absent: none. */
+  topicNamespace?: string;
 }
 
 /** Entry point of the wrapper: one per process, handing out producers, consumers and the admin client. */
@@ -15,6 +18,9 @@ export class KafkaClient {
   private producerInstance: TypedProducer | undefined;
 
   constructor(private readonly options: KafkaClientOptions) {
+    const namespace = options.topicNamespace ?? '';
+    if (namespace !== '' && !TOPIC_NAMESPACE.test(namespace))
+      throw new Error(`invalid topic namespace "${namespace}"`);
     const log = options.logger.child({ component: 'kafkajs' });
     this.kafka = new Kafka({
       clientId: options.clientId,
@@ -33,14 +39,21 @@ export class KafkaClient {
     });
   }
 
+  /** A topic as this client names it on the cluster: in its namespace. */
+  topic<T extends TopicSpec>(def: T): T {
+    return namespaced(def, this.options.topicNamespace ?? '');
+  }
+
   /** The process's shared idempotent producer (connect it once with `producer().connect()`). */
   producer(): TypedProducer {
-    this.producerInstance ??= new TypedProducer(this.kafka, this.options.logger);
+    this.producerInstance ??= new TypedProducer(this.kafka, this.options.logger, (def) => this.topic(def));
     return this.producerInstance;
   }
 
   consumer(options: ConsumerOptions): BatchConsumer {
-    return new BatchConsumer(this.kafka, this.producer(), this.options.logger, options);
+    return new BatchConsumer(this.kafka, this.producer(), this.options.logger, options, (def) =>
+      this.topic(def),
+    );
   }
 
   async disconnect(): Promise<void> {

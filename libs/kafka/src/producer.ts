@@ -3,7 +3,7 @@ import { injectTraceContext, metricsRegistry, tracer, type Logger } from '@tern/
 import { CompressionTypes, Partitioners, type IHeaders, type Kafka, type Producer } from 'kafkajs';
 import { Counter } from 'prom-client';
 import { CONTENT_TYPE_HEADER, encodeValue, PROTOBUF_CONTENT_TYPE } from './codec';
-import type { TopicDef } from './topics';
+import type { TopicDef, TopicSpec } from './topics';
 
 const produced = new Counter({
   name: 'tern_kafka_produced_total',
@@ -37,6 +37,8 @@ export class TypedProducer {
   constructor(
     kafka: Kafka,
     private readonly logger: Logger,
+    /** The topic as named on the cluster (its namespace); raw writes take names already resolved. */
+    readonly onCluster: <D extends TopicSpec>(def: D) => D = (def) => def,
   ) {
     this.producer = kafka.producer({
       // Broker-side de-duplication of retried batches: a retry after a lost ack never writes a record twice.
@@ -72,8 +74,9 @@ export class TypedProducer {
   }
 
   /** Writes values to a topic, each keyed by the topic's key function. Resolves once all replicas have them. */
-  async send<T>(topic: TopicDef<T>, values: readonly T[], headers: IHeaders = {}): Promise<void> {
+  async send<T>(def: TopicDef<T>, values: readonly T[], headers: IHeaders = {}): Promise<void> {
     if (values.length === 0) return;
+    const topic = this.onCluster(def);
     const span = tracer().startSpan(`${topic.name} publish`, {
       kind: SpanKind.PRODUCER,
       attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': topic.name },
@@ -101,7 +104,8 @@ export class TypedProducer {
    * keeps one request in flight for ordering) and alone a value waits for nothing. The record is encoded
    * now, with the caller's trace context.
    */
-  enqueue<T>(topic: TopicDef<T>, value: T): Promise<void> {
+  enqueue<T>(def: TopicDef<T>, value: T): Promise<void> {
+    const topic = this.onCluster(def);
     const headers: IHeaders = { [CONTENT_TYPE_HEADER]: PROTOBUF_CONTENT_TYPE };
     injectTraceContext(headers, context.active());
     const record: RawRecord = { key: topic.key(value), value: encodeValue(topic.codec, value), headers };

@@ -1,5 +1,5 @@
 import { events } from '@tern/contracts';
-import { dispatchTopic, platformTopics, topics } from './topics';
+import { dispatchTopic, namespaced, platformTopics, topics } from './topics';
 
 describe('topic registry', () => {
   it('declares every topic once, each with its own DLQ', () => {
@@ -18,6 +18,13 @@ describe('topic registry', () => {
       ),
     ).toBe('SG/52501/c1');
     expect(topics.routingWeights.compacted).toBe(true);
+  });
+
+  it('names a topic and its DLQ inside a namespace, and leaves it alone without one', () => {
+    const staged = namespaced(topics.accepted, 'staging');
+    expect([staged.name, staged.dlq]).toEqual(['staging.sms.accepted', 'staging.sms.accepted.dlq']);
+    expect(staged.key).toBe(topics.accepted.key);
+    expect(namespaced(topics.accepted, '')).toBe(topics.accepted);
   });
 
   it('refuses lanes that would make a bad topic name', () => {

@@ -47,6 +47,18 @@ export function defineTopic<T>(options: TopicOptions<T>): TopicDef<T> {
   };
 }
 
+/**
+ * A topic as it is named on a cluster that several platforms share (a staging and a production deployment,
+ * or test runs side by side): `<namespace>.<name>`, its DLQ too. An empty namespace is the topic itself.
+ */
+export function namespaced<T extends TopicSpec>(def: T, namespace: string): T {
+  if (namespace === '') return def;
+  return { ...def, name: `${namespace}.${def.name}`, dlq: `${namespace}.${def.dlq}` };
+}
+
+/** What a topic namespace may be: it prefixes topic names. */
+export const TOPIC_NAMESPACE = /^[a-z0-9][a-z0-9_-]{0,100}$/;
+
 const byMessageId = (v: { message?: { messageId: string } | undefined }) => v.message?.messageId ?? '';
 
 /**

@@ -68,7 +68,8 @@ async function readAll(topic: string, expected: number) {
 }
 
 describe('kafka wrapper against a real broker', () => {
-  const client = new KafkaClient({ brokers: infra.kafkaBrokers, clientId: 'kafka-test', logger });
+  const clientOptions = { brokers: infra.kafkaBrokers, clientId: 'kafka-test', logger };
+  const client = new KafkaClient(clientOptions);
   const consumers: BatchConsumer[] = [];
   const startConsumer = async (consumer: BatchConsumer) => {
     consumers.push(consumer);
@@ -110,6 +111,46 @@ describe('kafka wrapper against a real broker', () => {
     for (const group of ['risk-like', 'audit-like']) {
       expect(seen[group]?.value).toEqual(accepted('m-trace'));
       expect(seen[group]?.traceId).toBe(span.spanContext().traceId);
+    }
+  });
+
+  it('keeps platforms that share a cluster apart: each namespace reads, writes and dead-letters its own', async () => {
+    const topic = testTopic('shared');
+    const platforms = ['ns-a', 'ns-b'].map((ns) => {
+      const namespace = uniqueName(ns);
+      return { namespace, client: new KafkaClient({ ...clientOptions, topicNamespace: namespace }) };
+    });
+    const seen: Record<string, string[]> = {};
+    for (const { namespace, client: platform } of platforms) {
+      seen[namespace] = [];
+      await ensureTopics(kafka, [platform.topic(topic)], logger);
+      await platform.producer().connect();
+      await startConsumer(
+        platform
+          .consumer({ groupId: uniqueName('shared'), fromBeginning: true, maxHandlerAttempts: 1 })
+          .on(topic, async (record) => {
+            const id = record.value.message?.messageId ?? '';
+            if (id.endsWith('poison')) throw new PoisonMessageError('UNKNOWN_TENANT', 'refused');
+            seen[namespace]!.push(id);
+          }),
+      );
+      await platform.producer().send(topic, [accepted(`${namespace}-1`), accepted(`${namespace}-poison`)]);
+    }
+    try {
+      for (const { namespace } of platforms) {
+        await waitFor(`${namespace}'s record`, () => seen[namespace]!.length === 1);
+        expect(seen[namespace]).toEqual([`${namespace}-1`]);
+        const [dead] = await readAll(`${namespace}.${topic.dlq}`, 1);
+        expect(events.MessageAccepted.decode(dead!.value!).message?.messageId).toBe(`${namespace}-poison`);
+        expect(String(dead!.headers[DLQ_HEADERS.sourceTopic])).toBe(`${namespace}.${topic.name}`);
+      }
+      // Nothing was written under the bare name.
+      const admin = kafka.admin();
+      await admin.connect();
+      expect(await admin.listTopics()).not.toContain(topic.name);
+      await admin.disconnect();
+    } finally {
+      await Promise.all(platforms.map(({ client: platform }) => platform.disconnect()));
     }
   });
 

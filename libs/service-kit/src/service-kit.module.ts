@@ -66,6 +66,7 @@ export class ServiceKitModule {
             new KafkaClient({
               brokers: options.config.kafkaBrokers,
               clientId: options.config.kafkaClientId ?? `tern-${options.name}`,
+              topicNamespace: options.config.kafkaTopicNamespace,
               logger: options.logger,
             }),
         },

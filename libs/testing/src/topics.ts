@@ -1,4 +1,4 @@
-import { ensureTopics, platformTopics, type TopicDef, type TopicSpec } from '@tern/kafka';
+import { ensureTopics, namespaced, platformTopics, type TopicDef, type TopicSpec } from '@tern/kafka';
 import { createLogger } from '@tern/telemetry';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { infraFromEnv } from './infra';
@@ -24,10 +24,25 @@ async function ensure(defs: readonly TopicSpec[]): Promise<void> {
 
 /**
  * Every platform topic (and the lanes' dispatch topics), as `tern-create-topics` makes them before a
- * deployment: a service under test subscribes to topics that a fresh broker does not have yet.
+ * deployment: a service under test subscribes to topics that a fresh broker does not have yet. A
+ * namespace gives a platform topics of its own (TERN_KAFKA_TOPIC_NAMESPACE).
  */
-export async function ensurePlatformTopics(lanes: readonly string[] = []): Promise<void> {
-  await ensure(platformTopics(lanes));
+export async function ensurePlatformTopics(lanes: readonly string[] = [], namespace = ''): Promise<void> {
+  await ensure(platformTopics(lanes).map((def) => namespaced(def, namespace)));
+}
+
+/** Deletes every topic of a namespace: a finished run's topics would otherwise pile up on the broker. */
+export async function deleteNamespaceTopics(namespace: string): Promise<void> {
+  if (namespace === '') throw new Error('refusing to delete the topics of the empty namespace');
+  const admin = client().admin();
+  await admin.connect();
+  try {
+    const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${namespace}.`));
+    if (mine.length > 0) await admin.deleteTopics({ topics: mine });
+    for (const t of mine) ensured.delete(t);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Publishes values on a platform topic as its producers do (key and protobuf from the topic's declaration). */

@@ -160,9 +160,10 @@ export class ReceiptCorrelator {
    */
   async reportUnmatched(now = Date.now()): Promise<number> {
     const due = await this.ledger.unmatchedDue(now, 200);
+    const dlr = this.producer.onCluster(topics.dlr);
     for (const { receipt, done } of due) {
       const waitedS = Math.round(this.settings.unmatchedReceiptMs / 1000);
-      await this.producer.sendRaw(topics.dlr.dlq, [
+      await this.producer.sendRaw(dlr.dlq, [
         {
           key: receipt.channelId,
           value: Buffer.from(events.DeliveryReceipt.encode(receipt).finish()),
@@ -170,7 +171,7 @@ export class ReceiptCorrelator {
             [CONTENT_TYPE_HEADER]: PROTOBUF_CONTENT_TYPE,
             [DLQ_HEADERS.reason]: 'UNMATCHED_RECEIPT',
             [DLQ_HEADERS.error]: `no submission with SMSC id ${receipt.smscMessageId} on ${receipt.channelId} within ${waitedS} s`,
-            [DLQ_HEADERS.sourceTopic]: topics.dlr.name,
+            [DLQ_HEADERS.sourceTopic]: dlr.name,
             [DLQ_HEADERS.failedAt]: new Date(now).toISOString(),
           },
         },

@@ -189,7 +189,8 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async ensureLanes(table: RoutingTable): Promise<void> {
-    await ensureTopics(this.kafka.kafka, lanesOf(table).map(dispatchTopic), this.log);
+    const lanes = lanesOf(table).map((lane) => this.kafka.topic(dispatchTopic(lane)));
+    await ensureTopics(this.kafka.kafka, lanes, this.log);
   }
 }
 

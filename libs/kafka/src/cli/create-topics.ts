@@ -4,7 +4,7 @@ import { env, loadConfig, setting } from '@tern/config';
 import { createLogger } from '@tern/telemetry';
 import { Kafka, logLevel } from 'kafkajs';
 import { ensureTopics } from '../admin';
-import { platformTopics } from '../topics';
+import { namespaced, platformTopics } from '../topics';
 
 const settings = {
   brokers: setting('TERN_KAFKA_BROKERS', 'Kafka bootstrap servers, comma-separated host:port', env.list()),
@@ -12,6 +12,11 @@ const settings = {
     'TERN_LANES',
     'Dispatch lanes (groups of countries), comma-separated',
     env.list().default(['default']),
+  ),
+  namespace: setting(
+    'TERN_KAFKA_TOPIC_NAMESPACE',
+    'Prefix of every topic name, for platforms that share a Kafka cluster; unset: none',
+    env.string().optional(),
   ),
   replicationFactor: setting(
     'TERN_KAFKA_REPLICATION_FACTOR',
@@ -28,7 +33,8 @@ async function main(): Promise<void> {
     brokers: config.brokers,
     logLevel: logLevel.WARN,
   });
-  const { created } = await ensureTopics(kafka, platformTopics(config.lanes), logger, {
+  const defs = platformTopics(config.lanes).map((def) => namespaced(def, config.namespace ?? ''));
+  const { created } = await ensureTopics(kafka, defs, logger, {
     replicationFactor: config.replicationFactor,
   });
   logger.info({ created: created.length, lanes: config.lanes }, 'topics ready');
