@@ -46,10 +46,13 @@ beforeAll(async () => {
     'degrading-channel',
     `${CHANNEL} delivers 30% of its usual from minute 2 to 5; 6 OTPs/s to MX, CO, AR; 10 minutes at time scale 4`,
     [tally('Tern (smart routing)', run)],
-    windows.map(
-      (w) =>
-        `${(w.from / MINUTE).toFixed(1)} min: ${w.total} OTPs, ${CHANNEL} took ${(100 * (w.shares[CHANNEL] ?? 0)).toFixed(0)}% first`,
-    ),
+    [
+      `carriers' seed ${run.options.seed} (TERN_E2E_SEED=${run.options.seed} replays their draws)`,
+      ...windows.map(
+        (w) =>
+          `${(w.from / MINUTE).toFixed(1)} min: ${w.total} OTPs, ${CHANNEL} took ${(100 * (w.shares[CHANNEL] ?? 0)).toFixed(0)}% first`,
+      ),
+    ],
   );
 }, 900_000);
 

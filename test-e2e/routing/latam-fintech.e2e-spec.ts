@@ -2,11 +2,16 @@
 // Colombia and Argentina. Tern's smart routing against that baseline on the same simulated world and traffic,
 // counted from what reached the handsets. Real time (scale 1): latency is the product here.
 import { loadScenario } from '@tern/carrier-sim';
+import { meanMargin, rateMargin, trialsNeeded } from '@tern/testing';
 import { compareWithBaseline, type Comparison } from '../support/compare';
 
 // Sign-ins by country, in proportion to the four countries' populations. 30 a second: the target is an
 // average, and a third as many OTPs measure it with too much chance in it (see the last assertion).
 const COUNTRIES = { BR: 49, MX: 29, CO: 12, AR: 10 };
+/** Targets, and the delivery rate recorded runs gave (smart 99.3-99.7%). */
+const TARGET = { delivered: 0.981, meanMs: 3_200 };
+const EXPECTED = { delivered: 0.995 };
+const Z = 3;
 let result: Comparison;
 
 beforeAll(async () => {
@@ -18,6 +23,10 @@ beforeAll(async () => {
       await run.drive(60_000, () => 30, COUNTRIES);
       await run.settle(60_000);
     },
+    margins: (tern) => [
+      rateMargin('smart delivered', tern.delivered, tern.otps, TARGET.delivered, 'atLeast'),
+      meanMargin('smart mean latency', tern.latenciesMs, TARGET.meanMs, 'atMost', ' ms'),
+    ],
   });
 }, 900_000);
 
@@ -25,15 +34,17 @@ describe('latam-fintech', () => {
   it('delivers at least 98.1% of OTPs, on average within 3.2 s, where the default route takes about 18 s', () => {
     const { baseline, tern } = result;
     expect(baseline.otps).toBeGreaterThanOrEqual(1_710);
-    expect(tern.otps).toBeGreaterThanOrEqual(1_710);
+    expect(tern.otps).toBeGreaterThanOrEqual(
+      trialsNeeded(EXPECTED.delivered, TARGET.delivered, 'atLeast', Z),
+    );
     // The world is as the brief describes it.
     expect(baseline.meanMs).toBeGreaterThan(14_000);
     expect(baseline.meanMs).toBeLessThan(22_000);
-    expect(tern.deliveryRate).toBeGreaterThanOrEqual(0.981);
+    expect(tern.deliveryRate).toBeGreaterThanOrEqual(TARGET.delivered);
     // The world's floor is about 2.95 s: first attempts average 2.6 s (Brazil's direct route 2.3 s, Tier-1
     // 2.8 s elsewhere), and the 3% that Tier-1 fails cost about 20 s each on the 18 s default route, +0.35 s.
     // How many fail is chance: over 600 OTPs the average spread by about ±0.17 s and sat at 3.2 s or above in
     // a third of the runs; over 1,800 the spread is about ±0.08 s.
-    expect(tern.meanMs).toBeLessThanOrEqual(3_200);
+    expect(tern.meanMs).toBeLessThanOrEqual(TARGET.meanMs);
   });
 });

@@ -2,6 +2,7 @@
 // is congested and slowed, and the direct UAE channel goes down from minute 3 to 6. The UAE's and Saudi
 // Arabia's carriers cap what one platform sends them per second. Ten minutes of scenario at time scale 10.
 import { loadScenario } from '@tern/carrier-sim';
+import { rateMargin, trialsNeeded } from '@tern/testing';
 import { compareWithBaseline, type Comparison } from '../support/compare';
 import type { PlatformRun } from '../support/platform-run';
 import { busiestWindow } from '../support/tally';
@@ -10,6 +11,10 @@ const TIME_SCALE = 10;
 const MINUTE = 60_000;
 const scenario = loadScenario('mideast-peak');
 const COUNTRIES = { AE: 45, SA: 40, EG: 15 };
+/** At most 1.5% lost; recorded runs lost 0.2-0.6%, 0.35% on average. */
+const LOST_TARGET = 0.015;
+const LOST_EXPECTED = 0.004;
+const Z = 3;
 /** OTPs a real second: 8 off-peak, 30 in the peak (minutes 2 to 8 of scenario time). */
 const rate = (scenarioMs: number) => (scenarioMs >= 2 * MINUTE && scenarioMs < 8 * MINUTE ? 30 : 8);
 /** Caps are per real second (the carriers' clocks are not scaled); checked over windows of 5 s. */
@@ -43,14 +48,15 @@ beforeAll(async () => {
       // The peak's backlog at the country caps drains, then the last receipts and retries come in.
       await run.settle(15 * MINUTE, 60_000);
     },
+    margins: (tern) => [rateMargin('smart lost', tern.lost, tern.otps, LOST_TARGET, 'atMost')],
   });
 }, 900_000);
 
 describe('mideast-peak', () => {
   it('loses under 1.5% of OTPs through the peak and the outage', () => {
     const { tern } = result;
-    expect(tern.otps).toBeGreaterThan(1000);
-    expect(tern.lost / tern.otps).toBeLessThan(0.015);
+    expect(tern.otps).toBeGreaterThanOrEqual(trialsNeeded(LOST_EXPECTED, LOST_TARGET, 'atMost', Z));
+    expect(tern.lost / tern.otps).toBeLessThan(LOST_TARGET);
   });
 
   it('sends no OTP twice', () => {

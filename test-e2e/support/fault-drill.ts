@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadScenario, type Scenario } from '@tern/carrier-sim';
 import { sms } from '@tern/contracts';
-import { DLQ_HEADERS, platformTopics } from '@tern/kafka';
+import { DLQ_HEADERS, namespaced, platformTopics } from '@tern/kafka';
 import { sharedRedis } from '@tern/redis';
 import { infraFromEnv, startTcpProxy, uniqueName, type TcpProxy } from '@tern/testing';
 import { Kafka, logLevel } from 'kafkajs';
@@ -151,12 +151,10 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     serviceEnv,
     riskPolicyFile: join(root, 'test-e2e', 'drills', 'risk-policy.yaml'),
   });
-  const dlq = await dlqPositions();
   const arrivals: number[] = [];
   try {
     if (fault.kind === 'rebalance') await run.startInstance(fault.service);
     run.begin();
-    const started = Date.now();
     const driving = run.driveCount(options.messages, options.perSecond, COUNTRIES);
     await sleep(faultAtMs);
     await inject(fault, run, proxy);
@@ -164,7 +162,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     const lastSent = Date.now();
     await settle(run, lastSent + SETTLE_MS);
     for (const otp of run.otps.values()) for (const s of otp.submissions) arrivals.push(s.arrivedAt);
-    return await count(faultName(fault), run, dlq, arrivals, started);
+    return await count(faultName(fault), run, arrivals);
   } finally {
     await run.stop();
     await proxy?.close();
@@ -237,13 +235,7 @@ function agrees(view: sms.Message, deliveries: number): boolean {
   return (view.status === sms.MessageStatus.MESSAGE_STATUS_DELIVERED) === deliveries > 0;
 }
 
-async function count(
-  fault: string,
-  run: PlatformRun,
-  dlq: DlqPositions,
-  arrivals: number[],
-  started: number,
-): Promise<DrillResult> {
+async function count(fault: string, run: PlatformRun, arrivals: number[]): Promise<DrillResult> {
   const result: DrillResult = {
     fault,
     messages: 0,
@@ -256,12 +248,10 @@ async function count(
     delivered: 0,
     refused: run.refused.length,
     longestStallMs: longestGap(arrivals, run.timeScale),
-    examples: [],
+    examples: [`carriers' seed ${run.options.seed} (TERN_E2E_SEED replays their draws)`],
   };
-  const messageIds = new Set<string>();
   for (const otp of run.otps.values()) {
     if (!otp.messageId) continue;
-    messageIds.add(otp.messageId);
     result.messages++;
     const deliveries = handsetCount(otp.submissions);
     if (deliveries > 0) result.delivered++;
@@ -285,7 +275,7 @@ async function count(
     }
   }
   for (const refusal of run.refused.slice(0, 3)) result.examples.push(`refused: ${refusal}`);
-  const records = await dlqRecordsSince(dlq, run.database, messageIds, started);
+  const records = await dlqRecordsOf(run);
   result.dlqRecords = records.length;
   for (const reason of records) result.dlqReasons[reason] = (result.dlqReasons[reason] ?? 0) + 1;
   return result;
@@ -316,44 +306,11 @@ function longestGap(arrivals: number[], timeScale: number): number {
   return Math.round(longest / timeScale);
 }
 
-type DlqPositions = Map<string, { partition: number; offset: string }[]>;
-
-const admin = () =>
-  new Kafka({
-    clientId: 'tern-drill',
-    brokers: infraFromEnv().kafkaBrokers,
-    logLevel: logLevel.NOTHING,
-  }).admin();
-
-/** Where every DLQ ends before the drill: what is written after is the drill's. */
-async function dlqPositions(): Promise<DlqPositions> {
-  const client = admin();
-  await client.connect();
-  try {
-    const positions: DlqPositions = new Map();
-    for (const { dlq } of platformTopics(['default'])) {
-      const offsets = await client.fetchTopicOffsets(dlq);
-      positions.set(
-        dlq,
-        offsets.map((o) => ({ partition: o.partition, offset: o.high })),
-      );
-    }
-    return positions;
-  } finally {
-    await client.disconnect();
-  }
-}
-
 /**
- * The reasons of the DLQ records this run wrote: from its consumer groups (they carry the run's id), or
- * keyed by one of its messages (the connector's group is the lane's, shared by every run).
+ * The reasons of every DLQ record the run wrote. A run has topics of its own (its namespace), so whatever
+ * its DLQs hold is its doing.
  */
-async function dlqRecordsSince(
-  positions: DlqPositions,
-  runId: string,
-  messageIds: ReadonlySet<string>,
-  since: number,
-): Promise<string[]> {
+async function dlqRecordsOf(run: PlatformRun): Promise<string[]> {
   const kafka = new Kafka({
     clientId: 'tern-drill',
     brokers: infraFromEnv().kafkaBrokers,
@@ -361,15 +318,12 @@ async function dlqRecordsSince(
   });
   const client = kafka.admin();
   await client.connect();
-  const wanted: { topic: string; partition: number; from: bigint; to: bigint }[] = [];
+  const wanted: { topic: string; partition: number; to: bigint }[] = [];
   try {
-    for (const [topic, starts] of positions) {
-      const ends = await client.fetchTopicOffsets(topic);
-      for (const end of ends) {
-        const from = BigInt(starts.find((s) => s.partition === end.partition)?.offset ?? '0');
-        if (BigInt(end.high) > from)
-          wanted.push({ topic, partition: end.partition, from, to: BigInt(end.high) });
-      }
+    for (const { dlq } of platformTopics(['default']).map((def) => namespaced(def, run.namespace))) {
+      for (const end of await client.fetchTopicOffsets(dlq))
+        if (BigInt(end.high) > BigInt(end.low))
+          wanted.push({ topic: dlq, partition: end.partition, to: BigInt(end.high) });
     }
   } finally {
     await client.disconnect();
@@ -380,26 +334,13 @@ async function dlqRecordsSince(
   await consumer.connect();
   await consumer.subscribe({ topics: [...new Set(wanted.map((w) => w.topic))], fromBeginning: true });
   const remaining = new Set(wanted.map((w) => `${w.topic}|${w.partition}`));
-  const runTag = runId.replace(/_/g, '-');
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('reading the DLQs took over 60 s')), 60_000);
     void consumer.run({
       eachMessage: ({ topic, partition, message }) => {
+        reasons.push(message.headers?.[DLQ_HEADERS.reason]?.toString() || 'UNKNOWN');
         const range = wanted.find((w) => w.topic === topic && w.partition === partition);
-        const offset = BigInt(message.offset);
-        if (
-          range &&
-          offset >= range.from &&
-          offset < range.to &&
-          Number(message.timestamp) >= since - 60_000
-        ) {
-          const header = (name: string) => message.headers?.[name]?.toString() ?? '';
-          const ours =
-            header(DLQ_HEADERS.consumerGroup).includes(runTag) ||
-            messageIds.has(message.key?.toString() ?? '');
-          if (ours) reasons.push(header(DLQ_HEADERS.reason) || 'UNKNOWN');
-        }
-        if (range && offset >= range.to - 1n) remaining.delete(`${topic}|${partition}`);
+        if (range && BigInt(message.offset) >= range.to - 1n) remaining.delete(`${topic}|${partition}`);
         if (remaining.size === 0) {
           clearTimeout(timer);
           resolve();

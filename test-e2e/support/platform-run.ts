@@ -1,7 +1,6 @@
 // One run of the whole platform on a simulated carrier world, for the routing suites and the comparison
 // tool: the six built services, started as an operator starts them, against an in-process carrier simulator,
 // with OTPs sent through the public gRPC API and every outcome counted from the simulator's ground truth.
-import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,8 +11,10 @@ import { grpcMethod, sms } from '@tern/contracts';
 import { sharedRedis } from '@tern/redis';
 import { parseRecipient } from '@tern/sms-domain';
 import {
+  deleteNamespaceTopics,
   ensurePlatformTopics,
   infraFromEnv,
+  runSeed,
   startServiceProcess,
   uniqueName,
   waitFor,
@@ -61,6 +62,8 @@ export interface PlatformRunOptions {
   sender?: string;
   /** The risk policy (default: the local platform's, deploy/local/risk-policy.yaml). */
   riskPolicyFile?: string;
+  /** The simulator's seed (default: TERN_E2E_SEED, or a new one per run; printed so a run can be replayed). */
+  seed?: number;
   /** Settings of one service only (a Redis reached through a proxy a drill can cut). */
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
 }
@@ -163,6 +166,8 @@ export class PlatformRun {
   readonly timeScale: number;
   /** The run's ClickHouse database, for the report. */
   readonly database: string;
+  /** The run's topic namespace: it shares the broker, never a topic, with other runs. */
+  readonly namespace: string;
   /** OTPs ingest refused (numbers the plan does not know): the traffic's fault, not routing's. */
   readonly refused: string[] = [];
   private readonly runId: string;
@@ -185,6 +190,7 @@ export class PlatformRun {
     this.timeScale = options.timeScale ?? 1;
     this.runId = runId;
     this.database = runId.replace(/-/g, '_');
+    this.namespace = runId;
   }
 
   /** Starts the simulator, writes the platform's view of its world, and starts every service on it. */
@@ -192,15 +198,17 @@ export class PlatformRun {
     const { scenario } = options;
     let run: PlatformRun | undefined = undefined;
     const runId = uniqueName(`${scenario.name}-${options.strategy}`);
+    // The fates the carriers draw come from the seed. (SMSC message ids do too: a replayed seed repeats them,
+    // which nothing minds, as every run has its own Redis state.)
+    const seed = options.seed ?? runSeed();
     const simulator = new CarrierSimulator({
-      // A seed of its own: SMSC message ids come from it, and a real SMSC never gives an id again.
-      seed: createHash('sha256').update(runId).digest().readUInt32BE(0) | 1,
+      seed,
       // A quiet network while the platform starts; the timeline plays from `begin()`.
       scenario: { ...scenario, timeline: [], channels: scenario.channels.map((c) => ({ ...c, port: 0 })) },
       timeScale: options.timeScale ?? 1,
       onMessage: (m) => run?.arrived(m),
     });
-    run = new PlatformRun(options, simulator, runId);
+    run = new PlatformRun({ ...options, seed }, simulator, runId);
     await simulator.start();
     try {
       await run.startServices();
@@ -213,7 +221,7 @@ export class PlatformRun {
 
   private async startServices(): Promise<void> {
     // As an operator does before the first start (a fresh broker has none of the platform's topics).
-    await ensurePlatformTopics();
+    await ensurePlatformTopics(['default'], this.namespace);
     const infra = infraFromEnv();
     const redisUrl = await freshRunRedis(infra.redisUrl);
     const world = writePlatformConfig(
@@ -233,8 +241,8 @@ export class PlatformRun {
       TERN_ROUTING_TABLE_FILE: world.routingTableFile,
       TERN_RISK_POLICY_FILE: this.options.riskPolicyFile ?? join(root, 'deploy/local/risk-policy.yaml'),
       TERN_TENANTS_FILE: join(root, 'deploy/local/tenants.yaml'),
-      // Each run reads only its own traffic from the shared topics.
-      TERN_KAFKA_NEW_GROUP_STARTS_AT: 'latest',
+      // Topics of the run's own: other runs, before or beside it, never reach its services.
+      TERN_KAFKA_TOPIC_NAMESPACE: this.namespace,
       TERN_INGEST_DEPLOYMENT: this.runId,
       TERN_RISK_DEPLOYMENT: this.runId,
       TERN_ROUTER_DEPLOYMENT: this.runId,
@@ -244,8 +252,14 @@ export class PlatformRun {
       TERN_ROUTER_STRATEGY: this.options.strategy,
       ...scaledSettings(this.timeScale),
     };
-    // In order: each consumer group has joined before the service upstream of it produces.
-    for (const name of SERVICES) await this.startInstance(name);
+    // All at once: the run's topics are its own and its groups start at their beginning, so what a service
+    // writes before the one downstream has joined waits for it.
+    const started = await Promise.allSettled(SERVICES.map((name) => this.launch(name)));
+    started.forEach((s, i) => {
+      if (s.status === 'fulfilled') this.track(SERVICES[i]!, s.value);
+    });
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
     const ingest = this.instances('ingest')[0]!;
     const port = ingest.logs.find((l) => l['msg'] === 'gRPC API listening')?.['grpcPort'] as number;
     const Client = grpc.makeGenericClientConstructor({ sendBatch, getMessage }, 'SmsService');
@@ -254,26 +268,20 @@ export class PlatformRun {
   }
 
   /**
-   * Ready services have not always joined their consumer groups yet (a group starting at the latest offset
-   * would skip what came before): OTPs must reach the carriers before the story begins.
+   * OTPs reach the carriers before the story begins: the whole path works, and the first messages' one-off
+   * costs (connections, compilation) stay out of the measured latencies.
    */
   private async warmUp(): Promise<void> {
     const countries = this.options.scenario.countries
       .map((c) => c.code)
       .filter((code) => this.prefixesOf(code, false).length > 0);
-    // Sent again every few seconds: those sent before a group joined are skipped, as they would be.
-    const reached = () => [...this.otps.values()].some((otp) => otp.submissions.length > 0);
+    await this.sendOtps(countries);
     await waitFor(
       'a warm-up OTP to reach the carriers',
-      async () => {
-        await this.sendOtps(countries);
-        for (let i = 0; i < 12 && !reached(); i++) await new Promise((r) => setTimeout(r, 250));
-        return reached();
-      },
+      () => [...this.otps.values()].some((otp) => otp.submissions.length > 0),
       90_000,
-      0,
     );
-    // dlr joined its groups with the connector's start; a few seconds more cover its rebalance.
+    // The first receipts through dlr, so the story's first ones pay no start-up cost either.
     await new Promise((r) => setTimeout(r, 3000));
     this.otps.clear();
   }
@@ -461,13 +469,29 @@ export class PlatformRun {
 
   /** Starts one more instance of a service (it joins the others' consumer groups) and waits until ready. */
   async startInstance(name: ServiceName): Promise<ServiceProcess> {
+    return this.track(name, await this.launch(name));
+  }
+
+  /** Starts an instance of a service and waits until it is ready; a launch that fails leaves none behind. */
+  private async launch(name: ServiceName): Promise<ServiceProcess> {
     const env = { ...this.env, ...this.options.serviceEnv?.[name] };
     // A second ingest beside the first serves its API on a port of its own.
     if (name === 'ingest' && this.instances('ingest').length > 0) env['TERN_GRPC_PORT'] = '0';
     const service = await startServiceProcess(join(root, 'services', name, 'dist', 'main.js'), env, root);
+    try {
+      await waitFor(`${name} ready`, async () => (await service.ready()).status === 200, 60_000);
+    } catch (error) {
+      this.ran.push({ name, process: service }); // its log tells why
+      await service.stop('SIGKILL');
+      throw error;
+    }
+    return service;
+  }
+
+  /** A running instance the run stops at its end, and whose log it keeps. */
+  private track(name: ServiceName, service: ServiceProcess): ServiceProcess {
     this.services.push({ name, process: service });
     this.ran.push({ name, process: service });
-    await waitFor(`${name} ready`, async () => (await service.ready()).status === 200, 60_000);
     return service;
   }
 
@@ -508,6 +532,7 @@ export class PlatformRun {
     for (const { process: service } of [...this.services].reverse()) await service.stop();
     this.services.length = 0;
     await this.simulator.stop();
+    await deleteNamespaceTopics(this.namespace);
     const dir = join(root, '.local', 'e2e', 'logs', this.runId);
     mkdirSync(dir, { recursive: true });
     const seen = new Map<string, number>();

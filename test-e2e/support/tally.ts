@@ -16,7 +16,8 @@ export interface Tally {
   neverSubmitted: number;
   /** OTPs that reached the handset more than once. */
   sentTwice: number;
-  /** Scenario ms from the API call to the handset, of the delivered OTPs. */
+  /** Scenario ms from the API call to the handset, of each delivered OTP, in order. */
+  latenciesMs: number[];
   p50Ms: number;
   p95Ms: number;
   meanMs: number;
@@ -52,6 +53,7 @@ export function tally(label: string, run: PlatformRun, only: (otp: SentOtp) => b
     lost: otps.length - latencies.length,
     neverSubmitted: otps.filter((otp) => otp.submissions.length === 0).length,
     sentTwice,
+    latenciesMs: latencies,
     p50Ms: quantile(0.5),
     p95Ms: quantile(0.95),
     meanMs: latencies.reduce((s, x) => s + x, 0) / Math.max(1, latencies.length),

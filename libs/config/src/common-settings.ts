@@ -14,7 +14,7 @@ export const commonSettings = {
   ),
   kafkaTopicNamespace: setting(
     'TERN_KAFKA_TOPIC_NAMESPACE',
-    'Prefix of every topic name (<namespace>.sms.accepted), for platforms that share a Kafka cluster; unset: none',
+    'Prefix of every topic and consumer group name (<namespace>.sms.accepted), for platforms that share a Kafka cluster; unset: none',
     env
       .string()
       .regex(/^[a-z0-9][a-z0-9_-]{0,100}$/, 'must be lowercase letters, digits, - and _')

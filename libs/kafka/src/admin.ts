@@ -1,5 +1,6 @@
 import type { Logger } from '@tern/telemetry';
-import { ConfigResourceTypes, type ITopicConfig, type Kafka } from 'kafkajs';
+import { ConfigResourceTypes, type Admin, type ITopicConfig, type Kafka } from 'kafkajs';
+import { isTransient } from './errors';
 import type { TopicSpec } from './topics';
 
 export interface EnsureTopicsOptions {
@@ -19,6 +20,32 @@ const COMPACTION = [
   { name: 'min.cleanable.dirty.ratio', value: '0.1' },
   { name: 'delete.retention.ms', value: String(60 * 60_000) },
 ];
+
+const LEADERS_TIMEOUT_MS = 30_000;
+
+/**
+ * Resolves once every partition of the topics has a leader. (kafkajs' own wait, `waitForLeaders`, gives up
+ * when a KRaft broker still answers "unknown topic" for a topic created a moment ago.)
+ */
+async function leadersElected(admin: Admin, topics: string[]): Promise<void> {
+  const deadline = Date.now() + LEADERS_TIMEOUT_MS;
+  for (;;) {
+    let missing = topics;
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics });
+      missing = metadata.topics
+        .filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0))
+        .map((t) => t.name);
+      if (missing.length === 0) return;
+    } catch (error) {
+      if (!isTransient(error) && (error as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION')
+        throw error;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`no leader after ${LEADERS_TIMEOUT_MS} ms for ${missing.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 
 /**
  * Creates the topics (and their DLQs) that do not exist yet and adds partitions where a declaration grew.
@@ -52,7 +79,11 @@ export async function ensureTopics(
     const existing = new Set(await admin.listTopics());
     const missing = wanted.filter((t) => !existing.has(t.topic));
     if (missing.length > 0) {
-      await admin.createTopics({ topics: missing, waitForLeaders: true });
+      await admin.createTopics({ topics: missing, waitForLeaders: false });
+      await leadersElected(
+        admin,
+        missing.map((t) => t.topic),
+      );
       logger.info({ topics: missing.map((t) => t.topic) }, 'topics created');
     }
     const present = wanted.filter((t) => existing.has(t.topic));

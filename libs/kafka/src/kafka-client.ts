@@ -8,7 +8,10 @@ export interface KafkaClientOptions {
   brokers: string[];
   clientId: string;
   logger: Logger;
-  /** Prefix of every topic this client reads and writes (see `namespaced`); empty or absent: none. */
+  /**
+   * Prefix of every topic this client reads and writes (see `namespaced`) and of its consumer groups;
+   * empty or absent: none.
+   */
   topicNamespace?: string;
 }
 
@@ -50,9 +53,16 @@ export class KafkaClient {
     return this.producerInstance;
   }
 
+  /** A consumer; in a namespace its group is the namespace's too (`<namespace>.<group>`). */
   consumer(options: ConsumerOptions): BatchConsumer {
-    return new BatchConsumer(this.kafka, this.producer(), this.options.logger, options, (def) =>
-      this.topic(def),
+    const namespace = this.options.topicNamespace ?? '';
+    const groupId = namespace === '' ? options.groupId : `${namespace}.${options.groupId}`;
+    return new BatchConsumer(
+      this.kafka,
+      this.producer(),
+      this.options.logger,
+      { ...options, groupId },
+      (def) => this.topic(def),
     );
   }
 

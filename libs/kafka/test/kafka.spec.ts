@@ -121,13 +121,15 @@ describe('kafka wrapper against a real broker', () => {
       return { namespace, client: new KafkaClient({ ...clientOptions, topicNamespace: namespace }) };
     });
     const seen: Record<string, string[]> = {};
+    const group = uniqueName('shared');
     for (const { namespace, client: platform } of platforms) {
       seen[namespace] = [];
       await ensureTopics(kafka, [platform.topic(topic)], logger);
       await platform.producer().connect();
       await startConsumer(
         platform
-          .consumer({ groupId: uniqueName('shared'), fromBeginning: true, maxHandlerAttempts: 1 })
+          // The same group name in both: each namespace has groups of its own.
+          .consumer({ groupId: group, fromBeginning: true, maxHandlerAttempts: 1 })
           .on(topic, async (record) => {
             const id = record.value.message?.messageId ?? '';
             if (id.endsWith('poison')) throw new PoisonMessageError('UNKNOWN_TENANT', 'refused');
@@ -143,6 +145,7 @@ describe('kafka wrapper against a real broker', () => {
         const [dead] = await readAll(`${namespace}.${topic.dlq}`, 1);
         expect(events.MessageAccepted.decode(dead!.value!).message?.messageId).toBe(`${namespace}-poison`);
         expect(String(dead!.headers[DLQ_HEADERS.sourceTopic])).toBe(`${namespace}.${topic.name}`);
+        expect(String(dead!.headers[DLQ_HEADERS.consumerGroup])).toBe(`${namespace}.${group}`);
       }
       // Nothing was written under the bare name.
       const admin = kafka.admin();

@@ -4,3 +4,4 @@ export * from './service-process';
 export * from './topics';
 export * from './tcp-proxy';
 export * from './chromium';
+export * from './stats';
