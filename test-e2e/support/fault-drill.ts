@@ -275,6 +275,12 @@ async function count(fault: string, run: PlatformRun, arrivals: number[]): Promi
     }
   }
   for (const refusal of run.refused.slice(0, 3)) result.examples.push(`refused: ${refusal}`);
+  // Where receipts stand at the carriers, to tell a receipt never sent from one the platform dropped.
+  if (result.lost > 0 || result.wrongStatus > 0)
+    for (const [channel, truth] of Object.entries(run.simulator.truth.channels))
+      result.examples.push(
+        `simulator ${channel}: receipts sent ${truth.receiptsSent}, lost ${truth.receiptsLost}, still queued ${truth.receiptsQueuedNow}`,
+      );
   const records = await dlqRecordsOf(run);
   result.dlqRecords = records.length;
   for (const reason of records) result.dlqReasons[reason] = (result.dlqReasons[reason] ?? 0) + 1;
