@@ -416,8 +416,11 @@ export class Smsc {
           }
         })
         .catch(() => {
-          // Bind lost before the answer: the receipt is sent again on the next bind (it may arrive twice).
+          // Bind lost, or no answer in time: the receipt is sent again (it may arrive twice), on another bind
+          // if one is up, as an SMSC retries its pending receipts on a timer. Waiting only for the next bind
+          // or the next receipt left it queued for good when neither came.
           this.receipts.unshift(item);
+          this.after(1000, () => this.pumpReceipts());
         })
         .finally(() => {
           truth.receiptsQueuedNow = this.receipts.length;
