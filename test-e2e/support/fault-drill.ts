@@ -114,6 +114,10 @@ export interface DrillResult {
 const COUNTRIES = { DE: 60, BR: 40 };
 /** How long after the last send every message must show its final status. */
 const SETTLE_MS = 150_000;
+/** The API's default validity of an OTP (ingest's DEFAULT_VALIDITY_MS): the drills set none. */
+const OTP_VALIDITY_MS = 10 * 60_000;
+/** How long after its validity a message may take to be marked EXPIRED. */
+const EXPIRY_GRACE_MS = 30_000;
 const FINAL = new Set([
   sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
   sms.MessageStatus.MESSAGE_STATUS_UNDELIVERED,
@@ -211,18 +215,27 @@ async function inject(fault: Fault, run: PlatformRun, proxy: TcpProxy | undefine
 }
 
 /**
- * Waits until every accepted message shows a final status that agrees with the handsets, or the deadline.
- * Only messages not settled yet are read again each round.
+ * Waits until every accepted message shows a final status that agrees with the handsets, or the deadline;
+ * past the deadline, for as long as a message without a final status is still within its validity (it may
+ * be waiting for a channel to come back, as after an SMSC outage). Only messages not settled yet are read
+ * again each round.
  */
 async function settle(run: PlatformRun, deadline: number): Promise<void> {
   const open = new Set([...run.otps.values()].filter((o) => o.messageId).map((o) => o.ref));
-  while (open.size > 0 && Date.now() < deadline) {
+  const validUntil = new Map<string, number>();
+  for (;;) {
     for (const ref of [...open]) {
       const otp = run.otps.get(ref)!;
       const view = await run.message(otp.messageId!).catch(() => undefined);
       if (view && FINAL.has(view.status) && agrees(view, handsetCount(otp.submissions))) open.delete(ref);
+      else if (view?.acceptedAt && !FINAL.has(view.status))
+        validUntil.set(ref, view.acceptedAt.getTime() + OTP_VALIDITY_MS + EXPIRY_GRACE_MS);
+      else validUntil.delete(ref);
     }
-    if (open.size > 0) await sleep(2000);
+    const now = Date.now();
+    const stillValid = [...open].some((ref) => now < (validUntil.get(ref) ?? 0));
+    if (open.size === 0 || (now >= deadline && !stillValid)) break;
+    await sleep(2000);
   }
   // Anything still on its way (a late receipt, a retry) has a few more seconds to show itself.
   await sleep(3000);
