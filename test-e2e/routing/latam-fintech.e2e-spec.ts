@@ -34,6 +34,8 @@ describe('latam-fintech', () => {
   it('delivers at least 98.1% of OTPs, on average within 3.2 s, where the default route takes about 18 s', () => {
     const { baseline, tern } = result;
     expect(baseline.otps).toBeGreaterThanOrEqual(1_710);
+    // 1,710 for the mean's precision (see the last assertion); the delivery target needs fewer for 3σ.
+    expect(tern.otps).toBeGreaterThanOrEqual(1_710);
     expect(tern.otps).toBeGreaterThanOrEqual(
       trialsNeeded(EXPECTED.delivered, TARGET.delivered, 'atLeast', Z),
     );
