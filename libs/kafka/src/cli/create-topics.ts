@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Creates every platform topic and its DLQ: `tern-create-topics` (TERN_KAFKA_BROKERS, TERN_LANES).
-import { env, loadConfig, setting } from '@tern/config';
+import { commonSettings, env, loadConfig, setting } from '@tern/config';
 import { createLogger } from '@tern/telemetry';
 import { Kafka, logLevel } from 'kafkajs';
 import { ensureTopics } from '../admin';
@@ -13,11 +13,7 @@ const settings = {
     'Dispatch lanes (groups of countries), comma-separated',
     env.list().default(['default']),
   ),
-  namespace: setting(
-    'TERN_KAFKA_TOPIC_NAMESPACE',
-    'Prefix of every topic name, for platforms that share a Kafka cluster; unset: none',
-    env.string().optional(),
-  ),
+  namespace: commonSettings.kafkaTopicNamespace,
   replicationFactor: setting(
     'TERN_KAFKA_REPLICATION_FACTOR',
     'Replicas per partition',
