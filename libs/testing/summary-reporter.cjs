@@ -1,10 +1,25 @@
 // Jest reporter that ends the run with one plain line, `tests: N passed, N failed, N skipped`, which tools
 // reading CI output (and people scanning it) recognise without knowing jest's own summary format. Written at
-// process exit so that it comes after jest's own summary.
+// process exit so that it comes after jest's own summary. When the tiers run as several jest runs
+// (scripts/test-all.sh), TERN_TEST_TALLY names a file that carries the counts from one run to the next, and
+// each run's line counts every run so far.
+const { existsSync, readFileSync, writeFileSync } = require('node:fs');
+
 class SummaryReporter {
   onRunComplete(_contexts, results) {
-    const skipped = results.numPendingTests + results.numTodoTests;
-    const line = `tests: ${results.numPassedTests} passed, ${results.numFailedTests} failed, ${skipped} skipped\n`;
+    const counts = {
+      passed: results.numPassedTests,
+      failed: results.numFailedTests,
+      skipped: results.numPendingTests + results.numTodoTests,
+    };
+    const tally = process.env.TERN_TEST_TALLY;
+    if (tally) {
+      const text = existsSync(tally) ? readFileSync(tally, 'utf8') : '';
+      const before = text ? JSON.parse(text) : { passed: 0, failed: 0, skipped: 0 };
+      for (const key of Object.keys(counts)) counts[key] += before[key];
+      writeFileSync(tally, JSON.stringify(counts));
+    }
+    const line = `tests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`;
     process.once('exit', () => process.stderr.write(line));
   }
 }

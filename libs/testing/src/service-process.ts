@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { TOPIC_NAMESPACE_ENV, testNamespace } from './isolation';
 import { waitFor } from './wait';
 
 export interface SpawnedService {
@@ -20,13 +21,19 @@ export interface ServiceProcess extends SpawnedService {
 
 /**
  * Runs a built service (`node dist/main.js`) the way it is deployed: only PATH and the given variables
- * (TERN_HTTP_PORT 0 and log level info unless given), from `cwd`.
+ * (TERN_HTTP_PORT 0, log level info and the test file's topic namespace unless given), from `cwd`.
  */
 export function spawnService(main: string, env: Record<string, string>, cwd?: string): SpawnedService {
   if (!existsSync(main)) throw new Error(`${main} is missing: build first (pnpm build, or ./tern test)`);
   const child = spawn(process.execPath, [main], {
     cwd,
-    env: { PATH: process.env.PATH ?? '', TERN_HTTP_PORT: '0', TERN_LOG_LEVEL: 'info', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      TERN_HTTP_PORT: '0',
+      TERN_LOG_LEVEL: 'info',
+      ...(testNamespace() ? { [TOPIC_NAMESPACE_ENV]: testNamespace() } : {}),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];

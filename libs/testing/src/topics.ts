@@ -1,7 +1,8 @@
 import { ensureTopics, namespaced, platformTopics, type TopicDef, type TopicSpec } from '@tern/kafka';
 import { createLogger } from '@tern/telemetry';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type KafkaMessage, type Producer } from 'kafkajs';
 import { infraFromEnv } from './infra';
+import { declaredTopicName, testNamespace, testTopic, testClusterName } from './isolation';
 import { uniqueName, waitFor } from './wait';
 
 let kafka: Kafka | undefined;
@@ -25,9 +26,12 @@ async function ensure(defs: readonly TopicSpec[]): Promise<void> {
 /**
  * Every platform topic (and the lanes' dispatch topics), as `tern-create-topics` makes them before a
  * deployment: a service under test subscribes to topics that a fresh broker does not have yet. A
- * namespace gives a platform topics of its own (TERN_KAFKA_TOPIC_NAMESPACE).
+ * namespace gives a platform topics of its own (TERN_KAFKA_TOPIC_NAMESPACE); by default the test file's.
  */
-export async function ensurePlatformTopics(lanes: readonly string[] = [], namespace = ''): Promise<void> {
+export async function ensurePlatformTopics(
+  lanes: readonly string[] = [],
+  namespace = testNamespace(),
+): Promise<void> {
   await ensure(platformTopics(lanes).map((def) => namespaced(def, namespace)));
 }
 
@@ -45,8 +49,12 @@ export async function deleteNamespaceTopics(namespace: string): Promise<void> {
   }
 }
 
-/** Publishes values on a platform topic as its producers do (key and protobuf from the topic's declaration). */
-export async function publishValues<T>(topic: TopicDef<T>, values: readonly T[]): Promise<void> {
+/**
+ * Publishes values on a platform topic (in the test file's namespace) as its producers do: key and protobuf
+ * from the topic's declaration.
+ */
+export async function publishValues<T>(declared: TopicDef<T>, values: readonly T[]): Promise<void> {
+  const topic = testTopic(declared);
   await ensure([topic]);
   if (!producer) {
     producer = client().producer();
@@ -62,31 +70,67 @@ export async function publishValues<T>(topic: TopicDef<T>, values: readonly T[])
   }
 }
 
-/** Follows platform topics from now on with a plain kafkajs consumer of its own, decoding each value. */
-export async function followTopics(
-  defs: readonly TopicDef<unknown>[],
-  onValue: (topic: string, value: unknown, headers: Record<string, string>) => void,
+/**
+ * Follows topics of the test file's namespace (declared names: a topic's or a DLQ's) from now on with a
+ * plain kafkajs consumer of its own; `onRecord` gets the declared name. "Now" is each partition's end when
+ * the call is made: a new group's "latest" would only be resolved at its first fetch, and records written
+ * in between (to a topic created a moment ago, the leader still moving) would be missed.
+ */
+export async function followRaw(
+  declaredNames: readonly string[],
+  onRecord: (topic: string, message: KafkaMessage) => void,
 ): Promise<{ stop: () => Promise<void> }> {
-  await ensure(defs);
-  const byName = new Map(defs.map((d) => [d.name, d]));
+  const names = declaredNames.map(testClusterName);
+  const admin = client().admin();
+  await admin.connect();
+  let ends: { topic: string; partition: number; offset: string }[];
+  try {
+    // Retried: a topic created a moment ago can still answer that its leader is elsewhere.
+    ends = await waitFor(`the ends of ${names.join(', ')}`, async () => {
+      const offsets = await Promise.all(
+        names.map(async (topic) => ({ topic, partitions: await admin.fetchTopicOffsets(topic) })),
+      );
+      return offsets.flatMap(({ topic, partitions }) =>
+        partitions.map((p) => ({ topic, partition: p.partition, offset: p.high })),
+      );
+    });
+  } finally {
+    await admin.disconnect();
+  }
   const reader = client().consumer({ groupId: uniqueName('tern-test-reader') });
   let joined = false;
   reader.on(reader.events.GROUP_JOIN, () => (joined = true));
   await reader.connect();
-  await reader.subscribe({ topics: [...byName.keys()] });
+  await reader.subscribe({ topics: names });
   await reader.run({
     eachMessage: ({ topic, message }) => {
-      const def = byName.get(topic);
-      if (!def || !message.value) return Promise.resolve();
-      const headers = Object.fromEntries(
-        Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)]),
-      );
-      onValue(topic, def.codec.decode(message.value), headers);
+      onRecord(declaredTopicName(topic), message);
       return Promise.resolve();
     },
   });
+  for (const end of ends) reader.seek(end);
   await waitFor('the test reader to join', () => joined);
   return { stop: () => reader.disconnect() };
+}
+
+/**
+ * Follows platform topics (in the test file's namespace) from now on, decoding each value; `onValue` gets
+ * the topic's declared name.
+ */
+export async function followTopics(
+  defs: readonly TopicDef<unknown>[],
+  onValue: (topic: string, value: unknown, headers: Record<string, string>) => void,
+): Promise<{ stop: () => Promise<void> }> {
+  await ensure(defs.map(testTopic));
+  const byName = new Map(defs.map((d) => [d.name, d]));
+  return followRaw([...byName.keys()], (topic, message) => {
+    const def = byName.get(topic);
+    if (!def || !message.value) return;
+    const headers = Object.fromEntries(
+      Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)]),
+    );
+    onValue(def.name, def.codec.decode(message.value), headers);
+  });
 }
 
 export async function closeTestProducer(): Promise<void> {

@@ -16,6 +16,7 @@ import {
   publishValues,
   startServiceProcess,
   startTcpProxy,
+  testTopic,
   uniqueName,
   waitFor,
   type ServiceProcess,
@@ -457,7 +458,9 @@ describe('dlr', () => {
     // Correlation goes on without ClickHouse: the statuses are out while the rows wait.
     await waitFor('every DELIVERED', () => ids.every((id) => finalOf(id).length === 1));
     await waitFor('the writer to meet the outage', () =>
-      dlr.logs.some((l) => l['msg'] === 'handler failed; retrying' && l['topic'] === topics.attempts.name),
+      dlr.logs.some(
+        (l) => l['msg'] === 'handler failed; retrying' && l['topic'] === testTopic(topics.attempts).name,
+      ),
     );
     expect(await attemptRows(ids)).toHaveLength(0);
 

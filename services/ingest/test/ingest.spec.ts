@@ -5,7 +5,17 @@ import * as grpc from '@grpc/grpc-js';
 import { events, sms } from '@tern/contracts';
 import { DLQ_HEADERS, ensureTopics, encodeValue, KafkaClient, topics } from '@tern/kafka';
 import { createLogger } from '@tern/telemetry';
-import { infraFromEnv, startServiceProcess, uniqueName, waitFor, type ServiceProcess } from '@tern/testing';
+import {
+  declaredTopicName,
+  infraFromEnv,
+  startServiceProcess,
+  testNamespace,
+  testTopic,
+  testClusterName,
+  uniqueName,
+  waitFor,
+  type ServiceProcess,
+} from '@tern/testing';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { signEvent } from '../src/domain/event-signature';
 import {
@@ -75,13 +85,18 @@ const message = (over: Plain = {}): Plain => ({
 });
 
 beforeAll(async () => {
-  const admin = new KafkaClient({ brokers: infra.kafkaBrokers, clientId: run, logger });
-  await ensureTopics(kafka, [topics.sendEvents, topics.accepted, topics.status], logger);
+  const admin = new KafkaClient({
+    brokers: infra.kafkaBrokers,
+    clientId: run,
+    logger,
+    topicNamespace: testNamespace(),
+  });
+  await ensureTopics(kafka, [topics.sendEvents, topics.accepted, topics.status].map(testTopic), logger);
   await admin.disconnect();
   watcher = kafka.consumer({ groupId: `${run}-watch`, sessionTimeout: 10_000 });
   await watcher.connect();
   await watcher.subscribe({
-    topics: [topics.accepted.name, topics.status.name, topics.sendEvents.dlq],
+    topics: [topics.accepted.name, topics.status.name, topics.sendEvents.dlq].map(testClusterName),
     fromBeginning: false,
   });
   let assigned = false;
@@ -89,7 +104,7 @@ beforeAll(async () => {
   await watcher.run({
     eachMessage: async ({ topic, message: m }) => {
       const headers = Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)]));
-      (seen[topic] ??= []).push({ value: m.value ?? Buffer.alloc(0), headers });
+      (seen[declaredTopicName(topic)] ??= []).push({ value: m.value ?? Buffer.alloc(0), headers });
     },
   });
   await waitFor('the watcher to join', () => assigned);
@@ -280,7 +295,12 @@ describe('gRPC SmsService', () => {
       expect(missing.code).toBe(grpc.status.NOT_FOUND);
     }
 
-    const producer = new KafkaClient({ brokers: infra.kafkaBrokers, clientId: `${run}-dlr`, logger });
+    const producer = new KafkaClient({
+      brokers: infra.kafkaBrokers,
+      clientId: `${run}-dlr`,
+      logger,
+      topicNamespace: testNamespace(),
+    });
     await producer.producer().connect();
     const delivered: sms.StatusEvent = {
       ...sms.StatusEvent.fromPartial({ messageId: id, tenantId: acme.id }),
@@ -441,7 +461,7 @@ describe('Kafka send-events intake', () => {
     ];
     // One key: every record on one partition, in this order, so a stall would hold back the last one.
     await producer.send({
-      topic: topics.sendEvents.name,
+      topic: testClusterName(topics.sendEvents.name),
       messages: records.map((r) => ({ key: run, ...r })),
     });
     await producer.disconnect();

@@ -3,7 +3,14 @@ import { events, sms } from '@tern/contracts';
 import { encodeValue, KafkaClient, topics, type ConsumedRecord, type TopicDef } from '@tern/kafka';
 import { sharedRedis, TokenBuckets } from '@tern/redis';
 import { createLogger } from '@tern/telemetry';
-import { ensurePlatformTopics, followTopics, infraFromEnv, uniqueName, waitFor } from '@tern/testing';
+import {
+  ensurePlatformTopics,
+  followTopics,
+  infraFromEnv,
+  testNamespace,
+  uniqueName,
+  waitFor,
+} from '@tern/testing';
 import { Acceptor } from '../src/acceptor';
 import { signEvent } from '../src/domain/event-signature';
 import { IdempotencyStore } from '../src/idempotency';
@@ -27,7 +34,12 @@ const tenant: TestTenant = {
 
 describe('a send event without client_reference, delivered twice', () => {
   const redis = sharedRedis(infra.redisUrl);
-  const kafka = new KafkaClient({ brokers: infra.kafkaBrokers, clientId: run, logger });
+  const kafka = new KafkaClient({
+    brokers: infra.kafkaBrokers,
+    clientId: run,
+    logger,
+    topicNamespace: testNamespace(),
+  });
   const accepted: events.MessageAccepted[] = [];
   let stopReading: () => Promise<void>;
 

@@ -58,7 +58,7 @@ async function measure(
   await client.producer().connect();
   let accepted = 0;
   let done = 0;
-  const reader = await follow(infra.kafkaBrokers, [topics.submitted.name], (_t, value) => {
+  const reader = await follow([topics.submitted.name], (_t, value) => {
     const r = events.SubmitResult.decode(value);
     if (!r.messageId.startsWith(run)) return;
     done++;
@@ -102,7 +102,7 @@ async function measure(
   );
   connector.process.kill('SIGTERM');
   await connector.exited;
-  await reader.disconnect();
+  await reader.stop();
   await client.disconnect();
 }
 

@@ -2,8 +2,8 @@ import { CarrierSimulator, parseScenario, type ArrivedMessage } from '@tern/carr
 import { events, sms } from '@tern/contracts';
 import { dispatchTopic, DLQ_HEADERS, ensureTopics, KafkaClient, topics } from '@tern/kafka';
 import { createLogger } from '@tern/telemetry';
-import { infraFromEnv, uniqueName, waitFor } from '@tern/testing';
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { infraFromEnv, testClusterName, testNamespace, testTopic, uniqueName, waitFor } from '@tern/testing';
+import { Kafka, logLevel } from 'kafkajs';
 import { channelsFile, dispatchFactory, follow, startConnector, type RunningConnector } from './harness';
 
 const infra = infraFromEnv();
@@ -45,13 +45,18 @@ describe('smpp-connector against the carrier simulator', () => {
     seed: 5,
     onMessage: (m) => arrived.push(m),
   });
-  const client = new KafkaClient({ brokers: infra.kafkaBrokers, clientId: 'connector-test', logger });
+  const client = new KafkaClient({
+    brokers: infra.kafkaBrokers,
+    clientId: 'connector-test',
+    logger,
+    topicNamespace: testNamespace(),
+  });
   const submitted = new Map<string, events.SubmitResult>();
   const receipts: events.DeliveryReceipt[] = [];
   const inbound: events.InboundMessage[] = [];
   const retries: events.RetryRequest[] = [];
   const dlq: Record<string, Buffer | string | undefined>[] = [];
-  let reader: Consumer;
+  let reader: { stop: () => Promise<void> };
   let connector: RunningConnector;
   const ready = () => connector.ready();
   const submittedFor = (ds: events.DispatchRequest[]) =>
@@ -67,12 +72,11 @@ describe('smpp-connector against the carrier simulator', () => {
     await sim.start();
     await ensureTopics(
       kafka,
-      [dispatchTopic(lane), topics.submitted, topics.dlr, topics.inbound, topics.retry],
+      [dispatchTopic(lane), topics.submitted, topics.dlr, topics.inbound, topics.retry].map(testTopic),
       logger,
     );
     await client.producer().connect();
     reader = await follow(
-      infra.kafkaBrokers,
       [
         topics.submitted.name,
         topics.dlr.name,
@@ -118,14 +122,14 @@ describe('smpp-connector against the carrier simulator', () => {
       const binds = ['smpp:sim-dec', 'smpp:sim-hex', 'smpp:sim-busy', 'smpp:sim-outage'].every(
         (c) => checks[c]?.ok,
       );
-      return binds && checks[`kafka-consumer:tern-smpp-connector-${lane}`]?.ok;
+      return binds && checks[`kafka-consumer:${testClusterName(`tern-smpp-connector-${lane}`)}`]?.ok;
     });
   });
 
   afterAll(async () => {
     connector.process.kill('SIGTERM');
     expect(await connector.exited).toBe(0);
-    await reader.disconnect();
+    await reader.stop();
     await client.disconnect();
     await sim.stop();
   });

@@ -2,8 +2,8 @@ import { CarrierSimulator, parseScenario } from '@tern/carrier-sim';
 import { events } from '@tern/contracts';
 import { dispatchTopic, ensureTopics, KafkaClient, topics } from '@tern/kafka';
 import { createLogger } from '@tern/telemetry';
-import { infraFromEnv, uniqueName, waitFor } from '@tern/testing';
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { infraFromEnv, testNamespace, testTopic, uniqueName, waitFor } from '@tern/testing';
+import { Kafka, logLevel } from 'kafkajs';
 import { channelsFile, dispatchFactory, follow, startConnector, type RunningConnector } from './harness';
 
 const MESSAGES = 10_000;
@@ -29,9 +29,14 @@ describe('a connector killed with SIGKILL during 10,000 messages, then restarted
     seed: 17,
     onMessage: (m) => perNumber.set(m.number, (perNumber.get(m.number) ?? 0) + 1),
   });
-  const client = new KafkaClient({ brokers: infra.kafkaBrokers, clientId: 'connector-crash-test', logger });
+  const client = new KafkaClient({
+    brokers: infra.kafkaBrokers,
+    clientId: 'connector-crash-test',
+    logger,
+    topicNamespace: testNamespace(),
+  });
   const results = new Map<string, events.SubmitResult[]>();
-  let reader: Consumer;
+  let reader: { stop: () => Promise<void> };
   const running: RunningConnector[] = [];
 
   beforeAll(async () => {
@@ -41,9 +46,9 @@ describe('a connector killed with SIGKILL during 10,000 messages, then restarted
       brokers: infra.kafkaBrokers,
       logLevel: logLevel.NOTHING,
     });
-    await ensureTopics(kafka, [dispatchTopic(lane), topics.submitted, topics.dlr], logger);
+    await ensureTopics(kafka, [dispatchTopic(lane), topics.submitted, topics.dlr].map(testTopic), logger);
     await client.producer().connect();
-    reader = await follow(infra.kafkaBrokers, [topics.submitted.name], (_topic, value) => {
+    reader = await follow([topics.submitted.name], (_topic, value) => {
       const r = events.SubmitResult.decode(value);
       if (r.messageId.startsWith(run)) results.set(r.messageId, [...(results.get(r.messageId) ?? []), r]);
     });
@@ -51,7 +56,7 @@ describe('a connector killed with SIGKILL during 10,000 messages, then restarted
 
   afterAll(async () => {
     for (const c of running) c.process.kill('SIGKILL');
-    await reader.disconnect();
+    await reader.stop();
     await client.disconnect();
     await sim.stop();
   });

@@ -2,8 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { events, sms } from '@tern/contracts';
-import { startServiceProcess, uniqueName, waitFor, type ServiceProcess } from '@tern/testing';
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { followRaw, startServiceProcess, type ServiceProcess } from '@tern/testing';
 
 export interface ChannelEntry {
   id: string;
@@ -63,28 +62,13 @@ export function dispatchFactory(run: string, lane: string) {
   };
 }
 
-/** Follows topics with a plain kafkajs consumer (not our wrapper) from now on. */
+/** Follows topics (declared names) from now on, each record's value and headers as written. */
 export async function follow(
-  brokers: string[],
   topicNames: string[],
   onRecord: (topic: string, value: Buffer, headers: Record<string, Buffer | string | undefined>) => void,
-): Promise<Consumer> {
-  const kafka = new Kafka({ clientId: 'connector-test-reader', brokers, logLevel: logLevel.NOTHING });
-  const reader = kafka.consumer({ groupId: uniqueName('connector-test-reader') });
-  let joined = false;
-  reader.on(reader.events.GROUP_JOIN, () => (joined = true));
-  await reader.connect();
-  await reader.subscribe({ topics: topicNames });
-  await reader.run({
-    eachMessage: async ({ topic, message }) => {
-      if (message.value)
-        onRecord(
-          topic,
-          message.value,
-          (message.headers ?? {}) as Record<string, Buffer | string | undefined>,
-        );
-    },
+): Promise<{ stop: () => Promise<void> }> {
+  return followRaw(topicNames, (topic, message) => {
+    if (message.value)
+      onRecord(topic, message.value, (message.headers ?? {}) as Record<string, Buffer | string | undefined>);
   });
-  await waitFor('the reader to join', () => joined);
-  return reader;
 }

@@ -3,8 +3,8 @@ import { events } from '@tern/contracts';
 import { dispatchTopic, ensureTopics, KafkaClient, topics } from '@tern/kafka';
 import { sharedRedis } from '@tern/redis';
 import { createLogger } from '@tern/telemetry';
-import { infraFromEnv, uniqueName, waitFor } from '@tern/testing';
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { infraFromEnv, testNamespace, testTopic, uniqueName, waitFor } from '@tern/testing';
+import { Kafka, logLevel } from 'kafkajs';
 import { channelsFile, dispatchFactory, follow, startConnector, type RunningConnector } from './harness';
 
 const infra = infraFromEnv();
@@ -32,10 +32,15 @@ describe('the connector never submits an attempt twice', () => {
     seed: 23,
     onMessage: (m) => perNumber.set(m.number, (perNumber.get(m.number) ?? 0) + 1),
   });
-  const client = new KafkaClient({ brokers: infra.kafkaBrokers, clientId: 'connector-redelivery', logger });
+  const client = new KafkaClient({
+    brokers: infra.kafkaBrokers,
+    clientId: 'connector-redelivery',
+    logger,
+    topicNamespace: testNamespace(),
+  });
   const results = new Map<string, events.SubmitResult[]>();
   const retries: string[] = [];
-  let reader: Consumer;
+  let reader: { stop: () => Promise<void> };
   let connector: RunningConnector | undefined;
   const dispatch = dispatchFactory(run, lane);
   const redis = sharedRedis(infra.redisUrl);
@@ -47,9 +52,13 @@ describe('the connector never submits an attempt twice', () => {
       brokers: infra.kafkaBrokers,
       logLevel: logLevel.NOTHING,
     });
-    await ensureTopics(kafka, [dispatchTopic(lane), topics.submitted, topics.dlr, topics.retry], logger);
+    await ensureTopics(
+      kafka,
+      [dispatchTopic(lane), topics.submitted, topics.dlr, topics.retry].map(testTopic),
+      logger,
+    );
     await client.producer().connect();
-    reader = await follow(infra.kafkaBrokers, [topics.submitted.name, topics.retry.name], (topic, value) => {
+    reader = await follow([topics.submitted.name, topics.retry.name], (topic, value) => {
       if (topic === topics.retry.name) {
         const r = events.RetryRequest.decode(value);
         if (r.message?.messageId.startsWith(run)) retries.push(r.message.messageId);
@@ -66,7 +75,7 @@ describe('the connector never submits an attempt twice', () => {
   });
 
   afterAll(async () => {
-    await reader.disconnect();
+    await reader.stop();
     await client.disconnect();
     await redis.quit();
     await sim.stop();

@@ -1,0 +1,39 @@
+// Integration test files run two at a time, one per core. Each file gets a topic namespace of its own (its
+// topics, DLQs and consumer groups) and each jest worker a Redis database of its own, so two files running
+// side by side never read each other's records or keys. Set up by isolate-test-file.ts (jest.config.js).
+import { namespaced, type TopicSpec } from '@tern/kafka';
+
+export const TOPIC_NAMESPACE_ENV = 'TERN_KAFKA_TOPIC_NAMESPACE';
+/** Database 0 is a developer's, 1 the e2e platform runs'; a worker's is 1 + its jest worker number. */
+const FIRST_WORKER_REDIS_DB = 2;
+
+/** The test file's topic namespace ('' outside an isolated test file). */
+export function testNamespace(): string {
+  return process.env[TOPIC_NAMESPACE_ENV] ?? '';
+}
+
+/** A platform topic as the test file's services name it on the cluster. */
+export function testTopic<T extends TopicSpec>(def: T): T {
+  return namespaced(def, testNamespace());
+}
+
+/** A topic's, a DLQ's or a consumer group's name as the test file's services use it on the cluster. */
+export function testClusterName(declared: string): string {
+  return testNamespace() ? `${testNamespace()}.${declared}` : declared;
+}
+
+/** The declared name of a topic of the test file's namespace, as a plain kafkajs consumer reports it. */
+export function declaredTopicName(onCluster: string): string {
+  const prefix = testNamespace() ? `${testNamespace()}.` : '';
+  return onCluster.startsWith(prefix) ? onCluster.slice(prefix.length) : onCluster;
+}
+
+/** The Redis URL of this jest worker's own database. */
+export function workerRedisUrl(
+  redisUrl: string,
+  workerId = Number(process.env['JEST_WORKER_ID'] ?? 1),
+): string {
+  const url = new URL(redisUrl);
+  url.pathname = `/${FIRST_WORKER_REDIS_DB + workerId - 1}`;
+  return url.toString();
+}
