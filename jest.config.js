@@ -45,7 +45,7 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/{libs,services,tools}/*/test/**/*.spec.ts'],
       // Files run side by side: each in a topic namespace and Redis database of its own.
-      setupFilesAfterEnv: ['<rootDir>/libs/testing/src/isolate-test-file.ts'],
+      testEnvironment: '<rootDir>/libs/testing/src/isolated-environment.ts',
     },
     { ...withInfra, displayName: 'e2e', testMatch: ['<rootDir>/test-e2e/**/*.e2e-spec.ts'] },
   ],

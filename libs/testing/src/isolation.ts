@@ -1,6 +1,6 @@
 // Integration test files run two at a time, one per core. Each file gets a topic namespace of its own (its
 // topics, DLQs and consumer groups) and each jest worker a Redis database of its own, so two files running
-// side by side never read each other's records or keys. Set up by isolate-test-file.ts (jest.config.js).
+// side by side never read each other's records or keys. Set up by isolated-environment.ts (jest.config.js).
 import { namespaced, type TopicSpec } from '@tern/kafka';
 
 export const TOPIC_NAMESPACE_ENV = 'TERN_KAFKA_TOPIC_NAMESPACE';

@@ -3,14 +3,14 @@
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { events, sms } from '@tern/contracts';
-import { DLQ_HEADERS, ensureTopics, encodeValue, KafkaClient, topics } from '@tern/kafka';
+import { DLQ_HEADERS, encodeValue, KafkaClient, topics } from '@tern/kafka';
 import { createLogger } from '@tern/telemetry';
 import {
   declaredTopicName,
+  ensurePlatformTopics,
   infraFromEnv,
   startServiceProcess,
   testNamespace,
-  testTopic,
   testClusterName,
   uniqueName,
   waitFor,
@@ -85,14 +85,8 @@ const message = (over: Plain = {}): Plain => ({
 });
 
 beforeAll(async () => {
-  const admin = new KafkaClient({
-    brokers: infra.kafkaBrokers,
-    clientId: run,
-    logger,
-    topicNamespace: testNamespace(),
-  });
-  await ensureTopics(kafka, [topics.sendEvents, topics.accepted, topics.status].map(testTopic), logger);
-  await admin.disconnect();
+  // Every platform topic, as an operator creates them: ingest writes more than the test reads.
+  await ensurePlatformTopics();
   watcher = kafka.consumer({ groupId: `${run}-watch`, sessionTimeout: 10_000 });
   await watcher.connect();
   await watcher.subscribe({
