@@ -72,7 +72,13 @@ export class MessageRouter {
   async retry(request: events.RetryRequest): Promise<void> {
     const message = requireMessage(request.message);
     const verdict = retryVerdict(request, Date.now(), this.deps.policy);
-    if (verdict.retry) return this.route(message, verdict.attempt, verdict.tried);
+    if (verdict.retry)
+      return this.route(
+        message,
+        verdict.attempt,
+        verdict.tried,
+        verdict.failedInDoubt ? request.failedAttempt : 0,
+      );
     const last = request.reason?.code ? ` (last failure: ${request.reason.code})` : '';
     if (verdict.code === 'EXPIRED') {
       return this.end(
@@ -96,8 +102,13 @@ export class MessageRouter {
     );
   }
 
-  /** One attempt, from selection to dispatch. */
-  async route(message: events.SmsMessage, attempt: number, tried: ReadonlySet<string>): Promise<void> {
+  /** One attempt, from selection to dispatch; `inDoubtAttempt` (if not 0) is an earlier one in doubt. */
+  async route(
+    message: events.SmsMessage,
+    attempt: number,
+    tried: ReadonlySet<string>,
+    inDoubtAttempt = 0,
+  ): Promise<void> {
     const { ledger, book, log } = this.deps;
     const expiresAt = message.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
     const earlier = await ledger.attempts(message.messageId);
@@ -106,7 +117,8 @@ export class MessageRouter {
     let decision: events.RoutingDecision = { candidates: [], reason: `attempt ${attempt} was routed before` };
     if (!channel) {
       const exclude = new Set([...tried, ...[...earlier].filter(([n]) => n < attempt).map(([, c]) => c)]);
-      const selection = await this.select(message, attempt, exclude, expiresAt);
+      const inDoubt = new Set([earlier.get(inDoubtAttempt)].filter((c): c is string => c !== undefined));
+      const selection = await this.select(message, attempt, { tried: exclude, inDoubt }, expiresAt);
       if ('ending' in selection) return selection.ending;
       ({ table, decision } = selection);
       // The ledger keeps the choice while a retry can still come, then a margin.
@@ -164,7 +176,7 @@ export class MessageRouter {
   private async select(
     message: events.SmsMessage,
     attempt: number,
-    exclude: ReadonlySet<string>,
+    exclude: { tried: ReadonlySet<string>; inDoubt: ReadonlySet<string> },
     expiresAt: number,
   ): Promise<
     { channel: Channel; decision: events.RoutingDecision; table: RoutingTable } | { ending: Promise<void> }
@@ -179,7 +191,7 @@ export class MessageRouter {
         table,
         stats: (c, country, mccMnc) => book.stats(c, country, mccMnc, Date.now()),
         blocked: (c, mccMnc) => book.blocked(c, mccMnc, Date.now()),
-        tried: exclude,
+        ...exclude,
         strategy: this.deps.policy.strategy,
       });
       const { channel, decision } = selection;

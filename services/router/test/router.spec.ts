@@ -247,6 +247,38 @@ describe('router', () => {
     expect(seen.of(m.messageId).filter((d) => d.attempt === 4)).toHaveLength(0);
   });
 
+  it('sends an attempt in doubt again on its channel only when no other channel is left', async () => {
+    const { run, table, seen, message } = await setUp('', 'a:direct:0.01,b:direct:0.01');
+    routers.push(await startRouter(table.path, run));
+    const m = message({ expiresAt: new Date(Date.now() + 600_000) });
+    await publish(topics.approved, [approved(m)]);
+    const [first] = await waitFor(
+      'attempt 1',
+      () => seen.of(m.messageId).length === 1 && seen.of(m.messageId),
+    );
+    const retry = (failedAttempt: number, channelId: string, code: string): events.RetryRequest => ({
+      message: m,
+      failedAttempt,
+      triedChannelIds: [channelId],
+      reason: { code, description: 'attempt failed', retryable: true },
+      requestedAt: new Date(),
+    });
+    // The first channel fails for certain: the other one.
+    await publish(topics.retry, [retry(1, first!.channelId, 'THROTTLED')]);
+    const second = await waitFor('attempt 2', () => seen.of(m.messageId).find((d) => d.attempt === 2));
+    expect(second.channelId).not.toBe(first!.channelId);
+    // In doubt there, with no channel left: the in-doubt channel again, not a message ended FAILED.
+    await publish(topics.retry, [retry(2, second.channelId, 'OUTCOME_UNKNOWN')]);
+    const third = await waitFor('attempt 3', () => seen.of(m.messageId).find((d) => d.attempt === 3));
+    expect(third.channelId).toBe(second.channelId);
+    expect(third.decision?.reason).toBe(
+      `no other channel left: again on ${second.channelId}, whose attempt is in doubt`,
+    );
+    expect(
+      seen.statusOf(m.messageId).filter((s) => s.status === sms.MessageStatus.MESSAGE_STATUS_FAILED),
+    ).toHaveLength(0);
+  });
+
   it('dispatches an OTP at once while 20,000 marketing messages wait for the country limit', async () => {
     const { run, table, seen, message } = await setUp('countryLimits: { SG: { perSecond: 100 } }');
     routers.push(await startRouter(table.path, run));

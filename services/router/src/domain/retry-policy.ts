@@ -1,7 +1,13 @@
 import type { events } from '@tern/contracts';
 
+/**
+ * The failure the connector reports when it cannot know whether the SMSC took an attempt (it died between
+ * submit_sm and the answer): the attempt may have delivered.
+ */
+export const OUTCOME_UNKNOWN = 'OUTCOME_UNKNOWN';
+
 export type RetryVerdict =
-  | { retry: true; attempt: number; tried: Set<string> }
+  | { retry: true; attempt: number; tried: Set<string>; failedInDoubt: boolean }
   | { retry: false; code: 'EXPIRED' | 'MAX_ATTEMPTS' | 'NOT_RETRYABLE'; description: string };
 
 /**
@@ -33,5 +39,10 @@ export function retryVerdict(
       description: `${request.failedAttempt} attempts made, at most ${policy.maxAttempts}`,
     };
   }
-  return { retry: true, attempt: request.failedAttempt + 1, tried: new Set(request.triedChannelIds) };
+  return {
+    retry: true,
+    attempt: request.failedAttempt + 1,
+    tried: new Set(request.triedChannelIds),
+    failedInDoubt: request.reason?.code === OUTCOME_UNKNOWN,
+  };
 }

@@ -59,7 +59,17 @@ describe('retryVerdict', () => {
   const limits = { maxAttempts: 3, minRemainingMs: 30_000 };
 
   it('routes the next attempt, excluding the channels tried', () => {
-    expect(retryVerdict(request(), now, limits)).toEqual({ retry: true, attempt: 2, tried: new Set(['c1']) });
+    expect(retryVerdict(request(), now, limits)).toEqual({
+      retry: true,
+      attempt: 2,
+      tried: new Set(['c1']),
+      failedInDoubt: false,
+    });
+  });
+
+  it('says when the failed attempt is in doubt (it may have delivered)', () => {
+    const inDoubt = request({ reason: { code: 'OUTCOME_UNKNOWN', description: '', retryable: true } });
+    expect(retryVerdict(inDoubt, now, limits)).toMatchObject({ retry: true, failedInDoubt: true });
   });
 
   it('stops when validity runs out, at the attempt cap, or on a permanent failure', () => {

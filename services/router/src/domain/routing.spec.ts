@@ -121,6 +121,46 @@ describe('selectChannel', () => {
     ]);
   });
 
+  it('takes a channel whose attempt is in doubt again only when no other channel is left', () => {
+    const idMessage = (i: number) => message({ messageId: `m${i}`, country: 'ID' });
+    // aggr-apac is in doubt, grey is left: grey takes every message.
+    expect(
+      shares((i) =>
+        input({ message: idMessage(i), tried: new Set(['aggr-apac']), inDoubt: new Set(['aggr-apac']) }),
+      ),
+    ).toEqual({ grey: 1 });
+    // grey failed too: the in-doubt channel again, saying why.
+    const again = selectChannel(
+      input({
+        message: idMessage(0),
+        tried: new Set(['aggr-apac', 'grey']),
+        inDoubt: new Set(['aggr-apac']),
+      }),
+    );
+    expect(again.channel?.id).toBe('aggr-apac');
+    expect(again.decision.reason).toBe(
+      'no other channel left: again on aggr-apac, whose attempt is in doubt',
+    );
+    // A channel that failed for certain is never taken again, and an open breaker is waited for instead.
+    expect(
+      selectChannel(
+        input({ message: idMessage(0), tried: new Set(['aggr-apac', 'grey']), inDoubt: new Set() }),
+      ).channel,
+    ).toBeUndefined();
+    const waiting = selectChannel(
+      input({
+        message: idMessage(0),
+        tried: new Set(['aggr-apac']),
+        inDoubt: new Set(['aggr-apac']),
+        blocked: (channel) => (channel === 'grey' ? 'breaker open' : undefined),
+      }),
+    );
+    expect({ channel: waiting.channel, blockedForNow: waiting.blockedForNow }).toEqual({
+      channel: undefined,
+      blockedForNow: 1,
+    });
+  });
+
   it('weighs the same candidates differently for OTP and marketing', () => {
     // With priors only: direct is fast and dear, grey slow and cheap.
     const otp = shares((i) => input({ message: message({ messageId: `o${i}` }) }));

@@ -36,6 +36,13 @@ export interface SelectionInput {
   blocked: (channelId: string, mccMnc: string) => string | undefined;
   /** Channels that already failed this message. */
   tried: ReadonlySet<string>;
+  /**
+   * Of the channels tried, those whose attempt at this message is in doubt (OUTCOME_UNKNOWN: the connector
+   * died before the SMSC answered, so it may have delivered). One is taken again only when no other channel
+   * can carry the message: a possible second delivery, visible as in doubt, rather than a message ended
+   * FAILED that may have reached the handset.
+   */
+  inDoubt?: ReadonlySet<string>;
   /** Seeds the sampling; by default the message id and attempt, so a redelivered request decides the same. */
   seed?: number;
   /**
@@ -63,6 +70,19 @@ export interface Selection {
  * balance of delivery, latency and price. Same inputs and seed, same decision.
  */
 export function selectChannel(input: SelectionInput): Selection {
+  const selection = selectAmong(input);
+  const inDoubt = [...(input.inDoubt ?? [])].filter((c) => input.tried.has(c));
+  if (selection.channel || selection.blockedForNow > 0 || inDoubt.length === 0) return selection;
+  const fallback = selectAmong({
+    ...input,
+    tried: new Set([...input.tried].filter((c) => !inDoubt.includes(c))),
+  });
+  if (!fallback.channel) return selection;
+  const reason = `no other channel left: again on ${fallback.channel.id}, whose attempt is in doubt`;
+  return { ...fallback, decision: { ...fallback.decision, reason } };
+}
+
+function selectAmong(input: SelectionInput): Selection {
   const { message, table } = input;
   const senderKind = SENDER_KINDS[message.senderType];
   const weights = TYPE_WEIGHTS[message.type] ?? TYPE_WEIGHTS[sms.MessageType.MESSAGE_TYPE_UNSPECIFIED];
