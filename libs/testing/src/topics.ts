@@ -73,8 +73,9 @@ export async function publishValues<T>(declared: TopicDef<T>, values: readonly T
 /**
  * Follows topics of the test file's namespace (declared names: a topic's or a DLQ's) from now on with a
  * plain kafkajs consumer of its own; `onRecord` gets the declared name. "Now" is each partition's end when
- * the call is made: a new group's "latest" would only be resolved at its first fetch, and records written
- * in between (to a topic created a moment ago, the leader still moving) would be missed.
+ * the call is made: the reader starts at the beginning and skips what lies before. (A new group's "latest"
+ * is only resolved at its first fetch, so records written in between were missed; a seek is lost when the
+ * consumer restarts after a failed first join.)
  */
 export async function followRaw(
   declaredNames: readonly string[],
@@ -83,15 +84,17 @@ export async function followRaw(
   const names = declaredNames.map(testClusterName);
   const admin = client().admin();
   await admin.connect();
-  let ends: { topic: string; partition: number; offset: string }[];
+  let ends: Map<string, bigint>;
   try {
     // Retried: a topic created a moment ago can still answer that its leader is elsewhere.
     ends = await waitFor(`the ends of ${names.join(', ')}`, async () => {
       const offsets = await Promise.all(
         names.map(async (topic) => ({ topic, partitions: await admin.fetchTopicOffsets(topic) })),
       );
-      return offsets.flatMap(({ topic, partitions }) =>
-        partitions.map((p) => ({ topic, partition: p.partition, offset: p.high })),
+      return new Map(
+        offsets.flatMap(({ topic, partitions }) =>
+          partitions.map((p) => [`${topic}/${p.partition}`, BigInt(p.high)] as const),
+        ),
       );
     });
   } finally {
@@ -101,14 +104,14 @@ export async function followRaw(
   let joined = false;
   reader.on(reader.events.GROUP_JOIN, () => (joined = true));
   await reader.connect();
-  await reader.subscribe({ topics: names });
+  await reader.subscribe({ topics: names, fromBeginning: true });
   await reader.run({
-    eachMessage: ({ topic, message }) => {
-      onRecord(declaredTopicName(topic), message);
+    eachMessage: ({ topic, partition, message }) => {
+      if (BigInt(message.offset) >= (ends.get(`${topic}/${partition}`) ?? 0n))
+        onRecord(declaredTopicName(topic), message);
       return Promise.resolve();
     },
   });
-  for (const end of ends) reader.seek(end);
   await waitFor('the test reader to join', () => joined);
   return { stop: () => reader.disconnect() };
 }
