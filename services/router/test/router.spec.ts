@@ -60,6 +60,30 @@ describe('router', () => {
     return mine.filter((d) => d.channelId === channelId).length / mine.length;
   };
 
+  /** A router on channels of the same tier, and one OTP with ten minutes of validity routed once. */
+  async function routedOnce(channels: string) {
+    const context = await setUp('', channels);
+    routers.push(await startRouter(context.table.path, context.run));
+    const m = context.message({ expiresAt: new Date(Date.now() + 600_000) });
+    await publish(topics.approved, [approved(m)]);
+    const first = await waitFor('attempt 1', () => context.seen.of(m.messageId)[0]);
+    return { ...context, m, first };
+  }
+
+  /** A retry request as the connector or dlr sends it: naming only the channel of the attempt that failed. */
+  const retryOf = (
+    message: events.SmsMessage,
+    failedAttempt: number,
+    channelId: string,
+    code = 'THROTTLED',
+  ): events.RetryRequest => ({
+    message,
+    failedAttempt,
+    triedChannelIds: [channelId],
+    reason: { code, description: 'attempt failed', retryable: true },
+    requestedAt: new Date(),
+  });
+
   it('dispatches to the lane with its decision and a ROUTED status; unroutable and malformed input end cleanly', async () => {
     const { run, ids, table, seen, message } = await setUp();
     routers.push(await startRouter(table.path, run));
@@ -198,35 +222,21 @@ describe('router', () => {
   });
 
   it('retries on a channel the message has not failed on, once per attempt, until validity runs out', async () => {
-    const { run, ids, table, seen, message } = await setUp('', 'a:direct:0.01,b:direct:0.01,c:direct:0.01');
-    routers.push(await startRouter(table.path, run));
-    const m = message({ expiresAt: new Date(Date.now() + 600_000) });
-    await publish(topics.approved, [approved(m)]);
-    const [first] = await waitFor(
-      'attempt 1',
-      () => seen.of(m.messageId).length === 1 && seen.of(m.messageId),
-    );
-    // The connector asks for a retry naming only the channel it used.
-    const retry = (failedAttempt: number, channelId: string, message = m): events.RetryRequest => ({
-      message,
-      failedAttempt,
-      triedChannelIds: [channelId],
-      reason: { code: 'THROTTLED', description: 'submission failed', retryable: true },
-      requestedAt: new Date(),
-    });
-    await publish(topics.retry, [retry(1, first!.channelId), retry(1, first!.channelId)]);
+    const { ids, seen, message, m, first } = await routedOnce('a:direct:0.01,b:direct:0.01,c:direct:0.01');
+    const retry = (failedAttempt: number, channelId: string, of = m) => retryOf(of, failedAttempt, channelId);
+    await publish(topics.retry, [retry(1, first.channelId), retry(1, first.channelId)]);
     await waitFor('attempt 2', () => seen.of(m.messageId).some((d) => d.attempt === 2));
     await new Promise((r) => setTimeout(r, 1000)); // time for the redelivered request to be routed too
     const attempts2 = seen.of(m.messageId).filter((d) => d.attempt === 2);
     // A redelivered retry request routes the same attempt to the same channel (the connector submits it once).
     expect(new Set(attempts2.map((d) => d.channelId)).size).toBe(1);
     const second = attempts2[0]!;
-    expect(second.channelId).not.toBe(first!.channelId);
+    expect(second.channelId).not.toBe(first.channelId);
 
     await publish(topics.retry, [retry(2, second.channelId)]);
     const third = await waitFor('attempt 3', () => seen.of(m.messageId).find((d) => d.attempt === 3));
     // Attempt 1's channel is remembered even though this request names only attempt 2's.
-    expect(third.channelId).not.toBe(first!.channelId);
+    expect(third.channelId).not.toBe(first.channelId);
     expect(third.channelId).not.toBe(second.channelId);
     expect(Object.values(ids)).toContain(third.channelId);
 
@@ -248,27 +258,13 @@ describe('router', () => {
   });
 
   it('sends an attempt in doubt again on its channel only when no other channel is left', async () => {
-    const { run, table, seen, message } = await setUp('', 'a:direct:0.01,b:direct:0.01');
-    routers.push(await startRouter(table.path, run));
-    const m = message({ expiresAt: new Date(Date.now() + 600_000) });
-    await publish(topics.approved, [approved(m)]);
-    const [first] = await waitFor(
-      'attempt 1',
-      () => seen.of(m.messageId).length === 1 && seen.of(m.messageId),
-    );
-    const retry = (failedAttempt: number, channelId: string, code: string): events.RetryRequest => ({
-      message: m,
-      failedAttempt,
-      triedChannelIds: [channelId],
-      reason: { code, description: 'attempt failed', retryable: true },
-      requestedAt: new Date(),
-    });
+    const { seen, m, first } = await routedOnce('a:direct:0.01,b:direct:0.01');
     // The first channel fails for certain: the other one.
-    await publish(topics.retry, [retry(1, first!.channelId, 'THROTTLED')]);
+    await publish(topics.retry, [retryOf(m, 1, first.channelId)]);
     const second = await waitFor('attempt 2', () => seen.of(m.messageId).find((d) => d.attempt === 2));
-    expect(second.channelId).not.toBe(first!.channelId);
+    expect(second.channelId).not.toBe(first.channelId);
     // In doubt there, with no channel left: the in-doubt channel again, not a message ended FAILED.
-    await publish(topics.retry, [retry(2, second.channelId, 'OUTCOME_UNKNOWN')]);
+    await publish(topics.retry, [retryOf(m, 2, second.channelId, 'OUTCOME_UNKNOWN')]);
     const third = await waitFor('attempt 3', () => seen.of(m.messageId).find((d) => d.attempt === 3));
     expect(third.channelId).toBe(second.channelId);
     expect(third.decision?.reason).toBe(
