@@ -162,6 +162,12 @@ export class BatchConsumer {
   /** Per partition ("topic|partition"), the last offset that was written when start() ran. */
   private readonly backlogEnds = new Map<string, bigint>();
   private backlogRead: (() => void) | undefined;
+  /**
+   * `startAt` positions of partitions that have not delivered a batch yet. kafkajs keeps seeks in its
+   * consumer group object, which it replaces when it restarts after a crash (a first join that failed),
+   * so they are given again on every join until their partition has been read from.
+   */
+  private readonly pendingStarts = new Map<string, { topic: string; partition: number; offset: string }>();
   /** Resolves once every record written before start() was handled (see caughtUp()). */
   private readonly backlogDone = new Promise<void>((resolve) => (this.backlogRead = resolve));
   private readonly log: Logger;
@@ -218,6 +224,7 @@ export class BatchConsumer {
       this.joined = true;
       this.crashed = undefined;
       this.assigned(e.payload.memberAssignment);
+      for (const start of this.pendingStarts.values()) this.consumer.seek(start);
     });
     this.consumer.on(events.FETCH, () => this.markLoop());
     this.consumer.on(events.CRASH, (e) => {
@@ -248,6 +255,7 @@ export class BatchConsumer {
     if (this.handlers.size === 0) throw new Error(`consumer ${this.options.groupId}: no topic has a handler`);
     this.started = true;
     const starts = this.options.startAt ? await this.startPositions(this.options.startAt()) : [];
+    for (const start of starts) this.pendingStarts.set(`${start.topic}|${start.partition}`, start);
     await this.consumer.connect();
     await this.consumer.subscribe({
       topics: [...this.handlers.keys()],
@@ -259,8 +267,9 @@ export class BatchConsumer {
       partitionsConsumedConcurrently: this.options.partitionsInParallel,
       eachBatch: (payload) => Promise.resolve(this.processBatch(payload)),
     });
-    // Seeks given before run() has joined are applied before the first fetch. (Admin setOffsets would do
-    // the same through a throwaway member that waits out a whole idle fetch: 5 s of every router start.)
+    // Seeks given before run() has joined are applied before the first fetch (and again after a restart:
+    // see pendingStarts). Admin setOffsets would do the same through a throwaway member that waits out a
+    // whole idle fetch: 5 s of every router start.
     for (const start of starts) this.consumer.seek(start);
     await running;
     this.commitTimer = setInterval(() => void this.commit(), this.options.commitIntervalMs);
@@ -354,6 +363,7 @@ export class BatchConsumer {
     const labels = { topic: batch.topic, group: this.options.groupId };
     batchSize.observe(labels, batch.messages.length);
     const partition = this.partitionOf(batch.topic, batch.partition);
+    this.pendingStarts.delete(`${batch.topic}|${batch.partition}`);
     // A heartbeat refused during a rebalance is kafkajs' to act on, in its fetch loop.
     const heartbeat = () => payload.heartbeat().catch(() => undefined);
     for (const message of batch.messages) {

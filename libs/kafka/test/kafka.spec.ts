@@ -157,6 +157,31 @@ describe('kafka wrapper against a real broker', () => {
     }
   });
 
+  it('startAt: reads only what was written from that time, and says when it has caught up', async () => {
+    const topic = testTopic('start-at');
+    await ensureTopics(kafka, [topic], logger);
+    await client.producer().send(topic, [accepted('m-old-1'), accepted('m-old-2')]);
+    // Broker timestamps are in milliseconds: a pause keeps the old records strictly before `from`.
+    await new Promise((r) => setTimeout(r, 50));
+    const from = Date.now();
+    await new Promise((r) => setTimeout(r, 50));
+    await client.producer().send(topic, [accepted('m-recent-1'), accepted('m-recent-2')]);
+    const seen: string[] = [];
+    const consumer = client
+      .consumer({ groupId: uniqueName('start-at'), startAt: () => from })
+      .on(topic, async (record) => {
+        seen.push(record.value.message?.messageId ?? '');
+      });
+    let caughtUp = false;
+    void consumer.caughtUp().then(() => (caughtUp = true));
+    await startConsumer(consumer);
+    await waitFor('the backlog from `from` to be read', () => caughtUp);
+    expect(seen).toEqual(['m-recent-1', 'm-recent-2']);
+    await client.producer().send(topic, [accepted('m-new')]);
+    await waitFor('a record written after start', () => seen.length === 3);
+    expect(seen[2]).toBe('m-new');
+  });
+
   it('sends poison records to the DLQ with their reason and keeps processing the partition', async () => {
     const topic = testTopic('poison');
     await ensureTopics(kafka, [topic], logger);
