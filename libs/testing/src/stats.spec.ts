@@ -1,4 +1,4 @@
-import { meanMargin, rateMargin, runSeed, trialsNeeded } from './stats';
+import { meanMargin, rateMargin, runSeed, samplesNeeded, trialsNeeded } from './stats';
 
 describe('statistical margins of end-to-end targets', () => {
   it('measures a rate against its target in binomial standard deviations taken at the target', () => {
@@ -40,6 +40,17 @@ describe('statistical margins of end-to-end targets', () => {
     expect(rateMargin('x', 0.995 * n, n, 0.976, 'atLeast').z).toBeGreaterThanOrEqual(3);
     expect(rateMargin('x', 0.995 * (n - 1), n - 1, 0.976, 'atLeast').z).toBeLessThan(3);
     expect(trialsNeeded(0.97, 0.976, 'atLeast', 3)).toBe(Infinity);
+  });
+
+  it('plans the samples that put an expected mean several standard errors inside its target', () => {
+    // Expected 3,000 ms with a spread of 4,000 ms per sample, target ≤ 3,200 ms at 3σ: (3 × 4000 / 200)².
+    const expected = { mean: 3_000, sd: 4_000 };
+    const n = samplesNeeded(expected, 3_200, 'atMost', 3);
+    expect(n).toBe(3_600);
+    expect((3_200 - expected.mean) / (expected.sd / Math.sqrt(n))).toBeCloseTo(3, 9);
+    expect((3_200 - expected.mean) / (expected.sd / Math.sqrt(n - 1))).toBeLessThan(3);
+    expect(samplesNeeded({ mean: 10, sd: 5 }, 8, 'atLeast', 2)).toBe(25);
+    expect(samplesNeeded({ mean: 3_300, sd: 4_000 }, 3_200, 'atMost', 3)).toBe(Infinity);
   });
 
   it('takes a seed to replay from TERN_E2E_SEED, and draws a new one otherwise', () => {

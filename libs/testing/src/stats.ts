@@ -67,6 +67,22 @@ export function trialsNeeded(expected: number, target: number, direction: Direct
   return Math.ceil((z * z * target * (1 - target)) / (gap * gap));
 }
 
+/**
+ * Samples a suite needs so that a mean it expects sits `z` standard errors inside the target, given the
+ * spread of one sample (both from its recorded runs): n = (z·sd / gap)². Infinite where the expected mean
+ * does not meet the target at all.
+ */
+export function samplesNeeded(
+  expected: { mean: number; sd: number },
+  target: number,
+  direction: Direction,
+  z: number,
+): number {
+  const gap = inside(expected.mean, target, direction);
+  if (gap <= 0) return Infinity;
+  return Math.ceil(((z * expected.sd) / gap) ** 2);
+}
+
 /** A seed for a run: TERN_E2E_SEED replays a failed run's draws; otherwise a new one each run. */
 export function runSeed(env: NodeJS.ProcessEnv = process.env): number {
   const given = env['TERN_E2E_SEED'];
