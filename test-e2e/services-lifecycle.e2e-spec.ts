@@ -46,6 +46,7 @@ beforeAll(async () => {
     TERN_KAFKA_NEW_GROUP_STARTS_AT: 'latest',
     // The local platform's tenants; its event key file is named relative to the repository.
     TERN_TENANTS_FILE: join(root, 'deploy/local/tenants.yaml'),
+    TERN_OPERATORS_FILE: join(root, 'deploy/local/operators.yaml'),
     TERN_GRPC_PORT: '0',
     TERN_ANALYTICS_GRPC_PORT: '0',
   };

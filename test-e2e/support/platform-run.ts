@@ -241,6 +241,7 @@ export class PlatformRun {
       TERN_ROUTING_TABLE_FILE: world.routingTableFile,
       TERN_RISK_POLICY_FILE: this.options.riskPolicyFile ?? join(root, 'deploy/local/risk-policy.yaml'),
       TERN_TENANTS_FILE: join(root, 'deploy/local/tenants.yaml'),
+      TERN_OPERATORS_FILE: join(root, 'deploy/local/operators.yaml'),
       // Topics of the run's own: other runs, before or beside it, never reach its services.
       TERN_KAFKA_TOPIC_NAMESPACE: this.namespace,
       TERN_INGEST_DEPLOYMENT: this.runId,

@@ -66,3 +66,32 @@ export const clickhouseSettings = {
     env.string().default('tern'),
   ),
 };
+
+/**
+ * Settings of services that serve gRPC (the public API, the operators' APIs). With a certificate and key,
+ * the server speaks TLS only; with a client CA too, it requires client certificates signed by it (mutual
+ * TLS, for operators' tools and service-to-service calls). The files are read again while running, so a
+ * rotated certificate (a renewed Secret) takes effect without a restart.
+ */
+export const grpcTlsSettings = {
+  grpcTlsCertFile: setting(
+    'TERN_GRPC_TLS_CERT_FILE',
+    'PEM certificate chain the gRPC server presents; with TERN_GRPC_TLS_KEY_FILE it serves TLS only (unset: plaintext, for local runs)',
+    env.string().optional(),
+  ),
+  grpcTlsKeyFile: setting(
+    'TERN_GRPC_TLS_KEY_FILE',
+    'PEM private key of TERN_GRPC_TLS_CERT_FILE',
+    env.string().optional(),
+  ),
+  grpcTlsClientCaFile: setting(
+    'TERN_GRPC_TLS_CLIENT_CA_FILE',
+    'PEM CA bundle: when set, clients must present a certificate signed by it (mutual TLS)',
+    env.string().optional(),
+  ),
+  grpcTlsReloadMs: setting(
+    'TERN_GRPC_TLS_RELOAD_MS',
+    'How often the certificate, key and client CA files are read again (rotation without restart)',
+    env.int(1000, 3_600_000).default(60_000),
+  ),
+};

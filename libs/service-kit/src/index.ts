@@ -4,5 +4,12 @@ export * from './kafka-health';
 export * from './nest-logger';
 export * from './service-kit.module';
 export * from './run-service';
-export { GrpcServer } from './grpc-server';
+export {
+  GrpcServer,
+  grpcTlsFromSettings,
+  operatorGuard,
+  OPERATOR_AUTH_HEADER,
+  type GrpcServerOptions,
+  type GrpcTls,
+} from './grpc-server';
 export { PeriodicJob } from './periodic-job';

@@ -6,3 +6,4 @@ export * from './isolation';
 export * from './tcp-proxy';
 export * from './chromium';
 export * from './stats';
+export * from './certificates';

@@ -8,7 +8,8 @@ import {
   type MessageCodec,
 } from '@tern/contracts';
 import type { Logger } from '@tern/telemetry';
-import { GrpcServer } from '@tern/service-kit';
+import type { OperatorDirectory, OperatorRole } from '@tern/config';
+import { GrpcServer, operatorGuard, type GrpcTls } from '@tern/service-kit';
 import type { ChannelLine, ChannelReport, Verdict } from './domain/channel-report';
 
 export const ANALYTICS_SERVICE = `tern.analytics.v1.${analytics.ANALYTICS_SERVICE_NAME}`;
@@ -31,6 +32,12 @@ export const analyticsServiceDefinition = {
     analytics.GetChannelReportResponse,
   ),
 } satisfies grpc.ServiceDefinition;
+
+/** The role each method needs: all of them read (a viewer's dashboards and reports). */
+const ROLES: Record<string, OperatorRole> = {
+  ListRoutingWeights: 'viewer',
+  GetChannelReport: 'viewer',
+};
 
 /** A call refused for its arguments: INVALID_ARGUMENT with the reason. */
 export class InvalidArgument extends Error {}
@@ -113,8 +120,15 @@ function reportMessage(r: ChannelReport): analytics.GetChannelReportResponse {
   };
 }
 
-/** The read API's server: AnalyticsService, with gRPC health checking and server reflection. */
-export function analyticsGrpcServer(controller: AnalyticsController, log: Logger): GrpcServer {
+/**
+ * The read API's server: AnalyticsService for operators only (each call carries an operator's token),
+ * with gRPC health checking and server reflection; TLS when configured.
+ */
+export function analyticsGrpcServer(
+  controller: AnalyticsController,
+  access: { operators: OperatorDirectory; tls: GrpcTls | undefined },
+  log: Logger,
+): GrpcServer {
   const unary =
     <Req, Res>(handle: (req: Req) => Res | Promise<Res>) =>
     (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
@@ -142,5 +156,6 @@ export function analyticsGrpcServer(controller: AnalyticsController, log: Logger
       ),
       getChannelReport: unary((req: analytics.GetChannelReportRequest) => controller.getChannelReport(req)),
     },
+    { tls: access.tls, guard: operatorGuard(ANALYTICS_SERVICE, access.operators, ROLES) },
   );
 }

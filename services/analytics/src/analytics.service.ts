@@ -1,8 +1,15 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { ClickHouse, migrate } from '@tern/clickhouse';
-import type { ConfigOf } from '@tern/config';
+import { OperatorDirectory, type ConfigOf } from '@tern/config';
 import { KafkaClient } from '@tern/kafka';
-import { CONFIG, HealthRegistry, LOGGER, PeriodicJob, type GrpcServer } from '@tern/service-kit';
+import {
+  CONFIG,
+  grpcTlsFromSettings,
+  HealthRegistry,
+  LOGGER,
+  PeriodicJob,
+  type GrpcServer,
+} from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import { AnalyticsController, analyticsGrpcServer } from './analytics-api';
 import { channelReport } from './channel-report.job';
@@ -27,6 +34,11 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
 
   async onApplicationBootstrap(): Promise<void> {
     const config = this.config;
+    // Before anything starts: a missing operators file or half a TLS setting stops the service at once.
+    const access = {
+      operators: OperatorDirectory.load(config.operatorsFile),
+      tls: grpcTlsFromSettings(config),
+    };
     const options = { url: config.clickhouseUrl, database: config.clickhouseDatabase };
     const applied = await migrate(options);
     if (applied.length > 0) this.log.info({ applied }, 'ClickHouse schema migrated');
@@ -52,11 +64,17 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
         () => publisher.latest(),
         (from, to) => channelReport(figures, from, to),
       ),
+      access,
       this.log,
     );
     const grpcPort = await this.api.listen('0.0.0.0', config.grpcPort);
     this.log.info(
-      { intervalMs: config.intervalMs, halfLifeMs: config.halfLifeMs, grpcPort },
+      {
+        intervalMs: config.intervalMs,
+        halfLifeMs: config.halfLifeMs,
+        grpcPort,
+        tls: access.tls !== undefined,
+      },
       'analytics publishing weights',
     );
   }

@@ -1,9 +1,18 @@
-import { clickhouseSettings, commonSettings, env, setting } from '@tern/config';
+import {
+  clickhouseSettings,
+  commonSettings,
+  env,
+  grpcTlsSettings,
+  operatorSettings,
+  setting,
+} from '@tern/config';
 
 /** Settings of the analytics service (TERN_* environment variables); see `describeSettings`. */
 export const analyticsSettings = {
   ...commonSettings,
   ...clickhouseSettings,
+  ...operatorSettings,
+  ...grpcTlsSettings,
   grpcPort: setting(
     'TERN_ANALYTICS_GRPC_PORT',
     'Port of the analytics read API (operators and dashboards; not for tenants); 0 picks a free one',

@@ -9,6 +9,7 @@ import {
   followTopics,
   infraFromEnv,
   launchChromium,
+  makeTestCertificates,
   renderedWidths,
   startServiceProcess,
   uniqueName,
@@ -24,8 +25,13 @@ import { RouteFiguresRepository } from '../src/route-figures.repository';
 
 // The built analytics against the real ClickHouse (its own database, migrated by the service) and Kafka:
 // attempt rows go into `attempts` as dlr writes them, the materialized view aggregates them per minute,
-// and the weights come out on routing.weights.
+// and the weights come out on routing.weights. Its read API serves TLS and operators only, as deployed.
 const infra = infraFromEnv();
+const root = join(__dirname, '..', '..', '..');
+const certs = makeTestCertificates();
+/** The local platform's operators (deploy/local/operators.yaml) and tenants: public tokens on purpose. */
+const VIEWER_TOKEN = 'tern-local-viewer-token';
+const TENANT_API_KEY = 'tern-local-demo-key';
 
 describe('analytics', () => {
   const run = uniqueName('an');
@@ -35,15 +41,29 @@ describe('analytics', () => {
   const clickhouse = new ClickHouse({ url: infra.clickhouseUrl, database: 'default' });
   const weights: events.RoutingWeight[] = [];
   let analytics: ServiceProcess;
+  const Client = grpc.makeGenericClientConstructor(analyticsServiceDefinition, 'AnalyticsService');
   let client: grpc.Client;
-  type Unary = (request: unknown, done: (error: grpc.ServiceError | null, response: unknown) => void) => void;
-  /** One unary call of the read API through a plain grpc-js client. */
-  const call = <Res>(name: 'listRoutingWeights' | 'getChannelReport', request: unknown) =>
-    new Promise<Res>((resolve, reject) =>
-      (client as unknown as Record<string, Unary>)[name]!(request, (e, r) =>
+  let address: string;
+  type UnaryWithMetadata = (
+    request: unknown,
+    metadata: grpc.Metadata,
+    done: (error: grpc.ServiceError | null, response: unknown) => void,
+  ) => void;
+  /** One unary call of the read API through a plain grpc-js client, as the local viewer by default. */
+  const call = <Res>(
+    name: 'listRoutingWeights' | 'getChannelReport',
+    request: unknown,
+    /** null: no token. */
+    authorization: string | null = `Bearer ${VIEWER_TOKEN}`,
+    through: grpc.Client = client,
+  ) =>
+    new Promise<Res>((resolve, reject) => {
+      const metadata = new grpc.Metadata();
+      if (authorization) metadata.set('authorization', authorization);
+      (through as unknown as Record<string, UnaryWithMetadata>)[name]!(request, metadata, (e, r) =>
         e ? reject(e) : resolve(r as Res),
-      ),
-    );
+      );
+    });
   let stopReading: () => Promise<void>;
   let serial = 0;
 
@@ -61,6 +81,9 @@ describe('analytics', () => {
       TERN_CLICKHOUSE_DATABASE: database,
       TERN_ANALYTICS_INTERVAL_MS: '1000',
       TERN_ANALYTICS_GRPC_PORT: '0',
+      TERN_OPERATORS_FILE: join(root, 'deploy/local/operators.yaml'),
+      TERN_GRPC_TLS_CERT_FILE: certs.serverCert,
+      TERN_GRPC_TLS_KEY_FILE: certs.serverKey,
     });
     await waitFor('analytics to be ready', async () => (await analytics.ready()).status === 200, 60_000);
     const grpcPort = await waitFor(
@@ -69,8 +92,8 @@ describe('analytics', () => {
         analytics.logs.find((l) => l['msg'] === 'analytics publishing weights')?.['grpcPort'] as
           number | undefined,
     );
-    const Client = grpc.makeGenericClientConstructor(analyticsServiceDefinition, 'AnalyticsService');
-    client = new Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+    address = `127.0.0.1:${grpcPort}`;
+    client = new Client(address, grpc.credentials.createSsl(certs.read(certs.caCert)));
   });
   afterAll(async () => {
     client.close();
@@ -226,5 +249,22 @@ describe('analytics', () => {
     await expect(
       call('getChannelReport', { from: new Date(), to: new Date(Date.now() - 1000) }),
     ).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: 'from must be before to' });
+  });
+
+  it('serves operators only, over TLS: no token, a tenant’s API key or a plaintext client get nothing', async () => {
+    await expect(call('listRoutingWeights', {}, null)).rejects.toMatchObject({
+      code: grpc.status.UNAUTHENTICATED,
+    });
+    await expect(call('getChannelReport', {}, `Bearer ${TENANT_API_KEY}`)).rejects.toMatchObject({
+      code: grpc.status.UNAUTHENTICATED,
+    });
+    const plaintext = new Client(address, grpc.credentials.createInsecure());
+    try {
+      await expect(call('listRoutingWeights', {}, null, plaintext)).rejects.toMatchObject({
+        code: grpc.status.UNAVAILABLE,
+      });
+    } finally {
+      plaintext.close();
+    }
   });
 });

@@ -1,9 +1,10 @@
-import { commonSettings, env, setting, tenantSettings } from '@tern/config';
+import { commonSettings, env, grpcTlsSettings, setting, tenantSettings } from '@tern/config';
 
 /** Settings of the ingest service (TERN_* environment variables). */
 export const ingestSettings = {
   ...commonSettings,
   ...tenantSettings,
+  ...grpcTlsSettings,
   deployment: setting(
     'TERN_INGEST_DEPLOYMENT',
     'Name of this ingest deployment: its consumer groups are tern-ingest-<name>-*; deployments with their own Redis need their own name',

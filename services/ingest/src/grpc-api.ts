@@ -9,7 +9,7 @@ import {
   type MessageCodec,
 } from '@tern/contracts';
 import type { Logger } from '@tern/telemetry';
-import { GrpcServer } from '@tern/service-kit';
+import { GrpcServer, type GrpcTls } from '@tern/service-kit';
 import type { Redis } from 'ioredis';
 import type { Acceptor, ItemOutcome } from './acceptor';
 import type { Violation } from './domain/send-request';
@@ -173,6 +173,8 @@ export interface GrpcApiDeps {
   messages: MessageStore;
   /** A fresh connection per status stream (blocking reads). */
   streamConnection: () => Redis;
+  /** TLS of the API (plaintext without). */
+  tls?: GrpcTls | undefined;
   log: Logger;
 }
 
@@ -194,7 +196,7 @@ export class GrpcApi {
           void this.streamStatus(call),
       },
       // A batch of 1,000 messages of up to 10 segments each is several MB.
-      { 'grpc.max_receive_message_length': 16 * 1024 * 1024 },
+      { grpc: { 'grpc.max_receive_message_length': 16 * 1024 * 1024 }, tls: deps.tls },
     );
   }
 

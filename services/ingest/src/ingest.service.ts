@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { TenantDirectory, type ConfigOf } from '@tern/config';
 import { DEFAULT_PARTITIONS, KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
-import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
+import { CONFIG, grpcTlsFromSettings, HealthRegistry, LOGGER } from '@tern/service-kit';
 import { TokenBuckets, redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
 import type { Logger } from '@tern/telemetry';
 import type { Redis } from 'ioredis';
@@ -33,6 +33,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   async onApplicationBootstrap(): Promise<void> {
     const config = this.config;
     const tenants = TenantDirectory.load(config.tenantsFile);
+    const tls = grpcTlsFromSettings(config);
     const ranges = loadNumberRanges(config.numberRangesFile);
     // Auto-pipelining: commands of concurrent calls issued in one tick share one write (syscalls dominate here).
     const redis = sharedRedis(config.redisUrl);
@@ -92,10 +93,11 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       acceptor,
       messages,
       streamConnection: () => redis.duplicate(),
+      tls,
       log: this.log,
     });
     const grpcPort = await this.api.listen('0.0.0.0', config.grpcPort);
-    this.log.info({ grpcPort }, 'gRPC API listening');
+    this.log.info({ grpcPort, tls: tls !== undefined }, 'gRPC API listening');
   }
 
   // Calls first (no new work), then the consumers finish their records, then Redis.
