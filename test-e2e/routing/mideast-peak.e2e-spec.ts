@@ -14,6 +14,11 @@ const COUNTRIES = { AE: 45, SA: 40, EG: 15 };
 /** At most 1.5% lost; recorded runs lost 0.2-0.6%, 0.35% on average. */
 const LOST_TARGET = 0.015;
 const LOST_EXPECTED = 0.004;
+/**
+ * The baseline (one route, no failover, breakers ignored) lost 7.5-9.4% in recorded runs: the world is a
+ * real test of failover only if it loses well above the target without it.
+ */
+const BASELINE_LOST = { above: 0.04, expected: 0.077 };
 const Z = 3;
 /** OTPs a real second: 8 off-peak, 30 in the peak (minutes 2 to 8 of scenario time). */
 const rate = (scenarioMs: number) => (scenarioMs >= 2 * MINUTE && scenarioMs < 8 * MINUTE ? 30 : 8);
@@ -48,7 +53,10 @@ beforeAll(async () => {
       // The peak's backlog at the country caps drains, then the last receipts and retries come in.
       await run.settle(15 * MINUTE, 60_000);
     },
-    margins: (tern) => [rateMargin('smart lost', tern.lost, tern.otps, LOST_TARGET, 'atMost')],
+    margins: (tern, baseline) => [
+      rateMargin('smart lost', tern.lost, tern.otps, LOST_TARGET, 'atMost'),
+      rateMargin('baseline lost', baseline.lost, baseline.otps, BASELINE_LOST.above, 'atLeast'),
+    ],
   });
 }, 900_000);
 
@@ -57,6 +65,14 @@ describe('mideast-peak', () => {
     const { tern } = result;
     expect(tern.otps).toBeGreaterThanOrEqual(trialsNeeded(LOST_EXPECTED, LOST_TARGET, 'atMost', Z));
     expect(tern.lost / tern.otps).toBeLessThan(LOST_TARGET);
+  });
+
+  it('is a world where a route without failover loses several times that', () => {
+    const { baseline } = result;
+    expect(baseline.otps).toBeGreaterThanOrEqual(
+      trialsNeeded(BASELINE_LOST.expected, BASELINE_LOST.above, 'atLeast', Z),
+    );
+    expect(baseline.lost / baseline.otps).toBeGreaterThan(BASELINE_LOST.above);
   });
 
   it('sends no OTP twice', () => {
