@@ -14,7 +14,7 @@ import { encodeValue, ensureTopics, topics } from '@tern/kafka';
 import { createLogger } from '@tern/telemetry';
 import { infraFromEnv, startServiceProcess, uniqueName, waitFor } from '@tern/testing';
 import { Kafka, logLevel } from 'kafkajs';
-import { signEvent } from '../src/domain/event-signature';
+import { eventSigningInput, signEvent } from '../src/domain/event-signature';
 import { PlainClient, tenantsFile, type TestTenant } from '../test/client';
 
 const { values } = parseArgs({
@@ -181,13 +181,17 @@ async function kafkaIntake(kafka: Kafka, tenant: TestTenant, run: string): Promi
         type: sms.MessageType.MESSAGE_TYPE_TRANSACTIONAL,
         clientReference: `${run}-k-${i}`,
       });
-      const signature = signEvent(tenant.eventSecret, sms.SendMessageRequest.encode(message).finish());
-      const value = encodeValue(events.SendEvent, {
+      const fields = {
         tenantId: tenant.id,
         keyId: tenant.eventKeyId,
-        signature,
-        message,
+        eventId: `${run}-e-${i}`,
         sentAt: new Date(),
+      };
+      const signed = eventSigningInput(fields, sms.SendMessageRequest.encode(message).finish());
+      const value = encodeValue(events.SendEvent, {
+        ...fields,
+        signature: signEvent(tenant.eventSecret, signed),
+        message,
       });
       // Keys spread the events over every partition, as many producers would.
       records.push({ key: `${tenant.id}-${i % 12}`, value, timestamp: String(Date.now()) });

@@ -54,8 +54,8 @@ export class Acceptor {
   constructor(private readonly deps: AcceptorDeps) {}
 
   /**
-   * `intakeKeys`: per request, what identifies it when it names no client_reference (a send event's place
-   * in its topic): a redelivered event is then a repeat, never a second message.
+   * `intakeKeys`: per request, what identifies it when it names no client_reference (a send event's id):
+   * a redelivered event is then a repeat, never a second message.
    */
   async accept(
     tenant: Tenant,

@@ -11,6 +11,7 @@ import { GrpcApi } from './grpc-api';
 import { IdempotencyStore } from './idempotency';
 import { MessageStore } from './message-store';
 import { loadNumberRanges } from './number-ranges-file';
+import { SendEventLedger } from './event-ledger';
 import { sendEventIntake } from './send-event-intake';
 
 const HOUR_MS = 3_600_000;
@@ -83,7 +84,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       partitionsInParallel: DEFAULT_PARTITIONS,
       fromBeginning: config.newGroupStartsAt === 'earliest',
     });
-    intake.on(topics.sendEvents, sendEventIntake(tenants, acceptor));
+    intake.on(topics.sendEvents, sendEventIntake(tenants, new SendEventLedger(redis), acceptor));
     this.consumers.push(statusView, intake);
     this.health.registerConsumers(this.consumers);
     await Promise.all(this.consumers.map((c) => c.start()));

@@ -17,7 +17,7 @@ import {
   type ServiceProcess,
 } from '@tern/testing';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
-import { signEvent } from '../src/domain/event-signature';
+import { eventSigningInput, signEvent } from '../src/domain/event-signature';
 import {
   failure,
   healthClient,
@@ -410,31 +410,50 @@ describe('Kafka send-events intake', () => {
         clientReference: reference,
         ...over,
       });
-    const signedProto = (
+    const signedEvent = (
       tenant: TestTenant,
       req: sms.SendMessageRequest,
-      { secret = tenant.eventSecret, sentAt = new Date() } = {},
-    ) => {
-      const signature = signEvent(secret, sms.SendMessageRequest.encode(req).finish());
-      return encodeValue(events.SendEvent, {
-        tenantId: tenant.id,
-        keyId: tenant.eventKeyId,
-        signature,
-        message: req,
-        sentAt,
-      });
-    };
+      { secret = tenant.eventSecret, sentAt = new Date(), eventId = `${req.clientReference}-event` } = {},
+    ): events.SendEvent => ({
+      tenantId: tenant.id,
+      keyId: tenant.eventKeyId,
+      eventId,
+      signature: signEvent(
+        secret,
+        eventSigningInput(
+          { tenantId: tenant.id, keyId: tenant.eventKeyId, eventId, sentAt },
+          sms.SendMessageRequest.encode(req).finish(),
+        ),
+      ),
+      message: req,
+      sentAt,
+    });
+    const signedProto = (...args: Parameters<typeof signedEvent>) =>
+      encodeValue(events.SendEvent, signedEvent(...args));
     const signedJson = (tenant: TestTenant, req: sms.SendMessageRequest) => {
-      // As a producer in any language would: serialise the message, sign that text, embed it as is.
+      // As a producer in any language would: serialise the message, sign the header lines and that text,
+      // embed the text as is.
       const messageText = JSON.stringify(sms.SendMessageRequest.toJSON(req), null, 1);
-      const signature = signEvent(tenant.eventSecret, messageText);
+      const sentAt = new Date();
+      const eventId = `${req.clientReference}-event`;
+      const signature = signEvent(
+        tenant.eventSecret,
+        eventSigningInput({ tenantId: tenant.id, keyId: tenant.eventKeyId, eventId, sentAt }, messageText),
+      );
       return Buffer.from(
-        `{ "tenantId": "${tenant.id}", "keyId": "${tenant.eventKeyId}", "signature": "${signature}",\n "message": ${messageText} }`,
+        `{ "tenantId": "${tenant.id}", "keyId": "${tenant.eventKeyId}", "eventId": "${eventId}", "sentAt": "${sentAt.toISOString()}", "signature": "${signature}",\n "message": ${messageText} }`,
       );
     };
+    // A captured event, sent again as it was, and with a fresh sent_at under its old signature.
+    const captured = signedEvent(acme, request(`ev-${run}-captured`));
+    const refreshed = encodeValue(events.SendEvent, { ...captured, sentAt: new Date(Date.now() + 1000) });
     const json = { 'content-type': 'application/json' };
     const records = [
       { value: signedProto(acme, request(`ev-${run}-proto`)) },
+      { value: encodeValue(events.SendEvent, captured) },
+      { value: encodeValue(events.SendEvent, captured) },
+      { value: refreshed },
+      { value: signedProto(acme, request(`ev-${run}-noid`), { eventId: '' }) },
       // Unique bytes per run: the DLQ is shared with earlier runs.
       { value: Buffer.from(`{"tenantId": "${acme.id}", "message": {"to": "${run}"`), headers: json },
       {
@@ -464,13 +483,13 @@ describe('Kafka send-events intake', () => {
       recordsOf(topics.accepted, (v) => v.message?.clientReference.startsWith(`ev-${run}`) ?? false).map(
         (v) => `${v.message?.tenantId}:${v.message?.clientReference}`,
       );
-    await waitFor('the two valid events', () => acceptedRefs().length === 2);
+    await waitFor('the three valid events', () => acceptedRefs().length === 3);
     expect(acceptedRefs().sort()).toEqual(
-      [`${acme.id}:ev-${run}-proto`, `${globex.id}:ev-${run}-json`].sort(),
+      [`${acme.id}:ev-${run}-proto`, `${acme.id}:ev-${run}-captured`, `${globex.id}:ev-${run}-json`].sort(),
     );
-    const dead = await waitFor('six DLQ records', () => {
+    const dead = await waitFor('nine DLQ records', () => {
       const mine = dlqRecords().filter((r) => records.some((rec) => rec.value.equals(r.value)));
-      return mine.length === 6 && mine;
+      return mine.length === 9 && mine;
     });
     // Events are accepted many at a time, so the DLQ's order is not the topic's.
     expect(dead.map((d) => `${d.reason} ${d.field}`).sort()).toEqual(
@@ -479,6 +498,9 @@ describe('Kafka send-events intake', () => {
         'MISSING_MESSAGE message',
         'UNKNOWN_TENANT tenant_id',
         'BAD_SIGNATURE signature',
+        'BAD_SIGNATURE signature',
+        'REPLAYED event_id',
+        'BAD_EVENT_ID event_id',
         'EXPIRED sent_at',
         'NOT_E164 message.to',
       ].sort(),

@@ -1,6 +1,13 @@
 import { TenantDirectory } from '@tern/config';
 import { events, sms } from '@tern/contracts';
-import { encodeValue, KafkaClient, topics, type ConsumedRecord, type TopicDef } from '@tern/kafka';
+import {
+  encodeValue,
+  KafkaClient,
+  PoisonMessageError,
+  topics,
+  type ConsumedRecord,
+  type TopicDef,
+} from '@tern/kafka';
 import { sharedRedis, TokenBuckets } from '@tern/redis';
 import { createLogger } from '@tern/telemetry';
 import {
@@ -12,14 +19,16 @@ import {
   waitFor,
 } from '@tern/testing';
 import { Acceptor } from '../src/acceptor';
-import { signEvent } from '../src/domain/event-signature';
+import { eventSigningInput, signEvent } from '../src/domain/event-signature';
+import { SendEventLedger } from '../src/event-ledger';
 import { IdempotencyStore } from '../src/idempotency';
 import { MessageStore } from '../src/message-store';
 import { sendEventIntake } from '../src/send-event-intake';
 import { tenantsFile, type TestTenant } from './client';
 
 // The intake as ingest wires it, over the real Redis and Kafka: a record delivered twice (a crash or a
-// rebalance before its offset was committed) must not become two messages, reference or not.
+// rebalance before its offset was committed) must not become two messages, reference or not; the same
+// event from another place in the topic is a replay, refused.
 const infra = infraFromEnv();
 const run = uniqueName('redeliver');
 const logger = createLogger({ service: 'ingest-redelivery-test', level: 'error' });
@@ -57,7 +66,7 @@ describe('a send event without client_reference, delivered twice', () => {
     await redis.quit();
   });
 
-  it('is accepted once at the same place in the topic, and again only from another place', async () => {
+  it('is accepted once at the same place in the topic, and refused as a replay from another place', async () => {
     const file = tenantsFile([tenant]);
     const tenants = TenantDirectory.load(file.path, { ...process.env, ...file.env });
     const acceptor = new Acceptor({
@@ -68,21 +77,24 @@ describe('a send event without client_reference, delivered twice', () => {
       log: logger,
       policy: () => ({ now: new Date(), allowPrivateCallbacks: false, maxSegments: 10 }),
     });
-    const intake = sendEventIntake(tenants, acceptor);
+    const intake = sendEventIntake(tenants, new SendEventLedger(redis), acceptor);
     const request = sms.SendMessageRequest.fromPartial({
       to: '+6281234567890',
       from: 'Tern',
       body: 'Your order shipped',
       type: sms.MessageType.MESSAGE_TYPE_TRANSACTIONAL,
     });
-    const value: events.SendEvent = {
-      tenantId: tenant.id,
-      keyId: tenant.eventKeyId,
-      signature: signEvent(tenant.eventSecret, sms.SendMessageRequest.encode(request).finish()),
-      message: request,
-      sentAt: new Date(),
+    const event = (eventId: string): events.SendEvent => {
+      const sentAt = new Date();
+      const fields = { tenantId: tenant.id, keyId: tenant.eventKeyId, eventId, sentAt };
+      const message = sms.SendMessageRequest.encode(request).finish();
+      return {
+        ...fields,
+        signature: signEvent(tenant.eventSecret, eventSigningInput(fields, message)),
+        message: request,
+      };
     };
-    const record = (offset: string): ConsumedRecord<events.SendEvent> => ({
+    const record = (value: events.SendEvent, offset: string): ConsumedRecord<events.SendEvent> => ({
       topic: topics.sendEvents.name,
       partition: 3,
       offset,
@@ -93,12 +105,17 @@ describe('a send event without client_reference, delivered twice', () => {
       timestamp: new Date(1_790_000_000_000),
     });
 
-    await intake(record('41'));
-    await intake(record('41'));
+    const first = event(`${run}-1`);
+    await intake(record(first, '41'));
+    await intake(record(first, '41'));
     await waitFor('the first message accepted', () => accepted.length >= 1);
-    // The same event written twice by its producer is two records: two messages, as the producer said.
-    await intake(record('42'));
-    await waitFor('the second record accepted', () => accepted.length >= 2);
+    // The same event written again (a captured one, or a producer's retry): refused, not a second message.
+    const replay = intake(record(first, '42'));
+    await expect(replay).rejects.toBeInstanceOf(PoisonMessageError);
+    await expect(replay).rejects.toMatchObject({ reason: 'REPLAYED', field: 'event_id' });
+    // Another event of the same content is another message, as the producer said.
+    await intake(record(event(`${run}-2`), '43'));
+    await waitFor('the second event accepted', () => accepted.length >= 2);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(accepted).toHaveLength(2);
     expect(new Set(accepted.map((a) => a.message?.messageId)).size).toBe(2);

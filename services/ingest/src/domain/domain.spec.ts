@@ -1,7 +1,13 @@
 import { sms } from '@tern/contracts';
-import { signatureMatches, signEvent, signedBytesOfProtobuf, signedTextOfJson } from './event-signature';
+import {
+  eventSigningInput,
+  signatureMatches,
+  signEvent,
+  signedBytesOfProtobuf,
+  signedTextOfJson,
+} from './event-signature';
 import { acceptedView, applyStatusEvent } from './message-view';
-import { eventExpired, validateSendRequest, type IntakePolicy } from './send-request';
+import { eventWindow, validateSendRequest, type IntakePolicy } from './send-request';
 
 const now = new Date('2026-11-25T12:00:00Z');
 const policy: IntakePolicy = { now, allowPrivateCallbacks: false, maxSegments: 10 };
@@ -79,18 +85,22 @@ describe('validateSendRequest', () => {
   });
 });
 
-describe('eventExpired', () => {
-  it('judges a send event by its message validity, or its type default', () => {
+describe('eventWindow', () => {
+  it('judges a send event by its message validity, or its type default, from its send time', () => {
     const hourAgo = new Date(now.getTime() - 3_600_000);
-    expect(eventExpired(request({ type: sms.MessageType.MESSAGE_TYPE_OTP }), hourAgo, now)).toBe(true);
-    expect(eventExpired(request({ type: sms.MessageType.MESSAGE_TYPE_MARKETING }), hourAgo, now)).toBe(false);
+    const verdict = (over: Partial<sms.SendMessageRequest>, sentAt = hourAgo) =>
+      eventWindow(request(over), sentAt, now);
+    expect(verdict({ type: sms.MessageType.MESSAGE_TYPE_OTP })).toEqual({ verdict: 'expired' });
+    expect(verdict({ type: sms.MessageType.MESSAGE_TYPE_MARKETING })).toMatchObject({ verdict: 'open' });
     expect(
-      eventExpired(
-        request({ type: sms.MessageType.MESSAGE_TYPE_OTP, validity: { seconds: 7200, nanos: 0 } }),
-        hourAgo,
-        now,
-      ),
-    ).toBe(false);
+      verdict({ type: sms.MessageType.MESSAGE_TYPE_OTP, validity: { seconds: 7200, nanos: 0 } }),
+    ).toEqual({ verdict: 'open', until: new Date(hourAgo.getTime() + 7_200_000) });
+  });
+
+  it('refuses a send time further ahead than clock skew', () => {
+    const otp = request({ type: sms.MessageType.MESSAGE_TYPE_OTP });
+    expect(eventWindow(otp, new Date(now.getTime() + 60_000), now)).toMatchObject({ verdict: 'open' });
+    expect(eventWindow(otp, new Date(now.getTime() + 3_600_000), now)).toEqual({ verdict: 'ahead' });
   });
 });
 
@@ -109,6 +119,27 @@ describe('event signatures', () => {
     expect(signatureMatches('k', signedBytesOfProtobuf(event)!, signature)).toBe(true);
     expect(signatureMatches('other', message, signature)).toBe(false);
     expect(signatureMatches('k', message, 'zz')).toBe(false);
+  });
+
+  it('covers the tenant, key, event id and send time with the message: change any and it fails', () => {
+    const message = sms.SendMessageRequest.encode(request()).finish();
+    const fields = { tenantId: 't1', keyId: 'k1', eventId: 'ev-1', sentAt: now };
+    const signature = signEvent('secret', eventSigningInput(fields, message));
+    expect(signatureMatches('secret', eventSigningInput(fields, message), signature)).toBe(true);
+    for (const changed of [
+      { tenantId: 't2' },
+      { keyId: 'k2' },
+      { eventId: 'ev-2' },
+      { sentAt: new Date(now.getTime() + 1) },
+    ]) {
+      expect(
+        signatureMatches('secret', eventSigningInput({ ...fields, ...changed }, message), signature),
+      ).toBe(false);
+    }
+    // The text form, for producers in any language.
+    expect(eventSigningInput(fields, '{"to":"+1"}').toString('utf8')).toBe(
+      `tern-send-event-v2\nt1\nk1\nev-1\n${now.getTime()}\n{"to":"+1"}`,
+    );
   });
 
   it('finds the exact JSON text of `message`, strings with braces and escapes included', () => {

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 
-/** SendEvent's `message` field number: the signed part of a send event. */
+/** SendEvent's `message` field number: its bytes are signed as they were written. */
 const MESSAGE_FIELD = 4;
 
 /**
@@ -74,6 +74,30 @@ function endOfValue(text: string, i: number): number {
     }
   }
   return text.length;
+}
+
+/** What identifies an event besides its message, all of it signed (see SendEvent in events.proto). */
+export interface SignedEventFields {
+  tenantId: string;
+  keyId: string;
+  eventId: string;
+  sentAt: Date;
+}
+
+/** An event id a producer may choose: short, and free of the separator of the signed text. */
+export const EVENT_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * The bytes a send event's signature covers: a version line, the tenant, key, event id and send time
+ * (whole milliseconds), each ended by a newline, then the message's exact bytes. Tenant ids and event ids
+ * cannot hold a newline, so no two events share a signed text.
+ */
+export function eventSigningInput(fields: SignedEventFields, message: Uint8Array | string): Buffer {
+  const head = `tern-send-event-v2\n${fields.tenantId}\n${fields.keyId}\n${fields.eventId}\n${fields.sentAt.getTime()}\n`;
+  return Buffer.concat([
+    Buffer.from(head, 'utf8'),
+    typeof message === 'string' ? Buffer.from(message, 'utf8') : message,
+  ]);
 }
 
 /** HMAC-SHA256 of the signed bytes, hex: what a producer puts in `signature`. */

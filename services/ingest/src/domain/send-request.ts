@@ -151,15 +151,19 @@ export function validityMsOf(request: Pick<sms.SendMessageRequest, 'validity' | 
 }
 
 /**
- * Whether a send event arrives too late to be worth sending (sent longer ago than its message's validity):
- * a new deployment's first read of the topic, or a long outage, must not deliver yesterday's login codes.
+ * Whether a send event may still be sent, judged by its signed send time: not once it was sent longer ago
+ * than its message's validity (a new deployment's first read of the topic, or a long outage, must not
+ * deliver yesterday's login codes), nor when it claims to come from further ahead than clock skew explains
+ * (it would stay valid, and replayable, for longer than its validity). `until`: when its validity ends.
  */
-export function eventExpired(
+export function eventWindow(
   request: Pick<sms.SendMessageRequest, 'validity' | 'type'>,
   sentAt: Date,
   now: Date,
-): boolean {
-  return now.getTime() - sentAt.getTime() > validityMsOf(request);
+): { verdict: 'open'; until: Date } | { verdict: 'expired' | 'ahead' } {
+  if (sentAt.getTime() > now.getTime() + CLOCK_SKEW_MS) return { verdict: 'ahead' };
+  const until = sentAt.getTime() + validityMsOf(request);
+  return now.getTime() > until ? { verdict: 'expired' } : { verdict: 'open', until: new Date(until) };
 }
 
 /**

@@ -42,16 +42,33 @@ import {
  * The public intake topic (`sms.send-events`): what an enterprise's own Kafka producer publishes.
  *
  * A producer is trusted only through `signature`: HMAC-SHA256, keyed with the tenant's event-signing
- * secret identified by `key_id`, over the exact bytes of `message` as protobuf binary (for JSON records:
- * over the UTF-8 bytes of the `message` object exactly as sent), hex-encoded. An event whose tenant,
- * key or signature does not match goes to the intake DLQ, never to the platform.
+ * secret identified by `key_id`, hex-encoded, over everything that decides what is sent, so that nothing
+ * of a captured event can be changed and a replay is seen for what it is:
+ *
+ *   "tern-send-event-v2\n" tenant_id "\n" key_id "\n" event_id "\n" sent_at "\n" message
+ *
+ * with sent_at in whole milliseconds since the Unix epoch (decimal), and message the exact bytes of the
+ * `message` field as protobuf binary (for JSON records: the UTF-8 bytes of the `message` object exactly as
+ * sent). An event whose tenant, key or signature does not match goes to the intake DLQ, never to the
+ * platform; so does one whose event id was seen before from another place in the topic (REPLAYED) while
+ * the message could still be sent.
  */
 export interface SendEvent {
   tenantId: string;
   keyId: string;
   signature: string;
-  message: SendMessageRequest | undefined;
-  sentAt: Date | undefined;
+  message:
+    | SendMessageRequest
+    | undefined;
+  /** When the producer sent it (required): the message's validity counts from here. */
+  sentAt:
+    | Date
+    | undefined;
+  /**
+   * The producer's id of this event (required; 1-128 of A-Z a-z 0-9 . _ : -), unique per tenant: a message
+   * without client_reference is idempotent on it.
+   */
+  eventId: string;
 }
 
 /** A message as the platform knows it after intake: validated, normalised and enriched once. */
@@ -265,7 +282,7 @@ wrappers[".google.protobuf.Timestamp"] = {
 } as any;
 
 function createBaseSendEvent(): SendEvent {
-  return { tenantId: "", keyId: "", signature: "", message: undefined, sentAt: undefined };
+  return { tenantId: "", keyId: "", signature: "", message: undefined, sentAt: undefined, eventId: "" };
 }
 
 export const SendEvent: MessageFns<SendEvent> = {
@@ -284,6 +301,9 @@ export const SendEvent: MessageFns<SendEvent> = {
     }
     if (message.sentAt !== undefined) {
       Timestamp.encode(toTimestamp(message.sentAt), writer.uint32(42).fork()).join();
+    }
+    if (message.eventId !== "") {
+      writer.uint32(50).string(message.eventId);
     }
     return writer;
   },
@@ -341,6 +361,14 @@ export const SendEvent: MessageFns<SendEvent> = {
             message.sentAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -372,6 +400,11 @@ export const SendEvent: MessageFns<SendEvent> = {
         : isSet(object.sent_at)
         ? fromJsonTimestamp(object.sent_at)
         : undefined,
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
     };
   },
 
@@ -392,6 +425,9 @@ export const SendEvent: MessageFns<SendEvent> = {
     if (message.sentAt !== undefined) {
       obj.sentAt = message.sentAt.toISOString();
     }
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
     return obj;
   },
 
@@ -407,6 +443,7 @@ export const SendEvent: MessageFns<SendEvent> = {
       ? SendMessageRequest.fromPartial(object.message)
       : undefined;
     message.sentAt = object.sentAt ?? undefined;
+    message.eventId = object.eventId ?? "";
     return message;
   },
 };
