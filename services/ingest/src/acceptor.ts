@@ -64,6 +64,10 @@ export class Acceptor {
     fieldPrefix: (index: number) => string = () => '',
     intakeKeys?: readonly string[],
   ): Promise<ItemOutcome[]> {
+    // The tenant's send rate holds on every path. A Kafka event waits for its token here (its record stays
+    // in hand, uncommitted; never lost), so that it is validated and stamped when it is let in; a gRPC
+    // caller is told below when to come back.
+    if (path === 'kafka') await this.awaitTokens(tenant, requests.length);
     const policy = this.deps.policy();
     const outcomes: (ItemOutcome | undefined)[] = requests.map(() => undefined);
     const valid: { index: number; message: Events.SmsMessage; fingerprint: string }[] = [];
@@ -73,7 +77,6 @@ export class Acceptor {
       else outcomes[index] = { kind: 'invalid', violations: result.violations };
     }
 
-    // Kafka intake is paced by its consumer; the rate limit is the gRPC callers' contract.
     let admitted = valid;
     if (path === 'grpc') {
       const grant = await this.deps.limiter.take([{ key: tenant.id, ...tenant.sendRate }], valid.length);
@@ -148,6 +151,15 @@ export class Acceptor {
       if (!o) throw new Error(`send item ${i} was left without an outcome`);
       return o;
     });
+  }
+
+  /** Takes `count` of the tenant's send tokens, waiting as long as the rate asks. */
+  private async awaitTokens(tenant: Tenant, count: number): Promise<void> {
+    for (let left = count; left > 0;) {
+      const grant = await this.deps.limiter.take([{ key: tenant.id, ...tenant.sendRate }], left);
+      left -= grant.granted;
+      if (left > 0) await new Promise((resolve) => setTimeout(resolve, Math.max(grant.retryAfterMs, 10)));
+    }
   }
 
   private resolve(

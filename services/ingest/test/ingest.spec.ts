@@ -44,6 +44,14 @@ const globex: TestTenant = {
   apiKey: `key-globex-${run}`,
   eventSecret: `secret-globex-${run}`,
 };
+/** A send rate the Kafka intake must hold to. */
+const paced: TestTenant = {
+  ...acme,
+  id: `paced-${run.slice(-6)}`,
+  apiKey: `key-paced-${run}`,
+  perSecond: 5,
+  burst: 5,
+};
 const slow: TestTenant = {
   ...acme,
   id: `slow-${run.slice(-6)}`,
@@ -103,7 +111,7 @@ beforeAll(async () => {
   });
   await waitFor('the watcher to join', () => assigned);
 
-  const tenants = tenantsFile([acme, globex, slow]);
+  const tenants = tenantsFile([acme, globex, slow, paced]);
   service = await startServiceProcess(join(__dirname, '..', 'dist', 'main.js'), {
     ...tenants.env,
     TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
@@ -398,36 +406,37 @@ describe('gRPC SmsService', () => {
 });
 
 describe('Kafka send-events intake', () => {
+  const request = (reference: string, over: Partial<sms.SendMessageRequest> = {}) =>
+    sms.SendMessageRequest.fromPartial({
+      to: '+6281234567890',
+      from: 'Tern',
+      body: 'Your order shipped',
+      type: sms.MessageType.MESSAGE_TYPE_TRANSACTIONAL,
+      clientReference: reference,
+      ...over,
+    });
+  const signedEvent = (
+    tenant: TestTenant,
+    req: sms.SendMessageRequest,
+    { secret = tenant.eventSecret, sentAt = new Date(), eventId = `${req.clientReference}-event` } = {},
+  ): events.SendEvent => ({
+    tenantId: tenant.id,
+    keyId: tenant.eventKeyId,
+    eventId,
+    signature: signEvent(
+      secret,
+      eventSigningInput(
+        { tenantId: tenant.id, keyId: tenant.eventKeyId, eventId, sentAt },
+        sms.SendMessageRequest.encode(req).finish(),
+      ),
+    ),
+    message: req,
+    sentAt,
+  });
+
   it('accepts signed protobuf and JSON events and dead-letters bad ones with their reason, without stalling', async () => {
     const producer = kafka.producer();
     await producer.connect();
-    const request = (reference: string, over: Partial<sms.SendMessageRequest> = {}) =>
-      sms.SendMessageRequest.fromPartial({
-        to: '+6281234567890',
-        from: 'Tern',
-        body: 'Your order shipped',
-        type: sms.MessageType.MESSAGE_TYPE_TRANSACTIONAL,
-        clientReference: reference,
-        ...over,
-      });
-    const signedEvent = (
-      tenant: TestTenant,
-      req: sms.SendMessageRequest,
-      { secret = tenant.eventSecret, sentAt = new Date(), eventId = `${req.clientReference}-event` } = {},
-    ): events.SendEvent => ({
-      tenantId: tenant.id,
-      keyId: tenant.eventKeyId,
-      eventId,
-      signature: signEvent(
-        secret,
-        eventSigningInput(
-          { tenantId: tenant.id, keyId: tenant.eventKeyId, eventId, sentAt },
-          sms.SendMessageRequest.encode(req).finish(),
-        ),
-      ),
-      message: req,
-      sentAt,
-    });
     const signedProto = (...args: Parameters<typeof signedEvent>) =>
       encodeValue(events.SendEvent, signedEvent(...args));
     const signedJson = (tenant: TestTenant, req: sms.SendMessageRequest) => {
@@ -505,5 +514,27 @@ describe('Kafka send-events intake', () => {
         'NOT_E164 message.to',
       ].sort(),
     );
+  });
+
+  it('holds a tenant to its send rate, as on the API: the excess waits and none is lost', async () => {
+    // 5 a second with a burst of 5: 20 events take at least 3 s to be accepted.
+    const sent = Array.from({ length: 20 }, (_, i) =>
+      encodeValue(events.SendEvent, signedEvent(paced, request(`paced-${run}-${i}`))),
+    );
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: testClusterName(topics.sendEvents.name),
+      messages: sent.map((value) => ({ key: paced.id, value })),
+    });
+    await producer.disconnect();
+    const acceptedAt = () =>
+      recordsOf(topics.accepted, (v) => v.message?.tenantId === paced.id).map(
+        (v) => v.message?.acceptedAt?.getTime() ?? 0,
+      );
+    await waitFor('all 20 events accepted', () => acceptedAt().length === 20, 30_000);
+    const times = acceptedAt().sort((a, b) => a - b);
+    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(2_900);
+    expect(dlqRecords().filter((r) => sent.some((e) => e.equals(r.value)))).toEqual([]);
   });
 });
