@@ -48,4 +48,15 @@ export const ingestSettings = {
     'Status events kept per tenant for StreamStatus to resume from (approximate)',
     env.int(1000, 100_000_000).default(1_000_000),
   ),
+  // Each status stream holds a blocking Redis connection of its own.
+  statusStreamsPerTenant: setting(
+    'TERN_STATUS_STREAMS_PER_TENANT',
+    'StreamStatus calls one tenant may hold open on one instance at once; more answer RESOURCE_EXHAUSTED',
+    env.int(1, 10_000).default(20),
+  ),
+  statusStreamsMax: setting(
+    'TERN_STATUS_STREAMS_MAX',
+    'StreamStatus calls open on one instance at once, all tenants together',
+    env.int(1, 100_000).default(2_000),
+  ),
 };

@@ -173,6 +173,8 @@ export interface GrpcApiDeps {
   messages: MessageStore;
   /** A fresh connection per status stream (blocking reads). */
   streamConnection: () => Redis;
+  /** Status streams open at once on this instance: per tenant, and in all. */
+  streamLimits: { perTenant: number; total: number };
   /** TLS of the API (plaintext without). */
   tls?: GrpcTls | undefined;
   log: Logger;
@@ -182,6 +184,7 @@ export interface GrpcApiDeps {
 export class GrpcApi {
   private readonly server: GrpcServer;
   private readonly streams = new Set<StatusStreamReader>();
+  private readonly streamsOf = new Map<string, number>();
 
   constructor(private readonly deps: GrpcApiDeps) {
     this.server = new GrpcServer(
@@ -302,12 +305,15 @@ export class GrpcApi {
   ): Promise<void> {
     const arrivedAt = new Date();
     let reader: StatusStreamReader | undefined;
+    let counted: string | undefined;
     try {
       const tenant = this.authenticate(call.metadata);
       // Neither cursor nor time: events from the moment the call arrived, however long setting up takes.
       const from: StartFrom = call.request.cursor
         ? { cursor: call.request.cursor }
         : { since: call.request.since ?? arrivedAt };
+      this.admitStream(tenant);
+      counted = tenant.id;
       reader = new StatusStreamReader(this.deps.streamConnection(), this.deps.messages.streamKey(tenant.id));
       this.streams.add(reader);
       call.on('cancelled', () => reader?.close());
@@ -329,6 +335,22 @@ export class GrpcApi {
         reader.close();
         this.streams.delete(reader);
       }
+      if (counted !== undefined) this.streamsOf.set(counted, (this.streamsOf.get(counted) ?? 1) - 1);
     }
+  }
+
+  /** Counts a tenant's new status stream in, or refuses it: no tenant may take the instance's connections. */
+  private admitStream(tenant: Tenant): void {
+    const { perTenant, total } = this.deps.streamLimits;
+    const open = this.streamsOf.get(tenant.id) ?? 0;
+    if (open >= perTenant || this.streams.size >= total) {
+      const which = open >= perTenant ? `this tenant's ${perTenant}` : `this instance's ${total}`;
+      throw new ApiError(
+        grpc.status.RESOURCE_EXHAUSTED,
+        `too many status streams open: ${which}; close one, or resume on another instance later`,
+        { code: 'TOO_MANY_STREAMS' },
+      );
+    }
+    this.streamsOf.set(tenant.id, open + 1);
   }
 }

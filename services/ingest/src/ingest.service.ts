@@ -94,6 +94,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       acceptor,
       messages,
       streamConnection: () => redis.duplicate(),
+      streamLimits: { perTenant: config.statusStreamsPerTenant, total: config.statusStreamsMax },
       tls,
       log: this.log,
     });

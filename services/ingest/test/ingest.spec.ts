@@ -44,6 +44,12 @@ const globex: TestTenant = {
   apiKey: `key-globex-${run}`,
   eventSecret: `secret-globex-${run}`,
 };
+/** Holds status streams open up to the cap (TERN_STATUS_STREAMS_PER_TENANT, 3 here). */
+const streamer: TestTenant = {
+  ...acme,
+  id: `streamer-${run.slice(-6)}`,
+  apiKey: `key-streamer-${run}`,
+};
 /** A send rate the Kafka intake must hold to. */
 const paced: TestTenant = {
   ...acme,
@@ -111,7 +117,7 @@ beforeAll(async () => {
   });
   await waitFor('the watcher to join', () => assigned);
 
-  const tenants = tenantsFile([acme, globex, slow, paced]);
+  const tenants = tenantsFile([acme, globex, slow, paced, streamer]);
   service = await startServiceProcess(join(__dirname, '..', 'dist', 'main.js'), {
     ...tenants.env,
     TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
@@ -122,6 +128,7 @@ beforeAll(async () => {
     // (tenants are new each run, so earlier runs' records change nothing here).
     TERN_INGEST_DEPLOYMENT: 'ingest-test',
     TERN_KAFKA_SESSION_TIMEOUT_MS: '10000',
+    TERN_STATUS_STREAMS_PER_TENANT: '3',
   });
   grpcPort = await waitFor(
     'the gRPC port',
@@ -382,6 +389,43 @@ describe('gRPC SmsService', () => {
 
     const bad = client.stream({ cursor: 'not-a-cursor' }, acme.apiKey);
     expect((await bad.error).code).toBe(grpc.status.INVALID_ARGUMENT);
+  });
+
+  it("caps a tenant's open status streams with RESOURCE_EXHAUSTED, while other tenants' keep working", async () => {
+    const sendAs = async (tenant: TestTenant, reference: string) =>
+      (await client.unary('sendMessage', message({ clientReference: reference }), tenant.apiKey))[
+        'messageId'
+      ] as string;
+    const sees = (stream: ReturnType<PlainClient['stream']>, id: string) =>
+      stream.events.some((e) => e['messageId'] === id);
+    const held = [1, 2, 3].map(() => client.stream({}, streamer.apiKey));
+    // Open once they carry an event.
+    const firstId = await sendAs(streamer, `streams-${run}-1`);
+    await waitFor('three streams open', () => held.every((s) => sees(s, firstId)));
+
+    const fourth = client.stream({}, streamer.apiKey);
+    const refused = await failure(fourth.error.then((e) => Promise.reject(e)));
+    expect(refused).toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED, errorCode: 'TOO_MANY_STREAMS' });
+
+    const other = client.stream({}, acme.apiKey);
+    const otherId = await sendAs(acme, `streams-${run}-other`);
+    await waitFor("another tenant's stream", () => sees(other, otherId));
+
+    // A stream closed frees its place.
+    held[0]!.cancel();
+    let again: ReturnType<PlainClient['stream']> | undefined;
+    await waitFor('a place for a new stream', async () => {
+      const candidate = client.stream({}, streamer.apiKey);
+      const open = await Promise.race([
+        candidate.error.then(() => false),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 500)),
+      ]);
+      if (open) again = candidate;
+      return open;
+    });
+    const laterId = await sendAs(streamer, `streams-${run}-2`);
+    await waitFor('the new stream to carry events', () => sees(again!, laterId));
+    for (const s of [...held, other, again!]) s.cancel();
   });
 
   it('serves gRPC health checking and reflection', async () => {
