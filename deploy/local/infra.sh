@@ -19,6 +19,9 @@ root=$(cd "$here/../.." && pwd)
 data=${TERN_DATA_DIR:-$root/.local}
 kafka_port=${TERN_KAFKA_PORT:-19092}
 controller_port=${TERN_KAFKA_CONTROLLER_PORT:-19093}
+# The broker's TLS + SASL listener; its user "tern" and this password are local only, public on purpose.
+kafka_secure_port=${TERN_KAFKA_SECURE_PORT:-19094}
+kafka_sasl_password=tern-local-kafka-password
 ch_http_port=${TERN_CLICKHOUSE_HTTP_PORT:-18123}
 ch_tcp_port=${TERN_CLICKHOUSE_TCP_PORT:-19000}
 redis_port=${TERN_REDIS_PORT:-16379}
@@ -45,6 +48,7 @@ wait_for() { # name seconds command...
 
 render() { # template output
   sed -e "s#@DATA_DIR@#$data#g" -e "s#@KAFKA_PORT@#$kafka_port#g" -e "s#@CONTROLLER_PORT@#$controller_port#g" \
+    -e "s#@KAFKA_SECURE_PORT@#$kafka_secure_port#g" -e "s#@KAFKA_SASL_PASSWORD@#$kafka_sasl_password#g" \
     -e "s#@CLICKHOUSE_HTTP_PORT@#$ch_http_port#g" -e "s#@CLICKHOUSE_TCP_PORT@#$ch_tcp_port#g" "$1" >"$2"
 }
 
@@ -54,12 +58,30 @@ kafka_jvm=(java -Xms256m "-Xmx$kafka_heap" -XX:+UseG1GC -Djava.awt.headless=true
   "-Dkafka.logs.dir=$data/kafka/log" "-Dlog4j2.configurationFile=$data/kafka/log4j2.properties"
   -cp "$data/kafka/libs/*")
 
+# A local CA and the broker's certificate for 127.0.0.1 (made once, kept with the data).
+kafka_tls() {
+  local dir=$data/tls
+  [ -f "$dir/kafka.pem" ] && return
+  mkdir -p "$dir"
+  (
+    cd "$dir"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -subj "/CN=Tern local CA" -days 3650 -out ca.crt 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout kafka.key -subj "/CN=localhost" -out kafka.csr 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >kafka.ext
+    openssl x509 -req -in kafka.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -extfile kafka.ext \
+      -out kafka.crt 2>/dev/null
+    # Kafka's PEM keystore: the private key (PKCS#8, unencrypted) and the certificate chain in one file.
+    cat kafka.key kafka.crt >kafka.pem
+  )
+}
+
 kafka_up() {
   local pidf=$data/kafka/kafka.pid
   if pid_alive "$pidf"; then log "kafka already running (pid $(cat "$pidf"))"; return; fi
   if port_open "$kafka_port"; then log "port $kafka_port is taken by another process"; return 1; fi
   [ -d "$data/kafka/libs" ] || { log "no Kafka jars in $data/kafka/libs: run scripts/setup.sh"; return 1; }
   mkdir -p "$data/kafka/log" "$data/kafka/data"
+  kafka_tls
   render "$here/kafka/server.properties" "$data/kafka/server.properties"
   cp "$here/kafka/log4j2.properties" "$data/kafka/log4j2.properties"
   if [ ! -f "$data/kafka/data/meta.properties" ]; then
@@ -159,6 +181,10 @@ env)
   echo "export TERN_KAFKA_BROKERS=127.0.0.1:$kafka_port"
   echo "export TERN_CLICKHOUSE_URL=http://127.0.0.1:$ch_http_port"
   echo "export TERN_REDIS_URL=redis://127.0.0.1:$redis_port"
+  # The broker's TLS + SASL listener, for tests of the clients' security settings.
+  echo "export TERN_TEST_KAFKA_SECURE_BROKERS=127.0.0.1:$kafka_secure_port"
+  echo "export TERN_TEST_KAFKA_CA_FILE=$data/tls/ca.crt"
+  echo "export TERN_TEST_KAFKA_SASL_USERNAME=tern TERN_TEST_KAFKA_SASL_PASSWORD=$kafka_sasl_password"
   ;;
 *)
   echo "usage: $0 up|down|status|env|stop COMPONENT|kill COMPONENT" >&2

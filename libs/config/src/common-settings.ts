@@ -7,6 +7,32 @@ export const commonSettings = {
     'Kafka bootstrap servers, comma-separated host:port',
     env.list(),
   ),
+  kafkaTls: setting(
+    'TERN_KAFKA_TLS',
+    'Connect to the brokers over TLS (a SSL or SASL_SSL listener)',
+    env.bool().default(false),
+  ),
+  kafkaTlsCaFile: setting(
+    'TERN_KAFKA_TLS_CA_FILE',
+    'PEM CA bundle that signed the brokers’ certificates (unset: the system’s CAs)',
+    env.string().optional(),
+  ),
+  kafkaSaslMechanism: setting(
+    'TERN_KAFKA_SASL_MECHANISM',
+    'SASL authentication to the brokers (with TERN_KAFKA_SASL_USERNAME and _PASSWORD); unset: none',
+    env.oneOf(['plain', 'scram-sha-256', 'scram-sha-512'] as const).optional(),
+  ),
+  kafkaSaslUsername: setting(
+    'TERN_KAFKA_SASL_USERNAME',
+    'SASL user of this service',
+    env.string().optional(),
+  ),
+  kafkaSaslPassword: setting(
+    'TERN_KAFKA_SASL_PASSWORD',
+    'SASL password of this service',
+    env.string().optional(),
+    true,
+  ),
   kafkaClientId: setting(
     'TERN_KAFKA_CLIENT_ID',
     'Kafka client id prefix (default: the service name)',

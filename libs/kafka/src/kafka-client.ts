@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import type { Logger } from '@tern/telemetry';
-import { Kafka, logLevel as KafkaLogLevel, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import { BatchConsumer, type ConsumerOptions } from './consumer';
 import { TypedProducer } from './producer';
 import { namespaced, TOPIC_NAMESPACE, type TopicSpec } from './topics';
@@ -13,6 +14,48 @@ export interface KafkaClientOptions {
    * empty or absent: none.
    */
   topicNamespace?: string;
+  /** TLS and SASL to the brokers (see kafkaSecurityFromSettings); absent: plaintext, no authentication. */
+  security?: KafkaSecurity;
+}
+
+export interface KafkaSecurity {
+  tls?: { caFile?: string | undefined };
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+}
+
+/** The brokers' TLS and SASL from the TERN_KAFKA_* settings; half a SASL setting is a start-up error. */
+export function kafkaSecurityFromSettings(config: {
+  kafkaTls: boolean;
+  kafkaTlsCaFile?: string | undefined;
+  kafkaSaslMechanism?: 'plain' | 'scram-sha-256' | 'scram-sha-512' | undefined;
+  kafkaSaslUsername?: string | undefined;
+  kafkaSaslPassword?: string | undefined;
+}): KafkaSecurity {
+  const { kafkaSaslMechanism: mechanism, kafkaSaslUsername: username, kafkaSaslPassword: password } = config;
+  if (!config.kafkaTls && config.kafkaTlsCaFile)
+    throw new Error('TERN_KAFKA_TLS_CA_FILE needs TERN_KAFKA_TLS=true');
+  if (mechanism && (!username || !password))
+    throw new Error('TERN_KAFKA_SASL_MECHANISM needs TERN_KAFKA_SASL_USERNAME and TERN_KAFKA_SASL_PASSWORD');
+  if (!mechanism && (username || password))
+    throw new Error('TERN_KAFKA_SASL_USERNAME and _PASSWORD need TERN_KAFKA_SASL_MECHANISM');
+  return {
+    ...(config.kafkaTls ? { tls: { caFile: config.kafkaTlsCaFile } } : {}),
+    ...(mechanism && username && password ? { sasl: { mechanism, username, password } } : {}),
+  };
+}
+
+/** kafkajs' options for a KafkaSecurity: the CA is read once, at start-up. */
+export function kafkajsSecurity(security: KafkaSecurity | undefined): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  if (!security) return {};
+  const ssl = security.tls
+    ? security.tls.caFile
+      ? { ca: [readFileSync(security.tls.caFile, 'utf8')] }
+      : true
+    : undefined;
+  return {
+    ...(ssl ? { ssl } : {}),
+    ...(security.sasl ? { sasl: security.sasl as SASLOptions } : {}),
+  };
 }
 
 /** Entry point of the wrapper: one per process, handing out producers, consumers and the admin client. */
@@ -28,6 +71,7 @@ export class KafkaClient {
     this.kafka = new Kafka({
       clientId: options.clientId,
       brokers: options.brokers,
+      ...kafkajsSecurity(options.security),
       // kafkajs defaults to a 1 s connection timeout; a broker under load at start-up can take longer.
       connectionTimeout: 5000,
       logLevel: KafkaLogLevel.WARN,

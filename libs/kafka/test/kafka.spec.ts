@@ -7,6 +7,7 @@ import { events } from '@tern/contracts';
 import { activeTraceId, createLogger, startTelemetry, stopTelemetry } from '@tern/telemetry';
 import { infraFromEnv, uniqueName, waitFor } from '@tern/testing';
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
+import { commonSettings, loadConfig } from '@tern/config';
 import {
   defineTopic,
   DLQ_HEADERS,
@@ -14,6 +15,8 @@ import {
   encodeValue,
   ensureTopics,
   KafkaClient,
+  kafkajsSecurity,
+  kafkaSecurityFromSettings,
   PoisonMessageError,
   TransientError,
   type BatchConsumer,
@@ -445,5 +448,94 @@ describe('kafka wrapper against a real broker', () => {
       // Everything handled before the stop was committed: the restart handles each remaining record once.
       expect(lines(out)).toEqual(ids);
     });
+  });
+});
+
+describe('a client of a TLS + SASL listener, configured by its settings', () => {
+  const secure = {
+    brokers: (process.env['TERN_TEST_KAFKA_SECURE_BROKERS'] ?? '').split(','),
+    caFile: process.env['TERN_TEST_KAFKA_CA_FILE'] ?? '',
+    username: process.env['TERN_TEST_KAFKA_SASL_USERNAME'] ?? '',
+    password: process.env['TERN_TEST_KAFKA_SASL_PASSWORD'] ?? '',
+  };
+  const settings = {
+    kafkaTls: commonSettings.kafkaTls,
+    kafkaTlsCaFile: commonSettings.kafkaTlsCaFile,
+    kafkaSaslMechanism: commonSettings.kafkaSaslMechanism,
+    kafkaSaslUsername: commonSettings.kafkaSaslUsername,
+    kafkaSaslPassword: commonSettings.kafkaSaslPassword,
+  };
+  const securityOf = (env: Record<string, string>) => kafkaSecurityFromSettings(loadConfig(settings, env));
+  const configured = {
+    TERN_KAFKA_TLS: 'true',
+    TERN_KAFKA_TLS_CA_FILE: secure.caFile,
+    TERN_KAFKA_SASL_MECHANISM: 'plain',
+    TERN_KAFKA_SASL_USERNAME: secure.username,
+    TERN_KAFKA_SASL_PASSWORD: secure.password,
+  };
+  /** Whether a bare kafkajs admin with these options gets the cluster's metadata (no retries). */
+  const reaches = async (security: Parameters<typeof kafkajsSecurity>[0]) => {
+    const admin = new Kafka({
+      clientId: 'kafka-test-secure',
+      brokers: secure.brokers,
+      ...kafkajsSecurity(security),
+      connectionTimeout: 3000,
+      retry: { retries: 0 },
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    try {
+      await admin.connect();
+      await admin.describeCluster();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  };
+
+  it('produces and consumes through the wrapper over TLS with SASL', async () => {
+    expect(secure.brokers[0]).toMatch(/:\d+$/);
+    const topic = testTopic('secure');
+    await ensureTopics(kafka, [topic], logger);
+    const client = new KafkaClient({
+      brokers: secure.brokers,
+      clientId: 'kafka-test-secure',
+      logger,
+      security: securityOf(configured),
+    });
+    const seen: string[] = [];
+    const consumer = client
+      .consumer({ groupId: uniqueName('secure'), fromBeginning: true })
+      .on(topic, async (record) => {
+        seen.push(record.value.message?.messageId ?? '');
+      });
+    try {
+      await client.producer().connect();
+      await client.producer().send(topic, [accepted('m-secure')]);
+      await consumer.start();
+      await waitFor('the record read back over the secure listener', () => seen.includes('m-secure'));
+    } finally {
+      await consumer.stop();
+      await client.disconnect();
+    }
+  });
+
+  it('is refused without TLS, without SASL, or with a wrong password', async () => {
+    expect(await reaches(securityOf(configured))).toBe(true);
+    expect(
+      await reaches(securityOf({ ...configured, TERN_KAFKA_TLS: 'false', TERN_KAFKA_TLS_CA_FILE: '' })),
+    ).toBe(false);
+    expect(await reaches(securityOf({ TERN_KAFKA_TLS: 'true', TERN_KAFKA_TLS_CA_FILE: secure.caFile }))).toBe(
+      false,
+    );
+    expect(await reaches(securityOf({ ...configured, TERN_KAFKA_SASL_PASSWORD: 'wrong' }))).toBe(false);
+  });
+
+  it('refuses half a setting at start-up', () => {
+    expect(() => securityOf({ TERN_KAFKA_SASL_MECHANISM: 'plain' })).toThrow(
+      /USERNAME and TERN_KAFKA_SASL_PASSWORD/,
+    );
+    expect(() => securityOf({ TERN_KAFKA_TLS_CA_FILE: '/ca.pem' })).toThrow(/TERN_KAFKA_TLS=true/);
   });
 });

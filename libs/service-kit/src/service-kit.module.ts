@@ -8,7 +8,7 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import type { ConfigOf, commonSettings } from '@tern/config';
-import { KafkaClient } from '@tern/kafka';
+import { KafkaClient, kafkaSecurityFromSettings } from '@tern/kafka';
 import type { Logger } from '@tern/telemetry';
 import { HealthController, HealthRegistry } from './health';
 import { KafkaHealth } from './kafka-health';
@@ -67,6 +67,7 @@ export class ServiceKitModule {
               brokers: options.config.kafkaBrokers,
               clientId: options.config.kafkaClientId ?? `tern-${options.name}`,
               topicNamespace: options.config.kafkaTopicNamespace,
+              security: kafkaSecurityFromSettings(options.config),
               logger: options.logger,
             }),
         },

@@ -4,6 +4,7 @@ import { commonSettings, env, loadConfig, setting } from '@tern/config';
 import { createLogger } from '@tern/telemetry';
 import { Kafka, logLevel } from 'kafkajs';
 import { ensureTopics } from '../admin';
+import { kafkajsSecurity, kafkaSecurityFromSettings } from '../kafka-client';
 import { namespaced, platformTopics } from '../topics';
 
 const settings = {
@@ -14,6 +15,11 @@ const settings = {
     env.list().default(['default']),
   ),
   namespace: commonSettings.kafkaTopicNamespace,
+  kafkaTls: commonSettings.kafkaTls,
+  kafkaTlsCaFile: commonSettings.kafkaTlsCaFile,
+  kafkaSaslMechanism: commonSettings.kafkaSaslMechanism,
+  kafkaSaslUsername: commonSettings.kafkaSaslUsername,
+  kafkaSaslPassword: commonSettings.kafkaSaslPassword,
   replicationFactor: setting(
     'TERN_KAFKA_REPLICATION_FACTOR',
     'Replicas per partition',
@@ -27,6 +33,7 @@ async function main(): Promise<void> {
   const kafka = new Kafka({
     clientId: 'tern-create-topics',
     brokers: config.brokers,
+    ...kafkajsSecurity(kafkaSecurityFromSettings(config)),
     logLevel: logLevel.WARN,
   });
   const defs = platformTopics(config.lanes).map((def) => namespaced(def, config.namespace ?? ''));
