@@ -302,7 +302,7 @@ async function count(fault: string, run: PlatformRun, arrivals: number[]): Promi
 
 /** What Redis holds for a message's attempts (dlr's ledger, the connector's claims), to explain a wrong one. */
 async function ledgerOf(messageId: string, attempts: number): Promise<string> {
-  const redis = sharedRedis(runRedisUrl(infraFromEnv().redisUrl));
+  const redis = sharedRedis({ redisUrl: runRedisUrl(infraFromEnv().redisUrl) });
   try {
     const parts: string[] = [];
     for (let n = 1; n <= attempts; n++) {

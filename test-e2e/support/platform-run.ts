@@ -117,7 +117,7 @@ export function scaledSettings(timeScale: number): Record<string, string> {
  */
 async function freshRunRedis(redisUrl: string): Promise<string> {
   const url = runRedisUrl(redisUrl);
-  const redis = sharedRedis(url);
+  const redis = sharedRedis({ redisUrl: url });
   try {
     await redis.flushdb();
   } finally {

@@ -121,3 +121,23 @@ export const grpcTlsSettings = {
     env.int(1000, 3_600_000).default(60_000),
   ),
 };
+
+/**
+ * Settings of services that share state in Redis; `purpose` says what this service keeps there. The URL
+ * carries the credentials (`redis://user:password@host:6379/0`; `rediss://` for TLS), so it is a secret.
+ */
+export function redisSettings(purpose: string) {
+  return {
+    redisUrl: setting(
+      'TERN_REDIS_URL',
+      `Redis ${purpose}; redis://user:password@host:port/db, or rediss:// for TLS`,
+      env.url(),
+      true,
+    ),
+    redisTlsCaFile: setting(
+      'TERN_REDIS_TLS_CA_FILE',
+      'PEM CA bundle that signed the Redis server’s certificate, for rediss:// (unset: the system’s CAs)',
+      env.string().optional(),
+    ),
+  };
+}

@@ -1,15 +1,18 @@
-import { clickhouseSettings, commonSettings, env, setting, tenantSettings } from '@tern/config';
+import {
+  clickhouseSettings,
+  commonSettings,
+  env,
+  redisSettings,
+  setting,
+  tenantSettings,
+} from '@tern/config';
 
 /** Settings of the dlr service (TERN_* environment variables); see `describeSettings`. */
 export const dlrSettings = {
   ...commonSettings,
   ...tenantSettings,
   ...clickhouseSettings,
-  redisUrl: setting(
-    'TERN_REDIS_URL',
-    'Redis shared by every dlr instance: attempts, SMSC ids, receipts waiting for their submission',
-    env.url(),
-  ),
+  ...redisSettings('shared by every dlr instance: attempts, SMSC ids, receipts waiting for their submission'),
   deployment: setting(
     'TERN_DLR_DEPLOYMENT',
     'Name of this dlr deployment: its consumer groups are tern-dlr-<name>-submitted, -receipts, -attempts and -callbacks',

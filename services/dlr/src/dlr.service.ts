@@ -45,7 +45,7 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
     const clickhouse = new ClickHouse(clickhouseOptions);
     this.clickhouse = clickhouse;
     this.health.register('clickhouse', () => clickhouse.ping());
-    const redis = sharedRedis(config.redisUrl);
+    const redis = sharedRedis(config);
     this.redis = redis;
     this.redisGuard = new RedisStateGuard(redis, this.log);
     await this.redisGuard.start();

@@ -101,7 +101,7 @@ describe('dlr', () => {
   let receiverUrl: string;
   let proxy: TcpProxy;
   // As a connector does while its binds are up: the test channel can deliver receipts (ReceiptPresence).
-  const redis = sharedRedis(infra.redisUrl);
+  const redis = sharedRedis({ redisUrl: infra.redisUrl });
   const presence = new ReceiptPresence(redis);
   const downChannelId = `down-${run}`;
   const receiving = setInterval(() => void presence.mark([channelId]), 1000);

@@ -1,4 +1,4 @@
-import { commonSettings, env, grpcTlsSettings, setting, tenantSettings } from '@tern/config';
+import { commonSettings, env, grpcTlsSettings, redisSettings, setting, tenantSettings } from '@tern/config';
 
 /** Settings of the ingest service (TERN_* environment variables). */
 export const ingestSettings = {
@@ -18,11 +18,7 @@ export const ingestSettings = {
     'Port of the public gRPC API; 0 picks a free one',
     env.port().default(50051),
   ),
-  redisUrl: setting(
-    'TERN_REDIS_URL',
-    'Redis for idempotency, rate limits and the status views, shared by every ingest instance',
-    env.url(),
-  ),
+  ...redisSettings('for idempotency, rate limits and the status views, shared by every ingest instance'),
   numberRangesFile: setting(
     'TERN_NUMBER_RANGES_FILE',
     'YAML or JSON file of number ranges (prefix, MCC+MNC, carrier name) used to enrich recipients',

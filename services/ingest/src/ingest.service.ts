@@ -37,7 +37,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     const tls = grpcTlsFromSettings(config);
     const ranges = loadNumberRanges(config.numberRangesFile);
     // Auto-pipelining: commands of concurrent calls issued in one tick share one write (syscalls dominate here).
-    const redis = sharedRedis(config.redisUrl);
+    const redis = sharedRedis(config);
     this.redis = redis;
     this.redisGuard = new RedisStateGuard(redis, this.log);
     await this.redisGuard.start();

@@ -42,7 +42,7 @@ const tenant: TestTenant = {
 };
 
 describe('a send event without client_reference, delivered twice', () => {
-  const redis = sharedRedis(infra.redisUrl);
+  const redis = sharedRedis({ redisUrl: infra.redisUrl });
   const kafka = new KafkaClient({
     brokers: infra.kafkaBrokers,
     clientId: run,

@@ -1,4 +1,4 @@
-import { commonSettings, env, setting } from '@tern/config';
+import { commonSettings, env, redisSettings, setting } from '@tern/config';
 
 /** Settings of the risk service (TERN_* environment variables); see `describeSettings`. */
 export const riskSettings = {
@@ -13,11 +13,7 @@ export const riskSettings = {
     'How often the policy file is looked at for changes',
     env.int(100, 600_000).default(2000),
   ),
-  redisUrl: setting(
-    'TERN_REDIS_URL',
-    'Redis shared by every risk instance: rate windows, paces, opt-out lists',
-    env.url(),
-  ),
+  ...redisSettings('shared by every risk instance: rate windows, paces, opt-out lists'),
   deployment: setting(
     'TERN_RISK_DEPLOYMENT',
     'Name of this risk deployment: its consumer groups are tern-risk-<name>-*',

@@ -34,7 +34,7 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
       onRefused: (err) => this.log.error({ err }, 'risk policy refused; the last good one stays in force'),
     });
     this.policy = policy;
-    const redis = sharedRedis(config.redisUrl);
+    const redis = sharedRedis(config);
     this.redis = redis;
     this.redisGuard = new RedisStateGuard(redis, this.log);
     await this.redisGuard.start();

@@ -1,4 +1,4 @@
-import { commonSettings, env, setting } from '@tern/config';
+import { commonSettings, env, redisSettings, setting } from '@tern/config';
 import { ROUTING_STRATEGIES } from './domain/select';
 import { DEFAULT_BREAKER_POLICY } from './domain/circuit-breaker';
 
@@ -15,11 +15,7 @@ export const routerSettings = {
     'How often the routing table file is looked at for changes',
     env.int(100, 600_000).default(2000),
   ),
-  redisUrl: setting(
-    'TERN_REDIS_URL',
-    'Redis shared by every router instance: rate limits, attempts per message, deferred messages',
-    env.url(),
-  ),
+  ...redisSettings('shared by every router instance: rate limits, attempts per message, deferred messages'),
   deployment: setting(
     'TERN_ROUTER_DEPLOYMENT',
     'Name of this router deployment: its consumer groups are tern-router-<name>-priority and -bulk',

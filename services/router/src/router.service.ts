@@ -64,7 +64,7 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
     const took = (step: Promise<unknown>) => step.then(() => Date.now() - started);
     const lanes = took(this.ensureLanes(table.current()));
 
-    const redis = sharedRedis(config.redisUrl);
+    const redis = sharedRedis(config);
     this.redis = redis;
     this.redisGuard = new RedisStateGuard(redis, this.log);
     const redisUp = took(this.redisGuard.start());

@@ -1,4 +1,4 @@
-import { commonSettings, env, setting } from '@tern/config';
+import { commonSettings, env, redisSettings, setting } from '@tern/config';
 
 /** Settings of the smpp-connector service (TERN_* environment variables). */
 export const smppConnectorSettings = {
@@ -13,11 +13,7 @@ export const smppConnectorSettings = {
     'Dispatch lanes this connector consumes, comma-separated',
     env.list().default(['default']),
   ),
-  redisUrl: setting(
-    'TERN_REDIS_URL',
-    'Redis for attempt idempotency, shared by every connector instance',
-    env.url(),
-  ),
+  ...redisSettings('for attempt idempotency, shared by every connector instance'),
   maxWaitForBindMs: setting(
     'TERN_SMPP_MAX_WAIT_FOR_BIND_MS',
     'How long a submission waits for a usable bind (outage, reconnect) before the attempt fails over',

@@ -47,7 +47,7 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
       binds.start();
     }
     // Commands queue until connected; a Redis outage surfaces as TransientError and the record waits.
-    this.redis = sharedRedis(this.config.redisUrl);
+    this.redis = sharedRedis(this.config);
     this.redisGuard = new RedisStateGuard(this.redis, this.log);
     await this.redisGuard.start();
     this.health.register('redis', redisHealth(this.redis, this.redisGuard));

@@ -42,7 +42,7 @@ describe('the connector never submits an attempt twice', () => {
   let reader: { stop: () => Promise<void> };
   let connector: RunningConnector | undefined;
   const dispatch = dispatchFactory(run, lane);
-  const redis = sharedRedis(infra.redisUrl);
+  const redis = sharedRedis({ redisUrl: infra.redisUrl });
 
   beforeAll(async () => {
     await sim.start();
