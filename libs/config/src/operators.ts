@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { env, setting } from './config';
-import { loadDataFile } from './data-file';
+import { loadDataFile, watchDataFile } from './data-file';
 import { hashApiKey } from './tenants';
 
 /**
@@ -44,29 +44,52 @@ export function roleAllows(role: OperatorRole, needed: OperatorRole): boolean {
   return OPERATOR_ROLES.indexOf(role) >= OPERATOR_ROLES.indexOf(needed);
 }
 
-/** The operators of a deployment, found by the hash of a token they present. */
+/**
+ * The operators of a deployment, found by the hash of a token they present. A watched directory follows
+ * its file: a token added or removed takes effect within seconds, without a restart.
+ */
 export class OperatorDirectory {
-  private constructor(private readonly byTokenHash: ReadonlyMap<string, Operator>) {}
+  private constructor(private byTokenHash: ReadonlyMap<string, Operator>) {}
 
   static load(path: string): OperatorDirectory {
-    const file = loadDataFile(path, operatorsFileSchema, 'operators');
-    const byTokenHash = new Map<string, Operator>();
-    const ids = new Set<string>();
-    for (const o of file.operators) {
-      if (ids.has(o.id)) throw new Error(`operators file ${path}: operator ${o.id} appears twice`);
-      ids.add(o.id);
-      for (const token of o.tokens) {
-        if (byTokenHash.has(token.sha256)) {
-          throw new Error(`operators file ${path}: token ${token.id} of ${o.id} is already another token`);
-        }
-        byTokenHash.set(token.sha256, { id: o.id, role: o.role });
-      }
-    }
-    return new OperatorDirectory(byTokenHash);
+    return new OperatorDirectory(build(path, loadDataFile(path, operatorsFileSchema, 'operators')));
+  }
+
+  /** Loads the file and reads it again every `intervalMs`; a bad version is refused, the last good one kept. */
+  static watch(
+    path: string,
+    options: { onRefused: (error: Error) => void; onChange?: () => void; intervalMs?: number },
+  ): { directory: OperatorDirectory; close: () => void } {
+    const directory = OperatorDirectory.load(path);
+    const watched = watchDataFile(path, operatorsFileSchema, 'operators', {
+      ...(options.intervalMs === undefined ? {} : { intervalMs: options.intervalMs }),
+      onRefused: options.onRefused,
+      onChange: (file) => {
+        directory.byTokenHash = build(path, file);
+        options.onChange?.();
+      },
+    });
+    return { directory, close: () => watched.close() };
   }
 
   /** The operator presenting a token, if any. The lookup is by hash, so its timing says nothing of the token. */
   authenticate(token: string): Operator | undefined {
     return this.byTokenHash.get(hashApiKey(token));
   }
+}
+
+function build(path: string, file: z.output<typeof operatorsFileSchema>): Map<string, Operator> {
+  const byTokenHash = new Map<string, Operator>();
+  const ids = new Set<string>();
+  for (const o of file.operators) {
+    if (ids.has(o.id)) throw new Error(`operators file ${path}: operator ${o.id} appears twice`);
+    ids.add(o.id);
+    for (const token of o.tokens) {
+      if (byTokenHash.has(token.sha256)) {
+        throw new Error(`operators file ${path}: token ${token.id} of ${o.id} is already another token`);
+      }
+      byTokenHash.set(token.sha256, { id: o.id, role: o.role });
+    }
+  }
+  return byTokenHash;
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { env, setting } from './config';
-import { loadDataFile, readSecret, secretRef } from './data-file';
+import { loadDataFile, readSecret, secretRef, watchDataFile } from './data-file';
 
 /** Settings of services that know the tenants (ingest authenticates them, dlr signs their callbacks). */
 export const tenantSettings = {
@@ -9,6 +9,11 @@ export const tenantSettings = {
     'TERN_TENANTS_FILE',
     'YAML or JSON file of tenants: hashed API keys, event-signing and callback-signing keys (by reference), send rates',
     env.string(),
+  ),
+  tenantsReloadMs: setting(
+    'TERN_TENANTS_RELOAD_MS',
+    'How often the tenants file is read again (keys added or removed take effect without a restart)',
+    env.int(500, 3_600_000).default(2000),
   ),
   allowPrivateCallbacks: setting(
     'TERN_CALLBACK_ALLOW_PRIVATE',
@@ -47,56 +52,91 @@ export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
-/** The tenants of a deployment: API keys (hashed), event-signing and callback-signing secrets, send rates. */
+interface TenantState {
+  tenants: Map<string, Tenant>;
+  byKeyHash: Map<string, Tenant>;
+  eventSecrets: Map<string, string>;
+  callbackSecrets: Map<string, string>;
+}
+
+/**
+ * The tenants of a deployment: API keys (hashed), event-signing and callback-signing secrets, send rates.
+ * A watched directory follows its file (and the secret files it names): a key added or removed takes
+ * effect within seconds, without a restart, which is how keys are rotated (see docs/trust-model.md).
+ */
 export class TenantDirectory {
-  private readonly tenants = new Map<string, Tenant>();
-  private readonly byKeyHash = new Map<string, Tenant>();
-  private readonly eventSecrets = new Map<string, string>();
-  private readonly callbackSecrets = new Map<string, string>();
+  private constructor(private state: TenantState) {}
 
   static load(path: string, env: NodeJS.ProcessEnv = process.env): TenantDirectory {
-    const file = loadDataFile(path, tenantsFileSchema, 'tenants');
-    const directory = new TenantDirectory();
-    for (const t of file.tenants) {
-      if (directory.tenants.has(t.id)) throw new Error(`tenants file ${path}: tenant ${t.id} appears twice`);
-      const tenant: Tenant = { id: t.id, sendRate: t.sendRate };
-      directory.tenants.set(t.id, tenant);
-      for (const key of t.apiKeys) {
-        if (directory.byKeyHash.has(key.sha256)) {
-          throw new Error(`tenants file ${path}: API key ${key.id} of ${t.id} is already another key`);
-        }
-        directory.byKeyHash.set(key.sha256, tenant);
-      }
-      for (const key of t.eventKeys) {
-        directory.eventSecrets.set(
-          `${t.id}\u0000${key.id}`,
-          readSecret(key.secret, `tenant ${t.id} event key ${key.id}`, env),
-        );
-      }
-      if (t.callbackSecret) {
-        directory.callbackSecrets.set(
-          t.id,
-          readSecret(t.callbackSecret, `tenant ${t.id} callback secret`, env),
-        );
-      }
-    }
-    return directory;
+    return new TenantDirectory(build(path, loadDataFile(path, tenantsFileSchema, 'tenants'), env));
+  }
+
+  /**
+   * Loads the file, then reads it again every `intervalMs`. A changed file that is invalid (or names a
+   * secret that cannot be read) is refused with its error and the last good tenants stay in force.
+   */
+  static watch(
+    path: string,
+    options: { onRefused: (error: Error) => void; onChange?: () => void; intervalMs?: number },
+    env: NodeJS.ProcessEnv = process.env,
+  ): { directory: TenantDirectory; close: () => void } {
+    const directory = TenantDirectory.load(path, env);
+    const watched = watchDataFile(path, tenantsFileSchema, 'tenants', {
+      ...(options.intervalMs === undefined ? {} : { intervalMs: options.intervalMs }),
+      onRefused: options.onRefused,
+      // A build that throws (a key twice, a secret missing) is refused by the watcher; nothing changes.
+      onChange: (file) => {
+        directory.state = build(path, file, env);
+        options.onChange?.();
+      },
+    });
+    return { directory, close: () => watched.close() };
   }
 
   /** The tenant owning an API key, if any. The lookup is by hash, so its timing says nothing of the key. */
   authenticate(apiKey: string): Tenant | undefined {
-    return this.byKeyHash.get(hashApiKey(apiKey));
+    return this.state.byKeyHash.get(hashApiKey(apiKey));
   }
 
   get(tenantId: string): Tenant | undefined {
-    return this.tenants.get(tenantId);
+    return this.state.tenants.get(tenantId);
   }
 
   eventSecret(tenantId: string, keyId: string): string | undefined {
-    return this.eventSecrets.get(`${tenantId}\u0000${keyId}`);
+    return this.state.eventSecrets.get(`${tenantId}\u0000${keyId}`);
   }
 
   callbackSecret(tenantId: string): string | undefined {
-    return this.callbackSecrets.get(tenantId);
+    return this.state.callbackSecrets.get(tenantId);
   }
+}
+
+function build(path: string, file: z.output<typeof tenantsFileSchema>, env: NodeJS.ProcessEnv): TenantState {
+  const state: TenantState = {
+    tenants: new Map(),
+    byKeyHash: new Map(),
+    eventSecrets: new Map(),
+    callbackSecrets: new Map(),
+  };
+  for (const t of file.tenants) {
+    if (state.tenants.has(t.id)) throw new Error(`tenants file ${path}: tenant ${t.id} appears twice`);
+    const tenant: Tenant = { id: t.id, sendRate: t.sendRate };
+    state.tenants.set(t.id, tenant);
+    for (const key of t.apiKeys) {
+      if (state.byKeyHash.has(key.sha256)) {
+        throw new Error(`tenants file ${path}: API key ${key.id} of ${t.id} is already another key`);
+      }
+      state.byKeyHash.set(key.sha256, tenant);
+    }
+    for (const key of t.eventKeys) {
+      state.eventSecrets.set(
+        `${t.id}\u0000${key.id}`,
+        readSecret(key.secret, `tenant ${t.id} event key ${key.id}`, env),
+      );
+    }
+    if (t.callbackSecret) {
+      state.callbackSecrets.set(t.id, readSecret(t.callbackSecret, `tenant ${t.id} callback secret`, env));
+    }
+  }
+  return state;
 }

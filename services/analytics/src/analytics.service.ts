@@ -23,6 +23,7 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
   private weightsJob: PeriodicJob | undefined;
   private clickhouse: ClickHouse | undefined;
   private api: GrpcServer | undefined;
+  private closeOperators: (() => void) | undefined;
   private lastCycleAt = 0;
 
   constructor(
@@ -35,10 +36,12 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
   async onApplicationBootstrap(): Promise<void> {
     const config = this.config;
     // Before anything starts: a missing operators file or half a TLS setting stops the service at once.
-    const access = {
-      operators: OperatorDirectory.load(config.operatorsFile),
-      tls: grpcTlsFromSettings(config),
-    };
+    const operators = OperatorDirectory.watch(config.operatorsFile, {
+      onChange: () => this.log.info('operators reloaded'),
+      onRefused: (err) => this.log.error({ err }, 'operators file refused; the last good one stays in force'),
+    });
+    this.closeOperators = operators.close;
+    const access = { operators: operators.directory, tls: grpcTlsFromSettings(config) };
     const options = { url: config.clickhouseUrl, database: config.clickhouseDatabase };
     const applied = await migrate(options);
     if (applied.length > 0) this.log.info({ applied }, 'ClickHouse schema migrated');
@@ -80,6 +83,7 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.closeOperators?.();
     await this.api?.close();
     await this.weightsJob?.stop();
     await this.clickhouse?.close();

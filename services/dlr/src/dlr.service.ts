@@ -25,6 +25,7 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly consumers: BatchConsumer[] = [];
   private readonly jobs: PeriodicJob[] = [];
   private redis: Redis | undefined;
+  private closeTenants: (() => void) | undefined;
   private redisGuard: RedisStateGuard | undefined;
   private clickhouse: ClickHouse | undefined;
   private callbacks: StatusCallbacks | undefined;
@@ -38,7 +39,13 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onApplicationBootstrap(): Promise<void> {
     const config = this.config;
-    const tenants = TenantDirectory.load(config.tenantsFile);
+    const watched = TenantDirectory.watch(config.tenantsFile, {
+      intervalMs: config.tenantsReloadMs,
+      onChange: () => this.log.info('tenants reloaded'),
+      onRefused: (err) => this.log.error({ err }, 'tenants file refused; the last good one stays in force'),
+    });
+    this.closeTenants = watched.close;
+    const tenants = watched.directory;
     const clickhouseOptions = { url: config.clickhouseUrl, database: config.clickhouseDatabase };
     const applied = await migrate(clickhouseOptions);
     if (applied.length > 0) this.log.info({ applied }, 'ClickHouse schema migrated');
@@ -121,6 +128,7 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.closeTenants?.();
     await Promise.all(this.jobs.map((j) => j.stop()));
     await Promise.all(this.consumers.map((c) => c.stop()));
     await this.callbacks?.stop();

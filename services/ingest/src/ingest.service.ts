@@ -20,6 +20,7 @@ const HOUR_MS = 3_600_000;
 @Injectable()
 export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   private redis: Redis | undefined;
+  private closeTenants: (() => void) | undefined;
   private redisGuard: RedisStateGuard | undefined;
   private readonly consumers: BatchConsumer[] = [];
   private api: GrpcApi | undefined;
@@ -33,7 +34,13 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onApplicationBootstrap(): Promise<void> {
     const config = this.config;
-    const tenants = TenantDirectory.load(config.tenantsFile);
+    const watched = TenantDirectory.watch(config.tenantsFile, {
+      intervalMs: config.tenantsReloadMs,
+      onChange: () => this.log.info('tenants reloaded'),
+      onRefused: (err) => this.log.error({ err }, 'tenants file refused; the last good one stays in force'),
+    });
+    this.closeTenants = watched.close;
+    const tenants = watched.directory;
     const tls = grpcTlsFromSettings(config);
     const ranges = loadNumberRanges(config.numberRangesFile);
     // Auto-pipelining: commands of concurrent calls issued in one tick share one write (syscalls dominate here).
@@ -104,6 +111,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
 
   // Calls first (no new work), then the consumers finish their records, then Redis.
   async onModuleDestroy(): Promise<void> {
+    this.closeTenants?.();
     await this.api?.close();
     await Promise.all(this.consumers.map((c) => c.stop()));
     this.redisGuard?.stop();

@@ -125,21 +125,37 @@ export interface TestTenant {
   eventSecret: string;
   perSecond: number;
   burst: number;
+  /** Further API keys (a rotation in progress). */
+  moreApiKeys?: string[];
+  /** Further event keys, their secrets in files (as mounted Secrets are). */
+  moreEventKeys?: { id: string; file: string }[];
 }
 
-/** A tenants file holding only the keys' hashes; event secrets passed by variable, as in production. */
-export function tenantsFile(tenants: TestTenant[]): { path: string; env: Record<string, string> } {
-  const dir = mkdtempSync(join(tmpdir(), 'ingest-'));
-  const path = join(dir, 'tenants.yaml');
+/**
+ * A tenants file holding only the keys' hashes; event secrets passed by variable or file, as in production.
+ * Given a path, it writes that file again (a change the services pick up while running).
+ */
+export function tenantsFile(
+  tenants: TestTenant[],
+  path = join(mkdtempSync(join(tmpdir(), 'ingest-')), 'tenants.yaml'),
+): { path: string; env: Record<string, string> } {
   const env: Record<string, string> = {};
   const lines = ['tenants:'];
+  const hash = (key: string) => createHash('sha256').update(key).digest('hex');
   for (const t of tenants) {
     const variable = `EVENT_KEY_${t.id.toUpperCase().replace(/-/g, '_')}`;
     env[variable] = t.eventSecret;
+    const apiKeys = [t.apiKey, ...(t.moreApiKeys ?? [])].map(
+      (key, i) => `{ id: k${i}, sha256: ${hash(key)} }`,
+    );
+    const eventKeys = [
+      `{ id: ${t.eventKeyId}, secret: { env: ${variable} } }`,
+      ...(t.moreEventKeys ?? []).map((k) => `{ id: ${k.id}, secret: { file: ${k.file} } }`),
+    ];
     lines.push(
       `  - id: ${t.id}`,
-      `    apiKeys: [{ id: main, sha256: ${createHash('sha256').update(t.apiKey).digest('hex')} }]`,
-      `    eventKeys: [{ id: ${t.eventKeyId}, secret: { env: ${variable} } }]`,
+      `    apiKeys: [${apiKeys.join(', ')}]`,
+      `    eventKeys: [${eventKeys.join(', ')}]`,
       `    sendRate: { perSecond: ${t.perSecond}, burst: ${t.burst} }`,
     );
   }

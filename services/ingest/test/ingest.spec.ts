@@ -1,5 +1,7 @@
 /* eslint-disable @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-argument --
    the client is proto-loader's dynamic one on purpose: it knows nothing of Tern's generated types. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { events, sms } from '@tern/contracts';
@@ -50,6 +52,12 @@ const streamer: TestTenant = {
   id: `streamer-${run.slice(-6)}`,
   apiKey: `key-streamer-${run}`,
 };
+/** Its keys are rotated while ingest runs. */
+const rotating: TestTenant = {
+  ...acme,
+  id: `rotating-${run.slice(-6)}`,
+  apiKey: `key-rotating-${run}`,
+};
 /** A send rate the Kafka intake must hold to. */
 const paced: TestTenant = {
   ...acme,
@@ -72,6 +80,10 @@ let service: ServiceProcess;
 let client: PlainClient;
 let grpcPort: number;
 let watcher: Consumer;
+let tenantsPath: string;
+/** Every tenant of the test, with any of them changed (a key rotated). */
+const everyTenant = (changed?: TestTenant) =>
+  [acme, globex, slow, paced, streamer, rotating].map((t) => (t.id === changed?.id ? changed : t));
 const seen: Record<string, { value: Buffer; headers: Record<string, string> }[]> = {};
 
 /** Records of a topic seen since the test started whose decoded value passes `match`. */
@@ -117,7 +129,8 @@ beforeAll(async () => {
   });
   await waitFor('the watcher to join', () => assigned);
 
-  const tenants = tenantsFile([acme, globex, slow, paced, streamer]);
+  const tenants = tenantsFile(everyTenant());
+  tenantsPath = tenants.path;
   service = await startServiceProcess(join(__dirname, '..', 'dist', 'main.js'), {
     ...tenants.env,
     TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
@@ -129,6 +142,7 @@ beforeAll(async () => {
     TERN_INGEST_DEPLOYMENT: 'ingest-test',
     TERN_KAFKA_SESSION_TIMEOUT_MS: '10000',
     TERN_STATUS_STREAMS_PER_TENANT: '3',
+    TERN_TENANTS_RELOAD_MS: '500',
   });
   grpcPort = await waitFor(
     'the gRPC port',
@@ -580,5 +594,50 @@ describe('Kafka send-events intake', () => {
     const times = acceptedAt().sort((a, b) => a - b);
     expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(2_900);
     expect(dlqRecords().filter((r) => sent.some((e) => e.equals(r.value)))).toEqual([]);
+  });
+
+  it("takes a tenant's new API key and event key while running, then drops the old key, without a restart", async () => {
+    const newKey = `key-rotated-${run}`;
+    const eventSecretFile = join(mkdtempSync(join(tmpdir(), 'ingest-ev2-')), 'ev2');
+    writeFileSync(eventSecretFile, `secret-ev2-${run}`);
+    const ev2 = { id: 'ev2', file: eventSecretFile };
+    let sent = 0;
+    const sendWith = (key: string) =>
+      client.unary('sendMessage', message({ clientReference: `rotate-${run}-${++sent}` }), key);
+    const works = (key: string) =>
+      sendWith(key).then(
+        () => true,
+        () => false,
+      );
+    expect(await works(newKey)).toBe(false);
+
+    // Both keys, and a second event key, for the time the tenant's systems switch over.
+    tenantsFile(everyTenant({ ...rotating, moreApiKeys: [newKey], moreEventKeys: [ev2] }), tenantsPath);
+    await waitFor('the new API key taken', () => works(newKey), 15_000);
+    expect(await works(rotating.apiKey)).toBe(true);
+    const producer = kafka.producer();
+    await producer.connect();
+    const withEv2 = { ...rotating, eventKeyId: 'ev2', eventSecret: `secret-ev2-${run}` };
+    await producer.send({
+      topic: testClusterName(topics.sendEvents.name),
+      messages: [
+        {
+          key: rotating.id,
+          value: encodeValue(events.SendEvent, signedEvent(withEv2, request(`rotate-${run}-event`))),
+        },
+      ],
+    });
+    await producer.disconnect();
+    await waitFor(
+      'the event signed with the new event key accepted',
+      () =>
+        recordsOf(topics.accepted, (v) => v.message?.clientReference === `rotate-${run}-event`).length === 1,
+    );
+
+    // The old key retired.
+    tenantsFile(everyTenant({ ...rotating, apiKey: newKey, moreEventKeys: [ev2] }), tenantsPath);
+    await waitFor('the old API key refused', async () => !(await works(rotating.apiKey)), 15_000);
+    expect((await failure(sendWith(rotating.apiKey))).code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(await works(newKey)).toBe(true);
   });
 });
