@@ -35,6 +35,11 @@ const tenantsFileSchema = z.object({
         eventKeys: z.array(z.object({ id: z.string().min(1), secret: secretRef })).default([]),
         /** HMAC secret that signs the status callbacks sent to this tenant; without one, none are sent. */
         callbackSecret: secretRef.optional(),
+        /**
+         * While the callback secret is rotated: the old one, under which each callback is signed too, so the
+         * tenant's receivers can switch secrets at their own pace. Removed once they have.
+         */
+        retiringCallbackSecret: secretRef.optional(),
         /** Accepted messages per second (token bucket shared by every ingest instance), and the burst. */
         sendRate: z.object({ perSecond: z.number().positive(), burst: z.number().int().min(1) }),
       }),
@@ -56,7 +61,7 @@ interface TenantState {
   tenants: Map<string, Tenant>;
   byKeyHash: Map<string, Tenant>;
   eventSecrets: Map<string, string>;
-  callbackSecrets: Map<string, string>;
+  callbackSecrets: Map<string, string[]>;
 }
 
 /**
@@ -106,8 +111,9 @@ export class TenantDirectory {
     return this.state.eventSecrets.get(`${tenantId}\u0000${keyId}`);
   }
 
-  callbackSecret(tenantId: string): string | undefined {
-    return this.state.callbackSecrets.get(tenantId);
+  /** The secrets that sign the tenant's callbacks: the current one, then a retiring one; none: no callbacks. */
+  callbackSecrets(tenantId: string): readonly string[] {
+    return this.state.callbackSecrets.get(tenantId) ?? [];
   }
 }
 
@@ -135,7 +141,12 @@ function build(path: string, file: z.output<typeof tenantsFileSchema>, env: Node
       );
     }
     if (t.callbackSecret) {
-      state.callbackSecrets.set(t.id, readSecret(t.callbackSecret, `tenant ${t.id} callback secret`, env));
+      state.callbackSecrets.set(t.id, [
+        readSecret(t.callbackSecret, `tenant ${t.id} callback secret`, env),
+        ...(t.retiringCallbackSecret
+          ? [readSecret(t.retiringCallbackSecret, `tenant ${t.id} retiring callback secret`, env)]
+          : []),
+      ]);
     }
   }
   return state;

@@ -86,7 +86,7 @@ export class StatusCallbacks {
    */
   async handle(event: sms.StatusEvent): Promise<void> {
     if (!event.callbackUrl) return;
-    if (!this.tenants.callbackSecret(event.tenantId)) {
+    if (this.tenants.callbackSecrets(event.tenantId).length === 0) {
       callbacks.inc({ outcome: 'no_secret' });
       return;
     }
@@ -158,14 +158,14 @@ export class StatusCallbacks {
 
   /** One try, in a slot reserved for its tenant; the slot is freed when the POST ends. */
   private async attempt(id: string, event: sms.StatusEvent, earlierTries: number, firstTriedAt: number) {
-    const secret = this.tenants.callbackSecret(event.tenantId);
-    if (!secret) {
+    const secrets = this.tenants.callbackSecrets(event.tenantId);
+    if (secrets.length === 0) {
       this.release(event.tenantId);
       return this.forget(id);
     }
     const body = callbackBody(event);
     const headers = {
-      [CALLBACK_HEADERS.signature]: signCallback(secret, Math.floor(Date.now() / 1000), body),
+      [CALLBACK_HEADERS.signature]: signCallback(secrets, Math.floor(Date.now() / 1000), body),
       [CALLBACK_HEADERS.eventId]: id,
     };
     const endTimer = callbackSeconds.startTimer();

@@ -58,13 +58,21 @@ describe('status callbacks', () => {
   const body = '{"messageId":"m1","status":"MESSAGE_STATUS_DELIVERED"}';
 
   it('signs the timestamp and the exact body; a receiver refuses another body, secret or an old timestamp', () => {
-    const header = signCallback('s3cret', 1_800_000_000, body);
+    const header = signCallback(['s3cret'], 1_800_000_000, body);
     expect(header).toMatch(/^t=1800000000,v1=[0-9a-f]{64}$/);
     expect(verifyCallback('s3cret', header, body, 1_800_000_010)).toBe(true);
     expect(verifyCallback('s3cret', header, body.replace('m1', 'm2'), 1_800_000_010)).toBe(false);
     expect(verifyCallback('other', header, body, 1_800_000_010)).toBe(false);
     expect(verifyCallback('s3cret', header, body, 1_800_000_000 + 301)).toBe(false);
     expect(verifyCallback('s3cret', 'garbage', body, 1_800_000_000)).toBe(false);
+  });
+
+  it('signs under the new and the retiring secret while one is rotated: a receiver with either accepts', () => {
+    const header = signCallback(['new-secret', 'old-secret'], 1_800_000_000, body);
+    expect(header).toMatch(/^t=1800000000,v1=[0-9a-f]{64},v1=[0-9a-f]{64}$/);
+    expect(verifyCallback('new-secret', header, body, 1_800_000_010)).toBe(true);
+    expect(verifyCallback('old-secret', header, body, 1_800_000_010)).toBe(true);
+    expect(verifyCallback('third-secret', header, body, 1_800_000_010)).toBe(false);
   });
 
   it('names an event the same however often it comes, and two changes of one attempt apart', () => {

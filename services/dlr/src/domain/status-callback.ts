@@ -3,7 +3,10 @@ import { sms } from '@tern/contracts';
 
 /** Headers of a status callback. */
 export const CALLBACK_HEADERS = {
-  /** `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the tenant's callback secret>`. */
+  /**
+   * `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the tenant's callback secret>`, and a
+   * second `v1=` under the retiring secret while one is being rotated out.
+   */
   signature: 'x-tern-signature',
   /** The same for every delivery try of one event: receivers drop repeats by it. */
   eventId: 'x-tern-event-id',
@@ -31,12 +34,18 @@ export function callbackBody(event: sms.StatusEvent): string {
  * Signature over the timestamp and the exact body, Stripe-style, so a receiver can refuse both forged and
  * replayed posts (a timestamp too far from its clock).
  */
-export function signCallback(secret: string, timestampSeconds: number, body: string): string {
-  const mac = createHmac('sha256', secret).update(`${timestampSeconds}.${body}`).digest('hex');
-  return `t=${timestampSeconds},v1=${mac}`;
+export function signCallback(secrets: readonly string[], timestampSeconds: number, body: string): string {
+  const macs = secrets.map(
+    (secret) => `v1=${createHmac('sha256', secret).update(`${timestampSeconds}.${body}`).digest('hex')}`,
+  );
+  return [`t=${timestampSeconds}`, ...macs].join(',');
 }
 
-/** What a receiver does: true when the header signs this body with the secret, within `toleranceSeconds`. */
+/**
+ * What a receiver does: true when one of the header's signatures signs this body with the secret, within
+ * `toleranceSeconds`. (While a tenant's callback secret is rotated, each callback carries a signature under
+ * the new secret and one under the retiring one: a receiver holding either accepts it.)
+ */
 export function verifyCallback(
   secret: string,
   header: string,
@@ -44,12 +53,15 @@ export function verifyCallback(
   nowSeconds: number,
   toleranceSeconds = 300,
 ): boolean {
-  const parts = Object.fromEntries(header.split(',').map((p) => p.split('=', 2) as [string, string]));
-  const t = Number(parts['t']);
-  if (!Number.isInteger(t) || Math.abs(nowSeconds - t) > toleranceSeconds || !parts['v1']) return false;
-  const expected = Buffer.from(signCallback(secret, t, body).split('v1=')[1] ?? '', 'hex');
-  const given = Buffer.from(parts['v1'], 'hex');
-  return expected.length === given.length && timingSafeEqual(expected, given);
+  const parts = header.split(',').map((p) => p.split('=', 2) as [string, string | undefined]);
+  const t = Number(parts.find(([k]) => k === 't')?.[1]);
+  if (!Number.isInteger(t) || Math.abs(nowSeconds - t) > toleranceSeconds) return false;
+  const expected = Buffer.from(signCallback([secret], t, body).split('v1=')[1] ?? '', 'hex');
+  return parts.some(([k, v]) => {
+    if (k !== 'v1' || v === undefined) return false;
+    const given = Buffer.from(v, 'hex');
+    return expected.length === given.length && timingSafeEqual(expected, given);
+  });
 }
 
 /**
