@@ -2,6 +2,8 @@
 // campaign to the countries of the simulated carrier world, over the public gRPC API with an API key, then
 // each message read back. Prints one line per status and a summary.
 //   pnpm --filter @tern/traffic send --target 127.0.0.1:50051 --api-key tern-local-demo-key --messages 30
+//   (--ca FILE: over TLS, trusting the CA in FILE, as with `./tern up --tls`: --ca .local/tls/ca.crt)
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -12,6 +14,7 @@ const { values } = parseArgs({
     target: { type: 'string', default: '127.0.0.1:50051' },
     'api-key': { type: 'string', default: 'tern-local-demo-key' },
     messages: { type: 'string', default: '30' },
+    ca: { type: 'string' },
   },
 });
 
@@ -56,7 +59,7 @@ async function main(): Promise<void> {
   };
   const client = new pkg.tern.sms.v1.SmsService(
     values.target,
-    grpc.credentials.createInsecure(),
+    values.ca ? grpc.credentials.createSsl(readFileSync(values.ca)) : grpc.credentials.createInsecure(),
   ) as unknown as Record<
     string,
     (req: unknown, md: grpc.Metadata, cb: (e: grpc.ServiceError | null, r: unknown) => void) => void
