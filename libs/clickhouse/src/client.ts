@@ -1,11 +1,23 @@
+import { readFileSync } from 'node:fs';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { identifier, type Sql } from './sql';
 
 export interface ClickHouseOptions {
-  /** HTTP endpoint, e.g. http://127.0.0.1:8123 (credentials, if any, in the URL). */
+  /** HTTP endpoint, e.g. http://127.0.0.1:8123, https:// for TLS (credentials, if any, in the URL). */
   url: string;
   database: string;
+  /** For https: the CA that signed the server's certificate (else the system's CAs). */
+  tlsCaFile?: string | undefined;
   requestTimeoutMs?: number;
+}
+
+/** A service's ClickHouse options from its settings (clickhouseSettings in @tern/config). */
+export function clickhouseOptionsFromSettings(config: {
+  clickhouseUrl: string;
+  clickhouseDatabase: string;
+  clickhouseTlsCaFile?: string | undefined;
+}): ClickHouseOptions {
+  return { url: config.clickhouseUrl, database: config.clickhouseDatabase, tlsCaFile: config.clickhouseTlsCaFile };
 }
 
 /** One client per process and database; it pools HTTP connections. */
@@ -20,6 +32,7 @@ export class ClickHouse {
       url: options.url,
       database: options.database,
       request_timeout: options.requestTimeoutMs ?? 30_000,
+      ...(options.tlsCaFile ? { tls: { ca_cert: readFileSync(options.tlsCaFile) } } : {}),
       // 18.16 knows no newer settings; the client's defaults only add what every version accepts.
       compression: { request: false, response: false },
       // Its own console logging is off: callers see every error and report it through the service's logger.

@@ -1,5 +1,16 @@
-import { infraFromEnv, startTcpProxy, uniqueName } from '@tern/testing';
-import { ClickHouse, InsertBatcher, literal, migrate, readMigrations, RowRefusedError, sql } from '../src';
+import { connect } from 'node:net';
+import { createServer, type Server } from 'node:tls';
+import { makeTestCertificates, infraFromEnv, startTcpProxy, uniqueName } from '@tern/testing';
+import {
+  ClickHouse,
+  clickhouseOptionsFromSettings,
+  InsertBatcher,
+  literal,
+  migrate,
+  readMigrations,
+  RowRefusedError,
+  sql,
+} from '../src';
 
 const { clickhouseUrl } = infraFromEnv();
 
@@ -121,5 +132,46 @@ describe('ClickHouse adapter (real server)', () => {
         await proxy.close();
       }
     });
+  });
+});
+
+describe('ClickHouse over TLS, from the settings', () => {
+  // ClickHouse behind a TLS-terminating proxy (as behind a load balancer): the client speaks real TLS.
+  const certs = makeTestCertificates();
+  let tlsFront: Server;
+  let url: string;
+  beforeAll(async () => {
+    const target = new URL(clickhouseUrl);
+    tlsFront = createServer(
+      { cert: certs.read(certs.serverCert), key: certs.read(certs.serverKey) },
+      (client) => {
+        const upstream = connect(Number(target.port), target.hostname);
+        client.pipe(upstream).pipe(client);
+        client.on('error', () => upstream.destroy());
+        upstream.on('error', () => client.destroy());
+      },
+    );
+    await new Promise<void>((resolve) => tlsFront.listen(0, '127.0.0.1', resolve));
+    url = `https://127.0.0.1:${(tlsFront.address() as { port: number }).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => tlsFront.close(() => resolve())));
+
+  const answers = async (caFile?: string) => {
+    const db = new ClickHouse(
+      clickhouseOptionsFromSettings({ clickhouseUrl: url, clickhouseDatabase: 'default', clickhouseTlsCaFile: caFile }),
+    );
+    try {
+      const [row] = await db.rows<{ one: number }>(sql`SELECT 1 AS one`);
+      return row?.one === 1;
+    } catch {
+      return false;
+    } finally {
+      await db.close();
+    }
+  };
+
+  it('queries over https trusting the CA that signed the server, and not without it', async () => {
+    expect(await answers(certs.caCert)).toBe(true);
+    expect(await answers()).toBe(false);
   });
 });

@@ -82,7 +82,7 @@ export const commonSettings = {
 export const clickhouseSettings = {
   clickhouseUrl: setting(
     'TERN_CLICKHOUSE_URL',
-    'ClickHouse HTTP endpoint, e.g. http://127.0.0.1:8123 (a user and password, if any, in the URL)',
+    'ClickHouse HTTP endpoint, e.g. http://127.0.0.1:8123, or https:// for TLS (a user and password, if any, in the URL)',
     env.url(),
     true,
   ),
@@ -90,6 +90,11 @@ export const clickhouseSettings = {
     'TERN_CLICKHOUSE_DATABASE',
     'ClickHouse database of the platform (created and migrated at start-up)',
     env.string().default('tern'),
+  ),
+  clickhouseTlsCaFile: setting(
+    'TERN_CLICKHOUSE_TLS_CA_FILE',
+    'PEM CA bundle that signed the ClickHouse server’s certificate, for https:// (unset: the system’s CAs)',
+    env.string().optional(),
   ),
 };
 

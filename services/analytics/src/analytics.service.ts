@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { ClickHouse, migrate } from '@tern/clickhouse';
+import { ClickHouse, clickhouseOptionsFromSettings, migrate } from '@tern/clickhouse';
 import { OperatorDirectory, type ConfigOf } from '@tern/config';
 import { KafkaClient } from '@tern/kafka';
 import {
@@ -42,7 +42,7 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
     });
     this.closeOperators = operators.close;
     const access = { operators: operators.directory, tls: grpcTlsFromSettings(config) };
-    const options = { url: config.clickhouseUrl, database: config.clickhouseDatabase };
+    const options = clickhouseOptionsFromSettings(config);
     const applied = await migrate(options);
     if (applied.length > 0) this.log.info({ applied }, 'ClickHouse schema migrated');
     const clickhouse = new ClickHouse(options);

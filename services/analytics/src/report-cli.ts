@@ -2,7 +2,7 @@
 //   node services/analytics/dist/report-cli.js [--since 1h | --from ISO --to ISO] [--out .local/reports]
 // ClickHouse from TERN_CLICKHOUSE_URL / TERN_CLICKHOUSE_DATABASE, as the service reads it.
 import { parseArgs } from 'node:util';
-import { ClickHouse } from '@tern/clickhouse';
+import { ClickHouse, clickhouseOptionsFromSettings } from '@tern/clickhouse';
 import { clickhouseSettings, loadConfig } from '@tern/config';
 import { channelReport, writeChannelReport } from './channel-report.job';
 import { RouteFiguresRepository } from './route-figures.repository';
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     ? instant(values.from, '--from')
     : new Date(to.getTime() - duration(values.since ?? '1h'));
   const config = loadConfig(clickhouseSettings);
-  const db = new ClickHouse({ url: config.clickhouseUrl, database: config.clickhouseDatabase });
+  const db = new ClickHouse(clickhouseOptionsFromSettings(config));
   try {
     const report = await channelReport(new RouteFiguresRepository(db), from, to);
     const written = writeChannelReport(report, values.out);

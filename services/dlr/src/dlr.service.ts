@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { ClickHouse, migrate } from '@tern/clickhouse';
+import { ClickHouse, clickhouseOptionsFromSettings, migrate } from '@tern/clickhouse';
 import { TenantDirectory, type ConfigOf } from '@tern/config';
 import { KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER, PeriodicJob } from '@tern/service-kit';
@@ -46,7 +46,7 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
     });
     this.closeTenants = watched.close;
     const tenants = watched.directory;
-    const clickhouseOptions = { url: config.clickhouseUrl, database: config.clickhouseDatabase };
+    const clickhouseOptions = clickhouseOptionsFromSettings(config);
     const applied = await migrate(clickhouseOptions);
     if (applied.length > 0) this.log.info({ applied }, 'ClickHouse schema migrated');
     const clickhouse = new ClickHouse(clickhouseOptions);
