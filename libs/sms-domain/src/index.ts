@@ -6,3 +6,4 @@ export * from './recipient';
 export * from './sender';
 export * from './callback-url';
 export * from './channel-tiers';
+export * from './attempt-outcome';

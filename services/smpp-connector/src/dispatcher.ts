@@ -1,6 +1,7 @@
 import { events, sms } from '@tern/contracts';
 import { PoisonMessageError, TransientError, topics, type TypedProducer } from '@tern/kafka';
 import type { Logger } from '@tern/telemetry';
+import { OUTCOME_UNKNOWN } from '@tern/sms-domain';
 import type { AttemptStore } from './attempt-store';
 import type { ChannelBinds } from './channel-binds';
 import { buildSubmits, MessageExpiredError } from './domain/submit-builder';
@@ -69,7 +70,7 @@ export class Dispatcher {
     if (claim.state === 'in-doubt') {
       this.log.warn(ids, 'attempt interrupted between submit_sm and its answer; not submitting it again');
       return this.record(dispatch, message, [], 0, {
-        errorCode: 'OUTCOME_UNKNOWN',
+        errorCode: OUTCOME_UNKNOWN,
         commandStatus: 0,
         retryable: true,
       });
@@ -138,7 +139,7 @@ export class Dispatcher {
           retryable: true,
         });
       }
-      const errorCode = outcome.kind === 'unknown' ? 'OUTCOME_UNKNOWN' : 'NO_BIND';
+      const errorCode = outcome.kind === 'unknown' ? OUTCOME_UNKNOWN : 'NO_BIND';
       this.log.warn({ ...ids, reason: outcome.reason }, 'submission failed');
       return this.record(dispatch, message, smscIds, started, {
         errorCode,

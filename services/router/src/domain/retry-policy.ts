@@ -1,10 +1,5 @@
 import type { events } from '@tern/contracts';
-
-/**
- * The failure the connector reports when it cannot know whether the SMSC took an attempt (it died between
- * submit_sm and the answer): the attempt may have delivered.
- */
-export const OUTCOME_UNKNOWN = 'OUTCOME_UNKNOWN';
+import { OUTCOME_UNKNOWN } from '@tern/sms-domain';
 
 export type RetryVerdict =
   | { retry: true; attempt: number; tried: Set<string>; failedInDoubt: boolean }
