@@ -106,6 +106,7 @@ async function main(): Promise<void> {
       submitDate: s.submittedAt,
       doneDate: new Date(),
       receivedAt: new Date(),
+      handset: (s.message?.to ?? '').replace('+', ''),
     }));
     started = Date.now();
     await publishValues(topics.dlr, receipts);

@@ -175,7 +175,13 @@ export class AttemptLedger {
       reportAt,
       unmatchedMember(receipt),
     )) as string | null;
-    if (!ref) return undefined;
+    if (!ref) {
+      if (receipt.handset) {
+        const key = handsetReceiptsKey(receipt.channelId, receipt.handset);
+        await execOrThrow(this.redis.pipeline().sadd(key, receipt.smscMessageId).expire(key, KEEP_SECONDS));
+      }
+      return undefined;
+    }
     const [messageId = '', attempt = '0', part = '0'] = ref.split('|');
     return { messageId, attempt: Number(attempt), part: Number(part) };
   }
@@ -184,12 +190,9 @@ export class AttemptLedger {
    * Receipts still without a submission when their time to be reported came, each leased to the caller:
    * it reports the receipt and calls done(), which forgets it.
    */
-  async unmatchedDue(
-    now: number,
-    limit: number,
-  ): Promise<{ receipt: events.DeliveryReceipt; done: () => Promise<void> }[]> {
+  async unmatchedDue(now: number, limit: number): Promise<UnmatchedReceipt[]> {
     const members = await this.unmatched.lease(now, limit, 60_000);
-    const found: { receipt: events.DeliveryReceipt; done: () => Promise<void> }[] = [];
+    const found: UnmatchedReceipt[] = [];
     for (const member of members) {
       const cut = member.indexOf('|'); // channel ids have no '|'; an SMSC id might
       const channelId = member.slice(0, cut);
@@ -201,7 +204,11 @@ export class AttemptLedger {
         continue;
       }
       const receipt = events.DeliveryReceipt.decode(Buffer.from(raw, 'base64'));
-      found.push({ receipt, done: () => this.dropUnmatched(receipt) });
+      found.push({
+        receipt,
+        done: () => this.dropUnmatched(receipt),
+        postpone: (at) => this.unmatched.schedule(member, at),
+      });
     }
     return found;
   }
@@ -217,6 +224,8 @@ export class AttemptLedger {
       pipeline.del(pendingKey(receipt.channelId, reading));
     }
     pipeline.zrem(UNMATCHED, unmatchedMember(receipt));
+    if (receipt.handset)
+      pipeline.srem(handsetReceiptsKey(receipt.channelId, receipt.handset), receipt.smscMessageId);
     await execOrThrow(pipeline);
   }
 
@@ -267,6 +276,58 @@ export class AttemptLedger {
   }
 
   /**
+   * An attempt in doubt (the connector died between submit_sm and the answer, so its SMSC id is unknown),
+   * kept under its channel and handset until `keepUntil` (its message's validity), for a receipt that no
+   * submission claims.
+   */
+  async inDoubt(result: events.SubmitResult, handset: string, keepUntil: number): Promise<void> {
+    const key = inDoubtKey(result.channelId, handset);
+    const submission = Buffer.from(events.SubmitResult.encode(result).finish()).toString('base64');
+    const pipeline = this.redis.pipeline();
+    pipeline.hset(key, `${result.messageId}|${result.attempt}`, submission);
+    pipeline.pexpireat(key, Math.max(keepUntil, Date.now() + 60_000));
+    await execOrThrow(pipeline);
+  }
+
+  /** The one attempt in doubt to this handset on this channel; undefined when none, or several (ambiguous). */
+  async soleInDoubt(channelId: string, handset: string): Promise<events.SubmitResult | undefined> {
+    const held = Object.values(await this.redis.hgetall(inDoubtKey(channelId, handset)));
+    return held.length === 1 ? events.SubmitResult.decode(Buffer.from(held[0]!, 'base64')) : undefined;
+  }
+
+  /**
+   * Gives an attempt in doubt the receipt no submission claimed: the attempt is recorded as submitted with
+   * the receipt's SMSC id and marked as reported before (its FAILED report and retry went out already), and
+   * the receipt, kept under that id, is returned to be applied.
+   */
+  async adoptInDoubt(
+    result: events.SubmitResult,
+    receipt: events.DeliveryReceipt,
+  ): Promise<{ part: number; receipt: events.DeliveryReceipt }[]> {
+    const adopted = { ...result, accepted: true, errorCode: '', smscMessageIds: [receipt.smscMessageId] };
+    const waiting = await this.submitted(adopted, Date.now() + KEEP_SECONDS * 1000);
+    await this.redis.hset(attemptKey(result.messageId, result.attempt), 'missed', '1');
+    return waiting;
+  }
+
+  /** The attempt in doubt was given its receipt: no other receipt is given to it. */
+  async resolvedInDoubt(result: events.SubmitResult, handset: string): Promise<void> {
+    await this.redis.hdel(inDoubtKey(result.channelId, handset), `${result.messageId}|${result.attempt}`);
+  }
+
+  /** Unmatched receipts kept for this handset on this channel, for an attempt in doubt that comes later. */
+  async unmatchedForHandset(channelId: string, handset: string): Promise<events.DeliveryReceipt[]> {
+    const members = await this.redis.smembers(handsetReceiptsKey(channelId, handset));
+    const found: events.DeliveryReceipt[] = [];
+    for (const smscMessageId of members) {
+      const [reading = ''] = smscIdReadings(smscMessageId);
+      const raw = await this.redis.get(pendingKey(channelId, reading));
+      if (raw) found.push(events.DeliveryReceipt.decode(Buffer.from(raw, 'base64')));
+    }
+    return found;
+  }
+
+  /**
    * Attempts whose receipt is overdue and not reported, each leased to the caller for a minute: it claims
    * the missing-receipt report (which a late receipt may still overrule), reports it, and calls done().
    */
@@ -301,6 +362,17 @@ export interface OverdueAttempt {
   postpone: (at: number) => Promise<void>;
 }
 
+export interface UnmatchedReceipt {
+  receipt: events.DeliveryReceipt;
+  /** Reported (or given to its attempt): forgotten. */
+  done: () => Promise<void>;
+  /** Kept waiting until `at`. */
+  postpone: (at: number) => Promise<void>;
+}
+
+const inDoubtKey = (channelId: string, handset: string) => `tern:dlr:in-doubt:${channelId}:${handset}`;
+const handsetReceiptsKey = (channelId: string, handset: string) =>
+  `tern:dlr:unmatched-by-handset:${channelId}:${handset}`;
 const attemptKey = (messageId: string, attempt: number) => `tern:dlr:attempt:${messageId}:${attempt}`;
 const idKey = (channelId: string, reading: string) => `tern:dlr:id:${channelId}:${reading}`;
 const pendingKey = (channelId: string, reading: string) => `tern:dlr:unmatched:${channelId}:${reading}`;

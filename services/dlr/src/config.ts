@@ -33,6 +33,11 @@ export const dlrSettings = {
     'How long a receipt waits for its submission before it is dead-lettered (sms.dlr.dlq, UNMATCHED_RECEIPT)',
     env.int(1000, 3 * 24 * 3_600_000).default(3_600_000),
   ),
+  inDoubtGraceMs: setting(
+    'TERN_DLR_IN_DOUBT_GRACE_MS',
+    'How long a delivery receipt waits for its own submission before it may go to the attempt in doubt to its handset',
+    env.int(500, 3_600_000).default(20_000),
+  ),
   inFlight: setting(
     'TERN_DLR_IN_FLIGHT',
     'Records per partition handled at once',

@@ -12,13 +12,23 @@ import { Counter } from 'prom-client';
 import type { AttemptLedger, PartRef } from './attempt-ledger';
 import { attemptRecord, type AttemptEnding } from './domain/attempt-record';
 import { OUTCOMES, receiptOutcome, resolveParts, type ReceiptOutcome } from './domain/outcomes';
+import { OUTCOME_UNKNOWN } from '@tern/sms-domain';
 
 /** How soon an attempt held for a channel that cannot receive is looked at again. */
 const RECEIVER_RECHECK_MS = 2_000;
 
+/** A handset as digits only: receipts carry it as the SMSC wrote it, messages in E.164. */
+const handsetOf = (address: string) => address.replace(/\D/g, '');
+/**
+ * A receipt an attempt in doubt can take: a delivery (a failure changes nothing, the message was retried
+ * already) naming its handset.
+ */
+const adoptable = (receipt: events.DeliveryReceipt) =>
+  receipt.state === sms.ReceiptState.RECEIPT_STATE_DELIVRD && handsetOf(receipt.handset) !== '';
+
 const receipts = new Counter({
   name: 'tern_dlr_receipts_total',
-  help: 'Receipts by what became of them: applied, duplicate, intermediate, unmatched (kept for a later submission), orphaned (no submission came: dead-lettered), missing (none in the window), held (overdue while its channel could not receive: waited for)',
+  help: 'Receipts by what became of them: applied, duplicate, intermediate, unmatched (kept for a later submission), orphaned (no submission came: dead-lettered), missing (none in the window), held (overdue while its channel could not receive: waited for), adopted (given to the attempt in doubt to its handset)',
   labelNames: ['outcome'],
   registers: [metricsRegistry],
 });
@@ -33,6 +43,11 @@ export interface CorrelatorSettings {
   otpReceiptWindowMs: number;
   /** Key of the recipient hash in attempt records. */
   analyticsHashKey: string;
+  /**
+   * How long a delivery receipt waits for its own submission before it may be given to an attempt in doubt
+   * to its handset (a submission normally follows its receipt within a second or two).
+   */
+  inDoubtGraceMs: number;
   /** How long a receipt waits for its submission before it is dead-lettered as UNMATCHED_RECEIPT. */
   unmatchedReceiptMs: number;
 }
@@ -77,6 +92,7 @@ export class ReceiptCorrelator {
         }),
         this.record(result, message, { status, reason, doneAt: at, version: 1 }),
       ]);
+      if (result.errorCode === OUTCOME_UNKNOWN) await this.rememberInDoubt(result, message);
       return;
     }
     const window =
@@ -100,7 +116,11 @@ export class ReceiptCorrelator {
   }
 
   async receipt(receipt: events.DeliveryReceipt): Promise<void> {
-    const ref = await this.ledger.matchOrKeep(receipt, Date.now() + this.settings.unmatchedReceiptMs);
+    // A delivery that finds no submission is looked at again soon, for an attempt in doubt to its handset.
+    const wait = adoptable(receipt)
+      ? Math.min(this.settings.inDoubtGraceMs, this.settings.unmatchedReceiptMs)
+      : this.settings.unmatchedReceiptMs;
+    const ref = await this.ledger.matchOrKeep(receipt, Date.now() + wait);
     if (!ref) {
       receipts.inc({ outcome: 'unmatched' });
       this.log.info(
@@ -161,7 +181,19 @@ export class ReceiptCorrelator {
   async reportUnmatched(now = Date.now()): Promise<number> {
     const due = await this.ledger.unmatchedDue(now, 200);
     const dlr = this.producer.onCluster(topics.dlr);
-    for (const { receipt, done } of due) {
+    for (const { receipt, done, postpone } of due) {
+      if (adoptable(receipt)) {
+        const inDoubt = await this.ledger.soleInDoubt(receipt.channelId, handsetOf(receipt.handset));
+        if (inDoubt) {
+          await this.adopt(inDoubt, receipt);
+          continue;
+        }
+        const deadline = (receipt.receivedAt?.getTime() ?? now) + this.settings.unmatchedReceiptMs;
+        if (now < deadline) {
+          await postpone(deadline);
+          continue;
+        }
+      }
       const waitedS = Math.round(this.settings.unmatchedReceiptMs / 1000);
       await this.producer.sendRaw(dlr.dlq, [
         {
@@ -184,6 +216,38 @@ export class ReceiptCorrelator {
       );
     }
     return due.length;
+  }
+
+  /**
+   * An attempt in doubt (single-part: one receipt tells all) is remembered under its channel and handset; a
+   * delivery receipt kept there long enough that no submission of its own will claim it is its receipt.
+   */
+  private async rememberInDoubt(result: events.SubmitResult, message: events.SmsMessage): Promise<void> {
+    if (message.segments > 1) return;
+    const handset = handsetOf(message.to);
+    const keepUntil = message.expiresAt?.getTime() ?? Date.now() + this.settings.unmatchedReceiptMs;
+    await this.ledger.inDoubt(result, handset, keepUntil);
+    const settled = Date.now() - this.settings.inDoubtGraceMs;
+    const kept = (await this.ledger.unmatchedForHandset(result.channelId, handset)).filter(
+      (r) => adoptable(r) && (r.receivedAt?.getTime() ?? 0) <= settled,
+    );
+    // More than one: which is its receipt cannot be told; they are dead-lettered in time, as any unmatched.
+    if (kept.length === 1) await this.adopt(result, kept[0]!);
+  }
+
+  /** Gives the attempt in doubt its receipt: the message's status follows what reached the handset. */
+  private async adopt(inDoubt: events.SubmitResult, receipt: events.DeliveryReceipt): Promise<void> {
+    const waiting = await this.ledger.adoptInDoubt(inDoubt, receipt);
+    for (const { part, receipt: kept } of waiting) {
+      await this.apply({ messageId: inDoubt.messageId, attempt: inDoubt.attempt, part }, kept);
+      await this.ledger.matched(kept);
+    }
+    await this.ledger.resolvedInDoubt(inDoubt, handsetOf(receipt.handset));
+    receipts.inc({ outcome: 'adopted' });
+    this.log.info(
+      { messageId: inDoubt.messageId, attempt: inDoubt.attempt, channelId: inDoubt.channelId },
+      'receipt no submission claimed given to the attempt in doubt to its handset',
+    );
   }
 
   private async apply(ref: PartRef, receipt: events.DeliveryReceipt): Promise<void> {

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClickHouse, identifier, sql } from '@tern/clickhouse';
-import { events, sms, statusEvent } from '@tern/contracts';
+import { events, sms, statusEvent, statusRank } from '@tern/contracts';
 import { DLQ_HEADERS, topics, type TopicDef } from '@tern/kafka';
 import {
   closeTestProducer,
@@ -157,6 +157,7 @@ describe('dlr', () => {
       TERN_CALLBACK_TIMEOUT_MS: '4000',
       TERN_CALLBACK_TENANT_CONCURRENCY: '2',
       TERN_DLR_UNMATCHED_RECEIPT_MS: '4000',
+      TERN_DLR_IN_DOUBT_GRACE_MS: '1000',
       TERN_DLR_DEPLOYMENT: run,
       // Test submissions are stamped 3 s in the past: receipts for them are due 5 s after they are published.
       TERN_DLR_OTP_RECEIPT_WINDOW_MS: '8000',
@@ -206,6 +207,8 @@ describe('dlr', () => {
     submitDate: new Date(Date.now() - 3000),
     doneDate: new Date(),
     receivedAt: new Date(),
+    // As from an SMSC that names no handset: never given to an attempt in doubt.
+    handset: '',
   });
   const finalOf = (messageId: string) =>
     statuses.filter(
@@ -286,6 +289,66 @@ describe('dlr', () => {
     expect(dead.receipt.state).toBe(S.RECEIPT_STATE_DELIVRD);
     // The receipt that came before its submission (an earlier test) was matched: never dead-lettered.
     expect(deadReceipts.some((d) => d.receipt.smscMessageId === '5000001')).toBe(false);
+  });
+
+  it('gives an attempt in doubt the delivery no submission claimed, whichever comes first: DELIVERED, as the handset saw', async () => {
+    // The connector died between submit_sm and its answer: the attempt's SMSC id was never learnt, and the
+    // message was sent again on the same channel and failed there. The carrier's receipt of the first
+    // attempt names the handset.
+    const inDoubt = (to: string) => {
+      const sub = submission([], { accepted: false, errorCode: 'OUTCOME_UNKNOWN', retryable: true });
+      sub.message!.to = to;
+      return sub;
+    };
+    const handsetReceipt = (smscId: string, to: string) => ({
+      ...receipt(smscId, S.RECEIPT_STATE_DELIVRD),
+      handset: to.replace('+', ''),
+    });
+    const finalStatus = (messageId: string) =>
+      statuses.filter((s) => s.messageId === messageId).sort((a, b) => statusRank(b) - statusRank(a))[0];
+
+    // In doubt first, then the second attempt fails, then the first attempt's receipt comes.
+    const first = inDoubt('+6591110001');
+    await publishValues(topics.submitted, [first]);
+    const second = {
+      ...submission(['8800002']),
+      messageId: first.messageId,
+      attempt: 2,
+      message: first.message,
+    };
+    await publishValues(topics.submitted, [second]);
+    await submittedSeen(first.messageId);
+    await publishValues(topics.dlr, [receipt('8800002', S.RECEIPT_STATE_UNDELIV, '034')]);
+    await waitFor('the second attempt UNDELIVERED', () =>
+      statuses.some(
+        (s) => s.messageId === first.messageId && s.status === sms.MessageStatus.MESSAGE_STATUS_UNDELIVERED,
+      ),
+    );
+    await publishValues(topics.dlr, [handsetReceipt('8800001', first.message!.to)]);
+    await waitFor('the message DELIVERED by its attempt in doubt', () =>
+      statuses.some(
+        (s) =>
+          s.messageId === first.messageId &&
+          s.attempt === 1 &&
+          s.status === sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
+      ),
+    );
+    expect(finalStatus(first.messageId)?.status).toBe(sms.MessageStatus.MESSAGE_STATUS_DELIVERED);
+
+    // The receipt first (the restarted connector reports the attempt in doubt a little later).
+    const late = inDoubt('+6591110002');
+    await publishValues(topics.dlr, [handsetReceipt('8800003', late.message!.to)]);
+    await waitFor('the receipt kept', () => dlr.logs.some((l) => l['smscMessageId'] === '8800003'));
+    await new Promise((r) => setTimeout(r, 1500));
+    await publishValues(topics.submitted, [late]);
+    await waitFor('DELIVERED once the attempt in doubt is known', () =>
+      statuses.some(
+        (s) => s.messageId === late.messageId && s.status === sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
+      ),
+    );
+    // Neither receipt was dead-lettered, and no retry was asked for on their account.
+    expect(deadReceipts.filter((d) => ['8800001', '8800003'].includes(d.receipt.smscMessageId))).toEqual([]);
+    expect(retries.filter((r) => r.message?.messageId === late.messageId)).toEqual([]);
   });
 
   it('changes nothing on a duplicated receipt', async () => {

@@ -98,6 +98,7 @@ export function mapDeliverSm(body: ShortMessageBody, channelId: string, received
       submitDate: parsed?.submitDate,
       doneDate: parsed?.doneDate,
       receivedAt,
+      handset: body.sourceAddr,
     },
   };
 }

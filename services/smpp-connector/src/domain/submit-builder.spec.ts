@@ -158,6 +158,8 @@ describe('mapDeliverSm', () => {
         submitDate: new Date('2026-11-25T12:00:00Z'),
         doneDate: new Date('2026-11-25T12:00:00Z'),
         receivedAt: at,
+        // The receipt's source_addr: the handset the message went to.
+        handset: '6590000001',
       },
     });
   });

@@ -199,7 +199,14 @@ export interface DeliveryReceipt {
   errorCode: string;
   submitDate: Date | undefined;
   doneDate: Date | undefined;
-  receivedAt: Date | undefined;
+  receivedAt:
+    | Date
+    | undefined;
+  /**
+   * The handset the message went to (the receipt's source_addr, as the SMSC gave it). Lets dlr give a
+   * receipt whose SMSC id it never learnt to the one attempt in doubt to that handset on that channel.
+   */
+  handset: string;
 }
 
 /** sms.inbound: smpp-connector -> risk (opt-out list). A mobile-originated message, such as a STOP reply. */
@@ -2022,6 +2029,7 @@ function createBaseDeliveryReceipt(): DeliveryReceipt {
     submitDate: undefined,
     doneDate: undefined,
     receivedAt: undefined,
+    handset: "",
   };
 }
 
@@ -2047,6 +2055,9 @@ export const DeliveryReceipt: MessageFns<DeliveryReceipt> = {
     }
     if (message.receivedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.receivedAt), writer.uint32(58).fork()).join();
+    }
+    if (message.handset !== "") {
+      writer.uint32(66).string(message.handset);
     }
     return writer;
   },
@@ -2120,6 +2131,14 @@ export const DeliveryReceipt: MessageFns<DeliveryReceipt> = {
             message.receivedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.handset = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2165,6 +2184,7 @@ export const DeliveryReceipt: MessageFns<DeliveryReceipt> = {
         : isSet(object.received_at)
         ? fromJsonTimestamp(object.received_at)
         : undefined,
+      handset: isSet(object.handset) ? globalThis.String(object.handset) : "",
     };
   },
 
@@ -2191,6 +2211,9 @@ export const DeliveryReceipt: MessageFns<DeliveryReceipt> = {
     if (message.receivedAt !== undefined) {
       obj.receivedAt = message.receivedAt.toISOString();
     }
+    if (message.handset !== "") {
+      obj.handset = message.handset;
+    }
     return obj;
   },
 
@@ -2206,6 +2229,7 @@ export const DeliveryReceipt: MessageFns<DeliveryReceipt> = {
     message.submitDate = object.submitDate ?? undefined;
     message.doneDate = object.doneDate ?? undefined;
     message.receivedAt = object.receivedAt ?? undefined;
+    message.handset = object.handset ?? "";
     return message;
   },
 };
