@@ -17,7 +17,11 @@ export function clickhouseOptionsFromSettings(config: {
   clickhouseDatabase: string;
   clickhouseTlsCaFile?: string | undefined;
 }): ClickHouseOptions {
-  return { url: config.clickhouseUrl, database: config.clickhouseDatabase, tlsCaFile: config.clickhouseTlsCaFile };
+  return {
+    url: config.clickhouseUrl,
+    database: config.clickhouseDatabase,
+    tlsCaFile: config.clickhouseTlsCaFile,
+  };
 }
 
 /** One client per process and database; it pools HTTP connections. */

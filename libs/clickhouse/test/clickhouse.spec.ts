@@ -158,7 +158,11 @@ describe('ClickHouse over TLS, from the settings', () => {
 
   const answers = async (caFile?: string) => {
     const db = new ClickHouse(
-      clickhouseOptionsFromSettings({ clickhouseUrl: url, clickhouseDatabase: 'default', clickhouseTlsCaFile: caFile }),
+      clickhouseOptionsFromSettings({
+        clickhouseUrl: url,
+        clickhouseDatabase: 'default',
+        clickhouseTlsCaFile: caFile,
+      }),
     );
     try {
       const [row] = await db.rows<{ one: number }>(sql`SELECT 1 AS one`);
