@@ -25,8 +25,9 @@ export type Plain = Record<string, any>;
 export class PlainClient {
   readonly raw: grpc.Client;
 
-  constructor(port: number) {
-    this.raw = new loaded.tern.sms.v1.SmsService(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  /** `credentials`: TLS trusting the server's CA when it serves TLS; plaintext by default. */
+  constructor(port: number, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
+    this.raw = new loaded.tern.sms.v1.SmsService(`127.0.0.1:${port}`, credentials);
   }
 
   unary(method: string, request: Plain, apiKey?: string): Promise<Plain> {
@@ -99,22 +100,28 @@ export async function failure(call: Promise<unknown>): Promise<{
 }
 
 /** Health checking and reflection clients, from the packages' own .proto files. */
-export function healthClient(port: number): grpc.Client {
+export function healthClient(
+  port: number,
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+): grpc.Client {
   const path = join(
     dirname(require.resolve('grpc-health-check/package.json')),
     'proto/health/v1/health.proto',
   );
   const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(path, loaderOptions)) as any;
-  return new pkg.grpc.health.v1.Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  return new pkg.grpc.health.v1.Health(`127.0.0.1:${port}`, credentials);
 }
 
-export function reflectionClient(port: number): grpc.Client {
+export function reflectionClient(
+  port: number,
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+): grpc.Client {
   const path = join(
     dirname(require.resolve('@grpc/reflection/package.json')),
     'build/proto/grpc/reflection/v1/reflection.proto',
   );
   const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(path, loaderOptions)) as any;
-  return new pkg.grpc.reflection.v1.ServerReflection(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  return new pkg.grpc.reflection.v1.ServerReflection(`127.0.0.1:${port}`, credentials);
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
 

@@ -11,6 +11,7 @@ import {
   declaredTopicName,
   ensurePlatformTopics,
   infraFromEnv,
+  makeTestCertificates,
   startServiceProcess,
   testNamespace,
   testClusterName,
@@ -81,6 +82,9 @@ let client: PlainClient;
 let grpcPort: number;
 let watcher: Consumer;
 let tenantsPath: string;
+const certs = makeTestCertificates();
+/** Credentials of a client that trusts the CA of the API's certificate. */
+const trustingCa = () => grpc.credentials.createSsl(certs.read(certs.caCert));
 /** Every tenant of the test, with any of them changed (a key rotated). */
 const everyTenant = (changed?: TestTenant) =>
   [acme, globex, slow, paced, streamer, rotating].map((t) => (t.id === changed?.id ? changed : t));
@@ -143,13 +147,16 @@ beforeAll(async () => {
     TERN_KAFKA_SESSION_TIMEOUT_MS: '10000',
     TERN_STATUS_STREAMS_PER_TENANT: '3',
     TERN_TENANTS_RELOAD_MS: '500',
+    // The public API as deployed: TLS only.
+    TERN_GRPC_TLS_CERT_FILE: certs.serverCert,
+    TERN_GRPC_TLS_KEY_FILE: certs.serverKey,
   });
   grpcPort = await waitFor(
     'the gRPC port',
     () => service.logs.find((l) => l['msg'] === 'gRPC API listening')?.['grpcPort'] as number | undefined,
   );
   await waitFor('ingest to be ready', async () => (await service.ready()).status === 200);
-  client = new PlainClient(grpcPort);
+  client = new PlainClient(grpcPort, trustingCa());
 });
 
 afterAll(async () => {
@@ -442,8 +449,19 @@ describe('gRPC SmsService', () => {
     for (const s of [...held, other, again!]) s.cancel();
   });
 
+  it('serves TLS only: a plaintext client is refused', async () => {
+    const plaintext = new PlainClient(grpcPort);
+    try {
+      expect((await failure(plaintext.unary('sendMessage', message(), acme.apiKey))).code).toBe(
+        grpc.status.UNAVAILABLE,
+      );
+    } finally {
+      plaintext.close();
+    }
+  });
+
   it('serves gRPC health checking and reflection', async () => {
-    const health = healthClient(grpcPort) as unknown as {
+    const health = healthClient(grpcPort, trustingCa()) as unknown as {
       check(req: Plain, cb: (e: grpc.ServiceError | null, r: Plain) => void): void;
     };
     const status = await new Promise<Plain>((resolve, reject) =>
@@ -451,7 +469,7 @@ describe('gRPC SmsService', () => {
     );
     expect(status['status']).toBe('SERVING');
 
-    const reflection = reflectionClient(grpcPort) as unknown as {
+    const reflection = reflectionClient(grpcPort, trustingCa()) as unknown as {
       serverReflectionInfo(): grpc.ClientDuplexStream<Plain, Plain>;
     };
     const call = reflection.serverReflectionInfo();
