@@ -13,3 +13,4 @@ export {
   type GrpcTls,
 } from './grpc-server';
 export { PeriodicJob } from './periodic-job';
+export { followOperators, followTenants, type Followed } from './followed-files';

@@ -40,17 +40,18 @@ export function makeTestCertificates(
     key(name);
     writeFileSync(join(dir, `${name}.ext`), extensions);
     openssl(['req', '-new', '-key', `${name}.key`, '-subj', subject, '-out', `${name}.csr`], dir);
-    openssl(
-      ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial'].concat([
-        '-days',
-        '2',
-        '-extfile',
-        `${name}.ext`,
-        '-out',
-        `${name}.crt`,
-      ]),
-      dir,
-    );
+    const sign = [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+    ];
+    openssl([...sign, '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.crt`], dir);
   };
   issue(
     'server',

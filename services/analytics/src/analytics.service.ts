@@ -1,9 +1,10 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { ClickHouse, clickhouseOptionsFromSettings, migrate } from '@tern/clickhouse';
-import { OperatorDirectory, type ConfigOf } from '@tern/config';
+import type { ConfigOf } from '@tern/config';
 import { KafkaClient } from '@tern/kafka';
 import {
   CONFIG,
+  followOperators,
   grpcTlsFromSettings,
   HealthRegistry,
   LOGGER,
@@ -36,10 +37,7 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
   async onApplicationBootstrap(): Promise<void> {
     const config = this.config;
     // Before anything starts: a missing operators file or half a TLS setting stops the service at once.
-    const operators = OperatorDirectory.watch(config.operatorsFile, {
-      onChange: () => this.log.info('operators reloaded'),
-      onRefused: (err) => this.log.error({ err }, 'operators file refused; the last good one stays in force'),
-    });
+    const operators = followOperators(config, this.log);
     this.closeOperators = operators.close;
     const access = { operators: operators.directory, tls: grpcTlsFromSettings(config) };
     const options = clickhouseOptionsFromSettings(config);

@@ -1,8 +1,8 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { ClickHouse, clickhouseOptionsFromSettings, migrate } from '@tern/clickhouse';
-import { TenantDirectory, type ConfigOf } from '@tern/config';
+import type { ConfigOf } from '@tern/config';
 import { KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
-import { CONFIG, HealthRegistry, LOGGER, PeriodicJob } from '@tern/service-kit';
+import { CONFIG, followTenants, HealthRegistry, LOGGER, PeriodicJob } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import { ReceiptPresence, redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
 import type { Redis } from 'ioredis';
@@ -39,13 +39,9 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onApplicationBootstrap(): Promise<void> {
     const config = this.config;
-    const watched = TenantDirectory.watch(config.tenantsFile, {
-      intervalMs: config.tenantsReloadMs,
-      onChange: () => this.log.info('tenants reloaded'),
-      onRefused: (err) => this.log.error({ err }, 'tenants file refused; the last good one stays in force'),
-    });
-    this.closeTenants = watched.close;
-    const tenants = watched.directory;
+    const followed = followTenants(config, this.log);
+    this.closeTenants = followed.close;
+    const tenants = followed.directory;
     const clickhouseOptions = clickhouseOptionsFromSettings(config);
     const applied = await migrate(clickhouseOptions);
     if (applied.length > 0) this.log.info({ applied }, 'ClickHouse schema migrated');

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { TenantDirectory, type ConfigOf } from '@tern/config';
+import type { ConfigOf } from '@tern/config';
 import { DEFAULT_PARTITIONS, KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
-import { CONFIG, grpcTlsFromSettings, HealthRegistry, LOGGER } from '@tern/service-kit';
+import { CONFIG, followTenants, grpcTlsFromSettings, HealthRegistry, LOGGER } from '@tern/service-kit';
 import { TokenBuckets, redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
 import type { Logger } from '@tern/telemetry';
 import type { Redis } from 'ioredis';
@@ -34,13 +34,9 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onApplicationBootstrap(): Promise<void> {
     const config = this.config;
-    const watched = TenantDirectory.watch(config.tenantsFile, {
-      intervalMs: config.tenantsReloadMs,
-      onChange: () => this.log.info('tenants reloaded'),
-      onRefused: (err) => this.log.error({ err }, 'tenants file refused; the last good one stays in force'),
-    });
-    this.closeTenants = watched.close;
-    const tenants = watched.directory;
+    const followed = followTenants(config, this.log);
+    this.closeTenants = followed.close;
+    const tenants = followed.directory;
     const tls = grpcTlsFromSettings(config);
     const ranges = loadNumberRanges(config.numberRangesFile);
     // Auto-pipelining: commands of concurrent calls issued in one tick share one write (syscalls dominate here).
