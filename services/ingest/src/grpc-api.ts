@@ -42,6 +42,7 @@ export const smsServiceDefinition = {
   sendBatch: method('SendBatch', sms.SendBatchRequest, sms.SendBatchResponse),
   getMessage: method('GetMessage', sms.GetMessageRequest, sms.Message),
   streamStatus: method('StreamStatus', sms.StreamStatusRequest, sms.StatusEvent, true),
+  streamStatusBatches: method('StreamStatusBatches', sms.StreamStatusRequest, sms.StatusEventBatch, true),
 } satisfies grpc.ServiceDefinition;
 
 /**
@@ -196,7 +197,10 @@ export class GrpcApi {
         sendBatch: this.unary((tenant, req: sms.SendBatchRequest) => this.sendBatch(tenant, req)),
         getMessage: this.unary((tenant, req: sms.GetMessageRequest) => this.getMessage(tenant, req)),
         streamStatus: (call: grpc.ServerWritableStream<sms.StreamStatusRequest, sms.StatusEvent>) =>
-          void this.streamStatus(call),
+          void this.streamStatus(call, (events) => events),
+        streamStatusBatches: (
+          call: grpc.ServerWritableStream<sms.StreamStatusRequest, sms.StatusEventBatch>,
+        ) => void this.streamStatus(call, (events) => [{ events }]),
       },
       // A batch of 1,000 messages of up to 10 segments each is several MB.
       { grpc: { 'grpc.max_receive_message_length': 16 * 1024 * 1024 }, tls: deps.tls },
@@ -300,8 +304,10 @@ export class GrpcApi {
     return stored.view;
   }
 
-  private async streamStatus(
-    call: grpc.ServerWritableStream<sms.StreamStatusRequest, sms.StatusEvent>,
+  /** A tenant's status events, each batch the reader hands over written as `responses` make of it. */
+  private async streamStatus<Response>(
+    call: grpc.ServerWritableStream<sms.StreamStatusRequest, Response>,
+    responses: (events: sms.StatusEvent[]) => Response[],
   ): Promise<void> {
     const arrivedAt = new Date();
     let reader: StatusStreamReader | undefined;
@@ -318,8 +324,10 @@ export class GrpcApi {
       this.streams.add(reader);
       call.on('cancelled', () => reader?.close());
       const after = await reader.startAfter(from);
-      for await (const event of reader.follow(after)) {
-        if (!call.write(event)) await new Promise((resolve) => call.once('drain', resolve));
+      for await (const events of reader.follow(after)) {
+        for (const response of responses(events)) {
+          if (!call.write(response)) await new Promise((resolve) => call.once('drain', resolve));
+        }
       }
       call.end();
     } catch (error) {

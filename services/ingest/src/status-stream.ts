@@ -2,6 +2,8 @@ import { sms } from '@tern/contracts';
 import type { Redis } from 'ioredis';
 
 const CURSOR = /^\d{1,20}-\d{1,20}$/;
+/** Events read from Redis at a time: also the most a StreamStatusBatches response carries. */
+const BATCH_EVENTS = 500;
 
 export class CursorError extends Error {
   constructor(
@@ -49,25 +51,37 @@ export class StatusStreamReader {
     return from.cursor;
   }
 
-  /** Events after `after`, then live, until close(). */
-  async *follow(after: string): AsyncGenerator<sms.StatusEvent> {
+  /**
+   * Events after `after`, then live, until close(): as many at a time as Redis had ready (up to
+   * BATCH_EVENTS), each with its cursor.
+   */
+  async *follow(after: string): AsyncGenerator<sms.StatusEvent[]> {
     let last = after;
     while (!this.closed) {
       let reply: [Buffer, [Buffer, Buffer[]][]][] | null;
       try {
-        reply = await this.redis.xreadBuffer('COUNT', 500, 'BLOCK', this.blockMs, 'STREAMS', this.key, last);
+        reply = await this.redis.xreadBuffer(
+          'COUNT',
+          BATCH_EVENTS,
+          'BLOCK',
+          this.blockMs,
+          'STREAMS',
+          this.key,
+          last,
+        );
       } catch (error) {
         if (this.closed) return;
         throw error;
       }
+      const batch: sms.StatusEvent[] = [];
       for (const [, entries] of reply ?? []) {
         for (const [id, fields] of entries) {
           last = id.toString();
           const value = fields[1];
-          if (!value) continue;
-          yield { ...sms.StatusEvent.decode(value), cursor: last };
+          if (value) batch.push({ ...sms.StatusEvent.decode(value), cursor: last });
         }
       }
+      if (batch.length > 0) yield batch;
     }
   }
 }

@@ -40,23 +40,38 @@ export class PlainClient {
     });
   }
 
-  /** Collects a status stream's events into an array until cancelled. */
+  /**
+   * Collects a status stream's events into an array until cancelled; with `batches`, from
+   * StreamStatusBatches, noting how many events each response carried.
+   */
   stream(
     request: Plain,
     apiKey: string,
-  ): { events: Plain[]; arrivals: number[]; error: Promise<grpc.ServiceError>; cancel(): void } {
+    method: 'streamStatus' | 'streamStatusBatches' = 'streamStatus',
+  ): {
+    events: Plain[];
+    arrivals: number[];
+    batchSizes: number[];
+    error: Promise<grpc.ServiceError>;
+    cancel(): void;
+  } {
     const metadata = new grpc.Metadata();
     metadata.set('x-api-key', apiKey);
-    const call = (this.raw as any).streamStatus(request, metadata) as grpc.ClientReadableStream<Plain>;
+    const call = (this.raw as any)[method](request, metadata) as grpc.ClientReadableStream<Plain>;
     const events: Plain[] = [];
     // When each event arrived (Date.now()), for latency measurements.
     const arrivals: number[] = [];
-    call.on('data', (event: Plain) => {
-      events.push(event);
-      arrivals.push(Date.now());
+    const batchSizes: number[] = [];
+    call.on('data', (response: Plain) => {
+      const received = method === 'streamStatus' ? [response] : (response['events'] as Plain[]);
+      batchSizes.push(received.length);
+      for (const event of received) {
+        events.push(event);
+        arrivals.push(Date.now());
+      }
     });
     const error = new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
-    return { events, arrivals, error, cancel: () => call.cancel() };
+    return { events, arrivals, batchSizes, error, cancel: () => call.cancel() };
   }
 
   close(): void {

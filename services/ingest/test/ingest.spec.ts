@@ -412,6 +412,46 @@ describe('gRPC SmsService', () => {
     expect((await bad.error).code).toBe(grpc.status.INVALID_ARGUMENT);
   });
 
+  it('streams the same events many to a response with StreamStatusBatches, resuming from any cursor', async () => {
+    const since = new Date(Date.now() - 1);
+    const single = client.stream({ since }, acme.apiKey);
+    const live = client.stream({ since }, acme.apiKey, 'streamStatusBatches');
+    const other = client.stream({}, globex.apiKey, 'streamStatusBatches');
+    const sent = await client.unary(
+      'sendBatch',
+      { messages: [1, 2, 3, 4, 5].map((i) => message({ clientReference: `batches-${run}-${i}` })) },
+      acme.apiKey,
+    );
+    const ids = (sent['results'] as Plain[]).map((r) => (r['accepted'] as Plain)['messageId'] as string);
+    const ours = (stream: ReturnType<PlainClient['stream']>) =>
+      stream.events.filter((e) => ids.includes(e['messageId']));
+    await waitFor('the five ACCEPTED events one by one', () => ours(single).length === 5);
+    await waitFor('the same five in batches', () => ours(live).length === 5);
+    // The same events, in the same order, with the same cursors, whichever way they were streamed.
+    const view = (e: Plain) => [e['messageId'], e['status'], e['cursor']];
+    expect(ours(live).map(view)).toEqual(ours(single).map(view));
+    expect(ours(other)).toEqual([]);
+    // A tenant has three streams at most here (the next test shows the cap).
+    for (const s of [live, other]) s.cancel();
+
+    // Opened after they were all recorded: the backlog comes in one response, not one per event.
+    const backlog = client.stream({ since }, acme.apiKey, 'streamStatusBatches');
+    await waitFor('the backlog', () => ours(backlog).length === 5);
+    expect(backlog.batchSizes[0]).toBeGreaterThanOrEqual(5);
+    expect(ours(backlog).map(view)).toEqual(ours(single).map(view));
+
+    // Resuming from an event in the middle of a batch: only what came after it.
+    const third = ours(backlog)[2]!;
+    const resumed = client.stream({ cursor: third['cursor'] }, acme.apiKey, 'streamStatusBatches');
+    await waitFor('the resumed batches', () => ours(resumed).length >= 2);
+    expect(ours(resumed).map((e) => e['messageId'])).toEqual(
+      ours(backlog)
+        .slice(3)
+        .map((e) => e['messageId']),
+    );
+    for (const s of [single, backlog, resumed]) s.cancel();
+  });
+
   it("caps a tenant's open status streams with RESOURCE_EXHAUSTED, while other tenants' keep working", async () => {
     const sendAs = async (tenant: TestTenant, reference: string) =>
       (await client.unary('sendMessage', message({ clientReference: reference }), tenant.apiKey))[

@@ -48,11 +48,15 @@ export type TruthEvent =
       event: 'receipt';
       channel: string;
       messageId: string;
+      destination: string;
       stat: FinalStat;
       outcome: 'sent' | 'queued' | 'lost';
     }
   | { event: 'duplicate'; channel: string; destination: string }
   | { event: 'outage'; channel: string; phase: 'start' | 'end' };
+
+/** A truth event with the real time (epoch ms) it happened: what GET /events streams. */
+export type TimedTruthEvent = TruthEvent & { at: number };
 
 /**
  * What really happened, recorded by the simulator itself: tests and benchmarks count delivered, duplicated
@@ -61,6 +65,7 @@ export type TruthEvent =
 export class GroundTruth {
   readonly channels: Record<string, ChannelTruth> = {};
   private readonly log: WriteStream | undefined;
+  private readonly listeners = new Set<(event: TimedTruthEvent) => void>();
 
   constructor(channelIds: readonly string[], logPath?: string) {
     for (const id of channelIds) {
@@ -120,6 +125,16 @@ export class GroundTruth {
     this.log?.write(
       `${JSON.stringify({ at: new Date().toISOString(), simMs: Math.round(simMs), ...event })}\n`,
     );
+    if (this.listeners.size > 0) {
+      const timed = { at: Date.now(), ...event };
+      for (const listener of this.listeners) listener(timed);
+    }
+  }
+
+  /** Calls `listener` with every event from now on, stamped with the real time; returns the unsubscribe. */
+  listen(listener: (event: TimedTruthEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Counts per channel with latency quantiles instead of raw samples: what GET /stats serves. */

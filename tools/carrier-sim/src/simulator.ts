@@ -57,9 +57,10 @@ export class CarrierSimulator {
     if (this.options.httpPort !== undefined) {
       this.http = createServer((req, res) => {
         if (req.method === 'POST' && req.url === '/mo') return this.receiveMo(req, res);
+        if (req.url === '/events') return this.streamEvents(res);
         const body = req.url === '/stats' ? this.stats() : req.url === '/health' ? { ok: true } : undefined;
         res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(body ?? { error: 'GET /stats, GET /health or POST /mo' }));
+        res.end(JSON.stringify(body ?? { error: 'GET /stats, GET /events, GET /health or POST /mo' }));
       });
       await new Promise<void>((resolve) =>
         this.http?.listen(this.options.httpPort, this.options.host ?? '127.0.0.1', resolve),
@@ -106,6 +107,27 @@ export class CarrierSimulator {
     return (this.http?.address() as AddressInfo | null)?.port;
   }
 
+  /**
+   * GET /events: every truth event from now on, one JSON object per line with its real time (`at`, epoch
+   * ms), for as long as the client stays; what a benchmark counts submissions and receipts from.
+   */
+  private streamEvents(res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.flushHeaders();
+    let pending: string[] = [];
+    // One write per tick instead of per event: thousands of events a second stay cheap.
+    const flush = () => {
+      if (pending.length > 0) res.write(pending.join(''));
+      pending = [];
+    };
+    const timer = setInterval(flush, 50);
+    const unsubscribe = this.truth.listen((event) => pending.push(`${JSON.stringify(event)}\n`));
+    res.on('close', () => {
+      clearInterval(timer);
+      unsubscribe();
+    });
+  }
+
   /** POST /mo {"channel","from","to","text"}: a handset replies, e.g. STOP, for demos and manual tests. */
   private receiveMo(req: IncomingMessage, res: ServerResponse): void {
     let raw = '';
@@ -143,6 +165,8 @@ export class CarrierSimulator {
 
   async stop(): Promise<void> {
     await Promise.all(this.smscs.map((s) => s.stop()));
+    // An /events client stays connected until it leaves: closing the server alone would wait for it.
+    this.http?.closeAllConnections();
     await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
     await this.truth.close();
   }

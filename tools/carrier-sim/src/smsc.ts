@@ -362,7 +362,14 @@ export class Smsc {
     const receiptId = this.receiptId(part.messageId);
     if (fate.receiptLost) {
       this.ctx.truth.record(
-        { event: 'receipt', channel: this.spec.id, messageId: receiptId, stat: fate.stat, outcome: 'lost' },
+        {
+          event: 'receipt',
+          channel: this.spec.id,
+          messageId: receiptId,
+          destination: message.number,
+          stat: fate.stat,
+          outcome: 'lost',
+        },
         this.ctx.clock.now(),
       );
       return;
@@ -402,9 +409,16 @@ export class Smsc {
         .then((resp) => {
           if (resp.status === Status.ESME_ROK) {
             if (item.kind === 'receipt') {
-              const { messageId, stat } = item.receipt;
+              const { messageId, handset, stat } = item.receipt;
               this.ctx.truth.record(
-                { event: 'receipt', channel: this.spec.id, messageId, stat, outcome: 'sent' },
+                {
+                  event: 'receipt',
+                  channel: this.spec.id,
+                  messageId,
+                  destination: handset,
+                  stat,
+                  outcome: 'sent',
+                },
                 this.ctx.clock.now(),
               );
             }

@@ -291,4 +291,38 @@ describe('carrier simulator SMSCs over TCP', () => {
     expect(events.some((e) => e.event === 'bind' && e.status === 'ESME_RINVPASWD')).toBe(true);
     expect(log).not.toContain('code is'); // message text (an OTP here) never reaches the log
   });
+
+  it('streams each truth event with its real time to GET /events clients, from when they connect', async () => {
+    const controller = new AbortController();
+    const res = await fetch(`http://127.0.0.1:${String(sim.httpPort)}/events`, { signal: controller.signal });
+    expect(res.headers.get('content-type')).toBe('application/x-ndjson');
+    const s = await open('fast');
+    const receipts = collectReceipts(s);
+    await bind(s, 'transceiver', 'fast', 'pw');
+    const before = Date.now();
+    const submitted = await s.request(
+      'submit_sm',
+      sms({ destinationAddr: '6590777001', shortMessage: Buffer.from('Streamed') }),
+    );
+    expect(submitted.status).toBe(Status.ESME_ROK);
+    await waitFor('the receipt', () => receipts.length === 1);
+    const lines: { at: number; event: string; messageId?: string; destination?: string; outcome?: string }[] =
+      [];
+    const decoder = new TextDecoder();
+    let text = '';
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      text += decoder.decode(chunk, { stream: true });
+      if (text.includes('"event":"receipt"')) break;
+    }
+    controller.abort();
+    for (const line of text.trim().split('\n')) lines.push(JSON.parse(line) as (typeof lines)[number]);
+    // Only what happened after the client connected: the earlier tests' events are not replayed.
+    expect(lines.map((e) => e.event)).toEqual(['bind', 'submit', 'message', 'receipt']);
+    const [, submit, , receipt] = lines;
+    expect(submit).toMatchObject({ destination: '6590777001', messageId: submitted.body.messageId });
+    expect(receipt).toMatchObject({ outcome: 'sent', destination: '6590777001' });
+    expect(submit!.at).toBeGreaterThanOrEqual(before);
+    expect(receipt!.at).toBeGreaterThanOrEqual(submit!.at);
+    expect(text).not.toContain('Streamed');
+  });
 });

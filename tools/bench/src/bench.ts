@@ -1,0 +1,544 @@
+// The whole platform measured as a customer uses it (`./tern bench`): messages in through the public gRPC
+// API, out over SMPP to the simulated carrier, receipts back, final statuses on the status stream and
+// attempt rows in ClickHouse. Every count comes from outside Tern: submissions and receipts from the carrier
+// simulator's event stream (GET /events), statuses from the stream a customer reads, rows from ClickHouse.
+// CPU per process comes from /proc. Prints one table and writes the figures as JSON.
+//
+//   ./tern bench [--rate 2500 | --rate 0 (as fast as it goes)] [--duration 60] [--mix otp=1,transactional=1]
+//                [--batch 100 | --batch 1 (unary SendMessage)] [--in-flight 8] [--out .local/bench]
+//                [--status-stream batches | single (StreamStatus, one event per response)]
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { grpcMethod, sms } from '@tern/contracts';
+import {
+  cpuSeconds,
+  cpuTicksOfStat,
+  parseMix,
+  percentiles,
+  subscriberNumber,
+  sustainedRate,
+  type MessageKind,
+  type Percentiles,
+} from './figures';
+
+const { values } = parseArgs({
+  options: {
+    target: { type: 'string', default: '127.0.0.1:50051' },
+    'api-key': { type: 'string', default: 'tern-local-bench-key' },
+    tenant: { type: 'string', default: 'bench' },
+    ca: { type: 'string' },
+    sim: { type: 'string', default: 'http://127.0.0.1:18800' },
+    rate: { type: 'string', default: '0' },
+    duration: { type: 'string', default: '60' },
+    mix: { type: 'string', default: 'transactional=1' },
+    batch: { type: 'string', default: '100' },
+    'in-flight': { type: 'string', default: '8' },
+    // How statuses are read: StreamStatusBatches (batches) or StreamStatus, one event per response (single).
+    'status-stream': { type: 'string', default: 'batches' },
+    drain: { type: 'string', default: '180' },
+    // The bench world's numbers: 7 subscriber digits after 659 (Singtel in scenarios/bench.yaml), below
+    // 6599 (not assigned in Singapore's plan).
+    prefix: { type: 'string', default: '659' },
+    'number-space': { type: 'string', default: '9000000' },
+    'run-dir': { type: 'string', default: '.local' },
+    out: { type: 'string', default: '.local/bench' },
+  },
+});
+
+const RATE = Number(values.rate);
+const DURATION_S = Number(values.duration);
+const BATCH = Math.max(1, Number(values.batch));
+const IN_FLIGHT = Math.max(1, Number(values['in-flight']));
+const MIX = parseMix(values.mix);
+const FINAL = new Set([
+  sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
+  sms.MessageStatus.MESSAGE_STATUS_UNDELIVERED,
+  sms.MessageStatus.MESSAGE_STATUS_EXPIRED,
+  sms.MessageStatus.MESSAGE_STATUS_FAILED,
+  sms.MessageStatus.MESSAGE_STATUS_REJECTED,
+]);
+const TYPES: Record<MessageKind, sms.MessageType> = {
+  otp: sms.MessageType.MESSAGE_TYPE_OTP,
+  transactional: sms.MessageType.MESSAGE_TYPE_TRANSACTIONAL,
+  marketing: sms.MessageType.MESSAGE_TYPE_MARKETING,
+};
+
+/** What became of one message, each time in epoch ms as seen here. */
+interface Tracked {
+  kind: MessageKind;
+  calledAt: number;
+  acceptedAt?: number;
+  refused?: string;
+  messageId?: string;
+  submits: number;
+  submittedAt?: number;
+  receiptAt?: number;
+  receiptStat?: string;
+  finalAt?: number;
+  /** When Tern recorded the final status (the event's occurred_at). */
+  finalRecordedAt?: number;
+  /** When ingest added it to the tenant's stream (the time in its cursor). */
+  finalStreamedAt?: number;
+  finalStatus?: sms.MessageStatus;
+}
+
+const methods = {
+  sendBatch: grpcMethod('tern.sms.v1.SmsService', 'SendBatch', sms.SendBatchRequest, sms.SendBatchResponse),
+  sendMessage: grpcMethod(
+    'tern.sms.v1.SmsService',
+    'SendMessage',
+    sms.SendMessageRequest,
+    sms.SendMessageResponse,
+  ),
+  streamStatus: grpcMethod(
+    'tern.sms.v1.SmsService',
+    'StreamStatus',
+    sms.StreamStatusRequest,
+    sms.StatusEvent,
+    true,
+  ),
+  streamStatusBatches: grpcMethod(
+    'tern.sms.v1.SmsService',
+    'StreamStatusBatches',
+    sms.StreamStatusRequest,
+    sms.StatusEventBatch,
+    true,
+  ),
+};
+type Client = grpc.Client & {
+  sendBatch: (
+    r: sms.SendBatchRequest,
+    m: grpc.Metadata,
+    done: (e: grpc.ServiceError | null, r?: sms.SendBatchResponse) => void,
+  ) => void;
+  sendMessage: (
+    r: sms.SendMessageRequest,
+    m: grpc.Metadata,
+    done: (e: grpc.ServiceError | null, r?: sms.SendMessageResponse) => void,
+  ) => void;
+  streamStatus: (r: sms.StreamStatusRequest, m: grpc.Metadata) => grpc.ClientReadableStream<sms.StatusEvent>;
+  streamStatusBatches: (
+    r: sms.StreamStatusRequest,
+    m: grpc.Metadata,
+  ) => grpc.ClientReadableStream<sms.StatusEventBatch>;
+};
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+class Bench {
+  readonly messages: Tracked[] = [];
+  /** Destination digits (as the SMSC sees them) -> index in `messages`. */
+  private readonly byNumber = new Map<string, number>();
+  private readonly run = Date.now().toString(36);
+  private readonly space = Number(values['number-space']);
+  private readonly offset = Math.floor(Math.random() * this.space);
+  private readonly metadata = new grpc.Metadata();
+  private readonly client: Client;
+  private simEvents: AbortController | undefined;
+  private statusStream: grpc.ClientReadableStream<unknown> | undefined;
+  readonly carrierDuplicates: string[] = [];
+  statusEvents = 0;
+  statusEventTimes: number[] = [];
+  callErrors = new Map<string, number>();
+  callLatencies: number[] = [];
+
+  constructor() {
+    this.metadata.set('x-api-key', values['api-key']);
+    const Constructor = grpc.makeGenericClientConstructor(methods, 'SmsService');
+    this.client = new Constructor(
+      values.target,
+      values.ca ? grpc.credentials.createSsl(readFileSync(values.ca)) : grpc.credentials.createInsecure(),
+    ) as unknown as Client;
+  }
+
+  /** The carrier's side: every submission and receipt of this run's numbers, as it happens. */
+  async followCarrier(): Promise<void> {
+    this.simEvents = new AbortController();
+    const res = await fetch(`${values.sim}/events`, { signal: this.simEvents.signal });
+    if (!res.ok || !res.body) throw new Error(`carrier simulator at ${values.sim}: HTTP ${res.status}`);
+    const decoder = new TextDecoder();
+    let rest = '';
+    void (async () => {
+      try {
+        for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+          const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+          rest = lines.pop() ?? '';
+          for (const line of lines) this.onCarrierEvent(JSON.parse(line) as CarrierEvent);
+        }
+      } catch (error) {
+        if (!this.simEvents?.signal.aborted) throw error;
+      }
+    })();
+  }
+
+  private onCarrierEvent(event: CarrierEvent): void {
+    const index = event.destination === undefined ? undefined : this.byNumber.get(event.destination);
+    if (index === undefined) return;
+    const m = this.messages[index]!;
+    if (event.event === 'submit' && event.status === 'ESME_ROK') {
+      m.submits++;
+      m.submittedAt ??= event.at;
+    } else if (event.event === 'receipt' && event.outcome === 'sent') {
+      m.receiptAt ??= event.at;
+      m.receiptStat = event.stat;
+    } else if (event.event === 'duplicate') {
+      this.carrierDuplicates.push(event.destination!);
+    }
+  }
+
+  /** The customer's side: the tenant's status stream, from now on (one event or a batch per response). */
+  followStatuses(): void {
+    const request = sms.StreamStatusRequest.fromPartial({ since: new Date() });
+    if (values['status-stream'] === 'single') {
+      const stream = this.client.streamStatus(request, this.metadata);
+      stream.on('data', (event: sms.StatusEvent) => this.onStatus(event, Date.now()));
+      this.statusStream = stream;
+    } else {
+      const stream = this.client.streamStatusBatches(request, this.metadata);
+      stream.on('data', (batch: sms.StatusEventBatch) => {
+        const now = Date.now();
+        for (const event of batch.events) this.onStatus(event, now);
+      });
+      this.statusStream = stream;
+    }
+    this.statusStream.on('error', (error: grpc.ServiceError) => {
+      if (error.code !== grpc.status.CANCELLED) process.stderr.write(`status stream: ${error.message}\n`);
+    });
+  }
+
+  private onStatus(event: sms.StatusEvent, now: number): void {
+    this.statusEvents++;
+    this.statusEventTimes.push(now);
+    const index = this.indexOfReference(event.clientReference);
+    if (index === undefined || !FINAL.has(event.status)) return;
+    const m = this.messages[index]!;
+    m.finalAt ??= now;
+    m.finalRecordedAt ??= event.occurredAt?.getTime();
+    m.finalStreamedAt ??= Number(event.cursor.split('-')[0]);
+    m.finalStatus = event.status;
+  }
+
+  private indexOfReference(reference: string): number | undefined {
+    const prefix = `bench-${this.run}-`;
+    return reference.startsWith(prefix) ? Number(reference.slice(prefix.length)) : undefined;
+  }
+
+  private request(i: number): sms.SendMessageRequest {
+    const kind = MIX[i % MIX.length]!;
+    const number = subscriberNumber(values.prefix, 7, this.offset, i, this.space);
+    this.byNumber.set(number, i);
+    this.messages[i] = { kind, calledAt: Date.now(), submits: 0 };
+    const code = String(100_000 + (i % 900_000));
+    return sms.SendMessageRequest.fromPartial({
+      to: `+${number}`,
+      from: kind === 'otp' ? 'Tern' : 'TernShop',
+      type: TYPES[kind],
+      clientReference: `bench-${this.run}-${i}`,
+      body:
+        kind === 'otp'
+          ? `Your Tern code is ${code}`
+          : kind === 'transactional'
+            ? `Your order ${code} has shipped and arrives tomorrow.`
+            : `Weekend sale ${code}: 20% off everything. Reply STOP to opt out.`,
+    });
+  }
+
+  /** One call of `count` messages from index `first`; what it answers is recorded per message. */
+  async send(first: number, count: number): Promise<void> {
+    const requests = Array.from({ length: count }, (_, k) => this.request(first + k));
+    const started = Date.now();
+    try {
+      if (BATCH === 1) {
+        const r = await new Promise<sms.SendMessageResponse>((resolve, reject) =>
+          this.client.sendMessage(requests[0]!, this.metadata, (e, res) => (e ? reject(e) : resolve(res!))),
+        );
+        this.accepted(first, r.messageId);
+      } else {
+        const r = await new Promise<sms.SendBatchResponse>((resolve, reject) =>
+          this.client.sendBatch({ messages: requests }, this.metadata, (e, res) =>
+            e ? reject(e) : resolve(res!),
+          ),
+        );
+        for (const item of r.results) {
+          if (item.accepted) this.accepted(first + item.index, item.accepted.messageId);
+          else this.refused(first + item.index, item.error?.code ?? 'UNKNOWN');
+        }
+      }
+    } catch (error) {
+      const code = grpc.status[(error as grpc.ServiceError).code] ?? 'ERROR';
+      for (let k = 0; k < count; k++) this.refused(first + k, code);
+    }
+    this.callLatencies.push(Date.now() - started);
+  }
+
+  private accepted(i: number, messageId: string): void {
+    const m = this.messages[i]!;
+    m.acceptedAt = Date.now();
+    m.messageId = messageId;
+  }
+
+  private refused(i: number, code: string): void {
+    this.messages[i]!.refused = code;
+    this.callErrors.set(code, (this.callErrors.get(code) ?? 0) + 1);
+  }
+
+  close(): void {
+    this.simEvents?.abort();
+    this.statusStream?.cancel();
+    this.client.close();
+  }
+}
+
+interface CarrierEvent {
+  at: number;
+  event: string;
+  status?: string;
+  destination?: string;
+  outcome?: string;
+  stat?: string;
+}
+
+/** Sends for DURATION_S: at RATE messages a second, or (RATE 0) as fast as IN_FLIGHT calls allow. */
+async function drive(bench: Bench): Promise<{ startedAt: number; endedAt: number }> {
+  const startedAt = Date.now();
+  const until = startedAt + DURATION_S * 1000;
+  let next = 0;
+  const inFlight = new Set<Promise<void>>();
+  while (Date.now() < until) {
+    const due = RATE > 0 ? Math.floor(((Date.now() - startedAt) * RATE) / 1000) : Infinity;
+    while (next < due && inFlight.size < IN_FLIGHT) {
+      const count = RATE > 0 ? Math.min(BATCH, due - next) : BATCH;
+      const call = bench.send(next, count).finally(() => inFlight.delete(call));
+      inFlight.add(call);
+      next += count;
+    }
+    // Open loop: wake for the next due message; closed loop: for the next free call.
+    if (inFlight.size >= IN_FLIGHT || RATE === 0) await Promise.race(inFlight);
+    else await sleep(Math.max(1, Math.min(20, (BATCH * 1000) / RATE)));
+  }
+  await Promise.all(inFlight);
+  return { startedAt, endedAt: Date.now() };
+}
+
+/** Finished attempt rows of this run's tenant in ClickHouse, counted once per message. */
+async function attemptRows(since: number): Promise<number> {
+  const url = process.env['TERN_CLICKHOUSE_URL'];
+  if (!url) return NaN;
+  const database = process.env['TERN_CLICKHOUSE_DATABASE'] ?? 'tern';
+  const query =
+    `SELECT uniqExact(message_id) FROM attempts WHERE tenant_id = '${values.tenant}' ` +
+    `AND accepted_at >= ${Math.floor(since / 1000)} ` +
+    `AND status IN ('DELIVERED', 'UNDELIVERED', 'EXPIRED', 'FAILED')`;
+  const res = await fetch(`${url}/?database=${database}&query=${encodeURIComponent(query)}`);
+  if (!res.ok) throw new Error(`ClickHouse: ${await res.text()}`);
+  return Number((await res.text()).trim());
+}
+
+/** The platform's processes by name, from the pid files `./tern up` and infra.sh keep. */
+function platformProcesses(): Record<string, number> {
+  const dir = values['run-dir'];
+  const found: Record<string, number> = {};
+  const add = (name: string, file: string) => {
+    try {
+      const pid = Number(readFileSync(file, 'utf8').trim());
+      if (pid > 0) readFileSync(`/proc/${pid}/stat`, 'utf8'); // alive
+      found[name] = pid;
+    } catch {
+      // not running
+    }
+  };
+  for (const file of readdirSync(join(dir, 'run')).filter((f) => f.endsWith('.pid')))
+    add(file.replace(/\.pid$/, ''), join(dir, 'run', file));
+  for (const infra of ['kafka', 'redis', 'clickhouse']) add(infra, join(dir, infra, `${infra}.pid`));
+  return found;
+}
+
+function cpuTicks(pids: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(pids).map(([name, pid]) => {
+      try {
+        return [name, cpuTicksOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8'))];
+      } catch {
+        return [name, NaN];
+      }
+    }),
+  );
+}
+
+const round = (n: number | undefined, digits = 0) =>
+  n === undefined || Number.isNaN(n) ? undefined : Number(n.toFixed(digits));
+
+async function main(): Promise<void> {
+  const bench = new Bench();
+  await bench.followCarrier();
+  bench.followStatuses();
+  await sleep(500); // both streams established before the first message
+  const pids = platformProcesses();
+  const ticksBefore = cpuTicks(pids);
+  const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  process.stderr.write(
+    `[bench] sending for ${DURATION_S} s ${RATE > 0 ? `at ${RATE}/s` : 'as fast as it goes'}, ` +
+      `${BATCH === 1 ? 'unary SendMessage' : `SendBatch of ${BATCH}`}, ${IN_FLIGHT} calls in flight, mix ${values.mix}\n`,
+  );
+  const { startedAt, endedAt } = await drive(bench);
+  const accepted = bench.messages.filter((m) => m.acceptedAt !== undefined);
+  process.stderr.write(`[bench] sent ${bench.messages.length}, accepted ${accepted.length}; draining\n`);
+
+  // Drain: until every accepted message has a final status and its attempt row, or the drain time is up.
+  const drainUntil = Date.now() + Number(values.drain) * 1000;
+  const rowTimes: { at: number; rows: number }[] = [];
+  let rows = 0;
+  for (;;) {
+    rows = await attemptRows(startedAt);
+    rowTimes.push({ at: Date.now(), rows });
+    const finals = accepted.filter((m) => m.finalAt !== undefined).length;
+    if ((finals === accepted.length && rows >= accepted.length) || Date.now() > drainUntil) break;
+    await sleep(1000);
+  }
+  const doneAt = Date.now();
+  const ticksAfter = cpuTicks(pids);
+  await sleep(1000); // duplicates would show up a little after
+  bench.close();
+
+  const submitted = accepted.filter((m) => m.submittedAt !== undefined);
+  const finals = accepted.filter((m) => m.finalAt !== undefined);
+  const cpu = Object.fromEntries(
+    Object.keys(pids).map((name) => [name, cpuSeconds(ticksBefore[name]!, ticksAfter[name]!)]),
+  );
+  const platformCpu = Object.entries(cpu)
+    .filter(([name]) => name !== 'carrier-sim')
+    .reduce((sum, [, s]) => sum + s, 0);
+  const wrongStatus = accepted.filter(
+    (m) =>
+      m.receiptStat !== undefined &&
+      m.finalStatus !== undefined &&
+      (m.receiptStat === 'DELIVRD') !== (m.finalStatus === sms.MessageStatus.MESSAGE_STATUS_DELIVERED),
+  ).length;
+  const rowsAt = rowTimes.filter((r, i) => i === 0 || r.rows !== rowTimes[i - 1]!.rows);
+  const lat = (values: number[]): Percentiles => {
+    const p = percentiles(values);
+    return { count: p.count, p50: round(p.p50), p95: round(p.p95), p99: round(p.p99), max: round(p.max) };
+  };
+  const wall = (doneAt - startedAt) / 1000;
+  const result = {
+    at: new Date(startedAt).toISOString(),
+    options: {
+      rate: RATE,
+      durationSeconds: DURATION_S,
+      batch: BATCH,
+      inFlight: IN_FLIGHT,
+      mix: values.mix,
+      statusStream: values['status-stream'],
+      target: values.target,
+    },
+    machine: { cores: readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length, loadBefore },
+    counts: {
+      sent: bench.messages.length,
+      accepted: accepted.length,
+      refused: Object.fromEntries(bench.callErrors),
+      submitted: submitted.length,
+      receipts: accepted.filter((m) => m.receiptAt !== undefined).length,
+      finalStatuses: finals.length,
+      attemptRows: rows,
+      statusEvents: bench.statusEvents,
+    },
+    truth: {
+      lost: accepted.length - submitted.length,
+      submittedTwice: accepted.filter((m) => m.submits > 1).length,
+      carrierDuplicates: bench.carrierDuplicates.length,
+      noFinalStatus: accepted.length - finals.length,
+      statusAgainstReceipt: wrongStatus,
+    },
+    perSecond: {
+      accepted: round(sustainedRate(accepted.map((m) => m.acceptedAt!))),
+      submitSm: round(sustainedRate(submitted.map((m) => m.submittedAt!))),
+      receipts: round(sustainedRate(accepted.flatMap((m) => (m.receiptAt ? [m.receiptAt] : [])))),
+      statusEvents: round(sustainedRate(bench.statusEventTimes)),
+      finalStatuses: round(sustainedRate(finals.map((m) => m.finalAt!))),
+      attemptRows:
+        rowsAt.length > 1
+          ? round(((rowsAt.at(-1)!.rows - rowsAt[0]!.rows) * 1000) / (rowsAt.at(-1)!.at - rowsAt[0]!.at || 1))
+          : undefined,
+      endToEnd: round(finals.length / wall),
+    },
+    latencyMs: {
+      call: lat(bench.callLatencies),
+      acceptToSubmit: lat(submitted.map((m) => Math.max(0, m.submittedAt! - m.acceptedAt!))),
+      receiptToFinalStatus: lat(
+        finals.flatMap((m) => (m.receiptAt ? [Math.max(0, m.finalAt! - m.receiptAt)] : [])),
+      ),
+      // The last leg in three: receipt to the status Tern recorded (dlr), recorded to the tenant's stream
+      // (Kafka, ingest's status view), stream to the customer (StreamStatus).
+      receiptToStatusRecorded: lat(
+        finals.flatMap((m) =>
+          m.receiptAt && m.finalRecordedAt ? [Math.max(0, m.finalRecordedAt - m.receiptAt)] : [],
+        ),
+      ),
+      recordedToStreamed: lat(
+        finals.flatMap((m) =>
+          m.finalRecordedAt && m.finalStreamedAt ? [Math.max(0, m.finalStreamedAt - m.finalRecordedAt)] : [],
+        ),
+      ),
+      streamedToClient: lat(
+        finals.flatMap((m) => (m.finalStreamedAt ? [Math.max(0, m.finalAt! - m.finalStreamedAt)] : [])),
+      ),
+      acceptToFinalStatus: lat(finals.map((m) => m.finalAt! - m.acceptedAt!)),
+    },
+    cpu: {
+      wallSeconds: round(wall, 1),
+      sendSeconds: round((endedAt - startedAt) / 1000, 1),
+      seconds: Object.fromEntries(Object.entries(cpu).map(([n, s]) => [n, round(s, 1)])),
+      perMessageMs: Object.fromEntries(
+        Object.entries(cpu).map(([n, s]) => [n, round((s * 1000) / Math.max(1, finals.length), 3)]),
+      ),
+      platformPerMessageMs: round((platformCpu * 1000) / Math.max(1, finals.length), 3),
+    },
+  };
+  mkdirSync(values.out, { recursive: true });
+  const file = join(values.out, `bench-${result.at.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  printTable(result);
+  process.stdout.write(`figures: ${file}\n`);
+  const t = result.truth;
+  if (t.lost > 0 || t.submittedTwice > 0 || t.carrierDuplicates > 0 || t.noFinalStatus > 0 || wrongStatus > 0)
+    process.exitCode = 1;
+}
+
+function printTable(r: {
+  counts: Record<string, unknown>;
+  truth: Record<string, number>;
+  perSecond: Record<string, number | undefined>;
+  latencyMs: Record<string, Percentiles>;
+  cpu: { perMessageMs: Record<string, number | undefined>; platformPerMessageMs: number | undefined };
+  machine: { loadBefore: string };
+}): void {
+  const out: string[] = [];
+  out.push(`counts   ${JSON.stringify(r.counts)}`);
+  out.push(`truth    ${JSON.stringify(r.truth)}`);
+  out.push(
+    'rate/s   ' +
+      Object.entries(r.perSecond)
+        .map(([k, v]) => `${k} ${v ?? '-'}`)
+        .join(' | '),
+  );
+  for (const [name, p] of Object.entries(r.latencyMs))
+    out.push(
+      `latency  ${name.padEnd(22)} p50 ${p.p50 ?? '-'} p95 ${p.p95 ?? '-'} p99 ${p.p99 ?? '-'} max ${p.max ?? '-'} ms`,
+    );
+  out.push(
+    'cpu ms/message  ' +
+      Object.entries(r.cpu.perMessageMs)
+        .map(([k, v]) => `${k} ${v ?? '-'}`)
+        .join(' | ') +
+      ` | platform total ${r.cpu.platformPerMessageMs ?? '-'}`,
+  );
+  out.push(`load average before: ${r.machine.loadBefore}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

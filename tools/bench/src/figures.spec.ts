@@ -1,0 +1,44 @@
+import { cpuTicksOfStat, parseMix, percentiles, quantile, subscriberNumber, sustainedRate } from './figures';
+
+describe('benchmark figures', () => {
+  it('takes nearest-rank quantiles', () => {
+    const values = Array.from({ length: 100 }, (_, i) => 100 - i); // 1..100, unsorted
+    expect(quantile(values, 0.5)).toBe(50);
+    expect(quantile(values, 0.99)).toBe(99);
+    expect(quantile(values, 1)).toBe(100);
+    expect(quantile([], 0.5)).toBeUndefined();
+    expect(percentiles([7])).toEqual({ count: 1, p50: 7, p95: 7, p99: 7, max: 7 });
+  });
+
+  it('measures a sustained rate without the ramps at either end', () => {
+    // 1,000 events 1 ms apart (1,000/s), then a straggler 10 s later.
+    const times = [...Array.from({ length: 1000 }, (_, i) => i), 10_999];
+    expect(sustainedRate(times)).toBeCloseTo(1000, 0);
+    // Taken whole, the straggler would make it about 91/s.
+    expect(sustainedRate(times, 1)).toBeCloseTo(1000_000 / 10_999, 0);
+    expect(sustainedRate([5])).toBeUndefined();
+  });
+
+  it('reads user + system ticks from /proc/PID/stat, whatever the process name holds', () => {
+    const stat =
+      '4242 (node (ingest) x) S 1 4242 4242 0 -1 4194560 9000 0 0 0 1234 567 0 0 20 0 11 0 100 0 0';
+    expect(cpuTicksOfStat(stat)).toBe(1234 + 567);
+  });
+
+  it('turns a mix into message kinds in proportion', () => {
+    expect(parseMix('otp=1,marketing=3')).toEqual(['otp', 'marketing', 'marketing', 'marketing']);
+    expect(parseMix('transactional')).toEqual(['transactional']);
+    expect(() => parseMix('spam=1')).toThrow('unknown kind');
+    expect(() => parseMix('otp=0')).toThrow('at least one');
+  });
+
+  it('gives every message of a run its own subscriber number', () => {
+    const numbers = new Set(Array.from({ length: 100_000 }, (_, i) => subscriberNumber('659', 7, 1234, i)));
+    expect(numbers.size).toBe(100_000);
+    expect(subscriberNumber('659', 7, 1234, 0)).toBe('6590001234');
+    // Within the first 9,000,000 only: +6599... is not assigned in Singapore.
+    const inSpace = Array.from({ length: 100_000 }, (_, i) => subscriberNumber('659', 7, 8_999_000, i, 9e6));
+    expect(new Set(inSpace).size).toBe(100_000);
+    expect(inSpace.every((n) => !n.startsWith('6599'))).toBe(true);
+  });
+});

@@ -1,0 +1,87 @@
+// The arithmetic of a benchmark run, kept apart from the I/O so it can be tested directly.
+
+/** The q-quantile (0..1) of `values` by the nearest-rank method; undefined for no values. */
+export function quantile(values: readonly number[], q: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = Float64Array.from(values).sort();
+  const rank = Math.max(1, Math.ceil(q * sorted.length));
+  return sorted[rank - 1];
+}
+
+export interface Percentiles {
+  count: number;
+  p50?: number | undefined;
+  p95?: number | undefined;
+  p99?: number | undefined;
+  max?: number | undefined;
+}
+
+export function percentiles(values: readonly number[]): Percentiles {
+  return {
+    count: values.length,
+    p50: quantile(values, 0.5),
+    p95: quantile(values, 0.95),
+    p99: quantile(values, 0.99),
+    max: quantile(values, 1),
+  };
+}
+
+/**
+ * The rate a stage sustained: events per second between the moments the first and the last of the middle
+ * `share` of its events happened, so the ramp at each end (the first calls, the last receipts trickling in)
+ * does not flatter or spoil the figure. Undefined with fewer than two events in that span.
+ */
+export function sustainedRate(times: readonly number[], share = 0.9): number | undefined {
+  if (times.length < 2) return undefined;
+  const sorted = Float64Array.from(times).sort();
+  const cut = Math.floor((sorted.length * (1 - share)) / 2);
+  const first = sorted[cut]!;
+  const last = sorted[sorted.length - 1 - cut]!;
+  const events = sorted.length - 2 * cut;
+  return last > first ? ((events - 1) * 1000) / (last - first) : undefined;
+}
+
+/** Seconds of CPU a process used between two samples of /proc/PID/stat (user + system, in clock ticks). */
+export function cpuSeconds(before: number, after: number, ticksPerSecond = 100): number {
+  return Math.max(0, after - before) / ticksPerSecond;
+}
+
+/** utime + stime of a /proc/PID/stat line (fields 14 and 15, counted after the parenthesised name). */
+export function cpuTicksOfStat(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state), so field N is fields[N - 3].
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+export type MessageKind = 'otp' | 'transactional' | 'marketing';
+
+/** "otp=1,marketing=3" -> the kind of each message in turn, in those proportions. */
+export function parseMix(mix: string): MessageKind[] {
+  const kinds: MessageKind[] = [];
+  for (const part of mix.split(',')) {
+    const [name, weight] = part.split('=');
+    if (name !== 'otp' && name !== 'transactional' && name !== 'marketing')
+      throw new Error(`--mix: unknown kind "${name ?? ''}" (otp, transactional, marketing)`);
+    const n = weight === undefined ? 1 : Number(weight);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--mix: weight of ${name} must be a whole number`);
+    for (let i = 0; i < n; i++) kinds.push(name);
+  }
+  if (kinds.length === 0) throw new Error('--mix: give at least one kind a weight above 0');
+  return kinds;
+}
+
+/**
+ * Distinct subscriber numbers for message 0, 1, 2...: `digits` digits after `prefix`, the first `space` of
+ * them (a numbering plan may leave the top of a range unassigned), starting at `offset` and stepping by a
+ * prime that divides no such space, so a run of up to `space` messages never repeats a number and runs
+ * with different offsets rarely meet (the risk service limits messages per recipient).
+ */
+export function subscriberNumber(
+  prefix: string,
+  digits: number,
+  offset: number,
+  i: number,
+  space = 10 ** digits,
+): string {
+  return prefix + String((offset + i * 7_919) % space).padStart(digits, '0');
+}
