@@ -19,6 +19,7 @@ import {
   percentiles,
   subscriberNumber,
   sustainedRate,
+  sustainedRateOfCounts,
   type MessageKind,
   type Percentiles,
 } from './figures';
@@ -382,21 +383,31 @@ async function main(): Promise<void> {
     `[bench] sending for ${DURATION_S} s ${RATE > 0 ? `at ${RATE}/s` : 'as fast as it goes'}, ` +
       `${BATCH === 1 ? 'unary SendMessage' : `SendBatch of ${BATCH}`}, ${IN_FLIGHT} calls in flight, mix ${values.mix}\n`,
   );
+  // Attempt rows, polled every second from the first message on.
+  const rowPolls: { at: number; count: number }[] = [];
+  let polling = true;
+  const sendStartedAt = Date.now();
+  const pollRows = (async () => {
+    while (polling) {
+      rowPolls.push({ at: Date.now(), count: await attemptRows(sendStartedAt) });
+      await sleep(1000);
+    }
+  })();
   const { startedAt, endedAt } = await drive(bench);
   const accepted = bench.messages.filter((m) => m.acceptedAt !== undefined);
   process.stderr.write(`[bench] sent ${bench.messages.length}, accepted ${accepted.length}; draining\n`);
 
   // Drain: until every accepted message has a final status and its attempt row, or the drain time is up.
   const drainUntil = Date.now() + Number(values.drain) * 1000;
-  const rowTimes: { at: number; rows: number }[] = [];
-  let rows = 0;
   for (;;) {
-    rows = await attemptRows(startedAt);
-    rowTimes.push({ at: Date.now(), rows });
     const finals = accepted.filter((m) => m.finalAt !== undefined).length;
+    const rows = rowPolls.at(-1)?.count ?? 0;
     if ((finals === accepted.length && rows >= accepted.length) || Date.now() > drainUntil) break;
-    await sleep(1000);
+    await sleep(500);
   }
+  polling = false;
+  await pollRows;
+  const rows = rowPolls.at(-1)?.count ?? 0;
   const doneAt = Date.now();
   const ticksAfter = cpuTicks(pids);
   await sleep(1000); // duplicates would show up a little after
@@ -416,7 +427,6 @@ async function main(): Promise<void> {
       m.finalStatus !== undefined &&
       (m.receiptStat === 'DELIVRD') !== (m.finalStatus === sms.MessageStatus.MESSAGE_STATUS_DELIVERED),
   ).length;
-  const rowsAt = rowTimes.filter((r, i) => i === 0 || r.rows !== rowTimes[i - 1]!.rows);
   const lat = (values: number[]): Percentiles => {
     const p = percentiles(values);
     return { count: p.count, p50: round(p.p50), p95: round(p.p95), p99: round(p.p99), max: round(p.max) };
@@ -457,10 +467,7 @@ async function main(): Promise<void> {
       receipts: round(sustainedRate(accepted.flatMap((m) => (m.receiptAt ? [m.receiptAt] : [])))),
       statusEvents: round(sustainedRate(bench.statusEventTimes)),
       finalStatuses: round(sustainedRate(finals.map((m) => m.finalAt!))),
-      attemptRows:
-        rowsAt.length > 1
-          ? round(((rowsAt.at(-1)!.rows - rowsAt[0]!.rows) * 1000) / (rowsAt.at(-1)!.at - rowsAt[0]!.at || 1))
-          : undefined,
+      attemptRows: round(sustainedRateOfCounts(rowPolls)),
       endToEnd: round(finals.length / wall),
     },
     latencyMs: {

@@ -1,4 +1,12 @@
-import { cpuTicksOfStat, parseMix, percentiles, quantile, subscriberNumber, sustainedRate } from './figures';
+import {
+  cpuTicksOfStat,
+  parseMix,
+  percentiles,
+  quantile,
+  subscriberNumber,
+  sustainedRate,
+  sustainedRateOfCounts,
+} from './figures';
 
 describe('benchmark figures', () => {
   it('takes nearest-rank quantiles', () => {
@@ -17,6 +25,13 @@ describe('benchmark figures', () => {
     // Taken whole, the straggler would make it about 91/s.
     expect(sustainedRate(times, 1)).toBeCloseTo(1000_000 / 10_999, 0);
     expect(sustainedRate([5])).toBeUndefined();
+  });
+
+  it('measures a sustained rate from polled running counts', () => {
+    // 100 rows a second for 10 s, then nothing new for 20 s of polls.
+    const polls = Array.from({ length: 31 }, (_, s) => ({ at: s * 1000, count: Math.min(1000, s * 100) }));
+    expect(sustainedRateOfCounts(polls)).toBeCloseTo(100, 0);
+    expect(sustainedRateOfCounts([{ at: 0, count: 0 }])).toBeUndefined();
   });
 
   it('reads user + system ticks from /proc/PID/stat, whatever the process name holds', () => {

@@ -41,6 +41,23 @@ export function sustainedRate(times: readonly number[], share = 0.9): number | u
   return last > first ? ((events - 1) * 1000) / (last - first) : undefined;
 }
 
+/**
+ * The same for a stage seen only as a running count (rows in a table, polled): the time each of the middle
+ * `share` of its events happened is taken from the first poll that counted it.
+ */
+export function sustainedRateOfCounts(
+  polls: readonly { at: number; count: number }[],
+  share = 0.9,
+): number | undefined {
+  const last = polls.at(-1);
+  if (!last || last.count < 2) return undefined;
+  const cut = Math.floor((last.count * (1 - share)) / 2);
+  const from = polls.find((p) => p.count > cut);
+  const to = polls.find((p) => p.count >= last.count - cut);
+  if (!from || !to || to.at <= from.at) return undefined;
+  return ((to.count - from.count) * 1000) / (to.at - from.at);
+}
+
 /** Seconds of CPU a process used between two samples of /proc/PID/stat (user + system, in clock ticks). */
 export function cpuSeconds(before: number, after: number, ticksPerSecond = 100): number {
   return Math.max(0, after - before) / ticksPerSecond;

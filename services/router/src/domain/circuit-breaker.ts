@@ -28,7 +28,10 @@ export const DEFAULT_BREAKER_POLICY: BreakerPolicy = {
  * the probes succeed, or open again on a probe's failure.
  */
 export class CircuitBreaker {
+  /** Outcomes in the window, oldest first from `head` (dropped ones are cut off in bulk, not one by one). */
   private outcomes: { at: number; ok: boolean }[] = [];
+  private head = 0;
+  private failuresInWindow = 0;
   private state: BreakerState = 'closed';
   private openedAt = 0;
   private probesSent = 0;
@@ -74,22 +77,37 @@ export class CircuitBreaker {
       if (!ok) return this.open(now);
       if (++this.probesSucceeded >= this.policy.probes) {
         this.state = 'closed';
-        this.outcomes = [];
+        this.forget();
       }
       return;
     }
     if (state === 'open') return;
+    // Constant time per outcome: a busy channel has tens of thousands in its window.
     this.outcomes.push({ at: now, ok });
+    if (!ok) this.failuresInWindow++;
     const since = now - this.policy.windowMs;
-    while (this.outcomes.length > 0 && (this.outcomes[0]?.at ?? now) < since) this.outcomes.shift();
-    if (this.outcomes.length < this.policy.minOutcomes) return;
-    const failures = this.outcomes.reduce((n, o) => n + (o.ok ? 0 : 1), 0);
-    if (failures / this.outcomes.length >= this.policy.failureRatio) this.open(now);
+    while (this.head < this.outcomes.length && this.outcomes[this.head]!.at < since) {
+      if (!this.outcomes[this.head]!.ok) this.failuresInWindow--;
+      this.head++;
+    }
+    if (this.head > 1024 && this.head * 2 > this.outcomes.length) {
+      this.outcomes = this.outcomes.slice(this.head);
+      this.head = 0;
+    }
+    const inWindow = this.outcomes.length - this.head;
+    if (inWindow < this.policy.minOutcomes) return;
+    if (this.failuresInWindow / inWindow >= this.policy.failureRatio) this.open(now);
   }
 
   private open(now: number): void {
     this.state = 'open';
     this.openedAt = now;
+    this.forget();
+  }
+
+  private forget(): void {
     this.outcomes = [];
+    this.head = 0;
+    this.failuresInWindow = 0;
   }
 }

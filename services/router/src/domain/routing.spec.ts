@@ -273,4 +273,25 @@ describe('CircuitBreaker', () => {
     healthy.record(false, 20_000);
     expect(healthy.current(20_001)).toBe('closed');
   });
+
+  it('opens on the same outcome as a count over the whole window would, with tens of thousands in it', () => {
+    const breaker = new CircuitBreaker(policy);
+    const seen: { at: number; ok: boolean }[] = [];
+    // A busy channel: one outcome a millisecond, healthy for 20 s, then every outcome a failure.
+    let openedAt: number | undefined;
+    for (let at = 0; at < 40_000 && openedAt === undefined; at++) {
+      const ok = at < 20_000;
+      breaker.record(ok, at);
+      seen.push({ at, ok });
+      if (breaker.current(at) === 'open') openedAt = at;
+    }
+    // The reference: the first moment after the failures began that those in the last windowMs reached
+    // the ratio (outcome i happened at i ms, so the window is a slice).
+    const expected = seen.slice(20_000).find(({ at }) => {
+      const window = seen.slice(Math.max(0, at - policy.windowMs), at + 1);
+      return window.filter((o) => !o.ok).length / window.length >= policy.failureRatio;
+    })?.at;
+    expect(expected).toBeGreaterThan(20_000);
+    expect(openedAt).toBe(expected);
+  });
 });
