@@ -23,6 +23,24 @@ export interface ConsumedRecord<T> {
 
 export type RecordHandler<T> = (record: ConsumedRecord<T>) => Promise<void>;
 
+/** A record header's text, undefined when the record has no such header. */
+export type HeaderReader = (name: string) => string | undefined;
+
+export interface HandlerOptions {
+  /**
+   * Handles only the records this accepts, judged from their headers (a topic's `headers`): the rest are
+   * passed over, done, without being decoded. A record without the header must be accepted (a producer
+   * that does not write it yet).
+   */
+  only?: (header: HeaderReader) => boolean;
+}
+
+interface Route {
+  topic: TopicDef<unknown>;
+  handler: RecordHandler<unknown>;
+  only: ((header: HeaderReader) => boolean) | undefined;
+}
+
 export interface ConsumerOptions {
   groupId: string;
   /**
@@ -87,7 +105,7 @@ export const DLQ_REASONS = { decode: 'DECODE_ERROR', handler: 'HANDLER_ERROR' } 
 
 const consumed = new Counter({
   name: 'tern_kafka_consumed_total',
-  help: 'Records processed, per topic and outcome (ok, dlq)',
+  help: 'Records processed, per topic and outcome (ok, dlq, skipped: passed over by the handler options)',
   labelNames: ['topic', 'group', 'outcome'],
   registers: [metricsRegistry],
 });
@@ -116,7 +134,7 @@ type Outcome = 'processed' | 'stopped';
 interface QueuedRecord {
   message: KafkaMessage;
   batch: Batch;
-  route: { topic: TopicDef<unknown>; handler: RecordHandler<unknown> };
+  route: Route;
   heartbeat: () => Promise<void>;
   /** Moves the partition's fetch position past this record. */
   resolve: () => void;
@@ -154,10 +172,7 @@ interface PartitionProgress {
  */
 export class BatchConsumer {
   private readonly consumer: Consumer;
-  private readonly handlers = new Map<
-    string,
-    { topic: TopicDef<unknown>; handler: RecordHandler<unknown> }
-  >();
+  private readonly handlers = new Map<string, Route>();
   private readonly options: Required<Omit<ConsumerOptions, 'startAt'>> & Pick<ConsumerOptions, 'startAt'>;
   /** Per partition ("topic|partition"), the last offset that was written when start() ran. */
   private readonly backlogEnds = new Map<string, bigint>();
@@ -213,8 +228,10 @@ export class BatchConsumer {
       groupId: options.groupId,
       sessionTimeout: this.options.sessionTimeoutMs,
       heartbeatInterval: Math.min(3000, Math.floor(this.options.sessionTimeoutMs / 10)),
-      // Fetch returns as soon as data arrives instead of waiting to fill maxBytes: OTP latency matters more.
-      maxWaitTimeInMs: 100,
+      // A fetch returns as soon as any record arrives (minBytes 1), so this bounds only how long an idle
+      // fetch waits, and how late a partition resumed after backpressure joins the next one. Shorter
+      // costs every idle group a fetch round trip (and the broker its answer) that many more times a second.
+      maxWaitTimeInMs: 500,
       // A broker away (a restart, a failover) is waited out by retrying: at most 3 s apart, so the group is
       // back at work within seconds of the broker (the defaults let a restart wait 10-15 s more).
       retry: { initialRetryTime: 300, maxRetryTime: 3000, retries: 10 },
@@ -238,7 +255,7 @@ export class BatchConsumer {
   }
 
   /** Registers the handler of one topic. */
-  on<T>(def: TopicDef<T>, handler: RecordHandler<T>): this {
+  on<T>(def: TopicDef<T>, handler: RecordHandler<T>, options: HandlerOptions = {}): this {
     const topic = this.onCluster(def);
     if (this.started) throw new Error(`consumer ${this.options.groupId}: subscribe before start()`);
     if (this.handlers.has(topic.name)) {
@@ -247,6 +264,7 @@ export class BatchConsumer {
     this.handlers.set(topic.name, {
       topic: topic as TopicDef<unknown>,
       handler: handler as RecordHandler<unknown>,
+      only: options.only,
     });
     return this;
   }
@@ -505,13 +523,17 @@ export class BatchConsumer {
   }
 
   private async processRecord(
-    { topic, handler }: { topic: TopicDef<unknown>; handler: RecordHandler<unknown> },
+    { topic, handler, only }: Route,
     batch: Batch,
     message: KafkaMessage,
     heartbeat: () => Promise<void>,
     interrupted: () => boolean,
   ): Promise<Outcome> {
     const headers = message.headers ?? {};
+    if (only && !only((name) => headerText(headers[name]))) {
+      consumed.inc({ topic: batch.topic, group: this.options.groupId, outcome: 'skipped' });
+      return 'processed';
+    }
     const where = { topic: batch.topic, partition: batch.partition, offset: message.offset };
     let value: unknown;
     try {
@@ -651,3 +673,8 @@ export class BatchConsumer {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function headerText(value: IHeaders[string]): string | undefined {
+  const first = Array.isArray(value) ? value[0] : value;
+  return first?.toString();
+}

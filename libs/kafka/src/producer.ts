@@ -84,7 +84,11 @@ export class TypedProducer {
     const ctx = trace.setSpan(context.active(), span);
     try {
       const messages: RawRecord[] = values.map((value) => {
-        const recordHeaders: IHeaders = { ...headers, [CONTENT_TYPE_HEADER]: PROTOBUF_CONTENT_TYPE };
+        const recordHeaders: IHeaders = {
+          ...headers,
+          ...topic.headers?.(value),
+          [CONTENT_TYPE_HEADER]: PROTOBUF_CONTENT_TYPE,
+        };
         injectTraceContext(recordHeaders, ctx);
         return { key: topic.key(value), value: encodeValue(topic.codec, value), headers: recordHeaders };
       });
@@ -106,7 +110,7 @@ export class TypedProducer {
    */
   enqueue<T>(def: TopicDef<T>, value: T): Promise<void> {
     const topic = this.onCluster(def);
-    const headers: IHeaders = { [CONTENT_TYPE_HEADER]: PROTOBUF_CONTENT_TYPE };
+    const headers: IHeaders = { ...topic.headers?.(value), [CONTENT_TYPE_HEADER]: PROTOBUF_CONTENT_TYPE };
     injectTraceContext(headers, context.active());
     const record: RawRecord = { key: topic.key(value), value: encodeValue(topic.codec, value), headers };
     return new Promise<void>((resolve, reject) => {

@@ -1,5 +1,5 @@
-import { events } from '@tern/contracts';
-import { dispatchTopic, namespaced, platformTopics, topics } from './topics';
+import { events, sms } from '@tern/contracts';
+import { dispatchTopic, namespaced, platformTopics, STATUS_HEADERS, topics } from './topics';
 
 describe('topic registry', () => {
   it('declares every topic once, each with its own DLQ', () => {
@@ -7,6 +7,21 @@ describe('topic registry', () => {
     expect(new Set(names).size).toBe(names.length);
     expect(names).toEqual(expect.arrayContaining(['sms.accepted', 'sms.dispatch.sea', 'sms.dispatch.latam']));
     expect(topics.accepted.dlq).toBe('sms.accepted.dlq');
+  });
+
+  it('says in headers what a status event is, for consumers that want only some', () => {
+    const delivered = sms.StatusEvent.fromPartial({
+      status: sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
+      callbackUrl: 'https://example.com/hook',
+    });
+    expect(topics.status.headers?.(delivered)).toEqual({
+      [STATUS_HEADERS.status]: 'MESSAGE_STATUS_DELIVERED',
+      [STATUS_HEADERS.callback]: 'yes',
+    });
+    const routed = sms.StatusEvent.fromPartial({ status: sms.MessageStatus.MESSAGE_STATUS_ROUTED });
+    expect(topics.status.headers?.(routed)?.[STATUS_HEADERS.callback]).toBe('no');
+    // A namespaced topic writes the same headers.
+    expect(namespaced(topics.status, 'staging').headers?.(routed)).toEqual(topics.status.headers?.(routed));
   });
 
   it('keys records so that one message stays on one partition', () => {

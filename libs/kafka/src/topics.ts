@@ -17,6 +17,11 @@ export interface TopicDef<T> {
   readonly jsonTypeName: string | undefined;
   /** Where records that cannot be processed go, with the reason in headers. */
   readonly dlq: string;
+  /**
+   * Headers derived from the value, written with every record: what a consumer that wants only some of the
+   * topic's records reads to pass over the rest without decoding them (see `on(..., { only })`).
+   */
+  readonly headers: ((value: T) => Record<string, string>) | undefined;
 }
 
 /** What creating a topic needs to know, whatever its value type. */
@@ -29,6 +34,7 @@ export interface TopicOptions<T> {
   partitions?: number;
   compacted?: boolean;
   jsonTypeName?: string;
+  headers?: (value: T) => Record<string, string>;
 }
 
 const TOPIC_NAME = /^[a-z0-9][a-z0-9._-]{0,200}$/;
@@ -44,6 +50,7 @@ export function defineTopic<T>(options: TopicOptions<T>): TopicDef<T> {
     compacted: options.compacted ?? false,
     jsonTypeName: options.jsonTypeName,
     dlq: `${options.name}.dlq`,
+    headers: options.headers,
   };
 }
 
@@ -58,6 +65,9 @@ export function namespaced<T extends TopicSpec>(def: T, namespace: string): T {
 
 /** What a topic namespace may be: it prefixes topic names. */
 export const TOPIC_NAMESPACE = /^[a-z0-9][a-z0-9_-]{0,100}$/;
+
+/** Headers of `sms.status` records: the event's status (its enum name), and whether it has a callback. */
+export const STATUS_HEADERS = { status: 'tern-status', callback: 'tern-callback' } as const;
 
 const byMessageId = (v: { message?: { messageId: string } | undefined }) => v.message?.messageId ?? '';
 
@@ -79,8 +89,19 @@ export const topics = {
   submitted: defineTopic({ name: 'sms.submitted', codec: events.SubmitResult, key: (e) => e.messageId }),
   /** Keyed by channel: receipts of one SMSC bind stay in order. */
   dlr: defineTopic({ name: 'sms.dlr', codec: events.DeliveryReceipt, key: (e) => e.channelId }),
-  /** Keyed by message id: status events of one message are ordered. */
-  status: defineTopic({ name: 'sms.status', codec: sms.StatusEvent, key: (e) => e.messageId }),
+  /**
+   * Keyed by message id: status events of one message are ordered. Three services read every event; the
+   * headers let those that want few of them (receipt outcomes, events with a callback) pass over the rest.
+   */
+  status: defineTopic({
+    name: 'sms.status',
+    codec: sms.StatusEvent,
+    key: (e) => e.messageId,
+    headers: (e) => ({
+      [STATUS_HEADERS.status]: sms.messageStatusToJSON(e.status),
+      [STATUS_HEADERS.callback]: e.callbackUrl ? 'yes' : 'no',
+    }),
+  }),
   retry: defineTopic({ name: 'sms.retry', codec: events.RetryRequest, key: byMessageId }),
   /** Each attempt's outcome for analytics; dlr's attempt writer batches them into ClickHouse. */
   attempts: defineTopic({ name: 'sms.attempts', codec: events.AttemptRecord, key: (a) => a.messageId }),

@@ -296,6 +296,44 @@ describe('kafka wrapper against a real broker', () => {
     await admin.disconnect();
   });
 
+  it('only: handles the records whose headers pass, passes over the rest undecoded, and commits past them all', async () => {
+    // A topic whose headers say which tenant a record is for, as sms.status says its status.
+    const topic = defineTopic({
+      ...testTopic('only'),
+      headers: (v: events.MessageAccepted) => ({ 'x-tenant': v.message?.tenantId ?? '' }),
+    });
+    await ensureTopics(kafka, [topic], logger);
+    const groupId = uniqueName('only');
+    const handled: string[] = [];
+    await startConsumer(
+      client
+        .consumer({ groupId, fromBeginning: true, commitIntervalMs: 50 })
+        .on(topic, async (record) => void handled.push(record.value.message?.messageId ?? ''), {
+          only: (header) => header('x-tenant') !== 'tenant-b',
+        }),
+    );
+    const forB = (id: string) => ({ message: { ...accepted(id).message!, tenantId: 'tenant-b' } });
+    await client.producer().send(topic, [accepted('a-1'), forB('b-1'), forB('b-2'), accepted('a-2')]);
+    // Bytes that are no MessageAccepted at all, under a header that passes them over: never decoded, so
+    // never dead-lettered. Without the header, a record is the handler's (a producer that writes none).
+    await client.producer().sendRaw(topic.name, [
+      { key: 'x', value: Buffer.from([0xff, 0xff, 0xff]), headers: { 'x-tenant': 'tenant-b' } },
+      { key: 'a-3', value: Buffer.from(events.MessageAccepted.encode(accepted('a-3')).finish()) },
+    ]);
+    await waitFor('the records for tenant a', () => handled.length === 3);
+    expect(handled).toEqual(['a-1', 'a-2', 'a-3']);
+    const admin = kafka.admin();
+    await admin.connect();
+    await waitFor(
+      'the commit past every record',
+      async () =>
+        Number((await admin.fetchOffsets({ groupId, topics: [topic.name] }))[0]?.partitions[0]?.offset) === 6,
+    );
+    // Nothing was dead-lettered: the undecodable record was never looked at.
+    expect((await admin.fetchTopicOffsets(topic.dlq)).map((p) => p.high)).toEqual(['0']);
+    await admin.disconnect();
+  });
+
   it('a record that waits holds up no other: later batches of its partition and other topics go on', async () => {
     const [slowTopic, otherTopic] = [testTopic('waiting'), testTopic('waiting-other')];
     await ensureTopics(kafka, [slowTopic, otherTopic], logger);

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { ClickHouse, clickhouseOptionsFromSettings, migrate } from '@tern/clickhouse';
 import type { ConfigOf } from '@tern/config';
-import { KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
+import { KafkaClient, STATUS_HEADERS, topics, type BatchConsumer } from '@tern/kafka';
 import { CONFIG, followTenants, HealthRegistry, LOGGER, PeriodicJob } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import { ReceiptPresence, redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
@@ -101,7 +101,10 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
         ({ value }) => writer.write(value),
       ),
       // One message's events scheduled in order; their tries run outside the partition.
-      consumer('callbacks', { keyOrdered: true }).on(topics.status, ({ value }) => callbacks.handle(value)),
+      // Events without a callback URL (the header says so) are passed over undecoded.
+      consumer('callbacks', { keyOrdered: true }).on(topics.status, ({ value }) => callbacks.handle(value), {
+        only: (header) => header(STATUS_HEADERS.callback) !== 'no',
+      }),
     );
     this.health.registerConsumers(this.consumers);
     await Promise.all(this.consumers.map((c) => c.start()));

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { sms, type events } from '@tern/contracts';
-import { topics, type BatchConsumer, type ConsumedRecord, type KafkaClient } from '@tern/kafka';
+import {
+  STATUS_HEADERS,
+  topics,
+  type BatchConsumer,
+  type ConsumedRecord,
+  type KafkaClient,
+} from '@tern/kafka';
 import type { RouteBook } from './domain/route-book';
 
 /** Receipt outcomes that say a channel delivered, or failed to. Other statuses are not a channel's doing. */
@@ -52,8 +58,19 @@ export function followRoutes(
     .on(
       topics.status,
       inMemory(({ value }) => receipt(book, value)),
+      // Three of a message's four events are not receipt outcomes: passed over undecoded.
+      { only: (header) => isReceiptOutcome(header(STATUS_HEADERS.status)) },
     );
   return { weights, outcomes };
+}
+
+const RECEIPT_OUTCOME_NAMES = new Set(
+  Object.keys(RECEIPT_OUTCOMES).map((status) => sms.messageStatusToJSON(Number(status))),
+);
+
+/** From a record's status header; a record without one is decoded and judged by its value. */
+function isReceiptOutcome(status: string | undefined): boolean {
+  return status === undefined || RECEIPT_OUTCOME_NAMES.has(status);
 }
 
 /** A handler that only updates memory (the consumer wants a promise). */
