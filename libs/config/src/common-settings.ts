@@ -71,6 +71,11 @@ export const commonSettings = {
     'OTLP/HTTP traces endpoint (e.g. http://collector:4318/v1/traces); unset: traces are not exported',
     env.url().optional(),
   ),
+  traceSampleRatio: setting(
+    'TERN_TRACE_SAMPLE_RATIO',
+    'share of messages traced end to end when traces are exported (decided where a trace begins, followed downstream); without TERN_OTLP_ENDPOINT nothing is recorded, trace ids still reach logs and Kafka headers',
+    env.ratio().default(0.1),
+  ),
   shutdownTimeoutMs: setting(
     'TERN_SHUTDOWN_TIMEOUT_MS',
     'How long a stop may take (finish the in-flight batch, commit, leave the group) before exiting anyway',

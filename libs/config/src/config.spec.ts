@@ -16,6 +16,20 @@ describe('loadConfig', () => {
     expect(config.httpPort).toBe(8080);
     expect(config.logLevel).toBe('info');
     expect(config.otlpEndpoint).toBeUndefined();
+    expect(config.traceSampleRatio).toBe(0.1);
+  });
+
+  it('reads a share from 0 to 1, and nothing else', () => {
+    const ratio = (value: string) =>
+      loadConfig(settings, {
+        TERN_KAFKA_BROKERS: 'a:9092',
+        TERN_TEST_SMPP_PASSWORD: 's',
+        TERN_TRACE_SAMPLE_RATIO: value,
+      }).traceSampleRatio;
+    expect([ratio('0'), ratio('0.25'), ratio('.5'), ratio('1')]).toEqual([0, 0.25, 0.5, 1]);
+    for (const bad of ['1.5', '-0.1', 'half', '10%']) {
+      expect(() => ratio(bad)).toThrow('TERN_TRACE_SAMPLE_RATIO: must be a number from 0 to 1');
+    }
   });
 
   it('names every wrong or missing variable at once', () => {

@@ -85,6 +85,12 @@ export const env = {
       .transform(Number)
       .pipe(z.number().int().min(min).max(max)),
   port: () => env.int(0, 65535),
+  /** A share, 0 to 1 (e.g. 0.1). */
+  ratio: () =>
+    z
+      .string()
+      .regex(/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/, 'must be a number from 0 to 1')
+      .transform(Number),
   bool: () =>
     z
       .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })

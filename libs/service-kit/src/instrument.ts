@@ -4,6 +4,9 @@ import { commonSettings, loadConfig } from '@tern/config';
 import { startTelemetry } from '@tern/telemetry';
 
 export function instrument(serviceName: string): void {
-  const { otlpEndpoint } = loadConfig({ otlpEndpoint: commonSettings.otlpEndpoint });
-  startTelemetry({ serviceName, otlpEndpoint });
+  const { otlpEndpoint, traceSampleRatio } = loadConfig({
+    otlpEndpoint: commonSettings.otlpEndpoint,
+    traceSampleRatio: commonSettings.traceSampleRatio,
+  });
+  startTelemetry({ serviceName, otlpEndpoint, sampleRatio: traceSampleRatio });
 }

@@ -12,14 +12,24 @@ import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  AlwaysOffSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+} from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 
 export interface TelemetryOptions {
   serviceName: string;
-  /** OTLP/HTTP traces endpoint; when absent spans are still created (trace ids reach logs and Kafka headers) but not exported. */
+  /**
+   * OTLP/HTTP traces endpoint; when absent no span is recorded, but every span still has its trace id,
+   * which reaches logs and Kafka headers.
+   */
   otlpEndpoint?: string | undefined;
+  /** With an endpoint: the share of traces recorded, decided where a trace begins (default 1). */
+  sampleRatio?: number | undefined;
 }
 
 let provider: NodeTracerProvider | undefined;
@@ -29,8 +39,8 @@ let unregisterInstrumentations: (() => void) | undefined;
  * Starts OpenTelemetry tracing. Call it from the first import of a service's main.ts, before NestJS, grpc-js
  * and kafkajs load, so the http and grpc instrumentations can patch them.
  *
- * Spans are always recorded (trace ids reach logs and Kafka headers); they leave the process only when an
- * OTLP endpoint is configured. We register the tracer provider ourselves rather than through NodeSDK, which
+ * Spans are recorded and exported only when an OTLP endpoint is configured (a share of them: sampleRatio);
+ * either way every span has a trace id, which reaches logs and Kafka headers. We register the tracer provider ourselves rather than through NodeSDK, which
  * registers no provider at all without an exporter and starts OTLP metrics and logs exporters from
  * environment defaults (metrics are Prometheus here).
  */
@@ -38,6 +48,10 @@ export function startTelemetry(options: TelemetryOptions): void {
   if (provider) return;
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName }),
+    // Recording a span costs every record of every hop; unexported, it buys nothing the ids do not.
+    sampler: options.otlpEndpoint
+      ? new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.sampleRatio ?? 1) })
+      : new AlwaysOffSampler(),
     spanProcessors: options.otlpEndpoint
       ? [new BatchSpanProcessor(new OTLPTraceExporter({ url: options.otlpEndpoint }))]
       : [],
@@ -57,6 +71,12 @@ export async function stopTelemetry(): Promise<void> {
   unregisterInstrumentations?.();
   unregisterInstrumentations = undefined;
   await running?.shutdown();
+  // Unregistered, so a later start registers its own provider (the API keeps the first one otherwise).
+  if (running) {
+    trace.disable();
+    propagation.disable();
+    context.disable();
+  }
 }
 
 export const tracer = () => trace.getTracer('tern');
@@ -86,7 +106,7 @@ export function extractTraceContext(headers: HeaderCarrier): Context {
   return propagation.extract(context.active(), headers, headerGetter);
 }
 
-/** The active trace id, or undefined outside a sampled span. */
+/** The active trace id, or undefined outside any span. */
 export function activeTraceId(): string | undefined {
   const span = trace.getSpan(context.active());
   return span?.spanContext().traceId;
