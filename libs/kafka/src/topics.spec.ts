@@ -1,5 +1,12 @@
 import { events, sms } from '@tern/contracts';
-import { dispatchTopic, namespaced, platformTopics, STATUS_HEADERS, topics } from './topics';
+import {
+  dispatchTopic,
+  MESSAGE_TYPE_HEADER,
+  namespaced,
+  platformTopics,
+  STATUS_HEADERS,
+  topics,
+} from './topics';
 
 describe('topic registry', () => {
   it('declares every topic once, each with its own DLQ', () => {
@@ -22,6 +29,17 @@ describe('topic registry', () => {
     expect(topics.status.headers?.(routed)?.[STATUS_HEADERS.callback]).toBe('no');
     // A namespaced topic writes the same headers.
     expect(namespaced(topics.status, 'staging').headers?.(routed)).toEqual(topics.status.headers?.(routed));
+  });
+
+  it("says in headers an approved or retried message's type, and nothing for a record without one", () => {
+    const message = events.SmsMessage.fromPartial({ type: sms.MessageType.MESSAGE_TYPE_MARKETING });
+    expect(topics.approved.headers?.(events.MessageApproved.fromPartial({ message }))).toEqual({
+      [MESSAGE_TYPE_HEADER]: 'MESSAGE_TYPE_MARKETING',
+    });
+    expect(topics.retry.headers?.(events.RetryRequest.fromPartial({ message }))).toEqual({
+      [MESSAGE_TYPE_HEADER]: 'MESSAGE_TYPE_MARKETING',
+    });
+    expect(topics.approved.headers?.(events.MessageApproved.fromPartial({}))).toEqual({});
   });
 
   it('keys records so that one message stays on one partition', () => {

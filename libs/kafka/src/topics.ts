@@ -69,6 +69,12 @@ export const TOPIC_NAMESPACE = /^[a-z0-9][a-z0-9_-]{0,100}$/;
 /** Headers of `sms.status` records: the event's status (its enum name), and whether it has a callback. */
 export const STATUS_HEADERS = { status: 'tern-status', callback: 'tern-callback' } as const;
 
+/** Header of `sms.approved` and `sms.retry` records: the message's type (its enum name), none without one. */
+export const MESSAGE_TYPE_HEADER = 'tern-message-type';
+
+const messageTypeHeader = (v: { message?: { type: sms.MessageType } | undefined }): Record<string, string> =>
+  v.message ? { [MESSAGE_TYPE_HEADER]: sms.messageTypeToJSON(v.message.type) } : {};
+
 const byMessageId = (v: { message?: { messageId: string } | undefined }) => v.message?.messageId ?? '';
 
 /**
@@ -85,7 +91,13 @@ export const topics = {
     jsonTypeName: 'tern.events.v1.SendEvent',
   }),
   accepted: defineTopic({ name: 'sms.accepted', codec: events.MessageAccepted, key: byMessageId }),
-  approved: defineTopic({ name: 'sms.approved', codec: events.MessageApproved, key: byMessageId }),
+  /** Read by one router group per traffic class, each passing over the other class's records. */
+  approved: defineTopic({
+    name: 'sms.approved',
+    codec: events.MessageApproved,
+    key: byMessageId,
+    headers: messageTypeHeader,
+  }),
   submitted: defineTopic({ name: 'sms.submitted', codec: events.SubmitResult, key: (e) => e.messageId }),
   /** Keyed by channel: receipts of one SMSC bind stay in order. */
   dlr: defineTopic({ name: 'sms.dlr', codec: events.DeliveryReceipt, key: (e) => e.channelId }),
@@ -102,7 +114,12 @@ export const topics = {
       [STATUS_HEADERS.callback]: e.callbackUrl ? 'yes' : 'no',
     }),
   }),
-  retry: defineTopic({ name: 'sms.retry', codec: events.RetryRequest, key: byMessageId }),
+  retry: defineTopic({
+    name: 'sms.retry',
+    codec: events.RetryRequest,
+    key: byMessageId,
+    headers: messageTypeHeader,
+  }),
   /** Each attempt's outcome for analytics; dlr's attempt writer batches them into ClickHouse. */
   attempts: defineTopic({ name: 'sms.attempts', codec: events.AttemptRecord, key: (a) => a.messageId }),
   /** Mobile-originated messages (STOP replies) keyed by the handset, so one number's replies stay in order. */

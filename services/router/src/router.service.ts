@@ -1,6 +1,14 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { watchDataFile, type ConfigOf, type WatchedDataFile } from '@tern/config';
-import { dispatchTopic, ensureTopics, KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
+import {
+  dispatchTopic,
+  ensureTopics,
+  KafkaClient,
+  MESSAGE_TYPE_HEADER,
+  topics,
+  type BatchConsumer,
+  type HeaderReader,
+} from '@tern/kafka';
 import { TokenBuckets, redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
 import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
@@ -11,7 +19,7 @@ import { DeferredQueue } from './deferred-queue';
 import { DEFAULT_BREAKER_POLICY } from './domain/circuit-breaker';
 import { RouteBook } from './domain/route-book';
 import { lanesOf, routingTableSchema, type RoutingTable } from './domain/routing-table';
-import { classOf, type TrafficClass } from './domain/traffic';
+import { classOf, mayBeOfClass, type TrafficClass } from './domain/traffic';
 import { MessageRouter } from './message-router';
 import { followRoutes } from './route-feed';
 import { TrafficGate } from './traffic-gate';
@@ -138,11 +146,15 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
     await this.redis?.quit();
   }
 
-  /** Approved messages and retries of one class; the other class's records are passed over at once. */
+  /**
+   * Approved messages and retries of one class; the other class's records are passed over at once,
+   * undecoded where their header says their type.
+   */
   private intake(trafficClass: TrafficClass, router: MessageRouter, ready: Promise<unknown>): BatchConsumer {
     const config = this.config;
     const mine = (message: { type: number } | undefined) =>
       !!message && classOf(message.type) === trafficClass;
+    const only = { only: (header: HeaderReader) => mayBeOfClass(header(MESSAGE_TYPE_HEADER), trafficClass) };
     return this.kafka
       .consumer({
         groupId: `tern-router-${config.deployment}-${trafficClass}`,
@@ -152,16 +164,25 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
         concurrency: trafficClass === 'priority' ? config.priorityInFlight : config.bulkInFlight,
         partitionsInParallel: 6,
       })
-      .on(topics.approved, async ({ value }) => {
-        await ready;
-        // A record without a message is the priority intake's to dead-letter (once, not twice).
-        if (mine(value.message) || (!value.message && trafficClass === 'priority'))
-          await router.approved(value);
-      })
-      .on(topics.retry, async ({ value }) => {
-        await ready;
-        if (mine(value.message) || (!value.message && trafficClass === 'priority')) await router.retry(value);
-      });
+      .on(
+        topics.approved,
+        async ({ value }) => {
+          await ready;
+          // A record without a message is the priority intake's to dead-letter (once, not twice).
+          if (mine(value.message) || (!value.message && trafficClass === 'priority'))
+            await router.approved(value);
+        },
+        only,
+      )
+      .on(
+        topics.retry,
+        async ({ value }) => {
+          await ready;
+          if (mine(value.message) || (!value.message && trafficClass === 'priority'))
+            await router.retry(value);
+        },
+        only,
+      );
   }
 
   private releaseDeferred(deferred: DeferredQueue, router: MessageRouter): void {
