@@ -554,9 +554,13 @@ export class Smsc {
     if (seen !== undefined && now - seen < DUPLICATE_WINDOW_SIM_MS) {
       this.ctx.truth.record({ event: 'duplicate', channel: this.spec.id, destination: number }, now);
     }
+    // Re-inserted, so the map stays in arrival order and the expired entries are always at its front:
+    // pruning costs only what expires (a scan of the whole window per submission made a busy run quadratic).
+    this.recent.delete(key);
     this.recent.set(key, now);
-    if (this.recent.size > 100_000) {
-      for (const [k, t] of this.recent) if (now - t >= DUPLICATE_WINDOW_SIM_MS) this.recent.delete(k);
+    for (const [k, t] of this.recent) {
+      if (now - t < DUPLICATE_WINDOW_SIM_MS) break;
+      this.recent.delete(k);
     }
   }
 }

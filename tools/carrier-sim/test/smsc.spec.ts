@@ -201,6 +201,54 @@ describe('carrier simulator SMSCs over TCP', () => {
     }
   });
 
+  it('counts the same content to the same number within 10 simulated minutes as a duplicate, and only that', async () => {
+    // 10 simulated minutes in 1 s of real time; a quiet network (no timeline) without limits to meet.
+    const scaled = new CarrierSimulator({
+      scenario: {
+        ...outageScenario,
+        timeline: [],
+        channels: outageScenario.channels.map((c) => ({ ...c, tps: 100_000, window: 1000 })),
+      },
+      timeScale: 600,
+      seed: 1,
+    });
+    await scaled.start();
+    try {
+      const s = await connect(scaled.ports()['flaky'] ?? 0);
+      // A transmitter: the receipts (due within milliseconds at this scale) are not this test's.
+      expect(await bind(s, 'transmitter', 'flaky', 'pw')).toBe(Status.ESME_ROK);
+      const submit = async (to: string, text: string) =>
+        expect(
+          (await s.request('submit_sm', sms({ destinationAddr: to, shortMessage: Buffer.from(text) })))
+            .status,
+        ).toBe(Status.ESME_ROK);
+      const duplicates = () => scaled.truth.channel('flaky').duplicates;
+      await submit('6590555001', 'Your code is 111111');
+      await submit('6590555001', 'Your code is 111111');
+      expect(duplicates()).toBe(1);
+      // Other content, or another number: not a duplicate.
+      await submit('6590555001', 'Your code is 222222');
+      await submit('6590555002', 'Your code is 111111');
+      expect(duplicates()).toBe(1);
+      // Thousands of other messages in between change nothing, and the window still holds.
+      for (let i = 0; i < 2000; i += 100)
+        await Promise.all(
+          Array.from({ length: 100 }, (_, k) => submit(`65905${String(60000 + i + k)}`, 'x')),
+        );
+      expect(scaled.clock.now()).toBeLessThan(10 * 60_000);
+      await submit('6590555002', 'Your code is 111111');
+      expect(duplicates()).toBe(2);
+      // After the window: the same message again is a new one.
+      const at = scaled.clock.now();
+      await waitFor('ten simulated minutes', () => scaled.clock.now() - at > 10 * 60_000, 5000);
+      await submit('6590555001', 'Your code is 111111');
+      expect(duplicates()).toBe(2);
+      await s.unbind();
+    } finally {
+      await scaled.stop();
+    }
+  });
+
   it('answers enquire_link, nacks garbage without losing the session, and ends only a session whose framing is lost', async () => {
     const good = await open('fast');
     expect(await bind(good, 'transmitter', 'fast', 'pw')).toBe(Status.ESME_ROK);
