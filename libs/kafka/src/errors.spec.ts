@@ -36,6 +36,7 @@ describe('isTransient', () => {
     expect(isTransient(new Error('Connection is closed.'))).toBe(true);
     expect(isTransient(new Error('LOADING Redis is loading the dataset in memory'))).toBe(true);
     expect(isTransient(new Error("READONLY You can't write against a read only replica."))).toBe(true);
+    expect(isTransient(new Error("OOM command not allowed when used memory > 'maxmemory'."))).toBe(true);
   });
 
   it('follows the cause chain, and keeps TransientError transient', () => {

@@ -63,8 +63,9 @@ const UNAVAILABLE_MESSAGES = [
   /^fetch failed$/, // Node's fetch, cause carries the socket error
   /^socket hang up$/,
   /^Timeout error\.?$/, // @clickhouse/client's request timeout
-  // Redis replies while it cannot serve: loading its data after a restart, a replica, a failover.
-  /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS) /,
+  // Redis replies while it cannot serve: loading its data after a restart, a replica, a failover, or full
+  // (OOM under maxmemory with noeviction: it takes writes again once memory is freed or added).
+  /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS|OOM) /,
 ];
 
 /**
