@@ -15,5 +15,5 @@ export const DESCRIPTOR_SET_PATH = join(PROTO_ROOT, 'src/gen/descriptors.binpb')
 export * as rpc from './gen/google/rpc/status';
 export * as rpcDetails from './gen/google/rpc/error_details';
 export { statusEvent } from './status-event';
-export { STATUS_REASONS, statusAdvances, statusRank } from './status-order';
+export { FINAL_STATUSES, STATUS_REASONS, statusAdvances, statusRank } from './status-order';
 export { grpcMethod, type MessageCodec } from './grpc-method';

@@ -1,6 +1,18 @@
 import { MessageStatus, type StatusEvent } from './gen/tern/sms/v1/sms';
 
 /**
+ * The statuses a message's story ends in, as far as it is known: a retry may still follow UNDELIVERED,
+ * EXPIRED or FAILED with a new attempt (see statusRank), DELIVERED and REJECTED never change.
+ */
+export const FINAL_STATUSES: ReadonlySet<MessageStatus> = new Set([
+  MessageStatus.MESSAGE_STATUS_REJECTED,
+  MessageStatus.MESSAGE_STATUS_DELIVERED,
+  MessageStatus.MESSAGE_STATUS_UNDELIVERED,
+  MessageStatus.MESSAGE_STATUS_EXPIRED,
+  MessageStatus.MESSAGE_STATUS_FAILED,
+]);
+
+/**
  * Reason codes that place a status in a message's order (beside the carriers' and risk's own codes):
  * dlr's provisional ending of an attempt whose receipt did not come, and the router's conclusions.
  */

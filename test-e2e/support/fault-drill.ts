@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadScenario, type Scenario } from '@tern/carrier-sim';
-import { sms } from '@tern/contracts';
+import { FINAL_STATUSES, sms } from '@tern/contracts';
 import { DLQ_HEADERS, namespaced, platformTopics } from '@tern/kafka';
 import { sharedRedis } from '@tern/redis';
 import { infraFromEnv, startTcpProxy, uniqueName, type TcpProxy } from '@tern/testing';
@@ -118,13 +118,6 @@ const SETTLE_MS = 150_000;
 const OTP_VALIDITY_MS = 10 * 60_000;
 /** How long after its validity a message may take to be marked EXPIRED. */
 const EXPIRY_GRACE_MS = 30_000;
-const FINAL = new Set([
-  sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
-  sms.MessageStatus.MESSAGE_STATUS_UNDELIVERED,
-  sms.MessageStatus.MESSAGE_STATUS_EXPIRED,
-  sms.MessageStatus.MESSAGE_STATUS_FAILED,
-  sms.MessageStatus.MESSAGE_STATUS_REJECTED,
-]);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -227,8 +220,9 @@ async function settle(run: PlatformRun, deadline: number): Promise<void> {
     for (const ref of [...open]) {
       const otp = run.otps.get(ref)!;
       const view = await run.message(otp.messageId!).catch(() => undefined);
-      if (view && FINAL.has(view.status) && agrees(view, handsetCount(otp.submissions))) open.delete(ref);
-      else if (view?.acceptedAt && !FINAL.has(view.status))
+      if (view && FINAL_STATUSES.has(view.status) && agrees(view, handsetCount(otp.submissions)))
+        open.delete(ref);
+      else if (view?.acceptedAt && !FINAL_STATUSES.has(view.status))
         validUntil.set(ref, view.acceptedAt.getTime() + OTP_VALIDITY_MS + EXPIRY_GRACE_MS);
       else validUntil.delete(ref);
     }
@@ -274,7 +268,7 @@ async function count(fault: string, run: PlatformRun, arrivals: number[]): Promi
     const status = view ? sms.MessageStatus[view.status] : 'not found';
     const arrived = otp.submissions.map((s) => `${s.channel}:${s.stat}`).join(',') || 'nothing';
     const doubt = view?.attempts.some((a) => a.errorCode === 'OUTCOME_UNKNOWN') ? ' (in doubt)' : '';
-    if (!view || !FINAL.has(view.status)) result.lost++;
+    if (!view || !FINAL_STATUSES.has(view.status)) result.lost++;
     else if (!agrees(view, deliveries)) result.wrongStatus++;
     else if (deliveries < 2) continue;
     if (result.examples.length < 10) {

@@ -1,7 +1,6 @@
 // One run of the whole platform on a simulated carrier world, for the routing suites and the comparison
 // tool: the six built services, started as an operator starts them, against an in-process carrier simulator,
 // with OTPs sent through the public gRPC API and every outcome counted from the simulator's ground truth.
-import { createServer } from 'node:net';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { parseRecipient } from '@tern/sms-domain';
 import {
   deleteNamespaceTopics,
   ensurePlatformTopics,
+  freePort,
   infraFromEnv,
   runSeed,
   startServiceProcess,
@@ -135,15 +135,6 @@ export function runRedisUrl(redisUrl: string, via?: { host: string; port: number
     url.port = String(via.port);
   }
   return url.toString();
-}
-
-/** A TCP port free now, so a restarted ingest serves its API where clients already connect. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /**

@@ -1,10 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isTransient } from '@tern/kafka';
-import { waitFor } from '@tern/testing';
+import { freePort, waitFor } from '@tern/testing';
 import { sharedRedis } from '../src';
 
 // A Redis of the test's own, configured as the platform's (noeviction) with very little memory: when it is
@@ -12,14 +11,6 @@ import { sharedRedis } from '../src';
 // consumers would dead-letter valid traffic: 80,000 status events did in a bench before this was known).
 let server: ChildProcess;
 let port: number;
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port: p } = s.address() as { port: number };
-      s.close(() => resolve(p));
-    });
-  });
 
 beforeAll(async () => {
   port = await freePort();

@@ -1,10 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commonSettings, loadConfig, redactConfig, redisSettings } from '@tern/config';
-import { makeTestCertificates, waitFor } from '@tern/testing';
+import { freePort, makeTestCertificates, waitFor } from '@tern/testing';
 import { sharedRedis } from '../src';
 
 // A Redis of the test's own, as production runs it: TLS only, with a password. The services reach it
@@ -13,14 +12,6 @@ const certs = makeTestCertificates();
 const PASSWORD = 'redis-test-password';
 let server: ChildProcess;
 let port: number;
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port: p } = s.address() as { port: number };
-      s.close(() => resolve(p));
-    });
-  });
 
 beforeAll(async () => {
   port = await freePort();

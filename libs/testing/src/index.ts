@@ -7,3 +7,4 @@ export * from './tcp-proxy';
 export * from './chromium';
 export * from './stats';
 export * from './certificates';
+export * from './ports';

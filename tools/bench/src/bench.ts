@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { grpcMethod, sms } from '@tern/contracts';
+import { FINAL_STATUSES, grpcMethod, sms } from '@tern/contracts';
 import {
   cpuSeconds,
   cpuTicksOfStat,
@@ -53,13 +53,6 @@ const DURATION_S = Number(values.duration);
 const BATCH = Math.max(1, Number(values.batch));
 const IN_FLIGHT = Math.max(1, Number(values['in-flight']));
 const MIX = parseMix(values.mix);
-const FINAL = new Set([
-  sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
-  sms.MessageStatus.MESSAGE_STATUS_UNDELIVERED,
-  sms.MessageStatus.MESSAGE_STATUS_EXPIRED,
-  sms.MessageStatus.MESSAGE_STATUS_FAILED,
-  sms.MessageStatus.MESSAGE_STATUS_REJECTED,
-]);
 const TYPES: Record<MessageKind, sms.MessageType> = {
   otp: sms.MessageType.MESSAGE_TYPE_OTP,
   transactional: sms.MessageType.MESSAGE_TYPE_TRANSACTIONAL,
@@ -213,7 +206,7 @@ class Bench {
     this.statusEvents++;
     this.statusEventTimes.push(now);
     const index = this.indexOfReference(event.clientReference);
-    if (index === undefined || !FINAL.has(event.status)) return;
+    if (index === undefined || !FINAL_STATUSES.has(event.status)) return;
     const m = this.messages[index]!;
     m.finalAt ??= now;
     m.finalRecordedAt ??= event.occurredAt?.getTime();

@@ -1,12 +1,4 @@
-import { events, sms, statusEvent } from '@tern/contracts';
-
-const FINAL = new Set([
-  sms.MessageStatus.MESSAGE_STATUS_REJECTED,
-  sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
-  sms.MessageStatus.MESSAGE_STATUS_UNDELIVERED,
-  sms.MessageStatus.MESSAGE_STATUS_EXPIRED,
-  sms.MessageStatus.MESSAGE_STATUS_FAILED,
-]);
+import { events, FINAL_STATUSES, sms, statusEvent } from '@tern/contracts';
 
 /** What GetMessage shows of a message just accepted. */
 export function acceptedView(message: events.SmsMessage): sms.Message {
@@ -97,7 +89,7 @@ export function applyStatusEvent(
     );
     take('errorCode', event.errorCode, event.errorCode !== '');
     if (event.status === sms.MessageStatus.MESSAGE_STATUS_SUBMITTED) attempt.submittedAt ??= event.occurredAt;
-    take('doneAt', event.occurredAt, FINAL.has(event.status));
+    take('doneAt', event.occurredAt, FINAL_STATUSES.has(event.status));
   }
   return next;
 }
