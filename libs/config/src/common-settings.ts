@@ -83,6 +83,24 @@ export const commonSettings = {
   ),
 };
 
+/**
+ * How topics are made, for the processes that make them (`tern-create-topics`, and the router for a lane the
+ * routing table adds while running): on a production cluster every topic has three replicas and takes a write
+ * once two have it.
+ */
+export const topicSettings = {
+  replicationFactor: setting(
+    'TERN_KAFKA_REPLICATION_FACTOR',
+    'Replicas of each partition of a topic this process creates',
+    env.int(1, 7).default(1),
+  ),
+  minInsyncReplicas: setting(
+    'TERN_KAFKA_MIN_INSYNC_REPLICAS',
+    'min.insync.replicas of each topic this process creates (unset: the broker default)',
+    env.int(1, 7).optional(),
+  ),
+};
+
 /** Settings of services that read or write the analytics store. */
 export const clickhouseSettings = {
   clickhouseUrl: setting(

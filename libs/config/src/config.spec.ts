@@ -1,4 +1,7 @@
-import { ConfigError, commonSettings, env, loadConfig, redactConfig, setting } from './index';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkConfig, ConfigError, commonSettings, env, loadConfig, redactConfig, setting } from './index';
 
 const settings = {
   ...commonSettings,
@@ -59,5 +62,54 @@ describe('loadConfig', () => {
     const shown = JSON.stringify(redactConfig(settings, config));
     expect(shown).not.toContain('hunter2');
     expect(shown).toContain('"TERN_TEST_SMPP_PASSWORD":"[redacted]"');
+  });
+});
+
+describe('checkConfig', () => {
+  const withFiles = {
+    ...commonSettings,
+    policyFile: setting('TERN_TEST_POLICY_FILE', 'a policy', env.string()),
+    caFile: setting('TERN_TEST_CA_FILE', 'a CA bundle', env.string().optional()),
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'tern-check-'));
+  const policy = join(dir, 'policy.yaml');
+  writeFileSync(policy, 'rules: []');
+  const base = { TERN_KAFKA_BROKERS: 'a:1', TERN_TEST_POLICY_FILE: policy };
+  const readsPolicy = (config: { policyFile: string }) => {
+    if (!config.policyFile.endsWith('.yaml')) throw new Error(`policy file ${config.policyFile} is not YAML`);
+  };
+
+  it('finds nothing wrong with valid settings whose files are there and valid', () => {
+    expect(checkConfig(withFiles, readsPolicy, base)).toEqual([]);
+  });
+
+  it('names each missing or invalid setting', () => {
+    expect(checkConfig(withFiles, readsPolicy, { TERN_HTTP_PORT: 'x' })).toEqual([
+      'TERN_KAFKA_BROKERS: is required',
+      'TERN_HTTP_PORT: must be a whole number (got "x")',
+      'TERN_TEST_POLICY_FILE: is required',
+    ]);
+  });
+
+  it('names each *_FILE setting that cannot be read, before reading any file', () => {
+    const missing = join(dir, 'ca.pem');
+    let read = false;
+    const problems = checkConfig(
+      withFiles,
+      () => {
+        read = true;
+      },
+      { ...base, TERN_TEST_CA_FILE: missing },
+    );
+    expect(problems).toEqual([`TERN_TEST_CA_FILE: ${missing} cannot be read`]);
+    expect(read).toBe(false);
+  });
+
+  it('reports what the service’s own reading of its files finds', () => {
+    const json = join(dir, 'policy.json');
+    writeFileSync(json, '{}');
+    expect(checkConfig(withFiles, readsPolicy, { ...base, TERN_TEST_POLICY_FILE: json })).toEqual([
+      `policy file ${json} is not YAML`,
+    ]);
   });
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /** One environment variable: its schema, what it is for, and whether its value must never be shown. */
@@ -31,7 +32,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Environment = Record<string, string | undefined>;
+export type Environment = Record<string, string | undefined>;
 
 /**
  * Reads and validates every setting at once, so one start-up shows all mistakes. An empty string counts as
@@ -57,6 +58,49 @@ export function loadConfig<S extends Settings>(settings: S, env: Environment = p
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return out as ConfigOf<S>;
+}
+
+/**
+ * Reads every file a service's settings name, as its start-up will: throws naming the file and what is wrong
+ * with it. Files that are only opened (certificates, CA bundles) are checked by `checkConfig` itself.
+ */
+export type FilesCheck<S extends Settings> = (config: ConfigOf<S>, env: Environment) => void;
+
+/**
+ * Whether a service would get past its configuration with this environment (`--check-config`, and the Helm
+ * chart's tests): every setting valid, every `*_FILE` setting a readable file, and the files the service
+ * reads (tenants, policies, tables, channels and the secrets they name) valid. Returns the problems found;
+ * none means a start would not stop on configuration.
+ */
+export function checkConfig<S extends Settings>(
+  settings: S,
+  checkFiles: FilesCheck<S> | undefined,
+  env: Environment = process.env,
+): string[] {
+  let config: ConfigOf<S>;
+  try {
+    config = loadConfig(settings, env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.map((p) => `${p.env}: ${p.problem}`);
+    throw error;
+  }
+  const problems: string[] = [];
+  for (const [key, s] of Object.entries(settings)) {
+    const path = config[key as keyof S];
+    if (!s.env.endsWith('_FILE') || typeof path !== 'string') continue;
+    try {
+      readFileSync(path);
+    } catch {
+      problems.push(`${s.env}: ${path} cannot be read`);
+    }
+  }
+  if (problems.length > 0) return problems;
+  try {
+    checkFiles?.(config, env);
+  } catch (error) {
+    problems.push(error instanceof Error ? error.message : String(error));
+  }
+  return problems;
 }
 
 /** The loaded values with secrets masked: safe to log at start-up. */

@@ -5,6 +5,8 @@ import type { TopicSpec } from './topics';
 
 export interface EnsureTopicsOptions {
   replicationFactor?: number;
+  /** A write needs this many replicas (unset: the broker's default). */
+  minInsyncReplicas?: number;
   /** DLQ records are kept long enough for a person to look at them. */
   dlqRetentionMs?: number;
 }
@@ -59,18 +61,22 @@ export async function ensureTopics(
 ): Promise<{ created: string[] }> {
   const replicationFactor = options.replicationFactor ?? 1;
   const dlqRetentionMs = options.dlqRetentionMs ?? 14 * 24 * 3600 * 1000;
+  const durability =
+    options.minInsyncReplicas === undefined
+      ? []
+      : [{ name: 'min.insync.replicas', value: String(options.minInsyncReplicas) }];
   const wanted: ITopicConfig[] = defs.flatMap((def) => [
     {
       topic: def.name,
       numPartitions: def.partitions,
       replicationFactor,
-      configEntries: def.compacted ? COMPACTION : [],
+      configEntries: [...(def.compacted ? COMPACTION : []), ...durability],
     },
     {
       topic: def.dlq,
       numPartitions: 1,
       replicationFactor,
-      configEntries: [{ name: 'retention.ms', value: String(dlqRetentionMs) }],
+      configEntries: [{ name: 'retention.ms', value: String(dlqRetentionMs) }, ...durability],
     },
   ]);
   const admin = kafka.admin();
@@ -89,14 +95,15 @@ export async function ensureTopics(
     const present = wanted.filter((t) => existing.has(t.topic));
     // State topics made before their compaction settings were declared get them now. (AlterConfigs sets
     // a topic's whole configuration, so only topics whose every setting is declared here are altered.)
-    const compacted = present.filter((t) => t.configEntries === COMPACTION);
+    const stateTopics = new Set(defs.filter((def) => def.compacted).map((def) => def.name));
+    const compacted = present.filter((t) => stateTopics.has(t.topic));
     if (compacted.length > 0) {
       await admin.alterConfigs({
         validateOnly: false,
         resources: compacted.map((t) => ({
           type: ConfigResourceTypes.TOPIC,
           name: t.topic,
-          configEntries: COMPACTION,
+          configEntries: t.configEntries ?? COMPACTION,
         })),
       });
     }

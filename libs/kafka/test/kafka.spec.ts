@@ -6,7 +6,7 @@ import { context, trace } from '@opentelemetry/api';
 import { events } from '@tern/contracts';
 import { activeTraceId, createLogger, startTelemetry, stopTelemetry } from '@tern/telemetry';
 import { infraFromEnv, uniqueName, waitFor } from '@tern/testing';
-import { Kafka, logLevel, type IHeaders } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel, type IHeaders } from 'kafkajs';
 import { commonSettings, loadConfig } from '@tern/config';
 import {
   defineTopic,
@@ -89,6 +89,42 @@ describe('kafka wrapper against a real broker', () => {
     await Promise.all(consumers.map((c) => c.stop()));
     await client.disconnect();
     await stopTelemetry();
+  });
+
+  it('makes topics and their DLQs with the durability asked for, keeping a state topic compacted', async () => {
+    const work = testTopic('durable');
+    const state = { ...testTopic('durable-state'), compacted: true };
+    await ensureTopics(kafka, [work, state], logger, { minInsyncReplicas: 1 });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const described = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [work.name, work.dlq, state.name].map((name) => ({
+          type: ConfigResourceTypes.TOPIC,
+          name,
+          configNames: ['min.insync.replicas', 'cleanup.policy'],
+        })),
+      });
+      const settings = Object.fromEntries(
+        described.resources.map((r) => [
+          r.resourceName,
+          Object.fromEntries(r.configEntries.map((e) => [e.configName, e.configValue])),
+        ]),
+      );
+      expect(settings).toEqual({
+        [work.name]: { 'min.insync.replicas': '1', 'cleanup.policy': 'delete' },
+        [work.dlq]: { 'min.insync.replicas': '1', 'cleanup.policy': 'delete' },
+        [state.name]: { 'min.insync.replicas': '1', 'cleanup.policy': 'compact' },
+      });
+      const sources = described.resources.flatMap((r) =>
+        r.configEntries.filter((e) => e.configName === 'min.insync.replicas').map((e) => e.isDefault),
+      );
+      // Set on each topic, not the broker's default showing through.
+      expect(sources).toEqual([false, false, false]);
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   it('delivers a protobuf event to other consumer groups with its trace id intact', async () => {

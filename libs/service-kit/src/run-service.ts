@@ -4,8 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import {
+  checkConfig,
   ConfigError,
   loadConfig,
+  type FilesCheck,
   redactConfig,
   type ConfigOf,
   type commonSettings,
@@ -20,16 +22,25 @@ export interface ServiceDefinition<S extends typeof commonSettings & Settings> {
   settings: S;
   /** The service's own root module; the kit's providers (CONFIG, LOGGER, KafkaClient, HealthRegistry) are global. */
   module: Type | DynamicModule;
+  /** Reads the files the settings name as start-up will; `--check-config` runs it without starting. */
+  checkFiles?: FilesCheck<S>;
 }
 
 /**
- * Starts a service: validates its config before anything else (a bad value exits 1 naming the variable),
+ * Starts a service (or, with `--check-config`, only checks its settings and files and exits 0 or 1): validates
+ * its config before anything else (a bad value exits 1 naming the variable),
  * then NestJS with the kit, then the HTTP endpoint. SIGTERM/SIGINT close the app (consumers finish their
  * batch and commit, producer flushes) and exit 0; past TERN_SHUTDOWN_TIMEOUT_MS it exits 1.
  */
 export async function runService<S extends typeof commonSettings & Settings>(
   definition: ServiceDefinition<S>,
 ): Promise<void> {
+  if (process.argv.includes('--check-config')) {
+    const problems = checkConfig(definition.settings, definition.checkFiles);
+    for (const problem of problems) process.stderr.write(`${definition.name}: ${problem}\n`);
+    if (problems.length === 0) process.stdout.write(`${definition.name}: configuration ok\n`);
+    process.exit(problems.length === 0 ? 0 : 1);
+  }
   let serviceConfig: ConfigOf<S>;
   try {
     serviceConfig = loadConfig(definition.settings);

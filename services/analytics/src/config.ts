@@ -2,7 +2,9 @@ import {
   clickhouseSettings,
   commonSettings,
   env,
+  type FilesCheck,
   grpcTlsSettings,
+  OperatorDirectory,
   operatorSettings,
   setting,
 } from '@tern/config';
@@ -45,4 +47,9 @@ export const analyticsSettings = {
     'Attempts a carrier needs in the window for weights of its own (else its country’s apply)',
     env.int(1, 1_000_000).default(50),
   ),
+};
+
+/** The files analytics reads at start-up, read and validated the same way (`--check-config`). */
+export const checkAnalyticsFiles: FilesCheck<typeof analyticsSettings> = (config) => {
+  OperatorDirectory.load(config.operatorsFile);
 };

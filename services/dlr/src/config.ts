@@ -2,8 +2,10 @@ import {
   clickhouseSettings,
   commonSettings,
   env,
+  type FilesCheck,
   redisSettings,
   setting,
+  TenantDirectory,
   tenantSettings,
 } from '@tern/config';
 
@@ -84,4 +86,9 @@ export const dlrSettings = {
     'Callbacks of one tenant in flight at once per instance; more wait their turn, so a slow receiver holds up only its own',
     env.int(1, 1000).default(16),
   ),
+};
+
+/** The files dlr reads at start-up, read and validated the same way (`--check-config`). */
+export const checkDlrFiles: FilesCheck<typeof dlrSettings> = (config, environment) => {
+  TenantDirectory.load(config.tenantsFile, environment);
 };

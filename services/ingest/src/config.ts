@@ -1,4 +1,14 @@
-import { commonSettings, env, grpcTlsSettings, redisSettings, setting, tenantSettings } from '@tern/config';
+import {
+  commonSettings,
+  env,
+  type FilesCheck,
+  grpcTlsSettings,
+  redisSettings,
+  setting,
+  TenantDirectory,
+  tenantSettings,
+} from '@tern/config';
+import { loadNumberRanges } from './number-ranges-file';
 
 /** Settings of the ingest service (TERN_* environment variables). */
 export const ingestSettings = {
@@ -55,4 +65,10 @@ export const ingestSettings = {
     'StreamStatus calls open on one instance at once, all tenants together',
     env.int(1, 100_000).default(2_000),
   ),
+};
+
+/** The files ingest reads at start-up, read and validated the same way (`--check-config`). */
+export const checkIngestFiles: FilesCheck<typeof ingestSettings> = (config, environment) => {
+  TenantDirectory.load(config.tenantsFile, environment);
+  loadNumberRanges(config.numberRangesFile);
 };

@@ -1,4 +1,5 @@
-import { commonSettings, env, redisSettings, setting } from '@tern/config';
+import { commonSettings, env, type FilesCheck, loadDataFile, redisSettings, setting } from '@tern/config';
+import { riskPolicySchema } from './domain/policy';
 
 /** Settings of the risk service (TERN_* environment variables); see `describeSettings`. */
 export const riskSettings = {
@@ -24,4 +25,9 @@ export const riskSettings = {
     'Messages per partition screened at once',
     env.int(1, 10_000).default(200),
   ),
+};
+
+/** The files risk reads at start-up, read and validated the same way (`--check-config`). */
+export const checkRiskFiles: FilesCheck<typeof riskSettings> = (config) => {
+  loadDataFile(config.policyFile, riskPolicySchema, 'risk policy');
 };

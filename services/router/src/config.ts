@@ -1,10 +1,21 @@
-import { commonSettings, env, redisSettings, setting } from '@tern/config';
+import {
+  commonSettings,
+  env,
+  type FilesCheck,
+  loadDataFile,
+  redisSettings,
+  setting,
+  topicSettings,
+} from '@tern/config';
+import { routingTableSchema } from './domain/routing-table';
 import { ROUTING_STRATEGIES } from './domain/select';
 import { DEFAULT_BREAKER_POLICY } from './domain/circuit-breaker';
 
 /** Settings of the router service (TERN_* environment variables); see `describeSettings`. */
 export const routerSettings = {
   ...commonSettings,
+  // A lane added to the routing table while running gets its dispatch topic from the router.
+  ...topicSettings,
   routingTableFile: setting(
     'TERN_ROUTING_TABLE_FILE',
     'YAML or JSON routing table: channels (tier, prices, TPS, sender types), country limits and lanes; reloaded when it changes',
@@ -66,4 +77,9 @@ export const routerSettings = {
     'A routing weight analytics has not refreshed for this long is stale, and the tier’s prior applies instead',
     env.int(1000, 7 * 24 * 3_600_000).default(15 * 60_000),
   ),
+};
+
+/** The files router reads at start-up, read and validated the same way (`--check-config`). */
+export const checkRouterFiles: FilesCheck<typeof routerSettings> = (config) => {
+  loadDataFile(config.routingTableFile, routingTableSchema, 'routing table');
 };

@@ -211,7 +211,10 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async ensureLanes(table: RoutingTable): Promise<void> {
     const lanes = lanesOf(table).map((lane) => this.kafka.topic(dispatchTopic(lane)));
-    await ensureTopics(this.kafka.kafka, lanes, this.log);
+    await ensureTopics(this.kafka.kafka, lanes, this.log, {
+      replicationFactor: this.config.replicationFactor,
+      minInsyncReplicas: this.config.minInsyncReplicas,
+    });
   }
 }
 

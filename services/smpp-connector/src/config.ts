@@ -1,4 +1,5 @@
-import { commonSettings, env, redisSettings, setting } from '@tern/config';
+import { commonSettings, env, type FilesCheck, redisSettings, setting } from '@tern/config';
+import { loadChannels } from './channels-file';
 
 /** Settings of the smpp-connector service (TERN_* environment variables). */
 export const smppConnectorSettings = {
@@ -24,4 +25,9 @@ export const smppConnectorSettings = {
     'How long a submission waits while its channel has no bound bind at all (an outage, not a busy channel) before the attempt fails over; a reconnect blip is shorter',
     env.int(0, 3_600_000).default(5_000),
   ),
+};
+
+/** The files smpp-connector reads at start-up, read and validated the same way (`--check-config`). */
+export const checkSmppConnectorFiles: FilesCheck<typeof smppConnectorSettings> = (config, environment) => {
+  loadChannels(config.channelsFile, environment);
 };

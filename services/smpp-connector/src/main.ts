@@ -1,7 +1,12 @@
 // Tracing first: instrument must load before NestJS, grpc-js and kafkajs.
 import './instrument';
 import { runService } from '@tern/service-kit';
-import { smppConnectorSettings } from './config';
+import { checkSmppConnectorFiles, smppConnectorSettings } from './config';
 import { SmppConnectorModule } from './smpp-connector.module';
 
-void runService({ name: 'smpp-connector', settings: smppConnectorSettings, module: SmppConnectorModule });
+void runService({
+  name: 'smpp-connector',
+  settings: smppConnectorSettings,
+  checkFiles: checkSmppConnectorFiles,
+  module: SmppConnectorModule,
+});

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Creates every platform topic and its DLQ: `tern-create-topics` (TERN_KAFKA_BROKERS, TERN_LANES).
-import { commonSettings, env, loadConfig, setting } from '@tern/config';
+// Creates every platform topic and its DLQ: `tern-create-topics` (TERN_KAFKA_BROKERS, TERN_LANES,
+// TERN_KAFKA_REPLICATION_FACTOR, TERN_KAFKA_MIN_INSYNC_REPLICAS). The Helm chart runs it as a Job.
+import { commonSettings, env, loadConfig, setting, topicSettings } from '@tern/config';
 import { createLogger } from '@tern/telemetry';
 import { Kafka, logLevel } from 'kafkajs';
 import { ensureTopics } from '../admin';
@@ -20,11 +21,7 @@ const settings = {
   kafkaSaslMechanism: commonSettings.kafkaSaslMechanism,
   kafkaSaslUsername: commonSettings.kafkaSaslUsername,
   kafkaSaslPassword: commonSettings.kafkaSaslPassword,
-  replicationFactor: setting(
-    'TERN_KAFKA_REPLICATION_FACTOR',
-    'Replicas per partition',
-    env.int(1, 5).default(1),
-  ),
+  ...topicSettings,
 };
 
 async function main(): Promise<void> {
@@ -39,6 +36,7 @@ async function main(): Promise<void> {
   const defs = platformTopics(config.lanes).map((def) => namespaced(def, config.namespace ?? ''));
   const { created } = await ensureTopics(kafka, defs, logger, {
     replicationFactor: config.replicationFactor,
+    minInsyncReplicas: config.minInsyncReplicas,
   });
   logger.info({ created: created.length, lanes: config.lanes }, 'topics ready');
 }
