@@ -3,6 +3,7 @@ import { injectTraceContext, metricsRegistry, tracer, type Logger } from '@tern/
 import { CompressionTypes, Partitioners, type IHeaders, type Kafka, type Producer } from 'kafkajs';
 import { Counter } from 'prom-client';
 import { CONTENT_TYPE_HEADER, encodeValue, PROTOBUF_CONTENT_TYPE } from './codec';
+import { TransientError } from './errors';
 import type { TopicDef, TopicSpec } from './topics';
 
 const produced = new Counter({
@@ -15,6 +16,26 @@ const produced = new Counter({
 /** Records per produce request from enqueue(); the rest go in the next one. */
 const MAX_RECORDS_PER_FLUSH = 2000;
 
+/**
+ * Broker answers after which kafkajs cannot go on with an idempotent producer's sequence numbers: seen when a
+ * partition's leader died with a batch in flight (the new leader refuses every later batch of that
+ * partition, OUT_OF_ORDER_SEQUENCE_NUMBER, for ever). A new producer, with a producer id of its own, starts
+ * the sequence again; the records it writes again may be duplicates, which every consumer already absorbs.
+ */
+const BROKEN_SEQUENCE = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+]);
+
+export function brokenSequence(error: unknown): boolean {
+  for (let e = error as { type?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (typeof e.type === 'string' && BROKEN_SEQUENCE.has(e.type)) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
 export interface RawRecord {
   key?: string | Buffer | null;
   value: Buffer | null;
@@ -23,8 +44,10 @@ export interface RawRecord {
 
 /** Idempotent producer of typed records; every record carries its content type and the W3C trace context. */
 export class TypedProducer {
-  private readonly producer: Producer;
+  private producer: Producer;
   private connected = false;
+  /** A producer replacing one whose sequence broke, while it connects. */
+  private replacing: Promise<void> | undefined;
   private readonly queued: {
     topic: string;
     record: RawRecord;
@@ -35,12 +58,16 @@ export class TypedProducer {
   private flushScheduled = false;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly logger: Logger,
     /** The topic as named on the cluster (its namespace); raw writes take names already resolved. */
     readonly onCluster: <D extends TopicSpec>(def: D) => D = (def) => def,
   ) {
-    this.producer = kafka.producer({
+    this.producer = this.create();
+  }
+
+  private create(): Producer {
+    const producer = this.kafka.producer({
       // Broker-side de-duplication of retried batches: a retry after a lost ack never writes a record twice.
       idempotent: true,
       // kafkajs keeps order under retries only with one request in flight per broker.
@@ -49,8 +76,34 @@ export class TypedProducer {
       // comes from us or from an enterprise's Java/librdkafka producer.
       createPartitioner: Partitioners.DefaultPartitioner,
     });
-    this.producer.on(this.producer.events.DISCONNECT, () => {
-      this.connected = false;
+    producer.on(producer.events.DISCONNECT, () => {
+      if (producer === this.producer) this.connected = false;
+    });
+    return producer;
+  }
+
+  /**
+   * What a failed write says to its caller. A broken sequence replaces the producer and is transient (the
+   * record is written again by the next try); anything else is passed on as it is.
+   */
+  private async failed(error: unknown): Promise<unknown> {
+    if (!brokenSequence(error)) return error;
+    this.replacing ??= (async () => {
+      const broken = this.producer;
+      this.logger.warn(
+        { err: error },
+        'producer sequence broken (a leader lost a batch); starting a new producer',
+      );
+      this.producer = this.create();
+      await this.producer.connect();
+      this.connected = true;
+      void broken.disconnect().catch(() => undefined);
+    })().finally(() => {
+      this.replacing = undefined;
+    });
+    await this.replacing.catch(() => undefined);
+    return new TransientError('the producer was replaced after its sequence broke; write again', {
+      cause: error,
     });
   }
 
@@ -148,7 +201,8 @@ export class TypedProducer {
       for (const [topic, records] of byTopic) produced.inc({ topic }, records.length);
       batch.forEach((q) => q.resolve());
     } catch (error) {
-      batch.forEach((q) => q.reject(error));
+      const answer = await this.failed(error);
+      batch.forEach((q) => q.reject(answer));
     } finally {
       this.flushing = false;
       this.scheduleFlush();
@@ -158,12 +212,16 @@ export class TypedProducer {
   /** Writes records as they are (DLQ copies, tests that need malformed bytes). */
   async sendRaw(topicName: string, records: RawRecord[]): Promise<void> {
     // acks=-1 is required by the idempotent producer. No compression: kafkajs ships only gzip, too slow here.
-    await this.producer.send({
-      topic: topicName,
-      messages: records,
-      acks: -1,
-      compression: CompressionTypes.None,
-    });
+    try {
+      await this.producer.send({
+        topic: topicName,
+        messages: records,
+        acks: -1,
+        compression: CompressionTypes.None,
+      });
+    } catch (error) {
+      throw await this.failed(error);
+    }
     produced.inc({ topic: topicName }, records.length);
     this.logger.trace({ topic: topicName, count: records.length }, 'produced');
   }
