@@ -16,6 +16,9 @@ import { PlatformRun, runRedisUrl, SERVICES, type ServiceName } from './platform
 
 const root = join(__dirname, '..', '..');
 const infraScript = join(root, 'deploy', 'local', 'infra.sh');
+const clusterScript = join(root, 'deploy', 'local', 'kafka-cluster.sh');
+/** The scale-out drill's lanes: the drill world's two countries, a lane each. */
+const SCALE_OUT_LANES = { eu: ['DE'], latam: ['BR'] };
 const run$ = promisify(execFile);
 
 export type Fault =
@@ -34,7 +37,14 @@ export type Fault =
   /** The direct channel's SMSC refuses binds and drops its connections for `downMs`. */
   | { kind: 'smsc-outage'; downMs?: number }
   /** The link between one service and Redis cut (connections dropped, new ones refused) for `downMs`. */
-  | { kind: 'redis-cut'; service: ServiceName; downMs?: number };
+  | { kind: 'redis-cut'; service: ServiceName; downMs?: number }
+  /**
+   * The platform scaled out on the three-node Kafka cluster (deploy/local/kafka-cluster.sh: replication 3,
+   * min.insync.replicas 2): two lanes, two instances of every service (of each lane's connector). One broker
+   * killed -9 and started again `downMs` later, then one instance of each service stopped and started again,
+   * one service after the other.
+   */
+  | { kind: 'scale-out'; downMs?: number };
 
 export function faultName(fault: Fault): string {
   return 'service' in fault ? `${fault.kind}:${fault.service}` : fault.kind;
@@ -58,13 +68,14 @@ export function parseFault(text: string): Fault {
     case 'kafka-kill':
     case 'clickhouse-down':
     case 'smsc-outage':
+    case 'scale-out':
       return { kind };
     default:
       throw new Error(`unknown fault "${text}"`);
   }
 }
 
-/** Every fault of the drill catalogue. */
+/** Every fault of the drill catalogue that runs on the single local broker (scale-out needs the cluster). */
 export const ALL_FAULTS: readonly Fault[] = [
   ...SERVICES.flatMap((service) => [
     { kind: 'kill', service } as const,
@@ -142,11 +153,14 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
       TERN_REDIS_URL: runRedisUrl(redis.toString(), { host: '127.0.0.1', port: proxy.port }),
     };
   }
+  if (fault.kind === 'scale-out' && infraFromEnv().kafkaBrokers.length < 3)
+    throw new Error('the scale-out drill runs on the three-node cluster: `./tern drill scale-out` starts it');
   const run = await PlatformRun.start({
     scenario,
     strategy: 'smart',
     serviceEnv,
     riskPolicyFile: join(root, 'test-e2e', 'drills', 'risk-policy.yaml'),
+    ...(fault.kind === 'scale-out' ? { instances: 2, lanes: SCALE_OUT_LANES } : {}),
   });
   const arrivals: number[] = [];
   try {
@@ -165,6 +179,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     await proxy?.close();
     // A fault that stopped a piece of the infrastructure must never leave it stopped for later tests.
     await run$(infraScript, ['up']).catch(() => undefined);
+    if (fault.kind === 'scale-out') await run$(clusterScript, ['up']).catch(() => undefined);
   }
 }
 
@@ -203,6 +218,15 @@ async function inject(fault: Fault, run: PlatformRun, proxy: TcpProxy | undefine
       await proxy!.cut();
       await sleep(fault.downMs ?? 10_000);
       await proxy!.restore();
+      return;
+    case 'scale-out':
+      await run$(clusterScript, ['kill', '2']);
+      await sleep(fault.downMs ?? 20_000);
+      await run$(clusterScript, ['up']);
+      for (const service of SERVICES) {
+        const own = await run.stopInstance(service, 'SIGTERM', 'newest');
+        await run.startInstance(service, own);
+      }
       return;
   }
 }
@@ -333,7 +357,7 @@ async function dlqRecordsOf(run: PlatformRun): Promise<string[]> {
   await client.connect();
   const wanted: { topic: string; partition: number; to: bigint }[] = [];
   try {
-    for (const { dlq } of platformTopics(['default']).map((def) => namespaced(def, run.namespace))) {
+    for (const { dlq } of platformTopics(run.lanes()).map((def) => namespaced(def, run.namespace))) {
       for (const end of await client.fetchTopicOffsets(dlq))
         if (BigInt(end.high) > BigInt(end.low))
           wanted.push({ topic: dlq, partition: end.partition, to: BigInt(end.high) });

@@ -1,7 +1,7 @@
 // One run of the whole platform on a simulated carrier world, for the routing suites and the comparison
 // tool: the six built services, started as an operator starts them, against an in-process carrier simulator,
 // with OTPs sent through the public gRPC API and every outcome counted from the simulator's ground truth.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -9,6 +9,7 @@ import { CarrierSimulator, writePlatformConfig, type ArrivedMessage, type Scenar
 import { grpcMethod, sms } from '@tern/contracts';
 import { sharedRedis } from '@tern/redis';
 import { parseRecipient } from '@tern/sms-domain';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import {
   deleteNamespaceTopics,
   ensurePlatformTopics,
@@ -66,6 +67,13 @@ export interface PlatformRunOptions {
   seed?: number;
   /** Settings of one service only (a Redis reached through a proxy a drill can cut). */
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Instances of each service (of each lane's connector), in one consumer group (default 1). */
+  instances?: number;
+  /**
+   * Lanes, as an operator deploys them: lane -> countries in the routing table, a dispatch topic and
+   * connectors of its own per lane (default: every country in the default lane).
+   */
+  lanes?: Record<string, string[]>;
 }
 
 /** One SMS the simulator accepted for an OTP: the channel, its fate, and when (scenario ms) it arrived. */
@@ -152,6 +160,13 @@ function numberIn(prefix: string, i: number): string | undefined {
   return undefined;
 }
 
+/** A running service process, and the settings of its own (a connector's lane). */
+interface Instance {
+  name: ServiceName;
+  process: ServiceProcess;
+  env: Record<string, string>;
+}
+
 export class PlatformRun {
   readonly otps = new Map<string, SentOtp>();
   readonly timeScale: number;
@@ -162,9 +177,9 @@ export class PlatformRun {
   /** OTPs ingest refused (numbers the plan does not know): the traffic's fault, not routing's. */
   readonly refused: string[] = [];
   private readonly runId: string;
-  private readonly services: { name: ServiceName; process: ServiceProcess }[] = [];
+  private readonly services: Instance[] = [];
   /** Every instance that ran, stopped or not, for its log. */
-  private readonly ran: { name: ServiceName; process: ServiceProcess }[] = [];
+  private readonly ran: Instance[] = [];
   private env: Record<string, string> = {};
   private readonly prefixes = new Map<string, string[]>();
   private client: grpc.Client | undefined;
@@ -212,7 +227,7 @@ export class PlatformRun {
 
   private async startServices(): Promise<void> {
     // As an operator does before the first start (a fresh broker has none of the platform's topics).
-    await ensurePlatformTopics(['default'], this.namespace);
+    await ensurePlatformTopics(this.lanes(), this.namespace);
     const infra = infraFromEnv();
     const redisUrl = await freshRunRedis(infra.redisUrl);
     const world = writePlatformConfig(
@@ -221,6 +236,13 @@ export class PlatformRun {
       this.simulator.ports(),
       { timeScale: this.timeScale },
     );
+    if (this.options.lanes) {
+      const table = parseYaml(readFileSync(world.routingTableFile, 'utf8')) as Record<string, unknown>;
+      table['lanes'] = Object.fromEntries(
+        Object.entries(this.options.lanes).flatMap(([lane, countries]) => countries.map((c) => [c, lane])),
+      );
+      writeFileSync(world.routingTableFile, stringifyYaml(table));
+    }
     this.env = {
       TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
       TERN_REDIS_URL: redisUrl,
@@ -243,13 +265,29 @@ export class PlatformRun {
       TERN_ANALYTICS_GRPC_PORT: '0',
       TERN_ROUTER_STRATEGY: this.options.strategy,
       ...scaledSettings(this.timeScale),
+      // A replicated cluster's durability (the three-node drill), for the topics the router makes.
+      ...Object.fromEntries(
+        ['TERN_KAFKA_REPLICATION_FACTOR', 'TERN_KAFKA_MIN_INSYNC_REPLICAS'].flatMap((k) =>
+          process.env[k] ? [[k, process.env[k]]] : [],
+        ),
+      ),
     };
+    // Each instance with the settings of its own: a connector per lane.
+    const wanted = SERVICES.flatMap((name) =>
+      (name === 'smpp-connector' && this.options.lanes
+        ? Object.keys(this.options.lanes).map((lane) => ({ name, env: { TERN_LANES: lane } }))
+        : [{ name, env: {} }]
+      ).flatMap((one) => Array.from({ length: this.options.instances ?? 1 }, () => one)),
+    );
     // All at once: the run's topics are its own and its groups start at their beginning, so what a service
-    // writes before the one downstream has joined waits for it.
-    const started = await Promise.allSettled(SERVICES.map((name) => this.launch(name)));
-    started.forEach((s, i) => {
-      if (s.status === 'fulfilled') this.track(SERVICES[i]!, s.value);
-    });
+    // writes before the one downstream has joined waits for it. (Instances of one group one after the
+    // other: a member joining while the group forms makes a second rebalance, no faster.)
+    const started = await Promise.allSettled(
+      SERVICES.map(async (name) => {
+        for (const one of wanted.filter((w) => w.name === name))
+          this.track(name, await this.launch(name, one.env), one.env);
+      }),
+    );
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
     const ingest = this.instances('ingest')[0]!;
@@ -459,21 +497,29 @@ export class PlatformRun {
     await new Promise((r) => setTimeout(r, RECEIPT_FLOW_MS));
   }
 
-  /** Starts one more instance of a service (it joins the others' consumer groups) and waits until ready. */
-  async startInstance(name: ServiceName): Promise<ServiceProcess> {
-    return this.track(name, await this.launch(name));
+  /**
+   * Starts one more instance of a service (it joins the others' consumer groups), with the settings of its
+   * own that a stopped instance had (`stopInstance` returns them), and waits until it is ready.
+   */
+  async startInstance(name: ServiceName, own: Record<string, string> = {}): Promise<ServiceProcess> {
+    return this.track(name, await this.launch(name, own), own);
+  }
+
+  /** The dispatch lanes of the run. */
+  lanes(): string[] {
+    return ['default', ...Object.keys(this.options.lanes ?? {})];
   }
 
   /** Starts an instance of a service and waits until it is ready; a launch that fails leaves none behind. */
-  private async launch(name: ServiceName): Promise<ServiceProcess> {
-    const env = { ...this.env, ...this.options.serviceEnv?.[name] };
+  private async launch(name: ServiceName, own: Record<string, string>): Promise<ServiceProcess> {
+    const env = { ...this.env, ...this.options.serviceEnv?.[name], ...own };
     // A second ingest beside the first serves its API on a port of its own.
     if (name === 'ingest' && this.instances('ingest').length > 0) env['TERN_GRPC_PORT'] = '0';
     const service = await startServiceProcess(join(root, 'services', name, 'dist', 'main.js'), env, root);
     try {
       await waitFor(`${name} ready`, async () => (await service.ready()).status === 200, 60_000);
     } catch (error) {
-      this.ran.push({ name, process: service }); // its log tells why
+      this.ran.push({ name, process: service, env: own }); // its log tells why
       await service.stop('SIGKILL');
       throw error;
     }
@@ -481,9 +527,9 @@ export class PlatformRun {
   }
 
   /** A running instance the run stops at its end, and whose log it keeps. */
-  private track(name: ServiceName, service: ServiceProcess): ServiceProcess {
-    this.services.push({ name, process: service });
-    this.ran.push({ name, process: service });
+  private track(name: ServiceName, service: ServiceProcess, own: Record<string, string>): ServiceProcess {
+    this.services.push({ name, process: service, env: own });
+    this.ran.push({ name, process: service, env: own });
     return service;
   }
 
@@ -492,12 +538,15 @@ export class PlatformRun {
     return this.services.filter((s) => s.name === name).map((s) => s.process);
   }
 
-  /** Stops a running instance of a service with `signal` (SIGKILL: a crash) and waits for its end. */
+  /**
+   * Stops a running instance of a service with `signal` (SIGKILL: a crash) and waits for its end; returns
+   * the instance's own settings, to start it again as it was.
+   */
   async stopInstance(
     name: ServiceName,
     signal: NodeJS.Signals,
     which: 'oldest' | 'newest' = 'oldest',
-  ): Promise<void> {
+  ): Promise<Record<string, string>> {
     const at =
       which === 'oldest'
         ? this.services.findIndex((s) => s.name === name)
@@ -505,6 +554,7 @@ export class PlatformRun {
     if (at < 0) throw new Error(`no running instance of ${name}`);
     const [stopped] = this.services.splice(at, 1);
     await stopped!.process.stop(signal);
+    return stopped!.env;
   }
 
   /** The message as the public API shows it now (GetMessage). */

@@ -1,3 +1,4 @@
+import { loadConfig, topicSettings } from '@tern/config';
 import { ensureTopics, namespaced, platformTopics, type TopicDef, type TopicSpec } from '@tern/kafka';
 import { createLogger } from '@tern/telemetry';
 import { Kafka, logLevel, type KafkaMessage, type Producer } from 'kafkajs';
@@ -15,11 +16,19 @@ const client = () =>
   }));
 
 const ensured = new Set<string>();
-/** On a fresh broker the platform's topics do not exist yet: create them as declared (partitions, DLQs). */
+/**
+ * On a fresh broker the platform's topics do not exist yet: create them as declared (partitions, DLQs), with
+ * the replication `tern-create-topics` would give them (TERN_KAFKA_REPLICATION_FACTOR and
+ * _MIN_INSYNC_REPLICAS, set for runs on the three-node cluster).
+ */
 async function ensure(defs: readonly TopicSpec[]): Promise<void> {
   const missing = defs.filter((d) => !ensured.has(d.name));
   if (missing.length === 0) return;
-  await ensureTopics(client(), missing, createLogger({ service: 'tern-test', level: 'error' }));
+  const { replicationFactor, minInsyncReplicas } = loadConfig(topicSettings);
+  await ensureTopics(client(), missing, createLogger({ service: 'tern-test', level: 'error' }), {
+    replicationFactor,
+    minInsyncReplicas,
+  });
   for (const d of missing) ensured.add(d.name);
 }
 

@@ -28,6 +28,7 @@ interface Volume {
 
 export interface Container {
   name: string;
+  command?: string[];
   env?: EnvVar[];
   volumeMounts?: { name: string; mountPath: string }[];
 }
