@@ -574,7 +574,8 @@ export class PlatformRun {
     for (const { process: service } of [...this.services].reverse()) await service.stop();
     this.services.length = 0;
     await this.simulator.stop();
-    await deleteNamespaceTopics(this.namespace);
+    // TERN_E2E_KEEP_TOPICS: left for a person to read what a lost message left on them.
+    if (!process.env['TERN_E2E_KEEP_TOPICS']) await deleteNamespaceTopics(this.namespace);
     const dir = join(root, '.local', 'e2e', 'logs', this.runId);
     mkdirSync(dir, { recursive: true });
     const seen = new Map<string, number>();
