@@ -5,6 +5,11 @@ import { join } from 'node:path';
 export const REPO_ROOT = join(__dirname, '..', '..', '..');
 export const CHART_DIR = join(REPO_ROOT, 'deploy/helm/tern');
 export const TWO_LANES = join(CHART_DIR, 'examples/two-lanes.yaml');
+/** Secrets the two-lane example's operator makes before installing: the brokers' CA and the gRPC certificate. */
+export const EXAMPLE_OPERATOR_SECRETS = {
+  'kafka-ca': { 'ca.crt': 'a CA bundle' },
+  'tern-grpc-tls': { 'tls.crt': 'a certificate', 'tls.key': 'its key' },
+};
 /** The cluster serves KEDA's ScaledObject: the chart scales lanes with it (autoscaling.mode auto). */
 export const WITH_KEDA = ['keda.sh/v1alpha1/ScaledObject', 'keda.sh/v1alpha1/TriggerAuthentication'];
 

@@ -12,7 +12,7 @@ import { checkRiskFiles, riskSettings } from '@tern/risk/config';
 import { checkRouterFiles, routerSettings } from '@tern/router/config';
 import { checkSmppConnectorFiles, smppConnectorSettings } from '@tern/smpp-connector/config';
 import { parse as parseYaml, stringify } from 'yaml';
-import { renderChart, TWO_LANES, WITH_KEDA } from '../src/chart';
+import { EXAMPLE_OPERATOR_SECRETS, renderChart, TWO_LANES, WITH_KEDA } from '../src/chart';
 import {
   entriesOf,
   objectNamed,
@@ -36,12 +36,6 @@ const SERVICES: Record<string, { settings: Settings; checkFiles: FilesCheck<Sett
   analytics: { settings: analyticsSettings, checkFiles: checkAnalyticsFiles as FilesCheck<Settings> },
 };
 
-/** Secrets the example's operator made before installing: the brokers' CA and the gRPC certificate. */
-const GIVEN_SECRETS = {
-  'kafka-ca': { 'ca.crt': 'a CA bundle' },
-  'tern-grpc-tls': { 'tls.crt': 'a certificate', 'tls.key': 'its key' },
-};
-
 let dir: string;
 let twoLanes: Manifest[];
 beforeAll(() => {
@@ -52,7 +46,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** What the service of a workload says of the environment and files the chart gives its pod. */
 function problemsOf(manifests: Manifest[], workload: Manifest): string[] {
-  const { env } = podView(manifests, workload, join(dir, 'pod'), GIVEN_SECRETS);
+  const { env } = podView(manifests, workload, join(dir, 'pod'), EXAMPLE_OPERATOR_SECRETS);
   const service = SERVICES[serviceOf(workload)];
   if (!service) throw new Error(`${workload.metadata.name}: unknown service ${serviceOf(workload)}`);
   const known = new Set(['TERN_SERVICE', ...Object.values(service.settings).map((s) => s.env)]);

@@ -5,15 +5,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { REPO_ROOT, renderChart, TWO_LANES, WITH_KEDA } from '../src/chart';
+import { EXAMPLE_OPERATOR_SECRETS, REPO_ROOT, renderChart, TWO_LANES, WITH_KEDA } from '../src/chart';
 import { objectsOf, parseManifests, podSpecOf, podView, serviceOf } from '../src/manifests';
 
 const DOCKERFILE = readFileSync(join(REPO_ROOT, 'deploy/docker/Dockerfile'), 'utf8');
 const TOOLCHAIN = readFileSync(join(REPO_ROOT, 'scripts/toolchain.sh'), 'utf8');
-const GIVEN_SECRETS = {
-  'kafka-ca': { 'ca.crt': 'a CA bundle' },
-  'tern-grpc-tls': { 'tls.crt': 'a certificate', 'tls.key': 'its key' },
-};
 
 let dir: string;
 /** The image's /app. */
@@ -89,7 +85,7 @@ describe('the container image', () => {
     expect(cmd).toBeDefined();
     const outcomes: Record<string, string> = {};
     for (const workload of objectsOf(manifests, 'Deployment')) {
-      const { env } = podView(manifests, workload, join(dir, 'pod'), GIVEN_SECRETS);
+      const { env } = podView(manifests, workload, join(dir, 'pod'), EXAMPLE_OPERATOR_SECRETS);
       const main = cmd!.replace('${TERN_SERVICE:?set TERN_SERVICE}', serviceOf(workload));
       const run = spawnSync(process.execPath, [main, '--check-config'], {
         cwd: app,

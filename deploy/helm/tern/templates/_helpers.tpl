@@ -192,7 +192,6 @@ operator's extra settings (common.env, then the service's env map) in place of a
 
 {{/* CA bundles and certificates from Secrets of their own, as volumes and mounts, where configured. */}}
 {{- define "tern.caVolumes" -}}
-{{- $root := .root -}}
 {{- range $name, $secret := .secrets }}
 {{- if $secret }}
 - name: {{ $name }}
@@ -325,7 +324,7 @@ spec:
               - { key: {{ . }}, path: {{ . }} }
               {{- end }}
         {{- end }}
-        {{- include "tern.caVolumes" (dict "root" $root "secrets" .cas) | nindent 8 }}
+        {{- include "tern.caVolumes" (dict "secrets" .cas) | nindent 8 }}
       {{- with $root.Values.nodeSelector }}
       nodeSelector: {{ toYaml . | nindent 8 }}
       {{- end }}
