@@ -67,15 +67,23 @@ export async function startServiceProcess(
   const spawned = spawnService(main, env, cwd);
   let httpPort: number;
   try {
-    httpPort = await waitFor(`${main} to listen`, () => {
-      if (spawned.process.exitCode !== null)
-        throw new Error(`${main} exited with ${spawned.process.exitCode}`);
-      return spawned.logs.find((l) => l['msg'] === 'service started')?.['httpPort'] as number | undefined;
-    });
+    // A service listens once it has joined its consumer groups, and a join waits for the group's other
+    // members to rejoin: up to kafkajs' rebalance timeout (60 s) when one of them is busy.
+    httpPort = await waitFor(
+      `${main} to listen`,
+      () => {
+        if (spawned.process.exitCode !== null)
+          throw new Error(`${main} exited with ${spawned.process.exitCode}`);
+        return spawned.logs.find((l) => l['msg'] === 'service started')?.['httpPort'] as number | undefined;
+      },
+      90_000,
+    );
   } catch (error) {
     // A service that never came up must not live on, consuming the shared topics of later tests.
     spawned.process.kill('SIGKILL');
-    throw error;
+    // What it was doing when given up on: its log goes with it.
+    const last = spawned.logs.slice(-8).map((l) => JSON.stringify(l).slice(0, 400));
+    throw new Error(`${(error as Error).message}; its last log lines:\n${last.join('\n')}`, { cause: error });
   }
   return {
     ...spawned,

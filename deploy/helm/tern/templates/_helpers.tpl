@@ -277,10 +277,12 @@ spec:
             {{- range .ports }}
             - {{ toYaml . | nindent 14 | trim }}
             {{- end }}
+          # The HTTP endpoint comes up once the service has joined its consumer groups, and a join waits for
+          # the group's other members to rejoin (up to the 60 s rebalance timeout when one is busy).
           startupProbe:
             httpGet: { path: /health/live, port: http }
             periodSeconds: 2
-            failureThreshold: 30
+            failureThreshold: 60
           livenessProbe:
             httpGet: { path: /health/live, port: http }
             periodSeconds: 10
