@@ -25,12 +25,11 @@ brokers=${brokers%,}
 log() { printf '[kafka-cluster] %s\n' "$*" >&2; }
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-jvm() { # node, then the class and its arguments
-  local node=$1
-  shift
-  java -Xms128m -Xmx${TERN_KAFKA_CLUSTER_HEAP:-384m} -XX:+UseG1GC -Djava.awt.headless=true \
-    "-Dkafka.logs.dir=$dir/$node/log" "-Dlog4j2.configurationFile=$data/kafka/log4j2.properties" \
-    -cp "$data/kafka/libs/*" "$@"
+# The JVM's options for node $1, in `opts`: a small heap each, three nodes share the machine with the rest.
+jvm_opts() {
+  opts=(-Xms128m "-Xmx${TERN_KAFKA_CLUSTER_HEAP:-384m}" -XX:+UseG1GC -Djava.awt.headless=true
+    "-Dkafka.logs.dir=$dir/$1/log" "-Dlog4j2.configurationFile=$data/kafka/log4j2.properties"
+    -cp "$data/kafka/libs/*")
 }
 
 node_up() {
@@ -41,24 +40,37 @@ node_up() {
   mkdir -p "$d/log" "$d/data"
   sed -e "s#@NODE@#$n#g" -e "s#@PORT@#$(port "$n")#g" -e "s#@CONTROLLER_PORT@#$(controller_port "$n")#g" \
     -e "s#@VOTERS@#$voters#g" -e "s#@DATA@#$d#g" "$here/kafka-cluster/server.properties" >"$d/server.properties"
+  local opts
+  jvm_opts "$n"
   if [ ! -f "$d/data/meta.properties" ]; then
-    [ -f "$dir/cluster.id" ] || jvm "$n" kafka.tools.StorageTool random-uuid >"$dir/cluster.id"
-    jvm "$n" kafka.tools.StorageTool format -t "$(cat "$dir/cluster.id")" -c "$d/server.properties" \
+    [ -f "$dir/cluster.id" ] || java "${opts[@]}" kafka.tools.StorageTool random-uuid >"$dir/cluster.id"
+    java "${opts[@]}" kafka.tools.StorageTool format -t "$(cat "$dir/cluster.id")" -c "$d/server.properties" \
       >"$d/log/format.log" 2>&1
   fi
   log "starting node $n on 127.0.0.1:$(port "$n")"
-  jvm "$n" kafka.Kafka "$d/server.properties" >"$d/log/stdout.log" 2>&1 &
+  # java itself in the background (not a function's subshell), so its pid is the one stop and kill signal.
+  java "${opts[@]}" kafka.Kafka "$d/server.properties" >"$d/log/stdout.log" 2>&1 &
   echo $! >"$d/kafka.pid"
 }
 
-node_stop() { # node signal
-  local pidf=$dir/$1/kafka.pid
-  pid_alive "$pidf" || return 0
-  local pid
-  pid=$(cat "$pidf")
-  kill "-$2" "$pid" 2>/dev/null || true
-  for _ in $(seq 120); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-  rm -f "$pidf"
+# Signals the nodes given, waits for them to end, and kills any still there after 30 s (a node whose peers are
+# gone cannot finish a controlled shutdown: it waits for a quorum).
+nodes_stop() { # signal node...
+  local signal=$1 pids=()
+  shift
+  for n in "$@"; do
+    pid_alive "$dir/$n/kafka.pid" || continue
+    pids+=("$(cat "$dir/$n/kafka.pid")")
+    kill "-$signal" "${pids[-1]}" 2>/dev/null || true
+  done
+  for _ in $(seq 60); do
+    local alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.5
+  done
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  for n in "$@"; do rm -f "$dir/$n/kafka.pid"; done
 }
 
 # The cluster serves once every node has started and a client sees three brokers.
@@ -77,10 +89,10 @@ up)
   serving || { log "the cluster did not start; logs in $dir/*/log"; exit 1; }
   log "ready: $brokers"
   ;;
-down) for n in "${nodes[@]}"; do node_stop "$n" TERM; done ;;
+down) nodes_stop TERM "${nodes[@]}" ;;
 stop | kill)
   n=${2:?node 1-3}
-  node_stop "$n" "$([ "$cmd" = kill ] && echo KILL || echo TERM)"
+  nodes_stop "$([ "$cmd" = kill ] && echo KILL || echo TERM)" "$n"
   log "node $n stopped ($cmd)"
   ;;
 env) echo "export TERN_KAFKA_CLUSTER_BROKERS=$brokers" ;;
