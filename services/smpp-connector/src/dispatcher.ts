@@ -2,7 +2,7 @@ import { events, sms } from '@tern/contracts';
 import { PoisonMessageError, TransientError, topics, type TypedProducer } from '@tern/kafka';
 import type { Logger } from '@tern/telemetry';
 import { OUTCOME_UNKNOWN } from '@tern/sms-domain';
-import type { AttemptStore } from './attempt-store';
+import type { AttemptStore, Claim } from './attempt-store';
 import type { ChannelBinds } from './channel-binds';
 import { buildSubmits, MessageExpiredError } from './domain/submit-builder';
 import { classifySubmitStatus } from './domain/submit-status';
@@ -54,56 +54,73 @@ export class Dispatcher {
       );
     }
     const ids = { messageId: message.messageId, attempt: dispatch.attempt, channelId: dispatch.channelId };
-    let claim = await this.store.peek(message.messageId, dispatch.attempt);
-    // A copy of a dispatch that a live run is submitting right now (the router published it twice, or a
-    // rebalance handed it over mid-flight): wait for that run's outcome rather than call it in doubt.
-    while (claim.state === 'in-flight') {
-      if (this.stopping) throw new TransientError('connector stopping');
-      await sleep(IN_FLIGHT_POLL_MS);
-      claim = await this.store.peek(message.messageId, dispatch.attempt);
-    }
-    if (claim.state === 'done') {
-      // Submitted before a crash or rebalance: publish the recorded outcome again, submit nothing.
-      this.log.info(ids, 'attempt already submitted; republishing its outcome');
-      return this.publish(claim.result, message);
-    }
-    if (claim.state === 'in-doubt') {
-      this.log.warn(ids, 'attempt interrupted between submit_sm and its answer; not submitting it again');
-      return this.record(dispatch, message, [], 0, {
-        errorCode: OUTCOME_UNKNOWN,
-        commandStatus: 0,
-        retryable: true,
-      });
-    }
+    for (;;) {
+      const claim = await this.earlierRun(message.messageId, dispatch.attempt);
+      if (claim.state === 'done') {
+        // Submitted before a crash or rebalance: publish the recorded outcome again, submit nothing.
+        this.log.info(ids, 'attempt already submitted; republishing its outcome');
+        return this.publish(claim.result, message);
+      }
+      if (claim.state === 'in-doubt') {
+        this.log.warn(ids, 'attempt interrupted between submit_sm and its answer; not submitting it again');
+        return this.record(dispatch, message, [], 0, {
+          errorCode: OUTCOME_UNKNOWN,
+          commandStatus: 0,
+          retryable: true,
+        });
+      }
 
-    let parts;
-    try {
-      this.reference = (this.reference + 1) & 0xffff;
-      parts = buildSubmits(message, binds.config, this.reference);
-    } catch (error) {
-      if (!(error instanceof MessageExpiredError)) throw error;
-      return this.record(dispatch, message, [], 0, {
-        errorCode: 'EXPIRED',
-        commandStatus: 0,
-        retryable: false,
-      });
-    }
-    try {
-      return await this.submitParts(dispatch, message, binds, parts);
-    } finally {
-      // A run that ended without storing its outcome (a defect, a stop) leaves its claim in doubt, not in
-      // flight: a copy of the dispatch in this process must not wait for it.
-      this.store.abandon(message.messageId, dispatch.attempt);
+      let parts;
+      try {
+        this.reference = (this.reference + 1) & 0xffff;
+        parts = buildSubmits(message, binds.config, this.reference);
+      } catch (error) {
+        if (!(error instanceof MessageExpiredError)) throw error;
+        return this.record(dispatch, message, [], 0, {
+          errorCode: 'EXPIRED',
+          commandStatus: 0,
+          retryable: false,
+        });
+      }
+      try {
+        if (await this.submitParts(dispatch, message, binds, parts)) return;
+      } finally {
+        // A run that ended without storing its outcome (a defect, a stop) leaves its claim in doubt, not in
+        // flight: a copy of the dispatch in this process must not wait for it.
+        this.store.abandon(message.messageId, dispatch.attempt);
+      }
+      // Another run claimed it while this one waited for a bind (a rebalance overlap: the partition's old
+      // owner still at it). This record is committed once the outcome is published, so it publishes that
+      // run's outcome too: the old owner may stop or lose its partition before it publishes.
+      this.log.info(ids, 'attempt claimed by another run; publishing its outcome once stored');
     }
   }
 
-  /** Submits every part on the channel and records the attempt's outcome. */
+  /**
+   * What an earlier run left for the attempt, once it is no longer in flight: a copy of a dispatch that a
+   * live run is submitting right now (the router published it twice, or a rebalance handed it over
+   * mid-flight) waits for that run's outcome rather than call it in doubt.
+   */
+  private async earlierRun(messageId: string, attempt: number): Promise<Claim> {
+    let claim = await this.store.peek(messageId, attempt);
+    while (claim.state === 'in-flight') {
+      if (this.stopping) throw new TransientError('connector stopping');
+      await sleep(IN_FLIGHT_POLL_MS);
+      claim = await this.store.peek(messageId, attempt);
+    }
+    return claim;
+  }
+
+  /**
+   * Submits every part on the channel and records the attempt's outcome; false (nothing sent) when another
+   * run claimed the attempt first.
+   */
   private async submitParts(
     dispatch: events.DispatchRequest,
     message: events.SmsMessage,
     binds: ChannelBinds,
     parts: ReturnType<typeof buildSubmits>,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const ids = { messageId: message.messageId, attempt: dispatch.attempt, channelId: dispatch.channelId };
     const started = Date.now();
     const waitMs = Math.max(
@@ -122,32 +139,31 @@ export class Dispatcher {
         urgent,
         i === 0 ? claimFirst : undefined,
       );
-      if (outcome.kind === 'not-sent') {
-        // Another run claimed it meanwhile (a rebalance overlap): that run reports the outcome.
-        this.log.warn(ids, 'attempt claimed by another run; leaving it to that run');
-        return;
-      }
+      if (outcome.kind === 'not-sent') return false;
       if (outcome.kind === 'answered') {
         const verdict = classifySubmitStatus(outcome.status);
         if (verdict.class === 'accepted') {
           smscIds.push(outcome.messageId);
           continue;
         }
-        return this.record(dispatch, message, smscIds, started, {
+        await this.record(dispatch, message, smscIds, started, {
           errorCode: verdict.errorCode,
           commandStatus: outcome.status,
           retryable: true,
         });
+        return true;
       }
       const errorCode = outcome.kind === 'unknown' ? OUTCOME_UNKNOWN : 'NO_BIND';
       this.log.warn({ ...ids, reason: outcome.reason }, 'submission failed');
-      return this.record(dispatch, message, smscIds, started, {
+      await this.record(dispatch, message, smscIds, started, {
         errorCode,
         commandStatus: 0,
         retryable: true,
       });
+      return true;
     }
-    return this.record(dispatch, message, smscIds, started);
+    await this.record(dispatch, message, smscIds, started);
+    return true;
   }
 
   private async record(

@@ -72,18 +72,24 @@ describe('the connector never submits an attempt twice', () => {
     await sim.stop();
   });
 
-  const start = async (responseTimeoutMs: number) => {
-    const file = channelsFile([
-      {
-        id: 'sim-slow',
-        port: sim.ports()['sim-slow'] ?? 0,
-        systemId: 'slow',
-        password: 'slowpw',
-        tpsPerBind: 500,
-        binds: 1,
-        responseTimeoutMs,
-      },
-    ]);
+  const start = async (responseTimeoutMs: number, window?: number) => {
+    const slow = {
+      port: sim.ports()['sim-slow'] ?? 0,
+      systemId: 'slow',
+      password: 'slowpw',
+      tpsPerBind: 500,
+      binds: 1,
+      responseTimeoutMs,
+    };
+    // A one-place window: a second channel (never dispatched to) keeps records in flight beside it.
+    const file = channelsFile(
+      window === undefined
+        ? [{ id: 'sim-slow', ...slow }]
+        : [
+            { id: 'sim-slow', ...slow, window },
+            { id: 'sim-spare', ...slow },
+          ],
+    );
     connector = await startConnector({
       TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
       TERN_REDIS_URL: infra.redisUrl,
@@ -113,6 +119,28 @@ describe('the connector never submits an attempt twice', () => {
     ]);
     expect(perNumber.get(numberOf(first))).toBe(1);
     expect(retries).not.toContain(id);
+  });
+
+  it('publishes the outcome of a copy that claimed the attempt while this one waited for a bind', async () => {
+    // Two copies of a dispatch both waiting for the window (a rebalance overlap: the partition's old owner
+    // and its new one): the one that loses the claim must still publish the outcome before its record is
+    // committed, or an old owner that stops before publishing leaves the attempt with no outcome at all.
+    await start(3000, 1);
+    const blocker = dispatch('sim-slow', 'Your code is 333333');
+    await client.producer().send(dispatchTopic(lane), [blocker]);
+    await waitFor(
+      'the window taken',
+      async () => (await redis.exists(`tern:smpp:attempt:${blocker.message!.messageId}:1`)) === 1,
+    );
+    const copy = dispatch('sim-slow', 'Your code is 444444');
+    const id = copy.message!.messageId;
+    await client.producer().send(dispatchTopic(lane), [copy, copy]);
+    await waitFor('both copies answered', () => (results.get(id) ?? []).length === 2, 30_000);
+    expect(results.get(id)!.map((r) => [r.accepted, r.errorCode])).toEqual([
+      [true, ''],
+      [true, ''],
+    ]);
+    expect(perNumber.get(numberOf(copy))).toBe(1);
   });
 
   it('takes a submit_sm_resp that comes after the response timeout as the answer', async () => {
