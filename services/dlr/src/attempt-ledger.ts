@@ -65,24 +65,31 @@ return false
 
 /**
  * Takes the report of an attempt's receipt outcome: KEYS = attempt hash, awaiting set; ARGV = member, now
- * (ms), how old an unconfirmed report must be to be taken again. Returns {taken, afterMissed}: taken 1 for
- * the first taker, or when a report taken that long ago was never confirmed written (its taker died before
- * the write reached Kafka); 0 otherwise (written, or being written right now). afterMissed 1 when the
- * receipt had been reported missing first (a retry was asked for then).
+ * (ms), how old an unconfirmed report must be to be taken again. Returns {state, afterMissed}: state 1
+ * (taken) for the first taker, or when a report taken that long ago was never confirmed written (its taker
+ * died before the write reached Kafka); 0 when it is written; 2 when another taker is writing it right now.
+ * afterMissed 1 when the receipt had been reported missing first (a retry was asked for then).
  */
 const CLAIM_REPORT = `
 local held = redis.call('HGET', KEYS[1], 'reported')
 if held == false then
   redis.call('ZREM', KEYS[2], ARGV[1])
   if redis.call('HGET', KEYS[1], 'missed') == '1' then redis.call('HSET', KEYS[1], 'after-missed', '1') end
-elseif string.sub(held, 1, 8) ~= 'pending:' or tonumber(ARGV[2]) - tonumber(string.sub(held, 9)) < tonumber(ARGV[3]) then
+elseif string.sub(held, 1, 8) ~= 'pending:' then
   return {0, 0}
+elseif tonumber(ARGV[2]) - tonumber(string.sub(held, 9)) < tonumber(ARGV[3]) then
+  return {2, 0}
 end
 redis.call('HSET', KEYS[1], 'reported', 'pending:' .. ARGV[2])
 return {1, redis.call('HEXISTS', KEYS[1], 'after-missed')}
 `;
 /** A report taken this long ago and not confirmed written was lost with its taker (a redelivery comes later). */
-const REPORT_STALE_MS = 5_000; /**
+const REPORT_STALE_MS = 5_000;
+
+/** Who reports an attempt's receipt outcome: this caller, nobody (it is written), or another caller now. */
+export type ReportClaim = { taken: true; afterMissed: boolean } | { taken: false; writing: boolean };
+
+/**
  * The right to report an attempt's receipt missing: KEYS = attempt hash, awaiting set; ARGV = member.
  * 0 when its receipt was reported meanwhile (it leaves the schedule); 1 otherwise, marked missed. A claim
  * whose report never went out (a crash) is taken again when the lease ends: the report is idempotent.
@@ -249,20 +256,22 @@ export class AttemptLedger {
   }
 
   /**
-   * The right to report the attempt's receipt outcome: undefined when it is reported (or being reported
-   * right now); otherwise whether its receipt had been reported missing before (a retry was asked for then).
-   * The taker calls `reported` once the report is written, or `releaseReport` when it could not be; a taker
-   * that died between is replaced by the next receipt after REPORT_STALE_MS (a redelivery comes later).
+   * The right to report the attempt's receipt outcome, with whether its receipt had been reported missing
+   * before (a retry was asked for then); refused when it is written, or being written by another taker. The
+   * taker calls `reported` once the report is written, or `releaseReport` when it could not be; a taker that
+   * died between is replaced after REPORT_STALE_MS.
    */
-  async claimReport(messageId: string, attempt: number): Promise<{ afterMissed: boolean } | undefined> {
-    const [taken, afterMissed] = (await this.claimReportScript.run(
+  async claimReport(messageId: string, attempt: number): Promise<ReportClaim> {
+    const [state, afterMissed] = (await this.claimReportScript.run(
       attemptKey(messageId, attempt),
       AWAITING,
       `${messageId}|${attempt}`,
       Date.now(),
       REPORT_STALE_MS,
     )) as [number, number];
-    return taken === 1 ? { afterMissed: afterMissed === 1 } : undefined;
+    return state === 1
+      ? { taken: true, afterMissed: afterMissed === 1 }
+      : { taken: false, writing: state === 2 };
   }
 
   /** The attempt's receipt outcome is written (in Kafka): later receipts of it change nothing. */

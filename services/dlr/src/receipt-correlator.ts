@@ -4,6 +4,7 @@ import {
   DLQ_HEADERS,
   PROTOBUF_CONTENT_TYPE,
   topics,
+  TransientError,
   type TypedProducer,
 } from '@tern/kafka';
 import type { ReceiptPresence } from '@tern/redis';
@@ -265,15 +266,21 @@ export class ReceiptCorrelator {
       inPartOrder.map(([, stored]) => JSON.parse(stored) as ReceiptOutcome),
       Math.max(1, submission.smscMessageIds.length),
     );
-    // Parts of one message can resolve on two instances at once: one claim, one report. A report taken but
-    // never confirmed written (dlr died before the producer's flush) is made again by the redelivered
-    // receipt; its readers (status order, callbacks by event id, attempt rows by version) take it once.
-    const claim =
-      resolved && message
-        ? await this.ledger.claimReport(submission.messageId, submission.attempt)
-        : undefined;
-    if (!resolved || !message || !claim) {
+    if (!resolved || !message) {
       receipts.inc({ outcome: resolved ? 'duplicate' : 'applied' });
+      return;
+    }
+    // Parts of one message can resolve on two instances at once, and a receipt can be handled by two at once
+    // (a rebalance overlap: the partition's old owner still at it): one claim, one report. A receipt whose
+    // report another is writing is not done until that report is written: the other may stop, or lose its
+    // partition, before it writes, and this record would be committed with nothing reported. A report taken
+    // but never confirmed written (dlr died before the producer's flush) is taken again once stale; its
+    // readers (status order, callbacks by event id, attempt rows by version) take it once.
+    const claim = await this.ledger.claimReport(submission.messageId, submission.attempt);
+    if (!claim.taken) {
+      if (claim.writing)
+        throw new TransientError('the receipt outcome of this attempt is being reported by another run');
+      receipts.inc({ outcome: 'duplicate' });
       return;
     }
     try {

@@ -364,6 +364,18 @@ describe('dlr', () => {
     expect(finalOf(sub.messageId)).toHaveLength(1);
   });
 
+  it('reports a receipt whose report another run took and never wrote (it stopped, or lost its partition)', async () => {
+    const sub = submission(['6000002']);
+    await publishValues(topics.submitted, [sub]);
+    await submittedSeen(sub.messageId);
+    // As a dlr instance leaves it that took the report, then lost the partition before writing it: the
+    // receipt redelivered to this one waits for that report, and writes it when it never comes.
+    await redis.hset(`tern:dlr:attempt:${sub.messageId}:1`, 'reported', `pending:${Date.now()}`);
+    await publishValues(topics.dlr, [receipt('6000002', S.RECEIPT_STATE_DELIVRD)]);
+    await waitFor('DELIVERED', () => finalOf(sub.messageId).length === 1, 30_000);
+    expect(finalOf(sub.messageId).map((s) => s.status)).toEqual([sms.MessageStatus.MESSAGE_STATUS_DELIVERED]);
+  });
+
   it('fails a multipart message on its failed part, with the first error, and asks for a retry', async () => {
     const sub = submission(['7000001', '7000002', '7000003']);
     await publishValues(topics.submitted, [sub]);
