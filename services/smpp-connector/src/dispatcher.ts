@@ -82,13 +82,7 @@ export class Dispatcher {
           retryable: false,
         });
       }
-      try {
-        if (await this.submitParts(dispatch, message, binds, parts)) return;
-      } finally {
-        // A run that ended without storing its outcome (a defect, a stop) leaves its claim in doubt, not in
-        // flight: a copy of the dispatch in this process must not wait for it.
-        this.store.abandon(message.messageId, dispatch.attempt);
-      }
+      if (await this.submitParts(dispatch, message, binds, parts)) return;
       // Another run claimed it while this one waited for a bind (a rebalance overlap: the partition's old
       // owner still at it). This record is committed once the outcome is published, so it publishes that
       // run's outcome too: the old owner may stop or lose its partition before it publishes.
@@ -131,39 +125,47 @@ export class Dispatcher {
     const urgent = message.type !== sms.MessageType.MESSAGE_TYPE_MARKETING;
     // The claim is taken with a bind in hand, right before the first part goes out: an attempt that was
     // still waiting for a bind when the connector died is not in doubt, it was never sent.
-    const claimFirst = () => this.store.claim(message.messageId, dispatch.attempt);
-    for (const [i, part] of parts.entries()) {
-      const outcome = await binds.submit(
-        part,
-        { busyMs: waitMs, downMs: Math.min(waitMs, this.downFailoverMs) },
-        urgent,
-        i === 0 ? claimFirst : undefined,
-      );
-      if (outcome.kind === 'not-sent') return false;
-      if (outcome.kind === 'answered') {
-        const verdict = classifySubmitStatus(outcome.status);
-        if (verdict.class === 'accepted') {
-          smscIds.push(outcome.messageId);
-          continue;
+    let claimed = false;
+    const claimFirst = async () => (claimed = await this.store.claim(message.messageId, dispatch.attempt));
+    try {
+      for (const [i, part] of parts.entries()) {
+        const outcome = await binds.submit(
+          part,
+          { busyMs: waitMs, downMs: Math.min(waitMs, this.downFailoverMs) },
+          urgent,
+          i === 0 ? claimFirst : undefined,
+        );
+        if (outcome.kind === 'not-sent') return false;
+        if (outcome.kind === 'answered') {
+          const verdict = classifySubmitStatus(outcome.status);
+          if (verdict.class === 'accepted') {
+            smscIds.push(outcome.messageId);
+            continue;
+          }
+          await this.record(dispatch, message, smscIds, started, {
+            errorCode: verdict.errorCode,
+            commandStatus: outcome.status,
+            retryable: true,
+          });
+          return true;
         }
+        const errorCode = outcome.kind === 'unknown' ? OUTCOME_UNKNOWN : 'NO_BIND';
+        this.log.warn({ ...ids, reason: outcome.reason }, 'submission failed');
         await this.record(dispatch, message, smscIds, started, {
-          errorCode: verdict.errorCode,
-          commandStatus: outcome.status,
+          errorCode,
+          commandStatus: 0,
           retryable: true,
         });
         return true;
       }
-      const errorCode = outcome.kind === 'unknown' ? OUTCOME_UNKNOWN : 'NO_BIND';
-      this.log.warn({ ...ids, reason: outcome.reason }, 'submission failed');
-      await this.record(dispatch, message, smscIds, started, {
-        errorCode,
-        commandStatus: 0,
-        retryable: true,
-      });
+      await this.record(dispatch, message, smscIds, started);
       return true;
+    } finally {
+      // A run that ended without storing its outcome (a defect, a stop) leaves its claim in doubt, not in
+      // flight: a copy of the dispatch in this process must not wait for it. Only the run that claimed it
+      // lets go: a copy that lost the claim to it must not.
+      if (claimed) this.store.abandon(message.messageId, dispatch.attempt);
     }
-    await this.record(dispatch, message, smscIds, started);
-    return true;
   }
 
   private async record(
