@@ -93,3 +93,23 @@ function isErrorLike(value: unknown): value is { name: string; message: string; 
   const e = value as { name?: unknown; message?: unknown } | null;
   return typeof e === 'object' && e !== null && typeof e.message === 'string' && typeof e.name === 'string';
 }
+
+/**
+ * Broker answers after which kafkajs cannot go on with an idempotent producer's sequence numbers: seen when a
+ * partition's leader died with a batch in flight (the new leader refuses every later batch of that
+ * partition, OUT_OF_ORDER_SEQUENCE_NUMBER, for ever). A new producer, with a producer id of its own, starts
+ * the sequence again; the records it writes again may be duplicates, which every consumer already absorbs.
+ */
+const BROKEN_SEQUENCE = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+]);
+
+export function brokenSequence(error: unknown): boolean {
+  for (let e = error as { type?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (typeof e.type === 'string' && BROKEN_SEQUENCE.has(e.type)) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}

@@ -3,7 +3,7 @@ import { injectTraceContext, metricsRegistry, tracer, type Logger } from '@tern/
 import { CompressionTypes, Partitioners, type IHeaders, type Kafka, type Producer } from 'kafkajs';
 import { Counter } from 'prom-client';
 import { CONTENT_TYPE_HEADER, encodeValue, PROTOBUF_CONTENT_TYPE } from './codec';
-import { TransientError } from './errors';
+import { brokenSequence, TransientError } from './errors';
 import type { TopicDef, TopicSpec } from './topics';
 
 const produced = new Counter({
@@ -15,26 +15,6 @@ const produced = new Counter({
 
 /** Records per produce request from enqueue(); the rest go in the next one. */
 const MAX_RECORDS_PER_FLUSH = 2000;
-
-/**
- * Broker answers after which kafkajs cannot go on with an idempotent producer's sequence numbers: seen when a
- * partition's leader died with a batch in flight (the new leader refuses every later batch of that
- * partition, OUT_OF_ORDER_SEQUENCE_NUMBER, for ever). A new producer, with a producer id of its own, starts
- * the sequence again; the records it writes again may be duplicates, which every consumer already absorbs.
- */
-const BROKEN_SEQUENCE = new Set([
-  'OUT_OF_ORDER_SEQUENCE_NUMBER',
-  'UNKNOWN_PRODUCER_ID',
-  'INVALID_PRODUCER_EPOCH',
-]);
-
-export function brokenSequence(error: unknown): boolean {
-  for (let e = error as { type?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
-    if (typeof e.type === 'string' && BROKEN_SEQUENCE.has(e.type)) return true;
-    e = e.cause as typeof e;
-  }
-  return false;
-}
 
 export interface RawRecord {
   key?: string | Buffer | null;
