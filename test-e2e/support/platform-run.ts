@@ -135,6 +135,24 @@ async function freshRunRedis(redisUrl: string): Promise<string> {
 }
 
 /** The Redis URL a run's services use, at another host and port (a proxy) if given. */
+/**
+ * Deliberately broken builds the routing suites must catch (`./tern mutants`): each is a preload in
+ * test-e2e/mutants/ that alters one service's code in memory, named by TERN_E2E_MUTANT.
+ */
+export const MUTANTS: Readonly<Record<string, ServiceName>> = {
+  'weights-sign-flip': 'router',
+  'delivery-weight-flip': 'router',
+};
+
+function mutantEnv(name: ServiceName): Record<string, string> {
+  const mutant = process.env['TERN_E2E_MUTANT'];
+  if (!mutant) return {};
+  if (!(mutant in MUTANTS))
+    throw new Error(`TERN_E2E_MUTANT=${mutant}: no such mutant (${Object.keys(MUTANTS).join(', ')})`);
+  if (MUTANTS[mutant] !== name) return {};
+  return { NODE_OPTIONS: `--require ${join(root, 'test-e2e', 'mutants', `${mutant}.cjs`)}` };
+}
+
 export function runRedisUrl(redisUrl: string, via?: { host: string; port: number }): string {
   const url = new URL(redisUrl);
   url.pathname = `/${RUN_REDIS_DB}`;
@@ -512,7 +530,7 @@ export class PlatformRun {
 
   /** Starts an instance of a service and waits until it is ready; a launch that fails leaves none behind. */
   private async launch(name: ServiceName, own: Record<string, string>): Promise<ServiceProcess> {
-    const env = { ...this.env, ...this.options.serviceEnv?.[name], ...own };
+    const env = { ...this.env, ...this.options.serviceEnv?.[name], ...own, ...mutantEnv(name) };
     // A second ingest beside the first serves its API on a port of its own.
     if (name === 'ingest' && this.instances('ingest').length > 0) env['TERN_GRPC_PORT'] = '0';
     const service = await startServiceProcess(join(root, 'services', name, 'dist', 'main.js'), env, root);
