@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { extractTraceContext, metricsRegistry, tracer, type Logger } from '@tern/telemetry';
-import type { Batch, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import type { Admin, Batch, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { CONTENT_TYPE_HEADER, DecodeError, decodeValue } from './codec';
 import { isTransient, PoisonMessageError } from './errors';
@@ -197,6 +197,8 @@ export class BatchConsumer {
   /** Emits 'idle' when a partition's last record in flight finishes. */
   private readonly idle = new EventEmitter();
   private commitTimer: NodeJS.Timeout | undefined;
+  /** Kept for committedPast(), asked once a second while attempts are overdue. */
+  private admin: Admin | undefined;
   /** Commits one after the other, so a later one never lands before an earlier one. */
   private commits: Promise<void> = Promise.resolve();
   private doneSinceCommit = 0;
@@ -302,6 +304,31 @@ export class BatchConsumer {
     return this.backlogDone;
   }
 
+  /**
+   * Whether this group, whichever member holds each partition, has handled and committed every record of
+   * the topic written before `at` (by the record's timestamp). Asks Kafka: rejects while it cannot answer.
+   * A partition the group never committed on counts as read when new groups start at the latest record
+   * (the group skips what came before it, and reads what comes after within a commit interval).
+   */
+  async committedPast(def: TopicSpec, at: number): Promise<boolean> {
+    const topic = this.onCluster(def).name;
+    if (!this.admin) {
+      this.admin = this.kafka.admin();
+      await this.admin.connect();
+    }
+    const [committed] = await this.admin.fetchOffsets({ groupId: this.options.groupId, topics: [topic] });
+    const writtenFrom = await this.admin.fetchTopicOffsetsByTimestamp(topic, at);
+    const low = this.options.fromBeginning ? await this.admin.fetchTopicOffsets(topic) : [];
+    return writtenFrom.every(({ partition, offset }) => {
+      const next = committed?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
+      if (next !== '-1') return BigInt(next) >= BigInt(offset);
+      if (!this.options.fromBeginning) return true;
+      // Never committed and read from the beginning: read only if nothing before `at` is left in the log.
+      const oldest = low.find((p) => p.partition === partition)?.low ?? '0';
+      return BigInt(oldest) >= BigInt(offset);
+    });
+  }
+
   /** Where each partition's first record written at or after `at` is, noting where the backlog ends. */
   private async startPositions(at: number): Promise<{ topic: string; partition: number; offset: string }[]> {
     const admin = this.kafka.admin();
@@ -347,6 +374,8 @@ export class BatchConsumer {
       await this.commit();
       await this.consumer.disconnect();
     }
+    await this.admin?.disconnect();
+    this.admin = undefined;
     this.started = false;
   }
 

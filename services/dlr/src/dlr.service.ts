@@ -54,12 +54,24 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
     await this.redisGuard.start();
     this.health.register('redis', redisHealth(redis, this.redisGuard));
 
+    const consumer = (name: string, options: { keyOrdered: boolean; concurrency?: number }) =>
+      this.kafka.consumer({
+        groupId: `tern-dlr-${config.deployment}-${name}`,
+        sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+        fromBeginning: config.newGroupStartsAt === 'earliest',
+        concurrency: options.concurrency ?? config.inFlight,
+        keyOrdered: options.keyOrdered,
+        partitionsInParallel: 6,
+      });
+    // Keyed by channel: receipts are independent of each other; the ledger makes each part count once.
+    const receiptsConsumer = consumer('receipts', { keyOrdered: false });
     const correlator = new ReceiptCorrelator(
       new AttemptLedger(redis),
       this.kafka.producer(),
       this.log,
       config,
       new ReceiptPresence(redis),
+      { readPast: (at) => receiptsConsumer.committedPast(topics.dlr, at) },
     );
     const writer = new AttemptWriter(clickhouse, {
       maxRows: config.attemptBatchRows,
@@ -79,22 +91,12 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
       this.log,
     );
     this.callbacks = callbacks;
-    const consumer = (name: string, options: { keyOrdered: boolean; concurrency?: number }) =>
-      this.kafka.consumer({
-        groupId: `tern-dlr-${config.deployment}-${name}`,
-        sessionTimeoutMs: config.kafkaSessionTimeoutMs,
-        fromBeginning: config.newGroupStartsAt === 'earliest',
-        concurrency: options.concurrency ?? config.inFlight,
-        keyOrdered: options.keyOrdered,
-        partitionsInParallel: 6,
-      });
     this.consumers.push(
       // Keyed by message id: one message's submissions in order.
       consumer('submitted', { keyOrdered: true }).on(topics.submitted, ({ value }) =>
         correlator.submitted(value),
       ),
-      // Keyed by channel: receipts are independent of each other; the ledger makes each part count once.
-      consumer('receipts', { keyOrdered: false }).on(topics.dlr, ({ value }) => correlator.receipt(value)),
+      receiptsConsumer.on(topics.dlr, ({ value }) => correlator.receipt(value)),
       // A whole insert's worth of records in flight per partition, each committed once its row is stored.
       consumer('attempts', { keyOrdered: false, concurrency: config.attemptBatchRows }).on(
         topics.attempts,

@@ -7,7 +7,7 @@ import {
   TransientError,
   type TypedProducer,
 } from '@tern/kafka';
-import type { ReceiptPresence } from '@tern/redis';
+import { RECEIPT_FORWARD_LAG_MS, type ReceiptPresence } from '@tern/redis';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import { Counter } from 'prom-client';
 import type { AttemptLedger, PartRef } from './attempt-ledger';
@@ -15,8 +15,13 @@ import { attemptRecord, type AttemptEnding } from './domain/attempt-record';
 import { OUTCOMES, receiptOutcome, resolveParts, type ReceiptOutcome } from './domain/outcomes';
 import { OUTCOME_UNKNOWN } from '@tern/sms-domain';
 
-/** How soon an attempt held for a channel that cannot receive is looked at again. */
+/** How soon an attempt held for its receipt (see reportMissing) is looked at again. */
 const RECEIVER_RECHECK_MS = 2_000;
+
+/** Whether every receipt written to Kafka before a time has been read and handled (by any dlr instance). */
+export interface ReceiptIntake {
+  readPast(at: number): Promise<boolean>;
+}
 
 /** A handset as digits only: receipts carry it as the SMSC wrote it, messages in E.164. */
 const handsetOf = (address: string) => address.replace(/\D/g, '');
@@ -29,7 +34,7 @@ const adoptable = (receipt: events.DeliveryReceipt) =>
 
 const receipts = new Counter({
   name: 'tern_dlr_receipts_total',
-  help: 'Receipts by what became of them: applied, duplicate, intermediate, unmatched (kept for a later submission), orphaned (no submission came: dead-lettered), missing (none in the window), held (overdue while its channel could not receive: waited for), adopted (given to the attempt in doubt to its handset)',
+  help: 'Receipts by what became of them: applied, duplicate, intermediate, unmatched (kept for a later submission), orphaned (no submission came: dead-lettered), missing (none in the window), held (overdue while its receipt could still be on its way: waited for), adopted (given to the attempt in doubt to its handset)',
   labelNames: ['outcome'],
   registers: [metricsRegistry],
 });
@@ -66,7 +71,8 @@ export class ReceiptCorrelator {
     private readonly producer: TypedProducer,
     private readonly log: Logger,
     private readonly settings: CorrelatorSettings,
-    private readonly presence: Pick<ReceiptPresence, 'receiving'>,
+    private readonly presence: Pick<ReceiptPresence, 'receivingSince'>,
+    private readonly intake: ReceiptIntake,
   ) {}
 
   async submitted(result: events.SubmitResult): Promise<void> {
@@ -96,12 +102,7 @@ export class ReceiptCorrelator {
       if (result.errorCode === OUTCOME_UNKNOWN) await this.rememberInDoubt(result, message);
       return;
     }
-    const window =
-      result.receiptWindowMs ||
-      (message.type === sms.MessageType.MESSAGE_TYPE_OTP
-        ? this.settings.otpReceiptWindowMs
-        : this.settings.receiptWindowMs);
-    const waiting = await this.ledger.submitted(result, at.getTime() + window);
+    const waiting = await this.ledger.submitted(result, at.getTime() + this.receiptWindow(result, message));
     await this.producer.enqueue(topics.status, {
       ...statusEvent(message, sms.MessageStatus.MESSAGE_STATUS_SUBMITTED, at, {
         attempt: result.attempt,
@@ -133,21 +134,57 @@ export class ReceiptCorrelator {
     await this.apply(ref, receipt);
   }
 
+  private receiptWindow(result: events.SubmitResult, message: events.SmsMessage): number {
+    return (
+      result.receiptWindowMs ||
+      (message.type === sms.MessageType.MESSAGE_TYPE_OTP
+        ? this.settings.otpReceiptWindowMs
+        : this.settings.receiptWindowMs)
+    );
+  }
+
   /**
    * Attempts whose receipt did not come in their window: reported UNDELIVERED (NO_RECEIPT, retryable) and
    * retried while the message is valid. The attempt stays open: a late receipt still reports its outcome.
-   * While no bind of the attempt's channel can receive (a channel down), its SMSC holds the receipts: the
-   * attempt waits for them, checked again every few seconds, until the message's validity ends.
+   * A receipt that is on its way is waited for (checked again every few seconds, until the message's
+   * validity ends), since a retry would send a second copy of a message that was delivered:
+   * - no bind of the channel can receive (a channel down): its SMSC holds the receipts;
+   * - a connector has taken receipts it could not write yet (Kafka away): they follow once it can;
+   * - receipts written before the attempt was due (or before the channel's trouble ended) are not all read
+   *   yet (dlr behind, or away).
    */
   async reportMissing(now = Date.now()): Promise<number> {
     const overdue = await this.ledger.overdue(now, 200);
+    // Receipts read up to a time are read up to any earlier one: one "not yet" answers the later times.
+    let notReadAt = Number.POSITIVE_INFINITY;
+    const readPast = async (at: number) => {
+      if (at > now || at >= notReadAt) return false;
+      try {
+        if (await this.intake.readPast(at)) return true;
+      } catch (error) {
+        this.log.warn(
+          { err: error },
+          'cannot tell whether receipts are read (Kafka away?); missing ones wait',
+        );
+      }
+      notReadAt = at;
+      return false;
+    };
     for (const { submission, claim, done, postpone } of overdue) {
       const message = submission.message;
       const valid = (message?.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY) > now;
-      if (message && valid && !(await this.presence.receiving(submission.channelId))) {
-        receipts.inc({ outcome: 'held' });
-        await postpone(now + RECEIVER_RECHECK_MS);
-        continue;
+      if (message && valid) {
+        const since = await this.presence.receivingSince(submission.channelId, now);
+        const dueAt = (submission.submittedAt?.getTime() ?? 0) + this.receiptWindow(submission, message);
+        const onItsWay =
+          since === 'none' ||
+          since === 'stuck' ||
+          !(await readPast(Math.max(dueAt, since) + RECEIPT_FORWARD_LAG_MS));
+        if (onItsWay) {
+          receipts.inc({ outcome: 'held' });
+          await postpone(now + RECEIVER_RECHECK_MS);
+          continue;
+        }
       }
       // Claimed before reporting: a receipt arriving now reports the attempt itself, and only one of the two
       // asks for a retry.

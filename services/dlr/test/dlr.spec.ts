@@ -104,10 +104,13 @@ describe('dlr', () => {
   const redis = sharedRedis({ redisUrl: infra.redisUrl });
   const presence = new ReceiptPresence(redis);
   const downChannelId = `down-${run}`;
-  const receiving = setInterval(() => void presence.mark([channelId]), 1000);
+  // Its receipts have reached Kafka without a gap since long before these tests.
+  const receivingSince = Date.now() - 60_000;
+  const markReceiving = () => presence.mark([{ channelId, since: receivingSince }]);
+  const receiving = setInterval(() => void markReceiving(), 1000);
 
   beforeAll(async () => {
-    await presence.mark([channelId]);
+    await markReceiving();
     await ensurePlatformTopics();
     receiverUrl = await receiver.start();
     const target = new URL(infra.clickhouseUrl);
@@ -467,6 +470,57 @@ describe('dlr', () => {
       false,
     );
     expect(retries.some((r) => r.message?.messageId === sub.messageId)).toBe(false);
+  });
+
+  it('waits for a receipt a connector took but could not write yet, and reports nothing missing', async () => {
+    const slowChannel = `slow-${run}`;
+    const sub = submission(['8060001'], { channelId: slowChannel, submittedAt: new Date(Date.now() - 7500) });
+    // As a connector whose receipt writes hang (Kafka away for it), marking its channel once a second.
+    const connector = new ReceiptPresence(redis);
+    let since: number | undefined;
+    const mark = () => connector.mark([{ channelId: slowChannel, since }]);
+    await mark();
+    const marking = setInterval(() => void mark(), 1000);
+    try {
+      await publishValues(topics.submitted, [sub]);
+      await submittedSeen(sub.messageId);
+      await new Promise((r) => setTimeout(r, 4000)); // its window is over
+      expect(statuses.some((s) => s.messageId === sub.messageId && s.reason?.code === 'NO_RECEIPT')).toBe(
+        false,
+      );
+      // Its writes go through again: the receipt it held reaches Kafka a moment after its trouble ends.
+      since = Date.now();
+      await mark();
+      await new Promise((r) => setTimeout(r, 1000));
+      await publishValues(topics.dlr, [
+        { ...receipt('8060001', S.RECEIPT_STATE_DELIVRD), channelId: slowChannel },
+      ]);
+      await waitFor('DELIVERED', () => finalOf(sub.messageId).length === 1);
+      await new Promise((r) => setTimeout(r, 2500)); // more polls of the overdue list
+      expect(finalOf(sub.messageId).map((s) => s.status)).toEqual([
+        sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
+      ]);
+      expect(retries.some((r) => r.message?.messageId === sub.messageId)).toBe(false);
+    } finally {
+      clearInterval(marking);
+    }
+  });
+
+  it('reports no receipt missing before the receipts written by its due time are read', async () => {
+    // A receipt whose report another run is writing waits for it (5 s) unhandled, so the receipts read
+    // past it are not committed: dlr is behind on receipts written before the next attempt is due.
+    const blocker = submission(['8070001']);
+    await publishValues(topics.submitted, [blocker]);
+    await submittedSeen(blocker.messageId);
+    await redis.hset(`tern:dlr:attempt:${blocker.messageId}:1`, 'reported', `pending:${Date.now()}`);
+    await publishValues(topics.dlr, [receipt('8070001', S.RECEIPT_STATE_DELIVRD)]);
+    const overdue = submission(['8070002'], { submittedAt: new Date(Date.now() - 7500) });
+    await publishValues(topics.submitted, [overdue]);
+    const missing = await waitFor('the missing receipt', () =>
+      statuses.find((s) => s.messageId === overdue.messageId && s.reason?.code === 'NO_RECEIPT'),
+    );
+    const delivered = await waitFor('the blocked receipt’s DELIVERED', () => finalOf(blocker.messageId)[0]);
+    expect(missing.occurredAt!.getTime()).toBeGreaterThanOrEqual(delivered.occurredAt!.getTime());
   });
 
   it('does not retry a message whose validity is over', async () => {

@@ -10,6 +10,7 @@ import { ChannelBinds } from './channel-binds';
 import { loadChannels } from './channels-file';
 import type { smppConnectorSettings } from './config';
 import { Dispatcher } from './dispatcher';
+import { ReceiptFlow } from './domain/receipt-flow';
 import { receiptForwarder } from './receipt-forwarder';
 
 /** Binds every configured channel, consumes the lanes' dispatch topics, and stops in the safe order. */
@@ -32,12 +33,15 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
 
   async onApplicationBootstrap(): Promise<void> {
     const producer = this.kafka.producer();
+    const receiptFlows = new Map<string, ReceiptFlow>();
     for (const { config, password } of loadChannels(this.config.channelsFile)) {
+      const flow = new ReceiptFlow(Date.now());
+      receiptFlows.set(config.id, flow);
       const binds = new ChannelBinds(
         config,
         password,
         this.log,
-        receiptForwarder(config.id, producer, this.log),
+        receiptForwarder(config.id, producer, this.log, flow),
       );
       this.channels.set(config.id, binds);
       this.health.register(`smpp:${config.id}`, () => {
@@ -51,10 +55,17 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
     this.redisGuard = new RedisStateGuard(this.redis, this.log);
     await this.redisGuard.start();
     this.health.register('redis', redisHealth(this.redis, this.redisGuard));
-    // dlr waits for a receipt as long as no bind of its channel can receive it (see ReceiptPresence).
+    // dlr waits for a receipt while no bind of its channel can receive it, or receipts taken are not yet
+    // written (see ReceiptPresence).
     const presence = new ReceiptPresence(this.redis);
-    const markReceiving = () =>
-      presence.mark([...this.channels].filter(([, binds]) => binds.canReceive()).map(([id]) => id));
+    const markReceiving = () => {
+      const now = Date.now();
+      const receiving = [...this.channels].filter(([, binds]) => binds.canReceive()).map(([id]) => id);
+      return presence.mark(
+        receiving.map((channelId) => ({ channelId, since: receiptFlows.get(channelId)!.since(now) })),
+        [...this.channels.keys()].filter((id) => !receiving.includes(id)),
+      );
+    };
     this.presence = new PeriodicJob('marking channels that receive', 1000, markReceiving, this.log);
     const attempts = new AttemptStore(this.redis);
     // This process's claims stay its own while it lives; a copy of an attempt it is submitting waits for it.
