@@ -122,6 +122,22 @@ const batchSize = new Histogram({
   buckets: [1, 10, 50, 200, 1000, 5000],
   registers: [metricsRegistry],
 });
+/** Consumers running in this process, whose groups' lag the metric below reports. */
+const running = new Set<BatchConsumer>();
+/** How long a scrape waits for Kafka to tell the lag: a broker away must not hang /metrics. */
+const LAG_QUERY_TIMEOUT_MS = 2_000;
+new Gauge({
+  name: 'tern_kafka_consumer_lag',
+  help: 'Records of each partition written and not yet committed by the consumer group, as Kafka tells it at scrape time (every member of a group reports the whole group: aggregate with max)',
+  labelNames: ['topic', 'group', 'partition'],
+  registers: [metricsRegistry],
+  async collect() {
+    this.reset();
+    const lags = await Promise.all([...running].map((c) => c.lag().catch(() => [])));
+    for (const { group, topic, partition, records } of lags.flat())
+      this.set({ group, topic, partition }, records);
+  },
+});
 const lastLoop = new Gauge({
   name: 'tern_kafka_consumer_last_loop_seconds',
   help: 'Unix time of the last fetch loop of a consumer group',
@@ -197,8 +213,7 @@ export class BatchConsumer {
   /** Emits 'idle' when a partition's last record in flight finishes. */
   private readonly idle = new EventEmitter();
   private commitTimer: NodeJS.Timeout | undefined;
-  /** Kept for committedPast(), asked once a second while attempts are overdue. */
-  private admin: Admin | undefined;
+  private admin: Promise<Admin> | undefined;
   /** Commits one after the other, so a later one never lands before an earlier one. */
   private commits: Promise<void> = Promise.resolve();
   private doneSinceCommit = 0;
@@ -281,7 +296,7 @@ export class BatchConsumer {
       topics: [...this.handlers.keys()],
       fromBeginning: this.options.fromBeginning,
     });
-    const running = this.consumer.run({
+    const run = this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsInParallel,
@@ -291,7 +306,8 @@ export class BatchConsumer {
     // see pendingStarts). Admin setOffsets would do the same through a throwaway member that waits out a
     // whole idle fetch: 5 s of every router start.
     for (const start of starts) this.consumer.seek(start);
-    await running;
+    await run;
+    running.add(this);
     this.commitTimer = setInterval(() => void this.commit(), this.options.commitIntervalMs);
   }
 
@@ -312,13 +328,10 @@ export class BatchConsumer {
    */
   async committedPast(def: TopicSpec, at: number): Promise<boolean> {
     const topic = this.onCluster(def).name;
-    if (!this.admin) {
-      this.admin = this.kafka.admin();
-      await this.admin.connect();
-    }
-    const [committed] = await this.admin.fetchOffsets({ groupId: this.options.groupId, topics: [topic] });
-    const writtenFrom = await this.admin.fetchTopicOffsetsByTimestamp(topic, at);
-    const low = this.options.fromBeginning ? await this.admin.fetchTopicOffsets(topic) : [];
+    const admin = await this.adminClient();
+    const [committed] = await admin.fetchOffsets({ groupId: this.options.groupId, topics: [topic] });
+    const writtenFrom = await admin.fetchTopicOffsetsByTimestamp(topic, at);
+    const low = this.options.fromBeginning ? await admin.fetchTopicOffsets(topic) : [];
     return writtenFrom.every(({ partition, offset }) => {
       const next = committed?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
       if (next !== '-1') return BigInt(next) >= BigInt(offset);
@@ -327,6 +340,53 @@ export class BatchConsumer {
       const oldest = low.find((p) => p.partition === partition)?.low ?? '0';
       return BigInt(oldest) >= BigInt(offset);
     });
+  }
+
+  /**
+   * Per partition of its topics, how many records the group has not committed yet (a partition never
+   * committed counts from where a new group starts). Rejects when Kafka does not answer in time.
+   */
+  async lag(): Promise<{ group: string; topic: string; partition: number; records: number }[]> {
+    const query = async () => {
+      const admin = await this.adminClient();
+      const topics = [...this.handlers.keys()];
+      const committed = await admin.fetchOffsets({ groupId: this.options.groupId, topics });
+      const found: { group: string; topic: string; partition: number; records: number }[] = [];
+      for (const topic of topics) {
+        const ends = await admin.fetchTopicOffsets(topic);
+        const done = committed.find((c) => c.topic === topic)?.partitions ?? [];
+        for (const { partition, high, low } of ends) {
+          const next = done.find((p) => p.partition === partition)?.offset ?? '-1';
+          const from = next !== '-1' ? next : this.options.fromBeginning ? low : high;
+          found.push({
+            group: this.options.groupId,
+            topic,
+            partition,
+            records: Number(BigInt(high) - BigInt(from)),
+          });
+        }
+      }
+      return found;
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('Kafka did not tell the lag in time')), LAG_QUERY_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([query(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** One admin client per consumer, kept while it runs: lag and committedPast() ask every few seconds. */
+  private async adminClient(): Promise<Admin> {
+    if (!this.admin) {
+      const admin = this.kafka.admin();
+      this.admin = admin.connect().then(() => admin);
+      this.admin.catch(() => (this.admin = undefined));
+    }
+    return this.admin;
   }
 
   /** Where each partition's first record written at or after `at` is, noting where the backlog ends. */
@@ -374,7 +434,8 @@ export class BatchConsumer {
       await this.commit();
       await this.consumer.disconnect();
     }
-    await this.admin?.disconnect();
+    running.delete(this);
+    await (await this.admin?.catch(() => undefined))?.disconnect();
     this.admin = undefined;
     this.started = false;
   }

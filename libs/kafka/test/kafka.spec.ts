@@ -292,7 +292,7 @@ describe('kafka wrapper against a real broker', () => {
     expect(dlq[1]?.value).toEqual(encodeValue(events.MessageAccepted, accepted('refused')));
   });
 
-  it('with concurrency, runs records side by side but commits only past the finished prefix', async () => {
+  it('with concurrency, runs records side by side but commits only past the finished prefix; lag and committedPast say so', async () => {
     const topic = testTopic('concurrent');
     await ensureTopics(kafka, [topic], logger);
     const groupId = uniqueName('concurrent');
@@ -301,23 +301,23 @@ describe('kafka wrapper against a real broker', () => {
     const handled = new Set<string>();
     let releaseSlow: () => void = () => undefined;
     const slow = new Promise<void>((resolve) => (releaseSlow = resolve));
-    await startConsumer(
-      client
-        .consumer({ groupId, fromBeginning: true, concurrency: 8, commitIntervalMs: 50 })
-        .on(topic, async (record) => {
-          const id = record.value.message?.messageId ?? '';
-          running++;
-          maxRunning = Math.max(maxRunning, running);
-          if (id === 'm-3') await slow;
-          else await new Promise((r) => setTimeout(r, 20));
-          handled.add(id);
-          running--;
-        }),
-    );
+    const consumer = client
+      .consumer({ groupId, fromBeginning: true, concurrency: 8, commitIntervalMs: 50 })
+      .on(topic, async (record) => {
+        const id = record.value.message?.messageId ?? '';
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        if (id === 'm-3') await slow;
+        else await new Promise((r) => setTimeout(r, 20));
+        handled.add(id);
+        running--;
+      });
+    await startConsumer(consumer);
     await client.producer().send(
       topic,
       Array.from({ length: 40 }, (_, i) => accepted(`m-${i}`)),
     );
+    const written = Date.now() + 1;
     await waitFor('every record but the slow one', () => handled.size === 39);
     expect(maxRunning).toBe(8);
     const admin = kafka.admin();
@@ -327,8 +327,16 @@ describe('kafka wrapper against a real broker', () => {
     // Records 4..39 are done, but m-3 is not: nothing past it may be committed.
     await new Promise((r) => setTimeout(r, 300));
     expect(await committed()).toBeLessThanOrEqual(3);
+    const lagged = (await consumer.lag()).filter((l) => l.topic === topic.name);
+    expect(lagged).toEqual([
+      { group: groupId, topic: topic.name, partition: 0, records: 40 - (await committed()) },
+    ]);
+    expect(lagged[0]!.records).toBeGreaterThanOrEqual(37);
+    expect(await consumer.committedPast(topic, written)).toBe(false);
     releaseSlow();
     await waitFor('the commit past the whole batch', async () => (await committed()) === 40);
+    expect((await consumer.lag()).map((l) => l.records)).toEqual([0]);
+    expect(await consumer.committedPast(topic, written)).toBe(true);
     await admin.disconnect();
   });
 

@@ -39,6 +39,13 @@ const receipts = new Counter({
   registers: [metricsRegistry],
 });
 
+const endings = new Counter({
+  name: 'tern_dlr_attempt_endings_total',
+  help: 'Attempts ended, per destination country and status (delivered, undelivered, expired, failed); an attempt reported missing and then delivered late counts once each way',
+  labelNames: ['country', 'status'],
+  registers: [metricsRegistry],
+});
+
 export interface CorrelatorSettings {
   /**
    * How long after submission a receipt is expected before the attempt counts as failed (retryable), for
@@ -369,11 +376,13 @@ export class ReceiptCorrelator {
     ]);
   }
 
-  private record(submission: events.SubmitResult, message: events.SmsMessage, ending: AttemptEnding) {
-    return this.producer.enqueue(
+  private async record(submission: events.SubmitResult, message: events.SmsMessage, ending: AttemptEnding) {
+    await this.producer.enqueue(
       topics.attempts,
       attemptRecord(submission, message, ending, this.settings.analyticsHashKey),
     );
+    const status = sms.messageStatusToJSON(ending.status).replace('MESSAGE_STATUS_', '').toLowerCase();
+    endings.inc({ country: message.country, status });
   }
 
   /** Asks the router for another attempt, unless the message's validity is over (nothing can deliver it). */

@@ -242,6 +242,11 @@ describe('dlr', () => {
     expect(delivered!.channelId).toBe(channelId);
     expect(delivered!.deliveryLatencyMs).toBeGreaterThanOrEqual(2500);
     expect(delivered!.endToEndLatencyMs).toBeGreaterThanOrEqual(3500);
+    // Counted for the per-country delivery alert (deploy/monitoring).
+    const metrics = await (await fetch(`http://127.0.0.1:${dlr.httpPort}/metrics`)).text();
+    expect(metrics).toMatch(
+      /^tern_dlr_attempt_endings_total\{[^}]*country="SG",status="delivered"[^}]*\} [1-9]/m,
+    );
   });
 
   it('matches a receipt that came before its submission, and a hex id for a decimal one', async () => {

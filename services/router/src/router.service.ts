@@ -14,6 +14,7 @@ import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import type { Redis } from 'ioredis';
 import { AttemptLedger } from './attempt-ledger';
+import { exposeBreakers } from './breaker-metrics';
 import type { routerSettings } from './config';
 import { DeferredQueue } from './deferred-queue';
 import { DEFAULT_BREAKER_POLICY } from './domain/circuit-breaker';
@@ -81,6 +82,7 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
       { ...DEFAULT_BREAKER_POLICY, windowMs: config.breakerWindowMs, openMs: config.breakerOpenMs },
       config.weightsMaxAgeMs,
     );
+    exposeBreakers(book);
     const deferred = new DeferredQueue(redis, config.deployment);
     const router = new MessageRouter({
       table: () => table.current(),

@@ -1,5 +1,10 @@
 import type { events } from '@tern/contracts';
-import { CircuitBreaker, DEFAULT_BREAKER_POLICY, type BreakerPolicy } from './circuit-breaker';
+import {
+  CircuitBreaker,
+  DEFAULT_BREAKER_POLICY,
+  type BreakerPolicy,
+  type BreakerState,
+} from './circuit-breaker';
 import type { RouteStats } from './select';
 
 /**
@@ -67,8 +72,8 @@ export class RouteBook {
     if (mccMnc) this.breaker(`${channelId}/${mccMnc}`).sent(now);
   }
 
-  /** Every breaker's state, for metrics and health. */
-  breakerStates(now: number): Record<string, string> {
+  /** Every breaker's state (keys: the channel, or channel/mccMnc), for metrics. */
+  breakerStates(now: number): Record<string, BreakerState> {
     return Object.fromEntries([...this.breakers].map(([key, b]) => [key, b.current(now)]));
   }
 
