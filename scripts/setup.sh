@@ -11,8 +11,8 @@ source "$root/scripts/toolchain.sh"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 # chromium: the analytics tests render the channel report in it, headless. openssl: tests and local TLS
-# make their certificates with it.
-apt_packages=(openjdk-17-jre-headless maven clickhouse-server clickhouse-client redis-server redis-tools kcat curl chromium openssl)
+# make their certificates with it. prometheus: its promtool checks deploy/monitoring, and tests run it.
+apt_packages=(openjdk-17-jre-headless maven clickhouse-server clickhouse-client redis-server redis-tools kcat curl chromium openssl prometheus)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

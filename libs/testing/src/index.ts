@@ -8,3 +8,4 @@ export * from './chromium';
 export * from './stats';
 export * from './certificates';
 export * from './ports';
+export * from './prometheus';

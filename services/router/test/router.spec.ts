@@ -1,6 +1,6 @@
 import { events, sms } from '@tern/contracts';
 import { topics } from '@tern/kafka';
-import { uniqueName, waitFor, type ServiceProcess } from '@tern/testing';
+import { startPrometheus, uniqueName, waitFor, type ServiceProcess } from '@tern/testing';
 import {
   approved,
   closeHarness,
@@ -19,7 +19,10 @@ import {
 describe('router', () => {
   let routers: ServiceProcess[] = [];
   let stopWatching: (() => Promise<void>) | undefined;
+  let stopPrometheus: (() => Promise<void>) | undefined;
   afterEach(async () => {
+    await stopPrometheus?.();
+    stopPrometheus = undefined;
     await Promise.all(routers.map((r) => r.stop()));
     routers = [];
     await stopWatching?.();
@@ -163,9 +166,12 @@ describe('router', () => {
     ).toBeGreaterThan(0.95);
   });
 
-  it('opens the breaker of a failing channel and fails over to the other', async () => {
+  it('opens the breaker of a failing channel and fails over to the other; the breaker alert fires', async () => {
     const { run, ids, table, seen, message } = await setUp('', 'a:direct:0.01,b:aggregator:0.01');
     routers.push(await startRouter(table.path, run));
+    // Operators see it as the shipped alert rules do, from a real Prometheus scraping this router.
+    const prometheus = await startPrometheus([`127.0.0.1:${routers[0]!.httpPort}`]);
+    stopPrometheus = () => prometheus.stop();
     const before = Array.from({ length: 100 }, () => message());
     await publish(topics.approved, before.map(approved));
     await waitFor('the first traffic', () => before.every((m) => seen.of(m.messageId).length === 1));
@@ -219,6 +225,24 @@ describe('router', () => {
         ids.b!,
       ),
     ).toBe(1);
+    expect(await metric(routers[0]!, 'tern_router_breaker_state', { channel: ids.a!, mcc_mnc: '' })).toBe(2);
+    expect(await metric(routers[0]!, 'tern_router_breaker_state', { channel: ids.b!, mcc_mnc: '' })).toBe(0);
+    // Open, then half-open with probes whose outcomes never come: at least 15 s not closed, so it fires.
+    const alert = await waitFor(
+      'TernBreakerOpen to fire',
+      async () =>
+        (await prometheus.alerts()).find(
+          (a) =>
+            a.labels['alertname'] === 'TernBreakerOpen' &&
+            a.labels['channel'] === ids.a &&
+            a.labels['mcc_mnc'] === undefined && // Prometheus drops empty labels: the channel's own breaker
+            a.state === 'firing',
+        ),
+      40_000,
+      500,
+    );
+    expect(alert.labels['severity']).toBe('warning');
+    expect(alert.annotations['summary']).toBe(`Breaker of ${ids.a} is open`);
   });
 
   it('retries on a channel the message has not failed on, once per attempt, until validity runs out', async () => {
