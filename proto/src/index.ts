@@ -8,8 +8,6 @@ export * as analytics from './gen/tern/analytics/v1/analytics';
 export const PROTO_ROOT = join(__dirname, '..');
 export const SMS_PROTO_PATH = join(PROTO_ROOT, 'tern/sms/v1/sms.proto');
 export const ANALYTICS_PROTO_PATH = join(PROTO_ROOT, 'tern/analytics/v1/analytics.proto');
-/** Every message's descriptor (a FileDescriptorSet, made by `pnpm generate`), for strict proto3-JSON parsing. */
-export const DESCRIPTOR_SET_PATH = join(PROTO_ROOT, 'src/gen/descriptors.binpb');
 
 /** google.rpc.Status and BadRequest: the standard rich-error payload of the `grpc-status-details-bin` trailer. */
 export * as rpc from './gen/google/rpc/status';
@@ -17,3 +15,6 @@ export * as rpcDetails from './gen/google/rpc/error_details';
 export { statusEvent } from './status-event';
 export { FINAL_STATUSES, STATUS_REASONS, statusAdvances, statusRank } from './status-order';
 export { grpcMethod, type MessageCodec } from './grpc-method';
+export { JsonReadError, protoRegistry, readStrictJson, writeJson } from './proto-json';
+export { httpBindings, type HttpBinding } from './http-rules';
+export { openApiDocument } from './openapi';

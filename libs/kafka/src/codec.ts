@@ -1,16 +1,6 @@
-import { readFileSync } from 'node:fs';
-import {
-  createFileRegistry,
-  fromBinary,
-  fromJson,
-  toBinary,
-  type DescMessage,
-  type FileRegistry,
-  type JsonValue,
-} from '@bufbuild/protobuf';
+import type { JsonValue } from '@bufbuild/protobuf';
 import type { BinaryWriter } from '@bufbuild/protobuf/wire';
-import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
-import { DESCRIPTOR_SET_PATH } from '@tern/contracts';
+import { JsonReadError, readStrictJson } from '@tern/contracts';
 
 /** What ts-proto generates for every message: binary and proto3-JSON codecs. */
 export interface ProtoCodec<T> {
@@ -40,48 +30,14 @@ export class DecodeError extends Error {
   }
 }
 
-let registry: FileRegistry | undefined;
-/** Every Tern message's descriptor, read once. */
-function messageSchema(typeName: string): DescMessage {
-  registry ??= createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(DESCRIPTOR_SET_PATH)));
-  const schema = registry.getMessage(typeName);
-  if (!schema) throw new Error(`no descriptor for ${typeName}: run pnpm generate`);
-  return schema;
-}
-
-/**
- * Proto3 canonical JSON, read strictly (protobuf-es, from the descriptors): an unknown key, a number where a
- * string belongs, an array for a map, an unreadable timestamp or a Duration not written as "600s" are
- * refused with the field named, instead of being read as something else. The result is re-encoded and read
- * by the generated codec, so handlers see the same values as from protobuf.
- */
+/** Strict proto3 JSON (see readStrictJson), its fault as a DecodeError naming the field. */
 function decodeStrictJson<T>(codec: ProtoCodec<T>, typeName: string, json: JsonValue): T {
-  const schema = messageSchema(typeName);
   try {
-    return codec.decode(toBinary(schema, fromJson(schema, json)));
+    return readStrictJson(codec, typeName, json);
   } catch (e) {
-    const field = faultyField(schema, json);
-    throw new DecodeError(`invalid JSON ${typeName}: ${(e as Error).message}`, field);
+    if (e instanceof JsonReadError) throw new DecodeError(e.message, e.field);
+    throw e;
   }
-}
-
-/** The path (proto field names) of the first key whose value the schema refuses, or undefined. */
-function faultyField(schema: DescMessage, json: JsonValue, path: string[] = []): string | undefined {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return path.join('.') || undefined;
-  for (const [key, value] of Object.entries(json)) {
-    const field = schema.fields.find((f) => f.jsonName === key || f.name === key);
-    if (!field) return [...path, key].join('.');
-    try {
-      fromJson(schema, { [key]: value ?? null });
-    } catch {
-      // A message field's own fault lies deeper, unless the message is a well-known type read from text.
-      if (field.fieldKind === 'message' && !field.message.typeName.startsWith('google.protobuf.')) {
-        return faultyField(field.message, value ?? null, [...path, field.name]);
-      }
-      return [...path, field.name].join('.');
-    }
-  }
-  return path.join('.') || undefined;
 }
 
 /**

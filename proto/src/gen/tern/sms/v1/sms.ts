@@ -20,6 +20,11 @@ import { Timestamp } from "../../../google/protobuf/timestamp";
  * A call is scoped to that tenant: a message of another tenant answers NOT_FOUND.
  * Errors follow the gRPC status model; invalid input answers INVALID_ARGUMENT with a
  * `tern.sms.v1.ErrorDetail` (code and field violations) in the status details.
+ *
+ * The unary calls are also served as HTTP/JSON (proto3 JSON mapping), by the `google.api.http` rules below:
+ * the same handlers, key (`x-api-key` header), idempotency (`Idempotency-Key` header as client_reference)
+ * and errors (application/problem+json with the field violations). Its OpenAPI document is generated from
+ * this file (docs/api/openapi.json, and served at GET /v1/openapi.json).
  */
 
 export enum MessageType {
