@@ -54,6 +54,14 @@ if [ ! -x "$helm_bin" ] || [ "$(cat "$root/.tools/bin/.helm-version" 2>/dev/null
   echo "$TERN_HELM_VERSION" >"$root/.tools/bin/.helm-version"
 fi
 
+# schemathesis (PyPI), which checks the HTTP API against its OpenAPI document, in a virtualenv of its own.
+schemathesis_dir=$root/.tools/schemathesis
+if [ "$("$schemathesis_dir/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $TERN_SCHEMATHESIS_VERSION" ]; then
+  log "schemathesis: installing $TERN_SCHEMATHESIS_VERSION into .tools/schemathesis"
+  python3 -m venv "$schemathesis_dir"
+  "$schemathesis_dir/bin/pip" install -q --disable-pip-version-check "schemathesis==$TERN_SCHEMATHESIS_VERSION"
+fi
+
 log "pnpm install"
 (cd "$root" && pnpm install --frozen-lockfile --reporter=append-only 2>&1 | tail -5) || {
   [ "${CI:-}" = true ] && exit 1

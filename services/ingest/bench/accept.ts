@@ -78,6 +78,7 @@ async function main(): Promise<void> {
     TERN_REDIS_URL: infra.redisUrl,
     TERN_TENANTS_FILE: file.path,
     TERN_GRPC_PORT: '0',
+    TERN_API_HTTP_PORT: '0',
     // One deployment name across runs: its intake group reads the topic's history once, not every run.
     TERN_INGEST_DEPLOYMENT: 'bench',
   });

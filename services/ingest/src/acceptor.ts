@@ -50,6 +50,9 @@ interface Pending {
  * take the tenant's rate, resolve idempotency, store the view, publish `sms.accepted` and the ACCEPTED
  * status event, then confirm the reservation. Items are independent: each gets its own outcome.
  */
+/** How a message came in: a caller waiting for the answer (gRPC, HTTP), or a send event on Kafka. */
+export type ApiPath = 'grpc' | 'http' | 'kafka';
+
 export class Acceptor {
   constructor(private readonly deps: AcceptorDeps) {}
 
@@ -60,13 +63,13 @@ export class Acceptor {
   async accept(
     tenant: Tenant,
     requests: readonly sms.SendMessageRequest[],
-    path: 'grpc' | 'kafka',
+    path: ApiPath,
     fieldPrefix: (index: number) => string = () => '',
     intakeKeys?: readonly string[],
   ): Promise<ItemOutcome[]> {
     // The tenant's send rate holds on every path. A Kafka event waits for its token here (its record stays
     // in hand, uncommitted; never lost), so that it is validated and stamped when it is let in; a gRPC
-    // caller is told below when to come back.
+    // caller (gRPC or HTTP) is told below when to come back.
     if (path === 'kafka') await this.awaitTokens(tenant, requests.length);
     const policy = this.deps.policy();
     const outcomes: (ItemOutcome | undefined)[] = requests.map(() => undefined);
@@ -78,7 +81,7 @@ export class Acceptor {
     }
 
     let admitted = valid;
-    if (path === 'grpc') {
+    if (path !== 'kafka') {
       const grant = await this.deps.limiter.take([{ key: tenant.id, ...tenant.sendRate }], valid.length);
       admitted = valid.slice(0, grant.granted);
       // A cut batch is told when its remainder can pass at the tenant's rate, not when one token is back.

@@ -28,6 +28,11 @@ export const ingestSettings = {
     'Port of the public gRPC API; 0 picks a free one',
     env.port().default(50051),
   ),
+  apiHttpPort: setting(
+    'TERN_API_HTTP_PORT',
+    'Port of the public HTTP/JSON API (the unary gRPC calls; HTTPS with the gRPC certificate when it is set); 0 picks a free one',
+    env.port().default(8090),
+  ),
   ...redisSettings('for idempotency, rate limits and the status views, shared by every ingest instance'),
   numberRangesFile: setting(
     'TERN_NUMBER_RANGES_FILE',

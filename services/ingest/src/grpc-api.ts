@@ -11,7 +11,7 @@ import {
 import type { Logger } from '@tern/telemetry';
 import { GrpcServer, type GrpcTls } from '@tern/service-kit';
 import type { Redis } from 'ioredis';
-import type { Acceptor, ItemOutcome } from './acceptor';
+import type { Acceptor, ApiPath, ItemOutcome } from './acceptor';
 import type { Violation } from './domain/send-request';
 import type { MessageStore } from './message-store';
 import { CursorError, StatusStreamReader, type StartFrom } from './status-stream';
@@ -27,6 +27,7 @@ const MAX_VIOLATIONS = 8;
 const MAX_FIELD_CHARS = 64;
 const MAX_TEXT_CHARS = 100;
 export const API_KEY_HEADER = 'x-api-key';
+type CallerPath = Exclude<ApiPath, 'kafka'>;
 export const MAX_BATCH = 1000;
 
 const method = <Req, Res>(
@@ -59,7 +60,7 @@ export class ApiError extends Error {
     detail?: { code: string; violations?: readonly Violation[] },
     readonly trailers: Record<string, string> = {},
     /** For RESOURCE_EXHAUSTED: when to try again (google.rpc.RetryInfo). */
-    private readonly retryAfterMs?: number,
+    readonly retryAfterMs?: number,
   ) {
     super(cut(message, 2 * MAX_TEXT_CHARS));
     this.violations = capViolations(detail?.violations ?? []);
@@ -187,15 +188,24 @@ export class GrpcApi {
   private readonly streams = new Set<StatusStreamReader>();
   private readonly streamsOf = new Map<string, number>();
 
+  /** The unary calls by RPC name: served over gRPC here, and over HTTP/JSON by HttpApi (see call()). */
+  private readonly unaryCalls = {
+    SendMessage: (tenant: Tenant, req: sms.SendMessageRequest, path: CallerPath) =>
+      this.sendMessage(tenant, req, path),
+    SendBatch: (tenant: Tenant, req: sms.SendBatchRequest, path: CallerPath) =>
+      this.sendBatch(tenant, req, path),
+    GetMessage: (tenant: Tenant, req: sms.GetMessageRequest) => this.getMessage(tenant, req),
+  };
+
   constructor(private readonly deps: GrpcApiDeps) {
     this.server = new GrpcServer(
       SMS_SERVICE,
       { path: SMS_PROTO_PATH, includeDirs: [PROTO_ROOT] },
       smsServiceDefinition,
       {
-        sendMessage: this.unary((tenant, req: sms.SendMessageRequest) => this.sendMessage(tenant, req)),
-        sendBatch: this.unary((tenant, req: sms.SendBatchRequest) => this.sendBatch(tenant, req)),
-        getMessage: this.unary((tenant, req: sms.GetMessageRequest) => this.getMessage(tenant, req)),
+        sendMessage: this.unary(this.unaryCalls.SendMessage),
+        sendBatch: this.unary(this.unaryCalls.SendBatch),
+        getMessage: this.unary(this.unaryCalls.GetMessage),
         streamStatus: (call: grpc.ServerWritableStream<sms.StreamStatusRequest, sms.StatusEvent>) =>
           void this.streamStatus(call, (events) => events),
         streamStatusBatches: (
@@ -217,20 +227,39 @@ export class GrpcApi {
     await this.server.close();
   }
 
+  /**
+   * A unary call made another way than gRPC (the HTTP/JSON API): the same key check, handler and errors.
+   * Rejects with ApiError for what the caller did wrong; any other error is the service's (retry later).
+   */
+  async call(rpc: string, apiKey: string | undefined, request: unknown): Promise<unknown> {
+    const calls = this.unaryCalls as Record<
+      string,
+      (t: Tenant, req: unknown, path: CallerPath) => Promise<unknown>
+    >;
+    const handle = calls[rpc];
+    if (!handle)
+      throw new ApiError(grpc.status.UNIMPLEMENTED, `${rpc} is not a unary call of ${SMS_SERVICE}`);
+    return handle(this.authenticateKey(apiKey, 'header'), request, 'http');
+  }
+
   private authenticate(metadata: grpc.Metadata): Tenant {
     const [key] = metadata.get(API_KEY_HEADER);
-    const tenant = typeof key === 'string' && key !== '' ? this.deps.tenants.authenticate(key) : undefined;
+    return this.authenticateKey(typeof key === 'string' ? key : undefined, 'metadata');
+  }
+
+  private authenticateKey(key: string | undefined, carrier: 'metadata' | 'header'): Tenant {
+    const tenant = key ? this.deps.tenants.authenticate(key) : undefined;
     if (!tenant) {
       throw new ApiError(
         grpc.status.UNAUTHENTICATED,
-        `missing or unknown API key in "${API_KEY_HEADER}" metadata`,
+        `missing or unknown API key in "${API_KEY_HEADER}" ${carrier}`,
       );
     }
     return tenant;
   }
 
   private unary<Req, Res>(
-    handle: (tenant: Tenant, request: Req) => Promise<Res>,
+    handle: (tenant: Tenant, request: Req, path: CallerPath) => Promise<Res>,
   ): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
       let tenant: Tenant;
@@ -240,7 +269,7 @@ export class GrpcApi {
         callback((error as ApiError).toServiceError());
         return;
       }
-      handle(tenant, call.request).then(
+      handle(tenant, call.request, 'grpc').then(
         (response) => callback(null, response),
         (error: unknown) => callback(this.toStatus(error, call.getPath())),
       );
@@ -259,14 +288,19 @@ export class GrpcApi {
   private async sendMessage(
     tenant: Tenant,
     request: sms.SendMessageRequest,
+    path: CallerPath,
   ): Promise<sms.SendMessageResponse> {
-    const [outcome] = await this.deps.acceptor.accept(tenant, [request], 'grpc');
+    const [outcome] = await this.deps.acceptor.accept(tenant, [request], path);
     if (!outcome) throw new Error('no outcome');
     if (outcome.kind !== 'accepted') throw itemError(outcome);
     return outcome.response;
   }
 
-  private async sendBatch(tenant: Tenant, request: sms.SendBatchRequest): Promise<sms.SendBatchResponse> {
+  private async sendBatch(
+    tenant: Tenant,
+    request: sms.SendBatchRequest,
+    path: CallerPath,
+  ): Promise<sms.SendBatchResponse> {
     const count = request.messages.length;
     if (count === 0 || count > MAX_BATCH) {
       throw invalid([
@@ -280,7 +314,7 @@ export class GrpcApi {
     const outcomes = await this.deps.acceptor.accept(
       tenant,
       request.messages,
-      'grpc',
+      path,
       (i) => `messages[${i}].`,
     );
     return {

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { Acceptor } from './acceptor';
 import type { ingestSettings } from './config';
 import { GrpcApi } from './grpc-api';
+import { HttpApi } from './http-api';
 import { IdempotencyStore } from './idempotency';
 import { MessageStore } from './message-store';
 import { loadNumberRanges } from './number-ranges-file';
@@ -24,6 +25,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   private redisGuard: RedisStateGuard | undefined;
   private readonly consumers: BatchConsumer[] = [];
   private api: GrpcApi | undefined;
+  private httpApi: HttpApi | undefined;
 
   constructor(
     @Inject(CONFIG) private readonly config: ConfigOf<typeof ingestSettings>,
@@ -103,12 +105,15 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     });
     const grpcPort = await this.api.listen('0.0.0.0', config.grpcPort);
     this.log.info({ grpcPort, tls: tls !== undefined }, 'gRPC API listening');
+    this.httpApi = new HttpApi({ api: this.api, tls, log: this.log });
+    const apiHttpPort = await this.httpApi.listen('0.0.0.0', config.apiHttpPort);
+    this.log.info({ apiHttpPort, tls: tls !== undefined }, 'HTTP API listening');
   }
 
   // Calls first (no new work), then the consumers finish their records, then Redis.
   async onModuleDestroy(): Promise<void> {
     this.closeTenants?.();
-    await this.api?.close();
+    await Promise.all([this.api?.close(), this.httpApi?.close()]);
     await Promise.all(this.consumers.map((c) => c.stop()));
     this.redisGuard?.stop();
     await this.redis?.quit();
