@@ -1,12 +1,15 @@
 // Accepted messages per second through ingest, and accept latency (p50/p99), on three paths:
 //   unary  SendMessage calls, `--concurrency` in flight
 //   batch  SendBatch calls of `--batch` messages, `--concurrency` in flight
+//   http   POST /v1/messages on the HTTP/JSON API, `--concurrency` in flight (keep-alive)
+//   http-batch  POST /v1/messages:batch of `--batch` messages, `--concurrency` in flight
 //   kafka  signed SendEvents on sms.send-events; latency = sms.accepted record time - send-event record time
 //   status sms.status events (as dlr publishes them); latency = publish to arrival on a StreamStatus stream,
 //          i.e. how far behind the pipeline GetMessage and the status stream are
 // It starts the built ingest service (pnpm build) against the local infrastructure (TERN_KAFKA_BROKERS,
 // TERN_REDIS_URL) and prints one JSON line per path.
 //   pnpm --filter @tern/ingest bench --messages 20000 --concurrency 64 --batch 500
+import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { events, sms } from '@tern/contracts';
@@ -22,7 +25,7 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '64' },
     batch: { type: 'string', default: '500' },
-    paths: { type: 'string', default: 'unary,batch,kafka,status' },
+    paths: { type: 'string', default: 'unary,batch,http,http-batch,kafka,status' },
     'status-rate': { type: 'string', default: '1000' },
   },
 });
@@ -88,10 +91,13 @@ async function main(): Promise<void> {
   );
   await waitFor('ingest to be ready', async () => (await service.ready()).status === 200);
   const client = new PlainClient(grpcPort);
+  const httpPort = service.logs.find((l) => l['msg'] === 'HTTP API listening')?.['apiHttpPort'] as number;
   const paths = values.paths.split(',');
   try {
     if (paths.includes('unary')) await unary(client, tenant, run);
     if (paths.includes('batch')) await batch(client, tenant, run);
+    if (paths.includes('http')) await httpSend(httpPort, tenant, run, 1);
+    if (paths.includes('http-batch')) await httpSend(httpPort, tenant, run, batchSize);
     if (paths.includes('kafka')) await kafkaIntake(kafka, tenant, run);
     if (paths.includes('status')) await statusView(client, kafka, tenant, run);
   } finally {
@@ -147,6 +153,62 @@ async function batch(client: PlainClient, tenant: TestTenant, run: string): Prom
     batch: batchSize,
     concurrency,
     latencyIs: 'per SendBatch call',
+  });
+}
+
+/** The HTTP/JSON API: one message per POST /v1/messages, or `size` per POST /v1/messages:batch. */
+async function httpSend(port: number, tenant: TestTenant, run: string, size: number): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const post = (path: string, payload: unknown) =>
+    new Promise<void>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          path,
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'x-api-key': tenant.apiKey },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () =>
+            res.statusCode === 200 ? resolve() : reject(new Error(`${path} answered ${res.statusCode}`)),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify(payload));
+    });
+  const item = (i: number) => ({
+    to: to(i),
+    from: 'Tern',
+    body,
+    type: 'MESSAGE_TYPE_OTP',
+    clientReference: `${run}-h${size}-${i}`,
+  });
+  const latencies: number[] = [];
+  let next = 0;
+  const calls = Math.ceil(total / size);
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, calls) }, async () => {
+      while (next < calls) {
+        const c = next++;
+        const t0 = performance.now();
+        if (size === 1) await post('/v1/messages', item(c));
+        else
+          await post('/v1/messages:batch', {
+            messages: Array.from({ length: size }, (_, j) => item(c * size + j)),
+          });
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  agent.destroy();
+  report(size === 1 ? 'http' : 'http-batch', calls * size, performance.now() - started, latencies, {
+    concurrency,
+    ...(size === 1 ? {} : { batch: size, latencyIs: 'per batch call' }),
   });
 }
 
