@@ -12,7 +12,7 @@ import { checkRiskFiles, riskSettings } from '@tern/risk/config';
 import { checkRouterFiles, routerSettings } from '@tern/router/config';
 import { checkSmppConnectorFiles, smppConnectorSettings } from '@tern/smpp-connector/config';
 import { parse as parseYaml, stringify } from 'yaml';
-import { EXAMPLE_OPERATOR_SECRETS, renderChart, TWO_LANES, WITH_KEDA } from '../src/chart';
+import { CHART_DIR, EXAMPLE_OPERATOR_SECRETS, renderChart, TWO_LANES, WITH_KEDA } from '../src/chart';
 import {
   entriesOf,
   objectNamed,
@@ -236,6 +236,30 @@ describe('the Helm chart', () => {
       maxReplicas: 3,
       behavior: { scaleDown: { stabilizationWindowSeconds: 300 } },
     });
+  });
+
+  it('gives the Prometheus Operator the alert rules and Grafana the dashboard, the files deploy/monitoring tests', () => {
+    const monitored = parseManifests(
+      renderChart({
+        values: [TWO_LANES],
+        apiVersions: ['monitoring.coreos.com/v1/PrometheusRule'],
+        set: ['monitoring.grafanaDashboard=true', 'monitoring.ruleLabels.release=kube-prometheus-stack'],
+      }),
+    );
+    const rules = objectNamed(monitored, 'PrometheusRule', 'tern-alerts');
+    expect(rules.spec).toEqual(
+      parseYaml(readFileSync(join(CHART_DIR, '../../monitoring/rules/tern.yml'), 'utf8')),
+    );
+    expect(rules.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
+    const dashboard = objectNamed(monitored, 'ConfigMap', 'tern-dashboard');
+    expect(dashboard.metadata.labels).toMatchObject({ grafana_dashboard: '1' });
+    expect(JSON.parse(entriesOf(dashboard)['tern-overview.json'] ?? '')).toEqual(
+      JSON.parse(readFileSync(join(CHART_DIR, '../../monitoring/grafana/tern-overview.json'), 'utf8')),
+    );
+    // Where the cluster has no Prometheus Operator, nothing it could not apply.
+    const plain = parseManifests(renderChart({ values: [TWO_LANES] }));
+    expect(objectsOf(plain, 'PrometheusRule')).toEqual([]);
+    expect(objectsOf(plain, 'ConfigMap').map((c) => c.metadata.name)).not.toContain('tern-dashboard');
   });
 
   it('keeps every secret out of ConfigMaps and environment values', () => {
