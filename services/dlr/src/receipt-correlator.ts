@@ -177,11 +177,17 @@ export class ReceiptCorrelator {
       notReadAt = at;
       return false;
     };
+    // One look per channel and sweep: a channel's overdue attempts share its answer.
+    const sinceOf = new Map<string, ReturnType<ReceiptPresence['receivingSince']>>();
+    const receivingSince = (channelId: string) => {
+      if (!sinceOf.has(channelId)) sinceOf.set(channelId, this.presence.receivingSince(channelId, now));
+      return sinceOf.get(channelId)!;
+    };
     for (const { submission, claim, done, postpone } of overdue) {
       const message = submission.message;
       const valid = (message?.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY) > now;
       if (message && valid) {
-        const since = await this.presence.receivingSince(submission.channelId, now);
+        const since = await receivingSince(submission.channelId);
         const dueAt = (submission.submittedAt?.getTime() ?? 0) + this.receiptWindow(submission, message);
         const onItsWay =
           since === 'none' ||
