@@ -57,7 +57,11 @@ export function httpBindings(serviceName: string): HttpBinding[] {
       match: (path) => {
         const found = regex.exec(path);
         if (!found) return undefined;
-        return Object.fromEntries(variables.map((name, i) => [name, decodeURIComponent(found[i + 1]!)]));
+        try {
+          return Object.fromEntries(variables.map((name, i) => [name, decodeURIComponent(found[i + 1]!)]));
+        } catch {
+          return undefined; // a malformed escape (%E0) names nothing
+        }
       },
     });
   }

@@ -277,6 +277,7 @@ describe('HTTP/JSON API', () => {
     expect(anonymous.body).toMatchObject({ code: 'UNAUTHENTICATED' });
     expect((await call('POST', '/v1/messages', { key: 'nope', body: otp() })).status).toBe(401);
     expect((await call('GET', '/v2/anything', { key: acme.apiKey })).status).toBe(404);
+    expect((await call('GET', '/v1/messages/%E0%A4%A', { key: acme.apiKey })).status).toBe(404);
     const wrongVerb = await call('DELETE', '/v1/messages', { key: acme.apiKey });
     expect(wrongVerb.status).toBe(405);
     expect(wrongVerb.body).toMatchObject({ code: 'METHOD_NOT_ALLOWED' });
