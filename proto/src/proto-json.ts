@@ -48,6 +48,10 @@ export class JsonReadError extends Error {
  */
 export function readStrictJson<T>(codec: MessageCodec<T>, typeName: string, json: JsonValue): T {
   const schema = messageSchema(typeName);
+  const badDuration = durationFault(schema, json);
+  if (badDuration) {
+    throw new JsonReadError(`invalid JSON ${typeName}: a Duration is written like "600s"`, badDuration);
+  }
   try {
     return codec.decode(toBinary(schema, fromJson(schema, json)));
   } catch (e) {
@@ -59,6 +63,34 @@ export function readStrictJson<T>(codec: MessageCodec<T>, typeName: string, json
 export function writeJson<T>(codec: MessageCodec<T>, typeName: string, value: T): JsonValue {
   const schema = messageSchema(typeName);
   return toJson(schema, fromBinary(schema, codec.encode(value).finish()), { alwaysEmitImplicit: true });
+}
+
+/** A Duration in proto3 JSON, whole: protobuf-es 2.17 reads "600s*" as 600 s (its pattern has no end). */
+const DURATION = /^-?[0-9]+(\.[0-9]{1,9})?s$/;
+
+/** The path of the first Duration field whose text is not exactly a Duration, or undefined. */
+function durationFault(schema: DescMessage, json: JsonValue, path: string[] = []): string | undefined {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return undefined;
+  for (const [key, value] of Object.entries(json)) {
+    const field = schema.fields.find((f) => f.jsonName === key || f.name === key);
+    if (!field || value === null) continue;
+    const message =
+      field.fieldKind === 'message' || (field.fieldKind === 'list' && field.listKind === 'message')
+        ? field.message
+        : undefined;
+    if (!message) continue;
+    const values = field.fieldKind === 'list' && Array.isArray(value) ? value : [value];
+    for (const [i, item] of values.entries()) {
+      const at = field.fieldKind === 'list' ? `${field.name}[${i}]` : field.name;
+      if (message.typeName === 'google.protobuf.Duration') {
+        if (typeof item === 'string' && !DURATION.test(item)) return [...path, at].join('.');
+      } else {
+        const inner = durationFault(message, item ?? null, [...path, at]);
+        if (inner) return inner;
+      }
+    }
+  }
+  return undefined;
 }
 
 /** The path (proto field names) of the first key whose value the schema refuses, or undefined. */
@@ -73,6 +105,19 @@ function faultyField(schema: DescMessage, json: JsonValue, path: string[] = []):
       // A message field's own fault lies deeper, unless the message is a well-known type read from text.
       if (field.fieldKind === 'message' && !field.message.typeName.startsWith('google.protobuf.')) {
         return faultyField(field.message, value ?? null, [...path, field.name]);
+      }
+      // So does an item's of a list of messages: the first item the message refuses.
+      if (field.fieldKind === 'list' && field.listKind === 'message' && Array.isArray(value)) {
+        const item = field.message;
+        const bad = value.findIndex((v) => {
+          try {
+            fromJson(item, v);
+            return false;
+          } catch {
+            return true;
+          }
+        });
+        if (bad >= 0) return faultyField(item, value[bad] ?? null, [...path, `${field.name}[${bad}]`]);
       }
       return [...path, field.name].join('.');
     }
