@@ -21,7 +21,7 @@ export class ReceiptFlow {
     this.troubleUntil = startedAt;
   }
 
-  /** A receipt taken from the SMSC: call done() or refused() on the returned handle once its write ends. */
+  /** A receipt taken from the SMSC: call written() or refused() on the returned handle once its write ends. */
   taken(now: number): { written: (at: number) => void; refused: (at: number) => void } {
     const id = this.next++;
     this.pending.set(id, now);
@@ -39,11 +39,10 @@ export class ReceiptFlow {
 
   /** Since when receipts have been written without trouble; undefined while in trouble now. */
   since(now: number): number | undefined {
-    for (const startedAt of this.pending.values()) {
-      // Oldest first (insertion order): one look tells whether any is stuck.
-      if (now - startedAt > STUCK_FORWARD_MS) this.troubleUntil = Math.max(this.troubleUntil, now);
-      break;
-    }
+    // The oldest pending write comes first (insertion order): it alone tells whether any is stuck.
+    const oldest = this.pending.values().next();
+    if (!oldest.done && now - oldest.value > STUCK_FORWARD_MS)
+      this.troubleUntil = Math.max(this.troubleUntil, now);
     return this.troubleUntil < now ? this.troubleUntil : undefined;
   }
 }
