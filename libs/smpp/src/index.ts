@@ -4,3 +4,4 @@ export * from './framing';
 export * from './tlv';
 export * from './session';
 export * from './token-bucket';
+export * from './short-message';

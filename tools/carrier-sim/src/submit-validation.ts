@@ -1,5 +1,13 @@
-import { DataCoding, EsmClass, Status, Ton, type ShortMessageBody } from '@tern/smpp';
-import { decodeGsm7, decodeUcs2, parseUdh, type Concatenation } from '@tern/sms-domain';
+import {
+  DataCoding,
+  readShortMessage,
+  Status,
+  Ton,
+  type ShortMessageBody,
+  type ShortMessageContent,
+  type ShortMessageError,
+} from '@tern/smpp';
+import type { Concatenation } from '@tern/sms-domain';
 import type { ChannelSpec } from './scenario';
 import type { Destination, SenderKind, World } from './world';
 
@@ -60,48 +68,22 @@ export function validateSubmit(body: ShortMessageBody, channel: ChannelSpec, wor
     }
   }
 
-  let payload = body.shortMessage;
-  let concatenation: Concatenation | undefined;
-  let udhLength = 0;
-  if (body.esmClass & EsmClass.UDHI) {
-    try {
-      const udh = parseUdh(payload);
-      udhLength = udh.length;
-      concatenation = udh.concatenation;
-    } catch (e) {
-      return refuse(Status.ESME_RINVESMCLASS, (e as Error).message);
-    }
-    payload = payload.subarray(udhLength);
-  }
-
-  let text: string;
+  let content: ShortMessageContent;
   try {
-    switch (body.dataCoding) {
-      case DataCoding.SMSC_DEFAULT:
-        text = decodeGsm7(payload);
-        break;
-      case DataCoding.IA5:
-        if (payload.some((b) => b > 0x7f)) return refuse(Status.ESME_RINVDCS, 'IA5 text with 8-bit octets');
-        text = payload.toString('ascii');
-        break;
-      case DataCoding.LATIN1:
-        text = payload.toString('latin1');
-        break;
-      case DataCoding.UCS2:
-        text = decodeUcs2(payload);
-        break;
-      default:
-        return refuse(Status.ESME_RINVDCS, `data_coding 0x${body.dataCoding.toString(16)} is not supported`);
-    }
+    content = readShortMessage(body);
   } catch (e) {
-    return refuse(Status.ESME_RINVDCS, (e as Error).message);
+    const error = e as ShortMessageError;
+    return refuse(error.status, error.message);
   }
-
+  // message_payload carries a whole long message; short_message at most one SMS.
   const sevenBit = body.dataCoding === DataCoding.SMSC_DEFAULT || body.dataCoding === DataCoding.IA5;
-  const fits = sevenBit
-    ? payload.length + (udhLength ? udhSeptets(udhLength) : 0) <= 160
-    : body.shortMessage.length <= 140;
+  const fits =
+    body.shortMessage.length === 0 ||
+    (sevenBit
+      ? content.octets.length + (content.udhLength ? udhSeptets(content.udhLength) : 0) <= 160
+      : body.shortMessage.length <= 140);
   if (!fits) return refuse(Status.ESME_RINVMSGLEN, 'message longer than one SMS');
+  const { text, concatenation } = content;
 
   return {
     ok: true,

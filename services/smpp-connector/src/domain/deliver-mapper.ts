@@ -1,15 +1,15 @@
 import { events, sms } from '@tern/contracts';
 import {
-  DataCoding,
   EsmClass,
   MessageState,
   Tlv,
   findTlv,
+  readShortMessage,
   readTlvInt,
   readTlvString,
   type ShortMessageBody,
 } from '@tern/smpp';
-import { decodeGsm7, decodeUcs2, parseReceiptText, parseUdh, type ReceiptStat } from '@tern/sms-domain';
+import { parseReceiptText, type ReceiptStat } from '@tern/sms-domain';
 
 const STAT_STATE: Record<ReceiptStat, sms.ReceiptState> = {
   DELIVRD: sms.ReceiptState.RECEIPT_STATE_DELIVRD,
@@ -41,24 +41,6 @@ export type Deliver =
 /** Message type bits of esm_class (2-5): 0x04 is an SMSC delivery receipt. */
 const isReceipt = (esmClass: number) => (esmClass & 0x3c) === EsmClass.DELIVERY_RECEIPT;
 
-function text(body: ShortMessageBody): string {
-  let octets =
-    body.shortMessage.length > 0
-      ? body.shortMessage
-      : (findTlv(body.tlvs, Tlv.message_payload) ?? Buffer.alloc(0));
-  if (body.esmClass & EsmClass.UDHI) octets = octets.subarray(parseUdh(octets).length);
-  switch (body.dataCoding) {
-    case DataCoding.UCS2:
-      return decodeUcs2(octets);
-    case DataCoding.LATIN1:
-      return octets.toString('latin1');
-    case DataCoding.IA5:
-      return octets.toString('ascii');
-    default:
-      return decodeGsm7(octets);
-  }
-}
-
 /**
  * A deliver_sm as Tern's events: a receipt (id, state and error from TLVs where present, else from the
  * Appendix B text) or a mobile-originated message. The SMSC id is passed on as received; dlr normalises bases.
@@ -66,7 +48,8 @@ function text(body: ShortMessageBody): string {
 export function mapDeliverSm(body: ShortMessageBody, channelId: string, receivedAt: Date): Deliver {
   let decoded: string;
   try {
-    decoded = text(body);
+    // An SMSC may label a receipt with any data_coding: its text is read as GSM, its TLVs decide.
+    decoded = readShortMessage(body, { otherCodings: 'gsm7' }).text;
   } catch (e) {
     return { kind: 'unreadable', reason: (e as Error).message };
   }
