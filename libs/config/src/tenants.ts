@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { env, setting } from './config';
 import { loadDataFile, readSecret, secretRef, watchDataFile } from './data-file';
+import { PASSWORD_HASH } from './passwords';
 
 /** Settings of services that know the tenants (ingest authenticates them, dlr signs their callbacks). */
 export const tenantSettings = {
   tenantsFile: setting(
     'TERN_TENANTS_FILE',
-    'YAML or JSON file of tenants: hashed API keys, event-signing and callback-signing keys (by reference), send rates',
+    'YAML or JSON file of tenants: hashed API keys and SMPP passwords, event-signing and callback-signing keys (by reference), send rates',
     env.string(),
   ),
   tenantsReloadMs: setting(
@@ -42,6 +43,23 @@ const tenantsFileSchema = z.object({
         retiringCallbackSecret: secretRef.optional(),
         /** Accepted messages per second (token bucket shared by every ingest instance), and the burst. */
         sendRate: z.object({ perSecond: z.number().positive(), burst: z.number().int().min(1) }),
+        /**
+         * Accounts this tenant's ESMEs bind with to Tern's SMPP server: a system_id unique in the deployment,
+         * the password's scrypt hash (`./tern smpp-password`), binds open at once, and the window: submit_sm
+         * in hand at once over all its binds (beyond it: ESME_RTHROTTLED).
+         */
+        smppAccounts: z
+          .array(
+            z.object({
+              systemId: z.string().regex(/^[\x21-\x7e]{1,15}$/, '1 to 15 printable ASCII characters'),
+              passwordHash: z
+                .string()
+                .regex(PASSWORD_HASH, 'scrypt$N$r$p$salt$key, from ./tern smpp-password'),
+              maxBinds: z.number().int().min(1).max(1000).default(4),
+              window: z.number().int().min(1).max(10_000).default(100),
+            }),
+          )
+          .default([]),
       }),
     )
     .min(1),
@@ -52,6 +70,14 @@ export interface Tenant {
   sendRate: { perSecond: number; burst: number };
 }
 
+export interface SmppAccount {
+  tenant: Tenant;
+  systemId: string;
+  passwordHash: string;
+  maxBinds: number;
+  window: number;
+}
+
 /** Hex SHA-256 of an API key: what the tenants file holds. Keys are random and long, so no slow hash is needed. */
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
@@ -60,12 +86,14 @@ export function hashApiKey(key: string): string {
 interface TenantState {
   tenants: Map<string, Tenant>;
   byKeyHash: Map<string, Tenant>;
+  smppAccounts: Map<string, SmppAccount>;
   eventSecrets: Map<string, string>;
   callbackSecrets: Map<string, string[]>;
 }
 
 /**
- * The tenants of a deployment: API keys (hashed), event-signing and callback-signing secrets, send rates.
+ * The tenants of a deployment: API keys and SMPP accounts (hashed), event-signing and callback-signing
+ * secrets, send rates.
  * A watched directory follows its file (and the secret files it names): a key added or removed takes
  * effect within seconds, without a restart, which is how keys are rotated (see docs/trust-model.md).
  */
@@ -103,6 +131,16 @@ export class TenantDirectory {
     return this.state.byKeyHash.get(hashApiKey(apiKey));
   }
 
+  /** The SMPP account of a system_id; its password is checked with verifyPassword. */
+  smppAccount(systemId: string): SmppAccount | undefined {
+    return this.state.smppAccounts.get(systemId);
+  }
+
+  /** Tenants with SMPP accounts: the ones whose receipts may go back over SMPP. */
+  smppTenants(): Tenant[] {
+    return [...new Set([...this.state.smppAccounts.values()].map((a) => a.tenant))];
+  }
+
   get(tenantId: string): Tenant | undefined {
     return this.state.tenants.get(tenantId);
   }
@@ -121,6 +159,7 @@ function build(path: string, file: z.output<typeof tenantsFileSchema>, env: Node
   const state: TenantState = {
     tenants: new Map(),
     byKeyHash: new Map(),
+    smppAccounts: new Map(),
     eventSecrets: new Map(),
     callbackSecrets: new Map(),
   };
@@ -133,6 +172,12 @@ function build(path: string, file: z.output<typeof tenantsFileSchema>, env: Node
         throw new Error(`tenants file ${path}: API key ${key.id} of ${t.id} is already another key`);
       }
       state.byKeyHash.set(key.sha256, tenant);
+    }
+    for (const account of t.smppAccounts) {
+      if (state.smppAccounts.has(account.systemId)) {
+        throw new Error(`tenants file ${path}: SMPP system_id ${account.systemId} of ${t.id} is used twice`);
+      }
+      state.smppAccounts.set(account.systemId, { tenant, ...account });
     }
     for (const key of t.eventKeys) {
       state.eventSecrets.set(

@@ -5,3 +5,4 @@ export * from './tlv';
 export * from './session';
 export * from './token-bucket';
 export * from './short-message';
+export * from './receipt';

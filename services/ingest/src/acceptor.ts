@@ -45,37 +45,50 @@ interface Pending {
   duplicate: boolean;
 }
 
+/** How a message came in: a caller waiting for the answer (gRPC, HTTP, SMPP), or a send event on Kafka. */
+export type ApiPath = 'grpc' | 'http' | 'smpp' | 'kafka';
+
+export interface AcceptOptions {
+  /** Prefixes each item's field paths in violations (`messages[3].`). */
+  fieldPrefix?: (index: number) => string;
+  /**
+   * Per request, what identifies it when it names no client_reference (a send event's id): a redelivered
+   * event is then a repeat, never a second message.
+   */
+  intakeKeys?: readonly string[];
+  /** Per request, the message id it gets when accepted, when the caller promised one already (SMPP parts). */
+  messageIds?: readonly string[];
+}
+
 /**
- * The one way a message enters Tern, for gRPC calls and Kafka send events alike: validate and enrich,
+ * The one way a message enters Tern, on every path (gRPC, HTTP, SMPP, Kafka send events): validate and enrich,
  * take the tenant's rate, resolve idempotency, store the view, publish `sms.accepted` and the ACCEPTED
  * status event, then confirm the reservation. Items are independent: each gets its own outcome.
  */
-/** How a message came in: a caller waiting for the answer (gRPC, HTTP), or a send event on Kafka. */
-export type ApiPath = 'grpc' | 'http' | 'kafka';
-
 export class Acceptor {
   constructor(private readonly deps: AcceptorDeps) {}
 
-  /**
-   * `intakeKeys`: per request, what identifies it when it names no client_reference (a send event's id):
-   * a redelivered event is then a repeat, never a second message.
-   */
   async accept(
     tenant: Tenant,
     requests: readonly sms.SendMessageRequest[],
     path: ApiPath,
-    fieldPrefix: (index: number) => string = () => '',
-    intakeKeys?: readonly string[],
+    { fieldPrefix = () => '', intakeKeys, messageIds }: AcceptOptions = {},
   ): Promise<ItemOutcome[]> {
     // The tenant's send rate holds on every path. A Kafka event waits for its token here (its record stays
-    // in hand, uncommitted; never lost), so that it is validated and stamped when it is let in; a gRPC
-    // caller (gRPC or HTTP) is told below when to come back.
+    // in hand, uncommitted; never lost), so that it is validated and stamped when it is let in; a caller
+    // (gRPC, HTTP or SMPP) is told below when to come back.
     if (path === 'kafka') await this.awaitTokens(tenant, requests.length);
     const policy = this.deps.policy();
     const outcomes: (ItemOutcome | undefined)[] = requests.map(() => undefined);
     const valid: { index: number; message: Events.SmsMessage; fingerprint: string }[] = [];
     for (const [index, request] of requests.entries()) {
-      const result = validateSendRequest(request, tenant.id, uuidv7(), policy, fieldPrefix(index));
+      const result = validateSendRequest(
+        request,
+        tenant.id,
+        messageIds?.[index] ?? uuidv7(),
+        policy,
+        fieldPrefix(index),
+      );
       if (result.ok) valid.push({ index, message: result.message, fingerprint: result.fingerprint });
       else outcomes[index] = { kind: 'invalid', violations: result.violations };
     }

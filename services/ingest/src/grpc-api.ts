@@ -27,7 +27,7 @@ const MAX_VIOLATIONS = 8;
 const MAX_FIELD_CHARS = 64;
 const MAX_TEXT_CHARS = 100;
 export const API_KEY_HEADER = 'x-api-key';
-type CallerPath = Exclude<ApiPath, 'kafka'>;
+type CallerPath = Extract<ApiPath, 'grpc' | 'http'>;
 export const MAX_BATCH = 1000;
 
 const method = <Req, Res>(
@@ -311,12 +311,9 @@ export class GrpcApi {
         },
       ]);
     }
-    const outcomes = await this.deps.acceptor.accept(
-      tenant,
-      request.messages,
-      path,
-      (i) => `messages[${i}].`,
-    );
+    const outcomes = await this.deps.acceptor.accept(tenant, request.messages, path, {
+      fieldPrefix: (i) => `messages[${i}].`,
+    });
     return {
       results: outcomes.map((outcome, index) =>
         outcome.kind === 'accepted'

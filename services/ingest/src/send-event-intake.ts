@@ -86,9 +86,10 @@ export function sendEventIntake(tenants: TenantDirectory, ledger: SendEventLedge
     try {
       // Without a client_reference, the event id identifies the message: the record redelivered after a
       // crash or rebalance is answered as a repeat instead of becoming a second message.
-      [outcome] = await acceptor.accept(tenant, [event.message], 'kafka', () => 'message.', [
-        `event:${event.eventId}`,
-      ]);
+      [outcome] = await acceptor.accept(tenant, [event.message], 'kafka', {
+        fieldPrefix: () => 'message.',
+        intakeKeys: [`event:${event.eventId}`],
+      });
     } catch (error) {
       // Redis or Kafka unavailable: the event waits (retried with back-off), it is not the event's fault.
       throw new TransientError(`intake unavailable: ${(error as Error).message}`, { cause: error });

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import {
+  addressOf,
   DataCoding,
-  EsmClass,
-  MessageState,
+  deliveryReceipt,
   SmppSession,
   Status,
   TokenBucket,
@@ -15,7 +15,7 @@ import {
   type Pdu,
   type ShortMessageBody,
 } from '@tern/smpp';
-import { encodeGsm7, encodeUcs2, formatReceiptText, isGsm7, type Concatenation } from '@tern/sms-domain';
+import { encodeGsm7, encodeUcs2, isGsm7, type Concatenation } from '@tern/sms-domain';
 import type { SimClock } from './clock';
 import type { GroundTruth } from './ground-truth';
 import type { Random } from './random';
@@ -63,13 +63,6 @@ interface Receipt {
 
 /** What waits for a receiver bind: a receipt, or a mobile-originated message (e.g. a STOP reply). */
 type Outgoing = { kind: 'receipt'; receipt: Receipt } | { kind: 'mo'; body: ShortMessageBody };
-
-const MESSAGE_STATE: Record<FinalStat, number> = {
-  DELIVRD: MessageState.DELIVERED,
-  UNDELIV: MessageState.UNDELIVERABLE,
-  EXPIRED: MessageState.EXPIRED,
-  REJECTD: MessageState.REJECTED,
-};
 
 /** How long the parts of a concatenated message wait for the rest (simulated time). */
 const ASSEMBLY_TIMEOUT_SIM_MS = 10 * 60_000;
@@ -483,7 +476,7 @@ export class Smsc {
   }
 
   private receiptBody(r: Receipt): ShortMessageBody {
-    const text = formatReceiptText({
+    return deliveryReceipt({
       id: r.messageId,
       submitted: 1,
       delivered: r.stat === 'DELIVRD' ? 1 : 0,
@@ -492,35 +485,9 @@ export class Smsc {
       stat: r.stat,
       err: r.err,
       text: r.text,
+      handset: { ton: Ton.INTERNATIONAL, npi: 1, addr: r.handset },
+      esme: addressOf(r.esme),
     });
-    const networkError = Buffer.alloc(3);
-    networkError.writeUInt8(3, 0); // network type 3: GSM
-    networkError.writeUInt16BE(Number(r.err), 1);
-    const alphanumeric = /[^\d+]/.test(r.esme);
-    return {
-      serviceType: '',
-      sourceAddrTon: Ton.INTERNATIONAL,
-      sourceAddrNpi: 1,
-      sourceAddr: r.handset,
-      destAddrTon: alphanumeric ? Ton.ALPHANUMERIC : Ton.INTERNATIONAL,
-      destAddrNpi: alphanumeric ? 0 : 1,
-      destinationAddr: r.esme,
-      esmClass: EsmClass.DELIVERY_RECEIPT,
-      protocolId: 0,
-      priorityFlag: 0,
-      scheduleDeliveryTime: '',
-      validityPeriod: '',
-      registeredDelivery: 0,
-      replaceIfPresentFlag: 0,
-      dataCoding: DataCoding.SMSC_DEFAULT,
-      smDefaultMsgId: 0,
-      shortMessage: encodeGsm7(text),
-      tlvs: [
-        tlv.cstring(Tlv.receipted_message_id, r.messageId),
-        tlv.u8(Tlv.message_state, MESSAGE_STATE[r.stat]),
-        tlv.bytes(Tlv.network_error_code, networkError),
-      ],
-    };
   }
 
   private newMessageId(): string {
