@@ -62,6 +62,14 @@ if [ "$("$schemathesis_dir/bin/schemathesis" --version 2>/dev/null)" != "schemat
   "$schemathesis_dir/bin/pip" install -q --disable-pip-version-check "schemathesis==$TERN_SCHEMATHESIS_VERSION"
 fi
 
+# smpplib (PyPI): an ESME in another language than ours, binding to Tern's SMPP server in its tests.
+smpplib_dir=$root/.tools/smpplib
+if [ "$("$smpplib_dir/bin/python" -c 'import importlib.metadata as m; print(m.version("smpplib"))' 2>/dev/null)" != "$TERN_SMPPLIB_VERSION" ]; then
+  log "smpplib: installing $TERN_SMPPLIB_VERSION into .tools/smpplib"
+  python3 -m venv "$smpplib_dir"
+  "$smpplib_dir/bin/pip" install -q --disable-pip-version-check "smpplib==$TERN_SMPPLIB_VERSION"
+fi
+
 log "pnpm install"
 (cd "$root" && pnpm install --frozen-lockfile --reporter=append-only 2>&1 | tail -5) || {
   [ "${CI:-}" = true ] && exit 1

@@ -45,8 +45,8 @@ const tenantsFileSchema = z.object({
         sendRate: z.object({ perSecond: z.number().positive(), burst: z.number().int().min(1) }),
         /**
          * Accounts this tenant's ESMEs bind with to Tern's SMPP server: a system_id unique in the deployment,
-         * the password's scrypt hash (`./tern smpp-password`), binds open at once, and the window: submit_sm
-         * in hand at once over all its binds (beyond it: ESME_RTHROTTLED).
+         * the password's scrypt hash (`./tern smpp-password`), binds open at once, the window (submit_sm in
+         * hand at once over its binds; beyond it: ESME_RTHROTTLED), and how its message ids are written.
          */
         smppAccounts: z
           .array(
@@ -57,6 +57,8 @@ const tenantsFileSchema = z.object({
                 .regex(PASSWORD_HASH, 'scrypt$N$r$p$salt$key, from ./tern smpp-password'),
               maxBinds: z.number().int().min(1).max(1000).default(4),
               window: z.number().int().min(1).max(10_000).default(100),
+              /** How its message ids are written (submit_sm_resp, receipts): the UUID, or the same 128 bits in hex or decimal. */
+              messageIdFormat: z.enum(['uuid', 'hex', 'decimal']).default('uuid'),
             }),
           )
           .default([]),
@@ -76,6 +78,7 @@ export interface SmppAccount {
   passwordHash: string;
   maxBinds: number;
   window: number;
+  messageIdFormat: 'uuid' | 'hex' | 'decimal';
 }
 
 /** Hex SHA-256 of an API key: what the tenants file holds. Keys are random and long, so no slow hash is needed. */

@@ -33,6 +33,16 @@ export const ingestSettings = {
     'Port of the public HTTP/JSON API (the unary gRPC calls; HTTPS with the gRPC certificate when it is set); 0 picks a free one',
     env.port().default(8090),
   ),
+  smppPort: setting(
+    'TERN_SMPP_PORT',
+    "Port of the SMPP 3.4 server for customers' ESMEs (accounts in the tenants file); 0 picks a free one",
+    env.port().default(2775),
+  ),
+  smppTlsPort: setting(
+    'TERN_SMPP_TLS_PORT',
+    'Port of the SMPP server over TLS (the gRPC certificate), served only when that certificate is set; 0 picks a free one',
+    env.port().default(3550),
+  ),
   ...redisSettings('for idempotency, rate limits and the status views, shared by every ingest instance'),
   numberRangesFile: setting(
     'TERN_NUMBER_RANGES_FILE',

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import {
   createServer as createPlainServer,
   type IncomingMessage,
@@ -22,6 +21,7 @@ import type { GrpcTls } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import { problem, problemOfGrpc, type Problem } from './domain/http-problem';
 import { API_KEY_HEADER, ApiError, SMS_SERVICE, type GrpcApi } from './grpc-api';
+import { serveWithTlsFiles } from './tls-files';
 
 /** As the gRPC API: a batch of 1,000 messages of up to 10 segments each is several MB. */
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -55,31 +55,14 @@ export class HttpApi {
   private readonly bindings = httpBindings(SMS_SERVICE);
   private readonly openApi = JSON.stringify(smsOpenApi());
   private readonly server: Server | TlsServer;
-  private reload: NodeJS.Timeout | undefined;
+  private stopReloading: (() => void) | undefined;
 
   constructor(private readonly deps: HttpApiDeps) {
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
-    const { tls } = deps;
-    if (tls) {
-      const context = () => ({
-        cert: readFileSync(tls.certFile),
-        key: readFileSync(tls.keyFile),
-        ...(tls.clientCaFile ? { ca: readFileSync(tls.clientCaFile) } : {}),
-      });
-      const server = createTlsServer(
-        { ...context(), requestCert: !!tls.clientCaFile, rejectUnauthorized: !!tls.clientCaFile },
-        handler,
-      );
-      // Rotation without a restart, as the gRPC server does.
-      this.reload = setInterval(() => {
-        try {
-          server.setSecureContext(context());
-        } catch (err) {
-          deps.log.error({ err }, 'reading the TLS files failed; the last good ones stay in use');
-        }
-      }, tls.reloadMs);
-      this.reload.unref();
-      this.server = server;
+    if (deps.tls) {
+      const served = serveWithTlsFiles(deps.tls, deps.log, (options) => createTlsServer(options, handler));
+      this.server = served.server;
+      this.stopReloading = served.stopReloading;
     } else {
       this.server = createPlainServer(handler);
     }
@@ -95,7 +78,7 @@ export class HttpApi {
 
   /** Stops taking connections; calls in progress finish. */
   async close(): Promise<void> {
-    clearInterval(this.reload);
+    this.stopReloading?.();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 

@@ -14,10 +14,14 @@ import { MessageStore } from './message-store';
 import { loadNumberRanges } from './number-ranges-file';
 import { SendEventLedger } from './event-ledger';
 import { sendEventIntake } from './send-event-intake';
+import { SmppServer } from './smpp-server';
+import { SmppStore } from './smpp-store';
 
 const HOUR_MS = 3_600_000;
+/** How long the parts of a concatenated SMPP message wait for the rest. */
+const SMPP_PARTS_TTL_MS = 10 * 60_000;
 
-/** The gRPC API, the send-events intake and the status view, over one Redis and the shared producer. */
+/** The public APIs (gRPC, HTTP, SMPP), the send-events intake and the status view, over one Redis and the shared producer. */
 @Injectable()
 export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   private redis: Redis | undefined;
@@ -26,6 +30,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly consumers: BatchConsumer[] = [];
   private api: GrpcApi | undefined;
   private httpApi: HttpApi | undefined;
+  private smppServer: SmppServer | undefined;
 
   constructor(
     @Inject(CONFIG) private readonly config: ConfigOf<typeof ingestSettings>,
@@ -108,12 +113,23 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     this.httpApi = new HttpApi({ api: this.api, tls, log: this.log });
     const apiHttpPort = await this.httpApi.listen('0.0.0.0', config.apiHttpPort);
     this.log.info({ apiHttpPort, tls: tls !== undefined }, 'HTTP API listening');
+    this.smppServer = new SmppServer({
+      tenants,
+      acceptor,
+      store: new SmppStore(redis, config.statusRetentionHours * HOUR_MS, SMPP_PARTS_TTL_MS),
+      redis,
+      streamKey: (tenantId) => messages.streamKey(tenantId),
+      tls,
+      log: this.log,
+    });
+    const smppPorts = await this.smppServer.listen('0.0.0.0', config.smppPort, config.smppTlsPort);
+    this.log.info(smppPorts, 'SMPP server listening');
   }
 
   // Calls first (no new work), then the consumers finish their records, then Redis.
   async onModuleDestroy(): Promise<void> {
     this.closeTenants?.();
-    await Promise.all([this.api?.close(), this.httpApi?.close()]);
+    await Promise.all([this.api?.close(), this.httpApi?.close(), this.smppServer?.close()]);
     await Promise.all(this.consumers.map((c) => c.stop()));
     this.redisGuard?.stop();
     await this.redis?.quit();

@@ -151,6 +151,14 @@ export interface TestTenant {
   moreApiKeys?: string[];
   /** Further event keys, their secrets in files (as mounted Secrets are). */
   moreEventKeys?: { id: string; file: string }[];
+  /** SMPP accounts, their passwords already hashed (hashPassword). */
+  smppAccounts?: {
+    systemId: string;
+    passwordHash: string;
+    maxBinds?: number;
+    window?: number;
+    messageIdFormat?: 'uuid' | 'hex' | 'decimal';
+  }[];
 }
 
 /**
@@ -179,6 +187,7 @@ export function tenantsFile(
       `    apiKeys: [${apiKeys.join(', ')}]`,
       `    eventKeys: [${eventKeys.join(', ')}]`,
       `    sendRate: { perSecond: ${t.perSecond}, burst: ${t.burst} }`,
+      `    smppAccounts: ${JSON.stringify(t.smppAccounts ?? [])}`,
     );
   }
   writeFileSync(path, lines.join('\n'));
