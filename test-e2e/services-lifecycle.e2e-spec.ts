@@ -50,6 +50,8 @@ beforeAll(async () => {
     TERN_GRPC_PORT: '0',
     TERN_ANALYTICS_GRPC_PORT: '0',
     TERN_API_HTTP_PORT: '0',
+    TERN_SMPP_PORT: '0',
+    TERN_SMPP_TLS_PORT: '0',
   };
 });
 afterAll(() => carrierNetwork.stop());

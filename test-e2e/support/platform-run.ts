@@ -282,6 +282,8 @@ export class PlatformRun {
       TERN_GRPC_PORT: String(await freePort()),
       TERN_ANALYTICS_GRPC_PORT: '0',
       TERN_API_HTTP_PORT: '0',
+      TERN_SMPP_PORT: '0',
+      TERN_SMPP_TLS_PORT: '0',
       TERN_ROUTER_STRATEGY: this.options.strategy,
       ...scaledSettings(this.timeScale),
       // A replicated cluster's durability (the three-node drill), for the topics the router makes.

@@ -3,6 +3,9 @@
 //   batch  SendBatch calls of `--batch` messages, `--concurrency` in flight
 //   http   POST /v1/messages on the HTTP/JSON API, `--concurrency` in flight (keep-alive)
 //   http-batch  POST /v1/messages:batch of `--batch` messages, `--concurrency` in flight
+//   smpp   submit_sm over `--binds` transmitter binds (Tern's own SMPP client session), `--concurrency` in
+//          flight over all of them; then `smpp-receipts`: DELIVERED statuses published for those messages (as dlr
+//          would) and their deliver_sm counted at a receiver bind; latency = publish to deliver_sm
 //   kafka  signed SendEvents on sms.send-events; latency = sms.accepted record time - send-event record time
 //   status sms.status events (as dlr publishes them); latency = publish to arrival on a StreamStatus stream,
 //          i.e. how far behind the pipeline GetMessage and the status stream are
@@ -10,10 +13,13 @@
 // TERN_REDIS_URL) and prints one JSON line per path.
 //   pnpm --filter @tern/ingest bench --messages 20000 --concurrency 64 --batch 500
 import { Agent, request as httpRequest } from 'node:http';
+import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { hashPassword } from '@tern/config';
 import { events, sms } from '@tern/contracts';
 import { encodeValue, ensureTopics, topics } from '@tern/kafka';
+import { readTlvString, SmppSession, Status, Tlv, type ShortMessageBody } from '@tern/smpp';
 import { createLogger } from '@tern/telemetry';
 import { infraFromEnv, startServiceProcess, uniqueName, waitFor } from '@tern/testing';
 import { Kafka, logLevel } from 'kafkajs';
@@ -25,7 +31,8 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '64' },
     batch: { type: 'string', default: '500' },
-    paths: { type: 'string', default: 'unary,batch,http,http-batch,kafka,status' },
+    paths: { type: 'string', default: 'unary,batch,http,http-batch,smpp,kafka,status' },
+    binds: { type: 'string', default: '4' },
     'status-rate': { type: 'string', default: '1000' },
   },
 });
@@ -33,6 +40,8 @@ const total = Number(values.messages);
 const concurrency = Number(values.concurrency);
 const batchSize = Number(values.batch);
 const statusRate = Number(values['status-rate']);
+const binds = Number(values.binds);
+const SMPP_PASSWORD = 'bench123';
 
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
@@ -70,6 +79,9 @@ async function main(): Promise<void> {
     eventSecret: `bench-secret-${run}`,
     perSecond: 1_000_000,
     burst: 1_000_000,
+    smppAccounts: [
+      { systemId: 'bench', passwordHash: await hashPassword(SMPP_PASSWORD), maxBinds: 100, window: 10_000 },
+    ],
   };
   const file = tenantsFile([tenant]);
   const logger = createLogger({ service: 'ingest-bench', level: 'error' });
@@ -82,6 +94,8 @@ async function main(): Promise<void> {
     TERN_TENANTS_FILE: file.path,
     TERN_GRPC_PORT: '0',
     TERN_API_HTTP_PORT: '0',
+    TERN_SMPP_PORT: '0',
+    TERN_SMPP_TLS_PORT: '0',
     // One deployment name across runs: its intake group reads the topic's history once, not every run.
     TERN_INGEST_DEPLOYMENT: 'bench',
   });
@@ -92,12 +106,14 @@ async function main(): Promise<void> {
   await waitFor('ingest to be ready', async () => (await service.ready()).status === 200);
   const client = new PlainClient(grpcPort);
   const httpPort = service.logs.find((l) => l['msg'] === 'HTTP API listening')?.['apiHttpPort'] as number;
+  const smppPort = service.logs.find((l) => l['msg'] === 'SMPP server listening')?.['port'] as number;
   const paths = values.paths.split(',');
   try {
     if (paths.includes('unary')) await unary(client, tenant, run);
     if (paths.includes('batch')) await batch(client, tenant, run);
     if (paths.includes('http')) await httpSend(httpPort, tenant, run, 1);
     if (paths.includes('http-batch')) await httpSend(httpPort, tenant, run, batchSize);
+    if (paths.includes('smpp')) await smppSubmit(smppPort, kafka, tenant);
     if (paths.includes('kafka')) await kafkaIntake(kafka, tenant, run);
     if (paths.includes('status')) await statusView(client, kafka, tenant, run);
   } finally {
@@ -210,6 +226,107 @@ async function httpSend(port: number, tenant: TestTenant, run: string, size: num
     concurrency,
     ...(size === 1 ? {} : { batch: size, latencyIs: 'per batch call' }),
   });
+}
+
+/** An SMPP bind of the bench account on Tern's own client session. */
+async function smppBind(port: number, mode: 'transmitter' | 'receiver'): Promise<SmppSession> {
+  const socket = connectTcp(port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const session = new SmppSession(socket, { maxPendingInbound: 10_000 });
+  const resp = await session.request(`bind_${mode}`, {
+    systemId: 'bench',
+    password: SMPP_PASSWORD,
+    systemType: '',
+    interfaceVersion: 0x34,
+    addrTon: 0,
+    addrNpi: 0,
+    addressRange: '',
+  });
+  if (resp.status !== Status.ESME_ROK) throw new Error(`bind_${mode} answered ${resp.status}`);
+  return session;
+}
+
+/** submit_sm over `binds` transmitters, then the receipts of those messages back to a receiver. */
+async function smppSubmit(port: number, kafka: Kafka, tenant: TestTenant): Promise<void> {
+  const sessions = await Promise.all(Array.from({ length: binds }, () => smppBind(port, 'transmitter')));
+  const submit = (i: number): ShortMessageBody => ({
+    serviceType: 'OTP',
+    sourceAddrTon: 5,
+    sourceAddrNpi: 0,
+    sourceAddr: 'Tern',
+    destAddrTon: 1,
+    destAddrNpi: 1,
+    destinationAddr: to(i).slice(1),
+    esmClass: 0,
+    protocolId: 0,
+    priorityFlag: 0,
+    scheduleDeliveryTime: '',
+    validityPeriod: '',
+    registeredDelivery: 1,
+    replaceIfPresentFlag: 0,
+    dataCoding: 0,
+    smDefaultMsgId: 0,
+    shortMessage: Buffer.from(body),
+    tlvs: [],
+  });
+  const latencies: number[] = [];
+  const ids: string[] = [];
+  let next = 0;
+  let refused = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      const session = sessions[worker % sessions.length]!;
+      while (next < total) {
+        const i = next++;
+        const t0 = performance.now();
+        const resp = await session.request('submit_sm', submit(i));
+        latencies.push(performance.now() - t0);
+        if (resp.status === Status.ESME_ROK) ids.push(resp.body.messageId);
+        else refused++;
+      }
+    }),
+  );
+  report('smpp', ids.length, performance.now() - started, latencies, { binds, concurrency, refused });
+  await Promise.all(sessions.map((s) => s.unbind()));
+
+  // Receipts: DELIVERED for every message, at the rate statuses come, counted where the ESME receives them.
+  const receiver = await smppBind(port, 'receiver');
+  const publishedAt = new Map<string, number>();
+  const receiptLatencies: number[] = [];
+  receiver.on('request', (pdu) => {
+    if (pdu.command !== 'deliver_sm') return;
+    const id = readTlvString(pdu.body.tlvs, Tlv.receipted_message_id) ?? '';
+    const at = publishedAt.get(id);
+    if (at !== undefined) receiptLatencies.push(Date.now() - at);
+    receiver.respond(pdu, Status.ESME_ROK, { messageId: '' });
+  });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const receiptsStarted = performance.now();
+  for (let offset = 0; offset < ids.length; offset += 500) {
+    const records = ids.slice(offset, offset + 500).map((messageId) => {
+      publishedAt.set(messageId, Date.now());
+      const event = sms.StatusEvent.fromPartial({
+        messageId,
+        tenantId: tenant.id,
+        status: sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
+        attempt: 1,
+        channelId: 'bench',
+        errorCode: '000',
+        occurredAt: new Date(),
+      });
+      return { key: messageId, value: encodeValue(sms.StatusEvent, event) };
+    });
+    await producer.send({ topic: topics.status.name, messages: records });
+    await new Promise((resolve) => setTimeout(resolve, (500 / statusRate) * 1000));
+  }
+  await waitFor('every receipt', () => receiptLatencies.length >= ids.length, 600_000, 20);
+  report('smpp-receipts', receiptLatencies.length, performance.now() - receiptsStarted, receiptLatencies, {
+    latencyIs: `sms.status publish to deliver_sm at the ESME, published at ${statusRate}/s`,
+  });
+  await producer.disconnect();
+  await receiver.unbind();
 }
 
 async function kafkaIntake(kafka: Kafka, tenant: TestTenant, run: string): Promise<void> {

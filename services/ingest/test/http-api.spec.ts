@@ -137,6 +137,8 @@ beforeAll(async () => {
     TERN_TENANTS_FILE: tenants.path,
     TERN_GRPC_PORT: '0',
     TERN_API_HTTP_PORT: '0',
+    TERN_SMPP_PORT: '0',
+    TERN_SMPP_TLS_PORT: '0',
     TERN_INGEST_DEPLOYMENT: 'ingest-http-test',
     TERN_KAFKA_SESSION_TIMEOUT_MS: '10000',
     TERN_GRPC_TLS_CERT_FILE: certs.serverCert,

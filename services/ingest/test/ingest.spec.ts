@@ -148,6 +148,8 @@ beforeAll(async () => {
     TERN_TENANTS_FILE: tenants.path,
     TERN_GRPC_PORT: '0',
     TERN_API_HTTP_PORT: '0',
+    TERN_SMPP_PORT: '0',
+    TERN_SMPP_TLS_PORT: '0',
     // A fixed deployment: its groups read the shared topics' history once per machine, not every run
     // (tenants are new each run, so earlier runs' records change nothing here).
     TERN_INGEST_DEPLOYMENT: 'ingest-test',

@@ -303,7 +303,7 @@ describe('SMPP server', () => {
       expect(answers[1]!.id).toBe(answers[0]!.id);
       expect((await acceptedAs(answers[0]!.id as string)).body).toBe(text);
     }
-    const sar = [];
+    const sar: string[] = [];
     // The parts out of order: the message is whole once the last one is in, whichever it is.
     for (const i of [1, 0]) {
       const resp = await esme.request(
@@ -316,7 +316,7 @@ describe('SMPP server', () => {
           sar_segment_seqnum: i + 1,
         }),
       );
-      sar.push(resp['message_id']);
+      sar.push(resp['message_id'] as string);
     }
     expect(sar[0]).toBe(sar[1]);
     expect((await acceptedAs(sar[0]!)).body).toBe(text);
