@@ -44,6 +44,34 @@ export interface ShortMessageBody {
   tlvs: TlvValue[];
 }
 
+/**
+ * A submit_sm or deliver_sm body with SMPP's defaults (no service type, TON/NPI unknown, no flags, no
+ * receipt, SMSC default coding, no text) under the fields given.
+ */
+export function shortMessageBody(fields: Partial<ShortMessageBody>): ShortMessageBody {
+  return {
+    serviceType: '',
+    sourceAddrTon: 0,
+    sourceAddrNpi: 0,
+    sourceAddr: '',
+    destAddrTon: 0,
+    destAddrNpi: 0,
+    destinationAddr: '',
+    esmClass: 0,
+    protocolId: 0,
+    priorityFlag: 0,
+    scheduleDeliveryTime: '',
+    validityPeriod: '',
+    registeredDelivery: 0,
+    replaceIfPresentFlag: 0,
+    dataCoding: 0,
+    smDefaultMsgId: 0,
+    shortMessage: Buffer.alloc(0),
+    tlvs: [],
+    ...fields,
+  };
+}
+
 export interface MessageIdBody {
   messageId: string;
 }

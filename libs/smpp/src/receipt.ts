@@ -1,6 +1,6 @@
 import { encodeGsm7, formatReceiptText, type ReceiptText } from '@tern/sms-domain';
 import { DataCoding, EsmClass, MessageState, Tlv, Ton } from './constants';
-import type { ShortMessageBody } from './pdu';
+import { shortMessageBody, type ShortMessageBody } from './pdu';
 import { tlv } from './tlv';
 
 const MESSAGE_STATE: Record<ReceiptText['stat'], number> = {
@@ -31,8 +31,7 @@ export function deliveryReceipt(
   const networkError = Buffer.alloc(3);
   networkError.writeUInt8(3, 0); // network type 3: GSM
   networkError.writeUInt16BE(Number(receipt.err) || 0, 1);
-  return {
-    serviceType: '',
+  return shortMessageBody({
     sourceAddrTon: receipt.handset.ton,
     sourceAddrNpi: receipt.handset.npi,
     sourceAddr: receipt.handset.addr,
@@ -40,21 +39,14 @@ export function deliveryReceipt(
     destAddrNpi: receipt.esme.npi,
     destinationAddr: receipt.esme.addr,
     esmClass: EsmClass.DELIVERY_RECEIPT,
-    protocolId: 0,
-    priorityFlag: 0,
-    scheduleDeliveryTime: '',
-    validityPeriod: '',
-    registeredDelivery: 0,
-    replaceIfPresentFlag: 0,
     dataCoding: DataCoding.SMSC_DEFAULT,
-    smDefaultMsgId: 0,
     shortMessage: encodeGsm7(formatReceiptText(receipt)),
     tlvs: [
       tlv.cstring(Tlv.receipted_message_id, receipt.id),
       tlv.u8(Tlv.message_state, MESSAGE_STATE[receipt.stat]),
       tlv.bytes(Tlv.network_error_code, networkError),
     ],
-  };
+  });
 }
 
 /** An address as a phone number or sender reads: alphanumeric (TON 5), else international E.164 digits. */

@@ -1,30 +1,11 @@
 import { encodeGsm7, encodeUcs2 } from '@tern/sms-domain';
 import { DataCoding, EsmClass, Status, Tlv } from './constants';
-import type { ShortMessageBody } from './pdu';
+import { shortMessageBody, type ShortMessageBody } from './pdu';
 import { readShortMessage, ShortMessageError } from './short-message';
 import { tlv } from './tlv';
 
-const body = (over: Partial<ShortMessageBody>): ShortMessageBody => ({
-  serviceType: '',
-  sourceAddrTon: 5,
-  sourceAddrNpi: 0,
-  sourceAddr: 'Acme',
-  destAddrTon: 1,
-  destAddrNpi: 1,
-  destinationAddr: '6281234567890',
-  esmClass: 0,
-  protocolId: 0,
-  priorityFlag: 0,
-  scheduleDeliveryTime: '',
-  validityPeriod: '',
-  registeredDelivery: 1,
-  replaceIfPresentFlag: 0,
-  dataCoding: DataCoding.SMSC_DEFAULT,
-  smDefaultMsgId: 0,
-  shortMessage: Buffer.alloc(0),
-  tlvs: [],
-  ...over,
-});
+const body = (over: Partial<ShortMessageBody>): ShortMessageBody =>
+  shortMessageBody({ sourceAddr: 'Acme', destinationAddr: '6281234567890', ...over });
 
 const refusal = (b: ShortMessageBody): number | undefined => {
   try {

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { hashPassword } from '@tern/config';
 import { events, sms } from '@tern/contracts';
 import { encodeValue, ensureTopics, topics } from '@tern/kafka';
-import { readTlvString, SmppSession, Status, Tlv, type ShortMessageBody } from '@tern/smpp';
+import { readTlvString, shortMessageBody, SmppSession, Status, Tlv, type ShortMessageBody } from '@tern/smpp';
 import { createLogger } from '@tern/telemetry';
 import { infraFromEnv, startServiceProcess, uniqueName, waitFor } from '@tern/testing';
 import { Kafka, logLevel } from 'kafkajs';
@@ -228,6 +228,20 @@ async function httpSend(port: number, tenant: TestTenant, run: string, size: num
   });
 }
 
+/** A message's DELIVERED status as dlr publishes it on sms.status. */
+function deliveredRecord(messageId: string, tenantId: string): { key: string; value: Buffer } {
+  const event = sms.StatusEvent.fromPartial({
+    messageId,
+    tenantId,
+    status: sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
+    attempt: 1,
+    channelId: 'bench',
+    errorCode: '000',
+    occurredAt: new Date(),
+  });
+  return { key: messageId, value: encodeValue(sms.StatusEvent, event) };
+}
+
 /** An SMPP bind of the bench account on Tern's own client session. */
 async function smppBind(port: number, mode: 'transmitter' | 'receiver'): Promise<SmppSession> {
   const socket = connectTcp(port, '127.0.0.1');
@@ -249,26 +263,17 @@ async function smppBind(port: number, mode: 'transmitter' | 'receiver'): Promise
 /** submit_sm over `binds` transmitters, then the receipts of those messages back to a receiver. */
 async function smppSubmit(port: number, kafka: Kafka, tenant: TestTenant): Promise<void> {
   const sessions = await Promise.all(Array.from({ length: binds }, () => smppBind(port, 'transmitter')));
-  const submit = (i: number): ShortMessageBody => ({
-    serviceType: 'OTP',
-    sourceAddrTon: 5,
-    sourceAddrNpi: 0,
-    sourceAddr: 'Tern',
-    destAddrTon: 1,
-    destAddrNpi: 1,
-    destinationAddr: to(i).slice(1),
-    esmClass: 0,
-    protocolId: 0,
-    priorityFlag: 0,
-    scheduleDeliveryTime: '',
-    validityPeriod: '',
-    registeredDelivery: 1,
-    replaceIfPresentFlag: 0,
-    dataCoding: 0,
-    smDefaultMsgId: 0,
-    shortMessage: Buffer.from(body),
-    tlvs: [],
-  });
+  const submit = (i: number): ShortMessageBody =>
+    shortMessageBody({
+      serviceType: 'OTP',
+      sourceAddrTon: 5,
+      sourceAddr: 'Tern',
+      destAddrTon: 1,
+      destAddrNpi: 1,
+      destinationAddr: to(i).slice(1),
+      registeredDelivery: 1,
+      shortMessage: Buffer.from(body),
+    });
   const latencies: number[] = [];
   const ids: string[] = [];
   let next = 0;
@@ -307,16 +312,7 @@ async function smppSubmit(port: number, kafka: Kafka, tenant: TestTenant): Promi
   for (let offset = 0; offset < ids.length; offset += 500) {
     const records = ids.slice(offset, offset + 500).map((messageId) => {
       publishedAt.set(messageId, Date.now());
-      const event = sms.StatusEvent.fromPartial({
-        messageId,
-        tenantId: tenant.id,
-        status: sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
-        attempt: 1,
-        channelId: 'bench',
-        errorCode: '000',
-        occurredAt: new Date(),
-      });
-      return { key: messageId, value: encodeValue(sms.StatusEvent, event) };
+      return deliveredRecord(messageId, tenant.id);
     });
     await producer.send({ topic: topics.status.name, messages: records });
     await new Promise((resolve) => setTimeout(resolve, (500 / statusRate) * 1000));
@@ -399,15 +395,7 @@ async function statusView(client: PlainClient, kafka: Kafka, tenant: TestTenant,
     const records = [];
     for (let i = offset; i < Math.min(count, offset + 500); i++) {
       const messageId = `${run}-s-${i}`;
-      const event = sms.StatusEvent.fromPartial({
-        messageId,
-        tenantId: tenant.id,
-        status: sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
-        attempt: 1,
-        channelId: 'bench',
-        occurredAt: new Date(),
-      });
-      records.push({ key: messageId, value: encodeValue(sms.StatusEvent, event) });
+      records.push(deliveredRecord(messageId, tenant.id));
       publishedAt.set(messageId, Date.now());
     }
     await producer.send({ topic: topics.status.name, messages: records });

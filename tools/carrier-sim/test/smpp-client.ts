@@ -1,6 +1,6 @@
 import { connect as tcpConnect } from 'node:net';
 import {
-  DataCoding,
+  shortMessageBody,
   SmppSession,
   Status,
   Ton,
@@ -39,27 +39,16 @@ export async function bind(
 }
 
 export function sms(over: Partial<ShortMessageBody> = {}): ShortMessageBody {
-  return {
-    serviceType: '',
+  return shortMessageBody({
     sourceAddrTon: Ton.ALPHANUMERIC,
-    sourceAddrNpi: 0,
     sourceAddr: 'TernTest',
     destAddrTon: Ton.INTERNATIONAL,
     destAddrNpi: 1,
     destinationAddr: '6590000001',
-    esmClass: 0,
-    protocolId: 0,
-    priorityFlag: 0,
-    scheduleDeliveryTime: '',
-    validityPeriod: '',
     registeredDelivery: 1,
-    replaceIfPresentFlag: 0,
-    dataCoding: DataCoding.SMSC_DEFAULT,
-    smDefaultMsgId: 0,
     shortMessage: encodeGsm7('Your code is 123456'),
-    tlvs: [],
     ...over,
-  };
+  });
 }
 
 export interface ReceivedReceipt {

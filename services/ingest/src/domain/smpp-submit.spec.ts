@@ -1,5 +1,5 @@
 import { sms } from '@tern/contracts';
-import { Status, type ShortMessageBody } from '@tern/smpp';
+import { shortMessageBody, Status, type ShortMessageBody } from '@tern/smpp';
 import {
   formatMessageId,
   parseMessageId,
@@ -10,27 +10,16 @@ import {
 } from './smpp-submit';
 
 const now = new Date('2026-12-01T10:00:00Z');
-const body = (over: Partial<ShortMessageBody> = {}): ShortMessageBody => ({
-  serviceType: '',
-  sourceAddrTon: 5,
-  sourceAddrNpi: 0,
-  sourceAddr: 'Acme',
-  destAddrTon: 1,
-  destAddrNpi: 1,
-  destinationAddr: '6281234567890',
-  esmClass: 0,
-  protocolId: 0,
-  priorityFlag: 0,
-  scheduleDeliveryTime: '',
-  validityPeriod: '',
-  registeredDelivery: 1,
-  replaceIfPresentFlag: 0,
-  dataCoding: 0,
-  smDefaultMsgId: 0,
-  shortMessage: Buffer.alloc(0),
-  tlvs: [],
-  ...over,
-});
+const body = (over: Partial<ShortMessageBody> = {}): ShortMessageBody =>
+  shortMessageBody({
+    sourceAddrTon: 5,
+    sourceAddr: 'Acme',
+    destAddrTon: 1,
+    destAddrNpi: 1,
+    destinationAddr: '6281234567890',
+    registeredDelivery: 1,
+    ...over,
+  });
 const statusOf = (over: Partial<ShortMessageBody>) => {
   const r = readSubmit(body(over), 'hi', now);
   return r.ok ? Status.ESME_ROK : r.status;
