@@ -139,9 +139,9 @@ export class TenantDirectory {
     return this.state.smppAccounts.get(systemId);
   }
 
-  /** Tenants with SMPP accounts: the ones whose receipts may go back over SMPP. */
-  smppTenants(): Tenant[] {
-    return [...new Set([...this.state.smppAccounts.values()].map((a) => a.tenant))];
+  /** Every SMPP account of every tenant. */
+  smppAccounts(): SmppAccount[] {
+    return [...this.state.smppAccounts.values()];
   }
 
   get(tenantId: string): Tenant | undefined {

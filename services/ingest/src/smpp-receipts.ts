@@ -5,8 +5,8 @@ import type { Redis } from 'ioredis';
 import { formatMessageId, receiptDue } from './domain/smpp-submit';
 import type { SmppStore } from './smpp-store';
 
-/** The consumer group, on each SMPP tenant's status stream, that sends its receipts. */
-export const RECEIPTS_GROUP = 'smpp-receipts';
+/** The consumer group, on its tenant's status stream, that sends an SMPP account's receipts. */
+export const receiptsGroup = (systemId: string) => `smpp-receipts:${systemId}`;
 /** A receipt handed to a consumer and not acknowledged this long is taken over by another (its bind died). */
 const CLAIM_IDLE_MS = 30_000;
 /** How often a consumer looks again at its own unacknowledged receipts (refused or lost on the way). */
@@ -21,26 +21,28 @@ export interface Receiver {
 /** A stream entry; its fields are null when it was trimmed from the stream while pending. */
 type Entry = [id: Buffer, fields: Buffer[] | null];
 
-/** Creates the tenant's receipt group if it has none; a new group starts at the stream's end. */
-export async function ensureReceiptsGroup(redis: Redis, streamKey: string): Promise<void> {
+/** Creates an account's receipt group if it has none; a new group starts at the stream's end. */
+export async function ensureReceiptsGroup(redis: Redis, streamKey: string, systemId: string): Promise<void> {
   try {
-    await redis.xgroup('CREATE', streamKey, RECEIPTS_GROUP, '$', 'MKSTREAM');
+    await redis.xgroup('CREATE', streamKey, receiptsGroup(systemId), '$', 'MKSTREAM');
   } catch (error) {
     if (!String((error as Error).message).startsWith('BUSYGROUP')) throw error;
   }
 }
 
 /**
- * One tenant's receipts on this instance, sent to its receiver binds here while it has any. They are read
- * from the tenant's status stream (which ingest keeps in Redis from `sms.status`) through a consumer group:
+ * One SMPP account's receipts on this instance, sent to its receiver binds here while it has any: an ESME
+ * gets the receipts of the messages it submitted, with their ids as it knows them. They are read from the
+ * tenant's status stream (which ingest keeps in Redis from `sms.status`) through the account's consumer group:
  * an entry is acknowledged once its deliver_sm was answered ESME_ROK, or at once when it owes no receipt.
  * So receipts wait in Redis, durably, while no receiver is bound anywhere; one refused or lost on the way is
  * sent again; and one handed to an instance whose bind died is taken over by another after CLAIM_IDLE_MS.
  */
-export class TenantReceipts {
+export class AccountReceipts {
   private readonly receivers = new Set<Receiver>();
   /** Stream entries whose deliver_sm is out, not yet answered. */
   private readonly inFlight = new Set<string>();
+  private readonly group: string;
   private connection: Redis | undefined;
   private running = false;
   private cursor = 0;
@@ -52,10 +54,13 @@ export class TenantReceipts {
       redis: Redis;
       store: SmppStore;
       streamKey: string;
+      systemId: string;
       consumer: string;
       log: Logger;
     },
-  ) {}
+  ) {
+    this.group = receiptsGroup(deps.systemId);
+  }
 
   add(receiver: Receiver): void {
     this.receivers.add(receiver);
@@ -120,7 +125,7 @@ export class TenantReceipts {
     const own = (await connection.callBuffer(
       'XREADGROUP',
       'GROUP',
-      RECEIPTS_GROUP,
+      this.group,
       consumer,
       'COUNT',
       room,
@@ -132,7 +137,7 @@ export class TenantReceipts {
     const claimed = (await connection.callBuffer(
       'XAUTOCLAIM',
       streamKey,
-      RECEIPTS_GROUP,
+      this.group,
       consumer,
       CLAIM_IDLE_MS,
       '0-0',
@@ -147,7 +152,7 @@ export class TenantReceipts {
     const reply = (await connection.callBuffer(
       'XREADGROUP',
       'GROUP',
-      RECEIPTS_GROUP,
+      this.group,
       this.deps.consumer,
       'COUNT',
       room,
@@ -170,7 +175,8 @@ export class TenantReceipts {
     const done: string[] = [];
     for (const [i, { entryId, event }] of events.entries()) {
       const origin = origins[i];
-      const due = event && origin ? receiptDue(event, origin.receipt) : undefined;
+      const ours = origin?.systemId === this.deps.systemId;
+      const due = event && origin && ours ? receiptDue(event, origin.receipt) : undefined;
       if (!event || !origin || !due) {
         done.push(entryId);
         continue;
@@ -192,7 +198,7 @@ export class TenantReceipts {
       });
       this.send(receiver, entryId, event.messageId, body);
     }
-    if (done.length > 0) await this.deps.redis.xack(this.deps.streamKey, RECEIPTS_GROUP, ...done);
+    if (done.length > 0) await this.deps.redis.xack(this.deps.streamKey, this.group, ...done);
   }
 
   /** Round-robin over the receivers with room in their window. */
@@ -215,7 +221,7 @@ export class TenantReceipts {
       .then(async (resp) => {
         // Refused (the ESME is busy, or broken): left pending, sent again on a later retry.
         if (resp.status !== Status.ESME_ROK) return;
-        await this.deps.redis.xack(this.deps.streamKey, RECEIPTS_GROUP, entryId);
+        await this.deps.redis.xack(this.deps.streamKey, this.group, entryId);
         await this.deps.store.forgetOrigin(messageId);
       })
       .catch(() => undefined) // bind lost or no answer: pending, sent again on a later retry

@@ -21,7 +21,7 @@ import { Counter, Gauge } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import type { Acceptor, ItemOutcome } from './acceptor';
 import { formatMessageId, readSubmit, violationStatus } from './domain/smpp-submit';
-import { ensureReceiptsGroup, TenantReceipts, type Receiver } from './smpp-receipts';
+import { AccountReceipts, ensureReceiptsGroup, type Receiver } from './smpp-receipts';
 import type { SmppStore } from './smpp-store';
 import { serveWithTlsFiles } from './tls-files';
 
@@ -69,14 +69,15 @@ export interface SmppServerDeps {
  * Tern's SMPP 3.4 server for customers' ESMEs: binds authenticated per tenant (SMPP accounts in the tenants
  * file), submit_sm accepted through the same Acceptor as the gRPC and HTTP APIs (validation, rate limits,
  * then risk and routing downstream) and answered with the Tern message id, concatenated parts (UDH or SAR)
- * joined into one message, and delivery receipts back as deliver_sm to the tenant's receiver binds, kept in
+ * joined into one message, and delivery receipts back as deliver_sm to the submitting account's receiver binds, kept in
  * Redis while none is bound. The SMPP session itself (framing, windows, enquire_link, unbind, generic_nack)
  * is libs/smpp's, as on the connector's side.
  */
 export class SmppServer {
   private readonly servers: Server[] = [];
   private readonly connections = new Set<Connection>();
-  private readonly receipts = new Map<string, TenantReceipts>();
+  /** Per account (system_id) with receiver binds here. */
+  private readonly receipts = new Map<string, AccountReceipts>();
   /** submit_sm in hand per account on this instance: its window. */
   private readonly inHand = new Map<string, number>();
   private readonly consumer = `${hostname()}-${process.pid}`;
@@ -89,8 +90,8 @@ export class SmppServer {
     // Receipt groups exist before any submit is taken, so no final status goes by unread.
     await Promise.all(
       this.deps.tenants
-        .smppTenants()
-        .map((t) => ensureReceiptsGroup(this.deps.redis, this.deps.streamKey(t.id))),
+        .smppAccounts()
+        .map((a) => ensureReceiptsGroup(this.deps.redis, this.deps.streamKey(a.tenant.id), a.systemId)),
     );
     const accept = (socket: Socket) => this.accept(socket);
     const plain = createPlainServer(accept);
@@ -141,7 +142,7 @@ export class SmppServer {
     this.connections.delete(connection);
     if (!connection.mode || !connection.account) return;
     binds.dec({ mode: connection.mode });
-    if (connection.receiver) this.receipts.get(connection.account.tenant.id)?.remove(connection.receiver);
+    if (connection.receiver) this.receipts.get(connection.account.systemId)?.remove(connection.receiver);
   }
 
   private respond(connection: Connection, pdu: Pdu, status: number, body: object): void {
@@ -185,7 +186,7 @@ export class SmppServer {
       if (connection.session.isClosed) return;
       const mode = pdu.command.replace('bind_', '') as BindMode;
       try {
-        await ensureReceiptsGroup(this.deps.redis, this.deps.streamKey(account.tenant.id));
+        await ensureReceiptsGroup(this.deps.redis, this.deps.streamKey(account.tenant.id), systemId);
       } catch (err) {
         this.deps.log.warn({ err, systemId }, 'Redis unavailable: bind refused for now');
         return refuse(Status.ESME_RBINDFAIL);
@@ -200,24 +201,25 @@ export class SmppServer {
       this.deps.log.info({ systemId, tenant: account.tenant.id, mode }, 'ESME bound');
       if (mode !== 'transmitter') {
         connection.receiver = { session: connection.session, window: account.window };
-        this.receiptsOf(account.tenant.id).add(connection.receiver);
+        this.receiptsOf(account).add(connection.receiver);
       }
     } finally {
       connection.binding = false;
     }
   }
 
-  private receiptsOf(tenantId: string): TenantReceipts {
-    let receipts = this.receipts.get(tenantId);
+  private receiptsOf(account: SmppAccount): AccountReceipts {
+    let receipts = this.receipts.get(account.systemId);
     if (!receipts) {
-      receipts = new TenantReceipts({
+      receipts = new AccountReceipts({
         redis: this.deps.redis,
         store: this.deps.store,
-        streamKey: this.deps.streamKey(tenantId),
+        streamKey: this.deps.streamKey(account.tenant.id),
+        systemId: account.systemId,
         consumer: this.consumer,
         log: this.deps.log,
       });
-      this.receipts.set(tenantId, receipts);
+      this.receipts.set(account.systemId, receipts);
     }
     return receipts;
   }
@@ -277,6 +279,7 @@ export class SmppServer {
     if (reading.receipt !== 'never') {
       // Kept before the message exists, so its final status can never come first.
       await this.deps.store.saveOrigin(messageId, {
+        systemId: account.systemId,
         receipt: reading.receipt,
         idFormat: account.messageIdFormat,
         source: { ton: body.sourceAddrTon, npi: body.sourceAddrNpi, addr: body.sourceAddr },

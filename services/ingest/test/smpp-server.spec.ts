@@ -371,7 +371,9 @@ describe('SMPP server', () => {
     await narrow.close();
   });
 
-  it('sends receipts back as deliver_sm, Appendix B text and TLVs, with the id as the account writes it', async () => {
+  it('sends receipts back as deliver_sm, Appendix B text and TLVs, to the account that submitted, with its ids', async () => {
+    // Another account of the same tenant, bound to receive all along: none of these receipts is its.
+    const bystander = await bound(ids.narrow);
     for (const [systemId, format] of [
       [ids.acme, 'uuid'],
       [ids.decimal, 'decimal'],
@@ -436,6 +438,8 @@ describe('SMPP server', () => {
       );
       await esme.close();
     }
+    expect(bystander.receipts).toEqual([]);
+    await bystander.close();
   });
 
   it('keeps receipts while no receiver is bound; a client that reconnects collects them, one it refused comes again', async () => {

@@ -191,6 +191,8 @@ export function parseMessageId(id: string, format: MessageIdFormat): string | un
 
 /** What Tern keeps of a message that came over SMPP and wants a receipt: enough to write that receipt. */
 export interface SmppOrigin {
+  /** The account that submitted it: its receiver binds get the receipt. */
+  systemId: string;
   receipt: Exclude<ReceiptRequest, 'never'>;
   idFormat: MessageIdFormat;
   /** The submit_sm's addresses as the ESME wrote them: the receipt's destination and source. */
