@@ -5,3 +5,4 @@ export * from './kafka-client';
 export * from './producer';
 export * from './consumer';
 export * from './admin';
+export * from './dead-letters';

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from '@tern/telemetry';
 import { Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import { BatchConsumer, type ConsumerOptions } from './consumer';
+import { DeadLetterQueues } from './dead-letters';
 import { TypedProducer } from './producer';
 import { namespaced, TOPIC_NAMESPACE, type TopicSpec } from './topics';
 
@@ -107,6 +108,16 @@ export class KafkaClient {
       this.options.logger,
       { ...options, groupId },
       (def) => this.topic(def),
+    );
+  }
+
+  /** The deployment's dead-letter queues: read them, replay their records (the producer must be connected). */
+  deadLetters(): DeadLetterQueues {
+    return new DeadLetterQueues(
+      this.kafka,
+      this.options.topicNamespace ?? '',
+      this.producer(),
+      this.options.logger,
     );
   }
 

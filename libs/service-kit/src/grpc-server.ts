@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
-import { roleAllows, type OperatorDirectory, type OperatorRole } from '@tern/config';
+import { roleAllows, type Operator, type OperatorDirectory, type OperatorRole } from '@tern/config';
 
 /** Where a gRPC server's TLS material is (see grpcTlsSettings); every file is re-read every `reloadMs`. */
 export interface GrpcTls {
@@ -102,6 +102,13 @@ export const OPERATOR_AUTH_HEADER = 'authorization';
  * open by mistake). Health checking and reflection stay open for probes and tools. Tenants' API keys are
  * not operators' tokens: they are refused like any unknown token.
  */
+/** The operator whose token a call carries (`authorization: Bearer <token>`), if any. */
+export function callingOperator(operators: OperatorDirectory, metadata: grpc.Metadata): Operator | undefined {
+  const [value] = metadata.get(OPERATOR_AUTH_HEADER);
+  const token = typeof value === 'string' ? /^Bearer (.+)$/i.exec(value)?.[1] : undefined;
+  return token ? operators.authenticate(token) : undefined;
+}
+
 export function operatorGuard(
   service: string,
   operators: OperatorDirectory,
@@ -116,9 +123,7 @@ export function operatorGuard(
             .withOnReceiveMetadata((metadata, pass) => {
               if (!method.path.startsWith(prefix)) return pass(metadata);
               const needed = roles[method.path.slice(prefix.length)] ?? 'operator';
-              const [value] = metadata.get(OPERATOR_AUTH_HEADER);
-              const token = typeof value === 'string' ? /^Bearer (.+)$/i.exec(value)?.[1] : undefined;
-              const operator = token ? operators.authenticate(token) : undefined;
+              const operator = callingOperator(operators, metadata);
               if (!operator) {
                 call.sendStatus({
                   code: grpc.status.UNAUTHENTICATED,

@@ -7,6 +7,7 @@ export * from './run-service';
 export {
   GrpcServer,
   grpcTlsFromSettings,
+  callingOperator,
   operatorGuard,
   OPERATOR_AUTH_HEADER,
   type GrpcServerOptions,

@@ -9,7 +9,8 @@ import {
 } from '@tern/contracts';
 import type { Logger } from '@tern/telemetry';
 import type { OperatorDirectory, OperatorRole } from '@tern/config';
-import { GrpcServer, operatorGuard, type GrpcTls } from '@tern/service-kit';
+import { callingOperator, GrpcServer, operatorGuard, type GrpcTls } from '@tern/service-kit';
+import type { DeadLetterDesk } from './dead-letter-desk';
 import type { ChannelLine, ChannelReport, Verdict } from './domain/channel-report';
 
 export const ANALYTICS_SERVICE = `tern.analytics.v1.${analytics.ANALYTICS_SERVICE_NAME}`;
@@ -31,23 +32,51 @@ export const analyticsServiceDefinition = {
     analytics.GetChannelReportRequest,
     analytics.GetChannelReportResponse,
   ),
+  listDeadLetters: method(
+    'ListDeadLetters',
+    analytics.ListDeadLettersRequest,
+    analytics.ListDeadLettersResponse,
+  ),
+  replayDeadLetters: method(
+    'ReplayDeadLetters',
+    analytics.ReplayDeadLettersRequest,
+    analytics.ReplayDeadLettersResponse,
+  ),
 } satisfies grpc.ServiceDefinition;
 
-/** The role each method needs: all of them read (a viewer's dashboards and reports). */
+/** The role each method needs: a viewer reads (dashboards, reports, dead letters); an operator replays. */
 const ROLES: Record<string, OperatorRole> = {
   ListRoutingWeights: 'viewer',
   GetChannelReport: 'viewer',
+  ListDeadLetters: 'viewer',
+  ReplayDeadLetters: 'operator',
 };
 
 /** A call refused for its arguments: INVALID_ARGUMENT with the reason. */
 export class InvalidArgument extends Error {}
 
-/** The handlers: the current weights, and reports read from ClickHouse. */
+/** The handlers: the current weights, reports read from ClickHouse, and the dead letters. */
 export class AnalyticsController implements analytics.AnalyticsServiceController {
   constructor(
     private readonly weights: () => readonly events.RoutingWeight[],
     private readonly report: (from: Date, to: Date) => Promise<ChannelReport>,
+    private readonly deadLetters: DeadLetterDesk,
+    private readonly operators: OperatorDirectory,
   ) {}
+
+  listDeadLetters(request: analytics.ListDeadLettersRequest): Promise<analytics.ListDeadLettersResponse> {
+    return this.deadLetters.list(request);
+  }
+
+  replayDeadLetters(
+    request: analytics.ReplayDeadLettersRequest,
+    metadata?: grpc.Metadata,
+  ): Promise<analytics.ReplayDeadLettersResponse> {
+    // The guard let only an operator through; who it was goes to the audit log.
+    const operator = metadata && callingOperator(this.operators, metadata);
+    if (!operator) throw new Error('no operator on a guarded call');
+    return this.deadLetters.replay(operator.id, request);
+  }
 
   listRoutingWeights(request: analytics.ListRoutingWeightsRequest): analytics.ListRoutingWeightsResponse {
     const country = request.country.toUpperCase();
@@ -130,10 +159,10 @@ export function analyticsGrpcServer(
   log: Logger,
 ): GrpcServer {
   const unary =
-    <Req, Res>(handle: (req: Req) => Res | Promise<Res>) =>
+    <Req, Res>(handle: (req: Req, metadata: grpc.Metadata) => Res | Promise<Res>) =>
     (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
       Promise.resolve()
-        .then(() => handle(call.request))
+        .then(() => handle(call.request, call.metadata))
         .then(
           (res) => callback(null, res),
           (error: unknown) => {
@@ -155,6 +184,10 @@ export function analyticsGrpcServer(
         controller.listRoutingWeights(req),
       ),
       getChannelReport: unary((req: analytics.GetChannelReportRequest) => controller.getChannelReport(req)),
+      listDeadLetters: unary((req: analytics.ListDeadLettersRequest) => controller.listDeadLetters(req)),
+      replayDeadLetters: unary((req: analytics.ReplayDeadLettersRequest, metadata) =>
+        controller.replayDeadLetters(req, metadata),
+      ),
     },
     { tls: access.tls, guard: operatorGuard(ANALYTICS_SERVICE, access.operators, ROLES) },
   );

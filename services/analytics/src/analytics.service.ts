@@ -14,6 +14,7 @@ import {
 import type { Logger } from '@tern/telemetry';
 import { AnalyticsController, analyticsGrpcServer } from './analytics-api';
 import { channelReport } from './channel-report.job';
+import { DeadLetterDesk } from './dead-letter-desk';
 import type { analyticsSettings } from './config';
 import { RouteFiguresRepository } from './route-figures.repository';
 import { WeightsPublisher } from './weights-publisher';
@@ -64,6 +65,8 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
       new AnalyticsController(
         () => publisher.latest(),
         (from, to) => channelReport(figures, from, to),
+        new DeadLetterDesk(this.kafka.deadLetters(), clickhouse, this.log),
+        operators.directory,
       ),
       access,
       this.log,

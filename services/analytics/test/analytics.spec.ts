@@ -2,16 +2,19 @@ import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClickHouse, identifier, sql } from '@tern/clickhouse';
-import type { events } from '@tern/contracts';
-import { topics, type TopicDef } from '@tern/kafka';
+import { events } from '@tern/contracts';
+import { KafkaClient, PoisonMessageError, REPLAY_HEADERS, topics, type TopicDef } from '@tern/kafka';
+import { createLogger } from '@tern/telemetry';
 import {
   closeTestProducer,
+  ensurePlatformTopics,
   followTopics,
   infraFromEnv,
   launchChromium,
   makeTestCertificates,
   renderedWidths,
   startServiceProcess,
+  testNamespace,
   uniqueName,
   waitFor,
   type ServiceProcess,
@@ -31,6 +34,7 @@ const root = join(__dirname, '..', '..', '..');
 const certs = makeTestCertificates();
 /** The local platform's operators (deploy/local/operators.yaml) and tenants: public tokens on purpose. */
 const VIEWER_TOKEN = 'tern-local-viewer-token';
+const OPERATOR_TOKEN = 'tern-local-operator-token';
 const TENANT_API_KEY = 'tern-local-demo-key';
 
 describe('analytics', () => {
@@ -51,7 +55,7 @@ describe('analytics', () => {
   ) => void;
   /** One unary call of the read API through a plain grpc-js client, as the local viewer by default. */
   const call = <Res>(
-    name: 'listRoutingWeights' | 'getChannelReport',
+    name: 'listRoutingWeights' | 'getChannelReport' | 'listDeadLetters' | 'replayDeadLetters',
     request: unknown,
     /** null: no token. */
     authorization: string | null = `Bearer ${VIEWER_TOKEN}`,
@@ -266,5 +270,126 @@ describe('analytics', () => {
     } finally {
       plaintext.close();
     }
+  });
+
+  it('lists dead letters and sends them back to their topic once each: operators only, audited, never in a loop', async () => {
+    await ensurePlatformTopics();
+    const kafka = new KafkaClient({
+      brokers: infra.kafkaBrokers,
+      clientId: `${run}-dlq`,
+      logger: createLogger({ service: 'dlq-test', level: 'warn' }),
+      topicNamespace: testNamespace(),
+    });
+    await kafka.producer().connect();
+    // A service that refuses some retry requests until it is fixed, as a real consumer dead-letters them.
+    const fixedFor = new Set<string>();
+    const handled: { id: string; replayOf: string | undefined }[] = [];
+    const consumer = kafka.consumer({
+      groupId: `${run}-retries`,
+      sessionTimeoutMs: 10_000,
+      fromBeginning: true,
+    });
+    consumer.on(topics.retry, (record) => {
+      const id = record.value.message?.messageId ?? '';
+      if (!fixedFor.has(id))
+        throw new PoisonMessageError('NOT_HANDLED_YET', `cannot take ${id} yet`, 'message');
+      handled.push({ id, replayOf: record.headers[REPLAY_HEADERS.of]?.toString() });
+      return Promise.resolve();
+    });
+    await consumer.start();
+    const retry = (id: string) =>
+      events.RetryRequest.fromPartial({ message: { messageId: id }, failedAttempt: 1 });
+    const [fixable, stubborn] = [`${run}-fixable`, `${run}-stubborn`];
+    await kafka.producer().send(topics.retry, [retry(fixable), retry(stubborn)]);
+
+    type Letters = {
+      deadLetters: {
+        topic: string;
+        partition: number;
+        offset: string;
+        reason: string;
+        sourceTopic: string;
+        replays: number;
+        replayedAt?: unknown;
+        valueBytes: number;
+      }[];
+    };
+    const dlq = `${topics.retry.name}.dlq`;
+    const lettersOf = async () =>
+      (await call<Letters>('listDeadLetters', api.ListDeadLettersRequest.fromPartial({ topic: dlq })))
+        .deadLetters;
+    const first = await waitFor('both records in the DLQ', async () => {
+      const letters = await lettersOf();
+      return letters.length >= 2 && letters;
+    });
+    expect(first).toHaveLength(2);
+    for (const l of first) {
+      expect(l).toMatchObject({ reason: 'NOT_HANDLED_YET', sourceTopic: topics.retry.name, replays: 0 });
+      expect(l.valueBytes).toBeGreaterThan(0);
+    }
+    // Every DLQ topic when none is named: this one among them.
+    const everything = await call<Letters>('listDeadLetters', api.ListDeadLettersRequest.fromPartial({}));
+    expect(everything.deadLetters.filter((l) => l.topic === dlq)).toHaveLength(2);
+
+    const replay = (records: { partition: number; offset: string }[], token = OPERATOR_TOKEN) =>
+      call<{ replayed: unknown[]; refused: { why: string }[] }>(
+        'replayDeadLetters',
+        api.ReplayDeadLettersRequest.fromPartial({ topic: dlq, records, note: 'handler fixed' }),
+        `Bearer ${token}`,
+      );
+    // A viewer reads but does not act.
+    await expect(
+      replay(
+        first.map((l) => ({ partition: l.partition, offset: l.offset })),
+        VIEWER_TOKEN,
+      ),
+    ).rejects.toMatchObject({
+      code: grpc.status.PERMISSION_DENIED,
+    });
+
+    fixedFor.add(fixable);
+    const all = first.map((l) => ({ partition: l.partition, offset: l.offset }));
+    const answer = await replay(all);
+    expect(answer.replayed).toHaveLength(2);
+    await waitFor('the fixed record handled', () => handled.some((h) => h.id === fixable));
+    expect(handled).toEqual([
+      { id: fixable, replayOf: expect.stringMatching(new RegExp(`^${dlq}/\\d+/\\d+$`)) },
+    ]);
+    // Each replay is in the audit log, by whom and why; a dead letter is never replayed twice.
+    const audit = await clickhouse.rows<{ operator_id: string; note: string; replays: number }>(
+      sql`SELECT operator_id, note, replays FROM ${identifier(database)}.dlq_replays WHERE dlq_topic = ${dlq}`,
+    );
+    expect(audit).toEqual([
+      { operator_id: 'local-operator', note: 'handler fixed', replays: 1 },
+      { operator_id: 'local-operator', note: 'handler fixed', replays: 1 },
+    ]);
+    const again = await replay(all);
+    expect(again.replayed).toEqual([]);
+    expect(again.refused.map((r) => r.why)).toEqual([
+      expect.stringMatching(/^replayed already/),
+      expect.stringMatching(/^replayed already/),
+    ]);
+
+    // The stubborn one fails each time it comes back: after three replays it is refused, not looped.
+    for (let round = 1; round <= 3; round++) {
+      const newest = await waitFor(`the stubborn record back in the DLQ (${round})`, async () => {
+        const letter = (await lettersOf()).find((l) => l.replays === round);
+        return letter;
+      });
+      const sent = await replay([{ partition: newest.partition, offset: newest.offset }]);
+      expect({ round, replayed: sent.replayed.length, refused: sent.refused }).toEqual(
+        round < 3
+          ? { round, replayed: 1, refused: [] }
+          : {
+              round,
+              replayed: 0,
+              refused: [expect.objectContaining({ why: expect.stringMatching(/after 3 replays/) })],
+            },
+      );
+      if (round === 3) break;
+    }
+    expect(handled.filter((h) => h.id === stubborn)).toEqual([]);
+    await consumer.stop();
+    await kafka.disconnect();
   });
 });

@@ -131,6 +131,64 @@ export interface GetChannelReportResponse {
   recommendations: Recommendation[];
 }
 
+export interface ListDeadLettersRequest {
+  /** A DLQ topic (e.g. `sms.send-events.dlq`); empty: every one. */
+  topic: string;
+  /** Only records refused for this reason (e.g. `UNKNOWN_KEY`); empty: any. */
+  reason: string;
+  /** Newest records read per partition; default 100, at most 1,000. */
+  limit: number;
+}
+
+export interface DeadLetter {
+  topic: string;
+  partition: number;
+  offset: string;
+  reason: string;
+  error: string;
+  field: string;
+  sourceTopic: string;
+  sourcePartition: number;
+  sourceOffset: string;
+  consumerGroup: string;
+  failedAt:
+    | Date
+    | undefined;
+  /** How many times the record was replayed before it came back here. */
+  replays: number;
+  /** When it was replayed from here, if it was (each dead letter is replayed at most once). */
+  replayedAt: Date | undefined;
+  valueBytes: number;
+}
+
+export interface ListDeadLettersResponse {
+  deadLetters: DeadLetter[];
+}
+
+export interface DeadLetterRef {
+  partition: number;
+  offset: string;
+}
+
+export interface ReplayDeadLettersRequest {
+  topic: string;
+  /** The records to replay; empty: every record of `topic` refused for `reason` (reason then required). */
+  records: DeadLetterRef[];
+  reason: string;
+  /** Why they are replayed (the fix that was made), kept in the audit log. */
+  note: string;
+}
+
+export interface ReplayRefusal {
+  record: DeadLetterRef | undefined;
+  why: string;
+}
+
+export interface ReplayDeadLettersResponse {
+  replayed: DeadLetterRef[];
+  refused: ReplayRefusal[];
+}
+
 wrappers[".google.protobuf.Timestamp"] = {
   fromObject(value: Date) {
     return { seconds: value.getTime() / 1000, nanos: (value.getTime() % 1000) * 1e6 };
@@ -1214,6 +1272,880 @@ export const GetChannelReportResponse: MessageFns<GetChannelReportResponse> = {
   },
 };
 
+function createBaseListDeadLettersRequest(): ListDeadLettersRequest {
+  return { topic: "", reason: "", limit: 0 };
+}
+
+export const ListDeadLettersRequest: MessageFns<ListDeadLettersRequest> = {
+  encode(message: ListDeadLettersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.topic !== "") {
+      writer.uint32(10).string(message.topic);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(24).int32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDeadLettersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDeadLettersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.topic = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.limit = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDeadLettersRequest {
+    return {
+      topic: isSet(object.topic) ? globalThis.String(object.topic) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ListDeadLettersRequest): unknown {
+    const obj: any = {};
+    if (message.topic !== "") {
+      obj.topic = message.topic;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListDeadLettersRequest>, I>>(base?: I): ListDeadLettersRequest {
+    return ListDeadLettersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListDeadLettersRequest>, I>>(object: I): ListDeadLettersRequest {
+    const message = createBaseListDeadLettersRequest();
+    message.topic = object.topic ?? "";
+    message.reason = object.reason ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseDeadLetter(): DeadLetter {
+  return {
+    topic: "",
+    partition: 0,
+    offset: "",
+    reason: "",
+    error: "",
+    field: "",
+    sourceTopic: "",
+    sourcePartition: 0,
+    sourceOffset: "",
+    consumerGroup: "",
+    failedAt: undefined,
+    replays: 0,
+    replayedAt: undefined,
+    valueBytes: 0,
+  };
+}
+
+export const DeadLetter: MessageFns<DeadLetter> = {
+  encode(message: DeadLetter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.topic !== "") {
+      writer.uint32(10).string(message.topic);
+    }
+    if (message.partition !== 0) {
+      writer.uint32(16).int32(message.partition);
+    }
+    if (message.offset !== "") {
+      writer.uint32(26).string(message.offset);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    if (message.error !== "") {
+      writer.uint32(42).string(message.error);
+    }
+    if (message.field !== "") {
+      writer.uint32(50).string(message.field);
+    }
+    if (message.sourceTopic !== "") {
+      writer.uint32(58).string(message.sourceTopic);
+    }
+    if (message.sourcePartition !== 0) {
+      writer.uint32(64).int32(message.sourcePartition);
+    }
+    if (message.sourceOffset !== "") {
+      writer.uint32(74).string(message.sourceOffset);
+    }
+    if (message.consumerGroup !== "") {
+      writer.uint32(82).string(message.consumerGroup);
+    }
+    if (message.failedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.failedAt), writer.uint32(90).fork()).join();
+    }
+    if (message.replays !== 0) {
+      writer.uint32(96).int32(message.replays);
+    }
+    if (message.replayedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.replayedAt), writer.uint32(106).fork()).join();
+    }
+    if (message.valueBytes !== 0) {
+      writer.uint32(112).int32(message.valueBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeadLetter {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeadLetter();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.topic = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.partition = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.offset = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.field = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.sourceTopic = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.sourcePartition = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.sourceOffset = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.consumerGroup = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.failedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.replays = reader.int32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.replayedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.valueBytes = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeadLetter {
+    return {
+      topic: isSet(object.topic) ? globalThis.String(object.topic) : "",
+      partition: isSet(object.partition) ? globalThis.Number(object.partition) : 0,
+      offset: isSet(object.offset) ? globalThis.String(object.offset) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      field: isSet(object.field) ? globalThis.String(object.field) : "",
+      sourceTopic: isSet(object.sourceTopic)
+        ? globalThis.String(object.sourceTopic)
+        : isSet(object.source_topic)
+        ? globalThis.String(object.source_topic)
+        : "",
+      sourcePartition: isSet(object.sourcePartition)
+        ? globalThis.Number(object.sourcePartition)
+        : isSet(object.source_partition)
+        ? globalThis.Number(object.source_partition)
+        : 0,
+      sourceOffset: isSet(object.sourceOffset)
+        ? globalThis.String(object.sourceOffset)
+        : isSet(object.source_offset)
+        ? globalThis.String(object.source_offset)
+        : "",
+      consumerGroup: isSet(object.consumerGroup)
+        ? globalThis.String(object.consumerGroup)
+        : isSet(object.consumer_group)
+        ? globalThis.String(object.consumer_group)
+        : "",
+      failedAt: isSet(object.failedAt)
+        ? fromJsonTimestamp(object.failedAt)
+        : isSet(object.failed_at)
+        ? fromJsonTimestamp(object.failed_at)
+        : undefined,
+      replays: isSet(object.replays) ? globalThis.Number(object.replays) : 0,
+      replayedAt: isSet(object.replayedAt)
+        ? fromJsonTimestamp(object.replayedAt)
+        : isSet(object.replayed_at)
+        ? fromJsonTimestamp(object.replayed_at)
+        : undefined,
+      valueBytes: isSet(object.valueBytes)
+        ? globalThis.Number(object.valueBytes)
+        : isSet(object.value_bytes)
+        ? globalThis.Number(object.value_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: DeadLetter): unknown {
+    const obj: any = {};
+    if (message.topic !== "") {
+      obj.topic = message.topic;
+    }
+    if (message.partition !== 0) {
+      obj.partition = Math.round(message.partition);
+    }
+    if (message.offset !== "") {
+      obj.offset = message.offset;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.field !== "") {
+      obj.field = message.field;
+    }
+    if (message.sourceTopic !== "") {
+      obj.sourceTopic = message.sourceTopic;
+    }
+    if (message.sourcePartition !== 0) {
+      obj.sourcePartition = Math.round(message.sourcePartition);
+    }
+    if (message.sourceOffset !== "") {
+      obj.sourceOffset = message.sourceOffset;
+    }
+    if (message.consumerGroup !== "") {
+      obj.consumerGroup = message.consumerGroup;
+    }
+    if (message.failedAt !== undefined) {
+      obj.failedAt = message.failedAt.toISOString();
+    }
+    if (message.replays !== 0) {
+      obj.replays = Math.round(message.replays);
+    }
+    if (message.replayedAt !== undefined) {
+      obj.replayedAt = message.replayedAt.toISOString();
+    }
+    if (message.valueBytes !== 0) {
+      obj.valueBytes = Math.round(message.valueBytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeadLetter>, I>>(base?: I): DeadLetter {
+    return DeadLetter.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeadLetter>, I>>(object: I): DeadLetter {
+    const message = createBaseDeadLetter();
+    message.topic = object.topic ?? "";
+    message.partition = object.partition ?? 0;
+    message.offset = object.offset ?? "";
+    message.reason = object.reason ?? "";
+    message.error = object.error ?? "";
+    message.field = object.field ?? "";
+    message.sourceTopic = object.sourceTopic ?? "";
+    message.sourcePartition = object.sourcePartition ?? 0;
+    message.sourceOffset = object.sourceOffset ?? "";
+    message.consumerGroup = object.consumerGroup ?? "";
+    message.failedAt = object.failedAt ?? undefined;
+    message.replays = object.replays ?? 0;
+    message.replayedAt = object.replayedAt ?? undefined;
+    message.valueBytes = object.valueBytes ?? 0;
+    return message;
+  },
+};
+
+function createBaseListDeadLettersResponse(): ListDeadLettersResponse {
+  return { deadLetters: [] };
+}
+
+export const ListDeadLettersResponse: MessageFns<ListDeadLettersResponse> = {
+  encode(message: ListDeadLettersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.deadLetters) {
+      DeadLetter.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDeadLettersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDeadLettersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deadLetters.push(DeadLetter.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDeadLettersResponse {
+    return {
+      deadLetters: globalThis.Array.isArray(object?.deadLetters)
+        ? object.deadLetters.map((e: any) => DeadLetter.fromJSON(e))
+        : globalThis.Array.isArray(object?.dead_letters)
+        ? object.dead_letters.map((e: any) => DeadLetter.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListDeadLettersResponse): unknown {
+    const obj: any = {};
+    if (message.deadLetters?.length) {
+      obj.deadLetters = message.deadLetters.map((e) => DeadLetter.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListDeadLettersResponse>, I>>(base?: I): ListDeadLettersResponse {
+    return ListDeadLettersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListDeadLettersResponse>, I>>(object: I): ListDeadLettersResponse {
+    const message = createBaseListDeadLettersResponse();
+    message.deadLetters = object.deadLetters?.map((e) => DeadLetter.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDeadLetterRef(): DeadLetterRef {
+  return { partition: 0, offset: "" };
+}
+
+export const DeadLetterRef: MessageFns<DeadLetterRef> = {
+  encode(message: DeadLetterRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partition !== 0) {
+      writer.uint32(8).int32(message.partition);
+    }
+    if (message.offset !== "") {
+      writer.uint32(18).string(message.offset);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeadLetterRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeadLetterRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.partition = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.offset = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeadLetterRef {
+    return {
+      partition: isSet(object.partition) ? globalThis.Number(object.partition) : 0,
+      offset: isSet(object.offset) ? globalThis.String(object.offset) : "",
+    };
+  },
+
+  toJSON(message: DeadLetterRef): unknown {
+    const obj: any = {};
+    if (message.partition !== 0) {
+      obj.partition = Math.round(message.partition);
+    }
+    if (message.offset !== "") {
+      obj.offset = message.offset;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeadLetterRef>, I>>(base?: I): DeadLetterRef {
+    return DeadLetterRef.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeadLetterRef>, I>>(object: I): DeadLetterRef {
+    const message = createBaseDeadLetterRef();
+    message.partition = object.partition ?? 0;
+    message.offset = object.offset ?? "";
+    return message;
+  },
+};
+
+function createBaseReplayDeadLettersRequest(): ReplayDeadLettersRequest {
+  return { topic: "", records: [], reason: "", note: "" };
+}
+
+export const ReplayDeadLettersRequest: MessageFns<ReplayDeadLettersRequest> = {
+  encode(message: ReplayDeadLettersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.topic !== "") {
+      writer.uint32(10).string(message.topic);
+    }
+    for (const v of message.records) {
+      DeadLetterRef.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.note !== "") {
+      writer.uint32(34).string(message.note);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplayDeadLettersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplayDeadLettersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.topic = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.records.push(DeadLetterRef.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReplayDeadLettersRequest {
+    return {
+      topic: isSet(object.topic) ? globalThis.String(object.topic) : "",
+      records: globalThis.Array.isArray(object?.records)
+        ? object.records.map((e: any) => DeadLetterRef.fromJSON(e))
+        : [],
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+    };
+  },
+
+  toJSON(message: ReplayDeadLettersRequest): unknown {
+    const obj: any = {};
+    if (message.topic !== "") {
+      obj.topic = message.topic;
+    }
+    if (message.records?.length) {
+      obj.records = message.records.map((e) => DeadLetterRef.toJSON(e));
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReplayDeadLettersRequest>, I>>(base?: I): ReplayDeadLettersRequest {
+    return ReplayDeadLettersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReplayDeadLettersRequest>, I>>(object: I): ReplayDeadLettersRequest {
+    const message = createBaseReplayDeadLettersRequest();
+    message.topic = object.topic ?? "";
+    message.records = object.records?.map((e) => DeadLetterRef.fromPartial(e)) || [];
+    message.reason = object.reason ?? "";
+    message.note = object.note ?? "";
+    return message;
+  },
+};
+
+function createBaseReplayRefusal(): ReplayRefusal {
+  return { record: undefined, why: "" };
+}
+
+export const ReplayRefusal: MessageFns<ReplayRefusal> = {
+  encode(message: ReplayRefusal, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.record !== undefined) {
+      DeadLetterRef.encode(message.record, writer.uint32(10).fork()).join();
+    }
+    if (message.why !== "") {
+      writer.uint32(18).string(message.why);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplayRefusal {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplayRefusal();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.record = DeadLetterRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.why = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReplayRefusal {
+    return {
+      record: isSet(object.record) ? DeadLetterRef.fromJSON(object.record) : undefined,
+      why: isSet(object.why) ? globalThis.String(object.why) : "",
+    };
+  },
+
+  toJSON(message: ReplayRefusal): unknown {
+    const obj: any = {};
+    if (message.record !== undefined) {
+      obj.record = DeadLetterRef.toJSON(message.record);
+    }
+    if (message.why !== "") {
+      obj.why = message.why;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReplayRefusal>, I>>(base?: I): ReplayRefusal {
+    return ReplayRefusal.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReplayRefusal>, I>>(object: I): ReplayRefusal {
+    const message = createBaseReplayRefusal();
+    message.record = (object.record !== undefined && object.record !== null)
+      ? DeadLetterRef.fromPartial(object.record)
+      : undefined;
+    message.why = object.why ?? "";
+    return message;
+  },
+};
+
+function createBaseReplayDeadLettersResponse(): ReplayDeadLettersResponse {
+  return { replayed: [], refused: [] };
+}
+
+export const ReplayDeadLettersResponse: MessageFns<ReplayDeadLettersResponse> = {
+  encode(message: ReplayDeadLettersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.replayed) {
+      DeadLetterRef.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.refused) {
+      ReplayRefusal.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplayDeadLettersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplayDeadLettersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.replayed.push(DeadLetterRef.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.refused.push(ReplayRefusal.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReplayDeadLettersResponse {
+    return {
+      replayed: globalThis.Array.isArray(object?.replayed)
+        ? object.replayed.map((e: any) => DeadLetterRef.fromJSON(e))
+        : [],
+      refused: globalThis.Array.isArray(object?.refused)
+        ? object.refused.map((e: any) => ReplayRefusal.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ReplayDeadLettersResponse): unknown {
+    const obj: any = {};
+    if (message.replayed?.length) {
+      obj.replayed = message.replayed.map((e) => DeadLetterRef.toJSON(e));
+    }
+    if (message.refused?.length) {
+      obj.refused = message.refused.map((e) => ReplayRefusal.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReplayDeadLettersResponse>, I>>(base?: I): ReplayDeadLettersResponse {
+    return ReplayDeadLettersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReplayDeadLettersResponse>, I>>(object: I): ReplayDeadLettersResponse {
+    const message = createBaseReplayDeadLettersResponse();
+    message.replayed = object.replayed?.map((e) => DeadLetterRef.fromPartial(e)) || [];
+    message.refused = object.refused?.map((e) => ReplayRefusal.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 export interface AnalyticsServiceClient {
   /** The routing weights as analytics last computed them (what every router follows on routing.weights). */
 
@@ -1225,6 +2157,21 @@ export interface AnalyticsServiceClient {
    */
 
   getChannelReport(request: GetChannelReportRequest, metadata?: Metadata): Observable<GetChannelReportResponse>;
+
+  /**
+   * Dead letters: the records of every DLQ topic (or one), newest first, with why each was refused and where
+   * it came from; never their contents (message bodies stay out of operators' screens). Role viewer.
+   */
+
+  listDeadLetters(request: ListDeadLettersRequest, metadata?: Metadata): Observable<ListDeadLettersResponse>;
+
+  /**
+   * Sends dead letters back to the topic they came from, each at most once and at most three times along its
+   * history (a record that keeps failing is not replayed into a loop), and writes each replay to the audit
+   * log. Role operator.
+   */
+
+  replayDeadLetters(request: ReplayDeadLettersRequest, metadata?: Metadata): Observable<ReplayDeadLettersResponse>;
 }
 
 export interface AnalyticsServiceController {
@@ -1244,11 +2191,32 @@ export interface AnalyticsServiceController {
     request: GetChannelReportRequest,
     metadata?: Metadata,
   ): Promise<GetChannelReportResponse> | Observable<GetChannelReportResponse> | GetChannelReportResponse;
+
+  /**
+   * Dead letters: the records of every DLQ topic (or one), newest first, with why each was refused and where
+   * it came from; never their contents (message bodies stay out of operators' screens). Role viewer.
+   */
+
+  listDeadLetters(
+    request: ListDeadLettersRequest,
+    metadata?: Metadata,
+  ): Promise<ListDeadLettersResponse> | Observable<ListDeadLettersResponse> | ListDeadLettersResponse;
+
+  /**
+   * Sends dead letters back to the topic they came from, each at most once and at most three times along its
+   * history (a record that keeps failing is not replayed into a loop), and writes each replay to the audit
+   * log. Role operator.
+   */
+
+  replayDeadLetters(
+    request: ReplayDeadLettersRequest,
+    metadata?: Metadata,
+  ): Promise<ReplayDeadLettersResponse> | Observable<ReplayDeadLettersResponse> | ReplayDeadLettersResponse;
 }
 
 export function AnalyticsServiceControllerMethods() {
   return function (constructor: Function) {
-    const grpcMethods: string[] = ["listRoutingWeights", "getChannelReport"];
+    const grpcMethods: string[] = ["listRoutingWeights", "getChannelReport", "listDeadLetters", "replayDeadLetters"];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
       GrpcMethod("AnalyticsService", method)(constructor.prototype[method], method, descriptor);
