@@ -31,6 +31,8 @@ type BindMode = 'transmitter' | 'receiver' | 'transceiver';
 const SYSTEM_ID = 'TERN';
 /** Dead ESMEs are found by enquire_link when a session is quiet this long. */
 const ENQUIRE_LINK_MS = 30_000;
+/** A bind's hold on its account's limit, renewed every third of it while open: a dead instance's lapse. */
+const BIND_HOLD_MS = 30_000;
 
 const binds = new Gauge({
   name: 'tern_smpp_server_binds',
@@ -46,6 +48,8 @@ const responses = new Counter({
 });
 
 interface Connection {
+  /** Its hold on the account's bind limit (deployment-wide). */
+  bindId: string;
   session: SmppSession;
   account?: SmppAccount;
   mode?: BindMode;
@@ -82,8 +86,20 @@ export class SmppServer {
   private readonly inHand = new Map<string, number>();
   private readonly consumer = `${hostname()}-${process.pid}`;
   private stopReloading: (() => void) | undefined;
+  private connectionCount = 0;
+  private readonly renewal: NodeJS.Timeout;
 
-  constructor(private readonly deps: SmppServerDeps) {}
+  constructor(private readonly deps: SmppServerDeps) {
+    this.renewal = setInterval(() => {
+      const held = [...this.connections].flatMap((c) =>
+        c.mode && c.account ? [{ systemId: c.account.systemId, bindId: c.bindId }] : [],
+      );
+      this.deps.store.renewBinds(held, BIND_HOLD_MS).catch((err: unknown) => {
+        this.deps.log.warn({ err }, 'renewing SMPP binds failed; retrying');
+      });
+    }, BIND_HOLD_MS / 3);
+    this.renewal.unref();
+  }
 
   /** Listens in plain TCP and, with TLS configured, in TLS on `tlsPort`; resolves to the ports taken. */
   async listen(host: string, port: number, tlsPort: number): Promise<{ port: number; tlsPort?: number }> {
@@ -118,6 +134,7 @@ export class SmppServer {
   /** Stops taking binds, unbinds every ESME (answers in flight are sent first), stops sending receipts. */
   async close(): Promise<void> {
     this.stopReloading?.();
+    clearInterval(this.renewal);
     const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     await Promise.all([...this.connections].map((c) => c.session.unbind()));
     for (const r of this.receipts.values()) r.close();
@@ -126,7 +143,11 @@ export class SmppServer {
 
   private accept(socket: Socket): void {
     const session = new SmppSession(socket, { enquireLinkIntervalMs: ENQUIRE_LINK_MS });
-    const connection: Connection = { session, binding: false };
+    const connection: Connection = {
+      bindId: `${this.consumer}-${++this.connectionCount}`,
+      session,
+      binding: false,
+    };
     this.connections.add(connection);
     session.on('request', (pdu) => void this.onRequest(connection, pdu));
     session.on('protocolError', (err) =>
@@ -142,6 +163,8 @@ export class SmppServer {
     this.connections.delete(connection);
     if (!connection.mode || !connection.account) return;
     binds.dec({ mode: connection.mode });
+    // Left to lapse if Redis is away: the hold ends by itself.
+    this.deps.store.releaseBind(connection.account.systemId, connection.bindId).catch(() => undefined);
     if (connection.receiver) this.receipts.get(connection.account.systemId)?.remove(connection.receiver);
   }
 
@@ -181,15 +204,23 @@ export class SmppServer {
       const account = this.deps.tenants.smppAccount(systemId);
       if (!account) return refuse(Status.ESME_RINVSYSID);
       if (!(await verifyPassword(password, account.passwordHash))) return refuse(Status.ESME_RINVPASWD);
-      const open = [...this.connections].filter((c) => c.account?.systemId === systemId && c.mode).length;
-      if (open >= account.maxBinds) return refuse(Status.ESME_RBINDFAIL);
-      if (connection.session.isClosed) return;
       const mode = pdu.command.replace('bind_', '') as BindMode;
       try {
+        const held = await this.deps.store.takeBind(
+          systemId,
+          connection.bindId,
+          account.maxBinds,
+          BIND_HOLD_MS,
+        );
+        if (!held) return refuse(Status.ESME_RBINDFAIL);
         await ensureReceiptsGroup(this.deps.redis, this.deps.streamKey(account.tenant.id), systemId);
       } catch (err) {
         this.deps.log.warn({ err, systemId }, 'Redis unavailable: bind refused for now');
         return refuse(Status.ESME_RBINDFAIL);
+      }
+      if (connection.session.isClosed) {
+        await this.deps.store.releaseBind(systemId, connection.bindId).catch(() => undefined);
+        return;
       }
       connection.account = account;
       connection.mode = mode;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { redisScript } from '@tern/redis';
+import { execOrThrow, redisScript } from '@tern/redis';
 import type { Redis } from 'ioredis';
 import type { SmppOrigin } from './domain/smpp-submit';
 
@@ -22,6 +22,18 @@ table.insert(texts, 1, id)
 return texts
 `;
 
+/**
+ * Takes one of an account's binds, deployment-wide: a sorted set of bind ids scored by when they expire
+ * (renewed by their instance while open), so binds of an instance that died free themselves.
+ */
+const TAKE_BIND = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1
+`;
+
 export interface PartKey {
   tenantId: string;
   source: string;
@@ -31,12 +43,13 @@ export interface PartKey {
 }
 
 /**
- * What the SMPP server keeps in Redis, shared by every ingest instance: the parts of concatenated messages
- * until all arrived (whichever bind or instance they came through), and each SMPP message's origin until its
- * receipt went out.
+ * What the SMPP server keeps in Redis, shared by every ingest instance: the binds each account holds, the
+ * parts of concatenated messages until all arrived (whichever bind or instance they came through), and each
+ * SMPP message's origin until its receipt went out.
  */
 export class SmppStore {
   private readonly addPartScript;
+  private readonly takeBindScript;
 
   constructor(
     private readonly redis: Redis,
@@ -44,6 +57,40 @@ export class SmppStore {
     private readonly partsTtlMs: number,
   ) {
     this.addPartScript = redisScript(redis, 'ternIngestSmppAddPart', 1, ADD_PART);
+    this.takeBindScript = redisScript(redis, 'ternIngestSmppTakeBind', 1, TAKE_BIND);
+  }
+
+  private bindsKey(systemId: string): string {
+    return `tern:ingest:smpp:binds:${systemId}`;
+  }
+
+  /** Whether the account had a bind left (of `max`, over every instance); if so, `bindId` holds it for `ttlMs`. */
+  async takeBind(systemId: string, bindId: string, max: number, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    const taken = await this.takeBindScript.run(
+      this.bindsKey(systemId),
+      now,
+      max,
+      now + ttlMs,
+      bindId,
+      ttlMs,
+    );
+    return taken === 1;
+  }
+
+  /** Keeps open binds held for another `ttlMs`. */
+  async renewBinds(held: readonly { systemId: string; bindId: string }[], ttlMs: number): Promise<void> {
+    if (held.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const { systemId, bindId } of held) {
+      pipeline.zadd(this.bindsKey(systemId), 'XX', Date.now() + ttlMs, bindId);
+      pipeline.pexpire(this.bindsKey(systemId), ttlMs);
+    }
+    await execOrThrow(pipeline);
+  }
+
+  async releaseBind(systemId: string, bindId: string): Promise<void> {
+    await this.redis.zrem(this.bindsKey(systemId), bindId);
   }
 
   private partsKey(k: PartKey): string {

@@ -57,6 +57,8 @@ const ids = {
 
 const certs = makeTestCertificates();
 let service: ServiceProcess;
+/** The ingest process's environment, for a second instance beside it. */
+let environment: Record<string, string>;
 let port: number;
 let tlsPort: number;
 let watcher: Consumer;
@@ -81,14 +83,16 @@ class NpmEsme {
     session.on('error', () => undefined);
   }
 
-  static open(options: { tls?: boolean } = {}): Promise<NpmEsme> {
+  static open(options: { tls?: boolean; port?: number } = {}): Promise<NpmEsme> {
     return new Promise((resolve, reject) => {
       const session = options.tls
         ? smpp.connect(
             { url: `ssmpp://127.0.0.1:${tlsPort}`, ca: readFileSync(certs.caCert), servername: 'localhost' },
             () => resolve(new NpmEsme(session)),
           )
-        : smpp.connect({ url: `smpp://127.0.0.1:${port}` }, () => resolve(new NpmEsme(session)));
+        : smpp.connect({ url: `smpp://127.0.0.1:${options.port ?? port}` }, () =>
+            resolve(new NpmEsme(session)),
+          );
       session.once('error', reject);
     });
   }
@@ -189,7 +193,7 @@ beforeAll(async () => {
   ];
   slow.smppAccounts = [{ systemId: ids.slow, passwordHash }];
   const tenants = tenantsFile([acme, slow]);
-  service = await startServiceProcess(join(__dirname, '..', 'dist', 'main.js'), {
+  environment = {
     ...tenants.env,
     TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
     TERN_REDIS_URL: infra.redisUrl,
@@ -202,7 +206,8 @@ beforeAll(async () => {
     TERN_KAFKA_SESSION_TIMEOUT_MS: '10000',
     TERN_GRPC_TLS_CERT_FILE: certs.serverCert,
     TERN_GRPC_TLS_KEY_FILE: certs.serverKey,
-  });
+  };
+  service = await startServiceProcess(join(__dirname, '..', 'dist', 'main.js'), environment);
   const listening = await waitFor('the SMPP ports', () =>
     service.logs.find((l) => l['msg'] === 'SMPP server listening'),
   );
@@ -235,7 +240,30 @@ describe('SMPP server', () => {
     // maxBinds 3: the receiver above and two more.
     expect(statuses).toEqual([0, 0, 0x0d]); // ESME_RBINDFAIL
     expect((await esme.request('enquire_link')).command_status).toBe(0);
-    await Promise.all([esme, ...more].map((m) => m.close()));
+
+    // The limit holds over every instance: another ingest on the same Redis has no bind left to give...
+    const second = await startServiceProcess(join(__dirname, '..', 'dist', 'main.js'), {
+      ...environment,
+      TERN_INGEST_DEPLOYMENT: 'ingest-smpp-test-2',
+    });
+    const secondPort = (
+      await waitFor('the second SMPP port', () =>
+        second.logs.find((l) => l['msg'] === 'SMPP server listening'),
+      )
+    )['port'] as number;
+    const elsewhere = await NpmEsme.open({ port: secondPort });
+    expect(await elsewhere.bind(ids.acme, 'transmitter')).toBe(0x0d);
+    // ...until one of the first instance's binds ends.
+    await more[0]!.close();
+    await waitFor('a bind freed on the other instance', async () => {
+      const esmeThere = await NpmEsme.open({ port: secondPort });
+      const status = await esmeThere.bind(ids.acme, 'transmitter');
+      if (status !== 0) await esmeThere.close();
+      return status === 0 && esmeThere;
+    }).then((bound) => bound.close());
+    await elsewhere.close();
+    expect(await second.stop()).toBe(0);
+    await Promise.all([esme, ...more.slice(1)].map((m) => m.close()));
   });
 
   it('accepts submit_sm in GSM, IA5, Latin-1 and UCS-2 and in message_payload, answering the Tern message id', async () => {
