@@ -38,6 +38,14 @@ export interface DeadLetter {
   replays: number;
 }
 
+/** Latest failure first; records without a time last, then by partition and offset, newest first. */
+function newestFirst(a: DeadLetter, b: DeadLetter): number {
+  const at = (l: DeadLetter) => l.failedAt?.getTime() ?? 0;
+  if (at(a) !== at(b)) return at(b) - at(a);
+  if (a.partition !== b.partition) return a.partition - b.partition;
+  return BigInt(b.offset) > BigInt(a.offset) ? 1 : BigInt(b.offset) < BigInt(a.offset) ? -1 : 0;
+}
+
 const text = (value: IHeaders[string]): string =>
   value === undefined ? '' : Array.isArray(value) ? text(value[0]) : value.toString();
 
@@ -76,12 +84,13 @@ export class DeadLetterQueues {
     }
   }
 
-  /** The newest `limit` records of each partition of a DLQ topic (declared name), newest first. */
+  /** The newest `limit` records of each partition of a DLQ topic (declared name), the latest failures first. */
   async read(topic: string, limit: number): Promise<DeadLetter[]> {
     const cluster = this.cluster(topic);
     const admin = this.kafka.admin();
     await admin.connect();
-    const groupId = `tern-dlq-reader-${randomUUID()}`;
+    // kafkajs reads only through a group: a throwaway one (in the namespace, as every group), removed afterwards.
+    const groupId = this.cluster(`tern-dlq-reader-${randomUUID()}`);
     try {
       const ranges = (await admin.fetchTopicOffsets(cluster))
         .map((p) => ({
@@ -92,9 +101,9 @@ export class DeadLetterQueues {
         }))
         .filter((r) => r.last >= r.from);
       if (ranges.length === 0) return [];
-      const letters: DeadLetter[] = [];
+      // By place: a fetch from the start and the seek that follows it may both deliver a record.
+      const letters = new Map<string, DeadLetter>();
       const finished = new Set<number>();
-      // kafkajs reads only through a group: a throwaway one, removed afterwards.
       const consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false });
       await consumer.connect();
       try {
@@ -109,7 +118,10 @@ export class DeadLetterQueues {
             for (const m of batch.messages) {
               const offset = BigInt(m.offset);
               if (offset < range.from || offset > range.last) continue;
-              letters.push(this.letter(topic, batch.partition, m.offset, m.key, m.value, m.headers ?? {}));
+              letters.set(
+                `${batch.partition}/${m.offset}`,
+                this.letter(topic, batch.partition, m.offset, m.key, m.value, m.headers ?? {}),
+              );
               if (offset === range.last) finished.add(batch.partition);
             }
             if (finished.size === ranges.length) done();
@@ -122,9 +134,13 @@ export class DeadLetterQueues {
       } finally {
         await consumer.disconnect();
       }
-      return letters.sort(
-        (a, b) => (BigInt(b.offset) > BigInt(a.offset) ? 1 : -1) || b.partition - a.partition,
-      );
+      if (finished.size < ranges.length) {
+        this.log.warn(
+          { topic, partitions: ranges.length, read: finished.size },
+          'DLQ read timed out; partial',
+        );
+      }
+      return [...letters.values()].sort(newestFirst);
     } finally {
       await admin.deleteGroups([groupId]).catch(() => undefined);
       await admin.disconnect();

@@ -320,7 +320,7 @@ export class SmppServer {
     }
     const [outcome] = await this.deps.acceptor.accept(tenant, [{ ...reading.request, body: text }], 'smpp', {
       messageIds: [messageId],
-      // A last part sent twice (its answer was lost) completes the same message again: a repeat, not a second one.
+      // Two completions at once (the last part sent again while the first is accepted) are one message.
       ...(parts ? { intakeKeys: [`smpp:${messageId}`] } : {}),
     });
     const status = statusOf(outcome);
