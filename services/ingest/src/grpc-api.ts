@@ -14,7 +14,7 @@ import type { Redis } from 'ioredis';
 import type { Acceptor, ApiPath, ItemOutcome } from './acceptor';
 import type { Violation } from './domain/send-request';
 import type { MessageStore } from './message-store';
-import { CursorError, StatusStreamReader, type StartFrom } from './status-stream';
+import { checkStartFrom, CursorError, StatusStreamReader, type StartFrom } from './status-stream';
 import type { Tenant, TenantDirectory } from '@tern/config';
 
 export const SMS_SERVICE = 'tern.sms.v1.SmsService';
@@ -349,6 +349,9 @@ export class GrpcApi {
       const from: StartFrom = call.request.cursor
         ? { cursor: call.request.cursor }
         : { since: call.request.since ?? arrivedAt };
+      // A malformed request is told so, whatever the limits (a stream slot is freed only once a cancelled
+      // call is seen).
+      checkStartFrom(from);
       this.admitStream(tenant);
       counted = tenant.id;
       reader = new StatusStreamReader(this.deps.streamConnection(), this.deps.messages.streamKey(tenant.id));

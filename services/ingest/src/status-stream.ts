@@ -16,6 +16,13 @@ export class CursorError extends Error {
 
 export type StartFrom = { cursor: string } | { since: Date };
 
+/** Throws CursorError for a cursor this API cannot have returned: checked before the call takes anything. */
+export function checkStartFrom(from: StartFrom): void {
+  if ('cursor' in from && !CURSOR.test(from.cursor)) {
+    throw new CursorError('cursor: not a cursor this API returned', 'invalid');
+  }
+}
+
 /**
  * Reads a tenant's status events from a start point, then follows new ones, on its own blocking Redis
  * connection. Each event carries its cursor (the stream entry id): resuming from it continues after it.
@@ -34,13 +41,12 @@ export class StatusStreamReader {
     this.redis.disconnect();
   }
 
-  /** Where reading starts (exclusive); throws CursorError for a malformed cursor or one past retention. */
+  /** Where reading starts (exclusive); throws CursorError for a cursor past retention (checkStartFrom first). */
   async startAfter(from: StartFrom): Promise<string> {
     if ('since' in from) {
       const ms = from.since.getTime();
       return ms <= 0 ? '0-0' : `${ms - 1}-18446744073709551615`;
     }
-    if (!CURSOR.test(from.cursor)) throw new CursorError('cursor: not a cursor this API returned', 'invalid');
     const [first] = (await this.redis.xrange(this.key, '-', '+', 'COUNT', 1)) as [string, string[]][];
     if (first && compareIds(from.cursor, first[0]) < 0) {
       throw new CursorError(
