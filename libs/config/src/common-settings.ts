@@ -122,6 +122,19 @@ export const clickhouseSettings = {
 };
 
 /**
+ * The key that stands for recipients in analytics: dlr stores each attempt's recipient as its HMAC, and the
+ * operators' console finds a recipient's messages by the same HMAC. A secret, the same in both.
+ */
+export const analyticsHashSettings = {
+  analyticsHashKey: setting(
+    'TERN_ANALYTICS_HASH_KEY',
+    'Key of the HMAC that stands for recipients in analytics (counts distinct numbers without storing them)',
+    env.string().min(16, 'at least 16 characters'),
+    true,
+  ),
+};
+
+/**
  * Settings of services that serve gRPC (the public API, the operators' APIs). With a certificate and key,
  * the server speaks TLS only; with a client CA too, it requires client certificates signed by it (mutual
  * TLS, for operators' tools and service-to-service calls). The files are read again while running, so a

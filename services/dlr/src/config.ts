@@ -1,4 +1,5 @@
 import {
+  analyticsHashSettings,
   clickhouseSettings,
   commonSettings,
   env,
@@ -14,6 +15,7 @@ export const dlrSettings = {
   ...commonSettings,
   ...tenantSettings,
   ...clickhouseSettings,
+  ...analyticsHashSettings,
   ...redisSettings('shared by every dlr instance: attempts, SMSC ids, receipts waiting for their submission'),
   deployment: setting(
     'TERN_DLR_DEPLOYMENT',
@@ -44,12 +46,6 @@ export const dlrSettings = {
     'TERN_DLR_IN_FLIGHT',
     'Records per partition handled at once',
     env.int(1, 10_000).default(200),
-  ),
-  analyticsHashKey: setting(
-    'TERN_ANALYTICS_HASH_KEY',
-    'Key of the HMAC that stands for recipients in analytics (counts distinct numbers without storing them)',
-    env.string().min(16, 'at least 16 characters'),
-    true,
   ),
   attemptBatchRows: setting(
     'TERN_DLR_ATTEMPT_BATCH_ROWS',

@@ -7,7 +7,7 @@ import type { Logger } from '@tern/telemetry';
 import { ReceiptPresence, redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
 import type { Redis } from 'ioredis';
 import { AttemptLedger } from './attempt-ledger';
-import { AttemptWriter } from './attempt-writer';
+import { ClickHouseWriter } from './clickhouse-writer';
 import { CallbackSender } from './callback-sender';
 import type { dlrSettings } from './config';
 import { ReceiptCorrelator } from './receipt-correlator';
@@ -18,7 +18,7 @@ const CALLBACK_POLL_MS = 250;
 
 /**
  * Wires dlr: submissions and receipts into the attempt ledger, statuses, retries and attempt records out;
- * attempt records into ClickHouse; status events out to the tenants' callback URLs.
+ * attempt records and each message's trace into ClickHouse; status events out to the tenants' callback URLs.
  */
 @Injectable()
 export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -73,7 +73,7 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
       new ReceiptPresence(redis),
       { readPast: (at) => receiptsConsumer.committedPast(topics.dlr, at) },
     );
-    const writer = new AttemptWriter(clickhouse, {
+    const writer = new ClickHouseWriter(clickhouse, {
       maxRows: config.attemptBatchRows,
       lingerMs: config.attemptBatchLingerMs,
     });
@@ -100,7 +100,12 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
       // A whole insert's worth of records in flight per partition, each committed once its row is stored.
       consumer('attempts', { keyOrdered: false, concurrency: config.attemptBatchRows }).on(
         topics.attempts,
-        ({ value }) => writer.write(value),
+        ({ value }) => writer.writeAttempt(value),
+      ),
+      // Every status event into its message's trace, as many at once as one insert takes.
+      consumer('trace', { keyOrdered: false, concurrency: config.attemptBatchRows }).on(
+        topics.status,
+        ({ value }) => writer.writeStatus(value),
       ),
       // One message's events scheduled in order; their tries run outside the partition.
       // Events without a callback URL (the header says so) are passed over undecoded.

@@ -577,6 +577,51 @@ describe('dlr', () => {
     }
   });
 
+  it('keeps each message’s trace: every status event once, and the routing decision of each attempt', async () => {
+    const decision = events.RoutingDecision.fromPartial({
+      reason: 'thompson sample among 2 candidates',
+      candidates: [
+        { channelId, score: 2.5, deliveryProbability: 0.95, expectedLatencyMs: 3000, pricePerSegment: 0.045 },
+        { channelId: 'other', excludedBecause: 'breaker open' },
+      ],
+    });
+    const sub = submission(['8300001'], { decision });
+    await publishValues(topics.submitted, [sub]);
+    await submittedSeen(sub.messageId);
+    await publishValues(topics.dlr, [receipt('8300001', S.RECEIPT_STATE_DELIVRD)]);
+    // A status event delivered twice (a producer's retry) is one step of the trace.
+    const accepted = sms.StatusEvent.fromPartial({
+      messageId: sub.messageId,
+      tenantId: 'tenant-a',
+      clientReference: `${sub.messageId}-ref`,
+      status: sms.MessageStatus.MESSAGE_STATUS_ACCEPTED,
+      occurredAt: new Date(Date.now() - 4000),
+      callbackUrl: 'https://hooks.example/secret-path',
+    });
+    await publishValues(topics.status, [accepted, accepted]);
+    const steps = await waitFor('the trace: accepted, submitted, delivered and the decision', async () => {
+      const rows = await clickhouse.rows<Record<string, string | number>>(
+        sql`SELECT DISTINCT kind, status, attempt, channel_id, client_reference, reason_code, detail
+            FROM ${identifier(database)}.message_events WHERE message_id = ${sub.messageId}
+            ORDER BY kind, status`,
+      );
+      return rows.length >= 4 && rows;
+    });
+    expect(steps.map((r) => `${r['kind']}:${r['status']}`)).toEqual([
+      'routing:',
+      'status:ACCEPTED',
+      'status:DELIVERED',
+      'status:SUBMITTED',
+    ]);
+    expect(JSON.parse(String(steps[0]?.['detail']))).toEqual(events.RoutingDecision.toJSON(decision));
+    expect(steps[0]).toMatchObject({ attempt: 1, channel_id: channelId });
+    expect(steps[1]).toMatchObject({ client_reference: `${sub.messageId}-ref` });
+    // Whether a callback was due is kept, never its URL.
+    expect(JSON.parse(String(steps[1]?.['detail']))).toEqual({ callback: 'due' });
+    expect(steps[2]).toMatchObject({ attempt: 1, channel_id: channelId, reason_code: 'DELIVERED' });
+    expect(JSON.parse(String(steps[2]?.['detail']))).toMatchObject({ receiptState: 'DELIVRD' });
+  });
+
   it('loses no attempt row while ClickHouse is unreachable: they arrive once it is back, once each', async () => {
     await proxy.cut();
     const subs = Array.from({ length: 30 }, (_, i) => submission([String(9_000_001 + i)]));

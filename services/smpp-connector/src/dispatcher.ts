@@ -195,6 +195,7 @@ export class Dispatcher {
       tier: dispatch.tier,
       pricePerSegment: dispatch.pricePerSegment,
       receiptWindowMs: dispatch.receiptWindowMs,
+      decision: dispatch.decision,
     };
     await this.storeOutcome(result);
     await this.publish(result, message);

@@ -50,5 +50,6 @@ export function attemptRecord(
     // Submission to the attempt's end, and acceptance to it: analytics reads the delivered ones as latency.
     deliveryLatencyMs: since(submittedAt),
     endToEndLatencyMs: since(message.acceptedAt),
+    decision: submission.decision,
   });
 }

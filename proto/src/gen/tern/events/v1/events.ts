@@ -187,6 +187,8 @@ export interface SubmitResult {
   tier: string;
   pricePerSegment: number;
   receiptWindowMs: number;
+  /** Copied from the dispatch: how the router chose the channel, for the message's trace. */
+  decision: RoutingDecision | undefined;
 }
 
 /** sms.dlr: smpp-connector -> dlr. One delivery receipt (deliver_sm with the receipt bit), as received. */
@@ -261,6 +263,8 @@ export interface AttemptRecord {
   submitLatencyMs: number;
   deliveryLatencyMs: number;
   endToEndLatencyMs: number;
+  /** How the router chose this attempt's channel (its candidates and their scores), for the message's trace. */
+  decision: RoutingDecision | undefined;
 }
 
 /** routing.weights (compacted, keyed by country/mcc_mnc/channel_id): analytics -> router. */
@@ -1618,6 +1622,7 @@ function createBaseSubmitResult(): SubmitResult {
     tier: "",
     pricePerSegment: 0,
     receiptWindowMs: 0,
+    decision: undefined,
   };
 }
 
@@ -1679,6 +1684,9 @@ export const SubmitResult: MessageFns<SubmitResult> = {
     }
     if (message.receiptWindowMs !== 0) {
       writer.uint32(152).int64(message.receiptWindowMs);
+    }
+    if (message.decision !== undefined) {
+      RoutingDecision.encode(message.decision, writer.uint32(162).fork()).join();
     }
     return writer;
   },
@@ -1848,6 +1856,14 @@ export const SubmitResult: MessageFns<SubmitResult> = {
             message.receiptWindowMs = longToNumber(reader.int64());
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.decision = RoutingDecision.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1925,6 +1941,7 @@ export const SubmitResult: MessageFns<SubmitResult> = {
         : isSet(object.receipt_window_ms)
         ? globalThis.Number(object.receipt_window_ms)
         : 0,
+      decision: isSet(object.decision) ? RoutingDecision.fromJSON(object.decision) : undefined,
     };
   },
 
@@ -1987,6 +2004,9 @@ export const SubmitResult: MessageFns<SubmitResult> = {
     if (message.receiptWindowMs !== 0) {
       obj.receiptWindowMs = Math.round(message.receiptWindowMs);
     }
+    if (message.decision !== undefined) {
+      obj.decision = RoutingDecision.toJSON(message.decision);
+    }
     return obj;
   },
 
@@ -2016,6 +2036,9 @@ export const SubmitResult: MessageFns<SubmitResult> = {
     message.tier = object.tier ?? "";
     message.pricePerSegment = object.pricePerSegment ?? 0;
     message.receiptWindowMs = object.receiptWindowMs ?? 0;
+    message.decision = (object.decision !== undefined && object.decision !== null)
+      ? RoutingDecision.fromPartial(object.decision)
+      : undefined;
     return message;
   },
 };
@@ -2549,6 +2572,7 @@ function createBaseAttemptRecord(): AttemptRecord {
     submitLatencyMs: 0,
     deliveryLatencyMs: 0,
     endToEndLatencyMs: 0,
+    decision: undefined,
   };
 }
 
@@ -2622,6 +2646,9 @@ export const AttemptRecord: MessageFns<AttemptRecord> = {
     }
     if (message.endToEndLatencyMs !== 0) {
       writer.uint32(184).int64(message.endToEndLatencyMs);
+    }
+    if (message.decision !== undefined) {
+      RoutingDecision.encode(message.decision, writer.uint32(194).fork()).join();
     }
     return writer;
   },
@@ -2823,6 +2850,14 @@ export const AttemptRecord: MessageFns<AttemptRecord> = {
             message.endToEndLatencyMs = longToNumber(reader.int64());
             continue;
           }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.decision = RoutingDecision.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2920,6 +2955,7 @@ export const AttemptRecord: MessageFns<AttemptRecord> = {
         : isSet(object.end_to_end_latency_ms)
         ? globalThis.Number(object.end_to_end_latency_ms)
         : 0,
+      decision: isSet(object.decision) ? RoutingDecision.fromJSON(object.decision) : undefined,
     };
   },
 
@@ -2994,6 +3030,9 @@ export const AttemptRecord: MessageFns<AttemptRecord> = {
     if (message.endToEndLatencyMs !== 0) {
       obj.endToEndLatencyMs = Math.round(message.endToEndLatencyMs);
     }
+    if (message.decision !== undefined) {
+      obj.decision = RoutingDecision.toJSON(message.decision);
+    }
     return obj;
   },
 
@@ -3025,6 +3064,9 @@ export const AttemptRecord: MessageFns<AttemptRecord> = {
     message.submitLatencyMs = object.submitLatencyMs ?? 0;
     message.deliveryLatencyMs = object.deliveryLatencyMs ?? 0;
     message.endToEndLatencyMs = object.endToEndLatencyMs ?? 0;
+    message.decision = (object.decision !== undefined && object.decision !== null)
+      ? RoutingDecision.fromPartial(object.decision)
+      : undefined;
     return message;
   },
 };

@@ -1,0 +1,151 @@
+import { InsertBatcher, RowRefusedError, type ClickHouse } from '@tern/clickhouse';
+import { events, sms } from '@tern/contracts';
+import { PoisonMessageError, TransientError } from '@tern/kafka';
+import { metricsRegistry } from '@tern/telemetry';
+import { Counter } from 'prom-client';
+
+const rowsWritten = new Counter({
+  name: 'tern_dlr_clickhouse_rows_total',
+  help: 'Records written to ClickHouse by kind (attempt, status) and what became of them: written, retried (ClickHouse unavailable), refused (dead-lettered)',
+  labelNames: ['kind', 'outcome'],
+  registers: [metricsRegistry],
+});
+
+/** Enum names without their type prefix: MESSAGE_TYPE_OTP -> OTP. */
+const short = (name: string) => name.replace(/^(MESSAGE_TYPE|MESSAGE_STATUS|RECEIPT_STATE)_/, '');
+const seconds = (at: Date | undefined) => (at ? Math.floor(at.getTime() / 1000) : 0);
+
+/** The `attempts` row of a record (migrations/001_attempts.sql). */
+export function attemptRow(r: events.AttemptRecord) {
+  const submittedAt = r.submittedAt ?? r.doneAt ?? new Date();
+  return {
+    message_id: r.messageId,
+    attempt: r.attempt,
+    version: r.version,
+    tenant_id: r.tenantId,
+    country: r.country,
+    mcc_mnc: r.mccMnc,
+    channel_id: r.channelId,
+    tier: r.tier,
+    message_type: short(sms.messageTypeToJSON(r.type)),
+    segments: r.segments,
+    price_per_segment: r.pricePerSegment,
+    recipient_hash: r.recipientHash,
+    status: short(sms.messageStatusToJSON(r.status)),
+    reason_code: r.reasonCode,
+    retryable: r.retryable ? 1 : 0,
+    receipt_state:
+      r.receiptState === sms.ReceiptState.RECEIPT_STATE_UNSPECIFIED
+        ? ''
+        : short(sms.receiptStateToJSON(r.receiptState)),
+    error_code: r.errorCode,
+    accepted_at: seconds(r.acceptedAt),
+    submitted_at: seconds(submittedAt),
+    // Written out, not left to the columns' DEFAULTs: 18.16 fills omitted JSONEachRow fields with zeros.
+    submitted_date: submittedAt.toISOString().slice(0, 10),
+    written_at: seconds(new Date()),
+    done_at: seconds(r.doneAt),
+    submit_latency_ms: r.submitLatencyMs,
+    delivery_latency_ms: r.deliveryLatencyMs,
+    end_to_end_latency_ms: r.endToEndLatencyMs,
+  };
+}
+
+/** Milliseconds past the second of `at`, which a `DateTime` column drops. */
+const millis = (at: Date | undefined) => (at ? at.getTime() % 1000 : 0);
+
+/** The `message_events` row of a status event (migrations/004_message_events.sql): one step of a trace. */
+export function statusEventRow(e: sms.StatusEvent) {
+  const at = e.occurredAt ?? new Date();
+  const detail: Record<string, string | number> = {};
+  if (e.receiptState !== sms.ReceiptState.RECEIPT_STATE_UNSPECIFIED) {
+    detail['receiptState'] = short(sms.receiptStateToJSON(e.receiptState));
+  }
+  if (e.errorCode) detail['errorCode'] = e.errorCode;
+  if (e.submitStatus) detail['submitStatus'] = e.submitStatus;
+  if (e.reason?.description) detail['why'] = e.reason.description;
+  if (e.deliveryLatencyMs) detail['deliveryLatencyMs'] = e.deliveryLatencyMs;
+  if (e.smscMessageIds.length > 0) detail['smscMessageIds'] = e.smscMessageIds.join(' ');
+  // Whether a signed callback was due for it, never where to (a tenant's URL may carry its own secret).
+  if (e.callbackUrl) detail['callback'] = 'due';
+  return {
+    message_id: e.messageId,
+    tenant_id: e.tenantId,
+    client_reference: e.clientReference,
+    kind: 'status',
+    status: short(sms.messageStatusToJSON(e.status)),
+    attempt: e.attempt,
+    channel_id: e.channelId,
+    reason_code: e.reason?.code ?? '',
+    detail: JSON.stringify(detail),
+    at: seconds(at),
+    at_ms: millis(at),
+    event_date: at.toISOString().slice(0, 10),
+  };
+}
+
+/** The `message_events` row of an attempt's routing decision: its candidates, their scores and why. */
+export function routingRow(r: events.AttemptRecord, decision: events.RoutingDecision) {
+  const at = r.submittedAt ?? r.doneAt ?? new Date();
+  return {
+    message_id: r.messageId,
+    tenant_id: r.tenantId,
+    client_reference: '',
+    kind: 'routing',
+    status: '',
+    attempt: r.attempt,
+    channel_id: r.channelId,
+    reason_code: '',
+    detail: JSON.stringify(events.RoutingDecision.toJSON(decision)),
+    at: seconds(at),
+    at_ms: millis(at),
+    event_date: at.toISOString().slice(0, 10),
+  };
+}
+
+/**
+ * Writes what analytics and the console read to ClickHouse: attempt records from `sms.attempts` and each
+ * message's trace (its status events from `sms.status`, and each attempt's routing decision with its
+ * record), many records to one insert. The Kafka handler awaits its rows' insert, so an offset is
+ * committed only once the rows are stored: while ClickHouse is away the records are retried (never
+ * dead-lettered) and arrive when it is back. A row written twice (an insert that succeeded but whose answer
+ * was lost, or a redelivered record) has the same key, and the tables keep one.
+ */
+export class ClickHouseWriter {
+  private readonly attempts;
+  private readonly events;
+
+  constructor(db: ClickHouse, options: { maxRows: number; lingerMs: number }) {
+    this.attempts = new InsertBatcher<ReturnType<typeof attemptRow>>(db, 'attempts', options);
+    this.events = new InsertBatcher<ReturnType<typeof statusEventRow>>(db, 'message_events', options);
+  }
+
+  /** An attempt's row; with its first report, the routing decision that chose its channel. */
+  writeAttempt(record: events.AttemptRecord): Promise<void> {
+    const rows = [this.attempts.add(attemptRow(record))];
+    if (record.version === 1 && record.decision) {
+      rows.push(this.events.add(routingRow(record, record.decision)));
+    }
+    return stored(Promise.all(rows), 'attempt');
+  }
+
+  /** A status event, as one step of its message's trace. */
+  writeStatus(event: sms.StatusEvent): Promise<void> {
+    return stored(this.events.add(statusEventRow(event)), 'status');
+  }
+}
+
+/** A refused row is a poison record (dead-lettered with ClickHouse's reason); anything else is retried. */
+async function stored(insert: Promise<unknown>, kind: 'attempt' | 'status'): Promise<void> {
+  try {
+    await insert;
+    rowsWritten.inc({ kind, outcome: 'written' });
+  } catch (error) {
+    if (error instanceof RowRefusedError) {
+      rowsWritten.inc({ kind, outcome: 'refused' });
+      throw new PoisonMessageError('CLICKHOUSE_REFUSED', error.message);
+    }
+    rowsWritten.inc({ kind, outcome: 'retried' });
+    throw new TransientError('ClickHouse unavailable', { cause: error });
+  }
+}
