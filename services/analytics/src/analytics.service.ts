@@ -14,8 +14,10 @@ import {
 import type { Logger } from '@tern/telemetry';
 import { AnalyticsController, analyticsGrpcServer } from './analytics-api';
 import { channelReport } from './channel-report.job';
+import { ConsoleServer } from './console-server';
 import { DeadLetterDesk } from './dead-letter-desk';
 import type { analyticsSettings } from './config';
+import { MessageTraceRepository } from './message-trace.repository';
 import { RouteFiguresRepository } from './route-figures.repository';
 import { WeightsPublisher } from './weights-publisher';
 
@@ -25,6 +27,7 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
   private weightsJob: PeriodicJob | undefined;
   private clickhouse: ClickHouse | undefined;
   private api: GrpcServer | undefined;
+  private console: ConsoleServer | undefined;
   private closeOperators: (() => void) | undefined;
   private lastCycleAt = 0;
 
@@ -61,22 +64,35 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
       this.log,
     );
     await this.weightsJob.runOnce();
+    const deadLetters = new DeadLetterDesk(this.kafka.deadLetters(), clickhouse, this.log);
     this.api = analyticsGrpcServer(
       new AnalyticsController(
         () => publisher.latest(),
         (from, to) => channelReport(figures, from, to),
-        new DeadLetterDesk(this.kafka.deadLetters(), clickhouse, this.log),
+        deadLetters,
         operators.directory,
       ),
       access,
       this.log,
     );
     const grpcPort = await this.api.listen('0.0.0.0', config.grpcPort);
+    this.console = new ConsoleServer({
+      operators: operators.directory,
+      figures,
+      traces: new MessageTraceRepository(clickhouse),
+      deadLetters,
+      weights: () => publisher.latest(),
+      analyticsHashKey: config.analyticsHashKey,
+      tls: access.tls,
+      log: this.log,
+    });
+    const consolePort = await this.console.listen('0.0.0.0', config.consolePort);
     this.log.info(
       {
         intervalMs: config.intervalMs,
         halfLifeMs: config.halfLifeMs,
         grpcPort,
+        consolePort,
         tls: access.tls !== undefined,
       },
       'analytics publishing weights',
@@ -86,6 +102,7 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
   async onModuleDestroy(): Promise<void> {
     this.closeOperators?.();
     await this.api?.close();
+    await this.console?.close();
     await this.weightsJob?.stop();
     await this.clickhouse?.close();
   }

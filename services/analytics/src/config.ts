@@ -1,4 +1,5 @@
 import {
+  analyticsHashSettings,
   clickhouseSettings,
   commonSettings,
   env,
@@ -15,10 +16,16 @@ export const analyticsSettings = {
   ...clickhouseSettings,
   ...operatorSettings,
   ...grpcTlsSettings,
+  ...analyticsHashSettings,
   grpcPort: setting(
     'TERN_ANALYTICS_GRPC_PORT',
     'Port of the analytics read API (operators and dashboards; not for tenants); 0 picks a free one',
     env.port().default(50052),
+  ),
+  consolePort: setting(
+    'TERN_CONSOLE_PORT',
+    'Port of the operators’ web console (HTTPS on the gRPC certificate when one is set); 0 picks a free one',
+    env.port().default(8088),
   ),
   // A new or changed route's first outcomes should reach the router within seconds: until they do, it draws
   // from the tier priors, which send a share of OTPs to routes that later figures show to be slow.

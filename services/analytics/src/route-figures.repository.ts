@@ -33,6 +33,17 @@ interface ReportRow {
   cost: number;
 }
 
+interface LiveRow {
+  country: string;
+  mcc_mnc: string;
+  channel_id: string;
+  tier: string;
+  attempts: string;
+  delivered: string;
+  cost: number;
+  latency: number[];
+}
+
 interface BucketRow {
   at: string;
   country: string;
@@ -90,6 +101,36 @@ export class RouteFiguresRepository {
       p50Ms: Number(r.latency[0] ?? 0),
       p95Ms: Number(r.latency[1] ?? 0),
     }));
+  }
+
+  /**
+   * Every route's figures per carrier since `since`, from the per-minute aggregates: cheap enough to read
+   * every few seconds on a busy day (the console's live traffic). Filtered failures are not counted there.
+   */
+  async liveRoutes(since: Date): Promise<RouteFigures[]> {
+    const rows = await this.db.rows<LiveRow>(sql`
+      SELECT country, mcc_mnc, channel_id, any(tier) AS tier, countMerge(attempts) AS attempts,
+        sumMerge(delivered) AS delivered, sumMerge(cost) AS cost,
+        quantilesTDigestIfMerge(0.5, 0.95)(latency) AS latency
+      FROM route_minutes
+      WHERE minute >= ${since}
+      GROUP BY country, mcc_mnc, channel_id`);
+    return rows.map((r) => {
+      const delivered = Number(r.delivered);
+      return {
+        country: r.country,
+        mccMnc: r.mcc_mnc,
+        channelId: r.channel_id,
+        tier: r.tier,
+        attempts: Number(r.attempts),
+        delivered,
+        filtered: 0,
+        // Quantiles of no delivery are NaN.
+        latencyP50Ms: delivered > 0 ? Number(r.latency[0]) : 0,
+        latencyP95Ms: delivered > 0 ? Number(r.latency[1]) : 0,
+        cost: Number(r.cost),
+      };
+    });
   }
 
   /** Every route's figures over [from, to), per carrier. */

@@ -17,11 +17,10 @@ import {
   type HttpBinding,
   type MessageCodec,
 } from '@tern/contracts';
-import type { GrpcTls } from '@tern/service-kit';
+import { serveWithTlsFiles, type GrpcTls } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import { problem, problemOfGrpc, type Problem } from './domain/http-problem';
 import { API_KEY_HEADER, ApiError, SMS_SERVICE, type GrpcApi } from './grpc-api';
-import { serveWithTlsFiles } from './tls-files';
 
 /** As the gRPC API: a batch of 1,000 messages of up to 10 segments each is several MB. */
 const MAX_BODY_BYTES = 16 * 1024 * 1024;

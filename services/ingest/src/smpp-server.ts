@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { createServer as createPlainServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { verifyPassword, type SmppAccount, type TenantDirectory } from '@tern/config';
-import type { GrpcTls } from '@tern/service-kit';
+import { serveWithTlsFiles, type GrpcTls } from '@tern/service-kit';
 import {
   readShortMessage,
   ShortMessageError,
@@ -23,7 +23,6 @@ import type { Acceptor, ItemOutcome } from './acceptor';
 import { formatMessageId, readSubmit, violationStatus } from './domain/smpp-submit';
 import { AccountReceipts, ensureReceiptsGroup, type Receiver } from './smpp-receipts';
 import type { SmppStore } from './smpp-store';
-import { serveWithTlsFiles } from './tls-files';
 
 type BindMode = 'transmitter' | 'receiver' | 'transceiver';
 

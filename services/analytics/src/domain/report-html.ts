@@ -59,7 +59,8 @@ ${report.countries
 `;
 }
 
-function linesTable(id: string, lines: readonly ChannelLine[]): string {
+/** A table of route lines: figures, each against its tier's industry range. */
+export function linesTable(id: string, lines: readonly ChannelLine[]): string {
   const rows = lines.map(
     (l) =>
       `<tr><td>${esc(l.country)}</td><td class="text">${esc(l.mccMnc || 'all')}</td><td class="text">${esc(l.channelId)}</td><td class="text">${esc(l.tier)}</td>` +
@@ -136,11 +137,12 @@ function routingCharts(buckets: readonly TrafficBucket[]): string {
     .join('\n');
 }
 
-const esc = (s: string) =>
+/** Text made safe to put in HTML, in an element or a quoted attribute. */
+export const esc = (s: string) =>
   s.replace(
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
   );
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-const secs = (ms: number) => (ms > 0 ? `${(ms / 1000).toFixed(1)} s` : '—');
-const money = (x: number) => (x > 0 ? x.toFixed(4) : '—');
+export const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+export const secs = (ms: number) => (ms > 0 ? `${(ms / 1000).toFixed(1)} s` : '—');
+export const money = (x: number) => (x > 0 ? x.toFixed(4) : '—');

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { SecureContextOptions, TlsOptions } from 'node:tls';
-import type { GrpcTls } from '@tern/service-kit';
+import type { GrpcTls } from './grpc-server';
 import type { Logger } from '@tern/telemetry';
 
 /**
