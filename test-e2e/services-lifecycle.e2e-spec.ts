@@ -49,6 +49,7 @@ beforeAll(async () => {
     TERN_OPERATORS_FILE: join(root, 'deploy/local/operators.yaml'),
     TERN_GRPC_PORT: '0',
     TERN_ANALYTICS_GRPC_PORT: '0',
+    TERN_CONSOLE_PORT: '0',
     TERN_API_HTTP_PORT: '0',
     TERN_SMPP_PORT: '0',
     TERN_SMPP_TLS_PORT: '0',

@@ -281,6 +281,7 @@ export class PlatformRun {
       TERN_DLR_DEPLOYMENT: this.runId,
       TERN_GRPC_PORT: String(await freePort()),
       TERN_ANALYTICS_GRPC_PORT: '0',
+      TERN_CONSOLE_PORT: '0',
       TERN_API_HTTP_PORT: '0',
       TERN_SMPP_PORT: '0',
       TERN_SMPP_TLS_PORT: '0',
@@ -576,6 +577,21 @@ export class PlatformRun {
     const [stopped] = this.services.splice(at, 1);
     await stopped!.process.stop(signal);
     return stopped!.env;
+  }
+
+  /** Where the operators' console of the run's (first) analytics instance listens. */
+  consoleUrl(): string {
+    const analytics = this.instances('analytics')[0];
+    const port = analytics?.logs.find((l) => l['msg'] === 'analytics publishing weights')?.['consolePort'];
+    if (typeof port !== 'number') throw new Error('analytics has not said where its console listens');
+    return `http://127.0.0.1:${port}`;
+  }
+
+  /** A mobile number of `country` in the scenario's plan, for a message sent outside `sendOtps`. */
+  recipientIn(country: string, index: number): string {
+    const prefixes = this.prefixesOf(country);
+    const prefix = prefixes[index % prefixes.length]!;
+    return numberIn(prefix, index) ?? numberIn(prefix, 0)!;
   }
 
   /** The message as the public API shows it now (GetMessage). */

@@ -59,11 +59,15 @@ export async function deleteNamespaceTopics(namespace: string): Promise<void> {
 }
 
 /**
- * Publishes values on a platform topic (in the test file's namespace) as its producers do: key and protobuf
- * from the topic's declaration.
+ * Publishes values on a platform topic (in the test file's namespace, or a platform run's) as its producers
+ * do: key and protobuf from the topic's declaration.
  */
-export async function publishValues<T>(declared: TopicDef<T>, values: readonly T[]): Promise<void> {
-  const topic = testTopic(declared);
+export async function publishValues<T>(
+  declared: TopicDef<T>,
+  values: readonly T[],
+  namespace = testNamespace(),
+): Promise<void> {
+  const topic = namespaced(declared, namespace);
   await ensure([topic]);
   if (!producer) {
     producer = client().producer();

@@ -1,4 +1,5 @@
 import { mkdtempSync, statSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClickHouse, identifier, sql } from '@tern/clickhouse';
@@ -70,6 +71,42 @@ describe('analytics', () => {
     });
   let stopReading: () => Promise<void>;
   let serial = 0;
+  let consolePort: number;
+  /** One request to the console over HTTPS (the test CA), as a browser would send it. */
+  const page = (
+    method: 'GET' | 'POST',
+    path: string,
+    options: { cookie?: string; form?: Record<string, string>; origin?: string } = {},
+  ) =>
+    new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>(
+      (resolve, reject) => {
+        const body = options.form ? new URLSearchParams(options.form).toString() : undefined;
+        const req = httpsRequest(
+          {
+            host: '127.0.0.1',
+            port: consolePort,
+            path,
+            method,
+            ca: certs.read(certs.caCert),
+            servername: 'localhost',
+            headers: {
+              host: `localhost:${consolePort}`,
+              ...(options.cookie ? { cookie: options.cookie } : {}),
+              ...(options.origin ? { origin: options.origin } : {}),
+              ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+            },
+          },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => (text += chunk));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      },
+    );
 
   beforeAll(async () => {
     ({ stop: stopReading } = await followTopics(
@@ -85,6 +122,8 @@ describe('analytics', () => {
       TERN_CLICKHOUSE_DATABASE: database,
       TERN_ANALYTICS_INTERVAL_MS: '1000',
       TERN_ANALYTICS_GRPC_PORT: '0',
+      TERN_CONSOLE_PORT: '0',
+      TERN_ANALYTICS_HASH_KEY: 'analytics-test-hash-key',
       TERN_OPERATORS_FILE: join(root, 'deploy/local/operators.yaml'),
       TERN_GRPC_TLS_CERT_FILE: certs.serverCert,
       TERN_GRPC_TLS_KEY_FILE: certs.serverKey,
@@ -97,6 +136,9 @@ describe('analytics', () => {
           number | undefined,
     );
     address = `127.0.0.1:${grpcPort}`;
+    consolePort = analytics.logs.find((l) => l['msg'] === 'analytics publishing weights')?.[
+      'consolePort'
+    ] as number;
     client = new Client(address, grpc.credentials.createSsl(certs.read(certs.caCert)));
   });
   afterAll(async () => {
@@ -391,5 +433,59 @@ describe('analytics', () => {
     expect(handled.filter((h) => h.id === stubborn)).toEqual([]);
     await consumer.stop();
     await kafka.disconnect();
+  });
+
+  it('serves its console over TLS to signed-in operators: roles hold, forms come only from its own pages', async () => {
+    expect(await page('GET', '/')).toMatchObject({ status: 303, headers: { location: '/login' } });
+    // A tenant's API key is not an operator's token.
+    const refused = await page('POST', '/login', { form: { token: TENANT_API_KEY } });
+    expect(refused.status).toBe(401);
+    expect(refused.headers['set-cookie']).toBeUndefined();
+    const signIn = async (token: string) => {
+      const res = await page('POST', '/login', { form: { token } });
+      expect(res.status).toBe(303);
+      const [cookie = ''] = res.headers['set-cookie'] as string[];
+      // Only over TLS, never to scripts, never on another site's requests.
+      expect(cookie).toMatch(/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/);
+      return cookie.split(';')[0]!;
+    };
+    const viewer = await signIn(VIEWER_TOKEN);
+    const operator = await signIn(OPERATOR_TOKEN);
+
+    for (const path of ['/', '/?window=1h&fragment=1', '/routing', '/trace?q=nothing-like-this', '/report']) {
+      const res = await page('GET', path, { cookie: viewer });
+      expect({ path, status: res.status }).toEqual({ path, status: 200 });
+      expect(res.headers['content-security-policy']).toContain("script-src 'self'");
+    }
+    expect((await page('GET', '/routing', { cookie: viewer })).body).toContain(`steady-${run}`);
+    expect((await page('GET', '/trace?q=nothing-like-this', { cookie: viewer })).body).toContain(
+      'id="not-found"',
+    );
+
+    const dlq = await page('GET', '/dead-letters', { cookie: viewer });
+    expect(dlq.body).not.toContain('action="/dead-letters/replay"');
+    const form = { topic: 'sms.retry.dlq', record: 'sms.retry.dlq/0/0', note: 'try' };
+    const asViewer = await page('POST', '/dead-letters/replay', { cookie: viewer, form });
+    expect(asViewer.status).toBe(403);
+    expect(asViewer.body).toContain('needs the operator role; local-viewer is a viewer');
+    // The operator's own session, posted from another site's page: refused before anything is read.
+    const crossSite = await page('POST', '/dead-letters/replay', {
+      cookie: operator,
+      form,
+      origin: 'https://evil.example',
+    });
+    expect(crossSite.status).toBe(403);
+    // A replay must say why.
+    const noNote = await page('POST', '/dead-letters/replay', {
+      cookie: operator,
+      form: { ...form, note: ' ' },
+    });
+    expect(noNote.status).toBe(400);
+    expect(noNote.body).toContain('say why the records are replayed');
+    // A token that is no operator's (revoked, or never one) is signed out.
+    expect(await page('GET', '/routing', { cookie: 'tern_operator=revoked-token' })).toMatchObject({
+      status: 303,
+      headers: { location: '/login' },
+    });
   });
 });
