@@ -13,7 +13,7 @@ import {
 } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import { AnalyticsController, analyticsGrpcServer } from './analytics-api';
-import { channelReport } from './channel-report.job';
+import { channelReport, RecentReports } from './channel-report.job';
 import { ConsoleServer } from './console-server';
 import { DeadLetterDesk } from './dead-letter-desk';
 import type { analyticsSettings } from './config';
@@ -21,10 +21,14 @@ import { MessageTraceRepository } from './message-trace.repository';
 import { RouteFiguresRepository } from './route-figures.repository';
 import { WeightsPublisher } from './weights-publisher';
 
+/** How old the console's hour and day reports may be. */
+const CONSOLE_REPORTS_MS = 60_000;
+
 /** Wires analytics: the ClickHouse schema at start, then the weights loop every interval. */
 @Injectable()
 export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy {
   private weightsJob: PeriodicJob | undefined;
+  private reportsJob: PeriodicJob | undefined;
   private clickhouse: ClickHouse | undefined;
   private api: GrpcServer | undefined;
   private console: ConsoleServer | undefined;
@@ -76,11 +80,20 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
       this.log,
     );
     const grpcPort = await this.api.listen('0.0.0.0', config.grpcPort);
+    const reports = new RecentReports(figures);
+    this.reportsJob = new PeriodicJob(
+      'console reports',
+      CONSOLE_REPORTS_MS,
+      () => reports.refresh(),
+      this.log,
+    );
+    void this.reportsJob.runOnce();
     this.console = new ConsoleServer({
       operators: operators.directory,
       figures,
       traces: new MessageTraceRepository(clickhouse),
       deadLetters,
+      reports,
       weights: () => publisher.latest(),
       analyticsHashKey: config.analyticsHashKey,
       tls: access.tls,
@@ -104,6 +117,7 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
     await this.api?.close();
     await this.console?.close();
     await this.weightsJob?.stop();
+    await this.reportsJob?.stop();
     await this.clickhouse?.close();
   }
 }

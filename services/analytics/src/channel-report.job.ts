@@ -18,6 +18,34 @@ export async function channelReport(
   return buildChannelReport({ from, to, now: new Date(), routes, routing });
 }
 
+/**
+ * The reports the console shows most (the last hour, the last day), read again every `refresh` by a job:
+ * on a busy day the exact report (every attempt, newest version) takes over a second to read, too long to
+ * wait for on each page load. Other periods are read when asked.
+ */
+export class RecentReports {
+  private readonly latest = new Map<number, ChannelReport>();
+
+  constructor(
+    private readonly figures: RouteFiguresRepository,
+    readonly hours: readonly number[] = [1, 24],
+  ) {}
+
+  async refresh(): Promise<void> {
+    for (const hours of this.hours) this.latest.set(hours, await this.read(hours));
+  }
+
+  /** The report over the last `hours`: as last read for the usual periods, else read now. */
+  async get(hours: number): Promise<ChannelReport> {
+    return this.latest.get(hours) ?? this.read(hours);
+  }
+
+  private read(hours: number): Promise<ChannelReport> {
+    const to = new Date();
+    return channelReport(this.figures, new Date(to.getTime() - hours * 3_600_000), to);
+  }
+}
+
 /** Writes the report's HTML and its JSON twin into `dir`; returns their paths. */
 export function writeChannelReport(report: ChannelReport, dir: string): { html: string; json: string } {
   mkdirSync(dir, { recursive: true });

@@ -13,7 +13,7 @@ import { roleAllows, type Operator, type OperatorDirectory } from '@tern/config'
 import { serveWithTlsFiles, type GrpcTls } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import { InvalidArgument } from './analytics-api';
-import { channelReport } from './channel-report.job';
+import type { RecentReports } from './channel-report.job';
 import type { DeadLetterDesk } from './dead-letter-desk';
 import { buildChannelReport, TIER_BENCHMARKS } from './domain/channel-report';
 import {
@@ -77,6 +77,7 @@ export interface ConsoleDeps {
   figures: RouteFiguresRepository;
   traces: MessageTraceRepository;
   deadLetters: DeadLetterDesk;
+  reports: RecentReports;
   /** The routing weights as analytics last published them. */
   weights: () => readonly events.RoutingWeight[];
   /** The analytics hash key: a recipient is found by the HMAC dlr stored. */
@@ -323,10 +324,8 @@ export class ConsoleServer {
   }
 
   private async report(res: ServerResponse, url: URL): Promise<void> {
-    const hours = Math.min(24 * 31, Math.max(1, Number(url.searchParams.get('hours') ?? 1) || 1));
-    const to = new Date();
-    const from = new Date(to.getTime() - hours * 3_600_000);
-    page(res, 200, renderReportHtml(await channelReport(this.deps.figures, from, to)));
+    const hours = Math.min(24 * 31, Math.max(1, Math.round(Number(url.searchParams.get('hours') ?? 1)) || 1));
+    page(res, 200, renderReportHtml(await this.deps.reports.get(hours)));
   }
 }
 
