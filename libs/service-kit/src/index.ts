@@ -14,5 +14,5 @@ export {
   type GrpcTls,
 } from './grpc-server';
 export { PeriodicJob } from './periodic-job';
-export { serveWithTlsFiles } from './tls-files';
+export { HttpServer, serveWithTlsFiles } from './tls-files';
 export { followOperators, followTenants, type Followed } from './followed-files';

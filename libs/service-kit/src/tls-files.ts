@@ -1,4 +1,12 @@
 import { readFileSync } from 'node:fs';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import type { GrpcTls } from './grpc-server';
 import type { Logger } from '@tern/telemetry';
@@ -32,4 +40,42 @@ export function serveWithTlsFiles<S extends { setSecureContext(options: SecureCo
   }, tls.reloadMs);
   reload.unref();
   return { server, stopReloading: () => clearInterval(reload) };
+}
+
+/**
+ * An HTTP server for one handler: HTTPS on the TLS files when given (re-read for rotation, as above), plain
+ * HTTP otherwise (local runs).
+ */
+export class HttpServer {
+  private readonly server: Server | HttpsServer;
+  private readonly stopReloading: (() => void) | undefined;
+
+  constructor(
+    handler: (req: IncomingMessage, res: ServerResponse) => void,
+    tls: GrpcTls | undefined,
+    log: Logger,
+  ) {
+    if (tls) {
+      const served = serveWithTlsFiles(tls, log, (options) => createHttpsServer(options, handler));
+      this.server = served.server;
+      this.stopReloading = served.stopReloading;
+    } else {
+      this.server = createHttpServer(handler);
+    }
+  }
+
+  /** Listens; resolves with the port bound (0 picks a free one). */
+  async listen(host: string, port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve());
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Stops taking connections; requests in progress finish. */
+  async close(): Promise<void> {
+    this.stopReloading?.();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
 }

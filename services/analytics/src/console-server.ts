@@ -1,16 +1,9 @@
 import { createHmac } from 'node:crypto';
-import {
-  createServer as createPlainServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { analytics, events } from '@tern/contracts';
 import { isTier } from '@tern/sms-domain';
 import { roleAllows, type Operator, type OperatorDirectory } from '@tern/config';
-import { serveWithTlsFiles, type GrpcTls } from '@tern/service-kit';
+import { HttpServer, type GrpcTls } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import { InvalidArgument } from './analytics-api';
 import type { RecentReports } from './channel-report.job';
@@ -93,31 +86,19 @@ export interface ConsoleDeps {
  * (SameSite=Strict cookie, Origin checked).
  */
 export class ConsoleServer {
-  private readonly server: Server | TlsServer;
-  private stopReloading: (() => void) | undefined;
+  private readonly server: HttpServer;
 
   constructor(private readonly deps: ConsoleDeps) {
-    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
-    if (deps.tls) {
-      const served = serveWithTlsFiles(deps.tls, deps.log, (options) => createTlsServer(options, handler));
-      this.server = served.server;
-      this.stopReloading = served.stopReloading;
-    } else {
-      this.server = createPlainServer(handler);
-    }
+    this.server = new HttpServer((req, res) => void this.handle(req, res), deps.tls, deps.log);
   }
 
-  async listen(host: string, port: number): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => resolve());
-    });
-    return (this.server.address() as AddressInfo).port;
+  listen(host: string, port: number): Promise<number> {
+    return this.server.listen(host, port);
   }
 
-  async close(): Promise<void> {
-    this.stopReloading?.();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  /** Stops taking connections; calls in progress finish. */
+  close(): Promise<void> {
+    return this.server.close();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -33,16 +33,8 @@ interface ReportRow {
   cost: number;
 }
 
-interface LiveRow {
-  country: string;
-  mcc_mnc: string;
-  channel_id: string;
-  tier: string;
-  attempts: string;
-  delivered: string;
-  cost: number;
-  latency: number[];
-}
+/** The report's row without the filtered count, which the per-minute aggregates do not keep. */
+type LiveRow = Omit<ReportRow, 'filtered'>;
 
 interface BucketRow {
   at: string;
@@ -126,8 +118,8 @@ export class RouteFiguresRepository {
         delivered,
         filtered: 0,
         // Quantiles of no delivery are NaN.
-        latencyP50Ms: delivered > 0 ? Number(r.latency[0]) : 0,
-        latencyP95Ms: delivered > 0 ? Number(r.latency[1]) : 0,
+        latencyP50Ms: delivered > 0 ? Number(r.latency[0] ?? 0) : 0,
+        latencyP95Ms: delivered > 0 ? Number(r.latency[1] ?? 0) : 0,
         cost: Number(r.cost),
       };
     });

@@ -1,11 +1,4 @@
-import {
-  createServer as createPlainServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JsonValue } from '@bufbuild/protobuf';
 import {
   httpBindings,
@@ -17,7 +10,7 @@ import {
   type HttpBinding,
   type MessageCodec,
 } from '@tern/contracts';
-import { serveWithTlsFiles, type GrpcTls } from '@tern/service-kit';
+import { HttpServer, type GrpcTls } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import { problem, problemOfGrpc, type Problem } from './domain/http-problem';
 import { API_KEY_HEADER, ApiError, SMS_SERVICE, type GrpcApi } from './grpc-api';
@@ -53,32 +46,19 @@ export interface HttpApiDeps {
 export class HttpApi {
   private readonly bindings = httpBindings(SMS_SERVICE);
   private readonly openApi = JSON.stringify(smsOpenApi());
-  private readonly server: Server | TlsServer;
-  private stopReloading: (() => void) | undefined;
+  private readonly server: HttpServer;
 
   constructor(private readonly deps: HttpApiDeps) {
-    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
-    if (deps.tls) {
-      const served = serveWithTlsFiles(deps.tls, deps.log, (options) => createTlsServer(options, handler));
-      this.server = served.server;
-      this.stopReloading = served.stopReloading;
-    } else {
-      this.server = createPlainServer(handler);
-    }
+    this.server = new HttpServer((req, res) => void this.handle(req, res), deps.tls, deps.log);
   }
 
-  async listen(host: string, port: number): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => resolve());
-    });
-    return (this.server.address() as AddressInfo).port;
+  listen(host: string, port: number): Promise<number> {
+    return this.server.listen(host, port);
   }
 
   /** Stops taking connections; calls in progress finish. */
-  async close(): Promise<void> {
-    this.stopReloading?.();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  close(): Promise<void> {
+    return this.server.close();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

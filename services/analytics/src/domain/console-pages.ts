@@ -1,5 +1,5 @@
-import type { analytics } from '@tern/contracts';
-import type { ChannelLine } from './channel-report';
+import type { analytics, events } from '@tern/contracts';
+import type { ChannelLine, ChannelReport } from './channel-report';
 import {
   decisionOf,
   explainDecision,
@@ -73,13 +73,7 @@ export interface TrafficView {
   lastMinute: { status: string; count: number }[];
   channels: ChannelLine[];
   carriers: ChannelLine[];
-  countries: {
-    country: string;
-    attempts: number;
-    deliveryRate: number;
-    latencyP50Ms: number;
-    costPerDelivered: number;
-  }[];
+  countries: ChannelReport['countries'];
   at: Date;
 }
 
@@ -215,7 +209,7 @@ ${attempts.join('\n')}</table>`
 }`;
 }
 
-function candidatesTable(attempt: number, candidates: ReturnType<typeof decisionOf>['candidates']): string {
+function candidatesTable(attempt: number, candidates: events.RoutingCandidate[]): string {
   if (candidates.length === 0) return '';
   const rows = candidates.map(
     (c) =>

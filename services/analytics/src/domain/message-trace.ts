@@ -1,3 +1,5 @@
+import { events } from '@tern/contracts';
+
 /** One step of a message's trace: a status event, or the routing decision of an attempt. */
 export interface TraceEvent {
   kind: 'status' | 'routing';
@@ -36,21 +38,6 @@ export interface MessageSummary {
   lastStatus: string;
 }
 
-/** A candidate of a routing decision, as the router scored it. */
-export interface DecisionCandidate {
-  channelId: string;
-  score: number;
-  deliveryProbability: number;
-  expectedLatencyMs: number;
-  pricePerSegment: number;
-  excludedBecause: string;
-}
-
-export interface Decision {
-  reason: string;
-  candidates: DecisionCandidate[];
-}
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PHONE = /^\+?[0-9][0-9 ().-]{5,}$/;
 
@@ -69,28 +56,15 @@ export function traceQuery(
 }
 
 /** A routing row's detail (proto3 JSON of a RoutingDecision) read back, missing fields as their defaults. */
-export function decisionOf(detail: Record<string, unknown>): Decision {
-  const list = Array.isArray(detail['candidates']) ? (detail['candidates'] as Record<string, unknown>[]) : [];
-  const num = (v: unknown) => (typeof v === 'number' ? v : 0);
-  const str = (v: unknown) => (typeof v === 'string' ? v : '');
-  return {
-    reason: str(detail['reason']),
-    candidates: list.map((c) => ({
-      channelId: str(c['channelId']),
-      score: num(c['score']),
-      deliveryProbability: num(c['deliveryProbability']),
-      expectedLatencyMs: num(c['expectedLatencyMs']),
-      pricePerSegment: num(c['pricePerSegment']),
-      excludedBecause: str(c['excludedBecause']),
-    })),
-  };
+export function decisionOf(detail: Record<string, unknown>): events.RoutingDecision {
+  return events.RoutingDecision.fromJSON(detail);
 }
 
 /**
  * Why an attempt went to its channel, in a sentence: the router's reason, the chosen channel's score
  * against the runner-up's, and what was left out.
  */
-export function explainDecision(channelId: string, decision: Decision): string {
+export function explainDecision(channelId: string, decision: events.RoutingDecision): string {
   const eligible = decision.candidates.filter((c) => !c.excludedBecause).sort((a, b) => b.score - a.score);
   const excluded = decision.candidates.filter((c) => c.excludedBecause);
   const chosen = eligible.find((c) => c.channelId === channelId);
