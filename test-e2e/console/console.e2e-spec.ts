@@ -10,11 +10,20 @@ import { join } from 'node:path';
 import { loadScenario } from '@tern/carrier-sim';
 import { sms } from '@tern/contracts';
 import { topics } from '@tern/kafka';
-import { closeTestProducer, launchChromium, publishValues, uniqueName, waitFor } from '@tern/testing';
+import {
+  closeTestProducer,
+  freePort,
+  launchChromium,
+  publishValues,
+  startPrometheus,
+  uniqueName,
+  waitFor,
+  type TestPrometheus,
+} from '@tern/testing';
 import type { Browser, Page } from 'playwright-core';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { eventSigningInput, signEvent } from '../../services/ingest/src/domain/event-signature';
-import { PlatformRun } from '../support/platform-run';
+import { PlatformRun, SERVICES } from '../support/platform-run';
 
 const root = join(__dirname, '..', '..');
 const shots = join(root, '.local', 'e2e');
@@ -25,6 +34,8 @@ const COUNTRIES = ['SG', 'ID', 'BR', 'DE', 'AE'];
 
 let run: PlatformRun;
 let browser: Browser;
+/** Scrapes the run's services, as operators' Prometheus does: the console reads breakers and lag from it. */
+let prometheus: TestPrometheus | undefined;
 let console_: string;
 /** The run's tenants file: a copy of the local one, to which the test adds an event key. */
 let tenantsFile: string;
@@ -33,11 +44,18 @@ const dir = mkdtempSync(join(tmpdir(), 'tern-console-'));
 beforeAll(async () => {
   tenantsFile = join(dir, 'tenants.yaml');
   copyFileSync(join(root, 'deploy/local/tenants.yaml'), tenantsFile);
+  // Its address is known before the services start; it starts once their metrics ports are known.
+  const prometheusPort = await freePort();
   run = await PlatformRun.start({
     scenario: loadScenario('tiers'),
     strategy: 'smart',
-    serviceEnv: { ingest: { TERN_TENANTS_FILE: tenantsFile, TERN_TENANTS_RELOAD_MS: '500' } },
+    serviceEnv: {
+      ingest: { TERN_TENANTS_FILE: tenantsFile, TERN_TENANTS_RELOAD_MS: '500' },
+      analytics: { TERN_PROMETHEUS_URL: `http://127.0.0.1:${prometheusPort}` },
+    },
   });
+  const targets = SERVICES.flatMap((name) => run.instances(name).map((i) => `127.0.0.1:${i.httpPort}`));
+  prometheus = await startPrometheus(targets, [], prometheusPort);
   run.begin();
   console_ = run.consoleUrl();
   browser = await launchChromium();
@@ -46,6 +64,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  await prometheus?.stop();
   await closeTestProducer();
   await run?.stop();
 });
@@ -94,6 +113,29 @@ describe('the operators’ console', () => {
     await operator.screenshot({ path: join(shots, 'console-traffic.png'), fullPage: true });
   }, 120_000);
 
+  it('shows each route’s weight and breaker, and each lane’s lag, from the routers’ and consumers’ metrics', async () => {
+    const laneLag = `#lag tr[data-topic="${run.namespace}.sms.dispatch.default"]`;
+    await waitFor(
+      'the default lane’s lag and the breakers on the routing page',
+      async () => {
+        await operator.goto(`${console_}/routing`);
+        return (
+          (await operator.locator(laneLag).count()) > 0 &&
+          (await operator.locator('#weights td.breaker.closed').count()) > 0
+        );
+      },
+      60_000,
+    );
+    // The lane's connectors are one of the groups reading its dispatch topic.
+    const groups = await operator.locator(`${laneLag} td:nth-child(2)`).allTextContents();
+    expect(groups.some((g) => g.includes('smpp-connector'))).toBe(true);
+    // Every route with a weight has its breaker's state.
+    const states = await operator.locator('#weights td.breaker').allTextContents();
+    expect(states.length).toBe((await operator.locator('#weights tr').count()) - 1);
+    expect(states.every((s) => ['closed', 'half-open', 'open'].includes(s))).toBe(true);
+    await operator.screenshot({ path: join(shots, 'console-routing.png'), fullPage: true });
+  }, 90_000);
+
   it('traces a message: why it went to its channel, as the carrier saw it', async () => {
     // An OTP the simulator saw arrive, found by its client reference.
     const otp = await waitFor('an OTP at a carrier', () =>
@@ -117,7 +159,7 @@ describe('the operators’ console', () => {
       .allTextContents();
     expect(candidates).toContain(arrived!.channel);
     expect(candidates.length).toBeGreaterThan(1);
-    const steps = await operator.locator('#timeline tr[data-status] td:nth-child(2)').allTextContents();
+    const steps = await operator.locator('#timeline tr[data-status] > td:nth-child(2)').allTextContents();
     expect(steps.slice(0, 3)).toEqual(['ACCEPTED', 'ROUTED', 'SUBMITTED']);
     await operator.screenshot({ path: join(shots, 'console-trace.png'), fullPage: true });
   }, 90_000);
@@ -207,7 +249,7 @@ describe('the operators’ console', () => {
       90_000,
     );
     await operator.screenshot({ path: join(shots, 'console-replayed-trace.png'), fullPage: true });
-    const steps = await operator.locator('#timeline tr[data-status] td:nth-child(2)').allTextContents();
+    const steps = await operator.locator('#timeline tr[data-status] > td:nth-child(2)').allTextContents();
     expect(steps.slice(0, 3)).toEqual(['ACCEPTED', 'ROUTED', 'SUBMITTED']);
     // The DLQ holds no new record of it: it was processed, not refused again.
     await operator.goto(listed);

@@ -27,6 +27,8 @@ export interface TestPrometheus {
 export async function startPrometheus(
   targets: string[],
   rules = [TERN_ALERT_RULES],
+  /** Where it listens (default: a free port), for a service told its address before it starts. */
+  port?: number,
 ): Promise<TestPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'prometheus-'));
   const config = join(dir, 'prometheus.yml');
@@ -38,7 +40,7 @@ export async function startPrometheus(
       scrape_configs: [{ job_name: 'tern', static_configs: [{ targets }] }],
     }),
   );
-  const port = await freePort();
+  port ??= await freePort();
   const child = spawn(
     'prometheus',
     [

@@ -18,6 +18,7 @@ import { ConsoleServer } from './console-server';
 import { DeadLetterDesk } from './dead-letter-desk';
 import type { analyticsSettings } from './config';
 import { MessageTraceRepository } from './message-trace.repository';
+import { PrometheusFigures } from './prometheus-figures';
 import { RouteFiguresRepository } from './route-figures.repository';
 import { WeightsPublisher } from './weights-publisher';
 
@@ -94,6 +95,7 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
       traces: new MessageTraceRepository(clickhouse),
       deadLetters,
       reports,
+      prometheus: config.prometheusUrl ? new PrometheusFigures(config.prometheusUrl) : undefined,
       weights: () => publisher.latest(),
       analyticsHashKey: config.analyticsHashKey,
       tls: access.tls,

@@ -27,6 +27,11 @@ export const analyticsSettings = {
     'Port of the operators’ web console (HTTPS on the gRPC certificate when one is set); 0 picks a free one',
     env.port().default(8088),
   ),
+  prometheusUrl: setting(
+    'TERN_PROMETHEUS_URL',
+    'Prometheus that scrapes the routers and consumers: the console shows breaker states and consumer lag from it (unset: not shown)',
+    env.url().optional(),
+  ),
   // A new or changed route's first outcomes should reach the router within seconds: until they do, it draws
   // from the tier priors, which send a share of OTPs to routes that later figures show to be slow.
   intervalMs: setting(

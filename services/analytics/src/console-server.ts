@@ -18,6 +18,7 @@ import {
   trafficFragment,
   trafficPage,
   tracePage,
+  type RoutingView,
   type TrafficWindow,
   type Viewer,
 } from './domain/console-pages';
@@ -25,6 +26,7 @@ import { traceQuery } from './domain/message-trace';
 import { esc, renderReportHtml } from './domain/report-html';
 import { deliveryRate } from './domain/route-weights';
 import type { MessageTraceRepository } from './message-trace.repository';
+import type { PrometheusFigures } from './prometheus-figures';
 import type { RouteFiguresRepository } from './route-figures.repository';
 
 /** The cookie a signed-in browser holds: the operator's token, so a token revoked in the file signs it out. */
@@ -71,6 +73,8 @@ export interface ConsoleDeps {
   traces: MessageTraceRepository;
   deadLetters: DeadLetterDesk;
   reports: RecentReports;
+  /** Breakers and consumer lag, where a Prometheus scrapes the platform. */
+  prometheus: PrometheusFigures | undefined;
   /** The routing weights as analytics last published them. */
   weights: () => readonly events.RoutingWeight[];
   /** The analytics hash key: a recipient is found by the HMAC dlr stored. */
@@ -209,6 +213,7 @@ export class ConsoleServer {
     const tierOf = new Map(routes.map((r) => [`${r.country}/${r.channelId}`, r.tier]));
     return routingPage({
       computedAt: weights[0]?.computedAt,
+      live: await this.liveFigures(),
       weights: [...weights]
         .sort((a, b) => a.country.localeCompare(b.country) || a.mccMnc.localeCompare(b.mccMnc))
         .map((w) => {
@@ -227,6 +232,20 @@ export class ConsoleServer {
           };
         }),
     });
+  }
+
+  /** Breakers and lag from Prometheus; without one, or with it away, the page says so and shows the rest. */
+  private async liveFigures(): Promise<RoutingView['live']> {
+    const { prometheus, log } = this.deps;
+    if (!prometheus)
+      return 'Breakers and consumer lag show here when TERN_PROMETHEUS_URL names the Prometheus that scrapes the platform.';
+    try {
+      const [breakers, lag] = await Promise.all([prometheus.breakers(), prometheus.lag()]);
+      return { breakers, lag };
+    } catch (error) {
+      log.warn({ err: error }, 'Prometheus unavailable for the console');
+      return 'Prometheus did not answer: breakers and consumer lag are not shown.';
+    }
   }
 
   private async trace(url: URL): Promise<string> {

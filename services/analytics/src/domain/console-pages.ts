@@ -25,7 +25,8 @@ th{background:#f6f8fa}td:first-child,th:first-child,td.text{text-align:left}
 .below{color:#b42318;font-weight:600}.within{color:#1a7f37}.above{color:#0969da}.unknown{color:#6e7781}
 .note{color:#57606a}.error{color:#b42318;font-weight:600}.ok{color:#1a7f37;font-weight:600}
 .figures{display:flex;gap:24px}.figure{border:1px solid #d0d7de;padding:8px 16px;border-radius:6px}
-.figure b{display:block;font-size:22px}.why{background:#f6f8fa;padding:6px 10px;border-left:3px solid #0969da}`;
+.figure b{display:block;font-size:22px}.why{background:#f6f8fa;padding:6px 10px;border-left:3px solid #0969da}
+.breaker.open{color:#b42318;font-weight:600}.breaker.half-open{color:#bf8700;font-weight:600}`;
 
 const PAGES = [
   ['/', 'Traffic'],
@@ -114,6 +115,15 @@ route against its tier's industry range. This page updates itself.</p>
 <div id="live" data-refresh="/?window=${view.window}&amp;fragment=1">${trafficFragment(view)}</div>`;
 }
 
+/** A router breaker's state, the worst over every router. */
+export type BreakerState = 'closed' | 'half-open' | 'open';
+
+export interface ConsumerLag {
+  group: string;
+  topic: string;
+  records: number;
+}
+
 export interface RoutingView {
   weights: {
     country: string;
@@ -128,23 +138,60 @@ export interface RoutingView {
     benchmark?: { delivery: [number, number]; latencyS: [number, number] } | undefined;
   }[];
   computedAt: Date | undefined;
+  /**
+   * From the routers' and consumers' metrics, when a Prometheus is configured: the worst state of each
+   * breaker (`channel/mcc_mnc`) over every router, and each consumer group's lag per topic. A string says
+   * why they are not shown.
+   */
+  live: { breakers: Map<string, BreakerState>; lag: ConsumerLag[] } | string;
 }
 
 export function routingPage(view: RoutingView): string {
-  const rows = view.weights.map(
-    (w) =>
+  const breakers = typeof view.live === 'string' ? undefined : view.live.breakers;
+  // A carrier's route is as open as its own breaker or its channel's, whichever is worse.
+  const breakerOf = (channelId: string, mccMnc: string) => {
+    const states = [
+      breakers?.get(`${channelId}/`),
+      mccMnc ? breakers?.get(`${channelId}/${mccMnc}`) : undefined,
+    ];
+    return states.includes('open')
+      ? 'open'
+      : states.includes('half-open')
+        ? 'half-open'
+        : breakers
+          ? 'closed'
+          : '';
+  };
+  const rows = view.weights.map((w) => {
+    const breaker = breakerOf(w.channelId, w.mccMnc);
+    return (
       `<tr><td>${esc(w.country)}</td><td class="text">${esc(w.mccMnc || 'all')}</td><td class="text">${esc(w.channelId)}</td>` +
-      `<td class="text">${esc(w.tier)}</td><td>${w.attempts.toFixed(0)}</td><td>${pct(w.deliveryRate)}</td>` +
+      `<td class="text">${esc(w.tier)}</td><td class="text breaker ${breaker}">${breaker}</td><td>${w.attempts.toFixed(0)}</td><td>${pct(w.deliveryRate)}</td>` +
       `<td>${secs(w.latencyP50Ms)}</td><td>${secs(w.latencyP95Ms)}</td><td>${money(w.costPerDelivered)}</td>` +
-      `<td class="text">${w.benchmark ? `${pct(w.benchmark.delivery[0])}-${pct(w.benchmark.delivery[1])}, ${w.benchmark.latencyS[0]}-${w.benchmark.latencyS[1]} s` : ''}</td></tr>`,
-  );
+      `<td class="text">${w.benchmark ? `${pct(w.benchmark.delivery[0])}-${pct(w.benchmark.delivery[1])}, ${w.benchmark.latencyS[0]}-${w.benchmark.latencyS[1]} s` : ''}</td></tr>`
+    );
+  });
+  const lanes =
+    typeof view.live === 'string'
+      ? `<p class="note" id="no-live">${esc(view.live)}</p>`
+      : `<table id="lag"><tr><th>topic</th><th>consumer group</th><th>lag (records)</th></tr>
+${view.live.lag
+  .map(
+    (l) =>
+      `<tr data-topic="${esc(l.topic)}"><td class="text">${esc(l.topic)}</td><td class="text">${esc(l.group)}</td><td>${l.records}</td></tr>`,
+  )
+  .join('\n')}</table>`;
   return `<p>The weights every router follows (routing.weights), as analytics last computed them
 ${view.computedAt ? `at ${esc(view.computedAt.toISOString())}` : ''}: the expected delivery rate (Beta posterior over
-decayed evidence), latency and cost per route, beside its tier's industry range. Circuit breakers and lane lag
-are per router and per lane: see the Grafana dashboard (deploy/monitoring).</p>
-<table id="weights"><tr><th>country</th><th>carrier</th><th>channel</th><th>tier</th><th>evidence (attempts)</th>
+decayed evidence), latency and cost per route, beside its tier's industry range, and each route's circuit
+breaker (the worst over every router).</p>
+<table id="weights"><tr><th>country</th><th>carrier</th><th>channel</th><th>tier</th><th>breaker</th><th>evidence (attempts)</th>
 <th>expected delivery</th><th>p50</th><th>p95</th><th>cost per delivered</th><th>tier range</th></tr>
-${rows.join('\n')}</table>`;
+${rows.join('\n')}</table>
+<h2>Lanes and consumers</h2>
+<p>Records each consumer group has yet to process, per topic: a lane's dispatch topic is
+<code>sms.dispatch.&lt;lane&gt;</code>.</p>
+${lanes}`;
 }
 
 const time = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
