@@ -6,7 +6,7 @@ import { Counter } from 'prom-client';
 
 const rowsWritten = new Counter({
   name: 'tern_dlr_clickhouse_rows_total',
-  help: 'Records written to ClickHouse by kind (attempt, status) and what became of them: written, retried (ClickHouse unavailable), refused (dead-lettered)',
+  help: "Rows written to ClickHouse by kind (attempt, status, callback) and what became of them: written, retried (ClickHouse unavailable), refused (dead-lettered), lost (a callback try's trace row while ClickHouse was away)",
   labelNames: ['kind', 'outcome'],
   registers: [metricsRegistry],
 });
@@ -103,6 +103,31 @@ export function routingRow(r: events.AttemptRecord, decision: events.RoutingDeci
   };
 }
 
+/** What became of one try of a status callback, for the trace. */
+export interface CallbackTry {
+  result: 'delivered' | 'failed' | 'abandoned';
+  /** Tries so far, this one included. */
+  tries: number;
+  httpStatus?: number | undefined;
+  error?: string | undefined;
+}
+
+/** The `message_events` row of one try of a status callback: which status, and what the receiver did. */
+export function callbackRow(e: sms.StatusEvent, done: CallbackTry, at: Date) {
+  const detail: Record<string, string | number> = { result: done.result, tries: done.tries };
+  if (done.httpStatus) detail['httpStatus'] = done.httpStatus;
+  if (done.error) detail['error'] = done.error;
+  return {
+    ...statusEventRow(e),
+    kind: 'callback',
+    reason_code: '',
+    detail: JSON.stringify(detail),
+    at: seconds(at),
+    at_ms: millis(at),
+    event_date: at.toISOString().slice(0, 10),
+  };
+}
+
 /**
  * Writes what analytics and the console read to ClickHouse: attempt records from `sms.attempts` and each
  * message's trace (its status events from `sms.status`, and each attempt's routing decision with its
@@ -127,6 +152,18 @@ export class ClickHouseWriter {
       rows.push(this.events.add(routingRow(record, record.decision)));
     }
     return stored(Promise.all(rows), 'attempt');
+  }
+
+  /**
+   * A status callback's try, in its message's trace. Tries run outside any Kafka handler, so there is no
+   * record to retry: a row ClickHouse does not take is counted (outcome `lost`) and the try stays in dlr's
+   * callback metrics and log.
+   */
+  traceCallback(event: sms.StatusEvent, done: CallbackTry): void {
+    this.events.add(callbackRow(event, done, new Date())).then(
+      () => rowsWritten.inc({ kind: 'callback', outcome: 'written' }),
+      () => rowsWritten.inc({ kind: 'callback', outcome: 'lost' }),
+    );
   }
 
   /** A status event, as one step of its message's trace. */

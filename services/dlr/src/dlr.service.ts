@@ -89,6 +89,7 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
         timeoutMs: config.callbackTimeoutMs,
       },
       this.log,
+      (event, done) => writer.traceCallback(event, done),
     );
     this.callbacks = callbacks;
     this.consumers.push(

@@ -5,6 +5,7 @@ import { metricsRegistry, type Logger } from '@tern/telemetry';
 import type { Redis } from 'ioredis';
 import { Counter, Histogram } from 'prom-client';
 import type { CallbackSender } from './callback-sender';
+import type { CallbackTry } from './clickhouse-writer';
 import {
   CALLBACK_HEADERS,
   callbackBody,
@@ -74,6 +75,8 @@ export class StatusCallbacks {
     private readonly tenants: TenantDirectory,
     private readonly policy: CallbackPolicy,
     private readonly log: Logger,
+    /** Where each try's result goes, for the message's trace. */
+    private readonly trace: (event: sms.StatusEvent, done: CallbackTry) => void,
   ) {
     this.due = new LeasedSchedule(redis, DUE);
     this.advance = redisScript(redis, 'ternDlrCallbackAdvance', 1, ADVANCE);
@@ -177,8 +180,11 @@ export class StatusCallbacks {
       this.release(event.tenantId);
     }
     const where = { messageId: event.messageId, tenantId: event.tenantId, eventId: id };
+    const tries = earlierTries + 1;
+    const httpStatus = outcome.status;
     if (outcome.ok) {
       callbacks.inc({ outcome: 'delivered' });
+      this.trace(event, { result: 'delivered', tries, httpStatus });
       await execOrThrow(
         this.redis
           .multi()
@@ -188,15 +194,16 @@ export class StatusCallbacks {
       );
       return;
     }
-    const tries = earlierTries + 1;
     const now = Date.now();
     const next = nextCallbackTry(tries, firstTriedAt, now, this.policy);
     if (next === undefined) {
       callbacks.inc({ outcome: 'abandoned' });
+      this.trace(event, { result: 'abandoned', tries, httpStatus, error: outcome.error });
       this.log.warn({ ...where, tries, error: outcome.error }, 'status callback abandoned');
       return this.forget(id);
     }
     callbacks.inc({ outcome: 'failed' });
+    this.trace(event, { result: 'failed', tries, httpStatus, error: outcome.error });
     this.log.info(
       { ...where, tries, error: outcome.error, nextTryInMs: next - now },
       'status callback failed',

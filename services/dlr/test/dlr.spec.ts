@@ -678,6 +678,26 @@ describe('dlr', () => {
     expect(accepted().every((a) => a.signed)).toBe(true);
     for (const { eventId } of accepted()) expect(receiver.tries.get(eventId)).toBe(3);
     expect(accepted()[0]?.event).not.toHaveProperty('callbackUrl');
+    // Each try is in the message's trace: two refused, then taken, for each status.
+    const tries = await waitFor('the callback tries in the trace', async () => {
+      const rows = await clickhouse.rows<{ status: string; detail: string }>(
+        sql`SELECT DISTINCT status, detail FROM ${identifier(database)}.message_events
+            WHERE message_id = ${sub.messageId} AND kind = 'callback'`,
+      );
+      return rows.length >= 6 && rows;
+    });
+    const told = (status: string) =>
+      tries
+        .filter((t) => t.status === status)
+        .map((t) => JSON.parse(t.detail) as { result: string; tries: number; httpStatus?: number })
+        .sort((a, b) => a.tries - b.tries);
+    for (const status of ['SUBMITTED', 'DELIVERED']) {
+      expect(told(status)).toEqual([
+        { result: 'failed', tries: 1, httpStatus: 503, error: 'HTTP 503' },
+        { result: 'failed', tries: 2, httpStatus: 503, error: 'HTTP 503' },
+        { result: 'delivered', tries: 3, httpStatus: 204 },
+      ]);
+    }
   });
 
   it('holds a slow receiver to its tenant’s share; other tenants’ callbacks go on', async () => {

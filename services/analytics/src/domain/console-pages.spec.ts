@@ -73,11 +73,24 @@ describe('console pages', () => {
           detail: { reason: 'best score', candidates: [{ channelId: 'direct', score: 2 }] },
           at: 2100,
         },
+        {
+          kind: 'callback',
+          status: 'ROUTED',
+          attempt: 1,
+          channelId: 'direct',
+          reasonCode: '',
+          detail: { result: 'failed', tries: 1, httpStatus: 503 },
+          at: 2200,
+        },
       ],
       attempts: [],
     });
     const routed = html.slice(html.indexOf('data-status="ROUTED"'));
     expect(routed).toContain('<div class="why" data-attempt="1">direct: best score; score 2.000');
     expect(html).toContain('No attempt has ended yet.');
+    // A callback's try is a step of its own, not a status of the message.
+    const callback = html.slice(html.indexOf('<tr data-callback="ROUTED">'));
+    expect(callback).toContain('callback of ROUTED');
+    expect(callback).toContain('result: failed, tries: 1, httpStatus: 503');
   });
 });

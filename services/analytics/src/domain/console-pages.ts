@@ -224,11 +224,15 @@ function traceBody(trace: { messageId: string; events: TraceEvent[]; attempts: A
     trace.events.filter((e) => e.kind === 'routing').map((e) => [e.attempt, { ...decisionOf(e.detail), e }]),
   );
   const steps = trace.events
-    .filter((e) => e.kind === 'status')
+    .filter((e) => e.kind !== 'routing')
     .map((e) => {
       const detail = Object.entries(e.detail)
         .map(([k, v]) => `${esc(k)}: ${esc(String(v))}`)
         .join(', ');
+      if (e.kind === 'callback') {
+        return `<tr data-callback="${esc(e.status)}"><td class="text">${time(e.at)}</td><td class="text">callback of ${esc(e.status)}</td>
+<td>${e.attempt || ''}</td><td class="text"></td><td class="text"></td><td class="text">${detail}</td></tr>`;
+      }
       const decision = e.status === 'ROUTED' ? decisions.get(e.attempt) : undefined;
       const why = decision
         ? `<div class="why" data-attempt="${e.attempt}">${esc(explainDecision(decision.e.channelId, decision))}</div>` +

@@ -1,14 +1,14 @@
 import { events } from '@tern/contracts';
 
-/** One step of a message's trace: a status event, or the routing decision of an attempt. */
+/** One step of a message's trace: a status event, the routing decision of an attempt, or a callback's try. */
 export interface TraceEvent {
-  kind: 'status' | 'routing';
-  /** The status's name (ACCEPTED, ROUTED, DELIVERED...); empty for a routing decision. */
+  kind: 'status' | 'routing' | 'callback';
+  /** The status's name (ACCEPTED, ROUTED, DELIVERED...; for a callback, the status it told); empty for a decision. */
   status: string;
   attempt: number;
   channelId: string;
   reasonCode: string;
-  /** A status's receipt state, error and callback; a decision's candidates and reason (proto3 JSON). */
+  /** A status's receipt state, error and callback; a decision's candidates and reason (proto3 JSON); a callback try's result. */
   detail: Record<string, unknown>;
   /** Epoch ms. */
   at: number;
