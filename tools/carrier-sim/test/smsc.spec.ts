@@ -86,14 +86,18 @@ describe('carrier simulator SMSCs over TCP', () => {
     expect(accepted60).toBeGreaterThanOrEqual(20);
     expect(accepted60).toBeLessThanOrEqual(22);
     expect(burst.filter((r) => r.status === Status.ESME_RTHROTTLED)).toHaveLength(60 - accepted60);
-    // Then a steady 50/s offered for 2 s is cut to the 20/s configured.
+    // Then a steady 50/s offered for 2 s is cut to the 20/s configured: at most 20 a second of the time the
+    // offer really took (longer than 2 s on a loaded machine, which refills the bucket for longer), plus the
+    // token that may have been refilling when it began.
     let accepted = 0;
+    const started = Date.now();
     for (let i = 0; i < 100; i++) {
       if ((await s.request('submit_sm', sms())).status === Status.ESME_ROK) accepted++;
       await new Promise((r) => setTimeout(r, 20));
     }
+    const seconds = (Date.now() - started) / 1000;
     expect(accepted).toBeGreaterThanOrEqual(36);
-    expect(accepted).toBeLessThanOrEqual(48);
+    expect(accepted).toBeLessThanOrEqual(Math.floor(20 * seconds) + 1);
     await s.unbind();
   });
 
