@@ -122,6 +122,12 @@ export const topics = {
   }),
   /** Each attempt's outcome for analytics; dlr's attempt writer batches them into ClickHouse. */
   attempts: defineTopic({ name: 'sms.attempts', codec: events.AttemptRecord, key: (a) => a.messageId }),
+  /** Conversions the tenants reported (ReportConversion); dlr writes them to ClickHouse for the weights. */
+  conversions: defineTopic({
+    name: 'sms.conversions',
+    codec: events.ConversionReported,
+    key: (c) => c.messageId,
+  }),
   /** Mobile-originated messages (STOP replies) keyed by the handset, so one number's replies stay in order. */
   inbound: defineTopic({ name: 'sms.inbound', codec: events.InboundMessage, key: (m) => m.from }),
   routingWeights: defineTopic({

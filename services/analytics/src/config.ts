@@ -54,6 +54,11 @@ export const analyticsSettings = {
     'Latency quantiles are taken over this recent window',
     env.int(60_000, 7 * 24 * 3_600_000).default(900_000),
   ),
+  conversionWindowMs: setting(
+    'TERN_ANALYTICS_CONVERSION_WINDOW_MS',
+    'A delivered OTP whose code was not reported used within this time counts as not converted (tenants that report conversions)',
+    env.int(1000, 24 * 3_600_000).default(120_000),
+  ),
   minCarrierAttempts: setting(
     'TERN_ANALYTICS_MIN_CARRIER_ATTEMPTS',
     'Attempts a carrier needs in the window for weights of its own (else its country’s apply)',

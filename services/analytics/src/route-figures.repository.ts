@@ -1,6 +1,6 @@
 import { sql, type ClickHouse } from '@tern/clickhouse';
 import type { RouteFigures, TrafficBucket } from './domain/channel-report';
-import type { RouteLatency, RouteMinute } from './domain/route-weights';
+import type { ConversionMinute, RouteLatency, RouteMinute } from './domain/route-weights';
 
 interface MinuteRow {
   minute: string;
@@ -19,6 +19,14 @@ interface LatencyRow {
   mcc_mnc: string;
   channel_id: string;
   latency: number[];
+}
+
+interface ConversionRow {
+  minute: string;
+  country: string;
+  channel_id: string;
+  delivered: string;
+  converted: string;
 }
 
 interface ReportRow {
@@ -70,6 +78,36 @@ export class RouteFiguresRepository {
       delivered: Number(r.delivered),
       failed: Number(r.failed),
       cost: Number(r.cost),
+    }));
+  }
+
+  /**
+   * Per route and minute since `since`: OTPs whose delivery receipt came before `matureBefore` (time enough
+   * for their code to be used), of tenants that report conversions, and how many of them were converted.
+   */
+  async conversionMinutes(since: Date, matureBefore: Date): Promise<ConversionMinute[]> {
+    const rows = await this.db.rows<ConversionRow>(sql`
+      SELECT toUnixTimestamp(toStartOfMinute(done_at)) AS minute, country, channel_id,
+        count() AS delivered, sum(converted) AS converted
+      FROM (
+        SELECT message_id, any(country) AS country, any(channel_id) AS channel_id, max(done_at) AS done_at
+        FROM attempts FINAL
+        WHERE message_type = 'OTP' AND status = 'DELIVERED'
+          AND done_at >= ${since} AND done_at < ${matureBefore}
+          AND tenant_id IN (SELECT tenant_id FROM conversions WHERE reported_at >= ${since})
+        GROUP BY message_id
+      )
+      ANY LEFT JOIN (
+        SELECT message_id, toUInt8(1) AS converted FROM conversions
+        WHERE reported_at >= ${since} GROUP BY message_id
+      ) USING message_id
+      GROUP BY minute, country, channel_id`);
+    return rows.map((r) => ({
+      minute: Number(r.minute) * 1000,
+      country: r.country,
+      channelId: r.channel_id,
+      delivered: Number(r.delivered),
+      converted: Number(r.converted),
     }));
   }
 

@@ -2,7 +2,13 @@ import type { events } from '@tern/contracts';
 import { topics, type TypedProducer } from '@tern/kafka';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import { Gauge } from 'prom-client';
-import { deliveryRate, routeWeights, type WeightPolicy } from './domain/route-weights';
+import {
+  conversionEvidence,
+  deliveryRate,
+  routeWeights,
+  type ConversionEvidence,
+  type WeightPolicy,
+} from './domain/route-weights';
 import type { RouteFiguresRepository } from './route-figures.repository';
 
 const routeDelivery = new Gauge({
@@ -22,11 +28,14 @@ export interface PublisherSettings extends WeightPolicy {
   windowMs: number;
   /** Latency quantiles are taken over this recent window. */
   latencyWindowMs: number;
+  /** A delivered OTP whose code was not used within this time counts as not converted. */
+  conversionWindowMs: number;
 }
 
 /** One cycle of the feedback loop: route figures from ClickHouse -> weights -> `routing.weights`. */
 export class WeightsPublisher {
   private published: events.RoutingWeight[] = [];
+  private confirmed: ConversionEvidence[] = [];
 
   constructor(
     private readonly figures: RouteFiguresRepository,
@@ -36,19 +45,28 @@ export class WeightsPublisher {
   ) {}
 
   async publish(now = Date.now()): Promise<events.RoutingWeight[]> {
-    const [minutes, latencies] = await Promise.all([
-      this.figures.minutes(new Date(now - this.settings.windowMs)),
+    const since = new Date(now - this.settings.windowMs);
+    const [minutes, latencies, conversionMinutes] = await Promise.all([
+      this.figures.minutes(since),
       this.figures.latencies(new Date(now - this.settings.latencyWindowMs)),
+      this.figures.conversionMinutes(since, new Date(now - this.settings.conversionWindowMs)),
     ]);
-    const weights = routeWeights(minutes, latencies, now, this.settings);
+    const conversions = conversionEvidence(conversionMinutes, now, this.settings.halfLifeMs);
+    const weights = routeWeights(minutes, latencies, now, this.settings, conversions);
     await Promise.all(weights.map((w) => this.producer.enqueue(topics.routingWeights, w)));
     for (const w of weights) {
       if (!w.mccMnc) routeDelivery.set({ country: w.country, channel: w.channelId }, deliveryRate(w));
     }
     lastPublished.set(now / 1000);
     this.published = weights;
+    this.confirmed = conversions;
     this.log.debug({ routes: weights.length }, 'routing weights published');
     return weights;
+  }
+
+  /** What conversions said of each route in the last cycle. */
+  latestConversions(): readonly ConversionEvidence[] {
+    return this.confirmed;
   }
 
   /** The weights of the last cycle. */

@@ -6,7 +6,7 @@ import { Counter } from 'prom-client';
 
 const rowsWritten = new Counter({
   name: 'tern_dlr_clickhouse_rows_total',
-  help: "Rows written to ClickHouse by kind (attempt, status, callback) and what became of them: written, retried (ClickHouse unavailable), refused (dead-lettered), lost (a callback try's trace row while ClickHouse was away)",
+  help: "Rows written to ClickHouse by kind (attempt, status, conversion, callback) and what became of them: written, retried (ClickHouse unavailable), refused (dead-lettered), lost (a callback try's trace row while ClickHouse was away)",
   labelNames: ['kind', 'outcome'],
   registers: [metricsRegistry],
 });
@@ -103,6 +103,21 @@ export function routingRow(r: events.AttemptRecord, decision: events.RoutingDeci
   };
 }
 
+/** The `conversions` row of a reported conversion (migrations/005_conversions.sql). */
+export function conversionRow(c: events.ConversionReported) {
+  const reportedAt = c.reportedAt ?? new Date();
+  return {
+    message_id: c.messageId,
+    tenant_id: c.tenantId,
+    message_type: short(sms.messageTypeToJSON(c.type)),
+    country: c.country,
+    accepted_at: seconds(c.acceptedAt),
+    converted_at: seconds(c.convertedAt ?? reportedAt),
+    reported_at: seconds(reportedAt),
+    reported_date: reportedAt.toISOString().slice(0, 10),
+  };
+}
+
 /** What became of one try of a status callback, for the trace. */
 export interface CallbackTry {
   result: 'delivered' | 'failed' | 'abandoned';
@@ -129,8 +144,8 @@ export function callbackRow(e: sms.StatusEvent, done: CallbackTry, at: Date) {
 }
 
 /**
- * Writes what analytics and the console read to ClickHouse: attempt records from `sms.attempts` and each
- * message's trace (its status events from `sms.status`, and each attempt's routing decision with its
+ * Writes what analytics and the console read to ClickHouse: attempt records from `sms.attempts`, reported
+ * conversions from `sms.conversions`, and each message's trace (its status events from `sms.status`, and each attempt's routing decision with its
  * record), many records to one insert. The Kafka handler awaits its rows' insert, so an offset is
  * committed only once the rows are stored: while ClickHouse is away the records are retried (never
  * dead-lettered) and arrive when it is back. A row written twice (an insert that succeeded but whose answer
@@ -139,10 +154,17 @@ export function callbackRow(e: sms.StatusEvent, done: CallbackTry, at: Date) {
 export class ClickHouseWriter {
   private readonly attempts;
   private readonly events;
+  private readonly conversions;
 
   constructor(db: ClickHouse, options: { maxRows: number; lingerMs: number }) {
     this.attempts = new InsertBatcher<ReturnType<typeof attemptRow>>(db, 'attempts', options);
     this.events = new InsertBatcher<ReturnType<typeof statusEventRow>>(db, 'message_events', options);
+    this.conversions = new InsertBatcher<ReturnType<typeof conversionRow>>(db, 'conversions', options);
+  }
+
+  /** A conversion a tenant reported. */
+  writeConversion(conversion: events.ConversionReported): Promise<void> {
+    return stored(this.conversions.add(conversionRow(conversion)), 'conversion');
   }
 
   /** An attempt's row; with its first report, the routing decision that chose its channel. */
@@ -173,7 +195,7 @@ export class ClickHouseWriter {
 }
 
 /** A refused row is a poison record (dead-lettered with ClickHouse's reason); anything else is retried. */
-async function stored(insert: Promise<unknown>, kind: 'attempt' | 'status'): Promise<void> {
+async function stored(insert: Promise<unknown>, kind: 'attempt' | 'status' | 'conversion'): Promise<void> {
   try {
     await insert;
     rowsWritten.inc({ kind, outcome: 'written' });

@@ -18,7 +18,7 @@ const CALLBACK_POLL_MS = 250;
 
 /**
  * Wires dlr: submissions and receipts into the attempt ledger, statuses, retries and attempt records out;
- * attempt records and each message's trace into ClickHouse; status events out to the tenants' callback URLs.
+ * attempt records, reported conversions and each message's trace into ClickHouse; status events out to the tenants' callback URLs.
  */
 @Injectable()
 export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -98,11 +98,11 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
         correlator.submitted(value),
       ),
       receiptsConsumer.on(topics.dlr, ({ value }) => correlator.receipt(value)),
-      // A whole insert's worth of records in flight per partition, each committed once its row is stored.
-      consumer('attempts', { keyOrdered: false, concurrency: config.attemptBatchRows }).on(
-        topics.attempts,
-        ({ value }) => writer.writeAttempt(value),
-      ),
+      // A whole insert's worth of records in flight per partition, each committed once its row is stored;
+      // the reported conversions too, the other figures the routing weights are made of.
+      consumer('attempts', { keyOrdered: false, concurrency: config.attemptBatchRows })
+        .on(topics.attempts, ({ value }) => writer.writeAttempt(value))
+        .on(topics.conversions, ({ value }) => writer.writeConversion(value)),
       // Every status event into its message's trace, as many at once as one insert takes.
       consumer('trace', { keyOrdered: false, concurrency: config.attemptBatchRows }).on(
         topics.status,

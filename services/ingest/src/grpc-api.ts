@@ -13,6 +13,7 @@ import { GrpcServer, type GrpcTls } from '@tern/service-kit';
 import type { Redis } from 'ioredis';
 import type { Acceptor, ApiPath, ItemOutcome } from './acceptor';
 import type { Violation } from './domain/send-request';
+import type { ConversionIntake } from './conversion-intake';
 import type { MessageStore } from './message-store';
 import { checkStartFrom, CursorError, StatusStreamReader, type StartFrom } from './status-stream';
 import type { Tenant, TenantDirectory } from '@tern/config';
@@ -44,6 +45,7 @@ export const smsServiceDefinition = {
   getMessage: method('GetMessage', sms.GetMessageRequest, sms.Message),
   streamStatus: method('StreamStatus', sms.StreamStatusRequest, sms.StatusEvent, true),
   streamStatusBatches: method('StreamStatusBatches', sms.StreamStatusRequest, sms.StatusEventBatch, true),
+  reportConversion: method('ReportConversion', sms.ReportConversionRequest, sms.ReportConversionResponse),
 } satisfies grpc.ServiceDefinition;
 
 /**
@@ -173,6 +175,7 @@ export interface GrpcApiDeps {
   tenants: TenantDirectory;
   acceptor: Acceptor;
   messages: MessageStore;
+  conversions: ConversionIntake;
   /** A fresh connection per status stream (blocking reads). */
   streamConnection: () => Redis;
   /** Status streams open at once on this instance: per tenant, and in all. */
@@ -195,6 +198,8 @@ export class GrpcApi {
     SendBatch: (tenant: Tenant, req: sms.SendBatchRequest, path: CallerPath) =>
       this.sendBatch(tenant, req, path),
     GetMessage: (tenant: Tenant, req: sms.GetMessageRequest) => this.getMessage(tenant, req),
+    ReportConversion: (tenant: Tenant, req: sms.ReportConversionRequest) =>
+      this.reportConversion(tenant, req),
   };
 
   constructor(private readonly deps: GrpcApiDeps) {
@@ -206,6 +211,7 @@ export class GrpcApi {
         sendMessage: this.unary(this.unaryCalls.SendMessage),
         sendBatch: this.unary(this.unaryCalls.SendBatch),
         getMessage: this.unary(this.unaryCalls.GetMessage),
+        reportConversion: this.unary(this.unaryCalls.ReportConversion),
         streamStatus: (call: grpc.ServerWritableStream<sms.StreamStatusRequest, sms.StatusEvent>) =>
           void this.streamStatus(call, (events) => events),
         streamStatusBatches: (
@@ -333,6 +339,28 @@ export class GrpcApi {
       throw new ApiError(grpc.status.NOT_FOUND, `message ${request.messageId} not found`);
     }
     return stored.view;
+  }
+
+  private async reportConversion(
+    tenant: Tenant,
+    request: sms.ReportConversionRequest,
+  ): Promise<sms.ReportConversionResponse> {
+    const outcome = await this.deps.conversions.report(tenant.id, request);
+    switch (outcome.kind) {
+      case 'recorded':
+        return outcome.response;
+      case 'invalid':
+        throw invalid(outcome.violations);
+      case 'not-found':
+        throw new ApiError(grpc.status.NOT_FOUND, outcome.description);
+      case 'late':
+        throw new ApiError(grpc.status.FAILED_PRECONDITION, outcome.description, {
+          code: 'CONVERSION_AFTER_VALIDITY',
+          violations: [
+            { field: 'converted_at', code: 'CONVERSION_AFTER_VALIDITY', description: outcome.description },
+          ],
+        });
+    }
   }
 
   /** A tenant's status events, each batch the reader hands over written as `responses` make of it. */

@@ -98,6 +98,14 @@ export class IdempotencyStore {
     return results;
   }
 
+  /** The id of the message accepted under (tenant, client reference), if one was. */
+  async acceptedId(tenantId: string, reference: string): Promise<string | undefined> {
+    const held = await this.redis.get(this.key(tenantId, reference));
+    if (held === null) return undefined;
+    const entry = JSON.parse(held) as Entry;
+    return entry.state === 'accepted' ? entry.id : undefined;
+  }
+
   /** Marks reservations accepted (their message is in Kafka), keeping their expiry. */
   async accepted(tenantId: string, items: readonly { reference: string; token: string }[]): Promise<void> {
     if (items.length === 0) return;

@@ -9,6 +9,7 @@ import { Acceptor } from './acceptor';
 import type { ingestSettings } from './config';
 import { GrpcApi } from './grpc-api';
 import { HttpApi } from './http-api';
+import { ConversionIntake } from './conversion-intake';
 import { IdempotencyStore } from './idempotency';
 import { MessageStore } from './message-store';
 import { loadNumberRanges } from './number-ranges-file';
@@ -57,9 +58,11 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       config.statusRetentionHours * HOUR_MS,
       config.statusStreamMaxLen,
     );
+    const producer = this.kafka.producer();
+    const idempotency = new IdempotencyStore(redis, config.idempotencyHours * 3600);
     const acceptor = new Acceptor({
-      producer: this.kafka.producer(),
-      idempotency: new IdempotencyStore(redis, config.idempotencyHours * 3600),
+      producer,
+      idempotency,
       messages,
       limiter: new TokenBuckets(redis, 'tern:ingest:rate:'),
       log: this.log,
@@ -103,6 +106,13 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       tenants,
       acceptor,
       messages,
+      conversions: new ConversionIntake(
+        redis,
+        messages,
+        idempotency,
+        producer,
+        config.statusRetentionHours * HOUR_MS,
+      ),
       streamConnection: () => redis.duplicate(),
       streamLimits: { perTenant: config.statusStreamsPerTenant, total: config.statusStreamsMax },
       tls,

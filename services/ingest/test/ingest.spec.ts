@@ -126,7 +126,9 @@ beforeAll(async () => {
   watcher = kafka.consumer({ groupId: `${run}-watch`, sessionTimeout: 10_000 });
   await watcher.connect();
   await watcher.subscribe({
-    topics: [topics.accepted.name, topics.status.name, topics.sendEvents.dlq].map(testClusterName),
+    topics: [topics.accepted.name, topics.status.name, topics.conversions.name, topics.sendEvents.dlq].map(
+      testClusterName,
+    ),
     fromBeginning: false,
   });
   let assigned = false;
@@ -379,6 +381,73 @@ describe('gRPC SmsService', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const after = await client.unary('getMessage', { messageId: id }, acme.apiKey);
     expect(after['status']).toBe('MESSAGE_STATUS_DELIVERED');
+  });
+
+  it("takes conversion reports once per message, by id or reference, for the tenant's own messages only", async () => {
+    const reference = `conv-${run}`;
+    const sent = await client.unary('sendMessage', message({ clientReference: reference }), acme.apiKey);
+    const id = sent['messageId'] as string;
+    const usedAt = new Date(Date.now() + 2000);
+    const first = await client.unary(
+      'reportConversion',
+      { clientReference: reference, convertedAt: usedAt },
+      acme.apiKey,
+    );
+    expect(first).toMatchObject({ messageId: id, duplicate: false });
+    // Dates: see the status stream test below on Timestamps in this process.
+    expect(first['convertedAt']).toEqual(usedAt);
+    // Again, by id and with another time: the first conversion stands and nothing is published again.
+    const again = await client.unary('reportConversion', { messageId: id }, acme.apiKey);
+    expect(again).toMatchObject({ messageId: id, duplicate: true });
+    expect(again['convertedAt']).toEqual(usedAt);
+    // Another tenant cannot report (or learn of) acme's message, by id or by acme's reference.
+    for (const request of [{ messageId: id }, { clientReference: reference }]) {
+      expect((await failure(client.unary('reportConversion', request, globex.apiKey))).code).toBe(
+        grpc.status.NOT_FOUND,
+      );
+    }
+    const published = await waitFor('the conversion on sms.conversions', () => {
+      const found = recordsOf(topics.conversions, (c) => c.messageId === id);
+      return found.length > 0 && found;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(recordsOf(topics.conversions, (c) => c.messageId === id)).toHaveLength(1);
+    expect(published[0]).toMatchObject({
+      tenantId: acme.id,
+      type: sms.MessageType.MESSAGE_TYPE_OTP,
+      country: 'ID',
+      convertedAt: usedAt,
+    });
+  });
+
+  it('refuses malformed and late conversion reports with the field and reason', async () => {
+    const sent = await client.unary(
+      'sendMessage',
+      message({ clientReference: `late-${run}`, validity: { seconds: 60, nanos: 0 } }),
+      acme.apiKey,
+    );
+    const id = sent['messageId'] as string;
+    const refusal = async (request: Plain) => failure(client.unary('reportConversion', request, acme.apiKey));
+    const neither = await refusal({});
+    expect(neither).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, errorCode: 'ONE_OF_REQUIRED' });
+    expect(neither.violations).toEqual([{ field: 'message_id', reason: 'ONE_OF_REQUIRED' }]);
+    const before = await refusal({
+      messageId: id,
+      convertedAt: new Date(Date.now() - 3_600_000),
+    });
+    expect(before).toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      errorCode: 'CONVERTED_BEFORE_ACCEPTED',
+    });
+    // Its validity (60 s) ends before this time, which is still within the clocks' allowed skew of now.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const late = await refusal({ messageId: id, convertedAt: new Date(Date.now() + 59_000) });
+    expect(late).toMatchObject({
+      code: grpc.status.FAILED_PRECONDITION,
+      errorCode: 'CONVERSION_AFTER_VALIDITY',
+    });
+    expect(late.violations).toEqual([{ field: 'converted_at', reason: 'CONVERSION_AFTER_VALIDITY' }]);
+    expect(recordsOf(topics.conversions, (c) => c.messageId === id)).toEqual([]);
   });
 
   it("streams a tenant's status events live and resumes from a cursor", async () => {

@@ -1,4 +1,10 @@
-import { deliveryRate, routeWeights, type RouteMinute } from './route-weights';
+import {
+  conversionEvidence,
+  deliveryRate,
+  routeWeights,
+  type ConversionMinute,
+  type RouteMinute,
+} from './route-weights';
 
 const NOW = Date.parse('2026-11-28T12:00:00Z');
 const policy = { halfLifeMs: 180_000, minCarrierAttempts: 50 };
@@ -67,5 +73,75 @@ describe('routeWeights', () => {
       latencyP95Ms: 4400,
     });
     expect(ws.find((w) => w.channelId === 'quiet')).toMatchObject({ latencyP50Ms: 3000 });
+  });
+});
+
+/** One minute of a route's delivered OTPs and their conversions, a minute ago. */
+const converting = (
+  channelId: string,
+  delivered: number,
+  converted: number,
+  country = 'SG',
+): ConversionMinute => ({
+  minute: NOW - 2 * 60_000,
+  country,
+  channelId,
+  delivered,
+  converted,
+});
+const confirmedOf = (evidence: ReturnType<typeof conversionEvidence>, channelId: string) =>
+  evidence.find((e) => e.channelId === channelId)?.confirmed;
+
+describe('conversionEvidence', () => {
+  it('confirms an honest route’s receipts and discounts those a route fakes, against the country’s best', () => {
+    // 85% of really delivered codes are used; the faking route delivers 60% of what it calls delivered.
+    const evidence = conversionEvidence(
+      [converting('honest', 400, 340), converting('faking', 400, 204)],
+      NOW,
+      180_000,
+    );
+    expect(confirmedOf(evidence, 'honest')).toBe(1);
+    expect(confirmedOf(evidence, 'faking')).toBeGreaterThan(0.6);
+    expect(confirmedOf(evidence, 'faking')).toBeLessThan(0.65);
+  });
+
+  it('lets thin evidence barely move a route: one unused code of three is no proof of fake receipts', () => {
+    const evidence = conversionEvidence(
+      [converting('honest', 400, 340), converting('new', 3, 2)],
+      NOW,
+      180_000,
+    );
+    expect(confirmedOf(evidence, 'new')).toBeGreaterThan(0.95);
+  });
+
+  it('judges a country with one route against the best route elsewhere, and says nothing without a reference', () => {
+    const elsewhere = conversionEvidence(
+      [converting('honest', 400, 340, 'MY'), converting('only', 400, 170, 'TH')],
+      NOW,
+      180_000,
+    );
+    expect(confirmedOf(elsewhere, 'only')).toBeLessThan(0.55);
+    expect(conversionEvidence([converting('thin', 10, 2)], NOW, 180_000)).toEqual([]);
+  });
+
+  it('turns unconfirmed receipts into failures in the weights, for the country and its carriers', () => {
+    const route = (channelId: string) =>
+      Array.from({ length: 10 }, (_, i) => ({
+        ...minutes(channelId, 1, 99, 1)[0]!,
+        minute: NOW - (i + 1) * 60_000,
+      }));
+    const figures = [...route('honest'), ...route('faking')];
+    const evidence = conversionEvidence(
+      [converting('honest', 400, 340), converting('faking', 400, 204)],
+      NOW,
+      180_000,
+    );
+    const ws = routeWeights(figures, [], NOW, { ...policy, minCarrierAttempts: 1 }, evidence);
+    expect(rateOf(ws, 'honest')).toBeGreaterThan(0.95);
+    expect(rateOf(ws, 'faking')).toBeLessThan(0.66);
+    expect(rateOf(ws, 'faking', '52501')).toBeLessThan(0.66);
+    // Without conversions both look alike.
+    const receiptsOnly = routeWeights(figures, [], NOW, policy);
+    expect(rateOf(receiptsOnly, 'faking')).toBeGreaterThan(0.95);
   });
 });

@@ -36,6 +36,98 @@ export interface WeightPolicy {
   minCarrierAttempts: number;
 }
 
+/**
+ * One route's OTPs of one minute that its receipts call delivered, and how many of them the tenants
+ * reported used (only OTPs of tenants that report conversions, and old enough for their conversion to be in).
+ */
+export interface ConversionMinute {
+  /** Start of the minute the attempts ended, epoch ms. */
+  minute: number;
+  country: string;
+  channelId: string;
+  delivered: number;
+  converted: number;
+}
+
+/** What conversions say of one route (country and channel): its figures, time-decayed. */
+export interface ConversionEvidence {
+  country: string;
+  channelId: string;
+  /** OTPs delivered by receipt, and of them converted (decayed counts). */
+  delivered: number;
+  converted: number;
+  /** Conversions per delivered receipt: the route's own, pulled toward the reference while evidence is thin. */
+  rate: number;
+  /** Conversions per delivered receipt of the country's best-converting routes: what a real delivery gives. */
+  reference: number;
+  /** The share of the route's delivery receipts that conversions confirm: min(1, rate / reference). */
+  confirmed: number;
+}
+
+export interface ConversionPolicy {
+  /**
+   * Delivered OTPs worth of prior belief that a route converts like the reference: a route's own rate
+   * moves its weight only as its evidence grows past this (thin evidence does not swing a weight).
+   */
+  priorStrength: number;
+  /** Delivered OTPs (decayed) a route needs before its rate can be the reference. */
+  minReferenceEvidence: number;
+}
+
+export const CONVERSION_POLICY: ConversionPolicy = { priorStrength: 20, minReferenceEvidence: 20 };
+
+/**
+ * How far each route's delivery receipts are confirmed by conversions. A route that fakes receipts reports
+ * DELIVRD for messages no phone got, and their codes are never used: its conversions per delivered receipt
+ * fall below those of honest routes in the same country, whose users convert at the rate real delivery
+ * gives. Per route (country x channel), with counts decayed like the weights' evidence:
+ *
+ *   reference = the highest converted / delivered among the country's routes with at least
+ *               minReferenceEvidence delivered (among every country's routes when fewer than two of the
+ *               country's have that much)
+ *   rate      = (converted + priorStrength x reference) / (delivered + priorStrength)
+ *   confirmed = min(1, rate / reference)
+ *
+ * Routes with no conversion evidence, or in a world with no reference yet, are absent: their receipts stand.
+ */
+export function conversionEvidence(
+  minutes: readonly ConversionMinute[],
+  now: number,
+  halfLifeMs: number,
+  policy: ConversionPolicy = CONVERSION_POLICY,
+): ConversionEvidence[] {
+  const routes = new Map<
+    string,
+    { country: string; channelId: string; delivered: number; converted: number }
+  >();
+  for (const m of minutes) {
+    const decay = 0.5 ** (Math.max(0, now - (m.minute + 60_000)) / halfLifeMs);
+    const key = `${m.country}/${m.channelId}`;
+    const route = routes.get(key) ?? {
+      country: m.country,
+      channelId: m.channelId,
+      delivered: 0,
+      converted: 0,
+    };
+    route.delivered += decay * m.delivered;
+    route.converted += decay * Math.min(m.converted, m.delivered);
+    routes.set(key, route);
+  }
+  const solid = [...routes.values()].filter((r) => r.delivered >= policy.minReferenceEvidence);
+  const best = (among: typeof solid) =>
+    among.length === 0 ? undefined : Math.max(...among.map((r) => r.converted / r.delivered));
+  const everywhere = best(solid);
+  const evidence: ConversionEvidence[] = [];
+  for (const r of routes.values()) {
+    const inCountry = solid.filter((s) => s.country === r.country);
+    const reference = inCountry.length >= 2 ? best(inCountry) : everywhere;
+    if (!reference) continue;
+    const rate = (r.converted + policy.priorStrength * reference) / (r.delivered + policy.priorStrength);
+    evidence.push({ ...r, rate, reference, confirmed: Math.min(1, rate / reference) });
+  }
+  return evidence;
+}
+
 /** Routes whose tier is unknown start from an even prior worth two attempts. */
 const UNKNOWN_TIER_PRIOR: TierPrior = { alpha: 1, beta: 1, latencyP50Ms: 10_000 };
 
@@ -45,7 +137,7 @@ type Evidence = Omit<RouteMinute, 'minute'>;
 /**
  * Routing weights from per-minute figures, per channel and country, and per carrier where it has enough
  * attempts of its own: a Beta posterior of delivery (the tier's prior plus time-decayed deliveries and
- * failures), latency p50/p95 (the tier's prior latency where nothing was delivered), and cost per
+ * failures, the deliveries only as far as conversions confirm them: see conversionEvidence), latency p50/p95 (the tier's prior latency where nothing was delivered), and cost per
  * delivered message (decayed too). Pure: time comes in as `now`.
  */
 export function routeWeights(
@@ -53,7 +145,9 @@ export function routeWeights(
   latencies: readonly RouteLatency[],
   now: number,
   policy: WeightPolicy,
+  conversions: readonly ConversionEvidence[] = [],
 ): events.RoutingWeight[] {
+  const confirmedOf = new Map(conversions.map((c) => [`${c.country}/${c.channelId}`, c.confirmed]));
   const routes = new Map<string, Evidence>();
   const add = (key: string, m: RouteMinute, mccMnc: string, decay: number) => {
     const e = routes.get(key) ?? {
@@ -87,15 +181,17 @@ export function routeWeights(
     if (e.mccMnc && e.attempts < policy.minCarrierAttempts) continue;
     const prior = isTier(e.tier) ? TIER_PRIORS[e.tier] : UNKNOWN_TIER_PRIOR;
     const latency = latencyOf.get(key);
+    // Receipts that conversions do not confirm count as failures (for the route's carriers too).
+    const unconfirmed = e.delivered * (1 - (confirmedOf.get(`${e.country}/${e.channelId}`) ?? 1));
     weights.push({
       country: e.country,
       mccMnc: e.mccMnc,
       channelId: e.channelId,
-      deliveredAlpha: prior.alpha + e.delivered,
-      deliveredBeta: prior.beta + e.failed,
+      deliveredAlpha: prior.alpha + e.delivered - unconfirmed,
+      deliveredBeta: prior.beta + e.failed + unconfirmed,
       latencyP50Ms: latency?.p50Ms || prior.latencyP50Ms,
       latencyP95Ms: latency?.p95Ms || 2 * prior.latencyP50Ms,
-      costPerDelivered: e.delivered > 0 ? e.cost / e.delivered : 0,
+      costPerDelivered: e.delivered - unconfirmed > 0 ? e.cost / (e.delivered - unconfirmed) : 0,
       attempts: e.attempts,
       computedAt,
     });

@@ -6,6 +6,7 @@ import {
   signedBytesOfProtobuf,
   signedTextOfJson,
 } from './event-signature';
+import { checkConversion, conversionTarget } from './conversion';
 import { acceptedView, applyStatusEvent } from './message-view';
 import { eventWindow, validateSendRequest, type IntakePolicy } from './send-request';
 
@@ -236,3 +237,43 @@ function validateSendRequestOk() {
   if (!result.ok) throw new Error('expected valid');
   return result.message;
 }
+
+describe('conversion reports', () => {
+  const message = { acceptedAt: now, expiresAt: new Date(now.getTime() + 10 * 60_000) };
+  const at = (msFromAccept: number) => new Date(now.getTime() + msFromAccept);
+
+  it('names a message by exactly one of message_id and client_reference', () => {
+    const by = (over: Partial<sms.ReportConversionRequest>) =>
+      conversionTarget(sms.ReportConversionRequest.fromPartial(over));
+    expect(by({ messageId: 'm1' })).toEqual({ ok: true, target: { messageId: 'm1' } });
+    expect(by({ clientReference: 'r1' })).toEqual({ ok: true, target: { clientReference: 'r1' } });
+    expect(by({})).toMatchObject({
+      ok: false,
+      violations: [{ field: 'message_id', code: 'ONE_OF_REQUIRED' }],
+    });
+    expect(by({ messageId: 'm1', clientReference: 'r1' })).toMatchObject({
+      ok: false,
+      violations: [{ field: 'client_reference', code: 'ONE_OF_REQUIRED' }],
+    });
+  });
+
+  it('takes a time within the validity, or now when none is given', () => {
+    expect(checkConversion(message, at(30_000), at(40_000))).toEqual({ kind: 'ok', convertedAt: at(30_000) });
+    expect(checkConversion(message, undefined, at(40_000))).toEqual({ kind: 'ok', convertedAt: at(40_000) });
+  });
+
+  it('refuses a conversion after the validity, before the acceptance, or in the future', () => {
+    expect(checkConversion(message, at(11 * 60_000), at(12 * 60_000))).toEqual({
+      kind: 'late',
+      expiresAt: message.expiresAt,
+    });
+    expect(checkConversion(message, at(-5 * 60_000), at(60_000))).toMatchObject({
+      kind: 'invalid',
+      violations: [{ field: 'converted_at', code: 'CONVERTED_BEFORE_ACCEPTED' }],
+    });
+    expect(checkConversion(message, at(10 * 60_000), at(60_000))).toMatchObject({
+      kind: 'invalid',
+      violations: [{ field: 'converted_at', code: 'CONVERTED_AT_AHEAD' }],
+    });
+  });
+});

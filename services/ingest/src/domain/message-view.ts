@@ -17,6 +17,7 @@ export function acceptedView(message: events.SmsMessage): sms.Message {
     updatedAt: message.acceptedAt,
     attempts: [],
     reason: undefined,
+    expiresAt: message.expiresAt,
   };
 }
 
@@ -52,6 +53,7 @@ export function applyStatusEvent(
     updatedAt: undefined,
     attempts: [],
     reason: undefined,
+    expiresAt: undefined,
   };
   const next: sms.Message = {
     ...base,

@@ -117,6 +117,23 @@ export interface MessageApproved {
   adjustments: string[];
 }
 
+/**
+ * sms.conversions: ingest -> dlr (ClickHouse). A message's user used what it carried (see ReportConversion);
+ * analytics weighs each route's delivery receipts by how often they convert.
+ */
+export interface ConversionReported {
+  messageId: string;
+  tenantId: string;
+  type: MessageType;
+  country: string;
+  acceptedAt: Date | undefined;
+  convertedAt:
+    | Date
+    | undefined;
+  /** When Tern took the report. */
+  reportedAt: Date | undefined;
+}
+
 /** How the router chose a channel, kept with the dispatch so a person can see why. */
 export interface RoutingDecision {
   candidates: RoutingCandidate[];
@@ -1107,6 +1124,199 @@ export const MessageApproved: MessageFns<MessageApproved> = {
       ? SmsMessage.fromPartial(object.message)
       : undefined;
     message.adjustments = object.adjustments?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseConversionReported(): ConversionReported {
+  return {
+    messageId: "",
+    tenantId: "",
+    type: 0,
+    country: "",
+    acceptedAt: undefined,
+    convertedAt: undefined,
+    reportedAt: undefined,
+  };
+}
+
+export const ConversionReported: MessageFns<ConversionReported> = {
+  encode(message: ConversionReported, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.messageId !== "") {
+      writer.uint32(10).string(message.messageId);
+    }
+    if (message.tenantId !== "") {
+      writer.uint32(18).string(message.tenantId);
+    }
+    if (message.type !== 0) {
+      writer.uint32(24).int32(message.type);
+    }
+    if (message.country !== "") {
+      writer.uint32(34).string(message.country);
+    }
+    if (message.acceptedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.acceptedAt), writer.uint32(42).fork()).join();
+    }
+    if (message.convertedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.convertedAt), writer.uint32(50).fork()).join();
+    }
+    if (message.reportedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.reportedAt), writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConversionReported {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConversionReported();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.country = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.acceptedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.convertedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.reportedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConversionReported {
+    return {
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      type: isSet(object.type) ? messageTypeFromJSON(object.type) : 0,
+      country: isSet(object.country) ? globalThis.String(object.country) : "",
+      acceptedAt: isSet(object.acceptedAt)
+        ? fromJsonTimestamp(object.acceptedAt)
+        : isSet(object.accepted_at)
+        ? fromJsonTimestamp(object.accepted_at)
+        : undefined,
+      convertedAt: isSet(object.convertedAt)
+        ? fromJsonTimestamp(object.convertedAt)
+        : isSet(object.converted_at)
+        ? fromJsonTimestamp(object.converted_at)
+        : undefined,
+      reportedAt: isSet(object.reportedAt)
+        ? fromJsonTimestamp(object.reportedAt)
+        : isSet(object.reported_at)
+        ? fromJsonTimestamp(object.reported_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ConversionReported): unknown {
+    const obj: any = {};
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.type !== 0) {
+      obj.type = messageTypeToJSON(message.type);
+    }
+    if (message.country !== "") {
+      obj.country = message.country;
+    }
+    if (message.acceptedAt !== undefined) {
+      obj.acceptedAt = message.acceptedAt.toISOString();
+    }
+    if (message.convertedAt !== undefined) {
+      obj.convertedAt = message.convertedAt.toISOString();
+    }
+    if (message.reportedAt !== undefined) {
+      obj.reportedAt = message.reportedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConversionReported>, I>>(base?: I): ConversionReported {
+    return ConversionReported.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConversionReported>, I>>(object: I): ConversionReported {
+    const message = createBaseConversionReported();
+    message.messageId = object.messageId ?? "";
+    message.tenantId = object.tenantId ?? "";
+    message.type = object.type ?? 0;
+    message.country = object.country ?? "";
+    message.acceptedAt = object.acceptedAt ?? undefined;
+    message.convertedAt = object.convertedAt ?? undefined;
+    message.reportedAt = object.reportedAt ?? undefined;
     return message;
   },
 };

@@ -381,7 +381,11 @@ export interface Message {
   updatedAt: Date | undefined;
   attempts: Attempt[];
   /** The reason of a REJECTED, UNDELIVERED, EXPIRED or FAILED message. */
-  reason: StatusReason | undefined;
+  reason:
+    | StatusReason
+    | undefined;
+  /** Delivery is not attempted after this time, and a conversion reported for a later time is refused. */
+  expiresAt: Date | undefined;
 }
 
 /** One try to deliver a message over one channel. */
@@ -412,6 +416,24 @@ export interface StatusReason {
   code: string;
   description: string;
   retryable: boolean;
+}
+
+export interface ReportConversionRequest {
+  /** The message, by Tern's id or by the caller's client_reference (exactly one of the two). */
+  messageId: string;
+  clientReference: string;
+  /** When the user used the code; empty: now. Not before the message was accepted, not after its validity. */
+  convertedAt: Date | undefined;
+}
+
+export interface ReportConversionResponse {
+  messageId: string;
+  /** The conversion time Tern keeps: the first one reported. */
+  convertedAt:
+    | Date
+    | undefined;
+  /** True when the message's conversion was reported before. */
+  duplicate: boolean;
 }
 
 export interface StreamStatusRequest {
@@ -1489,6 +1511,7 @@ function createBaseMessage(): Message {
     updatedAt: undefined,
     attempts: [],
     reason: undefined,
+    expiresAt: undefined,
   };
 }
 
@@ -1535,6 +1558,9 @@ export const Message: MessageFns<Message> = {
     }
     if (message.reason !== undefined) {
       StatusReason.encode(message.reason, writer.uint32(114).fork()).join();
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -1664,6 +1690,14 @@ export const Message: MessageFns<Message> = {
             message.reason = StatusReason.decode(reader, reader.uint32());
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1714,6 +1748,11 @@ export const Message: MessageFns<Message> = {
         ? object.attempts.map((e: any) => Attempt.fromJSON(e))
         : [],
       reason: isSet(object.reason) ? StatusReason.fromJSON(object.reason) : undefined,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
     };
   },
 
@@ -1761,6 +1800,9 @@ export const Message: MessageFns<Message> = {
     if (message.reason !== undefined) {
       obj.reason = StatusReason.toJSON(message.reason);
     }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
     return obj;
   },
 
@@ -1785,6 +1827,7 @@ export const Message: MessageFns<Message> = {
     message.reason = (object.reason !== undefined && object.reason !== null)
       ? StatusReason.fromPartial(object.reason)
       : undefined;
+    message.expiresAt = object.expiresAt ?? undefined;
     return message;
   },
 };
@@ -2104,6 +2147,228 @@ export const StatusReason: MessageFns<StatusReason> = {
     message.code = object.code ?? "";
     message.description = object.description ?? "";
     message.retryable = object.retryable ?? false;
+    return message;
+  },
+};
+
+function createBaseReportConversionRequest(): ReportConversionRequest {
+  return { messageId: "", clientReference: "", convertedAt: undefined };
+}
+
+export const ReportConversionRequest: MessageFns<ReportConversionRequest> = {
+  encode(message: ReportConversionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.messageId !== "") {
+      writer.uint32(10).string(message.messageId);
+    }
+    if (message.clientReference !== "") {
+      writer.uint32(18).string(message.clientReference);
+    }
+    if (message.convertedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.convertedAt), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportConversionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportConversionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientReference = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.convertedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportConversionRequest {
+    return {
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      clientReference: isSet(object.clientReference)
+        ? globalThis.String(object.clientReference)
+        : isSet(object.client_reference)
+        ? globalThis.String(object.client_reference)
+        : "",
+      convertedAt: isSet(object.convertedAt)
+        ? fromJsonTimestamp(object.convertedAt)
+        : isSet(object.converted_at)
+        ? fromJsonTimestamp(object.converted_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ReportConversionRequest): unknown {
+    const obj: any = {};
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.clientReference !== "") {
+      obj.clientReference = message.clientReference;
+    }
+    if (message.convertedAt !== undefined) {
+      obj.convertedAt = message.convertedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportConversionRequest>, I>>(base?: I): ReportConversionRequest {
+    return ReportConversionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportConversionRequest>, I>>(object: I): ReportConversionRequest {
+    const message = createBaseReportConversionRequest();
+    message.messageId = object.messageId ?? "";
+    message.clientReference = object.clientReference ?? "";
+    message.convertedAt = object.convertedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseReportConversionResponse(): ReportConversionResponse {
+  return { messageId: "", convertedAt: undefined, duplicate: false };
+}
+
+export const ReportConversionResponse: MessageFns<ReportConversionResponse> = {
+  encode(message: ReportConversionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.messageId !== "") {
+      writer.uint32(10).string(message.messageId);
+    }
+    if (message.convertedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.convertedAt), writer.uint32(18).fork()).join();
+    }
+    if (message.duplicate !== false) {
+      writer.uint32(24).bool(message.duplicate);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportConversionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportConversionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.convertedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.duplicate = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportConversionResponse {
+    return {
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      convertedAt: isSet(object.convertedAt)
+        ? fromJsonTimestamp(object.convertedAt)
+        : isSet(object.converted_at)
+        ? fromJsonTimestamp(object.converted_at)
+        : undefined,
+      duplicate: isSet(object.duplicate) ? globalThis.Boolean(object.duplicate) : false,
+    };
+  },
+
+  toJSON(message: ReportConversionResponse): unknown {
+    const obj: any = {};
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.convertedAt !== undefined) {
+      obj.convertedAt = message.convertedAt.toISOString();
+    }
+    if (message.duplicate !== false) {
+      obj.duplicate = message.duplicate;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportConversionResponse>, I>>(base?: I): ReportConversionResponse {
+    return ReportConversionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportConversionResponse>, I>>(object: I): ReportConversionResponse {
+    const message = createBaseReportConversionResponse();
+    message.messageId = object.messageId ?? "";
+    message.convertedAt = object.convertedAt ?? undefined;
+    message.duplicate = object.duplicate ?? false;
     return message;
   },
 };
@@ -2798,6 +3063,14 @@ export interface SmsServiceClient {
    */
 
   streamStatusBatches(request: StreamStatusRequest, metadata?: Metadata): Observable<StatusEventBatch>;
+
+  /**
+   * Tells Tern that the user used what a message carried (typed the OTP's code): the one proof of delivery
+   * a carrier cannot fake. Routing weighs a route's delivery receipts by how often its OTPs convert (see
+   * the README). Idempotent per message: a second report answers `duplicate = true` with the first time.
+   */
+
+  reportConversion(request: ReportConversionRequest, metadata?: Metadata): Observable<ReportConversionResponse>;
 }
 
 export interface SmsServiceController {
@@ -2834,11 +3107,29 @@ export interface SmsServiceController {
    */
 
   streamStatusBatches(request: StreamStatusRequest, metadata?: Metadata): Observable<StatusEventBatch>;
+
+  /**
+   * Tells Tern that the user used what a message carried (typed the OTP's code): the one proof of delivery
+   * a carrier cannot fake. Routing weighs a route's delivery receipts by how often its OTPs convert (see
+   * the README). Idempotent per message: a second report answers `duplicate = true` with the first time.
+   */
+
+  reportConversion(
+    request: ReportConversionRequest,
+    metadata?: Metadata,
+  ): Promise<ReportConversionResponse> | Observable<ReportConversionResponse> | ReportConversionResponse;
 }
 
 export function SmsServiceControllerMethods() {
   return function (constructor: Function) {
-    const grpcMethods: string[] = ["sendMessage", "sendBatch", "getMessage", "streamStatus", "streamStatusBatches"];
+    const grpcMethods: string[] = [
+      "sendMessage",
+      "sendBatch",
+      "getMessage",
+      "streamStatus",
+      "streamStatusBatches",
+      "reportConversion",
+    ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
       GrpcMethod("SmsService", method)(constructor.prototype[method], method, descriptor);
