@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // carrier-sim --scenario tiers [--time-scale 10] [--seed 42] [--http-port 18800] [--log file.jsonl]
+//               [--conversions-api http://127.0.0.1:8090 --conversions-key KEY]   (a scenario with `conversion`:
+//                                                        its users' OTP codes reported used, as that tenant)
 // carrier-sim --scenario tiers --platform-config DIR    writes DIR/smpp-channels.yaml (+ DIR/secrets/) for the
 //                                                        SMPP connector and DIR/number-ranges.yaml for ingest, and exits
 import { parseArgs } from 'node:util';
@@ -8,7 +10,7 @@ import { loadScenario } from './scenario';
 import { CarrierSimulator } from './simulator';
 
 const usage =
-  'usage: carrier-sim --scenario NAME|FILE [--time-scale N] [--seed N] [--http-port N] [--log FILE] | [--platform-config DIR]';
+  'usage: carrier-sim --scenario NAME|FILE [--time-scale N] [--seed N] [--http-port N] [--log FILE] [--conversions-api URL --conversions-key KEY] | [--platform-config DIR]';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -19,6 +21,8 @@ async function main(): Promise<void> {
       'http-port': { type: 'string', default: '18800' },
       log: { type: 'string' },
       'platform-config': { type: 'string' },
+      'conversions-api': { type: 'string' },
+      'conversions-key': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -43,6 +47,9 @@ async function main(): Promise<void> {
     ...(values.log ? { logPath: values.log } : {}),
   });
   await simulator.start();
+  if (values['conversions-api'] && values['conversions-key']) {
+    simulator.reportConversionsTo({ apiUrl: values['conversions-api'], apiKey: values['conversions-key'] });
+  }
   process.stdout.write(
     `${JSON.stringify({ msg: 'carrier network up', ...simulator.stats(), httpPort: simulator.httpPort })}\n`,
   );

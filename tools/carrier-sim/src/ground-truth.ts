@@ -17,6 +17,10 @@ export interface ChannelTruth {
   receiptsSent: number;
   receiptsLost: number;
   receiptsQueuedNow: number;
+  /** Receipts that said DELIVRD for a message the route did not deliver. */
+  fakeReceipts: number;
+  /** Codes of this channel's OTPs the users used, as reported to the platform. */
+  conversions: number;
   /** Simulated submit-to-receipt latency of delivered messages, ms. */
   deliveredLatencyMs: number[];
   byCarrier: Record<string, Record<FinalStat, number>>;
@@ -43,6 +47,8 @@ export type TruthEvent =
       parts: number;
       latencyMs: number;
       rule?: string;
+      /** What the receipt claimed instead of `stat` (a route faking DELIVRD). */
+      claimed?: FinalStat;
     }
   | {
       event: 'receipt';
@@ -53,6 +59,8 @@ export type TruthEvent =
       outcome: 'sent' | 'queued' | 'lost';
     }
   | { event: 'duplicate'; channel: string; destination: string }
+  /** A user used the code of a delivered OTP, and the tenant's backend reported it (`outcome`: its answer). */
+  | { event: 'conversion'; channel: string; outcome: string }
   | { event: 'outage'; channel: string; phase: 'start' | 'end' };
 
 /** A truth event with the real time (epoch ms) it happened: what GET /events streams. */
@@ -81,6 +89,8 @@ export class GroundTruth {
         receiptsSent: 0,
         receiptsLost: 0,
         receiptsQueuedNow: 0,
+        fakeReceipts: 0,
+        conversions: 0,
         deliveredLatencyMs: [],
         byCarrier: {},
       };
@@ -110,8 +120,12 @@ export class GroundTruth {
         const byCarrier = (c.byCarrier[event.carrier] ??= emptyOutcomes());
         byCarrier[event.stat]++;
         if (event.stat === 'DELIVRD') c.deliveredLatencyMs.push(event.latencyMs);
+        if (event.claimed === 'DELIVRD') c.fakeReceipts++;
         break;
       }
+      case 'conversion':
+        if (event.outcome === 'reported') c.conversions++;
+        break;
       case 'receipt':
         if (event.outcome === 'sent') c.receiptsSent++;
         else if (event.outcome === 'lost') c.receiptsLost++;

@@ -5,5 +5,6 @@ export * from './clock';
 export * from './ground-truth';
 export * from './submit-validation';
 export * from './simulator';
+export * from './conversions';
 export type { ArrivedMessage } from './smsc';
 export * from './platform-config';

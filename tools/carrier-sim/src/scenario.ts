@@ -37,6 +37,11 @@ const deliveryModel = z.object({
     .default({ UNDELIV: 6, EXPIRED: 3, REJECTD: 1 }),
   /** Share of accepted messages whose receipt never comes (indirect routes lose them). */
   receiptLossRate: probability.default(0),
+  /**
+   * Share of the messages this route fails to deliver that it still reports DELIVRD, after a delivery's usual
+   * time (grey routes and SIM farms): the receipt lies, the ground truth does not.
+   */
+  fakeReceiptRate: probability.default(0),
 });
 export type DeliveryModel = z.infer<typeof deliveryModel>;
 
@@ -118,6 +123,18 @@ const timelineEvent = z.discriminatedUnion('event', [
   }),
 ]);
 
+/**
+ * What the users who get an OTP do: each whose code really arrived uses it with probability `rate` if it came
+ * at once, halved for every `halfLife` it took to arrive, after `delay` (arrival to typing the code). A
+ * simulator given a tenant's API reports each use as that tenant's backend would (ReportConversion).
+ */
+const conversion = z.object({
+  rate: probability,
+  halfLife: duration,
+  delay: latency,
+});
+export type ConversionModel = z.infer<typeof conversion>;
+
 export const scenarioSchema = z
   .object({
     name: z.string().min(1),
@@ -125,6 +142,7 @@ export const scenarioSchema = z
     countries: z.array(country).min(1),
     channels: z.array(channel).min(1),
     timeline: z.array(timelineEvent).default([]),
+    conversion: conversion.optional(),
   })
   .superRefine((s, ctx) => {
     const countries = new Set(s.countries.map((c) => c.code));

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SimClock } from './clock';
+import { drawConversion, referenceInText, reportConversion, type ConversionReporting } from './conversions';
 import { GroundTruth } from './ground-truth';
 import { Random } from './random';
 import type { Scenario, TimelineEvent } from './scenario';
@@ -27,7 +28,12 @@ export class CarrierSimulator {
   readonly clock: SimClock;
   readonly world: World;
   private readonly smscs: Smsc[];
+  private readonly random: Random;
   private http: Server | undefined;
+  private conversions: ConversionReporting | undefined;
+  private stopped = false;
+  /** Users about to type a code. */
+  private readonly typing = new Set<NodeJS.Timeout>();
 
   constructor(private readonly options: SimulatorOptions) {
     const { scenario } = options;
@@ -38,6 +44,7 @@ export class CarrierSimulator {
       options.logPath,
     );
     const random = new Random(options.seed ?? 1);
+    this.random = random;
     const host = options.host ?? '127.0.0.1';
     this.smscs = scenario.channels.map(
       (spec) =>
@@ -47,7 +54,10 @@ export class CarrierSimulator {
           random,
           truth: this.truth,
           host,
-          onMessage: options.onMessage,
+          onMessage: (message) => {
+            options.onMessage?.(message);
+            this.userOf(message);
+          },
         }),
     );
   }
@@ -66,6 +76,34 @@ export class CarrierSimulator {
         this.http?.listen(this.options.httpPort, this.options.host ?? '127.0.0.1', resolve),
       );
     }
+  }
+
+  /**
+   * From now on, the users of delivered OTPs use their codes as the scenario's `conversion` model says, and
+   * each use is reported to the platform as the tenant's backend would.
+   */
+  reportConversionsTo(reporting: ConversionReporting): void {
+    this.conversions = reporting;
+  }
+
+  /** The handset's user: uses a delivered OTP's code, or not, and the tenant's backend reports it. */
+  private userOf(message: ArrivedMessage): void {
+    const model = this.options.scenario.conversion;
+    const reporting = this.conversions;
+    if (!model || !reporting || message.stat !== 'DELIVRD') return;
+    const reference = (reporting.referenceOf ?? referenceInText)(message.text);
+    if (!reference) return;
+    const usedAfterMs = drawConversion(model, message.latencyMs, this.random);
+    if (usedAfterMs === undefined) return;
+    const timer = setTimeout(() => {
+      this.typing.delete(timer);
+      void reportConversion(reporting, reference).then((outcome) => {
+        if (!this.stopped) {
+          this.truth.record({ event: 'conversion', channel: message.channel, outcome }, this.clock.now());
+        }
+      });
+    }, this.clock.realDelay(usedAfterMs));
+    this.typing.add(timer);
   }
 
   /** Takes a channel down now for `simMs` of simulated time: binds dropped, new ones refused. */
@@ -164,6 +202,8 @@ export class CarrierSimulator {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.typing) clearTimeout(timer);
     await Promise.all(this.smscs.map((s) => s.stop()));
     // An /events client stays connected until it leaves: closing the server alone would wait for it.
     this.http?.closeAllConnections();

@@ -343,6 +343,7 @@ export class Smsc {
         parts: message.total,
         latencyMs: fate.latencyMs,
         ...(fate.rule ? { rule: fate.rule } : {}),
+        ...(fate.claimed ? { claimed: fate.claimed.stat } : {}),
       },
       now,
     );
@@ -350,8 +351,9 @@ export class Smsc {
   }
 
   private scheduleReceipt(message: Message, part: Part, fate: Fate): void {
-    if (part.receiptWanted === 'never' || (part.receiptWanted === 'failure' && fate.stat === 'DELIVRD'))
-      return;
+    // What the receipt says, which a lying route makes DELIVRD.
+    const { stat, err } = fate.claimed ?? fate;
+    if (part.receiptWanted === 'never' || (part.receiptWanted === 'failure' && stat === 'DELIVRD')) return;
     const receiptId = this.receiptId(part.messageId);
     if (fate.receiptLost) {
       this.ctx.truth.record(
@@ -360,7 +362,7 @@ export class Smsc {
           channel: this.spec.id,
           messageId: receiptId,
           destination: message.number,
-          stat: fate.stat,
+          stat,
           outcome: 'lost',
         },
         this.ctx.clock.now(),
@@ -375,8 +377,8 @@ export class Smsc {
           messageId: receiptId,
           handset: message.number,
           esme: message.sender,
-          stat: fate.stat,
-          err: fate.err,
+          stat,
+          err,
           submitSim: part.submitSim,
           doneSim,
           text: isGsm7(part.text) ? part.text.slice(0, 20) : '',

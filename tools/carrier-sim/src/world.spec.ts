@@ -1,5 +1,6 @@
 import { DataCoding, EsmClass, Status, Ton, type ShortMessageBody } from '@tern/smpp';
 import { concatenationUdh, encodeGsm7, encodeUcs2 } from '@tern/sms-domain';
+import { drawConversion } from './conversions';
 import { Random } from './random';
 import { loadScenario, parseDuration, parseScenario, ScenarioError } from './scenario';
 import { validateSubmit } from './submit-validation';
@@ -123,6 +124,54 @@ describe('World', () => {
     const lost = fates.filter((f) => f.receiptLost).length / fates.length;
     expect(lost).toBeGreaterThan(0.015);
     expect(lost).toBeLessThan(0.045);
+  });
+});
+
+describe('a route that fakes receipts, and the users who convert', () => {
+  const grey = new World(loadScenario('fake-receipts'));
+  const scenario = loadScenario('fake-receipts');
+
+  it('reports DELIVRD for most of what it drops, while the truth keeps what happened', () => {
+    const random = new Random(7);
+    const destination = grey.resolve('2348031234567')!;
+    const fates = Array.from({ length: 4000 }, () =>
+      grey.fate(
+        {
+          channel: grey.channel('ng-grey')!,
+          destination,
+          sender: 'Tern',
+          senderKind: 'alphanumeric',
+          text: 'x',
+          simTime: 0,
+        },
+        random,
+      ),
+    );
+    const share = (test: (f: (typeof fates)[number]) => boolean) => fates.filter(test).length / fates.length;
+    const delivered = share((f) => f.stat === 'DELIVRD');
+    expect(delivered).toBeGreaterThan(0.57);
+    expect(delivered).toBeLessThan(0.63);
+    const reported = share((f) => (f.claimed ?? f).stat === 'DELIVRD');
+    expect(reported).toBeGreaterThan(0.98);
+    // Only undelivered messages get a lying receipt.
+    expect(fates.filter((f) => f.claimed && f.stat === 'DELIVRD')).toEqual([]);
+  });
+
+  it('has users convert fewer codes the longer they took to arrive', () => {
+    const model = scenario.conversion!;
+    const random = new Random(3);
+    const rate = (latencyMs: number) =>
+      Array.from({ length: 4000 }, () => drawConversion(model, latencyMs, random)).filter(
+        (d) => d !== undefined,
+      ).length / 4000;
+    expect(rate(0)).toBeGreaterThan(0.82);
+    expect(rate(0)).toBeLessThan(0.88);
+    // Halved after the model's half-life (2 minutes).
+    expect(rate(120_000)).toBeGreaterThan(0.4);
+    expect(rate(120_000)).toBeLessThan(0.46);
+    // A code that arrived at once is always used when the rate is 1, after the user's typing.
+    const used = drawConversion({ ...model, rate: 1 }, 0, random);
+    expect(used).toBeGreaterThan(0);
   });
 });
 

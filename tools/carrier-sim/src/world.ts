@@ -45,6 +45,8 @@ export interface Fate {
   /** Why, when a carrier rule decided it: content filter, sender rule, non-existent range. */
   rule?: string;
   senderOverwritten?: boolean;
+  /** What the receipt says when it lies (a fake DELIVRD for a message that was not delivered). */
+  claimed?: { stat: FinalStat; err: string };
 }
 
 export type SenderKind = 'alphanumeric' | 'numeric';
@@ -181,6 +183,16 @@ export class World {
         latencyMs: latency(),
         receiptLost,
         senderOverwritten,
+      };
+    }
+    if (random.next() < model.fakeReceiptRate) {
+      return {
+        stat: 'UNDELIV',
+        err: NETWORK_ERRORS.absentSubscriber,
+        latencyMs: latency(),
+        receiptLost,
+        senderOverwritten,
+        claimed: { stat: 'DELIVRD', err: NETWORK_ERRORS.none },
       };
     }
     const stat = random.pick<FinalStat>([
