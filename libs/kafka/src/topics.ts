@@ -90,6 +90,13 @@ export const topics = {
     key: (e) => e.tenantId,
     jsonTypeName: 'tern.events.v1.SendEvent',
   }),
+  /** Public intake: conversions reported by enterprises' own producers (ConversionEvent, protobuf or JSON). */
+  conversionEvents: defineTopic({
+    name: 'sms.conversion-events',
+    codec: events.ConversionEvent,
+    key: (e) => e.tenantId,
+    jsonTypeName: 'tern.events.v1.ConversionEvent',
+  }),
   accepted: defineTopic({ name: 'sms.accepted', codec: events.MessageAccepted, key: byMessageId }),
   /** Read by one router group per traffic class, each passing over the other class's records. */
   approved: defineTopic({

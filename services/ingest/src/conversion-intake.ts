@@ -1,5 +1,6 @@
 import { events, sms } from '@tern/contracts';
 import { topics, type TypedProducer } from '@tern/kafka';
+import { redisScript } from '@tern/redis';
 import type { Redis } from 'ioredis';
 import { checkConversion, conversionTarget } from './domain/conversion';
 import type { Violation } from './domain/send-request';
@@ -11,15 +12,46 @@ export type ConversionOutcome =
   | { kind: 'invalid'; violations: Violation[] }
   /** No such message of this tenant (another tenant's message answers the same). */
   | { kind: 'not-found'; description: string }
-  | { kind: 'late'; description: string };
+  | { kind: 'late'; description: string }
+  /** Another report of the same message is being recorded right now: try again shortly. */
+  | { kind: 'in-progress' };
 
 /**
- * Conversion reports (ReportConversion): checked against the message's view, published to
- * `sms.conversions`, and remembered per message so that a repeat answers with the first time. The mark is
- * written after the publish: a report whose publish failed is taken again on retry, and one published twice
- * (two reports at once) is the same conversion twice, which the readers count once.
+ * Claims a message's conversion for this report: the first report's claim is `pending:<ms>` until its
+ * publish is done, then the conversion time. A claim pending for longer than ARGV[3] ms belongs to a report
+ * that died, and is taken over. Returns '' when claimed, else what is held.
+ */
+const CLAIM = `
+local held = redis.call('GET', KEYS[1])
+if held then
+  local since = string.match(held, '^pending:(%d+)$')
+  if not since or tonumber(ARGV[2]) - tonumber(since) < tonumber(ARGV[3]) then return held end
+end
+redis.call('SET', KEYS[1], 'pending:' .. ARGV[2], 'PX', ARGV[1])
+return ''
+`;
+
+/** Ends a claim: the conversion time when it was published (ARGV[2]), or none (ARGV[2] empty). */
+const SETTLE = `
+if redis.call('GET', KEYS[1]) ~= 'pending:' .. ARGV[1] then return 0 end
+if ARGV[2] == '' then return redis.call('DEL', KEYS[1]) end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1
+`;
+
+/** A report that claimed a message's conversion and has not published it after this long has died. */
+const CLAIM_STALE_MS = 30_000;
+
+/**
+ * Conversion reports (ReportConversion, and the conversion-events topic): checked against the message's
+ * view, published to `sms.conversions` once per message, and remembered so that a repeat answers with the
+ * first time. A report claims the message before publishing and settles the claim after, so two reports at
+ * once publish one conversion, and a report whose publish failed leaves nothing behind for its retry.
  */
 export class ConversionIntake {
+  private readonly claim;
+  private readonly settle;
+
   constructor(
     private readonly redis: Redis,
     private readonly messages: MessageStore,
@@ -27,7 +59,10 @@ export class ConversionIntake {
     private readonly producer: TypedProducer,
     /** How long a message's conversion is remembered: as long as its view. */
     private readonly retentionMs: number,
-  ) {}
+  ) {
+    this.claim = redisScript(redis, 'ternIngestClaimConversion', 1, CLAIM);
+    this.settle = redisScript(redis, 'ternIngestSettleConversion', 1, SETTLE);
+  }
 
   private key(messageId: string): string {
     return `tern:ingest:conversion:${messageId}`;
@@ -61,35 +96,35 @@ export class ConversionIntake {
         description: `the message's validity ended at ${verdict.expiresAt.toISOString()}, before the conversion`,
       };
     }
-    const first = await this.redis.get(this.key(messageId));
-    if (first !== null) {
+    const key = this.key(messageId);
+    const claimedAt = now.getTime();
+    const held = (await this.claim.run(key, this.retentionMs, claimedAt, CLAIM_STALE_MS)) as string;
+    if (held.startsWith('pending:')) return { kind: 'in-progress' };
+    if (held !== '') {
       return {
         kind: 'recorded',
-        response: { messageId, convertedAt: new Date(Number(first)), duplicate: true },
+        response: { messageId, convertedAt: new Date(Number(held)), duplicate: true },
       };
     }
     const { view } = stored;
-    await this.producer.enqueue(
-      topics.conversions,
-      events.ConversionReported.fromPartial({
-        messageId,
-        tenantId,
-        type: view.type,
-        country: view.country,
-        acceptedAt: view.acceptedAt,
-        convertedAt: verdict.convertedAt,
-        reportedAt: now,
-      }),
-    );
-    const kept = await this.redis.set(
-      this.key(messageId),
-      String(verdict.convertedAt.getTime()),
-      'PX',
-      this.retentionMs,
-      'NX',
-      'GET',
-    );
-    const convertedAt = kept === null ? verdict.convertedAt : new Date(Number(kept));
-    return { kind: 'recorded', response: { messageId, convertedAt, duplicate: kept !== null } };
+    try {
+      await this.producer.enqueue(
+        topics.conversions,
+        events.ConversionReported.fromPartial({
+          messageId,
+          tenantId,
+          type: view.type,
+          country: view.country,
+          acceptedAt: view.acceptedAt,
+          convertedAt: verdict.convertedAt,
+          reportedAt: now,
+        }),
+      );
+    } catch (error) {
+      await this.settle.run(key, claimedAt, '');
+      throw error;
+    }
+    await this.settle.run(key, claimedAt, String(verdict.convertedAt.getTime()));
+    return { kind: 'recorded', response: { messageId, convertedAt: verdict.convertedAt, duplicate: false } };
   }
 }

@@ -353,6 +353,12 @@ export class GrpcApi {
         throw invalid(outcome.violations);
       case 'not-found':
         throw new ApiError(grpc.status.NOT_FOUND, outcome.description);
+      case 'in-progress':
+        throw new ApiError(
+          grpc.status.ABORTED,
+          "another report of this message's conversion is being recorded; retry shortly",
+          { code: 'REQUEST_IN_PROGRESS' },
+        );
       case 'late':
         throw new ApiError(grpc.status.FAILED_PRECONDITION, outcome.description, {
           code: 'CONVERSION_AFTER_VALIDITY',

@@ -14,7 +14,7 @@ import { IdempotencyStore } from './idempotency';
 import { MessageStore } from './message-store';
 import { loadNumberRanges } from './number-ranges-file';
 import { SendEventLedger } from './event-ledger';
-import { sendEventIntake } from './send-event-intake';
+import { conversionEventIntake, sendEventIntake } from './event-intake';
 import { SmppServer } from './smpp-server';
 import { SmppStore } from './smpp-store';
 
@@ -88,7 +88,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     statusView.on(topics.status, async (record) => {
       await messages.apply(record.value, { partition: record.partition, offset: record.offset });
     });
-    // The public intake topic, for enterprises' own producers.
+    // The public intake topics, for enterprises' own producers: sends and conversions.
     const intake = this.kafka.consumer({
       groupId: `tern-ingest-${config.deployment}-send-events`,
       sessionTimeoutMs: config.kafkaSessionTimeoutMs,
@@ -97,7 +97,16 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       partitionsInParallel: DEFAULT_PARTITIONS,
       fromBeginning: config.newGroupStartsAt === 'earliest',
     });
-    intake.on(topics.sendEvents, sendEventIntake(tenants, new SendEventLedger(redis), acceptor));
+    const conversions = new ConversionIntake(
+      redis,
+      messages,
+      idempotency,
+      producer,
+      config.statusRetentionHours * HOUR_MS,
+    );
+    intake
+      .on(topics.sendEvents, sendEventIntake(tenants, new SendEventLedger(redis), acceptor))
+      .on(topics.conversionEvents, conversionEventIntake(tenants, conversions));
     this.consumers.push(statusView, intake);
     this.health.registerConsumers(this.consumers);
     await Promise.all(this.consumers.map((c) => c.start()));
@@ -106,13 +115,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       tenants,
       acceptor,
       messages,
-      conversions: new ConversionIntake(
-        redis,
-        messages,
-        idempotency,
-        producer,
-        config.statusRetentionHours * HOUR_MS,
-      ),
+      conversions,
       streamConnection: () => redis.duplicate(),
       streamLimits: { perTenant: config.statusStreamsPerTenant, total: config.statusStreamsMax },
       tls,

@@ -20,7 +20,7 @@ import {
   type ServiceProcess,
 } from '@tern/testing';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
-import { eventSigningInput, signEvent } from '../src/domain/event-signature';
+import { eventSigningInput, signEvent, type SignedEventKind } from '../src/domain/event-signature';
 import {
   failure,
   healthClient,
@@ -104,8 +104,8 @@ function recordsOf<T>(
   return (seen[topic.name] ?? []).map((r) => topic.codec.decode(r.value)).filter(match);
 }
 
-function dlqRecords(): { reason: string; field: string; value: Buffer }[] {
-  return (seen[topics.sendEvents.dlq] ?? []).map((r) => ({
+function dlqRecords(dlq = topics.sendEvents.dlq): { reason: string; field: string; value: Buffer }[] {
+  return (seen[dlq] ?? []).map((r) => ({
     reason: r.headers[DLQ_HEADERS.reason] ?? '',
     field: r.headers[DLQ_HEADERS.field] ?? '',
     value: r.value,
@@ -126,9 +126,13 @@ beforeAll(async () => {
   watcher = kafka.consumer({ groupId: `${run}-watch`, sessionTimeout: 10_000 });
   await watcher.connect();
   await watcher.subscribe({
-    topics: [topics.accepted.name, topics.status.name, topics.conversions.name, topics.sendEvents.dlq].map(
-      testClusterName,
-    ),
+    topics: [
+      topics.accepted.name,
+      topics.status.name,
+      topics.conversions.name,
+      topics.sendEvents.dlq,
+      topics.conversionEvents.dlq,
+    ].map(testClusterName),
     fromBeginning: false,
   });
   let assigned = false;
@@ -440,8 +444,7 @@ describe('gRPC SmsService', () => {
       errorCode: 'CONVERTED_BEFORE_ACCEPTED',
     });
     // Its validity (60 s) ends before this time, which is still within the clocks' allowed skew of now.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    const late = await refusal({ messageId: id, convertedAt: new Date(Date.now() + 59_000) });
+    const late = await refusal({ messageId: id, convertedAt: new Date(Date.now() + 120_000) });
     expect(late).toMatchObject({
       code: grpc.status.FAILED_PRECONDITION,
       errorCode: 'CONVERSION_AFTER_VALIDITY',
@@ -610,6 +613,99 @@ describe('gRPC SmsService', () => {
     const services = ((await reply)['listServicesResponse']['service'] as Plain[]).map((s) => s['name']);
     call.end();
     expect(services).toContain('tern.sms.v1.SmsService');
+  });
+});
+
+describe('Kafka conversion-events intake', () => {
+  const conversionEvent = (
+    tenant: TestTenant,
+    conversion: sms.ReportConversionRequest,
+    eventId: string,
+    { secret = tenant.eventSecret, kind }: { secret?: string; kind?: SignedEventKind } = {},
+  ): events.ConversionEvent => {
+    const sentAt = new Date();
+    const fields = { tenantId: tenant.id, keyId: tenant.eventKeyId, eventId, sentAt };
+    const bytes = sms.ReportConversionRequest.encode(conversion).finish();
+    return {
+      ...fields,
+      signature: signEvent(secret, eventSigningInput(fields, bytes, kind ?? 'conversion')),
+      conversion,
+    };
+  };
+
+  it('takes signed conversion events once per message and dead-letters what cannot be taken', async () => {
+    const sent = await Promise.all(
+      [1, 2].map((i) =>
+        client.unary('sendMessage', message({ clientReference: `cev-${run}-${i}` }), acme.apiKey),
+      ),
+    );
+    const [first, second] = sent.map((s) => s['messageId'] as string) as [string, string];
+    const byReference = sms.ReportConversionRequest.fromPartial({ clientReference: `cev-${run}-1` });
+    const valid = encodeValue(events.ConversionEvent, conversionEvent(acme, byReference, `${run}-c1`));
+    // The second as JSON, as a producer in any language would: the conversion's text signed as it is sent.
+    const conversionText = JSON.stringify({ messageId: second });
+    const sentAt = new Date();
+    const jsonSignature = signEvent(
+      acme.eventSecret,
+      eventSigningInput(
+        { tenantId: acme.id, keyId: acme.eventKeyId, eventId: `${run}-c2`, sentAt },
+        conversionText,
+        'conversion',
+      ),
+    );
+    const json = Buffer.from(
+      `{"tenantId": "${acme.id}", "keyId": "${acme.eventKeyId}", "eventId": "${run}-c2", "sentAt": "${sentAt.toISOString()}", "signature": "${jsonSignature}", "conversion": ${conversionText}}`,
+    );
+    const refused = [
+      // Forged; signed as a send event (whose signature must never pass for a conversion's); another
+      // tenant's event naming acme's message.
+      encodeValue(
+        events.ConversionEvent,
+        conversionEvent(acme, byReference, `${run}-c3`, { secret: 'wrong' }),
+      ),
+      encodeValue(events.ConversionEvent, conversionEvent(acme, byReference, `${run}-c4`, { kind: 'send' })),
+      encodeValue(
+        events.ConversionEvent,
+        conversionEvent(globex, sms.ReportConversionRequest.fromPartial({ messageId: first }), `${run}-c5`),
+      ),
+    ];
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: testClusterName(topics.conversionEvents.name),
+      // One key: one partition, in this order; the valid event twice (a replay changes nothing).
+      messages: [valid, valid, ...refused, json].map((value) => ({
+        key: run,
+        value,
+        ...(value === json ? { headers: { 'content-type': 'application/json' } } : {}),
+      })),
+    });
+    await producer.disconnect();
+
+    await waitFor('both conversions on sms.conversions', () =>
+      [first, second].every((id) => recordsOf(topics.conversions, (c) => c.messageId === id).length > 0),
+    );
+    const mine = await waitFor('the refused events in the DLQ', () => {
+      const found = dlqRecords(topics.conversionEvents.dlq).filter((r) =>
+        refused.some((v) => v.equals(r.value)),
+      );
+      return found.length === refused.length && found;
+    });
+    // Handled side by side, so dead-lettered in any order: each refused event with its own reason.
+    expect(refused.map((v) => mine.find((r) => r.value.equals(v))).map((r) => [r?.reason, r?.field])).toEqual(
+      [
+        ['BAD_SIGNATURE', 'signature'],
+        ['BAD_SIGNATURE', 'signature'],
+        ['MESSAGE_NOT_FOUND', 'conversion'],
+      ],
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    for (const id of [first, second]) {
+      expect(recordsOf(topics.conversions, (c) => c.messageId === id)).toHaveLength(1);
+    }
+    expect(
+      dlqRecords(topics.conversionEvents.dlq).filter((r) => r.value.equals(valid) || r.value.equals(json)),
+    ).toEqual([]);
   });
 });
 

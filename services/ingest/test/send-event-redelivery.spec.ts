@@ -23,7 +23,7 @@ import { eventSigningInput, signEvent } from '../src/domain/event-signature';
 import { SendEventLedger } from '../src/event-ledger';
 import { IdempotencyStore } from '../src/idempotency';
 import { MessageStore } from '../src/message-store';
-import { sendEventIntake } from '../src/send-event-intake';
+import { sendEventIntake } from '../src/event-intake';
 import { tenantsFile, type TestTenant } from './client';
 
 // The intake as ingest wires it, over the real Redis and Kafka: a record delivered twice (a crash or a

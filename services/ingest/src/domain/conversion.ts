@@ -1,8 +1,5 @@
 import type { sms } from '@tern/contracts';
-import type { Violation } from './send-request';
-
-/** Clocks of the caller and of Tern may differ by this much before a conversion time counts as wrong. */
-export const CONVERSION_CLOCK_SKEW_MS = 60_000;
+import { CLOCK_SKEW_MS, type Violation } from './send-request';
 
 /** Which message a report names: exactly one of Tern's id and the caller's reference. */
 export type ConversionTarget = { messageId: string } | { clientReference: string };
@@ -49,7 +46,7 @@ export function checkConversion(
       violations: [{ field: 'converted_at', code: 'INVALID_TIME', description: 'is not a valid time' }],
     };
   }
-  if (at.getTime() > now.getTime() + CONVERSION_CLOCK_SKEW_MS) {
+  if (at.getTime() > now.getTime() + CLOCK_SKEW_MS) {
     return {
       kind: 'invalid',
       violations: [
@@ -61,7 +58,7 @@ export function checkConversion(
       ],
     };
   }
-  if (message.acceptedAt && at.getTime() < message.acceptedAt.getTime() - CONVERSION_CLOCK_SKEW_MS) {
+  if (message.acceptedAt && at.getTime() < message.acceptedAt.getTime() - CLOCK_SKEW_MS) {
     return {
       kind: 'invalid',
       violations: [

@@ -267,11 +267,11 @@ describe('conversion reports', () => {
       kind: 'late',
       expiresAt: message.expiresAt,
     });
-    expect(checkConversion(message, at(-5 * 60_000), at(60_000))).toMatchObject({
+    expect(checkConversion(message, at(-10 * 60_000), at(60_000))).toMatchObject({
       kind: 'invalid',
       violations: [{ field: 'converted_at', code: 'CONVERTED_BEFORE_ACCEPTED' }],
     });
-    expect(checkConversion(message, at(10 * 60_000), at(60_000))).toMatchObject({
+    expect(checkConversion(message, at(9 * 60_000), at(60_000))).toMatchObject({
       kind: 'invalid',
       violations: [{ field: 'converted_at', code: 'CONVERTED_AT_AHEAD' }],
     });

@@ -1,29 +1,31 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 
-/** SendEvent's `message` field number: its bytes are signed as they were written. */
-const MESSAGE_FIELD = 4;
+/** The signed field's number, the same in SendEvent (`message`) and ConversionEvent (`conversion`). */
+const SIGNED_FIELD = 4;
 
 /**
- * The exact bytes of a protobuf SendEvent's `message` field, as the producer wrote them: re-encoding the
- * decoded message could order or drop fields differently and break an honest signature.
+ * The exact bytes of a protobuf event's signed field (SendEvent's `message`, ConversionEvent's
+ * `conversion`), as the producer wrote them: re-encoding the decoded value could order or drop fields
+ * differently and break an honest signature.
  */
 export function signedBytesOfProtobuf(value: Uint8Array): Uint8Array | undefined {
   const reader = new BinaryReader(value);
   let found: Uint8Array | undefined;
   while (reader.pos < reader.len) {
     const [fieldNo, wireType] = reader.tag();
-    if (fieldNo === MESSAGE_FIELD && wireType === WireType.LengthDelimited) found = reader.bytes();
+    if (fieldNo === SIGNED_FIELD && wireType === WireType.LengthDelimited) found = reader.bytes();
     else reader.skip(wireType, fieldNo);
   }
   return found;
 }
 
 /**
- * The exact text of a JSON SendEvent's top-level `message` value, as the producer wrote it. The value is
- * already known to be valid JSON (it was parsed); this only finds where the member's value starts and ends.
+ * The exact text of a JSON event's top-level signed member (`message`, or `conversion`), as the producer
+ * wrote it. The value is already known to be valid JSON (it was parsed); this only finds where the member's
+ * value starts and ends.
  */
-export function signedTextOfJson(text: string): string | undefined {
+export function signedTextOfJson(text: string, member: SignedMember = 'message'): string | undefined {
   let i = skipSpace(text, 0);
   if (text[i] !== '{') return undefined;
   i = skipSpace(text, i + 1);
@@ -34,7 +36,7 @@ export function signedTextOfJson(text: string): string | undefined {
     i = skipSpace(text, keyEnd);
     i = skipSpace(text, i + 1); // ':'
     const valueEnd = endOfValue(text, i);
-    if (key === 'message') found = text.slice(i, valueEnd);
+    if (key === member) found = text.slice(i, valueEnd);
     i = skipSpace(text, valueEnd);
     if (text[i] === ',') i = skipSpace(text, i + 1);
   }
@@ -76,6 +78,14 @@ function endOfValue(text: string, i: number): number {
   return text.length;
 }
 
+/** The signed member of each kind of event, and the version line its signed text starts with. */
+export const SIGNED_EVENTS = {
+  send: { member: 'message', version: 'tern-send-event-v2' },
+  conversion: { member: 'conversion', version: 'tern-conversion-event-v1' },
+} as const;
+export type SignedEventKind = keyof typeof SIGNED_EVENTS;
+type SignedMember = (typeof SIGNED_EVENTS)[SignedEventKind]['member'];
+
 /** What identifies an event besides its message, all of it signed (see SendEvent in events.proto). */
 export interface SignedEventFields {
   tenantId: string;
@@ -88,12 +98,17 @@ export interface SignedEventFields {
 export const EVENT_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * The bytes a send event's signature covers: a version line, the tenant, key, event id and send time
- * (whole milliseconds), each ended by a newline, then the message's exact bytes. Tenant ids and event ids
- * cannot hold a newline, so no two events share a signed text.
+ * The bytes an event's signature covers: its kind's version line, the tenant, key, event id and send time
+ * (whole milliseconds), each ended by a newline, then the signed member's exact bytes. Tenant ids and event
+ * ids cannot hold a newline, so no two events share a signed text, and a send event's signature never
+ * passes for a conversion event's.
  */
-export function eventSigningInput(fields: SignedEventFields, message: Uint8Array | string): Buffer {
-  const head = `tern-send-event-v2\n${fields.tenantId}\n${fields.keyId}\n${fields.eventId}\n${fields.sentAt.getTime()}\n`;
+export function eventSigningInput(
+  fields: SignedEventFields,
+  message: Uint8Array | string,
+  kind: SignedEventKind = 'send',
+): Buffer {
+  const head = `${SIGNED_EVENTS[kind].version}\n${fields.tenantId}\n${fields.keyId}\n${fields.eventId}\n${fields.sentAt.getTime()}\n`;
   return Buffer.concat([
     Buffer.from(head, 'utf8'),
     typeof message === 'string' ? Buffer.from(message, 'utf8') : message,

@@ -39,7 +39,7 @@ export const DEFAULT_VALIDITY_MS: Record<sms.MessageType, number> = {
 const VALIDITY_MS = { min: MINUTE, max: 72 * HOUR };
 const MAX_SCHEDULE_AHEAD_MS = 30 * 24 * HOUR;
 /** A send_at a little in the past is clock skew between the caller and us, not an error. */
-const CLOCK_SKEW_MS = 5 * MINUTE;
+export const CLOCK_SKEW_MS = 5 * MINUTE;
 const CLIENT_REFERENCE = /^[\x21-\x7e]{1,128}$/;
 const LABEL_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
 const MAX_LABELS = 20;

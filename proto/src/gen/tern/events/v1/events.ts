@@ -21,6 +21,7 @@ import {
   ReceiptState,
   receiptStateFromJSON,
   receiptStateToJSON,
+  ReportConversionRequest,
   SenderType,
   senderTypeFromJSON,
   senderTypeToJSON,
@@ -68,6 +69,25 @@ export interface SendEvent {
    * The producer's id of this event (required; 1-128 of A-Z a-z 0-9 . _ : -), unique per tenant: a message
    * without client_reference is idempotent on it.
    */
+  eventId: string;
+}
+
+/**
+ * The public conversion topic (`sms.conversion-events`): conversions an enterprise's own producer reports,
+ * instead of calling ReportConversion. Signed as SendEvent is, with its own version line, over
+ *
+ *   "tern-conversion-event-v1\n" tenant_id "\n" key_id "\n" event_id "\n" sent_at "\n" conversion
+ *
+ * (conversion: the exact bytes of the `conversion` field, or for JSON records the `conversion` object's
+ * exact text). The conversion is checked as ReportConversion checks it; what cannot be taken goes to the
+ * topic's DLQ with its reason. A conversion is recorded once per message, so a replayed event changes nothing.
+ */
+export interface ConversionEvent {
+  tenantId: string;
+  keyId: string;
+  signature: string;
+  conversion: ReportConversionRequest | undefined;
+  sentAt: Date | undefined;
   eventId: string;
 }
 
@@ -469,6 +489,173 @@ export const SendEvent: MessageFns<SendEvent> = {
     message.signature = object.signature ?? "";
     message.message = (object.message !== undefined && object.message !== null)
       ? SendMessageRequest.fromPartial(object.message)
+      : undefined;
+    message.sentAt = object.sentAt ?? undefined;
+    message.eventId = object.eventId ?? "";
+    return message;
+  },
+};
+
+function createBaseConversionEvent(): ConversionEvent {
+  return { tenantId: "", keyId: "", signature: "", conversion: undefined, sentAt: undefined, eventId: "" };
+}
+
+export const ConversionEvent: MessageFns<ConversionEvent> = {
+  encode(message: ConversionEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(18).string(message.keyId);
+    }
+    if (message.signature !== "") {
+      writer.uint32(26).string(message.signature);
+    }
+    if (message.conversion !== undefined) {
+      ReportConversionRequest.encode(message.conversion, writer.uint32(34).fork()).join();
+    }
+    if (message.sentAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.sentAt), writer.uint32(42).fork()).join();
+    }
+    if (message.eventId !== "") {
+      writer.uint32(50).string(message.eventId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConversionEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConversionEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.signature = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.conversion = ReportConversionRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.sentAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConversionEvent {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      signature: isSet(object.signature) ? globalThis.String(object.signature) : "",
+      conversion: isSet(object.conversion) ? ReportConversionRequest.fromJSON(object.conversion) : undefined,
+      sentAt: isSet(object.sentAt)
+        ? fromJsonTimestamp(object.sentAt)
+        : isSet(object.sent_at)
+        ? fromJsonTimestamp(object.sent_at)
+        : undefined,
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ConversionEvent): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.signature !== "") {
+      obj.signature = message.signature;
+    }
+    if (message.conversion !== undefined) {
+      obj.conversion = ReportConversionRequest.toJSON(message.conversion);
+    }
+    if (message.sentAt !== undefined) {
+      obj.sentAt = message.sentAt.toISOString();
+    }
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConversionEvent>, I>>(base?: I): ConversionEvent {
+    return ConversionEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConversionEvent>, I>>(object: I): ConversionEvent {
+    const message = createBaseConversionEvent();
+    message.tenantId = object.tenantId ?? "";
+    message.keyId = object.keyId ?? "";
+    message.signature = object.signature ?? "";
+    message.conversion = (object.conversion !== undefined && object.conversion !== null)
+      ? ReportConversionRequest.fromPartial(object.conversion)
       : undefined;
     message.sentAt = object.sentAt ?? undefined;
     message.eventId = object.eventId ?? "";

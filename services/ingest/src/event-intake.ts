@@ -1,0 +1,202 @@
+import type { events } from '@tern/contracts';
+import {
+  CONTENT_TYPE_HEADER,
+  JSON_CONTENT_TYPE,
+  PoisonMessageError,
+  TransientError,
+  type ConsumedRecord,
+} from '@tern/kafka';
+import type { Acceptor } from './acceptor';
+import {
+  EVENT_ID_PATTERN,
+  eventSigningInput,
+  signatureMatches,
+  signedBytesOfProtobuf,
+  signedTextOfJson,
+  SIGNED_EVENTS,
+  type SignedEventKind,
+} from './domain/event-signature';
+import { CLOCK_SKEW_MS, eventWindow } from './domain/send-request';
+import type { SendEventLedger } from './event-ledger';
+import type { ConversionIntake } from './conversion-intake';
+import type { Tenant, TenantDirectory } from '@tern/config';
+
+/** What every signed event carries besides its payload. */
+interface SignedEvent {
+  tenantId: string;
+  keyId: string;
+  signature: string;
+  eventId: string;
+  sentAt: Date | undefined;
+}
+
+/**
+ * The tenant of a signed event, trusted only through its signature (HMAC-SHA256 under the tenant's event key
+ * over its kind's version line, tenant, key, event id, send time and the exact bytes of its payload: see
+ * events.proto). A malformed or unsigned event, or one whose tenant, key or signature does not match, is a
+ * poison record with its reason and field.
+ */
+function verifiedTenant<Payload>(
+  record: ConsumedRecord<SignedEvent>,
+  tenants: TenantDirectory,
+  kind: SignedEventKind,
+  payload: Payload | undefined,
+): { tenant: Tenant; sentAt: Date; payload: Payload } {
+  const event = record.value;
+  const { member } = SIGNED_EVENTS[kind];
+  if (!event.tenantId)
+    throw new PoisonMessageError('MISSING_TENANT', 'the event names no tenant', 'tenant_id');
+  if (payload === undefined) {
+    throw new PoisonMessageError(`MISSING_${member.toUpperCase()}`, `the event carries no ${member}`, member);
+  }
+  if (!EVENT_ID_PATTERN.test(event.eventId)) {
+    throw new PoisonMessageError('BAD_EVENT_ID', 'event_id must be 1-128 of A-Z a-z 0-9 . _ : -', 'event_id');
+  }
+  if (!event.sentAt || Number.isNaN(event.sentAt.getTime()))
+    throw new PoisonMessageError('MISSING_SENT_AT', 'the event has no sent_at', 'sent_at');
+  const tenant = tenants.get(event.tenantId);
+  if (!tenant) throw new PoisonMessageError('UNKNOWN_TENANT', `no tenant "${event.tenantId}"`, 'tenant_id');
+  const secret = tenants.eventSecret(tenant.id, event.keyId);
+  if (!secret) {
+    throw new PoisonMessageError(
+      'UNKNOWN_KEY',
+      `tenant ${tenant.id} has no event key "${event.keyId}"`,
+      'key_id',
+    );
+  }
+  const signedPayload = isJson(record)
+    ? signedTextOfJson(record.rawValue.toString('utf8'), member)
+    : signedBytesOfProtobuf(record.rawValue);
+  const signed =
+    signedPayload === undefined
+      ? undefined
+      : eventSigningInput({ ...event, sentAt: event.sentAt }, signedPayload, kind);
+  if (signed === undefined || !signatureMatches(secret, signed, event.signature)) {
+    throw new PoisonMessageError(
+      'BAD_SIGNATURE',
+      `signature does not match tenant_id, key_id, event_id, sent_at and ${member} under this key`,
+      'signature',
+    );
+  }
+  return { tenant, sentAt: event.sentAt, payload };
+}
+
+/**
+ * Handles one record of the public send-events topic. The tenant is trusted only through the event's
+ * signature (see verifiedTenant); an event id seen before from another place in the topic is a replay. A
+ * bad, unsigned, replayed or expired event, or one that validation refuses, is dead-lettered with its
+ * reason and field, and the partition moves on. A valid event goes the same way as a gRPC send, idempotency
+ * included (on its event id when it names no client_reference).
+ */
+export function sendEventIntake(tenants: TenantDirectory, ledger: SendEventLedger, acceptor: Acceptor) {
+  return async (record: ConsumedRecord<events.SendEvent>): Promise<void> => {
+    const event = record.value;
+    const { tenant, sentAt, payload: message } = verifiedTenant(record, tenants, 'send', event.message);
+    const window = eventWindow(message, sentAt, new Date());
+    if (window.verdict !== 'open') {
+      const sent = sentAt.toISOString();
+      throw window.verdict === 'expired'
+        ? new PoisonMessageError('EXPIRED', `sent ${sent}, validity over`, 'sent_at')
+        : new PoisonMessageError('SENT_AT_AHEAD', `sent_at ${sent} is in the future`, 'sent_at');
+    }
+    // The record's place in the topic (its timestamp too: a recreated topic reuses offsets).
+    const place = `${record.topic}/${record.partition}/${record.offset}/${record.timestamp.getTime()}`;
+    let sighting;
+    try {
+      sighting = await ledger.sight(tenant.id, event.eventId, place, window.until);
+    } catch (error) {
+      throw new TransientError(`event ledger unavailable: ${(error as Error).message}`, { cause: error });
+    }
+    if (sighting === 'replayed') {
+      throw new PoisonMessageError('REPLAYED', `event ${event.eventId} was received before`, 'event_id');
+    }
+    let outcome;
+    try {
+      // Without a client_reference, the event id identifies the message: the record redelivered after a
+      // crash or rebalance is answered as a repeat instead of becoming a second message.
+      [outcome] = await acceptor.accept(tenant, [message], 'kafka', {
+        fieldPrefix: () => 'message.',
+        intakeKeys: [`event:${event.eventId}`],
+      });
+    } catch (error) {
+      // Redis or Kafka unavailable: the event waits (retried with back-off), it is not the event's fault.
+      throw new TransientError(`intake unavailable: ${(error as Error).message}`, { cause: error });
+    }
+    switch (outcome?.kind) {
+      case 'accepted':
+        return;
+      case 'invalid': {
+        const [first] = outcome.violations;
+        throw new PoisonMessageError(
+          first?.code ?? 'INVALID_MESSAGE',
+          outcome.violations.map((v) => `${v.field}: ${v.description}`).join('; '),
+          outcome.violations.map((v) => v.field).join(','),
+        );
+      }
+      case 'conflict':
+        if (outcome.code === 'IDEMPOTENCY_KEY_REUSED') {
+          throw new PoisonMessageError(outcome.code, outcome.description, 'message.client_reference');
+        }
+        // Another path is accepting the same reference right now: the event waits for it to finish.
+        throw new TransientError(outcome.description);
+      case 'rate-limited':
+      case undefined:
+        throw new Error(`unexpected intake outcome ${outcome?.kind ?? 'none'}`);
+    }
+  };
+}
+
+/**
+ * Handles one record of the public conversion-events topic: a signed event (see verifiedTenant) whose
+ * conversion is taken as ReportConversion takes it. A conversion is recorded once per message, so a
+ * redelivered or replayed event changes nothing. What cannot be taken (a bad event, an unknown or another
+ * tenant's message, a time outside the message's validity) is dead-lettered with its reason.
+ */
+export function conversionEventIntake(tenants: TenantDirectory, conversions: ConversionIntake) {
+  return async (record: ConsumedRecord<events.ConversionEvent>): Promise<void> => {
+    const event = record.value;
+    const verified = verifiedTenant(record, tenants, 'conversion', event.conversion);
+    const { tenant, sentAt } = verified;
+    if (sentAt.getTime() > Date.now() + CLOCK_SKEW_MS) {
+      throw new PoisonMessageError(
+        'SENT_AT_AHEAD',
+        `sent_at ${sentAt.toISOString()} is in the future`,
+        'sent_at',
+      );
+    }
+    let outcome;
+    try {
+      outcome = await conversions.report(tenant.id, verified.payload);
+    } catch (error) {
+      throw new TransientError(`intake unavailable: ${(error as Error).message}`, { cause: error });
+    }
+    switch (outcome.kind) {
+      case 'recorded':
+        return;
+      case 'invalid': {
+        const [first] = outcome.violations;
+        throw new PoisonMessageError(
+          first?.code ?? 'INVALID_CONVERSION',
+          outcome.violations.map((v) => `${v.field}: ${v.description}`).join('; '),
+          outcome.violations.map((v) => `conversion.${v.field}`).join(','),
+        );
+      }
+      case 'not-found':
+        throw new PoisonMessageError('MESSAGE_NOT_FOUND', outcome.description, 'conversion');
+      case 'in-progress':
+        // The same conversion reported at this moment by another event or call: this one waits for it.
+        throw new TransientError('another report of the same conversion is being recorded');
+      case 'late':
+        throw new PoisonMessageError(
+          'CONVERSION_AFTER_VALIDITY',
+          outcome.description,
+          'conversion.converted_at',
+        );
+    }
+  };
+}
+
+function isJson(record: ConsumedRecord<unknown>): boolean {
+  const type = record.headers[CONTENT_TYPE_HEADER]?.toString().split(';')[0]?.trim().toLowerCase();
+  return type === JSON_CONTENT_TYPE;
+}
