@@ -121,6 +121,10 @@ function routeLine(l: ChannelLine): analytics.RouteLine {
     benchmarkLatencyHighS: l.benchmark?.latencyS[1] ?? 0,
     deliveryVerdict: VERDICTS[l.deliveryVerdict],
     latencyVerdict: VERDICTS[l.latencyVerdict],
+    otpsDelivered: Math.round(l.conversion?.delivered ?? 0),
+    otpsConverted: Math.round(l.conversion?.converted ?? 0),
+    conversionReference: l.conversion?.reference ?? 0,
+    receiptsConfirmed: l.conversion?.confirmed ?? 0,
   };
 }
 

@@ -73,7 +73,7 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
     this.api = analyticsGrpcServer(
       new AnalyticsController(
         () => publisher.latest(),
-        (from, to) => channelReport(figures, from, to),
+        (from, to) => channelReport(figures, from, to, config.conversionWindowMs),
         deadLetters,
         operators.directory,
       ),
@@ -81,7 +81,7 @@ export class AnalyticsService implements OnApplicationBootstrap, OnModuleDestroy
       this.log,
     );
     const grpcPort = await this.api.listen('0.0.0.0', config.grpcPort);
-    const reports = new RecentReports(figures);
+    const reports = new RecentReports(figures, config.conversionWindowMs);
     this.reportsJob = new PeriodicJob(
       'console reports',
       CONSOLE_REPORTS_MS,

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildChannelReport, type ChannelReport } from './domain/channel-report';
+import { conversionEvidence, DEFAULT_CONVERSION_WINDOW_MS } from './domain/route-weights';
 import { renderReportHtml } from './domain/report-html';
 import type { RouteFiguresRepository } from './route-figures.repository';
 
@@ -9,13 +10,20 @@ export async function channelReport(
   figures: RouteFiguresRepository,
   from: Date,
   to: Date,
+  conversionWindowMs = DEFAULT_CONVERSION_WINDOW_MS,
 ): Promise<ChannelReport> {
+  const now = new Date();
   const bucketSeconds = Math.max(60, Math.round((to.getTime() - from.getTime()) / 40 / 60_000) * 60);
-  const [routes, routing] = await Promise.all([
+  // OTPs delivered in the range whose codes have had time to be used.
+  const matureBefore = new Date(Math.min(to.getTime(), now.getTime() - conversionWindowMs));
+  const [routes, routing, conversionMinutes] = await Promise.all([
     figures.reportRoutes(from, to),
     figures.reportRouting(from, to, bucketSeconds),
+    figures.conversionMinutes(from, matureBefore),
   ]);
-  return buildChannelReport({ from, to, now: new Date(), routes, routing });
+  // The range's figures as they are: no decay.
+  const conversions = conversionEvidence(conversionMinutes, now.getTime(), Infinity);
+  return buildChannelReport({ from, to, now, routes, routing, conversions });
 }
 
 /**
@@ -28,6 +36,7 @@ export class RecentReports {
 
   constructor(
     private readonly figures: RouteFiguresRepository,
+    private readonly conversionWindowMs: number,
     readonly hours: readonly number[] = [1, 24],
   ) {}
 
@@ -42,7 +51,12 @@ export class RecentReports {
 
   private read(hours: number): Promise<ChannelReport> {
     const to = new Date();
-    return channelReport(this.figures, new Date(to.getTime() - hours * 3_600_000), to);
+    return channelReport(
+      this.figures,
+      new Date(to.getTime() - hours * 3_600_000),
+      to,
+      this.conversionWindowMs,
+    );
   }
 }
 

@@ -9,6 +9,7 @@ import {
   operatorSettings,
   setting,
 } from '@tern/config';
+import { DEFAULT_CONVERSION_WINDOW_MS } from './domain/route-weights';
 
 /** Settings of the analytics service (TERN_* environment variables); see `describeSettings`. */
 export const analyticsSettings = {
@@ -57,7 +58,7 @@ export const analyticsSettings = {
   conversionWindowMs: setting(
     'TERN_ANALYTICS_CONVERSION_WINDOW_MS',
     'A delivered OTP whose code was not reported used within this time counts as not converted (tenants that report conversions)',
-    env.int(1000, 24 * 3_600_000).default(120_000),
+    env.int(1000, 24 * 3_600_000).default(DEFAULT_CONVERSION_WINDOW_MS),
   ),
   minCarrierAttempts: setting(
     'TERN_ANALYTICS_MIN_CARRIER_ATTEMPTS',

@@ -87,10 +87,11 @@ export class RouteFiguresRepository {
    */
   async conversionMinutes(since: Date, matureBefore: Date): Promise<ConversionMinute[]> {
     const rows = await this.db.rows<ConversionRow>(sql`
-      SELECT toUnixTimestamp(toStartOfMinute(done_at)) AS minute, country, channel_id,
-        count() AS delivered, sum(converted) AS converted
+      SELECT toUnixTimestamp(toStartOfMinute(delivered_at)) AS minute, route_country AS country,
+        route_channel AS channel_id, count() AS delivered, sum(converted) AS converted
       FROM (
-        SELECT message_id, any(country) AS country, any(channel_id) AS channel_id, max(done_at) AS done_at
+        SELECT message_id, any(country) AS route_country, any(channel_id) AS route_channel,
+          max(done_at) AS delivered_at
         FROM attempts FINAL
         WHERE message_type = 'OTP' AND status = 'DELIVERED'
           AND done_at >= ${since} AND done_at < ${matureBefore}

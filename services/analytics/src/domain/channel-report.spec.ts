@@ -1,5 +1,6 @@
 import { buildChannelReport, type RouteFigures } from './channel-report';
 import { renderReportHtml } from './report-html';
+import { conversionEvidence } from './route-weights';
 
 const route = (over: Partial<RouteFigures>): RouteFigures => ({
   country: 'ID',
@@ -79,5 +80,37 @@ describe('channel report', () => {
     const html = renderReportHtml(report([route({ channelId: '<script>alert(1)</script>' })]));
     expect(html).not.toContain('<script>');
     expect(html).toContain('&lt;script&gt;');
+  });
+
+  it('flags a channel whose receipts its OTPs’ conversions do not bear out, and shows the gap', () => {
+    const minute = Date.parse('2026-11-28T10:30:00Z');
+    const conversions = conversionEvidence(
+      [
+        { minute, country: 'NG', channelId: 'ng-direct', delivered: 120, converted: 102 },
+        { minute, country: 'NG', channelId: 'ng-grey', delivered: 400, converted: 206 },
+      ],
+      Date.parse('2026-11-28T11:00:01Z'),
+      Infinity,
+    );
+    const r = buildChannelReport({
+      from: new Date('2026-11-28T10:00:00Z'),
+      to: new Date('2026-11-28T11:00:00Z'),
+      now: new Date('2026-11-28T11:00:01Z'),
+      routes: [
+        route({ country: 'NG', channelId: 'ng-direct', attempts: 124, delivered: 120 }),
+        route({ country: 'NG', channelId: 'ng-grey', tier: 'aggregator', attempts: 404, delivered: 400 }),
+      ],
+      routing: [],
+      conversions,
+    });
+    expect(r.recommendations).toEqual([
+      expect.objectContaining({ kind: 'fake-receipts', country: 'NG', channelId: 'ng-grey' }),
+    ]);
+    expect(r.recommendations[0]!.why).toContain(
+      '51.5% of the OTPs it called delivered were used, against 85.0%',
+    );
+    const grey = r.channels.find((c) => c.channelId === 'ng-grey')!;
+    expect(grey.conversion?.confirmed).toBeLessThan(0.63);
+    expect(renderReportHtml(r)).toContain('51.5% (');
   });
 });

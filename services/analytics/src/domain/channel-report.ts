@@ -1,4 +1,5 @@
 import { isTier, type Tier } from '@tern/sms-domain';
+import type { ConversionEvidence } from './route-weights';
 
 /** One route's figures over the report's range (country, carrier, channel). */
 export interface RouteFigures {
@@ -45,10 +46,12 @@ export interface ChannelLine extends RouteFigures {
   benchmark?: { delivery: [number, number]; latencyS: [number, number] };
   deliveryVerdict: Verdict;
   latencyVerdict: Verdict;
+  /** What conversions say of the channel's receipts (channel lines, where tenants report conversions). */
+  conversion?: ConversionEvidence;
 }
 
 export interface Recommendation {
-  kind: 'drop-channel' | 'needs-direct-route' | 'register-sender-id';
+  kind: 'drop-channel' | 'needs-direct-route' | 'register-sender-id' | 'fake-receipts';
   country: string;
   channelId?: string;
   why: string;
@@ -81,6 +84,8 @@ export interface ChannelReport {
 
 /** Fewer attempts than this say too little for a verdict or a recommendation. */
 const MIN_ATTEMPTS = 30;
+/** Below this share of its receipts confirmed by conversions, a channel's receipts are called likely fake. */
+const FAKE_RECEIPTS_BELOW = 0.85;
 
 /**
  * The channel optimization report: figures per country, channel and carrier, each channel against its
@@ -93,7 +98,10 @@ export function buildChannelReport(input: {
   /** Per carrier: rows with an empty mccMnc are routes whose carrier was not known. */
   routes: readonly RouteFigures[];
   routing: readonly TrafficBucket[];
+  /** Per country and channel over the range, undecayed (conversionEvidence with no half-life). */
+  conversions?: readonly ConversionEvidence[];
 }): ChannelReport {
+  const conversionOf = new Map((input.conversions ?? []).map((c) => [`${c.country}/${c.channelId}`, c]));
   const carriers = input.routes.map(line);
   const byChannel = new Map<string, RouteFigures>();
   for (const r of input.routes) {
@@ -111,7 +119,12 @@ export function buildChannelReport(input: {
       c.cost += r.cost;
     }
   }
-  const channels = [...byChannel.values()].map(line).sort(byCountryThenVolume);
+  const channels = [...byChannel.values()]
+    .map((r) => {
+      const conversion = conversionOf.get(`${r.country}/${r.channelId}`);
+      return conversion ? { ...line(r), conversion } : line(r);
+    })
+    .sort(byCountryThenVolume);
   const countries = [...groupBy(channels, (c) => c.country)].map(([country, lines]) => {
     const attempts = sum(lines, (l) => l.attempts);
     const delivered = sum(lines, (l) => l.delivered);
@@ -179,6 +192,15 @@ function recommend(channels: readonly ChannelLine[]): Recommendation[] {
         country: c.country,
         channelId: c.channelId,
         why: `${c.channelId} delivered ${pct(c.deliveryRate)} to ${c.country} over ${c.attempts} attempts, below the ${c.tier} range (${pct(c.benchmark.delivery[0])}-${pct(c.benchmark.delivery[1])}): drop it or keep it as a last resort`,
+      });
+    }
+    const conversion = c.conversion;
+    if (conversion && conversion.delivered >= MIN_ATTEMPTS && conversion.confirmed < FAKE_RECEIPTS_BELOW) {
+      out.push({
+        kind: 'fake-receipts',
+        country: c.country,
+        channelId: c.channelId,
+        why: `${c.channelId} reports ${pct(c.deliveryRate)} delivered to ${c.country}, but ${pct(conversion.converted / conversion.delivered)} of the OTPs it called delivered were used, against ${pct(conversion.reference)} on ${c.country}'s best route: about ${pct(1 - conversion.confirmed)} of its receipts are likely fake (routing counts them as failures)`,
       });
     }
     if (c.attempts >= MIN_ATTEMPTS && c.filtered / c.attempts >= 0.05) {

@@ -74,6 +74,9 @@ export interface ConversionPolicy {
   minReferenceEvidence: number;
 }
 
+/** A delivered OTP whose code was not reported used within this time counts as not converted. */
+export const DEFAULT_CONVERSION_WINDOW_MS = 120_000;
+
 export const CONVERSION_POLICY: ConversionPolicy = { priorStrength: 20, minReferenceEvidence: 20 };
 
 /**

@@ -101,6 +101,15 @@ export interface RouteLine {
   benchmarkLatencyHighS: number;
   deliveryVerdict: Verdict;
   latencyVerdict: Verdict;
+  /** OTPs of tenants that report conversions (channel lines only): delivered by receipt, and of them used. */
+  otpsDelivered: number;
+  otpsConverted: number;
+  /**
+   * Conversions per delivered receipt of the country's best-converting route, and the share of this route's
+   * receipts that conversions confirm (1 - confirmed: the receipt-conversion gap; 0 without evidence).
+   */
+  conversionReference: number;
+  receiptsConfirmed: number;
 }
 
 export interface TrafficShare {
@@ -112,7 +121,7 @@ export interface TrafficShare {
 }
 
 export interface Recommendation {
-  /** drop-channel, needs-direct-route or register-sender-id. */
+  /** drop-channel, needs-direct-route, register-sender-id or fake-receipts. */
   kind: string;
   country: string;
   channelId: string;
@@ -439,6 +448,10 @@ function createBaseRouteLine(): RouteLine {
     benchmarkLatencyHighS: 0,
     deliveryVerdict: 0,
     latencyVerdict: 0,
+    otpsDelivered: 0,
+    otpsConverted: 0,
+    conversionReference: 0,
+    receiptsConfirmed: 0,
   };
 }
 
@@ -491,6 +504,18 @@ export const RouteLine: MessageFns<RouteLine> = {
     }
     if (message.latencyVerdict !== 0) {
       writer.uint32(128).int32(message.latencyVerdict);
+    }
+    if (message.otpsDelivered !== 0) {
+      writer.uint32(136).int64(message.otpsDelivered);
+    }
+    if (message.otpsConverted !== 0) {
+      writer.uint32(144).int64(message.otpsConverted);
+    }
+    if (message.conversionReference !== 0) {
+      writer.uint32(153).double(message.conversionReference);
+    }
+    if (message.receiptsConfirmed !== 0) {
+      writer.uint32(161).double(message.receiptsConfirmed);
     }
     return writer;
   },
@@ -636,6 +661,38 @@ export const RouteLine: MessageFns<RouteLine> = {
             message.latencyVerdict = reader.int32() as any;
             continue;
           }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.otpsDelivered = longToNumber(reader.int64());
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.otpsConverted = longToNumber(reader.int64());
+            continue;
+          }
+          case 19: {
+            if (tag !== 153) {
+              break;
+            }
+
+            message.conversionReference = reader.double();
+            continue;
+          }
+          case 20: {
+            if (tag !== 161) {
+              break;
+            }
+
+            message.receiptsConfirmed = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -714,6 +771,26 @@ export const RouteLine: MessageFns<RouteLine> = {
         : isSet(object.latency_verdict)
         ? verdictFromJSON(object.latency_verdict)
         : 0,
+      otpsDelivered: isSet(object.otpsDelivered)
+        ? globalThis.Number(object.otpsDelivered)
+        : isSet(object.otps_delivered)
+        ? globalThis.Number(object.otps_delivered)
+        : 0,
+      otpsConverted: isSet(object.otpsConverted)
+        ? globalThis.Number(object.otpsConverted)
+        : isSet(object.otps_converted)
+        ? globalThis.Number(object.otps_converted)
+        : 0,
+      conversionReference: isSet(object.conversionReference)
+        ? globalThis.Number(object.conversionReference)
+        : isSet(object.conversion_reference)
+        ? globalThis.Number(object.conversion_reference)
+        : 0,
+      receiptsConfirmed: isSet(object.receiptsConfirmed)
+        ? globalThis.Number(object.receiptsConfirmed)
+        : isSet(object.receipts_confirmed)
+        ? globalThis.Number(object.receipts_confirmed)
+        : 0,
     };
   },
 
@@ -767,6 +844,18 @@ export const RouteLine: MessageFns<RouteLine> = {
     if (message.latencyVerdict !== 0) {
       obj.latencyVerdict = verdictToJSON(message.latencyVerdict);
     }
+    if (message.otpsDelivered !== 0) {
+      obj.otpsDelivered = Math.round(message.otpsDelivered);
+    }
+    if (message.otpsConverted !== 0) {
+      obj.otpsConverted = Math.round(message.otpsConverted);
+    }
+    if (message.conversionReference !== 0) {
+      obj.conversionReference = floatToJson(message.conversionReference);
+    }
+    if (message.receiptsConfirmed !== 0) {
+      obj.receiptsConfirmed = floatToJson(message.receiptsConfirmed);
+    }
     return obj;
   },
 
@@ -791,6 +880,10 @@ export const RouteLine: MessageFns<RouteLine> = {
     message.benchmarkLatencyHighS = object.benchmarkLatencyHighS ?? 0;
     message.deliveryVerdict = object.deliveryVerdict ?? 0;
     message.latencyVerdict = object.latencyVerdict ?? 0;
+    message.otpsDelivered = object.otpsDelivered ?? 0;
+    message.otpsConverted = object.otpsConverted ?? 0;
+    message.conversionReference = object.conversionReference ?? 0;
+    message.receiptsConfirmed = object.receiptsConfirmed ?? 0;
     return message;
   },
 };
