@@ -32,6 +32,8 @@ const RUN_REDIS_DB = 1;
 const SEND_RETRY_MS = 90_000;
 /** A call's deadline: a client does not wait for ever on an API that cannot answer. */
 const CALL_DEADLINE_MS = 10_000;
+/** The tenant every run's traffic is sent as (deploy/local/tenants.yaml). */
+const DEMO_API_KEY = 'tern-local-demo-key';
 /** The largest SendBatch drive() makes. */
 const DRIVE_BATCH = 500;
 /** Item errors a client retries with the same reference: the platform's state, not the request's fault. */
@@ -74,6 +76,11 @@ export interface PlatformRunOptions {
    * connectors of its own per lane (default: every country in the default lane).
    */
   lanes?: Record<string, string[]>;
+  /**
+   * The demo tenant reports the conversions of its OTPs (ReportConversion over the HTTP API), as the
+   * simulator's users, following the scenario's `conversion` model, use their codes.
+   */
+  reportConversions?: boolean;
 }
 
 /** One SMS the simulator accepted for an OTP: the channel, its fate, and when (scenario ms) it arrived. */
@@ -317,6 +324,10 @@ export class PlatformRun {
     const port = ingest.logs.find((l) => l['msg'] === 'gRPC API listening')?.['grpcPort'] as number;
     const Client = grpc.makeGenericClientConstructor({ sendBatch, getMessage }, 'SmsService');
     this.client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    if (this.options.reportConversions) {
+      const httpPort = ingest.logs.find((l) => l['msg'] === 'HTTP API listening')?.['apiHttpPort'] as number;
+      this.simulator.reportConversionsTo({ apiUrl: `http://127.0.0.1:${httpPort}`, apiKey: DEMO_API_KEY });
+    }
     await this.warmUp();
   }
 
@@ -401,7 +412,7 @@ export class PlatformRun {
     batch: T[],
   ): Promise<T[]> {
     const metadata = new grpc.Metadata();
-    metadata.set('x-api-key', 'tern-local-demo-key');
+    metadata.set('x-api-key', DEMO_API_KEY);
     let response: sms.SendBatchResponse;
     try {
       response = await new Promise<sms.SendBatchResponse>((resolve, reject) =>
@@ -598,7 +609,7 @@ export class PlatformRun {
   /** The message as the public API shows it now (GetMessage). */
   async message(messageId: string): Promise<sms.Message> {
     const metadata = new grpc.Metadata();
-    metadata.set('x-api-key', 'tern-local-demo-key');
+    metadata.set('x-api-key', DEMO_API_KEY);
     return new Promise((resolve, reject) =>
       (this.client as unknown as Record<string, Unary>)['getMessage']!({ messageId }, metadata, (e, r) =>
         e ? reject(e) : resolve(r as sms.Message),
