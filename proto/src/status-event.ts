@@ -23,5 +23,6 @@ export function statusEvent(
     endToEndLatencyMs: message.acceptedAt ? Math.max(0, at.getTime() - message.acceptedAt.getTime()) : 0,
     labels: message.labels,
     callbackUrl: message.callbackUrl,
+    mccMnc: message.mccMnc,
   });
 }

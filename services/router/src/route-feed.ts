@@ -92,5 +92,6 @@ function submitted(book: RouteBook, result: events.SubmitResult): void {
 function receipt(book: RouteBook, event: sms.StatusEvent): void {
   const ok = RECEIPT_OUTCOMES[event.status];
   if (ok === undefined || !event.channelId || event.attempt < 1) return;
-  book.recordOutcome(event.channelId, '', ok, Date.now());
+  // The carrier's breaker learns it too: a channel failing one carrier is cut off from that carrier only.
+  book.recordOutcome(event.channelId, event.mccMnc, ok, Date.now());
 }

@@ -9,7 +9,7 @@ import type { RouteStats } from './select';
 
 /**
  * What one router instance knows of every route: the latest weights from `routing.weights` (per channel
- * and country, and per carrier where analytics has enough data) and a circuit breaker per channel and per
+ * and country, and per carrier that had attempts) and a circuit breaker per channel and per
  * channel+carrier, fed by submission and receipt outcomes. Time is passed in; nothing here does I/O.
  */
 export class RouteBook {

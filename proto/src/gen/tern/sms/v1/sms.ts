@@ -480,6 +480,8 @@ export interface StatusEvent {
   errorCode: string;
   /** Where dlr posts this event as a signed status callback (the message's callback_url); empty: none. */
   callbackUrl: string;
+  /** Destination carrier where known, as MCC+MNC (as in Message.mcc_mnc). */
+  mccMnc: string;
 }
 
 export interface StatusEvent_LabelsEntry {
@@ -2546,6 +2548,7 @@ function createBaseStatusEvent(): StatusEvent {
     submitStatus: 0,
     errorCode: "",
     callbackUrl: "",
+    mccMnc: "",
   };
 }
 
@@ -2601,6 +2604,9 @@ export const StatusEvent: MessageFns<StatusEvent> = {
     }
     if (message.callbackUrl !== "") {
       writer.uint32(138).string(message.callbackUrl);
+    }
+    if (message.mccMnc !== "") {
+      writer.uint32(146).string(message.mccMnc);
     }
     return writer;
   },
@@ -2757,6 +2763,14 @@ export const StatusEvent: MessageFns<StatusEvent> = {
             message.callbackUrl = reader.string();
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.mccMnc = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2849,6 +2863,11 @@ export const StatusEvent: MessageFns<StatusEvent> = {
         : isSet(object.callback_url)
         ? globalThis.String(object.callback_url)
         : "",
+      mccMnc: isSet(object.mccMnc)
+        ? globalThis.String(object.mccMnc)
+        : isSet(object.mcc_mnc)
+        ? globalThis.String(object.mcc_mnc)
+        : "",
     };
   },
 
@@ -2911,6 +2930,9 @@ export const StatusEvent: MessageFns<StatusEvent> = {
     if (message.callbackUrl !== "") {
       obj.callbackUrl = message.callbackUrl;
     }
+    if (message.mccMnc !== "") {
+      obj.mccMnc = message.mccMnc;
+    }
     return obj;
   },
 
@@ -2946,6 +2968,7 @@ export const StatusEvent: MessageFns<StatusEvent> = {
     message.submitStatus = object.submitStatus ?? 0;
     message.errorCode = object.errorCode ?? "";
     message.callbackUrl = object.callbackUrl ?? "";
+    message.mccMnc = object.mccMnc ?? "";
     return message;
   },
 };
