@@ -97,6 +97,8 @@ export interface SentOtp {
   /** Tern's id for it, from the API's answer. */
   messageId?: string;
   country: string;
+  /** The carrier (scenario id) that owns the number. */
+  carrier: string;
   /** Scenario ms. */
   sentAt: number;
   submissions: Submission[];
@@ -356,6 +358,11 @@ export class PlatformRun {
     this.simulator.play(this.options.scenario.timeline);
   }
 
+  /** The simulator's clock (simulated ms) at `scenarioMs` of the story: where the world's timeline stands. */
+  simulatedAt(scenarioMs: number): number {
+    return this.storyStart + scenarioMs;
+  }
+
   /** Scenario ms since `begin()`. */
   scenarioNow(): number {
     return this.simulator.clock.now() - this.storyStart;
@@ -373,11 +380,15 @@ export class PlatformRun {
       const prefixes = this.prefixesOf(country);
       const prefix = prefixes[i % prefixes.length]!;
       const ref = `${this.runId}-${i}`;
+      const to = numberIn(prefix, i) ?? numberIn(prefix, 0) ?? '';
+      const destination = this.simulator.world.resolve(to.replace(/^\+/, ''));
       return {
         ref,
-        country,
+        // A carrier's key stands for its country.
+        country: destination?.country.code ?? country,
+        carrier: destination?.carrier.id ?? '',
         request: sms.SendMessageRequest.fromPartial({
-          to: numberIn(prefix, i) ?? numberIn(prefix, 0),
+          to,
           from: this.options.sender ?? 'Tern',
           // The reference lets the simulator's arrivals be matched to what was sent; the code is made up.
           body: `Your code is ${String(100000 + (i % 900000)).slice(-6)} ref ${ref}`,
@@ -388,7 +399,9 @@ export class PlatformRun {
     });
     // Known before the call: the first SMS can reach the simulator before the API's answer reaches us.
     const sentAt = this.scenarioNow();
-    for (const { ref, country } of batch) this.otps.set(ref, { ref, country, sentAt, submissions: [] });
+    for (const { ref, country, carrier } of batch) {
+      this.otps.set(ref, { ref, country, carrier, sentAt, submissions: [] });
+    }
     const retry = await this.trySend(batch);
     if (retry.length === 0) return;
     const giveUpAt = Date.now() + SEND_RETRY_MS;
@@ -650,16 +663,24 @@ export class PlatformRun {
   }
 
   /** Prefixes of the country where the numbering plan has mobile numbers (a scenario may list others). */
-  private prefixesOf(code: string, required = true): string[] {
-    let usable = this.prefixes.get(code);
+  /**
+   * Where OTPs to `key` go: a country code (every carrier of the country), or a carrier id of the scenario
+   * (that carrier's numbers only: a number range a test sends a stream of its own to).
+   */
+  private prefixesOf(key: string, required = true): string[] {
+    let usable = this.prefixes.get(key);
     if (!usable) {
-      const country = this.options.scenario.countries.find((c) => c.code === code);
-      if (!country) throw new Error(`${this.options.scenario.name} has no country ${code}`);
-      usable = country.carriers
+      const country = this.options.scenario.countries.find((c) => c.code === key);
+      const carriers =
+        country?.carriers ??
+        this.options.scenario.countries.flatMap((c) => c.carriers).filter((carrier) => carrier.id === key);
+      if (carriers.length === 0)
+        throw new Error(`${this.options.scenario.name} has no country or carrier ${key}`);
+      usable = carriers
         .flatMap((carrier) => carrier.prefixes.map((p) => `+${p}`))
         .filter((prefix) => numberIn(prefix, 0) !== undefined);
-      if (usable.length === 0 && required) throw new Error(`no prefix of ${code} has valid mobile numbers`);
-      this.prefixes.set(code, usable);
+      if (usable.length === 0 && required) throw new Error(`no prefix of ${key} has valid mobile numbers`);
+      this.prefixes.set(key, usable);
     }
     return usable;
   }

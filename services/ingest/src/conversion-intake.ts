@@ -115,6 +115,7 @@ export class ConversionIntake {
           tenantId,
           type: view.type,
           country: view.country,
+          to: view.to,
           acceptedAt: view.acceptedAt,
           convertedAt: verdict.convertedAt,
           reportedAt: now,

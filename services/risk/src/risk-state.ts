@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { redisScript } from '@tern/redis';
+import { execOrThrow, redisScript } from '@tern/redis';
+import type { RangeConversions } from './domain/pumping';
 import type { Redis } from 'ioredis';
 
 /**
@@ -79,6 +80,50 @@ export class RiskState {
       ...paces.map((p) => p.perSecond),
     )) as [number, number, number];
     return taken === 1 ? { at: slot, now } : undefined;
+  }
+
+  /**
+   * A tenant's OTPs to a number range and their conversions, from sorted sets of message ids by time (a
+   * redelivered record adds its own id again, counting nothing twice), trimmed to the window.
+   */
+  async rangeConversions(
+    tenantId: string,
+    prefix: string,
+    window: { windowMs: number; judgeAfterMs: number },
+    now = Date.now(),
+  ): Promise<RangeConversions> {
+    const since = now - window.windowMs;
+    const sent = `tern:risk:pump:s:${tenantId}:${prefix}`;
+    const converted = `tern:risk:pump:c:${tenantId}:${prefix}`;
+    const replies = await execOrThrow(
+      this.redis
+        .pipeline()
+        .zremrangebyscore(sent, '-inf', since)
+        .zremrangebyscore(converted, '-inf', since)
+        .zcount(sent, since, now - window.judgeAfterMs)
+        .zcard(converted)
+        .exists(`tern:risk:pump:reports:${tenantId}`),
+    );
+    const [, , judged, conversions, reports] = replies as number[];
+    return { judged: judged ?? 0, converted: conversions ?? 0, tenantReports: reports === 1 };
+  }
+
+  /** An OTP sent to a range: counted for the range's conversion rate. */
+  async otpSent(tenantId: string, prefix: string, messageId: string, windowMs: number, now = Date.now()) {
+    const key = `tern:risk:pump:s:${tenantId}:${prefix}`;
+    await execOrThrow(this.redis.pipeline().zadd(key, now, messageId).pexpire(key, windowMs));
+  }
+
+  /** A conversion a tenant reported for an OTP to a range; the tenant counts as one that reports them. */
+  async converted(tenantId: string, prefix: string, messageId: string, windowMs: number, now = Date.now()) {
+    const key = `tern:risk:pump:c:${tenantId}:${prefix}`;
+    await execOrThrow(
+      this.redis
+        .pipeline()
+        .zadd(key, now, messageId)
+        .pexpire(key, windowMs)
+        .set(`tern:risk:pump:reports:${tenantId}`, '1', 'PX', windowMs),
+    );
   }
 
   async optOut(scope: string, number: string): Promise<void> {

@@ -3,7 +3,8 @@ import { PoisonMessageError, topics, type TypedProducer } from '@tern/kafka';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import { Counter } from 'prom-client';
 import { optOutScopes } from './domain/opt-out';
-import type { RiskPolicy } from './domain/policy';
+import type { RiskPolicy, TenantPolicy } from './domain/policy';
+import { pumpingVerdict } from './domain/pumping';
 import { prefixOf, screenStatic, type Rejection } from './domain/screen';
 import { numberHash, type Pace, type RiskState } from './risk-state';
 
@@ -11,6 +12,13 @@ const decisions = new Counter({
   name: 'tern_risk_decisions_total',
   help: 'Screening decisions by rule family and outcome (approved, adjusted, deferred, rejected)',
   labelNames: ['rule', 'outcome'],
+  registers: [metricsRegistry],
+});
+
+const pumping = new Counter({
+  name: 'tern_risk_pumping_total',
+  help: 'OTPs to number ranges whose codes are almost never used (SMS pumping): refused (mode enforce) or only recorded (mode monitor)',
+  labelNames: ['mode', 'country'],
   registers: [metricsRegistry],
 });
 
@@ -22,8 +30,8 @@ const TYPE_NAMES = {
 
 /**
  * Screens one accepted message: the stateless rules first (no shared state spent on a message they reject),
- * then the opt-out list, the OTP velocity screens, the per-recipient windows and the paces, which need the
- * shared state in Redis. Publishes `sms.approved` (with every adjustment and deferral named) or a REJECTED
+ * then the opt-out list, the OTP velocity screens, the per-recipient windows, the pumping screen (OTPs to a
+ * range whose codes are never used) and the paces, which need the shared state in Redis. Publishes `sms.approved` (with every adjustment and deferral named) or a REJECTED
  * status with the rule's code and a sentence.
  */
 export class Screener {
@@ -48,6 +56,19 @@ export class Screener {
 
     const out = { ...screened.message };
     const adjustments = [...screened.adjustments];
+    const pumped = await this.pumping(out, policy, screened.tenant);
+    if (pumped?.mode === 'enforce') {
+      return this.reject(message, {
+        rule: 'fraud',
+        code: 'PUMPING_NO_CONVERSIONS',
+        description: pumped.description,
+      });
+    }
+    if (pumped)
+      adjustments.push({
+        rule: 'fraud',
+        text: `monitor: would be refused as pumping (${pumped.description})`,
+      });
     const notBefore = out.notBefore?.getTime() ?? 0;
     if (notBefore <= Date.now()) {
       const paced = await this.deps.state.pace(this.paces(out, policy), policy.limits.maxDeferSeconds * 1000);
@@ -70,6 +91,7 @@ export class Screener {
       message: out,
       adjustments: adjustments.map((a) => a.text),
     });
+    await this.countForPumping(out, policy);
     const deferred = (out.notBefore?.getTime() ?? 0) > Date.now();
     const outcome = deferred ? 'deferred' : adjustments.length > 0 ? 'adjusted' : 'approved';
     decisions.inc({ rule: adjustments.at(-1)?.rule ?? 'none', outcome });
@@ -134,6 +156,32 @@ export class Screener {
       }
     }
     return undefined;
+  }
+
+  /** The pumping screen's verdict on an OTP, when its range looks pumped (counted in the metric). */
+  private async pumping(message: events.SmsMessage, policy: RiskPolicy, tenant: TenantPolicy) {
+    const settings = policy.fraud.pumping;
+    const mode = tenant.pumping ?? settings?.mode ?? 'off';
+    if (!settings || mode === 'off' || message.type !== sms.MessageType.MESSAGE_TYPE_OTP) return undefined;
+    const digits = message.to.replace(/^\+/, '');
+    if (tenant.allowList.some((p) => digits.startsWith(p))) return undefined;
+    const prefix = prefixOf(message.to, settings.digits);
+    const range = await this.deps.state.rangeConversions(message.tenantId, prefix, {
+      windowMs: settings.windowSeconds * 1000,
+      judgeAfterMs: settings.judgeAfterSeconds * 1000,
+    });
+    const verdict = pumpingVerdict(range, prefix, settings, mode);
+    if (verdict.kind === 'clear') return undefined;
+    pumping.inc({ mode: verdict.mode, country: message.country });
+    return verdict;
+  }
+
+  /** An approved OTP counts toward its range's conversion rate. */
+  private async countForPumping(message: events.SmsMessage, policy: RiskPolicy): Promise<void> {
+    const settings = policy.fraud.pumping;
+    if (!settings || message.type !== sms.MessageType.MESSAGE_TYPE_OTP) return;
+    const prefix = prefixOf(message.to, settings.digits);
+    await this.deps.state.otpSent(message.tenantId, prefix, message.messageId, settings.windowSeconds * 1000);
   }
 
   private paces(message: events.SmsMessage, policy: RiskPolicy): Pace[] {

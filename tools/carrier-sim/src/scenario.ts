@@ -125,13 +125,16 @@ const timelineEvent = z.discriminatedUnion('event', [
 
 /**
  * What the users who get an OTP do: each whose code really arrived uses it with probability `rate` if it came
- * at once, halved for every `halfLife` it took to arrive, after `delay` (arrival to typing the code). A
+ * at once, halved for every `halfLife` it took to arrive, after `delay` (arrival to typing the code), except
+ * on `unusedRanges`. A
  * simulator given a tenant's API reports each use as that tenant's backend would (ReportConversion).
  */
 const conversion = z.object({
   rate: probability,
   halfLife: duration,
   delay: latency,
+  /** Number ranges whose codes nobody uses: SMS pumping, the numbers are the fraudster's. */
+  unusedRanges: z.array(digits).default([]),
 });
 export type ConversionModel = z.infer<typeof conversion>;
 

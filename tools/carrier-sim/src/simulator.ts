@@ -91,6 +91,7 @@ export class CarrierSimulator {
     const model = this.options.scenario.conversion;
     const reporting = this.conversions;
     if (!model || !reporting || message.stat !== 'DELIVRD') return;
+    if (model.unusedRanges.some((range) => message.number.startsWith(range))) return;
     const reference = (reporting.referenceOf ?? referenceInText)(message.text);
     if (!reference) return;
     const usedAfterMs = drawConversion(model, message.latencyMs, this.random);

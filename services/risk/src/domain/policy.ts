@@ -31,6 +31,8 @@ const tenantPolicy = z.object({
   allowedRiskCategories: z.array(z.string()).default([]),
   /** Number prefixes exempt from the high-risk and velocity screens for this tenant (known good traffic). */
   allowList: z.array(numberPrefix).default([]),
+  /** This tenant's pumping screen mode, instead of the policy's (see fraud.pumping). */
+  pumping: z.enum(['off', 'monitor', 'enforce']).optional(),
 });
 
 const windowLimit = z.object({
@@ -96,10 +98,28 @@ export const riskPolicySchema = z.object({
         .optional(),
       /** OTPs per tenant to one country within the window above which a surge is held. */
       otpCountryVelocity: windowLimit.optional(),
+      /**
+       * SMS pumping by conversions: a number range (prefix of `digits` digits) that got at least `minOtps` of
+       * a tenant's OTPs, each old enough to have been used (`judgeAfterSeconds`), within `windowSeconds`,
+       * and whose codes were used at most `maxConversionRate` of the time, gets no more of that tenant's
+       * OTPs (`enforce`), or only has them recorded as what would have been refused (`monitor`). Applies to
+       * tenants that report conversions (any in the window).
+       */
+      pumping: z
+        .object({
+          mode: z.enum(['off', 'monitor', 'enforce']).default('monitor'),
+          digits: z.number().int().min(3).max(12).default(7),
+          windowSeconds: z.number().int().positive().default(3600),
+          judgeAfterSeconds: z.number().int().positive().default(120),
+          minOtps: z.number().int().positive().default(20),
+          maxConversionRate: z.number().min(0).max(1).default(0.05),
+        })
+        .optional(),
     })
     .prefault({}),
 });
 
 export type RiskPolicy = z.output<typeof riskPolicySchema>;
 export type TenantPolicy = z.output<typeof tenantPolicy>;
+export type PumpingPolicy = NonNullable<RiskPolicy['fraud']['pumping']>;
 export const NO_TENANT_POLICY: TenantPolicy = tenantPolicy.parse({});

@@ -4,6 +4,7 @@ import { localHour, nextAllowedTime } from './hours';
 import { isOptOutReply, optOutScopes } from './opt-out';
 import { riskPolicySchema } from './policy';
 import { screenStatic } from './screen';
+import { pumpingVerdict } from './pumping';
 
 const policy = riskPolicySchema.parse({
   countries: {
@@ -171,5 +172,30 @@ describe('opt-out replies', () => {
     expect(['STOP', 'stop please', 'Unsubscribe', 'STOPALL', ' quit'].every(isOptOutReply)).toBe(true);
     expect(['Stopped by the shop?', 'thanks', 'don’t stop'].some(isOptOutReply)).toBe(false);
     expect(optOutScopes(policy, '+62811000111').sort()).toEqual(['sender:+62811000111', 'tenant:shop']);
+  });
+});
+
+describe('pumpingVerdict', () => {
+  const settings = riskPolicySchema.parse({ fraud: { pumping: { mode: 'enforce' } } }).fraud.pumping!;
+  const range = (judged: number, converted: number, tenantReports = true) => ({
+    judged,
+    converted,
+    tenantReports,
+  });
+
+  it('refuses a range with plenty of OTPs old enough to be used and almost none used', () => {
+    expect(pumpingVerdict(range(40, 1), '2349099', settings, 'enforce')).toMatchObject({
+      kind: 'pumped',
+      mode: 'enforce',
+      description: expect.stringContaining('1 of 40 OTPs to +2349099'),
+    });
+    expect(pumpingVerdict(range(40, 1), '2349099', settings, 'monitor')).toMatchObject({ mode: 'monitor' });
+  });
+
+  it('clears a range whose codes are used, one with too few OTPs to judge, and tenants that report nothing', () => {
+    expect(pumpingVerdict(range(40, 30), '2348031', settings, 'enforce')).toEqual({ kind: 'clear' });
+    expect(pumpingVerdict(range(19, 0), '2349099', settings, 'enforce')).toEqual({ kind: 'clear' });
+    expect(pumpingVerdict(range(400, 0, false), '2349099', settings, 'enforce')).toEqual({ kind: 'clear' });
+    expect(pumpingVerdict(range(400, 0), '2349099', settings, 'off')).toEqual({ kind: 'clear' });
   });
 });

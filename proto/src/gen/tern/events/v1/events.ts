@@ -151,7 +151,11 @@ export interface ConversionReported {
     | Date
     | undefined;
   /** When Tern took the report. */
-  reportedAt: Date | undefined;
+  reportedAt:
+    | Date
+    | undefined;
+  /** The recipient (E.164), for risk's conversion rates per number range; never written to analytics. */
+  to: string;
 }
 
 /** How the router chose a channel, kept with the dispatch so a person can see why. */
@@ -1324,6 +1328,7 @@ function createBaseConversionReported(): ConversionReported {
     acceptedAt: undefined,
     convertedAt: undefined,
     reportedAt: undefined,
+    to: "",
   };
 }
 
@@ -1349,6 +1354,9 @@ export const ConversionReported: MessageFns<ConversionReported> = {
     }
     if (message.reportedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.reportedAt), writer.uint32(58).fork()).join();
+    }
+    if (message.to !== "") {
+      writer.uint32(66).string(message.to);
     }
     return writer;
   },
@@ -1422,6 +1430,14 @@ export const ConversionReported: MessageFns<ConversionReported> = {
             message.reportedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1463,6 +1479,7 @@ export const ConversionReported: MessageFns<ConversionReported> = {
         : isSet(object.reported_at)
         ? fromJsonTimestamp(object.reported_at)
         : undefined,
+      to: isSet(object.to) ? globalThis.String(object.to) : "",
     };
   },
 
@@ -1489,6 +1506,9 @@ export const ConversionReported: MessageFns<ConversionReported> = {
     if (message.reportedAt !== undefined) {
       obj.reportedAt = message.reportedAt.toISOString();
     }
+    if (message.to !== "") {
+      obj.to = message.to;
+    }
     return obj;
   },
 
@@ -1504,6 +1524,7 @@ export const ConversionReported: MessageFns<ConversionReported> = {
     message.acceptedAt = object.acceptedAt ?? undefined;
     message.convertedAt = object.convertedAt ?? undefined;
     message.reportedAt = object.reportedAt ?? undefined;
+    message.to = object.to ?? "";
     return message;
   },
 };
