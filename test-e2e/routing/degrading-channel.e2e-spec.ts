@@ -3,6 +3,7 @@
 // move most of that traffic away within a minute of scenario time and give it back after the recovery.
 // Ten minutes of scenario at time scale 8, smart routing only (the baseline never uses the Tier-1 channel).
 import { loadScenario } from '@tern/carrier-sim';
+import { oracleTally, regretLine } from '../support/oracle';
 import { PlatformRun } from '../support/platform-run';
 import {
   PLATFORM_SHARE_MAX,
@@ -52,12 +53,15 @@ beforeAll(async () => {
     await run.stop();
   }
   windows = sharesOverTime(run, 30_000);
+  const tern = tally('Tern (smart routing)', run);
+  const oracle = oracleTally(run);
   reportTable(
     'degrading-channel',
     `${CHANNEL} delivers 30% of its usual from minute 2 to 5; ${PER_SCENARIO_SECOND} OTPs a scenario second to MX, CO, AR; 10 minutes at time scale ${TIME_SCALE}`,
-    [tally('Tern (smart routing)', run)],
+    [tern, oracle],
     [
       `carriers' seed ${run.options.seed} (TERN_E2E_SEED=${run.options.seed} replays their draws)`,
+      regretLine(tern, oracle),
       latencyBreakdown(run),
       ...windows.map(
         (w) =>

@@ -1,12 +1,15 @@
-// The routing suites' shape: the same scenario and traffic twice, smart routing and the baseline, one table.
+// The routing suites' shape: the same scenario and traffic twice, smart routing and the baseline, one table
+// with the oracle's row (what perfect knowledge would have done with the smart run's OTPs) and Tern's regret.
 import type { Scenario } from '@tern/carrier-sim';
 import { runSeed, type Margin } from '@tern/testing';
 import { PlatformRun, type PlatformRunOptions, type Strategy } from './platform-run';
+import { oracleTally, regretLine } from './oracle';
 import { latencyBreakdown, perCountry, reportTable, tally, type Tally } from './tally';
 
 export interface Comparison {
   tern: Tally;
   baseline: Tally;
+  oracle: Tally;
   /** Both runs, stopped: their OTPs, the simulator's ground truth and their ClickHouse databases remain. */
   runs: Record<Strategy, PlatformRun>;
 }
@@ -51,6 +54,7 @@ export async function compareWithBaseline(options: {
   }
   const tern = tally('Tern (smart routing)', runs.smart);
   const baseline = tally('baseline (cheapest, no failover)', runs.cheapest);
+  const oracle = oracleTally(runs.smart);
   const refusals = Object.entries(runs).flatMap(([strategy, run]) =>
     run.refused.length === 0
       ? []
@@ -62,8 +66,8 @@ export async function compareWithBaseline(options: {
   reportTable(
     options.suite,
     options.heading,
-    [baseline, tern],
-    [replay, ...margins, ...breakdown, ...refusals],
+    [baseline, tern, oracle],
+    [replay, regretLine(tern, oracle), ...margins, ...breakdown, ...refusals],
   );
-  return { tern, baseline, runs };
+  return { tern, baseline, oracle, runs };
 }
