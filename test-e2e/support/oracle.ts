@@ -7,8 +7,8 @@
 import { Random, type ChannelSpec } from '@tern/carrier-sim';
 import { sms } from '@tern/contracts';
 import { TYPE_WEIGHTS } from '../../services/router/src/domain/select';
-import type { PlatformRun } from './platform-run';
-import type { Tally } from './tally';
+import type { PlatformRun, SentOtp } from './platform-run';
+import { tallyRow, type Tally } from './tally';
 
 /** An OTP's validity: no attempt after it. */
 const OTP_VALIDITY_MS = 10 * 60_000;
@@ -20,86 +20,85 @@ export function oracleTally(run: PlatformRun, seed = run.options.seed ?? 1): Tal
   const { scenario } = run.options;
   const random = new Random(seed ^ 0x5eed);
   const nextSlot = new Map<string, number>();
-  /** The earliest time at or after `at` when every limit named has a slot, which it then takes. */
-  const slot = (at: number, limits: readonly (readonly [string, number])[]) => {
-    const start = Math.max(at, ...limits.map(([key]) => nextSlot.get(key) ?? at));
+  /** The earliest time at or after `at` when every limit named has a slot. */
+  const slotAt = (at: number, limits: readonly (readonly [string, number])[]) =>
+    Math.max(at, ...limits.map(([key]) => nextSlot.get(key) ?? at));
+  const take = (start: number, limits: readonly (readonly [string, number])[]) => {
     for (const [key, tps] of limits) nextSlot.set(key, start + 1000 / tps);
-    return start;
   };
   const down = (channel: ChannelSpec, at: number) =>
     scenario.timeline.some(
       (e) => e.event === 'outage' && e.channel === channel.id && at >= e.from && at < e.until,
     );
-  const otps = [...run.otps.values()].sort((a, b) => a.sentAt - b.sentAt);
+  const otps = [...run.otps.values()];
   const latencies: number[] = [];
   let cost = 0;
   let retries = 0;
-  for (const otp of otps) {
+  // Attempts in the order of their time, failovers among first attempts, so that each takes the next free
+  // slot of its limits as the time comes.
+  const due: { otp: SentOtp; at: number; tried: Set<string> }[] = otps.map((otp) => ({
+    otp,
+    at: otp.sentAt,
+    tried: new Set<string>(),
+  }));
+  due.sort((a, b) => b.at - a.at);
+  const schedule = (attempt: (typeof due)[number]) => {
+    // Kept sorted latest first: the next attempt is the last element.
+    let i = due.length;
+    while (i > 0 && due[i - 1]!.at < attempt.at) i--;
+    due.splice(i, 0, attempt);
+  };
+  for (let attempt = due.pop(); attempt; attempt = due.pop()) {
+    const { otp, at, tried } = attempt;
     const country = scenario.countries.find((c) => c.code === otp.country);
     const carrier = country?.carriers.find((c) => c.id === otp.carrier);
     if (!country || !carrier) continue;
-    const tried = new Set<string>();
-    let at = otp.sentAt;
-    for (;;) {
-      const simTime = run.simulatedAt(at);
-      const candidates = scenario.channels.filter(
-        (c) => c.countries.includes(country.code) && !tried.has(c.id) && !down(c, at),
-      );
-      const maxPrice = Math.max(1e-9, ...candidates.map((c) => c.pricePerSegment));
-      const best = candidates
-        .map((channel) => {
-          const model = world.model(channel, carrier.id, simTime);
-          const score =
-            WEIGHTS.delivery * model.deliveryRate -
-            WEIGHTS.latency * Math.min(model.latency.p50 / 10_000, 3) -
-            WEIGHTS.cost * (channel.pricePerSegment / maxPrice);
-          return { channel, score };
-        })
-        .sort((a, b) => b.score - a.score)[0]?.channel;
-      if (!best) break;
-      const limits: [string, number][] = [[`channel:${best.id}`, world.tps(best, simTime)]];
-      if (country.tps) limits.push([`country:${country.code}`, country.tps]);
-      const submitAt = slot(at, limits);
-      if (submitAt - otp.sentAt > OTP_VALIDITY_MS) break;
-      if (tried.size > 0) retries++;
-      tried.add(best.id);
-      cost += best.pricePerSegment;
-      const fate = world.fate(
-        {
-          channel: best,
-          destination: { country, carrier, invalid: false },
-          sender: run.options.sender ?? 'Tern',
-          senderKind: 'alphanumeric',
-          text: 'Your code is 000000',
-          simTime: run.simulatedAt(submitAt),
-        },
-        random,
-      );
-      if (fate.stat === 'DELIVRD') {
-        latencies.push(submitAt + fate.latencyMs - otp.sentAt);
-        break;
-      }
-      at = submitAt + fate.latencyMs;
-    }
+    const simTime = run.simulatedAt(at);
+    const candidates = scenario.channels.filter(
+      (c) => c.countries.includes(country.code) && !tried.has(c.id) && !down(c, at),
+    );
+    const maxPrice = Math.max(1e-9, ...candidates.map((c) => c.pricePerSegment));
+    // A channel's queue (its TPS, the country's) is part of the latency it offers now.
+    const best = candidates
+      .map((channel) => {
+        const model = world.model(channel, carrier.id, simTime);
+        const limits: [string, number][] = [[`channel:${channel.id}`, world.tps(channel, simTime)]];
+        if (country.tps) limits.push([`country:${country.code}`, country.tps]);
+        const start = slotAt(at, limits);
+        const score =
+          WEIGHTS.delivery * model.deliveryRate -
+          WEIGHTS.latency * Math.min((start - at + model.latency.p50) / 10_000, 3) -
+          WEIGHTS.cost * (channel.pricePerSegment / maxPrice);
+        return { channel, limits, start, score };
+      })
+      .sort((a, b) => b.score - a.score)[0];
+    if (!best || best.start - otp.sentAt > OTP_VALIDITY_MS) continue;
+    take(best.start, best.limits);
+    if (tried.size > 0) retries++;
+    tried.add(best.channel.id);
+    cost += best.channel.pricePerSegment;
+    const fate = world.fate(
+      {
+        channel: best.channel,
+        destination: { country, carrier, invalid: false },
+        sender: run.options.sender ?? 'Tern',
+        senderKind: 'alphanumeric',
+        text: 'Your code is 000000',
+        simTime: run.simulatedAt(best.start),
+      },
+      random,
+    );
+    if (fate.stat === 'DELIVRD') latencies.push(best.start + fate.latencyMs - otp.sentAt);
+    else schedule({ otp, at: best.start + fate.latencyMs, tried });
   }
-  latencies.sort((a, b) => a - b);
-  const quantile = (p: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? Number.NaN;
-  return {
-    label: 'oracle (perfect knowledge)',
+  return tallyRow('oracle (perfect knowledge)', {
     otps: otps.length,
-    delivered: latencies.length,
-    deliveryRate: latencies.length / Math.max(1, otps.length),
-    lost: otps.length - latencies.length,
+    latencies,
+    cost,
+    retries,
     neverSubmitted: 0,
     sentTwice: 0,
-    latenciesMs: latencies,
-    p50Ms: quantile(0.5),
-    p95Ms: quantile(0.95),
-    meanMs: latencies.reduce((s, x) => s + x, 0) / Math.max(1, latencies.length),
-    costPerDelivered: cost / Math.max(1, latencies.length),
-    retries,
-  };
+  });
 }
 
 /** Tern's regret against the oracle, in one line for the table's notes. */

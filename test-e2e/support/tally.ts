@@ -42,23 +42,41 @@ export function tally(label: string, run: PlatformRun, only: (otp: SentOtp) => b
     const first = delivered.sort((a, b) => a.arrivedAt + a.latencyMs - (b.arrivedAt + b.latencyMs))[0];
     if (first) latencies.push(first.arrivedAt + first.latencyMs - otp.sentAt);
   }
-  latencies.sort((a, b) => a - b);
+  return tallyRow(label, {
+    otps: otps.length,
+    latencies,
+    cost,
+    retries,
+    neverSubmitted: otps.filter((otp) => otp.submissions.length === 0).length,
+    sentTwice,
+  });
+}
+
+/** A table's row from what became of a run's OTPs: each delivered one's latency (scenario ms), and the rest. */
+export function tallyRow(
+  label: string,
+  counts: Pick<Tally, 'otps' | 'retries' | 'neverSubmitted' | 'sentTwice'> & {
+    latencies: number[];
+    cost: number;
+  },
+): Tally {
+  const latencies = [...counts.latencies].sort((a, b) => a - b);
   const quantile = (p: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? Number.NaN;
   return {
     label,
-    otps: otps.length,
+    otps: counts.otps,
     delivered: latencies.length,
-    deliveryRate: latencies.length / Math.max(1, otps.length),
-    lost: otps.length - latencies.length,
-    neverSubmitted: otps.filter((otp) => otp.submissions.length === 0).length,
-    sentTwice,
+    deliveryRate: latencies.length / Math.max(1, counts.otps),
+    lost: counts.otps - latencies.length,
+    neverSubmitted: counts.neverSubmitted,
+    sentTwice: counts.sentTwice,
     latenciesMs: latencies,
     p50Ms: quantile(0.5),
     p95Ms: quantile(0.95),
     meanMs: latencies.reduce((s, x) => s + x, 0) / Math.max(1, latencies.length),
-    costPerDelivered: cost / Math.max(1, latencies.length),
-    retries,
+    costPerDelivered: counts.cost / Math.max(1, latencies.length),
+    retries: counts.retries,
   };
 }
 
