@@ -42,6 +42,8 @@ interface Outcome {
   legit: SentOtp[];
   /** tern_risk_pumping_total by mode, from risk's metrics. */
   judgedPumped: Record<string, number>;
+  /** The channel report's refused pumping, as an operator reads it in the console: range -> OTPs refused. */
+  reported: Record<string, number>;
 }
 const outcomes: Partial<Record<'enforce' | 'monitor', Outcome>> = {};
 
@@ -69,6 +71,20 @@ async function pumpingCounts(run: PlatformRun): Promise<Record<string, number>> 
   return counts;
 }
 
+async function reportedPumping(run: PlatformRun): Promise<Record<string, number>> {
+  const response = await fetch(`${run.consoleUrl()}/report?hours=2`, {
+    headers: { cookie: 'tern_operator=tern-local-viewer-token' },
+  });
+  const html = await response.text();
+  if (response.status !== 200) throw new Error(`the channel report answered ${response.status}: ${html}`);
+  const table = /<table id="pumping">(.*?)<\/table>/s.exec(html)?.[1] ?? '';
+  return Object.fromEntries(
+    [...table.matchAll(/<td class="text">demo<\/td><td class="text">\+(\d+)…<\/td><td>(\d+)<\/td>/g)].map(
+      ([, range, refused]) => [range!, Number(refused)],
+    ),
+  );
+}
+
 async function runWith(mode: 'enforce' | 'monitor'): Promise<Outcome> {
   const run = await PlatformRun.start({
     scenario,
@@ -77,6 +93,7 @@ async function runWith(mode: 'enforce' | 'monitor'): Promise<Outcome> {
     reportConversions: true,
   });
   let judgedPumped: Record<string, number> = {};
+  let reported: Record<string, number> = {};
   try {
     run.begin();
     await Promise.all([
@@ -88,6 +105,7 @@ async function runWith(mode: 'enforce' | 'monitor'): Promise<Outcome> {
     ]);
     await run.settle(30 * SECOND);
     judgedPumped = await pumpingCounts(run);
+    reported = await reportedPumping(run);
   } finally {
     await run.stop();
   }
@@ -97,6 +115,7 @@ async function runWith(mode: 'enforce' | 'monitor'): Promise<Outcome> {
     pumped: otps.filter((o) => o.carrier === PUMPED),
     legit: otps.filter((o) => o.carrier !== PUMPED),
     judgedPumped,
+    reported,
   };
 }
 
@@ -117,7 +136,7 @@ beforeAll(async () => {
     }),
     both.map((o, i) => {
       const mode = i === 0 ? 'enforce' : 'monitor';
-      return `${mode}: ${reached(o.pumped)} of ${o.pumped.length} pumped OTPs reached the carrier (bound in enforce mode ${ENFORCE_BOUND}); ${o.legit.length - reached(o.legit)} of ${o.legit.length} legitimate OTPs did not; judged pumping ${JSON.stringify(o.judgedPumped)}; carriers' seed ${o.run.options.seed}`;
+      return `${mode}: channel report ${JSON.stringify(o.reported)}; ${reached(o.pumped)} of ${o.pumped.length} pumped OTPs reached the carrier (bound in enforce mode ${ENFORCE_BOUND}); ${o.legit.length - reached(o.legit)} of ${o.legit.length} legitimate OTPs did not; judged pumping ${JSON.stringify(o.judgedPumped)}; carriers' seed ${o.run.options.seed}`;
     }),
   );
 }, 900_000);
@@ -131,6 +150,13 @@ describe('SMS pumping caught by conversions', () => {
     // Once judged, none gets through: nothing sent after the bound's time reached the carrier.
     const judgedBy = BURST_FROM + (PUMPING.judgeAfterSeconds + 10) * SECOND;
     expect(pumped.filter((o) => o.sentAt > judgedBy && o.submissions.length > 0)).toEqual([]);
+  });
+
+  it('shows the refused range in the channel report', () => {
+    const { pumped } = outcomes.enforce!;
+    expect(Object.keys(outcomes.enforce!.reported)).toEqual(['2349099']);
+    expect(outcomes.enforce!.reported['2349099']).toBeGreaterThanOrEqual(pumped.length - ENFORCE_BOUND);
+    expect(outcomes.monitor!.reported).toEqual({});
   });
 
   it('only records the pumped range in monitor mode', () => {

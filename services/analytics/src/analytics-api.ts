@@ -144,6 +144,7 @@ function reportMessage(r: ChannelReport): analytics.GetChannelReportResponse {
       attempts: b.attempts,
       delivered: b.delivered,
     })),
+    pumpingBlocks: r.pumping.map((b) => ({ tenantId: b.tenantId, range: b.range, refused: b.refused })),
     recommendations: r.recommendations.map((x) => ({
       kind: x.kind,
       country: x.country,

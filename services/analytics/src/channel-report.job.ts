@@ -16,14 +16,15 @@ export async function channelReport(
   const bucketSeconds = Math.max(60, Math.round((to.getTime() - from.getTime()) / 40 / 60_000) * 60);
   // OTPs delivered in the range whose codes have had time to be used.
   const matureBefore = new Date(Math.min(to.getTime(), now.getTime() - conversionWindowMs));
-  const [routes, routing, conversionMinutes] = await Promise.all([
+  const [routes, routing, conversionMinutes, pumping] = await Promise.all([
     figures.reportRoutes(from, to),
     figures.reportRouting(from, to, bucketSeconds),
     figures.conversionMinutes(from, matureBefore),
+    figures.pumpingBlocks(from, to),
   ]);
   // The range's figures as they are: no decay.
   const conversions = conversionEvidence(conversionMinutes, now.getTime(), Infinity);
-  return buildChannelReport({ from, to, now, routes, routing, conversions });
+  return buildChannelReport({ from, to, now, routes, routing, conversions, pumping });
 }
 
 /**

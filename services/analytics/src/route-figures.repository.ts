@@ -1,5 +1,5 @@
 import { sql, type ClickHouse } from '@tern/clickhouse';
-import type { RouteFigures, TrafficBucket } from './domain/channel-report';
+import type { PumpingBlock, RouteFigures, TrafficBucket } from './domain/channel-report';
 import type { ConversionMinute, RouteLatency, RouteMinute } from './domain/route-weights';
 
 interface MinuteRow {
@@ -27,6 +27,12 @@ interface ConversionRow {
   channel_id: string;
   delivered: string;
   converted: string;
+}
+
+interface PumpingRow {
+  tenant_id: string;
+  number_range: string;
+  refused: string;
 }
 
 interface ReportRow {
@@ -162,6 +168,20 @@ export class RouteFiguresRepository {
         cost: Number(r.cost),
       };
     });
+  }
+
+  /**
+   * OTPs risk refused as SMS pumping over [from, to), per tenant and number range: the REJECTED status
+   * events in the traces, their range read from the reason's "OTPs to +<range>…" (services/risk, pumping.ts).
+   */
+  async pumpingBlocks(from: Date, to: Date): Promise<PumpingBlock[]> {
+    const rows = await this.db.rows<PumpingRow>(sql`
+      SELECT tenant_id, extract(detail, 'OTPs to [+]([0-9]+)') AS number_range, count(DISTINCT message_id) AS refused
+      FROM message_events
+      WHERE kind = 'status' AND status = 'REJECTED' AND reason_code = 'PUMPING_NO_CONVERSIONS'
+        AND at >= ${from} AND at < ${to}
+      GROUP BY tenant_id, number_range`);
+    return rows.map((r) => ({ tenantId: r.tenant_id, range: r.number_range, refused: Number(r.refused) }));
   }
 
   /** Every route's figures over [from, to), per carrier. */

@@ -113,4 +113,20 @@ describe('channel report', () => {
     expect(grey.conversion?.confirmed).toBeLessThan(0.63);
     expect(renderReportHtml(r)).toContain('51.5% (');
   });
+
+  it('lists the ranges refused as pumping, most refused first', () => {
+    const r = buildChannelReport({
+      from: new Date('2026-11-28T10:00:00Z'),
+      to: new Date('2026-11-28T11:00:00Z'),
+      now: new Date('2026-11-28T11:00:01Z'),
+      routes: [],
+      routing: [],
+      pumping: [
+        { tenantId: 'shop', range: '2348139', refused: 12 },
+        { tenantId: 'shop', range: '2349099', refused: 480 },
+      ],
+    });
+    expect(r.pumping.map((b) => b.range)).toEqual(['2349099', '2348139']);
+    expect(renderReportHtml(r)).toContain('<td class="text">+2349099…</td><td>480</td>');
+  });
 });

@@ -50,6 +50,14 @@ export interface ChannelLine extends RouteFigures {
   conversion?: ConversionEvidence;
 }
 
+/** OTPs of one tenant to one number range that risk refused as SMS pumping. */
+export interface PumpingBlock {
+  tenantId: string;
+  /** The range's digits (E.164 without "+"). */
+  range: string;
+  refused: number;
+}
+
 export interface Recommendation {
   kind: 'drop-channel' | 'needs-direct-route' | 'register-sender-id' | 'fake-receipts';
   country: string;
@@ -79,6 +87,8 @@ export interface ChannelReport {
   channels: ChannelLine[];
   carriers: ChannelLine[];
   routing: TrafficBucket[];
+  /** Ranges whose OTPs risk refused as SMS pumping in the period, most refused first. */
+  pumping: PumpingBlock[];
   recommendations: Recommendation[];
 }
 
@@ -100,6 +110,7 @@ export function buildChannelReport(input: {
   routing: readonly TrafficBucket[];
   /** Per country and channel over the range, undecayed (conversionEvidence with no half-life). */
   conversions?: readonly ConversionEvidence[];
+  pumping?: readonly PumpingBlock[];
 }): ChannelReport {
   const conversionOf = new Map((input.conversions ?? []).map((c) => [`${c.country}/${c.channelId}`, c]));
   const carriers = input.routes.map(line);
@@ -157,6 +168,7 @@ export function buildChannelReport(input: {
     channels,
     carriers: carriers.sort(byCountryThenVolume),
     routing: [...input.routing].sort((a, b) => a.at - b.at || a.country.localeCompare(b.country)),
+    pumping: [...(input.pumping ?? [])].sort((a, b) => b.refused - a.refused),
     recommendations: recommend(channels),
   };
 }

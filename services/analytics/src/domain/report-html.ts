@@ -24,6 +24,12 @@ ${
     ? '<p>No change recommended for this period.</p>'
     : `<ul id="recommendations">${report.recommendations.map((r) => `<li data-kind="${esc(r.kind)}">${esc(r.why)}</li>`).join('')}</ul>`
 }
+<h2>SMS pumping refused</h2>
+${
+  report.pumping.length === 0
+    ? '<p>No OTP was refused as pumping in this period.</p>'
+    : `<table id="pumping"><tr><th>tenant</th><th>number range</th><th>OTPs refused</th></tr>${report.pumping.map((b) => `<tr><td class="text">${esc(b.tenantId)}</td><td class="text">+${esc(b.range)}…</td><td>${b.refused}</td></tr>`).join('')}</table>`
+}
 <h2>Delivery rate per channel, against its tier's industry range</h2>
 ${rangeChart(
   'chart-delivery',

@@ -31,6 +31,7 @@ export function pumpingVerdict(
   return {
     kind: 'pumped',
     mode,
+    // "OTPs to +<range>…" is how analytics finds the range in the refusal's reason (pumpingBlocks).
     description: `${range.converted} of ${range.judged} OTPs to +${prefix}… within ${policy.windowSeconds} s were used (at most ${(100 * policy.maxConversionRate).toFixed(0)}% is pumping)`,
   };
 }

@@ -138,6 +138,15 @@ export interface GetChannelReportResponse {
   carriers: RouteLine[];
   routing: TrafficShare[];
   recommendations: Recommendation[];
+  /** OTPs risk refused as SMS pumping in the period, per tenant and number range, most refused first. */
+  pumpingBlocks: PumpingBlock[];
+}
+
+export interface PumpingBlock {
+  tenantId: string;
+  /** The range's digits (E.164 without "+"). */
+  range: string;
+  refused: number;
 }
 
 export interface ListDeadLettersRequest {
@@ -1157,6 +1166,7 @@ function createBaseGetChannelReportResponse(): GetChannelReportResponse {
     carriers: [],
     routing: [],
     recommendations: [],
+    pumpingBlocks: [],
   };
 }
 
@@ -1188,6 +1198,9 @@ export const GetChannelReportResponse: MessageFns<GetChannelReportResponse> = {
     }
     for (const v of message.recommendations) {
       Recommendation.encode(v!, writer.uint32(74).fork()).join();
+    }
+    for (const v of message.pumpingBlocks) {
+      PumpingBlock.encode(v!, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -1277,6 +1290,14 @@ export const GetChannelReportResponse: MessageFns<GetChannelReportResponse> = {
             message.recommendations.push(Recommendation.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.pumpingBlocks.push(PumpingBlock.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1312,6 +1333,11 @@ export const GetChannelReportResponse: MessageFns<GetChannelReportResponse> = {
       recommendations: globalThis.Array.isArray(object?.recommendations)
         ? object.recommendations.map((e: any) => Recommendation.fromJSON(e))
         : [],
+      pumpingBlocks: globalThis.Array.isArray(object?.pumpingBlocks)
+        ? object.pumpingBlocks.map((e: any) => PumpingBlock.fromJSON(e))
+        : globalThis.Array.isArray(object?.pumping_blocks)
+        ? object.pumping_blocks.map((e: any) => PumpingBlock.fromJSON(e))
+        : [],
     };
   },
 
@@ -1344,6 +1370,9 @@ export const GetChannelReportResponse: MessageFns<GetChannelReportResponse> = {
     if (message.recommendations?.length) {
       obj.recommendations = message.recommendations.map((e) => Recommendation.toJSON(e));
     }
+    if (message.pumpingBlocks?.length) {
+      obj.pumpingBlocks = message.pumpingBlocks.map((e) => PumpingBlock.toJSON(e));
+    }
     return obj;
   },
 
@@ -1361,6 +1390,112 @@ export const GetChannelReportResponse: MessageFns<GetChannelReportResponse> = {
     message.carriers = object.carriers?.map((e) => RouteLine.fromPartial(e)) || [];
     message.routing = object.routing?.map((e) => TrafficShare.fromPartial(e)) || [];
     message.recommendations = object.recommendations?.map((e) => Recommendation.fromPartial(e)) || [];
+    message.pumpingBlocks = object.pumpingBlocks?.map((e) => PumpingBlock.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePumpingBlock(): PumpingBlock {
+  return { tenantId: "", range: "", refused: 0 };
+}
+
+export const PumpingBlock: MessageFns<PumpingBlock> = {
+  encode(message: PumpingBlock, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    if (message.range !== "") {
+      writer.uint32(18).string(message.range);
+    }
+    if (message.refused !== 0) {
+      writer.uint32(24).int64(message.refused);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PumpingBlock {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePumpingBlock();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.range = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.refused = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PumpingBlock {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      range: isSet(object.range) ? globalThis.String(object.range) : "",
+      refused: isSet(object.refused) ? globalThis.Number(object.refused) : 0,
+    };
+  },
+
+  toJSON(message: PumpingBlock): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.range !== "") {
+      obj.range = message.range;
+    }
+    if (message.refused !== 0) {
+      obj.refused = Math.round(message.refused);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PumpingBlock>, I>>(base?: I): PumpingBlock {
+    return PumpingBlock.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PumpingBlock>, I>>(object: I): PumpingBlock {
+    const message = createBasePumpingBlock();
+    message.tenantId = object.tenantId ?? "";
+    message.range = object.range ?? "";
+    message.refused = object.refused ?? 0;
     return message;
   },
 };
