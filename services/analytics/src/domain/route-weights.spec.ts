@@ -140,14 +140,19 @@ describe('conversionEvidence', () => {
     expect(confirmedOf(evidence, 'new')).toBeGreaterThan(0.95);
   });
 
-  it('judges a country with one route against the best route elsewhere, and says nothing without a reference', () => {
+  it('judges a country with one route against the best route elsewhere, and never below the expected rate', () => {
     const elsewhere = conversionEvidence(
       [converting('honest', 400, 340, 'MY'), converting('only', 400, 170, 'TH')],
       NOW,
       180_000,
     );
     expect(confirmedOf(elsewhere, 'only')).toBeLessThan(0.55);
-    expect(conversionEvidence([converting('thin', 10, 2)], NOW, 180_000)).toEqual([]);
+    // Alone in the world: a route whose delivered codes are used half the time is not believed in full
+    // (70% is expected of real deliveries); one whose codes are used 85% of the time is.
+    expect(
+      confirmedOf(conversionEvidence([converting('alone', 400, 200)], NOW, 180_000), 'alone'),
+    ).toBeLessThan(0.75);
+    expect(confirmedOf(conversionEvidence([converting('alone', 400, 340)], NOW, 180_000), 'alone')).toBe(1);
   });
 
   it('turns unconfirmed receipts into failures in the weights, for the country and its carriers', () => {

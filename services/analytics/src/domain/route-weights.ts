@@ -76,12 +76,22 @@ export interface ConversionPolicy {
   priorStrength: number;
   /** Delivered OTPs (decayed) a route needs before its rate can be the reference. */
   minReferenceEvidence: number;
+  /**
+   * The least conversions per delivered receipt the reference is taken to be where the country has fewer
+   * than two routes to compare: a country served by one route cannot show what its users convert at, and
+   * that route may be the one that lies.
+   */
+  expectedConversion: number;
 }
 
 /** A delivered OTP whose code was not reported used within this time counts as not converted. */
 export const DEFAULT_CONVERSION_WINDOW_MS = 120_000;
 
-export const CONVERSION_POLICY: ConversionPolicy = { priorStrength: 20, minReferenceEvidence: 20 };
+export const CONVERSION_POLICY: ConversionPolicy = {
+  priorStrength: 20,
+  minReferenceEvidence: 20,
+  expectedConversion: 0.7,
+};
 
 /**
  * How far each route's delivery receipts are confirmed by conversions. A route that fakes receipts reports
@@ -90,12 +100,12 @@ export const CONVERSION_POLICY: ConversionPolicy = { priorStrength: 20, minRefer
  * gives. Per route (country x channel), with counts decayed like the weights' evidence:
  *
  *   reference = the highest converted / delivered among the country's routes with at least
- *               minReferenceEvidence delivered (among every country's routes when fewer than two of the
- *               country's have that much)
+ *               minReferenceEvidence delivered; when fewer than two of the country's have that much, the
+ *               highest of every country's such routes and expectedConversion
  *   rate      = (converted + priorStrength x reference) / (delivered + priorStrength)
  *   confirmed = min(1, rate / reference)
  *
- * Routes with no conversion evidence, or in a world with no reference yet, are absent: their receipts stand.
+ * Routes with no conversion evidence are absent: their receipts stand.
  */
 export function conversionEvidence(
   minutes: readonly ConversionMinute[],
@@ -123,12 +133,11 @@ export function conversionEvidence(
   const solid = [...routes.values()].filter((r) => r.delivered >= policy.minReferenceEvidence);
   const best = (among: typeof solid) =>
     among.length === 0 ? undefined : Math.max(...among.map((r) => r.converted / r.delivered));
-  const everywhere = best(solid);
+  const everywhere = Math.max(best(solid) ?? 0, policy.expectedConversion);
   const evidence: ConversionEvidence[] = [];
   for (const r of routes.values()) {
     const inCountry = solid.filter((s) => s.country === r.country);
-    const reference = inCountry.length >= 2 ? best(inCountry) : everywhere;
-    if (!reference) continue;
+    const reference = inCountry.length >= 2 ? (best(inCountry) ?? everywhere) : everywhere;
     const rate = (r.converted + policy.priorStrength * reference) / (r.delivered + policy.priorStrength);
     evidence.push({ ...r, rate, reference, confirmed: Math.min(1, rate / reference) });
   }
