@@ -1,9 +1,9 @@
 // One carrier of a country badly served by a channel that serves the country's other carriers well
 // (tools/carrier-sim/scenarios/carrier-split.yaml): from minute 3, Kenya's aggregator delivers under a third
 // of Telkom Kenya's OTPs, slowly, and stays fast and reliable towards Safaricom and Airtel. Routing must move
-// Telkom's traffic to the direct route and leave the other carriers where they were: a carrier's own
-// evidence decides for it (pooled toward its country's only while it is thin), and the router's breaker
-// towards that carrier opens on its receipts, not the channel's.
+// Telkom's traffic to the direct route and leave the other carriers where they were: the router's breaker
+// towards that carrier opens on its receipts, not the channel's, and the carrier's own weights decide for
+// it once it has enough attempts.
 import { loadScenario } from '@tern/carrier-sim';
 import { oracleTally, regretLine } from '../support/oracle';
 import { PlatformRun, type SentOtp } from '../support/platform-run';

@@ -60,10 +60,10 @@ export const analyticsSettings = {
     'A delivered OTP whose code was not reported used within this time counts as not converted (tenants that report conversions)',
     env.int(1000, 24 * 3_600_000).default(DEFAULT_CONVERSION_WINDOW_MS),
   ),
-  carrierPooling: setting(
-    'TERN_ANALYTICS_CARRIER_POOLING',
-    'Attempts’ worth of the country’s delivery rate a carrier’s own figures start from (lower: a carrier is judged on its own sooner)',
-    env.int(1, 10_000).default(10),
+  minCarrierAttempts: setting(
+    'TERN_ANALYTICS_MIN_CARRIER_ATTEMPTS',
+    'Attempts a carrier needs in the window for weights of its own (else its country’s apply)',
+    env.int(1, 1_000_000).default(50),
   ),
 };
 

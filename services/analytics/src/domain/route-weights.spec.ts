@@ -7,7 +7,7 @@ import {
 } from './route-weights';
 
 const NOW = Date.parse('2026-11-28T12:00:00Z');
-const policy = { halfLifeMs: 180_000, carrierPooling: 10 };
+const policy = { halfLifeMs: 180_000, minCarrierAttempts: 50 };
 
 /** `n` minutes of a channel's figures ending now, `delivered` and `failed` per minute. */
 function minutes(
@@ -59,31 +59,9 @@ describe('routeWeights', () => {
     expect(busy.costPerDelivered).toBeCloseTo(0.04 / 0.9, 5);
   });
 
-  it('judges each carrier on its own attempts as soon as they say something, pooled toward its country', () => {
-    // One channel, three carriers of a country: two served well, one badly, 20 attempts each in 2 minutes.
-    const carrier = (mccMnc: string, delivered: number, failed: number) =>
-      minutes('agg', 2, delivered, failed).map((m) => ({ ...m, mccMnc, tier: 'aggregator' }));
-    const figures = [...carrier('52501', 10, 0), ...carrier('52505', 9, 1), ...carrier('52503', 3, 7)];
-    const ws = routeWeights(figures, [], NOW, policy);
-    expect(ws.map((w) => w.mccMnc)).toEqual(['', '52501', '52503', '52505']);
-    const country = rateOf(ws, 'agg');
-    expect(country).toBeGreaterThan(0.7);
-    expect(country).toBeLessThan(0.8);
-    expect(rateOf(ws, 'agg', '52501')).toBeGreaterThan(0.9);
-    expect(rateOf(ws, 'agg', '52505')).toBeGreaterThan(0.83);
-    expect(rateOf(ws, 'agg', '52503')).toBeLessThan(0.5);
-    // A carrier with three attempts stays near its country: one failure is no verdict.
-    const thin = routeWeights(
-      [
-        ...carrier('52501', 10, 0),
-        ...carrier('52505', 10, 0),
-        ...minutes('agg', 1, 2, 1).map((m) => ({ ...m, mccMnc: '52503', tier: 'aggregator' })),
-      ],
-      [],
-      NOW,
-      policy,
-    );
-    expect(rateOf(thin, 'agg', '52503')).toBeGreaterThan(0.8);
+  it('gives a carrier weights of its own only with enough attempts', () => {
+    const ws = routeWeights([...minutes('busy', 10, 9, 1), ...minutes('quiet', 1, 2, 0)], [], NOW, policy);
+    expect(ws.map((w) => `${w.channelId}/${w.mccMnc}`).sort()).toEqual(['busy/', 'busy/52501', 'quiet/']);
   });
 
   it('takes latency from the figures, else the tier’s', () => {
@@ -167,7 +145,7 @@ describe('conversionEvidence', () => {
       NOW,
       180_000,
     );
-    const ws = routeWeights(figures, [], NOW, policy, evidence);
+    const ws = routeWeights(figures, [], NOW, { ...policy, minCarrierAttempts: 1 }, evidence);
     expect(rateOf(ws, 'honest')).toBeGreaterThan(0.95);
     expect(rateOf(ws, 'faking')).toBeLessThan(0.66);
     expect(rateOf(ws, 'faking', '52501')).toBeLessThan(0.66);

@@ -32,12 +32,8 @@ export interface WeightPolicy {
    * the router's sampling tries it again (that is how a recovered channel earns its traffic back).
    */
   halfLifeMs: number;
-  /**
-   * Attempts' worth of its country's figures that a carrier's own start from: each carrier's delivery is
-   * pooled toward the channel's country-wide posterior (a hierarchical Beta), so a carrier with a few
-   * attempts is judged on its own as soon as they say something, and one with none follows its country.
-   */
-  carrierPooling: number;
+  /** A carrier gets weights of its own once it has this many attempts in the window; else its country's apply. */
+  minCarrierAttempts: number;
 }
 
 /**
@@ -151,8 +147,8 @@ const UNKNOWN_TIER_PRIOR: TierPrior = { alpha: 1, beta: 1, latencyP50Ms: 10_000 
 type Evidence = Omit<RouteMinute, 'minute'>;
 
 /**
- * Routing weights from per-minute figures, per channel and country, and per carrier that has attempts, pooled
- * toward its country's (see WeightPolicy.carrierPooling): a Beta posterior of delivery (the tier's prior plus time-decayed deliveries and
+ * Routing weights from per-minute figures, per channel and country, and per carrier where it has enough
+ * attempts of its own: a Beta posterior of delivery (the tier's prior plus time-decayed deliveries and
  * failures, the deliveries only as far as conversions confirm them: see conversionEvidence), latency p50/p95 (the tier's prior latency where nothing was delivered), and cost per
  * delivered message (decayed too). Pure: time comes in as `now`.
  */
@@ -192,8 +188,8 @@ export function routeWeights(
   }
   const latencyOf = new Map(latencies.map((l) => [routeKey(l.country, l.mccMnc, l.channelId), l]));
   const computedAt = new Date(now);
-  const weigh = (e: Evidence, prior: TierPrior, fallbackLatency: RouteLatency | undefined) => {
-    const latency = latencyOf.get(routeKey(e.country, e.mccMnc, e.channelId)) ?? fallbackLatency;
+  const weigh = (e: Evidence, prior: TierPrior) => {
+    const latency = latencyOf.get(routeKey(e.country, e.mccMnc, e.channelId));
     // Receipts that conversions do not confirm count as failures (for the route's carriers too).
     const unconfirmed = e.delivered * (1 - (confirmedOf.get(`${e.country}/${e.channelId}`) ?? 1));
     return {
@@ -209,27 +205,10 @@ export function routeWeights(
       computedAt,
     };
   };
-  const countryWide = new Map<string, events.RoutingWeight>();
+  const weights: events.RoutingWeight[] = [];
   for (const e of routes.values()) {
-    if (e.mccMnc) continue;
-    countryWide.set(
-      routeKey(e.country, '', e.channelId),
-      weigh(e, isTier(e.tier) ? TIER_PRIORS[e.tier] : UNKNOWN_TIER_PRIOR, undefined),
-    );
-  }
-  const weights = [...countryWide.values()];
-  for (const e of routes.values()) {
-    const country = e.mccMnc ? countryWide.get(routeKey(e.country, '', e.channelId)) : undefined;
-    if (!country) continue;
-    // The carrier's prior: its country's delivery rate on this channel, worth `carrierPooling` attempts.
-    const rate = deliveryRate(country);
-    const prior = {
-      alpha: policy.carrierPooling * rate,
-      beta: policy.carrierPooling * (1 - rate),
-      latencyP50Ms: country.latencyP50Ms,
-    };
-    const countryLatency = { ...e, p50Ms: country.latencyP50Ms, p95Ms: country.latencyP95Ms };
-    weights.push(weigh(e, prior, countryLatency));
+    if (e.mccMnc && e.attempts < policy.minCarrierAttempts) continue;
+    weights.push(weigh(e, isTier(e.tier) ? TIER_PRIORS[e.tier] : UNKNOWN_TIER_PRIOR));
   }
   return weights.sort((a, b) =>
     routeKey(a.country, a.mccMnc, a.channelId).localeCompare(routeKey(b.country, b.mccMnc, b.channelId)),
