@@ -23,8 +23,9 @@ export function oracleTally(run: PlatformRun, seed = run.options.seed ?? 1): Tal
   /** The earliest time at or after `at` when every limit named has a slot. */
   const slotAt = (at: number, limits: readonly (readonly [string, number])[]) =>
     Math.max(at, ...limits.map(([key]) => nextSlot.get(key) ?? at));
+  // Limits are per real second: on a world at time scale 10, a slot is ten scenario seconds over TPS.
   const take = (start: number, limits: readonly (readonly [string, number])[]) => {
-    for (const [key, tps] of limits) nextSlot.set(key, start + 1000 / tps);
+    for (const [key, tps] of limits) nextSlot.set(key, start + (1000 * run.timeScale) / tps);
   };
   const down = (channel: ChannelSpec, at: number) =>
     scenario.timeline.some(
