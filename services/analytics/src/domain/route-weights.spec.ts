@@ -51,17 +51,13 @@ describe('routeWeights', () => {
     expect(rateOf(ws, 'thin')).toBeGreaterThan(0.7);
   });
 
-  it('prices per delivered message', () => {
-    const ws = routeWeights(minutes('busy', 10, 9, 1), [], NOW, policy);
+  it('gives a carrier weights of its own only with enough attempts, and prices per delivered message', () => {
+    const ws = routeWeights([...minutes('busy', 10, 9, 1), ...minutes('quiet', 1, 2, 0)], [], NOW, policy);
+    expect(ws.map((w) => `${w.channelId}/${w.mccMnc}`).sort()).toEqual(['busy/', 'busy/52501', 'quiet/']);
     const busy = ws.find((w) => w.channelId === 'busy' && !w.mccMnc)!;
     expect(busy.attempts).toBe(100);
     // Every attempt costs 0.04, 9 in 10 are delivered: 0.0444 per delivered message (decay cancels out).
     expect(busy.costPerDelivered).toBeCloseTo(0.04 / 0.9, 5);
-  });
-
-  it('gives a carrier weights of its own only with enough attempts', () => {
-    const ws = routeWeights([...minutes('busy', 10, 9, 1), ...minutes('quiet', 1, 2, 0)], [], NOW, policy);
-    expect(ws.map((w) => `${w.channelId}/${w.mccMnc}`).sort()).toEqual(['busy/', 'busy/52501', 'quiet/']);
   });
 
   it('takes latency from the figures, else the tier’s', () => {
