@@ -1,7 +1,5 @@
 import { events, sms } from '@tern/contracts';
 import { topics, type TypedProducer } from '@tern/kafka';
-import { redisScript } from '@tern/redis';
-import type { Redis } from 'ioredis';
 import { checkConversion, conversionTarget } from './domain/conversion';
 import type { Violation } from './domain/send-request';
 import type { IdempotencyStore } from './idempotency';
@@ -17,56 +15,21 @@ export type ConversionOutcome =
   | { kind: 'in-progress' };
 
 /**
- * Claims a message's conversion for this report: the first report's claim is `pending:<ms>` until its
- * publish is done, then the conversion time. A claim pending for longer than ARGV[3] ms belongs to a report
- * that died, and is taken over. Returns '' when claimed, else what is held.
- */
-const CLAIM = `
-local held = redis.call('GET', KEYS[1])
-if held then
-  local since = string.match(held, '^pending:(%d+)$')
-  if not since or tonumber(ARGV[2]) - tonumber(since) < tonumber(ARGV[3]) then return held end
-end
-redis.call('SET', KEYS[1], 'pending:' .. ARGV[2], 'PX', ARGV[1])
-return ''
-`;
-
-/** Ends a claim: the conversion time when it was published (ARGV[2]), or none (ARGV[2] empty). */
-const SETTLE = `
-if redis.call('GET', KEYS[1]) ~= 'pending:' .. ARGV[1] then return 0 end
-if ARGV[2] == '' then return redis.call('DEL', KEYS[1]) end
-redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
-return 1
-`;
-
-/** A report that claimed a message's conversion and has not published it after this long has died. */
-const CLAIM_STALE_MS = 30_000;
-
-/**
  * Conversion reports (ReportConversion, and the conversion-events topic): checked against the message's
  * view, published to `sms.conversions` once per message, and remembered so that a repeat answers with the
- * first time. A report claims the message before publishing and settles the claim after, so two reports at
- * once publish one conversion, and a report whose publish failed leaves nothing behind for its retry.
+ * first time. The message is reserved before publishing and marked after, as sends are (IdempotencyStore,
+ * keyed by message id, the conversion time as the fingerprint), so two reports at once publish one
+ * conversion, and a report whose publish failed leaves nothing behind for its retry.
  */
 export class ConversionIntake {
-  private readonly claim;
-  private readonly settle;
-
   constructor(
-    private readonly redis: Redis,
     private readonly messages: MessageStore,
-    private readonly idempotency: IdempotencyStore,
+    /** The sends' store: client references to message ids. */
+    private readonly sends: IdempotencyStore,
+    /** The conversions' own store (its own key prefix). */
+    private readonly converted: IdempotencyStore,
     private readonly producer: TypedProducer,
-    /** How long a message's conversion is remembered: as long as its view. */
-    private readonly retentionMs: number,
-  ) {
-    this.claim = redisScript(redis, 'ternIngestClaimConversion', 1, CLAIM);
-    this.settle = redisScript(redis, 'ternIngestSettleConversion', 1, SETTLE);
-  }
-
-  private key(messageId: string): string {
-    return `tern:ingest:conversion:${messageId}`;
-  }
+  ) {}
 
   async report(
     tenantId: string,
@@ -79,7 +42,7 @@ export class ConversionIntake {
     const messageId =
       'messageId' in target
         ? target.messageId
-        : await this.idempotency.acceptedId(tenantId, target.clientReference);
+        : await this.sends.acceptedId(tenantId, target.clientReference);
     const stored = messageId === undefined ? undefined : await this.messages.get(messageId);
     if (!messageId || !stored || stored.tenantId !== tenantId) {
       const which =
@@ -96,15 +59,15 @@ export class ConversionIntake {
         description: `the message's validity ended at ${verdict.expiresAt.toISOString()}, before the conversion`,
       };
     }
-    const key = this.key(messageId);
-    const claimedAt = now.getTime();
-    const held = (await this.claim.run(key, this.retentionMs, claimedAt, CLAIM_STALE_MS)) as string;
-    if (held.startsWith('pending:')) return { kind: 'in-progress' };
-    if (held !== '') {
-      return {
-        kind: 'recorded',
-        response: { messageId, convertedAt: new Date(Number(held)), duplicate: true },
-      };
+    const [claim] = await this.converted.reserve(tenantId, [
+      { reference: messageId, messageId, fingerprint: String(verdict.convertedAt.getTime()) },
+    ]);
+    if (!claim) throw new Error('no reservation');
+    const { reservation, token } = claim;
+    if (reservation.kind === 'in-progress') return { kind: 'in-progress' };
+    if (reservation.kind === 'accepted') {
+      const first = new Date(Number(reservation.fingerprint));
+      return { kind: 'recorded', response: { messageId, convertedAt: first, duplicate: true } };
     }
     const { view } = stored;
     try {
@@ -122,10 +85,10 @@ export class ConversionIntake {
         }),
       );
     } catch (error) {
-      await this.settle.run(key, claimedAt, '');
+      await this.converted.release(tenantId, [{ reference: messageId, token }]);
       throw error;
     }
-    await this.settle.run(key, claimedAt, String(verdict.convertedAt.getTime()));
+    await this.converted.accepted(tenantId, [{ reference: messageId, token }]);
     return { kind: 'recorded', response: { messageId, convertedAt: verdict.convertedAt, duplicate: false } };
   }
 }

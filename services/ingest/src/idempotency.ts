@@ -5,8 +5,11 @@ import { execOrThrow, redisScript } from '@tern/redis';
 /** What (tenant, client reference) already stands for. */
 export type Reservation =
   | { kind: 'new' }
-  /** Accepted before: answer with its id. `sameRequest` false: the reference was reused for other content. */
-  | { kind: 'accepted'; messageId: string; sameRequest: boolean }
+  /**
+   * Accepted before: answer with its id. `sameRequest` false: the reference was reused for other content;
+   * `fingerprint` is the first request's.
+   */
+  | { kind: 'accepted'; messageId: string; sameRequest: boolean; fingerprint: string }
   /** Another call is accepting it right now. */
   | { kind: 'in-progress' }
   /** A call reserved it and vanished (crash) before publishing: this call finishes it, under the same id. */
@@ -48,6 +51,8 @@ export class IdempotencyStore {
     private readonly ttlSeconds: number,
     /** A reservation older than this without being accepted belongs to a call that died. */
     private readonly staleAfterMs = 30_000,
+    /** Where the keys live: sends by default; another use of the same mechanism names its own. */
+    private readonly keyPrefix = 'tern:ingest:idem',
   ) {
     this.swap = redisScript(redis, 'ternIngestSwapReservation', 1, SWAP);
     this.releaseOwn = redisScript(redis, 'ternIngestReleaseReservation', 1, RELEASE);
@@ -55,7 +60,7 @@ export class IdempotencyStore {
 
   private key(tenantId: string, reference: string): string {
     // Hashed: references are caller data of any shape; the key stays short and safe.
-    return `tern:ingest:idem:${tenantId}:${createHash('sha256').update(reference).digest('base64url')}`;
+    return `${this.keyPrefix}:${tenantId}:${createHash('sha256').update(reference).digest('base64url')}`;
   }
 
   /** Reserves each (key, message id, fingerprint) in one round trip; results in the same order. */
@@ -82,7 +87,10 @@ export class IdempotencyStore {
       const entry = JSON.parse(held) as Entry;
       if (entry.state === 'accepted') {
         const sameRequest = entry.fp === item.fingerprint;
-        results.push({ reservation: { kind: 'accepted', messageId: entry.id, sameRequest }, token: '' });
+        results.push({
+          reservation: { kind: 'accepted', messageId: entry.id, sameRequest, fingerprint: entry.fp },
+          token: '',
+        });
       } else if (entry.at >= now - this.staleAfterMs) {
         results.push({ reservation: { kind: 'in-progress' }, token: '' });
       } else {

@@ -22,7 +22,10 @@ const HOUR_MS = 3_600_000;
 /** How long the parts of a concatenated SMPP message wait for the rest. */
 const SMPP_PARTS_TTL_MS = 10 * 60_000;
 
-/** The public APIs (gRPC, HTTP, SMPP), the send-events intake and the status view, over one Redis and the shared producer. */
+/**
+ * The public APIs (gRPC, HTTP, SMPP), the send-events and conversion-events intakes and the status view, over
+ * one Redis and the shared producer.
+ */
 @Injectable()
 export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   private redis: Redis | undefined;
@@ -98,11 +101,10 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       fromBeginning: config.newGroupStartsAt === 'earliest',
     });
     const conversions = new ConversionIntake(
-      redis,
       messages,
       idempotency,
+      new IdempotencyStore(redis, config.idempotencyHours * 3600, undefined, 'tern:ingest:conversion'),
       producer,
-      config.statusRetentionHours * HOUR_MS,
     );
     intake
       .on(topics.sendEvents, sendEventIntake(tenants, new SendEventLedger(redis), acceptor))

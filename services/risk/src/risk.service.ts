@@ -1,6 +1,5 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { watchDataFile, type ConfigOf, type WatchedDataFile } from '@tern/config';
-import { sms } from '@tern/contracts';
 import { KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
@@ -9,7 +8,6 @@ import type { Redis } from 'ioredis';
 import type { riskSettings } from './config';
 import { isOptOutReply, optOutScopes } from './domain/opt-out';
 import { riskPolicySchema, type RiskPolicy } from './domain/policy';
-import { prefixOf } from './domain/screen';
 import { RiskState } from './risk-state';
 import { Screener } from './screener';
 
@@ -73,8 +71,6 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
           await Promise.all(scopes.map((scope) => state.optOut(scope, value.from)));
           this.log.info({ channelId: value.channelId, scopes }, 'opt-out recorded');
         }),
-    );
-    this.consumers.push(
       this.kafka
         .consumer({
           groupId: `tern-risk-${config.deployment}-conversions`,
@@ -84,16 +80,7 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
           partitionsInParallel: 6,
         })
         // Each used OTP code counts for its number range's conversion rate (the pumping screen).
-        .on(topics.conversions, async ({ value }) => {
-          const settings = policy.current().fraud.pumping;
-          if (!settings || value.type !== sms.MessageType.MESSAGE_TYPE_OTP || !value.to) return;
-          await state.converted(
-            value.tenantId,
-            prefixOf(value.to, settings.digits),
-            value.messageId,
-            settings.windowSeconds * 1000,
-          );
-        }),
+        .on(topics.conversions, ({ value }) => screener.conversionReported(value)),
     );
     this.health.registerConsumers(this.consumers);
     await Promise.all(this.consumers.map((c) => c.start()));

@@ -31,8 +31,9 @@ const TYPE_NAMES = {
 /**
  * Screens one accepted message: the stateless rules first (no shared state spent on a message they reject),
  * then the opt-out list, the OTP velocity screens, the per-recipient windows, the pumping screen (OTPs to a
- * range whose codes are never used) and the paces, which need the shared state in Redis. Publishes `sms.approved` (with every adjustment and deferral named) or a REJECTED
- * status with the rule's code and a sentence.
+ * range whose codes are never used) and the paces, which need the shared state in Redis. Publishes
+ * `sms.approved` (with every adjustment and deferral named) or a REJECTED status with the rule's code and a
+ * sentence.
  */
 export class Screener {
   constructor(
@@ -174,6 +175,19 @@ export class Screener {
     if (verdict.kind === 'clear') return undefined;
     pumping.inc({ mode: verdict.mode, country: message.country });
     return verdict;
+  }
+
+  /** A used OTP code counts for its range's conversion rate. */
+  async conversionReported(conversion: events.ConversionReported): Promise<void> {
+    const settings = this.deps.policy().fraud.pumping;
+    if (!settings || conversion.type !== sms.MessageType.MESSAGE_TYPE_OTP || !conversion.to) return;
+    const prefix = prefixOf(conversion.to, settings.digits);
+    await this.deps.state.converted(
+      conversion.tenantId,
+      prefix,
+      conversion.messageId,
+      settings.windowSeconds * 1000,
+    );
   }
 
   /** An approved OTP counts toward its range's conversion rate. */
