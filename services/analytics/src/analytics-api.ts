@@ -125,6 +125,7 @@ function routeLine(l: ChannelLine): analytics.RouteLine {
     otpsConverted: Math.round(l.conversion?.converted ?? 0),
     conversionReference: l.conversion?.reference ?? 0,
     receiptsConfirmed: l.conversion?.confirmed ?? 0,
+    timeToUseMeanMs: l.conversion?.timeToUseMeanMs ?? 0,
   };
 }
 

@@ -62,8 +62,13 @@ export const analyticsSettings = {
   ),
   minCarrierAttempts: setting(
     'TERN_ANALYTICS_MIN_CARRIER_ATTEMPTS',
-    'Attempts a carrier needs in the window for weights of its own (else its country’s apply)',
+    'Attempts a carrier needs in the window to be judged on its own evidence and its tier’s prior alone',
     env.int(1, 1_000_000).default(50),
+  ),
+  carrierPriorStrength: setting(
+    'TERN_ANALYTICS_CARRIER_PRIOR_ATTEMPTS',
+    'Below that, a carrier starts from its channel’s figures in the country, worth this many attempts',
+    env.int(1, 1_000_000).default(10),
   ),
 };
 

@@ -24,9 +24,11 @@ interface LatencyRow {
 interface ConversionRow {
   minute: string;
   country: string;
+  mcc_mnc: string;
   channel_id: string;
   delivered: string;
   converted: string;
+  time_to_use_s: string;
 }
 
 interface PumpingRow {
@@ -88,16 +90,19 @@ export class RouteFiguresRepository {
   }
 
   /**
-   * Per route and minute since `since`: OTPs whose delivery receipt came before `matureBefore` (time enough
-   * for their code to be used), of tenants that report conversions, and how many of them were converted.
+   * Per route (country, carrier, channel) and minute since `since`: OTPs whose delivery receipt came before
+   * `matureBefore` (time enough for their code to be used), of tenants that report conversions, how many of
+   * them were converted, and their summed times from acceptance to use (whole seconds: both are DateTime).
    */
   async conversionMinutes(since: Date, matureBefore: Date): Promise<ConversionMinute[]> {
     const rows = await this.db.rows<ConversionRow>(sql`
       SELECT toUnixTimestamp(toStartOfMinute(delivered_at)) AS minute, route_country AS country,
-        route_channel AS channel_id, count() AS delivered, sum(converted) AS converted
+        route_carrier AS mcc_mnc, route_channel AS channel_id, count() AS delivered, sum(used) AS converted,
+        sumIf(greatest(toInt64(toUnixTimestamp(used_at)) - toInt64(toUnixTimestamp(accepted)), 0), used = 1)
+          AS time_to_use_s
       FROM (
-        SELECT message_id, any(country) AS route_country, any(channel_id) AS route_channel,
-          max(done_at) AS delivered_at
+        SELECT message_id, any(country) AS route_country, any(mcc_mnc) AS route_carrier,
+          any(channel_id) AS route_channel, min(accepted_at) AS accepted, max(done_at) AS delivered_at
         FROM attempts FINAL
         WHERE message_type = 'OTP' AND status = 'DELIVERED'
           AND done_at >= ${since} AND done_at < ${matureBefore}
@@ -105,16 +110,18 @@ export class RouteFiguresRepository {
         GROUP BY message_id
       )
       ANY LEFT JOIN (
-        SELECT message_id, toUInt8(1) AS converted FROM conversions
+        SELECT message_id, toUInt8(1) AS used, min(converted_at) AS used_at FROM conversions
         WHERE reported_at >= ${since} GROUP BY message_id
       ) USING message_id
-      GROUP BY minute, country, channel_id`);
+      GROUP BY minute, country, mcc_mnc, channel_id`);
     return rows.map((r) => ({
       minute: Number(r.minute) * 1000,
       country: r.country,
+      mccMnc: r.mcc_mnc,
       channelId: r.channel_id,
       delivered: Number(r.delivered),
       converted: Number(r.converted),
+      timeToUseMs: Number(r.time_to_use_s) * 1000,
     }));
   }
 

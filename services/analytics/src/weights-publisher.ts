@@ -2,13 +2,7 @@ import type { events } from '@tern/contracts';
 import { topics, type TypedProducer } from '@tern/kafka';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import { Gauge } from 'prom-client';
-import {
-  conversionEvidence,
-  deliveryRate,
-  routeWeights,
-  type ConversionEvidence,
-  type WeightPolicy,
-} from './domain/route-weights';
+import { conversionEvidence, deliveryRate, routeWeights, type WeightPolicy } from './domain/route-weights';
 import type { RouteFiguresRepository } from './route-figures.repository';
 
 const routeDelivery = new Gauge({
@@ -35,7 +29,6 @@ export interface PublisherSettings extends WeightPolicy {
 /** One cycle of the feedback loop: route figures from ClickHouse -> weights -> `routing.weights`. */
 export class WeightsPublisher {
   private published: events.RoutingWeight[] = [];
-  private confirmed: ConversionEvidence[] = [];
 
   constructor(
     private readonly figures: RouteFiguresRepository,
@@ -59,14 +52,8 @@ export class WeightsPublisher {
     }
     lastPublished.set(now / 1000);
     this.published = weights;
-    this.confirmed = conversions;
     this.log.debug({ routes: weights.length }, 'routing weights published');
     return weights;
-  }
-
-  /** What conversions said of each route in the last cycle. */
-  latestConversions(): readonly ConversionEvidence[] {
-    return this.confirmed;
   }
 
   /** The weights of the last cycle. */

@@ -231,6 +231,76 @@ describe('analytics', () => {
     expect(deliveryRate(recovered)).toBeGreaterThan(deliveryRate(after) + 0.1);
   });
 
+  it('reads what conversions say of each carrier of a route, and how long users took to use their codes', async () => {
+    const channelId = `otp-${run}`;
+    const tenant = `converting-${run}`;
+    const now = Math.floor(Date.now() / 1000);
+    const doneAt = now - 300;
+    const acceptedAt = doneAt - 10;
+    const date = (at: number) => new Date(at * 1000).toISOString().slice(0, 10);
+    const attempt = (id: string, mccMnc: string, status = 'DELIVERED', tenantId = tenant) => ({
+      message_id: id,
+      attempt: 1,
+      version: 1,
+      tenant_id: tenantId,
+      country: 'MY',
+      mcc_mnc: mccMnc,
+      channel_id: channelId,
+      tier: 'aggregator',
+      message_type: 'OTP',
+      segments: 1,
+      status,
+      accepted_at: acceptedAt,
+      submitted_at: acceptedAt + 1,
+      done_at: doneAt,
+      submitted_date: date(doneAt),
+    });
+    const used = (id: string, afterSeconds: number) => ({
+      message_id: id,
+      tenant_id: tenant,
+      message_type: 'OTP',
+      country: 'MY',
+      accepted_at: acceptedAt,
+      converted_at: acceptedAt + afterSeconds,
+      reported_at: now - 60,
+      reported_date: date(now),
+    });
+    const ids = (carrier: string, n: number) => Array.from({ length: n }, (_, i) => `${run}-${carrier}-${i}`);
+    const db = new ClickHouse({ url: infra.clickhouseUrl, database });
+    try {
+      await db.insert('attempts', [
+        ...ids('good', 10).map((id) => attempt(id, '52501')),
+        ...ids('bad', 10).map((id) => attempt(id, '52505')),
+        // Neither counts: an OTP that was not delivered, and one of a tenant that reports no conversions.
+        attempt(`${run}-failed`, '52501', 'UNDELIVERED'),
+        attempt(`${run}-silent-tenant`, '52501', 'DELIVERED', `silent-${run}`),
+      ]);
+      await db.insert('conversions', [
+        ...ids('good', 8).map((id) => used(id, 20)),
+        used(ids('bad', 1)[0]!, 40),
+        // Reported twice: the first use counts.
+        used(ids('bad', 1)[0]!, 90),
+      ]);
+    } finally {
+      await db.close();
+    }
+    const minutes = await new RouteFiguresRepository(
+      new ClickHouse({ url: infra.clickhouseUrl, database }),
+    ).conversionMinutes(new Date((now - 3600) * 1000), new Date(now * 1000));
+    const byCarrier = Object.fromEntries(
+      minutes
+        .filter((m) => m.channelId === channelId)
+        .map(({ mccMnc, delivered, converted, timeToUseMs }) => [
+          mccMnc,
+          { delivered, converted, timeToUseMs },
+        ]),
+    );
+    expect(byCarrier).toEqual({
+      '52501': { delivered: 10, converted: 8, timeToUseMs: 8 * 20_000 },
+      '52505': { delivered: 10, converted: 1, timeToUseMs: 40_000 },
+    });
+  });
+
   it('reports each channel against its tier, with recommendations, and the report renders its charts in Chromium', async () => {
     const grey = `grey-${run}`;
     for (let minute = 6; minute >= 1; minute--)
@@ -288,6 +358,16 @@ describe('analytics', () => {
     const grey = report.channels.find((c) => c.channelId === `grey-${run}`);
     expect(grey).toMatchObject({ attempts: 60, delivered: 36, deliveryVerdict: api.Verdict.VERDICT_BELOW });
     expect(grey?.benchmarkDeliveryLow).toBe(0.7);
+    // The conversions of the test above, per carrier: used, confirmed, and how long users took.
+    expect(report.carriers.find((c) => c.channelId === `otp-${run}` && c.mccMnc === '52501')).toMatchObject({
+      otpsDelivered: 10,
+      otpsConverted: 8,
+      timeToUseMeanMs: 20_000,
+    });
+    const badCarrier = report.carriers.find((c) => c.channelId === `otp-${run}` && c.mccMnc === '52505');
+    expect(badCarrier?.receiptsConfirmed).toBeLessThan(
+      report.carriers.find((c) => c.channelId === `otp-${run}` && c.mccMnc === '52501')!.receiptsConfirmed,
+    );
     expect(
       report.recommendations.some((r) => r.kind === 'drop-channel' && r.channelId === `grey-${run}`),
     ).toBe(true);

@@ -82,13 +82,20 @@ describe('channel report', () => {
     expect(html).toContain('&lt;script&gt;');
   });
 
+  /** One minute of a Nigerian route's OTPs to one carrier, each used 15 s after acceptance. */
+  const conversionMinute = (channelId: string, mccMnc: string, delivered: number, converted: number) => ({
+    minute: Date.parse('2026-11-28T10:30:00Z'),
+    country: 'NG',
+    mccMnc,
+    channelId,
+    delivered,
+    converted,
+    timeToUseMs: converted * 15_000,
+  });
+
   it('flags a channel whose receipts its OTPs’ conversions do not bear out, and shows the gap', () => {
-    const minute = Date.parse('2026-11-28T10:30:00Z');
     const conversions = conversionEvidence(
-      [
-        { minute, country: 'NG', channelId: 'ng-direct', delivered: 120, converted: 102 },
-        { minute, country: 'NG', channelId: 'ng-grey', delivered: 400, converted: 206 },
-      ],
+      [conversionMinute('ng-direct', '62130', 120, 102), conversionMinute('ng-grey', '62130', 400, 206)],
       Date.parse('2026-11-28T11:00:01Z'),
       Infinity,
     );
@@ -112,6 +119,56 @@ describe('channel report', () => {
     const grey = r.channels.find((c) => c.channelId === 'ng-grey')!;
     expect(grey.conversion?.confirmed).toBeLessThan(0.63);
     expect(renderReportHtml(r)).toContain('51.5% (');
+  });
+
+  it('flags a channel that fakes receipts towards one carrier only, with each carrier’s time to use', () => {
+    const conversions = conversionEvidence(
+      [
+        conversionMinute('ng-direct', '62130', 200, 170),
+        conversionMinute('ng-aggregator', '62130', 300, 255),
+        conversionMinute('ng-aggregator', '62120', 300, 255),
+        conversionMinute('ng-aggregator', '62150', 120, 40),
+      ],
+      Date.parse('2026-11-28T11:00:01Z'),
+      Infinity,
+    );
+    const r = buildChannelReport({
+      from: new Date('2026-11-28T10:00:00Z'),
+      to: new Date('2026-11-28T11:00:00Z'),
+      now: new Date('2026-11-28T11:00:01Z'),
+      routes: [
+        route({ country: 'NG', mccMnc: '62130', channelId: 'ng-direct', attempts: 204, delivered: 200 }),
+        ...['62130', '62120'].map((mccMnc) =>
+          route({
+            country: 'NG',
+            mccMnc,
+            channelId: 'ng-aggregator',
+            tier: 'aggregator',
+            attempts: 304,
+            delivered: 300,
+          }),
+        ),
+        route({
+          country: 'NG',
+          mccMnc: '62150',
+          channelId: 'ng-aggregator',
+          tier: 'aggregator',
+          attempts: 121,
+          delivered: 120,
+        }),
+      ],
+      routing: [],
+      conversions,
+    });
+    // The aggregator's channel line is 76% used against 85%: not flagged; its receipts to 62150 are.
+    expect(r.recommendations).toEqual([
+      expect.objectContaining({ kind: 'fake-receipts', country: 'NG', channelId: 'ng-aggregator' }),
+    ]);
+    expect(r.recommendations[0]!.why).toContain("to NG's carrier 62150, but 33.3% of the OTPs");
+    const carrier = r.carriers.find((c) => c.mccMnc === '62150')!;
+    expect(carrier.conversion?.confirmed).toBeLessThan(0.6);
+    expect(carrier.conversion?.timeToUseMeanMs).toBe(15_000);
+    expect(renderReportHtml(r)).toContain('<td>15.0 s</td>');
   });
 
   it('lists the ranges refused as pumping, most refused first', () => {

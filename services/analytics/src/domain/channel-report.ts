@@ -46,7 +46,7 @@ export interface ChannelLine extends RouteFigures {
   benchmark?: { delivery: [number, number]; latencyS: [number, number] };
   deliveryVerdict: Verdict;
   latencyVerdict: Verdict;
-  /** What conversions say of the channel's receipts (channel lines, where tenants report conversions). */
+  /** What conversions say of the route's receipts (where tenants report conversions). */
   conversion?: ConversionEvidence;
 }
 
@@ -108,12 +108,18 @@ export function buildChannelReport(input: {
   /** Per carrier: rows with an empty mccMnc are routes whose carrier was not known. */
   routes: readonly RouteFigures[];
   routing: readonly TrafficBucket[];
-  /** Per country and channel over the range, undecayed (conversionEvidence with no half-life). */
+  /** Per country and channel, and per carrier, over the range, undecayed (conversionEvidence with no half-life). */
   conversions?: readonly ConversionEvidence[];
   pumping?: readonly PumpingBlock[];
 }): ChannelReport {
-  const conversionOf = new Map((input.conversions ?? []).map((c) => [`${c.country}/${c.channelId}`, c]));
-  const carriers = input.routes.map(line);
+  const conversionOf = new Map(
+    (input.conversions ?? []).map((c) => [`${c.country}/${c.mccMnc}/${c.channelId}`, c]),
+  );
+  const withConversion = (r: RouteFigures): ChannelLine => {
+    const conversion = conversionOf.get(`${r.country}/${r.mccMnc}/${r.channelId}`);
+    return conversion ? { ...line(r), conversion } : line(r);
+  };
+  const carriers = input.routes.map(withConversion);
   const byChannel = new Map<string, RouteFigures>();
   for (const r of input.routes) {
     const key = `${r.country}/${r.channelId}`;
@@ -130,12 +136,7 @@ export function buildChannelReport(input: {
       c.cost += r.cost;
     }
   }
-  const channels = [...byChannel.values()]
-    .map((r) => {
-      const conversion = conversionOf.get(`${r.country}/${r.channelId}`);
-      return conversion ? { ...line(r), conversion } : line(r);
-    })
-    .sort(byCountryThenVolume);
+  const channels = [...byChannel.values()].map(withConversion).sort(byCountryThenVolume);
   const countries = [...groupBy(channels, (c) => c.country)].map(([country, lines]) => {
     const attempts = sum(lines, (l) => l.attempts);
     const delivered = sum(lines, (l) => l.delivered);
@@ -169,7 +170,7 @@ export function buildChannelReport(input: {
     carriers: carriers.sort(byCountryThenVolume),
     routing: [...input.routing].sort((a, b) => a.at - b.at || a.country.localeCompare(b.country)),
     pumping: [...(input.pumping ?? [])].sort((a, b) => b.refused - a.refused),
-    recommendations: recommend(channels),
+    recommendations: recommend(channels, carriers),
   };
 }
 
@@ -195,8 +196,32 @@ function verdict(value: number, [low, high]: [number, number], higherIsBetter: b
   return 'within';
 }
 
-function recommend(channels: readonly ChannelLine[]): Recommendation[] {
+/** The receipts of a route (channel or carrier line) that conversions say are likely fake. */
+const fakeReceipts = (l: ChannelLine) =>
+  l.conversion !== undefined &&
+  l.conversion.delivered >= MIN_ATTEMPTS &&
+  l.conversion.confirmed < FAKE_RECEIPTS_BELOW;
+
+function fakeReceiptsWhy(l: ChannelLine): string {
+  const conversion = l.conversion!;
+  const towards = l.mccMnc ? `${l.country}'s carrier ${l.mccMnc}` : l.country;
+  return `${l.channelId} reports ${pct(l.deliveryRate)} delivered to ${towards}, but ${pct(conversion.converted / conversion.delivered)} of the OTPs it called delivered were used, against ${pct(conversion.reference)} on ${l.country}'s best route: about ${pct(1 - conversion.confirmed)} of its receipts are likely fake (routing counts them as failures)`;
+}
+
+function recommend(channels: readonly ChannelLine[], carriers: readonly ChannelLine[]): Recommendation[] {
   const out: Recommendation[] = [];
+  const flagged = new Set(channels.filter(fakeReceipts).map((c) => `${c.country}/${c.channelId}`));
+  // A channel that fakes receipts towards one carrier only: the channel's own figure may hide it.
+  for (const c of carriers) {
+    if (fakeReceipts(c) && !flagged.has(`${c.country}/${c.channelId}`)) {
+      out.push({
+        kind: 'fake-receipts',
+        country: c.country,
+        channelId: c.channelId,
+        why: fakeReceiptsWhy(c),
+      });
+    }
+  }
   for (const c of channels) {
     if (c.deliveryVerdict === 'below' && c.benchmark) {
       out.push({
@@ -206,13 +231,12 @@ function recommend(channels: readonly ChannelLine[]): Recommendation[] {
         why: `${c.channelId} delivered ${pct(c.deliveryRate)} to ${c.country} over ${c.attempts} attempts, below the ${c.tier} range (${pct(c.benchmark.delivery[0])}-${pct(c.benchmark.delivery[1])}): drop it or keep it as a last resort`,
       });
     }
-    const conversion = c.conversion;
-    if (conversion && conversion.delivered >= MIN_ATTEMPTS && conversion.confirmed < FAKE_RECEIPTS_BELOW) {
+    if (fakeReceipts(c)) {
       out.push({
         kind: 'fake-receipts',
         country: c.country,
         channelId: c.channelId,
-        why: `${c.channelId} reports ${pct(c.deliveryRate)} delivered to ${c.country}, but ${pct(conversion.converted / conversion.delivered)} of the OTPs it called delivered were used, against ${pct(conversion.reference)} on ${c.country}'s best route: about ${pct(1 - conversion.confirmed)} of its receipts are likely fake (routing counts them as failures)`,
+        why: fakeReceiptsWhy(c),
       });
     }
     if (c.attempts >= MIN_ATTEMPTS && c.filtered / c.attempts >= 0.05) {

@@ -71,11 +71,11 @@ export function linesTable(id: string, lines: readonly ChannelLine[]): string {
     (l) =>
       `<tr><td>${esc(l.country)}</td><td class="text">${esc(l.mccMnc || 'all')}</td><td class="text">${esc(l.channelId)}</td><td class="text">${esc(l.tier)}</td>` +
       `<td>${l.attempts}</td><td class="${l.deliveryVerdict}">${pct(l.deliveryRate)}</td>` +
-      `<td>${conversionCell(l)}</td>` +
+      `<td>${conversionCell(l)}</td><td>${l.conversion ? secs(l.conversion.timeToUseMeanMs) : ''}</td>` +
       `<td class="${l.latencyVerdict}">${secs(l.latencyP50Ms)}</td><td>${secs(l.latencyP95Ms)}</td><td>${money(l.costPerDelivered)}</td>` +
       `<td class="text">${l.benchmark ? `${pct(l.benchmark.delivery[0])}-${pct(l.benchmark.delivery[1])}, ${l.benchmark.latencyS[0]}-${l.benchmark.latencyS[1]} s` : ''}</td></tr>`,
   );
-  return `<table id="${id}"><tr><th>country</th><th>carrier</th><th>channel</th><th>tier</th><th>attempts</th><th>delivered</th><th>OTPs used (receipts confirmed)</th><th>p50</th><th>p95</th><th>cost per delivered</th><th>tier range</th></tr>
+  return `<table id="${id}"><tr><th>country</th><th>carrier</th><th>channel</th><th>tier</th><th>attempts</th><th>delivered</th><th>OTPs used (receipts confirmed)</th><th>mean time to use</th><th>p50</th><th>p95</th><th>cost per delivered</th><th>tier range</th></tr>
 ${rows.join('\n')}</table>`;
 }
 

@@ -7,20 +7,21 @@ import {
 } from './route-weights';
 
 const NOW = Date.parse('2026-11-28T12:00:00Z');
-const policy = { halfLifeMs: 180_000, minCarrierAttempts: 50 };
+const policy = { halfLifeMs: 180_000, minCarrierAttempts: 50, carrierPriorStrength: 10 };
 
-/** `n` minutes of a channel's figures ending now, `delivered` and `failed` per minute. */
+/** `n` minutes of a channel's figures ending now, `delivered` and `failed` per minute, to one carrier. */
 function minutes(
   channelId: string,
   n: number,
   delivered: number,
   failed: number,
   endsMinutesAgo = 0,
+  mccMnc = '52501',
 ): RouteMinute[] {
   return Array.from({ length: n }, (_, i) => ({
     minute: NOW - (i + 1 + endsMinutesAgo) * 60_000,
     country: 'SG',
-    mccMnc: '52501',
+    mccMnc,
     channelId,
     tier: 'direct',
     attempts: delivered + failed,
@@ -51,9 +52,14 @@ describe('routeWeights', () => {
     expect(rateOf(ws, 'thin')).toBeGreaterThan(0.7);
   });
 
-  it('gives a carrier weights of its own only with enough attempts, and prices per delivered message', () => {
+  it('weighs every carrier of a route, and prices per delivered message', () => {
     const ws = routeWeights([...minutes('busy', 10, 9, 1), ...minutes('quiet', 1, 2, 0)], [], NOW, policy);
-    expect(ws.map((w) => `${w.channelId}/${w.mccMnc}`).sort()).toEqual(['busy/', 'busy/52501', 'quiet/']);
+    expect(ws.map((w) => `${w.channelId}/${w.mccMnc}`).sort()).toEqual([
+      'busy/',
+      'busy/52501',
+      'quiet/',
+      'quiet/52501',
+    ]);
     const busy = ws.find((w) => w.channelId === 'busy' && !w.mccMnc)!;
     expect(busy.attempts).toBe(100);
     // Every attempt costs 0.04, 9 in 10 are delivered: 0.0444 per delivered message (decay cancels out).
@@ -74,23 +80,58 @@ describe('routeWeights', () => {
     });
     expect(ws.find((w) => w.channelId === 'quiet')).toMatchObject({ latencyP50Ms: 3000 });
   });
+
+  it('tells apart a carrier its channel serves badly from its first attempts, well before it is busy', () => {
+    // An aggregator that serves Singtel well for ten minutes; its last 2 minutes' 15 attempts to StarHub
+    // all failed, and 3 to M1 did.
+    const figures = [
+      ...minutes('aggregator', 10, 40, 1),
+      ...minutes('aggregator', 2, 0, 8, 0, '52505'),
+      ...minutes('aggregator', 1, 0, 3, 0, '52503'),
+    ];
+    const latencies = [
+      { country: 'SG', mccMnc: '', channelId: 'aggregator', p50Ms: 3000, p95Ms: 6000 },
+      { country: 'SG', mccMnc: '52501', channelId: 'aggregator', p50Ms: 3000, p95Ms: 6000 },
+    ];
+    const ws = routeWeights(figures, latencies, NOW, policy);
+    expect(rateOf(ws, 'aggregator')).toBeGreaterThan(0.85);
+    expect(rateOf(ws, 'aggregator', '52501')).toBeGreaterThan(0.95);
+    expect(rateOf(ws, 'aggregator', '52505')).toBeLessThan(0.4);
+    // Three failures are a warning, not a verdict: M1 stays well above StarHub.
+    expect(rateOf(ws, 'aggregator', '52503')).toBeGreaterThan(0.6);
+    expect(rateOf(ws, 'aggregator', '52503')).toBeLessThan(rateOf(ws, 'aggregator'));
+    // With nothing delivered of its own, a thin carrier takes its route's latency.
+    expect(ws.find((w) => w.mccMnc === '52505')).toMatchObject({ latencyP50Ms: 3000, latencyP95Ms: 6000 });
+  });
+
+  it('lets a thin carrier’s weight drift back with its route’s, as their failures age', () => {
+    // The whole channel failed 30 minutes ago; since then nothing was sent to it.
+    const figures = [...minutes('recovered', 1, 0, 90, 30), ...minutes('recovered', 1, 0, 20, 30, '52505')];
+    const ws = routeWeights(figures, [], NOW, policy);
+    expect(rateOf(ws, 'recovered', '52505')).toBeGreaterThan(0.85);
+  });
 });
 
-/** One minute of a route's delivered OTPs and their conversions, a minute ago. */
+/** One minute of a route's delivered OTPs to one carrier and their conversions, each used 20 s after acceptance. */
 const converting = (
   channelId: string,
   delivered: number,
   converted: number,
   country = 'SG',
+  mccMnc = '52501',
 ): ConversionMinute => ({
   minute: NOW - 2 * 60_000,
   country,
+  mccMnc,
   channelId,
   delivered,
   converted,
+  timeToUseMs: converted * 20_000,
 });
-const confirmedOf = (evidence: ReturnType<typeof conversionEvidence>, channelId: string) =>
-  evidence.find((e) => e.channelId === channelId)?.confirmed;
+const judgedOf = (evidence: ReturnType<typeof conversionEvidence>, channelId: string, mccMnc = '') =>
+  evidence.find((e) => e.channelId === channelId && e.mccMnc === mccMnc);
+const confirmedOf = (evidence: ReturnType<typeof conversionEvidence>, channelId: string, mccMnc = '') =>
+  judgedOf(evidence, channelId, mccMnc)?.confirmed;
 
 describe('conversionEvidence', () => {
   it('confirms an honest route’s receipts and discounts those a route fakes, against the country’s best', () => {
@@ -127,6 +168,43 @@ describe('conversionEvidence', () => {
       confirmedOf(conversionEvidence([converting('alone', 400, 200)], NOW, 180_000), 'alone'),
     ).toBeLessThan(0.75);
     expect(confirmedOf(conversionEvidence([converting('alone', 400, 340)], NOW, 180_000), 'alone')).toBe(1);
+  });
+
+  it('judges each carrier of a route by its own conversions, pooled toward the route’s while they are few', () => {
+    // The aggregator's OTPs to one carrier are used far less than to the other: its receipts to that
+    // carrier are the likely fakes. A third carrier with three OTPs is judged like the route.
+    const evidence = conversionEvidence(
+      [
+        converting('honest', 400, 340),
+        converting('aggregator', 300, 255, 'SG', '52501'),
+        converting('aggregator', 300, 90, 'SG', '52505'),
+        converting('aggregator', 3, 1, 'SG', '52503'),
+      ],
+      NOW,
+      180_000,
+    );
+    expect(confirmedOf(evidence, 'aggregator', '52501')).toBeGreaterThan(0.95);
+    expect(confirmedOf(evidence, 'aggregator', '52505')).toBeLessThan(0.4);
+    // The route's figures are its carriers' together.
+    const route = judgedOf(evidence, 'aggregator')!;
+    const carriers = evidence.filter((e) => e.channelId === 'aggregator' && e.mccMnc);
+    expect(route.delivered).toBeCloseTo(carriers.reduce((sum, c) => sum + c.delivered, 0));
+    expect(judgedOf(evidence, 'aggregator', '52503')!.rate).toBeCloseTo(route.rate, 1);
+  });
+
+  it('gives the mean time from acceptance to use of a route’s used OTPs', () => {
+    const evidence = conversionEvidence(
+      [
+        converting('honest', 400, 300),
+        { ...converting('honest', 100, 100, 'SG', '52505'), timeToUseMs: 100 * 60_000 },
+        converting('silent', 50, 0),
+      ],
+      NOW,
+      180_000,
+    );
+    expect(judgedOf(evidence, 'honest')!.timeToUseMeanMs).toBeCloseTo(30_000);
+    expect(judgedOf(evidence, 'honest', '52505')!.timeToUseMeanMs).toBeCloseTo(60_000);
+    expect(judgedOf(evidence, 'silent')!.timeToUseMeanMs).toBe(0);
   });
 
   it('turns unconfirmed receipts into failures in the weights, for the country and its carriers', () => {

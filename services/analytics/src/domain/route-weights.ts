@@ -32,8 +32,14 @@ export interface WeightPolicy {
    * the router's sampling tries it again (that is how a recovered channel earns its traffic back).
    */
   halfLifeMs: number;
-  /** A carrier gets weights of its own once it has this many attempts in the window; else its country's apply. */
+  /** A carrier with this many attempts in the window is judged on its own evidence and its tier's prior. */
   minCarrierAttempts: number;
+  /**
+   * Below minCarrierAttempts, a carrier's prior is its route's figures (the channel towards the whole
+   * country), worth this many attempts: its own few attempts count from the first, so a carrier the channel
+   * serves badly is told apart long before it is busy, while a handful of failures barely moves it.
+   */
+  carrierPriorStrength: number;
 }
 
 /**
@@ -44,19 +50,32 @@ export interface ConversionMinute {
   /** Start of the minute the attempts ended, epoch ms. */
   minute: number;
   country: string;
+  /** The carrier the OTPs went to; empty where it was not known. */
+  mccMnc: string;
   channelId: string;
   delivered: number;
   converted: number;
+  /** Over the converted: the sum of their times from acceptance to use, ms. */
+  timeToUseMs: number;
 }
 
-/** What conversions say of one route (country and channel): its figures, time-decayed. */
+/**
+ * What conversions say of one route, time-decayed: per country and channel (mccMnc empty), and per carrier
+ * of it.
+ */
 export interface ConversionEvidence {
   country: string;
+  mccMnc: string;
   channelId: string;
   /** OTPs delivered by receipt, and of them converted (decayed counts). */
   delivered: number;
   converted: number;
-  /** Conversions per delivered receipt: the route's own, pulled toward the reference while evidence is thin. */
+  /** Mean time from acceptance to use of the converted OTPs, ms (0: none converted). */
+  timeToUseMeanMs: number;
+  /**
+   * Conversions per delivered receipt: the route's own, pulled toward the reference while evidence is thin
+   * (a carrier's toward its channel's rate in the country).
+   */
   rate: number;
   /** Conversions per delivered receipt of the country's best-converting routes: what a real delivery gives. */
   reference: number;
@@ -101,6 +120,11 @@ export const CONVERSION_POLICY: ConversionPolicy = {
  *   rate      = (converted + priorStrength x reference) / (delivered + priorStrength)
  *   confirmed = min(1, rate / reference)
  *
+ * and per carrier of a route, pooled toward the route's own rate rather than the reference, so a carrier
+ * with few OTPs is judged like its route until its own conversions say otherwise:
+ *
+ *   carrier rate = (carrier converted + priorStrength x route rate) / (carrier delivered + priorStrength)
+ *
  * Routes with no conversion evidence are absent: their receipts stand.
  */
 export function conversionEvidence(
@@ -109,48 +133,98 @@ export function conversionEvidence(
   halfLifeMs: number,
   policy: ConversionPolicy = CONVERSION_POLICY,
 ): ConversionEvidence[] {
-  const routes = new Map<
-    string,
-    { country: string; channelId: string; delivered: number; converted: number }
-  >();
-  for (const m of minutes) {
-    const decay = 0.5 ** (Math.max(0, now - (m.minute + 60_000)) / halfLifeMs);
-    const key = `${m.country}/${m.channelId}`;
-    const route = routes.get(key) ?? {
+  type Counts = Pick<ConversionEvidence, 'country' | 'mccMnc' | 'channelId' | 'delivered' | 'converted'> & {
+    timeToUseMs: number;
+  };
+  const routes = new Map<string, Counts>();
+  const carriers = new Map<string, Counts>();
+  const add = (into: Map<string, Counts>, mccMnc: string, m: ConversionMinute, decay: number) => {
+    const key = routeKey(m.country, mccMnc, m.channelId);
+    const counts = into.get(key) ?? {
       country: m.country,
+      mccMnc,
       channelId: m.channelId,
       delivered: 0,
       converted: 0,
+      timeToUseMs: 0,
     };
-    route.delivered += decay * m.delivered;
-    route.converted += decay * Math.min(m.converted, m.delivered);
-    routes.set(key, route);
+    counts.delivered += decay * m.delivered;
+    counts.converted += decay * Math.min(m.converted, m.delivered);
+    counts.timeToUseMs += decay * m.timeToUseMs;
+    into.set(key, counts);
+  };
+  for (const m of minutes) {
+    const decay = 0.5 ** (Math.max(0, now - (m.minute + 60_000)) / halfLifeMs);
+    add(routes, '', m, decay);
+    if (m.mccMnc) add(carriers, m.mccMnc, m, decay);
   }
   const solid = [...routes.values()].filter((r) => r.delivered >= policy.minReferenceEvidence);
   const best = (among: typeof solid) =>
     among.length === 0 ? undefined : Math.max(...among.map((r) => r.converted / r.delivered));
   const everywhere = Math.max(best(solid) ?? 0, policy.expectedConversion);
-  const evidence: ConversionEvidence[] = [];
+  const judged = (c: Counts, reference: number, prior: number): ConversionEvidence => {
+    const { timeToUseMs, ...counts } = c;
+    const rate = (c.converted + policy.priorStrength * prior) / (c.delivered + policy.priorStrength);
+    return {
+      ...counts,
+      timeToUseMeanMs: c.converted > 0 ? timeToUseMs / c.converted : 0,
+      rate,
+      reference,
+      confirmed: Math.min(1, rate / reference),
+    };
+  };
+  const evidence = new Map<string, ConversionEvidence>();
   for (const r of routes.values()) {
     const inCountry = solid.filter((s) => s.country === r.country);
     const reference = inCountry.length >= 2 ? (best(inCountry) ?? everywhere) : everywhere;
-    const rate = (r.converted + policy.priorStrength * reference) / (r.delivered + policy.priorStrength);
-    evidence.push({ ...r, rate, reference, confirmed: Math.min(1, rate / reference) });
+    evidence.set(routeKey(r.country, '', r.channelId), judged(r, reference, reference));
   }
-  return evidence;
+  for (const c of carriers.values()) {
+    const route = evidence.get(routeKey(c.country, '', c.channelId))!;
+    evidence.set(routeKey(c.country, c.mccMnc, c.channelId), judged(c, route.reference, route.rate));
+  }
+  return [...evidence.values()];
 }
 
 /** Routes whose tier is unknown start from an even prior worth two attempts. */
 const UNKNOWN_TIER_PRIOR: TierPrior = { alpha: 1, beta: 1, latencyP50Ms: 10_000 };
 
+/**
+ * What a route's weight starts from: delivery as Beta pseudo-counts, and latency worth `latencyStrength`
+ * deliveries (0: the route's own latency replaces it as soon as it has any).
+ */
+interface Prior {
+  alpha: number;
+  beta: number;
+  latencyP50Ms: number;
+  latencyP95Ms: number;
+  latencyStrength: number;
+}
+
+const tierPrior = (tier: string): Prior => {
+  const prior = isTier(tier) ? TIER_PRIORS[tier] : UNKNOWN_TIER_PRIOR;
+  return { ...prior, latencyP95Ms: 2 * prior.latencyP50Ms, latencyStrength: 0 };
+};
+
+/** A thin carrier's prior: its route's weight, scaled to `strength` attempts. */
+const routePrior = (route: events.RoutingWeight, strength: number): Prior => ({
+  alpha: strength * deliveryRate(route),
+  beta: strength * (1 - deliveryRate(route)),
+  latencyP50Ms: route.latencyP50Ms,
+  latencyP95Ms: route.latencyP95Ms,
+  latencyStrength: strength,
+});
+
 /** A route's figures summed over the window; deliveries, failures and cost time-decayed. */
 type Evidence = Omit<RouteMinute, 'minute'>;
 
 /**
- * Routing weights from per-minute figures, per channel and country, and per carrier where it has enough
- * attempts of its own: a Beta posterior of delivery (the tier's prior plus time-decayed deliveries and
- * failures, the deliveries only as far as conversions confirm them: see conversionEvidence), latency p50/p95 (the tier's prior latency where nothing was delivered), and cost per
- * delivered message (decayed too). Pure: time comes in as `now`.
+ * Routing weights from per-minute figures, per channel and country, and per carrier of it: a Beta posterior
+ * of delivery (a prior plus time-decayed deliveries and failures, the deliveries only as far as conversions
+ * confirm them: see conversionEvidence), latency p50/p95, and cost per delivered message (decayed too). The
+ * prior is the tier's for a route and for a carrier with minCarrierAttempts; a thinner carrier's is its
+ * route's, worth carrierPriorStrength attempts (a two-level model: the carrier pooled toward its route,
+ * whose own prior drifts back to the tier's as its evidence decays). Pure: time comes in as `now`.
  */
 export function routeWeights(
   minutes: readonly RouteMinute[],
@@ -159,7 +233,9 @@ export function routeWeights(
   policy: WeightPolicy,
   conversions: readonly ConversionEvidence[] = [],
 ): events.RoutingWeight[] {
-  const confirmedOf = new Map(conversions.map((c) => [`${c.country}/${c.channelId}`, c.confirmed]));
+  const confirmedOf = new Map(
+    conversions.map((c) => [routeKey(c.country, c.mccMnc, c.channelId), c.confirmed]),
+  );
   const routes = new Map<string, Evidence>();
   const add = (key: string, m: RouteMinute, mccMnc: string, decay: number) => {
     const e = routes.get(key) ?? {
@@ -188,29 +264,45 @@ export function routeWeights(
   }
   const latencyOf = new Map(latencies.map((l) => [routeKey(l.country, l.mccMnc, l.channelId), l]));
   const computedAt = new Date(now);
-  const weigh = (e: Evidence, prior: TierPrior) => {
+  const weigh = (e: Evidence, prior: Prior): events.RoutingWeight => {
     const latency = latencyOf.get(routeKey(e.country, e.mccMnc, e.channelId));
-    // Receipts that conversions do not confirm count as failures (for the route's carriers too).
-    const unconfirmed = e.delivered * (1 - (confirmedOf.get(`${e.country}/${e.channelId}`) ?? 1));
+    // Receipts that conversions do not confirm count as failures: a carrier's by its own conversions where
+    // it has any, else by its route's.
+    const confirmed =
+      confirmedOf.get(routeKey(e.country, e.mccMnc, e.channelId)) ??
+      confirmedOf.get(routeKey(e.country, '', e.channelId)) ??
+      1;
+    const delivered = e.delivered * confirmed;
+    // The route's own latency where it delivered, weighed against the prior's by deliveries.
+    const latencyMs = (own: number | undefined, fromPrior: number) =>
+      own && delivered > 0
+        ? (prior.latencyStrength * fromPrior + delivered * own) / (prior.latencyStrength + delivered)
+        : fromPrior;
     return {
       country: e.country,
       mccMnc: e.mccMnc,
       channelId: e.channelId,
-      deliveredAlpha: prior.alpha + e.delivered - unconfirmed,
-      deliveredBeta: prior.beta + e.failed + unconfirmed,
-      latencyP50Ms: latency?.p50Ms || prior.latencyP50Ms,
-      latencyP95Ms: latency?.p95Ms || 2 * prior.latencyP50Ms,
-      costPerDelivered: e.delivered - unconfirmed > 0 ? e.cost / (e.delivered - unconfirmed) : 0,
+      deliveredAlpha: prior.alpha + delivered,
+      deliveredBeta: prior.beta + e.failed + e.delivered - delivered,
+      latencyP50Ms: latencyMs(latency?.p50Ms, prior.latencyP50Ms),
+      latencyP95Ms: latencyMs(latency?.p95Ms, prior.latencyP95Ms),
+      costPerDelivered: delivered > 0 ? e.cost / delivered : 0,
       attempts: e.attempts,
       computedAt,
     };
   };
-  const weights: events.RoutingWeight[] = [];
-  for (const e of routes.values()) {
-    if (e.mccMnc && e.attempts < policy.minCarrierAttempts) continue;
-    weights.push(weigh(e, isTier(e.tier) ? TIER_PRIORS[e.tier] : UNKNOWN_TIER_PRIOR));
+  const weights = new Map<string, events.RoutingWeight>();
+  for (const [key, e] of routes) if (!e.mccMnc) weights.set(key, weigh(e, tierPrior(e.tier)));
+  for (const [key, e] of routes) {
+    if (!e.mccMnc) continue;
+    const route = weights.get(routeKey(e.country, '', e.channelId))!;
+    const prior =
+      e.attempts >= policy.minCarrierAttempts
+        ? tierPrior(e.tier)
+        : routePrior(route, policy.carrierPriorStrength);
+    weights.set(key, weigh(e, prior));
   }
-  return weights.sort((a, b) =>
+  return [...weights.values()].sort((a, b) =>
     routeKey(a.country, a.mccMnc, a.channelId).localeCompare(routeKey(b.country, b.mccMnc, b.channelId)),
   );
 }

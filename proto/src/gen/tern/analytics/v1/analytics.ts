@@ -101,7 +101,7 @@ export interface RouteLine {
   benchmarkLatencyHighS: number;
   deliveryVerdict: Verdict;
   latencyVerdict: Verdict;
-  /** OTPs of tenants that report conversions (channel lines only): delivered by receipt, and of them used. */
+  /** OTPs of tenants that report conversions: delivered by receipt, and of them used. */
   otpsDelivered: number;
   otpsConverted: number;
   /**
@@ -110,6 +110,11 @@ export interface RouteLine {
    */
   conversionReference: number;
   receiptsConfirmed: number;
+  /**
+   * Mean time from acceptance to the code's use, over the route's used OTPs (0 without any): what the user
+   * waited, delivery and typing included.
+   */
+  timeToUseMeanMs: number;
 }
 
 export interface TrafficShare {
@@ -461,6 +466,7 @@ function createBaseRouteLine(): RouteLine {
     otpsConverted: 0,
     conversionReference: 0,
     receiptsConfirmed: 0,
+    timeToUseMeanMs: 0,
   };
 }
 
@@ -525,6 +531,9 @@ export const RouteLine: MessageFns<RouteLine> = {
     }
     if (message.receiptsConfirmed !== 0) {
       writer.uint32(161).double(message.receiptsConfirmed);
+    }
+    if (message.timeToUseMeanMs !== 0) {
+      writer.uint32(169).double(message.timeToUseMeanMs);
     }
     return writer;
   },
@@ -702,6 +711,14 @@ export const RouteLine: MessageFns<RouteLine> = {
             message.receiptsConfirmed = reader.double();
             continue;
           }
+          case 21: {
+            if (tag !== 169) {
+              break;
+            }
+
+            message.timeToUseMeanMs = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -800,6 +817,11 @@ export const RouteLine: MessageFns<RouteLine> = {
         : isSet(object.receipts_confirmed)
         ? globalThis.Number(object.receipts_confirmed)
         : 0,
+      timeToUseMeanMs: isSet(object.timeToUseMeanMs)
+        ? globalThis.Number(object.timeToUseMeanMs)
+        : isSet(object.time_to_use_mean_ms)
+        ? globalThis.Number(object.time_to_use_mean_ms)
+        : 0,
     };
   },
 
@@ -865,6 +887,9 @@ export const RouteLine: MessageFns<RouteLine> = {
     if (message.receiptsConfirmed !== 0) {
       obj.receiptsConfirmed = floatToJson(message.receiptsConfirmed);
     }
+    if (message.timeToUseMeanMs !== 0) {
+      obj.timeToUseMeanMs = floatToJson(message.timeToUseMeanMs);
+    }
     return obj;
   },
 
@@ -893,6 +918,7 @@ export const RouteLine: MessageFns<RouteLine> = {
     message.otpsConverted = object.otpsConverted ?? 0;
     message.conversionReference = object.conversionReference ?? 0;
     message.receiptsConfirmed = object.receiptsConfirmed ?? 0;
+    message.timeToUseMeanMs = object.timeToUseMeanMs ?? 0;
     return message;
   },
 };
