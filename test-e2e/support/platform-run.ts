@@ -32,8 +32,9 @@ const RUN_REDIS_DB = 1;
 const SEND_RETRY_MS = 90_000;
 /** A call's deadline: a client does not wait for ever on an API that cannot answer. */
 const CALL_DEADLINE_MS = 10_000;
-/** The tenant every run's traffic is sent as (deploy/local/tenants.yaml). */
-const DEMO_API_KEY = 'tern-local-demo-key';
+/** The local tenants' API keys (deploy/local/tenants.yaml); a run's traffic is the demo tenant's by default. */
+const API_KEYS = { demo: 'tern-local-demo-key', shop: 'tern-local-shop-key' };
+export type Tenant = keyof typeof API_KEYS;
 /** The largest SendBatch drive() makes. */
 const DRIVE_BATCH = 500;
 /** Item errors a client retries with the same reference: the platform's state, not the request's fault. */
@@ -77,7 +78,7 @@ export interface PlatformRunOptions {
    */
   lanes?: Record<string, string[]>;
   /**
-   * The demo tenant reports the conversions of its OTPs (ReportConversion over the HTTP API), as the
+   * Each tenant reports the conversions of its OTPs (ReportConversion over the HTTP API), as the
    * simulator's users, following the scenario's `conversion` model, use their codes.
    */
   reportConversions?: boolean;
@@ -94,6 +95,8 @@ export interface Submission {
 
 export interface SentOtp {
   ref: string;
+  /** Who sent it. */
+  tenant: Tenant;
   /** Tern's id for it, from the API's answer. */
   messageId?: string;
   country: string;
@@ -328,7 +331,10 @@ export class PlatformRun {
     this.client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     if (this.options.reportConversions) {
       const httpPort = ingest.logs.find((l) => l['msg'] === 'HTTP API listening')?.['apiHttpPort'] as number;
-      this.simulator.reportConversionsTo({ apiUrl: `http://127.0.0.1:${httpPort}`, apiKey: DEMO_API_KEY });
+      this.simulator.reportConversionsTo({
+        apiUrl: `http://127.0.0.1:${httpPort}`,
+        apiKeyOf: (ref) => API_KEYS[this.otps.get(ref)?.tenant ?? 'demo'],
+      });
     }
     await this.warmUp();
   }
@@ -369,12 +375,12 @@ export class PlatformRun {
   }
 
   /**
-   * Sends one OTP to each country listed, in one SendBatch, as the demo tenant. Each carries its reference as
+   * Sends one OTP to each country listed, in one SendBatch, as `tenant`. Each carries its reference as
    * client_reference; what the API could not take (down, restarting, rate-limited, or the same reference
    * still in progress after a crash) is sent again with the same references in the background, as a client
    * does, for up to SEND_RETRY_MS.
    */
-  async sendOtps(countries: readonly string[]): Promise<void> {
+  async sendOtps(countries: readonly string[], tenant: Tenant = 'demo'): Promise<void> {
     const batch = countries.map((country) => {
       const i = this.sent++;
       const prefixes = this.prefixesOf(country);
@@ -400,16 +406,16 @@ export class PlatformRun {
     // Known before the call: the first SMS can reach the simulator before the API's answer reaches us.
     const sentAt = this.scenarioNow();
     for (const { ref, country, carrier } of batch) {
-      this.otps.set(ref, { ref, country, carrier, sentAt, submissions: [] });
+      this.otps.set(ref, { ref, tenant, country, carrier, sentAt, submissions: [] });
     }
-    const retry = await this.trySend(batch);
+    const retry = await this.trySend(batch, tenant);
     if (retry.length === 0) return;
     const giveUpAt = Date.now() + SEND_RETRY_MS;
     const again = (async () => {
       let pending = retry;
       while (pending.length > 0 && Date.now() < giveUpAt) {
         await new Promise((r) => setTimeout(r, 1000));
-        pending = await this.trySend(pending);
+        pending = await this.trySend(pending, tenant);
       }
       for (const item of pending) {
         this.otps.delete(item.ref);
@@ -420,12 +426,13 @@ export class PlatformRun {
     void again.finally(() => this.retrying.delete(again));
   }
 
-  /** One SendBatch call; returns the items to send again. */
+  /** One SendBatch call as `tenant`; returns the items to send again. */
   private async trySend<T extends { ref: string; country: string; request: sms.SendMessageRequest }>(
     batch: T[],
+    tenant: Tenant,
   ): Promise<T[]> {
     const metadata = new grpc.Metadata();
-    metadata.set('x-api-key', DEMO_API_KEY);
+    metadata.set('x-api-key', API_KEYS[tenant]);
     let response: sms.SendBatchResponse;
     try {
       response = await new Promise<sms.SendBatchResponse>((resolve, reject) =>
@@ -466,9 +473,10 @@ export class PlatformRun {
     scenarioMs: number,
     perSecond: (scenarioMs: number) => number,
     countries: Record<string, number>,
+    tenant: Tenant = 'demo',
   ): Promise<void> {
     const until = this.scenarioNow() + scenarioMs;
-    await this.pace(perSecond, countries, () => (this.scenarioNow() < until ? Infinity : 0));
+    await this.pace(perSecond, countries, () => (this.scenarioNow() < until ? Infinity : 0), tenant);
   }
 
   /** Sends exactly `count` OTPs at `perSecond`; after a stall (an API away) the backlog follows at once. */
@@ -486,6 +494,7 @@ export class PlatformRun {
     perSecond: (scenarioMs: number) => number,
     countries: Record<string, number>,
     left: () => number,
+    tenant: Tenant = 'demo',
   ): Promise<void> {
     const pool = Object.entries(countries);
     const total = pool.reduce((s, [, w]) => s + w, 0);
@@ -509,7 +518,10 @@ export class PlatformRun {
       // In batches the API takes (a catch-up after a stall can owe thousands).
       for (let rest = n; rest > 0; rest -= DRIVE_BATCH) {
         const size = Math.min(rest, DRIVE_BATCH);
-        await this.sendOtps(Array.from({ length: size }, (_, k) => countryOf(this.sent + k)));
+        await this.sendOtps(
+          Array.from({ length: size }, (_, k) => countryOf(this.sent + k)),
+          tenant,
+        );
       }
       next += tickMs;
       await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
@@ -622,7 +634,7 @@ export class PlatformRun {
   /** The message as the public API shows it now (GetMessage). */
   async message(messageId: string): Promise<sms.Message> {
     const metadata = new grpc.Metadata();
-    metadata.set('x-api-key', DEMO_API_KEY);
+    metadata.set('x-api-key', API_KEYS.demo);
     return new Promise((resolve, reject) =>
       (this.client as unknown as Record<string, Unary>)['getMessage']!({ messageId }, metadata, (e, r) =>
         e ? reject(e) : resolve(r as sms.Message),

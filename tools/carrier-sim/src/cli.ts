@@ -48,7 +48,8 @@ async function main(): Promise<void> {
   });
   await simulator.start();
   if (values['conversions-api'] && values['conversions-key']) {
-    simulator.reportConversionsTo({ apiUrl: values['conversions-api'], apiKey: values['conversions-key'] });
+    const apiKey = values['conversions-key'];
+    simulator.reportConversionsTo({ apiUrl: values['conversions-api'], apiKeyOf: () => apiKey });
   }
   process.stdout.write(
     `${JSON.stringify({ msg: 'carrier network up', ...simulator.stats(), httpPort: simulator.httpPort })}\n`,

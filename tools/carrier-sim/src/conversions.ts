@@ -5,7 +5,8 @@ import type { Random } from './random';
 export interface ConversionReporting {
   /** Base URL of the HTTP/JSON API, e.g. http://127.0.0.1:8090. */
   apiUrl: string;
-  apiKey: string;
+  /** The API key of the tenant that sent the OTP with this client reference (one backend per tenant). */
+  apiKeyOf: (reference: string) => string;
   /** The client reference of an OTP, from its text (the backend knows which code it issued to whom). */
   referenceOf?: (text: string) => string | undefined;
 }
@@ -39,7 +40,7 @@ export async function reportConversion(reporting: ConversionReporting, reference
     try {
       const response = await fetch(`${reporting.apiUrl}/v1/conversions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-api-key': reporting.apiKey },
+        headers: { 'content-type': 'application/json', 'x-api-key': reporting.apiKeyOf(reference) },
         body: JSON.stringify({ clientReference: reference, convertedAt: new Date().toISOString() }),
       });
       await response.text();
