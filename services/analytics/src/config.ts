@@ -67,7 +67,7 @@ export const analyticsSettings = {
   ),
   carrierPriorStrength: setting(
     'TERN_ANALYTICS_CARRIER_PRIOR_ATTEMPTS',
-    'Below that, a carrier starts from its channel’s figures in the country, worth this many attempts',
+    'Below that, a carrier starts from its channel’s figures in the country, worth as much as the channel’s carriers agree and at least this many attempts',
     env.int(1, 1_000_000).default(10),
   ),
 };

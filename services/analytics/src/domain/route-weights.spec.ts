@@ -104,6 +104,26 @@ describe('routeWeights', () => {
     expect(ws.find((w) => w.mccMnc === '52505')).toMatchObject({ latencyP50Ms: 3000, latencyP95Ms: 6000 });
   });
 
+  it('pools the carriers of a route that serves them alike: one failure in four barely moves one', () => {
+    const figures = [
+      ...minutes('aggregator', 10, 40, 1),
+      ...minutes('aggregator', 10, 20, 1, 0, '52505'),
+      ...minutes('aggregator', 1, 3, 1, 0, '52503'),
+    ];
+    const ws = routeWeights(figures, [], NOW, policy);
+    expect(rateOf(ws, 'aggregator', '52503')).toBeGreaterThan(0.9);
+  });
+
+  it('never believes a thin carrier’s route more than the route’s own weight does', () => {
+    // A new route with 4 attempts: its weight is worth its tier's 10 plus those 4, and so is its carrier's.
+    const ws = routeWeights(minutes('new', 1, 4, 0), [], NOW, policy);
+    const worth = (w: (typeof ws)[number]) => w.deliveredAlpha + w.deliveredBeta;
+    const route = ws.find((w) => !w.mccMnc)!;
+    const carrier = ws.find((w) => w.mccMnc === '52501')!;
+    expect(worth(route)).toBeCloseTo(14);
+    expect(worth(carrier)).toBeCloseTo(worth(route) + 4);
+  });
+
   it('lets a thin carrier’s weight drift back with its route’s, as their failures age', () => {
     // The whole channel failed 30 minutes ago; since then nothing was sent to it.
     const figures = [...minutes('recovered', 1, 0, 90, 30), ...minutes('recovered', 1, 0, 20, 30, '52505')];

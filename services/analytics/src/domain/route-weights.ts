@@ -36,8 +36,8 @@ export interface WeightPolicy {
   minCarrierAttempts: number;
   /**
    * Below minCarrierAttempts, a carrier's prior is its route's figures (the channel towards the whole
-   * country), worth this many attempts: its own few attempts count from the first, so a carrier the channel
-   * serves badly is told apart long before it is busy, while a handful of failures barely moves it.
+   * country), worth as much as the route's carriers agree (carrierPoolingWorth), and at least this many
+   * attempts.
    */
   carrierPriorStrength: number;
 }
@@ -206,14 +206,45 @@ const tierPrior = (tier: string): Prior => {
   return { ...prior, latencyP95Ms: 2 * prior.latencyP50Ms, latencyStrength: 0 };
 };
 
-/** A thin carrier's prior: its route's weight, scaled to `strength` attempts. */
-const routePrior = (route: events.RoutingWeight, strength: number): Prior => ({
-  alpha: strength * deliveryRate(route),
-  beta: strength * (1 - deliveryRate(route)),
-  latencyP50Ms: route.latencyP50Ms,
-  latencyP95Ms: route.latencyP95Ms,
-  latencyStrength: strength,
-});
+/**
+ * How many attempts a route's figures are worth as the prior of one of its thin carriers: a Beta-binomial's
+ * method of moments (empirical Bayes). The carriers' delivery rates spread around the route's by chance
+ * alone, binomially, or more; the excess `t2` is how much carriers really differ, and a Beta prior with that
+ * variance is worth `p(1 - p) / t2 - 1` attempts. Carriers that agree pool fully (the route's own worth: a
+ * thin carrier is as sure as its route, so sampling does not scatter its traffic); one that stands apart
+ * makes the route say little of any carrier, down to `floor` attempts, and each carrier's own attempts
+ * decide.
+ */
+export function carrierPoolingWorth(
+  carriers: readonly { delivered: number; failed: number }[],
+  routeWorth: number,
+  floor: number,
+): number {
+  const tried = carriers.filter((c) => c.delivered + c.failed > 0);
+  const total = tried.reduce((n, c) => n + c.delivered + c.failed, 0);
+  if (tried.length < 2) return routeWorth;
+  const p = tried.reduce((n, c) => n + c.delivered, 0) / total;
+  const binomial = p * (1 - p);
+  const spread =
+    tried.reduce(
+      (n, c) => n + (c.delivered + c.failed) * (c.delivered / (c.delivered + c.failed) - p) ** 2,
+      0,
+    ) / total;
+  const excess = spread - (binomial * (tried.length - 1)) / total;
+  if (excess <= 0 || binomial === 0) return routeWorth;
+  return Math.min(routeWorth, Math.max(floor, binomial / excess - 1));
+}
+
+/** A thin carrier's prior: its route's weight, worth `worth` attempts. */
+const routePrior = (route: events.RoutingWeight, worth: number): Prior => {
+  return {
+    alpha: worth * deliveryRate(route),
+    beta: worth * (1 - deliveryRate(route)),
+    latencyP50Ms: route.latencyP50Ms,
+    latencyP95Ms: route.latencyP95Ms,
+    latencyStrength: worth,
+  };
+};
 
 /** A route's figures summed over the window; deliveries, failures and cost time-decayed. */
 type Evidence = Omit<RouteMinute, 'minute'>;
@@ -293,14 +324,23 @@ export function routeWeights(
   };
   const weights = new Map<string, events.RoutingWeight>();
   for (const [key, e] of routes) if (!e.mccMnc) weights.set(key, weigh(e, tierPrior(e.tier)));
-  for (const [key, e] of routes) {
+  const carriersOf = new Map<string, Evidence[]>();
+  for (const e of routes.values()) {
     if (!e.mccMnc) continue;
-    const route = weights.get(routeKey(e.country, '', e.channelId))!;
-    const prior =
-      e.attempts >= policy.minCarrierAttempts
-        ? tierPrior(e.tier)
-        : routePrior(route, policy.carrierPriorStrength);
-    weights.set(key, weigh(e, prior));
+    const route = routeKey(e.country, '', e.channelId);
+    carriersOf.set(route, [...(carriersOf.get(route) ?? []), e]);
+  }
+  for (const [key, carriers] of carriersOf) {
+    const route = weights.get(key)!;
+    const worth = carrierPoolingWorth(
+      carriers,
+      route.deliveredAlpha + route.deliveredBeta,
+      policy.carrierPriorStrength,
+    );
+    for (const e of carriers) {
+      const prior = e.attempts >= policy.minCarrierAttempts ? tierPrior(e.tier) : routePrior(route, worth);
+      weights.set(routeKey(e.country, e.mccMnc, e.channelId), weigh(e, prior));
+    }
   }
   return [...weights.values()].sort((a, b) =>
     routeKey(a.country, a.mccMnc, a.channelId).localeCompare(routeKey(b.country, b.mccMnc, b.channelId)),
