@@ -3,7 +3,7 @@
 // of Telkom Kenya's OTPs, slowly, and stays fast and reliable towards Safaricom and Airtel. Routing must move
 // Telkom's traffic to the direct route and leave the other carriers where they were: the router's breaker
 // towards that carrier opens on its receipts, not the channel's, and the carrier's own weights decide for
-// it once it has enough attempts.
+// it (pooled toward the channel's while it is thin, as much as the channel's carriers agree).
 import { loadScenario } from '@tern/carrier-sim';
 import { oracleTally, regretLine } from '../support/oracle';
 import { PlatformRun, type SentOtp } from '../support/platform-run';
