@@ -1,6 +1,6 @@
 import { buildChannelReport, type RouteFigures } from './channel-report';
 import { renderReportHtml } from './report-html';
-import { conversionEvidence } from './route-weights';
+import { conversionEvidence, type ConversionMinute } from './route-weights';
 
 const route = (over: Partial<RouteFigures>): RouteFigures => ({
   country: 'ID',
@@ -15,13 +15,16 @@ const route = (over: Partial<RouteFigures>): RouteFigures => ({
   cost: 3.4,
   ...over,
 });
-const report = (routes: RouteFigures[]) =>
+const NOW = new Date('2026-11-28T11:00:01Z');
+const report = (routes: RouteFigures[], conversions?: ConversionMinute[]) =>
   buildChannelReport({
     from: new Date('2026-11-28T10:00:00Z'),
     to: new Date('2026-11-28T11:00:00Z'),
-    now: new Date('2026-11-28T11:00:01Z'),
+    now: NOW,
     routes,
     routing: [],
+    // As the report job reads them: over the whole range, undecayed.
+    conversions: conversions && conversionEvidence(conversions, NOW.getTime(), Infinity),
   });
 
 describe('channel report', () => {
@@ -94,22 +97,13 @@ describe('channel report', () => {
   });
 
   it('flags a channel whose receipts its OTPs’ conversions do not bear out, and shows the gap', () => {
-    const conversions = conversionEvidence(
-      [conversionMinute('ng-direct', '62130', 120, 102), conversionMinute('ng-grey', '62130', 400, 206)],
-      Date.parse('2026-11-28T11:00:01Z'),
-      Infinity,
-    );
-    const r = buildChannelReport({
-      from: new Date('2026-11-28T10:00:00Z'),
-      to: new Date('2026-11-28T11:00:00Z'),
-      now: new Date('2026-11-28T11:00:01Z'),
-      routes: [
+    const r = report(
+      [
         route({ country: 'NG', channelId: 'ng-direct', attempts: 124, delivered: 120 }),
         route({ country: 'NG', channelId: 'ng-grey', tier: 'aggregator', attempts: 404, delivered: 400 }),
       ],
-      routing: [],
-      conversions,
-    });
+      [conversionMinute('ng-direct', '62130', 120, 102), conversionMinute('ng-grey', '62130', 400, 206)],
+    );
     expect(r.recommendations).toEqual([
       expect.objectContaining({ kind: 'fake-receipts', country: 'NG', channelId: 'ng-grey' }),
     ]);
@@ -122,21 +116,8 @@ describe('channel report', () => {
   });
 
   it('flags a channel that fakes receipts towards one carrier only, with each carrier’s time to use', () => {
-    const conversions = conversionEvidence(
+    const r = report(
       [
-        conversionMinute('ng-direct', '62130', 200, 170),
-        conversionMinute('ng-aggregator', '62130', 300, 255),
-        conversionMinute('ng-aggregator', '62120', 300, 255),
-        conversionMinute('ng-aggregator', '62150', 120, 40),
-      ],
-      Date.parse('2026-11-28T11:00:01Z'),
-      Infinity,
-    );
-    const r = buildChannelReport({
-      from: new Date('2026-11-28T10:00:00Z'),
-      to: new Date('2026-11-28T11:00:00Z'),
-      now: new Date('2026-11-28T11:00:01Z'),
-      routes: [
         route({ country: 'NG', mccMnc: '62130', channelId: 'ng-direct', attempts: 204, delivered: 200 }),
         ...['62130', '62120'].map((mccMnc) =>
           route({
@@ -157,9 +138,13 @@ describe('channel report', () => {
           delivered: 120,
         }),
       ],
-      routing: [],
-      conversions,
-    });
+      [
+        conversionMinute('ng-direct', '62130', 200, 170),
+        conversionMinute('ng-aggregator', '62130', 300, 255),
+        conversionMinute('ng-aggregator', '62120', 300, 255),
+        conversionMinute('ng-aggregator', '62150', 120, 40),
+      ],
+    );
     // The aggregator's channel line is 76% used against 85%: not flagged; its receipts to 62150 are.
     expect(r.recommendations).toEqual([
       expect.objectContaining({ kind: 'fake-receipts', country: 'NG', channelId: 'ng-aggregator' }),
