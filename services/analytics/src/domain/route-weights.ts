@@ -236,15 +236,13 @@ export function carrierPoolingWorth(
 }
 
 /** A thin carrier's prior: its route's weight, worth `worth` attempts. */
-const routePrior = (route: events.RoutingWeight, worth: number): Prior => {
-  return {
-    alpha: worth * deliveryRate(route),
-    beta: worth * (1 - deliveryRate(route)),
-    latencyP50Ms: route.latencyP50Ms,
-    latencyP95Ms: route.latencyP95Ms,
-    latencyStrength: worth,
-  };
-};
+const routePrior = (route: events.RoutingWeight, worth: number): Prior => ({
+  alpha: worth * deliveryRate(route),
+  beta: worth * (1 - deliveryRate(route)),
+  latencyP50Ms: route.latencyP50Ms,
+  latencyP95Ms: route.latencyP95Ms,
+  latencyStrength: worth,
+});
 
 /** A route's figures summed over the window; deliveries, failures and cost time-decayed. */
 type Evidence = Omit<RouteMinute, 'minute'>;
@@ -254,8 +252,9 @@ type Evidence = Omit<RouteMinute, 'minute'>;
  * of delivery (a prior plus time-decayed deliveries and failures, the deliveries only as far as conversions
  * confirm them: see conversionEvidence), latency p50/p95, and cost per delivered message (decayed too). The
  * prior is the tier's for a route and for a carrier with minCarrierAttempts; a thinner carrier's is its
- * route's, worth carrierPriorStrength attempts (a two-level model: the carrier pooled toward its route,
- * whose own prior drifts back to the tier's as its evidence decays). Pure: time comes in as `now`.
+ * route's, worth as much as the route's carriers agree (carrierPoolingWorth: a two-level model, the carrier
+ * pooled toward its route, whose own prior drifts back to the tier's as its evidence decays). Pure: time
+ * comes in as `now`.
  */
 export function routeWeights(
   minutes: readonly RouteMinute[],
