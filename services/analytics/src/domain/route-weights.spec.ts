@@ -104,6 +104,33 @@ describe('routeWeights', () => {
     expect(ws.find((w) => w.mccMnc === '52505')).toMatchObject({ latencyP50Ms: 3000, latencyP95Ms: 6000 });
   });
 
+  it('judges each carrier on its own attempts as soon as they say something, pooled toward its country', () => {
+    // One channel, three carriers of a country: two served well, one badly, 20 attempts each in 2 minutes.
+    const carrier = (mccMnc: string, delivered: number, failed: number) =>
+      minutes('agg', 2, delivered, failed).map((m) => ({ ...m, mccMnc, tier: 'aggregator' }));
+    const figures = [...carrier('52501', 10, 0), ...carrier('52505', 9, 1), ...carrier('52503', 3, 7)];
+    const ws = routeWeights(figures, [], NOW, policy);
+    expect(ws.map((w) => w.mccMnc)).toEqual(['', '52501', '52503', '52505']);
+    const country = rateOf(ws, 'agg');
+    expect(country).toBeGreaterThan(0.7);
+    expect(country).toBeLessThan(0.8);
+    expect(rateOf(ws, 'agg', '52501')).toBeGreaterThan(0.9);
+    expect(rateOf(ws, 'agg', '52505')).toBeGreaterThan(0.83);
+    expect(rateOf(ws, 'agg', '52503')).toBeLessThan(0.5);
+    // A carrier with three attempts stays near its country: one failure is no verdict.
+    const thin = routeWeights(
+      [
+        ...carrier('52501', 10, 0),
+        ...carrier('52505', 10, 0),
+        ...minutes('agg', 1, 2, 1).map((m) => ({ ...m, mccMnc: '52503', tier: 'aggregator' })),
+      ],
+      [],
+      NOW,
+      policy,
+    );
+    expect(rateOf(thin, 'agg', '52503')).toBeGreaterThan(0.8);
+  });
+
   it('pools the carriers of a route that serves them alike: one failure in four barely moves one', () => {
     const figures = [
       ...minutes('aggregator', 10, 40, 1),
