@@ -6,7 +6,7 @@
 // Fates are drawn from the simulator's model with a seed of their own, so the oracle's row is a sample too.
 import { Random, type ChannelSpec } from '@tern/carrier-sim';
 import { sms } from '@tern/contracts';
-import { TYPE_WEIGHTS } from '../../services/router/src/domain/select';
+import { LATENCY_REFERENCE_MS, TYPE_WEIGHTS } from '../../services/router/src/domain/select';
 import type { PlatformRun, SentOtp } from './platform-run';
 import { tallyRow, type Tally } from './tally';
 
@@ -68,7 +68,7 @@ export function oracleTally(run: PlatformRun, seed = run.options.seed ?? 1): Tal
         const start = slotAt(at, limits);
         const score =
           WEIGHTS.delivery * model.deliveryRate -
-          WEIGHTS.latency * Math.min((start - at + model.latency.p50) / 10_000, 3) -
+          WEIGHTS.latency * Math.min((start - at + model.latency.p50) / LATENCY_REFERENCE_MS, 3) -
           WEIGHTS.cost * (channel.pricePerSegment / maxPrice);
         return { channel, limits, start, score };
       })

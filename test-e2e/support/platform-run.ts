@@ -10,6 +10,7 @@ import { grpcMethod, sms } from '@tern/contracts';
 import { sharedRedis } from '@tern/redis';
 import { parseRecipient } from '@tern/sms-domain';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { LATENCY_REFERENCE_MS } from '../../services/router/src/domain/select';
 import {
   deleteNamespaceTopics,
   ensurePlatformTopics,
@@ -119,6 +120,10 @@ export function scaledSettings(timeScale: number): Record<string, string> {
     TERN_ROUTER_NO_CHANNEL_WAIT_MS: scaled(60_000, 0),
     // Analytics refreshes every weight each cycle; anything older is another run's, left on the topic.
     TERN_ROUTER_WEIGHTS_MAX_AGE_MS: scaled(20_000, 1000),
+    // Latencies are measured in real time: at time scale 6 a 3 s route shows 0.5 s, and speed must weigh
+    // in the score as it does at scale 1. (A route that has not delivered yet gets its tier prior's latency
+    // from analytics unscaled, slower than the router's own prior says, until its first receipt.)
+    TERN_ROUTER_LATENCY_REFERENCE_MS: scaled(LATENCY_REFERENCE_MS, 1),
     TERN_SMPP_MAX_WAIT_FOR_BIND_MS: scaled(120_000, 100),
     TERN_SMPP_DOWN_FAILOVER_MS: scaled(5_000, 0),
     TERN_DLR_RECEIPT_WINDOW_MS: scaled(600_000, 1000),

@@ -8,7 +8,7 @@ import {
   topicSettings,
 } from '@tern/config';
 import { routingTableSchema } from './domain/routing-table';
-import { ROUTING_STRATEGIES } from './domain/select';
+import { LATENCY_REFERENCE_MS, ROUTING_STRATEGIES } from './domain/select';
 import { DEFAULT_BREAKER_POLICY } from './domain/circuit-breaker';
 
 /** Settings of the router service (TERN_* environment variables); see `describeSettings`. */
@@ -36,6 +36,11 @@ export const routerSettings = {
     'TERN_ROUTER_STRATEGY',
     'smart: live-weighted selection with breakers and failover; cheapest: the baseline (cheapest eligible channel, breakers ignored, one attempt only), for comparisons',
     env.oneOf(ROUTING_STRATEGIES).default('smart'),
+  ),
+  latencyReferenceMs: setting(
+    'TERN_ROUTER_LATENCY_REFERENCE_MS',
+    'The latency that costs an OTP as much as a delivered code is worth in the routing score (the tier priors’ latencies scale with it); lower it only for a world on a faster clock, as the time-scaled tests do',
+    env.int(1, 600_000).default(LATENCY_REFERENCE_MS),
   ),
   maxAttempts: setting(
     'TERN_ROUTER_MAX_ATTEMPTS',

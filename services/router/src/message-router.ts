@@ -17,6 +17,7 @@ export interface RoutingPolicy {
   minRemainingMs: number;
   noChannelWaitMs: number;
   strategy: RoutingStrategy;
+  latencyReferenceMs: number;
 }
 
 export interface MessageRouterDeps {
@@ -193,6 +194,7 @@ export class MessageRouter {
         blocked: (c, mccMnc) => book.blocked(c, mccMnc, Date.now()),
         ...exclude,
         strategy: this.deps.policy.strategy,
+        latencyReferenceMs: this.deps.policy.latencyReferenceMs,
       });
       const { channel, decision } = selection;
       if (channel) return { channel, decision, table };

@@ -1,7 +1,7 @@
 import { sms } from '@tern/contracts';
 import { CircuitBreaker, type BreakerPolicy } from './circuit-breaker';
 import { laneOf, receiptWindowMs, routingTableSchema, type RoutingTable } from './routing-table';
-import { selectChannel, type RouteStats, type SelectionInput } from './select';
+import { LATENCY_REFERENCE_MS, selectChannel, type RouteStats, type SelectionInput } from './select';
 import { mayBeOfClass } from './traffic';
 
 const table: RoutingTable = routingTableSchema.parse({
@@ -86,6 +86,43 @@ describe('selectChannel', () => {
       input({ message: message({ messageId: `m${i}` }), stats, tried: new Set(['grey']) }),
     );
     expect(won['aggr-apac']).toBeGreaterThan(0.2);
+  });
+
+  it('weighs latency against its reference: a world on a six times faster clock decides as the real one', () => {
+    // Equal delivery; aggr-apac delivers in 3 s and direct-sg in 8 s, or in 0.5 s and 1.33 s on the fast clock.
+    const seen =
+      (scale: number) =>
+      (channel: string): RouteStats => ({
+        alpha: 97,
+        beta: 3,
+        latencyP50Ms: (channel === 'aggr-apac' ? 3000 : 8000) / scale,
+      });
+    const won = (scale: number, latencyReferenceMs?: number) =>
+      shares((i) =>
+        input({
+          message: message({ messageId: `m${i}` }),
+          stats: seen(scale),
+          tried: new Set(['grey']),
+          latencyReferenceMs,
+        }),
+      )['aggr-apac'] ?? 0;
+    const real = won(1);
+    expect(real).toBeGreaterThan(0.99);
+    // Measured on the fast clock against the real reference, 5 s of difference look like 0.8 s and the
+    // draws of delivery decide more often; with the reference scaled alike, the choice is the real one's.
+    expect(won(6)).toBeLessThan(real);
+    expect(won(6, LATENCY_REFERENCE_MS / 6)).toBe(real);
+  });
+
+  it('scales the tier priors with the latency reference', () => {
+    // No statistics: the priors decide (direct 3 s, aggregator 8 s), as much on a fast clock as on the real one.
+    const decisions = (latencyReferenceMs?: number) =>
+      Array.from({ length: 200 }, (_, i) =>
+        selectChannel(
+          input({ message: message({ messageId: `m${i}` }), tried: new Set(['grey']), latencyReferenceMs }),
+        ).decision.candidates.map((c) => c.score.toFixed(9)),
+      );
+    expect(decisions(LATENCY_REFERENCE_MS / 6)).toEqual(decisions());
   });
 
   it('never chooses an open breaker, a channel that already failed, or one that cannot carry the message', () => {

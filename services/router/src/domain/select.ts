@@ -20,6 +20,12 @@ export const TYPE_WEIGHTS: Record<sms.MessageType, { delivery: number; latency: 
   [sms.MessageType.MESSAGE_TYPE_MARKETING]: { delivery: 1, latency: 0.05, cost: 1 },
 };
 
+/**
+ * The score's unit of latency: 10 s of it cost an OTP as much as a delivered code is worth (TYPE_WEIGHTS),
+ * and the score counts up to three of it. The tier priors' latencies are stated against it.
+ */
+export const LATENCY_REFERENCE_MS = 10_000;
+
 const SENDER_KINDS: Partial<Record<sms.SenderType, Channel['senderTypes'][number]>> = {
   [sms.SenderType.SENDER_TYPE_ALPHANUMERIC]: 'alphanumeric',
   [sms.SenderType.SENDER_TYPE_SHORTCODE]: 'shortcode',
@@ -50,6 +56,11 @@ export interface SelectionInput {
    * gateway without live statistics does: the cheapest channel that can carry the message, breakers ignored.
    */
   strategy?: RoutingStrategy;
+  /**
+   * The score's unit of latency (default LATENCY_REFERENCE_MS); the tier priors' latencies scale with it,
+   * so a prior weighs as much as before. A world on a faster clock (a test's time scale) sets it to match.
+   */
+  latencyReferenceMs?: number;
 }
 
 export const ROUTING_STRATEGIES = ['smart', 'cheapest'] as const;
@@ -87,6 +98,11 @@ function selectAmong(input: SelectionInput): Selection {
   const senderKind = SENDER_KINDS[message.senderType];
   const weights = TYPE_WEIGHTS[message.type] ?? TYPE_WEIGHTS[sms.MessageType.MESSAGE_TYPE_UNSPECIFIED];
   const sampler = new BetaSampler(input.seed ?? seedOf(message.messageId, input.attempt));
+  const latencyReferenceMs = input.latencyReferenceMs ?? LATENCY_REFERENCE_MS;
+  const prior = (tier: Channel['tier']): RouteStats => ({
+    ...TIER_PRIORS[tier],
+    latencyP50Ms: (TIER_PRIORS[tier].latencyP50Ms * latencyReferenceMs) / LATENCY_REFERENCE_MS,
+  });
 
   const candidates: events.RoutingCandidate[] = [];
   let blockedForNow = 0;
@@ -111,7 +127,7 @@ function selectAmong(input: SelectionInput): Selection {
       if (candidate.excludedBecause !== '') blockedForNow++;
     }
     if (candidate.excludedBecause !== '') continue;
-    const stats = input.stats(channel.id, message.country, message.mccMnc) ?? TIER_PRIORS[channel.tier];
+    const stats = input.stats(channel.id, message.country, message.mccMnc) ?? prior(channel.tier);
     candidate.deliveryProbability = sampler.beta(Math.max(stats.alpha, 1e-3), Math.max(stats.beta, 1e-3));
     candidate.expectedLatencyMs = stats.latencyP50Ms;
     eligible.push({ channel, candidate, cost: (price ?? 0) * Math.max(1, message.segments) });
@@ -131,10 +147,10 @@ function selectAmong(input: SelectionInput): Selection {
   let best: (typeof eligible)[number] | undefined;
   for (const e of eligible) {
     const c = e.candidate;
-    // Delivery in [0, 1]; latency relative to 10 s; price relative to the dearest candidate.
+    // Delivery in [0, 1]; latency relative to the reference; price relative to the dearest candidate.
     c.score =
       weights.delivery * c.deliveryProbability -
-      weights.latency * Math.min(c.expectedLatencyMs / 10_000, 3) -
+      weights.latency * Math.min(c.expectedLatencyMs / latencyReferenceMs, 3) -
       weights.cost * (e.cost / maxCost);
     if (!best || c.score > best.candidate.score) best = e;
   }
