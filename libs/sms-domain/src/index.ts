@@ -7,3 +7,4 @@ export * from './sender';
 export * from './callback-url';
 export * from './channel-tiers';
 export * from './attempt-outcome';
+export * from './validity';

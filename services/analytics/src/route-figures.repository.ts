@@ -1,6 +1,21 @@
 import { sql, type ClickHouse } from '@tern/clickhouse';
+import { VALIDITY_LIMITS_MS } from '@tern/sms-domain';
 import type { PumpingBlock, RouteFigures, TrafficBucket } from './domain/channel-report';
 import type { ConversionMinute, RouteLatency, RouteMinute } from './domain/route-weights';
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Attempts done since `from`, bounded on the table's partition and sort key too, so that a read of the last
+ * hour reads the last days and not the whole month: an attempt ends within its message's validity of its
+ * submission (a day more for the time zone of the date column).
+ */
+const doneSince = (from: Date) =>
+  sql`submitted_date >= toDate(${new Date(from.getTime() - VALIDITY_LIMITS_MS.max - DAY_MS)}) AND done_at >= ${from}`;
+
+/** Conversions reported since `from`: on its day or later (a day earlier for the time zone of the date). */
+const reportedSince = (from: Date) =>
+  sql`reported_date >= toDate(${new Date(from.getTime() - DAY_MS)}) AND reported_at >= ${from}`;
 
 interface MinuteRow {
   minute: string;
@@ -104,14 +119,13 @@ export class RouteFiguresRepository {
         SELECT message_id, any(country) AS route_country, any(mcc_mnc) AS route_carrier,
           any(channel_id) AS route_channel, min(accepted_at) AS accepted, max(done_at) AS delivered_at
         FROM attempts FINAL
-        WHERE message_type = 'OTP' AND status = 'DELIVERED'
-          AND done_at >= ${since} AND done_at < ${matureBefore}
-          AND tenant_id IN (SELECT tenant_id FROM conversions WHERE reported_at >= ${since})
+        WHERE ${doneSince(since)} AND done_at < ${matureBefore} AND message_type = 'OTP' AND status = 'DELIVERED'
+          AND tenant_id IN (SELECT tenant_id FROM conversions WHERE ${reportedSince(since)})
         GROUP BY message_id
       )
       ANY LEFT JOIN (
         SELECT message_id, toUInt8(1) AS used, min(converted_at) AS used_at FROM conversions
-        WHERE reported_at >= ${since} GROUP BY message_id
+        WHERE ${reportedSince(since)} GROUP BY message_id
       ) USING message_id
       GROUP BY minute, country, mcc_mnc, channel_id`);
     return rows.map((r) => ({
@@ -199,7 +213,7 @@ export class RouteFiguresRepository {
         quantilesIf(0.5, 0.95)(delivery_latency_ms, status = 'DELIVERED') AS latency,
         sum(price_per_segment * segments) AS cost
       FROM attempts FINAL
-      WHERE done_at >= ${from} AND done_at < ${to}
+      WHERE ${doneSince(from)} AND done_at < ${to}
       GROUP BY country, mcc_mnc, channel_id`);
     return rows.map((r) => ({
       country: r.country,
@@ -222,7 +236,7 @@ export class RouteFiguresRepository {
       SELECT intDiv(toUInt32(done_at), ${bucketSeconds}) * ${bucketSeconds} AS at, country, channel_id,
         count() AS attempts, countIf(status = 'DELIVERED') AS delivered
       FROM attempts FINAL
-      WHERE done_at >= ${from} AND done_at < ${to}
+      WHERE ${doneSince(from)} AND done_at < ${to}
       GROUP BY at, country, channel_id`);
     return rows.map((r) => ({
       at: Number(r.at) * 1000,

@@ -274,6 +274,14 @@ describe('analytics', () => {
         // Neither counts: an OTP that was not delivered, and one of a tenant that reports no conversions.
         attempt(`${run}-failed`, '52501', 'UNDELIVERED'),
         attempt(`${run}-silent-tenant`, '52501', 'DELIVERED', `silent-${run}`),
+        // Sent with a validity of almost three days and delivered in the window: it counts, however long ago
+        // it was submitted (the read bounds the table's date key by the longest validity).
+        {
+          ...attempt(`${run}-long-validity`, '52501'),
+          accepted_at: doneAt - 71 * 3600,
+          submitted_at: doneAt - 71 * 3600 + 1,
+          submitted_date: date(doneAt - 71 * 3600),
+        },
       ]);
       await db.insert('conversions', [
         ...ids('good', 8).map((id) => used(id, 20)),
@@ -296,7 +304,7 @@ describe('analytics', () => {
         ]),
     );
     expect(byCarrier).toEqual({
-      '52501': { delivered: 10, converted: 8, timeToUseMs: 8 * 20_000 },
+      '52501': { delivered: 11, converted: 8, timeToUseMs: 8 * 20_000 },
       '52505': { delivered: 10, converted: 1, timeToUseMs: 40_000 },
     });
   });
@@ -360,7 +368,8 @@ describe('analytics', () => {
     expect(grey?.benchmarkDeliveryLow).toBe(0.7);
     // The conversions of the test above, per carrier: used, confirmed, and how long users took.
     expect(report.carriers.find((c) => c.channelId === `otp-${run}` && c.mccMnc === '52501')).toMatchObject({
-      otpsDelivered: 10,
+      // Ten OTPs, and the one sent with an almost three-day validity.
+      otpsDelivered: 11,
       otpsConverted: 8,
       timeToUseMeanMs: 20_000,
     });

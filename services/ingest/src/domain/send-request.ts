@@ -5,6 +5,7 @@ import {
   checkSender,
   parseRecipient,
   planBody,
+  VALIDITY_LIMITS_MS,
   type NumberRanges,
   type SenderKind,
 } from '@tern/sms-domain';
@@ -36,7 +37,6 @@ export const DEFAULT_VALIDITY_MS: Record<sms.MessageType, number> = {
   [sms.MessageType.MESSAGE_TYPE_TRANSACTIONAL]: 48 * HOUR,
   [sms.MessageType.MESSAGE_TYPE_MARKETING]: 48 * HOUR,
 };
-const VALIDITY_MS = { min: MINUTE, max: 72 * HOUR };
 const MAX_SCHEDULE_AHEAD_MS = 30 * 24 * HOUR;
 /** A send_at a little in the past is clock skew between the caller and us, not an error. */
 export const CLOCK_SKEW_MS = 5 * MINUTE;
@@ -91,7 +91,7 @@ export function validateSendRequest(
   }
 
   const validityMs = validityMsOf(request);
-  if (request.validity && (validityMs < VALIDITY_MS.min || validityMs > VALIDITY_MS.max)) {
+  if (request.validity && (validityMs < VALIDITY_LIMITS_MS.min || validityMs > VALIDITY_LIMITS_MS.max)) {
     fail('validity', 'INVALID_VALIDITY', 'between 1 minute and 72 hours');
   }
   const now = policy.now.getTime();
