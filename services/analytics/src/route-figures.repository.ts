@@ -108,6 +108,8 @@ export class RouteFiguresRepository {
    * Per route (country, carrier, channel) and minute since `since`: OTPs whose delivery receipt came before
    * `matureBefore` (time enough for their code to be used), of tenants that report conversions, how many of
    * them were converted, and their summed times from acceptance to use (whole seconds: both are DateTime).
+   * Without FINAL (it cost four times the rest at 2 million OTPs a day): DELIVERED is an attempt's last
+   * status, so a row that says it is its last version, and grouping by message folds repeated rows.
    */
   async conversionMinutes(since: Date, matureBefore: Date): Promise<ConversionMinute[]> {
     const rows = await this.db.rows<ConversionRow>(sql`
@@ -118,7 +120,7 @@ export class RouteFiguresRepository {
       FROM (
         SELECT message_id, any(country) AS route_country, any(mcc_mnc) AS route_carrier,
           any(channel_id) AS route_channel, min(accepted_at) AS accepted, max(done_at) AS delivered_at
-        FROM attempts FINAL
+        FROM attempts
         WHERE ${doneSince(since)} AND done_at < ${matureBefore} AND message_type = 'OTP' AND status = 'DELIVERED'
           AND tenant_id IN (SELECT tenant_id FROM conversions WHERE ${reportedSince(since)})
         GROUP BY message_id
