@@ -40,11 +40,19 @@ const scenario = loadScenario('pumping');
 const MODES = { demo: 'enforce', shop: 'monitor' } as const satisfies Record<Tenant, string>;
 type Mode = (typeof MODES)[Tenant];
 
+interface Reported {
+  refused: number;
+  wouldRefuse: number;
+}
+
 interface Outcome {
   pumped: SentOtp[];
   legit: SentOtp[];
-  /** The channel report's refused pumping, as an operator reads it in the console: range -> OTPs refused. */
-  reported: Record<string, number>;
+  /**
+   * The channel report's pumping table, as an operator reads it in the console: range -> OTPs refused, and
+   * OTPs the screen would have refused (monitor mode).
+   */
+  reported: Record<string, Reported>;
 }
 let run: PlatformRun;
 const outcomes: Partial<Record<Mode, Outcome>> = {};
@@ -76,19 +84,19 @@ async function pumpingCounts(run: PlatformRun): Promise<Record<string, number>> 
   return counts;
 }
 
-/** Per tenant: range -> OTPs refused. */
-async function reportedPumping(run: PlatformRun): Promise<Record<string, Record<string, number>>> {
+/** Per tenant: range -> OTPs refused, and would-be refused. */
+async function reportedPumping(run: PlatformRun): Promise<Record<string, Record<string, Reported>>> {
   const response = await fetch(`${run.consoleUrl()}/report?hours=2`, {
     headers: { cookie: 'tern_operator=tern-local-viewer-token' },
   });
   const html = await response.text();
   if (response.status !== 200) throw new Error(`the channel report answered ${response.status}: ${html}`);
   const table = /<table id="pumping">(.*?)<\/table>/s.exec(html)?.[1] ?? '';
-  const reported: Record<string, Record<string, number>> = {};
-  for (const [, tenant, range, refused] of table.matchAll(
-    /<td class="text">(\w+)<\/td><td class="text">\+(\d+)…<\/td><td>(\d+)<\/td>/g,
+  const reported: Record<string, Record<string, Reported>> = {};
+  for (const [, tenant, range, refused, wouldRefuse] of table.matchAll(
+    /<td class="text">(\w+)<\/td><td class="text">\+(\d+)…<\/td><td>(\d+)<\/td><td>(\d+)<\/td>/g,
   )) {
-    (reported[tenant!] ??= {})[range!] = Number(refused);
+    (reported[tenant!] ??= {})[range!] = { refused: Number(refused), wouldRefuse: Number(wouldRefuse) };
   }
   return reported;
 }
@@ -103,7 +111,7 @@ beforeAll(async () => {
     riskPolicyFile: policyFile(),
     reportConversions: true,
   });
-  let reported: Record<string, Record<string, number>> = {};
+  let reported: Record<string, Record<string, Reported>> = {};
   try {
     run.begin();
     await Promise.all(
@@ -161,11 +169,21 @@ describe('SMS pumping caught by conversions', () => {
     expect(pumped.filter((o) => o.sentAt > judgedBy && o.submissions.length > 0)).toEqual([]);
   });
 
-  it('shows the refused range in the channel report', () => {
-    const { pumped } = outcomes.enforce!;
-    expect(Object.keys(outcomes.enforce!.reported)).toEqual(['2349099']);
-    expect(outcomes.enforce!.reported['2349099']).toBeGreaterThanOrEqual(pumped.length - ENFORCE_BOUND);
-    expect(outcomes.monitor!.reported).toEqual({});
+  it('shows the refused range in the channel report, and the range monitor mode would have refused', () => {
+    const { enforce, monitor } = outcomes as Record<Mode, Outcome>;
+    expect(Object.keys(enforce.reported)).toEqual(['2349099']);
+    expect(enforce.reported['2349099']!.refused).toBeGreaterThanOrEqual(
+      enforce.pumped.length - ENFORCE_BOUND,
+    );
+    expect(enforce.reported['2349099']!.wouldRefuse).toBe(0);
+    // Read from each OTP's trace: the range's OTPs the screen judged in monitor mode (all but those sent
+    // before it could judge, at most what risk counted), and no other range.
+    expect(Object.keys(monitor.reported)).toEqual(['2349099']);
+    expect(monitor.reported['2349099']!.refused).toBe(0);
+    expect(monitor.reported['2349099']!.wouldRefuse).toBeGreaterThanOrEqual(
+      monitor.pumped.length - ENFORCE_BOUND,
+    );
+    expect(monitor.reported['2349099']!.wouldRefuse).toBeLessThanOrEqual(judgedPumped['monitor']!);
   });
 
   it('only records the pumped range in monitor mode', () => {

@@ -145,7 +145,12 @@ function reportMessage(r: ChannelReport): analytics.GetChannelReportResponse {
       attempts: b.attempts,
       delivered: b.delivered,
     })),
-    pumpingBlocks: r.pumping.map((b) => ({ tenantId: b.tenantId, range: b.range, refused: b.refused })),
+    pumpingBlocks: r.pumping.map((b) => ({
+      tenantId: b.tenantId,
+      range: b.range,
+      refused: b.refused,
+      wouldRefuse: b.wouldRefuse,
+    })),
     recommendations: r.recommendations.map((x) => ({
       kind: x.kind,
       country: x.country,

@@ -50,6 +50,7 @@ interface PumpingRow {
   tenant_id: string;
   number_range: string;
   refused: string;
+  would_refuse: string;
 }
 
 interface ReportRow {
@@ -194,17 +195,36 @@ export class RouteFiguresRepository {
   }
 
   /**
-   * OTPs risk refused as SMS pumping over [from, to), per tenant and number range: the REJECTED status
-   * events in the traces, their range read from the reason's "OTPs to +<range>…" (services/risk, pumping.ts).
+   * OTPs risk refused as SMS pumping over [from, to), per tenant and number range, and those it would have
+   * refused under a monitor-mode policy, from the traces: the REJECTED status events, and the first
+   * attempts' routing decisions whose risk notes say "would be refused as pumping". The range is read from
+   * the reason's "N of M OTPs to +<range>…" (services/risk, pumping.ts).
    */
   async pumpingBlocks(from: Date, to: Date): Promise<PumpingBlock[]> {
+    const inPeriod = sql`event_date >= toDate(${new Date(from.getTime() - DAY_MS)}) AND at >= ${from} AND at < ${to}`;
     const rows = await this.db.rows<PumpingRow>(sql`
-      SELECT tenant_id, extract(detail, 'OTPs to [+]([0-9]+)') AS number_range, count(DISTINCT message_id) AS refused
-      FROM message_events
-      WHERE kind = 'status' AND status = 'REJECTED' AND reason_code = 'PUMPING_NO_CONVERSIONS'
-        AND at >= ${from} AND at < ${to}
+      SELECT tenant_id, number_range, sum(refused) AS refused, sum(would_refuse) AS would_refuse
+      FROM (
+        SELECT tenant_id, extract(detail, 'OTPs to [+]([0-9]+)') AS number_range,
+          count(DISTINCT message_id) AS refused, toUInt64(0) AS would_refuse
+        FROM message_events
+        WHERE kind = 'status' AND status = 'REJECTED' AND reason_code = 'PUMPING_NO_CONVERSIONS' AND ${inPeriod}
+        GROUP BY tenant_id, number_range
+        UNION ALL
+        SELECT tenant_id, extract(detail, 'would be refused as pumping [(][0-9]+ of [0-9]+ OTPs to [+]([0-9]+)')
+            AS number_range, toUInt64(0) AS refused, count(DISTINCT message_id) AS would_refuse
+        FROM message_events
+        WHERE kind = 'routing' AND attempt = 1 AND position(detail, 'would be refused as pumping') > 0
+          AND ${inPeriod}
+        GROUP BY tenant_id, number_range
+      )
       GROUP BY tenant_id, number_range`);
-    return rows.map((r) => ({ tenantId: r.tenant_id, range: r.number_range, refused: Number(r.refused) }));
+    return rows.map((r) => ({
+      tenantId: r.tenant_id,
+      range: r.number_range,
+      refused: Number(r.refused),
+      wouldRefuse: Number(r.would_refuse),
+    }));
   }
 
   /** Every route's figures over [from, to), per carrier. */

@@ -309,6 +309,87 @@ describe('analytics', () => {
     });
   });
 
+  it('reads the ranges refused as pumping from the traces, and those monitor mode would have refused', async () => {
+    const enforcing = `enforcing-${run}`;
+    const monitoring = `monitoring-${run}`;
+    const now = Math.floor(Date.now() / 1000);
+    const pumped = (range: string) =>
+      `0 of 40 OTPs to +${range}… within 600 s were used (at most 5% is pumping)`;
+    const row = (
+      id: string,
+      tenantId: string,
+      kind: 'status' | 'routing',
+      detail: unknown,
+      { attempt = 1, at = now - 60, status = '', reasonCode = '' } = {},
+    ) => ({
+      message_id: id,
+      tenant_id: tenantId,
+      client_reference: '',
+      kind,
+      status,
+      attempt,
+      channel_id: kind === 'routing' ? 'ng-direct' : '',
+      reason_code: reasonCode,
+      detail: JSON.stringify(detail),
+      at,
+      at_ms: 0,
+      event_date: new Date(at * 1000).toISOString().slice(0, 10),
+    });
+    const refused = (id: string, range: string, at?: number) =>
+      row(
+        id,
+        enforcing,
+        'status',
+        { description: pumped(range) },
+        {
+          status: 'REJECTED',
+          reasonCode: 'PUMPING_NO_CONVERSIONS',
+          at,
+        },
+      );
+    const routed = (id: string, riskNotes: string[], attempt = 1) =>
+      row(
+        id,
+        monitoring,
+        'routing',
+        events.RoutingDecision.toJSON({ candidates: [], reason: 'x', riskNotes }),
+        {
+          attempt,
+        },
+      );
+    const wouldRefuse = (range: string) => `monitor: would be refused as pumping (${pumped(range)})`;
+    const db = new ClickHouse({ url: infra.clickhouseUrl, database });
+    try {
+      await db.insert('message_events', [
+        refused(`${run}-r1`, '2349099'),
+        refused(`${run}-r2`, '2349099'),
+        // The same rejection twice (a redelivered record): one OTP.
+        refused(`${run}-r2`, '2349099'),
+        // Before the period.
+        refused(`${run}-r3`, '2349099', now - 7200),
+        routed(`${run}-m1`, [wouldRefuse('2348888')]),
+        routed(`${run}-m2`, ['paced to 2026-12-01T10:00:00.000Z (300 ms later)', wouldRefuse('2348888')]),
+        // Not counted: a retry's decision (the first attempt's holds the note), and notes of other screens.
+        routed(`${run}-m2`, [wouldRefuse('2348888')], 2),
+        routed(`${run}-m3`, ['paced to 2026-12-01T10:00:00.000Z (300 ms later)']),
+        routed(`${run}-m4`, []),
+      ]);
+    } finally {
+      await db.close();
+    }
+    const blocks = await new RouteFiguresRepository(
+      new ClickHouse({ url: infra.clickhouseUrl, database }),
+    ).pumpingBlocks(new Date((now - 3600) * 1000), new Date((now + 60) * 1000));
+    expect(
+      blocks
+        .filter((b) => [enforcing, monitoring].includes(b.tenantId))
+        .sort((a, b) => a.range.localeCompare(b.range)),
+    ).toEqual([
+      { tenantId: monitoring, range: '2348888', refused: 0, wouldRefuse: 2 },
+      { tenantId: enforcing, range: '2349099', refused: 2, wouldRefuse: 0 },
+    ]);
+  });
+
   it('reports each channel against its tier, with recommendations, and the report renders its charts in Chromium', async () => {
     const grey = `grey-${run}`;
     for (let minute = 6; minute >= 1; minute--)

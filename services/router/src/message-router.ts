@@ -7,7 +7,7 @@ import type { DeferredQueue } from './deferred-queue';
 import { retryVerdict } from './domain/retry-policy';
 import type { RouteBook } from './domain/route-book';
 import { laneOf, priceOf, receiptWindowMs, type Channel, type RoutingTable } from './domain/routing-table';
-import { selectChannel, type RoutingStrategy } from './domain/select';
+import { selectChannel, type RoutingStrategy, type SelectionDecision } from './domain/select';
 import { reason, ROUTING_REASONS } from './domain/status';
 import { classOf, limitsFor } from './domain/traffic';
 import type { TrafficGate } from './traffic-gate';
@@ -67,7 +67,7 @@ export class MessageRouter {
       decisions.inc({ class: classOf(message.type), outcome: 'deferred' });
       return;
     }
-    await this.route(message, 1, new Set());
+    await this.route(message, 1, new Set(), 0, event.adjustments);
   }
 
   async retry(request: events.RetryRequest): Promise<void> {
@@ -103,19 +103,23 @@ export class MessageRouter {
     );
   }
 
-  /** One attempt, from selection to dispatch; `inDoubtAttempt` (if not 0) is an earlier one in doubt. */
+  /**
+   * One attempt, from selection to dispatch; `inDoubtAttempt` (if not 0) is an earlier one in doubt.
+   * `riskNotes` (risk's adjustments on approval) go into the decision, so the message's trace keeps them.
+   */
   async route(
     message: events.SmsMessage,
     attempt: number,
     tried: ReadonlySet<string>,
     inDoubtAttempt = 0,
+    riskNotes: readonly string[] = [],
   ): Promise<void> {
     const { ledger, book, log } = this.deps;
     const expiresAt = message.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
     const earlier = await ledger.attempts(message.messageId);
     let table = this.deps.table();
     let channel = table.channels.find((c) => c.id === earlier.get(attempt));
-    let decision: events.RoutingDecision = { candidates: [], reason: `attempt ${attempt} was routed before` };
+    let decision: SelectionDecision = { candidates: [], reason: `attempt ${attempt} was routed before` };
     if (!channel) {
       const exclude = new Set([...tried, ...[...earlier].filter(([n]) => n < attempt).map(([, c]) => c)]);
       const inDoubt = new Set([earlier.get(inDoubtAttempt)].filter((c): c is string => c !== undefined));
@@ -152,7 +156,7 @@ export class MessageRouter {
         attempt,
         channelId: channel.id,
         lane,
-        decision,
+        decision: { ...decision, riskNotes: [...riskNotes] },
         routedAt: now,
         tier: channel.tier,
         pricePerSegment: priceOf(channel, message.country, message.mccMnc) ?? 0,
@@ -180,7 +184,7 @@ export class MessageRouter {
     exclude: { tried: ReadonlySet<string>; inDoubt: ReadonlySet<string> },
     expiresAt: number,
   ): Promise<
-    { channel: Channel; decision: events.RoutingDecision; table: RoutingTable } | { ending: Promise<void> }
+    { channel: Channel; decision: SelectionDecision; table: RoutingTable } | { ending: Promise<void> }
   > {
     const { book } = this.deps;
     const giveUpAt = Math.min(expiresAt, Date.now() + this.deps.policy.noChannelWaitMs);

@@ -156,7 +156,7 @@ describe('channel report', () => {
     expect(renderReportHtml(r)).toContain('<td>15.0 s</td>');
   });
 
-  it('lists the ranges refused as pumping, most refused first', () => {
+  it('lists the ranges refused as pumping, or that monitor mode would have refused, most first', () => {
     const r = buildChannelReport({
       from: new Date('2026-11-28T10:00:00Z'),
       to: new Date('2026-11-28T11:00:00Z'),
@@ -164,11 +164,18 @@ describe('channel report', () => {
       routes: [],
       routing: [],
       pumping: [
-        { tenantId: 'shop', range: '2348139', refused: 12 },
-        { tenantId: 'shop', range: '2349099', refused: 480 },
+        { tenantId: 'shop', range: '2348139', refused: 12, wouldRefuse: 0 },
+        { tenantId: 'shop', range: '2349099', refused: 480, wouldRefuse: 0 },
+        { tenantId: 'demo', range: '2349099', refused: 0, wouldRefuse: 300 },
       ],
     });
-    expect(r.pumping.map((b) => b.range)).toEqual(['2349099', '2348139']);
-    expect(renderReportHtml(r)).toContain('<td class="text">+2349099…</td><td>480</td>');
+    expect(r.pumping.map((b) => `${b.tenantId} ${b.range}`)).toEqual([
+      'shop 2349099',
+      'demo 2349099',
+      'shop 2348139',
+    ]);
+    const html = renderReportHtml(r);
+    expect(html).toContain('<td class="text">shop</td><td class="text">+2349099…</td><td>480</td><td>0</td>');
+    expect(html).toContain('<td class="text">demo</td><td class="text">+2349099…</td><td>0</td><td>300</td>');
   });
 });

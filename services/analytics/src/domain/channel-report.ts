@@ -50,12 +50,15 @@ export interface ChannelLine extends RouteFigures {
   conversion?: ConversionEvidence;
 }
 
-/** OTPs of one tenant to one number range that risk refused as SMS pumping. */
+/** OTPs of one tenant to one number range that risk refused as SMS pumping, or would have. */
 export interface PumpingBlock {
   tenantId: string;
   /** The range's digits (E.164 without "+"). */
   range: string;
+  /** Refused: the tenant's policy enforces. */
   refused: number;
+  /** Let through, but the screen would have refused them: the tenant's policy only monitors. */
+  wouldRefuse: number;
 }
 
 export interface Recommendation {
@@ -87,7 +90,7 @@ export interface ChannelReport {
   channels: ChannelLine[];
   carriers: ChannelLine[];
   routing: TrafficBucket[];
-  /** Ranges whose OTPs risk refused as SMS pumping in the period, most refused first. */
+  /** Ranges whose OTPs risk refused as SMS pumping in the period, or would have, most first. */
   pumping: PumpingBlock[];
   recommendations: Recommendation[];
 }
@@ -169,7 +172,9 @@ export function buildChannelReport(input: {
     channels,
     carriers: carriers.sort(byCountryThenVolume),
     routing: [...input.routing].sort((a, b) => a.at - b.at || a.country.localeCompare(b.country)),
-    pumping: [...(input.pumping ?? [])].sort((a, b) => b.refused - a.refused),
+    pumping: [...(input.pumping ?? [])].sort(
+      (a, b) => b.refused + b.wouldRefuse - (a.refused + a.wouldRefuse),
+    ),
     recommendations: recommend(channels, carriers),
   };
 }

@@ -51,4 +51,14 @@ describe('explainDecision', () => {
     );
     expect(decisionOf({}).candidates).toEqual([]);
   });
+
+  it('ends with what risk noted on approving the message, as the trace keeps it', () => {
+    const noted = decisionOf({
+      candidates: [{ channelId: 'only', score: 1 }],
+      riskNotes: ['monitor: would be refused as pumping (0 of 40 OTPs to +2349099… within 600 s were used)'],
+    });
+    expect(explainDecision('only', noted)).toMatch(
+      /the only eligible channel; risk: monitor: would be refused as pumping \(0 of 40 OTPs to \+2349099… within 600 s were used\)$/,
+    );
+  });
 });

@@ -62,7 +62,7 @@ export function decisionOf(detail: Record<string, unknown>): events.RoutingDecis
 
 /**
  * Why an attempt went to its channel, in a sentence: the router's reason, the chosen channel's score
- * against the runner-up's, and what was left out.
+ * against the runner-up's, what was left out, and what risk noted on approving the message.
  */
 export function explainDecision(channelId: string, decision: events.RoutingDecision): string {
   const eligible = decision.candidates.filter((c) => !c.excludedBecause).sort((a, b) => b.score - a.score);
@@ -80,5 +80,6 @@ export function explainDecision(channelId: string, decision: events.RoutingDecis
   if (excluded.length > 0) {
     parts.push(`left out: ${excluded.map((c) => `${c.channelId} (${c.excludedBecause})`).join(', ')}`);
   }
+  if (decision.riskNotes.length > 0) parts.push(`risk: ${decision.riskNotes.join('; ')}`);
   return parts.join('; ');
 }

@@ -27,8 +27,8 @@ ${
 <h2>SMS pumping refused</h2>
 ${
   report.pumping.length === 0
-    ? '<p>No OTP was refused as pumping in this period.</p>'
-    : `<table id="pumping"><tr><th>tenant</th><th>number range</th><th>OTPs refused</th></tr>${report.pumping.map((b) => `<tr><td class="text">${esc(b.tenantId)}</td><td class="text">+${esc(b.range)}…</td><td>${b.refused}</td></tr>`).join('')}</table>`
+    ? '<p>No OTP was refused as pumping in this period, and none would have been.</p>'
+    : `<table id="pumping"><tr><th>tenant</th><th>number range</th><th>OTPs refused</th><th>would refuse (monitor mode)</th></tr>${report.pumping.map((b) => `<tr><td class="text">${esc(b.tenantId)}</td><td class="text">+${esc(b.range)}…</td><td>${b.refused}</td><td>${b.wouldRefuse}</td></tr>`).join('')}</table>`
 }
 <h2>Delivery rate per channel, against its tier's industry range</h2>
 ${rangeChart(

@@ -66,9 +66,12 @@ export interface SelectionInput {
 export const ROUTING_STRATEGIES = ['smart', 'cheapest'] as const;
 export type RoutingStrategy = (typeof ROUTING_STRATEGIES)[number];
 
+/** What selection decides and why; the message's risk notes join it at dispatch. */
+export type SelectionDecision = Omit<events.RoutingDecision, 'riskNotes'>;
+
 export interface Selection {
   channel: Channel | undefined;
-  decision: events.RoutingDecision;
+  decision: SelectionDecision;
   /** Channels that could carry the message but are blocked for now (breakers): waiting may help. */
   blockedForNow: number;
 }

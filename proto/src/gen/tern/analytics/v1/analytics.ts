@@ -143,7 +143,10 @@ export interface GetChannelReportResponse {
   carriers: RouteLine[];
   routing: TrafficShare[];
   recommendations: Recommendation[];
-  /** OTPs risk refused as SMS pumping in the period, per tenant and number range, most refused first. */
+  /**
+   * OTPs risk refused as SMS pumping in the period, or would have refused (monitor mode), per tenant and
+   * number range, most first.
+   */
   pumpingBlocks: PumpingBlock[];
 }
 
@@ -151,7 +154,10 @@ export interface PumpingBlock {
   tenantId: string;
   /** The range's digits (E.164 without "+"). */
   range: string;
+  /** OTPs refused as pumping (the tenant's policy enforces). */
   refused: number;
+  /** OTPs let through that the screen would have refused (the tenant's policy only monitors). */
+  wouldRefuse: number;
 }
 
 export interface ListDeadLettersRequest {
@@ -1422,7 +1428,7 @@ export const GetChannelReportResponse: MessageFns<GetChannelReportResponse> = {
 };
 
 function createBasePumpingBlock(): PumpingBlock {
-  return { tenantId: "", range: "", refused: 0 };
+  return { tenantId: "", range: "", refused: 0, wouldRefuse: 0 };
 }
 
 export const PumpingBlock: MessageFns<PumpingBlock> = {
@@ -1435,6 +1441,9 @@ export const PumpingBlock: MessageFns<PumpingBlock> = {
     }
     if (message.refused !== 0) {
       writer.uint32(24).int64(message.refused);
+    }
+    if (message.wouldRefuse !== 0) {
+      writer.uint32(32).int64(message.wouldRefuse);
     }
     return writer;
   },
@@ -1476,6 +1485,14 @@ export const PumpingBlock: MessageFns<PumpingBlock> = {
             message.refused = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.wouldRefuse = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1497,6 +1514,11 @@ export const PumpingBlock: MessageFns<PumpingBlock> = {
         : "",
       range: isSet(object.range) ? globalThis.String(object.range) : "",
       refused: isSet(object.refused) ? globalThis.Number(object.refused) : 0,
+      wouldRefuse: isSet(object.wouldRefuse)
+        ? globalThis.Number(object.wouldRefuse)
+        : isSet(object.would_refuse)
+        ? globalThis.Number(object.would_refuse)
+        : 0,
     };
   },
 
@@ -1511,6 +1533,9 @@ export const PumpingBlock: MessageFns<PumpingBlock> = {
     if (message.refused !== 0) {
       obj.refused = Math.round(message.refused);
     }
+    if (message.wouldRefuse !== 0) {
+      obj.wouldRefuse = Math.round(message.wouldRefuse);
+    }
     return obj;
   },
 
@@ -1522,6 +1547,7 @@ export const PumpingBlock: MessageFns<PumpingBlock> = {
     message.tenantId = object.tenantId ?? "";
     message.range = object.range ?? "";
     message.refused = object.refused ?? 0;
+    message.wouldRefuse = object.wouldRefuse ?? 0;
     return message;
   },
 };

@@ -163,6 +163,11 @@ export interface RoutingDecision {
   candidates: RoutingCandidate[];
   /** Short text: e.g. "thompson sample among 3 candidates", "only channel left after exclusions". */
   reason: string;
+  /**
+   * On a first attempt: what risk noted while approving the message (MessageApproved.adjustments), e.g. a
+   * pumping screen in monitor mode that would have refused it; kept in the message's trace.
+   */
+  riskNotes: string[];
 }
 
 export interface RoutingCandidate {
@@ -1530,7 +1535,7 @@ export const ConversionReported: MessageFns<ConversionReported> = {
 };
 
 function createBaseRoutingDecision(): RoutingDecision {
-  return { candidates: [], reason: "" };
+  return { candidates: [], reason: "", riskNotes: [] };
 }
 
 export const RoutingDecision: MessageFns<RoutingDecision> = {
@@ -1540,6 +1545,9 @@ export const RoutingDecision: MessageFns<RoutingDecision> = {
     }
     if (message.reason !== "") {
       writer.uint32(18).string(message.reason);
+    }
+    for (const v of message.riskNotes) {
+      writer.uint32(26).string(v!);
     }
     return writer;
   },
@@ -1573,6 +1581,14 @@ export const RoutingDecision: MessageFns<RoutingDecision> = {
             message.reason = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.riskNotes.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1591,6 +1607,11 @@ export const RoutingDecision: MessageFns<RoutingDecision> = {
         ? object.candidates.map((e: any) => RoutingCandidate.fromJSON(e))
         : [],
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      riskNotes: globalThis.Array.isArray(object?.riskNotes)
+        ? object.riskNotes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.risk_notes)
+        ? object.risk_notes.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1602,6 +1623,9 @@ export const RoutingDecision: MessageFns<RoutingDecision> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.riskNotes?.length) {
+      obj.riskNotes = message.riskNotes;
+    }
     return obj;
   },
 
@@ -1612,6 +1636,7 @@ export const RoutingDecision: MessageFns<RoutingDecision> = {
     const message = createBaseRoutingDecision();
     message.candidates = object.candidates?.map((e) => RoutingCandidate.fromPartial(e)) || [];
     message.reason = object.reason ?? "";
+    message.riskNotes = object.riskNotes?.map((e) => e) || [];
     return message;
   },
 };
