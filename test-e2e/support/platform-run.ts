@@ -133,6 +133,7 @@ export function scaledSettings(timeScale: number): Record<string, string> {
     TERN_ANALYTICS_WINDOW_MS: scaled(3_600_000, 60_000),
     TERN_ANALYTICS_LATENCY_WINDOW_MS: scaled(900_000, 60_000),
     TERN_ANALYTICS_CONVERSION_WINDOW_MS: scaled(120_000, 1000),
+    TERN_ANALYTICS_CONVERSION_REFRESH_MS: scaled(30_000, 500),
   };
 }
 

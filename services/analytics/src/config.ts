@@ -60,6 +60,11 @@ export const analyticsSettings = {
     'A delivered OTP whose code was not reported used within this time counts as not converted (tenants that report conversions)',
     env.int(1000, 24 * 3_600_000).default(DEFAULT_CONVERSION_WINDOW_MS),
   ),
+  conversionRefreshMs: setting(
+    'TERN_ANALYTICS_CONVERSION_REFRESH_MS',
+    'Conversions are read from ClickHouse at most this often for the weights (the cycle’s dearest read; an OTP’s conversion counts only after TERN_ANALYTICS_CONVERSION_WINDOW_MS anyway)',
+    env.int(100, 3_600_000).default(30_000),
+  ),
   minCarrierAttempts: setting(
     'TERN_ANALYTICS_MIN_CARRIER_ATTEMPTS',
     'Attempts a carrier needs in the window to be judged on its own evidence and its tier’s prior alone',

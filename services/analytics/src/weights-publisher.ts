@@ -2,7 +2,13 @@ import type { events } from '@tern/contracts';
 import { topics, type TypedProducer } from '@tern/kafka';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import { Gauge } from 'prom-client';
-import { conversionEvidence, deliveryRate, routeWeights, type WeightPolicy } from './domain/route-weights';
+import {
+  conversionEvidence,
+  deliveryRate,
+  routeWeights,
+  type ConversionMinute,
+  type WeightPolicy,
+} from './domain/route-weights';
 import type { RouteFiguresRepository } from './route-figures.repository';
 
 const routeDelivery = new Gauge({
@@ -24,11 +30,17 @@ export interface PublisherSettings extends WeightPolicy {
   latencyWindowMs: number;
   /** A delivered OTP whose code was not used within this time counts as not converted. */
   conversionWindowMs: number;
+  /**
+   * Conversions are read at most this often: their read costs the most of a cycle (a join of the window's
+   * delivered OTPs with their conversions), and they move slowly, an OTP counting only once its window is over.
+   */
+  conversionRefreshMs: number;
 }
 
 /** One cycle of the feedback loop: route figures from ClickHouse -> weights -> `routing.weights`. */
 export class WeightsPublisher {
   private published: events.RoutingWeight[] = [];
+  private conversions: { readAt: number; minutes: ConversionMinute[] } | undefined;
 
   constructor(
     private readonly figures: RouteFiguresRepository,
@@ -42,7 +54,7 @@ export class WeightsPublisher {
     const [minutes, latencies, conversionMinutes] = await Promise.all([
       this.figures.minutes(since),
       this.figures.latencies(new Date(now - this.settings.latencyWindowMs)),
-      this.figures.conversionMinutes(since, new Date(now - this.settings.conversionWindowMs)),
+      this.conversionMinutes(since, now),
     ]);
     const conversions = conversionEvidence(conversionMinutes, now, this.settings.halfLifeMs);
     const weights = routeWeights(minutes, latencies, now, this.settings, conversions);
@@ -54,6 +66,15 @@ export class WeightsPublisher {
     this.published = weights;
     this.log.debug({ routes: weights.length }, 'routing weights published');
     return weights;
+  }
+
+  /** The conversions per route and minute, as read at most conversionRefreshMs ago. */
+  private async conversionMinutes(since: Date, now: number): Promise<ConversionMinute[]> {
+    if (!this.conversions || now - this.conversions.readAt >= this.settings.conversionRefreshMs) {
+      const matureBefore = new Date(now - this.settings.conversionWindowMs);
+      this.conversions = { readAt: now, minutes: await this.figures.conversionMinutes(since, matureBefore) };
+    }
+    return this.conversions.minutes;
   }
 
   /** The weights of the last cycle. */
