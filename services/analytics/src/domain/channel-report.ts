@@ -1,5 +1,5 @@
 import { isTier, type Tier } from '@tern/sms-domain';
-import type { ConversionEvidence } from './route-weights';
+import { routeKey, type ConversionEvidence } from './route-weights';
 
 /** One route's figures over the report's range (country, carrier, channel). */
 export interface RouteFigures {
@@ -116,10 +116,10 @@ export function buildChannelReport(input: {
   pumping?: readonly PumpingBlock[];
 }): ChannelReport {
   const conversionOf = new Map(
-    (input.conversions ?? []).map((c) => [`${c.country}/${c.mccMnc}/${c.channelId}`, c]),
+    (input.conversions ?? []).map((c) => [routeKey(c.country, c.mccMnc, c.channelId), c]),
   );
   const withConversion = (r: RouteFigures): ChannelLine => {
-    const conversion = conversionOf.get(`${r.country}/${r.mccMnc}/${r.channelId}`);
+    const conversion = conversionOf.get(routeKey(r.country, r.mccMnc, r.channelId));
     return conversion ? { ...line(r), conversion } : line(r);
   };
   const carriers = input.routes.map(withConversion);

@@ -327,7 +327,9 @@ export function routeWeights(
   for (const e of routes.values()) {
     if (!e.mccMnc) continue;
     const route = routeKey(e.country, '', e.channelId);
-    carriersOf.set(route, [...(carriersOf.get(route) ?? []), e]);
+    const carriers = carriersOf.get(route) ?? [];
+    carriers.push(e);
+    carriersOf.set(route, carriers);
   }
   for (const [key, carriers] of carriersOf) {
     const route = weights.get(key)!;
@@ -351,4 +353,6 @@ export function deliveryRate(weight: Pick<events.RoutingWeight, 'deliveredAlpha'
   return weight.deliveredAlpha / (weight.deliveredAlpha + weight.deliveredBeta);
 }
 
-const routeKey = (country: string, mccMnc: string, channelId: string) => `${country}/${mccMnc}/${channelId}`;
+/** One key for a route (mccMnc empty: the whole country) wherever routes are matched up. */
+export const routeKey = (country: string, mccMnc: string, channelId: string) =>
+  `${country}/${mccMnc}/${channelId}`;
