@@ -20,6 +20,7 @@ import {
   startServiceProcess,
   uniqueName,
   waitFor,
+  workerRedisUrl,
   type ServiceProcess,
 } from '@tern/testing';
 
@@ -27,8 +28,6 @@ export const SERVICES = ['ingest', 'risk', 'router', 'smpp-connector', 'dlr', 'a
 export type ServiceName = (typeof SERVICES)[number];
 /** Real time for a receipt the simulator sent to be recorded by the platform (dlr batches for 1 s). */
 const RECEIPT_FLOW_MS = 3000;
-/** The Redis database platform runs use, emptied before each (other tests keep to database 0). */
-const RUN_REDIS_DB = 1;
 /** How long a send the API could not take (down, or the same reference still in progress) is retried. */
 const SEND_RETRY_MS = 90_000;
 /** A call's deadline: a client does not wait for ever on an API that cannot answer. */
@@ -153,7 +152,6 @@ async function freshRunRedis(redisUrl: string): Promise<string> {
   return url;
 }
 
-/** The Redis URL a run's services use, at another host and port (a proxy) if given. */
 /**
  * Deliberately broken builds the routing suites must catch (`./tern mutants`): each is a preload in
  * test-e2e/mutants/ that alters one service's code in memory, named by TERN_E2E_MUTANT.
@@ -172,9 +170,12 @@ function mutantEnv(name: ServiceName): Record<string, string> {
   return { NODE_OPTIONS: `--require ${join(root, 'test-e2e', 'mutants', `${mutant}.cjs`)}` };
 }
 
+/**
+ * The Redis URL a run's services use, at another host and port (a proxy) if given: the jest worker's
+ * database, emptied before each run, so suites running side by side never touch each other's state.
+ */
 export function runRedisUrl(redisUrl: string, via?: { host: string; port: number }): string {
-  const url = new URL(redisUrl);
-  url.pathname = `/${RUN_REDIS_DB}`;
+  const url = new URL(workerRedisUrl(redisUrl, 'e2e'));
   if (via) {
     url.hostname = via.host;
     url.port = String(via.port);

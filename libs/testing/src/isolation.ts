@@ -1,11 +1,15 @@
-// Integration test files run two at a time, one per core. Each file gets a topic namespace of its own (its
+// Test files run two at a time, one per core. Each integration file gets a topic namespace of its own (its
 // topics, DLQs and consumer groups) and each jest worker a Redis database of its own, so two files running
 // side by side never read each other's records or keys. Set up by isolated-environment.ts (jest.config.js).
+// End-to-end platform runs name their own topics, and take their worker's database of the e2e range.
 import { namespaced, type TopicSpec } from '@tern/kafka';
 
 export const TOPIC_NAMESPACE_ENV = 'TERN_KAFKA_TOPIC_NAMESPACE';
-/** Database 0 is a developer's, 1 the e2e platform runs'; a worker's is 1 + its jest worker number. */
-const FIRST_WORKER_REDIS_DB = 2;
+/**
+ * The first Redis database of a tier's jest workers (worker n takes the first + n - 1): 0 is a developer's,
+ * the integration workers' from 2, the e2e platform runs' from 8 (Redis has 16).
+ */
+const FIRST_WORKER_REDIS_DB = { integration: 2, e2e: 8 } as const;
 
 /** The test file's topic namespace ('' outside an isolated test file). */
 export function testNamespace(): string {
@@ -31,9 +35,10 @@ export function declaredTopicName(onCluster: string): string {
 /** The Redis URL of this jest worker's own database. */
 export function workerRedisUrl(
   redisUrl: string,
+  tier: keyof typeof FIRST_WORKER_REDIS_DB = 'integration',
   workerId = Number(process.env['JEST_WORKER_ID'] ?? 1),
 ): string {
   const url = new URL(redisUrl);
-  url.pathname = `/${FIRST_WORKER_REDIS_DB + workerId - 1}`;
+  url.pathname = `/${FIRST_WORKER_REDIS_DB[tier] + workerId - 1}`;
   return url.toString();
 }
