@@ -559,8 +559,29 @@ export class PlatformRun {
       maxScenarioMs / this.timeScale + 10_000,
       250,
     );
-    // The last receipts on their way through the connector and dlr to ClickHouse (dlr stops first).
+    // The last receipts on their way through the connector and dlr to ClickHouse (dlr stops first): a few
+    // seconds, and on a busy machine (a suite running beside another) until dlr has handled all it was sent.
     await new Promise((r) => setTimeout(r, RECEIPT_FLOW_MS));
+    await waitFor(
+      'dlr to handle every record written to it',
+      async () => (await this.dlrBacklog()) === 0,
+      60_000,
+      500,
+    );
+  }
+
+  /**
+   * Records dlr's consumer groups have not committed yet (submissions, receipts, attempt records, statuses),
+   * as its first instance's metrics tell them: each member reports its groups' whole lag.
+   */
+  private async dlrBacklog(): Promise<number> {
+    const dlr = this.instances('dlr')[0];
+    if (!dlr) return 0;
+    const metrics = await (await fetch(`http://127.0.0.1:${dlr.httpPort}/metrics`)).text();
+    return metrics
+      .split('\n')
+      .filter((line) => line.startsWith('tern_kafka_consumer_lag{'))
+      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
   }
 
   /**
