@@ -5,9 +5,9 @@
 # its own topics, ClickHouse database and (per jest worker) Redis database, and those suites either run in
 # real time, where a busier machine adds milliseconds to latencies of seconds, or assert what must hold however
 # busy the machine is. The rest run one at a time with the machine to themselves: a time-scaled world
-# multiplies the platform's own milliseconds by its scale, latam-fintech's mean latency sits a few tens of
-# milliseconds inside its target, and the shared-infrastructure drill restarts the Redis every run uses. Every
-# run goes on when another fails; the last line counts the tests of all. Arguments go to every jest run.
+# multiplies the platform's own milliseconds by its scale, and latam-fintech's mean latency sits about 0.2 s
+# inside its target. Every run goes on when another fails; the last line counts the tests of all. Arguments
+# go to every jest run.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 TERN_TEST_TALLY=$(mktemp)

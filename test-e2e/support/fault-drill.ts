@@ -2,15 +2,16 @@
 // injected mid-run (a crash, a rolling restart, a rebalance, Redis, Kafka or ClickHouse away, an SMSC outage,
 // a cut link), then every accepted message read back through the API and compared with what the simulated
 // carriers saw: lost, delivered twice, shown wrongly, and records in any DLQ.
-import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadScenario, type Scenario } from '@tern/carrier-sim';
 import { FINAL_STATUSES, sms } from '@tern/contracts';
 import { DLQ_HEADERS, namespaced, platformTopics } from '@tern/kafka';
 import { sharedRedis } from '@tern/redis';
-import { infraFromEnv, startTcpProxy, uniqueName, type TcpProxy } from '@tern/testing';
+import { freePort, infraFromEnv, startTcpProxy, uniqueName, waitFor, type TcpProxy } from '@tern/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { PlatformRun, runRedisUrl, SERVICES, type ServiceName } from './platform-run';
 
@@ -153,12 +154,15 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
       TERN_REDIS_URL: runRedisUrl(redis.toString(), { host: '127.0.0.1', port: proxy.port }),
     };
   }
+  // A Redis of the drill's own to restart: the shared one serves every other run and test on the machine.
+  const ownRedis = fault.kind === 'redis-restart' ? await startOwnRedis() : undefined;
   if (fault.kind === 'scale-out' && infraFromEnv().kafkaBrokers.length < 3)
     throw new Error('the scale-out drill runs on the three-node cluster: `./tern drill scale-out` starts it');
   const run = await PlatformRun.start({
     scenario,
     strategy: 'smart',
     serviceEnv,
+    ...(ownRedis ? { redisUrl: ownRedis.url } : {}),
     riskPolicyFile: join(root, 'test-e2e', 'drills', 'risk-policy.yaml'),
     ...(fault.kind === 'scale-out' ? { instances: 2, lanes: SCALE_OUT_LANES } : {}),
   });
@@ -168,7 +172,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     run.begin();
     const driving = run.driveCount(options.messages, options.perSecond, COUNTRIES);
     await sleep(faultAtMs);
-    await inject(fault, run, proxy);
+    await inject(fault, run, proxy, ownRedis);
     await driving;
     const lastSent = Date.now();
     await settle(run, lastSent + SETTLE_MS);
@@ -177,13 +181,19 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
   } finally {
     await run.stop();
     await proxy?.close();
+    await ownRedis?.stop();
     // A fault that stopped a piece of the infrastructure must never leave it stopped for later tests.
     await run$(infraScript, ['up']).catch(() => undefined);
     if (fault.kind === 'scale-out') await run$(clusterScript, ['up']).catch(() => undefined);
   }
 }
 
-async function inject(fault: Fault, run: PlatformRun, proxy: TcpProxy | undefined): Promise<void> {
+async function inject(
+  fault: Fault,
+  run: PlatformRun,
+  proxy: TcpProxy | undefined,
+  redis: OwnRedis | undefined,
+): Promise<void> {
   switch (fault.kind) {
     case 'kill':
       await run.stopInstance(fault.service, 'SIGKILL');
@@ -198,9 +208,9 @@ async function inject(fault: Fault, run: PlatformRun, proxy: TcpProxy | undefine
       await run.stopInstance(fault.service, 'SIGKILL', 'newest');
       return;
     case 'redis-restart':
-      await run$(infraScript, ['stop', 'redis']);
+      await redis!.stop();
       await sleep(fault.downMs ?? 7000);
-      await run$(infraScript, ['up']);
+      await redis!.start();
       return;
     case 'kafka-kill':
       await run$(infraScript, ['kill', 'kafka']);
@@ -299,7 +309,7 @@ async function count(fault: string, run: PlatformRun, arrivals: number[]): Promi
       const attempts = view?.attempts
         .map((a) => `#${a.number} ${a.channelId} ${a.errorCode || sms.ReceiptState[a.receiptState]}`)
         .join(' / ');
-      const ledger = await ledgerOf(otp.messageId, view?.attempts.length ?? 0);
+      const ledger = await ledgerOf(run, otp.messageId, view?.attempts.length ?? 0);
       result.examples.push(
         `${otp.messageId}: API ${status} (${attempts ?? 'no view'}), handset ${arrived}${doubt}; ${ledger}`,
       );
@@ -319,8 +329,8 @@ async function count(fault: string, run: PlatformRun, arrivals: number[]): Promi
 }
 
 /** What Redis holds for a message's attempts (dlr's ledger, the connector's claims), to explain a wrong one. */
-async function ledgerOf(messageId: string, attempts: number): Promise<string> {
-  const redis = sharedRedis({ redisUrl: runRedisUrl(infraFromEnv().redisUrl) });
+async function ledgerOf(run: PlatformRun, messageId: string, attempts: number): Promise<string> {
+  const redis = sharedRedis({ redisUrl: run.redisUrl });
   try {
     const parts: string[] = [];
     for (let n = 1; n <= attempts; n++) {
@@ -416,4 +426,56 @@ export function reportDrills(suite: string, results: readonly DrillResult[], mes
   writeFileSync(join(dir, `drills-${suite}.md`), `${text}\n`);
   process.stdout.write(`${text}\n`);
   return text;
+}
+
+interface OwnRedis {
+  url: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+/**
+ * A Redis server as deploy/local/infra.sh runs the shared one (an append-only file synced every second, no
+ * snapshots, no eviction), stopped as an operator stops it (SIGTERM: it writes its file and exits) and
+ * started again on the same port and data.
+ */
+async function startOwnRedis(): Promise<OwnRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'tern-drill-redis-'));
+  const url = `redis://127.0.0.1:${port}`;
+  let server: ChildProcess | undefined;
+  const start = async () => {
+    server = spawn(
+      'redis-server',
+      [
+        '--bind',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        'yes',
+      ].concat(['--appendfsync', 'everysec', '--maxmemory', '2gb', '--maxmemory-policy', 'noeviction']),
+      { stdio: 'ignore' },
+    );
+    const probe = sharedRedis({ redisUrl: url });
+    try {
+      await waitFor('the drill’s Redis', async () => (await probe.ping().catch(() => '')) === 'PONG', 20_000);
+    } finally {
+      probe.disconnect();
+    }
+  };
+  const stop = async () => {
+    const running = server;
+    server = undefined;
+    if (!running || running.exitCode !== null) return;
+    const exited = new Promise((resolve) => running.once('exit', resolve));
+    running.kill('SIGTERM');
+    await exited;
+  };
+  await start();
+  return { url, stop, start };
 }

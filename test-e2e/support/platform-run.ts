@@ -68,6 +68,8 @@ export interface PlatformRunOptions {
   riskPolicyFile?: string;
   /** The simulator's seed (default: TERN_E2E_SEED, or a new one per run; printed so a run can be replayed). */
   seed?: number;
+  /** A Redis server of the run's own instead of the shared one (a drill that restarts it). */
+  redisUrl?: string;
   /** Settings of one service only (a Redis reached through a proxy a drill can cut). */
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
   /** Instances of each service (of each lane's connector), in one consumer group (default 1). */
@@ -210,6 +212,8 @@ export class PlatformRun {
   readonly timeScale: number;
   /** The run's ClickHouse database, for the report. */
   readonly database: string;
+  /** Where the run's services keep their state in Redis (set when they start). */
+  redisUrl = '';
   /** The run's topic namespace: it shares the broker, never a topic, with other runs. */
   readonly namespace: string;
   /** OTPs ingest refused (numbers the plan does not know): the traffic's fault, not routing's. */
@@ -267,7 +271,7 @@ export class PlatformRun {
     // As an operator does before the first start (a fresh broker has none of the platform's topics).
     await ensurePlatformTopics(this.lanes(), this.namespace);
     const infra = infraFromEnv();
-    const redisUrl = await freshRunRedis(infra.redisUrl);
+    this.redisUrl = await freshRunRedis(this.options.redisUrl ?? infra.redisUrl);
     const world = writePlatformConfig(
       this.options.scenario,
       mkdtempSync(join(tmpdir(), 'tern-run-')),
@@ -283,7 +287,7 @@ export class PlatformRun {
     }
     this.env = {
       TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
-      TERN_REDIS_URL: redisUrl,
+      TERN_REDIS_URL: this.redisUrl,
       TERN_CLICKHOUSE_URL: infra.clickhouseUrl,
       TERN_CLICKHOUSE_DATABASE: this.database,
       TERN_ANALYTICS_HASH_KEY: 'e2e-run-analytics-hash-key',
