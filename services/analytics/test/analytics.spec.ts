@@ -24,7 +24,8 @@ import * as grpc from '@grpc/grpc-js';
 import { analytics as api } from '@tern/contracts';
 import { analyticsServiceDefinition } from '../src/analytics-api';
 import { channelReport, writeChannelReport } from '../src/channel-report.job';
-import { deliveryRate } from '../src/domain/route-weights';
+import type { PumpingBlock } from '../src/domain/channel-report';
+import { deliveryRate, type ConversionMinute } from '../src/domain/route-weights';
 import { RouteFiguresRepository } from '../src/route-figures.repository';
 
 // The built analytics against the real ClickHouse (its own database, migrated by the service) and Kafka:
@@ -267,6 +268,7 @@ describe('analytics', () => {
     });
     const ids = (carrier: string, n: number) => Array.from({ length: n }, (_, i) => `${run}-${carrier}-${i}`);
     const db = new ClickHouse({ url: infra.clickhouseUrl, database });
+    let minutes: ConversionMinute[];
     try {
       await db.insert('attempts', [
         ...ids('good', 10).map((id) => attempt(id, '52501')),
@@ -289,12 +291,13 @@ describe('analytics', () => {
         // Reported twice: the first use counts.
         used(ids('bad', 1)[0]!, 90),
       ]);
+      minutes = await new RouteFiguresRepository(db).conversionMinutes(
+        new Date((now - 3600) * 1000),
+        new Date(now * 1000),
+      );
     } finally {
       await db.close();
     }
-    const minutes = await new RouteFiguresRepository(
-      new ClickHouse({ url: infra.clickhouseUrl, database }),
-    ).conversionMinutes(new Date((now - 3600) * 1000), new Date(now * 1000));
     const byCarrier = Object.fromEntries(
       minutes
         .filter((m) => m.channelId === channelId)
@@ -359,6 +362,7 @@ describe('analytics', () => {
       );
     const wouldRefuse = (range: string) => `monitor: would be refused as pumping (${pumped(range)})`;
     const db = new ClickHouse({ url: infra.clickhouseUrl, database });
+    let blocks: PumpingBlock[];
     try {
       await db.insert('message_events', [
         refused(`${run}-r1`, '2349099'),
@@ -374,12 +378,13 @@ describe('analytics', () => {
         routed(`${run}-m3`, ['paced to 2026-12-01T10:00:00.000Z (300 ms later)']),
         routed(`${run}-m4`, []),
       ]);
+      blocks = await new RouteFiguresRepository(db).pumpingBlocks(
+        new Date((now - 3600) * 1000),
+        new Date((now + 60) * 1000),
+      );
     } finally {
       await db.close();
     }
-    const blocks = await new RouteFiguresRepository(
-      new ClickHouse({ url: infra.clickhouseUrl, database }),
-    ).pumpingBlocks(new Date((now - 3600) * 1000), new Date((now + 60) * 1000));
     expect(
       blocks
         .filter((b) => [enforcing, monitoring].includes(b.tenantId))
