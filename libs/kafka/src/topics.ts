@@ -109,8 +109,8 @@ export const topics = {
   /** Keyed by channel: receipts of one SMSC bind stay in order. */
   dlr: defineTopic({ name: 'sms.dlr', codec: events.DeliveryReceipt, key: (e) => e.channelId }),
   /**
-   * Keyed by message id: status events of one message are ordered. Three services read every event; the
-   * headers let those that want few of them (receipt outcomes, events with a callback) pass over the rest.
+   * Keyed by message id: status events of one message are ordered. The headers let a reader that wants few
+   * of them (dlr's callbacks: events with a callback URL; a reader of some statuses) pass over the rest.
    */
   status: defineTopic({
     name: 'sms.status',
@@ -127,7 +127,10 @@ export const topics = {
     key: byMessageId,
     headers: messageTypeHeader,
   }),
-  /** Each attempt's outcome for analytics; dlr's attempt writer batches them into ClickHouse. */
+  /**
+   * Each attempt's ending: dlr's attempt writer batches them into ClickHouse, and every router's breakers
+   * learn from them which channels fail.
+   */
   attempts: defineTopic({ name: 'sms.attempts', codec: events.AttemptRecord, key: (a) => a.messageId }),
   /** Conversions the tenants reported (ReportConversion); dlr writes them to ClickHouse for the weights. */
   conversions: defineTopic({

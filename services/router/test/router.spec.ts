@@ -183,21 +183,24 @@ describe('router', () => {
       ),
     ).toBeGreaterThan(0.5); // direct is preferred
 
-    // A stream of refused submissions on channel a, as the connector reports them.
+    // A stream of refused submissions on channel a, as dlr records their attempts.
     const failures = Array.from({ length: 30 }, (_, i) =>
-      events.SubmitResult.fromPartial({
+      events.AttemptRecord.fromPartial({
         messageId: `${run}-failure-${i}`,
         attempt: 1,
+        version: 1,
         channelId: ids.a,
-        accepted: false,
+        status: sms.MessageStatus.MESSAGE_STATUS_FAILED,
+        reasonCode: 'SYSTEM_ERROR',
         retryable: true,
         errorCode: 'SYSTEM_ERROR',
         country: 'SG',
         mccMnc: '52501',
         submittedAt: new Date(),
+        doneAt: new Date(),
       }),
     );
-    await publish(topics.submitted, failures);
+    await publish(topics.attempts, failures);
     await waitFor(
       'the breaker to open',
       async () => {
