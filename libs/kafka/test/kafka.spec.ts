@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { context, trace } from '@opentelemetry/api';
 import { events } from '@tern/contracts';
-import { activeTraceId, createLogger, startTelemetry, stopTelemetry } from '@tern/telemetry';
+import { activeTraceId, createLogger, metricsRegistry, startTelemetry, stopTelemetry } from '@tern/telemetry';
 import { infraFromEnv, uniqueName, waitFor } from '@tern/testing';
 import { ConfigResourceTypes, Kafka, logLevel, type IHeaders } from 'kafkajs';
 import { commonSettings, loadConfig } from '@tern/config';
@@ -376,6 +376,38 @@ describe('kafka wrapper against a real broker', () => {
     // Nothing was dead-lettered: the undecodable record was never looked at.
     expect((await admin.fetchTopicOffsets(topic.dlq)).map((p) => p.high)).toEqual(['0']);
     await admin.disconnect();
+  });
+
+  it('gatherMs: records written a few milliseconds apart reach a gathering group in a batch or two, a plain one one by one', async () => {
+    const topic = testTopic('gather');
+    await ensureTopics(kafka, [topic], logger);
+    const groups = { gathering: uniqueName('gathering'), plain: uniqueName('plain') };
+    const handled = { gathering: [] as string[], plain: [] as string[] };
+    for (const kind of ['gathering', 'plain'] as const) {
+      await startConsumer(
+        client
+          .consumer({ groupId: groups[kind], gatherMs: kind === 'gathering' ? 1500 : undefined })
+          .on(topic, async (record) => void handled[kind].push(record.value.message?.messageId ?? '')),
+      );
+    }
+    // Written after both joined (they start at the end of the topic): 20 records 20 ms apart, 0.4 s in all.
+    const ids = Array.from({ length: 20 }, (_, i) => `gathered-${i}`);
+    for (const id of ids) {
+      await client.producer().send(topic, [accepted(id)]);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await waitFor('both groups to handle every record', () =>
+      Object.values(handled).every((seen) => seen.length === ids.length),
+    );
+    expect(handled).toEqual({ gathering: ids, plain: ids });
+    const batches = (await metricsRegistry.getSingleMetric('tern_kafka_batch_size')!.get()).values.filter(
+      (v) => v.metricName === 'tern_kafka_batch_size_count',
+    );
+    const batchesOf = (group: string) => batches.find((v) => v.labels['group'] === group)?.value;
+    // A gathering fetch returns after 1.5 s (the records never fill it): the 0.4 s of writes span two at most.
+    expect(batchesOf(groups.gathering)).toBeLessThanOrEqual(2);
+    // A plain fetch returns with the first record it finds: 20 ms apart, nearly every record is a batch.
+    expect(batchesOf(groups.plain)).toBeGreaterThanOrEqual(10);
   });
 
   it('a record that waits holds up no other: later batches of its partition and other topics go on', async () => {
