@@ -15,8 +15,8 @@ import { StatusCallbacks } from './status-callbacks';
 
 const MISSING_POLL_MS = 1000;
 const CALLBACK_POLL_MS = 250;
-/** How long a fetch of rows bound for ClickHouse waits for more to gather (at most the insert's linger). */
-const ROW_FETCH_GATHER_MS = 200;
+/** How long a fetch of trace rows bound for ClickHouse waits for more to gather (at most the insert's linger). */
+const TRACE_FETCH_GATHER_MS = 200;
 /** How long a fetch of status events for callbacks waits for more to gather. */
 const CALLBACK_FETCH_GATHER_MS = 50;
 
@@ -71,13 +71,6 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
         partitionsInParallel: 6,
         gatherMs: options.gatherMs,
       });
-    // Rows wait up to the linger for their insert anyway: their groups' fetches gather records for a part of
-    // it, instead of waking for each (sms.status carries four events per message).
-    const rowGroup = {
-      keyOrdered: false,
-      concurrency: config.attemptBatchRows,
-      gatherMs: Math.min(ROW_FETCH_GATHER_MS, config.attemptBatchLingerMs),
-    };
     // Keyed by channel: receipts are independent of each other; the ledger makes each part count once.
     const receiptsConsumer = consumer('receipts', { keyOrdered: false });
     const correlator = new ReceiptCorrelator(
@@ -115,11 +108,17 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
       receiptsConsumer.on(topics.dlr, ({ value }) => correlator.receipt(value)),
       // A whole insert's worth of records in flight per partition, each committed once its row is stored;
       // the reported conversions too, the other figures the routing weights are made of.
-      consumer('attempts', rowGroup)
+      consumer('attempts', { keyOrdered: false, concurrency: config.attemptBatchRows })
         .on(topics.attempts, ({ value }) => writer.writeAttempt(value))
         .on(topics.conversions, ({ value }) => writer.writeConversion(value)),
-      // Every status event into its message's trace, as many at once as one insert takes.
-      consumer('trace', rowGroup).on(topics.status, ({ value }) => writer.writeStatus(value)),
+      // Every status event into its message's trace, as many at once as one insert takes. The rows wait up
+      // to the linger for their insert anyway, so a fetch gathers events for a part of it rather than waking
+      // for each (four per message). Attempt rows do not: the routing weights are made of them.
+      consumer('trace', {
+        keyOrdered: false,
+        concurrency: config.attemptBatchRows,
+        gatherMs: Math.min(TRACE_FETCH_GATHER_MS, config.attemptBatchLingerMs),
+      }).on(topics.status, ({ value }) => writer.writeStatus(value)),
       // One message's events scheduled in order; their tries run outside the partition.
       // Events without a callback URL (the header says so) are passed over undecoded. A fetch gathers
       // events for a moment, next to nothing against a receiver's answer, rather than waking for each.

@@ -11,9 +11,6 @@ const CHANNEL_OUTCOMES: Partial<Record<sms.MessageStatus, boolean>> = {
   [sms.MessageStatus.MESSAGE_STATUS_FAILED]: false,
 };
 
-/** How long a fetch of attempt endings waits for more to gather. */
-const OUTCOME_FETCH_GATHER_MS = 100;
-
 /**
  * Keeps this instance's route book current: the routing weights, and the outcomes that feed the breakers
  * (each attempt's ending as dlr records it: a refused submission, a receipt, a receipt that never came).
@@ -49,8 +46,6 @@ export function followRoutes(
       sessionTimeoutMs,
       partitionsInParallel: 6,
       concurrency: 100,
-      // A breaker looks at seconds of outcomes: learning one a tenth of a second later changes nothing.
-      gatherMs: OUTCOME_FETCH_GATHER_MS,
     })
     // One record per attempt: what `sms.submitted` and `sms.status` say of a channel, at a fifth of the records.
     .on(
