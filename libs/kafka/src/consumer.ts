@@ -67,10 +67,11 @@ export interface ConsumerOptions {
   commitEveryRecords?: number;
   commitIntervalMs?: number;
   /**
-   * For a group whose work waits in a batch anyway (rows bound for a ClickHouse insert): a fetch waits up to
-   * this long for records to gather instead of returning with the first one, so at low rates the group wakes
-   * a few times a second, not once per record (each wake a fetch round trip for it and the broker). A busy
-   * topic fills the fetch sooner (GATHER_BYTES), and it returns at once. Default: no wait.
+   * For a group whose work can wait a moment (rows bound for a batched ClickHouse insert, webhooks, marketing
+   * that waits for its pace): a fetch waits up to this long for records to gather instead of returning with
+   * the first one, so at low rates the group wakes a few times a second, not once per record (each wake a
+   * fetch round trip for it and the broker). A busy topic fills the fetch sooner (GATHER_BYTES), and it
+   * returns at once. Default: no wait, for everything on a message's way to the carrier.
    */
   gatherMs?: number;
   /** Readiness turns false when the fetch loop has not run for this long. */
