@@ -113,12 +113,9 @@ redis_up() {
   if port_open "$redis_port"; then log "port $redis_port is taken by another process"; return 1; fi
   mkdir -p "$data/redis"
   log "starting redis on 127.0.0.1:$redis_port"
-  # Redis keeps state that must survive a restart (idempotency keys, receipt correlation, attempt claims,
-  # schedules): an append-only file synced every second, and no eviction (a full Redis refuses writes,
-  # which the services wait out, rather than silently dropping keys). See docs/operations.md.
-  nohup redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$data/redis" --save '' --appendonly yes \
-    --appendfsync everysec --maxmemory 2gb --maxmemory-policy noeviction --logfile "$data/redis/redis.log" \
-    >/dev/null 2>&1 &
+  # Durability settings in redis.conf: an append-only file synced every second, and no eviction.
+  nohup redis-server "$here/redis.conf" --port "$redis_port" --dir "$data/redis" \
+    --logfile "$data/redis/redis.log" >/dev/null 2>&1 &
   echo $! >"$pidf"
 }
 

@@ -3,7 +3,7 @@
 // a cut link), then every accepted message read back through the API and compared with what the simulated
 // carriers saw: lost, delivered twice, shown wrongly, and records in any DLQ.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -181,7 +181,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
   } finally {
     await run.stop();
     await proxy?.close();
-    await ownRedis?.stop();
+    await ownRedis?.close();
     // A fault that stopped a piece of the infrastructure must never leave it stopped for later tests.
     await run$(infraScript, ['up']).catch(() => undefined);
     if (fault.kind === 'scale-out') await run$(clusterScript, ['up']).catch(() => undefined);
@@ -432,12 +432,13 @@ interface OwnRedis {
   url: string;
   stop(): Promise<void>;
   start(): Promise<void>;
+  close(): Promise<void>;
 }
 
 /**
- * A Redis server as deploy/local/infra.sh runs the shared one (an append-only file synced every second, no
- * snapshots, no eviction), stopped as an operator stops it (SIGTERM: it writes its file and exits) and
- * started again on the same port and data.
+ * A Redis server with the shared one's settings (deploy/local/redis.conf), stopped as an operator stops it
+ * (SIGTERM: it writes its file and exits) and started again on the same port and data; `close` also removes
+ * the data.
  */
 async function startOwnRedis(): Promise<OwnRedis> {
   const port = await freePort();
@@ -447,18 +448,7 @@ async function startOwnRedis(): Promise<OwnRedis> {
   const start = async () => {
     server = spawn(
       'redis-server',
-      [
-        '--bind',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--dir',
-        dir,
-        '--save',
-        '',
-        '--appendonly',
-        'yes',
-      ].concat(['--appendfsync', 'everysec', '--maxmemory', '2gb', '--maxmemory-policy', 'noeviction']),
+      [join(root, 'deploy', 'local', 'redis.conf'), '--port', String(port), '--dir', dir],
       { stdio: 'ignore' },
     );
     const probe = sharedRedis({ redisUrl: url });
@@ -476,6 +466,10 @@ async function startOwnRedis(): Promise<OwnRedis> {
     running.kill('SIGTERM');
     await exited;
   };
+  const close = async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
   await start();
-  return { url, stop, start };
+  return { url, stop, start, close };
 }
