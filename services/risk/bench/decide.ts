@@ -41,7 +41,8 @@ function traffic(run: string, n: number): events.SmsMessage[] {
       to: vietnam
         ? `+8496${String(1_000_000 + i * 37).slice(-7)}`
         : `+62812${String(10_000_000 + i * 7919).slice(-8)}`,
-      from: 'TERN',
+      // The local policy's OTP sender, and a marketing sender registered in ID only (refused in VN).
+      from: marketing ? 'TernShop' : 'Tern',
       senderType: sms.SenderType.SENDER_TYPE_ALPHANUMERIC,
       body: marketing
         ? 'Flash sale today: 30% off at shop.example.com. Reply STOP to opt out'

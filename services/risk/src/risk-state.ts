@@ -1,85 +1,128 @@
-import { createHash } from 'node:crypto';
 import { execOrThrow, redisScript } from '@tern/redis';
+import { numberHash, type PaceClaim, type WindowClaim } from './domain/claims';
 import type { RangeConversions } from './domain/pumping';
 import type { Redis } from 'ioredis';
 
-/**
- * A sliding window log: the member (a message id) is counted if fewer than `limit` are in the window.
- * Exact under concurrency (one script), and a redelivered message re-adds its own id instead of counting twice.
- */
-const WINDOW = `
-local now = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
-if redis.call('ZSCORE', KEYS[1], ARGV[4]) then return 1 end
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
-redis.call('ZADD', KEYS[1], now, ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-`;
+/** What a claim found: the CLAIM script's first reply. */
+const Claim = { Claimed: 0, WindowFull: 1, Checked: 2, TooLate: 3 } as const;
 
 /**
- * Pacing by GCRA (generic cell rate algorithm) over several keys: the message's slot is the latest of the
- * keys' next free times (less one second of burst), and each key's next free time moves past it. The slot is
- * returned; nothing is taken when it lies beyond the longest deferral allowed.
+ * Claims what one message spends of the shared state, all of it or nothing:
+ * - its sliding windows (logs of message ids): each must have room, else the first full one is named;
+ *   a redelivered message finds its own id and counts nothing twice;
+ * - its paces, by GCRA (generic cell rate algorithm): the message's slot is the latest of the keys' next
+ *   free times (less one second of burst), and each key's next free time moves past it; a slot beyond the
+ *   longest deferral allowed is refused;
+ * - the pumping screen's log of the OTPs sent to its range, when there is one.
+ * With `commit` 0 it only looks for a full window (the message is refused anyway; a full window's refusal
+ * comes first).
+ *
+ * KEYS: the windows, the paces, then the sent log if any.
+ * ARGV: now, member, #windows, #paces, commit, maxDelay, then limit and span of each window, the rate of
+ * each pace, and the sent log's span.
  */
-const PACE = `
+const CLAIM = `
+local now = tonumber(ARGV[1])
+local member = ARGV[2]
+local windows = tonumber(ARGV[3])
+local paces = tonumber(ARGV[4])
+for i = 1, windows do
+  local span = tonumber(ARGV[6 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - span)
+  if not redis.call('ZSCORE', KEYS[i], member) and redis.call('ZCARD', KEYS[i]) >= tonumber(ARGV[5 + 2 * i]) then
+    return {${Claim.WindowFull}, i}
+  end
+end
+if ARGV[5] ~= '1' then return {${Claim.Checked}} end
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local maxDelay = tonumber(ARGV[1])
-local slot = now
+local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local slot = clock
 local tats = {}
-for i = 1, #KEYS do
-  local tat = math.max(tonumber(redis.call('GET', KEYS[i])) or now, now)
-  tats[i] = tat
+for j = 1, paces do
+  local tat = math.max(tonumber(redis.call('GET', KEYS[windows + j])) or clock, clock)
+  tats[j] = tat
   slot = math.max(slot, tat - 1000)
 end
-if slot - now > maxDelay then return {now, slot, 0} end
-for i = 1, #KEYS do
-  local interval = 1000 / tonumber(ARGV[i + 1])
-  local next = math.max(tats[i], slot) + interval
-  redis.call('SET', KEYS[i], tostring(next), 'PX', math.ceil(next - now) + 1000)
+if slot - clock > tonumber(ARGV[6]) then return {${Claim.TooLate}} end
+for j = 1, paces do
+  local interval = 1000 / tonumber(ARGV[6 + 2 * windows + j])
+  local next = math.max(tats[j], slot) + interval
+  redis.call('SET', KEYS[windows + j], tostring(next), 'PX', math.ceil(next - clock) + 1000)
 end
-return {now, slot, 1}
+for i = 1, windows do
+  redis.call('ZADD', KEYS[i], now, member)
+  redis.call('PEXPIRE', KEYS[i], ARGV[6 + 2 * i])
+end
+local sent = KEYS[windows + paces + 1]
+if sent then
+  redis.call('ZADD', sent, now, member)
+  redis.call('PEXPIRE', sent, ARGV[7 + 2 * windows + paces])
+end
+return {${Claim.Claimed}, clock, slot}
 `;
 
-export interface Pace {
-  key: string;
-  perSecond: number;
+/** What one message asks of the shared state (see CLAIM). */
+export interface ClaimRequest {
+  messageId: string;
+  windows: readonly WindowClaim[];
+  /** Empty when the message is not paced (it already waits for a later time). */
+  paces: readonly PaceClaim[];
+  maxDelayMs: number;
+  /** The pumping screen's log of OTPs sent to the message's range. */
+  sentTo?: { tenantId: string; prefix: string; windowMs: number };
+  /** False: only find a full window; nothing is spent. */
+  commit: boolean;
 }
 
-/** The risk service's shared state in Redis: windows, paces, opt-outs. Numbers appear only as hashes. */
+export type ClaimResult =
+  /** Everything claimed; `at` is the message's slot under its paces, `now` Redis's clock. */
+  | { kind: 'claimed'; at: number; now: number }
+  /** This window was full; nothing was spent. */
+  | { kind: 'window-full'; window: WindowClaim }
+  /** The pace slot lies beyond `maxDelayMs`; nothing was spent. */
+  | { kind: 'too-late' }
+  /** Every window had room; nothing was spent (`commit` false). */
+  | { kind: 'checked' };
+
+/** The risk service's shared state in Redis: windows, paces, opt-outs, pumping logs. Numbers appear only as hashes. */
 export class RiskState {
-  private readonly windowScript;
-  private readonly paceScript;
+  private readonly claimScript;
 
   constructor(private readonly redis: Redis) {
-    this.windowScript = redisScript(redis, 'ternRiskWindow', 1, WINDOW);
-    this.paceScript = redisScript(redis, 'ternRiskPace', 'dynamic', PACE);
+    this.claimScript = redisScript(redis, 'ternRiskClaim', 'dynamic', CLAIM);
   }
 
-  /** Counts the message in the window unless it is full; false: full. */
-  async admit(
-    key: string,
-    messageId: string,
-    limit: number,
-    windowSeconds: number,
-    now = Date.now(),
-  ): Promise<boolean> {
-    return (
-      (await this.windowScript.run(`tern:risk:w:${key}`, now, windowSeconds * 1000, limit, messageId)) === 1
-    );
-  }
-
-  /** The earliest time the message may go under every pace, or undefined when that is beyond `maxDelayMs`. */
-  async pace(paces: readonly Pace[], maxDelayMs: number): Promise<{ at: number; now: number } | undefined> {
-    if (paces.length === 0) return { at: Date.now(), now: Date.now() };
-    const [now, slot, taken] = (await this.paceScript.run(
-      paces.length,
+  /** Claims a message's windows, pace slot and pumping count in one script (see CLAIM). */
+  async claim(request: ClaimRequest, now = Date.now()): Promise<ClaimResult> {
+    const { windows, paces, sentTo } = request;
+    const keys = [
+      ...windows.map((w) => `tern:risk:w:${w.key}`),
       ...paces.map((p) => `tern:risk:p:${p.key}`),
-      maxDelayMs,
+      ...(sentTo ? [sentKey(sentTo.tenantId, sentTo.prefix)] : []),
+    ];
+    const reply = (await this.claimScript.run(
+      keys.length,
+      ...keys,
+      now,
+      request.messageId,
+      windows.length,
+      paces.length,
+      request.commit ? 1 : 0,
+      request.maxDelayMs,
+      ...windows.flatMap((w) => [w.limit, w.windowSeconds * 1000]),
       ...paces.map((p) => p.perSecond),
-    )) as [number, number, number];
-    return taken === 1 ? { at: slot, now } : undefined;
+      ...(sentTo ? [sentTo.windowMs] : []),
+    )) as number[];
+    switch (reply[0]) {
+      case Claim.Claimed:
+        return { kind: 'claimed', now: reply[1]!, at: reply[2]! };
+      case Claim.WindowFull:
+        return { kind: 'window-full', window: windows[reply[1]! - 1]! };
+      case Claim.TooLate:
+        return { kind: 'too-late' };
+      default:
+        return { kind: 'checked' };
+    }
   }
 
   /**
@@ -93,7 +136,7 @@ export class RiskState {
     now = Date.now(),
   ): Promise<RangeConversions> {
     const since = now - window.windowMs;
-    const sent = `tern:risk:pump:s:${tenantId}:${prefix}`;
+    const sent = sentKey(tenantId, prefix);
     const converted = `tern:risk:pump:c:${tenantId}:${prefix}`;
     const replies = await execOrThrow(
       this.redis
@@ -106,12 +149,6 @@ export class RiskState {
     );
     const [, , judged, conversions, reports] = replies as number[];
     return { judged: judged ?? 0, converted: conversions ?? 0, tenantReports: reports === 1 };
-  }
-
-  /** An OTP sent to a range: counted for the range's conversion rate. */
-  async otpSent(tenantId: string, prefix: string, messageId: string, windowMs: number, now = Date.now()) {
-    const key = `tern:risk:pump:s:${tenantId}:${prefix}`;
-    await execOrThrow(this.redis.pipeline().zadd(key, now, messageId).pexpire(key, windowMs));
   }
 
   /** A conversion a tenant reported for an OTP to a range; the tenant counts as one that reports them. */
@@ -137,7 +174,7 @@ export class RiskState {
   }
 }
 
-/** A number as a key part: hashed, so Redis holds no recipient in clear. */
-export function numberHash(number: string): string {
-  return createHash('sha256').update(number).digest('base64url').slice(0, 22);
+/** The pumping screen's log of a tenant's OTPs sent to a range (message ids by time). */
+function sentKey(tenantId: string, prefix: string): string {
+  return `tern:risk:pump:s:${tenantId}:${prefix}`;
 }

@@ -166,6 +166,31 @@ limits: { perRecipient: { otp: { count: 2, windowSeconds: 600 } }, perTenant: { 
     expect(last - sentAt).toBeLessThan(6000);
   });
 
+  it('a message refused by one window spends none of the others', async () => {
+    const { message, send, outcome } = await setUp(
+      () => `
+limits: { perRecipient: { otp: { count: 1, windowSeconds: 600 } } }
+fraud: { otpVelocity: { digits: 8, count: 3, windowSeconds: 600 } }`,
+    );
+    // One recipient's repeats are refused by its own window; they must not use up the velocity window of
+    // its prefix (+62812999…), which still has room for two other numbers, then holds the next.
+    const to = ['+6281299900001', '+6281299900001', '+6281299900001', '+6281299900002'];
+    const sequence = [...to, '+6281299900003', '+6281299900004'].map((n) => message({ to: n }));
+    const codes: string[] = [];
+    for (const m of sequence) {
+      await send(m);
+      codes.push(codeOf(await outcome(m)));
+    }
+    expect(codes).toEqual([
+      'APPROVED',
+      'RECIPIENT_RATE_LIMITED',
+      'RECIPIENT_RATE_LIMITED',
+      'APPROVED',
+      'APPROVED',
+      'PUMPING_SUSPECTED',
+    ]);
+  });
+
   it('fraud: blocks a high-risk range unless allowed; STOP replies end marketing but not OTPs', async () => {
     const { message, send, outcome, run } = await setUp(
       (t) => `

@@ -1,4 +1,5 @@
 import { events, sms } from '@tern/contracts';
+import { numberHash, paceClaims, windowClaims } from './claims';
 import { phishingSignal } from './content';
 import { localHour, nextAllowedTime } from './hours';
 import { isOptOutReply, optOutScopes } from './opt-out';
@@ -197,5 +198,53 @@ describe('pumpingVerdict', () => {
     expect(pumpingVerdict(range(19, 0), '2349099', settings, 'enforce')).toEqual({ kind: 'clear' });
     expect(pumpingVerdict(range(400, 0, false), '2349099', settings, 'enforce')).toEqual({ kind: 'clear' });
     expect(pumpingVerdict(range(400, 0), '2349099', settings, 'off')).toEqual({ kind: 'clear' });
+  });
+});
+
+describe('the shared state a message claims', () => {
+  const limited = riskPolicySchema.parse({
+    limits: {
+      perRecipient: { otp: { count: 5, windowSeconds: 600 }, marketing: { count: 3, windowSeconds: 86400 } },
+      perTenant: { perSecond: 100 },
+      perPrefix: { digits: 7, perSecond: 20 },
+    },
+    fraud: {
+      otpVelocity: { digits: 8, count: 30, windowSeconds: 60 },
+      otpCountryVelocity: { count: 2000, windowSeconds: 60 },
+    },
+  });
+
+  it('counts an OTP in both velocity screens, then its recipient window, in that order of precedence', () => {
+    const claims = windowClaims(message(), limited, []);
+    expect(claims.map((c) => [c.key, c.limit, c.windowSeconds, c.refusal.code])).toEqual([
+      ['v:shop:62812345', 30, 60, 'PUMPING_SUSPECTED'],
+      ['vc:shop:ID', 2000, 60, 'COUNTRY_SURGE'],
+      [`r:shop:otp:${numberHash('+6281234567890')}`, 5, 600, 'RECIPIENT_RATE_LIMITED'],
+    ]);
+    expect(claims[0]!.refusal.description).toBe('more than 30 OTPs to +62812345… within 60 s: held');
+    // The recipient appears in a key only as a hash.
+    expect(claims.every((c) => !c.key.includes('6281234567890'))).toBe(true);
+  });
+
+  it('spares allow-listed numbers the velocity screens, not their recipient window', () => {
+    const codes = windowClaims(message(), limited, ['628123']).map((c) => c.refusal.code);
+    expect(codes).toEqual(['RECIPIENT_RATE_LIMITED']);
+  });
+
+  it('counts other types only in their own recipient window, if the policy has one', () => {
+    const marketing = message({ type: sms.MessageType.MESSAGE_TYPE_MARKETING });
+    expect(windowClaims(marketing, limited, []).map((c) => [c.key.split(':')[2], c.limit])).toEqual([
+      ['marketing', 3],
+    ]);
+    const transactional = message({ type: sms.MessageType.MESSAGE_TYPE_TRANSACTIONAL });
+    expect(windowClaims(transactional, limited, [])).toEqual([]);
+  });
+
+  it('paces by tenant and destination prefix as configured', () => {
+    expect(paceClaims(message(), limited)).toEqual([
+      { key: 't:shop', perSecond: 100 },
+      { key: 'np:6281234', perSecond: 20 },
+    ]);
+    expect(paceClaims(message(), policy)).toEqual([]);
   });
 });
