@@ -1,3 +1,4 @@
+import { createHook } from 'node:async_hooks';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -409,6 +410,18 @@ describe('kafka wrapper against a real broker', () => {
     expect(batchesOf(groups.gathering)).toBeLessThanOrEqual(2);
     // A plain fetch returns with the first record it finds: 20 ms apart, nearly every record is a batch.
     expect(batchesOf(groups.plain)).toBeGreaterThanOrEqual(10);
+  });
+
+  it('an idle client sets no timer every millisecond (kafkajs#1556, patched in patches/)', async () => {
+    // Upstream kafkajs re-armed a 1 ms "pending requests" check on every connection for as long as it lived:
+    // about a thousand timers a second per connection. Here the connected producer (and the consumers the
+    // tests above started) sit idle for a second; what they set is counted as the timers created.
+    let timers = 0;
+    const hook = createHook({ init: (_id, type) => void (type === 'Timeout' && timers++) }).enable();
+    await new Promise((r) => setTimeout(r, 1000));
+    hook.disable();
+    // Heartbeats, fetch waits and request timeouts: tens a second. The spinning checks alone made thousands.
+    expect(timers).toBeLessThan(200);
   });
 
   it('a record that waits holds up no other: later batches of its partition and other topics go on', async () => {
