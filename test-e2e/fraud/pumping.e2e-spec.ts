@@ -20,13 +20,14 @@ const SECOND = 1000;
 const PUMPED = 'ng-pumped';
 const LEGIT = { 'ng-mtn': 50, 'ng-airtel': 50 };
 /** Each tenant's: legitimate logins a second, for the whole run; the bot's requests a second, from BURST_FROM on. */
-const LEGIT_PER_SECOND = 10;
+const LEGIT_PER_SECOND = 6;
 const PUMPED_PER_SECOND = 8;
-const RUN_MS = 120 * SECOND;
+const RUN_MS = 190 * SECOND;
 /**
  * The legitimate OTPs' delivery: the only channel delivers 97% (pumping.yaml), and at least 95% must arrive.
  * Each tenant sends enough for 97% to sit Z standard deviations inside that (1,069 OTPs): at 538 a run
- * failed it by chance, 27 undelivered where 16 were expected.
+ * failed it by chance, 27 undelivered where 16 were expected. They come over a longer run, not faster, so
+ * the suites beside this one (the fault drills) share the machine with no more load than before.
  */
 const LEGIT_DELIVERY = { expected: 0.97, target: 0.95 };
 const Z = 3;
