@@ -55,7 +55,7 @@ const accepted = (id: string): events.MessageAccepted => ({
 /** Reads every record of a topic from the start with a plain kafkajs consumer (not our wrapper). */
 async function readAll(topic: string, expected: number) {
   const records: { value: Buffer | null; headers: IHeaders }[] = [];
-  const consumer = kafka.consumer({ groupId: uniqueName('reader') });
+  const consumer = kafka.consumer({ groupId: uniqueName('reader'), maxWaitTimeInMs: 200 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({

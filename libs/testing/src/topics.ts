@@ -113,7 +113,9 @@ export async function followRaw(
   } finally {
     await admin.disconnect();
   }
-  const reader = client().consumer({ groupId: uniqueName('tern-test-reader') });
+  // A short fetch wait: stopping a consumer waits for its fetch in flight (kafkajs' default 5 s), and tests
+  // stop readers often. A record still arrives as soon as it is written, whatever the wait.
+  const reader = client().consumer({ groupId: uniqueName('tern-test-reader'), maxWaitTimeInMs: 200 });
   let joined = false;
   reader.on(reader.events.GROUP_JOIN, () => (joined = true));
   await reader.connect();
