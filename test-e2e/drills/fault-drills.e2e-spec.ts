@@ -5,6 +5,7 @@
 // machine is.
 import {
   ALL_FAULTS,
+  drillTimeoutMs,
   faultName,
   parseFault,
   reportDrills,
@@ -34,7 +35,7 @@ describe.each(faults.map((fault) => [faultName(fault), fault] as const))('drill 
   beforeAll(async () => {
     result = await runDrill({ fault, messages, perSecond });
     results.push(result);
-  }, 900_000);
+  }, drillTimeoutMs({ messages, perSecond }));
 
   it('accepts all the traffic and delivers it (the drill measured something)', () => {
     expect({ accepted: result.messages, refused: result.refused }).toEqual({

@@ -133,6 +133,19 @@ const EXPIRY_GRACE_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * The longest a drill can take: five minutes to start the platform, inject the fault and count, the drive,
+ * and settle's longest wait (a message accepted at the drive's end, open until its validity runs out).
+ * A test's time limit must be above it: a drill stopped by its limit never stops its platform, so its
+ * processes live on and their logs, which would say what stalled, are never written.
+ */
+export function drillTimeoutMs({
+  messages,
+  perSecond,
+}: Pick<DrillOptions, 'messages' | 'perSecond'>): number {
+  return 5 * 60_000 + (messages / perSecond) * 1000 + OTP_VALIDITY_MS + EXPIRY_GRACE_MS;
+}
+
 export async function runDrill(options: DrillOptions): Promise<DrillResult> {
   const { fault } = options;
   const faultAtMs = options.faultAtMs ?? 15_000;
@@ -250,6 +263,7 @@ async function inject(
 async function settle(run: PlatformRun, deadline: number): Promise<void> {
   const open = new Set([...run.otps.values()].filter((o) => o.messageId).map((o) => o.ref));
   const validUntil = new Map<string, number>();
+  let pastDeadline = false;
   for (;;) {
     for (const ref of [...open]) {
       const otp = run.otps.get(ref)!;
@@ -263,6 +277,13 @@ async function settle(run: PlatformRun, deadline: number): Promise<void> {
     const now = Date.now();
     const stillValid = [...open].some((ref) => now < (validUntil.get(ref) ?? 0));
     if (open.size === 0 || (now >= deadline && !stillValid)) break;
+    if (now >= deadline && !pastDeadline) {
+      pastDeadline = true;
+      const examples = [...open].slice(0, 5).map((ref) => run.otps.get(ref)!.messageId);
+      process.stdout.write(
+        `${run.namespace}: ${open.size} messages without a final status past the settle deadline, waited for until their validity ends (${examples.join(', ')})\n`,
+      );
+    }
     await sleep(2000);
   }
   // Anything still on its way (a late receipt, a retry) has a few more seconds to show itself.
