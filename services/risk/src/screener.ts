@@ -4,7 +4,7 @@ import { metricsRegistry, type Logger } from '@tern/telemetry';
 import { Counter } from 'prom-client';
 import { paceClaims, windowClaims } from './domain/claims';
 import { optOutScopes } from './domain/opt-out';
-import type { RiskPolicy, TenantPolicy } from './domain/policy';
+import { isAllowListed, type RiskPolicy, type TenantPolicy } from './domain/policy';
 import { pumpingVerdict } from './domain/pumping';
 import { prefixOf, screenStatic, type Rejection } from './domain/screen';
 import type { RiskState } from './risk-state';
@@ -129,8 +129,7 @@ export class Screener {
     const settings = policy.fraud.pumping;
     const mode = tenant.pumping ?? settings?.mode ?? 'off';
     if (!settings || mode === 'off' || message.type !== sms.MessageType.MESSAGE_TYPE_OTP) return undefined;
-    const digits = message.to.replace(/^\+/, '');
-    if (tenant.allowList.some((p) => digits.startsWith(p))) return undefined;
+    if (isAllowListed(tenant.allowList, message.to)) return undefined;
     return {
       prefix: prefixOf(message.to, settings.digits),
       settings,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { events, sms } from '@tern/contracts';
-import type { RiskPolicy } from './policy';
+import { isAllowListed, type RiskPolicy } from './policy';
 import { prefixOf, type Rejection } from './screen';
 
 /** A sliding window a message must fit in (key without the Redis prefix), and the refusal when it is full. */
@@ -34,7 +34,7 @@ export function windowClaims(
   allowList: readonly string[],
 ): WindowClaim[] {
   const type = TYPE_NAMES[message.type as keyof typeof TYPE_NAMES] ?? 'transactional';
-  const allowListed = allowList.some((p) => message.to.replace(/^\+/, '').startsWith(p));
+  const allowListed = isAllowListed(allowList, message.to);
   const { otpVelocity, otpCountryVelocity } = policy.fraud;
   const claims: WindowClaim[] = [];
   if (type === 'otp' && !allowListed && otpVelocity) {

@@ -123,3 +123,9 @@ export type RiskPolicy = z.output<typeof riskPolicySchema>;
 export type TenantPolicy = z.output<typeof tenantPolicy>;
 export type PumpingPolicy = NonNullable<RiskPolicy['fraud']['pumping']>;
 export const NO_TENANT_POLICY: TenantPolicy = tenantPolicy.parse({});
+
+/** Whether a number (E.164) is in a tenant's allow-list: it skips the high-risk, velocity and pumping screens. */
+export function isAllowListed(allowList: readonly string[], to: string): boolean {
+  const digits = to.replace(/^\+/, '');
+  return allowList.some((prefix) => digits.startsWith(prefix));
+}

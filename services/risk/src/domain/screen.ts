@@ -2,7 +2,7 @@ import { events, sms } from '@tern/contracts';
 import { checkSender, type SenderKind } from '@tern/sms-domain';
 import { phishingSignal } from './content';
 import { nextAllowedTime } from './hours';
-import { NO_TENANT_POLICY, type RiskPolicy, type TenantPolicy } from './policy';
+import { NO_TENANT_POLICY, isAllowListed, type RiskPolicy, type TenantPolicy } from './policy';
 
 /** The rule families, as metrics and reasons name them. */
 export type RuleFamily = 'sender' | 'content' | 'fraud' | 'rate-limit' | 'opt-out' | 'hours';
@@ -99,8 +99,8 @@ export function screenStatic(message: events.SmsMessage, policy: RiskPolicy, now
   }
 
   // High-risk ranges (premium rate, satellite, known IRSF ranges).
-  const digits = message.to.replace(/^\+/, '');
-  if (!tenant.allowList.some((p) => digits.startsWith(p))) {
+  if (!isAllowListed(tenant.allowList, message.to)) {
+    const digits = message.to.replace(/^\+/, '');
     const range = policy.fraud.highRiskRanges
       .filter((r) => digits.startsWith(r.prefix))
       .sort((a, b) => b.prefix.length - a.prefix.length)[0];
