@@ -217,6 +217,25 @@ describe('conversionEvidence', () => {
     expect(confirmedOf(conversionEvidence([converting('alone', 400, 340)], NOW, 180_000), 'alone')).toBe(1);
   });
 
+  it('keeps judging a faking route when a route new to the country has its first few conversions', () => {
+    // Traffic has just moved to the honest route: its first 28 mature OTPs (failovers among them, used
+    // less) converted 15 times. Taken as they are, they would set the bar at 54% and confirm 95% of the
+    // faking route's receipts, sending the traffic back to it.
+    const firstFew = conversionEvidence(
+      [converting('faking', 320, 162), converting('honest', 28, 15)],
+      NOW,
+      180_000,
+    );
+    expect(confirmedOf(firstFew, 'faking')).toBeLessThan(0.8);
+    const later = conversionEvidence(
+      [converting('faking', 320, 162), converting('honest', 200, 160)],
+      NOW,
+      180_000,
+    );
+    expect(confirmedOf(later, 'faking')).toBeLessThan(0.7);
+    expect(confirmedOf(later, 'honest')).toBe(1);
+  });
+
   it('judges each carrier of a route by its own conversions, pooled toward the route’s while they are few', () => {
     // The aggregator's OTPs to one carrier are used far less than to the other: its receipts to that
     // carrier are the likely fakes. A third carrier with three OTPs is judged like the route.

@@ -92,6 +92,13 @@ export interface ConversionPolicy {
   /** Delivered OTPs (decayed) a route needs before its rate can be the reference. */
   minReferenceEvidence: number;
   /**
+   * Delivered OTPs worth of prior belief that a candidate for its country's reference converts like the
+   * best routes everywhere. A rate of 20 OTPs is known to about ±0.1, and a route new to a country (its
+   * first OTPs often failovers, whose codes are used less) would otherwise set the bar low and confirm the
+   * receipts of the route it is taking over from.
+   */
+  referencePriorStrength: number;
+  /**
    * The least conversions per delivered receipt the reference is taken to be where the country has fewer
    * than two routes to compare: a country served by one route cannot show what its users convert at, and
    * that route may be the one that lies.
@@ -105,6 +112,7 @@ export const DEFAULT_CONVERSION_WINDOW_MS = 120_000;
 export const CONVERSION_POLICY: ConversionPolicy = {
   priorStrength: 20,
   minReferenceEvidence: 20,
+  referencePriorStrength: 100,
   expectedConversion: 0.7,
 };
 
@@ -114,11 +122,13 @@ export const CONVERSION_POLICY: ConversionPolicy = {
  * fall below those of honest routes in the same country, whose users convert at the rate real delivery
  * gives. Per route (country x channel), with counts decayed like the weights' evidence:
  *
- *   reference = the highest converted / delivered among the country's routes with at least
- *               minReferenceEvidence delivered; when fewer than two of the country's have that much, the
- *               highest of every country's such routes and expectedConversion
- *   rate      = (converted + priorStrength x reference) / (delivered + priorStrength)
- *   confirmed = min(1, rate / reference)
+ *   everywhere = the highest converted / delivered among every country's routes with at least
+ *                minReferenceEvidence delivered, and expectedConversion
+ *   reference  = the highest among the country's routes with that much evidence of
+ *                (converted + referencePriorStrength x everywhere) / (delivered + referencePriorStrength);
+ *                when fewer than two of the country's have that much, everywhere
+ *   rate       = (converted + priorStrength x reference) / (delivered + priorStrength)
+ *   confirmed  = min(1, rate / reference)
  *
  * and per carrier of a route, pooled toward the route's own rate rather than the reference, so a carrier
  * with few OTPs is judged like its route until its own conversions say otherwise:
@@ -159,9 +169,17 @@ export function conversionEvidence(
     if (m.mccMnc) add(carriers, m.mccMnc, m, decay);
   }
   const solid = [...routes.values()].filter((r) => r.delivered >= policy.minReferenceEvidence);
-  const best = (among: typeof solid) =>
-    among.length === 0 ? undefined : Math.max(...among.map((r) => r.converted / r.delivered));
-  const everywhere = Math.max(best(solid) ?? 0, policy.expectedConversion);
+  const everywhere = Math.max(...solid.map((r) => r.converted / r.delivered), policy.expectedConversion);
+  // A country's candidates are pulled toward what is expected everywhere: the first few OTPs of a route
+  // new to the country measure its rate too roughly to set the country's bar.
+  const countryBest = (among: typeof solid) =>
+    Math.max(
+      ...among.map(
+        (r) =>
+          (r.converted + policy.referencePriorStrength * everywhere) /
+          (r.delivered + policy.referencePriorStrength),
+      ),
+    );
   const judged = (c: Counts, reference: number, prior: number): ConversionEvidence => {
     const { timeToUseMs, ...counts } = c;
     const rate = (c.converted + policy.priorStrength * prior) / (c.delivered + policy.priorStrength);
@@ -176,7 +194,7 @@ export function conversionEvidence(
   const evidence = new Map<string, ConversionEvidence>();
   for (const r of routes.values()) {
     const inCountry = solid.filter((s) => s.country === r.country);
-    const reference = inCountry.length >= 2 ? (best(inCountry) ?? everywhere) : everywhere;
+    const reference = inCountry.length >= 2 ? countryBest(inCountry) : everywhere;
     evidence.set(routeKey(r.country, '', r.channelId), judged(r, reference, reference));
   }
   for (const c of carriers.values()) {
