@@ -2,9 +2,9 @@
 // and Argentina, delivers under a third of what it did from minute 2 to minute 5, then recovers. Tern must
 // move most of that traffic away within a minute of scenario time and give it back after the recovery.
 // Ten minutes of scenario at time scale 8, smart routing only (the baseline never uses the Tier-1 channel).
-// Runs beside another time-scaled suite (scripts/test-all.sh): two of these at once left the platform's own
-// time 2.9-3.3% of the scaled runs' mean latency (2.0-2.4% alone, up to 5.3% beside latam-fintech), against
-// the 10% asserted.
+// Runs beside another time-scaled suite (scripts/test-all.sh): there, in CI, the platform's own time was
+// 2.0-2.4% of the mean latency, against the 10% asserted. At time scale 10 beside the other scaled suites it
+// reached 8.1%, at 12 10.7%, so the scale stays 8.
 import { loadScenario } from '@tern/carrier-sim';
 import { oracleTally, regretLine } from '../support/oracle';
 import { PlatformRun } from '../support/platform-run';
