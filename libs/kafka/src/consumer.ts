@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace, type Link } from '@opentelemetry/api';
 import { extractTraceContext, metricsRegistry, tracer, type Logger } from '@tern/telemetry';
 import type { Admin, Batch, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { Counter, Gauge, Histogram } from 'prom-client';
@@ -23,6 +23,13 @@ export interface ConsumedRecord<T> {
 
 export type RecordHandler<T> = (record: ConsumedRecord<T>) => Promise<void>;
 
+/**
+ * Handles a partition's records of one fetch together, in offset order. It must be idempotent per record,
+ * as every handler is under redelivery: when it fails with anything but a transient error, its records are
+ * handled again one at a time (each as a batch of one), so the one at fault goes to the DLQ alone.
+ */
+export type BatchHandler<T> = (records: ConsumedRecord<T>[]) => Promise<void>;
+
 /** A record header's text, undefined when the record has no such header. */
 export type HeaderReader = (name: string) => string | undefined;
 
@@ -35,10 +42,19 @@ export interface HandlerOptions {
   only?: (header: HeaderReader) => boolean;
 }
 
+export interface BatchHandlerOptions extends HandlerOptions {
+  /** The most records one call gets (default 500). */
+  maxRecords?: number;
+}
+
+const DEFAULT_BATCH_RECORDS = 500;
+
 interface Route {
   topic: TopicDef<unknown>;
-  handler: RecordHandler<unknown>;
+  handle: BatchHandler<unknown>;
   only: ((header: HeaderReader) => boolean) | undefined;
+  /** Records per call: 1 for a record handler. A batch route's partition runs one call at a time. */
+  maxRecords: number;
 }
 
 export interface ConsumerOptions {
@@ -160,13 +176,20 @@ const IDLE_FETCH_WAIT_MS = 500;
 /** What a gathering fetch (`gatherMs`) returns with at once: a busy topic's records in a few milliseconds. */
 const GATHER_BYTES = 256 * 1024;
 
-interface QueuedRecord {
-  message: KafkaMessage;
+/** One handler call's records, fetched and waiting for a slot. */
+interface QueuedWork {
+  messages: KafkaMessage[];
   batch: Batch;
   route: Route;
   heartbeat: () => Promise<void>;
-  /** Moves the partition's fetch position past this record. */
+  /** Moves the partition's fetch position past these records. */
   resolve: () => void;
+}
+
+/** A record decoded for its handler, with the message it came from (for its DLQ copy). */
+interface Decoded {
+  record: ConsumedRecord<unknown>;
+  message: KafkaMessage;
 }
 
 /** One partition's records started by this member and not yet committed, in offset order. */
@@ -177,8 +200,9 @@ interface PartitionProgress {
   /** The last offset started (records start in order). */
   startedUpTo: bigint | undefined;
   /** Fetched, waiting for a slot, in offset order; the partition is paused while any wait. */
-  queue: QueuedRecord[];
+  queue: QueuedWork[];
   queuedUpTo: bigint | undefined;
+  /** Handler calls running. */
   inFlight: number;
   keyTails: Map<string, Promise<void>>;
   paused: boolean;
@@ -187,8 +211,10 @@ interface PartitionProgress {
 }
 
 /**
- * A consumer group member that processes batches record by record, in partition order:
- * - with concurrency above 1, records of a partition overlap; a record that waits long holds up no other
+ * A consumer group member that processes batches record by record (`on`), or a fetch's records of a partition
+ * in one call (`onBatch`), in partition order:
+ * - with concurrency above 1, records of a partition overlap (a batch route's calls never do); a record that
+ *   waits long holds up no other
  *   (the consumer keeps fetching), only the partition's commits;
  * - offsets are committed only after the records before them were handled (or dead-lettered);
  * - a record that cannot be decoded, or whose handler throws PoisonMessageError, or keeps failing,
@@ -288,8 +314,26 @@ export class BatchConsumer {
     });
   }
 
-  /** Registers the handler of one topic. */
+  /** Registers the handler of one topic, called for each record. */
   on<T>(def: TopicDef<T>, handler: RecordHandler<T>, options: HandlerOptions = {}): this {
+    return this.route(def, (records) => handler(records[0]!), 1, options);
+  }
+
+  /**
+   * Registers the handler of one topic, called with a partition's records of a fetch (up to `maxRecords`),
+   * where handling them together saves work per record (one Redis round trip or insert for many). A
+   * partition runs one call at a time, so its records are handled in offset order whatever `concurrency`.
+   */
+  onBatch<T>(def: TopicDef<T>, handler: BatchHandler<T>, options: BatchHandlerOptions = {}): this {
+    return this.route(def, handler, options.maxRecords ?? DEFAULT_BATCH_RECORDS, options);
+  }
+
+  private route<T>(
+    def: TopicDef<T>,
+    handle: BatchHandler<T>,
+    maxRecords: number,
+    options: HandlerOptions,
+  ): this {
     const topic = this.onCluster(def);
     if (this.started) throw new Error(`consumer ${this.options.groupId}: subscribe before start()`);
     if (this.handlers.has(topic.name)) {
@@ -297,8 +341,9 @@ export class BatchConsumer {
     }
     this.handlers.set(topic.name, {
       topic: topic as TopicDef<unknown>,
-      handler: handler as RecordHandler<unknown>,
+      handle: handle as BatchHandler<unknown>,
       only: options.only,
+      maxRecords,
     });
     return this;
   }
@@ -491,6 +536,7 @@ export class BatchConsumer {
     this.pendingStarts.delete(`${batch.topic}|${batch.partition}`);
     // A heartbeat refused during a rebalance is kafkajs' to act on, in its fetch loop.
     const heartbeat = () => payload.heartbeat().catch(() => undefined);
+    let work: QueuedWork | undefined;
     for (const message of batch.messages) {
       if (this.stopping || partition.revoked || !payload.isRunning() || payload.isStale()) break;
       const offset = BigInt(message.offset);
@@ -500,13 +546,18 @@ export class BatchConsumer {
         continue;
       }
       if (partition.queuedUpTo !== undefined && offset <= partition.queuedUpTo) continue;
-      partition.queue.push({
-        message,
-        batch,
-        route,
-        heartbeat,
-        resolve: () => payload.resolveOffset(message.offset),
-      });
+      if (!work || work.messages.length >= route.maxRecords) {
+        const messages: KafkaMessage[] = [];
+        work = {
+          messages,
+          batch,
+          route,
+          heartbeat,
+          resolve: () => payload.resolveOffset(messages[messages.length - 1]!.offset),
+        };
+        partition.queue.push(work);
+      }
+      work.messages.push(message);
       partition.queuedUpTo = offset;
     }
     this.pump(partition);
@@ -514,7 +565,8 @@ export class BatchConsumer {
 
   /** Starts queued records while the partition has free slots; pauses it while any stay queued. */
   private pump(partition: PartitionProgress): void {
-    while (partition.inFlight < this.options.concurrency && partition.queue.length > 0) {
+    const slots = (work: QueuedWork) => (work.route.maxRecords > 1 ? 1 : this.options.concurrency);
+    while (partition.queue.length > 0 && partition.inFlight < slots(partition.queue[0]!)) {
       if (this.stopping || partition.revoked) return;
       const next = partition.queue.shift()!;
       this.begin(partition, next);
@@ -524,29 +576,32 @@ export class BatchConsumer {
     this.pause(partition, partition.queue.length > 0);
   }
 
-  private begin(partition: PartitionProgress, queued: QueuedRecord): void {
-    const { message, batch, route, heartbeat } = queued;
-    const entry = { offset: message.offset, done: false };
-    partition.pending.push(entry);
-    partition.startedUpTo = BigInt(message.offset);
+  private begin(partition: PartitionProgress, queued: QueuedWork): void {
+    const { messages, batch, route, heartbeat } = queued;
+    const entries = messages.map((m) => ({ offset: m.offset, done: false }));
+    partition.pending.push(...entries);
+    const last = messages[messages.length - 1]!.offset;
+    partition.startedUpTo = BigInt(last);
     partition.inFlight++;
     const interrupted = () => this.stopping || partition.revoked;
-    // keyOrdered: a record waits for the one of its key before it (still in flight).
-    const key = this.options.keyOrdered ? message.key?.toString() : undefined;
+    // keyOrdered: a record waits for the one of its key before it (still in flight). A batch route's calls
+    // run one at a time anyway.
+    const key = this.options.keyOrdered && route.maxRecords === 1 ? messages[0]!.key?.toString() : undefined;
     const before = key === undefined ? undefined : partition.keyTails.get(key);
     const work: Promise<void> = (before ?? Promise.resolve())
-      .then(() => this.processRecord(route, batch, message, heartbeat, interrupted))
+      .then(() => this.processMessages(route, batch, messages, heartbeat, interrupted))
       .then((outcome) => {
-        entry.done = outcome === 'processed';
         this.markLoop();
-        if (entry.done)
-          this.noteBacklog({ topic: batch.topic, partition: batch.partition, offset: message.offset });
-        if (entry.done && ++this.doneSinceCommit >= this.options.commitEveryRecords) void this.commit();
+        if (outcome !== 'processed') return;
+        for (const entry of entries) entry.done = true;
+        this.noteBacklog({ topic: batch.topic, partition: batch.partition, offset: last });
+        this.doneSinceCommit += entries.length;
+        if (this.doneSinceCommit >= this.options.commitEveryRecords) void this.commit();
       })
-      // Nothing but a defect gets here: the partition's commits stop at this record, and readiness says why.
+      // Nothing but a defect gets here: the partition's commits stop at these records, and readiness says why.
       .catch((error: unknown) => {
-        this.crashed = `record ${batch.topic}/${batch.partition}@${message.offset}: ${String(error)}`;
-        this.log.error({ err: error, topic: batch.topic, offset: message.offset }, 'record handling broke');
+        this.crashed = `records ${batch.topic}/${batch.partition}@${messages[0]!.offset}..${last}: ${String(error)}`;
+        this.log.error({ err: error, topic: batch.topic, offset: last }, 'record handling broke');
       })
       .finally(() => {
         partition.inFlight--;
@@ -629,36 +684,73 @@ export class BatchConsumer {
     while (busy()) await new Promise((resolve) => this.idle.once('idle', resolve));
   }
 
-  private async processRecord(
-    { topic, handler, only }: Route,
+  /**
+   * Decodes the records (dead-lettering those that do not decode, passing over those `only` refuses) and
+   * hands the rest to the route's handler.
+   */
+  private async processMessages(
+    route: Route,
     batch: Batch,
-    message: KafkaMessage,
+    messages: KafkaMessage[],
     heartbeat: () => Promise<void>,
     interrupted: () => boolean,
   ): Promise<Outcome> {
-    const headers = message.headers ?? {};
-    if (only && !only((name) => headerText(headers[name]))) {
-      consumed.inc({ topic: batch.topic, group: this.options.groupId, outcome: 'skipped' });
-      return 'processed';
+    const { topic, only } = route;
+    const decoded: Decoded[] = [];
+    for (const message of messages) {
+      const headers = message.headers ?? {};
+      if (only && !only((name) => headerText(headers[name]))) {
+        consumed.inc({ topic: batch.topic, group: this.options.groupId, outcome: 'skipped' });
+        continue;
+      }
+      let value: unknown;
+      try {
+        const contentType = headers[CONTENT_TYPE_HEADER]?.toString();
+        value = decodeValue(topic.codec, message.value, contentType, topic.jsonTypeName);
+      } catch (error) {
+        const field = error instanceof DecodeError ? error.field : undefined;
+        const reason = DLQ_REASONS.decode;
+        if (
+          (await this.deadLetter(topic, batch, message, reason, error as Error, interrupted, field)) ===
+          'stopped'
+        )
+          return 'stopped';
+        continue;
+      }
+      const record: ConsumedRecord<unknown> = {
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: message.offset,
+        key: message.key?.toString(),
+        value,
+        rawValue: message.value ?? Buffer.alloc(0),
+        headers,
+        timestamp: new Date(Number(message.timestamp)),
+      };
+      decoded.push({ record, message });
     }
-    const where = { topic: batch.topic, partition: batch.partition, offset: message.offset };
-    let value: unknown;
-    try {
-      const contentType = headers[CONTENT_TYPE_HEADER]?.toString();
-      value = decodeValue(topic.codec, message.value, contentType, topic.jsonTypeName);
-    } catch (error) {
-      const field = error instanceof DecodeError ? error.field : undefined;
-      return this.deadLetter(topic, batch, message, DLQ_REASONS.decode, error as Error, interrupted, field);
-    }
-    const record: ConsumedRecord<unknown> = {
-      ...where,
-      key: message.key?.toString(),
-      value,
-      rawValue: message.value ?? Buffer.alloc(0),
-      headers,
-      timestamp: new Date(Number(message.timestamp)),
-    };
-    const parent = extractTraceContext(headers);
+    if (decoded.length === 0) return 'processed';
+    return this.handle(route, batch, decoded, heartbeat, interrupted);
+  }
+
+  /**
+   * Calls the handler until it succeeds. A transient error is retried; any other error of a call with many
+   * records hands them over again one at a time; a single record's poison goes to the DLQ at once, another
+   * error after `maxHandlerAttempts`.
+   */
+  private async handle(
+    route: Route,
+    batch: Batch,
+    decoded: Decoded[],
+    heartbeat: () => Promise<void>,
+    interrupted: () => boolean,
+  ): Promise<Outcome> {
+    const { topic } = route;
+    const alone = decoded.length === 1 ? decoded[0]!.record : undefined;
+    const records = decoded.map((d) => d.record);
+    // One record's span continues its producer's trace; a batch's links to each record's trace instead.
+    const parent = alone ? extractTraceContext(alone.headers) : context.active();
+    const labels = { topic: batch.topic, group: this.options.groupId };
     let delay = this.options.retryDelayMs;
     for (let attempt = 1; ; attempt++) {
       const span = tracer().startSpan(
@@ -669,29 +761,42 @@ export class BatchConsumer {
             'messaging.system': 'kafka',
             'messaging.destination.name': batch.topic,
             'messaging.kafka.destination.partition': batch.partition,
-            'messaging.kafka.message.offset': message.offset,
             'messaging.consumer.group.name': this.options.groupId,
+            ...(alone
+              ? { 'messaging.kafka.message.offset': alone.offset }
+              : { 'messaging.batch.message_count': records.length }),
           },
         },
         parent,
       );
+      if (!alone && span.isRecording()) span.addLinks(records.map(traceLink).filter((l) => l !== undefined));
       try {
-        await context.with(trace.setSpan(parent, span), () => handler(record));
-        consumed.inc({ topic: batch.topic, group: this.options.groupId, outcome: 'ok' });
+        await context.with(trace.setSpan(parent, span), () => route.handle(records));
+        consumed.inc({ ...labels, outcome: 'ok' }, records.length);
         return 'processed';
       } catch (error) {
         span.recordException(error as Error);
         span.setStatus({ code: SpanStatusCode.ERROR });
+        const transient = isTransient(error);
+        if (!transient && !alone) return this.handleOneByOne(route, batch, decoded, heartbeat, interrupted);
+        const { message } = decoded[0]!;
         if (error instanceof PoisonMessageError) {
           return this.deadLetter(topic, batch, message, error.reason, error, interrupted, error.field);
         }
-        const transient = isTransient(error);
         if (!transient && attempt >= this.options.maxHandlerAttempts) {
           return this.deadLetter(topic, batch, message, DLQ_REASONS.handler, error as Error, interrupted);
         }
-        // Stopping or losing the partition: leave the record uncommitted for whoever consumes it next.
+        // Stopping or losing the partition: leave the records uncommitted for whoever consumes them next.
         if (interrupted()) return 'stopped';
-        this.logRetry({ ...where, attempt, err: error, transient });
+        const where = alone ? { offset: alone.offset } : { records: records.length };
+        this.logRetry({
+          topic: batch.topic,
+          partition: batch.partition,
+          ...where,
+          attempt,
+          err: error,
+          transient,
+        });
       } finally {
         span.end();
       }
@@ -700,6 +805,19 @@ export class BatchConsumer {
       // Long transient outages must not cost us the partition: keep the session alive between attempts.
       await heartbeat();
     }
+  }
+
+  private async handleOneByOne(
+    route: Route,
+    batch: Batch,
+    decoded: Decoded[],
+    heartbeat: () => Promise<void>,
+    interrupted: () => boolean,
+  ): Promise<Outcome> {
+    for (const one of decoded) {
+      if ((await this.handle(route, batch, [one], heartbeat, interrupted)) === 'stopped') return 'stopped';
+    }
+    return 'processed';
   }
 
   /**
@@ -780,6 +898,12 @@ export class BatchConsumer {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A link to the trace a record's producer wrote it in, if its headers carry one. */
+function traceLink(record: ConsumedRecord<unknown>): Link | undefined {
+  const spanContext = trace.getSpanContext(extractTraceContext(record.headers));
+  return spanContext ? { context: spanContext } : undefined;
+}
 
 function headerText(value: IHeaders[string]): string | undefined {
   const first = Array.isArray(value) ? value[0] : value;

@@ -467,6 +467,53 @@ describe('kafka wrapper against a real broker', () => {
     await admin.disconnect();
   });
 
+  it('onBatch: a fetch in calls of maxRecords, one at a time; a transient failure retries the call, any other hands its records over one by one', async () => {
+    const topic = testTopic('batch');
+    await ensureTopics(kafka, [topic], logger);
+    const groupId = uniqueName('batch');
+    const ids = Array.from({ length: 40 }, (_, i) => (i === 10 ? 'refused' : `b-${i}`));
+    // Written before the group starts: its first fetch holds them all.
+    await client.producer().send(topic, ids.map(accepted));
+    const calls: string[][] = [];
+    const handled = new Set<string>();
+    let transientFailures = 0;
+    let running = 0;
+    let maxRunning = 0;
+    const consumer = client
+      .consumer({ groupId, fromBeginning: true, retryDelayMs: 10, concurrency: 8, commitIntervalMs: 50 })
+      .onBatch(
+        topic,
+        async (records) => {
+          const batch = records.map((r) => r.value.message?.messageId ?? '');
+          calls.push(batch);
+          running++;
+          maxRunning = Math.max(maxRunning, running);
+          await new Promise((r) => setTimeout(r, 20));
+          running--;
+          if (transientFailures++ === 0) throw new TransientError('store unavailable');
+          if (batch.includes('refused'))
+            throw new PoisonMessageError('UNKNOWN_TENANT', 'tenant is not configured');
+          for (const id of batch) handled.add(id);
+        },
+        { maxRecords: 25 },
+      );
+    await startConsumer(consumer);
+    await waitFor('every record but the refused one', () => handled.size === 39);
+    const first = ids.slice(0, 25);
+    expect(calls[0]).toEqual(first); // failed transiently
+    expect(calls[1]).toEqual(first); // retried whole, failed on the poison record
+    expect(calls.slice(2, 27)).toEqual(first.map((id) => [id])); // one by one
+    expect(calls[27]).toEqual(ids.slice(25));
+    expect(calls).toHaveLength(28);
+    expect(maxRunning).toBe(1);
+    const dlq = await readAll(topic.dlq, 1);
+    expect(dlq.map((r) => r.headers[DLQ_HEADERS.reason]?.toString())).toEqual(['UNKNOWN_TENANT']);
+    expect(dlq[0]?.value).toEqual(encodeValue(events.MessageAccepted, accepted('refused')));
+    await waitFor('the commit past every record', async () =>
+      (await consumer.lag()).every((l) => l.records === 0),
+    );
+  });
+
   it('keyOrdered: records of one key in order, different keys side by side', async () => {
     const topic = testTopic('key-ordered');
     await ensureTopics(kafka, [topic], logger);
