@@ -77,20 +77,18 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       }),
     });
 
-    // Status views: every sms.status event into the message's view and its tenant's stream.
+    // Status views: every sms.status event into the message's view and its tenant's stream, a fetch's
+    // events of a partition at a time (one view read and write per message however many of its events).
     const statusView = this.kafka.consumer({
       groupId: `tern-ingest-${config.deployment}-status-view`,
       sessionTimeoutMs: config.kafkaSessionTimeoutMs,
-      // Many messages at once, each message's events still in order (they are keyed by message id).
-      concurrency: 100,
-      keyOrdered: true,
       partitionsInParallel: DEFAULT_PARTITIONS,
       // A new deployment rebuilds the views of the statuses kept on the topic, unless told to start now.
       fromBeginning: config.newGroupStartsAt === 'earliest',
     });
-    statusView.on(topics.status, async (record) => {
-      await messages.apply(record.value, { partition: record.partition, offset: record.offset });
-    });
+    statusView.onBatch(topics.status, (records) =>
+      messages.apply(records.map(({ value, partition, offset }) => ({ event: value, partition, offset }))),
+    );
     // The public intake topics, for enterprises' own producers: sends and conversions.
     const intake = this.kafka.consumer({
       groupId: `tern-ingest-${config.deployment}-send-events`,

@@ -13,22 +13,41 @@ return 1
 `;
 
 /**
- * Apply one status event exactly once: skipped when this record (partition, offset) or a later one of the
- * same partition was applied already (redelivery after a crash or rebalance). The view is written with the
- * rank of the status it shows; the tenant's stream gets the event only when it moved the message on in the
- * status order (ARGV[8], the event's rank, above the stored one), so a late or repeated event is never
- * streamed. View and stream entry are written together: a reader never sees one without the other.
+ * Apply a message's status events of one partition, in offset order, each exactly once: an event is skipped
+ * when it (partition, offset) or a later one of the same partition was applied already (redelivery after a
+ * crash or rebalance). The tenant's stream gets an event only when it moved the message on in the status
+ * order (its rank above the one shown), so a late or repeated event is never streamed. The view (folded
+ * from the same events by the caller) is written with the rank of the status it shows, together with the
+ * stream entries: a reader never sees one without the other.
+ * ARGV: partition, tenant, view, retention ms, stream max length, then per event: offset, rank, event bytes.
  */
 const APPLY = `
 local applied = redis.call('HMGET', KEYS[1], 'p', 'o', 'r')
-if applied[1] == ARGV[1] and tonumber(applied[2]) >= tonumber(ARGV[2]) then return '' end
-local advances = applied[3] == false or tonumber(ARGV[8]) > tonumber(applied[3])
-redis.call('HSET', KEYS[1], 't', ARGV[3], 'v', ARGV[4], 'p', ARGV[1], 'o', ARGV[2])
-if advances then redis.call('HSET', KEYS[1], 'r', ARGV[8]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-if not advances then return '' end
-return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 'e', ARGV[5])
+local rank = tonumber(applied[3])
+local last = nil
+for i = 6, #ARGV, 3 do
+  if not (applied[1] == ARGV[1] and tonumber(applied[2]) >= tonumber(ARGV[i])) then
+    last = ARGV[i]
+    local eventRank = tonumber(ARGV[i + 1])
+    if rank == nil or eventRank > rank then
+      rank = eventRank
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[i + 2])
+    end
+  end
+end
+if last == nil then return 0 end
+redis.call('HSET', KEYS[1], 't', ARGV[2], 'v', ARGV[3], 'p', ARGV[1], 'o', last)
+if rank ~= nil then redis.call('HSET', KEYS[1], 'r', rank) end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
 `;
+
+/** A `sms.status` record to apply, with where it was read. */
+export interface StatusRecord {
+  event: sms.StatusEvent;
+  partition: number;
+  offset: string;
+}
 
 export interface StoredMessage {
   tenantId: string;
@@ -42,7 +61,7 @@ export interface StoredMessage {
  */
 export class MessageStore {
   private readonly createView;
-  private readonly applyEvent;
+  private readonly applyEvents;
 
   constructor(
     private readonly redis: Redis,
@@ -50,7 +69,7 @@ export class MessageStore {
     private readonly streamMaxLen: number,
   ) {
     this.createView = redisScript(redis, 'ternIngestCreateView', 1, CREATE);
-    this.applyEvent = redisScript(redis, 'ternIngestApplyEvent', 2, APPLY);
+    this.applyEvents = redisScript(redis, 'ternIngestApplyEvents', 2, APPLY);
   }
 
   private messageKey(messageId: string): string {
@@ -72,19 +91,25 @@ export class MessageStore {
   }
 
   async get(messageId: string): Promise<StoredMessage | undefined> {
-    return (await this.getRanked(messageId))?.stored;
+    const [tenant, bytes] = await this.redis.hmgetBuffer(this.messageKey(messageId), 't', 'v');
+    return tenant && bytes ? { tenantId: tenant.toString(), view: sms.Message.decode(bytes) } : undefined;
   }
 
-  /** The view with the rank of the status it shows (undefined: no status applied yet). */
+  /** The views with the rank of the status each shows (undefined: no status applied yet), in one round trip. */
   private async getRanked(
-    messageId: string,
-  ): Promise<{ stored: StoredMessage; rank: number | undefined } | undefined> {
-    const [tenant, bytes, rank] = await this.redis.hmgetBuffer(this.messageKey(messageId), 't', 'v', 'r');
-    if (!tenant || !bytes) return undefined;
-    return {
-      stored: { tenantId: tenant.toString(), view: sms.Message.decode(bytes) },
-      rank: rank ? Number(rank.toString()) : undefined,
-    };
+    messageIds: readonly string[],
+  ): Promise<({ stored: StoredMessage; rank: number | undefined } | undefined)[]> {
+    const pipeline = this.redis.pipeline();
+    for (const id of messageIds) pipeline.hmgetBuffer(this.messageKey(id), 't', 'v', 'r');
+    const replies = (await execOrThrow(pipeline)) as [Buffer | null, Buffer | null, Buffer | null][];
+    return replies.map(([tenant, bytes, rank]) =>
+      tenant && bytes
+        ? {
+            stored: { tenantId: tenant.toString(), view: sms.Message.decode(bytes) },
+            rank: rank ? Number(rank.toString()) : undefined,
+          }
+        : undefined,
+    );
   }
 
   async getMany(messageIds: readonly string[]): Promise<(StoredMessage | undefined)[]> {
@@ -98,28 +123,43 @@ export class MessageStore {
   }
 
   /**
-   * Applies one `sms.status` record; returns the stream cursor it got, or undefined when it did not move the
-   * message on (already applied, or behind the status shown).
+   * Applies `sms.status` records of one partition, in offset order: each message's view is read once, its
+   * events folded into it, and written once with its stream entries.
    */
-  async apply(
-    event: sms.StatusEvent,
-    position: { partition: number; offset: string },
-  ): Promise<string | undefined> {
-    const found = await this.getRanked(event.messageId);
-    const view = applyStatusEvent(found?.stored.view, event, statusAdvances(found?.rank, event));
-    const tenantId = found?.stored.tenantId ?? event.tenantId;
-    const cursor = (await this.applyEvent.run(
-      this.messageKey(event.messageId),
-      this.streamKey(tenantId),
-      position.partition,
-      position.offset,
-      tenantId,
-      Buffer.from(sms.Message.encode(view).finish()),
-      Buffer.from(sms.StatusEvent.encode(event).finish()),
-      this.retentionMs,
-      this.streamMaxLen,
-      statusRank(event),
-    )) as string;
-    return cursor === '' ? undefined : cursor;
+  async apply(records: readonly StatusRecord[]): Promise<void> {
+    const byMessage = new Map<string, StatusRecord[]>();
+    for (const record of records) {
+      const events = byMessage.get(record.event.messageId);
+      if (events) events.push(record);
+      else byMessage.set(record.event.messageId, [record]);
+    }
+    const ids = [...byMessage.keys()];
+    const found = await this.getRanked(ids);
+    const pipeline = this.redis.pipeline();
+    ids.forEach((id, i) => {
+      const events = byMessage.get(id)!;
+      let view = found[i]?.stored.view;
+      let rank = found[i]?.rank;
+      const args: (string | number | Buffer)[] = [];
+      for (const { event, offset } of events) {
+        const advances = statusAdvances(rank, event);
+        view = applyStatusEvent(view, event, advances);
+        if (advances) rank = statusRank(event);
+        args.push(offset, statusRank(event), Buffer.from(sms.StatusEvent.encode(event).finish()));
+      }
+      const tenantId = found[i]?.stored.tenantId ?? events[0]!.event.tenantId;
+      this.applyEvents.queue(
+        pipeline,
+        this.messageKey(id),
+        this.streamKey(tenantId),
+        events[0]!.partition,
+        tenantId,
+        Buffer.from(sms.Message.encode(view!).finish()),
+        this.retentionMs,
+        this.streamMaxLen,
+        ...args,
+      );
+    });
+    await execOrThrow(pipeline);
   }
 }

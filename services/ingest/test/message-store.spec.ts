@@ -1,0 +1,95 @@
+import { sms } from '@tern/contracts';
+import { sharedRedis } from '@tern/redis';
+import { infraFromEnv, uniqueName } from '@tern/testing';
+import { MessageStore, type StatusRecord } from '../src/message-store';
+
+// The status view as ingest's consumer feeds it, a fetch of a partition at a time, over the real Redis: the
+// events of one call fold into the view as if applied one by one, and a record read again (a redelivery
+// after a crash or rebalance) changes nothing and streams nothing.
+const infra = infraFromEnv();
+const run = uniqueName('msgstore');
+const tenantId = `t-${run.slice(-8)}`;
+
+const event = (messageId: string, status: sms.MessageStatus, extra: Partial<sms.StatusEvent> = {}) => ({
+  ...sms.StatusEvent.fromPartial({ messageId, tenantId, attempt: 1, channelId: 'direct-1' }),
+  status,
+  occurredAt: new Date(),
+  ...extra,
+});
+const at = (offset: number, e: sms.StatusEvent): StatusRecord => ({
+  event: e,
+  partition: 0,
+  offset: `${offset}`,
+});
+const { MESSAGE_STATUS_ACCEPTED: ACCEPTED, MESSAGE_STATUS_SUBMITTED: SUBMITTED } = sms.MessageStatus;
+const { MESSAGE_STATUS_DELIVERED: DELIVERED } = sms.MessageStatus;
+
+describe('MessageStore.apply', () => {
+  const redis = sharedRedis({ redisUrl: infra.redisUrl });
+  const store = new MessageStore(redis, 3_600_000, 1000);
+  const streamed = async () =>
+    ((await redis.xrangeBuffer(store.streamKey(tenantId), '-', '+')) as [Buffer, Buffer[]][]).map(
+      ([, fields]) => sms.StatusEvent.decode(fields[1]!),
+    );
+  afterAll(() => redis.quit());
+
+  it('folds a message’s events of one call like one by one, and a redelivered call changes nothing', async () => {
+    const [a, b] = [`${run}-a`, `${run}-b`];
+    const submitted = event(a, SUBMITTED, { smscMessageIds: ['s-1'] });
+    const delivered = event(a, DELIVERED, { receiptState: sms.ReceiptState.RECEIPT_STATE_DELIVRD });
+    // Interleaved with another message, and a SUBMITTED of b that arrives after its receipt.
+    const fetch = [
+      at(10, event(a, ACCEPTED)),
+      at(11, event(b, ACCEPTED)),
+      at(12, submitted),
+      at(13, event(b, DELIVERED)),
+      at(14, delivered),
+      at(15, event(b, SUBMITTED, { smscMessageIds: ['s-2'] })),
+    ];
+    await store.apply(fetch);
+
+    const viewA = (await store.get(a))!.view;
+    expect(viewA.status).toBe(DELIVERED);
+    expect(viewA.attempts).toEqual([
+      expect.objectContaining({ number: 1, smscMessageIds: ['s-1'], receiptState: delivered.receiptState }),
+    ]);
+    const viewB = (await store.get(b))!.view;
+    expect(viewB.status).toBe(DELIVERED); // the late SUBMITTED did not move it back...
+    expect(viewB.attempts[0]!.smscMessageIds).toEqual(['s-2']); // ...but filled in its SMSC id
+    const once = (await streamed()).map((e) => `${e.messageId.slice(-1)}:${e.status}`);
+    expect(once).toEqual([
+      `a:${ACCEPTED}`,
+      `a:${SUBMITTED}`,
+      `a:${DELIVERED}`,
+      `b:${ACCEPTED}`,
+      `b:${DELIVERED}`,
+    ]);
+
+    // Redelivered from offset 12 on, plus a new event: only the new one is applied, and it streams nothing
+    // (it does not advance a delivered message).
+    await store.apply([
+      ...fetch.slice(2),
+      at(16, event(a, SUBMITTED, { attempt: 2, channelId: 'direct-2' })),
+    ]);
+    expect(await streamed()).toHaveLength(5);
+    const again = (await store.get(a))!.view;
+    expect(again.status).toBe(DELIVERED);
+    expect(again.attempts.map((x) => x.number)).toEqual([1, 2]);
+
+    // The same events one call each give the same views and stream.
+    const [c, d] = [`${run}-c`, `${run}-d`];
+    const rename = (r: StatusRecord, offset: number): StatusRecord =>
+      at(offset, { ...r.event, messageId: r.event.messageId === a ? c : d });
+    for (const [i, record] of fetch.entries()) await store.apply([rename(record, 20 + i)]);
+    const strip = (v: sms.Message) => ({ ...v, messageId: '' });
+    expect(strip((await store.get(c))!.view)).toEqual(strip(viewA));
+    expect(strip((await store.get(d))!.view)).toEqual(strip(viewB));
+    expect((await streamed()).slice(5).map((e) => `${e.messageId.slice(-1)}:${e.status}`)).toEqual([
+      `c:${ACCEPTED}`,
+      `d:${ACCEPTED}`,
+      `c:${SUBMITTED}`,
+      `d:${DELIVERED}`,
+      `c:${DELIVERED}`,
+    ]);
+  });
+});
