@@ -7,8 +7,9 @@
 //          flight over all of them; then `smpp-receipts`: DELIVERED statuses published for those messages (as dlr
 //          would) and their deliver_sm counted at a receiver bind; latency = publish to deliver_sm
 //   kafka  signed SendEvents on sms.send-events; latency = sms.accepted record time - send-event record time
-//   status sms.status events (as dlr publishes them); latency = publish to arrival on a StreamStatus stream,
-//          i.e. how far behind the pipeline GetMessage and the status stream are
+//   status sms.status events, a message's four (ACCEPTED to DELIVERED) a publish apart; latency = publish to
+//          arrival on a StreamStatus stream, i.e. how far behind the pipeline GetMessage and the status stream
+//          are; and ingest's CPU per event (its process_cpu_seconds_total)
 // It starts the built ingest service (pnpm build) against the local infrastructure (TERN_KAFKA_BROKERS,
 // TERN_REDIS_URL) and prints one JSON line per path.
 //   pnpm --filter @tern/ingest bench --messages 20000 --concurrency 64 --batch 500
@@ -115,7 +116,7 @@ async function main(): Promise<void> {
     if (paths.includes('http-batch')) await httpSend(httpPort, tenant, run, batchSize);
     if (paths.includes('smpp')) await smppSubmit(smppPort, kafka, tenant);
     if (paths.includes('kafka')) await kafkaIntake(kafka, tenant, run);
-    if (paths.includes('status')) await statusView(client, kafka, tenant, run);
+    if (paths.includes('status')) await statusView(client, kafka, tenant, run, service.httpPort);
   } finally {
     client.close();
     await service.stop();
@@ -228,15 +229,19 @@ async function httpSend(port: number, tenant: TestTenant, run: string, size: num
   });
 }
 
-/** A message's DELIVERED status as dlr publishes it on sms.status. */
-function deliveredRecord(messageId: string, tenantId: string): { key: string; value: Buffer } {
+/** A message's status as the pipeline publishes it on sms.status (DELIVERED: as dlr does). */
+function statusRecord(
+  messageId: string,
+  tenantId: string,
+  status = sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
+): { key: string; value: Buffer } {
   const event = sms.StatusEvent.fromPartial({
     messageId,
     tenantId,
-    status: sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
-    attempt: 1,
+    status,
+    attempt: status === sms.MessageStatus.MESSAGE_STATUS_ACCEPTED ? 0 : 1,
     channelId: 'bench',
-    errorCode: '000',
+    errorCode: status === sms.MessageStatus.MESSAGE_STATUS_DELIVERED ? '000' : '',
     occurredAt: new Date(),
   });
   return { key: messageId, value: encodeValue(sms.StatusEvent, event) };
@@ -312,7 +317,7 @@ async function smppSubmit(port: number, kafka: Kafka, tenant: TestTenant): Promi
   for (let offset = 0; offset < ids.length; offset += 500) {
     const records = ids.slice(offset, offset + 500).map((messageId) => {
       publishedAt.set(messageId, Date.now());
-      return deliveredRecord(messageId, tenant.id);
+      return statusRecord(messageId, tenant.id);
     });
     await producer.send({ topic: topics.status.name, messages: records });
     await new Promise((resolve) => setTimeout(resolve, (500 / statusRate) * 1000));
@@ -383,31 +388,65 @@ async function kafkaIntake(kafka: Kafka, tenant: TestTenant, run: string): Promi
   await consumer.disconnect();
 }
 
-async function statusView(client: PlainClient, kafka: Kafka, tenant: TestTenant, run: string): Promise<void> {
+/** The service's own CPU seconds so far (user + system), from /metrics on its health port. */
+async function cpuSecondsOf(httpPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  // process_cpu_seconds_total{service="ingest"} 12.34
+  const line = text.split('\n').find((l) => /^process_cpu_seconds_total[{ ]/.test(l));
+  if (!line) throw new Error('no process_cpu_seconds_total on /metrics');
+  return Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+/** A message's statuses in the order the pipeline publishes them. */
+const PIPELINE_STATUSES = [
+  sms.MessageStatus.MESSAGE_STATUS_ACCEPTED,
+  sms.MessageStatus.MESSAGE_STATUS_ROUTED,
+  sms.MessageStatus.MESSAGE_STATUS_SUBMITTED,
+  sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
+];
+
+async function statusView(
+  client: PlainClient,
+  kafka: Kafka,
+  tenant: TestTenant,
+  run: string,
+  httpPort: number,
+): Promise<void> {
   const publishedAt = new Map<string, number>();
   const latencies: number[] = [];
   const stream = client.stream({ since: new Date() }, tenant.apiKey);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
-  const count = Math.min(total, 20_000);
+  const messages = Math.min(total, 20_000);
+  const count = messages * PIPELINE_STATUSES.length;
+  // Each publish carries the next status of four groups of messages, so a message's events are a publish
+  // apart, as a pipeline that keeps up writes them, not side by side in one fetch.
+  const group = 500 / PIPELINE_STATUSES.length;
+  const groups = Math.ceil(messages / group);
+  const cpuBefore = await cpuSecondsOf(httpPort);
   const started = performance.now();
-  for (let offset = 0; offset < count; offset += 500) {
+  for (let step = 0; step < groups + PIPELINE_STATUSES.length - 1; step++) {
     const records = [];
-    for (let i = offset; i < Math.min(count, offset + 500); i++) {
-      const messageId = `${run}-s-${i}`;
-      records.push(deliveredRecord(messageId, tenant.id));
-      publishedAt.set(messageId, Date.now());
+    for (const [k, status] of PIPELINE_STATUSES.entries()) {
+      const g = step - k;
+      if (g < 0 || g >= groups) continue;
+      for (let i = g * group; i < Math.min(messages, (g + 1) * group); i++) {
+        const messageId = `${run}-s-${i}`;
+        records.push(statusRecord(messageId, tenant.id, status));
+        publishedAt.set(`${messageId}/${status}`, Date.now());
+      }
     }
     await producer.send({ topic: topics.status.name, messages: records });
     // Paced like a steady pipeline, not one burst.
-    await new Promise((resolve) => setTimeout(resolve, (500 / statusRate) * 1000));
+    await new Promise((resolve) => setTimeout(resolve, (records.length / statusRate) * 1000));
   }
   await waitFor(
     'every status event on the stream',
     () => {
       const arrivals = stream.arrivals.splice(0);
       for (const [i, event] of stream.events.splice(0).entries()) {
-        const at = publishedAt.get(event['messageId'] as string);
+        const status = sms.messageStatusFromJSON(event['status']);
+        const at = publishedAt.get(`${event['messageId'] as string}/${status}`);
         if (at !== undefined) latencies.push(arrivals[i]! - at);
       }
       return latencies.length >= count;
@@ -415,8 +454,10 @@ async function statusView(client: PlainClient, kafka: Kafka, tenant: TestTenant,
     600_000,
     5,
   );
+  const cpu = (await cpuSecondsOf(httpPort)) - cpuBefore;
   report('status', count, performance.now() - started, latencies, {
-    latencyIs: `sms.status publish to StreamStatus arrival, published at ${statusRate}/s`,
+    latencyIs: `sms.status publish to StreamStatus arrival, published at ${statusRate}/s, four per message`,
+    ingestCpuMsPerEvent: +((cpu * 1000) / count).toFixed(3),
   });
   stream.cancel();
   await producer.disconnect();
