@@ -53,7 +53,7 @@ interface Route {
   topic: TopicDef<unknown>;
   handle: BatchHandler<unknown>;
   only: ((header: HeaderReader) => boolean) | undefined;
-  /** Records per call: 1 for a record handler. A batch route's partition runs one call at a time. */
+  /** Records per call: 1 for a record handler. */
   maxRecords: number;
 }
 
@@ -74,7 +74,8 @@ export interface ConsumerOptions {
   concurrency?: number;
   /**
    * With concurrency above 1: records of the same key still run one after the other, in partition order
-   * (a message's status events), while records of different keys overlap.
+   * (a message's status events), while records of different keys overlap. A batch route's calls (`onBatch`)
+   * then run one at a time per partition.
    */
   keyOrdered?: boolean;
   /** Partitions whose batches are processed at the same time (kafkajs partitionsConsumedConcurrently). */
@@ -213,9 +214,8 @@ interface PartitionProgress {
 /**
  * A consumer group member that processes batches record by record (`on`), or a fetch's records of a partition
  * in one call (`onBatch`), in partition order:
- * - with concurrency above 1, records of a partition overlap (a batch route's calls never do); a record that
- *   waits long holds up no other
- *   (the consumer keeps fetching), only the partition's commits;
+ * - with concurrency above 1, records of a partition overlap (a batch route's calls do unless keyOrdered);
+ *   a record that waits long holds up no other (the consumer keeps fetching), only the partition's commits;
  * - offsets are committed only after the records before them were handled (or dead-lettered);
  * - a record that cannot be decoded, or whose handler throws PoisonMessageError, or keeps failing,
  *   goes to `<topic>.dlq` with the reason in headers, and the partition moves on;
@@ -321,8 +321,9 @@ export class BatchConsumer {
 
   /**
    * Registers the handler of one topic, called with a partition's records of a fetch (up to `maxRecords`),
-   * where handling them together saves work per record (one Redis round trip or insert for many). A
-   * partition runs one call at a time, so its records are handled in offset order whatever `concurrency`.
+   * where handling them together saves work per record (one Redis round trip or insert for many). Calls
+   * overlap up to `concurrency`; with `keyOrdered` a partition runs one call at a time, so its records are
+   * handled in offset order.
    */
   onBatch<T>(def: TopicDef<T>, handler: BatchHandler<T>, options: BatchHandlerOptions = {}): this {
     return this.route(def, handler, options.maxRecords ?? DEFAULT_BATCH_RECORDS, options);
@@ -565,7 +566,8 @@ export class BatchConsumer {
 
   /** Starts queued records while the partition has free slots; pauses it while any stay queued. */
   private pump(partition: PartitionProgress): void {
-    const slots = (work: QueuedWork) => (work.route.maxRecords > 1 ? 1 : this.options.concurrency);
+    const { concurrency, keyOrdered } = this.options;
+    const slots = (work: QueuedWork) => (work.route.maxRecords > 1 && keyOrdered ? 1 : concurrency);
     while (partition.queue.length > 0 && partition.inFlight < slots(partition.queue[0]!)) {
       if (this.stopping || partition.revoked) return;
       const next = partition.queue.shift()!;

@@ -467,7 +467,7 @@ describe('kafka wrapper against a real broker', () => {
     await admin.disconnect();
   });
 
-  it('onBatch: a fetch in calls of maxRecords, one at a time; a transient failure retries the call, any other hands its records over one by one', async () => {
+  it('onBatch: a fetch in calls of maxRecords, keyOrdered one at a time; a transient failure retries the call, any other hands its records over one by one', async () => {
     const topic = testTopic('batch');
     await ensureTopics(kafka, [topic], logger);
     const groupId = uniqueName('batch');
@@ -480,7 +480,14 @@ describe('kafka wrapper against a real broker', () => {
     let running = 0;
     let maxRunning = 0;
     const consumer = client
-      .consumer({ groupId, fromBeginning: true, retryDelayMs: 10, concurrency: 8, commitIntervalMs: 50 })
+      .consumer({
+        groupId,
+        fromBeginning: true,
+        retryDelayMs: 10,
+        concurrency: 8,
+        keyOrdered: true,
+        commitIntervalMs: 50,
+      })
       .onBatch(
         topic,
         async (records) => {

@@ -82,6 +82,8 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     const statusView = this.kafka.consumer({
       groupId: `tern-ingest-${config.deployment}-status-view`,
       sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+      // A message's events in order: they are keyed by message id, so a partition's calls run one at a time.
+      keyOrdered: true,
       partitionsInParallel: DEFAULT_PARTITIONS,
       // A new deployment rebuilds the views of the statuses kept on the topic, unless told to start now.
       fromBeginning: config.newGroupStartsAt === 'earliest',
