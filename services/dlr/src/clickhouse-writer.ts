@@ -162,18 +162,21 @@ export class ClickHouseWriter {
     this.conversions = new InsertBatcher<ReturnType<typeof conversionRow>>(db, 'conversions', options);
   }
 
-  /** A conversion a tenant reported. */
-  writeConversion(conversion: events.ConversionReported): Promise<void> {
-    return stored(this.conversions.add(conversionRow(conversion)), 'conversion');
+  /** Conversions tenants reported. */
+  writeConversions(conversions: events.ConversionReported[]): Promise<void> {
+    const rows = conversions.map((c) => this.conversions.add(conversionRow(c)));
+    return stored(rows, 'conversion', conversions.length);
   }
 
-  /** An attempt's row; with its first report, the routing decision that chose its channel. */
-  writeAttempt(record: events.AttemptRecord): Promise<void> {
-    const rows = [this.attempts.add(attemptRow(record))];
-    if (record.version === 1 && record.decision) {
-      rows.push(this.events.add(routingRow(record, record.decision)));
-    }
-    return stored(Promise.all(rows), 'attempt');
+  /** Attempts' rows; with an attempt's first report, the routing decision that chose its channel. */
+  writeAttempts(records: events.AttemptRecord[]): Promise<void> {
+    const rows = records.flatMap((record) => [
+      this.attempts.add(attemptRow(record)),
+      ...(record.version === 1 && record.decision
+        ? [this.events.add(routingRow(record, record.decision))]
+        : []),
+    ]);
+    return stored(rows, 'attempt', records.length);
   }
 
   /**
@@ -188,23 +191,36 @@ export class ClickHouseWriter {
     );
   }
 
-  /** A status event, as one step of its message's trace. */
-  writeStatus(event: sms.StatusEvent): Promise<void> {
-    return stored(this.events.add(statusEventRow(event)), 'status');
+  /** Status events, each as one step of its message's trace. */
+  writeStatuses(statuses: sms.StatusEvent[]): Promise<void> {
+    const rows = statuses.map((e) => this.events.add(statusEventRow(e)));
+    return stored(rows, 'status', statuses.length);
   }
 }
 
-/** A refused row is a poison record (dead-lettered with ClickHouse's reason); anything else is retried. */
-async function stored(insert: Promise<unknown>, kind: 'attempt' | 'status' | 'conversion'): Promise<void> {
-  try {
-    await insert;
-    rowsWritten.inc({ kind, outcome: 'written' });
-  } catch (error) {
-    if (error instanceof RowRefusedError) {
-      rowsWritten.inc({ kind, outcome: 'refused' });
-      throw new PoisonMessageError('CLICKHOUSE_REFUSED', error.message);
-    }
-    rowsWritten.inc({ kind, outcome: 'retried' });
-    throw new TransientError('ClickHouse unavailable', { cause: error });
+/**
+ * Settles once every row of a handler call's records is stored. A refused row makes the call poison
+ * (dead-lettered with ClickHouse's reason; of a call with many records, the consumer hands them over again
+ * one at a time, so only the refused one is, and counted there); anything else is retried.
+ */
+async function stored(
+  inserts: Promise<unknown>[],
+  kind: 'attempt' | 'status' | 'conversion',
+  records: number,
+): Promise<void> {
+  // Every row settled, not the first failure: a row rejecting after it would be an unhandled rejection.
+  const failures: unknown[] = (await Promise.allSettled(inserts)).flatMap((r) =>
+    r.status === 'rejected' ? [r.reason as unknown] : [],
+  );
+  if (failures.length === 0) {
+    rowsWritten.inc({ kind, outcome: 'written' }, records);
+    return;
   }
+  const unavailable = failures.find((e) => !(e instanceof RowRefusedError));
+  if (unavailable === undefined) {
+    if (records === 1) rowsWritten.inc({ kind, outcome: 'refused' });
+    throw new PoisonMessageError('CLICKHOUSE_REFUSED', (failures[0] as Error).message);
+  }
+  rowsWritten.inc({ kind, outcome: 'retried' }, records);
+  throw new TransientError('ClickHouse unavailable', { cause: unavailable });
 }

@@ -19,6 +19,11 @@ const CALLBACK_POLL_MS = 250;
 const TRACE_FETCH_GATHER_MS = 200;
 /** How long a fetch of status events for callbacks waits for more to gather. */
 const CALLBACK_FETCH_GATHER_MS = 50;
+/**
+ * Calls of rows bound for ClickHouse in flight per partition, each awaiting its insert (up to the linger):
+ * a few, so a partition's next fetch is not held up by the last one's wait.
+ */
+const WRITES_IN_FLIGHT = 4;
 
 /**
  * Wires dlr: submissions and receipts into the attempt ledger, statuses, retries and attempt records out;
@@ -100,25 +105,26 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
       (event, done) => writer.traceCallback(event, done),
     );
     this.callbacks = callbacks;
+    const rows = { maxRecords: config.attemptBatchRows };
     this.consumers.push(
       // Keyed by message id: one message's submissions in order.
       consumer('submitted', { keyOrdered: true }).on(topics.submitted, ({ value }) =>
         correlator.submitted(value),
       ),
       receiptsConsumer.on(topics.dlr, ({ value }) => correlator.receipt(value)),
-      // A whole insert's worth of records in flight per partition, each committed once its row is stored;
-      // the reported conversions too, the other figures the routing weights are made of.
-      consumer('attempts', { keyOrdered: false, concurrency: config.attemptBatchRows })
-        .on(topics.attempts, ({ value }) => writer.writeAttempt(value))
-        .on(topics.conversions, ({ value }) => writer.writeConversion(value)),
-      // Every status event into its message's trace, as many at once as one insert takes. The rows wait up
-      // to the linger for their insert anyway, so a fetch gathers events for a part of it rather than waking
-      // for each (four per message). Attempt rows do not: the routing weights are made of them.
+      // A fetch's records at a time, up to an insert's worth, committed once their rows are stored; the
+      // reported conversions too, the other figures the routing weights are made of.
+      consumer('attempts', { keyOrdered: false, concurrency: WRITES_IN_FLIGHT })
+        .onBatch(topics.attempts, (records) => writer.writeAttempts(records.map((r) => r.value)), rows)
+        .onBatch(topics.conversions, (records) => writer.writeConversions(records.map((r) => r.value)), rows),
+      // Every status event into its message's trace. The rows wait up to the linger for their insert anyway,
+      // so a fetch gathers events for a part of it rather than waking for each (four per message). Attempt
+      // rows do not: the routing weights are made of them.
       consumer('trace', {
         keyOrdered: false,
-        concurrency: config.attemptBatchRows,
+        concurrency: WRITES_IN_FLIGHT,
         gatherMs: Math.min(TRACE_FETCH_GATHER_MS, config.attemptBatchLingerMs),
-      }).on(topics.status, ({ value }) => writer.writeStatus(value)),
+      }).onBatch(topics.status, (records) => writer.writeStatuses(records.map((r) => r.value)), rows),
       // One message's events scheduled in order; their tries run outside the partition.
       // Events without a callback URL (the header says so) are passed over undecoded. A fetch gathers
       // events for a moment, next to nothing against a receiver's answer, rather than waking for each.

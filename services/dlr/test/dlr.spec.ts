@@ -94,6 +94,7 @@ describe('dlr', () => {
   const statuses: sms.StatusEvent[] = [];
   const retries: events.RetryRequest[] = [];
   const deadReceipts: { receipt: events.DeliveryReceipt; reason: string }[] = [];
+  const deadStatuses: { event: sms.StatusEvent; reason: string }[] = [];
   let serial = 0;
   const database = `dlr_${run.replace(/-/g, '_')}`;
   const clickhouse = new ClickHouse({ url: infra.clickhouseUrl, database: 'default' });
@@ -127,8 +128,11 @@ describe('dlr', () => {
       ].join('\n'),
     );
     ({ stop: stopReading } = await followTopics(
-      [topics.status, topics.retry, dlqOf(topics.dlr)] as TopicDef<unknown>[],
+      [topics.status, topics.retry, dlqOf(topics.dlr), dlqOf(topics.status)] as TopicDef<unknown>[],
       (topic, value, headers) => {
+        if (topic === topics.status.dlq && (value as sms.StatusEvent).messageId.startsWith(run)) {
+          deadStatuses.push({ event: value as sms.StatusEvent, reason: headers[DLQ_HEADERS.reason] ?? '' });
+        }
         if (topic === topics.dlr.dlq && (value as events.DeliveryReceipt).channelId === channelId) {
           deadReceipts.push({
             receipt: value as events.DeliveryReceipt,
@@ -631,6 +635,39 @@ describe('dlr', () => {
     expect(JSON.parse(String(steps[1]?.['detail']))).toEqual({ callback: 'due' });
     expect(steps[2]).toMatchObject({ attempt: 1, channel_id: channelId, reason_code: 'DELIVERED' });
     expect(JSON.parse(String(steps[2]?.['detail']))).toMatchObject({ receiptState: 'DELIVRD' });
+  });
+
+  it('dead-letters a status event ClickHouse refuses, and writes the others fetched with it', async () => {
+    // One message's events: one partition, so one fetch and one call of the trace writer.
+    const messageId = `${run}-refused-row`;
+    const event = (status: sms.MessageStatus, attempt: number) =>
+      sms.StatusEvent.fromPartial({
+        messageId,
+        tenantId: 'tenant-a',
+        status,
+        attempt,
+        occurredAt: new Date(),
+      });
+    await publishValues(topics.status, [
+      event(sms.MessageStatus.MESSAGE_STATUS_ACCEPTED, 0),
+      // A negative attempt: its UInt16 column cannot take it (a defect upstream; no producer writes one).
+      event(sms.MessageStatus.MESSAGE_STATUS_ROUTED, -1),
+      event(sms.MessageStatus.MESSAGE_STATUS_SUBMITTED, 1),
+    ]);
+    const dead = await waitFor('the refused event in the DLQ', () =>
+      deadStatuses.find((d) => d.event.messageId === messageId),
+    );
+    expect(dead).toMatchObject({ reason: 'CLICKHOUSE_REFUSED' });
+    expect(dead.event.status).toBe(sms.MessageStatus.MESSAGE_STATUS_ROUTED);
+    const written = await waitFor('the two others in the trace', async () => {
+      const rows = await clickhouse.rows<{ status: string }>(
+        sql`SELECT DISTINCT status FROM ${identifier(database)}.message_events
+            WHERE message_id = ${messageId} ORDER BY status`,
+      );
+      return rows.length >= 2 && rows;
+    });
+    expect(written.map((r) => r.status)).toEqual(['ACCEPTED', 'SUBMITTED']);
+    expect(deadStatuses.filter((d) => d.event.messageId === messageId)).toHaveLength(1);
   });
 
   it('loses no attempt row while ClickHouse is unreachable: they arrive once it is back, once each', async () => {
