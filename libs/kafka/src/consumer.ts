@@ -48,6 +48,8 @@ export interface BatchHandlerOptions extends HandlerOptions {
 }
 
 const DEFAULT_BATCH_RECORDS = 500;
+/** The `keyTails` entry of a keyOrdered batch route's partition: each call waits for the one before. */
+const BATCH_TAIL = '\u0000batch';
 
 interface Route {
   topic: TopicDef<unknown>;
@@ -75,7 +77,7 @@ export interface ConsumerOptions {
   /**
    * With concurrency above 1: records of the same key still run one after the other, in partition order
    * (a message's status events), while records of different keys overlap. A batch route's calls (`onBatch`)
-   * then run one at a time per partition.
+   * then run one after the other per partition (up to `concurrency` of them fetched and waiting their turn).
    */
   keyOrdered?: boolean;
   /** Partitions whose batches are processed at the same time (kafkajs partitionsConsumedConcurrently). */
@@ -214,7 +216,7 @@ interface PartitionProgress {
 /**
  * A consumer group member that processes batches record by record (`on`), or a fetch's records of a partition
  * in one call (`onBatch`), in partition order:
- * - with concurrency above 1, records of a partition overlap (a batch route's calls do unless keyOrdered);
+ * - with concurrency above 1, records of a partition overlap (a batch route's calls too, unless keyOrdered);
  *   a record that waits long holds up no other (the consumer keeps fetching), only the partition's commits;
  * - offsets are committed only after the records before them were handled (or dead-lettered);
  * - a record that cannot be decoded, or whose handler throws PoisonMessageError, or keeps failing,
@@ -321,9 +323,9 @@ export class BatchConsumer {
 
   /**
    * Registers the handler of one topic, called with a partition's records of a fetch (up to `maxRecords`),
-   * where handling them together saves work per record (one Redis round trip or insert for many). Calls
-   * overlap up to `concurrency`; with `keyOrdered` a partition runs one call at a time, so its records are
-   * handled in offset order.
+   * where handling them together saves work per record (one Redis round trip or insert for many). Up to
+   * `concurrency` calls per partition overlap; with `keyOrdered` they run one after the other, so its records
+   * are handled in offset order.
    */
   onBatch<T>(def: TopicDef<T>, handler: BatchHandler<T>, options: BatchHandlerOptions = {}): this {
     return this.route(def, handler, options.maxRecords ?? DEFAULT_BATCH_RECORDS, options);
@@ -566,9 +568,7 @@ export class BatchConsumer {
 
   /** Starts queued records while the partition has free slots; pauses it while any stay queued. */
   private pump(partition: PartitionProgress): void {
-    const { concurrency, keyOrdered } = this.options;
-    const slots = (work: QueuedWork) => (work.route.maxRecords > 1 && keyOrdered ? 1 : concurrency);
-    while (partition.queue.length > 0 && partition.inFlight < slots(partition.queue[0]!)) {
+    while (partition.inFlight < this.options.concurrency && partition.queue.length > 0) {
       if (this.stopping || partition.revoked) return;
       const next = partition.queue.shift()!;
       this.begin(partition, next);
@@ -586,9 +586,13 @@ export class BatchConsumer {
     partition.startedUpTo = BigInt(last);
     partition.inFlight++;
     const interrupted = () => this.stopping || partition.revoked;
-    // keyOrdered: a record waits for the one of its key before it (still in flight). A batch route's calls
-    // run one at a time anyway.
-    const key = this.options.keyOrdered && route.maxRecords === 1 ? messages[0]!.key?.toString() : undefined;
+    // keyOrdered: a record waits for the one of its key before it (still in flight); a batch route's call
+    // for the call before it, whatever their keys (one tail for the partition: it holds no other topic).
+    const key = !this.options.keyOrdered
+      ? undefined
+      : route.maxRecords === 1
+        ? messages[0]!.key?.toString()
+        : BATCH_TAIL;
     const before = key === undefined ? undefined : partition.keyTails.get(key);
     const work: Promise<void> = (before ?? Promise.resolve())
       .then(() => this.processMessages(route, batch, messages, heartbeat, interrupted))

@@ -21,9 +21,9 @@ const TRACE_FETCH_GATHER_MS = 200;
 const CALLBACK_FETCH_GATHER_MS = 50;
 /**
  * Calls of rows bound for ClickHouse in flight per partition, each awaiting its insert (up to the linger):
- * a few, so a partition's next fetch is not held up by the last one's wait.
+ * more than the fetches of one linger, so a partition is not paused waiting for an insert.
  */
-const WRITES_IN_FLIGHT = 4;
+const WRITES_IN_FLIGHT = 16;
 
 /**
  * Wires dlr: submissions and receipts into the attempt ledger, statuses, retries and attempt records out;

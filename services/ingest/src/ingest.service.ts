@@ -82,7 +82,9 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     const statusView = this.kafka.consumer({
       groupId: `tern-ingest-${config.deployment}-status-view`,
       sessionTimeoutMs: config.kafkaSessionTimeoutMs,
-      // A message's events in order: they are keyed by message id, so a partition's calls run one at a time.
+      // A message's events in order: a partition's calls run one after the other, the next fetches waiting
+      // their turn rather than pausing the partition.
+      concurrency: 16,
       keyOrdered: true,
       partitionsInParallel: DEFAULT_PARTITIONS,
       // A new deployment rebuilds the views of the statuses kept on the topic, unless told to start now.
