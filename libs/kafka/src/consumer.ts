@@ -48,8 +48,6 @@ export interface BatchHandlerOptions extends HandlerOptions {
 }
 
 const DEFAULT_BATCH_RECORDS = 500;
-/** The `keyTails` entry of a keyOrdered batch route's partition: each call waits for the one before. */
-const BATCH_TAIL = '\u0000batch';
 
 interface Route {
   topic: TopicDef<unknown>;
@@ -76,8 +74,8 @@ export interface ConsumerOptions {
   concurrency?: number;
   /**
    * With concurrency above 1: records of the same key still run one after the other, in partition order
-   * (a message's status events), while records of different keys overlap. A batch route's calls (`onBatch`)
-   * then run one after the other per partition (up to `concurrency` of them fetched and waiting their turn).
+   * (a message's status events), while records of different keys overlap. A batch route's call waits for
+   * the calls before it that hold a record of one of its keys.
    */
   keyOrdered?: boolean;
   /** Partitions whose batches are processed at the same time (kafkajs partitionsConsumedConcurrently). */
@@ -216,7 +214,7 @@ interface PartitionProgress {
 /**
  * A consumer group member that processes batches record by record (`on`), or a fetch's records of a partition
  * in one call (`onBatch`), in partition order:
- * - with concurrency above 1, records of a partition overlap (a batch route's calls too, unless keyOrdered);
+ * - with concurrency above 1, records of a partition overlap (a batch route's calls too);
  *   a record that waits long holds up no other (the consumer keeps fetching), only the partition's commits;
  * - offsets are committed only after the records before them were handled (or dead-lettered);
  * - a record that cannot be decoded, or whose handler throws PoisonMessageError, or keeps failing,
@@ -324,8 +322,8 @@ export class BatchConsumer {
   /**
    * Registers the handler of one topic, called with a partition's records of a fetch (up to `maxRecords`),
    * where handling them together saves work per record (one Redis round trip or insert for many). Up to
-   * `concurrency` calls per partition overlap; with `keyOrdered` they run one after the other, so its records
-   * are handled in offset order.
+   * `concurrency` calls per partition overlap; with `keyOrdered`, a call waits for those before it that hold
+   * records of its keys, so each key's records are handled in offset order.
    */
   onBatch<T>(def: TopicDef<T>, handler: BatchHandler<T>, options: BatchHandlerOptions = {}): this {
     return this.route(def, handler, options.maxRecords ?? DEFAULT_BATCH_RECORDS, options);
@@ -586,15 +584,10 @@ export class BatchConsumer {
     partition.startedUpTo = BigInt(last);
     partition.inFlight++;
     const interrupted = () => this.stopping || partition.revoked;
-    // keyOrdered: a record waits for the one of its key before it (still in flight); a batch route's call
-    // for the call before it, whatever their keys (one tail for the partition: it holds no other topic).
-    const key = !this.options.keyOrdered
-      ? undefined
-      : route.maxRecords === 1
-        ? messages[0]!.key?.toString()
-        : BATCH_TAIL;
-    const before = key === undefined ? undefined : partition.keyTails.get(key);
-    const work: Promise<void> = (before ?? Promise.resolve())
+    // keyOrdered: a call waits for those before it (still in flight) that hold a record of one of its keys.
+    const keys = this.options.keyOrdered ? keysOf(messages) : [];
+    const before = keys.flatMap((key) => partition.keyTails.get(key) ?? []);
+    const work: Promise<void> = (before.length === 0 ? Promise.resolve() : Promise.all(before))
       .then(() => this.processMessages(route, batch, messages, heartbeat, interrupted))
       .then((outcome) => {
         this.markLoop();
@@ -611,11 +604,11 @@ export class BatchConsumer {
       })
       .finally(() => {
         partition.inFlight--;
-        if (key !== undefined && partition.keyTails.get(key) === work) partition.keyTails.delete(key);
+        for (const key of keys) if (partition.keyTails.get(key) === work) partition.keyTails.delete(key);
         this.pump(partition);
         if (partition.inFlight === 0) this.idle.emit('idle');
       });
-    if (key !== undefined) partition.keyTails.set(key, work);
+    for (const key of keys) partition.keyTails.set(key, work);
   }
 
   private partitionOf(topic: string, partition: number): PartitionProgress {
@@ -904,6 +897,17 @@ export class BatchConsumer {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The distinct keys of records (a record without one is ordered with no other). */
+function keysOf(messages: KafkaMessage[]): string[] {
+  if (messages.length === 1) {
+    const key = messages[0]!.key?.toString();
+    return key === undefined ? [] : [key];
+  }
+  const keys = new Set<string>();
+  for (const message of messages) if (message.key) keys.add(message.key.toString());
+  return [...keys];
+}
 
 /** A link to the trace a record's producer wrote it in, if its headers carry one. */
 function traceLink(record: ConsumedRecord<unknown>): Link | undefined {

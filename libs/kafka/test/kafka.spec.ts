@@ -467,15 +467,20 @@ describe('kafka wrapper against a real broker', () => {
     await admin.disconnect();
   });
 
-  it('onBatch: a fetch in calls of maxRecords, keyOrdered one at a time; a transient failure retries the call, any other hands its records over one by one', async () => {
+  it('onBatch: a fetch in calls of maxRecords; a transient failure retries the call, any other hands its records over one by one', async () => {
     const topic = testTopic('batch');
     await ensureTopics(kafka, [topic], logger);
     const groupId = uniqueName('batch');
-    const ids = Array.from({ length: 40 }, (_, i) => (i === 10 ? 'refused' : `b-${i}`));
+    // Record i is numbered i (segments); records i and i + 25 share a key, so keyOrdered makes the second
+    // call wait for the first.
+    const written = Array.from({ length: 40 }, (_, i) => {
+      const value = accepted(i === 10 ? 'refused' : `k-${i % 25}`);
+      return { ...value, message: { ...value.message!, segments: i } };
+    });
     // Written before the group starts: its first fetch holds them all.
-    await client.producer().send(topic, ids.map(accepted));
-    const calls: string[][] = [];
-    const handled = new Set<string>();
+    await client.producer().send(topic, written);
+    const calls: number[][] = [];
+    const handled = new Set<number>();
     let transientFailures = 0;
     let running = 0;
     let maxRunning = 0;
@@ -491,34 +496,69 @@ describe('kafka wrapper against a real broker', () => {
       .onBatch(
         topic,
         async (records) => {
-          const batch = records.map((r) => r.value.message?.messageId ?? '');
+          const batch = records.map((r) => r.value.message?.segments ?? -1);
           calls.push(batch);
           running++;
           maxRunning = Math.max(maxRunning, running);
           await new Promise((r) => setTimeout(r, 20));
           running--;
           if (transientFailures++ === 0) throw new TransientError('store unavailable');
-          if (batch.includes('refused'))
+          if (records.some((r) => r.value.message?.messageId === 'refused'))
             throw new PoisonMessageError('UNKNOWN_TENANT', 'tenant is not configured');
-          for (const id of batch) handled.add(id);
+          for (const n of batch) handled.add(n);
         },
         { maxRecords: 25 },
       );
     await startConsumer(consumer);
     await waitFor('every record but the refused one', () => handled.size === 39);
-    const first = ids.slice(0, 25);
+    const first = Array.from({ length: 25 }, (_, i) => i);
     expect(calls[0]).toEqual(first); // failed transiently
     expect(calls[1]).toEqual(first); // retried whole, failed on the poison record
-    expect(calls.slice(2, 27)).toEqual(first.map((id) => [id])); // one by one
-    expect(calls[27]).toEqual(ids.slice(25));
+    expect(calls.slice(2, 27)).toEqual(first.map((n) => [n])); // one by one
+    expect(calls[27]).toEqual(Array.from({ length: 15 }, (_, i) => 25 + i)); // after them: same keys
     expect(calls).toHaveLength(28);
     expect(maxRunning).toBe(1);
     const dlq = await readAll(topic.dlq, 1);
     expect(dlq.map((r) => r.headers[DLQ_HEADERS.reason]?.toString())).toEqual(['UNKNOWN_TENANT']);
-    expect(dlq[0]?.value).toEqual(encodeValue(events.MessageAccepted, accepted('refused')));
+    expect(dlq[0]?.value).toEqual(encodeValue(events.MessageAccepted, written[10]!));
     await waitFor('the commit past every record', async () =>
       (await consumer.lag()).every((l) => l.records === 0),
     );
+  });
+
+  it('onBatch with keyOrdered: calls without a key in common run side by side', async () => {
+    const topic = testTopic('batch-keys');
+    await ensureTopics(kafka, [topic], logger);
+    await client.producer().send(
+      topic,
+      Array.from({ length: 40 }, (_, i) => accepted(`d-${i}`)),
+    );
+    const calls: number[] = [];
+    let running = 0;
+    let maxRunning = 0;
+    await startConsumer(
+      client
+        .consumer({
+          groupId: uniqueName('batch-keys'),
+          fromBeginning: true,
+          concurrency: 8,
+          keyOrdered: true,
+        })
+        .onBatch(
+          topic,
+          async (records) => {
+            running++;
+            maxRunning = Math.max(maxRunning, running);
+            await new Promise((r) => setTimeout(r, 100));
+            running--;
+            calls.push(records.length);
+          },
+          { maxRecords: 20 },
+        ),
+    );
+    await waitFor('both calls', () => calls.length === 2);
+    expect(calls).toEqual([20, 20]);
+    expect(maxRunning).toBe(2);
   });
 
   it('keyOrdered: records of one key in order, different keys side by side', async () => {

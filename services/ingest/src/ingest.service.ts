@@ -82,8 +82,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     const statusView = this.kafka.consumer({
       groupId: `tern-ingest-${config.deployment}-status-view`,
       sessionTimeoutMs: config.kafkaSessionTimeoutMs,
-      // A message's events in order: a partition's calls run one after the other, the next fetches waiting
-      // their turn rather than pausing the partition.
+      // Calls side by side, each message's events still in order (they are keyed by message id).
       concurrency: 16,
       keyOrdered: true,
       partitionsInParallel: DEFAULT_PARTITIONS,
