@@ -187,6 +187,15 @@ interface QueuedWork {
   resolve: () => void;
 }
 
+/** One handler call's surroundings: its route, its fetched batch, and how it keeps or loses its partition. */
+interface Call {
+  route: Route;
+  batch: Batch;
+  heartbeat: () => Promise<void>;
+  /** Stopping, or the partition lost: records not done are left for whoever consumes them next. */
+  interrupted: () => boolean;
+}
+
 /** A record decoded for its handler, with the message it came from (for its DLQ copy). */
 interface Decoded {
   record: ConsumedRecord<unknown>;
@@ -588,7 +597,7 @@ export class BatchConsumer {
     const keys = this.options.keyOrdered ? keysOf(messages) : [];
     const before = keys.flatMap((key) => partition.keyTails.get(key) ?? []);
     const work: Promise<void> = (before.length === 0 ? Promise.resolve() : Promise.all(before))
-      .then(() => this.processMessages(route, batch, messages, heartbeat, interrupted))
+      .then(() => this.processMessages({ route, batch, heartbeat, interrupted }, messages))
       .then((outcome) => {
         this.markLoop();
         if (outcome !== 'processed') return;
@@ -687,14 +696,9 @@ export class BatchConsumer {
    * Decodes the records (dead-lettering those that do not decode, passing over those `only` refuses) and
    * hands the rest to the route's handler.
    */
-  private async processMessages(
-    route: Route,
-    batch: Batch,
-    messages: KafkaMessage[],
-    heartbeat: () => Promise<void>,
-    interrupted: () => boolean,
-  ): Promise<Outcome> {
-    const { topic, only } = route;
+  private async processMessages(call: Call, messages: KafkaMessage[]): Promise<Outcome> {
+    const { batch, interrupted } = call;
+    const { topic, only } = call.route;
     const decoded: Decoded[] = [];
     for (const message of messages) {
       const headers = message.headers ?? {};
@@ -709,11 +713,16 @@ export class BatchConsumer {
       } catch (error) {
         const field = error instanceof DecodeError ? error.field : undefined;
         const reason = DLQ_REASONS.decode;
-        if (
-          (await this.deadLetter(topic, batch, message, reason, error as Error, interrupted, field)) ===
-          'stopped'
-        )
-          return 'stopped';
+        const outcome = await this.deadLetter(
+          topic,
+          batch,
+          message,
+          reason,
+          error as Error,
+          interrupted,
+          field,
+        );
+        if (outcome === 'stopped') return 'stopped';
         continue;
       }
       const record: ConsumedRecord<unknown> = {
@@ -729,7 +738,7 @@ export class BatchConsumer {
       decoded.push({ record, message });
     }
     if (decoded.length === 0) return 'processed';
-    return this.handle(route, batch, decoded, heartbeat, interrupted);
+    return this.handle(call, decoded);
   }
 
   /**
@@ -737,13 +746,8 @@ export class BatchConsumer {
    * records hands them over again one at a time; a single record's poison goes to the DLQ at once, another
    * error after `maxHandlerAttempts`.
    */
-  private async handle(
-    route: Route,
-    batch: Batch,
-    decoded: Decoded[],
-    heartbeat: () => Promise<void>,
-    interrupted: () => boolean,
-  ): Promise<Outcome> {
+  private async handle(call: Call, decoded: Decoded[]): Promise<Outcome> {
+    const { route, batch, heartbeat, interrupted } = call;
     const { topic } = route;
     const alone = decoded.length === 1 ? decoded[0]!.record : undefined;
     const records = decoded.map((d) => d.record);
@@ -777,7 +781,7 @@ export class BatchConsumer {
         span.recordException(error as Error);
         span.setStatus({ code: SpanStatusCode.ERROR });
         const transient = isTransient(error);
-        if (!transient && !alone) return this.handleOneByOne(route, batch, decoded, heartbeat, interrupted);
+        if (!transient && !alone) return this.handleOneByOne(call, decoded);
         const { message } = decoded[0]!;
         if (error instanceof PoisonMessageError) {
           return this.deadLetter(topic, batch, message, error.reason, error, interrupted, error.field);
@@ -806,15 +810,9 @@ export class BatchConsumer {
     }
   }
 
-  private async handleOneByOne(
-    route: Route,
-    batch: Batch,
-    decoded: Decoded[],
-    heartbeat: () => Promise<void>,
-    interrupted: () => boolean,
-  ): Promise<Outcome> {
+  private async handleOneByOne(call: Call, decoded: Decoded[]): Promise<Outcome> {
     for (const one of decoded) {
-      if ((await this.handle(route, batch, [one], heartbeat, interrupted)) === 'stopped') return 'stopped';
+      if ((await this.handle(call, [one])) === 'stopped') return 'stopped';
     }
     return 'processed';
   }
