@@ -1,6 +1,6 @@
-import { sms, statusAdvances, statusRank } from '@tern/contracts';
+import { sms, statusRank } from '@tern/contracts';
 import type { Redis } from 'ioredis';
-import { applyStatusEvent } from './domain/message-view';
+import { foldStatusEvents } from './domain/message-view';
 import { execOrThrow, redisScript } from '@tern/redis';
 
 /** Create the view unless it exists (a repeat of the same accept must not reset a message further along). */
@@ -14,7 +14,7 @@ return 1
 
 /**
  * Apply a message's status events of one partition, in offset order, each exactly once: an event is skipped
- * when it (partition, offset) or a later one of the same partition was applied already (redelivery after a
+ * when its (partition, offset) or a later one of the same partition was applied already (redelivery after a
  * crash or rebalance). The tenant's stream gets an event only when it moved the message on in the status
  * order (its rank above the one shown), so a late or repeated event is never streamed. The view (folded
  * from the same events by the caller) is written with the rank of the status it shows, together with the
@@ -91,8 +91,7 @@ export class MessageStore {
   }
 
   async get(messageId: string): Promise<StoredMessage | undefined> {
-    const [tenant, bytes] = await this.redis.hmgetBuffer(this.messageKey(messageId), 't', 'v');
-    return tenant && bytes ? { tenantId: tenant.toString(), view: sms.Message.decode(bytes) } : undefined;
+    return (await this.getMany([messageId]))[0];
   }
 
   /** The views with the rank of the status each shows (undefined: no status applied yet), in one round trip. */
@@ -138,15 +137,16 @@ export class MessageStore {
     const pipeline = this.redis.pipeline();
     ids.forEach((id, i) => {
       const events = byMessage.get(id)!;
-      let view = found[i]?.stored.view;
-      let rank = found[i]?.rank;
-      const args: (string | number | Buffer)[] = [];
-      for (const { event, offset } of events) {
-        const advances = statusAdvances(rank, event);
-        view = applyStatusEvent(view, event, advances);
-        if (advances) rank = statusRank(event);
-        args.push(offset, statusRank(event), Buffer.from(sms.StatusEvent.encode(event).finish()));
-      }
+      const { view } = foldStatusEvents(
+        found[i]?.stored.view,
+        found[i]?.rank,
+        events.map((r) => r.event),
+      );
+      const args = events.flatMap(({ event, offset }) => [
+        offset,
+        statusRank(event),
+        Buffer.from(sms.StatusEvent.encode(event).finish()),
+      ]);
       const tenantId = found[i]?.stored.tenantId ?? events[0]!.event.tenantId;
       this.applyEvents.queue(
         pipeline,

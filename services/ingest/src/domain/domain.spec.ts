@@ -1,4 +1,4 @@
-import { sms } from '@tern/contracts';
+import { sms, statusRank } from '@tern/contracts';
 import {
   eventSigningInput,
   signatureMatches,
@@ -7,7 +7,7 @@ import {
   signedTextOfJson,
 } from './event-signature';
 import { checkConversion, conversionTarget } from './conversion';
-import { acceptedView, applyStatusEvent } from './message-view';
+import { acceptedEvent, acceptedView, applyStatusEvent, foldStatusEvents } from './message-view';
 import { eventWindow, validateSendRequest, type IntakePolicy } from './send-request';
 
 const now = new Date('2026-11-25T12:00:00Z');
@@ -195,6 +195,31 @@ describe('message view', () => {
       { number: 2, channelId: 'c2', doneAt: now },
     ]);
     expect(view.attempts).toEqual([]);
+  });
+
+  it('folds events in order: the rank follows those that advance, a late one only fills in', () => {
+    const view = acceptedView(validateSendRequestOk());
+    const event = (status: sms.MessageStatus, over: Partial<sms.StatusEvent> = {}) =>
+      sms.StatusEvent.fromPartial({
+        messageId: view.messageId,
+        status,
+        attempt: 1,
+        occurredAt: now,
+        ...over,
+      });
+    const delivered = event(sms.MessageStatus.MESSAGE_STATUS_DELIVERED);
+    const lateSubmitted = event(sms.MessageStatus.MESSAGE_STATUS_SUBMITTED, { smscMessageIds: ['7'] });
+    const folded = foldStatusEvents(view, statusRank(acceptedEvent(validateSendRequestOk())), [
+      delivered,
+      lateSubmitted,
+    ]);
+    expect(folded.rank).toBe(statusRank(delivered));
+    expect(folded.view?.status).toBe(sms.MessageStatus.MESSAGE_STATUS_DELIVERED);
+    expect(folded.view?.attempts[0]?.smscMessageIds).toEqual(['7']);
+    // The same events one by one give the same view.
+    let oneByOne = applyStatusEvent(view, delivered, true);
+    oneByOne = applyStatusEvent(oneByOne, lateSubmitted, false);
+    expect(folded.view).toEqual(oneByOne);
   });
 
   it('an event that does not advance the message only fills in what its attempt lacks', () => {

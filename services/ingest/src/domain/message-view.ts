@@ -1,4 +1,4 @@
-import { events, FINAL_STATUSES, sms, statusEvent } from '@tern/contracts';
+import { events, FINAL_STATUSES, sms, statusAdvances, statusEvent, statusRank } from '@tern/contracts';
 
 /** What GetMessage shows of a message just accepted. */
 export function acceptedView(message: events.SmsMessage): sms.Message {
@@ -94,6 +94,23 @@ export function applyStatusEvent(
     take('doneAt', event.occurredAt, FINAL_STATUSES.has(event.status));
   }
   return next;
+}
+
+/**
+ * A message's view and the rank of the status it shows after its events, in order (`rank` undefined: no
+ * status applied yet). Each event advances the view or only fills it in, as `applyStatusEvent` says.
+ */
+export function foldStatusEvents(
+  view: sms.Message | undefined,
+  rank: number | undefined,
+  events: readonly sms.StatusEvent[],
+): { view: sms.Message | undefined; rank: number | undefined } {
+  for (const event of events) {
+    const advances = statusAdvances(rank, event);
+    view = applyStatusEvent(view, event, advances);
+    if (advances) rank = statusRank(event);
+  }
+  return { view, rank };
 }
 
 function isEmpty(value: unknown): boolean {
