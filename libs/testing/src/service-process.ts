@@ -17,6 +17,8 @@ export interface SpawnedService {
 export interface ServiceProcess extends SpawnedService {
   httpPort: number;
   ready(): Promise<{ status: number; checks: Record<string, { ok: boolean }> }>;
+  /** Its own CPU seconds so far (user + system), from process_cpu_seconds_total on its /metrics. */
+  cpuSeconds(): Promise<number>;
 }
 
 /**
@@ -91,6 +93,13 @@ export async function startServiceProcess(
     ready: async () => {
       const res = await fetch(`http://127.0.0.1:${httpPort}/health/ready`);
       return { status: res.status, ...((await res.json()) as { checks: Record<string, { ok: boolean }> }) };
+    },
+    cpuSeconds: async () => {
+      const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      // process_cpu_seconds_total{service="ingest"} 12.34
+      const line = text.split('\n').find((l) => /^process_cpu_seconds_total[{ ]/.test(l));
+      if (!line) throw new Error(`${main}: no process_cpu_seconds_total on /metrics`);
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
     },
   };
 }

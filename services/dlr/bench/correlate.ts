@@ -4,6 +4,7 @@
 //   2. one receipt per message (a third of them with the id in hex, 1 in 10 UNDELIV) is published at once;
 //      rate = receipts / (last final status - first receipt published), with p50/p99 of publish -> status;
 //   3. the attempt rows are counted in ClickHouse until every one is there.
+// Each phase also prints dlr's CPU per message (its process_cpu_seconds_total, over the phase).
 //   pnpm --filter @tern/dlr bench --messages 20000
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -86,6 +87,12 @@ async function main(): Promise<void> {
         }),
       });
     });
+    let cpuBefore = await service.cpuSeconds();
+    const cpuMsPer = async (count: number) => {
+      const cpu = (await service.cpuSeconds()) - cpuBefore;
+      cpuBefore += cpu;
+      return +((cpu * 1000) / count).toFixed(3);
+    };
     let started = Date.now();
     await publishValues(topics.submitted, submissions);
     await waitFor('every SUBMITTED', () => submittedAt.size >= total, 600_000, 50);
@@ -95,6 +102,7 @@ async function main(): Promise<void> {
       messages: total,
       seconds: +(submitMs / 1000).toFixed(2),
       perSecond: Math.round(total / (submitMs / 1000)),
+      cpuMsPerSubmission: await cpuMsPer(total),
     });
 
     const receipts = submissions.map((s, i): events.DeliveryReceipt => ({
@@ -121,6 +129,8 @@ async function main(): Promise<void> {
       perSecond: Math.round(total / (ms / 1000)),
       p50Ms: quantile(latencies, 0.5),
       p99Ms: quantile(latencies, 0.99),
+      // Until the last final status: the attempt rows' inserts may still be on their way.
+      cpuMsPerReceipt: await cpuMsPer(total),
     });
     const rows = await waitFor(
       'every attempt row',

@@ -22,7 +22,7 @@ import { events, sms } from '@tern/contracts';
 import { encodeValue, ensureTopics, topics } from '@tern/kafka';
 import { readTlvString, shortMessageBody, SmppSession, Status, Tlv, type ShortMessageBody } from '@tern/smpp';
 import { createLogger } from '@tern/telemetry';
-import { infraFromEnv, startServiceProcess, uniqueName, waitFor } from '@tern/testing';
+import { infraFromEnv, startServiceProcess, uniqueName, waitFor, type ServiceProcess } from '@tern/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { eventSigningInput, signEvent } from '../src/domain/event-signature';
 import { PlainClient, tenantsFile, type TestTenant } from '../test/client';
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
     if (paths.includes('http-batch')) await httpSend(httpPort, tenant, run, batchSize);
     if (paths.includes('smpp')) await smppSubmit(smppPort, kafka, tenant);
     if (paths.includes('kafka')) await kafkaIntake(kafka, tenant, run);
-    if (paths.includes('status')) await statusView(client, kafka, tenant, run, service.httpPort);
+    if (paths.includes('status')) await statusView(client, kafka, tenant, run, service);
   } finally {
     client.close();
     await service.stop();
@@ -388,15 +388,6 @@ async function kafkaIntake(kafka: Kafka, tenant: TestTenant, run: string): Promi
   await consumer.disconnect();
 }
 
-/** The service's own CPU seconds so far (user + system), from /metrics on its health port. */
-async function cpuSecondsOf(httpPort: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  // process_cpu_seconds_total{service="ingest"} 12.34
-  const line = text.split('\n').find((l) => /^process_cpu_seconds_total[{ ]/.test(l));
-  if (!line) throw new Error('no process_cpu_seconds_total on /metrics');
-  return Number(line.slice(line.lastIndexOf(' ') + 1));
-}
-
 /** A message's statuses in the order the pipeline publishes them. */
 const PIPELINE_STATUSES = [
   sms.MessageStatus.MESSAGE_STATUS_ACCEPTED,
@@ -410,7 +401,7 @@ async function statusView(
   kafka: Kafka,
   tenant: TestTenant,
   run: string,
-  httpPort: number,
+  service: ServiceProcess,
 ): Promise<void> {
   const publishedAt = new Map<string, number>();
   const latencies: number[] = [];
@@ -423,7 +414,7 @@ async function statusView(
   // apart, as a pipeline that keeps up writes them, not side by side in one fetch.
   const group = 500 / PIPELINE_STATUSES.length;
   const groups = Math.ceil(messages / group);
-  const cpuBefore = await cpuSecondsOf(httpPort);
+  const cpuBefore = await service.cpuSeconds();
   const started = performance.now();
   for (let step = 0; step < groups + PIPELINE_STATUSES.length - 1; step++) {
     const records = [];
@@ -454,7 +445,7 @@ async function statusView(
     600_000,
     5,
   );
-  const cpu = (await cpuSecondsOf(httpPort)) - cpuBefore;
+  const cpu = (await service.cpuSeconds()) - cpuBefore;
   report('status', count, performance.now() - started, latencies, {
     latencyIs: `sms.status publish to StreamStatus arrival, published at ${statusRate}/s, four per message`,
     ingestCpuMsPerEvent: +((cpu * 1000) / count).toFixed(3),
