@@ -3,9 +3,14 @@ import { execOrThrow, LeasedSchedule, redisScript } from '@tern/redis';
 import type { Redis } from 'ioredis';
 import { smscIdReadings } from './domain/smsc-id';
 
-export interface PartRef {
+/** An attempt: a message's submission to one channel. */
+export interface AttemptRef {
   messageId: string;
   attempt: number;
+}
+
+/** One part of an attempt (a segment of a multipart message, with an SMSC id of its own). */
+export interface PartRef extends AttemptRef {
   part: number;
 }
 
@@ -48,18 +53,23 @@ return found
 `;
 
 /**
- * A receipt: KEYS = its id keys (one per reading), then its unmatched keys (same count), then the unmatched
- * set. ARGV = receipt, keep seconds, report time, unmatched member. Returns the part reference of its
- * submission, or keeps the receipt for it and returns false.
+ * A receipt: KEYS = the unmatched set, its handset's set of unmatched receipts, then its id keys (one per
+ * reading), then its unmatched keys (same count). ARGV = receipt, keep seconds, report time, unmatched
+ * member, SMSC id ('' when the receipt names no handset). Returns the part reference of its submission, or
+ * keeps the receipt for it and returns false.
  */
 const MATCH_OR_KEEP = `
-local readings = (#KEYS - 1) / 2
-for i = 1, readings do
+local readings = (#KEYS - 2) / 2
+for i = 3, readings + 2 do
   local ref = redis.call('GET', KEYS[i])
   if ref then return ref end
 end
-for i = readings + 1, 2 * readings do redis.call('SET', KEYS[i], ARGV[1], 'EX', ARGV[2], 'NX') end
-redis.call('ZADD', KEYS[#KEYS], ARGV[3], ARGV[4])
+for i = readings + 3, #KEYS do redis.call('SET', KEYS[i], ARGV[1], 'EX', ARGV[2], 'NX') end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+if ARGV[5] ~= '' then
+  redis.call('SADD', KEYS[2], ARGV[5])
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
 return false
 `;
 
@@ -162,35 +172,40 @@ export class AttemptLedger {
   }
 
   /**
-   * The part a receipt belongs to; when its submission is not known (yet), the receipt is kept for it, to be
-   * reported unmatched at `reportAt` if it never comes, and undefined is returned.
+   * The part each receipt belongs to, in one round trip; a receipt whose submission is not known (yet) is
+   * kept for it, to be reported unmatched at its `reportAt` if it never comes, and gets undefined.
    */
-  async matchOrKeep(receipt: events.DeliveryReceipt, reportAt: number): Promise<PartRef | undefined> {
-    const readings = smscIdReadings(receipt.smscMessageId);
-    // Under every reading: the submission will name it in its own base, whichever that is.
-    const keys = [
-      ...readings.map((r) => idKey(receipt.channelId, r)),
-      ...readings.map((r) => pendingKey(receipt.channelId, r)),
-      UNMATCHED,
-    ];
-    const value = Buffer.from(events.DeliveryReceipt.encode(receipt).finish()).toString('base64');
-    const ref = (await this.matchOrKeepScript.run(
-      keys.length,
-      ...keys,
-      value,
-      KEEP_SECONDS,
-      reportAt,
-      unmatchedMember(receipt),
-    )) as string | null;
-    if (!ref) {
-      if (receipt.handset) {
-        const key = handsetReceiptsKey(receipt.channelId, receipt.handset);
-        await execOrThrow(this.redis.pipeline().sadd(key, receipt.smscMessageId).expire(key, KEEP_SECONDS));
-      }
-      return undefined;
+  async matchOrKeep(
+    receipts: readonly { receipt: events.DeliveryReceipt; reportAt: number }[],
+  ): Promise<(PartRef | undefined)[]> {
+    const pipeline = this.redis.pipeline();
+    for (const { receipt, reportAt } of receipts) {
+      const readings = smscIdReadings(receipt.smscMessageId);
+      // Under every reading: the submission will name it in its own base, whichever that is.
+      const keys = [
+        UNMATCHED,
+        handsetReceiptsKey(receipt.channelId, receipt.handset),
+        ...readings.map((r) => idKey(receipt.channelId, r)),
+        ...readings.map((r) => pendingKey(receipt.channelId, r)),
+      ];
+      const value = Buffer.from(events.DeliveryReceipt.encode(receipt).finish()).toString('base64');
+      this.matchOrKeepScript.queue(
+        pipeline,
+        keys.length,
+        ...keys,
+        value,
+        KEEP_SECONDS,
+        reportAt,
+        unmatchedMember(receipt),
+        receipt.handset ? receipt.smscMessageId : '',
+      );
     }
-    const [messageId = '', attempt = '0', part = '0'] = ref.split('|');
-    return { messageId, attempt: Number(attempt), part: Number(part) };
+    const refs = (await execOrThrow(pipeline)) as (string | null)[];
+    return refs.map((ref) => {
+      if (!ref) return undefined;
+      const [messageId = '', attempt = '0', part = '0'] = ref.split('|');
+      return { messageId, attempt: Number(attempt), part: Number(part) };
+    });
   }
 
   /**
@@ -236,52 +251,71 @@ export class AttemptLedger {
     await execOrThrow(pipeline);
   }
 
-  /** Records a part's final outcome unless one was recorded; returns the submission and every part's outcome. */
-  async partDone(
-    ref: PartRef,
-    outcome: string,
-  ): Promise<{ submission: events.SubmitResult; parts: Map<number, string> } | undefined> {
-    const key = attemptKey(ref.messageId, ref.attempt);
-    await this.redis.hsetnx(key, `part:${ref.part}`, outcome);
-    const all = await this.redis.hgetall(key);
-    if (!all['submission']) return undefined;
-    const parts = new Map<number, string>();
-    for (const [field, value] of Object.entries(all)) {
-      if (field.startsWith('part:')) parts.set(Number(field.slice(5)), value);
+  /**
+   * Records each part's final outcome unless one was recorded, in one round trip, in order; returns for each
+   * its submission and every part's outcome recorded by then (undefined when the attempt is not known).
+   */
+  async partsDone(
+    outcomes: readonly { ref: PartRef; outcome: string }[],
+  ): Promise<({ submission: events.SubmitResult; parts: Map<number, string> } | undefined)[]> {
+    const pipeline = this.redis.pipeline();
+    for (const { ref, outcome } of outcomes) {
+      const key = attemptKey(ref.messageId, ref.attempt);
+      pipeline.hsetnx(key, `part:${ref.part}`, outcome).hgetall(key);
     }
-    return {
-      submission: events.SubmitResult.decode(Buffer.from(all['submission'], 'base64')),
-      parts,
-    };
+    const replies = await execOrThrow(pipeline);
+    return outcomes.map((_, i) => {
+      const all = replies[2 * i + 1] as Record<string, string>;
+      if (!all['submission']) return undefined;
+      const parts = new Map<number, string>();
+      for (const [field, value] of Object.entries(all)) {
+        if (field.startsWith('part:')) parts.set(Number(field.slice(5)), value);
+      }
+      return {
+        submission: events.SubmitResult.decode(Buffer.from(all['submission'], 'base64')),
+        parts,
+      };
+    });
   }
 
   /**
-   * The right to report the attempt's receipt outcome, with whether its receipt had been reported missing
-   * before (a retry was asked for then); refused when it is written, or being written by another taker. The
-   * taker calls `reported` once the report is written, or `releaseReport` when it could not be; a taker that
-   * died between is replaced after REPORT_STALE_MS.
+   * The right to report each attempt's receipt outcome, in one round trip, with whether its receipt had
+   * been reported missing before (a retry was asked for then); refused when it is written, or being written
+   * by another taker. The taker calls `reported` once the report is written, or `releaseReports` when it
+   * could not be; a taker that died between is replaced after REPORT_STALE_MS.
    */
-  async claimReport(messageId: string, attempt: number): Promise<ReportClaim> {
-    const [state, afterMissed] = (await this.claimReportScript.run(
-      attemptKey(messageId, attempt),
-      AWAITING,
-      `${messageId}|${attempt}`,
-      Date.now(),
-      REPORT_STALE_MS,
-    )) as [number, number];
-    return state === 1
-      ? { taken: true, afterMissed: afterMissed === 1 }
-      : { taken: false, writing: state === 2 };
+  async claimReports(attempts: readonly AttemptRef[]): Promise<ReportClaim[]> {
+    const pipeline = this.redis.pipeline();
+    const now = Date.now();
+    for (const { messageId, attempt } of attempts) {
+      this.claimReportScript.queue(
+        pipeline,
+        attemptKey(messageId, attempt),
+        AWAITING,
+        `${messageId}|${attempt}`,
+        now,
+        REPORT_STALE_MS,
+      );
+    }
+    const replies = (await execOrThrow(pipeline)) as [number, number][];
+    return replies.map(([state, afterMissed]) =>
+      state === 1 ? { taken: true, afterMissed: afterMissed === 1 } : { taken: false, writing: state === 2 },
+    );
   }
 
-  /** The attempt's receipt outcome is written (in Kafka): later receipts of it change nothing. */
-  async reported(messageId: string, attempt: number): Promise<void> {
-    await this.redis.hset(attemptKey(messageId, attempt), 'reported', 'done');
+  /** These attempts' receipt outcomes are written (in Kafka): later receipts of them change nothing. */
+  async reported(attempts: readonly AttemptRef[]): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    for (const { messageId, attempt } of attempts)
+      pipeline.hset(attemptKey(messageId, attempt), 'reported', 'done');
+    await execOrThrow(pipeline);
   }
 
-  /** The report could not be written: the redelivered receipt takes it again at once. */
-  async releaseReport(messageId: string, attempt: number): Promise<void> {
-    await this.redis.hdel(attemptKey(messageId, attempt), 'reported');
+  /** The reports could not be written: the redelivered receipts take them again at once. */
+  async releaseReports(attempts: readonly AttemptRef[]): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    for (const { messageId, attempt } of attempts) pipeline.hdel(attemptKey(messageId, attempt), 'reported');
+    await execOrThrow(pipeline);
   }
 
   /**

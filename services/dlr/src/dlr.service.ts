@@ -24,6 +24,11 @@ const CALLBACK_FETCH_GATHER_MS = 50;
  * more than the fetches of one linger, so a partition is not paused waiting for an insert.
  */
 const WRITES_IN_FLIGHT = 16;
+/**
+ * Receipts per call at most: a fetch is cut into calls that overlap, TERN_DLR_IN_FLIGHT receipts in all per
+ * partition, so one slow round trip does not hold the rest of the fetch.
+ */
+const RECEIPTS_PER_CALL = 50;
 
 /**
  * Wires dlr: submissions and receipts into the attempt ledger, statuses, retries and attempt records out;
@@ -76,8 +81,12 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
         partitionsInParallel: 6,
         gatherMs: options.gatherMs,
       });
-    // Keyed by channel: receipts are independent of each other; the ledger makes each part count once.
-    const receiptsConsumer = consumer('receipts', { keyOrdered: false });
+    // Keyed by channel: receipts are independent of each other; the ledger makes each part count once. A
+    // call takes a part of a fetch, so the ledger's round trips are per call, not per receipt.
+    const receiptsConsumer = consumer('receipts', {
+      keyOrdered: false,
+      concurrency: Math.ceil(config.inFlight / RECEIPTS_PER_CALL),
+    });
     const correlator = new ReceiptCorrelator(
       new AttemptLedger(redis),
       this.kafka.producer(),
@@ -111,7 +120,9 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
       consumer('submitted', { keyOrdered: true }).on(topics.submitted, ({ value }) =>
         correlator.submitted(value),
       ),
-      receiptsConsumer.on(topics.dlr, ({ value }) => correlator.receipt(value)),
+      receiptsConsumer.onBatch(topics.dlr, (records) => correlator.receipts(records.map((r) => r.value)), {
+        maxRecords: RECEIPTS_PER_CALL,
+      }),
       // A fetch's records at a time, up to an insert's worth, committed once their rows are stored; the
       // reported conversions too, the other figures the routing weights are made of.
       consumer('attempts', { keyOrdered: false, concurrency: WRITES_IN_FLIGHT })

@@ -10,7 +10,7 @@ import {
 import { RECEIPT_FORWARD_LAG_MS, type ReceiptPresence } from '@tern/redis';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import { Counter } from 'prom-client';
-import type { AttemptLedger, PartRef } from './attempt-ledger';
+import type { AttemptLedger, AttemptRef, PartRef } from './attempt-ledger';
 import { attemptRecord, type AttemptEnding } from './domain/attempt-record';
 import { OUTCOMES, receiptOutcome, resolveParts, type ReceiptOutcome } from './domain/outcomes';
 import { OUTCOME_UNKNOWN } from '@tern/sms-domain';
@@ -45,6 +45,14 @@ const endings = new Counter({
   labelNames: ['country', 'status'],
   registers: [metricsRegistry],
 });
+
+/** An attempt whose parts' receipts resolved it, with the receipt that did. */
+interface Ending {
+  submission: events.SubmitResult;
+  message: events.SmsMessage;
+  resolved: ReceiptOutcome;
+  receipt: events.DeliveryReceipt;
+}
 
 export interface CorrelatorSettings {
   /**
@@ -117,28 +125,40 @@ export class ReceiptCorrelator {
       }),
       smscMessageIds: result.smscMessageIds,
     });
-    for (const { part, receipt } of waiting) {
-      await this.apply({ messageId: result.messageId, attempt: result.attempt, part }, receipt);
-      // Applied: forgotten now, not before (a crash in between leaves it for the redelivered submission).
-      await this.ledger.matched(receipt);
-    }
+    await this.applyKept(result, waiting);
   }
 
-  async receipt(receipt: events.DeliveryReceipt): Promise<void> {
-    // A delivery that finds no submission is looked at again soon, for an attempt in doubt to its handset.
-    const wait = adoptable(receipt)
-      ? Math.min(this.settings.inDoubtGraceMs, this.settings.unmatchedReceiptMs)
-      : this.settings.unmatchedReceiptMs;
-    const ref = await this.ledger.matchOrKeep(receipt, Date.now() + wait);
-    if (!ref) {
+  /**
+   * A fetch's receipts at a time (any channels, any order): each is joined to its part, or kept for a
+   * submission that has not come yet, and the attempts they end are reported, each once.
+   */
+  async receipts(batch: readonly events.DeliveryReceipt[]): Promise<void> {
+    const now = Date.now();
+    const refs = await this.ledger.matchOrKeep(
+      batch.map((receipt) => ({
+        receipt,
+        // A delivery that finds no submission is looked at again soon, for an attempt in doubt to its handset.
+        reportAt:
+          now +
+          (adoptable(receipt)
+            ? Math.min(this.settings.inDoubtGraceMs, this.settings.unmatchedReceiptMs)
+            : this.settings.unmatchedReceiptMs),
+      })),
+    );
+    const matched: { ref: PartRef; receipt: events.DeliveryReceipt }[] = [];
+    batch.forEach((receipt, i) => {
+      const ref = refs[i];
+      if (ref) {
+        matched.push({ ref, receipt });
+        return;
+      }
       receipts.inc({ outcome: 'unmatched' });
       this.log.info(
         { channelId: receipt.channelId, smscMessageId: receipt.smscMessageId },
         'receipt before its submission; kept',
       );
-      return;
-    }
-    await this.apply(ref, receipt);
+    });
+    await this.apply(matched);
   }
 
   private receiptWindow(result: events.SubmitResult, message: events.SmsMessage): number {
@@ -288,11 +308,7 @@ export class ReceiptCorrelator {
 
   /** Gives the attempt in doubt its receipt: the message's status follows what reached the handset. */
   private async adopt(inDoubt: events.SubmitResult, receipt: events.DeliveryReceipt): Promise<void> {
-    const waiting = await this.ledger.adoptInDoubt(inDoubt, receipt);
-    for (const { part, receipt: kept } of waiting) {
-      await this.apply({ messageId: inDoubt.messageId, attempt: inDoubt.attempt, part }, kept);
-      await this.ledger.matched(kept);
-    }
+    await this.applyKept(inDoubt, await this.ledger.adoptInDoubt(inDoubt, receipt));
     await this.ledger.resolvedInDoubt(inDoubt, handsetOf(receipt.handset));
     receipts.inc({ outcome: 'adopted' });
     this.log.info(
@@ -301,56 +317,86 @@ export class ReceiptCorrelator {
     );
   }
 
-  private async apply(ref: PartRef, receipt: events.DeliveryReceipt): Promise<void> {
-    const outcome = receiptOutcome(receipt.state, receipt.errorCode);
-    if (!outcome) {
+  /** Receipts that were kept for this attempt's submission, applied to it now that it is here. */
+  private async applyKept(
+    attempt: AttemptRef,
+    kept: readonly { part: number; receipt: events.DeliveryReceipt }[],
+  ): Promise<void> {
+    if (kept.length === 0) return;
+    await this.apply(kept.map(({ part, receipt }) => ({ ref: { ...attempt, part }, receipt })));
+    // Applied: forgotten now, not before (a crash in between leaves them for the redelivered submission).
+    await Promise.all(kept.map(({ receipt }) => this.ledger.matched(receipt)));
+  }
+
+  /**
+   * Receipts joined to their parts: each part's outcome recorded (the first receipt of a part wins), and each
+   * attempt whose parts are resolved reported once, all in a few round trips whatever their number.
+   */
+  private async apply(matched: readonly { ref: PartRef; receipt: events.DeliveryReceipt }[]): Promise<void> {
+    const final = matched.flatMap(({ ref, receipt }) => {
+      const outcome = receiptOutcome(receipt.state, receipt.errorCode);
+      if (outcome) return [{ ref, receipt, outcome: JSON.stringify(outcome) }];
       receipts.inc({ outcome: 'intermediate' });
-      return;
-    }
-    const recorded = await this.ledger.partDone(ref, JSON.stringify(outcome));
-    if (!recorded) return;
-    const { submission, parts } = recorded;
-    const message = submission.message;
-    const inPartOrder = [...parts.entries()].sort(([a], [b]) => a - b);
-    const resolved = resolveParts(
-      inPartOrder.map(([, stored]) => JSON.parse(stored) as ReceiptOutcome),
-      Math.max(1, submission.smscMessageIds.length),
-    );
-    if (!resolved || !message) {
-      receipts.inc({ outcome: resolved ? 'duplicate' : 'applied' });
-      return;
-    }
+      return [];
+    });
+    if (final.length === 0) return;
+    const recorded = await this.ledger.partsDone(final);
+    // One report per attempt: a later receipt of an attempt resolved earlier in the call is a duplicate.
+    const ended = new Map<string, Ending>();
+    final.forEach(({ receipt }, i) => {
+      const known = recorded[i];
+      if (!known) return; // its submission's record expired: nothing to report on
+      const { submission, parts } = known;
+      const message = submission.message;
+      const inPartOrder = [...parts.entries()].sort(([a], [b]) => a - b);
+      const resolved = resolveParts(
+        inPartOrder.map(([, stored]) => JSON.parse(stored) as ReceiptOutcome),
+        Math.max(1, submission.smscMessageIds.length),
+      );
+      const attemptId = `${submission.messageId}|${submission.attempt}`;
+      if (!resolved || !message || ended.has(attemptId)) {
+        receipts.inc({ outcome: resolved ? 'duplicate' : 'applied' });
+        return;
+      }
+      ended.set(attemptId, { submission, message, resolved, receipt });
+    });
+    if (ended.size === 0) return;
     // Parts of one message can resolve on two instances at once, and a receipt can be handled by two at once
     // (a rebalance overlap: the partition's old owner still at it): one claim, one report. A receipt whose
     // report another is writing is not done until that report is written: the other may stop, or lose its
     // partition, before it writes, and this record would be committed with nothing reported. A report taken
     // but never confirmed written (dlr died before the producer's flush) is taken again once stale; its
     // readers (status order, callbacks by event id, attempt rows by version) take it once.
-    const claim = await this.ledger.claimReport(submission.messageId, submission.attempt);
-    if (!claim.taken) {
-      if (claim.writing)
-        throw new TransientError('the receipt outcome of this attempt is being reported by another run');
-      receipts.inc({ outcome: 'duplicate' });
-      return;
-    }
+    const endings = [...ended.values()];
+    const claims = await this.ledger.claimReports(endings.map(({ submission }) => submission));
+    const taken: (Ending & { afterMissed: boolean })[] = [];
+    let writtenElsewhere = false;
+    claims.forEach((claim, i) => {
+      if (claim.taken) taken.push({ ...endings[i]!, afterMissed: claim.afterMissed });
+      else if (claim.writing) writtenElsewhere = true;
+      else receipts.inc({ outcome: 'duplicate' });
+    });
+    const attempts = taken.map(({ submission }) => submission);
     try {
-      await this.report(submission, message, resolved, receipt, claim.afterMissed);
+      await Promise.all(taken.map((ending) => this.report(ending)));
     } catch (error) {
-      // Not written: the redelivered receipt must be able to take it again at once.
-      await this.ledger.releaseReport(submission.messageId, submission.attempt);
+      // Not written: the redelivered receipts must be able to take them again at once.
+      await this.ledger.releaseReports(attempts);
       throw error;
     }
-    await this.ledger.reported(submission.messageId, submission.attempt);
-    receipts.inc({ outcome: 'applied' });
+    if (attempts.length > 0) await this.ledger.reported(attempts);
+    receipts.inc({ outcome: 'applied' }, taken.length);
+    if (writtenElsewhere)
+      throw new TransientError('the receipt outcome of an attempt is being reported by another run');
   }
 
-  private async report(
-    submission: events.SubmitResult,
-    message: events.SmsMessage,
-    resolved: ReceiptOutcome,
-    receipt: events.DeliveryReceipt,
-    missed: boolean,
-  ): Promise<void> {
+  private async report({
+    submission,
+    message,
+    resolved,
+    receipt,
+    afterMissed,
+  }: Ending & { afterMissed: boolean }): Promise<void> {
     // When the receipt reached us: the receipt's own done date has minutes only (YYMMDDhhmm), too coarse for
     // latencies of seconds, and no SMSC reports a delivery before it happened.
     const doneAt = receipt.receivedAt ?? receipt.doneDate ?? new Date();
@@ -373,10 +419,10 @@ export class ReceiptCorrelator {
         receiptState: receipt.state,
         errorCode: receipt.errorCode,
         // A late receipt after a missing-receipt report: the later version supersedes that row.
-        version: missed ? 2 : 1,
+        version: afterMissed ? 2 : 1,
       }),
       // After a missing-receipt report the retry was already asked for.
-      resolved.reason.retryable && !missed
+      resolved.reason.retryable && !afterMissed
         ? this.requestRetry(submission, message, resolved.reason)
         : undefined,
     ]);

@@ -387,14 +387,25 @@ describe('dlr', () => {
 
   it('reports a receipt whose report another run took and never wrote (it stopped, or lost its partition)', async () => {
     const sub = submission(['6000002']);
-    await publishValues(topics.submitted, [sub]);
+    const beside = submission(['6000003']);
+    await publishValues(topics.submitted, [sub, beside]);
     await submittedSeen(sub.messageId);
+    await submittedSeen(beside.messageId);
     // As a dlr instance leaves it that took the report, then lost the partition before writing it: the
-    // receipt redelivered to this one waits for that report, and writes it when it never comes.
-    await redis.hset(`tern:dlr:attempt:${sub.messageId}:1`, 'reported', `pending:${Date.now()}`);
-    await publishValues(topics.dlr, [receipt('6000002', S.RECEIPT_STATE_DELIVRD)]);
+    // receipt redelivered to this one waits for that report, and writes it when it never comes (5 s after it
+    // was taken, here 8 s from now).
+    await redis.hset(`tern:dlr:attempt:${sub.messageId}:1`, 'reported', `pending:${Date.now() + 3000}`);
+    await publishValues(topics.dlr, [
+      receipt('6000002', S.RECEIPT_STATE_DELIVRD),
+      receipt('6000003', S.RECEIPT_STATE_DELIVRD),
+    ]);
+    // The receipt fetched with it does not wait: its attempt is reported at once (in less than the 5 s after
+    // which a report taken and not written is taken again), while the other is still held.
+    await waitFor('DELIVERED beside it', () => finalOf(beside.messageId).length === 1, 4000);
+    expect(finalOf(sub.messageId)).toEqual([]);
     await waitFor('DELIVERED', () => finalOf(sub.messageId).length === 1, 30_000);
     expect(finalOf(sub.messageId).map((s) => s.status)).toEqual([sms.MessageStatus.MESSAGE_STATUS_DELIVERED]);
+    expect(finalOf(beside.messageId)).toHaveLength(1);
   });
 
   it('fails a multipart message on its failed part, with the first error, and asks for a retry', async () => {
