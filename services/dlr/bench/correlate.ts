@@ -15,11 +15,13 @@ import { events, sms } from '@tern/contracts';
 import { topics, type TopicDef } from '@tern/kafka';
 import {
   closeTestProducer,
+  deleteNamespaceTopics,
   ensurePlatformTopics,
   followTopics,
   infraFromEnv,
   publishValues,
   startServiceProcess,
+  TOPIC_NAMESPACE_ENV,
   uniqueName,
   waitFor,
 } from '@tern/testing';
@@ -35,6 +37,8 @@ async function main(): Promise<void> {
   const run = uniqueName('dlbench');
   const database = `bench_${run.replace(/-/g, '_')}`;
   const channelId = `bench-${run}`;
+  // Topics of its own (deleted at the end): a local platform's dlr would otherwise read the bench's records.
+  process.env[TOPIC_NAMESPACE_ENV] = run;
   await ensurePlatformTopics();
 
   const submittedAt = new Map<string, number>();
@@ -148,6 +152,7 @@ async function main(): Promise<void> {
     await service.stop();
     await stop();
     await closeTestProducer();
+    await deleteNamespaceTopics(run);
     await clickhouse.command(sql`DROP DATABASE IF EXISTS ${identifier(database)}`);
     await clickhouse.close();
   }

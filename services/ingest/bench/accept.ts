@@ -19,10 +19,19 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hashPassword } from '@tern/config';
 import { events, sms } from '@tern/contracts';
-import { encodeValue, ensureTopics, topics } from '@tern/kafka';
+import { encodeValue, topics } from '@tern/kafka';
 import { readTlvString, shortMessageBody, SmppSession, Status, Tlv, type ShortMessageBody } from '@tern/smpp';
-import { createLogger } from '@tern/telemetry';
-import { infraFromEnv, startServiceProcess, uniqueName, waitFor, type ServiceProcess } from '@tern/testing';
+import {
+  deleteNamespaceTopics,
+  ensurePlatformTopics,
+  infraFromEnv,
+  startServiceProcess,
+  testTopic,
+  TOPIC_NAMESPACE_ENV,
+  uniqueName,
+  waitFor,
+  type ServiceProcess,
+} from '@tern/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { eventSigningInput, signEvent } from '../src/domain/event-signature';
 import { PlainClient, tenantsFile, type TestTenant } from '../test/client';
@@ -85,9 +94,11 @@ async function main(): Promise<void> {
     ],
   };
   const file = tenantsFile([tenant]);
-  const logger = createLogger({ service: 'ingest-bench', level: 'error' });
   const kafka = new Kafka({ clientId: run, brokers: infra.kafkaBrokers, logLevel: logLevel.NOTHING });
-  await ensureTopics(kafka, [topics.sendEvents, topics.accepted, topics.status], logger);
+  // Topics of its own (deleted at the end): it reads none of a local platform's records, and the platform
+  // none of its own.
+  process.env[TOPIC_NAMESPACE_ENV] = run;
+  await ensurePlatformTopics();
   const service = await startServiceProcess(join(__dirname, '..', 'dist', 'main.js'), {
     ...file.env,
     TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
@@ -97,8 +108,6 @@ async function main(): Promise<void> {
     TERN_API_HTTP_PORT: '0',
     TERN_SMPP_PORT: '0',
     TERN_SMPP_TLS_PORT: '0',
-    // One deployment name across runs: its intake group reads the topic's history once, not every run.
-    TERN_INGEST_DEPLOYMENT: 'bench',
   });
   const grpcPort = await waitFor(
     'the gRPC port',
@@ -120,6 +129,7 @@ async function main(): Promise<void> {
   } finally {
     client.close();
     await service.stop();
+    await deleteNamespaceTopics(run);
   }
 }
 
@@ -319,7 +329,7 @@ async function smppSubmit(port: number, kafka: Kafka, tenant: TestTenant): Promi
       publishedAt.set(messageId, Date.now());
       return statusRecord(messageId, tenant.id);
     });
-    await producer.send({ topic: topics.status.name, messages: records });
+    await producer.send({ topic: testTopic(topics.status).name, messages: records });
     await new Promise((resolve) => setTimeout(resolve, (500 / statusRate) * 1000));
   }
   await waitFor('every receipt', () => receiptLatencies.length >= ids.length, 600_000, 20);
@@ -335,7 +345,7 @@ async function kafkaIntake(kafka: Kafka, tenant: TestTenant, run: string): Promi
   const latencies: number[] = [];
   const consumer = kafka.consumer({ groupId: `${run}-watch` });
   await consumer.connect();
-  await consumer.subscribe({ topic: topics.accepted.name, fromBeginning: false });
+  await consumer.subscribe({ topic: testTopic(topics.accepted).name, fromBeginning: false });
   let joined = false;
   consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
   await consumer.run({
@@ -378,7 +388,7 @@ async function kafkaIntake(kafka: Kafka, tenant: TestTenant, run: string): Promi
       records.push({ key: `${tenant.id}-${i % 12}`, value, timestamp: String(Date.now()) });
       sentAt.set(message.clientReference, Date.now());
     }
-    await producer.send({ topic: topics.sendEvents.name, messages: records });
+    await producer.send({ topic: testTopic(topics.sendEvents).name, messages: records });
   }
   await waitFor('every event accepted', () => latencies.length >= total, 600_000, 50);
   report('kafka', total, performance.now() - started, latencies, {
@@ -427,7 +437,7 @@ async function statusView(
         publishedAt.set(`${messageId}/${status}`, Date.now());
       }
     }
-    await producer.send({ topic: topics.status.name, messages: records });
+    await producer.send({ topic: testTopic(topics.status).name, messages: records });
     // Paced like a steady pipeline, not one burst.
     await new Promise((resolve) => setTimeout(resolve, (records.length / statusRate) * 1000));
   }
