@@ -90,7 +90,14 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       fromBeginning: config.newGroupStartsAt === 'earliest',
     });
     statusView.onBatch(topics.status, (records) =>
-      messages.apply(records.map(({ value, partition, offset }) => ({ event: value, partition, offset }))),
+      messages.apply(
+        records.map(({ value, rawValue, partition, offset }) => ({
+          event: value,
+          raw: rawValue,
+          partition,
+          offset,
+        })),
+      ),
     );
     // The public intake topics, for enterprises' own producers: sends and conversions.
     const intake = this.kafka.consumer({

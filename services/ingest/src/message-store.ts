@@ -45,6 +45,8 @@ return 1
 /** A `sms.status` record to apply, with where it was read. */
 export interface StatusRecord {
   event: sms.StatusEvent;
+  /** The event's bytes as published: what its stream entry carries (not encoded again). */
+  raw: Buffer;
   partition: number;
   offset: string;
 }
@@ -142,11 +144,7 @@ export class MessageStore {
         found[i]?.rank,
         events.map((r) => r.event),
       );
-      const args = events.flatMap(({ event, offset }) => [
-        offset,
-        statusRank(event),
-        Buffer.from(sms.StatusEvent.encode(event).finish()),
-      ]);
+      const args = events.flatMap(({ event, raw, offset }) => [offset, statusRank(event), raw]);
       const tenantId = found[i]?.stored.tenantId ?? events[0]!.event.tenantId;
       this.applyEvents.queue(
         pipeline,

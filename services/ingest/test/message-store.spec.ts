@@ -18,6 +18,7 @@ const event = (messageId: string, status: sms.MessageStatus, extra: Partial<sms.
 });
 const at = (offset: number, e: sms.StatusEvent): StatusRecord => ({
   event: e,
+  raw: Buffer.from(sms.StatusEvent.encode(e).finish()),
   partition: 0,
   offset: `${offset}`,
 });
