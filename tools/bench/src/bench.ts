@@ -7,6 +7,8 @@
 //   ./tern bench [--rate 2500 | --rate 0 (as fast as it goes)] [--duration 60] [--mix otp=1,transactional=1]
 //                [--batch 100 | --batch 1 (unary SendMessage)] [--in-flight 8] [--out .local/bench]
 //                [--status-stream batches | single (StreamStatus, one event per response)]
+//                [--background marketing=100000: that backlog sent as fast as it is taken, from the start, while
+//                 the messages above are sent; latencies are printed per kind too]
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,6 +17,7 @@ import { FINAL_STATUSES, grpcMethod, sms } from '@tern/contracts';
 import {
   cpuSeconds,
   cpuTicksOfStat,
+  parseBackground,
   parseMix,
   percentiles,
   subscriberNumber,
@@ -38,6 +41,7 @@ const { values } = parseArgs({
     'in-flight': { type: 'string', default: '8' },
     // How statuses are read: StreamStatusBatches (batches) or StreamStatus, one event per response (single).
     'status-stream': { type: 'string', default: 'batches' },
+    background: { type: 'string' },
     drain: { type: 'string', default: '180' },
     // The bench world's numbers: 7 subscriber digits after 659 (Singtel in scenarios/bench.yaml), below
     // 6599 (not assigned in Singapore's plan).
@@ -53,6 +57,7 @@ const DURATION_S = Number(values.duration);
 const BATCH = Math.max(1, Number(values.batch));
 const IN_FLIGHT = Math.max(1, Number(values['in-flight']));
 const MIX = parseMix(values.mix);
+const BACKGROUND = values.background === undefined ? undefined : parseBackground(values.background);
 const TYPES: Record<MessageKind, sms.MessageType> = {
   otp: sms.MessageType.MESSAGE_TYPE_OTP,
   transactional: sms.MessageType.MESSAGE_TYPE_TRANSACTIONAL,
@@ -62,6 +67,8 @@ const TYPES: Record<MessageKind, sms.MessageType> = {
 /** What became of one message, each time in epoch ms as seen here. */
 interface Tracked {
   kind: MessageKind;
+  /** One of the --background backlog. */
+  background: boolean;
   calledAt: number;
   acceptedAt?: number;
   refused?: string;
@@ -123,6 +130,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 class Bench {
   readonly messages: Tracked[] = [];
+  /** Messages asked for so far (their indexes in `messages`, in call order). */
+  private asked = 0;
   /** Destination digits (as the SMSC sees them) -> index in `messages`. */
   private readonly byNumber = new Map<string, number>();
   private readonly run = Date.now().toString(36);
@@ -219,11 +228,10 @@ class Bench {
     return reference.startsWith(prefix) ? Number(reference.slice(prefix.length)) : undefined;
   }
 
-  private request(i: number): sms.SendMessageRequest {
-    const kind = MIX[i % MIX.length]!;
+  private request(i: number, kind: MessageKind, background: boolean): sms.SendMessageRequest {
     const number = subscriberNumber(values.prefix, 7, this.offset, i, this.space);
     this.byNumber.set(number, i);
-    this.messages[i] = { kind, calledAt: Date.now(), submits: 0 };
+    this.messages[i] = { kind, background, calledAt: Date.now(), submits: 0 };
     const code = String(100_000 + (i % 900_000));
     return sms.SendMessageRequest.fromPartial({
       to: `+${number}`,
@@ -239,12 +247,20 @@ class Bench {
     });
   }
 
-  /** One call of `count` messages from index `first`; what it answers is recorded per message. */
-  async send(first: number, count: number): Promise<void> {
-    const requests = Array.from({ length: count }, (_, k) => this.request(first + k));
+  /**
+   * One call of `count` messages: of the mix's kinds in turn, or of the background's kind; what it answers
+   * is recorded per message.
+   */
+  async send(count: number, background?: MessageKind): Promise<void> {
+    const first = this.asked;
+    this.asked += count;
+    const requests = Array.from({ length: count }, (_, k) =>
+      this.request(first + k, background ?? MIX[(first + k) % MIX.length]!, background !== undefined),
+    );
     const started = Date.now();
     try {
-      if (BATCH === 1) {
+      // The background is a bulk sender's: SendBatch whatever --batch says.
+      if (BATCH === 1 && background === undefined) {
         const r = await new Promise<sms.SendMessageResponse>((resolve, reject) =>
           this.client.sendMessage(requests[0]!, this.metadata, (e, res) => (e ? reject(e) : resolve(res!))),
         );
@@ -304,7 +320,7 @@ async function drive(bench: Bench): Promise<{ startedAt: number; endedAt: number
     const due = RATE > 0 ? Math.floor(((Date.now() - startedAt) * RATE) / 1000) : Infinity;
     while (next < due && inFlight.size < IN_FLIGHT) {
       const count = RATE > 0 ? Math.min(BATCH, due - next) : BATCH;
-      const call = bench.send(next, count).finally(() => inFlight.delete(call));
+      const call = bench.send(count).finally(() => inFlight.delete(call));
       inFlight.add(call);
       next += count;
     }
@@ -314,6 +330,23 @@ async function drive(bench: Bench): Promise<{ startedAt: number; endedAt: number
   }
   await Promise.all(inFlight);
   return { startedAt, endedAt: Date.now() };
+}
+
+/** How the background backlog is sent: as a bulk sender does, SendBatch of 100, 8 calls at once. */
+const BACKGROUND_BATCH = 100;
+const BACKGROUND_IN_FLIGHT = 8;
+
+/** The background backlog: `count` messages of one kind, as fast as the API takes them. */
+async function sendBackground(bench: Bench, { kind, count }: { kind: MessageKind; count: number }) {
+  let left = count;
+  const caller = async () => {
+    while (left > 0) {
+      const n = Math.min(BACKGROUND_BATCH, left);
+      left -= n;
+      await bench.send(n, kind);
+    }
+  };
+  await Promise.all(Array.from({ length: BACKGROUND_IN_FLIGHT }, caller));
 }
 
 /** Finished attempt rows of this run's tenant in ClickHouse, counted once per message. */
@@ -387,7 +420,13 @@ async function main(): Promise<void> {
       await sleep(1000);
     }
   })();
+  if (BACKGROUND)
+    process.stderr.write(
+      `[bench] and from the start a backlog of ${BACKGROUND.count} ${BACKGROUND.kind} messages, as fast as taken\n`,
+    );
+  const background = BACKGROUND ? sendBackground(bench, BACKGROUND) : Promise.resolve();
   const { startedAt, endedAt } = await drive(bench);
+  await background;
   const accepted = bench.messages.filter((m) => m.acceptedAt !== undefined);
   process.stderr.write(`[bench] sent ${bench.messages.length}, accepted ${accepted.length}; draining\n`);
 
@@ -432,6 +471,16 @@ async function main(): Promise<void> {
     return { count: p.count, p50: round(p.p50), p95: round(p.p95), p99: round(p.p99), max: round(p.max) };
   };
   const wall = (doneAt - startedAt) / 1000;
+  const acceptToSubmit = (m: Tracked) => Math.max(0, m.submittedAt! - m.acceptedAt!);
+  const byGroup = new Map<string, Tracked[]>();
+  for (const m of submitted) {
+    const group = `${m.kind}${m.background ? ', background' : ''}`;
+    const members = byGroup.get(group);
+    if (members) members.push(m);
+    else byGroup.set(group, [m]);
+  }
+  const groups = [...byGroup];
+  const backlog = bench.messages.filter((m) => m.background);
   const result = {
     at: new Date(startedAt).toISOString(),
     options: {
@@ -442,6 +491,7 @@ async function main(): Promise<void> {
       mix: values.mix,
       statusStream: values['status-stream'],
       target: values.target,
+      background: values.background,
     },
     machine: { cores: readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length, loadBefore },
     counts: {
@@ -454,6 +504,17 @@ async function main(): Promise<void> {
       attemptRows: rows,
       statusEvents: bench.statusEvents,
     },
+    // Whether the background was still draining when the last message above was sent: it is the load.
+    ...(BACKGROUND
+      ? {
+          background: {
+            accepted: backlog.filter((m) => m.acceptedAt !== undefined).length,
+            notSubmittedWhenSendingEnded: backlog.filter(
+              (m) => m.acceptedAt !== undefined && !(m.submittedAt !== undefined && m.submittedAt <= endedAt),
+            ).length,
+          },
+        }
+      : {}),
     truth: {
       lost: accepted.length - submitted.length,
       submittedTwice: accepted.filter((m) => m.submits > 1).length,
@@ -472,7 +533,13 @@ async function main(): Promise<void> {
     },
     latencyMs: {
       call: lat(bench.callLatencies),
-      acceptToSubmit: lat(submitted.map((m) => Math.max(0, m.submittedAt! - m.acceptedAt!))),
+      acceptToSubmit: lat(submitted.map(acceptToSubmit)),
+      // Per kind and whether of the background, when the run has more than one.
+      ...(groups.length > 1
+        ? Object.fromEntries(
+            groups.map(([group, members]) => [`acceptToSubmit[${group}]`, lat(members.map(acceptToSubmit))]),
+          )
+        : {}),
       receiptToFinalStatus: lat(
         finals.flatMap((m) => (m.receiptAt ? [Math.max(0, m.finalAt! - m.receiptAt)] : [])),
       ),
@@ -515,6 +582,7 @@ async function main(): Promise<void> {
 
 function printTable(r: {
   counts: Record<string, unknown>;
+  background?: Record<string, number>;
   truth: Record<string, number>;
   perSecond: Record<string, number | undefined>;
   latencyMs: Record<string, Percentiles>;
@@ -523,6 +591,7 @@ function printTable(r: {
 }): void {
   const out: string[] = [];
   out.push(`counts   ${JSON.stringify(r.counts)}`);
+  if (r.background) out.push(`backlog  ${JSON.stringify(r.background)}`);
   out.push(`truth    ${JSON.stringify(r.truth)}`);
   out.push(
     'rate/s   ' +
@@ -532,7 +601,7 @@ function printTable(r: {
   );
   for (const [name, p] of Object.entries(r.latencyMs))
     out.push(
-      `latency  ${name.padEnd(22)} p50 ${p.p50 ?? '-'} p95 ${p.p95 ?? '-'} p99 ${p.p99 ?? '-'} max ${p.max ?? '-'} ms`,
+      `latency  ${name.padEnd(30)} p50 ${p.p50 ?? '-'} p95 ${p.p95 ?? '-'} p99 ${p.p99 ?? '-'} max ${p.max ?? '-'} ms`,
     );
   out.push(
     'cpu ms/message  ' +

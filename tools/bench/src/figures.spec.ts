@@ -1,5 +1,6 @@
 import {
   cpuTicksOfStat,
+  parseBackground,
   parseMix,
   percentiles,
   quantile,
@@ -45,6 +46,13 @@ describe('benchmark figures', () => {
     expect(parseMix('transactional')).toEqual(['transactional']);
     expect(() => parseMix('spam=1')).toThrow('unknown kind');
     expect(() => parseMix('otp=0')).toThrow('at least one');
+  });
+
+  it('reads a background backlog as a kind and a count', () => {
+    expect(parseBackground('marketing=100000')).toEqual({ kind: 'marketing', count: 100_000 });
+    expect(() => parseBackground('spam=10')).toThrow('--background: unknown kind');
+    expect(() => parseBackground('marketing')).toThrow('count');
+    expect(() => parseBackground('marketing=0')).toThrow('count');
   });
 
   it('gives every message of a run its own subscriber number', () => {

@@ -72,19 +72,34 @@ export function cpuTicksOfStat(stat: string): number {
 
 export type MessageKind = 'otp' | 'transactional' | 'marketing';
 
+function messageKind(option: string, name: string | undefined): MessageKind {
+  if (name !== 'otp' && name !== 'transactional' && name !== 'marketing')
+    throw new Error(`${option}: unknown kind "${name ?? ''}" (otp, transactional, marketing)`);
+  return name;
+}
+
 /** "otp=1,marketing=3" -> the kind of each message in turn, in those proportions. */
 export function parseMix(mix: string): MessageKind[] {
   const kinds: MessageKind[] = [];
   for (const part of mix.split(',')) {
-    const [name, weight] = part.split('=');
-    if (name !== 'otp' && name !== 'transactional' && name !== 'marketing')
-      throw new Error(`--mix: unknown kind "${name ?? ''}" (otp, transactional, marketing)`);
+    const [given, weight] = part.split('=');
+    const name = messageKind('--mix', given);
     const n = weight === undefined ? 1 : Number(weight);
     if (!Number.isInteger(n) || n < 0) throw new Error(`--mix: weight of ${name} must be a whole number`);
     for (let i = 0; i < n; i++) kinds.push(name);
   }
   if (kinds.length === 0) throw new Error('--mix: give at least one kind a weight above 0');
   return kinds;
+}
+
+/** "marketing=100000" -> a backlog of that many messages of that kind, sent as fast as they are taken. */
+export function parseBackground(background: string): { kind: MessageKind; count: number } {
+  const [given, count] = background.split('=');
+  const kind = messageKind('--background', given);
+  const n = Number(count);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error('--background: give a count of messages, e.g. marketing=100000');
+  return { kind, count: n };
 }
 
 /**
