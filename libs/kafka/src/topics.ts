@@ -69,7 +69,10 @@ export const TOPIC_NAMESPACE = /^[a-z0-9][a-z0-9_-]{0,100}$/;
 /** Headers of `sms.status` records: the event's status (its enum name), and whether it has a callback. */
 export const STATUS_HEADERS = { status: 'tern-status', callback: 'tern-callback' } as const;
 
-/** Header of `sms.approved` and `sms.retry` records: the message's type (its enum name), none without one. */
+/**
+ * Header of `sms.accepted`, `sms.approved` and `sms.retry` records: the message's type (its enum name), none
+ * without one.
+ */
 export const MESSAGE_TYPE_HEADER = 'tern-message-type';
 
 const messageTypeHeader = (v: { message?: { type: sms.MessageType } | undefined }): Record<string, string> =>
@@ -97,7 +100,13 @@ export const topics = {
     key: (e) => e.tenantId,
     jsonTypeName: 'tern.events.v1.ConversionEvent',
   }),
-  accepted: defineTopic({ name: 'sms.accepted', codec: events.MessageAccepted, key: byMessageId }),
+  /** Read by one risk group per traffic class, each passing over the other class's records. */
+  accepted: defineTopic({
+    name: 'sms.accepted',
+    codec: events.MessageAccepted,
+    key: byMessageId,
+    headers: messageTypeHeader,
+  }),
   /** Read by one router group per traffic class, each passing over the other class's records. */
   approved: defineTopic({
     name: 'sms.approved',

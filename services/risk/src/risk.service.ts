@@ -1,7 +1,8 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { watchDataFile, type ConfigOf, type WatchedDataFile } from '@tern/config';
-import { KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
+import { KafkaClient, MESSAGE_TYPE_HEADER, topics, type BatchConsumer } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
+import { classOf, mayBeOfClass, TRAFFIC_CLASSES, type TrafficClass } from '@tern/contracts';
 import type { Logger } from '@tern/telemetry';
 import { redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
 import type { Redis } from 'ioredis';
@@ -11,7 +12,10 @@ import { riskPolicySchema, type RiskPolicy } from './domain/policy';
 import { RiskState } from './risk-state';
 import { Screener } from './screener';
 
-/** Wires risk: the policy (reloaded on change), the shared state in Redis, and the two intakes. */
+/**
+ * Wires risk: the policy (reloaded on change), the shared state in Redis, and the intakes: accepted messages
+ * (one per traffic class), STOP replies and reported conversions.
+ */
 @Injectable()
 export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly consumers: BatchConsumer[] = [];
@@ -48,16 +52,7 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
     });
 
     this.consumers.push(
-      this.kafka
-        .consumer({
-          groupId: `tern-risk-${config.deployment}-screen`,
-          sessionTimeoutMs: config.kafkaSessionTimeoutMs,
-          fromBeginning: config.newGroupStartsAt === 'earliest',
-          // Each message is screened on its own; shared counters are exact in Redis whatever the order.
-          concurrency: config.inFlight,
-          partitionsInParallel: 6,
-        })
-        .on(topics.accepted, ({ value }) => screener.screen(value)),
+      ...TRAFFIC_CLASSES.map((trafficClass) => this.intake(trafficClass, screener)),
       this.kafka
         .consumer({
           groupId: `tern-risk-${config.deployment}-opt-out`,
@@ -85,6 +80,34 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
     this.health.registerConsumers(this.consumers);
     await Promise.all(this.consumers.map((c) => c.start()));
     this.log.info({ deployment: config.deployment }, 'risk screening running');
+  }
+
+  /**
+   * Accepted messages of one traffic class, so an OTP is never screened after a marketing backlog; the other
+   * class's records are passed over at once, undecoded where their header says their type. The priority
+   * class keeps the group of the one intake before there were two (its committed offsets).
+   */
+  private intake(trafficClass: TrafficClass, screener: Screener): BatchConsumer {
+    const config = this.config;
+    return this.kafka
+      .consumer({
+        groupId: `tern-risk-${config.deployment}-screen${trafficClass === 'bulk' ? '-bulk' : ''}`,
+        sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+        fromBeginning: config.newGroupStartsAt === 'earliest',
+        // Each message is screened on its own; shared counters are exact in Redis whatever the order.
+        concurrency: config.inFlight,
+        partitionsInParallel: 6,
+      })
+      .on(
+        topics.accepted,
+        async ({ value }) => {
+          // A record without a message is the priority intake's to screen (and dead-letter), once.
+          const type = value.message?.type;
+          if (type === undefined ? trafficClass === 'priority' : classOf(type) === trafficClass)
+            await screener.screen(value);
+        },
+        { only: (header) => mayBeOfClass(header(MESSAGE_TYPE_HEADER), trafficClass) },
+      );
   }
 
   async onModuleDestroy(): Promise<void> {

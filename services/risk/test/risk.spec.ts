@@ -241,6 +241,25 @@ fraud: { otpVelocity: { digits: 8, count: 20, windowSeconds: 60 } }`,
     expect(normalOutcomes.every((o) => o.approved)).toBe(true);
   });
 
+  it('screens an OTP ahead of a marketing backlog published before it, and the backlog in full after', async () => {
+    const { message, send, outcome, outcomes } = await setUp(() => 'countries: { ID: {} }');
+    const backlog = Array.from({ length: 3000 }, () =>
+      message({ type: sms.MessageType.MESSAGE_TYPE_MARKETING, from: 'Shop', body: 'Sale: 50% off' }),
+    );
+    const otp = message();
+    await send(...backlog, otp);
+    expect(codeOf(await outcome(otp))).toBe('APPROVED');
+    // One intake for both would screen the OTP after its partition's share of the backlog, when the other
+    // partitions (screened side by side) are as far: nearly all of it.
+    const screenedBefore = backlog.filter((m) => outcomes.has(m.messageId)).length;
+    expect(screenedBefore).toBeLessThan(backlog.length / 2);
+    await waitFor(
+      'the backlog approved',
+      () => backlog.every((m) => outcomes.get(m.messageId)?.approved),
+      60_000,
+    );
+  });
+
   it('two instances share a per-recipient limit exactly', async () => {
     const { message, send, outcome } = await setUp(
       () => `

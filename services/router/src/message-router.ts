@@ -1,4 +1,4 @@
-import { events, sms, statusEvent } from '@tern/contracts';
+import { classOf, events, sms, statusEvent } from '@tern/contracts';
 import { dispatchTopic, PoisonMessageError, TransientError, topics, type TypedProducer } from '@tern/kafka';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import { Counter } from 'prom-client';
@@ -9,7 +9,7 @@ import type { RouteBook } from './domain/route-book';
 import { laneOf, priceOf, receiptWindowMs, type Channel, type RoutingTable } from './domain/routing-table';
 import { selectChannel, type RoutingStrategy, type SelectionDecision } from './domain/select';
 import { reason, ROUTING_REASONS } from './domain/status';
-import { classOf, limitsFor } from './domain/traffic';
+import { limitsFor } from './domain/traffic';
 import type { TrafficGate } from './traffic-gate';
 
 export interface RoutingPolicy {

@@ -20,7 +20,7 @@ import { DeferredQueue } from './deferred-queue';
 import { DEFAULT_BREAKER_POLICY } from './domain/circuit-breaker';
 import { RouteBook } from './domain/route-book';
 import { lanesOf, routingTableSchema, type RoutingTable } from './domain/routing-table';
-import { classOf, mayBeOfClass, type TrafficClass } from './domain/traffic';
+import { classOf, mayBeOfClass, TRAFFIC_CLASSES, type TrafficClass } from '@tern/contracts';
 import { MessageRouter } from './message-router';
 import { followRoutes } from './route-feed';
 import { TrafficGate } from './traffic-gate';
@@ -122,7 +122,7 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
         }),
     );
     const ready = Promise.all([lanes, redisUp, weightsRead]);
-    const intakes = (['priority', 'bulk'] as const).map((c) => this.intake(c, router, ready));
+    const intakes = TRAFFIC_CLASSES.map((c) => this.intake(c, router, ready));
     this.consumers.push(routes.weights, routes.outcomes, ...intakes);
     this.health.registerConsumers(this.consumers);
     const joined = took(Promise.all(intakes.map((c) => c.start())));

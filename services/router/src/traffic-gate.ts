@@ -1,7 +1,8 @@
 import type { TokenBuckets } from '@tern/redis';
 import { metricsRegistry } from '@tern/telemetry';
 import { Gauge, Histogram } from 'prom-client';
-import type { RateLimit, TrafficClass } from './domain/traffic';
+import type { TrafficClass } from '@tern/contracts';
+import type { RateLimit } from './domain/traffic';
 
 /** passed: go ahead; expired: its deadline came first; closed: the router is stopping (leave it uncommitted). */
 export type GateOutcome = 'passed' | 'expired' | 'closed';

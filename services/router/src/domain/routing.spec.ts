@@ -2,7 +2,6 @@ import { sms } from '@tern/contracts';
 import { CircuitBreaker, type BreakerPolicy } from './circuit-breaker';
 import { laneOf, receiptWindowMs, routingTableSchema, type RoutingTable } from './routing-table';
 import { LATENCY_REFERENCE_MS, selectChannel, type RouteStats, type SelectionInput } from './select';
-import { mayBeOfClass } from './traffic';
 
 const table: RoutingTable = routingTableSchema.parse({
   channels: [
@@ -331,19 +330,5 @@ describe('CircuitBreaker', () => {
     })?.at;
     expect(expected).toBeGreaterThan(20_000);
     expect(openedAt).toBe(expected);
-  });
-});
-
-describe('traffic classes from a record header', () => {
-  it("passes over the other class's records, and judges by the value where the header says nothing known", () => {
-    expect(mayBeOfClass('MESSAGE_TYPE_OTP', 'priority')).toBe(true);
-    expect(mayBeOfClass('MESSAGE_TYPE_TRANSACTIONAL', 'priority')).toBe(true);
-    expect(mayBeOfClass('MESSAGE_TYPE_MARKETING', 'priority')).toBe(false);
-    expect(mayBeOfClass('MESSAGE_TYPE_MARKETING', 'bulk')).toBe(true);
-    expect(mayBeOfClass('MESSAGE_TYPE_OTP', 'bulk')).toBe(false);
-    // No header (an older producer, a record without a message) or a type this router does not know yet.
-    for (const unknown of [undefined, 'MESSAGE_TYPE_FROM_THE_FUTURE'])
-      expect([mayBeOfClass(unknown, 'priority'), mayBeOfClass(unknown, 'bulk')]).toEqual([true, true]);
-    expect(sms.messageTypeToJSON(sms.MessageType.MESSAGE_TYPE_MARKETING)).toBe('MESSAGE_TYPE_MARKETING');
   });
 });

@@ -1,31 +1,5 @@
-import { sms } from '@tern/contracts';
+import type { TrafficClass } from '@tern/contracts';
 import type { Channel, RoutingTable } from './routing-table';
-
-/**
- * Priority classes: OTP and transactional traffic is never queued behind marketing. Each class has its own
- * intake (so a marketing backlog never sits in front of a login code) and, at a shared rate limit, the
- * priority class may take the last tokens while bulk traffic leaves a reserve for it.
- */
-export type TrafficClass = 'priority' | 'bulk';
-
-export function classOf(type: sms.MessageType): TrafficClass {
-  return type === sms.MessageType.MESSAGE_TYPE_MARKETING ? 'bulk' : 'priority';
-}
-
-/**
- * Whether a record whose message type header says `typeName` is this class's (a record without the header,
- * or with a name unknown here, is decoded and judged by its value).
- */
-export function mayBeOfClass(typeName: string | undefined, trafficClass: TrafficClass): boolean {
-  const type = typeName === undefined ? undefined : TYPES_BY_NAME.get(typeName);
-  return type === undefined || classOf(type) === trafficClass;
-}
-
-const TYPES_BY_NAME = new Map(
-  Object.values(sms.MessageType)
-    .filter((t): t is sms.MessageType => typeof t === 'number')
-    .map((t) => [sms.messageTypeToJSON(t), t]),
-);
 
 /** The share of each limit's burst that bulk traffic leaves for the priority class. */
 export const PRIORITY_RESERVE = 0.2;

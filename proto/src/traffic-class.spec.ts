@@ -1,0 +1,16 @@
+import { MessageType, messageTypeToJSON } from './gen/tern/sms/v1/sms';
+import { mayBeOfClass } from './traffic-class';
+
+describe('traffic classes from a record header', () => {
+  it("passes over the other class's records, and judges by the value where the header says nothing known", () => {
+    expect(mayBeOfClass('MESSAGE_TYPE_OTP', 'priority')).toBe(true);
+    expect(mayBeOfClass('MESSAGE_TYPE_TRANSACTIONAL', 'priority')).toBe(true);
+    expect(mayBeOfClass('MESSAGE_TYPE_MARKETING', 'priority')).toBe(false);
+    expect(mayBeOfClass('MESSAGE_TYPE_MARKETING', 'bulk')).toBe(true);
+    expect(mayBeOfClass('MESSAGE_TYPE_OTP', 'bulk')).toBe(false);
+    // No header (an older producer, a record without a message) or a type this reader does not know yet.
+    for (const unknown of [undefined, 'MESSAGE_TYPE_FROM_THE_FUTURE'])
+      expect([mayBeOfClass(unknown, 'priority'), mayBeOfClass(unknown, 'bulk')]).toEqual([true, true]);
+    expect(messageTypeToJSON(MessageType.MESSAGE_TYPE_MARKETING)).toBe('MESSAGE_TYPE_MARKETING');
+  });
+});

@@ -1,0 +1,29 @@
+import { MessageType, messageTypeToJSON } from './gen/tern/sms/v1/sms';
+
+/**
+ * Priority classes: OTP and transactional traffic is never queued behind marketing. Each stage that reads a
+ * shared topic in order (risk, router) has an intake per class, so a marketing backlog never sits in front
+ * of a login code; at a shared rate limit the priority class may take the last tokens.
+ */
+export type TrafficClass = 'priority' | 'bulk';
+
+export const TRAFFIC_CLASSES: readonly TrafficClass[] = ['priority', 'bulk'];
+
+export function classOf(type: MessageType): TrafficClass {
+  return type === MessageType.MESSAGE_TYPE_MARKETING ? 'bulk' : 'priority';
+}
+
+/**
+ * Whether a record whose message type header says `typeName` is this class's (a record without the header,
+ * or with a name unknown here, is decoded and judged by its value).
+ */
+export function mayBeOfClass(typeName: string | undefined, trafficClass: TrafficClass): boolean {
+  const type = typeName === undefined ? undefined : TYPES_BY_NAME.get(typeName);
+  return type === undefined || classOf(type) === trafficClass;
+}
+
+const TYPES_BY_NAME = new Map(
+  Object.values(MessageType)
+    .filter((t): t is MessageType => typeof t === 'number')
+    .map((t) => [messageTypeToJSON(t), t]),
+);
