@@ -96,6 +96,13 @@ export interface ConsumerOptions {
   /** Where to start when the group has no committed offset. */
   fromBeginning?: boolean;
   /**
+   * A group this one takes work over from (one group's work split in two): a group that has committed
+   * nothing yet first commits where that one has, so the records it handled are not handled again and none
+   * after them is skipped; from then on it goes on from its own commits (`fromBeginning` decides where
+   * neither has committed).
+   */
+  startsWhere?: string;
+  /**
    * Start at the first record written at or after this time (ms since the epoch), read when start() runs,
    * whatever the group committed before. A state topic's reader takes only what is recent enough to count, however long
    * the topic's history.
@@ -237,8 +244,8 @@ interface PartitionProgress {
 export class BatchConsumer {
   private readonly consumer: Consumer;
   private readonly handlers = new Map<string, Route>();
-  private readonly options: Required<Omit<ConsumerOptions, 'startAt' | 'gatherMs'>> &
-    Pick<ConsumerOptions, 'startAt' | 'gatherMs'>;
+  private readonly options: Required<Omit<ConsumerOptions, 'startAt' | 'gatherMs' | 'startsWhere'>> &
+    Pick<ConsumerOptions, 'startAt' | 'gatherMs' | 'startsWhere'>;
   /** Per partition ("topic|partition"), the last offset that was written when start() ran. */
   private readonly backlogEnds = new Map<string, bigint>();
   private backlogRead: (() => void) | undefined;
@@ -361,6 +368,7 @@ export class BatchConsumer {
   async start(): Promise<void> {
     if (this.handlers.size === 0) throw new Error(`consumer ${this.options.groupId}: no topic has a handler`);
     this.started = true;
+    if (this.options.startsWhere) await this.takeOver(this.options.startsWhere);
     const starts = this.options.startAt ? await this.startPositions(this.options.startAt()) : [];
     for (const start of starts) this.pendingStarts.set(`${start.topic}|${start.partition}`, start);
     await this.consumer.connect();
@@ -459,6 +467,31 @@ export class BatchConsumer {
       this.admin.catch(() => (this.admin = undefined));
     }
     return this.admin;
+  }
+
+  /**
+   * A group that has committed nothing commits where `from` has, before it joins: committed, not sought, so a
+   * restart before its first commit of its own still starts there. Another instance starting at the same
+   * time may have done it first (the group is no longer empty): then there is nothing left to do.
+   */
+  private async takeOver(from: string): Promise<void> {
+    const admin = await this.adminClient();
+    const topics = [...this.handlers.keys()];
+    const committedBy = (groupId: string) => admin.fetchOffsets({ groupId, topics });
+    const committedAny = (offsets: Awaited<ReturnType<typeof committedBy>>) =>
+      offsets.some((t) => t.partitions.some((p) => p.offset !== '-1'));
+    if (committedAny(await committedBy(this.options.groupId))) return;
+    for (const { topic, partitions } of await committedBy(from)) {
+      const taken = partitions.filter((p) => p.offset !== '-1');
+      if (taken.length === 0) continue;
+      try {
+        await admin.setOffsets({ groupId: this.options.groupId, topic, partitions: taken });
+      } catch (error) {
+        if (!committedAny(await committedBy(this.options.groupId))) throw error;
+        return;
+      }
+    }
+    this.log.info({ from }, 'took over where another group had committed');
   }
 
   /** Where each partition's first record written at or after `at` is, noting where the backlog ends. */

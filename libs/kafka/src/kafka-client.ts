@@ -101,12 +101,16 @@ export class KafkaClient {
   /** A consumer; in a namespace its group is the namespace's too (`<namespace>.<group>`). */
   consumer(options: ConsumerOptions): BatchConsumer {
     const namespace = this.options.topicNamespace ?? '';
-    const groupId = namespace === '' ? options.groupId : `${namespace}.${options.groupId}`;
+    const onCluster = (group: string) => (namespace === '' ? group : `${namespace}.${group}`);
     return new BatchConsumer(
       this.kafka,
       this.producer(),
       this.options.logger,
-      { ...options, groupId },
+      {
+        ...options,
+        groupId: onCluster(options.groupId),
+        ...(options.startsWhere ? { startsWhere: onCluster(options.startsWhere) } : {}),
+      },
       (def) => this.topic(def),
     );
   }

@@ -222,6 +222,45 @@ describe('kafka wrapper against a real broker', () => {
     expect(seen[2]).toBe('m-new');
   });
 
+  it('startsWhere: a new group commits where the group it takes over from had, then goes on from its own', async () => {
+    const topic = testTopic('starts-where');
+    await ensureTopics(kafka, [topic], logger);
+    const admin = kafka.admin();
+    await admin.connect();
+    const committed = async (groupId: string) =>
+      Number((await admin.fetchOffsets({ groupId, topics: [topic.name] }))[0]?.partitions[0]?.offset ?? -1);
+    const reader = (groupId: string, seen: string[], startsWhere?: string) =>
+      client
+        .consumer({ groupId, fromBeginning: true, commitIntervalMs: 50, startsWhere })
+        .on(topic, async (record) => {
+          seen.push(record.value.message?.messageId ?? '');
+        });
+    const before = uniqueName('before');
+    const first = reader(before, []);
+    await startConsumer(first);
+    await client.producer().send(topic, [accepted('m-1'), accepted('m-2')]);
+    await waitFor('the first group past both', async () => (await committed(before)) === 2);
+    await first.stop();
+
+    await client.producer().send(topic, [accepted('m-3')]);
+    const after = uniqueName('after');
+    const seen: string[] = [];
+    const second = reader(after, seen, before);
+    await startConsumer(second);
+    await waitFor('m-3', () => seen.includes('m-3'));
+    // Not from the beginning: what the first group had handled is not handled again.
+    expect(seen).toEqual(['m-3']);
+    await waitFor('its own commit past m-3', async () => (await committed(after)) === 3);
+    await second.stop();
+
+    // Its own commits now, ahead of the group it took over from: nothing handled twice.
+    await client.producer().send(topic, [accepted('m-4')]);
+    await startConsumer(reader(after, seen, before));
+    await waitFor('m-4', () => seen.includes('m-4'));
+    expect(seen).toEqual(['m-3', 'm-4']);
+    await admin.disconnect();
+  });
+
   it('sends poison records to the DLQ with their reason and keeps processing the partition', async () => {
     const topic = testTopic('poison');
     await ensureTopics(kafka, [topic], logger);

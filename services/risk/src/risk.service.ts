@@ -85,13 +85,16 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
   /**
    * Accepted messages of one traffic class, so an OTP is never screened after a marketing backlog; the other
    * class's records are passed over at once, undecoded where their header says their type. The priority
-   * class keeps the group of the one intake before there were two (its committed offsets).
+   * class keeps the group of the one intake before there were two, and the bulk class starts where it was.
    */
   private intake(trafficClass: TrafficClass, screener: Screener): BatchConsumer {
     const config = this.config;
+    const screen = `tern-risk-${config.deployment}-screen`;
     return this.kafka
       .consumer({
-        groupId: `tern-risk-${config.deployment}-screen${trafficClass === 'bulk' ? '-bulk' : ''}`,
+        groupId: trafficClass === 'bulk' ? `${screen}-bulk` : screen,
+        // A deployment from before there were two: marketing is screened from where the one intake stopped.
+        ...(trafficClass === 'bulk' ? { startsWhere: screen } : {}),
         sessionTimeoutMs: config.kafkaSessionTimeoutMs,
         fromBeginning: config.newGroupStartsAt === 'earliest',
         // Each message is screened on its own; shared counters are exact in Redis whatever the order.
