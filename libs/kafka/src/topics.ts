@@ -70,8 +70,8 @@ export const TOPIC_NAMESPACE = /^[a-z0-9][a-z0-9_-]{0,100}$/;
 export const STATUS_HEADERS = { status: 'tern-status', callback: 'tern-callback' } as const;
 
 /**
- * Header of `sms.accepted`, `sms.approved` and `sms.retry` records: the message's type (its enum name), none
- * without one.
+ * Header of `sms.accepted`, `sms.approved`, `sms.retry` and `sms.dispatch.<lane>` records: the message's type
+ * (its enum name), none without one.
  */
 export const MESSAGE_TYPE_HEADER = 'tern-message-type';
 
@@ -163,7 +163,12 @@ const LANE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** A lane is a group of countries with its own dispatch topic, connector deployment and autoscaling. */
 export function dispatchTopic(lane: string): TopicDef<events.DispatchRequest> {
   if (!LANE.test(lane)) throw new Error(`invalid lane "${lane}": lowercase letters, digits and dashes`);
-  return defineTopic({ name: `sms.dispatch.${lane}`, codec: events.DispatchRequest, key: byMessageId });
+  return defineTopic({
+    name: `sms.dispatch.${lane}`,
+    codec: events.DispatchRequest,
+    key: byMessageId,
+    headers: messageTypeHeader,
+  });
 }
 
 /** Every topic a deployment with these lanes needs (DLQs are added by ensureTopics). */

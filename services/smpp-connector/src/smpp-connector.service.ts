@@ -1,6 +1,13 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { ConfigOf } from '@tern/config';
-import { DEFAULT_PARTITIONS, dispatchTopic, KafkaClient, type BatchConsumer } from '@tern/kafka';
+import { classOf, mayBeOfClass, TRAFFIC_CLASSES } from '@tern/contracts';
+import {
+  DEFAULT_PARTITIONS,
+  dispatchTopic,
+  KafkaClient,
+  MESSAGE_TYPE_HEADER,
+  type BatchConsumer,
+} from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER, PeriodicJob } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import { ReceiptPresence, RedisStateGuard, redisHealth, sharedRedis } from '@tern/redis';
@@ -19,7 +26,7 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
   private readonly channels = new Map<string, ChannelBinds>();
   private redis: Redis | undefined;
   private redisGuard: RedisStateGuard | undefined;
-  private consumer: BatchConsumer | undefined;
+  private consumers: BatchConsumer[] = [];
   private presence: PeriodicJob | undefined;
   private alive: PeriodicJob | undefined;
   private dispatcher: Dispatcher | undefined;
@@ -82,19 +89,37 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
     this.dispatcher = dispatcher;
     // Enough records in flight to fill every bind's window; each record is one independent attempt.
     const window = [...this.channels.values()].reduce((n, c) => n + c.config.binds * c.config.window, 0);
-    this.consumer = this.kafka.consumer({
-      groupId: `tern-smpp-connector-${this.config.lanes.join('+')}`,
-      concurrency: Math.max(1, window),
-      sessionTimeoutMs: this.config.kafkaSessionTimeoutMs,
-      // A new lane's first connector takes the backlog already dispatched; later ones resume from commits.
-      fromBeginning: true,
-      // Every partition's records reach the bind pool at once, where OTPs are served before marketing.
-      partitionsInParallel: DEFAULT_PARTITIONS,
+    // One group per traffic class, each passing over the other class's records (undecoded, by their
+    // header), so OTPs never wait in a partition behind a marketing backlog; both feed the bind pool, where
+    // OTPs take a free window slot first. The priority class keeps the group of the one intake before there
+    // were two, and the bulk class first commits where it was.
+    const group = `tern-smpp-connector-${this.config.lanes.join('+')}`;
+    this.consumers = TRAFFIC_CLASSES.map((trafficClass) => {
+      const consumer = this.kafka.consumer({
+        groupId: trafficClass === 'bulk' ? `${group}-bulk` : group,
+        ...(trafficClass === 'bulk' ? { startsWhere: group } : {}),
+        concurrency: Math.max(1, window),
+        sessionTimeoutMs: this.config.kafkaSessionTimeoutMs,
+        // A new lane's first connector takes the backlog already dispatched; later ones resume from commits.
+        fromBeginning: true,
+        // Every partition's records reach the bind pool at once, where OTPs are served before marketing.
+        partitionsInParallel: DEFAULT_PARTITIONS,
+      });
+      for (const lane of this.config.lanes)
+        consumer.on(
+          dispatchTopic(lane),
+          async ({ value }) => {
+            // A record without a message is the priority intake's to dead-letter, once.
+            const type = value.message?.type;
+            if (type === undefined ? trafficClass === 'priority' : classOf(type) === trafficClass)
+              await dispatcher.handle(value);
+          },
+          { only: (header) => mayBeOfClass(header(MESSAGE_TYPE_HEADER), trafficClass) },
+        );
+      return consumer;
     });
-    for (const lane of this.config.lanes)
-      this.consumer.on(dispatchTopic(lane), (record) => dispatcher.handle(record.value));
-    this.health.registerConsumers([this.consumer]);
-    await this.consumer.start();
+    this.health.registerConsumers(this.consumers);
+    await Promise.all(this.consumers.map((c) => c.start()));
     this.log.info(
       { channels: [...this.channels.keys()], lanes: this.config.lanes, window },
       'smpp connector running',
@@ -105,7 +130,7 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
   async onModuleDestroy(): Promise<void> {
     await this.presence?.stop();
     this.dispatcher?.close();
-    await this.consumer?.stop();
+    await Promise.all(this.consumers.map((c) => c.stop()));
     await this.alive?.stop();
     await Promise.all([...this.channels.values()].map((c) => c.stop()));
     this.redisGuard?.stop();

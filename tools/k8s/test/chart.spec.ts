@@ -151,17 +151,20 @@ describe('the Helm chart', () => {
       maxReplicaCount: 4,
       cooldownPeriod: 120,
     });
-    expect(scaled.triggers).toEqual([
-      expect.objectContaining({
-        type: 'kafka',
-        metadata: expect.objectContaining({
-          consumerGroup: 'tern-smpp-connector-sea',
-          topic: 'sms.dispatch.sea',
-          lagThreshold: '500',
+    // The lag of each traffic class's group: a marketing backlog is the bulk group's alone.
+    expect(scaled.triggers).toEqual(
+      ['tern-smpp-connector-sea', 'tern-smpp-connector-sea-bulk'].map((consumerGroup) =>
+        expect.objectContaining({
+          type: 'kafka',
+          metadata: expect.objectContaining({
+            consumerGroup,
+            topic: 'sms.dispatch.sea',
+            lagThreshold: '500',
+          }),
+          authenticationRef: { name: 'tern-kafka' },
         }),
-        authenticationRef: { name: 'tern-kafka' },
-      }),
-    ]);
+      ),
+    );
     // The autoscaler owns a lane's replicas: the Deployment does not say how many.
     expect(objectNamed(twoLanes, 'Deployment', 'tern-connector-sea').spec as object).not.toHaveProperty(
       'replicas',
