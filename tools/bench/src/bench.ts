@@ -534,10 +534,14 @@ async function main(): Promise<void> {
     latencyMs: {
       call: lat(bench.callLatencies),
       acceptToSubmit: lat(submitted.map(acceptToSubmit)),
-      // Per kind and whether of the background, when the run has more than one.
+      // Per kind and whether of the background, when the run has more than one; with the time from the call
+      // too, since an answer slowed on its way back makes acceptance look later than Tern took the message.
       ...(groups.length > 1
         ? Object.fromEntries(
-            groups.map(([group, members]) => [`acceptToSubmit[${group}]`, lat(members.map(acceptToSubmit))]),
+            groups.flatMap(([group, members]) => [
+              [`acceptToSubmit[${group}]`, lat(members.map(acceptToSubmit))],
+              [`callToSubmit[${group}]`, lat(members.map((m) => Math.max(0, m.submittedAt! - m.calledAt)))],
+            ]),
           )
         : {}),
       receiptToFinalStatus: lat(
