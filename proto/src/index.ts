@@ -14,7 +14,7 @@ export * as rpc from './gen/google/rpc/status';
 export * as rpcDetails from './gen/google/rpc/error_details';
 export { statusEvent } from './status-event';
 export { FINAL_STATUSES, STATUS_REASONS, statusAdvances, statusRank } from './status-order';
-export { classOf, mayBeOfClass, TRAFFIC_CLASSES, type TrafficClass } from './traffic-class';
+export { classOf, isOfClass, mayBeOfClass, TRAFFIC_CLASSES, type TrafficClass } from './traffic-class';
 export { grpcMethod, type MessageCodec } from './grpc-method';
 export { JsonReadError, protoRegistry, readStrictJson, writeJson } from './proto-json';
 export { httpBindings, type HttpBinding } from './http-rules';

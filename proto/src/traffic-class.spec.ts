@@ -1,5 +1,5 @@
 import { MessageType, messageTypeToJSON } from './gen/tern/sms/v1/sms';
-import { mayBeOfClass } from './traffic-class';
+import { isOfClass, mayBeOfClass } from './traffic-class';
 
 describe('traffic classes from a record header', () => {
   it("passes over the other class's records, and judges by the value where the header says nothing known", () => {
@@ -12,5 +12,13 @@ describe('traffic classes from a record header', () => {
     for (const unknown of [undefined, 'MESSAGE_TYPE_FROM_THE_FUTURE'])
       expect([mayBeOfClass(unknown, 'priority'), mayBeOfClass(unknown, 'bulk')]).toEqual([true, true]);
     expect(messageTypeToJSON(MessageType.MESSAGE_TYPE_MARKETING)).toBe('MESSAGE_TYPE_MARKETING');
+  });
+
+  it('gives each record to exactly one intake: by its message, one without a message to the priority intake', () => {
+    const otp = { type: MessageType.MESSAGE_TYPE_OTP };
+    const marketing = { type: MessageType.MESSAGE_TYPE_MARKETING };
+    expect([isOfClass(otp, 'priority'), isOfClass(otp, 'bulk')]).toEqual([true, false]);
+    expect([isOfClass(marketing, 'priority'), isOfClass(marketing, 'bulk')]).toEqual([false, true]);
+    expect([isOfClass(undefined, 'priority'), isOfClass(undefined, 'bulk')]).toEqual([true, false]);
   });
 });

@@ -14,6 +14,14 @@ export function classOf(type: MessageType): TrafficClass {
 }
 
 /**
+ * Whether a record's message is this class's: exactly one intake takes each record, and the priority intake
+ * takes one without a message (to dead-letter it).
+ */
+export function isOfClass(message: { type: MessageType } | undefined, trafficClass: TrafficClass): boolean {
+  return message ? classOf(message.type) === trafficClass : trafficClass === 'priority';
+}
+
+/**
  * Whether a record whose message type header says `typeName` is this class's (a record without the header,
  * or with a name unknown here, is decoded and judged by its value).
  */

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import { watchDataFile, type ConfigOf, type WatchedDataFile } from '@tern/config';
 import { KafkaClient, MESSAGE_TYPE_HEADER, topics, type BatchConsumer } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
-import { classOf, mayBeOfClass, TRAFFIC_CLASSES, type TrafficClass } from '@tern/contracts';
+import { isOfClass, mayBeOfClass, TRAFFIC_CLASSES, type TrafficClass } from '@tern/contracts';
 import type { Logger } from '@tern/telemetry';
 import { redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
 import type { Redis } from 'ioredis';
@@ -104,10 +104,7 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
       .on(
         topics.accepted,
         async ({ value }) => {
-          // A record without a message is the priority intake's to screen (and dead-letter), once.
-          const type = value.message?.type;
-          if (type === undefined ? trafficClass === 'priority' : classOf(type) === trafficClass)
-            await screener.screen(value);
+          if (isOfClass(value.message, trafficClass)) await screener.screen(value);
         },
         { only: (header) => mayBeOfClass(header(MESSAGE_TYPE_HEADER), trafficClass) },
       );

@@ -20,7 +20,7 @@ import { DeferredQueue } from './deferred-queue';
 import { DEFAULT_BREAKER_POLICY } from './domain/circuit-breaker';
 import { RouteBook } from './domain/route-book';
 import { lanesOf, routingTableSchema, type RoutingTable } from './domain/routing-table';
-import { classOf, mayBeOfClass, TRAFFIC_CLASSES, type TrafficClass } from '@tern/contracts';
+import { isOfClass, mayBeOfClass, TRAFFIC_CLASSES, type TrafficClass } from '@tern/contracts';
 import { MessageRouter } from './message-router';
 import { followRoutes } from './route-feed';
 import { TrafficGate } from './traffic-gate';
@@ -156,8 +156,6 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
    */
   private intake(trafficClass: TrafficClass, router: MessageRouter, ready: Promise<unknown>): BatchConsumer {
     const config = this.config;
-    const mine = (message: { type: number } | undefined) =>
-      !!message && classOf(message.type) === trafficClass;
     const only = { only: (header: HeaderReader) => mayBeOfClass(header(MESSAGE_TYPE_HEADER), trafficClass) };
     return this.kafka
       .consumer({
@@ -175,9 +173,7 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
         topics.approved,
         async ({ value }) => {
           await ready;
-          // A record without a message is the priority intake's to dead-letter (once, not twice).
-          if (mine(value.message) || (!value.message && trafficClass === 'priority'))
-            await router.approved(value);
+          if (isOfClass(value.message, trafficClass)) await router.approved(value);
         },
         only,
       )
@@ -185,8 +181,7 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
         topics.retry,
         async ({ value }) => {
           await ready;
-          if (mine(value.message) || (!value.message && trafficClass === 'priority'))
-            await router.retry(value);
+          if (isOfClass(value.message, trafficClass)) await router.retry(value);
         },
         only,
       );

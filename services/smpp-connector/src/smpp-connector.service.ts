@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { ConfigOf } from '@tern/config';
-import { classOf, mayBeOfClass, TRAFFIC_CLASSES } from '@tern/contracts';
+import { isOfClass, mayBeOfClass, TRAFFIC_CLASSES } from '@tern/contracts';
 import {
   DEFAULT_PARTITIONS,
   dispatchTopic,
@@ -109,10 +109,7 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
         consumer.on(
           dispatchTopic(lane),
           async ({ value }) => {
-            // A record without a message is the priority intake's to dead-letter, once.
-            const type = value.message?.type;
-            if (type === undefined ? trafficClass === 'priority' : classOf(type) === trafficClass)
-              await dispatcher.handle(value);
+            if (isOfClass(value.message, trafficClass)) await dispatcher.handle(value);
           },
           { only: (header) => mayBeOfClass(header(MESSAGE_TYPE_HEADER), trafficClass) },
         );

@@ -153,7 +153,7 @@ describe('the Helm chart', () => {
     });
     // The lag of each traffic class's group: a marketing backlog is the bulk group's alone.
     expect(scaled.triggers).toEqual(
-      ['tern-smpp-connector-sea', 'tern-smpp-connector-sea-bulk'].map((consumerGroup) =>
+      ['tern-smpp-connector-sea', 'tern-smpp-connector-sea-bulk'].map((consumerGroup): unknown =>
         expect.objectContaining({
           type: 'kafka',
           metadata: expect.objectContaining({
