@@ -153,7 +153,8 @@ export class ReceiptCorrelator {
         return;
       }
       receipts.inc({ outcome: 'unmatched' });
-      this.log.info(
+      // Common when dlr's submissions run behind its receipts (under load): counted, logged only at debug.
+      this.log.debug(
         { channelId: receipt.channelId, smscMessageId: receipt.smscMessageId },
         'receipt before its submission; kept',
       );
