@@ -1,5 +1,6 @@
-import { events, sms } from '@tern/contracts';
+import { events, mayBeOfClass, sms, type TrafficClass } from '@tern/contracts';
 import type { ProtoCodec } from './codec';
+import type { HeaderReader } from './consumer';
 
 /** A topic: its name, the type of its values, how a value is keyed, and how it is created. */
 export interface TopicDef<T> {
@@ -74,6 +75,14 @@ export const STATUS_HEADERS = { status: 'tern-status', callback: 'tern-callback'
  * (its enum name), none without one.
  */
 export const MESSAGE_TYPE_HEADER = 'tern-message-type';
+
+/**
+ * The handler option of an intake of one traffic class: the other class's records are passed over undecoded
+ * where their header says their type (the handler still judges the rest by their value: `isOfClass`).
+ */
+export function ofTrafficClass(trafficClass: TrafficClass): { only: (header: HeaderReader) => boolean } {
+  return { only: (header) => mayBeOfClass(header(MESSAGE_TYPE_HEADER), trafficClass) };
+}
 
 const messageTypeHeader = (v: { message?: { type: sms.MessageType } | undefined }): Record<string, string> =>
   v.message ? { [MESSAGE_TYPE_HEADER]: sms.messageTypeToJSON(v.message.type) } : {};

@@ -1,8 +1,8 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { watchDataFile, type ConfigOf, type WatchedDataFile } from '@tern/config';
-import { KafkaClient, MESSAGE_TYPE_HEADER, topics, type BatchConsumer } from '@tern/kafka';
+import { KafkaClient, ofTrafficClass, topics, type BatchConsumer } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
-import { isOfClass, mayBeOfClass, TRAFFIC_CLASSES, type TrafficClass } from '@tern/contracts';
+import { isOfClass, TRAFFIC_CLASSES, type TrafficClass } from '@tern/contracts';
 import type { Logger } from '@tern/telemetry';
 import { redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
 import type { Redis } from 'ioredis';
@@ -106,7 +106,7 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
         async ({ value }) => {
           if (isOfClass(value.message, trafficClass)) await screener.screen(value);
         },
-        { only: (header) => mayBeOfClass(header(MESSAGE_TYPE_HEADER), trafficClass) },
+        ofTrafficClass(trafficClass),
       );
   }
 

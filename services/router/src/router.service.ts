@@ -4,10 +4,9 @@ import {
   dispatchTopic,
   ensureTopics,
   KafkaClient,
-  MESSAGE_TYPE_HEADER,
+  ofTrafficClass,
   topics,
   type BatchConsumer,
-  type HeaderReader,
 } from '@tern/kafka';
 import { TokenBuckets, redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
 import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
@@ -20,7 +19,7 @@ import { DeferredQueue } from './deferred-queue';
 import { DEFAULT_BREAKER_POLICY } from './domain/circuit-breaker';
 import { RouteBook } from './domain/route-book';
 import { lanesOf, routingTableSchema, type RoutingTable } from './domain/routing-table';
-import { isOfClass, mayBeOfClass, TRAFFIC_CLASSES, type TrafficClass } from '@tern/contracts';
+import { isOfClass, TRAFFIC_CLASSES, type TrafficClass } from '@tern/contracts';
 import { MessageRouter } from './message-router';
 import { followRoutes } from './route-feed';
 import { TrafficGate } from './traffic-gate';
@@ -156,7 +155,7 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
    */
   private intake(trafficClass: TrafficClass, router: MessageRouter, ready: Promise<unknown>): BatchConsumer {
     const config = this.config;
-    const only = { only: (header: HeaderReader) => mayBeOfClass(header(MESSAGE_TYPE_HEADER), trafficClass) };
+    const only = ofTrafficClass(trafficClass);
     return this.kafka
       .consumer({
         groupId: `tern-router-${config.deployment}-${trafficClass}`,

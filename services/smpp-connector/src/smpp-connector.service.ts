@@ -1,11 +1,11 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { ConfigOf } from '@tern/config';
-import { isOfClass, mayBeOfClass, TRAFFIC_CLASSES } from '@tern/contracts';
+import { isOfClass, TRAFFIC_CLASSES } from '@tern/contracts';
 import {
   DEFAULT_PARTITIONS,
   dispatchTopic,
   KafkaClient,
-  MESSAGE_TYPE_HEADER,
+  ofTrafficClass,
   type BatchConsumer,
 } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER, PeriodicJob } from '@tern/service-kit';
@@ -111,7 +111,7 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
           async ({ value }) => {
             if (isOfClass(value.message, trafficClass)) await dispatcher.handle(value);
           },
-          { only: (header) => mayBeOfClass(header(MESSAGE_TYPE_HEADER), trafficClass) },
+          ofTrafficClass(trafficClass),
         );
       return consumer;
     });
