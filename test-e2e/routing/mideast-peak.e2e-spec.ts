@@ -1,6 +1,8 @@
 // A registration peak in the Middle East: OTP traffic quadruples from minute 2 to 8 while the Tier-1 channel
 // is congested and slowed, and the direct UAE channel goes down from minute 3 to 6. The UAE's and Saudi
 // Arabia's carriers cap what one platform sends them per second. Ten minutes of scenario at time scale 10.
+// Runs beside another time-scaled suite (scripts/test-all.sh): Egypt's platform share (the one asserted) was
+// 2.4% alone; three scaled suites at once pushed it to 11.8%, over the 10% asserted.
 import { loadScenario } from '@tern/carrier-sim';
 import { rateMargin, trialsNeeded } from '@tern/testing';
 import { compareWithBaseline, type Comparison } from '../support/compare';
@@ -42,6 +44,9 @@ function countryPeaks(run: PlatformRun, country: string) {
   };
 }
 
+/** Egypt has no cap: its OTPs show the platform's own time, where the capped countries' queue by design. */
+const egShare = (run: PlatformRun) => platformShare(run, (otp) => otp.country === 'EG');
+
 beforeAll(async () => {
   result = await compareWithBaseline({
     suite: 'mideast-peak',
@@ -56,6 +61,9 @@ beforeAll(async () => {
     margins: (tern, baseline) => [
       rateMargin('smart lost', tern.lost, tern.otps, LOST_TARGET, 'atMost'),
       rateMargin('baseline lost', baseline.lost, baseline.otps, BASELINE_LOST.above, 'atLeast'),
+    ],
+    notes: (runs) => [
+      `smart, EG (no cap): the platform's own time ${(100 * egShare(runs.smart)).toFixed(1)}% of the mean latency (at most ${100 * PLATFORM_SHARE_MAX}%)`,
     ],
   });
 }, 900_000);
@@ -82,8 +90,7 @@ describe('mideast-peak', () => {
   });
 
   it('runs on a clock that leaves the platform’s own time a small share of the latencies', () => {
-    // Egypt has no cap: its OTPs show the platform's own time, where the capped countries' queue by design.
-    expect(platformShare(result.runs.smart, (otp) => otp.country === 'EG')).toBeLessThan(PLATFORM_SHARE_MAX);
+    expect(egShare(result.runs.smart)).toBeLessThan(PLATFORM_SHARE_MAX);
   });
 
   it.each(['AE', 'SA'])('holds the %s carriers’ cap while the peak asks for more', (country) => {

@@ -28,6 +28,8 @@ export async function compareWithBaseline(options: {
   baselineTimeScale?: number;
   /** The suite's targets with their margins (see @tern/testing stats), printed with the table. */
   margins?: (tern: Tally, baseline: Tally) => Margin[];
+  /** Lines of the suite's own about both runs (what a check measured), printed after the margins. */
+  notes?: (runs: Record<Strategy, PlatformRun>) => string[];
 }): Promise<Comparison> {
   // One after the other, on the same carriers' seed: side by side, two platforms on two cores add about
   // half a second of queueing to every OTP (measured on latam-fintech: API to carrier 504 ms, not 38 ms),
@@ -63,11 +65,12 @@ export async function compareWithBaseline(options: {
   const breakdown = [runs.smart, runs.cheapest].flatMap((run) => [latencyBreakdown(run), perCountry(run)]);
   const replay = `carriers' seed ${seed} (TERN_E2E_SEED=${seed} replays their draws)`;
   const margins = (options.margins?.(tern, baseline) ?? []).map((m) => m.line);
+  const notes = options.notes?.(runs) ?? [];
   reportTable(
     options.suite,
     options.heading,
     [baseline, tern, oracle],
-    [replay, regretLine(tern, oracle), ...margins, ...breakdown, ...refusals],
+    [replay, regretLine(tern, oracle), ...margins, ...notes, ...breakdown, ...refusals],
   );
   return { tern, baseline, oracle, runs };
 }
