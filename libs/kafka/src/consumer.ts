@@ -481,6 +481,7 @@ export class BatchConsumer {
     const committedAny = (offsets: Awaited<ReturnType<typeof committedBy>>) =>
       offsets.some((t) => t.partitions.some((p) => p.offset !== '-1'));
     if (committedAny(await committedBy(this.options.groupId))) return;
+    let partitionsTaken = 0;
     for (const { topic, partitions } of await committedBy(from)) {
       const taken = partitions.filter((p) => p.offset !== '-1');
       if (taken.length === 0) continue;
@@ -490,8 +491,11 @@ export class BatchConsumer {
         if (!committedAny(await committedBy(this.options.groupId))) throw error;
         return;
       }
+      partitionsTaken += taken.length;
     }
-    this.log.info({ from }, 'took over where another group had committed');
+    // Both groups new (a fresh deployment): nothing to take, and nothing to say.
+    if (partitionsTaken > 0)
+      this.log.info({ from, partitions: partitionsTaken }, 'took over where another group had committed');
   }
 
   /** Where each partition's first record written at or after `at` is, noting where the backlog ends. */
