@@ -147,7 +147,9 @@ export class MessageRouter {
       const why = `validity ran out waiting for the rate limits of ${message.country} and ${channel.id}`;
       return this.end(message, attempt, 'expired', ROUTING_REASONS.expired, why);
     }
-    const now = new Date();
+    // When the limits let it through: what they promise (at most rate + burst in any second) holds for these
+    // times, however late this process gets to each of a grant's messages.
+    const now = new Date(gate.passedAt);
     book.sent(channel.id, message.mccMnc, now.getTime());
     const lane = laneOf(table, message.country);
     await Promise.all([

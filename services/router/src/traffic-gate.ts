@@ -4,8 +4,11 @@ import { Gauge, Histogram } from 'prom-client';
 import type { TrafficClass } from '@tern/contracts';
 import type { RateLimit } from './domain/traffic';
 
-/** passed: go ahead; expired: its deadline came first; closed: the router is stopping (leave it uncommitted). */
-export type GateOutcome = 'passed' | 'expired' | 'closed';
+/**
+ * passedAt: go ahead, let through by the limits at that time (ms); expired: its deadline came first; closed:
+ * the router is stopping (leave it uncommitted).
+ */
+export type GateOutcome = { passedAt: number } | 'expired' | 'closed';
 
 interface Waiter {
   deadline: number;
@@ -106,7 +109,7 @@ export class TrafficGate {
           for (const w of through) {
             waiting.dec(labels);
             waited.observe(labels, (at - w.since) / 1000);
-            w.resolve('passed');
+            w.resolve({ passedAt: at });
           }
           pauseMs = line.waiters.length === 0 ? 0 : grant.retryAfterMs;
         } catch {
