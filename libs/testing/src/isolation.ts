@@ -1,6 +1,7 @@
 // Test files run side by side (scripts/test-all.sh). Each integration file gets a topic namespace of its own
 // (its topics, DLQs and consumer groups) and each jest worker a Redis database of its own, so two files
-// running side by side never read each other's records or keys. Set up by isolated-environment.ts (jest.config.js).
+// running side by side never read each other's records or keys. Set up by isolated-environment.ts
+// (jest.config.js).
 // End-to-end platform runs name their own topics, and take their worker's database of the e2e range.
 import { namespaced, type TopicSpec } from '@tern/kafka';
 
