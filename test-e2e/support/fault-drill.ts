@@ -265,9 +265,11 @@ async function settle(run: PlatformRun, deadline: number): Promise<void> {
   const validUntil = new Map<string, number>();
   let pastDeadline = false;
   for (;;) {
-    for (const ref of [...open]) {
+    const refs = [...open];
+    const views = await run.messages(refs.map((ref) => run.otps.get(ref)!.messageId!));
+    for (const [i, ref] of refs.entries()) {
       const otp = run.otps.get(ref)!;
-      const view = await run.message(otp.messageId!).catch(() => undefined);
+      const view = views[i];
       if (view && FINAL_STATUSES.has(view.status) && agrees(view, handsetCount(otp.submissions)))
         open.delete(ref);
       else if (view?.acceptedAt && !FINAL_STATUSES.has(view.status))
@@ -312,13 +314,14 @@ async function count(fault: string, run: PlatformRun, arrivals: number[]): Promi
     longestStallMs: longestGap(arrivals, run.timeScale),
     examples: [`carriers' seed ${run.options.seed} (TERN_E2E_SEED replays their draws)`],
   };
-  for (const otp of run.otps.values()) {
-    if (!otp.messageId) continue;
+  const sent = [...run.otps.values()].filter((otp) => otp.messageId);
+  const views = await run.messages(sent.map((otp) => otp.messageId!));
+  for (const [i, otp] of sent.entries()) {
     result.messages++;
     const deliveries = handsetCount(otp.submissions);
     if (deliveries > 0) result.delivered++;
     if (deliveries > 1) result.deliveredTwice++;
-    const view = await run.message(otp.messageId).catch(() => undefined);
+    const view = views[i];
     if (view?.attempts.some((a) => a.errorCode === 'OUTCOME_UNKNOWN')) result.inDoubt++;
     const status = view ? sms.MessageStatus[view.status] : 'not found';
     const arrived = otp.submissions.map((s) => `${s.channel}:${s.stat}`).join(',') || 'nothing';
@@ -330,7 +333,7 @@ async function count(fault: string, run: PlatformRun, arrivals: number[]): Promi
       const attempts = view?.attempts
         .map((a) => `#${a.number} ${a.channelId} ${a.errorCode || sms.ReceiptState[a.receiptState]}`)
         .join(' / ');
-      const ledger = await ledgerOf(run, otp.messageId, view?.attempts.length ?? 0);
+      const ledger = await ledgerOf(run, otp.messageId!, view?.attempts.length ?? 0);
       result.examples.push(
         `${otp.messageId}: API ${status} (${attempts ?? 'no view'}), handset ${arrived}${doubt}; ${ledger}`,
       );
