@@ -33,45 +33,70 @@ if [ ! -x "$TERN_NODE_BIN/node" ] || [ "$("$TERN_NODE_BIN/node" --version)" != "
 fi
 log "node $(node --version), pnpm $(pnpm --version)"
 
-kafka_libs=$root/.local/kafka/libs
-kafka_pom=$root/deploy/local/kafka/pom.xml
-if [ ! -f "$kafka_libs/.pom.sha" ] || [ "$(sha1sum <"$kafka_pom")" != "$(cat "$kafka_libs/.pom.sha")" ]; then
-  log "kafka: fetching broker jars from Maven Central"
-  rm -rf "$kafka_libs"
-  mvn -q -B -f "$kafka_pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$kafka_libs"
-  sha1sum <"$kafka_pom" >"$kafka_libs/.pom.sha"
-fi
+kafka_jars() {
+  local libs=$root/.local/kafka/libs pom=$root/deploy/local/kafka/pom.xml
+  if [ ! -f "$libs/.pom.sha" ] || [ "$(sha1sum <"$pom")" != "$(cat "$libs/.pom.sha")" ]; then
+    log "kafka: fetching broker jars from Maven Central"
+    rm -rf "$libs"
+    mvn -q -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs"
+    sha1sum <"$pom" >"$libs/.pom.sha"
+  fi
+}
 
 # Helm, for the chart's tests: built with the machine's Go from the module proxy (no download site is
 # reachable), about 2.5 minutes the first time, seconds once Go's caches have it.
-helm_bin=$root/.tools/bin/helm
-if [ ! -x "$helm_bin" ] || [ "$(cat "$root/.tools/bin/.helm-version" 2>/dev/null)" != "$TERN_HELM_VERSION" ]; then
-  log "helm: building $TERN_HELM_VERSION into .tools/bin"
-  mkdir -p "$root/.tools/bin"
-  go_cmd=$(command -v go || echo /usr/local/go/bin/go)
-  [ -x "$go_cmd" ] || { log "helm: needs Go (1.24 or newer) to build; install it and run again"; exit 1; }
-  GOBIN=$root/.tools/bin "$go_cmd" install "helm.sh/helm/v3/cmd/helm@$TERN_HELM_VERSION"
-  echo "$TERN_HELM_VERSION" >"$root/.tools/bin/.helm-version"
-fi
+helm_binary() {
+  local bin=$root/.tools/bin/helm
+  if [ ! -x "$bin" ] || [ "$(cat "$root/.tools/bin/.helm-version" 2>/dev/null)" != "$TERN_HELM_VERSION" ]; then
+    log "helm: building $TERN_HELM_VERSION into .tools/bin"
+    mkdir -p "$root/.tools/bin"
+    local go_cmd
+    go_cmd=$(command -v go || echo /usr/local/go/bin/go)
+    [ -x "$go_cmd" ] || { log "helm: needs Go (1.24 or newer) to build; install it and run again"; exit 1; }
+    GOBIN=$root/.tools/bin "$go_cmd" install "helm.sh/helm/v3/cmd/helm@$TERN_HELM_VERSION"
+    echo "$TERN_HELM_VERSION" >"$root/.tools/bin/.helm-version"
+  fi
+}
 
 # schemathesis (PyPI), which checks the HTTP API against its OpenAPI document, in a virtualenv of its own.
-schemathesis_dir=$root/.tools/schemathesis
-if [ "$("$schemathesis_dir/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $TERN_SCHEMATHESIS_VERSION" ]; then
-  log "schemathesis: installing $TERN_SCHEMATHESIS_VERSION into .tools/schemathesis"
-  python3 -m venv "$schemathesis_dir"
-  "$schemathesis_dir/bin/pip" install -q --disable-pip-version-check "schemathesis==$TERN_SCHEMATHESIS_VERSION"
-fi
+schemathesis_venv() {
+  local dir=$root/.tools/schemathesis
+  if [ "$("$dir/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $TERN_SCHEMATHESIS_VERSION" ]; then
+    log "schemathesis: installing $TERN_SCHEMATHESIS_VERSION into .tools/schemathesis"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install -q --disable-pip-version-check "schemathesis==$TERN_SCHEMATHESIS_VERSION"
+  fi
+}
 
 # smpplib (PyPI): an ESME in another language than ours, binding to Tern's SMPP server in its tests.
-smpplib_dir=$root/.tools/smpplib
-if [ "$("$smpplib_dir/bin/python" -c 'import importlib.metadata as m; print(m.version("smpplib"))' 2>/dev/null)" != "$TERN_SMPPLIB_VERSION" ]; then
-  log "smpplib: installing $TERN_SMPPLIB_VERSION into .tools/smpplib"
-  python3 -m venv "$smpplib_dir"
-  "$smpplib_dir/bin/pip" install -q --disable-pip-version-check "smpplib==$TERN_SMPPLIB_VERSION"
-fi
-
-log "pnpm install"
-(cd "$root" && pnpm install --frozen-lockfile --reporter=append-only 2>&1 | tail -5) || {
-  [ "${CI:-}" = true ] && exit 1
-  (cd "$root" && pnpm install --reporter=append-only | tail -5)
+smpplib_venv() {
+  local dir=$root/.tools/smpplib
+  if [ "$("$dir/bin/python" -c 'import importlib.metadata as m; print(m.version("smpplib"))' 2>/dev/null)" != "$TERN_SMPPLIB_VERSION" ]; then
+    log "smpplib: installing $TERN_SMPPLIB_VERSION into .tools/smpplib"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install -q --disable-pip-version-check "smpplib==$TERN_SMPPLIB_VERSION"
+  fi
 }
+
+workspace_deps() {
+  log "pnpm install"
+  (cd "$root" && pnpm install --frozen-lockfile --reporter=append-only 2>&1 | tail -5) || {
+    [ "${CI:-}" = true ] && exit 1
+    (cd "$root" && pnpm install --reporter=append-only | tail -5)
+  }
+}
+
+# The rest need nothing of each other, and wait mostly on registries and compilers: side by side (a fresh
+# clone's took 35 s one after the other).
+steps=(kafka_jars helm_binary schemathesis_venv smpplib_venv workspace_deps)
+pids=()
+for step in "${steps[@]}"; do
+  "$step" &
+  pids+=("$!")
+done
+failed=()
+for i in "${!steps[@]}"; do wait "${pids[$i]}" || failed+=("${steps[$i]}"); done
+if ((${#failed[@]})); then
+  log "failed: ${failed[*]} (the output above says why)"
+  exit 1
+fi
