@@ -85,10 +85,11 @@ export interface ConsumerOptions {
   commitIntervalMs?: number;
   /**
    * For a group whose work can wait a moment (rows bound for a batched ClickHouse insert, webhooks, marketing
-   * that waits for its pace): a fetch waits up to this long for records to gather instead of returning with
-   * the first one, so at low rates the group wakes a few times a second, not once per record (each wake a
-   * fetch round trip for it and the broker). A busy topic fills the fetch sooner (GATHER_BYTES), and it
-   * returns at once. Default: no wait, for everything on a message's way to the carrier.
+   * that waits for its pace): after a fetch that brought records, the next one waits this long, so what is
+   * written meanwhile comes in one batch and at low rates the group wakes a few times a second, not once per
+   * record (each wake a fetch round trip for it and the broker). The first record after a quiet spell is
+   * taken at once (a fetch is waiting for it), and an idle group fetches no more often than any other.
+   * Default: no wait, for everything on a message's way to the carrier.
    */
   gatherMs?: number;
   /** Readiness turns false when the fetch loop has not run for this long. */
@@ -181,8 +182,6 @@ type Outcome = 'processed' | 'stopped';
 
 /** How long a fetch that finds no record waits for one. */
 const IDLE_FETCH_WAIT_MS = 500;
-/** What a gathering fetch (`gatherMs`) returns with at once: a busy topic's records in a few milliseconds. */
-const GATHER_BYTES = 256 * 1024;
 
 /** One handler call's records, fetched and waiting for a slot. */
 interface QueuedWork {
@@ -301,13 +300,12 @@ export class BatchConsumer {
       groupId: options.groupId,
       sessionTimeout: this.options.sessionTimeoutMs,
       heartbeatInterval: Math.min(3000, Math.floor(this.options.sessionTimeoutMs / 10)),
-      // Without gatherMs a fetch returns as soon as any record arrives (minBytes 1), so this bounds only how
-      // long an idle fetch waits, and how late a partition resumed after backpressure joins the next one.
-      // Shorter costs every idle group a fetch round trip (and the broker its answer) that many more times a
-      // second.
-      ...(this.options.gatherMs === undefined
-        ? { minBytes: 1, maxWaitTimeInMs: IDLE_FETCH_WAIT_MS }
-        : { minBytes: GATHER_BYTES, maxWaitTimeInMs: this.options.gatherMs }),
+      // A fetch returns as soon as any record arrives (minBytes 1), so this bounds only how long an idle fetch
+      // waits, and how late a partition resumed after backpressure joins the next one. Shorter costs every
+      // idle group a fetch round trip (and the broker its answer) that many more times a second. (A gathering
+      // group waits between fetches instead: see gatherMs.)
+      minBytes: 1,
+      maxWaitTimeInMs: IDLE_FETCH_WAIT_MS,
       // A broker away (a restart, a failover) is waited out by retrying: at most 3 s apart, so the group is
       // back at work within seconds of the broker (the defaults let a restart wait 10-15 s more).
       retry: { initialRetryTime: 300, maxRetryTime: 3000, retries: 10 },
@@ -380,7 +378,12 @@ export class BatchConsumer {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsInParallel,
-      eachBatch: (payload) => Promise.resolve(this.processBatch(payload)),
+      // kafkajs fetches again once every batch of a fetch has returned: a gathering group's return later.
+      eachBatch: (payload) => {
+        this.processBatch(payload);
+        const gatherMs = this.options.gatherMs;
+        return gatherMs === undefined ? Promise.resolve() : new Promise((r) => setTimeout(r, gatherMs));
+      },
     });
     // Seeks given before run() has joined are applied before the first fetch (and again after a restart:
     // see pendingStarts). Admin setOffsets would do the same through a throwaway member that waits out a

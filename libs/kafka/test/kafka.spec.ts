@@ -445,7 +445,8 @@ describe('kafka wrapper against a real broker', () => {
       Number(
         new RegExp(`tern_kafka_batch_size_count\\{[^}]*group="${group}"[^}]*\\} (\\d+)`).exec(exposed)?.[1],
       );
-    // A gathering fetch returns after 1.5 s (the records never fill it): the 0.4 s of writes span two at most.
+    // A gathering group takes the first record at once, then fetches again 1.5 s later: the 0.4 s of writes
+    // span two batches at most.
     expect(batchesOf(groups.gathering)).toBeLessThanOrEqual(2);
     // A plain fetch returns with the first record it finds: 20 ms apart, nearly every record is a batch.
     expect(batchesOf(groups.plain)).toBeGreaterThanOrEqual(10);

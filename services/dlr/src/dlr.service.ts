@@ -15,9 +15,9 @@ import { StatusCallbacks } from './status-callbacks';
 
 const MISSING_POLL_MS = 1000;
 const CALLBACK_POLL_MS = 250;
-/** How long a fetch of trace rows bound for ClickHouse waits for more to gather (at most the insert's linger). */
+/** How long trace rows bound for ClickHouse gather between fetches (at most the insert’s linger). */
 const TRACE_FETCH_GATHER_MS = 200;
-/** How long a fetch of status events for callbacks waits for more to gather. */
+/** How long status events for callbacks gather between fetches. */
 const CALLBACK_FETCH_GATHER_MS = 50;
 /**
  * Calls of rows bound for ClickHouse in flight per partition, each awaiting its insert (up to the linger):

@@ -28,7 +28,7 @@ const DEFERRED_POLL_MS = 500;
 /** The longest a starting router waits for the recent routing weights before it routes. */
 const WEIGHTS_WAIT_MS = 4000;
 const DEFERRED_IN_FLIGHT = 500;
-/** How long a fetch of the bulk intake waits for records to gather. */
+/** How long records of the bulk intake gather between fetches. */
 const BULK_FETCH_GATHER_MS = 200;
 
 /**
