@@ -54,11 +54,9 @@ beforeAll(async () => {
     heading: '10 scenario minutes at time scale 10: 8 OTPs/s, 30/s from minute 2 to 8, to AE, SA, EG',
     scenario,
     run: { timeScale: TIME_SCALE },
-    traffic: async (run) => {
-      await run.drive(10 * MINUTE, rate, COUNTRIES);
-      // The peak's backlog at the country caps drains, then the last receipts and retries come in.
-      await run.settle(15 * MINUTE, 60_000);
-    },
+    drive: (run) => run.drive(10 * MINUTE, rate, COUNTRIES),
+    // The peak's backlog at the country caps drains, then the last receipts and retries come in.
+    settle: (run) => run.settle(15 * MINUTE, 60_000),
     margins: (tern, baseline) => [
       rateMargin('smart lost', tern.lost, tern.otps, LOST_TARGET, 'atMost'),
       rateMargin('baseline lost', baseline.lost, baseline.otps, BASELINE_LOST.above, 'atLeast'),

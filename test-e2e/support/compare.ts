@@ -18,7 +18,17 @@ export async function compareWithBaseline(options: {
   suite: string;
   heading: string;
   scenario: Scenario;
-  traffic: (run: PlatformRun) => Promise<void>;
+  /** Sends the run's traffic. */
+  drive: (run: PlatformRun) => Promise<void>;
+  /** Waits for the run's last OTPs to be delivered or given up (PlatformRun.settle). */
+  settle: (run: PlatformRun) => Promise<void>;
+  /**
+   * Starts the baseline once the smart run's traffic is sent, while it settles: a real-time run waits up to
+   * a minute for its last failovers' receipts, with next to nothing left for its platform to do. Its
+   * latencies are the carriers' (when each OTP reached them): the baseline beside it delays only what the
+   * platform still moves then, its stragglers' retries.
+   */
+  baselineWhileSettling?: boolean;
   run?: Omit<PlatformRunOptions, 'scenario' | 'strategy'>;
   /**
    * The baseline's own time scale (default: the run's). Its OTPs take the default route's tens of seconds,
@@ -31,29 +41,53 @@ export async function compareWithBaseline(options: {
   /** Lines of the suite's own about both runs (what a check measured), printed after the margins. */
   notes?: (runs: Record<Strategy, PlatformRun>) => string[];
 }): Promise<Comparison> {
-  // One after the other, on the same carriers' seed: side by side, two platforms on two cores add about
-  // half a second of queueing to every OTP (measured on latam-fintech: API to carrier 504 ms, not 38 ms),
-  // which the latency targets would count. Each run has its own topics, Redis state, ClickHouse database
-  // and simulator, so nothing the first learns reaches the second.
+  // On the same carriers' seed, and not while the smart run drives: side by side, two platforms on two cores
+  // add about half a second of queueing to every OTP (measured on latam-fintech: API to carrier 504 ms, not
+  // 38 ms), which the latency targets would count. Each run has its own topics, Redis database, ClickHouse
+  // database and simulator, so nothing the first learns reaches the second.
   const seed = options.run?.seed ?? runSeed();
-  const runs = {} as Record<Strategy, PlatformRun>;
-  for (const strategy of ['smart', 'cheapest'] as const) {
+  const start = (strategy: Strategy) => {
     const timeScale = strategy === 'cheapest' ? options.baselineTimeScale : undefined;
-    const run = await PlatformRun.start({
+    return PlatformRun.start({
       ...options.run,
       ...(timeScale === undefined ? {} : { timeScale }),
       scenario: options.scenario,
       strategy,
       seed,
+      redisSlot: strategy === 'cheapest' ? 1 : 0,
     });
+  };
+  /** Drives the run; then settles and stops it in the background (`settled`). */
+  const driven = async (run: PlatformRun): Promise<{ settled: Promise<void> }> => {
     try {
       run.begin();
-      await options.traffic(run);
-    } finally {
+      await options.drive(run);
+    } catch (error) {
       await run.stop();
+      throw error;
     }
-    runs[strategy] = run;
+    return { settled: options.settle(run).finally(() => run.stop()) };
+  };
+  const smart = await start('smart');
+  // Its failure is held until the baseline is done too, so neither platform is left running.
+  const smartSettled = outcome((await driven(smart)).settled);
+  if (!options.baselineWhileSettling) {
+    const done = await smartSettled;
+    if ('error' in done) throw done.error;
   }
+  const baselineRun = outcome(
+    (async () => {
+      const run = await start('cheapest');
+      await (
+        await driven(run)
+      ).settled;
+      return run;
+    })(),
+  );
+  const [smartDone, baselineDone] = await Promise.all([smartSettled, baselineRun]);
+  if ('error' in smartDone) throw smartDone.error;
+  if ('error' in baselineDone) throw baselineDone.error;
+  const runs: Record<Strategy, PlatformRun> = { smart, cheapest: baselineDone.value };
   const tern = tally('Tern (smart routing)', runs.smart);
   const baseline = tally('baseline (cheapest, no failover)', runs.cheapest);
   const oracle = oracleTally(runs.smart);
@@ -73,4 +107,12 @@ export async function compareWithBaseline(options: {
     [replay, regretLine(tern, oracle), ...margins, ...notes, ...breakdown, ...refusals],
   );
   return { tern, baseline, oracle, runs };
+}
+
+/** A promise's outcome, never rejecting: its value or its error. */
+function outcome<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {
+  return promise.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
 }

@@ -72,6 +72,11 @@ export interface PlatformRunOptions {
   seed?: number;
   /** A Redis server of the run's own instead of the shared one (a drill that restarts it). */
   redisUrl?: string;
+  /**
+   * Which of the jest worker's Redis databases the run empties and uses (default 0): two runs of one
+   * worker at once (a baseline while the smart run settles) take one each.
+   */
+  redisSlot?: number;
   /** Settings of one service only (a Redis reached through a proxy a drill can cut). */
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
   /** Instances of each service (of each lane's connector), in one consumer group (default 1). */
@@ -145,8 +150,8 @@ export function scaledSettings(timeScale: number): Record<string, string> {
  * the routers' attempt ledgers, risk's windows on the same numbers) would otherwise act in this one, as
  * retries of the other run's messages.
  */
-async function freshRunRedis(redisUrl: string): Promise<string> {
-  const url = runRedisUrl(redisUrl);
+async function freshRunRedis(redisUrl: string, slot: number): Promise<string> {
+  const url = runRedisUrl(redisUrl, undefined, slot);
   const redis = sharedRedis({ redisUrl: url });
   try {
     await redis.flushdb();
@@ -175,11 +180,11 @@ function mutantEnv(name: ServiceName): Record<string, string> {
 }
 
 /**
- * The Redis URL a run's services use, at another host and port (a proxy) if given: the jest worker's
- * database, emptied before each run, so suites running side by side never touch each other's state.
+ * The Redis URL a run's services use, at another host and port (a proxy) if given: one of the jest worker's
+ * databases, emptied before each run, so suites running side by side never touch each other's state.
  */
-export function runRedisUrl(redisUrl: string, via?: { host: string; port: number }): string {
-  const url = new URL(workerRedisUrl(redisUrl, 'e2e'));
+export function runRedisUrl(redisUrl: string, via?: { host: string; port: number }, slot = 0): string {
+  const url = new URL(workerRedisUrl(redisUrl, 'e2e', undefined, slot));
   if (via) {
     url.hostname = via.host;
     url.port = String(via.port);
@@ -220,6 +225,8 @@ export class PlatformRun {
   readonly namespace: string;
   /** OTPs ingest refused (numbers the plan does not know): the traffic's fault, not routing's. */
   readonly refused: string[] = [];
+  /** Real seconds each phase of the run took (start, drive, settle), summed when a phase repeats: the report's. */
+  readonly phases = new Map<string, number>();
   private readonly runId: string;
   private readonly services: Instance[] = [];
   /** Every instance that ran, stopped or not, for its log. */
@@ -259,9 +266,11 @@ export class PlatformRun {
       onMessage: (m) => run?.arrived(m),
     });
     run = new PlatformRun({ ...options, seed }, simulator, runId);
+    const startedAt = Date.now();
     await simulator.start();
     try {
       await run.startServices();
+      run.timed('start', startedAt);
     } catch (error) {
       await run.stop();
       throw error;
@@ -273,7 +282,7 @@ export class PlatformRun {
     // As an operator does before the first start (a fresh broker has none of the platform's topics).
     await ensurePlatformTopics(this.lanes(), this.namespace);
     const infra = infraFromEnv();
-    this.redisUrl = await freshRunRedis(this.options.redisUrl ?? infra.redisUrl);
+    this.redisUrl = await freshRunRedis(this.options.redisUrl ?? infra.redisUrl, this.options.redisSlot ?? 0);
     const world = writePlatformConfig(
       this.options.scenario,
       mkdtempSync(join(tmpdir(), 'tern-run-')),
@@ -489,17 +498,26 @@ export class PlatformRun {
     tenant: Tenant = 'demo',
   ): Promise<void> {
     const until = this.scenarioNow() + scenarioMs;
+    const startedAt = Date.now();
     await this.pace(perSecond, countries, () => (this.scenarioNow() < until ? Infinity : 0), tenant);
+    this.timed('drive', startedAt);
   }
 
   /** Sends exactly `count` OTPs at `perSecond`; after a stall (an API away) the backlog follows at once. */
   async driveCount(count: number, perSecond: number, countries: Record<string, number>): Promise<void> {
     const end = this.sent + count;
+    const startedAt = Date.now();
     await this.pace(
       () => perSecond,
       countries,
       () => end - this.sent,
     );
+    this.timed('drive', startedAt);
+  }
+
+  /** Adds the real time since `startedAt` to a phase of the run. */
+  private timed(phase: string, startedAt: number): void {
+    this.phases.set(phase, (this.phases.get(phase) ?? 0) + (Date.now() - startedAt) / 1000);
   }
 
   /** The sending loop: what is owed by the time that passed, while `left()` (how many more may go) allows. */
@@ -547,6 +565,7 @@ export class PlatformRun {
    * failure, or `maxScenarioMs` of scenario time have passed.
    */
   async settle(maxScenarioMs: number, graceScenarioMs = 10_000): Promise<void> {
+    const startedAt = Date.now();
     const deadline = this.scenarioNow() + maxScenarioMs;
     const settled = (otp: SentOtp, now: number) => {
       // Delivered once the handset has it, when the simulator sends the receipt the platform records.
@@ -574,6 +593,7 @@ export class PlatformRun {
       60_000,
       500,
     );
+    this.timed('settle', startedAt);
   }
 
   /**

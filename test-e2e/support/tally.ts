@@ -179,7 +179,8 @@ export function latencyBreakdown(run: PlatformRun): string {
     `${run.options.strategy} at time scale ${run.timeScale}: API to carrier ${(pipelineMs / Math.max(1, submitted)).toFixed(0)} ms ` +
     `on average (${(100 * platformShare(run)).toFixed(1)}% of the mean latency); ` +
     `${firstTime.length} delivered at the first attempt (mean ${mean(firstTime)}), ${failover.length} after ` +
-    `failover (mean ${mean(failover)}, adding ${seconds((sum(failover) - (failover.length * sum(firstTime)) / Math.max(1, firstTime.length)) / Math.max(1, all))} to the average)`
+    `failover (mean ${mean(failover)}, adding ${seconds((sum(failover) - (failover.length * sum(firstTime)) / Math.max(1, firstTime.length)) / Math.max(1, all))} to the average); ` +
+    `real time: ${[...run.phases].map(([phase, s]) => `${phase} ${s.toFixed(1)} s`).join(', ')}`
   );
 }
 

@@ -7,10 +7,16 @@ import { namespaced, type TopicSpec } from '@tern/kafka';
 
 export const TOPIC_NAMESPACE_ENV = 'TERN_KAFKA_TOPIC_NAMESPACE';
 /**
- * The first Redis database of a tier's jest workers (worker n takes the first + n - 1): 0 is a developer's,
- * the integration workers' from 2, the e2e platform runs' from 8 (Redis has 16).
+ * The first Redis database of a tier's jest workers: 0 is a developer's, the integration workers' from 2, the
+ * e2e platform runs' from 8 (Redis has 16).
  */
 const FIRST_WORKER_REDIS_DB = { integration: 2, e2e: 8 } as const;
+/**
+ * Databases per worker: an e2e worker may run two platforms at once (a routing suite's baseline while its
+ * smart run settles), each on a database of its own.
+ */
+const WORKER_REDIS_DBS = { integration: 1, e2e: 2 } as const;
+const REDIS_DATABASES = 16;
 
 /** The test file's topic namespace ('' outside an isolated test file). */
 export function testNamespace(): string {
@@ -33,13 +39,18 @@ export function declaredTopicName(onCluster: string): string {
   return onCluster.startsWith(prefix) ? onCluster.slice(prefix.length) : onCluster;
 }
 
-/** The Redis URL of this jest worker's own database. */
+/** The Redis URL of one of this jest worker's own databases (`slot` below its tier's WORKER_REDIS_DBS). */
 export function workerRedisUrl(
   redisUrl: string,
   tier: keyof typeof FIRST_WORKER_REDIS_DB = 'integration',
   workerId = Number(process.env['JEST_WORKER_ID'] ?? 1),
+  slot = 0,
 ): string {
+  if (slot >= WORKER_REDIS_DBS[tier]) throw new Error(`a ${tier} worker has no Redis database ${slot}`);
+  const db = FIRST_WORKER_REDIS_DB[tier] + (workerId - 1) * WORKER_REDIS_DBS[tier] + slot;
+  if (db >= REDIS_DATABASES)
+    throw new Error(`${tier} worker ${workerId} is past Redis's ${REDIS_DATABASES} databases`);
   const url = new URL(redisUrl);
-  url.pathname = `/${FIRST_WORKER_REDIS_DB[tier] + workerId - 1}`;
+  url.pathname = `/${db}`;
   return url.toString();
 }
