@@ -17,6 +17,7 @@ import { FINAL_STATUSES, grpcMethod, sms } from '@tern/contracts';
 import {
   cpuSeconds,
   cpuTicksOfStat,
+  firstIdMintedAt,
   parseBackground,
   parseMix,
   percentiles,
@@ -354,9 +355,10 @@ async function attemptRows(since: number): Promise<number> {
   const url = process.env['TERN_CLICKHOUSE_URL'];
   if (!url) return NaN;
   const database = process.env['TERN_CLICKHOUSE_DATABASE'] ?? 'tern';
+  const sinceSeconds = Math.floor(since / 1000);
   const query =
-    `SELECT uniqExact(message_id) FROM attempts WHERE tenant_id = '${values.tenant}' ` +
-    `AND accepted_at >= ${Math.floor(since / 1000)} ` +
+    `SELECT uniqExact(message_id) FROM attempts WHERE message_id >= '${firstIdMintedAt((sinceSeconds - 1) * 1000)}' ` +
+    `AND tenant_id = '${values.tenant}' AND accepted_at >= ${sinceSeconds} ` +
     `AND status IN ('DELIVERED', 'UNDELIVERED', 'EXPIRED', 'FAILED')`;
   const res = await fetch(`${url}/?database=${database}&query=${encodeURIComponent(query)}`);
   if (!res.ok) throw new Error(`ClickHouse: ${await res.text()}`);

@@ -1,5 +1,6 @@
 import {
   cpuTicksOfStat,
+  firstIdMintedAt,
   parseBackground,
   parseMix,
   percentiles,
@@ -63,5 +64,14 @@ describe('benchmark figures', () => {
     const inSpace = Array.from({ length: 100_000 }, (_, i) => subscriberNumber('659', 7, 8_999_000, i, 9e6));
     expect(new Set(inSpace).size).toBe(100_000);
     expect(inSpace.every((n) => !n.startsWith('6599'))).toBe(true);
+  });
+
+  it('bounds the message ids minted from a time, as UUIDv7 ids sort', () => {
+    // An id ingest minted at 0x01a23861c577 ms (2026-12-02T20:11:01.367Z).
+    const minted = '01a23861-c577-7249-9652-84a815788d91';
+    expect(firstIdMintedAt(0x01a23861c577)).toBe('01a23861-c577');
+    expect(minted >= firstIdMintedAt(0x01a23861c577)).toBe(true);
+    expect(minted >= firstIdMintedAt(0x01a23861c578)).toBe(false);
+    expect(firstIdMintedAt(0)).toBe('00000000-0000');
   });
 });
