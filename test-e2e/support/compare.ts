@@ -78,9 +78,8 @@ export async function compareWithBaseline(options: {
   const baselineRun = outcome(
     (async () => {
       const run = await start('cheapest');
-      await (
-        await driven(run)
-      ).settled;
+      const { settled } = await driven(run);
+      await settled;
       return run;
     })(),
   );
