@@ -3,7 +3,8 @@
 // counted from what reached the handsets. Smart routing runs in real time (scale 1): its latency is the
 // product here, and a scaled clock would multiply the platform's own milliseconds into it. The baseline's
 // OTPs take the default route's 18 s, so its world runs three times faster.
-// It starts when the smart run's last OTP is sent, while that run waits for its stragglers (compare.ts).
+// The baseline starts once the smart run's last OTP is sent, while that run waits for its stragglers
+// (compare.ts).
 import { loadScenario } from '@tern/carrier-sim';
 import { meanMargin, rateMargin, samplesNeeded, trialsNeeded } from '@tern/testing';
 import { compareWithBaseline, type Comparison } from '../support/compare';
@@ -48,7 +49,7 @@ const OTPS = {
 };
 /**
  * OTPs a real second. The platform's own time (API to carrier) is part of the smart run's mean, which
- * EXPECTED_LATENCY allows 90 ms of. On this 2-core machine it was 31-35 ms at 40 a second, 35-45 ms at 60 and
+ * EXPECTED_LATENCY allows 90 ms of. On this 2-core machine it was 31-35 ms at 40 a second, 33-45 ms at 60 and
  * 53 ms at 80: 60 keeps it at half the allowance, and sends the smart run's OTPs in 62 s, not 93 s. The
  * baseline's world, three times faster, gets them at 60 too (its platform time, tripled, stays about 1% of
  * its 18 s).

@@ -2,7 +2,8 @@
 // routing against that baseline on the same simulated world and the same traffic, counted from what reached
 // the handsets. Smart routing runs in real time (scale 1): its latency is the product here. The baseline's
 // OTPs take the cheap route's 11 s, so its world runs three times faster.
-// It starts when the smart run's last OTP is sent, while that run waits for its stragglers (compare.ts).
+// The baseline starts once the smart run's last OTP is sent, while that run waits for its stragglers
+// (compare.ts).
 // Runs side by side with other suites: a busier machine adds milliseconds to routes of seconds, and its targets
 // are delivery rates and a median four times apart.
 import { execFile } from 'node:child_process';

@@ -356,6 +356,7 @@ async function attemptRows(since: number): Promise<number> {
   if (!url) return NaN;
   const database = process.env['TERN_CLICKHOUSE_DATABASE'] ?? 'tern';
   const sinceSeconds = Math.floor(since / 1000);
+  // The id bound only lets ClickHouse skip older rows (a second early, to be safe); accepted_at decides.
   const query =
     `SELECT uniqExact(message_id) FROM attempts WHERE message_id >= '${firstIdMintedAt((sinceSeconds - 1) * 1000)}' ` +
     `AND tenant_id = '${values.tenant}' AND accepted_at >= ${sinceSeconds} ` +
