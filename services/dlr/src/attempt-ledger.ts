@@ -139,36 +139,46 @@ export class AttemptLedger {
     this.claimMissing = redisScript(redis, 'ternDlrClaimMissing', 2, CLAIM_MISSING);
   }
 
-  /** Records an accepted submission, due for a receipt by `receiptDueAt`; returns receipts waiting for it. */
+  /**
+   * Records accepted submissions, each due for a receipt by its `receiptDueAt`, in one round trip; returns,
+   * for each, the receipts that were waiting for it.
+   */
   async submitted(
-    result: events.SubmitResult,
-    receiptDueAt: number,
-  ): Promise<{ part: number; receipt: events.DeliveryReceipt }[]> {
-    const keys = [AWAITING, attemptKey(result.messageId, result.attempt)];
-    const parts: number[] = [];
-    result.smscMessageIds.forEach((id, part) => {
-      for (const reading of smscIdReadings(id)) {
-        keys.push(idKey(result.channelId, reading), pendingKey(result.channelId, reading));
-        parts.push(part);
-      }
-    });
-    const submission = Buffer.from(events.SubmitResult.encode(result).finish()).toString('base64');
-    const found = (await this.submittedScript.run(
-      keys.length,
-      ...keys,
-      receiptDueAt,
-      `${result.messageId}|${result.attempt}`,
-      submission,
-      KEEP_SECONDS,
-      ...parts,
-    )) as string[];
-    const waiting = new Map<number, events.DeliveryReceipt>();
-    for (let i = 0; i < found.length; i += 2) {
-      const part = Number(found[i]);
-      const receipt = events.DeliveryReceipt.decode(Buffer.from(found[i + 1]!, 'base64'));
-      if (!waiting.has(part)) waiting.set(part, receipt);
+    submissions: readonly { result: events.SubmitResult; receiptDueAt: number }[],
+  ): Promise<{ part: number; receipt: events.DeliveryReceipt }[][]> {
+    if (submissions.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const { result, receiptDueAt } of submissions) {
+      const keys = [AWAITING, attemptKey(result.messageId, result.attempt)];
+      const parts: number[] = [];
+      result.smscMessageIds.forEach((id, part) => {
+        for (const reading of smscIdReadings(id)) {
+          keys.push(idKey(result.channelId, reading), pendingKey(result.channelId, reading));
+          parts.push(part);
+        }
+      });
+      const submission = Buffer.from(events.SubmitResult.encode(result).finish()).toString('base64');
+      this.submittedScript.queue(
+        pipeline,
+        keys.length,
+        ...keys,
+        receiptDueAt,
+        `${result.messageId}|${result.attempt}`,
+        submission,
+        KEEP_SECONDS,
+        ...parts,
+      );
     }
-    return [...waiting].map(([part, receipt]) => ({ part, receipt }));
+    const replies = (await execOrThrow(pipeline)) as string[][];
+    return replies.map((found) => {
+      const waiting = new Map<number, events.DeliveryReceipt>();
+      for (let i = 0; i < found.length; i += 2) {
+        const part = Number(found[i]);
+        const receipt = events.DeliveryReceipt.decode(Buffer.from(found[i + 1]!, 'base64'));
+        if (!waiting.has(part)) waiting.set(part, receipt);
+      }
+      return [...waiting].map(([part, receipt]) => ({ part, receipt }));
+    });
   }
 
   /**
@@ -348,7 +358,9 @@ export class AttemptLedger {
     receipt: events.DeliveryReceipt,
   ): Promise<{ part: number; receipt: events.DeliveryReceipt }[]> {
     const adopted = { ...result, accepted: true, errorCode: '', smscMessageIds: [receipt.smscMessageId] };
-    const waiting = await this.submitted(adopted, Date.now() + KEEP_SECONDS * 1000);
+    const [waiting = []] = await this.submitted([
+      { result: adopted, receiptDueAt: Date.now() + KEEP_SECONDS * 1000 },
+    ]);
     await this.redis.hset(attemptKey(result.messageId, result.attempt), 'missed', '1');
     return waiting;
   }

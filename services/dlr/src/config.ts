@@ -44,7 +44,7 @@ export const dlrSettings = {
   ),
   inFlight: setting(
     'TERN_DLR_IN_FLIGHT',
-    'Records per partition handled at once (receipts: in calls of up to 50)',
+    'Records per partition handled at once (submissions and receipts: in calls of up to 50)',
     env.int(1, 10_000).default(200),
   ),
   attemptBatchRows: setting(

@@ -25,10 +25,10 @@ const CALLBACK_FETCH_GATHER_MS = 50;
  */
 const WRITES_IN_FLIGHT = 16;
 /**
- * Receipts per call at most: a fetch is cut into calls that overlap, TERN_DLR_IN_FLIGHT receipts in all per
- * partition, so one slow round trip does not hold the rest of the fetch.
+ * Submissions or receipts per call at most: a fetch is cut into calls that overlap, TERN_DLR_IN_FLIGHT
+ * records in all per partition, so one slow round trip does not hold the rest of the fetch.
  */
-const RECEIPTS_PER_CALL = 50;
+const LEDGER_RECORDS_PER_CALL = 50;
 
 /**
  * Wires dlr: submissions and receipts into the attempt ledger, statuses, retries and attempt records out;
@@ -81,12 +81,10 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
         partitionsInParallel: 6,
         gatherMs: options.gatherMs,
       });
-    // Keyed by channel: receipts are independent of each other; the ledger makes each part count once. A
-    // call takes a part of a fetch, so the ledger's round trips are per call, not per receipt.
-    const receiptsConsumer = consumer('receipts', {
-      keyOrdered: false,
-      concurrency: Math.ceil(config.inFlight / RECEIPTS_PER_CALL),
-    });
+    // A call takes a part of a fetch, so the ledger's round trips are per call, not per record.
+    const ledgerCalls = Math.ceil(config.inFlight / LEDGER_RECORDS_PER_CALL);
+    // Keyed by channel: receipts are independent of each other; the ledger makes each part count once.
+    const receiptsConsumer = consumer('receipts', { keyOrdered: false, concurrency: ledgerCalls });
     const correlator = new ReceiptCorrelator(
       new AttemptLedger(redis),
       this.kafka.producer(),
@@ -117,11 +115,13 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
     const rows = { maxRecords: config.attemptBatchRows };
     this.consumers.push(
       // Keyed by message id: one message's submissions in order.
-      consumer('submitted', { keyOrdered: true }).on(topics.submitted, ({ value }) =>
-        correlator.submitted(value),
+      consumer('submitted', { keyOrdered: true, concurrency: ledgerCalls }).onBatch(
+        topics.submitted,
+        (records) => correlator.submissions(records.map((r) => r.value)),
+        { maxRecords: LEDGER_RECORDS_PER_CALL },
       ),
       receiptsConsumer.onBatch(topics.dlr, (records) => correlator.receipts(records.map((r) => r.value)), {
-        maxRecords: RECEIPTS_PER_CALL,
+        maxRecords: LEDGER_RECORDS_PER_CALL,
       }),
       // A fetch's records at a time, up to an insert's worth, committed once their rows are stored; the
       // reported conversions too, the other figures the routing weights are made of.

@@ -23,6 +23,9 @@ export interface ReceiptIntake {
   readPast(at: number): Promise<boolean>;
 }
 
+/** When the connector had the SMSC's answer (now, from a connector older than the field). */
+const submittedAt = (result: events.SubmitResult) => result.submittedAt ?? new Date();
+
 /** A handset as digits only: receipts carry it as the SMSC wrote it, messages in E.164. */
 const handsetOf = (address: string) => address.replace(/\D/g, '');
 /**
@@ -90,42 +93,66 @@ export class ReceiptCorrelator {
     private readonly intake: ReceiptIntake,
   ) {}
 
-  async submitted(result: events.SubmitResult): Promise<void> {
-    const message = result.message;
-    if (!message) return; // from a connector older than the message field: nothing to report on
-    const at = result.submittedAt ?? new Date();
-    if (!result.accepted) {
-      const reason = {
-        code: result.errorCode || 'NETWORK_FAILURE',
-        description: 'submission failed',
-        retryable: result.retryable,
-      };
-      const status = sms.MessageStatus.MESSAGE_STATUS_FAILED;
-      // The attempt shows why it failed (OUTCOME_UNKNOWN: in doubt, it may have reached the handset).
-      await Promise.all([
-        this.producer.enqueue(topics.status, {
-          ...statusEvent(message, status, at, {
-            attempt: result.attempt,
-            channelId: result.channelId,
-            reason,
-          }),
-          errorCode: result.errorCode,
-          submitStatus: result.commandStatus,
+  /**
+   * A fetch's submissions at a time, in their order (a message's attempts follow each other): the accepted
+   * ones recorded in the ledger in one round trip and reported SUBMITTED, each taking the receipts that came
+   * before it; the failed ones reported FAILED.
+   */
+  async submissions(batch: readonly events.SubmitResult[]): Promise<void> {
+    // From a connector older than the message field: nothing to report on.
+    const known = batch.filter((result) => result.message !== undefined);
+    const accepted = known.filter((result) => result.accepted);
+    const waiting = await this.ledger.submitted(
+      accepted.map((result) => ({
+        result,
+        receiptDueAt: submittedAt(result).getTime() + this.receiptWindow(result, result.message!),
+      })),
+    );
+    // Enqueued in the records' order, so a message's statuses are written in it.
+    await Promise.all(
+      known.map((result) =>
+        result.accepted
+          ? this.producer.enqueue(topics.status, {
+              ...statusEvent(
+                result.message!,
+                sms.MessageStatus.MESSAGE_STATUS_SUBMITTED,
+                submittedAt(result),
+                {
+                  attempt: result.attempt,
+                  channelId: result.channelId,
+                },
+              ),
+              smscMessageIds: result.smscMessageIds,
+            })
+          : this.submissionFailed(result, result.message!),
+      ),
+    );
+    await Promise.all(accepted.map((result, i) => this.applyKept(result, waiting[i]!)));
+  }
+
+  /** A submission the SMSC refused, or whose answer never came: FAILED, and remembered when in doubt. */
+  private async submissionFailed(result: events.SubmitResult, message: events.SmsMessage): Promise<void> {
+    const at = submittedAt(result);
+    const reason = {
+      code: result.errorCode || 'NETWORK_FAILURE',
+      description: 'submission failed',
+      retryable: result.retryable,
+    };
+    const status = sms.MessageStatus.MESSAGE_STATUS_FAILED;
+    // The attempt shows why it failed (OUTCOME_UNKNOWN: in doubt, it may have reached the handset).
+    await Promise.all([
+      this.producer.enqueue(topics.status, {
+        ...statusEvent(message, status, at, {
+          attempt: result.attempt,
+          channelId: result.channelId,
+          reason,
         }),
-        this.record(result, message, { status, reason, doneAt: at, version: 1 }),
-      ]);
-      if (result.errorCode === OUTCOME_UNKNOWN) await this.rememberInDoubt(result, message);
-      return;
-    }
-    const waiting = await this.ledger.submitted(result, at.getTime() + this.receiptWindow(result, message));
-    await this.producer.enqueue(topics.status, {
-      ...statusEvent(message, sms.MessageStatus.MESSAGE_STATUS_SUBMITTED, at, {
-        attempt: result.attempt,
-        channelId: result.channelId,
+        errorCode: result.errorCode,
+        submitStatus: result.commandStatus,
       }),
-      smscMessageIds: result.smscMessageIds,
-    });
-    await this.applyKept(result, waiting);
+      this.record(result, message, { status, reason, doneAt: at, version: 1 }),
+    ]);
+    if (result.errorCode === OUTCOME_UNKNOWN) await this.rememberInDoubt(result, message);
   }
 
   /**
