@@ -188,7 +188,10 @@ const IDLE_FETCH_WAIT_MS = 500;
 
 /** One handler call's records, fetched and waiting for a slot. */
 interface QueuedWork {
+  /** The records the call covers, in offset order: committed together once it is done. */
   messages: KafkaMessage[];
+  /** Those of them for the handler: the rest were passed over by the route's `only`. */
+  handled: KafkaMessage[];
   batch: Batch;
   route: Route;
   heartbeat: () => Promise<void>;
@@ -597,10 +600,14 @@ export class BatchConsumer {
         continue;
       }
       if (partition.queuedUpTo !== undefined && offset <= partition.queuedUpTo) continue;
-      if (!work || work.messages.length >= route.maxRecords) {
+      const headers = message.headers ?? {};
+      const passedOver = route.only !== undefined && !route.only((name) => headerText(headers[name]));
+      // A record passed over rides with the call before it: no call of its own, only its commit.
+      if (!work || (!passedOver && work.handled.length >= route.maxRecords)) {
         const messages: KafkaMessage[] = [];
         work = {
           messages,
+          handled: [],
           batch,
           route,
           heartbeat,
@@ -609,6 +616,8 @@ export class BatchConsumer {
         partition.queue.push(work);
       }
       work.messages.push(message);
+      if (passedOver) consumed.inc({ ...labels, outcome: 'skipped' });
+      else work.handled.push(message);
       partition.queuedUpTo = offset;
     }
     this.pump(partition);
@@ -627,7 +636,7 @@ export class BatchConsumer {
   }
 
   private begin(partition: PartitionProgress, queued: QueuedWork): void {
-    const { messages, batch, route, heartbeat } = queued;
+    const { messages, handled, batch, route, heartbeat } = queued;
     const entries = messages.map((m) => ({ offset: m.offset, done: false }));
     partition.pending.push(...entries);
     const last = messages[messages.length - 1]!.offset;
@@ -635,10 +644,10 @@ export class BatchConsumer {
     partition.inFlight++;
     const interrupted = () => this.stopping || partition.revoked;
     // keyOrdered: a call waits for those before it (still in flight) that hold a record of one of its keys.
-    const keys = this.options.keyOrdered ? keysOf(messages) : [];
+    const keys = this.options.keyOrdered ? keysOf(handled) : [];
     const before = keys.flatMap((key) => partition.keyTails.get(key) ?? []);
     const work: Promise<void> = (before.length === 0 ? Promise.resolve() : Promise.all(before))
-      .then(() => this.processMessages({ route, batch, heartbeat, interrupted }, messages))
+      .then(() => this.processMessages({ route, batch, heartbeat, interrupted }, handled))
       .then((outcome) => {
         this.markLoop();
         if (outcome !== 'processed') return;
@@ -730,20 +739,13 @@ export class BatchConsumer {
     while (busy()) await new Promise((resolve) => this.idle.once('idle', resolve));
   }
 
-  /**
-   * Decodes the records (dead-lettering those that do not decode, passing over those `only` refuses) and
-   * hands the rest to the route's handler.
-   */
+  /** Decodes the records (dead-lettering those that do not decode) and hands the rest to the route's handler. */
   private async processMessages(call: Call, messages: KafkaMessage[]): Promise<Outcome> {
     const { batch, interrupted } = call;
-    const { topic, only } = call.route;
+    const { topic } = call.route;
     const decoded: Decoded[] = [];
     for (const message of messages) {
       const headers = message.headers ?? {};
-      if (only && !only((name) => headerText(headers[name]))) {
-        consumed.inc({ topic: batch.topic, group: this.options.groupId, outcome: 'skipped' });
-        continue;
-      }
       let value: unknown;
       try {
         const contentType = headers[CONTENT_TYPE_HEADER]?.toString();
