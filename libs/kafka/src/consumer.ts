@@ -80,11 +80,8 @@ export interface ConsumerOptions {
   keyOrdered?: boolean;
   /** Partitions whose batches are processed at the same time (kafkajs partitionsConsumedConcurrently). */
   partitionsInParallel?: number;
-  /**
-   * Progress is committed this often (1 s). Not per so many records: each commit is a write to the
-   * broker's offsets log, and at thousands of records a second a commit every 100 made the broker's CPU per
-   * message three times higher. Records are idempotent, so a crash redoes at most an interval's worth.
-   */
+  /** Progress is committed once this many more records are done, or this often, whichever comes first. */
+  commitEveryRecords?: number;
   commitIntervalMs?: number;
   /**
    * For a group whose work can wait a moment (rows bound for a batched ClickHouse insert, webhooks, marketing
@@ -277,6 +274,7 @@ export class BatchConsumer {
   private admin: Promise<Admin> | undefined;
   /** Commits one after the other, so a later one never lands before an earlier one. */
   private commits: Promise<void> = Promise.resolve();
+  private doneSinceCommit = 0;
 
   constructor(
     private readonly kafka: Kafka,
@@ -292,6 +290,7 @@ export class BatchConsumer {
       concurrency: 1,
       keyOrdered: false,
       partitionsInParallel: 1,
+      commitEveryRecords: 100,
       commitIntervalMs: 1000,
       maxRetryDelayMs: 10_000,
       staleAfterMs: 60_000,
@@ -653,6 +652,8 @@ export class BatchConsumer {
         if (outcome !== 'processed') return;
         for (const entry of entries) entry.done = true;
         this.noteBacklog({ topic: batch.topic, partition: batch.partition, offset: last });
+        this.doneSinceCommit += entries.length;
+        if (this.doneSinceCommit >= this.options.commitEveryRecords) void this.commit();
       })
       // Nothing but a defect gets here: the partition's commits stop at these records, and readiness says why.
       .catch((error: unknown) => {
@@ -707,6 +708,7 @@ export class BatchConsumer {
   }
 
   private commit(): Promise<void> {
+    this.doneSinceCommit = 0;
     this.commits = this.commits.then(() => this.commitFinished());
     return this.commits;
   }
