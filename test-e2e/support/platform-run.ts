@@ -136,6 +136,8 @@ export function scaledSettings(timeScale: number): Record<string, string> {
     TERN_SMPP_DOWN_FAILOVER_MS: scaled(5_000, 0),
     TERN_DLR_RECEIPT_WINDOW_MS: scaled(600_000, 1000),
     TERN_DLR_OTP_RECEIPT_WINDOW_MS: scaled(120_000, 1000),
+    // A failed receipt's retry waits for dlr's gather too: scaled, it costs the scenario what it would at scale 1.
+    TERN_DLR_FETCH_GATHER_MS: scaled(50, 0),
     TERN_ANALYTICS_INTERVAL_MS: scaled(2_000, 500),
     TERN_ANALYTICS_HALF_LIFE_MS: scaled(180_000, 1000),
     TERN_ANALYTICS_WINDOW_MS: scaled(3_600_000, 60_000),

@@ -57,6 +57,11 @@ export const dlrSettings = {
     'How long an attempt row waits for others to share its insert',
     env.int(1, 60_000).default(1000),
   ),
+  fetchGatherMs: setting(
+    'TERN_DLR_FETCH_GATHER_MS',
+    'How long submissions, receipts and attempt rows gather between fetches (a status is later by at most this)',
+    env.int(0, 1000).default(50),
+  ),
   callbackTimeoutMs: setting(
     'TERN_CALLBACK_TIMEOUT_MS',
     'How long one status callback POST may take before it counts as failed',

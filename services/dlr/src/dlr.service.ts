@@ -17,8 +17,6 @@ const MISSING_POLL_MS = 1000;
 const CALLBACK_POLL_MS = 250;
 /** How long trace rows bound for ClickHouse gather between fetches (at most the insert’s linger). */
 const TRACE_FETCH_GATHER_MS = 200;
-/** How long status events for callbacks gather between fetches. */
-const CALLBACK_FETCH_GATHER_MS = 50;
 /**
  * Calls of rows bound for ClickHouse in flight per partition, each awaiting its insert (up to the linger):
  * more than the fetches of one linger, so a partition is not paused waiting for an insert.
@@ -83,8 +81,12 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
       });
     // A call takes a part of a fetch, so the ledger's round trips are per call, not per record.
     const ledgerCalls = Math.ceil(config.inFlight / LEDGER_RECORDS_PER_CALL);
+    // Everything dlr reads comes after the carrier has the message: a fetch waits a moment for company
+    // rather than waking for each record (at 50 msg/s, a quarter of dlr's CPU), and a status or a retry
+    // is later by at most that, next to the seconds a receipt takes.
+    const gatherMs = config.fetchGatherMs;
     // Keyed by channel: receipts are independent of each other; the ledger makes each part count once.
-    const receiptsConsumer = consumer('receipts', { keyOrdered: false, concurrency: ledgerCalls });
+    const receiptsConsumer = consumer('receipts', { keyOrdered: false, concurrency: ledgerCalls, gatherMs });
     const correlator = new ReceiptCorrelator(
       new AttemptLedger(redis),
       this.kafka.producer(),
@@ -115,7 +117,7 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
     const rows = { maxRecords: config.attemptBatchRows };
     this.consumers.push(
       // Keyed by message id: one message's submissions in order.
-      consumer('submitted', { keyOrdered: true, concurrency: ledgerCalls }).onBatch(
+      consumer('submitted', { keyOrdered: true, concurrency: ledgerCalls, gatherMs }).onBatch(
         topics.submitted,
         (records) => correlator.submissions(records.map((r) => r.value)),
         { maxRecords: LEDGER_RECORDS_PER_CALL },
@@ -125,21 +127,20 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
       }),
       // A fetch's records at a time, up to an insert's worth, committed once their rows are stored; the
       // reported conversions too, the other figures the routing weights are made of.
-      consumer('attempts', { keyOrdered: false, concurrency: WRITES_IN_FLIGHT })
+      consumer('attempts', { keyOrdered: false, concurrency: WRITES_IN_FLIGHT, gatherMs })
         .onBatch(topics.attempts, (records) => writer.writeAttempts(records.map((r) => r.value)), rows)
         .onBatch(topics.conversions, (records) => writer.writeConversions(records.map((r) => r.value)), rows),
       // Every status event into its message's trace. The rows wait up to the linger for their insert anyway,
-      // so a fetch gathers events for a part of it rather than waking for each (four per message). Attempt
-      // rows do not: the routing weights are made of them.
+      // so a fetch gathers events for a part of it (four per message). Attempt rows gather less: the routing
+      // weights are made of them.
       consumer('trace', {
         keyOrdered: false,
         concurrency: WRITES_IN_FLIGHT,
         gatherMs: Math.min(TRACE_FETCH_GATHER_MS, config.attemptBatchLingerMs),
       }).onBatch(topics.status, (records) => writer.writeStatuses(records.map((r) => r.value)), rows),
       // One message's events scheduled in order; their tries run outside the partition.
-      // Events without a callback URL (the header says so) are passed over undecoded. A fetch gathers
-      // events for a moment, next to nothing against a receiver's answer, rather than waking for each.
-      consumer('callbacks', { keyOrdered: true, gatherMs: CALLBACK_FETCH_GATHER_MS }).on(
+      // Events without a callback URL (the header says so) are passed over undecoded.
+      consumer('callbacks', { keyOrdered: true, gatherMs }).on(
         topics.status,
         ({ value }) => callbacks.handle(value),
         {
