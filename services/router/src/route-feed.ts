@@ -26,7 +26,6 @@ export function followRoutes(
   deployment: string,
   sessionTimeoutMs: number,
   weightsMaxAgeMs: number,
-  breakerWindowMs: number,
 ): { weights: BatchConsumer; outcomes: BatchConsumer } {
   const instance = randomUUID().slice(0, 8);
   const weights = kafka
@@ -47,7 +46,6 @@ export function followRoutes(
       sessionTimeoutMs,
       partitionsInParallel: 6,
       concurrency: 100,
-      gatherMs: outcomeGatherMs(breakerWindowMs),
     })
     // One record per attempt: what `sms.submitted` and `sms.status` say of a channel, at a fifth of the records.
     .on(
@@ -56,12 +54,6 @@ export function followRoutes(
     );
   return { weights, outcomes };
 }
-
-/**
- * How long outcomes gather between fetches: a breaker then learns at most a hundredth of its window late
- * (50 ms at most), and the feed does not wake for every attempt (one fetch per record at low rates).
- */
-const outcomeGatherMs = (breakerWindowMs: number) => Math.min(50, Math.floor(breakerWindowMs / 100));
 
 /** A handler that only updates memory (the consumer wants a promise). */
 function inMemory<T>(

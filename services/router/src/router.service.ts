@@ -104,7 +104,6 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
       config.deployment,
       config.kafkaSessionTimeoutMs,
       config.weightsMaxAgeMs,
-      config.breakerWindowMs,
     );
     // Messages are routed on current weights: once the recent weights are read (a second or so), or after
     // WEIGHTS_WAIT_MS at most, on the tiers' priors where weights are missing.
