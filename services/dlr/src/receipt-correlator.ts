@@ -23,9 +23,6 @@ export interface ReceiptIntake {
   readPast(at: number): Promise<boolean>;
 }
 
-/** When the connector had the SMSC's answer (now, from a connector older than the field). */
-const submittedAt = (result: events.SubmitResult) => result.submittedAt ?? new Date();
-
 /** A handset as digits only: receipts carry it as the SMSC wrote it, messages in E.164. */
 const handsetOf = (address: string) => address.replace(/\D/g, '');
 /**
@@ -101,6 +98,9 @@ export class ReceiptCorrelator {
   async submissions(batch: readonly events.SubmitResult[]): Promise<void> {
     // From a connector older than the message field: nothing to report on.
     const known = batch.filter((result) => result.message !== undefined);
+    // When the connector had the SMSC's answer (now, from a connector older than the field).
+    const now = new Date();
+    const submittedAt = (result: events.SubmitResult) => result.submittedAt ?? now;
     const accepted = known.filter((result) => result.accepted);
     const waiting = await this.ledger.submitted(
       accepted.map((result) => ({
@@ -124,15 +124,18 @@ export class ReceiptCorrelator {
               ),
               smscMessageIds: result.smscMessageIds,
             })
-          : this.submissionFailed(result, result.message!),
+          : this.submissionFailed(result, result.message!, submittedAt(result)),
       ),
     );
     await Promise.all(accepted.map((result, i) => this.applyKept(result, waiting[i]!)));
   }
 
   /** A submission the SMSC refused, or whose answer never came: FAILED, and remembered when in doubt. */
-  private async submissionFailed(result: events.SubmitResult, message: events.SmsMessage): Promise<void> {
-    const at = submittedAt(result);
+  private async submissionFailed(
+    result: events.SubmitResult,
+    message: events.SmsMessage,
+    at: Date,
+  ): Promise<void> {
     const reason = {
       code: result.errorCode || 'NETWORK_FAILURE',
       description: 'submission failed',
