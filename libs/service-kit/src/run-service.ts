@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import type { Server } from 'node:http';
+import { flushCompileCache } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -85,6 +86,8 @@ export async function runService<S extends typeof commonSettings & Settings>(
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
     await app.listen(config.httpPort, '0.0.0.0');
+    // Every module is loaded by now: its compiled code is on disk for the next start, even after a crash.
+    flushCompileCache();
     const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
     logger.info(
       { httpPort: port, config: redactConfig(definition.settings, serviceConfig) },
