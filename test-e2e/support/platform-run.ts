@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { CarrierSimulator, writePlatformConfig, type ArrivedMessage, type Scenario } from '@tern/carrier-sim';
-import { grpcMethod, sms } from '@tern/contracts';
+import { FINAL_STATUSES, grpcMethod, sms } from '@tern/contracts';
 import { sharedRedis } from '@tern/redis';
 import { parseRecipient } from '@tern/sms-domain';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -377,8 +377,17 @@ export class PlatformRun {
       () => [...this.otps.values()].some((otp) => otp.submissions.length > 0),
       90_000,
     );
-    // The first receipts through dlr, so the story's first ones pay no start-up cost either.
-    await new Promise((r) => setTimeout(r, 3000));
+    // The first receipts through dlr, so the story's first ones pay no start-up cost either: until every
+    // warm-up OTP has its final status (a fraction of a second in a scaled world), or RECEIPT_FLOW_MS at
+    // most, as a receipt the world loses never comes.
+    const until = Date.now() + RECEIPT_FLOW_MS;
+    const finished = async () => {
+      const ids = [...this.otps.values()].map((otp) => otp.messageId);
+      if (ids.some((id) => id === undefined)) return false;
+      const views = await this.messages(ids as string[]);
+      return views.every((view) => view !== undefined && FINAL_STATUSES.has(view.status));
+    };
+    while (Date.now() < until && !(await finished())) await new Promise((r) => setTimeout(r, 100));
     this.otps.clear();
   }
 
