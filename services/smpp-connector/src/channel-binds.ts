@@ -12,6 +12,7 @@ import {
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { ChannelConfig } from './domain/channel';
+import { rebindWaitCeilingMs } from './domain/rebind';
 
 type Role = 'transceiver' | 'transmitter' | 'receiver';
 type SlotState = 'connecting' | 'bound' | 'down';
@@ -258,6 +259,7 @@ export class ChannelBinds {
 
   private async keepBound(slot: Slot): Promise<void> {
     let failures = 0;
+    let downSince = Date.now();
     while (!this.stopped) {
       this.setState(slot, 'connecting');
       try {
@@ -281,9 +283,8 @@ export class ChannelBinds {
       slot.session = undefined;
       this.setState(slot, 'down');
       if (this.stopped) break;
-      // Exponential back-off with full jitter: binds of many connectors do not come back in lockstep.
-      const cap = Math.min(30_000, 250 * 2 ** Math.min(failures++, 7));
-      await sleep(Math.random() * cap);
+      if (failures === 0) downSince = Date.now();
+      await sleep(Math.random() * rebindWaitCeilingMs(failures++, Date.now() - downSince));
     }
   }
 
