@@ -137,7 +137,8 @@ export async function followRaw(
  */
 export async function followTopics(
   defs: readonly TopicDef<unknown>[],
-  onValue: (topic: string, value: unknown, headers: Record<string, string>) => void,
+  /** `writtenAt`: the record's timestamp (ms), when its producer wrote it. */
+  onValue: (topic: string, value: unknown, headers: Record<string, string>, writtenAt: number) => void,
 ): Promise<{ stop: () => Promise<void> }> {
   await ensure(defs.map(testTopic));
   const byName = new Map(defs.map((d) => [d.name, d]));
@@ -147,7 +148,7 @@ export async function followTopics(
     const headers = Object.fromEntries(
       Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)]),
     );
-    onValue(def.name, def.codec.decode(message.value), headers);
+    onValue(def.name, def.codec.decode(message.value), headers, Number(message.timestamp));
   });
 }
 
