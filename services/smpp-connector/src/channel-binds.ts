@@ -259,6 +259,7 @@ export class ChannelBinds {
 
   private async keepBound(slot: Slot): Promise<void> {
     let failures = 0;
+    /** Since when the bind has been down: its start, or the loss of its last session. */
     let downSince = Date.now();
     while (!this.stopped) {
       this.setState(slot, 'connecting');
@@ -271,6 +272,7 @@ export class ChannelBinds {
         this.log.info({ channel: this.config.id, bind: slot.index, role: slot.role }, 'bound');
         this.wake();
         await new Promise<void>((resolve) => session.once('close', resolve));
+        downSince = Date.now();
         if (!this.stopped)
           this.log.warn({ channel: this.config.id, bind: slot.index, role: slot.role }, 'bind lost');
       } catch (error) {
@@ -283,7 +285,6 @@ export class ChannelBinds {
       slot.session = undefined;
       this.setState(slot, 'down');
       if (this.stopped) break;
-      if (failures === 0) downSince = Date.now();
       await sleep(Math.random() * rebindWaitCeilingMs(failures++, Date.now() - downSince));
     }
   }
