@@ -3,6 +3,7 @@ import { context, SpanKind, SpanStatusCode, trace, type Link } from '@openteleme
 import { extractTraceContext, metricsRegistry, tracer, type Logger } from '@tern/telemetry';
 import type { Admin, Batch, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { Counter, Gauge, Histogram } from 'prom-client';
+import { CallMerger, JoinedCallFailed } from './call-merger';
 import { CONTENT_TYPE_HEADER, DecodeError, decodeValue } from './codec';
 import { isTransient, PoisonMessageError } from './errors';
 import type { TypedProducer } from './producer';
@@ -24,9 +25,10 @@ export interface ConsumedRecord<T> {
 export type RecordHandler<T> = (record: ConsumedRecord<T>) => Promise<void>;
 
 /**
- * Handles a partition's records of one fetch together, in offset order. It must be idempotent per record,
- * as every handler is under redelivery: when it fails with anything but a transient error, its records are
- * handled again one at a time (each as a batch of one), so the one at fault goes to the DLQ alone.
+ * Handles records of one fetch together: of one partition or of several (a call per partition, joined when
+ * they start together), each partition's in offset order. It must be idempotent per record, as every handler
+ * is under redelivery: when it fails with anything but a transient error, its records are handled again one
+ * partition at a time, then one at a time (each as a batch of one), so the one at fault goes to the DLQ alone.
  */
 export type BatchHandler<T> = (records: ConsumedRecord<T>[]) => Promise<void>;
 
@@ -55,6 +57,8 @@ interface Route {
   only: ((header: HeaderReader) => boolean) | undefined;
   /** Records per call: 1 for a record handler. */
   maxRecords: number;
+  /** A batch route's: joins the calls that start together, of the fetch's partitions. */
+  merger: CallMerger<ConsumedRecord<unknown>> | undefined;
 }
 
 export interface ConsumerOptions {
@@ -230,8 +234,8 @@ interface PartitionProgress {
 }
 
 /**
- * A consumer group member that processes batches record by record (`on`), or a fetch's records of a partition
- * in one call (`onBatch`), in partition order:
+ * A consumer group member that processes batches record by record (`on`), or a fetch's records in calls of
+ * many (`onBatch`), in partition order:
  * - with concurrency above 1, records of a partition overlap (a batch route's calls too);
  *   a record that waits long holds up no other (the consumer keeps fetching), only the partition's commits;
  * - offsets are committed only after the records before them were handled (or dead-lettered);
@@ -337,10 +341,12 @@ export class BatchConsumer {
   }
 
   /**
-   * Registers the handler of one topic, called with a partition's records of a fetch (up to `maxRecords`),
-   * where handling them together saves work per record (one Redis round trip or insert for many). Up to
-   * `concurrency` calls per partition overlap; with `keyOrdered`, a call waits for those before it that hold
-   * records of its keys, so each key's records are handled in offset order.
+   * Registers the handler of one topic, called with a fetch's records (up to `maxRecords`), where handling
+   * them together saves work per record (one Redis round trip or insert for many). A partition's records are
+   * cut into calls; the calls of the fetch's partitions that start together are joined (up to `maxRecords`),
+   * so a round trip is paid once a fetch, not once a partition. Up to `concurrency` calls per partition
+   * overlap; with `keyOrdered`, a call waits for those before it that hold records of its keys, so each key's
+   * records are handled in offset order.
    */
   onBatch<T>(def: TopicDef<T>, handler: BatchHandler<T>, options: BatchHandlerOptions = {}): this {
     return this.route(def, handler, options.maxRecords ?? DEFAULT_BATCH_RECORDS, options);
@@ -362,6 +368,7 @@ export class BatchConsumer {
       handle: handle as BatchHandler<unknown>,
       only: options.only,
       maxRecords,
+      merger: maxRecords > 1 ? new CallMerger(handle as BatchHandler<unknown>, maxRecords) : undefined,
     });
     return this;
   }
@@ -788,7 +795,7 @@ export class BatchConsumer {
    * records hands them over again one at a time; a single record's poison goes to the DLQ at once, another
    * error after `maxHandlerAttempts`.
    */
-  private async handle(call: Call, decoded: Decoded[]): Promise<Outcome> {
+  private async handle(call: Call, decoded: Decoded[], joinable = true): Promise<Outcome> {
     const { route, batch, heartbeat, interrupted } = call;
     const { topic } = route;
     const alone = decoded.length === 1 ? decoded[0]!.record : undefined;
@@ -816,7 +823,9 @@ export class BatchConsumer {
       );
       if (!alone && span.isRecording()) span.addLinks(records.map(traceLink).filter((l) => l !== undefined));
       try {
-        await context.with(trace.setSpan(parent, span), () => route.handle(records));
+        // A first attempt may join other partitions' calls; a retry, or one record at a time, is alone.
+        const join = joinable && attempt === 1;
+        await context.with(trace.setSpan(parent, span), () => callRoute(route, records, join));
         consumed.inc({ ...labels, outcome: 'ok' }, records.length);
         return 'processed';
       } catch (error) {
@@ -854,7 +863,7 @@ export class BatchConsumer {
 
   private async handleOneByOne(call: Call, decoded: Decoded[]): Promise<Outcome> {
     for (const one of decoded) {
-      if ((await this.handle(call, [one])) === 'stopped') return 'stopped';
+      if ((await this.handle(call, [one], false)) === 'stopped') return 'stopped';
     }
     return 'processed';
   }
@@ -937,6 +946,21 @@ export class BatchConsumer {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Calls the route's handler with a call's records, joined with other partitions' calls when `join` allows.
+ * A joined call that failed is made again with these records alone: what that one does is their outcome,
+ * so another partition's poison record never reaches these.
+ */
+async function callRoute(route: Route, records: ConsumedRecord<unknown>[], join: boolean): Promise<void> {
+  if (!join || !route.merger) return route.handle(records);
+  try {
+    await route.merger.run(records);
+  } catch (error) {
+    if (!(error instanceof JoinedCallFailed)) throw error;
+    await route.handle(records);
+  }
+}
 
 /** The distinct keys of records (a record without one is ordered with no other). */
 function keysOf(messages: KafkaMessage[]): string[] {

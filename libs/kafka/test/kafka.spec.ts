@@ -601,6 +601,51 @@ describe('kafka wrapper against a real broker', () => {
     expect(maxRunning).toBe(2);
   });
 
+  it("onBatch: a fetch's partitions in one call; when it fails, each partition's records alone decide, and only the poison record is dead-lettered", async () => {
+    const topic = { ...testTopic('batch-joined'), partitions: 3 };
+    await ensureTopics(kafka, [topic], logger);
+    // Written before the group starts: its first fetch holds every partition's records.
+    await client.producer().send(
+      topic,
+      Array.from({ length: 30 }, (_, i) => accepted(i === 7 ? 'refused' : `j-${i}`)),
+    );
+    const calls: { partitions: Set<number>; records: number }[] = [];
+    const handled = new Set<string>();
+    const consumer = client
+      .consumer({
+        groupId: uniqueName('batch-joined'),
+        fromBeginning: true,
+        retryDelayMs: 10,
+        partitionsInParallel: 3,
+        commitIntervalMs: 50,
+      })
+      .onBatch(topic, async (records) => {
+        calls.push({ partitions: new Set(records.map((r) => r.partition)), records: records.length });
+        if (records.some((r) => r.value.message?.messageId === 'refused'))
+          throw new PoisonMessageError('UNKNOWN_TENANT', 'tenant is not configured');
+        for (const r of records) handled.add(r.value.message!.messageId);
+      });
+    await startConsumer(consumer);
+    await waitFor('the commit past every record', async () =>
+      (await consumer.lag()).every((l) => l.records === 0),
+    );
+    expect(handled.size).toBe(29);
+    expect(handled.has('refused')).toBe(false);
+    // One call for the whole fetch, across the three partitions...
+    expect(calls[0]).toEqual({ partitions: new Set([0, 1, 2]), records: 30 });
+    // ...then, once it failed, each partition's call alone, and the poison partition's records one by one.
+    const later = calls.slice(1);
+    expect(later.every((c) => c.partitions.size === 1)).toBe(true);
+    expect(later.filter((c) => c.records > 1)).toHaveLength(3);
+    const admin = kafka.admin();
+    await admin.connect();
+    const dlqEnds = await admin.fetchTopicOffsets(topic.dlq);
+    await admin.disconnect();
+    expect(dlqEnds.reduce((sum, p) => sum + Number(p.high), 0)).toBe(1);
+    const dlq = await readAll(topic.dlq, 1);
+    expect(dlq.map((r) => r.headers[DLQ_HEADERS.reason]?.toString())).toEqual(['UNKNOWN_TENANT']);
+  });
+
   it('keyOrdered: records of one key in order, different keys side by side', async () => {
     const topic = testTopic('key-ordered');
     await ensureTopics(kafka, [topic], logger);

@@ -124,8 +124,8 @@ export class MessageStore {
   }
 
   /**
-   * Applies `sms.status` records of one partition, in offset order: each message's view is read once, its
-   * events folded into it, and written once with its stream entries.
+   * Applies `sms.status` records (of one partition or several, each message's in offset order): each
+   * message's view is read once, its events folded into it, and written once with its stream entries.
    */
   async apply(records: readonly StatusRecord[]): Promise<void> {
     const byMessage = new Map<string, StatusRecord[]>();
