@@ -52,6 +52,11 @@ export function tally(label: string, run: PlatformRun, only: (otp: SentOtp) => b
   });
 }
 
+/** The p-quantile (0..1) of values sorted ascending; NaN for none. */
+function quantileOfSorted(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+}
+
 /** A table's row from what became of a run's OTPs: each delivered one's latency (scenario ms), and the rest. */
 export function tallyRow(
   label: string,
@@ -61,8 +66,7 @@ export function tallyRow(
   },
 ): Tally {
   const latencies = [...counts.latencies].sort((a, b) => a - b);
-  const quantile = (p: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? Number.NaN;
+  const quantile = (p: number) => quantileOfSorted(latencies, p);
   return {
     label,
     otps: counts.otps,
@@ -175,8 +179,7 @@ export function latencyBreakdown(run: PlatformRun): string {
   const mean = (xs: number[]) => (xs.length ? seconds(sum(xs) / xs.length) : '-');
   // Its tail too: a stall of the platform (a busy machine) shows as a p95 or max far above the mean's usual.
   pipeline.sort((a, b) => a - b);
-  const at = (q: number) =>
-    (pipeline[Math.min(pipeline.length - 1, Math.floor(q * pipeline.length))] ?? 0).toFixed(0);
+  const at = (q: number) => quantileOfSorted(pipeline, q).toFixed(0);
   return (
     `${run.options.strategy} at time scale ${run.timeScale}: API to carrier ${(sum(pipeline) / Math.max(1, pipeline.length)).toFixed(0)} ms ` +
     `on average (p95 ${at(0.95)} ms, max ${at(1)} ms; ${(100 * platformShare(run)).toFixed(1)}% of the mean latency); ` +
