@@ -96,12 +96,14 @@ describe('the channel report of the smart run', () => {
     const report = JSON.parse(readFileSync(join(out, 'channel-report.json'), 'utf8')) as {
       channels: { channelId: string; delivered: number }[];
     };
-    // Channels that lose no receipts: every delivery the simulator made is in ClickHouse, once.
+    // Channels that lose no receipts: every delivery the carriers reported before the run's end is in
+    // ClickHouse, once (OTPs of one part: a receipt per message). A straggler cut off by the settle's
+    // deadline is delivered later; its receipt was never sent, and the report cannot know it yet.
     for (const channelId of ['sea-direct-id', 'sea-aggregator']) {
       const reported = report.channels
         .filter((line) => line.channelId === channelId)
         .reduce((n, line) => n + line.delivered, 0);
-      expect(reported).toBe(run.simulator.truth.channel(channelId).messages.DELIVRD);
+      expect(reported).toBe(run.simulator.truth.channel(channelId).receiptsSentByStat.DELIVRD);
     }
 
     const browser = await launchChromium();

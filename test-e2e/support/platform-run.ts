@@ -229,6 +229,8 @@ export class PlatformRun {
   readonly refused: string[] = [];
   /** Real seconds each phase of the run took (start, drive, settle), summed when a phase repeats: the report's. */
   readonly phases = new Map<string, number>();
+  /** OTPs still on their way when `settle` gave up waiting at its deadline (stragglers): the report's. */
+  openAtSettleEnd: SentOtp[] = [];
   private readonly runId: string;
   private readonly services: Instance[] = [];
   /** Every instance that ran, stopped or not, for its log. */
@@ -573,7 +575,9 @@ export class PlatformRun {
 
   /**
    * Waits until every OTP was delivered, or failed with no further attempt within `graceScenarioMs` of its
-   * failure, or `maxScenarioMs` of scenario time have passed.
+   * failure, or `maxScenarioMs` of scenario time have passed. Then the carriers send no more receipts, and
+   * it waits until the platform has recorded the ones they sent: the run's end, where what Tern reports
+   * can be compared with what the carriers told it (a straggler's receipt may not be due yet).
    */
   async settle(maxScenarioMs: number, graceScenarioMs = 10_000): Promise<void> {
     const startedAt = Date.now();
@@ -595,6 +599,9 @@ export class PlatformRun {
       maxScenarioMs / this.timeScale + 10_000,
       250,
     );
+    const endedAt = this.scenarioNow();
+    this.openAtSettleEnd = [...this.otps.values()].filter((otp) => !settled(otp, endedAt));
+    await this.simulator.holdReceipts();
     // The last receipts on their way through the connector and dlr to ClickHouse (dlr stops first): a few
     // seconds, and on a busy machine (a suite running beside another) until dlr has handled all it was sent.
     await new Promise((r) => setTimeout(r, RECEIPT_FLOW_MS));

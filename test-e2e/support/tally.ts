@@ -185,8 +185,21 @@ export function latencyBreakdown(run: PlatformRun): string {
     `on average (p95 ${at(0.95)} ms, max ${at(1)} ms; ${(100 * platformShare(run)).toFixed(1)}% of the mean latency); ` +
     `${firstTime.length} delivered at the first attempt (mean ${mean(firstTime)}), ${failover.length} after ` +
     `failover (mean ${mean(failover)}, adding ${seconds((sum(failover) - (failover.length * sum(firstTime)) / Math.max(1, firstTime.length)) / Math.max(1, all))} to the average); ` +
-    `real time: ${[...run.phases].map(([phase, s]) => `${phase} ${s.toFixed(1)} s`).join(', ')}`
+    `real time: ${[...run.phases].map(([phase, s]) => `${phase} ${s.toFixed(1)} s`).join(', ')}` +
+    stragglers(run)
   );
+}
+
+/** The OTPs the settle's deadline cut off, with their attempts so far (channel, fate, scenario s sent). */
+function stragglers(run: PlatformRun): string {
+  const open = run.openAtSettleEnd;
+  if (open.length === 0) return '';
+  const attempts = (otp: SentOtp) =>
+    otp.submissions.map((s) => `${s.channel} ${s.stat}`).join(' then ') || 'not submitted';
+  const shown = open
+    .slice(0, 3)
+    .map((otp) => `${otp.country} sent at ${seconds(otp.sentAt)}: ${attempts(otp)}`);
+  return `; still open at the settle's deadline: ${open.length} (${shown.join('; ')}${open.length > 3 ? '; …' : ''})`;
 }
 
 /**

@@ -15,6 +15,8 @@ export interface ChannelTruth {
   duplicates: number;
   senderOverwritten: number;
   receiptsSent: number;
+  /** The sent ones by what they said: what a platform that loses none can report (parts, like `receiptsSent`). */
+  receiptsSentByStat: Record<FinalStat, number>;
   receiptsLost: number;
   receiptsQueuedNow: number;
   /** Receipts that said DELIVRD for a message the route did not deliver. */
@@ -87,6 +89,7 @@ export class GroundTruth {
         duplicates: 0,
         senderOverwritten: 0,
         receiptsSent: 0,
+        receiptsSentByStat: emptyOutcomes(),
         receiptsLost: 0,
         receiptsQueuedNow: 0,
         fakeReceipts: 0,
@@ -127,8 +130,10 @@ export class GroundTruth {
         if (event.outcome === 'reported') c.conversions++;
         break;
       case 'receipt':
-        if (event.outcome === 'sent') c.receiptsSent++;
-        else if (event.outcome === 'lost') c.receiptsLost++;
+        if (event.outcome === 'sent') {
+          c.receiptsSent++;
+          c.receiptsSentByStat[event.stat]++;
+        } else if (event.outcome === 'lost') c.receiptsLost++;
         break;
       case 'duplicate':
         c.duplicates++;

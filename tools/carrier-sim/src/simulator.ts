@@ -107,6 +107,14 @@ export class CarrierSimulator {
     this.typing.add(timer);
   }
 
+  /**
+   * Ends the flow of receipts (and mobile-originated messages) to the platform, for a run that has settled:
+   * resolves once those already sent are answered, so `receiptsSent` then counts all it will ever have had.
+   */
+  async holdReceipts(): Promise<void> {
+    await Promise.all(this.smscs.map((s) => s.holdReceipts()));
+  }
+
   /** Takes a channel down now for `simMs` of simulated time: binds dropped, new ones refused. */
   outage(channelId: string, simMs: number): void {
     const now = this.clock.now();

@@ -105,6 +105,9 @@ export class Smsc {
   private readonly timers = new Set<NodeJS.Timeout>();
   private nextId: number;
   private receiptCursor = 0;
+  /** deliver_sm sent and not answered yet. */
+  private readonly sending = new Set<Promise<void>>();
+  private receiptsHeld = false;
   private stopped = false;
 
   constructor(
@@ -154,6 +157,15 @@ export class Smsc {
     this.timers.clear();
     for (const b of this.bound) b.session.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /**
+   * Sends no more receipts or mobile-originated messages (those that come due stay queued); resolves once
+   * the ones already sent are answered or given up.
+   */
+  async holdReceipts(): Promise<void> {
+    this.receiptsHeld = true;
+    await Promise.all(this.sending);
   }
 
   private after(ms: number, fn: () => void): void {
@@ -394,12 +406,12 @@ export class Smsc {
     const receivers = [...this.bound].filter(
       (b) => (b.mode === 'receiver' || b.mode === 'transceiver') && !b.session.isClosed,
     );
-    while (this.receipts.length > 0) {
+    while (this.receipts.length > 0 && !this.receiptsHeld) {
       const target = this.nextReceiver(receivers);
       if (!target) break;
       const item = this.receipts.shift() as Outgoing;
       const body = item.kind === 'receipt' ? this.receiptBody(item.receipt) : item.body;
-      target.session
+      const sending: Promise<void> = target.session
         .request('deliver_sm', body)
         .then((resp) => {
           if (resp.status === Status.ESME_ROK) {
@@ -433,7 +445,9 @@ export class Smsc {
         })
         .finally(() => {
           truth.receiptsQueuedNow = this.receipts.length;
+          this.sending.delete(sending);
         });
+      this.sending.add(sending);
     }
     truth.receiptsQueuedNow = this.receipts.length;
   }

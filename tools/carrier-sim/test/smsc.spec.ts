@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CommandId, EsmClass, Status, encodePdu, type SmppSession } from '@tern/smpp';
+import { CommandId, EsmClass, Status, encodePdu, type Pdu, type SmppSession } from '@tern/smpp';
 import { concatenationUdh, decodeGsm7, encodeGsm7 } from '@tern/sms-domain';
 import { waitFor } from '@tern/testing';
 import { CarrierSimulator, parseScenario } from '../src';
@@ -183,6 +183,44 @@ describe('carrier simulator SMSCs over TCP', () => {
     expect(receipts[0]?.text.id).toBe(BigInt(resp.body.messageId).toString(16).toUpperCase());
     expect(truth('fast').receiptsQueuedNow).toBe(0);
     await rx.unbind();
+  });
+
+  it("holds receipts at a run's end: the one sent is counted once answered, later ones stay queued", async () => {
+    // The hold is for good: a simulator of its own.
+    const held = new CarrierSimulator({ scenario, timeScale: 1, seed: 5 });
+    await held.start();
+    try {
+      const trx = await connect(held.ports()['fast'] ?? 0);
+      sessions.push(trx);
+      let asked = 0;
+      let answered = 0;
+      trx.on('request', (pdu: Pdu) => {
+        if (pdu.command !== 'deliver_sm') return;
+        asked++;
+        // A slow ESME: the hold waits for this answer.
+        setTimeout(() => {
+          trx.respond(pdu, Status.ESME_ROK, { messageId: '' });
+          answered++;
+        }, 500);
+      });
+      expect(await bind(trx, 'transceiver', 'fast', 'pw')).toBe(Status.ESME_ROK);
+      await trx.request('submit_sm', sms({ destinationAddr: '6590000081' }));
+      await waitFor('the first receipt to be sent', () => asked === 1, 5000);
+      await held.holdReceipts();
+      expect(answered).toBe(1);
+      const fast = held.truth.channel('fast');
+      expect(fast.receiptsSent).toBe(1);
+      expect(fast.receiptsSentByStat.DELIVRD).toBe(1);
+
+      await trx.request('submit_sm', sms({ destinationAddr: '6590000082' }));
+      await waitFor('the second receipt to come due', () => fast.receiptsQueuedNow === 1, 5000);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(asked).toBe(1);
+      expect(fast.receiptsSent).toBe(1);
+      expect(fast.messages.DELIVRD).toBe(2);
+    } finally {
+      await held.stop();
+    }
   });
 
   it('drops binds and refuses new ones during an outage, then recovers', async () => {
