@@ -30,12 +30,6 @@ export async function compareWithBaseline(options: {
    */
   baselineWhileSettling?: boolean;
   run?: Omit<PlatformRunOptions, 'scenario' | 'strategy'>;
-  /**
-   * The baseline's own time scale (default: the run's). Its OTPs take the default route's tens of seconds,
-   * so its world can run faster than the smart run's while the platform's own time stays a small share
-   * of its latencies (printed; see platformShare).
-   */
-  baselineTimeScale?: number;
   /** The suite's targets with their margins (see @tern/testing stats), printed with the table. */
   margins?: (tern: Tally, baseline: Tally) => Margin[];
   /** Lines of the suite's own about both runs (what a check measured), printed after the margins. */
@@ -46,17 +40,14 @@ export async function compareWithBaseline(options: {
   // 38 ms), which the latency targets would count. Each run has its own topics, Redis database, ClickHouse
   // database and simulator, so nothing the first learns reaches the second.
   const seed = options.run?.seed ?? runSeed();
-  const start = (strategy: Strategy) => {
-    const timeScale = strategy === 'cheapest' ? options.baselineTimeScale : undefined;
-    return PlatformRun.start({
+  const start = (strategy: Strategy) =>
+    PlatformRun.start({
       ...options.run,
-      ...(timeScale === undefined ? {} : { timeScale }),
       scenario: options.scenario,
       strategy,
       seed,
       redisSlot: strategy === 'cheapest' ? 1 : 0,
     });
-  };
   /** Drives the run; then settles and stops it in the background (`settled`). */
   const driven = async (run: PlatformRun): Promise<{ settled: Promise<void> }> => {
     try {
