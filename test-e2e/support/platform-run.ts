@@ -28,6 +28,8 @@ export const SERVICES = ['ingest', 'risk', 'router', 'smpp-connector', 'dlr', 'a
 export type ServiceName = (typeof SERVICES)[number];
 /** Real time for a receipt the simulator sent to be recorded by the platform (dlr batches for 1 s). */
 const RECEIPT_FLOW_MS = 3000;
+/** How often a run checks that its process is not standing still (longestPause). */
+const PAUSE_TICK_MS = 250;
 /** GetMessage calls `messages()` keeps in flight. */
 const VIEW_READS_IN_FLIGHT = 16;
 /** How long a send the API could not take (down, or the same reference still in progress) is retried. */
@@ -242,6 +244,13 @@ export class PlatformRun {
   private readonly retrying = new Set<Promise<void>>();
   private sent = 0;
   private storyStart = 0;
+  /**
+   * The longest the test process stood still during the story (a tick due every PAUSE_TICK_MS came this
+   * late), and when: a machine or VM paused, or an event loop blocked. The report names it, since every
+   * time-driven figure of the run (OTPs sent, latencies) moves with it.
+   */
+  longestPause = { ms: 0, at: 0 };
+  private pauseWatch: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly options: PlatformRunOptions,
@@ -397,6 +406,14 @@ export class PlatformRun {
   begin(): void {
     this.storyStart = this.simulator.clock.now();
     this.simulator.play(this.options.scenario.timeline);
+    let last = Date.now();
+    this.pauseWatch = setInterval(() => {
+      const now = Date.now();
+      const late = now - last - PAUSE_TICK_MS;
+      if (late > this.longestPause.ms) this.longestPause = { ms: late, at: last };
+      last = now;
+    }, PAUSE_TICK_MS);
+    this.pauseWatch.unref();
   }
 
   /** The simulator's clock (simulated ms) at `scenarioMs` of the story: where the world's timeline stands. */
@@ -732,6 +749,7 @@ export class PlatformRun {
 
   /** Stops the services and the simulator; each instance's log is kept in `.local/e2e/logs/<run>/`. */
   async stop(): Promise<void> {
+    clearInterval(this.pauseWatch);
     this.client?.close();
     for (const { process: service } of [...this.services].reverse()) await service.stop();
     this.services.length = 0;

@@ -85,6 +85,8 @@ export function tallyRow(
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+/** A pause of the test process the latency line names: well above an event loop's usual jitter. */
+const PAUSE_REPORTED_MS = 1000;
 
 /** The suite's table, as Markdown: printed, and kept under .local/e2e/ for the notes. */
 export function reportTable(
@@ -186,8 +188,16 @@ export function latencyBreakdown(run: PlatformRun): string {
     `${firstTime.length} delivered at the first attempt (mean ${mean(firstTime)}), ${failover.length} after ` +
     `failover (mean ${mean(failover)}, adding ${seconds((sum(failover) - (failover.length * sum(firstTime)) / Math.max(1, firstTime.length)) / Math.max(1, all))} to the average); ` +
     `real time: ${[...run.phases].map(([phase, s]) => `${phase} ${s.toFixed(1)} s`).join(', ')}` +
+    pause(run) +
     stragglers(run)
   );
+}
+
+/** A pause of the test process past a second (a VM stood still, an event loop blocked), when it began. */
+function pause(run: PlatformRun): string {
+  const { ms, at } = run.longestPause;
+  if (ms < PAUSE_REPORTED_MS) return '';
+  return `; the test process stood still for ${seconds(ms)} from ${new Date(at).toISOString().slice(11, 19)} UTC`;
 }
 
 /** The OTPs the settle's deadline cut off, with their attempts so far (channel, fate, scenario s sent). */
