@@ -98,10 +98,13 @@ describe('the channel report of the smart run', () => {
     // ClickHouse, once (OTPs of one part: a receipt per message). A straggler cut off by the settle's
     // deadline is delivered later; its receipt was never sent, and the report cannot know it yet.
     for (const channelId of ['sea-direct-id', 'sea-aggregator']) {
+      const truth = run.simulator.truth.channel(channelId);
       const reported = report.channels
         .filter((line) => line.channelId === channelId)
         .reduce((n, line) => n + line.delivered, 0);
-      expect(reported).toBe(run.simulator.truth.channel(channelId).receiptsSentByStat.DELIVRD);
+      expect(reported).toBe(truth.receiptsSentByStat.DELIVRD);
+      // And they were sent: all but a straggler's few (a platform that took no receipts would report none).
+      expect(truth.receiptsSentByStat.DELIVRD).toBeGreaterThan(0.9 * truth.messages.DELIVRD);
     }
 
     const browser = await launchChromium();
