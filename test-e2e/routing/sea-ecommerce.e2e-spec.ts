@@ -23,8 +23,13 @@ const root = join(__dirname, '..', '..');
 const COUNTRIES = { ID: 45, PH: 25, TH: 15, MY: 15 };
 /** Enough that the expected rates sit Z standard deviations inside their targets (checked below). */
 const OTPS = 600;
-/** OTPs a second: the baseline, which makes one attempt each, gets them faster. */
-const PER_SECOND = { smart: 15, cheapest: 30 };
+/**
+ * OTPs a second, for both runs. The baseline's 40 s of sending mostly fit in the time the smart run waits for
+ * its stragglers (up to a minute). At 30 a second, beside the fault drills, its platform time reached 750 ms an OTP (6.3% of its
+ * mean latency, against the 10% asserted): 15 halves both its load and what one stall of the machine adds to
+ * its mean (the stall is spread over twice the seconds of sending).
+ */
+const PER_SECOND = 15;
 /** Delivery targets and the rates recorded runs gave (smart 99.3-100%, baseline 80-86%). */
 const TARGET = { tern: 0.976, baselineAbove: 0.75, baselineBelow: 0.9 };
 const EXPECTED = { tern: 0.995, baseline: 0.83 };
@@ -41,9 +46,9 @@ const margins = (tern: Tally, baseline: Tally) => [
 beforeAll(async () => {
   result = await compareWithBaseline({
     suite: 'sea-ecommerce',
-    heading: `${OTPS} OTPs to ID, PH, TH, MY: smart at ${PER_SECOND.smart} a second, the baseline at ${PER_SECOND.cheapest}, in real time`,
+    heading: `${OTPS} OTPs to ID, PH, TH, MY at ${PER_SECOND} a second, smart and baseline in real time`,
     scenario: loadScenario('sea-ecommerce'),
-    drive: (run) => run.driveCount(OTPS, PER_SECOND[run.options.strategy], COUNTRIES),
+    drive: (run) => run.driveCount(OTPS, PER_SECOND, COUNTRIES),
     settle: (run) => run.settle(60_000),
     baselineWhileSettling: true,
     margins,
