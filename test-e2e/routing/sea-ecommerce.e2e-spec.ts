@@ -24,10 +24,10 @@ const COUNTRIES = { ID: 45, PH: 25, TH: 15, MY: 15 };
 /** Enough that the expected rates sit Z standard deviations inside their targets (checked below). */
 const OTPS = 600;
 /**
- * OTPs a second, for both runs. The baseline's 40 s of sending mostly fit in the time the smart run waits for
- * its stragglers (up to a minute). At 30 a second, beside the fault drills, its platform time reached 750 ms an OTP (6.3% of its
- * mean latency, against the 10% asserted): 15 halves both its load and what one stall of the machine adds to
- * its mean (the stall is spread over twice the seconds of sending).
+ * OTPs a second, for both runs. The baseline's 40 s of sending mostly fit in the time the smart run waits
+ * for its stragglers (up to a minute). At 30 a second, beside the fault drills, its platform time reached
+ * 750 ms an OTP (6.3% of its mean latency, against the 10% asserted): 15 halves both its load and what one
+ * stall of the machine adds to its mean (the stall is spread over twice the seconds of sending).
  */
 const PER_SECOND = 15;
 /** Delivery targets and the rates recorded runs gave (smart 99.3-100%, baseline 80-86%). */
