@@ -29,6 +29,7 @@ const withInfra = {
 
 module.exports = {
   reporters: ['default', '<rootDir>/libs/testing/summary-reporter.cjs'],
+  testSequencer: '<rootDir>/libs/testing/given-order-sequencer.cjs',
   // Integration tests wait on real brokers and processes: a rebalance alone can take seconds.
   testTimeout: 120_000,
   projects: [
