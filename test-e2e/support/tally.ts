@@ -2,6 +2,7 @@
 // Tern's own statuses.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { quantile } from '@tern/carrier-sim';
 import type { PlatformRun, SentOtp } from './platform-run';
 
 export interface Tally {
@@ -52,11 +53,6 @@ export function tally(label: string, run: PlatformRun, only: (otp: SentOtp) => b
   });
 }
 
-/** The p-quantile (0..1) of values sorted ascending; NaN for none. */
-function quantileOfSorted(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
-}
-
 /** A table's row from what became of a run's OTPs: each delivered one's latency (scenario ms), and the rest. */
 export function tallyRow(
   label: string,
@@ -66,7 +62,6 @@ export function tallyRow(
   },
 ): Tally {
   const latencies = [...counts.latencies].sort((a, b) => a - b);
-  const quantile = (p: number) => quantileOfSorted(latencies, p);
   return {
     label,
     otps: counts.otps,
@@ -76,8 +71,8 @@ export function tallyRow(
     neverSubmitted: counts.neverSubmitted,
     sentTwice: counts.sentTwice,
     latenciesMs: latencies,
-    p50Ms: quantile(0.5),
-    p95Ms: quantile(0.95),
+    p50Ms: quantile(latencies, 0.5) ?? Number.NaN,
+    p95Ms: quantile(latencies, 0.95) ?? Number.NaN,
     meanMs: latencies.reduce((s, x) => s + x, 0) / Math.max(1, latencies.length),
     costPerDelivered: counts.cost / Math.max(1, latencies.length),
     retries: counts.retries,
@@ -180,8 +175,7 @@ export function latencyBreakdown(run: PlatformRun): string {
   const sum = (xs: number[]) => xs.reduce((s, x) => s + x, 0);
   const mean = (xs: number[]) => (xs.length ? seconds(sum(xs) / xs.length) : '-');
   // Its tail too: a stall of the platform (a busy machine) shows as a p95 or max far above the mean's usual.
-  pipeline.sort((a, b) => a - b);
-  const at = (q: number) => quantileOfSorted(pipeline, q).toFixed(0);
+  const at = (q: number) => (quantile(pipeline, q) ?? Number.NaN).toFixed(0);
   return (
     `${run.options.strategy} at time scale ${run.timeScale}: API to carrier ${(sum(pipeline) / Math.max(1, pipeline.length)).toFixed(0)} ms ` +
     `on average (p95 ${at(0.95)} ms, max ${at(1)} ms; ${(100 * platformShare(run)).toFixed(1)}% of the mean latency); ` +

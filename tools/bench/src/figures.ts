@@ -1,12 +1,5 @@
 // The arithmetic of a benchmark run, kept apart from the I/O so it can be tested directly.
-
-/** The q-quantile (0..1) of `values` by the nearest-rank method; undefined for no values. */
-export function quantile(values: readonly number[], q: number): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = Float64Array.from(values).sort();
-  const rank = Math.max(1, Math.ceil(q * sorted.length));
-  return sorted[rank - 1];
-}
+import { quantile } from '@tern/carrier-sim';
 
 export interface Percentiles {
   count: number;

@@ -1,4 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { quantile } from './quantile';
 import type { FinalStat } from './world';
 
 export interface ChannelTruth {
@@ -177,8 +178,5 @@ export function quantiles(values: readonly number[]): {
   p50: number | null;
   p95: number | null;
 } {
-  if (values.length === 0) return { count: 0, p50: null, p95: null };
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? null;
-  return { count: sorted.length, p50: at(0.5), p95: at(0.95) };
+  return { count: values.length, p50: quantile(values, 0.5) ?? null, p95: quantile(values, 0.95) ?? null };
 }

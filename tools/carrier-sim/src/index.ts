@@ -3,6 +3,7 @@ export * from './world';
 export * from './random';
 export * from './clock';
 export * from './ground-truth';
+export * from './quantile';
 export * from './submit-validation';
 export * from './simulator';
 export * from './conversions';
