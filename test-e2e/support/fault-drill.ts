@@ -178,6 +178,11 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     ...(ownRedis ? { redisUrl: ownRedis.url } : {}),
     riskPolicyFile: join(root, 'test-e2e', 'drills', 'risk-policy.yaml'),
     ...(fault.kind === 'scale-out' ? { instances: 2, lanes: SCALE_OUT_LANES } : {}),
+  }).catch(async (error: unknown) => {
+    // A platform that did not start (the broker away) must not leave the drill's own Redis server running.
+    await proxy?.close();
+    await ownRedis?.close();
+    throw error;
   });
   const arrivals: number[] = [];
   try {
