@@ -17,10 +17,10 @@
 #    run beside it ("Runs beside the suite that runs alone"), on the second worker while it drives and waits
 #    for its stragglers: they took its platform time to 53 ms, and step 1 from 267-281 s to 242 s.
 # Within a step, suites start in the order given (libs/testing/given-order-sequencer.cjs), not in jest's
-# (largest file first on a fresh machine): in step 3 the suite that runs alone first; in steps 1 and 2 the
-# paths' sorted order, which as the suites stand starts fault-drills first in step 1 and pairs step 2's as
-# evenly as they go (carrier-split then fake-receipts, 292 s; degrading-channel then mideast-peak, 288 s).
-# Check it when adding a suite. A suite whose header names no step fails the run.
+# (largest file first on a fresh machine): the longest first (LONGEST, from CI's timings), so that the
+# others fill in beside them, then by path; in step 3 the suite that runs alone first. In step 2, the paths'
+# order alone paired carrier-split with mideast-peak: 330 s, where longest first pairs them 292 s and 288 s.
+# A suite whose header names no step fails the run.
 # Every run goes on when another fails; the last line counts the tests of all. Arguments go to every jest run.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -29,7 +29,13 @@ export TERN_TEST_TALLY
 trap 'rm -f "$TERN_TEST_TALLY"' EXIT
 status=0
 jest --selectProjects unit integration --maxWorkers=4 "$@" || status=$?
-marked() { grep -rl --include='*.e2e-spec.ts' "^// $1" test-e2e | sort; }
+LONGEST=(test-e2e/drills/fault-drills.e2e-spec.ts test-e2e/routing/mideast-peak.e2e-spec.ts
+  test-e2e/routing/fake-receipts.e2e-spec.ts)
+marked() {
+  local all
+  all=$(grep -rl --include='*.e2e-spec.ts' "^// $1" test-e2e | sort)
+  { printf '%s\n' "${LONGEST[@]}" | grep -xF -f <(echo "$all"); echo "$all" | grep -vxF -f <(printf '%s\n' "${LONGEST[@]}"); } | grep -v '^$'
+}
 mapfile -t beside < <(marked 'Runs side by side')
 mapfile -t scaled < <(marked 'Runs beside another time-scaled suite')
 mapfile -t alone < <(marked 'Runs alone')
