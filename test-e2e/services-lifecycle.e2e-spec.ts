@@ -1,6 +1,5 @@
 // Each service's own start and stop: refused configuration, readiness, and a clean shutdown on SIGTERM.
-// Runs beside the suite that runs alone (scripts/test-all.sh): it is light (a service at a time, a few
-// messages), and asserts what the services say and do, not how fast.
+// Runs side by side with other suites: it asserts what the services say and do, not how fast.
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

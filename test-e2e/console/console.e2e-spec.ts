@@ -3,8 +3,7 @@
 // read why a message went to its channel (checked against the carrier the simulator saw it on), replay a
 // dead letter once its cause is fixed and see the message go through, and a viewer who cannot replay.
 // Screenshots of each step are kept in .local/e2e/console-*.png.
-// Runs beside the suite that runs alone (scripts/test-all.sh): it is light (one platform, a few dozen OTPs),
-// and asserts what the console shows, not how fast.
+// Runs side by side with other suites: it asserts what the console shows, not how fast.
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
