@@ -31,6 +31,7 @@ status=0
 jest --selectProjects unit integration --maxWorkers=4 "$@" || status=$?
 LONGEST=(test-e2e/drills/fault-drills.e2e-spec.ts test-e2e/routing/mideast-peak.e2e-spec.ts
   test-e2e/routing/fake-receipts.e2e-spec.ts)
+# The e2e files whose header carries a step's marker: LONGEST's first, then the others by path.
 marked() {
   local all
   all=$(grep -rl --include='*.e2e-spec.ts' "^// $1" test-e2e | sort)
