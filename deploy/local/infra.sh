@@ -26,6 +26,18 @@ ch_http_port=${TERN_CLICKHOUSE_HTTP_PORT:-18123}
 ch_tcp_port=${TERN_CLICKHOUSE_TCP_PORT:-19000}
 redis_port=${TERN_REDIS_PORT:-16379}
 kafka_heap=${TERN_KAFKA_HEAP:-768m}
+# The broker's KRaft metadata log, in memory (/dev/shm) where the machine has it; its partitions' data stays
+# on disk. The controller syncs the metadata log to disk at every commit, and on ext4 a sync waits for the
+# journal, which carries whatever else the machine is writing: under the tests' load its events took up to
+# 1.5 s, once 11 s, and topics created meanwhile had no leader for over 30 s. A reboot empties /dev/shm: the
+# broker's storage is then formatted again (local topics and records are lost; `./tern up` makes its topics).
+if [ -n "${TERN_KAFKA_METADATA_DIR:-}" ]; then
+  kafka_metadata=$TERN_KAFKA_METADATA_DIR
+elif [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  kafka_metadata=/dev/shm/tern-kafka-metadata-$(printf '%s' "$data" | sha1sum | cut -c1-12)
+else
+  kafka_metadata=$data/kafka/metadata
+fi
 
 log() { printf '[infra] %s\n' "$*" >&2; }
 
@@ -47,7 +59,8 @@ wait_for() { # name seconds command...
 }
 
 render() { # template output
-  sed -e "s#@DATA_DIR@#$data#g" -e "s#@KAFKA_PORT@#$kafka_port#g" -e "s#@CONTROLLER_PORT@#$controller_port#g" \
+  sed -e "s#@DATA_DIR@#$data#g" -e "s#@KAFKA_METADATA_DIR@#$kafka_metadata#g" -e "s#@KAFKA_PORT@#$kafka_port#g" \
+    -e "s#@CONTROLLER_PORT@#$controller_port#g" \
     -e "s#@KAFKA_SECURE_PORT@#$kafka_secure_port#g" -e "s#@KAFKA_SASL_PASSWORD@#$kafka_sasl_password#g" \
     -e "s#@CLICKHOUSE_HTTP_PORT@#$ch_http_port#g" -e "s#@CLICKHOUSE_TCP_PORT@#$ch_tcp_port#g" "$1" >"$2"
 }
@@ -84,13 +97,19 @@ kafka_up() {
   kafka_tls
   render "$here/kafka/server.properties" "$data/kafka/server.properties"
   cp "$here/kafka/log4j2.properties" "$data/kafka/log4j2.properties"
-  if [ ! -f "$data/kafka/data/meta.properties" ]; then
+  if [ ! -f "$data/kafka/data/meta.properties" ] || [ ! -f "$kafka_metadata/meta.properties" ]; then
+    [ -f "$data/kafka/data/meta.properties" ] &&
+      log "the broker's metadata log ($kafka_metadata) is gone (a reboot empties /dev/shm): so are its topics"
     log "formatting Kafka storage"
+    rm -rf "$data/kafka/data" "$kafka_metadata"
+    mkdir -p "$data/kafka/data" "$kafka_metadata"
     "${kafka_jvm[@]}" kafka.tools.StorageTool format -t "$("${kafka_jvm[@]}" kafka.tools.StorageTool random-uuid)" \
       -c "$data/kafka/server.properties" >"$data/kafka/log/format.log" 2>&1
   fi
   log "starting kafka on 127.0.0.1:$kafka_port"
-  "${kafka_jvm[@]}" kafka.Kafka "$data/kafka/server.properties" >"$data/kafka/log/stdout.log" 2>&1 &
+  # Its pauses in a log of their own: a stalled broker says whether it was collecting garbage.
+  "${kafka_jvm[@]}" "-Xlog:gc:file=$data/kafka/log/gc.log:time,uptime:filecount=2,filesize=20m" \
+    kafka.Kafka "$data/kafka/server.properties" >"$data/kafka/log/stdout.log" 2>&1 &
   echo $! >"$pidf"
 }
 
