@@ -186,6 +186,8 @@ type Outcome = 'processed' | 'stopped';
 
 /** How long a fetch that finds no record waits for one. */
 const IDLE_FETCH_WAIT_MS = 500;
+/** Tries of an admin step at start while Kafka cannot answer it (about 40 s with the default back-off). */
+const START_ATTEMPTS = 10;
 
 /** One handler call's records, fetched and waiting for a slot. */
 interface QueuedWork {
@@ -376,8 +378,14 @@ export class BatchConsumer {
   async start(): Promise<void> {
     if (this.handlers.size === 0) throw new Error(`consumer ${this.options.groupId}: no topic has a handler`);
     this.started = true;
-    if (this.options.startsWhere) await this.takeOver(this.options.startsWhere);
-    const starts = this.options.startAt ? await this.startPositions(this.options.startAt()) : [];
+    const { startsWhere, startAt } = this.options;
+    if (startsWhere)
+      await this.whileUnanswered('taking over committed offsets', () => this.takeOver(startsWhere));
+    const at = startAt?.();
+    const starts =
+      at === undefined
+        ? []
+        : await this.whileUnanswered('finding start positions', () => this.startPositions(at));
     for (const start of starts) this.pendingStarts.set(`${start.topic}|${start.partition}`, start);
     await this.consumer.connect();
     await this.consumer.subscribe({
@@ -509,6 +517,25 @@ export class BatchConsumer {
     // Both groups new (a fresh deployment): nothing to take, and nothing to say.
     if (partitionsTaken > 0)
       this.log.info({ from, partitions: partitionsTaken }, 'took over where another group had committed');
+  }
+
+  /**
+   * Runs an admin step again while Kafka cannot answer it yet, backing off as a record's retries do:
+   * kafkajs's admin does not retry a group's offset reads, and a fresh broker tells its first groups
+   * NOT_COORDINATOR while it loads the offsets topic (a service failed to start on `./tern up` so).
+   */
+  private async whileUnanswered<T>(what: string, step: () => Promise<T>): Promise<T> {
+    let delay = this.options.retryDelayMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await step();
+      } catch (error) {
+        if (!isTransient(error) || attempt >= START_ATTEMPTS) throw error;
+        this.log.warn({ err: error, attempt }, `${what}: Kafka cannot answer yet, trying again`);
+        await sleep(delay);
+        delay = Math.min(delay * 2, this.options.maxRetryDelayMs);
+      }
+    }
   }
 
   /** Where each partition's first record written at or after `at` is, noting where the backlog ends. */
