@@ -7,6 +7,7 @@ import { CallMerger, JoinedCallFailed } from './call-merger';
 import { CONTENT_TYPE_HEADER, DecodeError, decodeValue } from './codec';
 import { isTransient, PoisonMessageError } from './errors';
 import type { TypedProducer } from './producer';
+import { whileUnavailable } from './retry';
 import type { TopicDef, TopicSpec } from './topics';
 
 /** A decoded record as a handler sees it. */
@@ -524,18 +525,14 @@ export class BatchConsumer {
    * kafkajs's admin does not retry a group's offset reads, and a fresh broker tells its first groups
    * NOT_COORDINATOR while it loads the offsets topic (a service failed to start on `./tern up` so).
    */
-  private async whileUnanswered<T>(what: string, step: () => Promise<T>): Promise<T> {
-    let delay = this.options.retryDelayMs;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await step();
-      } catch (error) {
-        if (!isTransient(error) || attempt >= START_ATTEMPTS) throw error;
-        this.log.warn({ err: error, attempt }, `${what}: Kafka cannot answer yet, trying again`);
-        await sleep(delay);
-        delay = Math.min(delay * 2, this.options.maxRetryDelayMs);
-      }
-    }
+  private whileUnanswered<T>(what: string, step: () => Promise<T>): Promise<T> {
+    return whileUnavailable(step, {
+      attempts: START_ATTEMPTS,
+      firstDelayMs: this.options.retryDelayMs,
+      maxDelayMs: this.options.maxRetryDelayMs,
+      onRetry: (error, attempt) =>
+        this.log.warn({ err: error, attempt }, `${what}: Kafka cannot answer yet, trying again`),
+    });
   }
 
   /** Where each partition's first record written at or after `at` is, noting where the backlog ends. */
