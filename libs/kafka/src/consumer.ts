@@ -7,7 +7,7 @@ import { CallMerger, JoinedCallFailed } from './call-merger';
 import { CONTENT_TYPE_HEADER, DecodeError, decodeValue } from './codec';
 import { isTransient, PoisonMessageError } from './errors';
 import type { TypedProducer } from './producer';
-import { whileUnavailable } from './retry';
+import { sleep, whileUnavailable } from './retry';
 import type { TopicDef, TopicSpec } from './topics';
 
 /** A decoded record as a handler sees it. */
@@ -968,8 +968,6 @@ export class BatchConsumer {
     );
   }
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Calls the route's handler with a call's records, joined with other partitions' calls when `join` allows.

@@ -11,14 +11,14 @@ export interface RetryOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs `step` again, backing off, while it fails because a dependency cannot answer yet (`isTransient`);
  * any other error, or the last try's, is thrown.
  */
 export async function whileUnavailable<T>(step: () => Promise<T>, options: RetryOptions): Promise<T> {
-  const sleep = options.sleep ?? realSleep;
+  const wait = options.sleep ?? sleep;
   let delay = options.firstDelayMs;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -26,7 +26,7 @@ export async function whileUnavailable<T>(step: () => Promise<T>, options: Retry
     } catch (error) {
       if (!isTransient(error) || attempt >= options.attempts) throw error;
       options.onRetry?.(error, attempt);
-      await sleep(delay);
+      await wait(delay);
       delay = Math.min(delay * 2, options.maxDelayMs);
     }
   }
