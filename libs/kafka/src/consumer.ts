@@ -97,6 +97,14 @@ export interface ConsumerOptions {
    * Default: no wait, for everything on a message's way to the carrier.
    */
   gatherMs?: number;
+  /**
+   * For a group that passes over most of what it reads (`only`: a marketing intake on OTP traffic, webhooks
+   * of tenants that mostly set none): after a fetch whose records were all passed over, the next one waits
+   * this long instead of `gatherMs`, so the group wakes a few times a second rather than for each record of
+   * the others. A record of its own then waits up to this long; while its own records keep coming, `gatherMs`
+   * alone applies. Default: as `gatherMs`.
+   */
+  passedOverGatherMs?: number;
   /** Readiness turns false when the fetch loop has not run for this long. */
   staleAfterMs?: number;
   /** Where to start when the group has no committed offset. */
@@ -253,8 +261,10 @@ interface PartitionProgress {
 export class BatchConsumer {
   private readonly consumer: Consumer;
   private readonly handlers = new Map<string, Route>();
-  private readonly options: Required<Omit<ConsumerOptions, 'startAt' | 'gatherMs' | 'startsWhere'>> &
-    Pick<ConsumerOptions, 'startAt' | 'gatherMs' | 'startsWhere'>;
+  private readonly options: Required<
+    Omit<ConsumerOptions, 'startAt' | 'gatherMs' | 'passedOverGatherMs' | 'startsWhere'>
+  > &
+    Pick<ConsumerOptions, 'startAt' | 'gatherMs' | 'passedOverGatherMs' | 'startsWhere'>;
   /** Per partition ("topic|partition"), the last offset that was written when start() ran. */
   private readonly backlogEnds = new Map<string, bigint>();
   private backlogRead: (() => void) | undefined;
@@ -277,6 +287,8 @@ export class BatchConsumer {
   private readonly partitions = new Map<string, PartitionProgress>();
   /** Emits 'idle' when a partition's last record in flight finishes. */
   private readonly idle = new EventEmitter();
+  /** Batches of only passed-over records waiting out `passedOverGatherMs`: each ends its wait when called. */
+  private readonly passedOverWaits = new Set<() => void>();
   private commitTimer: NodeJS.Timeout | undefined;
   private admin: Promise<Admin> | undefined;
   /** Commits one after the other, so a later one never lands before an earlier one. */
@@ -398,11 +410,7 @@ export class BatchConsumer {
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsInParallel,
       // kafkajs fetches again once every batch of a fetch has returned: a gathering group's return later.
-      eachBatch: (payload) => {
-        this.processBatch(payload);
-        const gatherMs = this.options.gatherMs;
-        return gatherMs === undefined ? Promise.resolve() : new Promise((r) => setTimeout(r, gatherMs));
-      },
+      eachBatch: (payload) => this.beforeNextFetch(this.processBatch(payload)),
     });
     // Seeks given before run() has joined are applied before the first fetch (and again after a restart:
     // see pendingStarts). Admin setOffsets would do the same through a throwaway member that waits out a
@@ -570,6 +578,7 @@ export class BatchConsumer {
   /** Finishes the records in hand (handlers see they are stopping), commits what was done, leaves the group. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.endPassedOverWaits();
     if (this.started) {
       clearInterval(this.commitTimer);
       // Stopped before run() began (a SIGTERM during start-up): kafkajs has nothing to pause yet.
@@ -609,8 +618,9 @@ export class BatchConsumer {
    * without waiting for them: kafkajs fetches again only once every batch of a fetch has returned, so a record
    * that waits (for a rate limit, a breaker, a bind) would otherwise hold up every partition of its broker.
    * A partition with records still queued is paused; the rest start as slots free, then it resumes.
+   * Returns whether any record of the batch was queued for the handler (not passed over).
    */
-  private processBatch(payload: EachBatchPayload): void {
+  private processBatch(payload: EachBatchPayload): boolean {
     const { batch } = payload;
     const route = this.handlers.get(batch.topic);
     if (!route) throw new Error(`no handler for topic ${batch.topic}`); // cannot happen: we subscribe from the map
@@ -621,6 +631,7 @@ export class BatchConsumer {
     // A heartbeat refused during a rebalance is kafkajs' to act on, in its fetch loop.
     const heartbeat = () => payload.heartbeat().catch(() => undefined);
     let work: QueuedWork | undefined;
+    let handlesAny = false;
     for (const message of batch.messages) {
       if (this.stopping || partition.revoked || !payload.isRunning() || payload.isStale()) break;
       const offset = BigInt(message.offset);
@@ -648,9 +659,37 @@ export class BatchConsumer {
       work.messages.push(message);
       if (passedOver) consumed.inc({ ...labels, outcome: 'skipped' });
       else work.handled.push(message);
+      handlesAny ||= !passedOver;
       partition.queuedUpTo = offset;
     }
     this.pump(partition);
+    return handlesAny;
+  }
+
+  /**
+   * What a batch returns to kafkajs, which fetches again once every batch of the fetch has returned:
+   * at once, or after `gatherMs`; after `passedOverGatherMs` for a batch of only passed-over records, a
+   * wait that a batch with records for the handler ends (the fetch then waits for that one's gather).
+   */
+  private beforeNextFetch(handlesAny: boolean): Promise<void> {
+    const { gatherMs, passedOverGatherMs } = this.options;
+    if (handlesAny || passedOverGatherMs === undefined || this.stopping) {
+      this.endPassedOverWaits();
+      return gatherMs === undefined ? Promise.resolve() : sleep(gatherMs);
+    }
+    return new Promise((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        this.passedOverWaits.delete(end);
+        resolve();
+      };
+      const timer = setTimeout(end, passedOverGatherMs);
+      this.passedOverWaits.add(end);
+    });
+  }
+
+  private endPassedOverWaits(): void {
+    for (const end of this.passedOverWaits) end();
   }
 
   /** Starts queued records while the partition has free slots; pauses it while any stay queued. */

@@ -84,6 +84,18 @@ export function ofTrafficClass(trafficClass: TrafficClass): { only: (header: Hea
   return { only: (header) => mayBeOfClass(header(MESSAGE_TYPE_HEADER), trafficClass) };
 }
 
+/** How long a bulk intake waits to fetch again after a fetch of only priority records (passed over). */
+const BULK_PASSED_OVER_GATHER_MS = 1000;
+
+/**
+ * The consumer option of an intake of one traffic class: on OTP and transactional traffic the bulk intake
+ * passes over every record, and rather than waking for each it fetches about once a second (marketing may
+ * wait that long after a quiet spell, at each stage). The priority intake never waits.
+ */
+export function trafficClassFetch(trafficClass: TrafficClass): { passedOverGatherMs?: number } {
+  return trafficClass === 'bulk' ? { passedOverGatherMs: BULK_PASSED_OVER_GATHER_MS } : {};
+}
+
 const messageTypeHeader = (v: { message?: { type: sms.MessageType } | undefined }): Record<string, string> =>
   v.message ? { [MESSAGE_TYPE_HEADER]: sms.messageTypeToJSON(v.message.type) } : {};
 

@@ -452,6 +452,58 @@ describe('kafka wrapper against a real broker', () => {
     expect(batchesOf(groups.plain)).toBeGreaterThanOrEqual(10);
   });
 
+  it('passedOverGatherMs: a group that passes over what it reads wakes once per wait, and fetches at once again when its own records come', async () => {
+    const topic = defineTopic({
+      ...testTopic('passed-over'),
+      headers: (v: events.MessageAccepted) => ({ 'x-tenant': v.message?.tenantId ?? '' }),
+    });
+    await ensureTopics(kafka, [topic], logger);
+    const groups = { waiting: uniqueName('passed-over-waiting'), plain: uniqueName('passed-over-plain') };
+    const handled = { waiting: [] as string[], plain: [] as string[] };
+    for (const kind of ['waiting', 'plain'] as const) {
+      await startConsumer(
+        client
+          .consumer({ groupId: groups[kind], passedOverGatherMs: kind === 'waiting' ? 1500 : undefined })
+          .on(topic, async (record) => void handled[kind].push(record.value.message?.messageId ?? ''), {
+            only: (header) => header('x-tenant') !== 'tenant-b',
+          }),
+      );
+    }
+    const batchesOf = async (group: string) =>
+      Number(
+        new RegExp(`tern_kafka_batch_size_count\\{[^}]*group="${group}"[^}]*\\} (\\d+)`).exec(
+          await metricsRegistry.getSingleMetricAsString('tern_kafka_batch_size'),
+        )?.[1] ?? 0,
+      );
+    const writeApart = async (ids: string[], tenantId: string) => {
+      for (const id of ids) {
+        await client.producer().send(topic, [{ message: { ...accepted(id).message!, tenantId } }]);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    // Another tenant's records, 20 ms apart over 0.4 s: the waiting group fetches again 1.5 s after the first.
+    await writeApart(
+      Array.from({ length: 20 }, (_, i) => `other-${i}`),
+      'tenant-b',
+    );
+    await waitFor('the plain group to pass over them all', async () => (await batchesOf(groups.plain)) >= 10);
+    expect(await batchesOf(groups.waiting)).toBeLessThanOrEqual(2);
+    // A record of its own is taken after that wait at most; from then on each fetch returns at once.
+    await writeApart(['own-0'], 'tenant-a');
+    await waitFor('both groups to handle their first record', () =>
+      Object.values(handled).every((seen) => seen.length === 1),
+    );
+    const before = await batchesOf(groups.waiting);
+    const own = Array.from({ length: 10 }, (_, i) => `own-${i + 1}`);
+    await writeApart(own, 'tenant-a');
+    await waitFor('both groups to handle every record of theirs', () =>
+      Object.values(handled).every((seen) => seen.length === 11),
+    );
+    expect(handled).toEqual({ waiting: ['own-0', ...own], plain: ['own-0', ...own] });
+    // 10 records 20 ms apart: with a 1.5 s wait still on, they would come in one or two batches.
+    expect((await batchesOf(groups.waiting)) - before).toBeGreaterThanOrEqual(5);
+  });
+
   it('an idle client sets no timer every millisecond (kafkajs#1556, patched in patches/)', async () => {
     // Upstream kafkajs re-armed a 1 ms "pending requests" check on every connection for as long as it lived:
     // about a thousand timers a second per connection. Here the connected producer (and the consumers the

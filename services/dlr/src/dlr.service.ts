@@ -15,6 +15,12 @@ import { StatusCallbacks } from './status-callbacks';
 
 const MISSING_POLL_MS = 1000;
 const CALLBACK_POLL_MS = 250;
+/**
+ * How long the webhooks group waits to fetch again after a fetch of only statuses without a callback: it
+ * wakes twice a second, not for each status of tenants that set none; a callback after a quiet spell waits
+ * up to that.
+ */
+const CALLBACK_PASSED_OVER_GATHER_MS = 500;
 /** How long trace rows bound for ClickHouse gather between fetches (at most the insert’s linger). */
 const TRACE_FETCH_GATHER_MS = 200;
 /**
@@ -68,7 +74,7 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
 
     const consumer = (
       name: string,
-      options: { keyOrdered: boolean; concurrency?: number; gatherMs?: number },
+      options: { keyOrdered: boolean; concurrency?: number; gatherMs?: number; passedOverGatherMs?: number },
     ) =>
       this.kafka.consumer({
         groupId: `tern-dlr-${config.deployment}-${name}`,
@@ -78,6 +84,7 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
         keyOrdered: options.keyOrdered,
         partitionsInParallel: 6,
         gatherMs: options.gatherMs,
+        passedOverGatherMs: options.passedOverGatherMs,
       });
     // A call takes a part of a fetch, so the ledger's round trips are per call, not per record.
     const ledgerCalls = Math.ceil(config.inFlight / LEDGER_RECORDS_PER_CALL);
@@ -140,13 +147,13 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
       }).onBatch(topics.status, (records) => writer.writeStatuses(records.map((r) => r.value)), rows),
       // One message's events scheduled in order; their tries run outside the partition.
       // Events without a callback URL (the header says so) are passed over undecoded.
-      consumer('callbacks', { keyOrdered: true, gatherMs }).on(
-        topics.status,
-        ({ value }) => callbacks.handle(value),
-        {
-          only: (header) => header(STATUS_HEADERS.callback) !== 'no',
-        },
-      ),
+      consumer('callbacks', {
+        keyOrdered: true,
+        gatherMs,
+        passedOverGatherMs: CALLBACK_PASSED_OVER_GATHER_MS,
+      }).on(topics.status, ({ value }) => callbacks.handle(value), {
+        only: (header) => header(STATUS_HEADERS.callback) !== 'no',
+      }),
     );
     this.health.registerConsumers(this.consumers);
     await Promise.all(this.consumers.map((c) => c.start()));

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { watchDataFile, type ConfigOf, type WatchedDataFile } from '@tern/config';
-import { KafkaClient, ofTrafficClass, topics, type BatchConsumer } from '@tern/kafka';
+import { KafkaClient, ofTrafficClass, topics, trafficClassFetch, type BatchConsumer } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
 import { isOfClass, TRAFFIC_CLASSES, type TrafficClass } from '@tern/contracts';
 import type { Logger } from '@tern/telemetry';
@@ -100,6 +100,7 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
         // Each message is screened on its own; shared counters are exact in Redis whatever the order.
         concurrency: config.inFlight,
         partitionsInParallel: 6,
+        ...trafficClassFetch(trafficClass),
       })
       .on(
         topics.accepted,

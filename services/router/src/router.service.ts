@@ -6,6 +6,7 @@ import {
   KafkaClient,
   ofTrafficClass,
   topics,
+  trafficClassFetch,
   type BatchConsumer,
 } from '@tern/kafka';
 import { TokenBuckets, redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
@@ -167,6 +168,7 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
         // Marketing waits for rate limits anyway: the bulk intake gathers records (mostly the other
         // class's, passed over) for a moment instead of waking for each. OTPs are never kept waiting.
         gatherMs: trafficClass === 'bulk' ? BULK_FETCH_GATHER_MS : undefined,
+        ...trafficClassFetch(trafficClass),
       })
       .on(
         topics.approved,

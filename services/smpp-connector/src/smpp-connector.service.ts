@@ -6,6 +6,7 @@ import {
   dispatchTopic,
   KafkaClient,
   ofTrafficClass,
+  trafficClassFetch,
   type BatchConsumer,
 } from '@tern/kafka';
 import { CONFIG, HealthRegistry, LOGGER, PeriodicJob } from '@tern/service-kit';
@@ -104,6 +105,7 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
         fromBeginning: true,
         // Every partition's records reach the bind pool at once, where OTPs are served before marketing.
         partitionsInParallel: DEFAULT_PARTITIONS,
+        ...trafficClassFetch(trafficClass),
       });
       for (const lane of this.config.lanes)
         consumer.on(
