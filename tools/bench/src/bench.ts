@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { FINAL_STATUSES, grpcMethod, sms } from '@tern/contracts';
 import {
+  batchesPerMessage,
   cpuSeconds,
   cpuTicksOfStat,
   firstIdMintedAt,
@@ -53,6 +54,8 @@ const { values } = parseArgs({
     'number-space': { type: 'string', default: '9000000' },
     'run-dir': { type: 'string', default: '.local' },
     out: { type: 'string', default: '.local/bench' },
+    // The services' /metrics URLs, comma-separated (./tern bench gives them): batches fetched per group.
+    metrics: { type: 'string', default: '' },
   },
 });
 
@@ -394,6 +397,19 @@ function platformProcesses(): Record<string, number> {
   return found;
 }
 
+/** The services' /metrics (`--metrics`), joined; a service that does not answer adds nothing. */
+async function scrapeServices(): Promise<string> {
+  const urls = values.metrics.split(',').filter((url) => url !== '');
+  const texts = await Promise.all(
+    urls.map((url) =>
+      fetch(url)
+        .then((res) => res.text())
+        .catch(() => ''),
+    ),
+  );
+  return texts.join('\n');
+}
+
 function cpuTicks(pids: Record<string, number>): Record<string, number> {
   return Object.fromEntries(
     Object.entries(pids).map(([name, pid]) => {
@@ -442,6 +458,7 @@ async function main(): Promise<void> {
   const pids = platformProcesses();
   const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const warmup = WARMUP_S > 0 ? await warmUp(bench) : undefined;
+  const metricsBefore = await scrapeServices();
   const ticksBefore = cpuTicks(pids);
   const ownBefore = process.cpuUsage();
   process.stderr.write(
@@ -483,6 +500,7 @@ async function main(): Promise<void> {
   const doneAt = Date.now();
   const ticksAfter = cpuTicks(pids);
   const own = process.cpuUsage(ownBefore);
+  const metricsAfter = await scrapeServices();
   await sleep(1000); // duplicates would show up a little after
   bench.close();
 
@@ -618,6 +636,13 @@ async function main(): Promise<void> {
       ),
       platformPerMessageMs: round((platformCpu * 1000) / Math.max(1, finals.length), 3),
     },
+    // Each consumer group's fetched batches per message (from the services' metrics, with --metrics).
+    kafkaBatchesPerMessage: Object.fromEntries(
+      Object.entries(batchesPerMessage(metricsBefore, metricsAfter, finals.length)).map(([route, n]) => [
+        route,
+        round(n, 2),
+      ]),
+    ),
   };
   mkdirSync(values.out, { recursive: true });
   const file = join(values.out, `bench-${result.at.replace(/[:.]/g, '-')}.json`);
@@ -636,6 +661,7 @@ function printTable(r: {
   perSecond: Record<string, number | undefined>;
   latencyMs: Record<string, Percentiles>;
   cpu: { perMessageMs: Record<string, number | undefined>; platformPerMessageMs: number | undefined };
+  kafkaBatchesPerMessage: Record<string, number | undefined>;
   machine: { loadBefore: string };
 }): void {
   const out: string[] = [];
@@ -660,6 +686,12 @@ function printTable(r: {
         .join(' | ') +
       ` | platform total ${r.cpu.platformPerMessageMs ?? '-'}`,
   );
+  const batches = Object.entries(r.kafkaBatchesPerMessage);
+  if (batches.length > 0)
+    out.push(
+      `kafka batches/message  total ${batches.reduce((sum, [, n]) => sum + (n ?? 0), 0).toFixed(2)} | ` +
+        batches.map(([route, n]) => `${route} ${n ?? '-'}`).join(' | '),
+    );
   out.push(`load average before: ${r.machine.loadBefore}`);
   process.stdout.write(`${out.join('\n')}\n`);
 }

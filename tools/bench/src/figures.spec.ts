@@ -1,4 +1,5 @@
 import {
+  batchesPerMessage,
   cpuTicksOfStat,
   firstIdMintedAt,
   parseBackground,
@@ -30,6 +31,28 @@ describe('benchmark figures', () => {
     // Taken whole, the straggler would make it about 91/s.
     expect(sustainedRate(times, 1)).toBeCloseTo(1000_000 / 10_999, 0);
     expect(sustainedRate([5])).toBeUndefined();
+  });
+
+  it('counts the batches each group fetched per message between two scrapes of the services', () => {
+    const scrape = (status: number, skipped: number) =>
+      [
+        '# TYPE tern_kafka_batch_size histogram',
+        `tern_kafka_batch_size_bucket{le="1",service="ingest",topic="sms.status",group="status-view"} ${status}`,
+        `tern_kafka_batch_size_count{service="ingest",topic="sms.status",group="status-view"} ${status}`,
+        `tern_kafka_batch_size_count{service="risk",topic="sms.accepted",group="screen-bulk"} ${skipped}`,
+        `tern_kafka_batch_size_count{service="risk",topic="sms.accepted",group="screen"} 7`,
+        'tern_kafka_consumed_total{topic="sms.accepted",group="screen",outcome="ok"} 7',
+      ].join('\n');
+    // Two scrapes of ingest's and risk's /metrics, joined; the screen group fetched nothing in between.
+    expect(batchesPerMessage(scrape(100, 40), scrape(400, 60), 100)).toEqual({
+      'status-view sms.status': 3,
+      'screen-bulk sms.accepted': 0.2,
+    });
+    // A group that first shows up after the run started counts from zero.
+    expect(batchesPerMessage('', scrape(10, 0), 10)).toEqual({
+      'status-view sms.status': 1,
+      'screen sms.accepted': 0.7,
+    });
   });
 
   it('measures a sustained rate from polled running counts', () => {

@@ -121,3 +121,29 @@ export function firstIdMintedAt(ms: number): string {
   const hex = Math.max(0, ms).toString(16).padStart(12, '0');
   return `${hex.slice(0, 8)}-${hex.slice(8)}`;
 }
+
+/**
+ * Batches each consumer group fetched between two scrapes of the services' /metrics (Prometheus text), per
+ * message: `tern_kafka_batch_size_count` by group and topic. At low rates a batch is a fetch round trip,
+ * for the group and for the broker, whether its records were handled or passed over.
+ */
+export function batchesPerMessage(before: string, after: string, messages: number): Record<string, number> {
+  const counts = (text: string) => {
+    const byRoute = new Map<string, number>();
+    for (const line of text.split('\n')) {
+      const sample = /^tern_kafka_batch_size_count\{([^}]*)\} (\S+)$/.exec(line);
+      if (!sample) continue;
+      const labels = new Map([...sample[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+      const route = `${labels.get('group')} ${labels.get('topic')}`;
+      byRoute.set(route, (byRoute.get(route) ?? 0) + Number(sample[2]));
+    }
+    return byRoute;
+  };
+  const was = counts(before);
+  return Object.fromEntries(
+    [...counts(after)]
+      .map(([route, n]) => [route, (n - (was.get(route) ?? 0)) / Math.max(1, messages)] as const)
+      .filter(([, perMessage]) => perMessage > 0)
+      .sort((a, b) => b[1] - a[1]),
+  );
+}
