@@ -165,8 +165,9 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
         // Every record is one message routed on its own; many wait for rate limits at once.
         concurrency: trafficClass === 'priority' ? config.priorityInFlight : config.bulkInFlight,
         partitionsInParallel: 6,
-        // Marketing waits for rate limits anyway: the bulk intake gathers records (mostly the other
-        // class's, passed over) for a moment instead of waking for each. OTPs are never kept waiting.
+        // Marketing waits for rate limits anyway: the bulk intake gathers its records for a moment between
+        // fetches, and waits longer after a fetch of only the other class's (trafficClassFetch). OTPs are
+        // never kept waiting.
         gatherMs: trafficClass === 'bulk' ? BULK_FETCH_GATHER_MS : undefined,
         ...trafficClassFetch(trafficClass),
       })
