@@ -120,7 +120,7 @@ beforeAll(async () => {
     scenario,
     strategy: 'smart',
     riskPolicyFile: policyFile(),
-    reportConversions: true,
+    reportConversions: tenants,
   });
   let reported: Record<string, Record<string, Reported>> = {};
   try {

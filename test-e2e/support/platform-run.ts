@@ -89,10 +89,10 @@ export interface PlatformRunOptions {
    */
   lanes?: Record<string, string[]>;
   /**
-   * Each tenant reports the conversions of its OTPs (ReportConversion over the HTTP API), as the
-   * simulator's users, following the scenario's `conversion` model, use their codes.
+   * The tenants whose backends report the conversions of their OTPs (ReportConversion over the HTTP API),
+   * as the simulator's users, following the scenario's `conversion` model, use their codes (default none).
    */
-  reportConversions?: boolean;
+  reportConversions?: readonly Tenant[];
 }
 
 /** One SMS the simulator accepted for an OTP: the channel, its fate, and when (scenario ms) it arrived. */
@@ -364,14 +364,19 @@ export class PlatformRun {
     const port = ingest.logs.find((l) => l['msg'] === 'gRPC API listening')?.['grpcPort'] as number;
     const Client = grpc.makeGenericClientConstructor({ sendBatch, getMessage }, 'SmsService');
     this.client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    if (this.options.reportConversions) {
+    await this.warmUp();
+    // From the story's OTPs on: the warm-up's codes are never reported.
+    const reporting = new Set(this.options.reportConversions);
+    if (reporting.size > 0) {
       const httpPort = ingest.logs.find((l) => l['msg'] === 'HTTP API listening')?.['apiHttpPort'] as number;
       this.simulator.reportConversionsTo({
         apiUrl: `http://127.0.0.1:${httpPort}`,
-        apiKeyOf: (ref) => API_KEYS[this.otps.get(ref)?.tenant ?? 'demo'],
+        apiKeyOf: (ref) => {
+          const tenant = this.otps.get(ref)?.tenant;
+          return tenant && reporting.has(tenant) ? API_KEYS[tenant] : undefined;
+        },
       });
     }
-    await this.warmUp();
   }
 
   /**

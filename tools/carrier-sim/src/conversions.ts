@@ -5,8 +5,11 @@ import type { Random } from './random';
 export interface ConversionReporting {
   /** Base URL of the HTTP/JSON API, e.g. http://127.0.0.1:8090. */
   apiUrl: string;
-  /** The API key of the tenant that sent the OTP with this client reference (one backend per tenant). */
-  apiKeyOf: (reference: string) => string;
+  /**
+   * The API key of the tenant that sent the OTP with this client reference (one backend per tenant);
+   * undefined where that tenant's backend reports no conversions.
+   */
+  apiKeyOf: (reference: string) => string | undefined;
   /** The client reference of an OTP, from its text (the backend knows which code it issued to whom). */
   referenceOf?: (text: string) => string | undefined;
 }
@@ -34,13 +37,13 @@ export function drawConversion(
  * Reports one conversion as a tenant's backend would: POST /v1/conversions by client reference, tried again
  * on a network error or a 5xx. Returns what became of it (`reported`, or why not).
  */
-export async function reportConversion(reporting: ConversionReporting, reference: string): Promise<string> {
+export async function reportConversion(apiUrl: string, apiKey: string, reference: string): Promise<string> {
   let outcome = 'not tried';
   for (let tryNo = 1; tryNo <= 3; tryNo++) {
     try {
-      const response = await fetch(`${reporting.apiUrl}/v1/conversions`, {
+      const response = await fetch(`${apiUrl}/v1/conversions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-api-key': reporting.apiKeyOf(reference) },
+        headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
         body: JSON.stringify({ clientReference: reference, convertedAt: new Date().toISOString() }),
       });
       await response.text();

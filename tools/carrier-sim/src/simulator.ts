@@ -94,11 +94,14 @@ export class CarrierSimulator {
     if (model.unusedRanges.some((range) => message.number.startsWith(range))) return;
     const reference = (reporting.referenceOf ?? referenceInText)(message.text);
     if (!reference) return;
+    // A tenant whose backend reports no conversions: its users still type their codes, unseen.
+    const apiKey = reporting.apiKeyOf(reference);
+    if (!apiKey) return;
     const usedAfterMs = drawConversion(model, message.latencyMs, this.random);
     if (usedAfterMs === undefined) return;
     const timer = setTimeout(() => {
       this.typing.delete(timer);
-      void reportConversion(reporting, reference).then((outcome) => {
+      void reportConversion(reporting.apiUrl, apiKey, reference).then((outcome) => {
         if (!this.stopped) {
           this.truth.record({ event: 'conversion', channel: message.channel, outcome }, this.clock.now());
         }
