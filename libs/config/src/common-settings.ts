@@ -84,6 +84,23 @@ export const commonSettings = {
 };
 
 /**
+ * Settings of services that take both priority (OTP, transactional) and bulk (marketing) work: how far bulk
+ * work yields to priority work in the process (`BulkPacer`).
+ */
+export const bulkPaceSettings = {
+  bulkYieldDelayMs: setting(
+    'TERN_BULK_YIELD_DELAY_MS',
+    'Event-loop delay (ms, p99 over half a second) above which marketing slows in this process while OTP or transactional traffic is about; 0: marketing is never slowed',
+    env.int(0, 10_000).default(10),
+  ),
+  bulkMinRate: setting(
+    'TERN_BULK_MIN_RATE',
+    'Marketing messages a second this process lets through however busy it is',
+    env.int(1, 1_000_000).default(50),
+  ),
+};
+
+/**
  * How topics are made, for the processes that make them (`tern-create-topics`, and the router for a lane the
  * routing table adds while running): on a production cluster every topic has three replicas and takes a write
  * once two have it.

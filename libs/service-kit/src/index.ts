@@ -14,5 +14,6 @@ export {
   type GrpcTls,
 } from './grpc-server';
 export { PeriodicJob } from './periodic-job';
+export { BulkPacer, nextBulkRate, type BulkPaceSettings, type PaceWindow } from './bulk-pace';
 export { HttpServer, serveWithTlsFiles } from './tls-files';
 export { followOperators, followTenants, type Followed } from './followed-files';

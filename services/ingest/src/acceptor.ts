@@ -1,6 +1,7 @@
-import { sms, type events as Events } from '@tern/contracts';
+import { isOfClass, sms, type events as Events } from '@tern/contracts';
 import { topics, type TypedProducer } from '@tern/kafka';
 import type { TokenBuckets } from '@tern/redis';
+import type { BulkPacer } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import { metricsRegistry } from '@tern/telemetry';
 import { Counter } from 'prom-client';
@@ -30,6 +31,8 @@ export interface AcceptorDeps {
   idempotency: IdempotencyStore;
   messages: MessageStore;
   limiter: TokenBuckets;
+  /** Marketing waits here while OTPs are about and the process is busy. */
+  bulkPace: BulkPacer;
   log: Logger;
   policy: () => IntakePolicy;
 }
@@ -92,6 +95,11 @@ export class Acceptor {
       if (result.ok) valid.push({ index, message: result.message, fingerprint: result.fingerprint });
       else outcomes[index] = { kind: 'invalid', violations: result.violations };
     }
+
+    // Marketing waits its turn while OTPs are about and the process is busy (a mixed batch with it).
+    const bulk = valid.filter((item) => isOfClass(item.message, 'bulk')).length;
+    if (bulk < valid.length) this.deps.bulkPace.priorityWork();
+    if (bulk > 0) await this.deps.bulkPace.admit(bulk);
 
     let admitted = valid;
     if (path !== 'kafka') {

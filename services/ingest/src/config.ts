@@ -1,4 +1,5 @@
 import {
+  bulkPaceSettings,
   commonSettings,
   env,
   type FilesCheck,
@@ -15,6 +16,7 @@ export const ingestSettings = {
   ...commonSettings,
   ...tenantSettings,
   ...grpcTlsSettings,
+  ...bulkPaceSettings,
   deployment: setting(
     'TERN_INGEST_DEPLOYMENT',
     'Name of this ingest deployment: its consumer groups are tern-ingest-<name>-*; deployments with their own Redis need their own name',

@@ -1,7 +1,14 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { ConfigOf } from '@tern/config';
 import { DEFAULT_PARTITIONS, KafkaClient, topics, type BatchConsumer } from '@tern/kafka';
-import { CONFIG, followTenants, grpcTlsFromSettings, HealthRegistry, LOGGER } from '@tern/service-kit';
+import {
+  BulkPacer,
+  CONFIG,
+  followTenants,
+  grpcTlsFromSettings,
+  HealthRegistry,
+  LOGGER,
+} from '@tern/service-kit';
 import { TokenBuckets, redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
 import type { Logger } from '@tern/telemetry';
 import type { Redis } from 'ioredis';
@@ -40,6 +47,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   private api: GrpcApi | undefined;
   private httpApi: HttpApi | undefined;
   private smppServer: SmppServer | undefined;
+  private bulkPace: BulkPacer | undefined;
 
   constructor(
     @Inject(CONFIG) private readonly config: ConfigOf<typeof ingestSettings>,
@@ -68,11 +76,13 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     );
     const producer = this.kafka.producer();
     const idempotency = new IdempotencyStore(redis, config.idempotencyHours * 3600);
+    this.bulkPace = BulkPacer.configured(config);
     const acceptor = new Acceptor({
       producer,
       idempotency,
       messages,
       limiter: new TokenBuckets(redis, 'tern:ingest:rate:'),
+      bulkPace: this.bulkPace,
       log: this.log,
       policy: () => ({
         now: new Date(),
@@ -158,6 +168,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   // Calls first (no new work), then the consumers finish their records, then Redis.
   async onModuleDestroy(): Promise<void> {
     this.closeTenants?.();
+    this.bulkPace?.close();
     await Promise.all([this.api?.close(), this.httpApi?.close(), this.smppServer?.close()]);
     await Promise.all(this.consumers.map((c) => c.stop()));
     this.redisGuard?.stop();

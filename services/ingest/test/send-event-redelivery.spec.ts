@@ -10,6 +10,7 @@ import {
 } from '@tern/kafka';
 import { sharedRedis, TokenBuckets } from '@tern/redis';
 import { createLogger } from '@tern/telemetry';
+import { BulkPacer } from '@tern/service-kit';
 import {
   ensurePlatformTopics,
   followTopics,
@@ -74,6 +75,7 @@ describe('a send event without client_reference, delivered twice', () => {
       idempotency: new IdempotencyStore(redis, 3600),
       messages: new MessageStore(redis, 3_600_000, 1000),
       limiter: new TokenBuckets(redis, `test:${run}:`),
+      bulkPace: new BulkPacer({ yieldDelayMs: 0, minRatePerSecond: 1 }),
       log: logger,
       policy: () => ({ now: new Date(), allowPrivateCallbacks: false, maxSegments: 10 }),
     });

@@ -1,4 +1,12 @@
-import { commonSettings, env, type FilesCheck, loadDataFile, redisSettings, setting } from '@tern/config';
+import {
+  bulkPaceSettings,
+  commonSettings,
+  env,
+  type FilesCheck,
+  loadDataFile,
+  redisSettings,
+  setting,
+} from '@tern/config';
 import { riskPolicySchema } from './domain/policy';
 
 /** Settings of the risk service (TERN_* environment variables); see `describeSettings`. */
@@ -14,6 +22,7 @@ export const riskSettings = {
     'How often the policy file is looked at for changes',
     env.int(100, 600_000).default(2000),
   ),
+  ...bulkPaceSettings,
   ...redisSettings('shared by every risk instance: rate windows, paces, opt-out lists'),
   deployment: setting(
     'TERN_RISK_DEPLOYMENT',

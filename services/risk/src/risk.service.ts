@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { watchDataFile, type ConfigOf, type WatchedDataFile } from '@tern/config';
 import { KafkaClient, ofTrafficClass, topics, trafficClassFetch, type BatchConsumer } from '@tern/kafka';
-import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
+import { BulkPacer, CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
 import { isOfClass, TRAFFIC_CLASSES, type TrafficClass } from '@tern/contracts';
 import type { Logger } from '@tern/telemetry';
 import { redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
@@ -22,13 +22,16 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
   private redis: Redis | undefined;
   private redisGuard: RedisStateGuard | undefined;
   private policy: WatchedDataFile<RiskPolicy> | undefined;
+  private readonly bulkPace: BulkPacer;
 
   constructor(
     @Inject(CONFIG) private readonly config: ConfigOf<typeof riskSettings>,
     @Inject(LOGGER) private readonly log: Logger,
     private readonly kafka: KafkaClient,
     private readonly health: HealthRegistry,
-  ) {}
+  ) {
+    this.bulkPace = BulkPacer.configured(config);
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     const config = this.config;
@@ -105,7 +108,9 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
       .on(
         topics.accepted,
         async ({ value }) => {
-          if (isOfClass(value.message, trafficClass)) await screener.screen(value);
+          if (!isOfClass(value.message, trafficClass)) return;
+          await this.bulkPace.turn(trafficClass);
+          await screener.screen(value);
         },
         ofTrafficClass(trafficClass),
       );
@@ -113,6 +118,7 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     this.policy?.close();
+    this.bulkPace.close();
     await Promise.all(this.consumers.map((c) => c.stop()));
     this.redisGuard?.stop();
     await this.redis?.quit();

@@ -1,4 +1,5 @@
 import {
+  bulkPaceSettings,
   commonSettings,
   env,
   type FilesCheck,
@@ -16,6 +17,7 @@ export const routerSettings = {
   ...commonSettings,
   // A lane added to the routing table while running gets its dispatch topic from the router.
   ...topicSettings,
+  ...bulkPaceSettings,
   routingTableFile: setting(
     'TERN_ROUTING_TABLE_FILE',
     'YAML or JSON routing table: channels (tier, prices, TPS, sender types), country limits and lanes; reloaded when it changes',

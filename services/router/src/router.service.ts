@@ -10,7 +10,7 @@ import {
   type BatchConsumer,
 } from '@tern/kafka';
 import { TokenBuckets, redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
-import { CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
+import { BulkPacer, CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import type { Redis } from 'ioredis';
 import { AttemptLedger } from './attempt-ledger';
@@ -46,13 +46,16 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
   private deferredTimer: NodeJS.Timeout | undefined;
   private deferredInFlight = 0;
   private router: MessageRouter | undefined;
+  private readonly bulkPace: BulkPacer;
 
   constructor(
     @Inject(CONFIG) private readonly config: ConfigOf<typeof routerSettings>,
     @Inject(LOGGER) private readonly log: Logger,
     private readonly kafka: KafkaClient,
     private readonly health: HealthRegistry,
-  ) {}
+  ) {
+    this.bulkPace = BulkPacer.configured(config);
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     const config = this.config;
@@ -141,6 +144,7 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.deferredTimer);
+    this.bulkPace.close();
     this.table?.close();
     // Consumers first learn they are stopping, then the waiting messages are released uncommitted.
     const stopped = Promise.all(this.consumers.map((c) => c.stop()));
@@ -175,7 +179,9 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
         topics.approved,
         async ({ value }) => {
           await ready;
-          if (isOfClass(value.message, trafficClass)) await router.approved(value);
+          if (!isOfClass(value.message, trafficClass)) return;
+          await this.bulkPace.turn(trafficClass);
+          await router.approved(value);
         },
         only,
       )
@@ -183,7 +189,9 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
         topics.retry,
         async ({ value }) => {
           await ready;
-          if (isOfClass(value.message, trafficClass)) await router.retry(value);
+          if (!isOfClass(value.message, trafficClass)) return;
+          await this.bulkPace.turn(trafficClass);
+          await router.retry(value);
         },
         only,
       );

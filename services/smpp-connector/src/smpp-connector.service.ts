@@ -9,7 +9,7 @@ import {
   trafficClassFetch,
   type BatchConsumer,
 } from '@tern/kafka';
-import { CONFIG, HealthRegistry, LOGGER, PeriodicJob } from '@tern/service-kit';
+import { BulkPacer, CONFIG, HealthRegistry, LOGGER, PeriodicJob } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import { ReceiptPresence, RedisStateGuard, redisHealth, sharedRedis } from '@tern/redis';
 import type { Redis } from 'ioredis';
@@ -31,6 +31,7 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
   private presence: PeriodicJob | undefined;
   private alive: PeriodicJob | undefined;
   private dispatcher: Dispatcher | undefined;
+  private bulkPace: BulkPacer | undefined;
 
   constructor(
     @Inject(CONFIG) private readonly config: ConfigOf<typeof smppConnectorSettings>,
@@ -88,6 +89,8 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
       this.config.downFailoverMs,
     );
     this.dispatcher = dispatcher;
+    const bulkPace = BulkPacer.configured(this.config);
+    this.bulkPace = bulkPace;
     // Enough records in flight to fill every bind's window; each record is one independent attempt.
     const window = [...this.channels.values()].reduce((n, c) => n + c.config.binds * c.config.window, 0);
     // One group per traffic class, each passing over the other class's records (undecoded, by their
@@ -111,7 +114,9 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
         consumer.on(
           dispatchTopic(lane),
           async ({ value }) => {
-            if (isOfClass(value.message, trafficClass)) await dispatcher.handle(value);
+            if (!isOfClass(value.message, trafficClass)) return;
+            await bulkPace.turn(trafficClass);
+            await dispatcher.handle(value);
           },
           ofTrafficClass(trafficClass),
         );
@@ -129,6 +134,7 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
   async onModuleDestroy(): Promise<void> {
     await this.presence?.stop();
     this.dispatcher?.close();
+    this.bulkPace?.close();
     await Promise.all(this.consumers.map((c) => c.stop()));
     await this.alive?.stop();
     await Promise.all([...this.channels.values()].map((c) => c.stop()));
