@@ -37,7 +37,7 @@ describe('nextBulkRate', () => {
 });
 
 describe('BulkPacer', () => {
-  const resolvedWithin = async (waits: Promise<void>[], ms: number): Promise<number> => {
+  const resolvedWithin = async (waits: Promise<unknown>[], ms: number): Promise<number> => {
     let done = 0;
     for (const wait of waits) void wait.then(() => done++);
     await new Promise((resolve) => setTimeout(resolve, ms));

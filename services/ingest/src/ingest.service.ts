@@ -47,14 +47,16 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   private api: GrpcApi | undefined;
   private httpApi: HttpApi | undefined;
   private smppServer: SmppServer | undefined;
-  private bulkPace: BulkPacer | undefined;
+  private readonly bulkPace: BulkPacer;
 
   constructor(
     @Inject(CONFIG) private readonly config: ConfigOf<typeof ingestSettings>,
     @Inject(LOGGER) private readonly log: Logger,
     private readonly kafka: KafkaClient,
     private readonly health: HealthRegistry,
-  ) {}
+  ) {
+    this.bulkPace = BulkPacer.configured(config);
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     const config = this.config;
@@ -76,7 +78,6 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     );
     const producer = this.kafka.producer();
     const idempotency = new IdempotencyStore(redis, config.idempotencyHours * 3600);
-    this.bulkPace = BulkPacer.configured(config);
     const acceptor = new Acceptor({
       producer,
       idempotency,
@@ -168,7 +169,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   // Calls first (no new work), then the consumers finish their records, then Redis.
   async onModuleDestroy(): Promise<void> {
     this.closeTenants?.();
-    this.bulkPace?.close();
+    this.bulkPace.close();
     await Promise.all([this.api?.close(), this.httpApi?.close(), this.smppServer?.close()]);
     await Promise.all(this.consumers.map((c) => c.stop()));
     this.redisGuard?.stop();

@@ -31,14 +31,16 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
   private presence: PeriodicJob | undefined;
   private alive: PeriodicJob | undefined;
   private dispatcher: Dispatcher | undefined;
-  private bulkPace: BulkPacer | undefined;
+  private readonly bulkPace: BulkPacer;
 
   constructor(
     @Inject(CONFIG) private readonly config: ConfigOf<typeof smppConnectorSettings>,
     @Inject(LOGGER) private readonly log: Logger,
     private readonly kafka: KafkaClient,
     private readonly health: HealthRegistry,
-  ) {}
+  ) {
+    this.bulkPace = BulkPacer.configured(config);
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     const producer = this.kafka.producer();
@@ -89,8 +91,6 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
       this.config.downFailoverMs,
     );
     this.dispatcher = dispatcher;
-    const bulkPace = BulkPacer.configured(this.config);
-    this.bulkPace = bulkPace;
     // Enough records in flight to fill every bind's window; each record is one independent attempt.
     const window = [...this.channels.values()].reduce((n, c) => n + c.config.binds * c.config.window, 0);
     // One group per traffic class, each passing over the other class's records (undecoded, by their
@@ -115,7 +115,7 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
           dispatchTopic(lane),
           async ({ value }) => {
             if (!isOfClass(value.message, trafficClass)) return;
-            await bulkPace.turn(trafficClass);
+            await this.bulkPace.turn(trafficClass);
             await dispatcher.handle(value);
           },
           ofTrafficClass(trafficClass),
@@ -134,7 +134,7 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
   async onModuleDestroy(): Promise<void> {
     await this.presence?.stop();
     this.dispatcher?.close();
-    this.bulkPace?.close();
+    this.bulkPace.close();
     await Promise.all(this.consumers.map((c) => c.stop()));
     await this.alive?.stop();
     await Promise.all([...this.channels.values()].map((c) => c.stop()));
