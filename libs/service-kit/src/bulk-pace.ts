@@ -65,7 +65,7 @@ const paceGauge = new Gauge({
   registers: [metricsRegistry],
 });
 const delayGauge = new Gauge({
-  name: 'tern_event_loop_delay_p99_seconds',
+  name: 'tern_event_loop_delay_seconds',
   help: "The event loop's delay beyond its timer's interval, p99 over the bulk pacer's last window",
   registers: [metricsRegistry],
 });
