@@ -52,15 +52,6 @@ describe('BulkPacer', () => {
     pacer.close();
   });
 
-  it('lets bulk work through unpaced while the event loop is prompt', async () => {
-    const pacer = new BulkPacer({ yieldDelayMs: 50, minRatePerSecond: 10 });
-    pacer.priorityWork();
-    await new Promise((resolve) => setTimeout(resolve, 600));
-    expect(pacer.pace()).toBe(Infinity);
-    expect(await resolvedWithin([pacer.admit(100), pacer.admit(100)], 5)).toBe(2);
-    pacer.close();
-  });
-
   it('paces bulk work, in arrival order, while priority work meets a blocked event loop', async () => {
     const pacer = new BulkPacer({ yieldDelayMs: 10, minRatePerSecond: 10 });
     // Half a second and more of a loop blocked 40 ms at a time, with an OTP coming in now and then.
@@ -78,8 +69,13 @@ describe('BulkPacer', () => {
     // Nothing bulk came in that window, so the pace is the floor: 10 a second, one at a time.
     expect(pacer.pace()).toBe(10);
     const order: number[] = [];
+    const startedAt = performance.now();
     const waits = [1, 2, 3, 4, 5].map((n) => pacer.turn('bulk').then(() => order.push(n)));
-    expect(await resolvedWithin(waits, 150)).toBeLessThanOrEqual(3);
+    const done = await resolvedWithin(waits, 40);
+    // One at once, then no faster than the pace: 10 a second, or 21 had a calm window ended meanwhile (a busy
+    // machine may take longer than the 40 ms asked).
+    expect(done).toBeLessThanOrEqual(1 + Math.ceil(((performance.now() - startedAt) * 21) / 1000));
+    expect(done).toBeLessThan(5);
     // Closing lets every waiting item go.
     pacer.close();
     await Promise.all(waits);
