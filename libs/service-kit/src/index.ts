@@ -14,6 +14,6 @@ export {
   type GrpcTls,
 } from './grpc-server';
 export { PeriodicJob } from './periodic-job';
-export { BulkPacer, nextBulkRate, type BulkPaceSettings, type PaceWindow } from './bulk-pace';
+export { BulkPacer, type BulkPaceSettings } from './bulk-pace';
 export { HttpServer, serveWithTlsFiles } from './tls-files';
 export { followOperators, followTenants, type Followed } from './followed-files';
