@@ -1,5 +1,6 @@
 // The routing suites' shape: the same scenario and traffic twice, smart routing and the baseline, one table
 // with the oracle's row (what perfect knowledge would have done with the smart run's OTPs) and Tern's regret.
+import { appendFileSync } from 'node:fs';
 import type { Scenario } from '@tern/carrier-sim';
 import { runSeed, type Margin } from '@tern/testing';
 import { PlatformRun, type PlatformRunOptions, type Strategy } from './platform-run';
@@ -23,10 +24,11 @@ export async function compareWithBaseline(options: {
   /** Waits for the run's last OTPs to be delivered or given up (PlatformRun.settle). */
   settle: (run: PlatformRun) => Promise<void>;
   /**
-   * Starts the baseline once the smart run's traffic is sent, while it settles: a real-time run waits up to
-   * a minute for its last failovers' receipts, with next to nothing left for its platform to do. Its
+   * Starts the baseline once the smart run's traffic is sent, while it settles: a run waits for its last
+   * failovers' receipts (a real-time one up to a minute), with little left for its platform to do. Its
    * latencies are the carriers' (when each OTP reached them): the baseline beside it delays only what the
-   * platform still moves then, its stragglers' retries.
+   * platform still moves then, its stragglers' retries (and in mideast-peak the backlog the carriers' caps
+   * hold, which drains at the caps' pace).
    */
   baselineWhileSettling?: boolean;
   run?: Omit<PlatformRunOptions, 'scenario' | 'strategy'>;
@@ -70,6 +72,7 @@ export async function compareWithBaseline(options: {
     (async () => {
       const run = await start('cheapest');
       const { settled } = await driven(run);
+      trafficSent(options.suite);
       await settled;
       return run;
     })(),
@@ -97,6 +100,16 @@ export async function compareWithBaseline(options: {
     [replay, regretLine(tern, oracle), ...margins, ...notes, ...breakdown, ...refusals],
   );
   return { tern, baseline, oracle, runs };
+}
+
+/**
+ * Both runs' traffic is sent: what is left is waiting for the carriers' receipts. When the test runner asks
+ * (TERN_E2E_SENT_FILE, scripts/test-all.sh), the suite says so with a line in that file, and the runner starts
+ * the next suites beside its settling: the suite ran alone while it sent.
+ */
+function trafficSent(suite: string): void {
+  const file = process.env['TERN_E2E_SENT_FILE'];
+  if (file) appendFileSync(file, `${suite}\n`);
 }
 
 /** A promise's outcome, never rejecting: its value or its error. */

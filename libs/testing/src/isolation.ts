@@ -39,11 +39,18 @@ export function declaredTopicName(onCluster: string): string {
   return onCluster.startsWith(prefix) ? onCluster.slice(prefix.length) : onCluster;
 }
 
+/**
+ * This jest worker's number among the workers of every jest run on the machine: each run numbers its own from
+ * 1, and a run started beside another (scripts/test-all.sh) is told where its numbers begin.
+ */
+const workerNumber = () =>
+  Number(process.env['JEST_WORKER_ID'] ?? 1) + Number(process.env['TERN_TEST_WORKERS_BEFORE'] ?? 0);
+
 /** The Redis URL of one of this jest worker's own databases (`slot` below its tier's WORKER_REDIS_DBS). */
 export function workerRedisUrl(
   redisUrl: string,
   tier: keyof typeof FIRST_WORKER_REDIS_DB = 'integration',
-  workerId = Number(process.env['JEST_WORKER_ID'] ?? 1),
+  workerId = workerNumber(),
   slot = 0,
 ): string {
   if (slot >= WORKER_REDIS_DBS[tier]) throw new Error(`a ${tier} worker has no Redis database ${slot}`);
