@@ -624,7 +624,7 @@ export class PlatformRun {
     const endedAt = this.scenarioNow();
     this.openAtSettleEnd = [...this.otps.values()].filter((otp) => !settled(otp, endedAt));
     await this.simulator.holdReceipts();
-    // The last receipts on their way through the connector and dlr to ClickHouse (dlr stops first): a few
+    // The last receipts on their way through the connector and dlr to ClickHouse, before the run stops: a few
     // seconds, and on a busy machine (a suite running beside another) until dlr has handled all it was sent.
     await new Promise((r) => setTimeout(r, RECEIPT_FLOW_MS));
     await waitFor(
@@ -756,7 +756,8 @@ export class PlatformRun {
   async stop(): Promise<void> {
     clearInterval(this.pauseWatch);
     this.client?.close();
-    for (const { process: service } of [...this.services].reverse()) await service.stop();
+    // All at once, as a deployment's pods are: the traffic has settled, and each drains what it holds.
+    await Promise.all(this.services.map(({ process: service }) => service.stop()));
     this.services.length = 0;
     await this.simulator.stop();
     // TERN_E2E_KEEP_TOPICS: left for a person to read what a lost message left on them.
