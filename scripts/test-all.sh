@@ -16,12 +16,12 @@
 #    receipts, with little left for its platform to do. Its output follows once it ends.
 # 2. Three at a time, the suites whose header says they "Run side by side": they run in real time, where a
 #    busier machine adds milliseconds to latencies of seconds, or assert what must hold however busy it is.
-#    Two at a time they took 290-305 s, three at a time 223 s (each fault drill a file of its own, so that
-#    the four spread over the workers: as one file they took 236-274 s on one worker).
-# Files whose header says they "Run only from" a command (./tern drill) are not part of it.
+#    Two at a time they took 290-305 s, three at a time 223-232 s (each fault drill a file of its own, so
+#    that the four spread over the workers: as one file they took 236-274 s on one worker).
 # 3. Two at a time, those that run "beside another time-scaled suite": a scaled world multiplies the
 #    platform's own milliseconds by its scale, and these keep that share well under its limit beside another
 #    scaled world (each header says by how much), though not beside the heavier suites of step 2.
+# Files whose header says they "Run only from" a command (./tern drill) are not part of it.
 # Within a step, suites start in the order given (libs/testing/given-order-sequencer.cjs), not in jest's
 # (largest file first on a fresh machine): the longest first (LONGEST, from CI's timings), so that the
 # others fill in beside them, then by path. In step 3, the paths' order alone paired carrier-split with
