@@ -7,10 +7,9 @@
 // (compare.ts).
 // Runs alone while it sends (scripts/test-all.sh): its mean sits 0.2-0.3 s inside its target, about 3
 // standard errors. Even beside the light console and lifecycle suites, its platform's own time (API to
-// carrier) went from 30-45 ms an OTP to 53-126 ms in CI, eating up to half of that margin. Once the smart
-// run's traffic is sent, the other suites start beside the rest: the baseline, whose latencies are the slow
-// route's, and the smart run's wait for its last receipts, whose latencies are the carriers' but for its
-// stragglers' retries.
+// carrier) went from 30-45 ms an OTP to 53-126 ms in CI, eating up to half of that margin. Once both runs'
+// traffic is sent, the other suites start beside its wait for the last receipts: its latencies are the
+// carriers' from there on, but for its stragglers' retries.
 import { loadScenario } from '@tern/carrier-sim';
 import { meanMargin, rateMargin, samplesNeeded, trialsNeeded } from '@tern/testing';
 import { compareWithBaseline, type Comparison } from '../support/compare';

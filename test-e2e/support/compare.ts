@@ -64,7 +64,6 @@ export async function compareWithBaseline(options: {
   const smart = await start('smart');
   // Its failure is held until the baseline is done too, so neither platform is left running.
   const smartSettled = outcome((await driven(smart)).settled);
-  trafficSent(options.suite);
   if (!options.baselineWhileSettling) {
     const done = await smartSettled;
     if ('error' in done) throw done.error;
@@ -73,6 +72,7 @@ export async function compareWithBaseline(options: {
     (async () => {
       const run = await start('cheapest');
       const { settled } = await driven(run);
+      trafficSent(options.suite);
       await settled;
       return run;
     })(),
@@ -103,11 +103,9 @@ export async function compareWithBaseline(options: {
 }
 
 /**
- * The smart run's traffic is sent: what it is measured on closely (its latencies, its platform's share of
- * them) is fixed, but for its stragglers' retries. The baseline's latencies are the carriers' slow route (its
- * own time 0.2-0.4% of them, asserted under 10%). When the test runner asks (TERN_E2E_SENT_FILE,
- * scripts/test-all.sh), the suite says so with a line in that file, and the runner starts the next suites
- * beside the rest of it: the suite ran alone while it sent.
+ * Both runs' traffic is sent: what is left is waiting for the carriers' receipts. When the test runner asks
+ * (TERN_E2E_SENT_FILE, scripts/test-all.sh), the suite says so with a line in that file, and the runner starts
+ * the next suites beside its settling: the suite ran alone while it sent.
  */
 function trafficSent(suite: string): void {
   const file = process.env['TERN_E2E_SENT_FILE'];
