@@ -6,13 +6,15 @@
 # database, so suites that share the machine share no state; what decides the step is how much a busier
 # machine may move what a suite asserts. Past two platforms at once, the two cores are the limit: three
 # scaled suites side by side took the platform's own time from 2-5% of their latencies to 7-12%.
-# 1. Alone while it sends, the suite whose header says it "Runs alone": latam-fintech, whose mean sits 0.2-0.3 s
-#    inside its target at 60 OTPs a second in real time. In step 3 it saved 43 s, and took mideast-peak's
-#    platform share to 9.2%, against the 10% asserted; as a third suite in step 2 its platform time went from
-#    30-45 ms an OTP to 9.9 s, and it failed; with the console and lifecycle suites beside it, to 53-126 ms (up
-#    to half its margin), for 25 s saved. Once its traffic is sent it writes a line to TERN_E2E_SENT_FILE
-#    (test-e2e/support/compare.ts) and step 2 starts beside the rest of it: about 50 s of waiting for the
-#    carriers' last receipts, with little left for its platform to do. Its output follows once it ends.
+# 1. Alone while it sends, the suite whose header says it "Runs alone": latam-fintech, whose mean sits
+#    0.2-0.3 s inside its target at 60 OTPs a second in real time. In step 3 it saved 43 s, and took
+#    mideast-peak's platform share to 9.2%, against the 10% asserted; as a third suite in step 2 its platform
+#    time went from 30-45 ms an OTP to 9.9 s, and it failed; with the console and lifecycle suites beside it,
+#    to 53-126 ms (up to half its margin), for 25 s saved. Once both its runs' traffic is sent it writes a
+#    line to TERN_E2E_SENT_FILE (test-e2e/support/compare.ts) and step 2 starts beside the rest of it: about
+#    50 s of waiting for the carriers' last receipts, with little left for its platform to do. (Its baseline
+#    beside step 2's start, three platforms at once, had 0.4-2.8 s of platform time an OTP, 2.4-12.6% of its
+#    latency, over the 10% asserted.) Its output follows once it ends.
 # 2. Three at a time, the suites whose header says they "Run side by side": they run in real time, where a
 #    busier machine adds milliseconds to latencies of seconds, or assert what must hold however busy it is.
 #    Two at a time they took 290-305 s, three at a time 223-232 s (each fault drill a file of its own, so
