@@ -8,5 +8,7 @@ export function collectProcessMetrics(service: string): void {
   if (defaultsCollected) return;
   defaultsCollected = true;
   metricsRegistry.setDefaultLabels({ service });
-  collectDefaultMetrics({ register: metricsRegistry });
+  // The event loop's lag sampled every 100 ms, not prom-client's 10: each sample wakes the loop, and 100 a
+  // second cost an idle service about 3% of a core on this project's 2-core machines.
+  collectDefaultMetrics({ register: metricsRegistry, eventLoopMonitoringPrecision: 100 });
 }
