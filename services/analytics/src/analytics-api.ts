@@ -13,7 +13,7 @@ import { callingOperator, GrpcServer, operatorGuard, type GrpcTls } from '@tern/
 import type { DeadLetterDesk } from './dead-letter-desk';
 import type { ChannelLine, ChannelReport, Verdict } from './domain/channel-report';
 
-export const ANALYTICS_SERVICE = `tern.analytics.v1.${analytics.ANALYTICS_SERVICE_NAME}`;
+export const ANALYTICS_SERVICE = analytics.AnalyticsServiceDefinition.fullName;
 /** The longest period one report call may cover: longer ones belong to the batch command. */
 const MAX_REPORT_MS = 31 * 24 * 3_600_000;
 
@@ -56,7 +56,7 @@ const ROLES: Record<string, OperatorRole> = {
 export class InvalidArgument extends Error {}
 
 /** The handlers: the current weights, reports read from ClickHouse, and the dead letters. */
-export class AnalyticsController implements analytics.AnalyticsServiceController {
+export class AnalyticsController implements analytics.AnalyticsService {
   constructor(
     private readonly weights: () => readonly events.RoutingWeight[],
     private readonly report: (from: Date, to: Date) => Promise<ChannelReport>,
@@ -78,9 +78,11 @@ export class AnalyticsController implements analytics.AnalyticsServiceController
     return this.deadLetters.replay(operator.id, request);
   }
 
-  listRoutingWeights(request: analytics.ListRoutingWeightsRequest): analytics.ListRoutingWeightsResponse {
+  listRoutingWeights(
+    request: analytics.ListRoutingWeightsRequest,
+  ): Promise<analytics.ListRoutingWeightsResponse> {
     const country = request.country.toUpperCase();
-    return { weights: this.weights().filter((w) => !country || w.country === country) };
+    return Promise.resolve({ weights: this.weights().filter((w) => !country || w.country === country) });
   }
 
   async getChannelReport(

@@ -18,7 +18,7 @@ import type { MessageStore } from './message-store';
 import { checkStartFrom, CursorError, StatusStreamReader, type StartFrom } from './status-stream';
 import type { Tenant, TenantDirectory } from '@tern/config';
 
-export const SMS_SERVICE = 'tern.sms.v1.SmsService';
+export const SMS_SERVICE = sms.SmsServiceDefinition.fullName;
 /**
  * Error details stay well inside the 8 KiB of headers a default gRPC client accepts (the status message and
  * its details travel as trailers; over the limit a client sees RESOURCE_EXHAUSTED instead of the error):

@@ -7,6 +7,15 @@ import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { PROTO_ROOT, rpc, rpcDetails, sms, SMS_PROTO_PATH } from '@tern/contracts';
+import { wrappers, type IWrapper } from 'protobufjs';
+
+// Timestamps as Dates both ways, as a team would set protobufjs up for its own code (before every load below).
+const timestampAsDate = {
+  fromObject: (value: Date) => ({ seconds: value.getTime() / 1000, nanos: (value.getTime() % 1000) * 1e6 }),
+  toObject: (message: { seconds: number; nanos: number }) =>
+    new Date(message.seconds * 1000 + message.nanos / 1e6),
+};
+wrappers['.google.protobuf.Timestamp'] = timestampAsDate as unknown as IWrapper;
 
 /**
  * A client that knows nothing of Tern's code: loaded from the .proto files at run time, as any team with

@@ -455,8 +455,7 @@ describe('gRPC SmsService', () => {
 
   it("streams a tenant's status events live and resumes from a cursor", async () => {
     const since = new Date(Date.now() - 1);
-    // A Date, not {seconds, nanos}: importing @tern/contracts (ts-proto, NestJS mode) installs protobufjs
-    // wrappers that map google.protobuf.Timestamp to Date in this process, proto-loader clients included.
+    // A Date, not {seconds, nanos}: the test client maps google.protobuf.Timestamp to Date (./client).
     const live = client.stream({ since }, acme.apiKey);
     const other = client.stream({}, globex.apiKey);
     // Neither cursor nor time: everything from the moment the call arrived.

@@ -6,10 +6,6 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import type { Metadata } from "@grpc/grpc-js";
-import { GrpcMethod, GrpcStreamMethod } from "@nestjs/microservices";
-import { wrappers } from "protobufjs";
-import { Observable } from "rxjs";
 import { Timestamp } from "../../../google/protobuf/timestamp";
 import { RoutingWeight } from "../../events/v1/events";
 
@@ -217,15 +213,6 @@ export interface ReplayDeadLettersResponse {
   replayed: DeadLetterRef[];
   refused: ReplayRefusal[];
 }
-
-wrappers[".google.protobuf.Timestamp"] = {
-  fromObject(value: Date) {
-    return { seconds: value.getTime() / 1000, nanos: (value.getTime() % 1000) * 1e6 };
-  },
-  toObject(message: { seconds: number; nanos: number }) {
-    return new Date(message.seconds * 1000 + message.nanos / 1e6);
-  },
-} as any;
 
 function createBaseListRoutingWeightsRequest(): ListRoutingWeightsRequest {
   return { country: "" };
@@ -2426,92 +2413,80 @@ export const ReplayDeadLettersResponse: MessageFns<ReplayDeadLettersResponse> = 
   },
 };
 
-export interface AnalyticsServiceClient {
+export interface AnalyticsService {
   /** The routing weights as analytics last computed them (what every router follows on routing.weights). */
-
-  listRoutingWeights(request: ListRoutingWeightsRequest, metadata?: Metadata): Observable<ListRoutingWeightsResponse>;
-
+  listRoutingWeights(request: ListRoutingWeightsRequest): Promise<ListRoutingWeightsResponse>;
   /**
    * The channel optimization report over a period: figures per country, channel and carrier against the
    * tiers' industry ranges, traffic shares over time, recommendations.
    */
-
-  getChannelReport(request: GetChannelReportRequest, metadata?: Metadata): Observable<GetChannelReportResponse>;
-
+  getChannelReport(request: GetChannelReportRequest): Promise<GetChannelReportResponse>;
   /**
    * Dead letters: the records of every DLQ topic (or one), newest first, with why each was refused and where
    * it came from; never their contents (message bodies stay out of operators' screens). Role viewer.
    */
-
-  listDeadLetters(request: ListDeadLettersRequest, metadata?: Metadata): Observable<ListDeadLettersResponse>;
-
+  listDeadLetters(request: ListDeadLettersRequest): Promise<ListDeadLettersResponse>;
   /**
    * Sends dead letters back to the topic they came from, each at most once and at most three times along its
    * history (a record that keeps failing is not replayed into a loop), and writes each replay to the audit
    * log. Role operator.
    */
-
-  replayDeadLetters(request: ReplayDeadLettersRequest, metadata?: Metadata): Observable<ReplayDeadLettersResponse>;
+  replayDeadLetters(request: ReplayDeadLettersRequest): Promise<ReplayDeadLettersResponse>;
 }
 
-export interface AnalyticsServiceController {
-  /** The routing weights as analytics last computed them (what every router follows on routing.weights). */
-
-  listRoutingWeights(
-    request: ListRoutingWeightsRequest,
-    metadata?: Metadata,
-  ): Promise<ListRoutingWeightsResponse> | Observable<ListRoutingWeightsResponse> | ListRoutingWeightsResponse;
-
-  /**
-   * The channel optimization report over a period: figures per country, channel and carrier against the
-   * tiers' industry ranges, traffic shares over time, recommendations.
-   */
-
-  getChannelReport(
-    request: GetChannelReportRequest,
-    metadata?: Metadata,
-  ): Promise<GetChannelReportResponse> | Observable<GetChannelReportResponse> | GetChannelReportResponse;
-
-  /**
-   * Dead letters: the records of every DLQ topic (or one), newest first, with why each was refused and where
-   * it came from; never their contents (message bodies stay out of operators' screens). Role viewer.
-   */
-
-  listDeadLetters(
-    request: ListDeadLettersRequest,
-    metadata?: Metadata,
-  ): Promise<ListDeadLettersResponse> | Observable<ListDeadLettersResponse> | ListDeadLettersResponse;
-
-  /**
-   * Sends dead letters back to the topic they came from, each at most once and at most three times along its
-   * history (a record that keeps failing is not replayed into a loop), and writes each replay to the audit
-   * log. Role operator.
-   */
-
-  replayDeadLetters(
-    request: ReplayDeadLettersRequest,
-    metadata?: Metadata,
-  ): Promise<ReplayDeadLettersResponse> | Observable<ReplayDeadLettersResponse> | ReplayDeadLettersResponse;
-}
-
-export function AnalyticsServiceControllerMethods() {
-  return function (constructor: Function) {
-    const grpcMethods: string[] = ["listRoutingWeights", "getChannelReport", "listDeadLetters", "replayDeadLetters"];
-    for (const method of grpcMethods) {
-      const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
-      GrpcMethod("AnalyticsService", method)(constructor.prototype[method], method, descriptor);
-      Object.defineProperty(constructor.prototype, method, descriptor);
-    }
-    const grpcStreamMethods: string[] = [];
-    for (const method of grpcStreamMethods) {
-      const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
-      GrpcStreamMethod("AnalyticsService", method)(constructor.prototype[method], method, descriptor);
-      Object.defineProperty(constructor.prototype, method, descriptor);
-    }
-  };
-}
-
-export const ANALYTICS_SERVICE_NAME = "AnalyticsService";
+export type AnalyticsServiceDefinition = typeof AnalyticsServiceDefinition;
+export const AnalyticsServiceDefinition = {
+  name: "AnalyticsService",
+  fullName: "tern.analytics.v1.AnalyticsService",
+  methods: {
+    /** The routing weights as analytics last computed them (what every router follows on routing.weights). */
+    listRoutingWeights: {
+      name: "ListRoutingWeights",
+      requestType: ListRoutingWeightsRequest as typeof ListRoutingWeightsRequest,
+      requestStream: false,
+      responseType: ListRoutingWeightsResponse as typeof ListRoutingWeightsResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * The channel optimization report over a period: figures per country, channel and carrier against the
+     * tiers' industry ranges, traffic shares over time, recommendations.
+     */
+    getChannelReport: {
+      name: "GetChannelReport",
+      requestType: GetChannelReportRequest as typeof GetChannelReportRequest,
+      requestStream: false,
+      responseType: GetChannelReportResponse as typeof GetChannelReportResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Dead letters: the records of every DLQ topic (or one), newest first, with why each was refused and where
+     * it came from; never their contents (message bodies stay out of operators' screens). Role viewer.
+     */
+    listDeadLetters: {
+      name: "ListDeadLetters",
+      requestType: ListDeadLettersRequest as typeof ListDeadLettersRequest,
+      requestStream: false,
+      responseType: ListDeadLettersResponse as typeof ListDeadLettersResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Sends dead letters back to the topic they came from, each at most once and at most three times along its
+     * history (a record that keeps failing is not replayed into a loop), and writes each replay to the audit
+     * log. Role operator.
+     */
+    replayDeadLetters: {
+      name: "ReplayDeadLetters",
+      requestType: ReplayDeadLettersRequest as typeof ReplayDeadLettersRequest,
+      requestStream: false,
+      responseType: ReplayDeadLettersResponse as typeof ReplayDeadLettersResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;

@@ -6,7 +6,6 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { wrappers } from "protobufjs";
 import { Timestamp } from "../../../google/protobuf/timestamp";
 import {
   Encoding,
@@ -328,15 +327,6 @@ export interface RoutingWeight {
   attempts: number;
   computedAt: Date | undefined;
 }
-
-wrappers[".google.protobuf.Timestamp"] = {
-  fromObject(value: Date) {
-    return { seconds: value.getTime() / 1000, nanos: (value.getTime() % 1000) * 1e6 };
-  },
-  toObject(message: { seconds: number; nanos: number }) {
-    return new Date(message.seconds * 1000 + message.nanos / 1e6);
-  },
-} as any;
 
 function createBaseSendEvent(): SendEvent {
   return { tenantId: "", keyId: "", signature: "", message: undefined, sentAt: undefined, eventId: "" };

@@ -6,9 +6,6 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import type { Metadata } from "@grpc/grpc-js";
-import { GrpcMethod, GrpcStreamMethod } from "@nestjs/microservices";
-import { wrappers } from "protobufjs";
 import { Observable } from "rxjs";
 import { Duration } from "../../../google/protobuf/duration";
 import { Timestamp } from "../../../google/protobuf/timestamp";
@@ -488,15 +485,6 @@ export interface StatusEvent_LabelsEntry {
   key: string;
   value: string;
 }
-
-wrappers[".google.protobuf.Timestamp"] = {
-  fromObject(value: Date) {
-    return { seconds: value.getTime() / 1000, nanos: (value.getTime() % 1000) * 1e6 };
-  },
-  toObject(message: { seconds: number; nanos: number }) {
-    return new Date(message.seconds * 1000 + message.nanos / 1e6);
-  },
-} as any;
 
 function createBaseSendMessageRequest(): SendMessageRequest {
   return {
@@ -3058,116 +3046,225 @@ export const StatusEvent_LabelsEntry: MessageFns<StatusEvent_LabelsEntry> = {
   },
 };
 
-export interface SmsServiceClient {
+export interface SmsService {
   /**
    * Accepts one message. Idempotent on (tenant, client_reference): sending the same reference again
    * returns the first message's id with `duplicate = true`.
    */
-
-  sendMessage(request: SendMessageRequest, metadata?: Metadata): Observable<SendMessageResponse>;
-
+  sendMessage(request: SendMessageRequest): Promise<SendMessageResponse>;
   /** Accepts up to 1,000 messages; each item is answered on its own, so one bad item fails alone. */
-
-  sendBatch(request: SendBatchRequest, metadata?: Metadata): Observable<SendBatchResponse>;
-
+  sendBatch(request: SendBatchRequest): Promise<SendBatchResponse>;
   /** One message of the calling tenant with its attempts and current status. */
-
-  getMessage(request: GetMessageRequest, metadata?: Metadata): Observable<Message>;
-
+  getMessage(request: GetMessageRequest): Promise<Message>;
   /** Status events of the calling tenant, from a cursor or a time, then live. */
-
-  streamStatus(request: StreamStatusRequest, metadata?: Metadata): Observable<StatusEvent>;
-
+  streamStatus(request: StreamStatusRequest): Observable<StatusEvent>;
   /**
    * The same events, many to a response: for tenants with hundreds of status events a second. Each
    * response of a stream costs the server one network write, so one event per response falls behind there.
    * Its request is StreamStatus's: the same start points, one type for both.
    * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
    */
-
-  streamStatusBatches(request: StreamStatusRequest, metadata?: Metadata): Observable<StatusEventBatch>;
-
+  streamStatusBatches(request: StreamStatusRequest): Observable<StatusEventBatch>;
   /**
    * Tells Tern that the user used what a message carried (typed the OTP's code): the one proof of delivery
    * a carrier cannot fake. Routing weighs a route's delivery receipts by how often its OTPs convert (see
    * the README). Idempotent per message: a second report answers `duplicate = true` with the first time.
    */
-
-  reportConversion(request: ReportConversionRequest, metadata?: Metadata): Observable<ReportConversionResponse>;
+  reportConversion(request: ReportConversionRequest): Promise<ReportConversionResponse>;
 }
 
-export interface SmsServiceController {
-  /**
-   * Accepts one message. Idempotent on (tenant, client_reference): sending the same reference again
-   * returns the first message's id with `duplicate = true`.
-   */
-
-  sendMessage(
-    request: SendMessageRequest,
-    metadata?: Metadata,
-  ): Promise<SendMessageResponse> | Observable<SendMessageResponse> | SendMessageResponse;
-
-  /** Accepts up to 1,000 messages; each item is answered on its own, so one bad item fails alone. */
-
-  sendBatch(
-    request: SendBatchRequest,
-    metadata?: Metadata,
-  ): Promise<SendBatchResponse> | Observable<SendBatchResponse> | SendBatchResponse;
-
-  /** One message of the calling tenant with its attempts and current status. */
-
-  getMessage(request: GetMessageRequest, metadata?: Metadata): Promise<Message> | Observable<Message> | Message;
-
-  /** Status events of the calling tenant, from a cursor or a time, then live. */
-
-  streamStatus(request: StreamStatusRequest, metadata?: Metadata): Observable<StatusEvent>;
-
-  /**
-   * The same events, many to a response: for tenants with hundreds of status events a second. Each
-   * response of a stream costs the server one network write, so one event per response falls behind there.
-   * Its request is StreamStatus's: the same start points, one type for both.
-   * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
-   */
-
-  streamStatusBatches(request: StreamStatusRequest, metadata?: Metadata): Observable<StatusEventBatch>;
-
-  /**
-   * Tells Tern that the user used what a message carried (typed the OTP's code): the one proof of delivery
-   * a carrier cannot fake. Routing weighs a route's delivery receipts by how often its OTPs convert (see
-   * the README). Idempotent per message: a second report answers `duplicate = true` with the first time.
-   */
-
-  reportConversion(
-    request: ReportConversionRequest,
-    metadata?: Metadata,
-  ): Promise<ReportConversionResponse> | Observable<ReportConversionResponse> | ReportConversionResponse;
-}
-
-export function SmsServiceControllerMethods() {
-  return function (constructor: Function) {
-    const grpcMethods: string[] = [
-      "sendMessage",
-      "sendBatch",
-      "getMessage",
-      "streamStatus",
-      "streamStatusBatches",
-      "reportConversion",
-    ];
-    for (const method of grpcMethods) {
-      const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
-      GrpcMethod("SmsService", method)(constructor.prototype[method], method, descriptor);
-      Object.defineProperty(constructor.prototype, method, descriptor);
-    }
-    const grpcStreamMethods: string[] = [];
-    for (const method of grpcStreamMethods) {
-      const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
-      GrpcStreamMethod("SmsService", method)(constructor.prototype[method], method, descriptor);
-      Object.defineProperty(constructor.prototype, method, descriptor);
-    }
-  };
-}
-
-export const SMS_SERVICE_NAME = "SmsService";
+export type SmsServiceDefinition = typeof SmsServiceDefinition;
+export const SmsServiceDefinition = {
+  name: "SmsService",
+  fullName: "tern.sms.v1.SmsService",
+  methods: {
+    /**
+     * Accepts one message. Idempotent on (tenant, client_reference): sending the same reference again
+     * returns the first message's id with `duplicate = true`.
+     */
+    sendMessage: {
+      name: "SendMessage",
+      requestType: SendMessageRequest as typeof SendMessageRequest,
+      requestStream: false,
+      responseType: SendMessageResponse as typeof SendMessageResponse,
+      responseStream: false,
+      options: {
+        _unknownFields: {
+          578365826: [
+            new Uint8Array([
+              17,
+              58,
+              1,
+              42,
+              34,
+              12,
+              47,
+              118,
+              49,
+              47,
+              109,
+              101,
+              115,
+              115,
+              97,
+              103,
+              101,
+              115,
+            ]) as Uint8Array,
+          ],
+        },
+      },
+    },
+    /** Accepts up to 1,000 messages; each item is answered on its own, so one bad item fails alone. */
+    sendBatch: {
+      name: "SendBatch",
+      requestType: SendBatchRequest as typeof SendBatchRequest,
+      requestStream: false,
+      responseType: SendBatchResponse as typeof SendBatchResponse,
+      responseStream: false,
+      options: {
+        _unknownFields: {
+          578365826: [
+            new Uint8Array([
+              23,
+              58,
+              1,
+              42,
+              34,
+              18,
+              47,
+              118,
+              49,
+              47,
+              109,
+              101,
+              115,
+              115,
+              97,
+              103,
+              101,
+              115,
+              58,
+              98,
+              97,
+              116,
+              99,
+              104,
+            ]) as Uint8Array,
+          ],
+        },
+      },
+    },
+    /** One message of the calling tenant with its attempts and current status. */
+    getMessage: {
+      name: "GetMessage",
+      requestType: GetMessageRequest as typeof GetMessageRequest,
+      requestStream: false,
+      responseType: Message as typeof Message,
+      responseStream: false,
+      options: {
+        _unknownFields: {
+          578365826: [
+            new Uint8Array([
+              27,
+              18,
+              25,
+              47,
+              118,
+              49,
+              47,
+              109,
+              101,
+              115,
+              115,
+              97,
+              103,
+              101,
+              115,
+              47,
+              123,
+              109,
+              101,
+              115,
+              115,
+              97,
+              103,
+              101,
+              95,
+              105,
+              100,
+              125,
+            ]) as Uint8Array,
+          ],
+        },
+      },
+    },
+    /** Status events of the calling tenant, from a cursor or a time, then live. */
+    streamStatus: {
+      name: "StreamStatus",
+      requestType: StreamStatusRequest as typeof StreamStatusRequest,
+      requestStream: false,
+      responseType: StatusEvent as typeof StatusEvent,
+      responseStream: true,
+      options: {},
+    },
+    /**
+     * The same events, many to a response: for tenants with hundreds of status events a second. Each
+     * response of a stream costs the server one network write, so one event per response falls behind there.
+     * Its request is StreamStatus's: the same start points, one type for both.
+     * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+     */
+    streamStatusBatches: {
+      name: "StreamStatusBatches",
+      requestType: StreamStatusRequest as typeof StreamStatusRequest,
+      requestStream: false,
+      responseType: StatusEventBatch as typeof StatusEventBatch,
+      responseStream: true,
+      options: {},
+    },
+    /**
+     * Tells Tern that the user used what a message carried (typed the OTP's code): the one proof of delivery
+     * a carrier cannot fake. Routing weighs a route's delivery receipts by how often its OTPs convert (see
+     * the README). Idempotent per message: a second report answers `duplicate = true` with the first time.
+     */
+    reportConversion: {
+      name: "ReportConversion",
+      requestType: ReportConversionRequest as typeof ReportConversionRequest,
+      requestStream: false,
+      responseType: ReportConversionResponse as typeof ReportConversionResponse,
+      responseStream: false,
+      options: {
+        _unknownFields: {
+          578365826: [
+            new Uint8Array([
+              20,
+              58,
+              1,
+              42,
+              34,
+              15,
+              47,
+              118,
+              49,
+              47,
+              99,
+              111,
+              110,
+              118,
+              101,
+              114,
+              115,
+              105,
+              111,
+              110,
+              115,
+            ]) as Uint8Array,
+          ],
+        },
+      },
+    },
+  },
+} as const;
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
