@@ -260,10 +260,10 @@ async function inject(
 }
 
 /**
- * Waits until every accepted message shows a final status that agrees with the handsets, or the deadline;
- * past the deadline, for as long as a message without a final status is still within its validity (it may
- * be waiting for a channel to come back, as after an SMSC outage). Only messages not settled yet are read
- * again each round.
+ * Waits until every accepted message has ended (a final status no retry can follow) in agreement with the
+ * handsets, or the deadline; past the deadline, for as long as a message that has not ended is still within
+ * its validity (it may be waiting for a channel to come back, as after an SMSC outage). Only messages not
+ * settled yet are read again each round.
  */
 async function settle(run: PlatformRun, deadline: number): Promise<void> {
   const open = new Set([...run.otps.values()].filter((o) => o.messageId).map((o) => o.ref));
@@ -275,9 +275,8 @@ async function settle(run: PlatformRun, deadline: number): Promise<void> {
     for (const [i, ref] of refs.entries()) {
       const otp = run.otps.get(ref)!;
       const view = views[i];
-      if (view && FINAL_STATUSES.has(view.status) && agrees(view, handsetCount(otp.submissions)))
-        open.delete(ref);
-      else if (view?.acceptedAt && !FINAL_STATUSES.has(view.status))
+      if (view && ended(view) && agrees(view, handsetCount(otp.submissions))) open.delete(ref);
+      else if (view?.acceptedAt && !ended(view))
         validUntil.set(ref, view.acceptedAt.getTime() + OTP_VALIDITY_MS + EXPIRY_GRACE_MS);
       else validUntil.delete(ref);
     }
@@ -296,6 +295,13 @@ async function settle(run: PlatformRun, deadline: number): Promise<void> {
   // Anything still on its way (a late receipt, a retry) has a few more seconds to show itself.
   await sleep(3000);
 }
+
+/**
+ * Whether a message's story has ended: a final status without a retryable reason. A retryable failure
+ * (an attempt in doubt, a carrier's temporary error) is final only until its retry is routed, which an
+ * attempt in doubt waits for (dlr's grace) and a busy router may take seconds to show.
+ */
+const ended = (view: sms.Message) => FINAL_STATUSES.has(view.status) && !view.reason?.retryable;
 
 const handsetCount = (submissions: { stat: string }[]) =>
   submissions.filter((s) => s.stat === 'DELIVRD').length;
@@ -321,6 +327,8 @@ async function count(fault: string, run: PlatformRun, arrivals: number[]): Promi
   };
   const sent = [...run.otps.values()].filter((otp) => otp.messageId);
   const views = await run.messages(sent.map((otp) => otp.messageId!));
+  const failureExamples: string[] = [];
+  const twiceExamples: string[] = [];
   for (const [i, otp] of sent.entries()) {
     result.messages++;
     const deliveries = handsetCount(otp.submissions);
@@ -331,19 +339,28 @@ async function count(fault: string, run: PlatformRun, arrivals: number[]): Promi
     const status = view ? sms.MessageStatus[view.status] : 'not found';
     const arrived = otp.submissions.map((s) => `${s.channel}:${s.stat}`).join(',') || 'nothing';
     const doubt = view?.attempts.some((a) => a.errorCode === 'OUTCOME_UNKNOWN') ? ' (in doubt)' : '';
+    let failing = true;
     if (!view || !FINAL_STATUSES.has(view.status)) result.lost++;
     else if (!agrees(view, deliveries)) result.wrongStatus++;
     else if (deliveries < 2) continue;
-    if (result.examples.length < 10) {
+    else failing = false;
+    // A failure's messages are named first: a crash leaves a dozen delivered twice, allowed, that would
+    // otherwise fill the examples before the one lost is reached.
+    const shown = failing ? failureExamples : twiceExamples;
+    if (shown.length < 10) {
       const attempts = view?.attempts
         .map((a) => `#${a.number} ${a.channelId} ${a.errorCode || sms.ReceiptState[a.receiptState]}`)
         .join(' / ');
       const ledger = await ledgerOf(run, otp.messageId!, view?.attempts.length ?? 0);
-      result.examples.push(
+      shown.push(
         `${otp.messageId}: API ${status} (${attempts ?? 'no view'}), handset ${arrived}${doubt}; ${ledger}`,
       );
     }
   }
+  result.examples.push(
+    ...failureExamples,
+    ...twiceExamples.slice(0, Math.max(0, 10 - failureExamples.length)),
+  );
   for (const refusal of run.refused.slice(0, 3)) result.examples.push(`refused: ${refusal}`);
   // Where receipts stand at the carriers, to tell a receipt never sent from one the platform dropped.
   if (result.lost > 0 || result.wrongStatus > 0)
