@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadScenario, type Scenario } from '@tern/carrier-sim';
-import { FINAL_STATUSES, sms } from '@tern/contracts';
+import { events, FINAL_STATUSES, sms } from '@tern/contracts';
 import { DLQ_HEADERS, namespaced, platformTopics } from '@tern/kafka';
 import { sharedRedis } from '@tern/redis';
 import { freePort, infraFromEnv, startTcpProxy, uniqueName, waitFor, type TcpProxy } from '@tern/testing';
@@ -109,7 +109,10 @@ export interface DrillResult {
   deliveredTwice: number;
   /** Final status contradicts the handset: DELIVERED without a delivery, or a delivery shown otherwise. */
   wrongStatus: number;
-  /** Attempts reported OUTCOME_UNKNOWN (a crash between submit_sm and its answer): duplicates allowed. */
+  /**
+   * Messages with an attempt in doubt (a crash between submit_sm and its answer), as the connector recorded
+   * it: duplicates allowed. (GetMessage shows the attempt delivered once its receipt was given to it.)
+   */
   inDoubt: number;
   /** Records in any DLQ from this run (none is bad input here: every one is a defect). */
   dlqRecords: number;
@@ -327,6 +330,10 @@ async function count(fault: string, run: PlatformRun, arrivals: number[]): Promi
   };
   const sent = [...run.otps.values()].filter((otp) => otp.messageId);
   const views = await run.messages(sent.map((otp) => otp.messageId!));
+  const inDoubt = await inDoubtMessages(
+    run,
+    sent.map((otp, i) => ({ messageId: otp.messageId!, attempts: views[i]?.attempts.length ?? 0 })),
+  );
   const failureExamples: string[] = [];
   const twiceExamples: string[] = [];
   for (const [i, otp] of sent.entries()) {
@@ -335,10 +342,10 @@ async function count(fault: string, run: PlatformRun, arrivals: number[]): Promi
     if (deliveries > 0) result.delivered++;
     if (deliveries > 1) result.deliveredTwice++;
     const view = views[i];
-    if (view?.attempts.some((a) => a.errorCode === 'OUTCOME_UNKNOWN')) result.inDoubt++;
+    if (inDoubt.has(otp.messageId!)) result.inDoubt++;
     const status = view ? sms.MessageStatus[view.status] : 'not found';
     const arrived = otp.submissions.map((s) => `${s.channel}:${s.stat}`).join(',') || 'nothing';
-    const doubt = view?.attempts.some((a) => a.errorCode === 'OUTCOME_UNKNOWN') ? ' (in doubt)' : '';
+    const doubt = inDoubt.has(otp.messageId!) ? ' (in doubt)' : '';
     let failing = true;
     if (!view || !FINAL_STATUSES.has(view.status)) result.lost++;
     else if (!agrees(view, deliveries)) result.wrongStatus++;
@@ -372,6 +379,33 @@ async function count(fault: string, run: PlatformRun, arrivals: number[]): Promi
   result.dlqRecords = records.length;
   for (const reason of records) result.dlqReasons[reason] = (result.dlqReasons[reason] ?? 0) + 1;
   return result;
+}
+
+/** The messages with an attempt the connector recorded in doubt (its outcome in Redis, one pipeline). */
+async function inDoubtMessages(
+  run: PlatformRun,
+  messages: { messageId: string; attempts: number }[],
+): Promise<Set<string>> {
+  const redis = sharedRedis({ redisUrl: run.redisUrl });
+  try {
+    const pipeline = redis.pipeline();
+    const asked: string[] = [];
+    for (const { messageId, attempts } of messages)
+      for (let n = 1; n <= attempts; n++) {
+        pipeline.getBuffer(`tern:smpp:attempt:${messageId}:${n}`);
+        asked.push(messageId);
+      }
+    const found = new Set<string>();
+    for (const [i, [error, value]] of ((await pipeline.exec()) ?? []).entries()) {
+      if (error) throw error;
+      const outcome = value as Buffer | null;
+      if (!outcome || outcome.toString('latin1').startsWith('submitting')) continue;
+      if (events.SubmitResult.decode(outcome).errorCode === 'OUTCOME_UNKNOWN') found.add(asked[i]!);
+    }
+    return found;
+  } finally {
+    await redis.quit();
+  }
 }
 
 /** What Redis holds for a message's attempts (dlr's ledger, the connector's claims), to explain a wrong one. */

@@ -370,14 +370,27 @@ export class AttemptLedger {
     await this.redis.hdel(inDoubtKey(result.channelId, handset), `${result.messageId}|${result.attempt}`);
   }
 
-  /** Unmatched receipts kept for this handset on this channel, for an attempt in doubt that comes later. */
-  async unmatchedForHandset(channelId: string, handset: string): Promise<events.DeliveryReceipt[]> {
+  /**
+   * Unmatched receipts kept for this handset on this channel, for an attempt in doubt, each with when it is
+   * looked at next (`unmatchedDue`).
+   */
+  async unmatchedForHandset(
+    channelId: string,
+    handset: string,
+  ): Promise<{ receipt: events.DeliveryReceipt; dueAt: number }[]> {
     const members = await this.redis.smembers(handsetReceiptsKey(channelId, handset));
-    const found: events.DeliveryReceipt[] = [];
+    const found: { receipt: events.DeliveryReceipt; dueAt: number }[] = [];
     for (const smscMessageId of members) {
       const [reading = ''] = smscIdReadings(smscMessageId);
-      const raw = await this.redis.get(pendingKey(channelId, reading));
-      if (raw) found.push(events.DeliveryReceipt.decode(Buffer.from(raw, 'base64')));
+      const [raw, dueAt] = await Promise.all([
+        this.redis.get(pendingKey(channelId, reading)),
+        this.redis.zscore(UNMATCHED, `${channelId}|${smscMessageId}`),
+      ]);
+      if (raw)
+        found.push({
+          receipt: events.DeliveryReceipt.decode(Buffer.from(raw, 'base64')),
+          dueAt: Number(dueAt),
+        });
     }
     return found;
   }

@@ -39,7 +39,7 @@ export const dlrSettings = {
   ),
   inDoubtGraceMs: setting(
     'TERN_DLR_IN_DOUBT_GRACE_MS',
-    'How long a delivery receipt waits for its own submission before it may go to the attempt in doubt to its handset',
+    'How long a delivery receipt waits for its own submission before it may go to the attempt in doubt to its handset; an attempt in doubt waits as long for its receipt before it is retried',
     env.int(500, 3_600_000).default(20_000),
   ),
   inFlight: setting(

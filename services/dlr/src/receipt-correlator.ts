@@ -77,8 +77,8 @@ export interface CorrelatorSettings {
  * Joins submissions and receipts, whichever comes first, and reports each attempt's status: SUBMITTED when
  * the SMSC took it, then DELIVERED / UNDELIVERED / EXPIRED once its parts are resolved, with a retry request
  * for a retryable failure (the router decides whether validity and attempts allow one). Submission failures
- * are reported FAILED; their retries come from the connector. Every ending also goes to `sms.attempts` as
- * the attempt's analytics record.
+ * are reported FAILED; their retries come from the connector, but for attempts in doubt (`awaitInDoubt`).
+ * Every ending also goes to `sms.attempts` as the attempt's analytics record.
  */
 export class ReceiptCorrelator {
   constructor(
@@ -130,17 +130,13 @@ export class ReceiptCorrelator {
     await Promise.all(accepted.map((result, i) => this.applyKept(result, waiting[i]!)));
   }
 
-  /** A submission the SMSC refused, or whose answer never came: FAILED, and remembered when in doubt. */
+  /** A submission the SMSC refused, or whose answer never came: FAILED, and awaited when in doubt. */
   private async submissionFailed(
     result: events.SubmitResult,
     message: events.SmsMessage,
     at: Date,
   ): Promise<void> {
-    const reason = {
-      code: result.errorCode || 'NETWORK_FAILURE',
-      description: 'submission failed',
-      retryable: result.retryable,
-    };
+    const reason = submissionFailure(result);
     const status = sms.MessageStatus.MESSAGE_STATUS_FAILED;
     // The attempt shows why it failed (OUTCOME_UNKNOWN: in doubt, it may have reached the handset).
     await Promise.all([
@@ -155,7 +151,21 @@ export class ReceiptCorrelator {
       }),
       this.record(result, message, { status, reason, doneAt: at, version: 1 }),
     ]);
-    if (result.errorCode === OUTCOME_UNKNOWN) await this.rememberInDoubt(result, message);
+    if (result.errorCode === OUTCOME_UNKNOWN) await this.awaitInDoubt(result, message);
+  }
+
+  /**
+   * An attempt in doubt most likely reached the SMSC (submit_sm was written; the connector died, or its
+   * bind went, before the answer): retried at once, most of them would reach their handsets twice. So a
+   * single-part one waits for its receipt like any attempt, for `inDoubtGraceMs`: a delivery to its handset
+   * on its channel is given to it (DELIVERED, nothing sent again), and only without one is it retried
+   * (`reportMissing`). A multipart one cannot be told by a receipt: retried at once.
+   */
+  private async awaitInDoubt(result: events.SubmitResult, message: events.SmsMessage): Promise<void> {
+    if (message.segments > 1) return this.requestRetry(result, message, submissionFailure(result));
+    const receiptDueAt = (result.submittedAt?.getTime() ?? Date.now()) + this.receiptWindow(result, message);
+    await this.ledger.submitted([{ result, receiptDueAt }]);
+    await this.rememberInDoubt(result, message);
   }
 
   /**
@@ -193,6 +203,7 @@ export class ReceiptCorrelator {
   }
 
   private receiptWindow(result: events.SubmitResult, message: events.SmsMessage): number {
+    if (result.errorCode === OUTCOME_UNKNOWN) return this.settings.inDoubtGraceMs;
     return (
       result.receiptWindowMs ||
       (message.type === sms.MessageType.MESSAGE_TYPE_OTP
@@ -203,13 +214,15 @@ export class ReceiptCorrelator {
 
   /**
    * Attempts whose receipt did not come in their window: reported UNDELIVERED (NO_RECEIPT, retryable) and
-   * retried while the message is valid. The attempt stays open: a late receipt still reports its outcome.
-   * A receipt that is on its way is waited for (checked again every few seconds, until the message's
-   * validity ends), since a retry would send a second copy of a message that was delivered:
+   * retried while the message is valid (an attempt in doubt, reported FAILED already, is only retried). The
+   * attempt stays open: a late receipt still reports its outcome. A receipt that is on its way is waited
+   * for (checked again every few seconds, until the message's validity ends), since a retry would send a
+   * second copy of a message that was delivered:
    * - no bind of the channel can receive (a channel down): its SMSC holds the receipts;
    * - a connector has taken receipts it could not write yet (Kafka away): they follow once it can;
    * - receipts written before the attempt was due (or before the channel's trouble ended) are not all read
-   *   yet (dlr behind, or away).
+   *   yet (dlr behind, or away);
+   * - for an attempt in doubt, a delivery to its handset came too recently to be given to it yet.
    */
   async reportMissing(now = Date.now()): Promise<number> {
     const overdue = await this.ledger.overdue(now, 200);
@@ -236,6 +249,7 @@ export class ReceiptCorrelator {
     };
     for (const { submission, claim, done, postpone } of overdue) {
       const message = submission.message;
+      const inDoubt = submission.errorCode === OUTCOME_UNKNOWN;
       const valid = (message?.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY) > now;
       if (message && valid) {
         const since = await receivingSince(submission.channelId);
@@ -244,35 +258,46 @@ export class ReceiptCorrelator {
           since === 'none' ||
           since === 'stuck' ||
           !(await readPast(Math.max(dueAt, since) + RECEIPT_FORWARD_LAG_MS));
-        if (onItsWay) {
+        const adoptableAt = inDoubt ? await this.nextAdoption(submission, message, now) : 0;
+        if (onItsWay || now < adoptableAt) {
           receipts.inc({ outcome: 'held' });
-          await postpone(now + RECEIVER_RECHECK_MS);
+          await postpone(Math.max(now + RECEIVER_RECHECK_MS, adoptableAt));
           continue;
         }
       }
       // Claimed before reporting: a receipt arriving now reports the attempt itself, and only one of the two
       // asks for a retry.
       if (message && (await claim())) {
-        const reason = { code: 'NO_RECEIPT' as const, ...OUTCOMES.NO_RECEIPT };
-        const status = sms.MessageStatus.MESSAGE_STATUS_UNDELIVERED;
-        const at = new Date(now);
-        await Promise.all([
-          this.producer.enqueue(
-            topics.status,
-            statusEvent(message, status, at, {
-              attempt: submission.attempt,
-              channelId: submission.channelId,
-              reason,
-            }),
-          ),
-          this.record(submission, message, { status, reason, doneAt: at, version: 1 }),
-          this.requestRetry(submission, message, reason),
-        ]);
+        // An attempt in doubt was reported FAILED when it came: only its retry is left to ask for.
+        if (inDoubt) await this.requestRetry(submission, message, submissionFailure(submission));
+        else await this.reportNoReceipt(submission, message, new Date(now));
         receipts.inc({ outcome: 'missing' });
       }
       await done();
     }
     return overdue.length;
+  }
+
+  /** UNDELIVERED (NO_RECEIPT: a late receipt still overrules it), and a retry. */
+  private async reportNoReceipt(
+    submission: events.SubmitResult,
+    message: events.SmsMessage,
+    at: Date,
+  ): Promise<void> {
+    const reason = { code: 'NO_RECEIPT' as const, ...OUTCOMES.NO_RECEIPT };
+    const status = sms.MessageStatus.MESSAGE_STATUS_UNDELIVERED;
+    await Promise.all([
+      this.producer.enqueue(
+        topics.status,
+        statusEvent(message, status, at, {
+          attempt: submission.attempt,
+          channelId: submission.channelId,
+          reason,
+        }),
+      ),
+      this.record(submission, message, { status, reason, doneAt: at, version: 1 }),
+      this.requestRetry(submission, message, reason),
+    ]);
   }
 
   /**
@@ -325,16 +350,28 @@ export class ReceiptCorrelator {
    * delivery receipt kept there long enough that no submission of its own will claim it is its receipt.
    */
   private async rememberInDoubt(result: events.SubmitResult, message: events.SmsMessage): Promise<void> {
-    if (message.segments > 1) return;
     const handset = handsetOf(message.to);
     const keepUntil = message.expiresAt?.getTime() ?? Date.now() + this.settings.unmatchedReceiptMs;
     await this.ledger.inDoubt(result, handset, keepUntil);
     const settled = Date.now() - this.settings.inDoubtGraceMs;
-    const kept = (await this.ledger.unmatchedForHandset(result.channelId, handset)).filter(
-      (r) => adoptable(r) && (r.receivedAt?.getTime() ?? 0) <= settled,
-    );
+    const kept = (await this.ledger.unmatchedForHandset(result.channelId, handset))
+      .map(({ receipt }) => receipt)
+      .filter((r) => adoptable(r) && (r.receivedAt?.getTime() ?? 0) <= settled);
     // More than one: which is its receipt cannot be told; they are dead-lettered in time, as any unmatched.
     if (kept.length === 1) await this.adopt(result, kept[0]!);
+  }
+
+  /**
+   * When the deliveries kept for an attempt in doubt's handset on its channel, still in their grace, will
+   * have been given to it (`reportUnmatched`, once no submission of their own claimed them); 0 when none
+   * is. (One past its grace and kept, with the attempt known, was not given: two attempts in doubt.)
+   */
+  private async nextAdoption(inDoubt: events.SubmitResult, message: events.SmsMessage, now: number) {
+    const kept = await this.ledger.unmatchedForHandset(inDoubt.channelId, handsetOf(message.to));
+    const due = kept
+      .filter(({ receipt, dueAt }) => adoptable(receipt) && dueAt <= now + this.settings.inDoubtGraceMs)
+      .map(({ dueAt }) => dueAt);
+    return due.length === 0 ? 0 : Math.max(...due) + RECEIVER_RECHECK_MS;
   }
 
   /** Gives the attempt in doubt its receipt: the message's status follows what reached the handset. */
@@ -468,13 +505,18 @@ export class ReceiptCorrelator {
     endings.inc({ country: message.country, status });
   }
 
-  /** Asks the router for another attempt, unless the message's validity is over (nothing can deliver it). */
+  /**
+   * Asks the router for another attempt, unless the message's validity is over (nothing can deliver it).
+   * An attempt in doubt is asked for in any case: its FAILED status is retryable, and only the router's
+   * conclusion (EXPIRED) ends the message.
+   */
   private async requestRetry(
     submission: events.SubmitResult,
     message: events.SmsMessage,
     reason: sms.StatusReason,
   ): Promise<void> {
-    if ((message.expiresAt?.getTime() ?? Infinity) <= Date.now()) return;
+    const expired = (message.expiresAt?.getTime() ?? Infinity) <= Date.now();
+    if (expired && reason.code !== OUTCOME_UNKNOWN) return;
     await this.producer.enqueue(topics.retry, {
       message,
       failedAttempt: submission.attempt,
@@ -483,4 +525,13 @@ export class ReceiptCorrelator {
       requestedAt: new Date(),
     });
   }
+}
+
+/** Why a submission failed, as its FAILED status and the retry of an attempt in doubt say. */
+function submissionFailure(result: events.SubmitResult): sms.StatusReason {
+  return {
+    code: result.errorCode || 'NETWORK_FAILURE',
+    description: 'submission failed',
+    retryable: result.retryable,
+  };
 }

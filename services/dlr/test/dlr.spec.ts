@@ -375,6 +375,51 @@ describe('dlr', () => {
     expect(retries.filter((r) => r.message?.messageId === late.messageId)).toEqual([]);
   });
 
+  it('retries an attempt in doubt only when no delivery to its handset comes in the grace: sent once', async () => {
+    // Reported 10 s after the submit_sm: their window (the 1 s grace) is over, and the receipts of that
+    // time are read.
+    const inDoubt = (to: string) => {
+      const sub = submission([], {
+        accepted: false,
+        errorCode: 'OUTCOME_UNKNOWN',
+        retryable: true,
+        submittedAt: new Date(Date.now() - 10_000),
+      });
+      sub.message!.to = to;
+      return sub;
+    };
+    // The SMSC had it: its delivery came just before the attempt was reported in doubt, too recently to be
+    // given to it (the grace): the attempt waits for that rather than be retried.
+    const delivered = inDoubt('+6591110004');
+    await publishValues(topics.dlr, [
+      { ...receipt('8800004', S.RECEIPT_STATE_DELIVRD), handset: delivered.message!.to.replace('+', '') },
+    ]);
+    await waitFor('the receipt kept', () => kept('8800004'));
+    // The SMSC never had it: no receipt comes.
+    const lost = inDoubt('+6591110005');
+    await publishValues(topics.submitted, [delivered, lost]);
+    const retry = await waitFor('the retry of the attempt whose receipt never came', () =>
+      retries.find((r) => r.message?.messageId === lost.messageId),
+    );
+    expect(retry).toMatchObject({
+      failedAttempt: 1,
+      triedChannelIds: [channelId],
+      reason: { code: 'OUTCOME_UNKNOWN', retryable: true },
+    });
+    await waitFor('the delivered one DELIVERED by its attempt in doubt', () =>
+      statuses.some(
+        (s) =>
+          s.messageId === delivered.messageId &&
+          s.attempt === 1 &&
+          s.status === sms.MessageStatus.MESSAGE_STATUS_DELIVERED,
+      ),
+    );
+    // Past its grace and its hold: it is never retried, and the other is retried once.
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(retries.filter((r) => r.message?.messageId === delivered.messageId)).toEqual([]);
+    expect(retries.filter((r) => r.message?.messageId === lost.messageId)).toHaveLength(1);
+  });
+
   it('changes nothing on a duplicated receipt', async () => {
     const sub = submission(['6000001']);
     await publishValues(topics.submitted, [sub]);

@@ -20,8 +20,9 @@ interface Failure {
 
 /**
  * One dispatch, one attempt: claims it, submits every part on the chosen channel, records the outcome, and
- * publishes `sms.submitted` (and `sms.retry` when another channel should try). Never submits an attempt
- * that an earlier run may already have submitted.
+ * publishes `sms.submitted` (and `sms.retry` when another channel should try: not for an attempt in doubt,
+ * which dlr retries only if no receipt of it comes). Never submits an attempt that an earlier run may
+ * already have submitted.
  */
 export class Dispatcher {
   private reference = Math.floor(Math.random() * 0xffff);
@@ -227,7 +228,8 @@ export class Dispatcher {
   private async publish(result: events.SubmitResult, message: events.SmsMessage): Promise<void> {
     // Batched with other outcomes (a few ms); awaited, so the offset is committed only once it is written.
     await this.producer.enqueue(topics.submitted, result);
-    if (result.accepted || !result.retryable) return;
+    // An attempt in doubt is retried by dlr, once no receipt of it came: it most likely reached the SMSC.
+    if (result.accepted || !result.retryable || result.errorCode === OUTCOME_UNKNOWN) return;
     await this.producer.enqueue(topics.retry, {
       message,
       failedAttempt: result.attempt,
