@@ -17,6 +17,9 @@ export interface PartRef extends AttemptRef {
 const AWAITING = 'tern:dlr:awaiting-receipt';
 const UNMATCHED = 'tern:dlr:unmatched-receipts';
 
+/** How long a caller of `unmatchedDue` has its receipts to itself: their schedule is pushed this far. */
+export const UNMATCHED_LEASE_MS = 60_000;
+
 /** How long an attempt, its id readings and an unmatched receipt are kept: receipts can come days later. */
 const KEEP_SECONDS = 3 * 24 * 3600;
 
@@ -223,7 +226,7 @@ export class AttemptLedger {
    * it reports the receipt and calls done(), which forgets it.
    */
   async unmatchedDue(now: number, limit: number): Promise<UnmatchedReceipt[]> {
-    const members = await this.unmatched.lease(now, limit, 60_000);
+    const members = await this.unmatched.lease(now, limit, UNMATCHED_LEASE_MS);
     const found: UnmatchedReceipt[] = [];
     for (const member of members) {
       const cut = member.indexOf('|'); // channel ids have no '|'; an SMSC id might
@@ -371,8 +374,9 @@ export class AttemptLedger {
   }
 
   /**
-   * Unmatched receipts kept for this handset on this channel, for an attempt in doubt, each with when it is
-   * looked at next (`unmatchedDue`).
+   * Unmatched receipts kept for this handset on this channel, for an attempt in doubt, each with its place
+   * in the schedule of `unmatchedDue`: when it is looked at next, or when the lease of a caller looking at
+   * it now ends.
    */
   async unmatchedForHandset(
     channelId: string,

@@ -10,7 +10,7 @@ import {
 import { RECEIPT_FORWARD_LAG_MS, type ReceiptPresence } from '@tern/redis';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import { Counter } from 'prom-client';
-import type { AttemptLedger, AttemptRef, PartRef } from './attempt-ledger';
+import { UNMATCHED_LEASE_MS, type AttemptLedger, type AttemptRef, type PartRef } from './attempt-ledger';
 import { attemptRecord, type AttemptEnding } from './domain/attempt-record';
 import { OUTCOMES, receiptOutcome, resolveParts, type ReceiptOutcome } from './domain/outcomes';
 import { OUTCOME_UNKNOWN } from '@tern/sms-domain';
@@ -362,16 +362,17 @@ export class ReceiptCorrelator {
   }
 
   /**
-   * When the deliveries kept for an attempt in doubt's handset on its channel, still in their grace, will
-   * have been given to it (`reportUnmatched`, once no submission of their own claimed them); 0 when none
-   * is. (One past its grace and kept, with the attempt known, was not given: two attempts in doubt.)
+   * Until when an attempt in doubt waits for a delivery kept for its handset on its channel, that no
+   * submission claimed yet, to be given to it (`reportUnmatched`): one still in its grace until it is looked
+   * at; one being looked at now (leased) a little longer; 0 when none. (One parked past its grace, with the
+   * attempt known, was not given: two attempts in doubt to the handset.)
    */
   private async nextAdoption(inDoubt: events.SubmitResult, message: events.SmsMessage, now: number) {
     const kept = await this.ledger.unmatchedForHandset(inDoubt.channelId, handsetOf(message.to));
-    const due = kept
-      .filter(({ receipt, dueAt }) => adoptable(receipt) && dueAt <= now + this.settings.inDoubtGraceMs)
-      .map(({ dueAt }) => dueAt);
-    return due.length === 0 ? 0 : Math.max(...due) + RECEIVER_RECHECK_MS;
+    const lookedAt = kept
+      .filter(({ receipt, dueAt }) => adoptable(receipt) && dueAt <= now + UNMATCHED_LEASE_MS)
+      .map(({ dueAt }) => (dueAt <= now + this.settings.inDoubtGraceMs ? dueAt : now));
+    return lookedAt.length === 0 ? 0 : Math.max(...lookedAt) + RECEIVER_RECHECK_MS;
   }
 
   /** Gives the attempt in doubt its receipt: the message's status follows what reached the handset. */
