@@ -222,7 +222,8 @@ export class ReceiptCorrelator {
    * - a connector has taken receipts it could not write yet (Kafka away): they follow once it can;
    * - receipts written before the attempt was due (or before the channel's trouble ended) are not all read
    *   yet (dlr behind, or away);
-   * - for an attempt in doubt, a delivery to its handset came too recently to be given to it yet.
+   * - for an attempt in doubt, a delivery to its handset is kept, too recent to be given to it yet or being
+   *   given out (`nextAdoption`).
    */
   async reportMissing(now = Date.now()): Promise<number> {
     const overdue = await this.ledger.overdue(now, 200);
