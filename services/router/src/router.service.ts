@@ -20,7 +20,7 @@ import { DeferredQueue } from './deferred-queue';
 import { DEFAULT_BREAKER_POLICY } from './domain/circuit-breaker';
 import { RouteBook } from './domain/route-book';
 import { lanesOf, routingTableSchema, type RoutingTable } from './domain/routing-table';
-import { isOfClass, TRAFFIC_CLASSES, type TrafficClass } from '@tern/contracts';
+import { classOf, isOfClass, TRAFFIC_CLASSES, type TrafficClass } from '@tern/contracts';
 import { MessageRouter } from './message-router';
 import { followRoutes } from './route-feed';
 import { TrafficGate } from './traffic-gate';
@@ -206,8 +206,10 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
       .then((due) => {
         this.deferredInFlight -= room - due.length;
         for (const { message, done } of due) {
-          router
-            .route(message, 1, new Set())
+          // A scheduled campaign coming due takes its turn like any marketing the intakes read.
+          this.bulkPace
+            .turn(classOf(message.type))
+            .then(() => router.route(message, 1, new Set()))
             .then(done)
             .catch((err: unknown) =>
               this.log.warn({ err, messageId: message.messageId }, 'deferred message not routed yet'),
