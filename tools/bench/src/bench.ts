@@ -520,12 +520,19 @@ async function main(): Promise<void> {
   const platformCpu = Object.entries(cpu)
     .filter(([name]) => !notPlatform.has(name))
     .reduce((sum, [, s]) => sum + s, 0);
-  const wrongStatus = everyAccepted.filter(
-    (m) =>
-      m.receiptStat !== undefined &&
-      m.finalStatus !== undefined &&
-      (m.receiptStat === 'DELIVRD') !== (m.finalStatus === sms.MessageStatus.MESSAGE_STATUS_DELIVERED),
-  ).length;
+  // Each message the truth finds wrong, by what is wrong with it: the count goes in the table, the first few
+  // ids in the JSON, to look up in the console's message trace.
+  const wrong = {
+    lost: everyAccepted.filter((m) => m.submittedAt === undefined),
+    submittedTwice: everyAccepted.filter((m) => m.submits > 1),
+    noFinalStatus: everyAccepted.filter((m) => m.finalAt === undefined),
+    statusAgainstReceipt: everyAccepted.filter(
+      (m) =>
+        m.receiptStat !== undefined &&
+        m.finalStatus !== undefined &&
+        (m.receiptStat === 'DELIVRD') !== (m.finalStatus === sms.MessageStatus.MESSAGE_STATUS_DELIVERED),
+    ),
+  };
   const lat = (values: number[]): Percentiles => {
     const p = percentiles(values);
     return { count: p.count, p50: round(p.p50), p95: round(p.p95), p99: round(p.p99), max: round(p.max) };
@@ -577,14 +584,22 @@ async function main(): Promise<void> {
         }
       : {}),
     truth: {
-      lost: everyAccepted.filter((m) => m.submittedAt === undefined).length,
-      submittedTwice: everyAccepted.filter((m) => m.submits > 1).length,
+      lost: wrong.lost.length,
+      submittedTwice: wrong.submittedTwice.length,
       carrierDuplicates: bench.carrierDuplicates.length,
-      noFinalStatus: everyAccepted.filter((m) => m.finalAt === undefined).length,
+      noFinalStatus: wrong.noFinalStatus.length,
       // Finished attempt rows are counted per message, so fewer than the messages accepted is a row missing.
       noAttemptRow: Math.max(0, accepted.length - rows) + (warmup?.rowsMissing ?? 0),
-      statusAgainstReceipt: wrongStatus,
+      statusAgainstReceipt: wrong.statusAgainstReceipt.length,
     },
+    truthExamples: Object.fromEntries(
+      Object.entries(wrong)
+        .filter(([, found]) => found.length > 0)
+        .map(([what, found]) => [
+          what,
+          found.slice(0, 10).map((m) => ({ messageId: m.messageId, warmup: m.warmup, kind: m.kind })),
+        ]),
+    ),
     perSecond: {
       accepted: round(sustainedRate(accepted.map((m) => m.acceptedAt!))),
       submitSm: round(sustainedRate(submitted.map((m) => m.submittedAt!))),
@@ -658,6 +673,7 @@ function printTable(r: {
   warmup?: Record<string, number>;
   background?: Record<string, number>;
   truth: Record<string, number>;
+  truthExamples: Record<string, { messageId?: string }[]>;
   perSecond: Record<string, number | undefined>;
   latencyMs: Record<string, Percentiles>;
   cpu: { perMessageMs: Record<string, number | undefined>; platformPerMessageMs: number | undefined };
@@ -669,6 +685,8 @@ function printTable(r: {
   out.push(`counts   ${JSON.stringify(r.counts)}`);
   if (r.background) out.push(`backlog  ${JSON.stringify(r.background)}`);
   out.push(`truth    ${JSON.stringify(r.truth)}`);
+  for (const [what, found] of Object.entries(r.truthExamples))
+    out.push(`wrong    ${what}: ${found.map((m) => m.messageId).join(' ')}`);
   out.push(
     'rate/s   ' +
       Object.entries(r.perSecond)
