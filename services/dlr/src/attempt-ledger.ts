@@ -1,6 +1,7 @@
 import { events } from '@tern/contracts';
 import { execOrThrow, LeasedSchedule, redisScript } from '@tern/redis';
 import type { Redis } from 'ioredis';
+import { handsetOf } from './domain/handset';
 import { smscIdReadings } from './domain/smsc-id';
 
 /** An attempt: a message's submission to one channel. */
@@ -33,19 +34,20 @@ const KEEP_SECONDS = 3 * 24 * 3600;
 
 /**
  * A submission: KEYS = awaiting set, attempt hash, then per (part, reading) its id key and its unmatched
- * receipt key. ARGV = due time, awaiting member, submission, keep seconds, then per pair its part number.
- * Records the attempt and its ids, and takes every receipt that was waiting: returns [part, receipt]...
+ * receipt key. ARGV = due time, awaiting member, submission, keep seconds, handset, then per pair its part
+ * number. Records the attempt and its ids (each id as `member|part|handset`), and takes every receipt that
+ * was waiting: returns [part, receipt]...
  */
 const SUBMITTED = `
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[2], 'submission', ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 local found = {}
-local arg = 5
+local arg = 6
 for i = 3, #KEYS, 2 do
   local part = ARGV[arg]
   arg = arg + 1
-  redis.call('SET', KEYS[i], ARGV[2] .. '|' .. part, 'EX', ARGV[4])
+  redis.call('SET', KEYS[i], ARGV[2] .. '|' .. part .. '|' .. ARGV[5], 'EX', ARGV[4])
   local receipt = redis.call('GET', KEYS[i + 1])
   if receipt then
     table.insert(found, part)
@@ -58,14 +60,21 @@ return found
 /**
  * A receipt: KEYS = the unmatched set, its handset's set of unmatched receipts, then its id keys (one per
  * reading), then its unmatched keys (same count). ARGV = receipt, keep seconds, report time, unmatched
- * member, SMSC id ('' when the receipt names no handset). Returns the part reference of its submission, or
- * keeps the receipt for it and returns false.
+ * member, SMSC id ('' when the receipt names no handset), handset. Returns the part reference of its
+ * submission, or keeps the receipt for it and returns false. SMSCs reuse ids (a restart, a counter that
+ * wraps), and an earlier attempt's id is known for days: an id whose attempt went to another handset is
+ * not this receipt's (handsets compared on their last 8 digits, as SMSCs write them with or without the
+ * country code; an id recorded without its handset, or a receipt naming none, matches as before).
  */
 const MATCH_OR_KEEP = `
 local readings = (#KEYS - 2) / 2
+local handset = string.sub(ARGV[6], -8)
 for i = 3, readings + 2 do
   local ref = redis.call('GET', KEYS[i])
-  if ref then return ref end
+  if ref then
+    local theirs = select(2, string.gsub(ref, '|', '')) >= 3 and string.match(ref, '([^|]*)$') or ''
+    if handset == '' or theirs == '' or string.sub(theirs, -8) == handset then return ref end
+  end
 end
 for i = readings + 3, #KEYS do redis.call('SET', KEYS[i], ARGV[1], 'EX', ARGV[2], 'NX') end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
@@ -169,6 +178,7 @@ export class AttemptLedger {
         `${result.messageId}|${result.attempt}`,
         submission,
         KEEP_SECONDS,
+        handsetOf(result.message?.to ?? ''),
         ...parts,
       );
     }
@@ -211,6 +221,7 @@ export class AttemptLedger {
         reportAt,
         unmatchedMember(receipt),
         receipt.handset ? receipt.smscMessageId : '',
+        handsetOf(receipt.handset),
       );
     }
     const refs = (await execOrThrow(pipeline)) as (string | null)[];

@@ -12,6 +12,7 @@ import { metricsRegistry, type Logger } from '@tern/telemetry';
 import { Counter } from 'prom-client';
 import { UNMATCHED_LEASE_MS, type AttemptLedger, type AttemptRef, type PartRef } from './attempt-ledger';
 import { attemptRecord, type AttemptEnding } from './domain/attempt-record';
+import { handsetOf } from './domain/handset';
 import { OUTCOMES, receiptOutcome, resolveParts, type ReceiptOutcome } from './domain/outcomes';
 import { OUTCOME_UNKNOWN } from '@tern/sms-domain';
 
@@ -23,8 +24,6 @@ export interface ReceiptIntake {
   readPast(at: number): Promise<boolean>;
 }
 
-/** A handset as digits only: receipts carry it as the SMSC wrote it, messages in E.164. */
-const handsetOf = (address: string) => address.replace(/\D/g, '');
 /**
  * A receipt an attempt in doubt can take: a delivery (a failure changes nothing, the message was retried
  * already) naming its handset.

@@ -433,6 +433,32 @@ describe('dlr', () => {
     expect(finalOf(sub.messageId)).toHaveLength(1);
   });
 
+  it('gives a receipt to the attempt of its handset when the SMSC reused an earlier attempt’s id', async () => {
+    // SMSC ids repeat: an SMSC restarted, or its counter wrapped. The earlier attempt's id stays known for
+    // days, and a receipt that comes before its own submission must not be taken for the earlier one's.
+    const earlier = submission(['7000001']);
+    await publishValues(topics.submitted, [earlier]);
+    await submittedSeen(earlier.messageId);
+    const ofHandset = (to: string) => ({
+      ...receipt('7000001', S.RECEIPT_STATE_DELIVRD),
+      handset: to.slice(1),
+    });
+    await publishValues(topics.dlr, [ofHandset(RECIPIENT)]);
+    await waitFor('the earlier attempt DELIVERED', () => finalOf(earlier.messageId).length === 1);
+
+    const later = submission(['7000001']);
+    later.message!.to = '+6590654321';
+    await publishValues(topics.dlr, [ofHandset(later.message!.to)]);
+    await waitFor('the receipt kept for its own submission', () => kept('7000001'));
+    await publishValues(topics.submitted, [later]);
+    const [delivered] = await waitFor(
+      'the later attempt DELIVERED',
+      () => finalOf(later.messageId).length === 1 && finalOf(later.messageId),
+    );
+    expect(delivered!.status).toBe(sms.MessageStatus.MESSAGE_STATUS_DELIVERED);
+    expect(finalOf(earlier.messageId)).toHaveLength(1);
+  });
+
   it('reports a receipt whose report another run took and never wrote (it stopped, or lost its partition)', async () => {
     const sub = submission(['6000002']);
     const beside = submission(['6000003']);
