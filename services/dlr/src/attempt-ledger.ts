@@ -72,7 +72,7 @@ local handset = string.sub(ARGV[6], -8)
 for i = 3, readings + 2 do
   local ref = redis.call('GET', KEYS[i])
   if ref then
-    local theirs = select(2, string.gsub(ref, '|', '')) >= 3 and string.match(ref, '([^|]*)$') or ''
+    local theirs = string.match(ref, '^[^|]*|[^|]*|[^|]*|(%d*)$') or ''
     if handset == '' or theirs == '' or string.sub(theirs, -8) == handset then return ref end
   end
 end
