@@ -5,7 +5,7 @@ import type { Scenario } from '@tern/carrier-sim';
 import { runSeed, type Margin } from '@tern/testing';
 import { PlatformRun, type PlatformRunOptions, type Strategy } from './platform-run';
 import { oracleTally, regretLine } from './oracle';
-import { latencyBreakdown, perCountry, reportTable, tally, type Tally } from './tally';
+import { deliveredTwice, latencyBreakdown, perCountry, reportTable, tally, type Tally } from './tally';
 
 export interface Comparison {
   tern: Tally;
@@ -93,11 +93,12 @@ export async function compareWithBaseline(options: {
   const replay = `carriers' seed ${seed} (TERN_E2E_SEED=${seed} replays their draws)`;
   const margins = (options.margins?.(tern, baseline) ?? []).map((m) => m.line);
   const notes = options.notes?.(runs) ?? [];
+  const twice = (await Promise.all([runs.smart, runs.cheapest].map(deliveredTwice))).flat();
   reportTable(
     options.suite,
     options.heading,
     [baseline, tern, oracle],
-    [replay, regretLine(tern, oracle), ...margins, ...notes, ...breakdown, ...refusals],
+    [replay, regretLine(tern, oracle), ...margins, ...notes, ...breakdown, ...refusals, ...twice],
   );
   return { tern, baseline, oracle, runs };
 }

@@ -104,6 +104,18 @@ export interface Submission {
   latencyMs: number;
 }
 
+/** An attempt as dlr recorded it in ClickHouse (times in seconds, as ClickHouse prints them). */
+export interface AttemptRow {
+  message_id: string;
+  attempt: number;
+  channel_id: string;
+  status: string;
+  reason_code: string;
+  error_code: string;
+  submitted_at: string;
+  done_at: string;
+}
+
 export interface SentOtp {
   ref: string;
   /** Who sent it. */
@@ -753,6 +765,27 @@ export class PlatformRun {
   }
 
   /** Stops the services and the simulator; each instance's log is kept in `.local/e2e/logs/<run>/`. */
+  /**
+   * What Tern wrote in ClickHouse of these messages' attempts, each attempt's newest row in order (the run's
+   * database outlives the run): to set beside what the carriers saw of them.
+   */
+  async attemptRows(messageIds: readonly string[]): Promise<AttemptRow[]> {
+    if (messageIds.length === 0) return [];
+    const ids = messageIds.map((id) => `'${id.replace(/[^0-9a-f-]/gi, '')}'`).join(', ');
+    const query =
+      'SELECT message_id, attempt, channel_id, status, reason_code, error_code, submitted_at, done_at ' +
+      `FROM attempts FINAL WHERE message_id IN (${ids}) ORDER BY message_id, attempt FORMAT JSONEachRow`;
+    const url = new URL(infraFromEnv().clickhouseUrl);
+    url.searchParams.set('database', this.database);
+    const response = await fetch(url, { method: 'POST', body: query });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`ClickHouse refused the attempts query: ${text}`);
+    return text
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as AttemptRow);
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.pauseWatch);
     this.client?.close();

@@ -245,3 +245,35 @@ export function perCountry(run: PlatformRun): string {
   });
   return `${run.options.strategy} per country (delivered, mean, first attempts): ${lines.join('; ')}`;
 }
+
+/**
+ * The OTPs that reached their handsets twice, each with every SMS the carriers took (channel, fate, scenario
+ * s at the carrier, its latency there) and Tern's attempts as dlr recorded them (channel, status, reason):
+ * which path sent the second copy. Empty when none did.
+ */
+export async function deliveredTwice(run: PlatformRun): Promise<string[]> {
+  const twice = [...run.otps.values()].filter(
+    (otp) => otp.submissions.filter((s) => s.stat === 'DELIVRD').length > 1,
+  );
+  if (twice.length === 0) return [];
+  const shown = twice.slice(0, 5);
+  const rows = await run.attemptRows(shown.flatMap((otp) => (otp.messageId ? [otp.messageId] : [])));
+  const carriers = (otp: SentOtp) =>
+    otp.submissions
+      .map((s) => `${s.channel} ${s.stat} at ${seconds(s.arrivedAt)} after ${seconds(s.latencyMs)}`)
+      .join(', ');
+  const tern = (otp: SentOtp) =>
+    rows
+      .filter((r) => r.message_id === otp.messageId)
+      .map(
+        (r) =>
+          `${r.attempt} ${r.channel_id} ${r.status} ${r.reason_code || '-'}${r.error_code ? ` (${r.error_code})` : ''} ` +
+          `submitted ${r.submitted_at.slice(11)} done ${r.done_at.slice(11)}`,
+      )
+      .join(', ') || 'none recorded';
+  return shown.map(
+    (otp, i) =>
+      `${run.options.strategy}, delivered twice (${i + 1} of ${twice.length}): ${otp.messageId ?? otp.ref} ` +
+      `(${otp.country}, sent at ${seconds(otp.sentAt)}); carriers took ${carriers(otp)}; Tern's attempts: ${tern(otp)}`,
+  );
+}
