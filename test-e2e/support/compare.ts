@@ -13,6 +13,8 @@ export interface Comparison {
   oracle: Tally;
   /** Both runs, stopped: their OTPs, the simulator's ground truth and their ClickHouse databases remain. */
   runs: Record<Strategy, PlatformRun>;
+  /** Each run's OTPs that reached their handsets twice, each with how (`deliveredTwice`). */
+  deliveredTwice: Record<Strategy, string[]>;
 }
 
 export async function compareWithBaseline(options: {
@@ -93,14 +95,23 @@ export async function compareWithBaseline(options: {
   const replay = `carriers' seed ${seed} (TERN_E2E_SEED=${seed} replays their draws)`;
   const margins = (options.margins?.(tern, baseline) ?? []).map((m) => m.line);
   const notes = options.notes?.(runs) ?? [];
-  const twice = (await Promise.all([runs.smart, runs.cheapest].map(deliveredTwice))).flat();
+  const twice = { smart: await deliveredTwice(runs.smart), cheapest: await deliveredTwice(runs.cheapest) };
   reportTable(
     options.suite,
     options.heading,
     [baseline, tern, oracle],
-    [replay, regretLine(tern, oracle), ...margins, ...notes, ...breakdown, ...refusals, ...twice],
+    [
+      replay,
+      regretLine(tern, oracle),
+      ...margins,
+      ...notes,
+      ...breakdown,
+      ...refusals,
+      ...twice.smart,
+      ...twice.cheapest,
+    ],
   );
-  return { tern, baseline, oracle, runs };
+  return { tern, baseline, oracle, runs, deliveredTwice: twice };
 }
 
 /**
