@@ -107,6 +107,8 @@ export interface DrillResult {
   lost: number;
   /** Reached a handset more than once (simulator's count). */
   deliveredTwice: number;
+  /** Of those, messages with no attempt in doubt: a second SMS no crash explains, a defect. */
+  twiceNotInDoubt: number;
   /** Final status contradicts the handset: DELIVERED without a delivery, or a delivery shown otherwise. */
   wrongStatus: number;
   /**
@@ -328,6 +330,7 @@ async function count(fault: string, run: PlatformRun, arrivals: number[]): Promi
     messages: 0,
     lost: 0,
     deliveredTwice: 0,
+    twiceNotInDoubt: 0,
     wrongStatus: 0,
     inDoubt: 0,
     dlqRecords: 0,
@@ -355,11 +358,13 @@ async function count(fault: string, run: PlatformRun, arrivals: number[]): Promi
     const status = view ? sms.MessageStatus[view.status] : 'not found';
     const arrived = otp.submissions.map((s) => `${s.channel}:${s.stat}`).join(',') || 'nothing';
     const doubt = inDoubt.has(otp.messageId!) ? ' (in doubt)' : '';
+    const twiceUnexplained = deliveries > 1 && !doubt;
+    if (twiceUnexplained) result.twiceNotInDoubt++;
     let failing = true;
     if (!view || !FINAL_STATUSES.has(view.status)) result.lost++;
     else if (!agrees(view, deliveries)) result.wrongStatus++;
     else if (deliveries < 2) continue;
-    else failing = false;
+    else failing = twiceUnexplained;
     // A failure's messages are named first: a crash leaves a dozen delivered twice, allowed, that would
     // otherwise fill the examples before the one lost is reached.
     const shown = failing ? failureExamples : twiceExamples;
