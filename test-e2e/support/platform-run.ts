@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { CarrierSimulator, writePlatformConfig, type ArrivedMessage, type Scenario } from '@tern/carrier-sim';
+import { ClickHouse, sql } from '@tern/clickhouse';
 import { FINAL_STATUSES, grpcMethod, sms } from '@tern/contracts';
 import { sharedRedis } from '@tern/redis';
 import { parseRecipient } from '@tern/sms-domain';
@@ -771,19 +772,15 @@ export class PlatformRun {
    */
   async attemptRows(messageIds: readonly string[]): Promise<AttemptRow[]> {
     if (messageIds.length === 0) return [];
-    const ids = messageIds.map((id) => `'${id.replace(/[^0-9a-f-]/gi, '')}'`).join(', ');
-    const query =
-      'SELECT message_id, attempt, channel_id, status, reason_code, error_code, submitted_at, done_at ' +
-      `FROM attempts FINAL WHERE message_id IN (${ids}) ORDER BY message_id, attempt FORMAT JSONEachRow`;
-    const url = new URL(infraFromEnv().clickhouseUrl);
-    url.searchParams.set('database', this.database);
-    const response = await fetch(url, { method: 'POST', body: query });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`ClickHouse refused the attempts query: ${text}`);
-    return text
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map((line) => JSON.parse(line) as AttemptRow);
+    const clickhouse = new ClickHouse({ url: infraFromEnv().clickhouseUrl, database: this.database });
+    try {
+      return await clickhouse.rows<AttemptRow>(
+        sql`SELECT message_id, attempt, channel_id, status, reason_code, error_code, submitted_at, done_at
+            FROM attempts FINAL WHERE message_id IN ${messageIds} ORDER BY message_id, attempt`,
+      );
+    } finally {
+      await clickhouse.close();
+    }
   }
 
   async stop(): Promise<void> {
