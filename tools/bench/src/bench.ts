@@ -2,15 +2,7 @@
 // API, out over SMPP to the simulated carrier, receipts back, final statuses on the status stream and
 // attempt rows in ClickHouse. Every count comes from outside Tern: submissions and receipts from the carrier
 // simulator's event stream (GET /events), statuses from the stream a customer reads, rows from ClickHouse.
-// CPU per process comes from /proc. Prints one table and writes the figures as JSON.
-//
-//   ./tern bench [--rate 2500 | --rate 0 (as fast as it goes)] [--duration 60] [--mix otp=1,transactional=1]
-//                [--batch 100 | --batch 1 (unary SendMessage)] [--in-flight 8] [--out .local/bench]
-//                [--warmup 30: seconds of the same traffic first, drained and not counted in rates, latencies or
-//                 CPU, so a just-started platform is measured with its code compiled; 0 measures from cold]
-//                [--status-stream batches | single (StreamStatus, one event per response)]
-//                [--background marketing=100000: that backlog sent as fast as it is taken, from the start, while
-//                 the messages above are sent; latencies are printed per kind too]
+// CPU per process comes from /proc. Prints one table and writes the figures as JSON. Options: USAGE below.
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,41 +23,96 @@ import {
   type Percentiles,
 } from './figures';
 
-const { values } = parseArgs({
-  options: {
-    target: { type: 'string', default: '127.0.0.1:50051' },
-    'api-key': { type: 'string', default: 'tern-local-bench-key' },
-    tenant: { type: 'string', default: 'bench' },
-    ca: { type: 'string' },
-    sim: { type: 'string', default: 'http://127.0.0.1:18800' },
-    rate: { type: 'string', default: '0' },
-    duration: { type: 'string', default: '60' },
-    warmup: { type: 'string', default: '30' },
-    mix: { type: 'string', default: 'transactional=1' },
-    batch: { type: 'string', default: '100' },
-    'in-flight': { type: 'string', default: '8' },
-    // How statuses are read: StreamStatusBatches (batches) or StreamStatus, one event per response (single).
-    'status-stream': { type: 'string', default: 'batches' },
-    background: { type: 'string' },
-    drain: { type: 'string', default: '180' },
-    // The bench world's numbers: 7 subscriber digits after 659 (Singtel in scenarios/bench.yaml), below
-    // 6599 (not assigned in Singapore's plan).
-    prefix: { type: 'string', default: '659' },
-    'number-space': { type: 'string', default: '9000000' },
-    'run-dir': { type: 'string', default: '.local' },
-    out: { type: 'string', default: '.local/bench' },
-    // The services' /metrics URLs, comma-separated (./tern bench gives them): batches fetched per group.
-    metrics: { type: 'string', default: '' },
-  },
-});
+const USAGE = `usage: ./tern bench [--running] [options]
+  --running                  measure the platform ./tern up started (first argument); without it, the services
+                             restart on the bench world with a ClickHouse database of their own
+  --rate N                   messages a second; 0 (default): as fast as it goes
+  --duration S               seconds measured (default 60)
+  --warmup S                 seconds of the same traffic first, drained and not counted in rates, latencies or
+                             CPU, so a just-started platform is measured with its code compiled (default 30;
+                             0 measures from cold)
+  --mix KIND=W,...           message kinds and weights: otp, transactional, marketing (default transactional=1)
+  --batch N                  messages per SendBatch call; 1: unary SendMessage (default 100)
+  --in-flight N              calls in flight (default 8)
+  --status-stream MODE       batches (StreamStatusBatches, default) or single (StreamStatus, an event per response)
+  --background KIND=COUNT    a backlog sent as fast as it is taken from the start, beside the messages above
+                             (e.g. marketing=100000); latencies are printed per kind too
+  --drain S                  seconds to wait for the last statuses and rows (default 180)
+  --out DIR                  where the JSON goes (default .local/bench)
+  --check                    check the options and exit (./tern bench does, before it starts anything)
+  --help                     this text`;
 
-const RATE = Number(values.rate);
-const DURATION_S = Number(values.duration);
-const WARMUP_S = Number(values.warmup);
-const BATCH = Math.max(1, Number(values.batch));
-const IN_FLIGHT = Math.max(1, Number(values['in-flight']));
-const MIX = parseMix(values.mix);
-const BACKGROUND = values.background === undefined ? undefined : parseBackground(values.background);
+/** What `parse` makes of an option, or the usage with what is wrong (exit 2). */
+function given<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
+    process.exit(2);
+  }
+}
+
+/** A numeric option: a number, at least 0. */
+function amount(name: string, text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new Error(`--${name}: not a number (got "${text}")`);
+  return n;
+}
+
+const benchOptions = {
+  target: { type: 'string', default: '127.0.0.1:50051' },
+  'api-key': { type: 'string', default: 'tern-local-bench-key' },
+  tenant: { type: 'string', default: 'bench' },
+  ca: { type: 'string' },
+  sim: { type: 'string', default: 'http://127.0.0.1:18800' },
+  rate: { type: 'string', default: '0' },
+  duration: { type: 'string', default: '60' },
+  warmup: { type: 'string', default: '30' },
+  mix: { type: 'string', default: 'transactional=1' },
+  batch: { type: 'string', default: '100' },
+  'in-flight': { type: 'string', default: '8' },
+  // How statuses are read: StreamStatusBatches (batches) or StreamStatus, one event per response (single).
+  'status-stream': { type: 'string', default: 'batches' },
+  background: { type: 'string' },
+  drain: { type: 'string', default: '180' },
+  // The bench world's numbers: 7 subscriber digits after 659 (Singtel in scenarios/bench.yaml), below
+  // 6599 (not assigned in Singapore's plan).
+  prefix: { type: 'string', default: '659' },
+  'number-space': { type: 'string', default: '9000000' },
+  'run-dir': { type: 'string', default: '.local' },
+  out: { type: 'string', default: '.local/bench' },
+  // The services' /metrics URLs, comma-separated (./tern bench gives them): batches fetched per group.
+  metrics: { type: 'string', default: '' },
+  check: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+const values = given(() => parseArgs({ options: benchOptions }).values);
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+
+const RATE = given(() => amount('rate', values.rate));
+const DURATION_S = given(() => amount('duration', values.duration));
+const WARMUP_S = given(() => amount('warmup', values.warmup));
+const DRAIN_S = given(() => amount('drain', values.drain));
+const BATCH = Math.max(
+  1,
+  given(() => amount('batch', values.batch)),
+);
+const IN_FLIGHT = Math.max(
+  1,
+  given(() => amount('in-flight', values['in-flight'])),
+);
+const MIX = given(() => parseMix(values.mix));
+const BACKGROUND =
+  values.background === undefined ? undefined : given(() => parseBackground(values.background!));
+given(() => {
+  if (!['batches', 'single'].includes(values['status-stream']))
+    throw new Error(`--status-stream: batches or single (got "${values['status-stream']}")`);
+});
+if (values.check) process.exit(0);
 const TYPES: Record<MessageKind, sms.MessageType> = {
   otp: sms.MessageType.MESSAGE_TYPE_OTP,
   transactional: sms.MessageType.MESSAGE_TYPE_TRANSACTIONAL,
@@ -439,7 +486,7 @@ async function warmUp(bench: Bench): Promise<{ sent: number; accepted: number; r
   bench.warmingUp = false;
   const sent = bench.messages.length;
   const accepted = bench.messages.filter((m) => m.acceptedAt !== undefined);
-  const drainUntil = Date.now() + Number(values.drain) * 1000;
+  const drainUntil = Date.now() + DRAIN_S * 1000;
   const done = async () =>
     accepted.every((m) => m.finalAt !== undefined) && !((await attemptRows(since)) < accepted.length);
   while (Date.now() < drainUntil && !(await done())) await sleep(500);
@@ -487,7 +534,7 @@ async function main(): Promise<void> {
   process.stderr.write(`[bench] sent ${measured.length}, accepted ${accepted.length}; draining\n`);
 
   // Drain: until every accepted message has a final status and its attempt row, or the drain time is up.
-  const drainUntil = Date.now() + Number(values.drain) * 1000;
+  const drainUntil = Date.now() + DRAIN_S * 1000;
   for (;;) {
     const finals = accepted.filter((m) => m.finalAt !== undefined).length;
     const rows = rowPolls.at(-1)?.count ?? 0;
