@@ -26,7 +26,7 @@ export async function compareWithBaseline(options: {
   /** Waits for the run's last OTPs to be delivered or given up (PlatformRun.settle). */
   settle: (run: PlatformRun) => Promise<void>;
   /**
-   * Starts the baseline once the smart run's traffic is sent, while it settles: a run waits for its last
+   * Drives the baseline once the smart run's traffic is sent, while it settles: a run waits for its last
    * failovers' receipts (a real-time one up to a minute), with little left for its platform to do. Its
    * latencies are the carriers' (when each OTP reached them): the baseline beside it delays only what the
    * platform still moves then, its stragglers' retries (and in mideast-peak the backlog the carriers' caps
@@ -42,7 +42,10 @@ export async function compareWithBaseline(options: {
   // On the same carriers' seed, and not while the smart run drives: side by side, two platforms on two cores
   // add about half a second of queueing to every OTP (measured on latam-fintech: API to carrier 504 ms, not
   // 38 ms), which the latency targets would count. Each run has its own topics, Redis database, ClickHouse
-  // database and simulator, so nothing the first learns reaches the second.
+  // database and simulator, so nothing the first learns reaches the second. Both platforms start before the
+  // smart run drives, and the baseline's then waits idle, its world quiet, until its turn: its start (some
+  // 7 CPU-s of services starting) falls where the suite is starting anyway, not in the middle of the drive
+  // of a suite beside it.
   const seed = options.run?.seed ?? runSeed();
   const start = (strategy: Strategy) =>
     PlatformRun.start({
@@ -63,26 +66,39 @@ export async function compareWithBaseline(options: {
     }
     return { settled: options.settle(run).finally(() => run.stop()) };
   };
-  const smart = await start('smart');
-  // Its failure is held until the baseline is done too, so neither platform is left running.
-  const smartSettled = outcome((await driven(smart)).settled);
-  if (!options.baselineWhileSettling) {
-    const done = await smartSettled;
-    if ('error' in done) throw done.error;
+  const [smartStart, baselineStart] = await Promise.allSettled([start('smart'), start('cheapest')]);
+  if (smartStart.status === 'rejected' || baselineStart.status === 'rejected') {
+    for (const started of [smartStart, baselineStart])
+      if (started.status === 'fulfilled') await started.value.stop();
+    throw smartStart.status === 'rejected'
+      ? smartStart.reason
+      : (baselineStart as PromiseRejectedResult).reason;
+  }
+  const smart = smartStart.value;
+  const cheapest = baselineStart.value;
+  // The smart run's failure is held until the baseline is done too, so neither platform is left running.
+  let smartSettled: Promise<{ value: void } | { error: unknown }>;
+  try {
+    smartSettled = outcome((await driven(smart)).settled);
+    if (!options.baselineWhileSettling) {
+      const done = await smartSettled;
+      if ('error' in done) throw done.error;
+    }
+  } catch (error) {
+    await cheapest.stop();
+    throw error;
   }
   const baselineRun = outcome(
     (async () => {
-      const run = await start('cheapest');
-      const { settled } = await driven(run);
+      const { settled } = await driven(cheapest);
       trafficSent(options.suite);
       await settled;
-      return run;
     })(),
   );
   const [smartDone, baselineDone] = await Promise.all([smartSettled, baselineRun]);
   if ('error' in smartDone) throw smartDone.error;
   if ('error' in baselineDone) throw baselineDone.error;
-  const runs: Record<Strategy, PlatformRun> = { smart, cheapest: baselineDone.value };
+  const runs: Record<Strategy, PlatformRun> = { smart, cheapest };
   const tern = tally('Tern (smart routing)', runs.smart);
   const baseline = tally('baseline (cheapest, no failover)', runs.cheapest);
   const oracle = oracleTally(runs.smart);
