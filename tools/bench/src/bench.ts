@@ -24,21 +24,28 @@ import {
 } from './figures';
 
 const USAGE = `usage: ./tern bench [--running] [options]
-  --running                  measure the platform ./tern up started (first argument); without it, the services
-                             restart on the bench world with a ClickHouse database of their own
+  --running                  (first) measure the platform ./tern up started; without it, the services restart
+                             on the bench world with a ClickHouse database of their own
   --rate N                   messages a second; 0 (default): as fast as it goes
   --duration S               seconds measured (default 60)
   --warmup S                 seconds of the same traffic first, drained and not counted in rates, latencies or
                              CPU, so a just-started platform is measured with its code compiled (default 30;
                              0 measures from cold)
-  --mix KIND=W,...           message kinds and weights: otp, transactional, marketing (default transactional=1)
+  --mix KIND=W,...           kinds and their weights: otp, transactional, marketing (default transactional=1)
   --batch N                  messages per SendBatch call; 1: unary SendMessage (default 100)
   --in-flight N              calls in flight (default 8)
-  --status-stream MODE       batches (StreamStatusBatches, default) or single (StreamStatus, an event per response)
+  --status-stream MODE       batches (StreamStatusBatches, default) or single (StreamStatus, one event per
+                             response)
   --background KIND=COUNT    a backlog sent as fast as it is taken from the start, beside the messages above
                              (e.g. marketing=100000); latencies are printed per kind too
   --drain S                  seconds to wait for the last statuses and rows (default 180)
   --out DIR                  where the JSON goes (default .local/bench)
+  --target HOST:PORT         the public gRPC API (default 127.0.0.1:50051), called with --api-key KEY as
+                             --tenant ID (the local bench tenant's), over TLS with --ca FILE if given
+  --sim URL                  the carrier simulator's HTTP port (default http://127.0.0.1:18800)
+  --prefix DIGITS            numbers sent to: 7 digits after this prefix (default 659), the first
+  --number-space N           N of them (default 9000000)
+  --run-dir DIR, --metrics   given by ./tern bench: where the pid files are, the services' /metrics URLs
   --check                    check the options and exit (./tern bench does, before it starts anything)
   --help                     this text`;
 
@@ -56,7 +63,7 @@ function given<T>(parse: () => T): T {
 function amount(name: string, text: string): number {
   const n = Number(text);
   if (text.trim() === '' || !Number.isFinite(n) || n < 0)
-    throw new Error(`--${name}: not a number (got "${text}")`);
+    throw new Error(`--${name}: must be a number, at least 0 (got "${text}")`);
   return n;
 }
 
@@ -97,17 +104,12 @@ const RATE = given(() => amount('rate', values.rate));
 const DURATION_S = given(() => amount('duration', values.duration));
 const WARMUP_S = given(() => amount('warmup', values.warmup));
 const DRAIN_S = given(() => amount('drain', values.drain));
-const BATCH = Math.max(
-  1,
-  given(() => amount('batch', values.batch)),
-);
-const IN_FLIGHT = Math.max(
-  1,
-  given(() => amount('in-flight', values['in-flight'])),
-);
+const NUMBER_SPACE = given(() => amount('number-space', values['number-space']));
+const BATCH = given(() => Math.max(1, amount('batch', values.batch)));
+const IN_FLIGHT = given(() => Math.max(1, amount('in-flight', values['in-flight'])));
 const MIX = given(() => parseMix(values.mix));
-const BACKGROUND =
-  values.background === undefined ? undefined : given(() => parseBackground(values.background!));
+const { background } = values;
+const BACKGROUND = background === undefined ? undefined : given(() => parseBackground(background));
 given(() => {
   if (!['batches', 'single'].includes(values['status-stream']))
     throw new Error(`--status-stream: batches or single (got "${values['status-stream']}")`);
@@ -192,7 +194,7 @@ class Bench {
   /** Destination digits (as the SMSC sees them) -> index in `messages`. */
   private readonly byNumber = new Map<string, number>();
   private readonly run = Date.now().toString(36);
-  private readonly space = Number(values['number-space']);
+  private readonly space = NUMBER_SPACE;
   private readonly offset = Math.floor(Math.random() * this.space);
   private readonly metadata = new grpc.Metadata();
   private readonly client: Client;
