@@ -68,7 +68,6 @@ beforeAll(async () => {
     scenario: loadScenario('latam-fintech'),
     drive: (run) => run.driveCount(OTPS[run.options.strategy], PER_SECOND[run.options.strategy], COUNTRIES),
     settle: (run) => run.settle(60_000),
-    baselineWhileSettling: true,
     margins: (tern, baseline) => [
       rateMargin('smart delivered', tern.delivered, tern.otps, TARGET.delivered, 'atLeast'),
       meanMargin('smart mean latency', tern.latenciesMs, TARGET.meanMs, 'atMost', ' ms'),

@@ -50,7 +50,6 @@ beforeAll(async () => {
     scenario: loadScenario('sea-ecommerce'),
     drive: (run) => run.driveCount(OTPS, PER_SECOND, COUNTRIES),
     settle: (run) => run.settle(60_000),
-    baselineWhileSettling: true,
     margins,
   });
 }, 900_000);

@@ -25,14 +25,6 @@ export async function compareWithBaseline(options: {
   drive: (run: PlatformRun) => Promise<void>;
   /** Waits for the run's last OTPs to be delivered or given up (PlatformRun.settle). */
   settle: (run: PlatformRun) => Promise<void>;
-  /**
-   * Drives the baseline once the smart run's traffic is sent, while it settles: a run waits for its last
-   * failovers' receipts (a real-time one up to a minute), with little left for its platform to do. Its
-   * latencies are the carriers' (when each OTP reached them): the baseline beside it delays only what the
-   * platform still moves then, its stragglers' retries (and in mideast-peak the backlog the carriers' caps
-   * hold, which drains at the caps' pace).
-   */
-  baselineWhileSettling?: boolean;
   run?: Omit<PlatformRunOptions, 'scenario' | 'strategy'>;
   /** The suite's targets with their margins (see @tern/testing stats), printed with the table. */
   margins?: (tern: Tally, baseline: Tally) => Margin[];
@@ -45,7 +37,11 @@ export async function compareWithBaseline(options: {
   // database and simulator, so nothing the first learns reaches the second. Both platforms start before the
   // smart run drives, and the baseline's then waits idle, its world quiet, until its turn: its start (some
   // 7 CPU-s of services starting) falls where the suite is starting anyway, not in the middle of the drive
-  // of a suite beside it.
+  // of a suite beside it. The baseline drives once the smart run's traffic is sent, while it settles: a run
+  // waits for its last failovers' receipts (a real-time one up to a minute), with little left for its
+  // platform to do. Its latencies are the carriers' (when each OTP reached them): the baseline beside it
+  // delays only what the platform still moves then, its stragglers' retries (and in mideast-peak the
+  // backlog the carriers' caps hold, which drains at the caps' pace).
   const seed = options.run?.seed ?? runSeed();
   const start = (strategy: Strategy) =>
     PlatformRun.start({
@@ -77,17 +73,11 @@ export async function compareWithBaseline(options: {
   const smart = smartStart.value;
   const cheapest = baselineStart.value;
   // The smart run's failure is held until the baseline is done too, so neither platform is left running.
-  let smartSettled: Promise<{ value: void } | { error: unknown }>;
-  try {
-    smartSettled = outcome((await driven(smart)).settled);
-    if (!options.baselineWhileSettling) {
-      const done = await smartSettled;
-      if ('error' in done) throw done.error;
-    }
-  } catch (error) {
+  const smartDriven = await driven(smart).catch(async (error: unknown) => {
     await cheapest.stop();
     throw error;
-  }
+  });
+  const smartSettled = outcome(smartDriven.settled);
   const baselineRun = outcome(
     (async () => {
       const { settled } = await driven(cheapest);
