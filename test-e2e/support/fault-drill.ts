@@ -358,7 +358,7 @@ async function count(fault: string, run: PlatformRun, arrivals: number[]): Promi
     const status = view ? sms.MessageStatus[view.status] : 'not found';
     const arrived = otp.submissions.map((s) => `${s.channel}:${s.stat}`).join(',') || 'nothing';
     const doubt = inDoubt.has(otp.messageId!) ? ' (in doubt)' : '';
-    const twiceUnexplained = deliveries > 1 && !doubt;
+    const twiceUnexplained = deliveries > 1 && !inDoubt.has(otp.messageId!);
     if (twiceUnexplained) result.twiceNotInDoubt++;
     let failing = true;
     if (!view || !FINAL_STATUSES.has(view.status)) result.lost++;
