@@ -26,13 +26,17 @@
 # 3. Two at a time, those that run "beside another time-scaled suite": a scaled world multiplies the
 #    platform's own milliseconds by its scale, and these keep that share well under its limit beside another
 #    scaled world (each header says by how much), though not beside the heavier suites of step 2.
+#    They leave about half the two cores idle (bound by their scenarios' real time), which the integration
+#    files whose header says they run "in the time-scaled suites' idle CPU" take at nice 19: those need no
+#    broker, only CPU (the image's build steps: 30 s alone, 53 s among the other integration files).
 # Files whose header says they "Run only from" a command (./tern drill) are not part of it.
 # Within a step, suites start in the order given (libs/testing/given-order-sequencer.cjs), not in jest's
 # (largest file first on a fresh machine): the longest first (LONGEST, from CI's timings), so that the
 # others fill in beside them, then by path. In step 3, the paths' order alone paired carrier-split with
 # mideast-peak: 330 s, where longest first pairs them 292 s and 288 s.
 # A suite whose header names no step fails the run.
-# Every run goes on when another fails; the last line counts the tests of all. Arguments go to every jest run.
+# Every run goes on when another fails; the last line counts the tests of all (the summary reporter's, in
+# libs/testing). Arguments go to every jest run.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 TERN_TEST_TALLY=$(mktemp)
@@ -40,7 +44,8 @@ export TERN_TEST_TALLY
 sent=$(mktemp)
 alone_log=$(mktemp)
 checks_log=$(mktemp)
-trap 'rm -f "$TERN_TEST_TALLY" "$sent" "$alone_log" "$checks_log"' EXIT
+idle_log=$(mktemp)
+trap 'rm -f "$TERN_TEST_TALLY" "$sent" "$alone_log" "$checks_log" "$idle_log"' EXIT
 status=0
 LONGEST=(test-e2e/fraud/pumping.e2e-spec.ts test-e2e/routing/sea-ecommerce.e2e-spec.ts
   test-e2e/drills/kill-smpp-connector.e2e-spec.ts test-e2e/drills/kill-router.e2e-spec.ts
@@ -56,6 +61,8 @@ mapfile -t beside < <(marked 'Runs side by side')
 mapfile -t scaled < <(marked 'Runs beside another time-scaled suite')
 mapfile -t alone < <(marked 'Runs alone')
 mapfile -t on_demand < <(marked 'Runs only from')
+mapfile -t in_idle_cpu < <(grep -rl --include='*.spec.ts' "^// Runs in the time-scaled suites' idle CPU" \
+  libs services tools | sort)
 mapfile -t unplaced < <(find test-e2e -name '*.e2e-spec.ts' | sort |
   grep -vxF -f <(printf '%s\n' "${beside[@]}" "${scaled[@]}" "${alone[@]}" "${on_demand[@]}"))
 if ((${#unplaced[@]} > 0)); then
@@ -80,11 +87,23 @@ alone_run=$!
 ) >"$checks_log" 2>&1 &
 checks=$!
 while (($(wc -l <"$sent") < ${#alone[@]})) && kill -0 "$alone_run" 2>/dev/null; do sleep 1; done
-jest --selectProjects integration --maxWorkers=4 "$@" || status=$?
+jest --selectProjects integration --maxWorkers=4 "$@" "${in_idle_cpu[@]/#/--testPathIgnorePatterns=}" ||
+  status=$?
 wait "$checks" || status=$?
 cat "$checks_log"
 jest --selectProjects e2e --maxWorkers=3 "$@" --runTestsByPath "${beside[@]}" || status=$?
 wait "$alone_run" || status=$?
 cat "$alone_log"
+(
+  renice -n 19 -p "$BASHPID" >/dev/null
+  if ((${#in_idle_cpu[@]} > 0)); then
+    jest --selectProjects integration --maxWorkers=1 "$@" --runTestsByPath "${in_idle_cpu[@]}"
+  fi
+) >"$idle_log" 2>&1 &
+idle_run=$!
 jest --selectProjects e2e --maxWorkers=2 "$@" --runTestsByPath "${scaled[@]}" || status=$?
+wait "$idle_run" || status=$?
+# Its own last line counts only the runs ended before it: whichever ended last, the line after it counts all.
+grep -v '^tests: ' "$idle_log"
+node libs/testing/summary-reporter.cjs "$TERN_TEST_TALLY"
 exit "$status"
