@@ -1,9 +1,9 @@
 // The container image without a Docker engine: the Dockerfile's build steps (deploy/docker/build-runtime.sh)
 // run on a copy of the repository, and every workload the Helm chart renders starts from their output with its
 // pod's settings and files, as the image's CMD would start it, as far as its configuration check.
-// Runs in the time-scaled suites' idle CPU (scripts/test-all.sh): it needs no broker, only CPU (some 37 CPU-s
-// of installing and compiling), and took 30 s alone but 53 s among the integration files, where it held a
-// worker and took the others' CPU.
+// Runs in the time-scaled suites' idle CPU (scripts/test-all.sh), at nice 19: it needs no broker, only CPU
+// (some 37 CPU-s of installing and compiling), and took 30 s alone but 53 s among the integration files,
+// where it held a worker and took the others' CPU.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
