@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every check and test tier, as CI runs them (`pnpm test`, on built code): lint, type check and unit tests,
-# the integration test files four at a time (each in a topic namespace and Redis database of its own; they
-# wait on brokers and processes more than they compute, and four at a time took 138 s where two took 240 s),
+# the integration test files five at a time (each in a topic namespace and Redis database of its own; they
+# wait on brokers and processes more than they compute: two at a time took 240 s, four 138 s; without the
+# image's build steps, alone on the machine, four took 122 s, five 104 s and six 99 s, with 21% still idle),
 # and the end-to-end suites in three steps. Each platform run has its own topics, ClickHouse database and
 # (per jest worker) Redis database, so suites that share the machine share no state; what decides the step is
 # how much a busier machine may move what a suite asserts. Past two platforms at once, the two cores are the
@@ -89,7 +90,7 @@ alone_run=$!
 ) >"$checks_log" 2>&1 &
 checks=$!
 while (($(wc -l <"$sent") < ${#alone[@]})) && kill -0 "$alone_run" 2>/dev/null; do sleep 1; done
-jest --selectProjects integration --maxWorkers=4 "$@" "${in_idle_cpu[@]/#/--testPathIgnorePatterns=}" ||
+jest --selectProjects integration --maxWorkers=5 "$@" "${in_idle_cpu[@]/#/--testPathIgnorePatterns=}" ||
   status=$?
 wait "$checks" || status=$?
 cat "$checks_log"
