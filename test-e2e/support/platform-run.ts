@@ -609,21 +609,30 @@ export class PlatformRun {
   }
 
   /**
-   * Waits until every OTP was delivered, or failed with no further attempt within `graceScenarioMs` of its
-   * failure, or `maxScenarioMs` of scenario time have passed. Then the carriers send no more receipts, and
-   * it waits until the platform has recorded the ones they sent: the run's end, where what Tern reports
-   * can be compared with what the carriers told it (a straggler's receipt may not be due yet).
+   * Waits until every OTP was delivered, or failed with no further attempt possible or none within
+   * `graceScenarioMs` of its failure, or `maxScenarioMs` of scenario time have passed. Then the carriers send
+   * no more receipts, and it waits until the platform has recorded the ones they sent: the run's end, where
+   * what Tern reports can be compared with what the carriers told it (a straggler's receipt may not be due).
    */
   async settle(maxScenarioMs: number, graceScenarioMs = 10_000): Promise<void> {
     const startedAt = Date.now();
     const deadline = this.scenarioNow() + maxScenarioMs;
+    const channelsTo = (country: string) =>
+      this.options.scenario.channels.filter((c) => c.countries.includes(country)).map((c) => c.id);
     const settled = (otp: SentOtp, now: number) => {
       // Delivered once the handset has it, when the simulator sends the receipt the platform records.
       if (otp.submissions.some((s) => s.stat === 'DELIVRD' && now > s.arrivedAt + s.latencyMs)) return true;
       // The baseline makes one attempt: its fate, known on arrival, is the OTP's.
       if (this.options.strategy === 'cheapest' && otp.submissions.length > 0) return true;
       const last = otp.submissions[otp.submissions.length - 1];
-      return last !== undefined && now > last.arrivedAt + last.latencyMs + graceScenarioMs;
+      if (last === undefined) return false;
+      // Failed on every channel to its country: the router tries none twice (only one whose attempt is in
+      // doubt, and the carriers answered every one), so its fate is known on arrival, where waiting for the
+      // last receipt could take the settle to its deadline (an EXPIRED one comes four times as late).
+      const tried = new Set(otp.submissions.map((s) => s.channel));
+      const failed = otp.submissions.every((s) => s.stat !== 'DELIVRD');
+      if (failed && channelsTo(otp.country).every((c) => tried.has(c))) return true;
+      return now > last.arrivedAt + last.latencyMs + graceScenarioMs;
     };
     await waitFor(
       'the traffic to settle',
