@@ -354,11 +354,12 @@ async function count(fault: string, run: PlatformRun, arrivals: number[]): Promi
     if (deliveries > 0) result.delivered++;
     if (deliveries > 1) result.deliveredTwice++;
     const view = views[i];
-    if (inDoubt.has(otp.messageId!)) result.inDoubt++;
+    const wasInDoubt = inDoubt.has(otp.messageId!);
+    if (wasInDoubt) result.inDoubt++;
     const status = view ? sms.MessageStatus[view.status] : 'not found';
     const arrived = otp.submissions.map((s) => `${s.channel}:${s.stat}`).join(',') || 'nothing';
-    const doubt = inDoubt.has(otp.messageId!) ? ' (in doubt)' : '';
-    const twiceUnexplained = deliveries > 1 && !inDoubt.has(otp.messageId!);
+    const doubt = wasInDoubt ? ' (in doubt)' : '';
+    const twiceUnexplained = deliveries > 1 && !wasInDoubt;
     if (twiceUnexplained) result.twiceNotInDoubt++;
     let failing = true;
     if (!view || !FINAL_STATUSES.has(view.status)) result.lost++;
