@@ -617,8 +617,13 @@ export class PlatformRun {
   async settle(maxScenarioMs: number, graceScenarioMs = 10_000): Promise<void> {
     const startedAt = Date.now();
     const deadline = this.scenarioNow() + maxScenarioMs;
-    const channelsTo = (country: string) =>
-      this.options.scenario.channels.filter((c) => c.countries.includes(country)).map((c) => c.id);
+    const { channels } = this.options.scenario;
+    const channelsTo = new Map(
+      [...new Set(channels.flatMap((c) => c.countries))].map((country) => [
+        country,
+        channels.filter((c) => c.countries.includes(country)).map((c) => c.id),
+      ]),
+    );
     const settled = (otp: SentOtp, now: number) => {
       // Delivered once the handset has it, when the simulator sends the receipt the platform records.
       if (otp.submissions.some((s) => s.stat === 'DELIVRD' && now > s.arrivedAt + s.latencyMs)) return true;
@@ -631,7 +636,7 @@ export class PlatformRun {
       // last receipt could take the settle to its deadline (an EXPIRED one comes four times as late).
       const tried = new Set(otp.submissions.map((s) => s.channel));
       const failed = otp.submissions.every((s) => s.stat !== 'DELIVRD');
-      if (failed && channelsTo(otp.country).every((c) => tried.has(c))) return true;
+      if (failed && channelsTo.get(otp.country)?.every((c) => tried.has(c))) return true;
       return now > last.arrivedAt + last.latencyMs + graceScenarioMs;
     };
     await waitFor(
