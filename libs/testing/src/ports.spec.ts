@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:net';
-import { ephemeralPortsFrom, freePort } from './ports';
+import { CHOSEN_FROM, ephemeralPortsFrom, freePort } from './ports';
 
 const listen = (server: Server, port: number) =>
   new Promise<void>((resolve, reject) => {
@@ -14,7 +14,7 @@ describe('freePort', () => {
   it('gives a port below the range outgoing connections take, where a server can listen', async () => {
     const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
     for (const port of ports) {
-      expect(port).toBeGreaterThanOrEqual(20_000);
+      expect(port).toBeGreaterThanOrEqual(CHOSEN_FROM);
       expect(port).toBeLessThan(ephemeralPortsFrom());
     }
     const server = createServer();
@@ -27,11 +27,11 @@ describe('freePort', () => {
     await listen(taken, await freePort());
     const port = (taken.address() as { port: number }).port;
     // The first draw lands on the taken port, the second on the next one.
-    const span = ephemeralPortsFrom() - 20_000;
+    const span = ephemeralPortsFrom() - CHOSEN_FROM;
     jest
       .spyOn(Math, 'random')
-      .mockReturnValueOnce((port - 20_000 + 0.5) / span)
-      .mockReturnValueOnce((port + 1 - 20_000 + 0.5) / span);
+      .mockReturnValueOnce((port - CHOSEN_FROM + 0.5) / span)
+      .mockReturnValueOnce((port + 1 - CHOSEN_FROM + 0.5) / span);
     try {
       expect(await freePort()).toBe(port + 1);
     } finally {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** Where chosen ports start: above the local infrastructure's fixed ones (16379-19293, deploy/local). */
-const CHOSEN_FROM = 20_000;
+export const CHOSEN_FROM = 20_000;
 
 /**
  * A TCP port free now: for a server the test starts itself (a Redis of its own, an API a restarted service
