@@ -11,7 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # libs/testing and tools/ are left out).
 services='{./services/*}...'
 pnpm --filter "$services" install --frozen-lockfile --prefer-offline --reporter=silent
-pnpm exec tsc -b services/*/tsconfig.build.json
+node node_modules/typescript7/bin/tsc -b services/*/tsconfig.build.json
 rm -rf node_modules proto/node_modules libs/*/node_modules services/*/node_modules
 pnpm --filter-prod "$services" install --frozen-lockfile --prefer-offline --prod --reporter=silent
 mkdir -p "$out"
