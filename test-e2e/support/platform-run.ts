@@ -1,7 +1,7 @@
 // One run of the whole platform on a simulated carrier world, for the routing suites and the comparison
 // tool: the six built services, started as an operator starts them, against an in-process carrier simulator,
 // with OTPs sent through the public gRPC API and every outcome counted from the simulator's ground truth.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -251,6 +251,8 @@ export class PlatformRun {
   /** Every instance that ran, stopped or not, for its log. */
   private readonly ran: Instance[] = [];
   private env: Record<string, string> = {};
+  /** The platform's view of the world (channels, number ranges, routing table), removed at stop. */
+  private configDir: string | undefined;
   private readonly prefixes = new Map<string, string[]>();
   private client: grpc.Client | undefined;
   /** Sends the API did not take at once, retried in the background with the same references. */
@@ -309,12 +311,10 @@ export class PlatformRun {
     await ensurePlatformTopics(this.lanes(), this.namespace);
     const infra = infraFromEnv();
     this.redisUrl = await freshRunRedis(this.options.redisUrl ?? infra.redisUrl, this.options.redisSlot ?? 0);
-    const world = writePlatformConfig(
-      this.options.scenario,
-      mkdtempSync(join(tmpdir(), 'tern-run-')),
-      this.simulator.ports(),
-      { timeScale: this.timeScale },
-    );
+    this.configDir = mkdtempSync(join(tmpdir(), 'tern-run-'));
+    const world = writePlatformConfig(this.options.scenario, this.configDir, this.simulator.ports(), {
+      timeScale: this.timeScale,
+    });
     if (this.options.lanes) {
       const table = parseYaml(readFileSync(world.routingTableFile, 'utf8')) as Record<string, unknown>;
       table['lanes'] = Object.fromEntries(
@@ -779,7 +779,6 @@ export class PlatformRun {
     return views;
   }
 
-  /** Stops the services and the simulator; each instance's log is kept in `.local/e2e/logs/<run>/`. */
   /**
    * What Tern wrote in ClickHouse of these messages' attempts, each attempt's newest row in order (the run's
    * database outlives the run): to set beside what the carriers saw of them.
@@ -797,6 +796,10 @@ export class PlatformRun {
     }
   }
 
+  /**
+   * Stops the services and the simulator, and removes the world's config; each instance's log is kept in
+   * `.local/e2e/logs/<run>/`.
+   */
   async stop(): Promise<void> {
     clearInterval(this.pauseWatch);
     this.client?.close();
@@ -804,6 +807,7 @@ export class PlatformRun {
     await Promise.all(this.services.map(({ process: service }) => service.stop()));
     this.services.length = 0;
     await this.simulator.stop();
+    if (this.configDir) rmSync(this.configDir, { recursive: true, force: true });
     // TERN_E2E_KEEP_TOPICS: left for a person to read what a lost message left on them.
     if (!process.env['TERN_E2E_KEEP_TOPICS']) await deleteNamespaceTopics(this.namespace);
     const dir = join(root, '.local', 'e2e', 'logs', this.runId);
