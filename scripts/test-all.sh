@@ -35,12 +35,10 @@
 #    the console and lifecycle suites: their platforms at nice 19 still load the broker, and took Egypt's
 #    share in mideast-peak from 3.4% to 6.9%, fake-receipts' from 2.7% to 4.8%.
 # Files whose header says they "Run only from" a command (./tern drill) are not part of it.
-# Within a step, and in the integration tier, files start in the order given
-# (libs/testing/given-order-sequencer.cjs), not in jest's (largest file first on a fresh machine): the
-# longest first (LONGEST, from CI's timings), so that the others fill in beside them, then by path. In step 3,
-# the paths' order alone paired carrier-split with mideast-peak: 330 s, where longest first pairs them 292 s
-# and 288 s. In the integration tier, the largest file first started the router's (about 105 s) only once a
-# shorter one had ended, and the tier took 118-122 s, about that file's start plus its time.
+# Within a step, suites start in the order given (libs/testing/given-order-sequencer.cjs), not in jest's
+# (largest file first on a fresh machine): the longest first (LONGEST, from CI's timings), so that the
+# others fill in beside them, then by path. In step 3, the paths' order alone paired carrier-split with
+# mideast-peak: 330 s, where longest first pairs them 292 s and 288 s.
 # A suite whose header names no step fails the run.
 # Every run goes on when another fails; the last line counts the tests of all (the summary reporter's, in
 # libs/testing). Arguments go to every jest run.
@@ -54,29 +52,22 @@ checks_log=$(mktemp)
 idle_log=$(mktemp)
 trap 'rm -f "$TERN_TEST_TALLY" "$sent" "$alone_log" "$checks_log" "$idle_log"' EXIT
 status=0
-LONGEST=(services/router/test/router.spec.ts services/dlr/test/dlr.spec.ts
-  services/smpp-connector/test/connector.spec.ts libs/kafka/test/kafka.spec.ts services/risk/test/risk.spec.ts
-  test-e2e/fraud/pumping.e2e-spec.ts test-e2e/routing/sea-ecommerce.e2e-spec.ts
+LONGEST=(test-e2e/fraud/pumping.e2e-spec.ts test-e2e/routing/sea-ecommerce.e2e-spec.ts
   test-e2e/drills/kill-smpp-connector.e2e-spec.ts test-e2e/drills/kill-router.e2e-spec.ts
   test-e2e/drills/redis-restart.e2e-spec.ts test-e2e/drills/kill-dlr.e2e-spec.ts
   test-e2e/routing/mideast-peak.e2e-spec.ts test-e2e/routing/fake-receipts.e2e-spec.ts)
-# The paths on stdin: LONGEST's first, in its order, then the others by path.
-longest_first() {
+# The e2e files whose header carries a step's marker: LONGEST's first, then the others by path.
+marked() {
   local all
-  all=$(sort)
+  all=$(grep -rl --include='*.e2e-spec.ts' "^// $1" test-e2e | sort)
   { printf '%s\n' "${LONGEST[@]}" | grep -xF -f <(echo "$all"); echo "$all" | grep -vxF -f <(printf '%s\n' "${LONGEST[@]}"); } | grep -v '^$'
 }
-# The e2e files whose header carries a step's marker.
-marked() { grep -rl --include='*.e2e-spec.ts' "^// $1" test-e2e | longest_first; }
 mapfile -t beside < <(marked 'Runs side by side')
 mapfile -t scaled < <(marked 'Runs beside another time-scaled suite')
 mapfile -t alone < <(marked 'Runs alone')
 mapfile -t on_demand < <(marked 'Runs only from')
 mapfile -t in_idle_cpu < <(grep -rl --include='*.spec.ts' "^// Runs in the time-scaled suites' idle CPU" \
   libs services tools | sort)
-# The integration project's files (jest.config.js), but those that run in the time-scaled suites' idle CPU.
-mapfile -t integration < <(find libs services tools -regextype posix-extended -not -path '*/node_modules/*' \
-  -regex '[^/]+/[^/]+/test/.*\.spec\.ts' | grep -vxF -f <(printf '%s\n' "${in_idle_cpu[@]}") | longest_first)
 mapfile -t unplaced < <(find test-e2e -name '*.e2e-spec.ts' | sort |
   grep -vxF -f <(printf '%s\n' "${beside[@]}" "${scaled[@]}" "${alone[@]}" "${on_demand[@]}"))
 if ((${#unplaced[@]} > 0)); then
@@ -101,7 +92,7 @@ alone_run=$!
 ) >"$checks_log" 2>&1 &
 checks=$!
 while (($(wc -l <"$sent") < ${#alone[@]})) && kill -0 "$alone_run" 2>/dev/null; do sleep 1; done
-jest --selectProjects integration --maxWorkers=5 "$@" --runTestsByPath "${integration[@]}" ||
+jest --selectProjects integration --maxWorkers=5 "$@" "${in_idle_cpu[@]/#/--testPathIgnorePatterns=}" ||
   status=$?
 wait "$checks" || status=$?
 cat "$checks_log"
