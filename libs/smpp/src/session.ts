@@ -94,6 +94,8 @@ export class SmppSession extends EventEmitter<SessionEvents> {
   private backlog: Buffer[] = [];
   private draining = false;
   private writeBlocked = false;
+  /** Writes are being gathered for one system call (see write()). */
+  private corked = false;
   private closed = false;
   private lastReceivedAt = Date.now();
   private enquireTimer: NodeJS.Timeout | undefined;
@@ -189,6 +191,16 @@ export class SmppSession extends EventEmitter<SessionEvents> {
 
   private write(pdu: Pdu): void {
     if (this.socket.destroyed) return;
+    // The PDUs of one burst of work (a fetch's submissions, the receipts of one write to Kafka answered) leave
+    // in one system call, not one each: the socket stays corked until this turn's ticks and promise jobs ran.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     if (!this.socket.write(encodePdu(pdu))) {
       this.writeBlocked = true;
       this.updateFlow();
