@@ -191,8 +191,8 @@ export class SmppSession extends EventEmitter<SessionEvents> {
 
   private write(pdu: Pdu): void {
     if (this.socket.destroyed) return;
-    // The PDUs of one burst of work (a fetch's submissions, the receipts of one write to Kafka answered) leave
-    // in one system call, not one each: the socket stays corked until this turn's ticks and promise jobs ran.
+    // The PDUs of one burst of work (a fetch's submissions, receipts answered together) leave in one system
+    // call, not one each: the socket stays corked until this turn's ticks and promise jobs have run.
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
