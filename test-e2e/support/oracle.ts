@@ -6,7 +6,8 @@
 // Fates are drawn from the simulator's model with a seed of their own, so the oracle's row is a sample too.
 import { Random, type ChannelSpec } from '@tern/carrier-sim';
 import { sms } from '@tern/contracts';
-import { LATENCY_REFERENCE_MS, TYPE_WEIGHTS } from '../../services/router/src/domain/select';
+import { LATENCY_REFERENCE_MS } from '@tern/sms-domain';
+import { TYPE_WEIGHTS } from '../../services/router/src/domain/select';
 import type { PlatformRun, SentOtp } from './platform-run';
 import { tallyRow, type Tally } from './tally';
 

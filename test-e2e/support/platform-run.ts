@@ -9,9 +9,8 @@ import { CarrierSimulator, writePlatformConfig, type ArrivedMessage, type Scenar
 import { ClickHouse, sql } from '@tern/clickhouse';
 import { FINAL_STATUSES, grpcMethod, sms } from '@tern/contracts';
 import { sharedRedis } from '@tern/redis';
-import { parseRecipient } from '@tern/sms-domain';
+import { LATENCY_REFERENCE_MS, parseRecipient } from '@tern/sms-domain';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { LATENCY_REFERENCE_MS } from '../../services/router/src/domain/select';
 import {
   deleteNamespaceTopics,
   ensurePlatformTopics,

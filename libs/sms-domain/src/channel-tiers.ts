@@ -33,6 +33,19 @@ export const RECEIPT_WINDOWS: Record<Tier, { otp: number; other: number }> = {
   indirect: { otp: 120, other: 900 },
 };
 
+/**
+ * The latency the tier priors' figures are stated against: the routing score's unit (10 s of it cost an OTP
+ * as much as a delivered code is worth). A world on a faster clock, as in the time-scaled tests, sets a
+ * smaller one, and every prior's latency scales with it.
+ */
+export const LATENCY_REFERENCE_MS = 10_000;
+
+/** A tier's prior, its latency on the clock whose latency reference is `latencyReferenceMs`. */
+export function tierPrior(tier: Tier, latencyReferenceMs = LATENCY_REFERENCE_MS): TierPrior {
+  const prior = TIER_PRIORS[tier];
+  return { ...prior, latencyP50Ms: (prior.latencyP50Ms * latencyReferenceMs) / LATENCY_REFERENCE_MS };
+}
+
 export function isTier(value: string): value is Tier {
   return (TIERS as readonly string[]).includes(value);
 }

@@ -8,8 +8,9 @@ import {
   setting,
   topicSettings,
 } from '@tern/config';
+import { LATENCY_REFERENCE_MS } from '@tern/sms-domain';
 import { routingTableSchema } from './domain/routing-table';
-import { LATENCY_REFERENCE_MS, ROUTING_STRATEGIES } from './domain/select';
+import { ROUTING_STRATEGIES } from './domain/select';
 import { DEFAULT_BREAKER_POLICY } from './domain/circuit-breaker';
 
 /** Settings of the router service (TERN_* environment variables); see `describeSettings`. */

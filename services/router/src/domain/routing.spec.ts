@@ -1,7 +1,8 @@
 import { sms } from '@tern/contracts';
+import { LATENCY_REFERENCE_MS } from '@tern/sms-domain';
 import { CircuitBreaker, type BreakerPolicy } from './circuit-breaker';
 import { laneOf, receiptWindowMs, routingTableSchema, type RoutingTable } from './routing-table';
-import { LATENCY_REFERENCE_MS, selectChannel, type RouteStats, type SelectionInput } from './select';
+import { selectChannel, type RouteStats, type SelectionInput } from './select';
 
 const table: RoutingTable = routingTableSchema.parse({
   channels: [

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { events, sms } from '@tern/contracts';
 import { BetaSampler } from './beta-sampler';
-import { TIER_PRIORS, type TierPrior } from '@tern/sms-domain';
+import { LATENCY_REFERENCE_MS, tierPrior, type TierPrior } from '@tern/sms-domain';
 import { priceOf, type Channel, type RoutingTable } from './routing-table';
 
 /** What the router knows of a route's delivery: a Beta posterior of its probability, and its latency. */
@@ -19,12 +19,6 @@ export const TYPE_WEIGHTS: Record<sms.MessageType, { delivery: number; latency: 
   [sms.MessageType.MESSAGE_TYPE_TRANSACTIONAL]: { delivery: 1, latency: 0.3, cost: 0.3 },
   [sms.MessageType.MESSAGE_TYPE_MARKETING]: { delivery: 1, latency: 0.05, cost: 1 },
 };
-
-/**
- * The score's unit of latency: 10 s of it cost an OTP as much as a delivered code is worth (TYPE_WEIGHTS),
- * and the score counts up to three of it. The tier priors' latencies are stated against it.
- */
-export const LATENCY_REFERENCE_MS = 10_000;
 
 const SENDER_KINDS: Partial<Record<sms.SenderType, Channel['senderTypes'][number]>> = {
   [sms.SenderType.SENDER_TYPE_ALPHANUMERIC]: 'alphanumeric',
@@ -102,10 +96,6 @@ function selectAmong(input: SelectionInput): Selection {
   const weights = TYPE_WEIGHTS[message.type] ?? TYPE_WEIGHTS[sms.MessageType.MESSAGE_TYPE_UNSPECIFIED];
   const sampler = new BetaSampler(input.seed ?? seedOf(message.messageId, input.attempt));
   const latencyReferenceMs = input.latencyReferenceMs ?? LATENCY_REFERENCE_MS;
-  const prior = (tier: Channel['tier']): RouteStats => ({
-    ...TIER_PRIORS[tier],
-    latencyP50Ms: (TIER_PRIORS[tier].latencyP50Ms * latencyReferenceMs) / LATENCY_REFERENCE_MS,
-  });
 
   const candidates: events.RoutingCandidate[] = [];
   let blockedForNow = 0;
@@ -130,7 +120,8 @@ function selectAmong(input: SelectionInput): Selection {
       if (candidate.excludedBecause !== '') blockedForNow++;
     }
     if (candidate.excludedBecause !== '') continue;
-    const stats = input.stats(channel.id, message.country, message.mccMnc) ?? prior(channel.tier);
+    const stats =
+      input.stats(channel.id, message.country, message.mccMnc) ?? tierPrior(channel.tier, latencyReferenceMs);
     candidate.deliveryProbability = sampler.beta(Math.max(stats.alpha, 1e-3), Math.max(stats.beta, 1e-3));
     candidate.expectedLatencyMs = stats.latencyP50Ms;
     eligible.push({ channel, candidate, cost: (price ?? 0) * Math.max(1, message.segments) });
@@ -150,7 +141,8 @@ function selectAmong(input: SelectionInput): Selection {
   let best: (typeof eligible)[number] | undefined;
   for (const e of eligible) {
     const c = e.candidate;
-    // Delivery in [0, 1]; latency relative to the reference; price relative to the dearest candidate.
+    // Delivery in [0, 1]; latency relative to the reference (TYPE_WEIGHTS: the score counts up to three of
+    // it); price relative to the dearest candidate.
     c.score =
       weights.delivery * c.deliveryProbability -
       weights.latency * Math.min(c.expectedLatencyMs / latencyReferenceMs, 3) -
