@@ -143,8 +143,7 @@ export function scaledSettings(timeScale: number): Record<string, string> {
     // Analytics refreshes every weight each cycle; anything older is another run's, left on the topic.
     TERN_ROUTER_WEIGHTS_MAX_AGE_MS: scaled(20_000, 1000),
     // Latencies are measured in real time: at time scale 6 a 3 s route shows 0.5 s, and speed must weigh
-    // in the score as it does at scale 1. (A route that has not delivered yet gets its tier prior's latency
-    // from analytics unscaled, slower than the router's own prior says, until its first receipt.)
+    // in the score as it does at scale 1. Analytics states the tier priors' latencies on the same clock.
     TERN_ROUTER_LATENCY_REFERENCE_MS: scaled(LATENCY_REFERENCE_MS, 1),
     TERN_SMPP_MAX_WAIT_FOR_BIND_MS: scaled(120_000, 100),
     TERN_SMPP_DOWN_FAILOVER_MS: scaled(5_000, 0),
@@ -156,6 +155,7 @@ export function scaledSettings(timeScale: number): Record<string, string> {
     TERN_ANALYTICS_HALF_LIFE_MS: scaled(180_000, 1000),
     TERN_ANALYTICS_WINDOW_MS: scaled(3_600_000, 60_000),
     TERN_ANALYTICS_LATENCY_WINDOW_MS: scaled(900_000, 60_000),
+    TERN_ANALYTICS_LATENCY_REFERENCE_MS: scaled(LATENCY_REFERENCE_MS, 1),
     TERN_ANALYTICS_CONVERSION_WINDOW_MS: scaled(120_000, 1000),
     TERN_ANALYTICS_CONVERSION_REFRESH_MS: scaled(30_000, 500),
   };

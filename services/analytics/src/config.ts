@@ -9,6 +9,7 @@ import {
   operatorSettings,
   setting,
 } from '@tern/config';
+import { LATENCY_REFERENCE_MS } from '@tern/sms-domain';
 import { DEFAULT_CONVERSION_WINDOW_MS } from './domain/route-weights';
 
 /** Settings of the analytics service (TERN_* environment variables); see `describeSettings`. */
@@ -54,6 +55,11 @@ export const analyticsSettings = {
     'TERN_ANALYTICS_LATENCY_WINDOW_MS',
     'Latency quantiles are taken over this recent window',
     env.int(60_000, 7 * 24 * 3_600_000).default(900_000),
+  ),
+  latencyReferenceMs: setting(
+    'TERN_ANALYTICS_LATENCY_REFERENCE_MS',
+    'The latency the tier priors’ figures are stated against (as TERN_ROUTER_LATENCY_REFERENCE_MS: the priors’ latencies scale with it); lower it only for a world on a faster clock, as the time-scaled tests do',
+    env.int(1, 600_000).default(LATENCY_REFERENCE_MS),
   ),
   conversionWindowMs: setting(
     'TERN_ANALYTICS_CONVERSION_WINDOW_MS',

@@ -7,7 +7,12 @@ import {
 } from './route-weights';
 
 const NOW = Date.parse('2026-11-28T12:00:00Z');
-const policy = { halfLifeMs: 180_000, minCarrierAttempts: 50, carrierPriorStrength: 10 };
+const policy = {
+  halfLifeMs: 180_000,
+  minCarrierAttempts: 50,
+  carrierPriorStrength: 10,
+  latencyReferenceMs: 10_000,
+};
 
 /** `n` minutes of a channel's figures ending now, `delivered` and `failed` per minute, to one carrier. */
 function minutes(
@@ -66,7 +71,7 @@ describe('routeWeights', () => {
     expect(busy.costPerDelivered).toBeCloseTo(0.04 / 0.9, 5);
   });
 
-  it('takes latency from the figures, else the tier’s', () => {
+  it('takes latency from the figures, weighed against the tier’s as ten deliveries, else the tier’s', () => {
     const latencies = [{ country: 'SG', mccMnc: '', channelId: 'busy', p50Ms: 2100, p95Ms: 4400 }];
     const ws = routeWeights(
       [...minutes('busy', 1, 60, 0), ...minutes('quiet', 1, 2, 0)],
@@ -74,11 +79,32 @@ describe('routeWeights', () => {
       NOW,
       policy,
     );
-    expect(ws.find((w) => w.channelId === 'busy' && !w.mccMnc)).toMatchObject({
-      latencyP50Ms: 2100,
-      latencyP95Ms: 4400,
-    });
+    // A direct route's prior: 3 s (p95 6 s), worth 10 deliveries against the route's 60.
+    const busy = ws.find((w) => w.channelId === 'busy' && !w.mccMnc)!;
+    expect(busy.latencyP50Ms).toBeCloseTo((10 * 3000 + 60 * 2100) / 70, 6);
+    expect(busy.latencyP95Ms).toBeCloseTo((10 * 6000 + 60 * 4400) / 70, 6);
     expect(ws.find((w) => w.channelId === 'quiet')).toMatchObject({ latencyP50Ms: 3000 });
+  });
+
+  it('keeps a slow route slow when its first receipt is a fast one', () => {
+    // An aggregator (prior 8 s) whose first delivery took 2.7 s: its fast tail, not its speed.
+    const first = minutes('slow', 1, 1, 0).map((m) => ({ ...m, tier: 'aggregator' }));
+    const latency = (p50Ms: number) => [
+      { country: 'SG', mccMnc: '', channelId: 'slow', p50Ms, p95Ms: p50Ms },
+    ];
+    const p50 = (ms: RouteMinute[], p50Ms: number) =>
+      routeWeights(ms, latency(p50Ms), NOW, policy).find((w) => !w.mccMnc)!.latencyP50Ms;
+    expect(p50(first, 2700)).toBeGreaterThan(7000);
+    // Its own figures win as they grow: 200 deliveries at 15 s.
+    const many = minutes('slow', 1, 200, 0).map((m) => ({ ...m, tier: 'aggregator' }));
+    expect(p50(many, 15_000)).toBeGreaterThan(14_000);
+  });
+
+  it('states the tier’s latency on the world’s clock', () => {
+    const fast = { ...policy, latencyReferenceMs: 1000 };
+    const ws = routeWeights(minutes('quiet', 1, 0, 2), [], NOW, fast);
+    // A direct route's 3 s, on a clock ten times faster.
+    expect(ws.find((w) => !w.mccMnc)).toMatchObject({ latencyP50Ms: 300, latencyP95Ms: 600 });
   });
 
   it('tells apart a carrier its channel serves badly from its first attempts, well before it is busy', () => {

@@ -1,5 +1,5 @@
 import { events } from '@tern/contracts';
-import { isTier, TIER_PRIORS, type TierPrior } from '@tern/sms-domain';
+import { isTier, tierPrior, type TierPrior } from '@tern/sms-domain';
 
 /** One route's figures for one minute (from the `route_minutes` aggregates). */
 export interface RouteMinute {
@@ -40,6 +40,8 @@ export interface WeightPolicy {
    * attempts.
    */
   carrierPriorStrength: number;
+  /** The latency the tier priors are stated against (LATENCY_REFERENCE_MS, smaller on a faster clock). */
+  latencyReferenceMs: number;
 }
 
 /**
@@ -204,12 +206,16 @@ export function conversionEvidence(
   return [...evidence.values()];
 }
 
-/** Routes whose tier is unknown start from an even prior worth two attempts. */
-const UNKNOWN_TIER_PRIOR: TierPrior = { alpha: 1, beta: 1, latencyP50Ms: 10_000 };
+/** Routes whose tier is unknown start from an even prior worth two attempts, at the reference latency. */
+const unknownTierPrior = (latencyReferenceMs: number): TierPrior => ({
+  alpha: 1,
+  beta: 1,
+  latencyP50Ms: latencyReferenceMs,
+});
 
 /**
  * What a route's weight starts from: delivery as Beta pseudo-counts, and latency worth `latencyStrength`
- * deliveries (0: the route's own latency replaces it as soon as it has any).
+ * deliveries against the route's own.
  */
 interface Prior {
   alpha: number;
@@ -219,9 +225,19 @@ interface Prior {
   latencyStrength: number;
 }
 
-const tierPrior = (tier: string): Prior => {
-  const prior = isTier(tier) ? TIER_PRIORS[tier] : UNKNOWN_TIER_PRIOR;
-  return { ...prior, latencyP95Ms: 2 * prior.latencyP50Ms, latencyStrength: 0 };
+/**
+ * A route's prior: its tier's. Its latency is worth as many deliveries as its delivery is worth attempts
+ * (ten): a route's first receipts do not replace it. Before, the first one did, and in latam-fintech one
+ * 2.7 s receipt of the 18 s default route (its fast tail) made it as quick as Tier-1 for Mexico, whose next
+ * 12 OTPs then went there, until its slow receipts came in.
+ */
+const priorOfTier = (tier: string, latencyReferenceMs: number): Prior => {
+  const prior = isTier(tier) ? tierPrior(tier, latencyReferenceMs) : unknownTierPrior(latencyReferenceMs);
+  return {
+    ...prior,
+    latencyP95Ms: 2 * prior.latencyP50Ms,
+    latencyStrength: prior.alpha + prior.beta,
+  };
 };
 
 /**
@@ -340,7 +356,9 @@ export function routeWeights(
     };
   };
   const weights = new Map<string, events.RoutingWeight>();
-  for (const [key, e] of routes) if (!e.mccMnc) weights.set(key, weigh(e, tierPrior(e.tier)));
+  for (const [key, e] of routes) {
+    if (!e.mccMnc) weights.set(key, weigh(e, priorOfTier(e.tier, policy.latencyReferenceMs)));
+  }
   const carriersOf = new Map<string, Evidence[]>();
   for (const e of routes.values()) {
     if (!e.mccMnc) continue;
@@ -357,7 +375,10 @@ export function routeWeights(
       policy.carrierPriorStrength,
     );
     for (const e of carriers) {
-      const prior = e.attempts >= policy.minCarrierAttempts ? tierPrior(e.tier) : routePrior(route, worth);
+      const prior =
+        e.attempts >= policy.minCarrierAttempts
+          ? priorOfTier(e.tier, policy.latencyReferenceMs)
+          : routePrior(route, worth);
       weights.set(routeKey(e.country, e.mccMnc, e.channelId), weigh(e, prior));
     }
   }
