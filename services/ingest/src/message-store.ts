@@ -15,30 +15,42 @@ return 1
 /**
  * Apply a message's status events of one partition, in offset order, each exactly once: an event is skipped
  * when its (partition, offset) or a later one of the same partition was applied already (redelivery after a
- * crash or rebalance). The tenant's stream gets an event only when it moved the message on in the status
- * order (its rank above the one shown), so a late or repeated event is never streamed. The view (folded
- * from the same events by the caller) is written with the rank of the status it shows, together with the
- * stream entries: a reader never sees one without the other.
- * ARGV: partition, tenant, view, retention ms, stream max length, then per event: offset, rank, event bytes.
+ * crash or rebalance). Each applied event is kept beside the view as accepted (`e1`..`en`, in the order
+ * applied) and folded into it when the view is read, so applying never reads the view back nor writes it
+ * again. The tenant's stream gets an event only when it moved the message on in the status order (its rank
+ * above the one shown, kept in `r`), so a late or repeated event is never streamed; the events and the stream
+ * entries are written together: a reader never sees one without the other.
+ * A view folded by a version that kept no events (no `n`) keeps the rank it showed in `b`, the rank the kept
+ * events fold from.
+ * ARGV: partition, tenant, retention ms, stream max length, then per event: offset, rank, event bytes.
  */
 const APPLY = `
-local applied = redis.call('HMGET', KEYS[1], 'p', 'o', 'r')
+local applied = redis.call('HMGET', KEYS[1], 'p', 'o', 'r', 'n', 't')
 local rank = tonumber(applied[3])
+local n = tonumber(applied[4])
+local fields = {}
+if n == nil then
+  n = 0
+  if rank ~= nil then fields = {'b', applied[3]} end
+end
+if applied[5] == false then table.insert(fields, 't'); table.insert(fields, ARGV[2]) end
 local last = nil
-for i = 6, #ARGV, 3 do
+for i = 5, #ARGV, 3 do
   if not (applied[1] == ARGV[1] and tonumber(applied[2]) >= tonumber(ARGV[i])) then
     last = ARGV[i]
+    n = n + 1
+    table.insert(fields, 'e' .. n)
+    table.insert(fields, ARGV[i + 2])
     local eventRank = tonumber(ARGV[i + 1])
     if rank == nil or eventRank > rank then
       rank = eventRank
-      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[i + 2])
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'e', ARGV[i + 2])
     end
   end
 end
 if last == nil then return 0 end
-redis.call('HSET', KEYS[1], 't', ARGV[2], 'v', ARGV[3], 'p', ARGV[1], 'o', last)
-if rank ~= nil then redis.call('HSET', KEYS[1], 'r', rank) end
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('HSET', KEYS[1], 'p', ARGV[1], 'o', last, 'n', n, 'r', rank, unpack(fields))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `;
 
@@ -96,36 +108,30 @@ export class MessageStore {
     return (await this.getMany([messageId]))[0];
   }
 
-  /** The views with the rank of the status each shows (undefined: no status applied yet), in one round trip. */
-  private async getRanked(
-    messageIds: readonly string[],
-  ): Promise<({ stored: StoredMessage; rank: number | undefined } | undefined)[]> {
-    const pipeline = this.redis.pipeline();
-    for (const id of messageIds) pipeline.hmgetBuffer(this.messageKey(id), 't', 'v', 'r');
-    const replies = (await execOrThrow(pipeline)) as [Buffer | null, Buffer | null, Buffer | null][];
-    return replies.map(([tenant, bytes, rank]) =>
-      tenant && bytes
-        ? {
-            stored: { tenantId: tenant.toString(), view: sms.Message.decode(bytes) },
-            rank: rank ? Number(rank.toString()) : undefined,
-          }
-        : undefined,
-    );
-  }
-
+  /** The views, each folded from the view as accepted and the events applied to it, in one round trip. */
   async getMany(messageIds: readonly string[]): Promise<(StoredMessage | undefined)[]> {
     if (messageIds.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (const id of messageIds) pipeline.hmgetBuffer(this.messageKey(id), 't', 'v');
-    const replies = (await execOrThrow(pipeline)) as [Buffer | null, Buffer | null][];
-    return replies.map(([tenant, bytes]) =>
-      tenant && bytes ? { tenantId: tenant.toString(), view: sms.Message.decode(bytes) } : undefined,
-    );
+    for (const id of messageIds) pipeline.hgetallBuffer(this.messageKey(id));
+    const replies = (await execOrThrow(pipeline)) as Record<string, Buffer>[];
+    return replies.map((fields) => {
+      const tenant = fields.t;
+      const count = fields.n ? Number(fields.n.toString()) : 0;
+      if (!tenant || (!fields.v && count === 0)) return undefined;
+      const events: sms.StatusEvent[] = [];
+      for (let i = 1; i <= count; i++) events.push(sms.StatusEvent.decode(fields[`e${i}`]!));
+      const { view } = foldStatusEvents(
+        fields.v ? sms.Message.decode(fields.v) : undefined,
+        fields.b ? Number(fields.b.toString()) : undefined,
+        events,
+      );
+      return { tenantId: tenant.toString(), view: view! };
+    });
   }
 
   /**
-   * Applies `sms.status` records (of one partition or several, each message's in offset order): each
-   * message's view is read once, its events folded into it, and written once with its stream entries.
+   * Applies `sms.status` records (of one partition or several, each message's in offset order): one script
+   * call per message, with all its events of the call.
    */
   async apply(records: readonly StatusRecord[]): Promise<void> {
     const byMessage = new Map<string, StatusRecord[]>();
@@ -134,30 +140,20 @@ export class MessageStore {
       if (events) events.push(record);
       else byMessage.set(record.event.messageId, [record]);
     }
-    const ids = [...byMessage.keys()];
-    const found = await this.getRanked(ids);
     const pipeline = this.redis.pipeline();
-    ids.forEach((id, i) => {
-      const events = byMessage.get(id)!;
-      const { view } = foldStatusEvents(
-        found[i]?.stored.view,
-        found[i]?.rank,
-        events.map((r) => r.event),
-      );
-      const args = events.flatMap(({ event, raw, offset }) => [offset, statusRank(event), raw]);
-      const tenantId = found[i]?.stored.tenantId ?? events[0]!.event.tenantId;
+    for (const [id, events] of byMessage) {
+      const { tenantId } = events[0]!.event;
       this.applyEvents.queue(
         pipeline,
         this.messageKey(id),
         this.streamKey(tenantId),
         events[0]!.partition,
         tenantId,
-        Buffer.from(sms.Message.encode(view!).finish()),
         this.retentionMs,
         this.streamMaxLen,
-        ...args,
+        ...events.flatMap(({ event, raw, offset }) => [offset, statusRank(event), raw]),
       );
-    });
+    }
     await execOrThrow(pipeline);
   }
 }

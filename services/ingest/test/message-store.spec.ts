@@ -1,6 +1,7 @@
 import { sms } from '@tern/contracts';
 import { sharedRedis } from '@tern/redis';
 import { infraFromEnv, uniqueName } from '@tern/testing';
+import { foldStatusEvents } from '../src/domain/message-view';
 import { MessageStore, type StatusRecord } from '../src/message-store';
 
 // The status view as ingest's consumer feeds it, a fetch of a partition at a time, over the real Redis: the
@@ -92,5 +93,27 @@ describe('MessageStore.apply', () => {
       `d:${DELIVERED}`,
       `c:${DELIVERED}`,
     ]);
+  });
+
+  it('applies events to a view an earlier version folded and stored whole, from the status it showed', async () => {
+    const id = `${run}-old`;
+    const submitted = event(id, SUBMITTED, { smscMessageIds: ['s-9'] });
+    const { view, rank } = foldStatusEvents(undefined, undefined, [event(id, ACCEPTED), submitted]);
+    // How views were kept before the events were: folded at each write, with the rank shown and the last offset.
+    await redis.hset(`tern:ingest:msg:${id}`, {
+      t: tenantId,
+      v: Buffer.from(sms.Message.encode(view!).finish()),
+      r: `${rank}`,
+      p: '0',
+      o: '31',
+    });
+    // A late ACCEPTED must not move it back, as it did not before.
+    await store.apply([at(32, event(id, ACCEPTED))]);
+    expect((await store.get(id))!.view.status).toBe(SUBMITTED);
+    await store.apply([at(33, event(id, DELIVERED))]);
+    const after = (await store.get(id))!.view;
+    expect(after.status).toBe(DELIVERED);
+    expect(after.attempts[0]!.smscMessageIds).toEqual(['s-9']);
+    expect((await streamed()).filter((e) => e.messageId === id).map((e) => e.status)).toEqual([DELIVERED]);
   });
 });
