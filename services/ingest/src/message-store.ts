@@ -15,32 +15,29 @@ return 1
 /**
  * Apply a message's status events of one partition, in offset order, each exactly once: an event is skipped
  * when its (partition, offset) or a later one of the same partition was applied already (redelivery after a
- * crash or rebalance). Each applied event is kept beside the view as accepted (`e1`..`en`, in the order
- * applied) and folded into it when the view is read, so applying never reads the view back nor writes it
- * again. The tenant's stream gets an event only when it moved the message on in the status order (its rank
- * above the one shown, kept in `r`), so a late or repeated event is never streamed; the events and the stream
- * entries are written together: a reader never sees one without the other.
- * A view folded by a version that kept no events (no `n`) keeps the rank it showed in `b`, the rank the kept
- * events fold from.
- * ARGV: partition, tenant, retention ms, stream max length, then per event: offset, rank, event bytes.
+ * crash or rebalance). Each applied event is appended to the events kept beside the view as accepted (`e`:
+ * each event's bytes after their length, 4 bytes big-endian, with only what the view takes from it:
+ * `keptForView`), which are folded into it when the view is read, so applying never reads the view nor
+ * writes it again. The tenant's stream gets an event only when it moved the message on in the status order
+ * (its rank above the one shown, kept in `r`), so a late or repeated event is never streamed; the events and
+ * the stream entries are written together: a reader never sees one without the other. A view folded by a
+ * version that kept no events (`r` without `e`) keeps the rank it showed in `b`, the rank its events fold
+ * from.
+ * ARGV: partition, tenant, retention ms, stream max length, then per event: offset, rank, its bytes as
+ * published (streamed), its bytes as kept.
  */
 const APPLY = `
-local applied = redis.call('HMGET', KEYS[1], 'p', 'o', 'r', 'n', 't')
+local applied = redis.call('HMGET', KEYS[1], 'p', 'o', 'r', 't', 'e')
 local rank = tonumber(applied[3])
-local n = tonumber(applied[4])
 local fields = {}
-if n == nil then
-  n = 0
-  if rank ~= nil then fields = {'b', applied[3]} end
-end
-if applied[5] == false then table.insert(fields, 't'); table.insert(fields, ARGV[2]) end
+if applied[5] == false and rank ~= nil then fields = {'b', applied[3]} end
+if applied[4] == false then table.insert(fields, 't'); table.insert(fields, ARGV[2]) end
+local kept = { applied[5] or '' }
 local last = nil
-for i = 5, #ARGV, 3 do
+for i = 5, #ARGV, 4 do
   if not (applied[1] == ARGV[1] and tonumber(applied[2]) >= tonumber(ARGV[i])) then
     last = ARGV[i]
-    n = n + 1
-    table.insert(fields, 'e' .. n)
-    table.insert(fields, ARGV[i + 2])
+    table.insert(kept, struct.pack('>I4', #ARGV[i + 3]) .. ARGV[i + 3])
     local eventRank = tonumber(ARGV[i + 1])
     if rank == nil or eventRank > rank then
       rank = eventRank
@@ -49,7 +46,7 @@ for i = 5, #ARGV, 3 do
   end
 end
 if last == nil then return 0 end
-redis.call('HSET', KEYS[1], 'p', ARGV[1], 'o', last, 'n', n, 'r', rank, unpack(fields))
+redis.call('HSET', KEYS[1], 'p', ARGV[1], 'o', last, 'r', rank, 'e', table.concat(kept), unpack(fields))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `;
@@ -109,21 +106,17 @@ export class MessageStore {
   }
 
   /** The views, each folded from the view as accepted and the events applied to it, in one round trip. */
-  async getMany(messageIds: readonly string[]): Promise<(StoredMessage | undefined)[]> {
-    if (messageIds.length === 0) return [];
+  async getMany(ids: readonly string[]): Promise<(StoredMessage | undefined)[]> {
+    if (ids.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (const id of messageIds) pipeline.hgetallBuffer(this.messageKey(id));
-    const replies = (await execOrThrow(pipeline)) as Record<string, Buffer>[];
-    return replies.map((fields) => {
-      const tenant = fields.t;
-      const count = fields.n ? Number(fields.n.toString()) : 0;
-      if (!tenant || (!fields.v && count === 0)) return undefined;
-      const events: sms.StatusEvent[] = [];
-      for (let i = 1; i <= count; i++) events.push(sms.StatusEvent.decode(fields[`e${i}`]!));
+    for (const id of ids) pipeline.hmgetBuffer(this.messageKey(id), 't', 'v', 'b', 'e');
+    const replies = (await execOrThrow(pipeline)) as (Buffer | null)[][];
+    return replies.map(([tenant, accepted, baseRank, kept], index) => {
+      if (!tenant || (!accepted && !kept)) return undefined;
       const { view } = foldStatusEvents(
-        fields.v ? sms.Message.decode(fields.v) : undefined,
-        fields.b ? Number(fields.b.toString()) : undefined,
-        events,
+        accepted ? sms.Message.decode(accepted) : undefined,
+        baseRank ? Number(baseRank.toString()) : undefined,
+        kept ? keptEvents(kept, ids[index]!) : [],
       );
       return { tenantId: tenant.toString(), view: view! };
     });
@@ -151,9 +144,40 @@ export class MessageStore {
         tenantId,
         this.retentionMs,
         this.streamMaxLen,
-        ...events.flatMap(({ event, raw, offset }) => [offset, statusRank(event), raw]),
+        ...events.flatMap(({ event, raw, offset }) => [offset, statusRank(event), raw, keptForView(event)]),
       );
     }
     await execOrThrow(pipeline);
   }
+}
+
+/**
+ * An event as a view keeps it until read: without what the view has elsewhere (the message's id is the key's,
+ * the tenant the view's) or never shows (latencies, labels, cursor, callback, carrier).
+ */
+function keptForView(event: sms.StatusEvent): Buffer {
+  return Buffer.from(
+    sms.StatusEvent.encode({
+      ...event,
+      messageId: '',
+      tenantId: '',
+      deliveryLatencyMs: 0,
+      endToEndLatencyMs: 0,
+      labels: {},
+      cursor: '',
+      callbackUrl: '',
+      mccMnc: '',
+    }).finish(),
+  );
+}
+
+/** A view's kept events (see APPLY), in the order applied, each with its message's id again. */
+function keptEvents(kept: Buffer, messageId: string): sms.StatusEvent[] {
+  const events: sms.StatusEvent[] = [];
+  for (let at = 0; at < kept.length;) {
+    const length = kept.readUInt32BE(at);
+    events.push({ ...sms.StatusEvent.decode(kept.subarray(at + 4, at + 4 + length)), messageId });
+    at += 4 + length;
+  }
+  return events;
 }

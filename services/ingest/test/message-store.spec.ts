@@ -12,7 +12,15 @@ const run = uniqueName('msgstore');
 const tenantId = `t-${run.slice(-8)}`;
 
 const event = (messageId: string, status: sms.MessageStatus, extra: Partial<sms.StatusEvent> = {}) => ({
-  ...sms.StatusEvent.fromPartial({ messageId, tenantId, attempt: 1, channelId: 'direct-1' }),
+  ...sms.StatusEvent.fromPartial({
+    messageId,
+    tenantId,
+    clientReference: `ref-${messageId}`,
+    attempt: 1,
+    channelId: 'direct-1',
+    mccMnc: '52501',
+    deliveryLatencyMs: 1200,
+  }),
   status,
   occurredAt: new Date(),
   ...extra,
@@ -51,6 +59,9 @@ describe('MessageStore.apply', () => {
     await store.apply(fetch);
 
     const viewA = (await store.get(a))!.view;
+    // What a view keeps of each event is all it takes from it: the same view as the events as published.
+    const published = fetch.filter((r) => r.event.messageId === a).map((r) => r.event);
+    expect(viewA).toEqual(foldStatusEvents(undefined, undefined, published).view);
     expect(viewA.status).toBe(DELIVERED);
     expect(viewA.attempts).toEqual([
       expect.objectContaining({ number: 1, smscMessageIds: ['s-1'], receiptState: delivered.receiptState }),
