@@ -66,6 +66,11 @@ export const ingestSettings = {
     'How long GetMessage can read a message after its last status change',
     env.int(1, 24 * 90).default(7 * 24),
   ),
+  statusViewFormat: setting(
+    'TERN_STATUS_VIEW_FORMAT',
+    'How status views are kept: events (each status appended, folded when read) or folded (each status folded into the view; while upgrading from a version before the events format, see operations.md)',
+    env.oneOf(['events', 'folded'] as const).default('events'),
+  ),
   statusStreamMaxLen: setting(
     'TERN_STATUS_STREAM_MAX_EVENTS',
     'Status events kept per tenant for StreamStatus to resume from (approximate)',

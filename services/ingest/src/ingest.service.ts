@@ -75,6 +75,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       redis,
       config.statusRetentionHours * HOUR_MS,
       config.statusStreamMaxLen,
+      config.statusViewFormat,
     );
     const producer = this.kafka.producer();
     const idempotency = new IdempotencyStore(redis, config.idempotencyHours * 3600);

@@ -1,6 +1,7 @@
 import { sms, statusRank } from '@tern/contracts';
 import type { Redis } from 'ioredis';
 import { foldStatusEvents } from './domain/message-view';
+import { TransientError } from '@tern/kafka';
 import { execOrThrow, redisScript } from '@tern/redis';
 
 /** Create the view unless it exists (a repeat of the same accept must not reset a message further along). */
@@ -12,21 +13,31 @@ end
 return 1
 `;
 
+/*
+ * A message's view is kept in one of two formats, both read by every version from this one on (`getMany`):
+ * - events (`TERN_STATUS_VIEW_FORMAT=events`, the default): the view as accepted (`v`) and the status events
+ *   applied since, appended to `e` (each event's bytes after their length, 4 bytes big-endian, with only what
+ *   the view takes from it: `keptForView`), folded into `v` when the view is read, from the rank `b` (absent:
+ *   `v` is the view as accepted). Applying a status neither reads the view nor writes it again.
+ * - folded (`TERN_STATUS_VIEW_FORMAT=folded`, and every version before the events format): `v` is the view
+ *   with every status applied, showing rank `r`. Applying reads the view and its kept events, folds, writes
+ *   `v` and drops `e`, so it can run beside instances that append (an upgrade's overlap). A version before
+ *   the events format cannot: it would fold `v` without `e` (see operations.md, Upgrading).
+ * Both keep `r` (the rank shown, for the stream) and the last applied (partition, offset) in `p`, `o`.
+ */
+
 /**
  * Apply a message's status events of one partition, in offset order, each exactly once: an event is skipped
  * when its (partition, offset) or a later one of the same partition was applied already (redelivery after a
- * crash or rebalance). Each applied event is appended to the events kept beside the view as accepted (`e`:
- * each event's bytes after their length, 4 bytes big-endian, with only what the view takes from it:
- * `keptForView`), which are folded into it when the view is read, so applying never reads the view nor
- * writes it again. The tenant's stream gets an event only when it moved the message on in the status order
- * (its rank above the one shown, kept in `r`), so a late or repeated event is never streamed; the events and
- * the stream entries are written together: a reader never sees one without the other. A view folded by a
- * version that kept no events (`r` without `e`) keeps the rank it showed in `b`, the rank its events fold
- * from.
+ * crash or rebalance). The tenant's stream gets an event only when it moved the message on in the status
+ * order (its rank above the one shown), so a late or repeated event is never streamed; the view and the
+ * stream entries are written together: a reader never sees one without the other.
+ * APPEND (events format) appends the applied events to `e`; a view folded until now (`r` without `e`) keeps
+ * the rank it shows in `b`, the rank the events fold from.
  * ARGV: partition, tenant, retention ms, stream max length, then per event: offset, rank, its bytes as
  * published (streamed), its bytes as kept.
  */
-const APPLY = `
+const APPEND = `
 local applied = redis.call('HMGET', KEYS[1], 'p', 'o', 'r', 't', 'e')
 local rank = tonumber(applied[3])
 local fields = {}
@@ -51,6 +62,35 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `;
 
+/**
+ * FOLD (folded format): as APPEND, but writes the view the caller folded (from the view and kept events it
+ * read, `e` of `keptLength` bytes, and the events given) and drops `e` and `b`. Returns -1, writing nothing,
+ * when `e` changed since the caller read it (an instance appending meanwhile): the caller reads again.
+ * ARGV: partition, tenant, retention ms, stream max length, view, keptLength, then per event: offset, rank,
+ * its bytes as published.
+ */
+const FOLD = `
+local applied = redis.call('HMGET', KEYS[1], 'p', 'o', 'r')
+if redis.call('HSTRLEN', KEYS[1], 'e') ~= tonumber(ARGV[6]) then return -1 end
+local rank = tonumber(applied[3])
+local last = nil
+for i = 7, #ARGV, 3 do
+  if not (applied[1] == ARGV[1] and tonumber(applied[2]) >= tonumber(ARGV[i])) then
+    last = ARGV[i]
+    local eventRank = tonumber(ARGV[i + 1])
+    if rank == nil or eventRank > rank then
+      rank = eventRank
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'e', ARGV[i + 2])
+    end
+  end
+end
+if last == nil then return 0 end
+redis.call('HSET', KEYS[1], 't', ARGV[2], 'v', ARGV[5], 'p', ARGV[1], 'o', last, 'r', rank)
+redis.call('HDEL', KEYS[1], 'e', 'b')
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`;
+
 /** A `sms.status` record to apply, with where it was read. */
 export interface StatusRecord {
   event: sms.StatusEvent;
@@ -65,6 +105,15 @@ export interface StoredMessage {
   view: sms.Message;
 }
 
+/** How this instance keeps the views it applies statuses to (both are read): see the formats above. */
+export type ViewFormat = 'events' | 'folded';
+
+/** A view as read: folded, with the rank it shows and how many bytes of kept events it was folded from. */
+interface ReadView extends StoredMessage {
+  rank: number | undefined;
+  keptLength: number;
+}
+
 /**
  * Ingest's own read model: each message's view (GetMessage) and each tenant's ordered stream of status
  * events (StreamStatus), kept in Redis from `sms.status`. Views live `retentionMs`; a tenant's stream keeps
@@ -72,15 +121,18 @@ export interface StoredMessage {
  */
 export class MessageStore {
   private readonly createView;
-  private readonly applyEvents;
+  private readonly appendEvents;
+  private readonly foldEvents;
 
   constructor(
     private readonly redis: Redis,
     private readonly retentionMs: number,
     private readonly streamMaxLen: number,
+    private readonly format: ViewFormat = 'events',
   ) {
     this.createView = redisScript(redis, 'ternIngestCreateView', 1, CREATE);
-    this.applyEvents = redisScript(redis, 'ternIngestApplyEvents', 2, APPLY);
+    this.appendEvents = redisScript(redis, 'ternIngestAppendEvents', 2, APPEND);
+    this.foldEvents = redisScript(redis, 'ternIngestFoldEvents', 2, FOLD);
   }
 
   private messageKey(messageId: string): string {
@@ -105,20 +157,31 @@ export class MessageStore {
     return (await this.getMany([messageId]))[0];
   }
 
-  /** The views, each folded from the view as accepted and the events applied to it, in one round trip. */
   async getMany(ids: readonly string[]): Promise<(StoredMessage | undefined)[]> {
+    return (await this.read(ids)).map((found) => found && { tenantId: found.tenantId, view: found.view });
+  }
+
+  /** The views, in either format, in one round trip. */
+  private async read(ids: readonly string[]): Promise<(ReadView | undefined)[]> {
     if (ids.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hmgetBuffer(this.messageKey(id), 't', 'v', 'b', 'e');
+    for (const id of ids) pipeline.hmgetBuffer(this.messageKey(id), 't', 'v', 'b', 'e', 'r');
     const replies = (await execOrThrow(pipeline)) as (Buffer | null)[][];
-    return replies.map(([tenant, accepted, baseRank, kept], index) => {
-      if (!tenant || (!accepted && !kept)) return undefined;
-      const { view } = foldStatusEvents(
-        accepted ? sms.Message.decode(accepted) : undefined,
-        baseRank ? Number(baseRank.toString()) : undefined,
+    return replies.map(([tenant, view, baseRank, kept, rank], index) => {
+      if (!tenant || (!view && !kept)) return undefined;
+      // Without kept events, the view is folded and shows `r`; with them, it shows `b` (absent: as accepted).
+      const from = kept ? baseRank : rank;
+      const folded = foldStatusEvents(
+        view ? sms.Message.decode(view) : undefined,
+        from ? Number(from.toString()) : undefined,
         kept ? keptEvents(kept, ids[index]!) : [],
       );
-      return { tenantId: tenant.toString(), view: view! };
+      return {
+        tenantId: tenant.toString(),
+        view: folded.view!,
+        rank: folded.rank,
+        keptLength: kept?.length ?? 0,
+      };
     });
   }
 
@@ -133,10 +196,11 @@ export class MessageStore {
       if (events) events.push(record);
       else byMessage.set(record.event.messageId, [record]);
     }
+    if (this.format === 'folded') return this.applyFolded(byMessage);
     const pipeline = this.redis.pipeline();
     for (const [id, events] of byMessage) {
       const { tenantId } = events[0]!.event;
-      this.applyEvents.queue(
+      this.appendEvents.queue(
         pipeline,
         this.messageKey(id),
         this.streamKey(tenantId),
@@ -148,6 +212,39 @@ export class MessageStore {
       );
     }
     await execOrThrow(pipeline);
+  }
+
+  /** The folded format: each message's view read once, its events folded into it, and written once. */
+  private async applyFolded(byMessage: Map<string, StatusRecord[]>): Promise<void> {
+    const ids = [...byMessage.keys()];
+    const found = await this.read(ids);
+    const pipeline = this.redis.pipeline();
+    ids.forEach((id, i) => {
+      const events = byMessage.get(id)!;
+      const { view } = foldStatusEvents(
+        found[i]?.view,
+        found[i]?.rank,
+        events.map((r) => r.event),
+      );
+      const tenantId = found[i]?.tenantId ?? events[0]!.event.tenantId;
+      this.foldEvents.queue(
+        pipeline,
+        this.messageKey(id),
+        this.streamKey(tenantId),
+        events[0]!.partition,
+        tenantId,
+        this.retentionMs,
+        this.streamMaxLen,
+        Buffer.from(sms.Message.encode(view!).finish()),
+        found[i]?.keptLength ?? 0,
+        ...events.flatMap(({ event, raw, offset }) => [offset, statusRank(event), raw]),
+      );
+    });
+    const replies = await execOrThrow(pipeline);
+    if (replies.includes(-1)) {
+      // The call is applied again, and what was written of it is skipped then as already applied.
+      throw new TransientError('a status view took events while it was folded; applying again');
+    }
   }
 }
 

@@ -1,4 +1,5 @@
 import { sms } from '@tern/contracts';
+import { TransientError } from '@tern/kafka';
 import { sharedRedis } from '@tern/redis';
 import { infraFromEnv, uniqueName } from '@tern/testing';
 import { foldStatusEvents } from '../src/domain/message-view';
@@ -8,23 +9,24 @@ import { MessageStore, type StatusRecord } from '../src/message-store';
 // events of one call fold into the view as if applied one by one, and a record read again (a redelivery
 // after a crash or rebalance) changes nothing and streams nothing.
 const infra = infraFromEnv();
-const run = uniqueName('msgstore');
-const tenantId = `t-${run.slice(-8)}`;
+const runBase = uniqueName('msgstore');
 
-const event = (messageId: string, status: sms.MessageStatus, extra: Partial<sms.StatusEvent> = {}) => ({
-  ...sms.StatusEvent.fromPartial({
-    messageId,
-    tenantId,
-    clientReference: `ref-${messageId}`,
-    attempt: 1,
-    channelId: 'direct-1',
-    mccMnc: '52501',
-    deliveryLatencyMs: 1200,
-  }),
-  status,
-  occurredAt: new Date(),
-  ...extra,
-});
+const eventOf =
+  (tenantId: string) =>
+  (messageId: string, status: sms.MessageStatus, extra: Partial<sms.StatusEvent> = {}) => ({
+    ...sms.StatusEvent.fromPartial({
+      messageId,
+      tenantId,
+      clientReference: `ref-${messageId}`,
+      attempt: 1,
+      channelId: 'direct-1',
+      mccMnc: '52501',
+      deliveryLatencyMs: 1200,
+    }),
+    status,
+    occurredAt: new Date(),
+    ...extra,
+  });
 const at = (offset: number, e: sms.StatusEvent): StatusRecord => ({
   event: e,
   raw: Buffer.from(sms.StatusEvent.encode(e).finish()),
@@ -32,11 +34,14 @@ const at = (offset: number, e: sms.StatusEvent): StatusRecord => ({
   offset: `${offset}`,
 });
 const { MESSAGE_STATUS_ACCEPTED: ACCEPTED, MESSAGE_STATUS_SUBMITTED: SUBMITTED } = sms.MessageStatus;
-const { MESSAGE_STATUS_DELIVERED: DELIVERED } = sms.MessageStatus;
+const { MESSAGE_STATUS_DELIVERED: DELIVERED, MESSAGE_STATUS_ROUTED: ROUTED } = sms.MessageStatus;
 
-describe('MessageStore.apply', () => {
+describe.each(['events', 'folded'] as const)('MessageStore.apply, views kept %s', (format) => {
+  const run = `${runBase}-${format}`;
+  const tenantId = `t-${format}-${runBase.slice(-8)}`;
+  const event = eventOf(tenantId);
   const redis = sharedRedis({ redisUrl: infra.redisUrl });
-  const store = new MessageStore(redis, 3_600_000, 1000);
+  const store = new MessageStore(redis, 3_600_000, 1000, format);
   const streamed = async () =>
     ((await redis.xrangeBuffer(store.streamKey(tenantId), '-', '+')) as [Buffer, Buffer[]][]).map(
       ([, fields]) => sms.StatusEvent.decode(fields[1]!),
@@ -126,5 +131,77 @@ describe('MessageStore.apply', () => {
     expect(after.status).toBe(DELIVERED);
     expect(after.attempts[0]!.smscMessageIds).toEqual(['s-9']);
     expect((await streamed()).filter((e) => e.messageId === id).map((e) => e.status)).toEqual([DELIVERED]);
+  });
+});
+
+// An upgrade's overlap: instances that append events and instances that fold them apply one message's statuses
+// in turn, each pattern one order of who applied what.
+describe('MessageStore, views kept by both formats in turn', () => {
+  const run = `${runBase}-mixed`;
+  const tenantId = `t-mixed-${runBase.slice(-8)}`;
+  const event = eventOf(tenantId);
+  const redis = sharedRedis({ redisUrl: infra.redisUrl });
+  const stores = {
+    E: new MessageStore(redis, 3_600_000, 1000, 'events'),
+    F: new MessageStore(redis, 3_600_000, 1000, 'folded'),
+  };
+  afterAll(() => redis.quit());
+
+  const accepted = (id: string) =>
+    sms.Message.fromPartial({
+      messageId: id,
+      clientReference: `ref-${id}`,
+      to: '+6591234567',
+      status: ACCEPTED,
+    });
+  // The receipt comes before its submission's report, which then only fills in the SMSC id.
+  const statuses = (id: string) => [
+    event(id, ACCEPTED, { attempt: 0, channelId: '' }),
+    event(id, ROUTED),
+    event(id, DELIVERED, { receiptState: sms.ReceiptState.RECEIPT_STATE_DELIVRD }),
+    event(id, SUBMITTED, { smscMessageIds: ['s-1'], submitStatus: 0 }),
+  ];
+
+  it.each(['EEEE', 'FFFF', 'EFEF', 'FEFE', 'EEFF', 'FFEE', 'EFFE', 'FEEF'])(
+    'shows every status once and true, applied by %s',
+    async (pattern) => {
+      const id = `${run}-${pattern}`;
+      await stores.E.create([{ tenantId, view: accepted(id) }]);
+      const events = statuses(id);
+      for (const [i, e] of events.entries()) {
+        await stores[pattern[i] as 'E' | 'F'].apply([at(100 + i, e)]);
+      }
+      const expected = foldStatusEvents(accepted(id), undefined, events).view;
+      for (const store of [stores.E, stores.F]) expect((await store.get(id))!.view).toEqual(expected);
+      const streamed = (
+        (await redis.xrangeBuffer(stores.E.streamKey(tenantId), '-', '+')) as [Buffer, Buffer[]][]
+      )
+        .map(([, fields]) => sms.StatusEvent.decode(fields[1]!))
+        .filter((e) => e.messageId === id)
+        .map((e) => e.status);
+      expect(streamed).toEqual([ACCEPTED, ROUTED, DELIVERED]);
+    },
+  );
+
+  it('folds again a view that took an appended event while it was being folded', async () => {
+    const id = `${run}-race`;
+    await stores.E.create([{ tenantId, view: accepted(id) }]);
+    const [first, second, third] = statuses(id);
+    await stores.E.apply([at(200, first!)]);
+    // Another instance appends between the fold's read and its write.
+    const folding = new MessageStore(redis, 3_600_000, 1000, 'folded');
+    const read = (folding as unknown as { read: (ids: string[]) => Promise<unknown> }).read.bind(folding);
+    let raced = false;
+    (folding as unknown as { read: (ids: string[]) => Promise<unknown> }).read = async (ids) => {
+      const found = await read(ids);
+      if (!raced) await stores.E.apply([at(201, second!)]);
+      raced = true;
+      return found;
+    };
+    await expect(folding.apply([at(202, third!)])).rejects.toThrow(TransientError);
+    await folding.apply([at(202, third!)]);
+    expect((await stores.F.get(id))!.view).toEqual(
+      foldStatusEvents(accepted(id), undefined, [first!, second!, third!]).view,
+    );
   });
 });
