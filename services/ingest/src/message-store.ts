@@ -27,6 +27,26 @@ return 1
  */
 
 /**
+ * The Lua both scripts apply events with: for each event of ARGV from `first` on (`step` arguments each:
+ * offset, rank, bytes as published, ...) not applied yet, `onApplied` runs and the stream gets the event when
+ * it moves the message on; `last` is the last offset applied, and the script returns 0 when there is none.
+ * Expects `applied` (p, o of the key) and `rank` (the rank shown).
+ */
+const applyEach = (first: number, step: number, onApplied = '') => `local last = nil
+for i = ${first}, #ARGV, ${step} do
+  if not (applied[1] == ARGV[1] and tonumber(applied[2]) >= tonumber(ARGV[i])) then
+    last = ARGV[i]
+    ${onApplied}
+    local eventRank = tonumber(ARGV[i + 1])
+    if rank == nil or eventRank > rank then
+      rank = eventRank
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'e', ARGV[i + 2])
+    end
+  end
+end
+if last == nil then return 0 end`;
+
+/**
  * Apply a message's status events of one partition, in offset order, each exactly once: an event is skipped
  * when its (partition, offset) or a later one of the same partition was applied already (redelivery after a
  * crash or rebalance). The tenant's stream gets an event only when it moved the message on in the status
@@ -44,19 +64,7 @@ local fields = {}
 if applied[5] == false and rank ~= nil then fields = {'b', applied[3]} end
 if applied[4] == false then table.insert(fields, 't'); table.insert(fields, ARGV[2]) end
 local kept = { applied[5] or '' }
-local last = nil
-for i = 5, #ARGV, 4 do
-  if not (applied[1] == ARGV[1] and tonumber(applied[2]) >= tonumber(ARGV[i])) then
-    last = ARGV[i]
-    table.insert(kept, struct.pack('>I4', #ARGV[i + 3]) .. ARGV[i + 3])
-    local eventRank = tonumber(ARGV[i + 1])
-    if rank == nil or eventRank > rank then
-      rank = eventRank
-      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'e', ARGV[i + 2])
-    end
-  end
-end
-if last == nil then return 0 end
+${applyEach(5, 4, "table.insert(kept, struct.pack('>I4', #ARGV[i + 3]) .. ARGV[i + 3])")}
 redis.call('HSET', KEYS[1], 'p', ARGV[1], 'o', last, 'r', rank, 'e', table.concat(kept), unpack(fields))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
@@ -73,18 +81,7 @@ const FOLD = `
 local applied = redis.call('HMGET', KEYS[1], 'p', 'o', 'r')
 if redis.call('HSTRLEN', KEYS[1], 'e') ~= tonumber(ARGV[6]) then return -1 end
 local rank = tonumber(applied[3])
-local last = nil
-for i = 7, #ARGV, 3 do
-  if not (applied[1] == ARGV[1] and tonumber(applied[2]) >= tonumber(ARGV[i])) then
-    last = ARGV[i]
-    local eventRank = tonumber(ARGV[i + 1])
-    if rank == nil or eventRank > rank then
-      rank = eventRank
-      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'e', ARGV[i + 2])
-    end
-  end
-end
-if last == nil then return 0 end
+${applyEach(7, 3)}
 redis.call('HSET', KEYS[1], 't', ARGV[2], 'v', ARGV[5], 'p', ARGV[1], 'o', last, 'r', rank)
 redis.call('HDEL', KEYS[1], 'e', 'b')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
