@@ -199,16 +199,23 @@ export class MessageStore {
       const { tenantId } = events[0]!.event;
       this.appendEvents.queue(
         pipeline,
-        this.messageKey(id),
-        this.streamKey(tenantId),
-        events[0]!.partition,
-        tenantId,
-        this.retentionMs,
-        this.streamMaxLen,
+        ...this.scriptArgs(id, tenantId, events[0]!.partition),
         ...events.flatMap(({ event, raw, offset }) => [offset, statusRank(event), raw, keptForView(event)]),
       );
     }
     await execOrThrow(pipeline);
+  }
+
+  /** What both view scripts start with: their keys, then partition, tenant, retention, stream length. */
+  private scriptArgs(id: string, tenantId: string, partition: number): (string | number)[] {
+    return [
+      this.messageKey(id),
+      this.streamKey(tenantId),
+      partition,
+      tenantId,
+      this.retentionMs,
+      this.streamMaxLen,
+    ];
   }
 
   /** The folded format: each message's view read once, its events folded into it, and written once. */
@@ -226,12 +233,7 @@ export class MessageStore {
       const tenantId = found[i]?.tenantId ?? events[0]!.event.tenantId;
       this.foldEvents.queue(
         pipeline,
-        this.messageKey(id),
-        this.streamKey(tenantId),
-        events[0]!.partition,
-        tenantId,
-        this.retentionMs,
-        this.streamMaxLen,
+        ...this.scriptArgs(id, tenantId, events[0]!.partition),
         Buffer.from(sms.Message.encode(view!).finish()),
         found[i]?.keptLength ?? 0,
         ...events.flatMap(({ event, raw, offset }) => [offset, statusRank(event), raw]),
