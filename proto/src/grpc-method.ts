@@ -1,8 +1,4 @@
-/** A generated (ts-proto) message codec. */
-export interface MessageCodec<T> {
-  encode(message: T): { finish(): Uint8Array };
-  decode(input: Uint8Array): T;
-}
+import { encodeMessage, type MessageCodec } from './encode';
 
 /**
  * One method of a grpc-js service definition built from the generated codecs, so servers and clients use
@@ -19,9 +15,9 @@ export function grpcMethod<Req, Res>(
     path: `/${service}/${name}`,
     requestStream: false as const,
     responseStream,
-    requestSerialize: (v: Req) => Buffer.from(req.encode(v).finish()),
+    requestSerialize: (v: Req) => encodeMessage(req, v),
     requestDeserialize: (b: Buffer) => req.decode(b),
-    responseSerialize: (v: Res) => Buffer.from(res.encode(v).finish()),
+    responseSerialize: (v: Res) => encodeMessage(res, v),
     responseDeserialize: (b: Buffer) => res.decode(b),
   };
 }

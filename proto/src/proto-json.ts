@@ -11,7 +11,7 @@ import {
   type JsonValue,
 } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
-import type { MessageCodec } from './grpc-method';
+import type { MessageCodec } from './encode';
 
 /** Every message's descriptor (a FileDescriptorSet, made by `pnpm generate`), for strict proto3-JSON parsing. */
 const DESCRIPTOR_SET_PATH = join(__dirname, '..', 'src/gen/descriptors.binpb');

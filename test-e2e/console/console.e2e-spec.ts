@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadScenario } from '@tern/carrier-sim';
-import { sms } from '@tern/contracts';
+import { encodeMessage, sms } from '@tern/contracts';
 import { topics } from '@tern/kafka';
 import {
   closeTestProducer,
@@ -180,7 +180,7 @@ describe('the operators’ console', () => {
     const fields = { tenantId: 'demo', keyId, eventId: reference, sentAt: new Date() };
     const signature = signEvent(
       secret,
-      eventSigningInput(fields, sms.SendMessageRequest.encode(request).finish()),
+      eventSigningInput(fields, encodeMessage(sms.SendMessageRequest, request)),
     );
     await publishValues(topics.sendEvents, [{ ...fields, signature, message: request }], run.namespace);
 

@@ -1,5 +1,5 @@
-import { events } from '@tern/contracts';
-import { decodeValue, DecodeError, encodeValue } from './codec';
+import { encodeMessage, events } from '@tern/contracts';
+import { decodeValue, DecodeError } from './codec';
 
 const SEND_EVENT = 'tern.events.v1.SendEvent';
 
@@ -14,7 +14,7 @@ const accepted: events.MessageAccepted = {
 
 describe('decodeValue', () => {
   it('round-trips protobuf, with or without a content-type header', () => {
-    const bytes = encodeValue(events.MessageAccepted, accepted);
+    const bytes = encodeMessage(events.MessageAccepted, accepted);
     expect(decodeValue(events.MessageAccepted, bytes, undefined, undefined)).toEqual(accepted);
     expect(decodeValue(events.MessageAccepted, bytes, 'application/x-protobuf', undefined)).toEqual(accepted);
   });

@@ -1,11 +1,8 @@
 import type { JsonValue } from '@bufbuild/protobuf';
-import type { BinaryWriter } from '@bufbuild/protobuf/wire';
-import { JsonReadError, readStrictJson } from '@tern/contracts';
+import { JsonReadError, type MessageCodec, readStrictJson } from '@tern/contracts';
 
 /** What ts-proto generates for every message: binary and proto3-JSON codecs. */
-export interface ProtoCodec<T> {
-  encode(message: T, writer?: BinaryWriter): BinaryWriter;
-  decode(input: Uint8Array, length?: number): T;
+export interface ProtoCodec<T> extends MessageCodec<T> {
   fromJSON(object: unknown): T;
   toJSON(message: T): unknown;
 }
@@ -13,11 +10,6 @@ export interface ProtoCodec<T> {
 export const CONTENT_TYPE_HEADER = 'content-type';
 export const PROTOBUF_CONTENT_TYPE = 'application/x-protobuf';
 export const JSON_CONTENT_TYPE = 'application/json';
-
-export function encodeValue<T>(codec: ProtoCodec<T>, value: T): Buffer {
-  const bytes = codec.encode(value).finish();
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
 
 /** Why a record's bytes could not become a value; carried into the DLQ record, with the field at fault. */
 export class DecodeError extends Error {

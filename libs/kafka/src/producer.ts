@@ -1,8 +1,9 @@
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { encodeMessage } from '@tern/contracts';
 import { injectTraceContext, metricsRegistry, tracer, type Logger } from '@tern/telemetry';
 import { CompressionTypes, Partitioners, type IHeaders, type Kafka, type Producer } from 'kafkajs';
 import { Counter } from 'prom-client';
-import { CONTENT_TYPE_HEADER, encodeValue, PROTOBUF_CONTENT_TYPE } from './codec';
+import { CONTENT_TYPE_HEADER, PROTOBUF_CONTENT_TYPE } from './codec';
 import { brokenSequence, TransientError } from './errors';
 import type { TopicDef, TopicSpec } from './topics';
 
@@ -123,7 +124,7 @@ export class TypedProducer {
           [CONTENT_TYPE_HEADER]: PROTOBUF_CONTENT_TYPE,
         };
         injectTraceContext(recordHeaders, ctx);
-        return { key: topic.key(value), value: encodeValue(topic.codec, value), headers: recordHeaders };
+        return { key: topic.key(value), value: encodeMessage(topic.codec, value), headers: recordHeaders };
       });
       await this.sendRaw(topic.name, messages);
     } catch (error) {
@@ -145,7 +146,7 @@ export class TypedProducer {
     const topic = this.onCluster(def);
     const headers: IHeaders = { ...topic.headers?.(value), [CONTENT_TYPE_HEADER]: PROTOBUF_CONTENT_TYPE };
     injectTraceContext(headers, context.active());
-    const record: RawRecord = { key: topic.key(value), value: encodeValue(topic.codec, value), headers };
+    const record: RawRecord = { key: topic.key(value), value: encodeMessage(topic.codec, value), headers };
     return new Promise<void>((resolve, reject) => {
       this.queued.push({ topic: topic.name, record, resolve, reject });
       this.scheduleFlush();

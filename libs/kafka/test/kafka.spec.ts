@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { context, trace } from '@opentelemetry/api';
-import { events } from '@tern/contracts';
+import { encodeMessage, events } from '@tern/contracts';
 import { activeTraceId, createLogger, metricsRegistry, startTelemetry, stopTelemetry } from '@tern/telemetry';
 import { infraFromEnv, uniqueName, waitFor } from '@tern/testing';
 import { ConfigResourceTypes, Kafka, logLevel, type IHeaders } from 'kafkajs';
@@ -13,7 +13,6 @@ import {
   defineTopic,
   DLQ_HEADERS,
   DLQ_REASONS,
-  encodeValue,
   ensureTopics,
   KafkaClient,
   kafkajsSecurity,
@@ -329,7 +328,7 @@ describe('kafka wrapper against a real broker', () => {
     ]);
     // The DLQ keeps the original bytes, so a fixed consumer can replay them.
     expect(dlq[0]?.value).toEqual(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]));
-    expect(dlq[1]?.value).toEqual(encodeValue(events.MessageAccepted, accepted('refused')));
+    expect(dlq[1]?.value).toEqual(encodeMessage(events.MessageAccepted, accepted('refused')));
   });
 
   it('with concurrency, runs records side by side but commits only past the finished prefix; lag and committedPast say so', async () => {
@@ -402,7 +401,7 @@ describe('kafka wrapper against a real broker', () => {
     // never dead-lettered. Without the header, a record is the handler's (a producer that writes none).
     await client.producer().sendRaw(topic.name, [
       { key: 'x', value: Buffer.from([0xff, 0xff, 0xff]), headers: { 'x-tenant': 'tenant-b' } },
-      { key: 'a-3', value: Buffer.from(events.MessageAccepted.encode(accepted('a-3')).finish()) },
+      { key: 'a-3', value: encodeMessage(events.MessageAccepted, accepted('a-3')) },
     ]);
     await waitFor('the records for tenant a', () => handled.length === 3);
     expect(handled).toEqual(['a-1', 'a-2', 'a-3']);
@@ -612,7 +611,7 @@ describe('kafka wrapper against a real broker', () => {
     expect(maxRunning).toBe(1);
     const dlq = await readAll(topic.dlq, 1);
     expect(dlq.map((r) => r.headers[DLQ_HEADERS.reason]?.toString())).toEqual(['UNKNOWN_TENANT']);
-    expect(dlq[0]?.value).toEqual(encodeValue(events.MessageAccepted, written[10]!));
+    expect(dlq[0]?.value).toEqual(encodeMessage(events.MessageAccepted, written[10]!));
     await waitFor('the commit past every record', async () =>
       (await consumer.lag()).every((l) => l.records === 0),
     );

@@ -1,3 +1,4 @@
+import { encodeMessage } from '@tern/contracts';
 import { loadConfig, topicSettings } from '@tern/config';
 import { ensureTopics, namespaced, platformTopics, type TopicDef, type TopicSpec } from '@tern/kafka';
 import { createLogger } from '@tern/telemetry';
@@ -78,7 +79,7 @@ export async function publishValues<T>(
       topic: topic.name,
       messages: values
         .slice(i, i + 5000)
-        .map((v) => ({ key: topic.key(v), value: Buffer.from(topic.codec.encode(v).finish()) })),
+        .map((v) => ({ key: topic.key(v), value: encodeMessage(topic.codec, v) })),
     });
   }
 }

@@ -1,4 +1,4 @@
-import { events } from '@tern/contracts';
+import { encodeMessage, events } from '@tern/contracts';
 import { execOrThrow, LeasedSchedule, redisScript } from '@tern/redis';
 import type { Redis } from 'ioredis';
 import { handsetOf } from './domain/handset';
@@ -169,7 +169,7 @@ export class AttemptLedger {
           parts.push(part);
         }
       });
-      const submission = Buffer.from(events.SubmitResult.encode(result).finish()).toString('base64');
+      const submission = encodeMessage(events.SubmitResult, result).toString('base64');
       this.submittedScript.queue(
         pipeline,
         keys.length,
@@ -211,7 +211,7 @@ export class AttemptLedger {
         ...readings.map((r) => idKey(receipt.channelId, r)),
         ...readings.map((r) => pendingKey(receipt.channelId, r)),
       ];
-      const value = Buffer.from(events.DeliveryReceipt.encode(receipt).finish()).toString('base64');
+      const value = encodeMessage(events.DeliveryReceipt, receipt).toString('base64');
       this.matchOrKeepScript.queue(
         pipeline,
         keys.length,
@@ -349,7 +349,7 @@ export class AttemptLedger {
    */
   async inDoubt(result: events.SubmitResult, handset: string, keepUntil: number): Promise<void> {
     const key = inDoubtKey(result.channelId, handset);
-    const submission = Buffer.from(events.SubmitResult.encode(result).finish()).toString('base64');
+    const submission = encodeMessage(events.SubmitResult, result).toString('base64');
     const pipeline = this.redis.pipeline();
     pipeline.hset(key, `${result.messageId}|${result.attempt}`, submission);
     pipeline.pexpireat(key, Math.max(keepUntil, Date.now() + 60_000));

@@ -1,4 +1,4 @@
-import { events, sms, statusEvent } from '@tern/contracts';
+import { encodeMessage, events, sms, statusEvent } from '@tern/contracts';
 import {
   CONTENT_TYPE_HEADER,
   DLQ_HEADERS,
@@ -325,7 +325,7 @@ export class ReceiptCorrelator {
       await this.producer.sendRaw(dlr.dlq, [
         {
           key: receipt.channelId,
-          value: Buffer.from(events.DeliveryReceipt.encode(receipt).finish()),
+          value: encodeMessage(events.DeliveryReceipt, receipt),
           headers: {
             [CONTENT_TYPE_HEADER]: PROTOBUF_CONTENT_TYPE,
             [DLQ_HEADERS.reason]: 'UNMATCHED_RECEIPT',

@@ -1,5 +1,5 @@
 import type { TenantDirectory } from '@tern/config';
-import { sms, statusRank } from '@tern/contracts';
+import { encodeMessage, sms, statusRank } from '@tern/contracts';
 import { execOrThrow, LeasedSchedule, redisScript } from '@tern/redis';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import type { Redis } from 'ioredis';
@@ -218,7 +218,7 @@ export class StatusCallbacks {
       this.redis
         .multi()
         .hset(pendingKey(id), {
-          event: Buffer.from(sms.StatusEvent.encode(event).finish()).toString('base64'),
+          event: encodeMessage(sms.StatusEvent, event).toString('base64'),
           tries,
           firstTriedAt,
         })

@@ -18,8 +18,8 @@ import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hashPassword } from '@tern/config';
-import { events, sms } from '@tern/contracts';
-import { encodeValue, topics } from '@tern/kafka';
+import { encodeMessage, events, sms } from '@tern/contracts';
+import { topics } from '@tern/kafka';
 import { readTlvString, shortMessageBody, SmppSession, Status, Tlv, type ShortMessageBody } from '@tern/smpp';
 import {
   deleteNamespaceTopics,
@@ -254,7 +254,7 @@ function statusRecord(
     errorCode: status === sms.MessageStatus.MESSAGE_STATUS_DELIVERED ? '000' : '',
     occurredAt: new Date(),
   });
-  return { key: messageId, value: encodeValue(sms.StatusEvent, event) };
+  return { key: messageId, value: encodeMessage(sms.StatusEvent, event) };
 }
 
 /** An SMPP bind of the bench account on Tern's own client session. */
@@ -378,8 +378,8 @@ async function kafkaIntake(kafka: Kafka, tenant: TestTenant, run: string): Promi
         eventId: `${run}-e-${i}`,
         sentAt: new Date(),
       };
-      const signed = eventSigningInput(fields, sms.SendMessageRequest.encode(message).finish());
-      const value = encodeValue(events.SendEvent, {
+      const signed = eventSigningInput(fields, encodeMessage(sms.SendMessageRequest, message));
+      const value = encodeMessage(events.SendEvent, {
         ...fields,
         signature: signEvent(tenant.eventSecret, signed),
         message,

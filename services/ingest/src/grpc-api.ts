@@ -1,12 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
 import {
+  encodeMessage,
   grpcMethod,
+  type MessageCodec,
   PROTO_ROOT,
   rpc,
   rpcDetails,
   sms,
   SMS_PROTO_PATH,
-  type MessageCodec,
 } from '@tern/contracts';
 import type { Logger } from '@tern/telemetry';
 import { GrpcServer, type GrpcTls } from '@tern/service-kit';
@@ -83,7 +84,7 @@ export class ApiError extends Error {
       const details = [
         {
           typeUrl: 'type.googleapis.com/tern.sms.v1.ErrorDetail',
-          value: sms.ErrorDetail.encode(this.detail).finish(),
+          value: encodeMessage(sms.ErrorDetail, this.detail),
         },
       ];
       if (this.violations.length > 0) {
@@ -96,7 +97,7 @@ export class ApiError extends Error {
         };
         details.push({
           typeUrl: 'type.googleapis.com/google.rpc.BadRequest',
-          value: rpcDetails.BadRequest.encode(badRequest).finish(),
+          value: encodeMessage(rpcDetails.BadRequest, badRequest),
         });
       }
       if (this.retryAfterMs !== undefined) {
@@ -106,10 +107,10 @@ export class ApiError extends Error {
         };
         details.push({
           typeUrl: 'type.googleapis.com/google.rpc.RetryInfo',
-          value: rpcDetails.RetryInfo.encode({ retryDelay }).finish(),
+          value: encodeMessage(rpcDetails.RetryInfo, { retryDelay }),
         });
       }
-      const status = rpc.Status.encode({ code: this.code, message: this.message, details }).finish();
+      const status = encodeMessage(rpc.Status, { code: this.code, message: this.message, details });
       metadata.set('grpc-status-details-bin', Buffer.from(status));
     }
     return { code: this.code, details: this.message, metadata };

@@ -1,4 +1,4 @@
-import { sms, statusRank } from '@tern/contracts';
+import { encodeMessage, sms, statusRank } from '@tern/contracts';
 import type { Redis } from 'ioredis';
 import { foldStatusEvents } from './domain/message-view';
 import { TransientError } from '@tern/kafka';
@@ -144,7 +144,7 @@ export class MessageStore {
     if (items.length === 0) return;
     const pipeline = this.redis.pipeline();
     for (const { tenantId, view } of items) {
-      const bytes = Buffer.from(sms.Message.encode(view).finish());
+      const bytes = encodeMessage(sms.Message, view);
       this.createView.queue(pipeline, this.messageKey(view.messageId), tenantId, bytes, this.retentionMs);
     }
     await execOrThrow(pipeline);
@@ -234,7 +234,7 @@ export class MessageStore {
       this.foldEvents.queue(
         pipeline,
         ...this.scriptArgs(id, tenantId, events[0]!.partition),
-        Buffer.from(sms.Message.encode(view!).finish()),
+        encodeMessage(sms.Message, view!),
         found[i]?.keptLength ?? 0,
         ...events.flatMap(({ event, raw, offset }) => [offset, statusRank(event), raw]),
       );
@@ -252,19 +252,17 @@ export class MessageStore {
  * the tenant the view's) or never shows (latencies, labels, cursor, callback, carrier).
  */
 function keptForView(event: sms.StatusEvent): Buffer {
-  return Buffer.from(
-    sms.StatusEvent.encode({
-      ...event,
-      messageId: '',
-      tenantId: '',
-      deliveryLatencyMs: 0,
-      endToEndLatencyMs: 0,
-      labels: {},
-      cursor: '',
-      callbackUrl: '',
-      mccMnc: '',
-    }).finish(),
-  );
+  return encodeMessage(sms.StatusEvent, {
+    ...event,
+    messageId: '',
+    tenantId: '',
+    deliveryLatencyMs: 0,
+    endToEndLatencyMs: 0,
+    labels: {},
+    cursor: '',
+    callbackUrl: '',
+    mccMnc: '',
+  });
 }
 
 /** A view's kept events (see APPLY), in the order applied, each with its message's id again. */

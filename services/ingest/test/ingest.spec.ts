@@ -4,8 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { events, sms } from '@tern/contracts';
-import { DLQ_HEADERS, encodeValue, KafkaClient, topics } from '@tern/kafka';
+import { encodeMessage, events, sms } from '@tern/contracts';
+import { DLQ_HEADERS, KafkaClient, topics } from '@tern/kafka';
 import { createLogger } from '@tern/telemetry';
 import {
   declaredTopicName,
@@ -624,7 +624,7 @@ describe('Kafka conversion-events intake', () => {
   ): events.ConversionEvent => {
     const sentAt = new Date();
     const fields = { tenantId: tenant.id, keyId: tenant.eventKeyId, eventId, sentAt };
-    const bytes = sms.ReportConversionRequest.encode(conversion).finish();
+    const bytes = encodeMessage(sms.ReportConversionRequest, conversion);
     return {
       ...fields,
       signature: signEvent(secret, eventSigningInput(fields, bytes, kind ?? 'conversion')),
@@ -640,7 +640,7 @@ describe('Kafka conversion-events intake', () => {
     );
     const [first, second] = sent.map((s) => s['messageId'] as string) as [string, string];
     const byReference = sms.ReportConversionRequest.fromPartial({ clientReference: `cev-${run}-1` });
-    const valid = encodeValue(events.ConversionEvent, conversionEvent(acme, byReference, `${run}-c1`));
+    const valid = encodeMessage(events.ConversionEvent, conversionEvent(acme, byReference, `${run}-c1`));
     // The second as JSON, as a producer in any language would: the conversion's text signed as it is sent.
     const conversionText = JSON.stringify({ messageId: second });
     const sentAt = new Date();
@@ -658,12 +658,15 @@ describe('Kafka conversion-events intake', () => {
     const refused = [
       // Forged; signed as a send event (whose signature must never pass for a conversion's); another
       // tenant's event naming acme's message.
-      encodeValue(
+      encodeMessage(
         events.ConversionEvent,
         conversionEvent(acme, byReference, `${run}-c3`, { secret: 'wrong' }),
       ),
-      encodeValue(events.ConversionEvent, conversionEvent(acme, byReference, `${run}-c4`, { kind: 'send' })),
-      encodeValue(
+      encodeMessage(
+        events.ConversionEvent,
+        conversionEvent(acme, byReference, `${run}-c4`, { kind: 'send' }),
+      ),
+      encodeMessage(
         events.ConversionEvent,
         conversionEvent(globex, sms.ReportConversionRequest.fromPartial({ messageId: first }), `${run}-c5`),
       ),
@@ -730,7 +733,7 @@ describe('Kafka send-events intake', () => {
       secret,
       eventSigningInput(
         { tenantId: tenant.id, keyId: tenant.eventKeyId, eventId, sentAt },
-        sms.SendMessageRequest.encode(req).finish(),
+        encodeMessage(sms.SendMessageRequest, req),
       ),
     ),
     message: req,
@@ -741,7 +744,7 @@ describe('Kafka send-events intake', () => {
     const producer = kafka.producer();
     await producer.connect();
     const signedProto = (...args: Parameters<typeof signedEvent>) =>
-      encodeValue(events.SendEvent, signedEvent(...args));
+      encodeMessage(events.SendEvent, signedEvent(...args));
     const signedJson = (tenant: TestTenant, req: sms.SendMessageRequest) => {
       // As a producer in any language would: serialise the message, sign the header lines and that text,
       // embed the text as is.
@@ -758,18 +761,18 @@ describe('Kafka send-events intake', () => {
     };
     // A captured event, sent again as it was, and with a fresh sent_at under its old signature.
     const captured = signedEvent(acme, request(`ev-${run}-captured`));
-    const refreshed = encodeValue(events.SendEvent, { ...captured, sentAt: new Date(Date.now() + 1000) });
+    const refreshed = encodeMessage(events.SendEvent, { ...captured, sentAt: new Date(Date.now() + 1000) });
     const json = { 'content-type': 'application/json' };
     const records = [
       { value: signedProto(acme, request(`ev-${run}-proto`)) },
-      { value: encodeValue(events.SendEvent, captured) },
-      { value: encodeValue(events.SendEvent, captured) },
+      { value: encodeMessage(events.SendEvent, captured) },
+      { value: encodeMessage(events.SendEvent, captured) },
       { value: refreshed },
       { value: signedProto(acme, request(`ev-${run}-noid`), { eventId: '' }) },
       // Unique bytes per run: the DLQ is shared with earlier runs.
       { value: Buffer.from(`{"tenantId": "${acme.id}", "message": {"to": "${run}"`), headers: json },
       {
-        value: encodeValue(
+        value: encodeMessage(
           events.DeliveryReceipt,
           events.DeliveryReceipt.fromPartial({ channelId: run, smscMessageId: '42' }),
         ),
@@ -822,7 +825,7 @@ describe('Kafka send-events intake', () => {
   it('holds a tenant to its send rate, as on the API: the excess waits and none is lost', async () => {
     // 5 a second with a burst of 5: 20 events take at least 3 s to be accepted.
     const sent = Array.from({ length: 20 }, (_, i) =>
-      encodeValue(events.SendEvent, signedEvent(paced, request(`paced-${run}-${i}`))),
+      encodeMessage(events.SendEvent, signedEvent(paced, request(`paced-${run}-${i}`))),
     );
     const producer = kafka.producer();
     await producer.connect();
@@ -868,7 +871,7 @@ describe('Kafka send-events intake', () => {
       messages: [
         {
           key: rotating.id,
-          value: encodeValue(events.SendEvent, signedEvent(withEv2, request(`rotate-${run}-event`))),
+          value: encodeMessage(events.SendEvent, signedEvent(withEv2, request(`rotate-${run}-event`))),
         },
       ],
     });

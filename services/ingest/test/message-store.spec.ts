@@ -1,4 +1,4 @@
-import { sms } from '@tern/contracts';
+import { encodeMessage, sms } from '@tern/contracts';
 import { TransientError } from '@tern/kafka';
 import { sharedRedis } from '@tern/redis';
 import { infraFromEnv, uniqueName } from '@tern/testing';
@@ -29,7 +29,7 @@ const eventOf =
   });
 const at = (offset: number, e: sms.StatusEvent): StatusRecord => ({
   event: e,
-  raw: Buffer.from(sms.StatusEvent.encode(e).finish()),
+  raw: encodeMessage(sms.StatusEvent, e),
   partition: 0,
   offset: `${offset}`,
 });
@@ -118,7 +118,7 @@ describe.each(['events', 'folded'] as const)('MessageStore.apply, views kept %s'
     // How views were kept before the events were: folded at each write, with the rank shown and the last offset.
     await redis.hset(`tern:ingest:msg:${id}`, {
       t: tenantId,
-      v: Buffer.from(sms.Message.encode(view!).finish()),
+      v: encodeMessage(sms.Message, view!),
       r: `${rank}`,
       p: '0',
       o: '31',

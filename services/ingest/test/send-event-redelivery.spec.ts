@@ -1,13 +1,6 @@
 import { TenantDirectory } from '@tern/config';
-import { events, sms } from '@tern/contracts';
-import {
-  encodeValue,
-  KafkaClient,
-  PoisonMessageError,
-  topics,
-  type ConsumedRecord,
-  type TopicDef,
-} from '@tern/kafka';
+import { encodeMessage, events, sms } from '@tern/contracts';
+import { KafkaClient, PoisonMessageError, topics, type ConsumedRecord, type TopicDef } from '@tern/kafka';
 import { sharedRedis, TokenBuckets } from '@tern/redis';
 import { createLogger } from '@tern/telemetry';
 import { BulkPacer } from '@tern/service-kit';
@@ -89,7 +82,7 @@ describe('a send event without client_reference, delivered twice', () => {
     const event = (eventId: string): events.SendEvent => {
       const sentAt = new Date();
       const fields = { tenantId: tenant.id, keyId: tenant.eventKeyId, eventId, sentAt };
-      const message = sms.SendMessageRequest.encode(request).finish();
+      const message = encodeMessage(sms.SendMessageRequest, request);
       return {
         ...fields,
         signature: signEvent(tenant.eventSecret, eventSigningInput(fields, message)),
@@ -102,7 +95,7 @@ describe('a send event without client_reference, delivered twice', () => {
       offset,
       key: tenant.id,
       value,
-      rawValue: encodeValue(events.SendEvent, value),
+      rawValue: encodeMessage(events.SendEvent, value),
       headers: {},
       timestamp: new Date(1_790_000_000_000),
     });

@@ -1,4 +1,4 @@
-import { events } from '@tern/contracts';
+import { encodeMessage, events } from '@tern/contracts';
 import { LeasedSchedule } from '@tern/redis';
 import type { Redis } from 'ioredis';
 
@@ -41,5 +41,4 @@ export class DeferredQueue {
   }
 }
 
-const encode = (message: events.SmsMessage) =>
-  Buffer.from(events.SmsMessage.encode(message).finish()).toString('base64');
+const encode = (message: events.SmsMessage) => encodeMessage(events.SmsMessage, message).toString('base64');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { events } from '@tern/contracts';
+import { encodeMessage, events } from '@tern/contracts';
 import { TransientError } from '@tern/kafka';
 import type { Redis } from 'ioredis';
 
@@ -77,7 +77,7 @@ export class AttemptStore {
   /** Stores the attempt's outcome; the run's claim is done. */
   async finish(result: events.SubmitResult): Promise<void> {
     const key = this.key(result.messageId, result.attempt);
-    const bytes = Buffer.from(events.SubmitResult.encode(result).finish());
+    const bytes = encodeMessage(events.SubmitResult, result);
     await this.unavailableAsTransient(() => this.redis.set(key, bytes, 'EX', this.ttlSeconds));
     this.running.delete(key);
   }

@@ -1,4 +1,4 @@
-import { sms, statusRank } from '@tern/contracts';
+import { encodeMessage, sms, statusRank } from '@tern/contracts';
 import {
   eventSigningInput,
   signatureMatches,
@@ -107,7 +107,7 @@ describe('eventWindow', () => {
 
 describe('event signatures', () => {
   it('signs the exact protobuf bytes of `message`, whatever else the event holds', () => {
-    const message = sms.SendMessageRequest.encode(request()).finish();
+    const message = encodeMessage(sms.SendMessageRequest, request());
     // tenant_id (1), message (4), an unknown field (99) a newer producer might add
     const event = Buffer.concat([
       Buffer.from([0x0a, 0x02, 0x74, 0x31]),
@@ -123,7 +123,7 @@ describe('event signatures', () => {
   });
 
   it('covers the tenant, key, event id and send time with the message: change any and it fails', () => {
-    const message = sms.SendMessageRequest.encode(request()).finish();
+    const message = encodeMessage(sms.SendMessageRequest, request());
     const fields = { tenantId: 't1', keyId: 'k1', eventId: 'ev-1', sentAt: now };
     const signature = signEvent('secret', eventSigningInput(fields, message));
     expect(signatureMatches('secret', eventSigningInput(fields, message), signature)).toBe(true);
