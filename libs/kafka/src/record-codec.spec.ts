@@ -107,6 +107,17 @@ describe('record decoding', () => {
     const record = decode(encodeRecord({ key: 'k', value: 'v', headers: { ['__proto__']: 'x' } }).buffer);
     expect(Object.getPrototypeOf(record.headers)).toBe(Object.prototype);
     expect(Object.keys(record.headers)).toEqual(['__proto__']);
+    expect(Object.getOwnPropertyDescriptor(record.headers, '__proto__')?.value).toEqual(Buffer.from('x'));
+  });
+
+  it('reads a header named as what every object inherits as that header alone, repeated or not', () => {
+    const headers = { constructor: 'c', toString: ['1', '2'], ['__proto__']: ['p', 'q'] };
+    const record = decode(encodeRecord({ key: 'k', value: 'v', headers }).buffer);
+    expect(Object.keys(record.headers).sort()).toEqual(['__proto__', 'constructor', 'toString']);
+    expect(String(record.headers.constructor)).toBe('c');
+    expect((record.headers.toString as unknown as Buffer[]).map(String)).toEqual(['1', '2']);
+    const proto = Object.getOwnPropertyDescriptor(record.headers, '__proto__')?.value as Buffer[];
+    expect(proto.map(String)).toEqual(['p', 'q']);
   });
 
   it('adds past 2^53 exactly (offsets are 64-bit), and reads timestamp deltas beyond 49 bits', () => {
