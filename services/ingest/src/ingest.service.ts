@@ -95,7 +95,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     });
 
     // Status views: every sms.status event into the message's view and its tenant's stream, a fetch's
-    // events of a partition at a time (one view read and write per message however many of its events).
+    // events at a time (one script call per message however many of its events).
     const statusView = this.kafka.consumer({
       groupId: `tern-ingest-${config.deployment}-status-view`,
       sessionTimeoutMs: config.kafkaSessionTimeoutMs,
