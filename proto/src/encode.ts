@@ -10,7 +10,7 @@ export interface MessageCodec<T> {
 const KEPT_WRITER_BYTES = 64 * 1024;
 
 // One writer for the process's encodes: it keeps the buffer it grew to, where a new writer per message starts
-// empty and grows, copying, two to four times (a third of the CPU a record's encode took). Encoding is
+// empty and grows, copying, two to four times (about a third of the CPU an encode took). Encoding is
 // synchronous, so no two encodes use it at once.
 let writer = new BinaryWriter();
 
