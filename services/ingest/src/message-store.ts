@@ -14,7 +14,7 @@ return 1
 `;
 
 /*
- * A message's view is kept in one of two formats, both read by every version from this one on (`getMany`):
+ * A message's view is kept in one of two formats, both read by every version from this one on (`read`):
  * - events (`TERN_STATUS_VIEW_FORMAT=events`, the default): the view as accepted (`v`) and the status events
  *   applied since, appended to `e` (each event's bytes after their length, 4 bytes big-endian, with only what
  *   the view takes from it: `keptForView`), folded into `v` when the view is read, from the rank `b` (absent:
@@ -265,7 +265,7 @@ function keptForView(event: sms.StatusEvent): Buffer {
   });
 }
 
-/** A view's kept events (see APPLY), in the order applied, each with its message's id again. */
+/** A view's kept events (see APPEND), in the order applied, each with its message's id again. */
 function keptEvents(kept: Buffer, messageId: string): sms.StatusEvent[] {
   const events: sms.StatusEvent[] = [];
   for (let at = 0; at < kept.length;) {
