@@ -3,7 +3,7 @@ import { TransientError } from '@tern/kafka';
 import { sharedRedis } from '@tern/redis';
 import { infraFromEnv, uniqueName } from '@tern/testing';
 import { foldStatusEvents } from '../src/domain/message-view';
-import { MessageStore, type StatusRecord } from '../src/message-store';
+import { MessageStore, VIEWS_PER_CALL, type StatusRecord } from '../src/message-store';
 
 // The status view as ingest's consumer feeds it, a fetch of a partition at a time, over the real Redis: the
 // events of one call fold into the view as if applied one by one, and a record read again (a redelivery
@@ -108,6 +108,37 @@ describe.each(['events', 'folded'] as const)('MessageStore.apply, views kept %s'
       `c:${SUBMITTED}`,
       `d:${DELIVERED}`,
       `c:${DELIVERED}`,
+    ]);
+  });
+
+  it('applies a fetch of more messages than one script call takes, each message its own events', async () => {
+    const count = 2 * VIEWS_PER_CALL + 7;
+    const ids = Array.from({ length: count }, (_, i) => `${run}-many-${i}`);
+    const tag = (e: sms.StatusEvent) => `${e.messageId.slice(run.length + 6)}:${e.status}`;
+    const before = (await streamed()).length;
+    // All the ACCEPTEDs, then all the SUBMITTEDs: each message's events far apart in the fetch.
+    const fetch = [
+      ...ids.map((id, i) => at(1000 + i, event(id, ACCEPTED))),
+      ...ids.map((id, i) => at(2000 + i, event(id, SUBMITTED, { smscMessageIds: [`s-${i}`] }))),
+    ];
+    await store.apply(fetch);
+    // Redelivered SUBMITTEDs with a receipt each: only the receipts are applied.
+    await store.apply([
+      ...fetch.slice(count),
+      ...ids.map((id, i) => at(3000 + i, event(id, DELIVERED, { attempt: 1, channelId: `c-${i}` }))),
+    ]);
+
+    const views = await store.getMany(ids);
+    for (const [i, stored] of views.entries()) {
+      expect(stored!.tenantId).toBe(tenantId);
+      expect(stored!.view.status).toBe(DELIVERED);
+      expect(stored!.view.attempts).toEqual([
+        expect.objectContaining({ number: 1, channelId: `c-${i}`, smscMessageIds: [`s-${i}`] }),
+      ]);
+    }
+    expect((await streamed()).slice(before).map(tag)).toEqual([
+      ...ids.flatMap((_, i) => [`${i}:${ACCEPTED}`, `${i}:${SUBMITTED}`]),
+      ...ids.map((_, i) => `${i}:${DELIVERED}`),
     ]);
   });
 
