@@ -1,5 +1,5 @@
 export { redisHealth, sharedRedis } from './client';
-export { execOrThrow, redisScript } from './script';
+export { batchedRedisScript, execOrThrow, ITEMS_PER_CALL, redisScript, type ScriptItem } from './script';
 export { TokenBuckets, type Bucket, type Grant } from './token-buckets';
 export * from './leased-schedule';
 export * from './receipt-presence';

@@ -2,7 +2,7 @@ import { encodeMessage, sms, statusRank } from '@tern/contracts';
 import type { Redis } from 'ioredis';
 import { foldStatusEvents } from './domain/message-view';
 import { TransientError } from '@tern/kafka';
-import { execOrThrow, redisScript } from '@tern/redis';
+import { batchedRedisScript, execOrThrow, redisScript } from '@tern/redis';
 
 /** Create the view unless it exists (a repeat of the same accept must not reset a message further along). */
 const CREATE = `
@@ -27,77 +27,54 @@ return 1
  */
 
 /**
- * The Lua both scripts apply a message's events with: for each event in ARGV[first..final] (`step`
- * arguments each: offset, rank, bytes as published, ...) not applied yet, `onApplied` runs and `stream` gets
- * the event when it moves the message on; `last` is the last offset applied (nil when none was). Expects
- * `applied` (p, o of the view), `rank` (the rank shown), `partition` and `maxLen` (the stream's).
+ * The Lua both scripts apply events with: for each event of ARGV from `first` on (`step` arguments each:
+ * offset, rank, bytes as published, ...) not applied yet, `onApplied` runs and the stream gets the event when
+ * it moves the message on; `last` is the last offset applied, and the script returns 0 when there is none.
+ * Expects `applied` (p, o of the key) and `rank` (the rank shown).
  */
-const applyEach = (
-  first: string,
-  final: string,
-  step: number,
-  stream: string,
-  onApplied = '',
-) => `local last = nil
-for i = ${first}, ${final}, ${step} do
-  if not (applied[1] == partition and tonumber(applied[2]) >= tonumber(ARGV[i])) then
+const applyEach = (first: number, step: number, onApplied = '') => `local last = nil
+for i = ${first}, #ARGV, ${step} do
+  if not (applied[1] == ARGV[1] and tonumber(applied[2]) >= tonumber(ARGV[i])) then
     last = ARGV[i]
     ${onApplied}
     local eventRank = tonumber(ARGV[i + 1])
     if rank == nil or eventRank > rank then
       rank = eventRank
-      redis.call('XADD', ${stream}, 'MAXLEN', '~', maxLen, '*', 'e', ARGV[i + 2])
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'e', ARGV[i + 2])
     end
   end
-end`;
-
-/**
- * Messages whose events one APPEND call applies at most: a call per message cost Redis and ingest more than
- * the writes themselves, and a call this size still holds Redis for well under a millisecond.
- */
-export const VIEWS_PER_CALL = 50;
-
-/**
- * Apply each message's status events of one partition, in offset order, each exactly once: an event is
- * skipped when its (partition, offset) or a later one of the same partition was applied already (redelivery
- * after a crash or rebalance). The tenant's stream gets an event only when it moved the message on in the
- * status order (its rank above the one shown), so a late or repeated event is never streamed; the view and
- * the stream entries are written together: a reader never sees one without the other.
- * APPEND (events format) does it for several messages, one after the other: it appends each one's applied
- * events to its `e`; a view folded until now (`r` without `e`) keeps the rank it shows in `b`, the rank the
- * events fold from.
- * KEYS: per message its view and its tenant's stream. ARGV: retention ms, stream max length, then per
- * message: partition, tenant, its number of events, and per event: offset, rank, its bytes as published
- * (streamed), its bytes as kept.
- */
-const keepEvent = "table.insert(kept, struct.pack('>I4', #ARGV[i + 3]) .. ARGV[i + 3])";
-const APPEND = `
-local retention, maxLen = ARGV[1], ARGV[2]
-local at = 3
-for k = 1, #KEYS, 2 do
-  local partition, tenant, count = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
-  local first = at + 3
-  at = first + 4 * count
-  local applied = redis.call('HMGET', KEYS[k], 'p', 'o', 'r', 't', 'e')
-  local rank = tonumber(applied[3])
-  local fields = {}
-  if applied[5] == false and rank ~= nil then fields = {'b', applied[3]} end
-  if applied[4] == false then table.insert(fields, 't'); table.insert(fields, tenant) end
-  local kept = { applied[5] or '' }
-  ${applyEach('first', 'at - 1', 4, 'KEYS[k + 1]', keepEvent)}
-  if last ~= nil then
-    redis.call('HSET', KEYS[k], 'p', partition, 'o', last, 'r', rank, 'e', table.concat(kept), unpack(fields))
-    redis.call('PEXPIRE', KEYS[k], retention)
-  end
 end
+if last == nil then return 0 end`;
+
+/**
+ * Apply a message's status events of one partition, in offset order, each exactly once (a call runs it for
+ * several messages in turn: `batchedRedisScript`): an event is skipped when its (partition, offset) or a
+ * later one of the same partition was applied already (redelivery after a crash or rebalance). The tenant's
+ * stream gets an event only when it moved the message on in the status order (its rank above the one shown),
+ * so a late or repeated event is never streamed; the view and the stream entries are written together: a
+ * reader never sees one without the other.
+ * APPEND (events format) appends the applied events to `e`; a view folded until now (`r` without `e`) keeps
+ * the rank it shows in `b`, the rank the events fold from.
+ * ARGV: partition, tenant, retention ms, stream max length, then per event: offset, rank, its bytes as
+ * published (streamed), its bytes as kept.
+ */
+const APPEND = `
+local applied = redis.call('HMGET', KEYS[1], 'p', 'o', 'r', 't', 'e')
+local rank = tonumber(applied[3])
+local fields = {}
+if applied[5] == false and rank ~= nil then fields = {'b', applied[3]} end
+if applied[4] == false then table.insert(fields, 't'); table.insert(fields, ARGV[2]) end
+local kept = { applied[5] or '' }
+${applyEach(5, 4, "table.insert(kept, struct.pack('>I4', #ARGV[i + 3]) .. ARGV[i + 3])")}
+redis.call('HSET', KEYS[1], 'p', ARGV[1], 'o', last, 'r', rank, 'e', table.concat(kept), unpack(fields))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `;
 
 /**
- * FOLD (folded format): as APPEND for one message, but writes the view the caller folded (from the view and
- * kept events it read, `e` of `keptLength` bytes, and the events given) and drops `e` and `b`. Returns -1,
- * writing nothing, when `e` changed since the caller read it (an instance appending meanwhile): the caller
- * reads again.
+ * FOLD (folded format): as APPEND, but writes the view the caller folded (from the view and kept events it
+ * read, `e` of `keptLength` bytes, and the events given) and drops `e` and `b`. Returns -1, writing nothing,
+ * when `e` changed since the caller read it (an instance appending meanwhile): the caller reads again.
  * ARGV: partition, tenant, retention ms, stream max length, view, keptLength, then per event: offset, rank,
  * its bytes as published.
  */
@@ -105,9 +82,7 @@ const FOLD = `
 local applied = redis.call('HMGET', KEYS[1], 'p', 'o', 'r')
 if redis.call('HSTRLEN', KEYS[1], 'e') ~= tonumber(ARGV[6]) then return -1 end
 local rank = tonumber(applied[3])
-local partition, maxLen = ARGV[1], ARGV[4]
-${applyEach('7', '#ARGV', 3, 'KEYS[2]')}
-if last == nil then return 0 end
+${applyEach(7, 3)}
 redis.call('HSET', KEYS[1], 't', ARGV[2], 'v', ARGV[5], 'p', ARGV[1], 'o', last, 'r', rank)
 redis.call('HDEL', KEYS[1], 'e', 'b')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -154,7 +129,7 @@ export class MessageStore {
     private readonly format: ViewFormat = 'events',
   ) {
     this.createView = redisScript(redis, 'ternIngestCreateView', 1, CREATE);
-    this.appendEvents = redisScript(redis, 'ternIngestAppendEvents', 'dynamic', APPEND);
+    this.appendEvents = batchedRedisScript(redis, 'ternIngestAppendEvents', APPEND);
     this.foldEvents = redisScript(redis, 'ternIngestFoldEvents', 2, FOLD);
   }
 
@@ -209,8 +184,8 @@ export class MessageStore {
   }
 
   /**
-   * Applies `sms.status` records (of one partition or several, each message's in offset order): one script
-   * call per `VIEWS_PER_CALL` messages, with all their events of the call.
+   * Applies `sms.status` records (of one partition or several, each message's in offset order): each
+   * message's events of the call in one run of the script, and many messages' runs in one script call.
    */
   async apply(records: readonly StatusRecord[]): Promise<void> {
     const byMessage = new Map<string, StatusRecord[]>();
@@ -220,21 +195,22 @@ export class MessageStore {
       else byMessage.set(record.event.messageId, [record]);
     }
     if (this.format === 'folded') return this.applyFolded(byMessage);
-    const messages = [...byMessage];
-    const pipeline = this.redis.pipeline();
-    for (let from = 0; from < messages.length; from += VIEWS_PER_CALL) {
-      const keys: string[] = [];
-      const args: (string | number | Buffer)[] = [this.retentionMs, this.streamMaxLen];
-      for (const [id, events] of messages.slice(from, from + VIEWS_PER_CALL)) {
-        const { tenantId } = events[0]!.event;
-        keys.push(this.messageKey(id), this.streamKey(tenantId));
-        args.push(events[0]!.partition, tenantId, events.length);
+    await this.appendEvents.run(
+      [...byMessage].map(([id, events]) => {
+        const item = this.scriptItem(id, events[0]!.event.tenantId, events[0]!.partition);
         for (const { event, raw, offset } of events)
-          args.push(offset, statusRank(event), raw, keptForView(event));
-      }
-      this.appendEvents.queue(pipeline, keys.length, ...keys, ...args);
-    }
-    await execOrThrow(pipeline);
+          item.args.push(offset, statusRank(event), raw, keptForView(event));
+        return item;
+      }),
+    );
+  }
+
+  /** What both view scripts start with: their keys, then partition, tenant, retention, stream length. */
+  private scriptItem(id: string, tenantId: string, partition: number) {
+    return {
+      keys: [this.messageKey(id), this.streamKey(tenantId)],
+      args: [partition, tenantId, this.retentionMs, this.streamMaxLen] as (string | number | Buffer)[],
+    };
   }
 
   /** The folded format: each message's view read once, its events folded into it, and written once. */
@@ -249,15 +225,15 @@ export class MessageStore {
         found[i]?.rank,
         events.map((r) => r.event),
       );
-      const tenantId = found[i]?.tenantId ?? events[0]!.event.tenantId;
+      const { keys, args } = this.scriptItem(
+        id,
+        found[i]?.tenantId ?? events[0]!.event.tenantId,
+        events[0]!.partition,
+      );
       this.foldEvents.queue(
         pipeline,
-        this.messageKey(id),
-        this.streamKey(tenantId),
-        events[0]!.partition,
-        tenantId,
-        this.retentionMs,
-        this.streamMaxLen,
+        ...keys,
+        ...args,
         encodeMessage(sms.Message, view!),
         found[i]?.keptLength ?? 0,
         ...events.flatMap(({ event, raw, offset }) => [offset, statusRank(event), raw]),

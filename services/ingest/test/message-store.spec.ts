@@ -1,9 +1,9 @@
 import { encodeMessage, sms } from '@tern/contracts';
 import { TransientError } from '@tern/kafka';
-import { sharedRedis } from '@tern/redis';
+import { ITEMS_PER_CALL, sharedRedis } from '@tern/redis';
 import { infraFromEnv, uniqueName } from '@tern/testing';
 import { foldStatusEvents } from '../src/domain/message-view';
-import { MessageStore, VIEWS_PER_CALL, type StatusRecord } from '../src/message-store';
+import { MessageStore, type StatusRecord } from '../src/message-store';
 
 // The status view as ingest's consumer feeds it, a fetch of a partition at a time, over the real Redis: the
 // events of one call fold into the view as if applied one by one, and a record read again (a redelivery
@@ -112,7 +112,7 @@ describe.each(['events', 'folded'] as const)('MessageStore.apply, views kept %s'
   });
 
   it('applies a fetch of more messages than one script call takes, each message its own events', async () => {
-    const count = 2 * VIEWS_PER_CALL + 7;
+    const count = 2 * ITEMS_PER_CALL + 7;
     const ids = Array.from({ length: count }, (_, i) => `${run}-many-${i}`);
     const tag = (e: sms.StatusEvent) => `${e.messageId.slice(run.length + 6)}:${e.status}`;
     const before = (await streamed()).length;
