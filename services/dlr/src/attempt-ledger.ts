@@ -1,5 +1,5 @@
 import { encodeMessage, events } from '@tern/contracts';
-import { execOrThrow, LeasedSchedule, redisScript } from '@tern/redis';
+import { batchedRedisScript, execOrThrow, LeasedSchedule, redisScript } from '@tern/redis';
 import type { Redis } from 'ioredis';
 import { handsetOf } from './domain/handset';
 import { smscIdReadings } from './domain/smsc-id';
@@ -145,9 +145,9 @@ export class AttemptLedger {
   constructor(private readonly redis: Redis) {
     this.awaiting = new LeasedSchedule(redis, AWAITING);
     this.unmatched = new LeasedSchedule(redis, UNMATCHED);
-    this.submittedScript = redisScript(redis, 'ternDlrSubmitted', 'dynamic', SUBMITTED);
-    this.matchOrKeepScript = redisScript(redis, 'ternDlrMatchOrKeep', 'dynamic', MATCH_OR_KEEP);
-    this.claimReportScript = redisScript(redis, 'ternDlrClaimReport', 2, CLAIM_REPORT);
+    this.submittedScript = batchedRedisScript(redis, 'ternDlrSubmitted', SUBMITTED);
+    this.matchOrKeepScript = batchedRedisScript(redis, 'ternDlrMatchOrKeep', MATCH_OR_KEEP);
+    this.claimReportScript = batchedRedisScript(redis, 'ternDlrClaimReport', CLAIM_REPORT);
     this.claimMissing = redisScript(redis, 'ternDlrClaimMissing', 2, CLAIM_MISSING);
   }
 
@@ -158,31 +158,30 @@ export class AttemptLedger {
   async submitted(
     submissions: readonly { result: events.SubmitResult; receiptDueAt: number }[],
   ): Promise<{ part: number; receipt: events.DeliveryReceipt }[][]> {
-    if (submissions.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const { result, receiptDueAt } of submissions) {
-      const keys = [AWAITING, attemptKey(result.messageId, result.attempt)];
-      const parts: number[] = [];
-      result.smscMessageIds.forEach((id, part) => {
-        for (const reading of smscIdReadings(id)) {
-          keys.push(idKey(result.channelId, reading), pendingKey(result.channelId, reading));
-          parts.push(part);
-        }
-      });
-      const submission = encodeMessage(events.SubmitResult, result).toString('base64');
-      this.submittedScript.queue(
-        pipeline,
-        keys.length,
-        ...keys,
-        receiptDueAt,
-        `${result.messageId}|${result.attempt}`,
-        submission,
-        KEEP_SECONDS,
-        handsetOf(result.message?.to ?? ''),
-        ...parts,
-      );
-    }
-    const replies = (await execOrThrow(pipeline)) as string[][];
+    const replies = (await this.submittedScript.run(
+      submissions.map(({ result, receiptDueAt }) => {
+        const keys = [AWAITING, attemptKey(result.messageId, result.attempt)];
+        const parts: number[] = [];
+        result.smscMessageIds.forEach((id, part) => {
+          for (const reading of smscIdReadings(id)) {
+            keys.push(idKey(result.channelId, reading), pendingKey(result.channelId, reading));
+            parts.push(part);
+          }
+        });
+        const submission = encodeMessage(events.SubmitResult, result).toString('base64');
+        return {
+          keys,
+          args: [
+            receiptDueAt,
+            `${result.messageId}|${result.attempt}`,
+            submission,
+            KEEP_SECONDS,
+            handsetOf(result.message?.to ?? ''),
+            ...parts,
+          ],
+        };
+      }),
+    )) as string[][];
     return replies.map((found) => {
       const waiting = new Map<number, events.DeliveryReceipt>();
       for (let i = 0; i < found.length; i += 2) {
@@ -201,30 +200,28 @@ export class AttemptLedger {
   async matchOrKeep(
     receipts: readonly { receipt: events.DeliveryReceipt; reportAt: number }[],
   ): Promise<(PartRef | undefined)[]> {
-    const pipeline = this.redis.pipeline();
-    for (const { receipt, reportAt } of receipts) {
-      const readings = smscIdReadings(receipt.smscMessageId);
-      // Under every reading: the submission will name it in its own base, whichever that is.
-      const keys = [
-        UNMATCHED,
-        handsetReceiptsKey(receipt.channelId, receipt.handset),
-        ...readings.map((r) => idKey(receipt.channelId, r)),
-        ...readings.map((r) => pendingKey(receipt.channelId, r)),
-      ];
-      const value = encodeMessage(events.DeliveryReceipt, receipt).toString('base64');
-      this.matchOrKeepScript.queue(
-        pipeline,
-        keys.length,
-        ...keys,
-        value,
-        KEEP_SECONDS,
-        reportAt,
-        unmatchedMember(receipt),
-        receipt.handset ? receipt.smscMessageId : '',
-        handsetOf(receipt.handset),
-      );
-    }
-    const refs = (await execOrThrow(pipeline)) as (string | null)[];
+    const refs = (await this.matchOrKeepScript.run(
+      receipts.map(({ receipt, reportAt }) => {
+        const readings = smscIdReadings(receipt.smscMessageId);
+        return {
+          // Under every reading: the submission will name it in its own base, whichever that is.
+          keys: [
+            UNMATCHED,
+            handsetReceiptsKey(receipt.channelId, receipt.handset),
+            ...readings.map((r) => idKey(receipt.channelId, r)),
+            ...readings.map((r) => pendingKey(receipt.channelId, r)),
+          ],
+          args: [
+            encodeMessage(events.DeliveryReceipt, receipt).toString('base64'),
+            KEEP_SECONDS,
+            reportAt,
+            unmatchedMember(receipt),
+            receipt.handset ? receipt.smscMessageId : '',
+            handsetOf(receipt.handset),
+          ],
+        };
+      }),
+    )) as (string | null)[];
     return refs.map((ref) => {
       if (!ref) return undefined;
       const [messageId = '', attempt = '0', part = '0'] = ref.split('|');
@@ -309,19 +306,13 @@ export class AttemptLedger {
    * could not be; a taker that died between is replaced after REPORT_STALE_MS.
    */
   async claimReports(attempts: readonly AttemptRef[]): Promise<ReportClaim[]> {
-    const pipeline = this.redis.pipeline();
     const now = Date.now();
-    for (const { messageId, attempt } of attempts) {
-      this.claimReportScript.queue(
-        pipeline,
-        attemptKey(messageId, attempt),
-        AWAITING,
-        `${messageId}|${attempt}`,
-        now,
-        REPORT_STALE_MS,
-      );
-    }
-    const replies = (await execOrThrow(pipeline)) as [number, number][];
+    const replies = (await this.claimReportScript.run(
+      attempts.map(({ messageId, attempt }) => ({
+        keys: [attemptKey(messageId, attempt), AWAITING],
+        args: [`${messageId}|${attempt}`, now, REPORT_STALE_MS],
+      })),
+    )) as [number, number][];
     return replies.map(([state, afterMissed]) =>
       state === 1 ? { taken: true, afterMissed: afterMissed === 1 } : { taken: false, writing: state === 2 },
     );
