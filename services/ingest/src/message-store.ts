@@ -128,7 +128,7 @@ export class MessageStore {
     private readonly streamMaxLen: number,
     private readonly format: ViewFormat = 'events',
   ) {
-    this.createView = redisScript(redis, 'ternIngestCreateView', 1, CREATE);
+    this.createView = batchedRedisScript(redis, 'ternIngestCreateView', CREATE);
     this.appendEvents = batchedRedisScript(redis, 'ternIngestAppendEvents', APPEND);
     this.foldEvents = redisScript(redis, 'ternIngestFoldEvents', 2, FOLD);
   }
@@ -142,13 +142,12 @@ export class MessageStore {
   }
 
   async create(items: readonly { tenantId: string; view: sms.Message }[]): Promise<void> {
-    if (items.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const { tenantId, view } of items) {
-      const bytes = encodeMessage(sms.Message, view);
-      this.createView.queue(pipeline, this.messageKey(view.messageId), tenantId, bytes, this.retentionMs);
-    }
-    await execOrThrow(pipeline);
+    await this.createView.run(
+      items.map(({ tenantId, view }) => ({
+        keys: [this.messageKey(view.messageId)],
+        args: [tenantId, encodeMessage(sms.Message, view), this.retentionMs],
+      })),
+    );
   }
 
   async get(messageId: string): Promise<StoredMessage | undefined> {
