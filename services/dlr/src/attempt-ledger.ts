@@ -105,6 +105,15 @@ end
 redis.call('HSET', KEYS[1], 'reported', 'pending:' .. ARGV[2])
 return {1, redis.call('HEXISTS', KEYS[1], 'after-missed')}
 `;
+/**
+ * A part's final outcome: KEYS = attempt hash; ARGV = the part's field, its outcome. Records it unless one
+ * was (the first receipt wins), and returns the attempt's hash as field, value, ...
+ */
+const PART_DONE = `
+redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('HGETALL', KEYS[1])
+`;
+
 /** A report taken this long ago and not confirmed written was lost with its taker (a redelivery comes later). */
 const REPORT_STALE_MS = 5_000;
 
@@ -139,6 +148,7 @@ export class AttemptLedger {
 
   private readonly submittedScript;
   private readonly matchOrKeepScript;
+  private readonly partDoneScript;
   private readonly claimReportScript;
   private readonly claimMissing;
 
@@ -147,6 +157,7 @@ export class AttemptLedger {
     this.unmatched = new LeasedSchedule(redis, UNMATCHED);
     this.submittedScript = batchedRedisScript(redis, 'ternDlrSubmitted', SUBMITTED);
     this.matchOrKeepScript = batchedRedisScript(redis, 'ternDlrMatchOrKeep', MATCH_OR_KEEP);
+    this.partDoneScript = batchedRedisScript(redis, 'ternDlrPartDone', PART_DONE);
     this.claimReportScript = batchedRedisScript(redis, 'ternDlrClaimReport', CLAIM_REPORT);
     this.claimMissing = redisScript(redis, 'ternDlrClaimMissing', 2, CLAIM_MISSING);
   }
@@ -279,23 +290,22 @@ export class AttemptLedger {
   async partsDone(
     outcomes: readonly { ref: PartRef; outcome: string }[],
   ): Promise<({ submission: events.SubmitResult; parts: Map<number, string> } | undefined)[]> {
-    const pipeline = this.redis.pipeline();
-    for (const { ref, outcome } of outcomes) {
-      const key = attemptKey(ref.messageId, ref.attempt);
-      pipeline.hsetnx(key, `part:${ref.part}`, outcome).hgetall(key);
-    }
-    const replies = await execOrThrow(pipeline);
-    return outcomes.map((_, i) => {
-      const all = replies[2 * i + 1] as Record<string, string>;
-      if (!all['submission']) return undefined;
+    const replies = (await this.partDoneScript.run(
+      outcomes.map(({ ref, outcome }) => ({
+        keys: [attemptKey(ref.messageId, ref.attempt)],
+        args: [`part:${ref.part}`, outcome],
+      })),
+    )) as string[][];
+    return replies.map((hash) => {
+      let submission: string | undefined;
       const parts = new Map<number, string>();
-      for (const [field, value] of Object.entries(all)) {
-        if (field.startsWith('part:')) parts.set(Number(field.slice(5)), value);
+      for (let i = 0; i < hash.length; i += 2) {
+        const field = hash[i]!;
+        if (field === 'submission') submission = hash[i + 1];
+        else if (field.startsWith('part:')) parts.set(Number(field.slice(5)), hash[i + 1]!);
       }
-      return {
-        submission: events.SubmitResult.decode(Buffer.from(all['submission'], 'base64')),
-        parts,
-      };
+      if (!submission) return undefined;
+      return { submission: events.SubmitResult.decode(Buffer.from(submission, 'base64')), parts };
     });
   }
 
