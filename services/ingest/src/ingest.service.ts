@@ -95,7 +95,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     });
 
     // Status views: every sms.status event into the message's view and its tenant's stream, a fetch's
-    // events at a time (one script call for up to `VIEWS_PER_CALL` messages, however many their events).
+    // events at a time (a script run per message however many its events, 50 messages a Redis call).
     const statusView = this.kafka.consumer({
       groupId: `tern-ingest-${config.deployment}-status-view`,
       sessionTimeoutMs: config.kafkaSessionTimeoutMs,
