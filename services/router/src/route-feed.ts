@@ -75,5 +75,7 @@ function attemptEnded(book: RouteBook, attempt: events.AttemptRecord): void {
   const ok = CHANNEL_OUTCOMES[attempt.status];
   if (ok === undefined || !attempt.channelId) return;
   // The carrier's breaker learns it too: a channel failing one carrier is cut off from that carrier only.
-  book.recordOutcome(attempt.channelId, attempt.mccMnc, ok, Date.now());
+  // Counted by when the attempt was sent (a refused one: when it was tried).
+  const now = Date.now();
+  book.recordOutcome(attempt.channelId, attempt.mccMnc, ok, attempt.submittedAt?.getTime() ?? now, now);
 }

@@ -33,12 +33,12 @@ describe('RouteBook', () => {
 
   it('blocks a channel towards one carrier without blocking the channel', () => {
     const book = new RouteBook(policy);
-    for (let i = 0; i < 5; i++) book.recordOutcome('c1', '52501', false, i);
+    for (let i = 0; i < 5; i++) book.recordOutcome('c1', '52501', false, i, i);
     // The channel's own breaker saw 5 failures too: both are open.
     expect(book.blocked('c1', '52505', 10)).toBe('breaker open for c1');
     const other = new RouteBook(policy);
-    for (let i = 0; i < 10; i++) other.recordOutcome('c1', '52505', true, i);
-    for (let i = 10; i < 15; i++) other.recordOutcome('c1', '52501', false, i);
+    for (let i = 0; i < 10; i++) other.recordOutcome('c1', '52505', true, i, i);
+    for (let i = 10; i < 15; i++) other.recordOutcome('c1', '52501', false, i, i);
     // Channel-wide 5 of 15 failed (closed); towards 52501 all failed (open).
     expect(other.blocked('c1', '52505', 20)).toBeUndefined();
     expect(other.blocked('c1', '52501', 20)).toBe('breaker open for c1 towards 52501');

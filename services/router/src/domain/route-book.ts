@@ -51,10 +51,13 @@ export class RouteBook {
     );
   }
 
-  /** One outcome of a channel towards a carrier: counts for the channel's breaker and the carrier's. */
-  recordOutcome(channelId: string, mccMnc: string, ok: boolean, now: number): void {
-    this.breaker(channelId).record(ok, now);
-    if (mccMnc) this.breaker(`${channelId}/${mccMnc}`).record(ok, now);
+  /**
+   * The outcome of an attempt sent at `sentAt` on a channel towards a carrier, known at `now`: counts for the
+   * channel's breaker and the carrier's.
+   */
+  recordOutcome(channelId: string, mccMnc: string, ok: boolean, sentAt: number, now: number): void {
+    this.breaker(channelId).record(ok, sentAt, now);
+    if (mccMnc) this.breaker(`${channelId}/${mccMnc}`).record(ok, sentAt, now);
   }
 
   /** Why the channel may not take this message now, or undefined. Half-open breakers let a few probes by. */

@@ -275,9 +275,9 @@ describe('CircuitBreaker', () => {
 
   it('opens on a failure spike, probes when half-open, closes after successful probes', () => {
     const breaker = new CircuitBreaker(policy);
-    for (let i = 0; i < 9; i++) breaker.record(false, 1000 + i);
+    for (let i = 0; i < 9; i++) breaker.record(false, 1000 + i, 1000 + i);
     expect(breaker.current(1010)).toBe('closed'); // nine outcomes: not enough to judge
-    breaker.record(false, 1010);
+    breaker.record(false, 1010, 1010);
     expect(breaker.current(1011)).toBe('open');
     expect(breaker.allows(5000)).toBe(false);
     expect(breaker.current(6010)).toBe('half-open');
@@ -291,24 +291,24 @@ describe('CircuitBreaker', () => {
     expect(probes).toEqual([true, true, true, false]);
     // Probes whose outcome never arrives are given back after openMs.
     expect(breaker.allows(6012 + policy.openMs)).toBe(true);
-    breaker.record(true, 6100);
-    breaker.record(true, 6101);
-    breaker.record(true, 6102);
+    breaker.record(true, 6100, 6100);
+    breaker.record(true, 6101, 6101);
+    breaker.record(true, 6102, 6102);
     expect(breaker.current(6103)).toBe('closed');
     expect(breaker.allows(6103)).toBe(true);
   });
 
   it('reopens on a failed probe, and forgets failures older than its window', () => {
     const breaker = new CircuitBreaker(policy);
-    for (let i = 0; i < 10; i++) breaker.record(false, i);
+    for (let i = 0; i < 10; i++) breaker.record(false, i, i);
     breaker.sent(6000);
-    breaker.record(false, 6001);
+    breaker.record(false, 6001, 6001);
     expect(breaker.current(6002)).toBe('open');
 
     const healthy = new CircuitBreaker(policy);
-    for (let i = 0; i < 9; i++) healthy.record(false, i);
+    for (let i = 0; i < 9; i++) healthy.record(false, i, i);
     // The old failures leave the window before the tenth outcome arrives.
-    healthy.record(false, 20_000);
+    healthy.record(false, 20_000, 20_000);
     expect(healthy.current(20_001)).toBe('closed');
   });
 
@@ -319,7 +319,7 @@ describe('CircuitBreaker', () => {
     let openedAt: number | undefined;
     for (let at = 0; at < 40_000 && openedAt === undefined; at++) {
       const ok = at < 20_000;
-      breaker.record(ok, at);
+      breaker.record(ok, at, at);
       seen.push({ at, ok });
       if (breaker.current(at) === 'open') openedAt = at;
     }
@@ -331,5 +331,94 @@ describe('CircuitBreaker', () => {
     })?.at;
     expect(expected).toBeGreaterThan(20_000);
     expect(openedAt).toBe(expected);
+  });
+
+  it('counts outcomes by when they were sent: late failures of traffic that stopped do not open it', () => {
+    const breaker = new CircuitBreaker(policy);
+    // 10 s of traffic, an attempt every 10 ms, delivered within a second; one in twenty expires, its
+    // outcome 15 s after it was sent.
+    const outcomes: { sentAt: number; at: number; ok: boolean }[] = [];
+    for (let sentAt = 0; sentAt < 10_000; sentAt += 10) {
+      const ok = sentAt % 200 !== 0;
+      outcomes.push({ sentAt, at: sentAt + (ok ? 1000 : 15_000), ok });
+    }
+    outcomes.sort((a, b) => a.at - b.at);
+    for (const { sentAt, at, ok } of outcomes) breaker.record(ok, sentAt, at);
+    // Counted on arrival, the last window would hold 50 failures and nothing else.
+    const last = outcomes.at(-1)!.at;
+    const arrivedInLastWindow = outcomes.filter((o) => o.at > last - policy.windowMs);
+    expect(arrivedInLastWindow.length).toBeGreaterThanOrEqual(policy.minOutcomes);
+    expect(arrivedInLastWindow.every((o) => !o.ok)).toBe(true);
+    expect(breaker.current(last)).toBe('closed');
+    expect(breaker.allows(last + 1)).toBe(true);
+  });
+
+  it('opens when the attempts sent in its window fail, their outcomes late', () => {
+    const breaker = new CircuitBreaker(policy);
+    // An attempt every 100 ms: delivered within a second until 5 s, then every one fails, known 8 s later.
+    const outcomes: { sentAt: number; at: number; ok: boolean }[] = [];
+    for (let sentAt = 0; sentAt < 20_000; sentAt += 100) {
+      const ok = sentAt < 5000;
+      outcomes.push({ sentAt, at: sentAt + (ok ? 1000 : 8000), ok });
+    }
+    outcomes.sort((a, b) => a.at - b.at);
+    let openedAt: number | undefined;
+    for (const { sentAt, at, ok } of outcomes) {
+      breaker.record(ok, sentAt, at);
+      if (breaker.current(at) === 'open') {
+        openedAt = at;
+        break;
+      }
+    }
+    // The failure sent at 6,000 arrives at 14,000: of the attempts sent since 4,000, ten delivered (sent
+    // 4,000-4,900) and eleven failed (5,000-6,000). Counted on arrival, 20 deliveries were in that window.
+    expect(openedAt).toBe(14_000);
+  });
+
+  it('opens on the outcome a count of the attempts sent in its window would, out of order', () => {
+    let seed = 7;
+    const random = () => (seed = (seed * 16_807) % 2_147_483_647) / 2_147_483_647;
+    // Healthy for 20 s, then 70% failures; deliveries known within 3 s of sending, failures within 9 s.
+    const outcomes: { sentAt: number; at: number; ok: boolean }[] = [];
+    for (let sentAt = 0; sentAt < 40_000; sentAt += 20) {
+      const ok = sentAt < 20_000 || random() < 0.3;
+      outcomes.push({ sentAt, at: sentAt + Math.floor(random() * (ok ? 3000 : 9000)), ok });
+    }
+    outcomes.sort((a, b) => a.at - b.at);
+    const breaker = new CircuitBreaker(policy);
+    let openedAt: number | undefined;
+    for (const { sentAt, at, ok } of outcomes) {
+      breaker.record(ok, sentAt, at);
+      if (breaker.current(at) === 'open') {
+        openedAt = at;
+        break;
+      }
+    }
+    // The reference: the first arrival at which the outcomes known so far of the attempts sent in the last
+    // windowMs reach the ratio.
+    const expected = outcomes.find(({ at }, i) => {
+      const window = outcomes.slice(0, i + 1).filter((o) => o.sentAt >= at - policy.windowMs);
+      const failed = window.filter((o) => !o.ok).length;
+      return window.length >= policy.minOutcomes && failed / window.length >= policy.failureRatio;
+    })?.at;
+    expect(expected).toBeGreaterThan(20_000);
+    expect(openedAt).toBe(expected);
+  });
+
+  it('takes as probes only the outcomes of attempts sent since it opened', () => {
+    const breaker = new CircuitBreaker(policy);
+    for (let i = 0; i < 10; i++) breaker.record(false, 1000 + i, 1000 + i);
+    expect(breaker.current(1010)).toBe('open');
+    expect(breaker.current(6010)).toBe('half-open');
+    // Attempts sent before it opened, known late: a delivery does not close it, a failure does not reopen it.
+    for (let i = 0; i < policy.probes; i++) breaker.record(true, 900 + i, 6020 + i);
+    breaker.record(false, 950, 6030);
+    expect(breaker.current(6031)).toBe('half-open');
+    for (const t of [6040, 6041, 6042]) {
+      expect(breaker.allows(t)).toBe(true);
+      breaker.sent(t);
+      breaker.record(true, t, t + 50);
+    }
+    expect(breaker.current(6100)).toBe('closed');
   });
 });
