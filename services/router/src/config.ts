@@ -72,7 +72,7 @@ export const routerSettings = {
   ),
   breakerWindowMs: setting(
     'TERN_ROUTER_BREAKER_WINDOW_MS',
-    'A channel’s breaker looks at its outcomes in this recent window (shorter: opens faster on a failure spike)',
+    'A channel’s breaker looks at the outcomes of its attempts sent in this recent window (shorter: opens faster on a failure spike; an outcome later than this is not counted)',
     env.int(100, 3_600_000).default(DEFAULT_BREAKER_POLICY.windowMs),
   ),
   breakerOpenMs: setting(
