@@ -272,6 +272,19 @@ describe('CircuitBreaker', () => {
     openMs: 5_000,
     probes: 3,
   };
+  interface Outcome {
+    sentAt: number;
+    at: number;
+    ok: boolean;
+  }
+  /** Feeds outcomes in the order they arrive; the arrival at which the breaker opened, if it did. */
+  const openedWhileFed = (breaker: CircuitBreaker, outcomes: readonly Outcome[]): number | undefined => {
+    for (const { sentAt, at, ok } of [...outcomes].sort((a, b) => a.at - b.at)) {
+      breaker.record(ok, sentAt, at);
+      if (breaker.current(at) === 'open') return at;
+    }
+    return undefined;
+  };
 
   it('opens on a failure spike, probes when half-open, closes after successful probes', () => {
     const breaker = new CircuitBreaker(policy);
@@ -337,15 +350,14 @@ describe('CircuitBreaker', () => {
     const breaker = new CircuitBreaker(policy);
     // 10 s of traffic, an attempt every 10 ms, delivered within a second; one in twenty expires, its
     // outcome 15 s after it was sent.
-    const outcomes: { sentAt: number; at: number; ok: boolean }[] = [];
+    const outcomes: Outcome[] = [];
     for (let sentAt = 0; sentAt < 10_000; sentAt += 10) {
       const ok = sentAt % 200 !== 0;
       outcomes.push({ sentAt, at: sentAt + (ok ? 1000 : 15_000), ok });
     }
-    outcomes.sort((a, b) => a.at - b.at);
-    for (const { sentAt, at, ok } of outcomes) breaker.record(ok, sentAt, at);
+    expect(openedWhileFed(breaker, outcomes)).toBeUndefined();
     // Counted on arrival, the last window would hold 50 failures and nothing else.
-    const last = outcomes.at(-1)!.at;
+    const last = Math.max(...outcomes.map((o) => o.at));
     const arrivedInLastWindow = outcomes.filter((o) => o.at > last - policy.windowMs);
     expect(arrivedInLastWindow.length).toBeGreaterThanOrEqual(policy.minOutcomes);
     expect(arrivedInLastWindow.every((o) => !o.ok)).toBe(true);
@@ -356,20 +368,12 @@ describe('CircuitBreaker', () => {
   it('opens when the attempts sent in its window fail, their outcomes late', () => {
     const breaker = new CircuitBreaker(policy);
     // An attempt every 100 ms: delivered within a second until 5 s, then every one fails, known 8 s later.
-    const outcomes: { sentAt: number; at: number; ok: boolean }[] = [];
+    const outcomes: Outcome[] = [];
     for (let sentAt = 0; sentAt < 20_000; sentAt += 100) {
       const ok = sentAt < 5000;
       outcomes.push({ sentAt, at: sentAt + (ok ? 1000 : 8000), ok });
     }
-    outcomes.sort((a, b) => a.at - b.at);
-    let openedAt: number | undefined;
-    for (const { sentAt, at, ok } of outcomes) {
-      breaker.record(ok, sentAt, at);
-      if (breaker.current(at) === 'open') {
-        openedAt = at;
-        break;
-      }
-    }
+    const openedAt = openedWhileFed(breaker, outcomes);
     // The failure sent at 6,000 arrives at 14,000: of the attempts sent since 4,000, ten delivered (sent
     // 4,000-4,900) and eleven failed (5,000-6,000). Counted on arrival, 20 deliveries were in that window.
     expect(openedAt).toBe(14_000);
@@ -379,21 +383,14 @@ describe('CircuitBreaker', () => {
     let seed = 7;
     const random = () => (seed = (seed * 16_807) % 2_147_483_647) / 2_147_483_647;
     // Healthy for 20 s, then 70% failures; deliveries known within 3 s of sending, failures within 9 s.
-    const outcomes: { sentAt: number; at: number; ok: boolean }[] = [];
+    const outcomes: Outcome[] = [];
     for (let sentAt = 0; sentAt < 40_000; sentAt += 20) {
       const ok = sentAt < 20_000 || random() < 0.3;
       outcomes.push({ sentAt, at: sentAt + Math.floor(random() * (ok ? 3000 : 9000)), ok });
     }
     outcomes.sort((a, b) => a.at - b.at);
     const breaker = new CircuitBreaker(policy);
-    let openedAt: number | undefined;
-    for (const { sentAt, at, ok } of outcomes) {
-      breaker.record(ok, sentAt, at);
-      if (breaker.current(at) === 'open') {
-        openedAt = at;
-        break;
-      }
-    }
+    const openedAt = openedWhileFed(breaker, outcomes);
     // The reference: the first arrival at which the outcomes known so far of the attempts sent in the last
     // windowMs reach the ratio.
     const expected = outcomes.find(({ at }, i) => {
