@@ -17,6 +17,11 @@ export interface KafkaClientOptions {
   topicNamespace?: string;
   /** TLS and SASL to the brokers (see kafkaSecurityFromSettings); absent: plaintext, no authentication. */
   security?: KafkaSecurity;
+  /**
+   * How long a value the shared producer enqueues may wait for others to share its produce request; for
+   * processes whose writes are not on a message's way to the carrier. Absent: none.
+   */
+  produceLingerMs?: number;
 }
 
 export interface KafkaSecurity {
@@ -94,7 +99,12 @@ export class KafkaClient {
 
   /** The process's shared idempotent producer (connect it once with `producer().connect()`). */
   producer(): TypedProducer {
-    this.producerInstance ??= new TypedProducer(this.kafka, this.options.logger, (def) => this.topic(def));
+    this.producerInstance ??= new TypedProducer(
+      this.kafka,
+      this.options.logger,
+      (def) => this.topic(def),
+      this.options.produceLingerMs,
+    );
     return this.producerInstance;
   }
 

@@ -2,7 +2,7 @@ import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { encodeMessage } from '@tern/contracts';
 import { injectTraceContext, metricsRegistry, tracer, type Logger } from '@tern/telemetry';
 import { CompressionTypes, Partitioners, type IHeaders, type Kafka, type Producer } from 'kafkajs';
-import { Counter } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
 import { CONTENT_TYPE_HEADER, PROTOBUF_CONTENT_TYPE } from './codec';
 import { brokenSequence, TransientError } from './errors';
 import type { TopicDef, TopicSpec } from './topics';
@@ -11,6 +11,13 @@ const produced = new Counter({
   name: 'tern_kafka_produced_total',
   help: 'Records written, per topic',
   labelNames: ['topic'],
+  registers: [metricsRegistry],
+});
+
+const requestRecords = new Histogram({
+  name: 'tern_kafka_produce_request_records',
+  help: 'Records per produce request of enqueued values (every topic in it)',
+  buckets: [1, 10, 50, 200, 1000],
   registers: [metricsRegistry],
 });
 
@@ -37,12 +44,16 @@ export class TypedProducer {
   }[] = [];
   private flushing = false;
   private flushScheduled = false;
+  /** When the oldest value now queued was enqueued. */
+  private queuedSince = 0;
 
   constructor(
     private readonly kafka: Kafka,
     private readonly logger: Logger,
     /** The topic as named on the cluster (its namespace); raw writes take names already resolved. */
     readonly onCluster: <D extends TopicSpec>(def: D) => D = (def) => def,
+    /** How long an enqueued value may wait for others to share its produce request (see enqueue()). */
+    private readonly lingerMs = 0,
   ) {
     this.producer = this.create();
   }
@@ -139,8 +150,9 @@ export class TypedProducer {
   /**
    * Queues one value and resolves once it is written. Queued values of every topic go out together in one
    * produce request as soon as none is in flight, so under load batches grow by themselves (the producer
-   * keeps one request in flight for ordering) and alone a value waits for nothing. The record is encoded
-   * now, with the caller's trace context.
+   * keeps one request in flight for ordering) and alone a value waits for nothing; with a linger, the oldest
+   * queued value waits that long for company first. The record is encoded now, with the caller's trace
+   * context.
    */
   enqueue<T>(def: TopicDef<T>, value: T): Promise<void> {
     const topic = this.onCluster(def);
@@ -148,6 +160,7 @@ export class TypedProducer {
     injectTraceContext(headers, context.active());
     const record: RawRecord = { key: topic.key(value), value: encodeMessage(topic.codec, value), headers };
     return new Promise<void>((resolve, reject) => {
+      if (this.queued.length === 0) this.queuedSince = Date.now();
       this.queued.push({ topic: topic.name, record, resolve, reject });
       this.scheduleFlush();
     });
@@ -156,17 +169,21 @@ export class TypedProducer {
   private scheduleFlush(): void {
     if (this.flushing || this.flushScheduled || this.queued.length === 0) return;
     this.flushScheduled = true;
-    // After the current tick: values enqueued by the same burst of work share the request.
-    setImmediate(() => {
+    const flush = () => {
       this.flushScheduled = false;
       void this.flush();
-    });
+    };
+    // After the current tick at least: values enqueued by the same burst of work share the request.
+    const lingerLeft = this.queuedSince + this.lingerMs - Date.now();
+    if (lingerLeft > 0) setTimeout(flush, lingerLeft);
+    else setImmediate(flush);
   }
 
   private async flush(): Promise<void> {
     if (this.flushing) return;
     this.flushing = true;
     const batch = this.queued.splice(0, MAX_RECORDS_PER_FLUSH);
+    requestRecords.observe(batch.length);
     const byTopic = new Map<string, RawRecord[]>();
     for (const q of batch) {
       const records = byTopic.get(q.topic) ?? [];

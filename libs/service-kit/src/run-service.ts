@@ -25,6 +25,11 @@ export interface ServiceDefinition<S extends typeof commonSettings & Settings> {
   module: Type | DynamicModule;
   /** Reads the files the settings name as start-up will; `--check-config` runs it without starting. */
   checkFiles?: FilesCheck<S>;
+  /**
+   * How long a record the service writes may wait for others to share its produce request: for services
+   * whose writes come after the carrier has the message. Absent: none.
+   */
+  produceLingerMs?: number;
 }
 
 /**
@@ -56,7 +61,15 @@ export async function runService<S extends typeof commonSettings & Settings>(
   collectProcessMetrics(definition.name);
 
   @Module({
-    imports: [ServiceKitModule.forRoot({ name: definition.name, config, logger }), definition.module],
+    imports: [
+      ServiceKitModule.forRoot({
+        name: definition.name,
+        config,
+        logger,
+        produceLingerMs: definition.produceLingerMs,
+      }),
+      definition.module,
+    ],
   })
   class RootModule {}
 

@@ -20,6 +20,8 @@ export interface ServiceKitOptions {
   name: string;
   config: CommonConfig;
   logger: Logger;
+  /** See ServiceDefinition. */
+  produceLingerMs?: number;
 }
 
 /** Connects the shared producer at boot and registers Kafka readiness; disconnects last at shutdown. */
@@ -69,6 +71,7 @@ export class ServiceKitModule {
               topicNamespace: options.config.kafkaTopicNamespace,
               security: kafkaSecurityFromSettings(options.config),
               logger: options.logger,
+              produceLingerMs: options.produceLingerMs,
             }),
         },
         KafkaLifecycle,
