@@ -451,6 +451,39 @@ describe('kafka wrapper against a real broker', () => {
     expect(batchesOf(groups.plain)).toBeGreaterThanOrEqual(10);
   });
 
+  it('produceLingerMs: values enqueued a few milliseconds apart share a produce request; without, each goes at once', async () => {
+    const topic = testTopic('linger');
+    await ensureTopics(kafka, [topic], logger);
+    const requests = async () =>
+      Number(
+        /tern_kafka_produce_request_records_count (\d+)/.exec(
+          await metricsRegistry.getSingleMetricAsString('tern_kafka_produce_request_records'),
+        )?.[1] ?? 0,
+      );
+    // 20 values 20 ms apart (0.4 s in all), each awaited only at the end, by a producer of its own.
+    const requestsToWrite = async (client: KafkaClient, name: string) => {
+      const before = await requests();
+      const written: Promise<void>[] = [];
+      for (let i = 0; i < 20; i++) {
+        written.push(client.producer().enqueue(topic, accepted(`${name}-${i}`)));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await Promise.all(written);
+      return (await requests()) - before;
+    };
+    const lingering = new KafkaClient({ ...clientOptions, produceLingerMs: 2000 });
+    const plain = new KafkaClient(clientOptions);
+    try {
+      await Promise.all([lingering.producer().connect(), plain.producer().connect()]);
+      // The first value waits 2 s for company: the other 19 come within it.
+      expect(await requestsToWrite(lingering, 'lingering')).toBe(1);
+      // Alone, a value goes as soon as no request is in flight: nearly every one in a request of its own.
+      expect(await requestsToWrite(plain, 'plain')).toBeGreaterThanOrEqual(10);
+    } finally {
+      await Promise.all([lingering.disconnect(), plain.disconnect()]);
+    }
+  });
+
   it('passedOverGatherMs: a group that passes over what it reads wakes once per wait, and fetches at once again when its own records come', async () => {
     const topic = defineTopic({
       ...testTopic('passed-over'),
