@@ -1,5 +1,9 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { CHOSEN_FROM, ephemeralPortsFrom, freePort } from './ports';
+import { join } from 'node:path';
+import { CHOSEN_FROM, ephemeralPortsFrom, freePort, RESERVATIONS_DIR } from './ports';
 
 const listen = (server: Server, port: number) =>
   new Promise<void>((resolve, reject) => {
@@ -24,18 +28,79 @@ describe('freePort', () => {
 
   it('passes over a port a server listens on', async () => {
     const taken = createServer();
-    await listen(taken, await freePort());
-    const port = (taken.address() as { port: number }).port;
+    // Not one of ours: that one would be passed over as reserved, whether or not a server listens on it.
+    const port = await listenUnreserved(taken);
     // The first draw lands on the taken port, the second on the next one.
-    const span = ephemeralPortsFrom() - CHOSEN_FROM;
-    jest
-      .spyOn(Math, 'random')
-      .mockReturnValueOnce((port - CHOSEN_FROM + 0.5) / span)
-      .mockReturnValueOnce((port + 1 - CHOSEN_FROM + 0.5) / span);
+    drawing(port, port + 1);
     try {
       expect(await freePort()).toBe(port + 1);
     } finally {
       await close(taken);
     }
   });
+
+  it('never hands a port out twice, though nothing listens on it yet', async () => {
+    const first = await freePort();
+    drawing(first);
+    const second = await freePort();
+    expect(second).not.toBe(first);
+  });
+
+  it('passes over a port another live process reserved, and takes it once that process is gone', async () => {
+    const other = spawn(process.execPath, ['-e', reserveInChild('setInterval(() => {}, 60_000)')]);
+    try {
+      const [line] = (await once(other.stdout, 'data')) as [Buffer];
+      const port = Number(line.toString());
+      drawing(port);
+      expect(await freePort()).not.toBe(port);
+      // Killed, it cannot release the port itself.
+      other.kill('SIGKILL');
+      await once(other, 'exit');
+      expect(existsSync(join(RESERVATIONS_DIR, String(port)))).toBe(true);
+      drawing(port);
+      expect(await freePort()).toBe(port);
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
+
+  it('releases the ports of a process as it exits', async () => {
+    // It exits once its input ends.
+    const other = spawn(process.execPath, [
+      '-e',
+      reserveInChild("process.stdin.on('end', () => process.exit())"),
+    ]);
+    const [line] = (await once(other.stdout, 'data')) as [Buffer];
+    const reservation = join(RESERVATIONS_DIR, line.toString().trim());
+    expect(existsSync(reservation)).toBe(true);
+    other.stdin.end();
+    await once(other, 'exit');
+    expect(existsSync(reservation)).toBe(false);
+  });
 });
+
+/** The next draws of `freePort` land on these ports, in order. */
+function drawing(...ports: number[]): void {
+  const span = ephemeralPortsFrom() - CHOSEN_FROM;
+  const random = jest.spyOn(Math, 'random');
+  for (const port of ports) random.mockReturnValueOnce((port - CHOSEN_FROM + 0.5) / span);
+}
+
+/** A script for another Node process: reserves a port, prints it, then runs `then`. */
+function reserveInChild(then: string): string {
+  const ports = join(__dirname, 'ports.ts');
+  return `require(${JSON.stringify(ports)}).freePort().then((port) => { console.log(port); ${then} })`;
+}
+
+/** Listens on a port in the range `freePort` draws from that no process reserved. */
+async function listenUnreserved(server: Server): Promise<number> {
+  for (let port = CHOSEN_FROM + Math.floor(Math.random() * 5000); ; port++) {
+    if (existsSync(join(RESERVATIONS_DIR, String(port)))) continue;
+    try {
+      await listen(server, port);
+      return port;
+    } catch {
+      // taken: the next one
+    }
+  }
+}

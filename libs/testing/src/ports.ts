@@ -1,20 +1,34 @@
-import { readFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** Where chosen ports start: above the local infrastructure's fixed ones (16379-19293, deploy/local). */
 export const CHOSEN_FROM = 20_000;
 
 /**
- * A TCP port free now: for a server the test starts itself (a Redis of its own, an API a restarted service
- * must serve where clients already connect). Chosen below the kernel's ephemeral range, which `listen(0)`
- * picks from: there, the outgoing connection of any client on the machine could take the port before the
- * server binds it (ingest failed on EADDRINUSE so, twice in one CI run).
+ * Ports handed out stay reserved, across the processes of a test run, until the process that chose them
+ * exits: a port is chosen well before the server that takes it binds it (a platform's services start
+ * seconds later), and two jest workers starting platforms side by side once drew the same one (ingest
+ * failed on EADDRINUSE). One file per reserved port, holding the reserving process's pid.
+ */
+export const RESERVATIONS_DIR = join(tmpdir(), `tern-ports-${process.getuid?.() ?? 'user'}`);
+const reservedHere = new Set<number>();
+
+/**
+ * A TCP port free now and reserved for this process: for a server the test starts itself (a Redis of its
+ * own, an API a restarted service must serve where clients already connect). Chosen below the kernel's
+ * ephemeral range, which `listen(0)` picks from: there, the outgoing connection of any client on the
+ * machine could take the port before the server binds it (ingest failed on EADDRINUSE so, twice in one CI
+ * run).
  */
 export async function freePort(): Promise<number> {
   const until = ephemeralPortsFrom();
   for (let tries = 0; tries < 100; tries++) {
     const port = CHOSEN_FROM + Math.floor(Math.random() * (until - CHOSEN_FROM));
+    if (!reserve(port)) continue;
     if (await canListen(port)) return port;
+    release(port);
   }
   throw new Error(`no free port found between ${CHOSEN_FROM} and ${until}`);
 }
@@ -28,6 +42,68 @@ export function ephemeralPortsFrom(): number {
     // not Linux: its default range
   }
   return 32_768;
+}
+
+/** Takes the port for this process unless a live process (this one included) holds it. */
+function reserve(port: number): boolean {
+  if (reservedHere.has(port)) return false;
+  mkdirSync(RESERVATIONS_DIR, { recursive: true });
+  const file = join(RESERVATIONS_DIR, String(port));
+  // Written aside and linked into place: the reservation appears whole (link fails if it exists).
+  const draft = `${file}.${process.pid}`;
+  writeFileSync(draft, String(process.pid));
+  try {
+    for (;;) {
+      try {
+        linkSync(draft, file);
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      if (holderAlive(file)) return false;
+      // Its process is gone (a killed worker never cleans up): the port is free to take again.
+      unlinkQuietly(file);
+    }
+  } finally {
+    unlinkQuietly(draft);
+  }
+  if (!releasingOnExit) process.once('exit', releaseAll);
+  releasingOnExit = true;
+  reservedHere.add(port);
+  return true;
+}
+let releasingOnExit = false;
+
+function holderAlive(file: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(file, 'utf8'));
+  } catch {
+    return false;
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function release(port: number): void {
+  reservedHere.delete(port);
+  unlinkQuietly(join(RESERVATIONS_DIR, String(port)));
+}
+
+function releaseAll(): void {
+  for (const port of [...reservedHere]) release(port);
+}
+
+function unlinkQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // already gone
+  }
 }
 
 /** Whether a server could listen on the port on every interface now, as a service does. */
