@@ -53,6 +53,17 @@ describe('topic registry', () => {
     expect(topics.routingWeights.compacted).toBe(true);
   });
 
+  it("spreads a channel's receipts over the partitions, one part's receipts on one", () => {
+    const receipt = (smscMessageId: string) =>
+      topics.dlr.key(events.DeliveryReceipt.fromPartial({ channelId: 'c1', smscMessageId }));
+    expect(receipt('a1')).toBe(receipt('a1'));
+    expect(receipt('a1')).not.toBe(receipt('a2'));
+    const other = topics.dlr.key(
+      events.DeliveryReceipt.fromPartial({ channelId: 'c2', smscMessageId: 'a1' }),
+    );
+    expect(other).not.toBe(receipt('a1'));
+  });
+
   it('names a topic and its DLQ inside a namespace, and leaves it alone without one', () => {
     const staged = namespaced(topics.accepted, 'staging');
     expect([staged.name, staged.dlq]).toEqual(['staging.sms.accepted', 'staging.sms.accepted.dlq']);

@@ -92,7 +92,7 @@ export class DlrService implements OnApplicationBootstrap, OnModuleDestroy {
     // rather than waking for each record (at 50 msg/s, a quarter of dlr's CPU), and a status or a retry
     // is later by at most that, next to the seconds a receipt takes.
     const gatherMs = config.fetchGatherMs;
-    // Keyed by channel: receipts are independent of each other; the ledger makes each part count once.
+    // Receipts are independent of each other (the ledger makes each part count once): not key-ordered.
     const receiptsConsumer = consumer('receipts', { keyOrdered: false, concurrency: ledgerCalls, gatherMs });
     const correlator = new ReceiptCorrelator(
       new AttemptLedger(redis),
