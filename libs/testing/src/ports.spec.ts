@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { CHOSEN_FROM, ephemeralPortsFrom, freePort, RESERVATIONS_DIR } from './ports';
@@ -62,6 +62,17 @@ describe('freePort', () => {
     } finally {
       other.kill('SIGKILL');
     }
+  });
+
+  it('forgets, as another process starts reserving, the reservations of processes that are gone', async () => {
+    const gone = spawn('true');
+    await once(gone, 'exit');
+    const stale = join(RESERVATIONS_DIR, String(await freePort()));
+    // A port reserved here, rewritten in the name of the process that is gone.
+    writeFileSync(stale, String(gone.pid));
+    const other = spawn(process.execPath, ['-e', reserveInChild('')]);
+    await once(other, 'exit');
+    expect(existsSync(stale)).toBe(false);
   });
 
   it('releases the ports of a process as it exits', async () => {

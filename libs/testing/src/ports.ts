@@ -1,4 +1,4 @@
-import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +47,7 @@ export function ephemeralPortsFrom(): number {
 /** Takes the port for this process unless a live process (this one included) holds it. */
 function reserve(port: number): boolean {
   if (reservedHere.has(port)) return false;
-  mkdirSync(RESERVATIONS_DIR, { recursive: true });
+  if (!swept) sweepDeadHolders();
   const file = join(RESERVATIONS_DIR, String(port));
   // Written aside and linked into place: the reservation appears whole (link fails if it exists).
   const draft = `${file}.${process.pid}`;
@@ -73,6 +73,20 @@ function reserve(port: number): boolean {
   return true;
 }
 let releasingOnExit = false;
+
+/**
+ * Forgets the reservations of processes that are gone, once per process: jest ends its workers with a signal,
+ * which leaves theirs behind.
+ */
+function sweepDeadHolders(): void {
+  mkdirSync(RESERVATIONS_DIR, { recursive: true });
+  for (const name of readdirSync(RESERVATIONS_DIR)) {
+    const file = join(RESERVATIONS_DIR, name);
+    if (/^\d+$/.test(name) && !holderAlive(file)) unlinkQuietly(file);
+  }
+  swept = true;
+}
+let swept = false;
 
 function holderAlive(file: string): boolean {
   let pid: number;
