@@ -1,3 +1,5 @@
+import { Heap } from 'heap-js';
+
 /** Breaker state of one channel, or one channel towards one carrier. */
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -22,6 +24,12 @@ export const DEFAULT_BREAKER_POLICY: BreakerPolicy = {
   probes: 5,
 };
 
+/** An attempt's outcome, by when it was sent. */
+interface Outcome {
+  sentAt: number;
+  ok: boolean;
+}
+
 /**
  * A circuit breaker fed by outcomes (submission results, receipts) with the time passed in, so it is pure
  * and testable: closed → open on a failure spike → half-open after `openMs` (a few probes) → closed after
@@ -35,8 +43,11 @@ export const DEFAULT_BREAKER_POLICY: BreakerPolicy = {
  * or before the breaker last opened or closed, says nothing of the channel now and is not counted.
  */
 export class CircuitBreaker {
-  /** Outcomes of the attempts sent in the window; late ones arrive out of order. */
-  private readonly outcomes = new OutcomesBySendTime();
+  /**
+   * Outcomes of the attempts sent in the window, earliest sent first: late ones arrive out of order, and a
+   * busy channel has tens of thousands in its window, so a heap (O(log n) an outcome in or out).
+   */
+  private readonly outcomes = new Heap<Outcome>((a, b) => a.sentAt - b.sentAt);
   private failuresInWindow = 0;
   /** When the breaker last opened or closed: outcomes of attempts sent before are not counted. */
   private countsFrom = Number.NEGATIVE_INFINITY;
@@ -96,12 +107,12 @@ export class CircuitBreaker {
     if (state === 'open') return;
     const since = now - this.policy.windowMs;
     if (at < since) return;
-    this.outcomes.push(at, ok);
+    this.outcomes.push({ sentAt: at, ok });
     if (!ok) this.failuresInWindow++;
-    while (this.outcomes.size > 0 && this.outcomes.earliest() < since) {
-      if (!this.outcomes.removeEarliest()) this.failuresInWindow--;
+    while ((this.outcomes.peek()?.sentAt ?? since) < since) {
+      if (!this.outcomes.pop()!.ok) this.failuresInWindow--;
     }
-    const inWindow = this.outcomes.size;
+    const inWindow = this.outcomes.length;
     if (inWindow < this.policy.minOutcomes) return;
     if (this.failuresInWindow / inWindow >= this.policy.failureRatio) this.open(now);
   }
@@ -116,69 +127,5 @@ export class CircuitBreaker {
     this.outcomes.clear();
     this.failuresInWindow = 0;
     this.countsFrom = now;
-  }
-}
-
-/**
- * Outcomes by the time their attempt was sent, earliest first: a binary min-heap, so an outcome in or out is
- * O(log n) however late it arrives (a busy channel has tens of thousands in its window).
- */
-class OutcomesBySendTime {
-  private readonly sentAt: number[] = [];
-  private readonly ok: boolean[] = [];
-
-  get size(): number {
-    return this.sentAt.length;
-  }
-
-  push(sentAt: number, ok: boolean): void {
-    let i = this.sentAt.length;
-    this.sentAt.push(sentAt);
-    this.ok.push(ok);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (this.sentAt[parent]! <= sentAt) break;
-      this.move(parent, i);
-      i = parent;
-    }
-    this.sentAt[i] = sentAt;
-    this.ok[i] = ok;
-  }
-
-  /** When the earliest outcome's attempt was sent; only while `size` > 0. */
-  earliest(): number {
-    return this.sentAt[0]!;
-  }
-
-  /** Removes the earliest outcome and says whether it was a success; only while `size` > 0. */
-  removeEarliest(): boolean {
-    const removed = this.ok[0]!;
-    const lastAt = this.sentAt.pop()!;
-    const lastOk = this.ok.pop()!;
-    const n = this.sentAt.length;
-    if (n === 0) return removed;
-    let i = 0;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= n) break;
-      const right = left + 1;
-      const child = right < n && this.sentAt[right]! < this.sentAt[left]! ? right : left;
-      if (this.sentAt[child]! >= lastAt) break;
-      this.move(child, i);
-      i = child;
-    }
-    this.sentAt[i] = lastAt;
-    this.ok[i] = lastOk;
-    return removed;
-  }
-
-  clear(): void {
-    this.sentAt.length = 0;
-    this.ok.length = 0;
-  }
-
-  private move(from: number, to: number): void {
-    this.sentAt[to] = this.sentAt[from]!;
-    this.ok[to] = this.ok[from]!;
   }
 }
