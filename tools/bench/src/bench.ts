@@ -13,12 +13,14 @@ import {
   cpuSeconds,
   cpuTicksOfStat,
   firstIdMintedAt,
+  isJitCompilerThread,
   parseBackground,
   parseMix,
   percentiles,
   subscriberNumber,
   sustainedRate,
   sustainedRateOfCounts,
+  threadTicksBetween,
   type MessageKind,
   type Percentiles,
 } from './figures';
@@ -471,6 +473,31 @@ function cpuTicks(pids: Record<string, number>): Record<string, number> {
   );
 }
 
+/** Ticks of each JIT compiler thread of each process (thread id -> ticks); none for a process without. */
+function jitTicks(pids: Record<string, number>): Record<string, Map<number, number>> {
+  return Object.fromEntries(
+    Object.entries(pids).map(([name, pid]) => {
+      const ticks = new Map<number, number>();
+      let tids: string[] = [];
+      try {
+        tids = readdirSync(`/proc/${pid}/task`);
+      } catch {
+        // not running
+      }
+      for (const tid of tids) {
+        try {
+          const task = `/proc/${pid}/task/${tid}`;
+          if (isJitCompilerThread(readFileSync(`${task}/comm`, 'utf8').trim()))
+            ticks.set(Number(tid), cpuTicksOfStat(readFileSync(`${task}/stat`, 'utf8')));
+        } catch {
+          // the thread ended
+        }
+      }
+      return [name, ticks];
+    }),
+  );
+}
+
 const round = (n: number | undefined, digits = 0) =>
   n === undefined || Number.isNaN(n) ? undefined : Number(n.toFixed(digits));
 
@@ -509,6 +536,7 @@ async function main(): Promise<void> {
   const warmup = WARMUP_S > 0 ? await warmUp(bench) : undefined;
   const metricsBefore = await scrapeServices();
   const ticksBefore = cpuTicks(pids);
+  const jitBefore = jitTicks(pids);
   const ownBefore = process.cpuUsage();
   process.stderr.write(
     `[bench] sending for ${DURATION_S} s ${RATE > 0 ? `at ${RATE}/s` : 'as fast as it goes'}, ` +
@@ -548,6 +576,7 @@ async function main(): Promise<void> {
   const rows = rowPolls.at(-1)?.count ?? 0;
   const doneAt = Date.now();
   const ticksAfter = cpuTicks(pids);
+  const jitAfter = jitTicks(pids);
   const own = process.cpuUsage(ownBefore);
   const metricsAfter = await scrapeServices();
   await sleep(1000); // duplicates would show up a little after
@@ -558,14 +587,19 @@ async function main(): Promise<void> {
   // The truth covers the warm-up's messages too: one lost there is lost all the same.
   const warmAccepted = bench.messages.filter((m) => m.warmup && m.acceptedAt !== undefined);
   const everyAccepted = [...warmAccepted, ...accepted];
-  // The load generator and the carriers share the machine but are not the platform.
+  // The load generator and the carriers share the machine but are not the platform. Nor is the JIT compiling
+  // of a JVM (the broker's) just started: shown apart as NAME-jit, as the warm-up keeps the services' out.
   const notPlatform = new Set(['carrier-sim', 'bench']);
-  const cpu: Record<string, number> = {
-    ...Object.fromEntries(
-      Object.keys(pids).map((name) => [name, cpuSeconds(ticksBefore[name]!, ticksAfter[name]!)]),
-    ),
-    bench: (own.user + own.system) / 1e6,
-  };
+  const cpu: Record<string, number> = {};
+  for (const name of Object.keys(pids)) {
+    const jit = cpuSeconds(0, threadTicksBetween(jitBefore[name]!, jitAfter[name]!));
+    cpu[name] = cpuSeconds(ticksBefore[name]!, ticksAfter[name]!) - jit;
+    if (jitAfter[name]!.size > 0) {
+      cpu[`${name}-jit`] = jit;
+      notPlatform.add(`${name}-jit`);
+    }
+  }
+  cpu.bench = (own.user + own.system) / 1e6;
   const platformCpu = Object.entries(cpu)
     .filter(([name]) => !notPlatform.has(name))
     .reduce((sum, [, s]) => sum + s, 0);

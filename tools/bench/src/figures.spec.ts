@@ -2,12 +2,14 @@ import {
   batchesPerMessage,
   cpuTicksOfStat,
   firstIdMintedAt,
+  isJitCompilerThread,
   parseBackground,
   parseMix,
   percentiles,
   subscriberNumber,
   sustainedRate,
   sustainedRateOfCounts,
+  threadTicksBetween,
 } from './figures';
 
 describe('benchmark figures', () => {
@@ -66,6 +68,27 @@ describe('benchmark figures', () => {
     const stat =
       '4242 (node (ingest) x) S 1 4242 4242 0 -1 4194560 9000 0 0 0 1234 567 0 0 20 0 11 0 100 0 0';
     expect(cpuTicksOfStat(stat)).toBe(1234 + 567);
+  });
+
+  it("tells a JVM's JIT compiler threads from its others, as /proc cuts their names", () => {
+    expect(isJitCompilerThread('C2 CompilerThre')).toBe(true);
+    expect(isJitCompilerThread('C1 CompilerThre')).toBe(true);
+    expect(isJitCompilerThread('data-plane-kafk')).toBe(false);
+    expect(isJitCompilerThread('GC Thread#0')).toBe(false);
+  });
+
+  it('counts the ticks threads used between two samples, a new thread from zero, a gone one not at all', () => {
+    const before = new Map([
+      [10, 500],
+      [11, 40],
+    ]);
+    // 10 went on (+30), 11 ended, 12 started and used 7.
+    const after = new Map([
+      [10, 530],
+      [12, 7],
+    ]);
+    expect(threadTicksBetween(before, after)).toBe(37);
+    expect(threadTicksBetween(new Map(), new Map())).toBe(0);
   });
 
   it('turns a mix into message kinds in proportion', () => {

@@ -63,6 +63,26 @@ export function cpuTicksOfStat(stat: string): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
+/**
+ * A JVM's JIT compiler thread ("C2 CompilerThread0", cut to 15 characters in /proc/PID/task/TID/comm): a
+ * broker just started spends minutes of CPU compiling, which a broker that has run for a while does not.
+ */
+export const isJitCompilerThread = (comm: string): boolean => /^C[12] CompilerThre/.test(comm);
+
+/**
+ * Ticks some threads used between two samples (thread id -> ticks), a thread first seen in the second
+ * counted from zero. A thread gone by the second is left out (its ticks stay in its process's total), so
+ * this is never more than those threads used.
+ */
+export function threadTicksBetween(
+  before: ReadonlyMap<number, number>,
+  after: ReadonlyMap<number, number>,
+): number {
+  let ticks = 0;
+  for (const [tid, now] of after) ticks += Math.max(0, now - (before.get(tid) ?? 0));
+  return ticks;
+}
+
 export type MessageKind = 'otp' | 'transactional' | 'marketing';
 
 function messageKind(option: string, name: string | undefined): MessageKind {
