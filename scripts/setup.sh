@@ -8,6 +8,9 @@
 # on a machine that has built them before takes them from there (a fresh clone's setup: 32-59 s building,
 # about 5 s from the cache). Deleting the cache is always safe: the next setup builds again.
 set -euo pipefail
+# NODE_OPTIONS set for the services (a profiler's, say) are not setup's: one this node refuses (--trace-gc)
+# would fail the toolchain's check below, which would then delete and rebuild it, and fail again.
+unset NODE_OPTIONS
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/toolchain.sh
 source "$root/scripts/toolchain.sh"
