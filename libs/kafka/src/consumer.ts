@@ -168,6 +168,19 @@ const batchSize = new Histogram({
   buckets: [1, 10, 50, 200, 1000, 5000],
   registers: [metricsRegistry],
 });
+/**
+ * A stage's latency in time rather than records: how long a record waited between its write (the
+ * producer's timestamp) and the start of its handling, whatever held it (a gather, a paused partition,
+ * the event loop, a consumer away). Along a message's way to the carrier, each group's figure is the wait
+ * in front of one service.
+ */
+const recordAge = new Histogram({
+  name: 'tern_kafka_record_age_seconds',
+  help: "Time from a record's write (its timestamp) to the start of its handling, per topic and group",
+  labelNames: ['topic', 'group'],
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  registers: [metricsRegistry],
+});
 /** Consumers running in this process, whose groups' lag the metric below reports. */
 const running = new Set<BatchConsumer>();
 /** How long a scrape waits for Kafka to tell the lag: a broker away must not hang /metrics. */
@@ -289,6 +302,8 @@ export class BatchConsumer {
   private readonly idle = new EventEmitter();
   /** Batches of only passed-over records waiting out `passedOverGatherMs`: each ends its wait when called. */
   private readonly passedOverWaits = new Set<() => void>();
+  /** Each topic's record age histogram, labelled once (see recordAge). */
+  private readonly recordAges = new Map<string, Histogram.Internal<'topic' | 'group'>>();
   private commitTimer: NodeJS.Timeout | undefined;
   private admin: Promise<Admin> | undefined;
   /** Commits one after the other, so a later one never lands before an earlier one. */
@@ -805,6 +820,16 @@ export class BatchConsumer {
     }
   }
 
+  private observeAge(topic: string, messages: readonly KafkaMessage[]): void {
+    let age = this.recordAges.get(topic);
+    if (!age) {
+      age = recordAge.labels({ topic, group: this.options.groupId });
+      this.recordAges.set(topic, age);
+    }
+    const now = Date.now();
+    for (const message of messages) age.observe(Math.max(0, now - Number(message.timestamp)) / 1000);
+  }
+
   /** Resolves when no record is in flight (or at once). */
   private async settled(): Promise<void> {
     const busy = () => [...this.partitions.values()].some((p) => p.inFlight > 0);
@@ -815,6 +840,7 @@ export class BatchConsumer {
   private async processMessages(call: Call, messages: KafkaMessage[]): Promise<Outcome> {
     const { batch, interrupted } = call;
     const { topic } = call.route;
+    this.observeAge(batch.topic, messages);
     const decoded: Decoded[] = [];
     for (const message of messages) {
       const headers = message.headers ?? {};
