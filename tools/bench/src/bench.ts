@@ -17,10 +17,12 @@ import {
   parseBackground,
   parseMix,
   percentiles,
+  recordAges,
   subscriberNumber,
   sustainedRate,
   sustainedRateOfCounts,
   threadTicksBetween,
+  type AgeBounds,
   type MessageKind,
   type Percentiles,
 } from './figures';
@@ -734,6 +736,8 @@ async function main(): Promise<void> {
       ),
       platformPerMessageMs: round((platformCpu * 1000) / Math.max(1, finals.length), 3),
     },
+    // Each consumer group's wait for its records, write to handling (bucket bounds of its percentiles, ms).
+    kafkaRecordAgeMs: recordAges(metricsBefore, metricsAfter),
     // Each consumer group's fetched batches per message (from the services' metrics, with --metrics).
     kafkaBatchesPerMessage: Object.fromEntries(
       Object.entries(batchesPerMessage(metricsBefore, metricsAfter, finals.length)).map(([route, n]) => [
@@ -761,6 +765,7 @@ function printTable(r: {
   latencyMs: Record<string, Percentiles>;
   cpu: { perMessageMs: Record<string, number | undefined>; platformPerMessageMs: number | undefined };
   kafkaBatchesPerMessage: Record<string, number | undefined>;
+  kafkaRecordAgeMs: Record<string, AgeBounds>;
   machine: { loadBefore: string };
 }): void {
   const out: string[] = [];
@@ -792,6 +797,15 @@ function printTable(r: {
     out.push(
       `kafka batches/message  total ${batches.reduce((sum, [, n]) => sum + (n ?? 0), 0).toFixed(2)} | ` +
         batches.map(([route, n]) => `${route} ${n ?? '-'}`).join(' | '),
+    );
+  const ages = Object.entries(r.kafkaRecordAgeMs).sort(
+    ([, a], [, b]) => b.p99 - a.p99 || b.records - a.records,
+  );
+  const ms = (bound: number) => (Number.isFinite(bound) ? bound : 'more');
+  if (ages.length > 0)
+    out.push(
+      'kafka record age ms, write to handling (p50/p95/p99 within)  ' +
+        ages.map(([route, a]) => `${route} ${ms(a.p50)}/${ms(a.p95)}/${ms(a.p99)}`).join(' | '),
     );
   out.push(`load average before: ${r.machine.loadBefore}`);
   process.stdout.write(`${out.join('\n')}\n`);

@@ -6,6 +6,7 @@ import {
   parseBackground,
   parseMix,
   percentiles,
+  recordAges,
   subscriberNumber,
   sustainedRate,
   sustainedRateOfCounts,
@@ -89,6 +90,26 @@ describe('benchmark figures', () => {
     ]);
     expect(threadTicksBetween(before, after)).toBe(37);
     expect(threadTicksBetween(new Map(), new Map())).toBe(0);
+  });
+
+  it("reads each group's record ages between two scrapes as the buckets their percentiles fall in", () => {
+    const scrape = (counts: Record<string, number>) =>
+      Object.entries(counts)
+        .map(
+          ([le, n]) =>
+            `tern_kafka_record_age_seconds_bucket{le="${le}",topic="sms.accepted",group="risk",service="risk"} ${n}`,
+        )
+        .join('\n');
+    // Before: 10 records, all within 1 ms. Between the scrapes: 100 more, 90 within 5 ms, 8 within 50 ms
+    // and 2 within 1 s.
+    const before = scrape({ '0.001': 10, '0.005': 10, '0.05': 10, '1': 10, '+Inf': 10 });
+    const after = scrape({ '0.001': 10, '0.005': 100, '0.05': 108, '1': 110, '+Inf': 110 });
+    expect(recordAges(before, after)).toEqual({
+      'risk sms.accepted': { records: 100, p50: 5, p95: 50, p99: 1000 },
+    });
+    // A group new since the first scrape counts from zero; one with nothing new is left out.
+    expect(recordAges('', after)['risk sms.accepted']?.records).toBe(110);
+    expect(recordAges(after, after)).toEqual({});
   });
 
   it('turns a mix into message kinds in proportion', () => {

@@ -167,3 +167,45 @@ export function batchesPerMessage(before: string, after: string, messages: numbe
       .sort((a, b) => b[1] - a[1]),
   );
 }
+
+/** A consumer group's wait for records, as the bounds of the buckets its percentiles fall in (ms). */
+export interface AgeBounds {
+  records: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+/**
+ * Per consumer group and topic: between two scrapes of the services' metrics, how long records waited from
+ * their write to the start of their handling (`tern_kafka_record_age_seconds`). A histogram tells a
+ * percentile only as the upper bound of its bucket: "p99 50" reads "99% within 50 ms".
+ */
+export function recordAges(before: string, after: string): Record<string, AgeBounds> {
+  const buckets = (text: string) => {
+    const byRoute = new Map<string, Map<number, number>>();
+    for (const line of text.split('\n')) {
+      const sample = /^tern_kafka_record_age_seconds_bucket\{([^}]*)\} (\S+)$/.exec(line);
+      if (!sample) continue;
+      const labels = new Map([...sample[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+      const route = `${labels.get('group')} ${labels.get('topic')}`;
+      const counts = byRoute.get(route) ?? new Map<number, number>();
+      const le = Number(labels.get('le')); // +Inf reads as Infinity
+      counts.set(le, (counts.get(le) ?? 0) + Number(sample[2]));
+      byRoute.set(route, counts);
+    }
+    return byRoute;
+  };
+  const was = buckets(before);
+  const ages: Record<string, AgeBounds> = {};
+  for (const [route, counts] of buckets(after)) {
+    const cumulative = [...counts]
+      .map(([le, n]) => [le, n - (was.get(route)?.get(le) ?? 0)] as const)
+      .sort((a, b) => a[0] - b[0]);
+    const records = cumulative.at(-1)?.[1] ?? 0;
+    if (records <= 0) continue;
+    const bound = (q: number) => cumulative.find(([, n]) => n >= q * records)![0] * 1000;
+    ages[route] = { records, p50: bound(0.5), p95: bound(0.95), p99: bound(0.99) };
+  }
+  return ages;
+}
