@@ -181,6 +181,14 @@ const recordAge = new Histogram({
   buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
   registers: [metricsRegistry],
 });
+/** And a stage's own work: how long each handler call took once started (a call is a batch or a record). */
+const callDuration = new Histogram({
+  name: 'tern_kafka_handle_seconds',
+  help: 'Time a handler call took, its retries included, per topic and group (a call: a batch or a record)',
+  labelNames: ['topic', 'group'],
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  registers: [metricsRegistry],
+});
 /** Consumers running in this process, whose groups' lag the metric below reports. */
 const running = new Set<BatchConsumer>();
 /** How long a scrape waits for Kafka to tell the lag: a broker away must not hang /metrics. */
@@ -302,8 +310,11 @@ export class BatchConsumer {
   private readonly idle = new EventEmitter();
   /** Batches of only passed-over records waiting out `passedOverGatherMs`: each ends its wait when called. */
   private readonly passedOverWaits = new Set<() => void>();
-  /** Each topic's record age histogram, labelled once (see recordAge). */
-  private readonly recordAges = new Map<string, Histogram.Internal<'topic' | 'group'>>();
+  /** Each topic's record age and call duration histograms, labelled once. */
+  private readonly stageMetrics = new Map<
+    string,
+    { age: Histogram.Internal<'topic' | 'group'>; call: Histogram.Internal<'topic' | 'group'> }
+  >();
   private commitTimer: NodeJS.Timeout | undefined;
   private admin: Promise<Admin> | undefined;
   /** Commits one after the other, so a later one never lands before an earlier one. */
@@ -731,7 +742,14 @@ export class BatchConsumer {
     const keys = this.options.keyOrdered ? keysOf(handled) : [];
     const before = keys.flatMap((key) => partition.keyTails.get(key) ?? []);
     const work: Promise<void> = (before.length === 0 ? Promise.resolve() : Promise.all(before))
-      .then(() => this.processMessages({ route, batch, heartbeat, interrupted }, handled))
+      .then(async () => {
+        const started = performance.now();
+        try {
+          return await this.processMessages({ route, batch, heartbeat, interrupted }, handled);
+        } finally {
+          this.metricsOf(batch.topic).call.observe((performance.now() - started) / 1000);
+        }
+      })
       .then((outcome) => {
         this.markLoop();
         if (outcome !== 'processed') return;
@@ -820,12 +838,18 @@ export class BatchConsumer {
     }
   }
 
-  private observeAge(topic: string, messages: readonly KafkaMessage[]): void {
-    let age = this.recordAges.get(topic);
-    if (!age) {
-      age = recordAge.labels({ topic, group: this.options.groupId });
-      this.recordAges.set(topic, age);
+  private metricsOf(topic: string) {
+    let metrics = this.stageMetrics.get(topic);
+    if (!metrics) {
+      const labels = { topic, group: this.options.groupId };
+      metrics = { age: recordAge.labels(labels), call: callDuration.labels(labels) };
+      this.stageMetrics.set(topic, metrics);
     }
+    return metrics;
+  }
+
+  private observeAge(topic: string, messages: readonly KafkaMessage[]): void {
+    const { age } = this.metricsOf(topic);
     const now = Date.now();
     for (const message of messages) age.observe(Math.max(0, now - Number(message.timestamp)) / 1000);
   }

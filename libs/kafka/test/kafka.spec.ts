@@ -451,7 +451,7 @@ describe('kafka wrapper against a real broker', () => {
     expect(batchesOf(groups.plain)).toBeGreaterThanOrEqual(10);
   });
 
-  it('tern_kafka_record_age_seconds: how long each record waited for its handling, per group', async () => {
+  it('tern_kafka_record_age_seconds and tern_kafka_handle_seconds: the wait for a handler, and its work, per group', async () => {
     const topic = testTopic('age');
     await ensureTopics(kafka, [topic], logger);
     const groups = { gathering: uniqueName('aged'), plain: uniqueName('fresh') };
@@ -460,28 +460,38 @@ describe('kafka wrapper against a real broker', () => {
       await startConsumer(
         client
           .consumer({ groupId: groups[kind], gatherMs: kind === 'gathering' ? 3000 : undefined })
-          .on(topic, async () => void handled[kind]++),
+          .on(topic, async () => {
+            // The plain group's handler works 300 ms a record, the gathering group's at once.
+            if (kind === 'plain') await new Promise((r) => setTimeout(r, 300));
+            handled[kind]++;
+          }),
       );
     }
     // The gathering group takes the first at once, then waits 3 s to fetch again: the second, written
-    // 0.2 s after the first, waits over 2 s; the plain group takes each as it comes.
+    // 0.2 s after the first, waits over 2 s; the plain group takes each as it comes (the second 0.1 s late).
     await client.producer().send(topic, [accepted('aged-1')]);
     await new Promise((r) => setTimeout(r, 200));
     await client.producer().send(topic, [accepted('aged-2')]);
     await waitFor('both groups to handle both records', () => handled.gathering === 2 && handled.plain === 2);
-    const exposed = await metricsRegistry.getSingleMetricAsString('tern_kafka_record_age_seconds');
+    const exposed =
+      (await metricsRegistry.getSingleMetricAsString('tern_kafka_record_age_seconds')) +
+      (await metricsRegistry.getSingleMetricAsString('tern_kafka_handle_seconds'));
     // One series of the group's (and of the bucket `le`, for buckets), in whatever order its labels come.
     const series = (name: string, group: string, le?: string) =>
       Number(
         new RegExp(
-          `tern_kafka_record_age_seconds_${name}\\{(?=[^}]*group="${group}")${le ? `(?=[^}]*le="${le}")` : ''}[^}]*\\} ([\\d.]+)`,
+          `tern_kafka_${name}\\{(?=[^}]*group="${group}")${le ? `(?=[^}]*le="${le}")` : ''}[^}]*\\} ([\\d.]+)`,
         ).exec(exposed)?.[1],
       );
-    expect(series('count', groups.gathering)).toBe(2);
-    expect(series('sum', groups.gathering)).toBeGreaterThanOrEqual(2);
-    expect(series('bucket', groups.gathering, '1')).toBeLessThanOrEqual(1);
-    expect(series('count', groups.plain)).toBe(2);
-    expect(series('bucket', groups.plain, '1')).toBe(2);
+    expect(series('record_age_seconds_count', groups.gathering)).toBe(2);
+    expect(series('record_age_seconds_sum', groups.gathering)).toBeGreaterThanOrEqual(2);
+    expect(series('record_age_seconds_bucket', groups.gathering, '1')).toBeLessThanOrEqual(1);
+    expect(series('record_age_seconds_count', groups.plain)).toBe(2);
+    expect(series('record_age_seconds_bucket', groups.plain, '1')).toBe(2);
+    // A call per record: the plain group's took 300 ms each, the gathering group's far less.
+    expect(series('handle_seconds_count', groups.plain)).toBe(2);
+    expect(series('handle_seconds_bucket', groups.plain, '0.25')).toBe(0);
+    expect(series('handle_seconds_bucket', groups.gathering, '0.25')).toBe(2);
   });
 
   it('produceLingerMs: values enqueued a few milliseconds apart share a produce request; without, each goes at once', async () => {
