@@ -13,16 +13,16 @@ import {
   cpuSeconds,
   cpuTicksOfStat,
   firstIdMintedAt,
+  groupHistogram,
   isJitCompilerThread,
   parseBackground,
   parseMix,
   percentiles,
-  recordAges,
   subscriberNumber,
   sustainedRate,
   sustainedRateOfCounts,
   threadTicksBetween,
-  type AgeBounds,
+  type BucketBounds,
   type MessageKind,
   type Percentiles,
 } from './figures';
@@ -736,8 +736,10 @@ async function main(): Promise<void> {
       ),
       platformPerMessageMs: round((platformCpu * 1000) / Math.max(1, finals.length), 3),
     },
-    // Each consumer group's wait for its records, write to handling (bucket bounds of its percentiles, ms).
-    kafkaRecordAgeMs: recordAges(metricsBefore, metricsAfter),
+    // Each consumer group's wait for its records, write to handling, and its calls' time (bucket bounds of
+    // their percentiles, ms).
+    kafkaRecordAgeMs: groupHistogram('tern_kafka_record_age_seconds', metricsBefore, metricsAfter),
+    kafkaCallMs: groupHistogram('tern_kafka_handle_seconds', metricsBefore, metricsAfter),
     // Each consumer group's fetched batches per message (from the services' metrics, with --metrics).
     kafkaBatchesPerMessage: Object.fromEntries(
       Object.entries(batchesPerMessage(metricsBefore, metricsAfter, finals.length)).map(([route, n]) => [
@@ -765,7 +767,8 @@ function printTable(r: {
   latencyMs: Record<string, Percentiles>;
   cpu: { perMessageMs: Record<string, number | undefined>; platformPerMessageMs: number | undefined };
   kafkaBatchesPerMessage: Record<string, number | undefined>;
-  kafkaRecordAgeMs: Record<string, AgeBounds>;
+  kafkaRecordAgeMs: Record<string, BucketBounds>;
+  kafkaCallMs: Record<string, BucketBounds>;
   machine: { loadBefore: string };
 }): void {
   const out: string[] = [];
@@ -798,15 +801,18 @@ function printTable(r: {
       `kafka batches/message  total ${batches.reduce((sum, [, n]) => sum + (n ?? 0), 0).toFixed(2)} | ` +
         batches.map(([route, n]) => `${route} ${n ?? '-'}`).join(' | '),
     );
-  const ages = Object.entries(r.kafkaRecordAgeMs).sort(
-    ([, a], [, b]) => b.p99 - a.p99 || b.records - a.records,
-  );
   const ms = (bound: number) => (Number.isFinite(bound) ? bound : 'more');
-  if (ages.length > 0)
-    out.push(
-      'kafka record age ms, write to handling (p50/p95/p99 within)  ' +
-        ages.map(([route, a]) => `${route} ${ms(a.p50)}/${ms(a.p95)}/${ms(a.p99)}`).join(' | '),
-    );
+  for (const [what, byGroup] of [
+    ['kafka record age ms, write to handling', r.kafkaRecordAgeMs],
+    ['kafka handler call ms', r.kafkaCallMs],
+  ] as const) {
+    const groups = Object.entries(byGroup).sort(([, a], [, b]) => b.p99 - a.p99 || b.count - a.count);
+    if (groups.length > 0)
+      out.push(
+        `${what} (p50/p95/p99 within)  ` +
+          groups.map(([route, a]) => `${route} ${ms(a.p50)}/${ms(a.p95)}/${ms(a.p99)}`).join(' | '),
+      );
+  }
   out.push(`load average before: ${r.machine.loadBefore}`);
   process.stdout.write(`${out.join('\n')}\n`);
 }

@@ -2,11 +2,11 @@ import {
   batchesPerMessage,
   cpuTicksOfStat,
   firstIdMintedAt,
+  groupHistogram,
   isJitCompilerThread,
   parseBackground,
   parseMix,
   percentiles,
-  recordAges,
   subscriberNumber,
   sustainedRate,
   sustainedRateOfCounts,
@@ -92,7 +92,8 @@ describe('benchmark figures', () => {
     expect(threadTicksBetween(new Map(), new Map())).toBe(0);
   });
 
-  it("reads each group's record ages between two scrapes as the buckets their percentiles fall in", () => {
+  it("reads a group's histogram between two scrapes as the buckets its percentiles fall in", () => {
+    const age = 'tern_kafka_record_age_seconds';
     const scrape = (counts: Record<string, number>) =>
       Object.entries(counts)
         .map(
@@ -104,12 +105,13 @@ describe('benchmark figures', () => {
     // and 2 within 1 s.
     const before = scrape({ '0.001': 10, '0.005': 10, '0.05': 10, '1': 10, '+Inf': 10 });
     const after = scrape({ '0.001': 10, '0.005': 100, '0.05': 108, '1': 110, '+Inf': 110 });
-    expect(recordAges(before, after)).toEqual({
-      'risk sms.accepted': { records: 100, p50: 5, p95: 50, p99: 1000 },
+    expect(groupHistogram(age, before, after)).toEqual({
+      'risk sms.accepted': { count: 100, p50: 5, p95: 50, p99: 1000 },
     });
     // A group new since the first scrape counts from zero; one with nothing new is left out.
-    expect(recordAges('', after)['risk sms.accepted']?.records).toBe(110);
-    expect(recordAges(after, after)).toEqual({});
+    expect(groupHistogram(age, '', after)['risk sms.accepted']?.count).toBe(110);
+    expect(groupHistogram(age, after, after)).toEqual({});
+    expect(groupHistogram('tern_kafka_handle_seconds', before, after)).toEqual({});
   });
 
   it('turns a mix into message kinds in proportion', () => {

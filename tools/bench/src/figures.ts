@@ -168,24 +168,26 @@ export function batchesPerMessage(before: string, after: string, messages: numbe
   );
 }
 
-/** A consumer group's wait for records, as the bounds of the buckets its percentiles fall in (ms). */
-export interface AgeBounds {
-  records: number;
+/** Percentiles of a consumer group's histogram, as the bounds of the buckets they fall in (ms). */
+export interface BucketBounds {
+  count: number;
   p50: number;
   p95: number;
   p99: number;
 }
 
 /**
- * Per consumer group and topic: between two scrapes of the services' metrics, how long records waited from
- * their write to the start of their handling (`tern_kafka_record_age_seconds`). A histogram tells a
- * percentile only as the upper bound of its bucket: "p99 50" reads "99% within 50 ms".
+ * Per consumer group and topic: what a histogram of seconds in the services' metrics counted between two
+ * scrapes (`tern_kafka_record_age_seconds`: how long records waited from their write to the start of their
+ * handling; `tern_kafka_handle_seconds`: how long each call took). A histogram tells a percentile only as
+ * the upper bound of its bucket: "p99 50" reads "99% within 50 ms".
  */
-export function recordAges(before: string, after: string): Record<string, AgeBounds> {
+export function groupHistogram(metric: string, before: string, after: string): Record<string, BucketBounds> {
+  const bucketLine = new RegExp(`^${metric}_bucket\\{([^}]*)\\} (\\S+)$`);
   const buckets = (text: string) => {
     const byRoute = new Map<string, Map<number, number>>();
     for (const line of text.split('\n')) {
-      const sample = /^tern_kafka_record_age_seconds_bucket\{([^}]*)\} (\S+)$/.exec(line);
+      const sample = bucketLine.exec(line);
       if (!sample) continue;
       const labels = new Map([...sample[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
       const route = `${labels.get('group')} ${labels.get('topic')}`;
@@ -197,7 +199,7 @@ export function recordAges(before: string, after: string): Record<string, AgeBou
     return byRoute;
   };
   const was = buckets(before);
-  const ages: Record<string, AgeBounds> = {};
+  const bounds: Record<string, BucketBounds> = {};
   for (const [route, counts] of buckets(after)) {
     const cumulative = [...counts]
       .map(([le, n]) => [le, n - (was.get(route)?.get(le) ?? 0)] as const)
@@ -205,7 +207,7 @@ export function recordAges(before: string, after: string): Record<string, AgeBou
     const records = cumulative.at(-1)?.[1] ?? 0;
     if (records <= 0) continue;
     const bound = (q: number) => cumulative.find(([, n]) => n >= q * records)![0] * 1000;
-    ages[route] = { records, p50: bound(0.5), p95: bound(0.95), p99: bound(0.99) };
+    bounds[route] = { count: records, p50: bound(0.5), p95: bound(0.95), p99: bound(0.99) };
   }
-  return ages;
+  return bounds;
 }
