@@ -142,6 +142,20 @@ export function firstIdMintedAt(ms: number): string {
   return `${hex.slice(0, 8)}-${hex.slice(8)}`;
 }
 
+/** Each sample of a series in Prometheus text, with its labels and its consumer group and topic. */
+function* groupSamples(
+  text: string,
+  series: string,
+): Generator<{ route: string; labels: Map<string, string>; value: number }> {
+  const sampleLine = new RegExp(`^${series}\\{([^}]*)\\} (\\S+)$`);
+  for (const line of text.split('\n')) {
+    const sample = sampleLine.exec(line);
+    if (!sample) continue;
+    const labels = new Map([...sample[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+    yield { route: `${labels.get('group')} ${labels.get('topic')}`, labels, value: Number(sample[2]) };
+  }
+}
+
 /**
  * Batches each consumer group fetched between two scrapes of the services' /metrics (Prometheus text), per
  * message: `tern_kafka_batch_size_count` by group and topic. At low rates a batch is a fetch round trip,
@@ -150,13 +164,8 @@ export function firstIdMintedAt(ms: number): string {
 export function batchesPerMessage(before: string, after: string, messages: number): Record<string, number> {
   const counts = (text: string) => {
     const byRoute = new Map<string, number>();
-    for (const line of text.split('\n')) {
-      const sample = /^tern_kafka_batch_size_count\{([^}]*)\} (\S+)$/.exec(line);
-      if (!sample) continue;
-      const labels = new Map([...sample[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
-      const route = `${labels.get('group')} ${labels.get('topic')}`;
-      byRoute.set(route, (byRoute.get(route) ?? 0) + Number(sample[2]));
-    }
+    for (const { route, value } of groupSamples(text, 'tern_kafka_batch_size_count'))
+      byRoute.set(route, (byRoute.get(route) ?? 0) + value);
     return byRoute;
   };
   const was = counts(before);
@@ -183,17 +192,12 @@ export interface BucketBounds {
  * the upper bound of its bucket: "p99 50" reads "99% within 50 ms".
  */
 export function groupHistogram(metric: string, before: string, after: string): Record<string, BucketBounds> {
-  const bucketLine = new RegExp(`^${metric}_bucket\\{([^}]*)\\} (\\S+)$`);
   const buckets = (text: string) => {
     const byRoute = new Map<string, Map<number, number>>();
-    for (const line of text.split('\n')) {
-      const sample = bucketLine.exec(line);
-      if (!sample) continue;
-      const labels = new Map([...sample[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
-      const route = `${labels.get('group')} ${labels.get('topic')}`;
+    for (const { route, labels, value } of groupSamples(text, `${metric}_bucket`)) {
       const counts = byRoute.get(route) ?? new Map<number, number>();
       const le = Number(labels.get('le')); // +Inf reads as Infinity
-      counts.set(le, (counts.get(le) ?? 0) + Number(sample[2]));
+      counts.set(le, (counts.get(le) ?? 0) + value);
       byRoute.set(route, counts);
     }
     return byRoute;
@@ -204,10 +208,10 @@ export function groupHistogram(metric: string, before: string, after: string): R
     const cumulative = [...counts]
       .map(([le, n]) => [le, n - (was.get(route)?.get(le) ?? 0)] as const)
       .sort((a, b) => a[0] - b[0]);
-    const records = cumulative.at(-1)?.[1] ?? 0;
-    if (records <= 0) continue;
-    const bound = (q: number) => cumulative.find(([, n]) => n >= q * records)![0] * 1000;
-    bounds[route] = { count: records, p50: bound(0.5), p95: bound(0.95), p99: bound(0.99) };
+    const count = cumulative.at(-1)?.[1] ?? 0;
+    if (count <= 0) continue;
+    const bound = (q: number) => cumulative.find(([, n]) => n >= q * count)![0] * 1000;
+    bounds[route] = { count, p50: bound(0.5), p95: bound(0.95), p99: bound(0.99) };
   }
   return bounds;
 }
