@@ -45,8 +45,9 @@ export const dlrSettings = {
   inFlight: setting(
     'TERN_DLR_IN_FLIGHT',
     'Records per partition handled at once (submissions and receipts: in calls of up to 50)',
-    // A call's round trips (Redis, the producer's request) take up to a second or two on a saturated machine:
-    // at 200 (four calls), receipts waited 2.5-5 s at the median for dlr to take them, at 1,000 0.1 s.
+    // A call's Redis round trips, queued on dlr's connection, take up to a second or two on a saturated
+    // machine: at 200 (four calls), receipts waited 2.5-5 s at the median for dlr to take them; at 1,000,
+    // 0.1 s.
     env.int(1, 10_000).default(1000),
   ),
   attemptBatchRows: setting(
