@@ -433,6 +433,39 @@ describe('dlr', () => {
     expect(finalOf(sub.messageId)).toHaveLength(1);
   });
 
+  it('reports an attempt on its final receipt, not an intermediate one, whatever format its id was recorded in', async () => {
+    const sub = submission(['6100001']);
+    const older = submission(['6100002']);
+    const gone = submission(['6100003']);
+    await publishValues(topics.submitted, [sub, older, gone]);
+    await Promise.all([sub, older, gone].map((s) => submittedSeen(s.messageId)));
+    // As a dlr before receipts named handsets recorded ids (kept for days): without the handset.
+    await redis.set(`tern:dlr:id:${channelId}:6100002`, `${older.messageId}|1|0`, 'EX', 600);
+    // An attempt whose record expired while its id is still known: nothing left to report on.
+    const goneKey = `tern:dlr:attempt:${gone.messageId}:1`;
+    await redis.del(goneKey);
+
+    await publishValues(topics.dlr, [
+      receipt('6100001', S.RECEIPT_STATE_ENROUTE),
+      receipt('6100003', S.RECEIPT_STATE_DELIVRD),
+      receipt('6100002', S.RECEIPT_STATE_DELIVRD),
+    ]);
+    await waitFor('the older format DELIVERED', () => finalOf(older.messageId).length === 1);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(finalOf(sub.messageId)).toHaveLength(0);
+    expect(finalOf(gone.messageId)).toHaveLength(0);
+    // Not written again by the receipt: no hash without its submission and expiry left behind.
+    expect(await redis.exists(goneKey)).toBe(0);
+    expect(await kept('6100001')).toBe(false);
+
+    await publishValues(topics.dlr, [receipt('6100001', S.RECEIPT_STATE_UNDELIV, '001')]);
+    const [undelivered] = await waitFor(
+      'UNDELIVERED on the final receipt',
+      () => finalOf(sub.messageId).length === 1 && finalOf(sub.messageId),
+    );
+    expect(undelivered!.status).toBe(sms.MessageStatus.MESSAGE_STATUS_UNDELIVERED);
+  });
+
   it('gives a receipt to the attempt of its handset when the SMSC reused an earlier attempt’s id', async () => {
     // SMSC ids repeat: an SMSC restarted, or its counter wrapped. The earlier attempt's id stays known for
     // days, and a receipt that comes before its own submission must not be taken for the earlier one's.
