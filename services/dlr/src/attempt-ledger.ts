@@ -58,45 +58,22 @@ return found
 `;
 
 /**
- * Records a part's final outcome in its attempt's hash `key` (Lua) unless one was (the first receipt wins),
- * and sets `hash` to the attempt's hash as field, value, ...; empty when the attempt is not known (its record
- * expired: nothing is written, so no hash without its submission and expiry is left behind).
- */
-const RECORD_PART = (key: string, field: string, outcome: string) => `
-local hash = {}
-if redis.call('HEXISTS', ${key}, 'submission') == 1 then
-  redis.call('HSETNX', ${key}, ${field}, ${outcome})
-  hash = redis.call('HGETALL', ${key})
-end`;
-
-/**
  * A receipt: KEYS = the unmatched set, its handset's set of unmatched receipts, then its id keys (one per
  * reading), then its unmatched keys (same count). ARGV = receipt, keep seconds, report time, unmatched
- * member, SMSC id ('' when the receipt names no handset), handset, its final outcome ('' for an intermediate
- * receipt), the prefix of attempt keys. Returns the part reference of its submission followed, for a final
- * outcome, by the attempt's hash once the outcome is recorded there (as PART_DONE: one round trip for both);
- * or keeps the receipt for its submission and returns false. (The attempt's key is known only from the
- * reference, so it is not among KEYS: Tern runs on one Redis primary, not Redis Cluster.) SMSCs reuse ids
- * (a restart, a counter that wraps), and an earlier attempt's id is known for days: an id whose attempt went
- * to another handset is not this receipt's (handsets compared on their last 8 digits, as SMSCs write them
- * with or without the country code; an id recorded without its handset, or a receipt naming none, matches
- * as before).
+ * member, SMSC id ('' when the receipt names no handset), handset. Returns the part reference of its
+ * submission, or keeps the receipt for it and returns false. SMSCs reuse ids (a restart, a counter that
+ * wraps), and an earlier attempt's id is known for days: an id whose attempt went to another handset is
+ * not this receipt's (handsets compared on their last 8 digits, as SMSCs write them with or without the
+ * country code; an id recorded without its handset, or a receipt naming none, matches as before).
  */
-const MATCH_RECEIPT = `
+const MATCH_OR_KEEP = `
 local readings = (#KEYS - 2) / 2
 local handset = string.sub(ARGV[6], -8)
 for i = 3, readings + 2 do
   local ref = redis.call('GET', KEYS[i])
   if ref then
-    local messageId, attempt, part, rest = string.match(ref, '^([^|]*)|([^|]*)|([^|]*)(.*)$')
-    local theirs = string.match(rest, '^|(%d*)$') or ''
-    if handset == '' or theirs == '' or string.sub(theirs, -8) == handset then
-      if ARGV[7] == '' then return {ref} end
-      local key = ARGV[8] .. messageId .. ':' .. attempt
-      ${RECORD_PART('key', "'part:' .. part", 'ARGV[7]')}
-      table.insert(hash, 1, ref)
-      return hash
-    end
+    local theirs = string.match(ref, '^[^|]*|[^|]*|[^|]*|(%d*)$') or ''
+    if handset == '' or theirs == '' or string.sub(theirs, -8) == handset then return ref end
   end
 end
 for i = readings + 3, #KEYS do redis.call('SET', KEYS[i], ARGV[1], 'EX', ARGV[2], 'NX') end
@@ -130,10 +107,14 @@ return {1, redis.call('HEXISTS', KEYS[1], 'after-missed')}
 `;
 /**
  * A part's final outcome: KEYS = attempt hash; ARGV = the part's field, its outcome. Records it unless one
- * was (the first receipt wins), and returns the attempt's hash as field, value, ... (empty: not known).
+ * was (the first receipt wins), and returns the attempt's hash as field, value, ... Empty when the attempt
+ * is not known (its record expired while its SMSC id was still kept): nothing is written then, or the hash
+ * would be left without its submission and without expiry.
  */
-const PART_DONE = `${RECORD_PART('KEYS[1]', 'ARGV[1]', 'ARGV[2]')}
-return hash
+const PART_DONE = `
+if redis.call('HEXISTS', KEYS[1], 'submission') == 0 then return {} end
+redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('HGETALL', KEYS[1])
 `;
 
 /** A report taken this long ago and not confirmed written was lost with its taker (a redelivery comes later). */
@@ -169,7 +150,7 @@ export class AttemptLedger {
   private readonly unmatched;
 
   private readonly submittedScript;
-  private readonly matchReceiptScript;
+  private readonly matchOrKeepScript;
   private readonly partDoneScript;
   private readonly claimReportScript;
   private readonly claimMissing;
@@ -178,7 +159,7 @@ export class AttemptLedger {
     this.awaiting = new LeasedSchedule(redis, AWAITING);
     this.unmatched = new LeasedSchedule(redis, UNMATCHED);
     this.submittedScript = batchedRedisScript(redis, 'ternDlrSubmitted', SUBMITTED);
-    this.matchReceiptScript = batchedRedisScript(redis, 'ternDlrMatchReceipt', MATCH_RECEIPT);
+    this.matchOrKeepScript = batchedRedisScript(redis, 'ternDlrMatchOrKeep', MATCH_OR_KEEP);
     this.partDoneScript = batchedRedisScript(redis, 'ternDlrPartDone', PART_DONE);
     this.claimReportScript = batchedRedisScript(redis, 'ternDlrClaimReport', CLAIM_REPORT);
     this.claimMissing = redisScript(redis, 'ternDlrClaimMissing', 2, CLAIM_MISSING);
@@ -227,16 +208,14 @@ export class AttemptLedger {
   }
 
   /**
-   * The part each receipt belongs to, in one round trip, with its final `outcome` (if it has one) recorded
-   * there as `partsDone` does, and what the attempt has recorded then (undefined for an intermediate receipt,
-   * or an attempt no longer known). A receipt whose submission is not known (yet) is kept for it, to be
-   * reported unmatched at its `reportAt` if it never comes, and gets undefined.
+   * The part each receipt belongs to, in one round trip; a receipt whose submission is not known (yet) is
+   * kept for it, to be reported unmatched at its `reportAt` if it never comes, and gets undefined.
    */
   async matchOrKeep(
-    receipts: readonly { receipt: events.DeliveryReceipt; reportAt: number; outcome: string | undefined }[],
-  ): Promise<({ ref: PartRef; recorded: RecordedParts | undefined } | undefined)[]> {
-    const replies = (await this.matchReceiptScript.run(
-      receipts.map(({ receipt, reportAt, outcome }) => {
+    receipts: readonly { receipt: events.DeliveryReceipt; reportAt: number }[],
+  ): Promise<(PartRef | undefined)[]> {
+    const refs = (await this.matchOrKeepScript.run(
+      receipts.map(({ receipt, reportAt }) => {
         const readings = smscIdReadings(receipt.smscMessageId);
         return {
           // Under every reading: the submission will name it in its own base, whichever that is.
@@ -253,18 +232,14 @@ export class AttemptLedger {
             unmatchedMember(receipt),
             receipt.handset ? receipt.smscMessageId : '',
             handsetOf(receipt.handset),
-            outcome ?? '',
-            ATTEMPT_KEY_PREFIX,
           ],
         };
       }),
-    )) as (string[] | null)[];
-    return replies.map((reply, i) => {
-      if (!reply) return undefined;
-      const [ref = '', ...hash] = reply;
+    )) as (string | null)[];
+    return refs.map((ref) => {
+      if (!ref) return undefined;
       const [messageId = '', attempt = '0', part = '0'] = ref.split('|');
-      const recorded = receipts[i]!.outcome === undefined ? undefined : recordedParts(hash);
-      return { ref: { messageId, attempt: Number(attempt), part: Number(part) }, recorded };
+      return { messageId, attempt: Number(attempt), part: Number(part) };
     });
   }
 
@@ -317,14 +292,24 @@ export class AttemptLedger {
    */
   async partsDone(
     outcomes: readonly { ref: PartRef; outcome: string }[],
-  ): Promise<(RecordedParts | undefined)[]> {
+  ): Promise<({ submission: events.SubmitResult; parts: Map<number, string> } | undefined)[]> {
     const replies = (await this.partDoneScript.run(
       outcomes.map(({ ref, outcome }) => ({
         keys: [attemptKey(ref.messageId, ref.attempt)],
         args: [`part:${ref.part}`, outcome],
       })),
     )) as string[][];
-    return replies.map(recordedParts);
+    return replies.map((hash) => {
+      let submission: string | undefined;
+      const parts = new Map<number, string>();
+      for (let i = 0; i < hash.length; i += 2) {
+        const field = hash[i]!;
+        if (field === 'submission') submission = hash[i + 1];
+        else if (field.startsWith('part:')) parts.set(Number(field.slice(5)), hash[i + 1]!);
+      }
+      if (!submission) return undefined;
+      return { submission: events.SubmitResult.decode(Buffer.from(submission, 'base64')), parts };
+    });
   }
 
   /**
@@ -454,25 +439,6 @@ export class AttemptLedger {
   }
 }
 
-/** An attempt's submission and every part's outcome recorded so far (JSON), by part number. */
-export interface RecordedParts {
-  submission: events.SubmitResult;
-  parts: Map<number, string>;
-}
-
-/** An attempt's hash as Redis returns it (field, value, ...): undefined when its submission is not there. */
-function recordedParts(hash: readonly string[]): RecordedParts | undefined {
-  let submission: string | undefined;
-  const parts = new Map<number, string>();
-  for (let i = 0; i < hash.length; i += 2) {
-    const field = hash[i]!;
-    if (field === 'submission') submission = hash[i + 1];
-    else if (field.startsWith('part:')) parts.set(Number(field.slice(5)), hash[i + 1]!);
-  }
-  if (!submission) return undefined;
-  return { submission: events.SubmitResult.decode(Buffer.from(submission, 'base64')), parts };
-}
-
 export interface OverdueAttempt {
   submission: events.SubmitResult;
   /** The right to report the receipt missing: false when the receipt was reported meanwhile. */
@@ -494,8 +460,7 @@ export interface UnmatchedReceipt {
 const inDoubtKey = (channelId: string, handset: string) => `tern:dlr:in-doubt:${channelId}:${handset}`;
 const handsetReceiptsKey = (channelId: string, handset: string) =>
   `tern:dlr:unmatched-by-handset:${channelId}:${handset}`;
-const ATTEMPT_KEY_PREFIX = 'tern:dlr:attempt:';
-const attemptKey = (messageId: string, attempt: number) => `${ATTEMPT_KEY_PREFIX}${messageId}:${attempt}`;
+const attemptKey = (messageId: string, attempt: number) => `tern:dlr:attempt:${messageId}:${attempt}`;
 const idKey = (channelId: string, reading: string) => `tern:dlr:id:${channelId}:${reading}`;
 const pendingKey = (channelId: string, reading: string) => `tern:dlr:unmatched:${channelId}:${reading}`;
 const unmatchedMember = (receipt: events.DeliveryReceipt) => `${receipt.channelId}|${receipt.smscMessageId}`;

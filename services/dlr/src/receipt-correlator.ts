@@ -10,13 +10,7 @@ import {
 import { RECEIPT_FORWARD_LAG_MS, type ReceiptPresence } from '@tern/redis';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import { Counter } from 'prom-client';
-import {
-  UNMATCHED_LEASE_MS,
-  type AttemptLedger,
-  type AttemptRef,
-  type PartRef,
-  type RecordedParts,
-} from './attempt-ledger';
+import { UNMATCHED_LEASE_MS, type AttemptLedger, type AttemptRef, type PartRef } from './attempt-ledger';
 import { attemptRecord, type AttemptEnding } from './domain/attempt-record';
 import { handsetOf } from './domain/handset';
 import { OUTCOMES, receiptOutcome, resolveParts, type ReceiptOutcome } from './domain/outcomes';
@@ -50,12 +44,6 @@ const endings = new Counter({
   labelNames: ['country', 'status'],
   registers: [metricsRegistry],
 });
-
-/** A final receipt with what its attempt has recorded once its part's outcome was (undefined: not known). */
-interface RecordedReceipt {
-  receipt: events.DeliveryReceipt;
-  recorded: RecordedParts | undefined;
-}
 
 /** An attempt whose parts' receipts resolved it, with the receipt that did. */
 interface Ending {
@@ -185,10 +173,8 @@ export class ReceiptCorrelator {
    */
   async receipts(batch: readonly events.DeliveryReceipt[]): Promise<void> {
     const now = Date.now();
-    const outcomes = batch.map((receipt) => receiptOutcome(receipt.state, receipt.errorCode));
-    // Joined and, when final, recorded on their parts in the same round trip.
-    const found = await this.ledger.matchOrKeep(
-      batch.map((receipt, i) => ({
+    const refs = await this.ledger.matchOrKeep(
+      batch.map((receipt) => ({
         receipt,
         // A delivery that finds no submission is looked at again soon, for an attempt in doubt to its handset.
         reportAt:
@@ -196,24 +182,23 @@ export class ReceiptCorrelator {
           (adoptable(receipt)
             ? Math.min(this.settings.inDoubtGraceMs, this.settings.unmatchedReceiptMs)
             : this.settings.unmatchedReceiptMs),
-        outcome: outcomes[i] && JSON.stringify(outcomes[i]),
       })),
     );
-    const final: RecordedReceipt[] = [];
+    const matched: { ref: PartRef; receipt: events.DeliveryReceipt }[] = [];
     batch.forEach((receipt, i) => {
-      const match = found[i];
-      if (match && outcomes[i]) final.push({ receipt, recorded: match.recorded });
-      else if (match) receipts.inc({ outcome: 'intermediate' });
-      else {
-        receipts.inc({ outcome: 'unmatched' });
-        // Common when dlr's submissions run behind its receipts (under load): counted, logged only at debug.
-        this.log.debug(
-          { channelId: receipt.channelId, smscMessageId: receipt.smscMessageId },
-          'receipt before its submission; kept',
-        );
+      const ref = refs[i];
+      if (ref) {
+        matched.push({ ref, receipt });
+        return;
       }
+      receipts.inc({ outcome: 'unmatched' });
+      // Common when dlr's submissions run behind its receipts (under load): counted, logged only at debug.
+      this.log.debug(
+        { channelId: receipt.channelId, smscMessageId: receipt.smscMessageId },
+        'receipt before its submission; kept',
+      );
     });
-    await this.settle(final);
+    await this.apply(matched);
   }
 
   private receiptWindow(result: events.SubmitResult, message: events.SmsMessage): number {
@@ -414,7 +399,7 @@ export class ReceiptCorrelator {
 
   /**
    * Receipts joined to their parts: each part's outcome recorded (the first receipt of a part wins), and each
-   * attempt whose parts are resolved reported once (`settle`).
+   * attempt whose parts are resolved reported once, all in a few round trips whatever their number.
    */
   private async apply(matched: readonly { ref: PartRef; receipt: events.DeliveryReceipt }[]): Promise<void> {
     const final = matched.flatMap(({ ref, receipt }) => {
@@ -425,19 +410,12 @@ export class ReceiptCorrelator {
     });
     if (final.length === 0) return;
     const recorded = await this.ledger.partsDone(final);
-    await this.settle(final.map(({ receipt }, i) => ({ receipt, recorded: recorded[i] })));
-  }
-
-  /**
-   * Final receipts recorded on their parts: each attempt whose parts are resolved is reported once, all in a
-   * few round trips whatever their number.
-   */
-  private async settle(final: readonly RecordedReceipt[]): Promise<void> {
     // One report per attempt: a later receipt of an attempt resolved earlier in the call is a duplicate.
     const ended = new Map<string, Ending>();
-    final.forEach(({ receipt, recorded }) => {
-      if (!recorded) return; // its submission's record expired: nothing to report on
-      const { submission, parts } = recorded;
+    final.forEach(({ receipt }, i) => {
+      const known = recorded[i];
+      if (!known) return; // its submission's record expired: nothing to report on
+      const { submission, parts } = known;
       const message = submission.message;
       const inPartOrder = [...parts.entries()].sort(([a], [b]) => a - b);
       const resolved = resolveParts(
