@@ -120,7 +120,7 @@ async function main(): Promise<void> {
   const paths = values.paths.split(',');
   try {
     if (paths.includes('unary')) await unary(client, tenant, run);
-    if (paths.includes('batch')) await batch(client, tenant, run);
+    if (paths.includes('batch')) await batch(client, tenant, run, service);
     if (paths.includes('http')) await httpSend(httpPort, tenant, run, 1);
     if (paths.includes('http-batch')) await httpSend(httpPort, tenant, run, batchSize);
     if (paths.includes('smpp')) await smppSubmit(smppPort, kafka, tenant);
@@ -154,10 +154,16 @@ async function unary(client: PlainClient, tenant: TestTenant, run: string): Prom
   report('unary', total, performance.now() - started, latencies, { concurrency });
 }
 
-async function batch(client: PlainClient, tenant: TestTenant, run: string): Promise<void> {
+async function batch(
+  client: PlainClient,
+  tenant: TestTenant,
+  run: string,
+  service: ServiceProcess,
+): Promise<void> {
   const latencies: number[] = [];
   let next = 0;
   const calls = Math.ceil(total / batchSize);
+  const cpuBefore = await service.cpuSeconds();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: Math.min(concurrency, calls) }, async () => {
@@ -176,10 +182,13 @@ async function batch(client: PlainClient, tenant: TestTenant, run: string): Prom
       }
     }),
   );
-  report('batch', calls * batchSize, performance.now() - started, latencies, {
+  const ms = performance.now() - started;
+  const cpu = (await service.cpuSeconds()) - cpuBefore;
+  report('batch', calls * batchSize, ms, latencies, {
     batch: batchSize,
     concurrency,
     latencyIs: 'per SendBatch call',
+    ingestCpuMsPerMessage: +((cpu * 1000) / (calls * batchSize)).toFixed(3),
   });
 }
 
