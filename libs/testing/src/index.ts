@@ -3,6 +3,7 @@ export * from './wait';
 export * from './service-process';
 export * from './topics';
 export * from './isolation';
+export * from './bench-redis';
 export * from './tcp-proxy';
 export * from './chromium';
 export * from './stats';

@@ -7,8 +7,8 @@ import { namespaced, type TopicSpec } from '@tern/kafka';
 
 export const TOPIC_NAMESPACE_ENV = 'TERN_KAFKA_TOPIC_NAMESPACE';
 /**
- * The first Redis database of a tier's jest workers: 0 is a developer's, 1 `./tern bench`'s, the integration
- * workers' from 2, the e2e platform runs' from 8 (Redis has 16).
+ * The first Redis database of a tier's jest workers: 0 is a developer's, 1 the benchmarks' (bench-redis.ts), the
+ * integration workers' from 2, the e2e platform runs' from 8 (Redis has 16).
  */
 const FIRST_WORKER_REDIS_DB = { integration: 2, e2e: 8 } as const;
 /**

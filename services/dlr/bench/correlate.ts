@@ -15,6 +15,7 @@ import { events, sms } from '@tern/contracts';
 import { topics, type TopicDef } from '@tern/kafka';
 import {
   closeTestProducer,
+  benchRedis,
   deleteNamespaceTopics,
   ensurePlatformTopics,
   followTopics,
@@ -52,9 +53,10 @@ async function main(): Promise<void> {
   });
   const tenants = join(mkdtempSync(join(tmpdir(), 'dlr-bench-')), 'tenants.yaml');
   writeFileSync(tenants, 'tenants:\n  - { id: bench, sendRate: { perSecond: 1, burst: 1 } }\n');
+  const redis = await benchRedis(infra.redisUrl);
   const service = await startServiceProcess(join(__dirname, '..', 'dist', 'main.js'), {
     TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
-    TERN_REDIS_URL: infra.redisUrl,
+    TERN_REDIS_URL: redis.url,
     TERN_CLICKHOUSE_URL: infra.clickhouseUrl,
     TERN_CLICKHOUSE_DATABASE: database,
     TERN_ANALYTICS_HASH_KEY: 'bench-analytics-hash-key',
@@ -150,6 +152,7 @@ async function main(): Promise<void> {
     print({ phase: 'attempt rows', rows, secondsAfterReceipts: +((Date.now() - started) / 1000).toFixed(2) });
   } finally {
     await service.stop();
+    await redis.clear();
     await stop();
     await closeTestProducer();
     await deleteNamespaceTopics(run);

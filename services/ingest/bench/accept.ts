@@ -22,6 +22,7 @@ import { encodeMessage, events, sms } from '@tern/contracts';
 import { topics } from '@tern/kafka';
 import { readTlvString, shortMessageBody, SmppSession, Status, Tlv, type ShortMessageBody } from '@tern/smpp';
 import {
+  benchRedis,
   deleteNamespaceTopics,
   ensurePlatformTopics,
   infraFromEnv,
@@ -99,10 +100,11 @@ async function main(): Promise<void> {
   // none of its own.
   process.env[TOPIC_NAMESPACE_ENV] = run;
   await ensurePlatformTopics();
+  const redis = await benchRedis(infra.redisUrl);
   const service = await startServiceProcess(join(__dirname, '..', 'dist', 'main.js'), {
     ...file.env,
     TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
-    TERN_REDIS_URL: infra.redisUrl,
+    TERN_REDIS_URL: redis.url,
     TERN_TENANTS_FILE: file.path,
     TERN_GRPC_PORT: '0',
     TERN_API_HTTP_PORT: '0',
@@ -129,6 +131,7 @@ async function main(): Promise<void> {
   } finally {
     client.close();
     await service.stop();
+    await redis.clear();
     await deleteNamespaceTopics(run);
   }
 }

@@ -10,6 +10,7 @@ import { loadDataFile } from '@tern/config';
 import { events, sms } from '@tern/contracts';
 import { topics, type TopicDef } from '@tern/kafka';
 import {
+  benchRedis,
   closeTestProducer,
   followTopics,
   infraFromEnv,
@@ -85,9 +86,10 @@ async function main(): Promise<void> {
       if (id?.startsWith(run)) decidedAt.set(id, Date.now());
     },
   );
+  const redis = await benchRedis(infra.redisUrl);
   const service = await startServiceProcess(join(__dirname, '..', 'dist', 'main.js'), {
     TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
-    TERN_REDIS_URL: infra.redisUrl,
+    TERN_REDIS_URL: redis.url,
     TERN_RISK_POLICY_FILE: POLICY,
     TERN_RISK_DEPLOYMENT: run,
     TERN_KAFKA_NEW_GROUP_STARTS_AT: 'latest',
@@ -118,6 +120,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await service.stop();
+    await redis.clear();
     await stop();
     await closeTestProducer();
   }

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { events } from '@tern/contracts';
 import { dispatchTopic, ensureTopics, KafkaClient, topics } from '@tern/kafka';
 import { createLogger } from '@tern/telemetry';
-import { infraFromEnv, uniqueName, waitFor } from '@tern/testing';
+import { benchRedis, infraFromEnv, uniqueName, waitFor } from '@tern/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { channelsFile, dispatchFactory, follow, startConnector } from '../test/harness';
 
@@ -75,9 +75,10 @@ async function measure(
   const file = channelsFile([
     { id: 'bench', port: 12899, systemId: 'bench', password: 'bench', tpsPerBind: tps, binds, window },
   ]);
+  const redis = await benchRedis(infra.redisUrl);
   const connector = await startConnector({
     TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
-    TERN_REDIS_URL: infra.redisUrl,
+    TERN_REDIS_URL: redis.url,
     TERN_SMPP_CHANNELS_FILE: file.path,
     TERN_LANES: run,
     ...file.env,
@@ -102,6 +103,7 @@ async function measure(
   );
   connector.process.kill('SIGTERM');
   await connector.exited;
+  await redis.clear();
   await reader.stop();
   await client.disconnect();
 }
