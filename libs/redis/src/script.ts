@@ -46,7 +46,9 @@ export const ITEMS_PER_CALL = 50;
  * (a call is atomic; each item sees the writes of those before it) and answers each item's return value in
  * order (nil and false as null). An item that raises an error fails its call, after the items before it in
  * the call (as in a pipeline). A call's ARGV holds per item its key count, its argument count and its
- * arguments; its KEYS every item's keys in turn.
+ * arguments; its KEYS every item's keys in turn. Worth it when an item runs several commands: for one plain
+ * command an item a pipeline costs Redis less (the Lua moves the client's cost into Redis, the one process
+ * that does not scale out: operations.md, Benchmark).
  */
 export function batchedRedisScript(redis: Redis, name: string, lua: string) {
   const script = redisScript(

@@ -117,9 +117,6 @@ redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 return redis.call('HGETALL', KEYS[1])
 `;
 
-/** A report written: KEYS = attempt hash. */
-const REPORTED = `redis.call('HSET', KEYS[1], 'reported', 'done')`;
-
 /** A report taken this long ago and not confirmed written was lost with its taker (a redelivery comes later). */
 const REPORT_STALE_MS = 5_000;
 
@@ -156,7 +153,6 @@ export class AttemptLedger {
   private readonly matchOrKeepScript;
   private readonly partDoneScript;
   private readonly claimReportScript;
-  private readonly reportedScript;
   private readonly claimMissing;
 
   constructor(private readonly redis: Redis) {
@@ -166,8 +162,6 @@ export class AttemptLedger {
     this.matchOrKeepScript = batchedRedisScript(redis, 'ternDlrMatchOrKeep', MATCH_OR_KEEP);
     this.partDoneScript = batchedRedisScript(redis, 'ternDlrPartDone', PART_DONE);
     this.claimReportScript = batchedRedisScript(redis, 'ternDlrClaimReport', CLAIM_REPORT);
-    // One call for a receipts call's attempts, not a command each (most of dlr's Redis commands were these).
-    this.reportedScript = batchedRedisScript(redis, 'ternDlrReported', REPORTED);
     this.claimMissing = redisScript(redis, 'ternDlrClaimMissing', 2, CLAIM_MISSING);
   }
 
@@ -339,9 +333,10 @@ export class AttemptLedger {
 
   /** These attempts' receipt outcomes are written (in Kafka): later receipts of them change nothing. */
   async reported(attempts: readonly AttemptRef[]): Promise<void> {
-    await this.reportedScript.run(
-      attempts.map(({ messageId, attempt }) => ({ keys: [attemptKey(messageId, attempt)], args: [] })),
-    );
+    const pipeline = this.redis.pipeline();
+    for (const { messageId, attempt } of attempts)
+      pipeline.hset(attemptKey(messageId, attempt), 'reported', 'done');
+    await execOrThrow(pipeline);
   }
 
   /** The reports could not be written: the redelivered receipts take them again at once. */

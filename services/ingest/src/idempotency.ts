@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { batchedRedisScript, execOrThrow, redisScript } from '@tern/redis';
+import { execOrThrow, redisScript } from '@tern/redis';
 
 /** What (tenant, client reference) already stands for. */
 export type Reservation =
@@ -21,17 +21,6 @@ interface Entry {
   state: 'pending' | 'accepted';
   at: number;
 }
-
-/*
- * A call's items are reserved, and marked accepted, in one script call each (`batchedRedisScript`), not a
- * command per item: ioredis spends more on a command than Redis does on a SET.
- */
-
-/** Reserve: KEYS = the key; ARGV = the entry, ttl seconds. The entry held before (false: reserved now). */
-const RESERVE = `return redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX', 'GET')`;
-
-/** Mark accepted: KEYS = the key; ARGV = the entry. Keeps the key's expiry; never creates the key. */
-const MARK_ACCEPTED = `return redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL', 'XX')`;
 
 /** Replace the entry only if it is still the one read: taking over a dead call's reservation. */
 const SWAP = `
@@ -54,8 +43,6 @@ return 0
  * repeat during the first call is told to retry, and a call that died in between is finished by the next.
  */
 export class IdempotencyStore {
-  private readonly reserveEach;
-  private readonly markAccepted;
   private readonly swap;
   private readonly releaseOwn;
 
@@ -67,8 +54,6 @@ export class IdempotencyStore {
     /** Where the keys live: sends by default; another use of the same mechanism names its own. */
     private readonly keyPrefix = 'tern:ingest:idem',
   ) {
-    this.reserveEach = batchedRedisScript(redis, 'ternIngestReserve', RESERVE);
-    this.markAccepted = batchedRedisScript(redis, 'ternIngestMarkAccepted', MARK_ACCEPTED);
     this.swap = redisScript(redis, 'ternIngestSwapReservation', 1, SWAP);
     this.releaseOwn = redisScript(redis, 'ternIngestReleaseReservation', 1, RELEASE);
   }
@@ -84,16 +69,14 @@ export class IdempotencyStore {
     items: readonly { reference: string; messageId: string; fingerprint: string }[],
   ): Promise<{ reservation: Reservation; token: string }[]> {
     const now = Date.now();
+    const pipeline = this.redis.pipeline();
     const tokens = items.map((item) => {
       const entry: Entry = { id: item.messageId, fp: item.fingerprint, state: 'pending', at: now };
-      return JSON.stringify(entry);
+      const token = JSON.stringify(entry);
+      pipeline.set(this.key(tenantId, item.reference), token, 'EX', this.ttlSeconds, 'NX', 'GET');
+      return token;
     });
-    const replies = (await this.reserveEach.run(
-      items.map((item, i) => ({
-        keys: [this.key(tenantId, item.reference)],
-        args: [tokens[i]!, this.ttlSeconds],
-      })),
-    )) as (string | null)[];
+    const replies = (await execOrThrow(pipeline)) as (string | null)[];
     const results: { reservation: Reservation; token: string }[] = [];
     for (const [i, held] of replies.entries()) {
       const item = items[i]!;
@@ -134,12 +117,12 @@ export class IdempotencyStore {
   /** Marks reservations accepted (their message is in Kafka), keeping their expiry. */
   async accepted(tenantId: string, items: readonly { reference: string; token: string }[]): Promise<void> {
     if (items.length === 0) return;
-    await this.markAccepted.run(
-      items.map((item) => {
-        const entry = { ...(JSON.parse(item.token) as Entry), state: 'accepted' };
-        return { keys: [this.key(tenantId, item.reference)], args: [JSON.stringify(entry)] };
-      }),
-    );
+    const pipeline = this.redis.pipeline();
+    for (const item of items) {
+      const entry = { ...(JSON.parse(item.token) as Entry), state: 'accepted' };
+      pipeline.set(this.key(tenantId, item.reference), JSON.stringify(entry), 'KEEPTTL', 'XX');
+    }
+    await execOrThrow(pipeline);
   }
 
   /** Gives reservations back after a failed publish, so an immediate retry is not told "in progress". */
