@@ -2,8 +2,8 @@ import { sharedRedis } from '@tern/redis';
 import { infraFromEnv, uniqueName } from '@tern/testing';
 import { IdempotencyStore } from '../src/idempotency';
 
-// The store on the real Redis, through every state a (tenant, reference) goes through, several references in
-// one call as a SendBatch makes them (more than one script call's worth).
+// The store on the real Redis, through every state a (tenant, reference) goes through, many references in
+// one call as a SendBatch makes them.
 const infra = infraFromEnv();
 
 describe('idempotency store', () => {
