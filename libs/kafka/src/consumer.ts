@@ -168,29 +168,30 @@ const batchSize = new Histogram({
   buckets: [1, 10, 50, 200, 1000, 5000],
   registers: [metricsRegistry],
 });
-/** Buckets of a stage's times, in seconds: from an OTP's milliseconds to a backlog's minutes. */
-const STAGE_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+/** A stage's times per topic and group, in seconds: from an OTP's milliseconds to a backlog's minutes. */
+const stageHistogram = (name: string, help: string) =>
+  new Histogram({
+    name,
+    help,
+    labelNames: ['topic', 'group'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [metricsRegistry],
+  });
 /**
  * A stage's latency in time rather than records: how long a record waited between its write (the
  * producer's timestamp) and the start of its handling, whatever held it (a gather, a paused partition,
  * the event loop, a consumer away). Along a message's way to the carrier, each group's figure is the wait
  * in front of one service.
  */
-const recordAge = new Histogram({
-  name: 'tern_kafka_record_age_seconds',
-  help: "Time from a record's write (its timestamp) to the start of its handling, per topic and group",
-  labelNames: ['topic', 'group'],
-  buckets: STAGE_SECONDS,
-  registers: [metricsRegistry],
-});
+const recordAge = stageHistogram(
+  'tern_kafka_record_age_seconds',
+  "Time from a record's write (its timestamp) to the start of its handling, per topic and group",
+);
 /** And a stage's own work: how long each handler call took once started (a call is a batch or a record). */
-const callDuration = new Histogram({
-  name: 'tern_kafka_handle_seconds',
-  help: 'Time a handler call took, its retries included, per topic and group (a call: a batch or a record)',
-  labelNames: ['topic', 'group'],
-  buckets: STAGE_SECONDS,
-  registers: [metricsRegistry],
-});
+const callDuration = stageHistogram(
+  'tern_kafka_handle_seconds',
+  'Time a handler call took, its retries included, per topic and group (a call: a batch or a record)',
+);
 /** Consumers running in this process, whose groups' lag the metric below reports. */
 const running = new Set<BatchConsumer>();
 /** How long a scrape waits for Kafka to tell the lag: a broker away must not hang /metrics. */
