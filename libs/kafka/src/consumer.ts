@@ -169,7 +169,7 @@ const batchSize = new Histogram({
   registers: [metricsRegistry],
 });
 /** A stage's times per topic and group, in seconds: from an OTP's milliseconds to a backlog's minutes. */
-const stageHistogram = (name: string, help: string) =>
+const stageHistogram = ({ name, help }: { name: string; help: string }) =>
   new Histogram({
     name,
     help,
@@ -183,15 +183,15 @@ const stageHistogram = (name: string, help: string) =>
  * the event loop, a consumer away). Along a message's way to the carrier, each group's figure is the wait
  * in front of one service.
  */
-const recordAge = stageHistogram(
-  'tern_kafka_record_age_seconds',
-  "Time from a record's write (its timestamp) to the start of its handling, per topic and group",
-);
+const recordAge = stageHistogram({
+  name: 'tern_kafka_record_age_seconds',
+  help: "Time from a record's write (its timestamp) to the start of its handling, per topic and group",
+});
 /** And a stage's own work: how long each handler call took once started (a call is a batch or a record). */
-const callDuration = stageHistogram(
-  'tern_kafka_handle_seconds',
-  'Time a handler call took, its retries included, per topic and group (a call: a batch or a record)',
-);
+const callDuration = stageHistogram({
+  name: 'tern_kafka_handle_seconds',
+  help: 'Time a handler call took, its retries included, per topic and group (a call: a batch or a record)',
+});
 /** Consumers running in this process, whose groups' lag the metric below reports. */
 const running = new Set<BatchConsumer>();
 /** How long a scrape waits for Kafka to tell the lag: a broker away must not hang /metrics. */
