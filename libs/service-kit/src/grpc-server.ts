@@ -3,6 +3,8 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { roleAllows, type Operator, type OperatorDirectory, type OperatorRole } from '@tern/config';
+import type { Logger } from '@tern/telemetry';
+import { untilPortFree } from './port-wait';
 
 /** Where a gRPC server's TLS material is (see grpcTlsSettings); every file is re-read every `reloadMs`. */
 export interface GrpcTls {
@@ -150,6 +152,8 @@ export interface GrpcServerOptions {
   tls?: GrpcTls | undefined;
   /** Checks every call before its handler (see operatorGuard). */
   guard?: grpc.ServerInterceptor;
+  /** Where waiting for a held port is logged. */
+  log?: Logger;
 }
 
 /**
@@ -179,10 +183,15 @@ export class GrpcServer {
     new ReflectionService(loaded).addToServer(this.server);
   }
 
-  /** Binds (port 0: a free one), with TLS when configured, and reports SERVING; returns the port. */
+  /**
+   * Binds (port 0: a free one; a port held by a connection is waited out, see untilPortFree), with TLS when
+   * configured, and reports SERVING; returns the port.
+   */
   async listen(host: string, port: number): Promise<number> {
     const { credentials, loaded, release } = serverCredentials(this.options.tls);
     try {
+      // grpc-js cannot bind a port again after a failed bind, so a held one is waited out before.
+      await untilPortFree(host, port, this.options.log);
       await loaded();
       const bound = await new Promise<number>((resolve, reject) =>
         this.server.bindAsync(`${host}:${port}`, credentials, (error, p) =>

@@ -13,6 +13,7 @@ export {
   type GrpcServerOptions,
   type GrpcTls,
 } from './grpc-server';
+export { untilPortFree } from './port-wait';
 export { PeriodicJob } from './periodic-job';
 export { BulkPacer, type BulkPaceSettings } from './bulk-pace';
 export { HttpServer, serveWithTlsFiles } from './tls-files';

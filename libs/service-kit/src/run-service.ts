@@ -16,6 +16,7 @@ import {
 } from '@tern/config';
 import { collectProcessMetrics, createLogger, stopTelemetry } from '@tern/telemetry';
 import { NestLogger } from './nest-logger';
+import { untilPortFree } from './port-wait';
 import { ServiceKitModule } from './service-kit.module';
 
 export interface ServiceDefinition<S extends typeof commonSettings & Settings> {
@@ -98,6 +99,7 @@ export async function runService<S extends typeof commonSettings & Settings>(
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    await untilPortFree('0.0.0.0', config.httpPort, logger);
     await app.listen(config.httpPort, '0.0.0.0');
     // Every module is loaded by now: its compiled code is on disk for the next start, even after a crash.
     flushCompileCache();

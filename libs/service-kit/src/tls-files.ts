@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import type { GrpcTls } from './grpc-server';
 import type { Logger } from '@tern/telemetry';
+import { untilPortFree } from './port-wait';
 
 /**
  * A TLS server (HTTPS or raw TLS) on the gRPC API's certificate and key, re-read every `reloadMs` so a
@@ -53,7 +54,7 @@ export class HttpServer {
   constructor(
     handler: (req: IncomingMessage, res: ServerResponse) => void,
     tls: GrpcTls | undefined,
-    log: Logger,
+    private readonly log: Logger,
   ) {
     if (tls) {
       const served = serveWithTlsFiles(tls, log, (options) => createHttpsServer(options, handler));
@@ -64,8 +65,9 @@ export class HttpServer {
     }
   }
 
-  /** Listens; resolves with the port bound (0 picks a free one). */
+  /** Listens; resolves with the port bound (0 picks a free one; a held one is waited out, see untilPortFree). */
   async listen(host: string, port: number): Promise<number> {
+    await untilPortFree(host, port, this.log);
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => resolve());

@@ -202,6 +202,6 @@ export function analyticsGrpcServer(
         controller.replayDeadLetters(req, metadata),
       ),
     },
-    { tls: access.tls, guard: operatorGuard(ANALYTICS_SERVICE, access.operators, ROLES) },
+    { tls: access.tls, guard: operatorGuard(ANALYTICS_SERVICE, access.operators, ROLES), log },
   );
 }

@@ -220,7 +220,7 @@ export class GrpcApi {
         ) => void this.streamStatus(call, (events) => [{ events }]),
       },
       // A batch of 1,000 messages of up to 10 segments each is several MB.
-      { grpc: { 'grpc.max_receive_message_length': 16 * 1024 * 1024 }, tls: deps.tls },
+      { grpc: { 'grpc.max_receive_message_length': 16 * 1024 * 1024 }, tls: deps.tls, log: deps.log },
     );
   }
 

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { createServer as createPlainServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { verifyPassword, type SmppAccount, type TenantDirectory } from '@tern/config';
-import { serveWithTlsFiles, type GrpcTls } from '@tern/service-kit';
+import { serveWithTlsFiles, untilPortFree, type GrpcTls } from '@tern/service-kit';
 import {
   readShortMessage,
   ShortMessageError,
@@ -123,6 +123,7 @@ export class SmppServer {
 
   private async start(server: Server, host: string, port: number): Promise<number> {
     this.servers.push(server);
+    await untilPortFree(host, port, this.deps.log);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
