@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { FINAL_STATUSES, grpcMethod, sms } from '@tern/contracts';
+import { Redis } from 'ioredis';
 import {
   batchesPerMessage,
   cpuSeconds,
@@ -18,6 +19,7 @@ import {
   parseBackground,
   parseMix,
   percentiles,
+  redisCommandsPerMessage,
   subscriberNumber,
   sustainedRate,
   sustainedRateOfCounts,
@@ -431,6 +433,21 @@ async function attemptRows(since: number): Promise<number> {
   return Number((await res.text()).trim());
 }
 
+/** Redis's `INFO commandstats` (TERN_REDIS_URL); empty when there is no Redis to ask. */
+async function redisCommandStats(): Promise<string> {
+  const url = process.env['TERN_REDIS_URL'];
+  if (!url) return '';
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    return await redis.info('commandstats');
+  } catch {
+    return '';
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** The platform's processes by name, from the pid files `./tern up` and infra.sh keep. */
 function platformProcesses(): Record<string, number> {
   const dir = values['run-dir'];
@@ -537,6 +554,7 @@ async function main(): Promise<void> {
   const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const warmup = WARMUP_S > 0 ? await warmUp(bench) : undefined;
   const metricsBefore = await scrapeServices();
+  const redisBefore = await redisCommandStats();
   const ticksBefore = cpuTicks(pids);
   const jitBefore = jitTicks(pids);
   const ownBefore = process.cpuUsage();
@@ -581,6 +599,7 @@ async function main(): Promise<void> {
   const jitAfter = jitTicks(pids);
   const own = process.cpuUsage(ownBefore);
   const metricsAfter = await scrapeServices();
+  const redisAfter = await redisCommandStats();
   await sleep(1000); // duplicates would show up a little after
   bench.close();
 
@@ -747,6 +766,7 @@ async function main(): Promise<void> {
         round(n, 2),
       ]),
     ),
+    redisCommandsPerMessage: redisFigures(redisBefore, redisAfter, finals.length),
   };
   mkdirSync(values.out, { recursive: true });
   const file = join(values.out, `bench-${result.at.replace(/[:.]/g, '-')}.json`);
@@ -755,6 +775,20 @@ async function main(): Promise<void> {
   process.stdout.write(`figures: ${file}\n`);
   const t = result.truth;
   if (Object.values(t).some((count) => count > 0)) process.exitCode = 1;
+}
+
+/** Redis's commands a message, rounded; undefined when Redis could not be asked. */
+function redisFigures(before: string, after: string, messages: number) {
+  if (!before || !after) return undefined;
+  const { commands, scriptCalls, byCommand } = redisCommandsPerMessage(before, after, messages);
+  const rounded = Object.entries(byCommand)
+    .map(([command, n]) => [command, Number(n.toFixed(2))] as const)
+    .filter(([, n]) => n > 0);
+  return {
+    commands: round(commands, 1),
+    scriptCalls: round(scriptCalls, 2),
+    byCommand: Object.fromEntries(rounded),
+  };
 }
 
 function printTable(r: {
@@ -769,6 +803,7 @@ function printTable(r: {
   kafkaBatchesPerMessage: Record<string, number | undefined>;
   kafkaRecordAgeMs: Record<string, BucketBounds>;
   kafkaCallMs: Record<string, BucketBounds>;
+  redisCommandsPerMessage: ReturnType<typeof redisFigures>;
   machine: { loadBefore: string };
 }): void {
   const out: string[] = [];
@@ -813,6 +848,14 @@ function printTable(r: {
           groups.map(([route, a]) => `${route} ${ms(a.p50)}/${ms(a.p95)}/${ms(a.p99)}`).join(' | '),
       );
   }
+  const redis = r.redisCommandsPerMessage;
+  if (redis)
+    out.push(
+      `redis commands/message  total ${redis.commands} (${redis.scriptCalls} script calls; their commands ` +
+        `counted too) | ${Object.entries(redis.byCommand)
+          .map(([command, n]) => `${command} ${n}`)
+          .join(' | ')}`,
+    );
   out.push(`load average before: ${r.machine.loadBefore}`);
   process.stdout.write(`${out.join('\n')}\n`);
 }

@@ -7,6 +7,7 @@ import {
   parseBackground,
   parseMix,
   percentiles,
+  redisCommandsPerMessage,
   subscriberNumber,
   sustainedRate,
   sustainedRateOfCounts,
@@ -55,6 +56,24 @@ describe('benchmark figures', () => {
     expect(batchesPerMessage('', scrape(10, 0), 10)).toEqual({
       'status-view sms.status': 1,
       'screen sms.accepted': 0.7,
+    });
+  });
+
+  it("counts Redis's commands a message between two readings of INFO commandstats", () => {
+    const info = (evalsha: number, set: number, extra = '') =>
+      [
+        '# Commandstats',
+        `cmdstat_evalsha:calls=${evalsha},usec=900,usec_per_call=90.00,rejected_calls=0,failed_calls=0`,
+        `cmdstat_set:calls=${set},usec=40,usec_per_call=2.00,rejected_calls=0,failed_calls=0`,
+        'cmdstat_config|get:calls=3,usec=9,usec_per_call=3.00,rejected_calls=0,failed_calls=0',
+        extra,
+      ].join('\r\n');
+    const hget = 'cmdstat_hget:calls=50,usec=60,usec_per_call=1.20,rejected_calls=0,failed_calls=0';
+    // 10 script calls and 30 SETs over 10 messages; HGET first seen after the start; CONFIG GET unchanged.
+    expect(redisCommandsPerMessage(info(5, 20), info(15, 50, hget), 10)).toEqual({
+      commands: 9,
+      scriptCalls: 1,
+      byCommand: { hget: 5, set: 3, evalsha: 1 },
     });
   });
 

@@ -177,6 +177,34 @@ export function batchesPerMessage(before: string, after: string, messages: numbe
   );
 }
 
+/** Redis calls that run a script: its own commands are counted again under their names. */
+const SCRIPT_COMMANDS = new Set(['evalsha', 'eval', 'evalsha_ro', 'eval_ro', 'fcall', 'fcall_ro']);
+
+/**
+ * Redis's work a message between two readings of its `INFO commandstats`: every command it ran (those its
+ * scripts ran included, as Redis counts them), how many of them were script calls, and each command's
+ * share, most run first. Server-wide: benchmarks never run side by side.
+ */
+export function redisCommandsPerMessage(
+  before: string,
+  after: string,
+  messages: number,
+): { commands: number; scriptCalls: number; byCommand: Record<string, number> } {
+  const calls = (info: string) =>
+    new Map([...info.matchAll(/^cmdstat_(\S+):calls=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])]));
+  const was = calls(before);
+  const perMessage = [...calls(after)]
+    .map(([command, n]) => [command, (n - (was.get(command) ?? 0)) / Math.max(1, messages)] as const)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
+  const sum = (entries: readonly (readonly [string, number])[]) => entries.reduce((t, [, n]) => t + n, 0);
+  return {
+    commands: sum(perMessage),
+    scriptCalls: sum(perMessage.filter(([command]) => SCRIPT_COMMANDS.has(command))),
+    byCommand: Object.fromEntries(perMessage),
+  };
+}
+
 /** Percentiles of a consumer group's histogram, as the bounds of the buckets they fall in (ms). */
 export interface BucketBounds {
   count: number;
