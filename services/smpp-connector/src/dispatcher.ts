@@ -1,11 +1,20 @@
-import { events, sms } from '@tern/contracts';
+import { classOf, events, sms } from '@tern/contracts';
 import { PoisonMessageError, TransientError, topics, type TypedProducer } from '@tern/kafka';
-import type { Logger } from '@tern/telemetry';
+import { metricsRegistry, type Logger } from '@tern/telemetry';
+import { Histogram } from 'prom-client';
 import { OUTCOME_UNKNOWN } from '@tern/sms-domain';
 import type { AttemptStore, Claim } from './attempt-store';
 import type { ChannelBinds } from './channel-binds';
 import { buildSubmits, MessageExpiredError } from './domain/submit-builder';
 import { classifySubmitStatus } from './domain/submit-status';
+
+const acceptToSubmitted = new Histogram({
+  name: 'tern_smpp_accept_to_submitted_seconds',
+  help: 'First attempts: acceptance (or scheduled send time) to the carrier accepting submit_sm, per class',
+  labelNames: ['class'],
+  buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120],
+  registers: [metricsRegistry],
+});
 
 /** How often a copy of an attempt in flight elsewhere looks for its outcome. */
 const IN_FLIGHT_POLL_MS = 200;
@@ -176,6 +185,15 @@ export class Dispatcher {
     started: number,
     failure?: Failure,
   ): Promise<void> {
+    const submittedAt = new Date();
+    // The platform's whole way to the carrier, end to end (retries add a failed attempt's wait: not counted).
+    if (!failure && dispatch.attempt === 1 && message.acceptedAt) {
+      const from = Math.max(message.acceptedAt.getTime(), message.notBefore?.getTime() ?? 0);
+      acceptToSubmitted.observe(
+        { class: classOf(message.type) },
+        Math.max(0, submittedAt.getTime() - from) / 1000,
+      );
+    }
     const result: events.SubmitResult = {
       messageId: message.messageId,
       attempt: dispatch.attempt,
@@ -184,7 +202,7 @@ export class Dispatcher {
       commandStatus: failure?.commandStatus ?? 0,
       accepted: !failure,
       retryable: failure?.retryable ?? false,
-      submittedAt: new Date(),
+      submittedAt,
       tenantId: message.tenantId,
       country: message.country,
       mccMnc: message.mccMnc,

@@ -281,6 +281,49 @@ describe('smpp-connector against the carrier simulator', () => {
     });
   });
 
+  it("measures a first attempt's way from acceptance to the carrier, per class, from a schedule's send time", async () => {
+    /** The histogram's count and sum for a class, from the connector's /metrics. */
+    const observed = async (trafficClass: string) => {
+      const text = await (await fetch(`http://127.0.0.1:${connector.httpPort}/metrics`)).text();
+      const value = (series: string) =>
+        Number(
+          text
+            .split('\n')
+            .find(
+              (l) =>
+                l.startsWith(`tern_smpp_accept_to_submitted_seconds_${series}{`) &&
+                l.includes(`class="${trafficClass}"`),
+            )
+            ?.split(' ')
+            .at(-1) ?? 0,
+        );
+      return { count: value('count'), sum: value('sum') };
+    };
+    const before = { priority: await observed('priority'), bulk: await observed('bulk') };
+    const now = Date.now();
+    const otp = dispatch('sim-dec', 'Your code is 908172', { acceptedAt: new Date(now - 2_000) });
+    // A campaign accepted 60 s ago for a send time 1 s ago: its wait for the schedule is not the platform's.
+    const campaign = dispatch('sim-dec', 'Sale today', {
+      type: sms.MessageType.MESSAGE_TYPE_MARKETING,
+      acceptedAt: new Date(now - 60_000),
+      notBefore: new Date(now - 1_000),
+    });
+    // A retry's time includes its failed attempt's: not counted.
+    const retry = {
+      ...dispatch('sim-dec', 'Your code is 112233', { acceptedAt: new Date(now - 30_000) }),
+      attempt: 2,
+    };
+    await client.producer().send(dispatchTopic(lane), [otp, campaign, retry]);
+    expect((await submittedFor([otp, campaign, retry])).every((r) => r.accepted)).toBe(true);
+    const after = { priority: await observed('priority'), bulk: await observed('bulk') };
+    expect(after.priority.count - before.priority.count).toBe(1);
+    expect(after.priority.sum - before.priority.sum).toBeGreaterThanOrEqual(2);
+    expect(after.priority.sum - before.priority.sum).toBeLessThan(30);
+    expect(after.bulk.count - before.bulk.count).toBe(1);
+    expect(after.bulk.sum - before.bulk.sum).toBeGreaterThanOrEqual(1);
+    expect(after.bulk.sum - before.bulk.sum).toBeLessThan(60);
+  });
+
   it('never writes an SMPP password to its logs', () => {
     const logs = connector.logs.map((l) => JSON.stringify(l)).join('\n');
     expect(logs).toContain('"msg":"bound"');
