@@ -10,7 +10,7 @@ import { classifySubmitStatus } from './domain/submit-status';
 
 const acceptToSubmitted = new Histogram({
   name: 'tern_smpp_accept_to_submitted_seconds',
-  help: 'First attempts: acceptance (or scheduled send time) to the carrier accepting submit_sm, per class',
+  help: 'First attempts: ingest taking the message (or its send time) to the carrier accepting it, per class',
   labelNames: ['class'],
   buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120],
   registers: [metricsRegistry],
@@ -186,7 +186,8 @@ export class Dispatcher {
     failure?: Failure,
   ): Promise<void> {
     const submittedAt = new Date();
-    // The platform's whole way to the carrier, end to end (retries add a failed attempt's wait: not counted).
+    // The platform's whole way to the carrier, from `acceptedAt` (stamped as ingest takes the request, so the
+    // API call's own time is in it). Retries add a failed attempt's wait: not counted.
     if (!failure && dispatch.attempt === 1 && message.acceptedAt) {
       const from = Math.max(message.acceptedAt.getTime(), message.notBefore?.getTime() ?? 0);
       acceptToSubmitted.observe(
