@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { hashApiKey, OperatorDirectory } from '@tern/config';
 import { makeTestCertificates, waitFor, type TestCertificates } from '@tern/testing';
 import { GrpcServer, operatorGuard, type GrpcServerOptions } from '../src';
+import { rawUnaryMethod } from './raw-method';
 
 const dir = mkdtempSync(join(tmpdir(), 'tern-grpc-security-'));
 const protoPath = join(dir, 'ops.proto');
@@ -16,16 +17,10 @@ writeFileSync(
   'syntax = "proto3"; package test; message Empty {} service Ops { rpc Read(Empty) returns (Empty); rpc Act(Empty) returns (Empty); }',
 );
 const SERVICE = 'test.Ops';
-const raw = (path: string) => ({
-  path,
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: (b: Buffer) => b,
-  requestDeserialize: (b: Buffer) => b,
-  responseSerialize: (b: Buffer) => b,
-  responseDeserialize: (b: Buffer) => b,
-});
-const definition = { read: raw(`/${SERVICE}/Read`), act: raw(`/${SERVICE}/Act`) };
+const definition = {
+  read: rawUnaryMethod(`/${SERVICE}/Read`),
+  act: rawUnaryMethod(`/${SERVICE}/Act`),
+};
 const echo = (call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) =>
   done(null, Buffer.alloc(0));
 const OpsClient = grpc.makeGenericClientConstructor(definition, 'Ops');
@@ -189,7 +184,7 @@ describe("an operators' API", () => {
     });
     client = new OpsClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     const Health = grpc.makeGenericClientConstructor(
-      { check: raw('/grpc.health.v1.Health/Check') },
+      { check: rawUnaryMethod('/grpc.health.v1.Health/Check') },
       'Health',
     );
     health = new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());

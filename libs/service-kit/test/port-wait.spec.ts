@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { createLogger } from '@tern/telemetry';
 import { waitFor } from '@tern/testing';
 import { GrpcServer, untilPortFree } from '../src';
+import { rawUnaryMethod } from './raw-method';
 
 const dir = mkdtempSync(join(tmpdir(), 'tern-port-wait-'));
 const protoPath = join(dir, 'ping.proto');
@@ -16,15 +17,7 @@ writeFileSync(
   protoPath,
   'syntax = "proto3"; package test; message Empty {} service Ping { rpc Ping(Empty) returns (Empty); }',
 );
-const ping = {
-  path: '/test.Ping/Ping',
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: (b: Buffer) => b,
-  requestDeserialize: (b: Buffer) => b,
-  responseSerialize: (b: Buffer) => b,
-  responseDeserialize: (b: Buffer) => b,
-};
+const ping = rawUnaryMethod('/test.Ping/Ping');
 const PingClient = grpc.makeGenericClientConstructor({ ping }, 'Ping');
 
 const closers: (() => Promise<void> | void)[] = [];
