@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { FINAL_STATUSES, grpcMethod, sms } from '@tern/contracts';
-import { Redis } from 'ioredis';
+import { sharedRedis } from '@tern/redis';
 import {
   batchesPerMessage,
   cpuSeconds,
@@ -433,13 +433,12 @@ async function attemptRows(since: number): Promise<number> {
   return Number((await res.text()).trim());
 }
 
-/** Redis's `INFO commandstats` (TERN_REDIS_URL); empty when there is no Redis to ask. */
+/** Redis's `INFO commandstats` (the services' TERN_REDIS_URL); empty when there is no Redis to ask. */
 async function redisCommandStats(): Promise<string> {
   const url = process.env['TERN_REDIS_URL'];
   if (!url) return '';
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const redis = sharedRedis({ redisUrl: url, redisTlsCaFile: process.env['TERN_REDIS_TLS_CA_FILE'] });
   try {
-    await redis.connect();
     return await redis.info('commandstats');
   } catch {
     return '';
