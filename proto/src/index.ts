@@ -16,6 +16,16 @@ export { statusEvent } from './status-event';
 export { FINAL_STATUSES, STATUS_REASONS, statusAdvances, statusRank } from './status-order';
 export { classOf, isOfClass, mayBeOfClass, TRAFFIC_CLASSES, type TrafficClass } from './traffic-class';
 export { encodeMessage, type MessageCodec } from './encode';
+export {
+  EVENT_ID_PATTERN,
+  eventSigningInput,
+  SIGNED_EVENTS,
+  signatureMatches,
+  signedSendEvent,
+  signEvent,
+  type SignedEventFields,
+  type SignedEventKind,
+} from './event-signing';
 export { grpcMethod } from './grpc-method';
 export { JsonReadError, protoRegistry, readStrictJson, writeJson } from './proto-json';
 export { httpBindings, type HttpBinding } from './http-rules';

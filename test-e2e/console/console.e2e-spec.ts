@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadScenario } from '@tern/carrier-sim';
-import { encodeMessage, sms } from '@tern/contracts';
+import { signedSendEvent, sms } from '@tern/contracts';
 import { topics } from '@tern/kafka';
 import {
   closeTestProducer,
@@ -23,7 +23,6 @@ import {
 } from '@tern/testing';
 import type { Browser, Page } from 'playwright-core';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { eventSigningInput, signEvent } from '../../services/ingest/src/domain/event-signature';
 import { PlatformRun, SERVICES } from '../support/platform-run';
 
 const root = join(__dirname, '..', '..');
@@ -178,11 +177,7 @@ describe('the operators’ console', () => {
       clientReference: reference,
     });
     const fields = { tenantId: 'demo', keyId, eventId: reference, sentAt: new Date() };
-    const signature = signEvent(
-      secret,
-      eventSigningInput(fields, encodeMessage(sms.SendMessageRequest, request)),
-    );
-    await publishValues(topics.sendEvents, [{ ...fields, signature, message: request }], run.namespace);
+    await publishValues(topics.sendEvents, [signedSendEvent(fields, request, secret)], run.namespace);
 
     // DLQs are named as declared: the deployment's namespace is its own business.
     const dlq = topics.sendEvents.dlq;

@@ -18,7 +18,7 @@ import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hashPassword } from '@tern/config';
-import { encodeMessage, events, sms } from '@tern/contracts';
+import { encodeMessage, events, signedSendEvent, sms } from '@tern/contracts';
 import { topics } from '@tern/kafka';
 import { readTlvString, shortMessageBody, SmppSession, Status, Tlv, type ShortMessageBody } from '@tern/smpp';
 import {
@@ -34,7 +34,6 @@ import {
   type ServiceProcess,
 } from '@tern/testing';
 import { Kafka, logLevel } from 'kafkajs';
-import { eventSigningInput, signEvent } from '../src/domain/event-signature';
 import { PlainClient, tenantsFile, type TestTenant } from '../test/client';
 
 const { values } = parseArgs({
@@ -390,12 +389,7 @@ async function kafkaIntake(kafka: Kafka, tenant: TestTenant, run: string): Promi
         eventId: `${run}-e-${i}`,
         sentAt: new Date(),
       };
-      const signed = eventSigningInput(fields, encodeMessage(sms.SendMessageRequest, message));
-      const value = encodeMessage(events.SendEvent, {
-        ...fields,
-        signature: signEvent(tenant.eventSecret, signed),
-        message,
-      });
+      const value = encodeMessage(events.SendEvent, signedSendEvent(fields, message, tenant.eventSecret));
       // Keys spread the events over every partition, as many producers would.
       records.push({ key: `${tenant.id}-${i % 12}`, value, timestamp: String(Date.now()) });
       sentAt.set(message.clientReference, Date.now());

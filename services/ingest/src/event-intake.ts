@@ -1,4 +1,11 @@
-import type { events } from '@tern/contracts';
+import {
+  EVENT_ID_PATTERN,
+  eventSigningInput,
+  signatureMatches,
+  SIGNED_EVENTS,
+  type events,
+  type SignedEventKind,
+} from '@tern/contracts';
 import {
   CONTENT_TYPE_HEADER,
   JSON_CONTENT_TYPE,
@@ -7,15 +14,7 @@ import {
   type ConsumedRecord,
 } from '@tern/kafka';
 import type { Acceptor } from './acceptor';
-import {
-  EVENT_ID_PATTERN,
-  eventSigningInput,
-  signatureMatches,
-  signedBytesOfProtobuf,
-  signedTextOfJson,
-  SIGNED_EVENTS,
-  type SignedEventKind,
-} from './domain/event-signature';
+import { signedBytesOfProtobuf, signedTextOfJson } from './domain/event-signature';
 import { CLOCK_SKEW_MS, eventWindow } from './domain/send-request';
 import type { SendEventLedger } from './event-ledger';
 import type { ConversionIntake } from './conversion-intake';

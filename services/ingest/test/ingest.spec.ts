@@ -4,7 +4,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { encodeMessage, events, sms } from '@tern/contracts';
+import {
+  encodeMessage,
+  eventSigningInput,
+  events,
+  signEvent,
+  sms,
+  type SignedEventKind,
+} from '@tern/contracts';
 import { DLQ_HEADERS, KafkaClient, topics } from '@tern/kafka';
 import { createLogger } from '@tern/telemetry';
 import {
@@ -20,7 +27,6 @@ import {
   type ServiceProcess,
 } from '@tern/testing';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
-import { eventSigningInput, signEvent, type SignedEventKind } from '../src/domain/event-signature';
 import {
   failure,
   healthClient,

@@ -1,5 +1,5 @@
 import { TenantDirectory } from '@tern/config';
-import { encodeMessage, events, sms } from '@tern/contracts';
+import { encodeMessage, events, signedSendEvent, sms } from '@tern/contracts';
 import { KafkaClient, PoisonMessageError, topics, type ConsumedRecord, type TopicDef } from '@tern/kafka';
 import { sharedRedis, TokenBuckets } from '@tern/redis';
 import { createLogger } from '@tern/telemetry';
@@ -13,7 +13,6 @@ import {
   waitFor,
 } from '@tern/testing';
 import { Acceptor } from '../src/acceptor';
-import { eventSigningInput, signEvent } from '../src/domain/event-signature';
 import { SendEventLedger } from '../src/event-ledger';
 import { IdempotencyStore } from '../src/idempotency';
 import { MessageStore } from '../src/message-store';
@@ -79,16 +78,12 @@ describe('a send event without client_reference, delivered twice', () => {
       body: 'Your order shipped',
       type: sms.MessageType.MESSAGE_TYPE_TRANSACTIONAL,
     });
-    const event = (eventId: string): events.SendEvent => {
-      const sentAt = new Date();
-      const fields = { tenantId: tenant.id, keyId: tenant.eventKeyId, eventId, sentAt };
-      const message = encodeMessage(sms.SendMessageRequest, request);
-      return {
-        ...fields,
-        signature: signEvent(tenant.eventSecret, eventSigningInput(fields, message)),
-        message: request,
-      };
-    };
+    const event = (eventId: string): events.SendEvent =>
+      signedSendEvent(
+        { tenantId: tenant.id, keyId: tenant.eventKeyId, eventId, sentAt: new Date() },
+        request,
+        tenant.eventSecret,
+      );
     const record = (value: events.SendEvent, offset: string): ConsumedRecord<events.SendEvent> => ({
       topic: topics.sendEvents.name,
       partition: 3,

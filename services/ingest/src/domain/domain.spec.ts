@@ -1,11 +1,14 @@
-import { encodeMessage, sms, statusRank } from '@tern/contracts';
 import {
+  encodeMessage,
   eventSigningInput,
+  events,
   signatureMatches,
+  signedSendEvent,
   signEvent,
-  signedBytesOfProtobuf,
-  signedTextOfJson,
-} from './event-signature';
+  sms,
+  statusRank,
+} from '@tern/contracts';
+import { signedBytesOfProtobuf, signedTextOfJson } from './event-signature';
 import { checkConversion, conversionTarget } from './conversion';
 import { acceptedEvent, acceptedView, applyStatusEvent, foldStatusEvents } from './message-view';
 import { eventWindow, validateSendRequest, type IntakePolicy } from './send-request';
@@ -141,6 +144,14 @@ describe('event signatures', () => {
     expect(eventSigningInput(fields, '{"to":"+1"}').toString('utf8')).toBe(
       `tern-send-event-v2\nt1\nk1\nev-1\n${now.getTime()}\n{"to":"+1"}`,
     );
+  });
+
+  it("signedSendEvent signs what the intake checks: field 4's bytes of the encoded event", () => {
+    const fields = { tenantId: 't1', keyId: 'k1', eventId: 'ev-1', sentAt: now };
+    const event = signedSendEvent(fields, request(), 'secret');
+    const signed = signedBytesOfProtobuf(encodeMessage(events.SendEvent, event))!;
+    expect(signatureMatches('secret', eventSigningInput(fields, signed), event.signature)).toBe(true);
+    expect(signatureMatches('other', eventSigningInput(fields, signed), event.signature)).toBe(false);
   });
 
   it('finds the exact JSON text of `message`, strings with braces and escapes included', () => {
