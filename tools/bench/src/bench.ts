@@ -1,14 +1,18 @@
 // The whole platform measured as a customer uses it (`./tern bench`): messages in through the public gRPC
-// API, out over SMPP to the simulated carrier, receipts back, final statuses on the status stream and
-// attempt rows in ClickHouse. Every count comes from outside Tern: submissions and receipts from the carrier
-// simulator's event stream (GET /events), statuses from the stream a customer reads, rows from ClickHouse.
+// API (or as signed send events on the Kafka intake), out over SMPP to the simulated carrier, receipts back,
+// final statuses on the status stream and attempt rows in ClickHouse. Every count comes from outside Tern:
+// submissions and receipts from the carrier simulator's event stream (GET /events), statuses from the stream
+// a customer reads, rows from ClickHouse.
 // CPU per process comes from /proc. Prints one table and writes the figures as JSON. Options: USAGE below.
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { FINAL_STATUSES, grpcMethod, sms } from '@tern/contracts';
+import { commonSettings, loadConfig } from '@tern/config';
+import { FINAL_STATUSES, grpcMethod, signedSendEvent, sms } from '@tern/contracts';
+import { KafkaClient, kafkaSecurityFromSettings, topics, type TypedProducer } from '@tern/kafka';
 import { sharedRedis } from '@tern/redis';
+import { createLogger } from '@tern/telemetry';
 import {
   batchesPerMessage,
   cpuSeconds,
@@ -40,6 +44,11 @@ const USAGE = `usage: ./tern bench [--running] [options]
   --mix KIND=W,...           kinds and their weights: otp, transactional, marketing (default transactional=1)
   --batch N                  messages per SendBatch call; 1: unary SendMessage (default 100)
   --in-flight N              calls in flight (default 8)
+  --intake grpc|kafka        grpc (default): the calls above; kafka: signed SendEvents on sms.send-events as
+                             a tenant's producer writes them (keyed by tenant), --batch a produce request,
+                             --in-flight requests at once, signed with --event-key FILE as --event-key-id ID
+                             (the bench tenant's: deploy/local/bench-event-key, local), brokers from
+                             TERN_KAFKA_BROKERS
   --status-stream MODE       batches (StreamStatusBatches, default) or single (StreamStatus, one event per
                              response)
   --background KIND=COUNT    a backlog sent as fast as it is taken from the start, beside the messages above
@@ -85,6 +94,9 @@ const benchOptions = {
   mix: { type: 'string', default: 'transactional=1' },
   batch: { type: 'string', default: '100' },
   'in-flight': { type: 'string', default: '8' },
+  intake: { type: 'string', default: 'grpc' },
+  'event-key': { type: 'string', default: join(__dirname, '../../../deploy/local/bench-event-key') },
+  'event-key-id': { type: 'string', default: 'local' },
   // How statuses are read: StreamStatusBatches (batches) or StreamStatus, one event per response (single).
   'status-stream': { type: 'string', default: 'batches' },
   background: { type: 'string' },
@@ -120,6 +132,21 @@ given(() => {
   if (!['batches', 'single'].includes(values['status-stream']))
     throw new Error(`--status-stream: batches or single (got "${values['status-stream']}")`);
 });
+const INTAKE = given(() => {
+  if (values.intake !== 'grpc' && values.intake !== 'kafka')
+    throw new Error(`--intake: grpc or kafka (got "${values.intake}")`);
+  return values.intake;
+});
+const EVENT_SECRET =
+  INTAKE === 'kafka'
+    ? given(() => {
+        try {
+          return readFileSync(values['event-key'], 'utf8').trim();
+        } catch {
+          throw new Error(`--event-key: cannot read ${values['event-key']}`);
+        }
+      })
+    : '';
 if (values.check) process.exit(0);
 const TYPES: Record<MessageKind, sms.MessageType> = {
   otp: sms.MessageType.MESSAGE_TYPE_OTP,
@@ -135,7 +162,13 @@ interface Tracked {
   /** Sent during the warm-up: checked against the carrier's truth, not counted in the figures. */
   warmup: boolean;
   calledAt: number;
+  /**
+   * When Tern took it: the API's answer, or (Kafka intake) the time of its ACCEPTED status, when the status
+   * stream carried one.
+   */
   acceptedAt?: number;
+  /** Kafka intake: when the broker acknowledged its send event. */
+  publishedAt?: number;
   refused?: string;
   messageId?: string;
   submits: number;
@@ -193,6 +226,12 @@ type Client = grpc.Client & {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Whether Tern owes the message a final status: the API accepted it, or (Kafka intake) the broker took its
+ * send event. The truth is counted over these.
+ */
+const owed = (m: Tracked) => (INTAKE === 'kafka' ? m.publishedAt !== undefined : m.acceptedAt !== undefined);
+
 class Bench {
   readonly messages: Tracked[] = [];
   /** Messages asked for so far (their indexes in `messages`, in call order). */
@@ -204,6 +243,8 @@ class Bench {
   private readonly offset = Math.floor(Math.random() * this.space);
   private readonly metadata = new grpc.Metadata();
   private readonly client: Client;
+  private kafka: KafkaClient | undefined;
+  private producer: TypedProducer | undefined;
   private simEvents: AbortController | undefined;
   private statusStream: grpc.ClientReadableStream<unknown> | undefined;
   readonly carrierDuplicates: string[] = [];
@@ -219,6 +260,31 @@ class Bench {
       values.target,
       values.ca ? grpc.credentials.createSsl(readFileSync(values.ca)) : grpc.credentials.createInsecure(),
     ) as unknown as Client;
+  }
+
+  /** The Kafka intake's producer (--intake kafka), on the brokers the TERN_KAFKA_* settings name. */
+  async connectIntake(): Promise<void> {
+    if (INTAKE !== 'kafka') return;
+    const { kafkaBrokers, kafkaTopicNamespace, kafkaTls, kafkaTlsCaFile } = commonSettings;
+    const { kafkaSaslMechanism, kafkaSaslUsername, kafkaSaslPassword } = commonSettings;
+    const config = loadConfig({
+      kafkaBrokers,
+      kafkaTopicNamespace,
+      kafkaTls,
+      kafkaTlsCaFile,
+      kafkaSaslMechanism,
+      kafkaSaslUsername,
+      kafkaSaslPassword,
+    });
+    this.kafka = new KafkaClient({
+      brokers: config.kafkaBrokers,
+      clientId: 'tern-bench',
+      logger: createLogger({ service: 'bench', level: 'warn' }),
+      topicNamespace: config.kafkaTopicNamespace,
+      security: kafkaSecurityFromSettings(config),
+    });
+    this.producer = this.kafka.producer();
+    await this.producer.connect();
   }
 
   /** The carrier's side: every submission and receipt of this run's numbers, as it happens. */
@@ -280,8 +346,12 @@ class Bench {
     this.statusEvents++;
     this.statusEventTimes.push(now);
     const index = this.indexOfReference(event.clientReference);
-    if (index === undefined || !FINAL_STATUSES.has(event.status)) return;
-    const m = this.messages[index]!;
+    const m = index === undefined ? undefined : this.messages[index];
+    if (!m) return;
+    m.messageId ??= event.messageId;
+    if (INTAKE === 'kafka' && event.status === sms.MessageStatus.MESSAGE_STATUS_ACCEPTED)
+      m.acceptedAt ??= event.occurredAt?.getTime();
+    if (!FINAL_STATUSES.has(event.status)) return;
     m.finalAt ??= now;
     m.finalRecordedAt ??= event.occurredAt?.getTime();
     m.finalStreamedAt ??= Number(event.cursor.split('-')[0]);
@@ -328,7 +398,8 @@ class Bench {
     const started = Date.now();
     try {
       // The background is a bulk sender's: SendBatch whatever --batch says.
-      if (BATCH === 1 && background === undefined) {
+      if (this.producer) await this.publish(this.producer, first, requests);
+      else if (BATCH === 1 && background === undefined) {
         const r = await new Promise<sms.SendMessageResponse>((resolve, reject) =>
           this.client.sendMessage(requests[0]!, this.metadata, (e, res) => (e ? reject(e) : resolve(res!))),
         );
@@ -345,10 +416,31 @@ class Bench {
         }
       }
     } catch (error) {
-      const code = grpc.status[(error as grpc.ServiceError).code] ?? 'ERROR';
+      const code = this.producer
+        ? 'NOT_PUBLISHED'
+        : (grpc.status[(error as grpc.ServiceError).code] ?? 'ERROR');
       for (let k = 0; k < count; k++) this.refused(first + k, code);
     }
     this.callLatencies.push(Date.now() - started);
+  }
+
+  /** The Kafka intake: a signed event per message, enqueued together, so one produce request carries them. */
+  private async publish(producer: TypedProducer, first: number, requests: sms.SendMessageRequest[]) {
+    const keyId = values['event-key-id'];
+    await Promise.all(
+      requests.map((message, k) =>
+        producer.enqueue(
+          topics.sendEvents,
+          signedSendEvent(
+            { tenantId: values.tenant, keyId, eventId: `bench-${this.run}-${first + k}`, sentAt: new Date() },
+            message,
+            EVENT_SECRET,
+          ),
+        ),
+      ),
+    );
+    const now = Date.now();
+    for (let k = 0; k < requests.length; k++) this.messages[first + k]!.publishedAt = now;
   }
 
   private accepted(i: number, messageId: string): void {
@@ -362,10 +454,11 @@ class Bench {
     this.callErrors.set(code, (this.callErrors.get(code) ?? 0) + 1);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.simEvents?.abort();
     this.statusStream?.cancel();
     this.client.close();
+    await this.kafka?.disconnect();
   }
 }
 
@@ -532,7 +625,7 @@ async function warmUp(bench: Bench): Promise<{ sent: number; accepted: number; r
   await drive(bench, WARMUP_S);
   bench.warmingUp = false;
   const sent = bench.messages.length;
-  const accepted = bench.messages.filter((m) => m.acceptedAt !== undefined);
+  const accepted = bench.messages.filter(owed);
   const drainUntil = Date.now() + DRAIN_S * 1000;
   const done = async () =>
     accepted.every((m) => m.finalAt !== undefined) && !((await attemptRows(since)) < accepted.length);
@@ -546,6 +639,7 @@ async function warmUp(bench: Bench): Promise<{ sent: number; accepted: number; r
 
 async function main(): Promise<void> {
   const bench = new Bench();
+  await bench.connectIntake();
   await bench.followCarrier();
   bench.followStatuses();
   await sleep(500); // both streams established before the first message
@@ -557,9 +651,13 @@ async function main(): Promise<void> {
   const ticksBefore = cpuTicks(pids);
   const jitBefore = jitTicks(pids);
   const ownBefore = process.cpuUsage();
+  const how =
+    INTAKE === 'kafka'
+      ? `send events on Kafka, ${BATCH} a produce request, ${IN_FLIGHT} requests in flight`
+      : `${BATCH === 1 ? 'unary SendMessage' : `SendBatch of ${BATCH}`}, ${IN_FLIGHT} calls in flight`;
   process.stderr.write(
     `[bench] sending for ${DURATION_S} s ${RATE > 0 ? `at ${RATE}/s` : 'as fast as it goes'}, ` +
-      `${BATCH === 1 ? 'unary SendMessage' : `SendBatch of ${BATCH}`}, ${IN_FLIGHT} calls in flight, mix ${values.mix}\n`,
+      `${how}, mix ${values.mix}\n`,
   );
   // Attempt rows, polled every second from the first message on.
   const rowPolls: { at: number; count: number }[] = [];
@@ -579,7 +677,8 @@ async function main(): Promise<void> {
   const { startedAt, endedAt } = await drive(bench, DURATION_S);
   await background;
   const measured = bench.messages.filter((m) => !m.warmup);
-  const accepted = measured.filter((m) => m.acceptedAt !== undefined);
+  // Accepted by the API, or published on the Kafka intake: each is owed a final status.
+  const accepted = measured.filter(owed);
   process.stderr.write(`[bench] sent ${measured.length}, accepted ${accepted.length}; draining\n`);
 
   // Drain: until every accepted message has a final status and its attempt row, or the drain time is up.
@@ -600,12 +699,12 @@ async function main(): Promise<void> {
   const metricsAfter = await scrapeServices();
   const redisAfter = await redisCommandStats();
   await sleep(1000); // duplicates would show up a little after
-  bench.close();
+  await bench.close();
 
   const submitted = accepted.filter((m) => m.submittedAt !== undefined);
   const finals = accepted.filter((m) => m.finalAt !== undefined);
   // The truth covers the warm-up's messages too: one lost there is lost all the same.
-  const warmAccepted = bench.messages.filter((m) => m.warmup && m.acceptedAt !== undefined);
+  const warmAccepted = bench.messages.filter((m) => m.warmup && owed(m));
   const everyAccepted = [...warmAccepted, ...accepted];
   // The load generator and the carriers share the machine but are not the platform. Nor is the JIT compiling
   // of a JVM (the broker's) just started: shown apart as NAME-jit, as the warm-up keeps the services' out.
@@ -636,12 +735,14 @@ async function main(): Promise<void> {
         (m.receiptStat === 'DELIVRD') !== (m.finalStatus === sms.MessageStatus.MESSAGE_STATUS_DELIVERED),
     ),
   };
-  const lat = (values: number[]): Percentiles => {
-    const p = percentiles(values);
+  // A Kafka intake's message without an ACCEPTED status on the stream has no acceptance time: left out.
+  const lat = (values: (number | undefined)[]): Percentiles => {
+    const p = percentiles(values.filter((v) => v !== undefined));
     return { count: p.count, p50: round(p.p50), p95: round(p.p95), p99: round(p.p99), max: round(p.max) };
   };
   const wall = (doneAt - startedAt) / 1000;
-  const acceptToSubmit = (m: Tracked) => Math.max(0, m.submittedAt! - m.acceptedAt!);
+  const acceptToSubmit = (m: Tracked) =>
+    m.acceptedAt === undefined ? undefined : Math.max(0, m.submittedAt! - m.acceptedAt);
   const callToSubmit = (m: Tracked) => Math.max(0, m.submittedAt! - m.calledAt);
   const byGroup = new Map<string, Tracked[]>();
   for (const m of submitted) {
@@ -661,6 +762,7 @@ async function main(): Promise<void> {
       inFlight: IN_FLIGHT,
       mix: values.mix,
       statusStream: values['status-stream'],
+      intake: INTAKE,
       target: values.target,
       background: values.background,
     },
@@ -668,7 +770,9 @@ async function main(): Promise<void> {
     ...(warmup ? { warmup: { seconds: WARMUP_S, sent: warmup.sent, accepted: warmup.accepted } } : {}),
     counts: {
       sent: bench.messages.length,
-      accepted: accepted.length,
+      ...(INTAKE === 'kafka'
+        ? { published: accepted.length, accepted: accepted.filter((m) => m.acceptedAt).length }
+        : { accepted: accepted.length }),
       refused: Object.fromEntries(bench.callErrors),
       submitted: submitted.length,
       receipts: accepted.filter((m) => m.receiptAt !== undefined).length,
@@ -680,9 +784,9 @@ async function main(): Promise<void> {
     ...(BACKGROUND
       ? {
           background: {
-            accepted: backlog.filter((m) => m.acceptedAt !== undefined).length,
+            accepted: backlog.filter(owed).length,
             notSubmittedWhenSendingEnded: backlog.filter(
-              (m) => m.acceptedAt !== undefined && !(m.submittedAt !== undefined && m.submittedAt <= endedAt),
+              (m) => owed(m) && !(m.submittedAt !== undefined && m.submittedAt <= endedAt),
             ).length,
           },
         }
@@ -705,7 +809,7 @@ async function main(): Promise<void> {
         ]),
     ),
     perSecond: {
-      accepted: round(sustainedRate(accepted.map((m) => m.acceptedAt!))),
+      accepted: round(sustainedRate(accepted.flatMap((m) => (m.acceptedAt ? [m.acceptedAt] : [])))),
       submitSm: round(sustainedRate(submitted.map((m) => m.submittedAt!))),
       receipts: round(sustainedRate(accepted.flatMap((m) => (m.receiptAt ? [m.receiptAt] : [])))),
       statusEvents: round(sustainedRate(bench.statusEventTimes)),
@@ -746,7 +850,7 @@ async function main(): Promise<void> {
       streamedToClient: lat(
         finals.flatMap((m) => (m.finalStreamedAt ? [Math.max(0, m.finalAt! - m.finalStreamedAt)] : [])),
       ),
-      acceptToFinalStatus: lat(finals.map((m) => m.finalAt! - m.acceptedAt!)),
+      acceptToFinalStatus: lat(finals.map((m) => (m.acceptedAt ? m.finalAt! - m.acceptedAt : undefined))),
     },
     cpu: {
       wallSeconds: round(wall, 1),
