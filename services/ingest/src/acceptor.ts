@@ -75,12 +75,29 @@ export class Acceptor {
     tenant: Tenant,
     requests: readonly sms.SendMessageRequest[],
     path: ApiPath,
-    { fieldPrefix = () => '', intakeKeys, messageIds }: AcceptOptions = {},
+    options: AcceptOptions = {},
   ): Promise<ItemOutcome[]> {
-    // The tenant's send rate holds on every path. A Kafka event waits for its token here (its record stays
-    // in hand, uncommitted; never lost), so that it is validated and stamped when it is let in; a caller
-    // (gRPC, HTTP or SMPP) is told below when to come back.
-    if (path === 'kafka') await this.awaitTokens(tenant, requests.length);
+    // The tenant's send rate holds on every path. Kafka events wait for their tokens here (their records stay
+    // in hand, uncommitted; never lost) and go in as the tokens come, each validated and stamped when it is
+    // let in, so what follows them keeps to the rate too; a caller (gRPC, HTTP or SMPP) is told below when to
+    // come back.
+    if (path !== 'kafka') return this.acceptNow(tenant, requests, path, options);
+    const outcomes: ItemOutcome[] = [];
+    while (outcomes.length < requests.length) {
+      const from = outcomes.length;
+      const granted = await this.awaitTokens(tenant, requests.length - from);
+      const admitted = requests.slice(from, from + granted);
+      outcomes.push(...(await this.acceptNow(tenant, admitted, path, optionsFrom(options, from))));
+    }
+    return outcomes;
+  }
+
+  private async acceptNow(
+    tenant: Tenant,
+    requests: readonly sms.SendMessageRequest[],
+    path: ApiPath,
+    { fieldPrefix = () => '', intakeKeys, messageIds }: AcceptOptions,
+  ): Promise<ItemOutcome[]> {
     const policy = this.deps.policy();
     const outcomes: (ItemOutcome | undefined)[] = requests.map(() => undefined);
     const valid: { index: number; message: Events.SmsMessage; fingerprint: string }[] = [];
@@ -177,12 +194,12 @@ export class Acceptor {
     });
   }
 
-  /** Takes `count` of the tenant's send tokens, waiting as long as the rate asks. */
-  private async awaitTokens(tenant: Tenant, count: number): Promise<void> {
-    for (let left = count; left > 0;) {
-      const grant = await this.deps.limiter.take([{ key: tenant.id, ...tenant.sendRate }], left);
-      left -= grant.granted;
-      if (left > 0) await new Promise((resolve) => setTimeout(resolve, Math.max(grant.retryAfterMs, 10)));
+  /** Takes up to `count` of the tenant's send tokens: as many as the rate grants, waiting for one at least. */
+  private async awaitTokens(tenant: Tenant, count: number): Promise<number> {
+    for (;;) {
+      const grant = await this.deps.limiter.take([{ key: tenant.id, ...tenant.sendRate }], count);
+      if (grant.granted > 0) return grant.granted;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(grant.retryAfterMs, 10)));
     }
   }
 
@@ -296,5 +313,14 @@ function responseOf(message: Events.SmsMessage, duplicate: boolean): sms.SendMes
     encoding: message.encoding,
     segments: message.segments,
     country: message.country,
+  };
+}
+
+/** The options of a call's requests from index `from` on. */
+function optionsFrom({ fieldPrefix, intakeKeys, messageIds }: AcceptOptions, from: number): AcceptOptions {
+  return {
+    ...(fieldPrefix ? { fieldPrefix: (index: number) => fieldPrefix(from + index) } : {}),
+    ...(intakeKeys ? { intakeKeys: intakeKeys.slice(from) } : {}),
+    ...(messageIds ? { messageIds: messageIds.slice(from) } : {}),
   };
 }

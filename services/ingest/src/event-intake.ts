@@ -5,6 +5,7 @@ import {
   SIGNED_EVENTS,
   type events,
   type SignedEventKind,
+  type sms,
 } from '@tern/contracts';
 import {
   CONTENT_TYPE_HEADER,
@@ -90,25 +91,7 @@ function verifiedTenant<Payload>(
 export function sendEventIntake(tenants: TenantDirectory, ledger: SendEventLedger, acceptor: Acceptor) {
   return async (record: ConsumedRecord<events.SendEvent>): Promise<void> => {
     const event = record.value;
-    const { tenant, sentAt, payload: message } = verifiedTenant(record, tenants, 'send', event.message);
-    const window = eventWindow(message, sentAt, new Date());
-    if (window.verdict !== 'open') {
-      const sent = sentAt.toISOString();
-      throw window.verdict === 'expired'
-        ? new PoisonMessageError('EXPIRED', `sent ${sent}, validity over`, 'sent_at')
-        : new PoisonMessageError('SENT_AT_AHEAD', `sent_at ${sent} is in the future`, 'sent_at');
-    }
-    // The record's place in the topic (its timestamp too: a recreated topic reuses offsets).
-    const place = `${record.topic}/${record.partition}/${record.offset}/${record.timestamp.getTime()}`;
-    let sighting;
-    try {
-      sighting = await ledger.sight(tenant.id, event.eventId, place, window.until);
-    } catch (error) {
-      throw new TransientError(`event ledger unavailable: ${(error as Error).message}`, { cause: error });
-    }
-    if (sighting === 'replayed') {
-      throw new PoisonMessageError('REPLAYED', `event ${event.eventId} was received before`, 'event_id');
-    }
+    const { tenant, message } = await sightedSend(record, tenants, ledger);
     let outcome;
     try {
       // Without a client_reference, the event id identifies the message: the record redelivered after a
@@ -143,6 +126,73 @@ export function sendEventIntake(tenants: TenantDirectory, ledger: SendEventLedge
         throw new Error(`unexpected intake outcome ${outcome?.kind ?? 'none'}`);
     }
   };
+}
+
+/**
+ * A fetch's send events at a time (the consumer's batch route): each checked as it is alone, then the
+ * messages of each tenant accepted in one acceptor call, as SendBatch's are (one rate take, one idempotency
+ * script call, one produce request), instead of a call each. Unless every event of the call is accepted, the
+ * call fails and the consumer hands its records to this handler one at a time, where `sendEventIntake`
+ * gives each the outcome and DLQ reason it gets alone; those accepted by then are repeats, never second
+ * messages (idempotent on their reference or event id, and seen again at the same place).
+ */
+export function sendEventBatchIntake(tenants: TenantDirectory, ledger: SendEventLedger, acceptor: Acceptor) {
+  const alone = sendEventIntake(tenants, ledger, acceptor);
+  return async (records: ConsumedRecord<events.SendEvent>[]): Promise<void> => {
+    if (records.length === 1) return alone(records[0]!);
+    const sighted = await Promise.all(records.map((record) => sightedSend(record, tenants, ledger)));
+    const byTenant = new Map<Tenant, typeof sighted>();
+    for (const send of sighted) byTenant.set(send.tenant, [...(byTenant.get(send.tenant) ?? []), send]);
+    let outcomes;
+    try {
+      outcomes = await Promise.all(
+        [...byTenant].map(([tenant, sends]) =>
+          acceptor.accept(
+            tenant,
+            sends.map((s) => s.message),
+            'kafka',
+            { fieldPrefix: () => 'message.', intakeKeys: sends.map((s) => `event:${s.eventId}`) },
+          ),
+        ),
+      );
+    } catch (error) {
+      throw new TransientError(`intake unavailable: ${(error as Error).message}`, { cause: error });
+    }
+    const refused = outcomes.flat().filter((o) => o.kind !== 'accepted').length;
+    if (refused > 0) throw new Error(`${refused} of ${records.length} send events not accepted together`);
+  };
+}
+
+/**
+ * A send event's tenant and message, once its signature, send time and validity hold and its id was not
+ * seen elsewhere in the topic before (a replay); otherwise a poison record with the reason.
+ */
+async function sightedSend(
+  record: ConsumedRecord<events.SendEvent>,
+  tenants: TenantDirectory,
+  ledger: SendEventLedger,
+): Promise<{ tenant: Tenant; message: sms.SendMessageRequest; eventId: string }> {
+  const event = record.value;
+  const { tenant, sentAt, payload: message } = verifiedTenant(record, tenants, 'send', event.message);
+  const window = eventWindow(message, sentAt, new Date());
+  if (window.verdict !== 'open') {
+    const sent = sentAt.toISOString();
+    throw window.verdict === 'expired'
+      ? new PoisonMessageError('EXPIRED', `sent ${sent}, validity over`, 'sent_at')
+      : new PoisonMessageError('SENT_AT_AHEAD', `sent_at ${sent} is in the future`, 'sent_at');
+  }
+  // The record's place in the topic (its timestamp too: a recreated topic reuses offsets).
+  const place = `${record.topic}/${record.partition}/${record.offset}/${record.timestamp.getTime()}`;
+  let sighting;
+  try {
+    sighting = await ledger.sight(tenant.id, event.eventId, place, window.until);
+  } catch (error) {
+    throw new TransientError(`event ledger unavailable: ${(error as Error).message}`, { cause: error });
+  }
+  if (sighting === 'replayed') {
+    throw new PoisonMessageError('REPLAYED', `event ${event.eventId} was received before`, 'event_id');
+  }
+  return { tenant, message, eventId: event.eventId };
 }
 
 /**

@@ -21,7 +21,7 @@ import { IdempotencyStore } from './idempotency';
 import { MessageStore } from './message-store';
 import { loadNumberRanges } from './number-ranges-file';
 import { SendEventLedger } from './event-ledger';
-import { conversionEventIntake, sendEventIntake } from './event-intake';
+import { conversionEventIntake, sendEventBatchIntake } from './event-intake';
 import { SmppServer } from './smpp-server';
 import { SmppStore } from './smpp-store';
 
@@ -133,7 +133,11 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       producer,
     );
     intake
-      .on(topics.sendEvents, sendEventIntake(tenants, new SendEventLedger(redis), acceptor))
+      // A call's events wait for its tenant's send tokens together: a hundred at most, so a tenant near its
+      // rate lets a few in at a time rather than hold hundreds back for one call.
+      .onBatch(topics.sendEvents, sendEventBatchIntake(tenants, new SendEventLedger(redis), acceptor), {
+        maxRecords: 100,
+      })
       .on(topics.conversionEvents, conversionEventIntake(tenants, conversions));
     this.consumers.push(statusView, intake);
     this.health.registerConsumers(this.consumers);

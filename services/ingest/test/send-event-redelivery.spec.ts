@@ -1,6 +1,13 @@
 import { TenantDirectory } from '@tern/config';
 import { encodeMessage, events, signedSendEvent, sms } from '@tern/contracts';
-import { KafkaClient, PoisonMessageError, topics, type ConsumedRecord, type TopicDef } from '@tern/kafka';
+import {
+  KafkaClient,
+  PoisonMessageError,
+  TransientError,
+  topics,
+  type ConsumedRecord,
+  type TopicDef,
+} from '@tern/kafka';
 import { sharedRedis, TokenBuckets } from '@tern/redis';
 import { createLogger } from '@tern/telemetry';
 import { BulkPacer } from '@tern/service-kit';
@@ -16,12 +23,13 @@ import { Acceptor } from '../src/acceptor';
 import { SendEventLedger } from '../src/event-ledger';
 import { IdempotencyStore } from '../src/idempotency';
 import { MessageStore } from '../src/message-store';
-import { sendEventIntake } from '../src/event-intake';
+import { sendEventBatchIntake, sendEventIntake } from '../src/event-intake';
 import { tenantsFile, type TestTenant } from './client';
 
 // The intake as ingest wires it, over the real Redis and Kafka: a record delivered twice (a crash or a
 // rebalance before its offset was committed) must not become two messages, reference or not; the same
-// event from another place in the topic is a replay, refused.
+// event from another place in the topic is a replay, refused. A fetch's events are accepted in one call;
+// when one is refused, the consumer hands the call's records over one at a time, and none is taken twice.
 const infra = infraFromEnv();
 const run = uniqueName('redeliver');
 const logger = createLogger({ service: 'ingest-redelivery-test', level: 'error' });
@@ -34,7 +42,7 @@ const tenant: TestTenant = {
   burst: 1000,
 };
 
-describe('a send event without client_reference, delivered twice', () => {
+describe('send events without client_reference, delivered twice', () => {
   const redis = sharedRedis({ redisUrl: infra.redisUrl });
   const kafka = new KafkaClient({
     brokers: infra.kafkaBrokers,
@@ -59,7 +67,7 @@ describe('a send event without client_reference, delivered twice', () => {
     await redis.quit();
   });
 
-  it('is accepted once at the same place in the topic, and refused as a replay from another place', async () => {
+  const intakeDeps = () => {
     const file = tenantsFile([tenant]);
     const tenants = TenantDirectory.load(file.path, { ...process.env, ...file.env });
     const acceptor = new Acceptor({
@@ -71,30 +79,34 @@ describe('a send event without client_reference, delivered twice', () => {
       log: logger,
       policy: () => ({ now: new Date(), allowPrivateCallbacks: false, maxSegments: 10 }),
     });
-    const intake = sendEventIntake(tenants, new SendEventLedger(redis), acceptor);
-    const request = sms.SendMessageRequest.fromPartial({
-      to: '+6281234567890',
+    return [tenants, new SendEventLedger(redis), acceptor] as const;
+  };
+  const request = (to = '+6281234567890') =>
+    sms.SendMessageRequest.fromPartial({
+      to,
       from: 'Tern',
       body: 'Your order shipped',
       type: sms.MessageType.MESSAGE_TYPE_TRANSACTIONAL,
     });
-    const event = (eventId: string): events.SendEvent =>
-      signedSendEvent(
-        { tenantId: tenant.id, keyId: tenant.eventKeyId, eventId, sentAt: new Date() },
-        request,
-        tenant.eventSecret,
-      );
-    const record = (value: events.SendEvent, offset: string): ConsumedRecord<events.SendEvent> => ({
-      topic: topics.sendEvents.name,
-      partition: 3,
-      offset,
-      key: tenant.id,
-      value,
-      rawValue: encodeMessage(events.SendEvent, value),
-      headers: {},
-      timestamp: new Date(1_790_000_000_000),
-    });
+  const event = (eventId: string, to?: string): events.SendEvent =>
+    signedSendEvent(
+      { tenantId: tenant.id, keyId: tenant.eventKeyId, eventId, sentAt: new Date() },
+      request(to),
+      tenant.eventSecret,
+    );
+  const record = (value: events.SendEvent, offset: string): ConsumedRecord<events.SendEvent> => ({
+    topic: topics.sendEvents.name,
+    partition: 3,
+    offset,
+    key: tenant.id,
+    value,
+    rawValue: encodeMessage(events.SendEvent, value),
+    headers: {},
+    timestamp: new Date(1_790_000_000_000),
+  });
 
+  it('is accepted once at the same place in the topic, and refused as a replay from another place', async () => {
+    const intake = sendEventIntake(...intakeDeps());
     const first = event(`${run}-1`);
     await intake(record(first, '41'));
     await intake(record(first, '41'));
@@ -109,5 +121,31 @@ describe('a send event without client_reference, delivered twice', () => {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(accepted).toHaveLength(2);
     expect(new Set(accepted.map((a) => a.message?.messageId)).size).toBe(2);
+  });
+
+  it('a fetch is accepted in one call, once; one refused in it leaves the rest to be taken singly, once', async () => {
+    const batch = sendEventBatchIntake(...intakeDeps());
+    const before = accepted.length;
+    const three = [`${run}-b1`, `${run}-b2`, `${run}-b3`].map((id, i) => record(event(id), `${50 + i}`));
+    await batch(three);
+    await waitFor('three messages accepted', () => accepted.length >= before + 3);
+    // The whole call redelivered: the same places, so repeats.
+    await batch(three);
+
+    // A message validation refuses, beside a valid one: the call fails as a whole (neither transient nor
+    // poison), and the consumer hands the records over one by one, which gives the bad one its reason.
+    const valid = record(event(`${run}-b4`), '60');
+    const invalid = record(event(`${run}-b5`, '+4420'), '61');
+    const failed = (await batch([valid, invalid]).catch((error: unknown) => error)) as Error;
+    expect(failed.message).toBe('1 of 2 send events not accepted together');
+    expect(failed).not.toBeInstanceOf(PoisonMessageError);
+    expect(failed).not.toBeInstanceOf(TransientError);
+    await batch([valid]);
+    const alone = batch([invalid]);
+    await expect(alone).rejects.toMatchObject({ reason: 'NOT_E164', field: 'message.to' });
+    await waitFor('four messages accepted', () => accepted.length >= before + 4);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(accepted.length - before).toBe(4);
+    expect(new Set(accepted.slice(before).map((a) => a.message?.messageId)).size).toBe(4);
   });
 });
