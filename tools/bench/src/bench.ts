@@ -5,7 +5,7 @@
 // a customer reads, rows from ClickHouse.
 // CPU per process comes from /proc. Prints one table and writes the figures as JSON. Options: USAGE below.
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { commonSettings, loadConfig } from '@tern/config';
@@ -15,6 +15,7 @@ import { sharedRedis } from '@tern/redis';
 import { createLogger } from '@tern/telemetry';
 import {
   batchesPerMessage,
+  comparisonTable,
   cpuSeconds,
   cpuTicksOfStat,
   firstIdMintedAt,
@@ -31,6 +32,7 @@ import {
   type BucketBounds,
   type MessageKind,
   type Percentiles,
+  type RunFigures,
 } from './figures';
 
 const USAGE = `usage: ./tern bench [--running] [options]
@@ -61,6 +63,8 @@ const USAGE = `usage: ./tern bench [--running] [options]
   --prefix DIGITS            numbers sent to: 7 digits after this prefix (default 659), the first
   --number-space N           N of them (default 9000000)
   --run-dir DIR, --metrics   given by ./tern bench: where the pid files are, the services' /metrics URLs
+  --compare BEFORE,AFTER     two runs' JSON files side by side (rates, latencies, CPU a message per process,
+                             as a Markdown table); starts nothing
   --check                    check the options and exit (./tern bench does, before it starts anything)
   --help                     this text`;
 
@@ -109,12 +113,30 @@ const benchOptions = {
   out: { type: 'string', default: '.local/bench' },
   // The services' /metrics URLs, comma-separated (./tern bench gives them): batches fetched per group.
   metrics: { type: 'string', default: '' },
+  compare: { type: 'string' },
   check: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 const values = given(() => parseArgs({ options: benchOptions }).values);
 if (values.help) {
   process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+if (values.compare !== undefined) {
+  const files = values.compare.split(',');
+  const [before, after] = given(() => {
+    if (files.length !== 2) throw new Error(`--compare: two files, BEFORE,AFTER (got "${values.compare}")`);
+    // Relative to where ./tern was called (pnpm runs this in tools/bench).
+    return files.map((file) => {
+      const path = resolve(process.env['INIT_CWD'] ?? process.cwd(), file);
+      try {
+        return JSON.parse(readFileSync(path, 'utf8')) as RunFigures;
+      } catch (error) {
+        throw new Error(`--compare: ${path}: ${(error as Error).message}`);
+      }
+    });
+  });
+  process.stdout.write(comparisonTable(before!, after!));
   process.exit(0);
 }
 

@@ -1,5 +1,6 @@
 import {
   batchesPerMessage,
+  comparisonTable,
   cpuTicksOfStat,
   firstIdMintedAt,
   groupHistogram,
@@ -164,5 +165,28 @@ describe('benchmark figures', () => {
     expect(minted >= firstIdMintedAt(0x01a23861c577)).toBe(true);
     expect(minted >= firstIdMintedAt(0x01a23861c578)).toBe(false);
     expect(firstIdMintedAt(0)).toBe('00000000-0000');
+  });
+
+  it('sets two runs side by side, platform first, and says when they were not sent alike', () => {
+    const run = (at: string, rate: number, cpu: Record<string, number>, platform: number) => ({
+      at,
+      options: { rate, batch: 100, inFlight: 8, mix: 'transactional=1' },
+      perSecond: { accepted: rate, submitSm: rate },
+      latencyMs: { acceptToSubmit: { count: 9, p50: 10, p99: 40 } },
+      cpu: { perMessageMs: cpu, platformPerMessageMs: platform },
+    });
+    const before = run('b', 1000, { ingest: 0.3, dlr: 0.4 }, 0.7);
+    const after = run('a', 1000, { ingest: 0.25, dlr: 0.4, redis: 0.2 }, 0.85);
+    const table = comparisonTable(before, after);
+    expect(table).not.toContain('not sent alike');
+    const rows = table.split('\n').filter((line) => line.startsWith('| CPU'));
+    expect(rows).toEqual([
+      '| CPU ms a message, platform | 0.7 | 0.85 | +21.4% |',
+      '| CPU ms a message, dlr | 0.4 | 0.4 | +0.0% |',
+      '| CPU ms a message, ingest | 0.3 | 0.25 | -16.7% |',
+      '| CPU ms a message, redis | - | 0.2 |  |',
+    ]);
+    expect(table).toContain('| callToSubmit p99 ms | - | - |  |');
+    expect(comparisonTable(before, run('a', 500, {}, 1))).toContain('not sent alike');
   });
 });

@@ -243,3 +243,54 @@ export function groupHistogram(metric: string, before: string, after: string): R
   }
   return bounds;
 }
+
+/** What `comparisonTable` reads of a run's JSON (older runs lack some of it). */
+export interface RunFigures {
+  at: string;
+  options: { rate: number; batch: number; inFlight: number; mix: string; intake?: string };
+  perSecond: Record<string, number | undefined>;
+  latencyMs: Record<string, Percentiles | undefined>;
+  cpu: { perMessageMs: Record<string, number | undefined>; platformPerMessageMs?: number | undefined };
+}
+
+const described = (r: RunFigures) =>
+  `rate ${r.options.rate || 'as fast as it goes'}, batch ${r.options.batch}, ` +
+  `${r.options.inFlight} in flight, mix ${r.options.mix}, intake ${r.options.intake ?? 'grpc'}`;
+
+/**
+ * Two runs side by side as a Markdown table: rates, latencies, and CPU a message of the platform and of each
+ * process (the platform's first, then the processes by their CPU in `after`), with the change in percent. It
+ * says so when the runs were not sent alike: CPU a message depends on the rate (docs/operations.md).
+ */
+export function comparisonTable(before: RunFigures, after: RunFigures): string {
+  const rows: [string, number | undefined, number | undefined][] = [
+    ['accepted a second', before.perSecond['accepted'], after.perSecond['accepted']],
+    ['submit_sm a second', before.perSecond['submitSm'], after.perSecond['submitSm']],
+  ];
+  for (const leg of ['acceptToSubmit', 'callToSubmit'])
+    for (const p of ['p50', 'p99'] as const)
+      rows.push([`${leg} ${p} ms`, before.latencyMs[leg]?.[p], after.latencyMs[leg]?.[p]]);
+  rows.push(['CPU ms a message, platform', before.cpu.platformPerMessageMs, after.cpu.platformPerMessageMs]);
+  const processes = [
+    ...new Set([...Object.keys(after.cpu.perMessageMs), ...Object.keys(before.cpu.perMessageMs)]),
+  ];
+  const cpuOf = (r: RunFigures, name: string) => r.cpu.perMessageMs[name] ?? -1;
+  processes.sort((a, b) => cpuOf(after, b) - cpuOf(after, a));
+  for (const name of processes)
+    rows.push([`CPU ms a message, ${name}`, before.cpu.perMessageMs[name], after.cpu.perMessageMs[name]]);
+  const text = (n: number | undefined) => (n === undefined ? '-' : String(n));
+  const change = (b: number | undefined, a: number | undefined) =>
+    b === undefined || a === undefined || b === 0
+      ? ''
+      : `${a >= b ? '+' : ''}${(((a - b) / b) * 100).toFixed(1)}%`;
+  const lines = [
+    `before: ${before.at}, ${described(before)}`,
+    `after:  ${after.at}, ${described(after)}`,
+    ...(described(before) === described(after) ? [] : ['(not sent alike: compare with care)']),
+    '',
+    '| figure | before | after | change |',
+    '| --- | ---: | ---: | ---: |',
+    ...rows.map(([name, b, a]) => `| ${name} | ${text(b)} | ${text(a)} | ${change(b, a)} |`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
