@@ -133,8 +133,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       producer,
     );
     intake
-      // A call's events wait for its tenant's send tokens together: a hundred at most, so a tenant near its
-      // rate lets a few in at a time rather than hold hundreds back for one call.
+      // A hundred events a call at most: one refused sends the call's events through again one at a time.
       .onBatch(topics.sendEvents, sendEventBatchIntake(tenants, new SendEventLedger(redis), acceptor), {
         maxRecords: 100,
       })
