@@ -142,7 +142,11 @@ export function sendEventBatchIntake(tenants: TenantDirectory, ledger: SendEvent
     if (records.length === 1) return alone(records[0]!);
     const sighted = await Promise.all(records.map((record) => sightedSend(record, tenants, ledger)));
     const byTenant = new Map<Tenant, typeof sighted>();
-    for (const send of sighted) byTenant.set(send.tenant, [...(byTenant.get(send.tenant) ?? []), send]);
+    for (const send of sighted) {
+      const sends = byTenant.get(send.tenant);
+      if (sends) sends.push(send);
+      else byTenant.set(send.tenant, [send]);
+    }
     let outcomes;
     try {
       outcomes = await Promise.all(
