@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { encodeMessage } from './encode';
-import type { SendEvent } from './gen/tern/events/v1/events';
-import { SendMessageRequest } from './gen/tern/sms/v1/sms';
+import type { ConversionEvent, SendEvent } from './gen/tern/events/v1/events';
+import { ReportConversionRequest, SendMessageRequest } from './gen/tern/sms/v1/sms';
 
 // How a tenant's producer signs an event on the public intake topics, and how ingest checks it: both sides
 // of the contract, so a producer in this repository (tests, benchmarks) signs as a customer's would.
@@ -69,4 +69,14 @@ export function signedSendEvent(
 ): SendEvent {
   const signed = eventSigningInput(fields, encodeMessage(SendMessageRequest, message));
   return { ...fields, signature: signEvent(secret, signed), message };
+}
+
+/** A protobuf ConversionEvent as a tenant's producer writes it: signed over `conversion`'s protobuf bytes. */
+export function signedConversionEvent(
+  fields: SignedEventFields,
+  conversion: ReportConversionRequest,
+  secret: string | Buffer,
+): ConversionEvent {
+  const signed = eventSigningInput(fields, encodeMessage(ReportConversionRequest, conversion), 'conversion');
+  return { ...fields, signature: signEvent(secret, signed), conversion };
 }

@@ -21,6 +21,7 @@ export {
   eventSigningInput,
   SIGNED_EVENTS,
   signatureMatches,
+  signedConversionEvent,
   signedSendEvent,
   signEvent,
   type SignedEventFields,

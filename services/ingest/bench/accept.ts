@@ -7,6 +7,9 @@
 //          flight over all of them; then `smpp-receipts`: DELIVERED statuses published for those messages (as dlr
 //          would) and their deliver_sm counted at a receiver bind; latency = publish to deliver_sm
 //   kafka  signed SendEvents on sms.send-events; latency = sms.accepted record time - send-event record time
+//   conversions  signed ConversionEvents on sms.conversion-events for messages accepted first (not timed),
+//          half naming the message by id, half by client reference; latency = conversion-event record time -
+//          sms.conversions record time; and ingest's CPU per conversion
 //   status sms.status events, a message's four (ACCEPTED to DELIVERED) a publish apart; latency = publish to
 //          arrival on a StreamStatus stream, i.e. how far behind the pipeline GetMessage and the status stream
 //          are; and ingest's CPU per event (its process_cpu_seconds_total)
@@ -18,7 +21,7 @@ import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hashPassword } from '@tern/config';
-import { encodeMessage, events, signedSendEvent, sms } from '@tern/contracts';
+import { encodeMessage, events, signedConversionEvent, signedSendEvent, sms } from '@tern/contracts';
 import { topics } from '@tern/kafka';
 import { readTlvString, shortMessageBody, SmppSession, Status, Tlv, type ShortMessageBody } from '@tern/smpp';
 import {
@@ -41,7 +44,7 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '64' },
     batch: { type: 'string', default: '500' },
-    paths: { type: 'string', default: 'unary,batch,http,http-batch,smpp,kafka,status' },
+    paths: { type: 'string', default: 'unary,batch,http,http-batch,smpp,kafka,conversions,status' },
     binds: { type: 'string', default: '4' },
     'status-rate': { type: 'string', default: '1000' },
   },
@@ -126,6 +129,7 @@ async function main(): Promise<void> {
     if (paths.includes('http-batch')) await httpSend(httpPort, tenant, run, batchSize);
     if (paths.includes('smpp')) await smppSubmit(smppPort, kafka, tenant);
     if (paths.includes('kafka')) await kafkaIntake(kafka, tenant, run);
+    if (paths.includes('conversions')) await conversionIntake(client, kafka, tenant, run, service);
     if (paths.includes('status')) await statusView(client, kafka, tenant, run, service);
   } finally {
     client.close();
@@ -399,6 +403,82 @@ async function kafkaIntake(kafka: Kafka, tenant: TestTenant, run: string): Promi
   await waitFor('every event accepted', () => latencies.length >= total, 600_000, 50);
   report('kafka', total, performance.now() - started, latencies, {
     latencyIs: 'send-event record to sms.accepted record',
+  });
+  await producer.disconnect();
+  await consumer.disconnect();
+}
+
+async function conversionIntake(
+  client: PlainClient,
+  kafka: Kafka,
+  tenant: TestTenant,
+  run: string,
+  service: ServiceProcess,
+): Promise<void> {
+  const reference = (i: number) => `${run}-cv-${i}`;
+  const ids: string[] = [];
+  for (let offset = 0; offset < total; offset += batchSize) {
+    const messages = Array.from({ length: Math.min(batchSize, total - offset) }, (_, j) => ({
+      to: to(offset + j),
+      from: 'Tern',
+      body,
+      type: 'MESSAGE_TYPE_OTP',
+      clientReference: reference(offset + j),
+    }));
+    const answer = await client.unary('sendBatch', { messages }, tenant.apiKey);
+    for (const result of answer['results'] as { accepted?: { messageId: string } }[]) {
+      if (!result.accepted) throw new Error(`a message was not accepted: ${JSON.stringify(result)}`);
+      ids.push(result.accepted.messageId);
+    }
+  }
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const consumer = kafka.consumer({ groupId: `${run}-conversions` });
+  await consumer.connect();
+  await consumer.subscribe({ topic: testTopic(topics.conversions).name, fromBeginning: false });
+  let joined = false;
+  consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
+  await consumer.run({
+    eachBatch: ({ batch: b }) => {
+      for (const m of b.messages) {
+        const reported = events.ConversionReported.decode(m.value ?? Buffer.alloc(0));
+        const at = sentAt.get(reported.messageId);
+        if (at !== undefined) latencies.push(Number(m.timestamp) - at);
+      }
+      return Promise.resolve();
+    },
+  });
+  await waitFor('the watcher to join', () => joined);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const cpuBefore = await service.cpuSeconds();
+  const started = performance.now();
+  for (let offset = 0; offset < total; offset += 1000) {
+    const records = [];
+    for (let i = offset; i < Math.min(total, offset + 1000); i++) {
+      const conversion = sms.ReportConversionRequest.fromPartial(
+        i % 2 === 0 ? { messageId: ids[i] } : { clientReference: reference(i) },
+      );
+      const fields = {
+        tenantId: tenant.id,
+        keyId: tenant.eventKeyId,
+        eventId: `${run}-ce-${i}`,
+        sentAt: new Date(),
+      };
+      const value = encodeMessage(
+        events.ConversionEvent,
+        signedConversionEvent(fields, conversion, tenant.eventSecret),
+      );
+      records.push({ key: `${tenant.id}-${i % 12}`, value, timestamp: String(Date.now()) });
+      sentAt.set(ids[i]!, Date.now());
+    }
+    await producer.send({ topic: testTopic(topics.conversionEvents).name, messages: records });
+  }
+  await waitFor('every conversion recorded', () => latencies.length >= total, 600_000, 50);
+  const cpu = (await service.cpuSeconds()) - cpuBefore;
+  report('conversions', total, performance.now() - started, latencies, {
+    latencyIs: 'conversion-event record to sms.conversions record',
+    ingestCpuMsPerConversion: +((cpu * 1000) / total).toFixed(3),
   });
   await producer.disconnect();
   await consumer.disconnect();

@@ -36,59 +36,120 @@ export class ConversionIntake {
     request: sms.ReportConversionRequest,
     now = new Date(),
   ): Promise<ConversionOutcome> {
-    const named = conversionTarget(request);
-    if (!named.ok) return { kind: 'invalid', violations: named.violations };
-    const { target } = named;
-    const messageId =
-      'messageId' in target
-        ? target.messageId
-        : await this.sends.acceptedId(tenantId, target.clientReference);
-    const stored = messageId === undefined ? undefined : await this.messages.get(messageId);
-    if (!messageId || !stored || stored.tenantId !== tenantId) {
-      const which =
-        'messageId' in target
-          ? `message ${target.messageId}`
-          : `client_reference "${target.clientReference}"`;
-      return { kind: 'not-found', description: `${which} not found` };
+    const [outcome] = await this.reportAll(tenantId, [request], now);
+    return outcome!;
+  }
+
+  /**
+   * Reports of one tenant taken together, each as `report` takes it alone, with a round trip per step for
+   * all of them (references, views, reservations, marks) rather than per report; outcomes in request order.
+   * Two reports of one message in the call publish once: the second finds the first's reservation in
+   * progress. When a publish fails, the others are kept, that one's reservation released, and the call
+   * throws, so its retry finds what was recorded as repeats.
+   */
+  async reportAll(
+    tenantId: string,
+    requests: readonly sms.ReportConversionRequest[],
+    now = new Date(),
+  ): Promise<ConversionOutcome[]> {
+    const outcomes: ConversionOutcome[] = [];
+    const named = requests.map(conversionTarget);
+    const messageIds = named.map((n) => (n.ok && 'messageId' in n.target ? n.target.messageId : undefined));
+    const byReference = named.flatMap((n, index) =>
+      n.ok && 'clientReference' in n.target ? [{ index, reference: n.target.clientReference }] : [],
+    );
+    const referenced = await this.sends.acceptedIds(
+      tenantId,
+      byReference.map((r) => r.reference),
+    );
+    for (const [i, { index }] of byReference.entries()) messageIds[index] = referenced[i];
+    const known = messageIds.filter((id): id is string => id !== undefined);
+    const views = await this.messages.getMany(known);
+    const stored = new Map(known.map((id, i) => [id, views[i]]));
+    const claimable: { index: number; messageId: string; view: sms.Message; convertedAt: Date }[] = [];
+    for (const [index, n] of named.entries()) {
+      if (!n.ok) {
+        outcomes[index] = { kind: 'invalid', violations: n.violations };
+        continue;
+      }
+      const messageId = messageIds[index];
+      const found = messageId === undefined ? undefined : stored.get(messageId);
+      if (!messageId || !found || found.tenantId !== tenantId) {
+        const which =
+          'messageId' in n.target
+            ? `message ${n.target.messageId}`
+            : `client_reference "${n.target.clientReference}"`;
+        outcomes[index] = { kind: 'not-found', description: `${which} not found` };
+        continue;
+      }
+      const verdict = checkConversion(found.view, requests[index]!.convertedAt, now);
+      if (verdict.kind === 'ok') {
+        claimable.push({ index, messageId, view: found.view, convertedAt: verdict.convertedAt });
+      } else if (verdict.kind === 'late') {
+        const ended = verdict.expiresAt.toISOString();
+        outcomes[index] = {
+          kind: 'late',
+          description: `the message's validity ended at ${ended}, before the conversion`,
+        };
+      } else {
+        outcomes[index] = verdict;
+      }
     }
-    const verdict = checkConversion(stored.view, request.convertedAt, now);
-    if (verdict.kind === 'invalid') return verdict;
-    if (verdict.kind === 'late') {
-      return {
-        kind: 'late',
-        description: `the message's validity ended at ${verdict.expiresAt.toISOString()}, before the conversion`,
+    const claims = await this.converted.reserve(
+      tenantId,
+      claimable.map((c) => ({
+        reference: c.messageId,
+        messageId: c.messageId,
+        fingerprint: String(c.convertedAt.getTime()),
+      })),
+    );
+    const publishing: { claim: (typeof claimable)[number]; token: string }[] = [];
+    for (const [i, claim] of claimable.entries()) {
+      const { reservation, token } = claims[i]!;
+      if (reservation.kind === 'in-progress') {
+        outcomes[claim.index] = { kind: 'in-progress' };
+      } else if (reservation.kind === 'accepted') {
+        const first = new Date(Number(reservation.fingerprint));
+        outcomes[claim.index] = {
+          kind: 'recorded',
+          response: { messageId: claim.messageId, convertedAt: first, duplicate: true },
+        };
+      } else {
+        publishing.push({ claim, token });
+      }
+    }
+    const published = await Promise.allSettled(
+      publishing.map(({ claim: { messageId, view, convertedAt } }) =>
+        this.producer.enqueue(
+          topics.conversions,
+          events.ConversionReported.fromPartial({
+            messageId,
+            tenantId,
+            type: view.type,
+            country: view.country,
+            to: view.to,
+            acceptedAt: view.acceptedAt,
+            convertedAt,
+            reportedAt: now,
+          }),
+        ),
+      ),
+    );
+    const marks = publishing.map(({ claim, token }) => ({ reference: claim.messageId, token }));
+    const failed = marks.filter((_, i) => published[i]!.status === 'rejected');
+    await this.converted.release(tenantId, failed);
+    await this.converted.accepted(
+      tenantId,
+      marks.filter((_, i) => published[i]!.status === 'fulfilled'),
+    );
+    const failure = published.find((p) => p.status === 'rejected');
+    if (failure) throw failure.reason;
+    for (const { claim } of publishing) {
+      outcomes[claim.index] = {
+        kind: 'recorded',
+        response: { messageId: claim.messageId, convertedAt: claim.convertedAt, duplicate: false },
       };
     }
-    const [claim] = await this.converted.reserve(tenantId, [
-      { reference: messageId, messageId, fingerprint: String(verdict.convertedAt.getTime()) },
-    ]);
-    if (!claim) throw new Error('no reservation');
-    const { reservation, token } = claim;
-    if (reservation.kind === 'in-progress') return { kind: 'in-progress' };
-    if (reservation.kind === 'accepted') {
-      const first = new Date(Number(reservation.fingerprint));
-      return { kind: 'recorded', response: { messageId, convertedAt: first, duplicate: true } };
-    }
-    const { view } = stored;
-    try {
-      await this.producer.enqueue(
-        topics.conversions,
-        events.ConversionReported.fromPartial({
-          messageId,
-          tenantId,
-          type: view.type,
-          country: view.country,
-          to: view.to,
-          acceptedAt: view.acceptedAt,
-          convertedAt: verdict.convertedAt,
-          reportedAt: now,
-        }),
-      );
-    } catch (error) {
-      await this.converted.release(tenantId, [{ reference: messageId, token }]);
-      throw error;
-    }
-    await this.converted.accepted(tenantId, [{ reference: messageId, token }]);
-    return { kind: 'recorded', response: { messageId, convertedAt: verdict.convertedAt, duplicate: false } };
+    return outcomes;
   }
 }

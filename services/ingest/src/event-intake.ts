@@ -207,19 +207,10 @@ async function sightedSend(
  */
 export function conversionEventIntake(tenants: TenantDirectory, conversions: ConversionIntake) {
   return async (record: ConsumedRecord<events.ConversionEvent>): Promise<void> => {
-    const event = record.value;
-    const verified = verifiedTenant(record, tenants, 'conversion', event.conversion);
-    const { tenant, sentAt } = verified;
-    if (sentAt.getTime() > Date.now() + CLOCK_SKEW_MS) {
-      throw new PoisonMessageError(
-        'SENT_AT_AHEAD',
-        `sent_at ${sentAt.toISOString()} is in the future`,
-        'sent_at',
-      );
-    }
+    const { tenant, conversion } = checkedConversion(record, tenants);
     let outcome;
     try {
-      outcome = await conversions.report(tenant.id, verified.payload);
+      outcome = await conversions.report(tenant.id, conversion);
     } catch (error) {
       throw new TransientError(`intake unavailable: ${(error as Error).message}`, { cause: error });
     }
@@ -247,6 +238,54 @@ export function conversionEventIntake(tenants: TenantDirectory, conversions: Con
         );
     }
   };
+}
+
+/**
+ * A fetch's conversion events at a time (the consumer's batch route), as `sendEventBatchIntake` takes send
+ * events: each checked as it is alone, then each tenant's conversions reported in one call. Unless every one
+ * is recorded, the call fails and the consumer hands its records to `conversionEventIntake` one at a time,
+ * where each gets the outcome and DLQ reason it gets alone; those recorded by then are repeats (a conversion
+ * is recorded once per message).
+ */
+export function conversionEventBatchIntake(tenants: TenantDirectory, conversions: ConversionIntake) {
+  const alone = conversionEventIntake(tenants, conversions);
+  return async (records: ConsumedRecord<events.ConversionEvent>[]): Promise<void> => {
+    if (records.length === 1) return alone(records[0]!);
+    const byTenant = new Map<Tenant, sms.ReportConversionRequest[]>();
+    for (const record of records) {
+      const { tenant, conversion } = checkedConversion(record, tenants);
+      const reports = byTenant.get(tenant);
+      if (reports) reports.push(conversion);
+      else byTenant.set(tenant, [conversion]);
+    }
+    let outcomes;
+    try {
+      outcomes = await Promise.all(
+        [...byTenant].map(([tenant, reports]) => conversions.reportAll(tenant.id, reports)),
+      );
+    } catch (error) {
+      throw new TransientError(`intake unavailable: ${(error as Error).message}`, { cause: error });
+    }
+    const refused = outcomes.flat().filter((o) => o.kind !== 'recorded').length;
+    if (refused > 0)
+      throw new Error(`${refused} of ${records.length} conversion events not recorded together`);
+  };
+}
+
+/** A conversion event's tenant and conversion, once its signature and send time hold; else a poison record. */
+function checkedConversion(
+  record: ConsumedRecord<events.ConversionEvent>,
+  tenants: TenantDirectory,
+): { tenant: Tenant; conversion: sms.ReportConversionRequest } {
+  const { tenant, sentAt, payload } = verifiedTenant(record, tenants, 'conversion', record.value.conversion);
+  if (sentAt.getTime() > Date.now() + CLOCK_SKEW_MS) {
+    throw new PoisonMessageError(
+      'SENT_AT_AHEAD',
+      `sent_at ${sentAt.toISOString()} is in the future`,
+      'sent_at',
+    );
+  }
+  return { tenant, conversion: payload };
 }
 
 function isJson(record: ConsumedRecord<unknown>): boolean {

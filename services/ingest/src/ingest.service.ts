@@ -21,7 +21,7 @@ import { IdempotencyStore } from './idempotency';
 import { MessageStore } from './message-store';
 import { loadNumberRanges } from './number-ranges-file';
 import { SendEventLedger } from './event-ledger';
-import { conversionEventIntake, sendEventBatchIntake } from './event-intake';
+import { conversionEventBatchIntake, sendEventBatchIntake } from './event-intake';
 import { SmppServer } from './smpp-server';
 import { SmppStore } from './smpp-store';
 
@@ -132,12 +132,11 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       new IdempotencyStore(redis, config.idempotencyHours * 3600, undefined, 'tern:ingest:conversion'),
       producer,
     );
+    // A hundred events a call at most: one refused sends the call's events through again one at a time.
+    const calls = { maxRecords: 100 };
     intake
-      // A hundred events a call at most: one refused sends the call's events through again one at a time.
-      .onBatch(topics.sendEvents, sendEventBatchIntake(tenants, new SendEventLedger(redis), acceptor), {
-        maxRecords: 100,
-      })
-      .on(topics.conversionEvents, conversionEventIntake(tenants, conversions));
+      .onBatch(topics.sendEvents, sendEventBatchIntake(tenants, new SendEventLedger(redis), acceptor), calls)
+      .onBatch(topics.conversionEvents, conversionEventBatchIntake(tenants, conversions), calls);
     this.consumers.push(statusView, intake);
     this.health.registerConsumers(this.consumers);
     await Promise.all(this.consumers.map((c) => c.start()));

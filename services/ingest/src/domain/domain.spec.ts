@@ -3,6 +3,7 @@ import {
   eventSigningInput,
   events,
   signatureMatches,
+  signedConversionEvent,
   signedSendEvent,
   signEvent,
   sms,
@@ -152,6 +153,16 @@ describe('event signatures', () => {
     const signed = signedBytesOfProtobuf(encodeMessage(events.SendEvent, event))!;
     expect(signatureMatches('secret', eventSigningInput(fields, signed), event.signature)).toBe(true);
     expect(signatureMatches('other', eventSigningInput(fields, signed), event.signature)).toBe(false);
+  });
+
+  it("signedConversionEvent signs field 4's bytes as a conversion, never as a send", () => {
+    const fields = { tenantId: 't1', keyId: 'k1', eventId: 'cv-1', sentAt: now };
+    const conversion = sms.ReportConversionRequest.fromPartial({ messageId: 'm1', convertedAt: now });
+    const event = signedConversionEvent(fields, conversion, 'secret');
+    const signed = signedBytesOfProtobuf(encodeMessage(events.ConversionEvent, event))!;
+    const asConversion = eventSigningInput(fields, signed, 'conversion');
+    expect(signatureMatches('secret', asConversion, event.signature)).toBe(true);
+    expect(signatureMatches('secret', eventSigningInput(fields, signed, 'send'), event.signature)).toBe(false);
   });
 
   it('finds the exact JSON text of `message`, strings with braces and escapes included', () => {
