@@ -1,4 +1,4 @@
-// Accepted messages per second through ingest, and accept latency (p50/p99), on three paths:
+// Accepted messages per second through ingest, and accept latency (p50/p99), on these paths:
 //   unary  SendMessage calls, `--concurrency` in flight
 //   batch  SendBatch calls of `--batch` messages, `--concurrency` in flight
 //   http   POST /v1/messages on the HTTP/JSON API, `--concurrency` in flight (keep-alive)
@@ -8,8 +8,8 @@
 //          would) and their deliver_sm counted at a receiver bind; latency = publish to deliver_sm
 //   kafka  signed SendEvents on sms.send-events; latency = sms.accepted record time - send-event record time
 //   conversions  signed ConversionEvents on sms.conversion-events for messages accepted first (not timed),
-//          half naming the message by id, half by client reference; latency = conversion-event record time -
-//          sms.conversions record time; and ingest's CPU per conversion
+//          half naming the message by id, half by client reference; latency = sms.conversions record time -
+//          conversion-event record time; and ingest's CPU per conversion
 //   status sms.status events, a message's four (ACCEPTED to DELIVERED) a publish apart; latency = publish to
 //          arrival on a StreamStatus stream, i.e. how far behind the pipeline GetMessage and the status stream
 //          are; and ingest's CPU per event (its process_cpu_seconds_total)
