@@ -26,8 +26,8 @@ interface Pending<T> {
  * many small ones. Each caller's promise settles when its row is stored, so a Kafka handler that awaits it
  * commits its offset only after the write:
  * - the server unreachable or failing: every row of the batch rejects with the error (retry later);
- * - the server refusing the data: the batch is written again row by row, so only the rows it refuses
- *   reject, with RowRefusedError, and the others are stored.
+ * - the server refusing the data: the batch is written again in halves, down to single rows, so only the
+ *   rows it refuses reject, with RowRefusedError, and the others are stored.
  */
 export class InsertBatcher<T extends object> {
   private pending: Pending<T>[] = [];
@@ -70,8 +70,10 @@ export class InsertBatcher<T extends object> {
           p.reject(refused ? new RowRefusedError(messageOf(error), { cause: error }) : asError(error));
         return;
       }
-      // One bad row must not cost the others their write: find it by writing each alone.
-      await Promise.all(batch.map((p) => this.write([p])));
+      // One bad row must not cost the others their write: halve the batch until the refused rows stand alone,
+      // a few inserts for one bad row among thousands rather than an insert per row.
+      const middle = Math.ceil(batch.length / 2);
+      await Promise.all([this.write(batch.slice(0, middle)), this.write(batch.slice(middle))]);
     }
   }
 }

@@ -132,6 +132,29 @@ describe('ClickHouse adapter (real server)', () => {
         await proxy.close();
       }
     });
+
+    it('finds a refused row among many with a few inserts, not one a row', async () => {
+      let inserts = 0;
+      const counted = Object.create(testDb) as ClickHouse;
+      counted.insert = (...args) => {
+        inserts++;
+        return testDb.insert(...args);
+      };
+      const batcher = new InsertBatcher<{ id: number; n: unknown }>(counted, table, {
+        maxRows: 64,
+        lingerMs: 1000,
+      });
+      const rows = Array.from({ length: 64 }, (_, i) => ({ id: 100 + i, n: i === 40 ? 'bad' : i }));
+      const outcomes = await Promise.allSettled(rows.map((row) => batcher.add(row)));
+      const refused = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [i] : []));
+      expect(refused).toEqual([40]);
+      expect((outcomes[40] as PromiseRejectedResult).reason).toBeInstanceOf(RowRefusedError);
+      expect((await ids()).filter((id) => id >= 100)).toEqual(
+        rows.map((r) => r.id).filter((id) => id !== 140),
+      );
+      // The whole batch, then two halves at each of six levels (64 = 2^6): 13, against 65 row by row.
+      expect(inserts).toBe(13);
+    });
   });
 });
 
