@@ -14,7 +14,14 @@ export * as rpc from './gen/google/rpc/status';
 export * as rpcDetails from './gen/google/rpc/error_details';
 export { statusEvent } from './status-event';
 export { FINAL_STATUSES, STATUS_REASONS, statusAdvances, statusRank } from './status-order';
-export { classOf, isOfClass, mayBeOfClass, TRAFFIC_CLASSES, type TrafficClass } from './traffic-class';
+export {
+  classOf,
+  isOfClass,
+  mayBeOfClass,
+  TRAFFIC_CLASSES,
+  trafficClassesNamed,
+  type TrafficClass,
+} from './traffic-class';
 export { encodeMessage, type MessageCodec } from './encode';
 export {
   EVENT_ID_PATTERN,

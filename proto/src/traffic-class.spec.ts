@@ -1,5 +1,5 @@
 import { MessageType, messageTypeToJSON } from './gen/tern/sms/v1/sms';
-import { isOfClass, mayBeOfClass } from './traffic-class';
+import { isOfClass, mayBeOfClass, trafficClassesNamed } from './traffic-class';
 
 describe('traffic classes from a record header', () => {
   it("passes over the other class's records, and judges by the value where the header says nothing known", () => {
@@ -20,5 +20,10 @@ describe('traffic classes from a record header', () => {
     expect([isOfClass(otp, 'priority'), isOfClass(otp, 'bulk')]).toEqual([true, false]);
     expect([isOfClass(marketing, 'priority'), isOfClass(marketing, 'bulk')]).toEqual([false, true]);
     expect([isOfClass(undefined, 'priority'), isOfClass(undefined, 'bulk')]).toEqual([true, false]);
+  });
+
+  it('takes the classes an instance is told to, each once, priority first', () => {
+    expect(trafficClassesNamed(['bulk', 'priority', 'bulk'])).toEqual(['priority', 'bulk']);
+    expect(trafficClassesNamed(['bulk'])).toEqual(['bulk']);
   });
 });

@@ -9,6 +9,11 @@ export type TrafficClass = 'priority' | 'bulk';
 
 export const TRAFFIC_CLASSES: readonly TrafficClass[] = ['priority', 'bulk'];
 
+/** The classes an instance is told to take (`TERN_TRAFFIC_CLASSES`), each once, priority first. */
+export function trafficClassesNamed(names: readonly string[]): TrafficClass[] {
+  return TRAFFIC_CLASSES.filter((c) => names.includes(c));
+}
+
 export function classOf(type: MessageType): TrafficClass {
   return type === MessageType.MESSAGE_TYPE_MARKETING ? 'bulk' : 'priority';
 }

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { env, setting } from './config';
 
 /** Settings every Tern service has. A service's own schema spreads these and adds its keys. */
@@ -97,6 +98,23 @@ export const bulkPaceSettings = {
     'TERN_BULK_MIN_RATE',
     'Marketing messages a second this process lets through however busy it is',
     env.int(1, 1_000_000).default(50),
+  ),
+};
+
+/**
+ * Settings of the services that read each topic with a group per traffic class (risk, the router, the
+ * connectors): which classes an instance takes. Both by default; instances of one class each let an operator
+ * run marketing in processes of their own, at a lower CPU priority (or on other nodes), so a login code
+ * never waits for the CPU behind a campaign (operations.md, Traffic classes apart).
+ */
+export const trafficClassSettings = {
+  trafficClasses: setting(
+    'TERN_TRAFFIC_CLASSES',
+    'Traffic classes this instance takes, comma-separated: priority (OTP, transactional), bulk (marketing)',
+    env
+      .list()
+      .pipe(z.array(z.enum(['priority', 'bulk'], { message: 'must be priority or bulk' })))
+      .default(['priority', 'bulk']),
   ),
 };
 

@@ -1,7 +1,16 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkConfig, ConfigError, commonSettings, env, loadConfig, redactConfig, setting } from './index';
+import {
+  checkConfig,
+  ConfigError,
+  commonSettings,
+  env,
+  loadConfig,
+  redactConfig,
+  setting,
+  trafficClassSettings,
+} from './index';
 
 const settings = {
   ...commonSettings,
@@ -33,6 +42,17 @@ describe('loadConfig', () => {
     for (const bad of ['1.5', '-0.1', 'half', '10%']) {
       expect(() => ratio(bad)).toThrow('TERN_TRACE_SAMPLE_RATIO: must be a number from 0 to 1');
     }
+  });
+
+  it('takes both traffic classes unless told which, and refuses a class it does not know', () => {
+    const classes = (value?: string) =>
+      loadConfig(trafficClassSettings, value === undefined ? {} : { TERN_TRAFFIC_CLASSES: value })
+        .trafficClasses;
+    expect(classes()).toEqual(['priority', 'bulk']);
+    expect(classes('bulk')).toEqual(['bulk']);
+    expect(classes(' priority ')).toEqual(['priority']);
+    expect(() => classes('otp')).toThrow('TERN_TRAFFIC_CLASSES: must be priority or bulk');
+    expect(() => classes(',')).toThrow('TERN_TRAFFIC_CLASSES: must list at least one value');
   });
 
   it('names every wrong or missing variable at once', () => {

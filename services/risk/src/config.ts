@@ -1,5 +1,6 @@
 import {
   bulkPaceSettings,
+  trafficClassSettings,
   commonSettings,
   env,
   type FilesCheck,
@@ -23,6 +24,7 @@ export const riskSettings = {
     env.int(100, 600_000).default(2000),
   ),
   ...bulkPaceSettings,
+  ...trafficClassSettings,
   ...redisSettings('shared by every risk instance: rate windows, paces, opt-out lists'),
   deployment: setting(
     'TERN_RISK_DEPLOYMENT',

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import { watchDataFile, type ConfigOf, type WatchedDataFile } from '@tern/config';
 import { KafkaClient, ofTrafficClass, topics, trafficClassFetch, type BatchConsumer } from '@tern/kafka';
 import { BulkPacer, CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
-import { isOfClass, TRAFFIC_CLASSES, type TrafficClass } from '@tern/contracts';
+import { isOfClass, trafficClassesNamed, type TrafficClass } from '@tern/contracts';
 import type { Logger } from '@tern/telemetry';
 import { redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
 import type { Redis } from 'ioredis';
@@ -55,7 +55,9 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
     });
 
     this.consumers.push(
-      ...TRAFFIC_CLASSES.map((trafficClass) => this.intake(trafficClass, screener)),
+      ...trafficClassesNamed(config.trafficClasses).map((trafficClass) =>
+        this.intake(trafficClass, screener),
+      ),
       this.kafka
         .consumer({
           groupId: `tern-risk-${config.deployment}-opt-out`,
@@ -97,7 +99,8 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
       .consumer({
         groupId: trafficClass === 'bulk' ? `${screen}-bulk` : screen,
         // A deployment from before there were two: marketing is screened from where the one intake stopped.
-        ...(trafficClass === 'bulk' ? { startsWhere: screen } : {}),
+        // Not by an instance of marketing alone: the priority group's commits then never covered marketing.
+        ...(trafficClass === 'bulk' && config.trafficClasses.length === 2 ? { startsWhere: screen } : {}),
         sessionTimeoutMs: config.kafkaSessionTimeoutMs,
         fromBeginning: config.newGroupStartsAt === 'earliest',
         // Each message is screened on its own; shared counters are exact in Redis whatever the order.

@@ -1,5 +1,6 @@
 import {
   bulkPaceSettings,
+  trafficClassSettings,
   commonSettings,
   env,
   type FilesCheck,
@@ -19,6 +20,7 @@ export const routerSettings = {
   // A lane added to the routing table while running gets its dispatch topic from the router.
   ...topicSettings,
   ...bulkPaceSettings,
+  ...trafficClassSettings,
   routingTableFile: setting(
     'TERN_ROUTING_TABLE_FILE',
     'YAML or JSON routing table: channels (tier, prices, TPS, sender types), country limits and lanes; reloaded when it changes',

@@ -20,7 +20,7 @@ import { DeferredQueue } from './deferred-queue';
 import { DEFAULT_BREAKER_POLICY } from './domain/circuit-breaker';
 import { RouteBook } from './domain/route-book';
 import { lanesOf, routingTableSchema, type RoutingTable } from './domain/routing-table';
-import { classOf, isOfClass, TRAFFIC_CLASSES, type TrafficClass } from '@tern/contracts';
+import { classOf, isOfClass, trafficClassesNamed, type TrafficClass } from '@tern/contracts';
 import { MessageRouter } from './message-router';
 import { followRoutes } from './route-feed';
 import { TrafficGate } from './traffic-gate';
@@ -125,7 +125,7 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
         }),
     );
     const ready = Promise.all([lanes, redisUp, weightsRead]);
-    const intakes = TRAFFIC_CLASSES.map((c) => this.intake(c, router, ready));
+    const intakes = trafficClassesNamed(config.trafficClasses).map((c) => this.intake(c, router, ready));
     this.consumers.push(routes.weights, routes.outcomes, ...intakes);
     this.health.registerConsumers(this.consumers);
     const joined = took(Promise.all(intakes.map((c) => c.start())));

@@ -1,10 +1,19 @@
-import { bulkPaceSettings, commonSettings, env, type FilesCheck, redisSettings, setting } from '@tern/config';
+import {
+  bulkPaceSettings,
+  commonSettings,
+  env,
+  type FilesCheck,
+  redisSettings,
+  setting,
+  trafficClassSettings,
+} from '@tern/config';
 import { loadChannels } from './channels-file';
 
 /** Settings of the smpp-connector service (TERN_* environment variables). */
 export const smppConnectorSettings = {
   ...commonSettings,
   ...bulkPaceSettings,
+  ...trafficClassSettings,
   channelsFile: setting(
     'TERN_SMPP_CHANNELS_FILE',
     'YAML or JSON file of the SMPP channels this connector binds to; passwords are named there, not written',
