@@ -30,6 +30,7 @@ import {
   ensurePlatformTopics,
   infraFromEnv,
   startServiceProcess,
+  testClusterName,
   testTopic,
   TOPIC_NAMESPACE_ENV,
   uniqueName,
@@ -355,25 +356,46 @@ async function smppSubmit(port: number, kafka: Kafka, tenant: TestTenant): Promi
   await receiver.unbind();
 }
 
-async function kafkaIntake(kafka: Kafka, tenant: TestTenant, run: string): Promise<void> {
-  const sentAt = new Map<string, number>();
+/**
+ * The time from each record the bench wrote (`sentAt`: its key, when written) to the record it led to on
+ * `topic` (`keyOf` a record's value: the key of the one it answers), read by a group of the bench's own.
+ */
+async function latenciesTo(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+  keyOf: (value: Buffer) => string,
+  sentAt: ReadonlyMap<string, number>,
+): Promise<{ latencies: number[]; stop: () => Promise<void> }> {
   const latencies: number[] = [];
-  const consumer = kafka.consumer({ groupId: `${run}-watch` });
+  const consumer = kafka.consumer({ groupId });
   await consumer.connect();
-  await consumer.subscribe({ topic: testTopic(topics.accepted).name, fromBeginning: false });
+  await consumer.subscribe({ topic: testClusterName(topic), fromBeginning: false });
   let joined = false;
   consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
   await consumer.run({
     eachBatch: ({ batch: b }) => {
       for (const m of b.messages) {
-        const accepted = events.MessageAccepted.decode(m.value ?? Buffer.alloc(0));
-        const at = sentAt.get(accepted.message?.clientReference ?? '');
+        const at = sentAt.get(keyOf(m.value ?? Buffer.alloc(0)));
         if (at !== undefined) latencies.push(Number(m.timestamp) - at);
       }
       return Promise.resolve();
     },
   });
   await waitFor('the watcher to join', () => joined);
+  return { latencies, stop: () => consumer.disconnect() };
+}
+
+async function kafkaIntake(kafka: Kafka, tenant: TestTenant, run: string): Promise<void> {
+  const sentAt = new Map<string, number>();
+  const watcher = await latenciesTo(
+    kafka,
+    `${run}-watch`,
+    topics.accepted.name,
+    (value) => events.MessageAccepted.decode(value).message?.clientReference ?? '',
+    sentAt,
+  );
+  const { latencies } = watcher;
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const started = performance.now();
@@ -405,7 +427,7 @@ async function kafkaIntake(kafka: Kafka, tenant: TestTenant, run: string): Promi
     latencyIs: 'send-event record to sms.accepted record',
   });
   await producer.disconnect();
-  await consumer.disconnect();
+  await watcher.stop();
 }
 
 async function conversionIntake(
@@ -432,23 +454,14 @@ async function conversionIntake(
     }
   }
   const sentAt = new Map<string, number>();
-  const latencies: number[] = [];
-  const consumer = kafka.consumer({ groupId: `${run}-conversions` });
-  await consumer.connect();
-  await consumer.subscribe({ topic: testTopic(topics.conversions).name, fromBeginning: false });
-  let joined = false;
-  consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
-  await consumer.run({
-    eachBatch: ({ batch: b }) => {
-      for (const m of b.messages) {
-        const reported = events.ConversionReported.decode(m.value ?? Buffer.alloc(0));
-        const at = sentAt.get(reported.messageId);
-        if (at !== undefined) latencies.push(Number(m.timestamp) - at);
-      }
-      return Promise.resolve();
-    },
-  });
-  await waitFor('the watcher to join', () => joined);
+  const watcher = await latenciesTo(
+    kafka,
+    `${run}-conversions`,
+    topics.conversions.name,
+    (value) => events.ConversionReported.decode(value).messageId,
+    sentAt,
+  );
+  const { latencies } = watcher;
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const cpuBefore = await service.cpuSeconds();
@@ -481,7 +494,7 @@ async function conversionIntake(
     ingestCpuMsPerConversion: +((cpu * 1000) / total).toFixed(3),
   });
   await producer.disconnect();
-  await consumer.disconnect();
+  await watcher.stop();
 }
 
 /** A message's statuses in the order the pipeline publishes them. */
