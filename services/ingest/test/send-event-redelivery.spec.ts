@@ -1,5 +1,5 @@
 import { TenantDirectory } from '@tern/config';
-import { encodeMessage, events, signedSendEvent, sms } from '@tern/contracts';
+import { encodeMessage, events, signedConversionEvent, signedSendEvent, sms } from '@tern/contracts';
 import {
   KafkaClient,
   PoisonMessageError,
@@ -20,16 +20,18 @@ import {
   waitFor,
 } from '@tern/testing';
 import { Acceptor } from '../src/acceptor';
+import { ConversionIntake } from '../src/conversion-intake';
 import { SendEventLedger } from '../src/event-ledger';
 import { IdempotencyStore } from '../src/idempotency';
 import { MessageStore } from '../src/message-store';
-import { sendEventBatchIntake, sendEventIntake } from '../src/event-intake';
+import { conversionEventBatchIntake, sendEventBatchIntake, sendEventIntake } from '../src/event-intake';
 import { tenantsFile, type TestTenant } from './client';
 
-// The intake as ingest wires it, over the real Redis and Kafka: a record delivered twice (a crash or a
+// The intakes as ingest wires them, over the real Redis and Kafka: a record delivered twice (a crash or a
 // rebalance before its offset was committed) must not become two messages, reference or not; the same
 // event from another place in the topic is a replay, refused. A fetch's events are accepted in one call;
 // when one is refused, the consumer hands the call's records over one at a time, and none is taken twice.
+// The same holds for conversion events: each message's conversion is published once.
 const infra = infraFromEnv();
 const run = uniqueName('redeliver');
 const logger = createLogger({ service: 'ingest-redelivery-test', level: 'error' });
@@ -42,45 +44,55 @@ const tenant: TestTenant = {
   burst: 1000,
 };
 
+const redis = sharedRedis({ redisUrl: infra.redisUrl });
+const kafka = new KafkaClient({
+  brokers: infra.kafkaBrokers,
+  clientId: run,
+  logger,
+  topicNamespace: testNamespace(),
+});
+const accepted: events.MessageAccepted[] = [];
+const conversions: events.ConversionReported[] = [];
+let stopReading: () => Promise<void>;
+
+beforeAll(async () => {
+  await ensurePlatformTopics();
+  await kafka.producer().connect();
+  ({ stop: stopReading } = await followTopics(
+    [topics.accepted, topics.conversions] as TopicDef<unknown>[],
+    (topic, value) => {
+      if (topic === topics.accepted.name) {
+        const a = value as events.MessageAccepted;
+        if (a.message?.tenantId === tenant.id) accepted.push(a);
+      } else {
+        const c = value as events.ConversionReported;
+        if (c.tenantId === tenant.id) conversions.push(c);
+      }
+    },
+  ));
+});
+afterAll(async () => {
+  await stopReading();
+  await kafka.disconnect();
+  await redis.quit();
+});
+
+const file = tenantsFile([tenant]);
+const tenants = TenantDirectory.load(file.path, { ...process.env, ...file.env });
+const messages = new MessageStore(redis, 3_600_000, 1000);
+const sends = new IdempotencyStore(redis, 3600);
+const acceptor = new Acceptor({
+  producer: kafka.producer(),
+  idempotency: sends,
+  messages,
+  limiter: new TokenBuckets(redis, `test:${run}:`),
+  bulkPace: new BulkPacer({ yieldDelayMs: 0, minRatePerSecond: 1 }),
+  log: logger,
+  policy: () => ({ now: new Date(), allowPrivateCallbacks: false, maxSegments: 10 }),
+});
+
 describe('send events without client_reference, delivered twice', () => {
-  const redis = sharedRedis({ redisUrl: infra.redisUrl });
-  const kafka = new KafkaClient({
-    brokers: infra.kafkaBrokers,
-    clientId: run,
-    logger,
-    topicNamespace: testNamespace(),
-  });
-  const accepted: events.MessageAccepted[] = [];
-  let stopReading: () => Promise<void>;
-
-  beforeAll(async () => {
-    await ensurePlatformTopics();
-    await kafka.producer().connect();
-    ({ stop: stopReading } = await followTopics([topics.accepted] as TopicDef<unknown>[], (_topic, value) => {
-      const a = value as events.MessageAccepted;
-      if (a.message?.tenantId === tenant.id) accepted.push(a);
-    }));
-  });
-  afterAll(async () => {
-    await stopReading();
-    await kafka.disconnect();
-    await redis.quit();
-  });
-
-  const intakeDeps = () => {
-    const file = tenantsFile([tenant]);
-    const tenants = TenantDirectory.load(file.path, { ...process.env, ...file.env });
-    const acceptor = new Acceptor({
-      producer: kafka.producer(),
-      idempotency: new IdempotencyStore(redis, 3600),
-      messages: new MessageStore(redis, 3_600_000, 1000),
-      limiter: new TokenBuckets(redis, `test:${run}:`),
-      bulkPace: new BulkPacer({ yieldDelayMs: 0, minRatePerSecond: 1 }),
-      log: logger,
-      policy: () => ({ now: new Date(), allowPrivateCallbacks: false, maxSegments: 10 }),
-    });
-    return [tenants, new SendEventLedger(redis), acceptor] as const;
-  };
+  const intakeDeps = () => [tenants, new SendEventLedger(redis), acceptor] as const;
   const request = (to = '+6281234567890') =>
     sms.SendMessageRequest.fromPartial({
       to,
@@ -147,5 +159,92 @@ describe('send events without client_reference, delivered twice', () => {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(accepted.length - before).toBe(4);
     expect(new Set(accepted.slice(before).map((a) => a.message?.messageId)).size).toBe(4);
+  });
+});
+
+describe('conversion events, a fetch at a time', () => {
+  it('records a call once; one it cannot take leaves the rest to be taken singly, once', async () => {
+    const reference = (i: number) => `${run}-m${i}`;
+    const outcomes = await acceptor.accept(
+      tenants.get(tenant.id)!,
+      [1, 2, 3, 4, 5].map((i) =>
+        sms.SendMessageRequest.fromPartial({
+          to: '+6281234567890',
+          from: 'Tern',
+          body: 'Your code is 123456',
+          type: sms.MessageType.MESSAGE_TYPE_OTP,
+          clientReference: reference(i),
+        }),
+      ),
+      'grpc',
+    );
+    const ids = outcomes.map((o) => (o.kind === 'accepted' ? o.response.messageId : ''));
+    expect(ids.every((id) => id !== '')).toBe(true);
+    const intake = new ConversionIntake(
+      messages,
+      sends,
+      new IdempotencyStore(redis, 3600, undefined, `test:${run}:conversion`),
+      kafka.producer(),
+    );
+    const batch = conversionEventBatchIntake(tenants, intake);
+    let offset = 100;
+    const record = (conversion: Partial<sms.ReportConversionRequest>) => {
+      const fields = {
+        tenantId: tenant.id,
+        keyId: tenant.eventKeyId,
+        eventId: `${run}-${offset}`,
+        sentAt: new Date(),
+      };
+      const value = signedConversionEvent(
+        fields,
+        sms.ReportConversionRequest.fromPartial(conversion),
+        tenant.eventSecret,
+      );
+      return {
+        topic: topics.conversionEvents.name,
+        partition: 2,
+        offset: String(offset++),
+        key: tenant.id,
+        value,
+        rawValue: encodeMessage(events.ConversionEvent, value),
+        headers: {},
+        timestamp: new Date(),
+      } satisfies ConsumedRecord<events.ConversionEvent>;
+    };
+    const conversionsFor = (id: string) => conversions.filter((c) => c.messageId === id);
+
+    // By id and by reference, in one call; the call again (redelivered) publishes nothing new.
+    const three = [
+      record({ messageId: ids[0] }),
+      record({ clientReference: reference(2) }),
+      record({ messageId: ids[2] }),
+    ];
+    await batch(three);
+    await waitFor('three conversions published', () => conversions.length >= 3);
+    await batch(three);
+
+    // A conversion of no known message beside a valid one: the call fails as a whole (neither transient nor
+    // poison), and one at a time the unknown one gets its reason.
+    const valid = record({ messageId: ids[3] });
+    const unknown = record({ messageId: `${run}-nobody` });
+    const failed = (await batch([valid, unknown]).catch((error: unknown) => error)) as Error;
+    expect(failed.message).toBe('1 of 2 conversion events not recorded together');
+    expect(failed).not.toBeInstanceOf(PoisonMessageError);
+    expect(failed).not.toBeInstanceOf(TransientError);
+    await batch([valid]);
+    await expect(batch([unknown])).rejects.toMatchObject({
+      reason: 'MESSAGE_NOT_FOUND',
+      field: 'conversion',
+    });
+
+    // One message twice in a call: the second finds the first in progress, so the call is taken again singly.
+    const twice = [record({ messageId: ids[4] }), record({ clientReference: reference(5) })];
+    await expect(batch(twice)).rejects.toThrow('1 of 2 conversion events not recorded together');
+    for (const one of twice) await batch([one]);
+
+    await waitFor('five conversions published', () => conversions.length >= 5);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(ids.map((id) => conversionsFor(id).length)).toEqual([1, 1, 1, 1, 1]);
+    expect(conversions).toHaveLength(5);
   });
 });
