@@ -162,7 +162,9 @@ describe('event signatures', () => {
     const signed = signedBytesOfProtobuf(encodeMessage(events.ConversionEvent, event))!;
     const asConversion = eventSigningInput(fields, signed, 'conversion');
     expect(signatureMatches('secret', asConversion, event.signature)).toBe(true);
-    expect(signatureMatches('secret', eventSigningInput(fields, signed, 'send'), event.signature)).toBe(false);
+    expect(signatureMatches('secret', eventSigningInput(fields, signed, 'send'), event.signature)).toBe(
+      false,
+    );
   });
 
   it('finds the exact JSON text of `message`, strings with braces and escapes included', () => {
