@@ -1,5 +1,6 @@
 import { events, sms } from '@tern/contracts';
 import {
+  bulkTakeover,
   dispatchTopic,
   MESSAGE_TYPE_HEADER,
   namespaced,
@@ -74,5 +75,14 @@ describe('topic registry', () => {
   it('refuses lanes that would make a bad topic name', () => {
     expect(dispatchTopic('mena').name).toBe('sms.dispatch.mena');
     expect(() => dispatchTopic('Middle East')).toThrow(/invalid lane/);
+  });
+});
+
+describe('bulkTakeover', () => {
+  it("starts a new bulk group at the one intake's commits only where an instance takes both classes", () => {
+    expect(bulkTakeover('bulk', ['priority', 'bulk'], 'g')).toEqual({ startsWhere: 'g' });
+    // The priority group of a priority-only instance passed over marketing: its commits never covered it.
+    expect(bulkTakeover('bulk', ['bulk'], 'g')).toEqual({});
+    expect(bulkTakeover('priority', ['priority', 'bulk'], 'g')).toEqual({});
   });
 });

@@ -96,6 +96,20 @@ export function trafficClassFetch(trafficClass: TrafficClass): { passedOverGathe
   return trafficClass === 'bulk' ? { passedOverGatherMs: BULK_PASSED_OVER_GATHER_MS } : {};
 }
 
+/**
+ * The consumer option of the bulk intake of a stage that had one intake before there were two (risk, the
+ * connectors): a new bulk group starts where the one intake's group (kept by the priority intake) committed,
+ * so an upgrade neither skips nor repeats marketing. Only an instance that takes both classes does: where the
+ * priority group is read by instances of that class alone, its commits passed over marketing.
+ */
+export function bulkTakeover(
+  trafficClass: TrafficClass,
+  taken: readonly TrafficClass[],
+  oneIntakeGroup: string,
+): { startsWhere?: string } {
+  return trafficClass === 'bulk' && taken.includes('priority') ? { startsWhere: oneIntakeGroup } : {};
+}
+
 const messageTypeHeader = (v: { message?: { type: sms.MessageType } | undefined }): Record<string, string> =>
   v.message ? { [MESSAGE_TYPE_HEADER]: sms.messageTypeToJSON(v.message.type) } : {};
 

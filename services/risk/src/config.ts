@@ -1,12 +1,12 @@
 import {
   bulkPaceSettings,
-  trafficClassSettings,
   commonSettings,
   env,
   type FilesCheck,
   loadDataFile,
   redisSettings,
   setting,
+  trafficClassSettings,
 } from '@tern/config';
 import { riskPolicySchema } from './domain/policy';
 

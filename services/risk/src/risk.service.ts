@@ -1,6 +1,13 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { watchDataFile, type ConfigOf, type WatchedDataFile } from '@tern/config';
-import { KafkaClient, ofTrafficClass, topics, trafficClassFetch, type BatchConsumer } from '@tern/kafka';
+import {
+  bulkTakeover,
+  KafkaClient,
+  ofTrafficClass,
+  topics,
+  trafficClassFetch,
+  type BatchConsumer,
+} from '@tern/kafka';
 import { BulkPacer, CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
 import { isOfClass, trafficClassesNamed, type TrafficClass } from '@tern/contracts';
 import type { Logger } from '@tern/telemetry';
@@ -23,6 +30,8 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
   private redisGuard: RedisStateGuard | undefined;
   private policy: WatchedDataFile<RiskPolicy> | undefined;
   private readonly bulkPace: BulkPacer;
+  /** The traffic classes this instance screens (TERN_TRAFFIC_CLASSES). */
+  private readonly classes: TrafficClass[];
 
   constructor(
     @Inject(CONFIG) private readonly config: ConfigOf<typeof riskSettings>,
@@ -31,6 +40,7 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly health: HealthRegistry,
   ) {
     this.bulkPace = BulkPacer.configured(config);
+    this.classes = trafficClassesNamed(config.trafficClasses);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -55,9 +65,7 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
     });
 
     this.consumers.push(
-      ...trafficClassesNamed(config.trafficClasses).map((trafficClass) =>
-        this.intake(trafficClass, screener),
-      ),
+      ...this.classes.map((trafficClass) => this.intake(trafficClass, screener)),
       this.kafka
         .consumer({
           groupId: `tern-risk-${config.deployment}-opt-out`,
@@ -98,9 +106,7 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
     return this.kafka
       .consumer({
         groupId: trafficClass === 'bulk' ? `${screen}-bulk` : screen,
-        // A deployment from before there were two: marketing is screened from where the one intake stopped.
-        // Not by an instance of marketing alone: the priority group's commits then never covered marketing.
-        ...(trafficClass === 'bulk' && config.trafficClasses.length === 2 ? { startsWhere: screen } : {}),
+        ...bulkTakeover(trafficClass, this.classes, screen),
         sessionTimeoutMs: config.kafkaSessionTimeoutMs,
         fromBeginning: config.newGroupStartsAt === 'earliest',
         // Each message is screened on its own; shared counters are exact in Redis whatever the order.

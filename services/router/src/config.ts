@@ -1,6 +1,5 @@
 import {
   bulkPaceSettings,
-  trafficClassSettings,
   commonSettings,
   env,
   type FilesCheck,
@@ -8,6 +7,7 @@ import {
   redisSettings,
   setting,
   topicSettings,
+  trafficClassSettings,
 } from '@tern/config';
 import { LATENCY_REFERENCE_MS } from '@tern/sms-domain';
 import { routingTableSchema } from './domain/routing-table';

@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import type { ConfigOf } from '@tern/config';
 import { isOfClass, trafficClassesNamed } from '@tern/contracts';
 import {
+  bulkTakeover,
   DEFAULT_PARTITIONS,
   dispatchTopic,
   KafkaClient,
@@ -98,11 +99,11 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
     // OTPs take a free window slot first. The priority class keeps the group of the one intake before there
     // were two, and the bulk class first commits where it was.
     const group = `tern-smpp-connector-${this.config.lanes.join('+')}`;
-    this.consumers = trafficClassesNamed(this.config.trafficClasses).map((trafficClass) => {
+    const classes = trafficClassesNamed(this.config.trafficClasses);
+    this.consumers = classes.map((trafficClass) => {
       const consumer = this.kafka.consumer({
         groupId: trafficClass === 'bulk' ? `${group}-bulk` : group,
-        // Not by an instance of marketing alone: the priority group's commits then never covered marketing.
-        ...(trafficClass === 'bulk' && this.config.trafficClasses.length === 2 ? { startsWhere: group } : {}),
+        ...bulkTakeover(trafficClass, classes, group),
         concurrency: Math.max(1, window),
         sessionTimeoutMs: this.config.kafkaSessionTimeoutMs,
         // A new lane's first connector takes the backlog already dispatched; later ones resume from commits.
