@@ -17,6 +17,7 @@ export { FINAL_STATUSES, STATUS_REASONS, statusAdvances, statusRank } from './st
 export {
   classOf,
   isOfClass,
+  LANE_NAME,
   mayBeOfClass,
   TRAFFIC_CLASSES,
   trafficClassesNamed,

@@ -14,6 +14,13 @@ export function trafficClassesNamed(names: readonly string[]): TrafficClass[] {
   return TRAFFIC_CLASSES.filter((c) => names.includes(c));
 }
 
+/**
+ * A lane's name (its dispatch topic is sms.dispatch.<lane>). Not ending in -bulk: a lane's connectors read
+ * it in a consumer group per class, the marketing one named as the other's plus -bulk, so lane x-bulk's
+ * group would be lane x's marketing group.
+ */
+export const LANE_NAME = /^(?!.*-bulk$)[a-z0-9][a-z0-9-]{0,62}$/;
+
 export function classOf(type: MessageType): TrafficClass {
   return type === MessageType.MESSAGE_TYPE_MARKETING ? 'bulk' : 'priority';
 }

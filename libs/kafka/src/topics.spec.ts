@@ -72,9 +72,12 @@ describe('topic registry', () => {
     expect(namespaced(topics.accepted, '')).toBe(topics.accepted);
   });
 
-  it('refuses lanes that would make a bad topic name', () => {
+  it('refuses lanes that would make a bad topic name or consumer group', () => {
     expect(dispatchTopic('mena').name).toBe('sms.dispatch.mena');
     expect(() => dispatchTopic('Middle East')).toThrow(/invalid lane/);
+    // Lane mena's connectors read in groups …-mena and …-mena-bulk: a lane mena-bulk would share one.
+    expect(() => dispatchTopic('mena-bulk')).toThrow(/invalid lane "mena-bulk".*not ending in -bulk/);
+    expect(dispatchTopic('bulky').name).toBe('sms.dispatch.bulky');
   });
 });
 

@@ -1,4 +1,4 @@
-import { events, mayBeOfClass, sms, type TrafficClass } from '@tern/contracts';
+import { events, LANE_NAME, mayBeOfClass, sms, type TrafficClass } from '@tern/contracts';
 import type { ProtoCodec } from './codec';
 import type { HeaderReader } from './consumer';
 
@@ -201,11 +201,10 @@ export const topics = {
   }),
 } as const;
 
-const LANE = /^[a-z0-9][a-z0-9-]{0,62}$/;
-
 /** A lane is a group of countries with its own dispatch topic, connector deployment and autoscaling. */
 export function dispatchTopic(lane: string): TopicDef<events.DispatchRequest> {
-  if (!LANE.test(lane)) throw new Error(`invalid lane "${lane}": lowercase letters, digits and dashes`);
+  if (!LANE_NAME.test(lane))
+    throw new Error(`invalid lane "${lane}": lowercase letters, digits and dashes, not ending in -bulk`);
   return defineTopic({
     name: `sms.dispatch.${lane}`,
     codec: events.DispatchRequest,

@@ -1,7 +1,9 @@
+import { LANE_NAME } from '@tern/contracts';
 import { RECEIPT_WINDOWS, TIERS } from '@tern/sms-domain';
 import { z } from 'zod';
 
 const country = z.string().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2');
+const laneName = z.string().regex(LANE_NAME, 'lowercase letters, digits and dashes, not ending in -bulk');
 const price = z.number().nonnegative();
 
 const channelSchema = z.object({
@@ -36,11 +38,8 @@ export const routingTableSchema = z
       )
       .default({}),
     /** Country → lane (its dispatch topic and connector deployment); unlisted countries go to defaultLane. */
-    lanes: z.record(country, z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/)).default({}),
-    defaultLane: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
-      .default('default'),
+    lanes: z.record(country, laneName).default({}),
+    defaultLane: laneName.default('default'),
   })
   .superRefine((table, ctx) => {
     const seen = new Set<string>();

@@ -254,6 +254,14 @@ describe('routing table', () => {
     expect(result.error?.issues[0]?.message).toBe('duplicate channel direct-sg');
   });
 
+  it('refuses a lane named as another lane’s marketing consumers would be', () => {
+    const result = routingTableSchema.safeParse({ ...table, lanes: { SG: 'apac-bulk' } });
+    expect(result.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['lanes.SG', 'lowercase letters, digits and dashes, not ending in -bulk'],
+    ]);
+    expect(routingTableSchema.safeParse({ ...table, defaultLane: 'bulk' }).success).toBe(true);
+  });
+
   it('expects receipts within the channel’s own window, else its tier’s, shorter for OTPs', () => {
     const [direct, aggregator, grey] = table.channels;
     expect(receiptWindowMs(direct!, true)).toBe(60_000);
