@@ -6,7 +6,8 @@
 #   1. `helm install --dry-run=server`: every object, hooks included, accepted by the API server (with KEDA's
 #      ScaledObject and TriggerAuthentication schemas, and again without KEDA: the CPU HPA fallback);
 #   2. `helm install` (hooks left out: the topics Job needs a real Kafka) and waits until every Deployment's
-#      pods are scheduled on the fake nodes and reported running by kwok.
+#      pods are scheduled on the fake nodes and reported running by kwok;
+#   3. `helm upgrade` to marketing in Deployments of its own (examples/marketing-apart.yaml), and waits again.
 # Both namespaces enforce the restricted Pod Security Standard, so a pod that could run as root or escalate
 # is refused by the API server itself.
 # The control plane is stopped at the end; its data and logs stay in .local/k8s-check/.
@@ -172,6 +173,19 @@ check() {
 
   log "helm install (without hooks: the topics Job needs a real Kafka)"
   helm install tern "$chart" -n tern -f "$values" --no-hooks >/dev/null
+  rolled_out
+  log "helm upgrade with marketing in Deployments of its own (examples/marketing-apart.yaml)"
+  helm upgrade tern "$chart" -n tern -f "$values" -f "$chart/examples/marketing-apart.yaml" --no-hooks >/dev/null
+  rolled_out
+  local bulk
+  bulk=$("$bin/kubectl" -n tern get deployments -o name | grep -c -- '-bulk$' || true)
+  [ "$bulk" = 5 ] || { log "$bulk -bulk Deployments, not 5 (risk, router, a connector per lane)"; exit 1; }
+  "$bin/kubectl" -n tern get scaledobjects.keda.sh,triggerauthentications.keda.sh,pdb,services >&2
+  log "passed in $((SECONDS - started)) s"
+}
+
+# Every Deployment of the release rolled out, its pods scheduled on the fake nodes and running.
+rolled_out() {
   local deployments
   deployments=$("$bin/kubectl" -n tern get deployments -o name)
   for d in $deployments; do
@@ -182,8 +196,6 @@ check() {
   local unscheduled
   unscheduled=$("$bin/kubectl" -n tern get pods -o jsonpath='{range .items[?(@.status.phase!="Running")]}{.metadata.name} {end}')
   [ -z "$unscheduled" ] || { log "pods not running: $unscheduled"; exit 1; }
-  "$bin/kubectl" -n tern get scaledobjects.keda.sh,triggerauthentications.keda.sh,pdb,services >&2
-  log "passed in $((SECONDS - started)) s"
 }
 
 build

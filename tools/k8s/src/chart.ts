@@ -5,6 +5,8 @@ import { join } from 'node:path';
 export const REPO_ROOT = join(__dirname, '..', '..', '..');
 export const CHART_DIR = join(REPO_ROOT, 'deploy/helm/tern');
 export const TWO_LANES = join(CHART_DIR, 'examples/two-lanes.yaml');
+/** Values layered on TWO_LANES: marketing in Deployments of its own. */
+export const MARKETING_APART = join(CHART_DIR, 'examples/marketing-apart.yaml');
 /** Secrets the two-lane example's operator makes before installing: the brokers' CA and the gRPC certificate. */
 export const EXAMPLE_OPERATOR_SECRETS = {
   'kafka-ca': { 'ca.crt': 'a CA bundle' },

@@ -12,7 +12,14 @@ import { checkRiskFiles, riskSettings } from '@tern/risk/config';
 import { checkRouterFiles, routerSettings } from '@tern/router/config';
 import { checkSmppConnectorFiles, smppConnectorSettings } from '@tern/smpp-connector/config';
 import { parse as parseYaml, stringify } from 'yaml';
-import { CHART_DIR, EXAMPLE_OPERATOR_SECRETS, renderChart, TWO_LANES, WITH_KEDA } from '../src/chart';
+import {
+  CHART_DIR,
+  EXAMPLE_OPERATOR_SECRETS,
+  MARKETING_APART,
+  renderChart,
+  TWO_LANES,
+  WITH_KEDA,
+} from '../src/chart';
 import {
   entriesOf,
   objectNamed,
@@ -122,6 +129,7 @@ describe('the Helm chart', () => {
       ['lanes.sea.maxReplicas=40', /channel asia-direct: its lanes' connectors could submit 4000\/s/],
       ['lanes.arctic.countries={GL}', /lane "arctic": no channel reaches GL/],
       ['autoscaling.mode=sometimes', /autoscaling\.mode "sometimes"/],
+      ['lanes.sea-bulk.countries={TH}', /lane "sea-bulk": a lane name does not end in -bulk/],
     ];
     for (const [set, message] of refusals) {
       expect(() => renderChart({ values: [TWO_LANES], set: [set] })).toThrow(message);
@@ -223,6 +231,78 @@ describe('the Helm chart', () => {
     );
     expect(withThailand.map(key).sort()).toEqual(twoLanes.map(key).sort());
     expect(routingTableOf(withThailand).lanes.TH).toBe('sea');
+  });
+
+  it('runs marketing in Deployments of its own, each scaled on its own class’s lag, within each channel’s tps', () => {
+    const apart = parseManifests(
+      renderChart({ values: [TWO_LANES, MARKETING_APART], apiVersions: WITH_KEDA }),
+    );
+    const bulkConnectors = ['default', 'gulf', 'sea'].map((lane) => `tern-connector-${lane}-bulk`);
+    const bulkOnes = ['tern-risk-bulk', 'tern-router-bulk', ...bulkConnectors];
+    const before = new Set(twoLanes.map(key));
+    expect(
+      apart
+        .map(key)
+        .filter((k) => !before.has(k))
+        .sort(),
+    ).toEqual(
+      [
+        ...['Deployment', 'PodDisruptionBudget', 'Service'].flatMap((kind) =>
+          bulkOnes.map((name) => `${kind}/${name}`),
+        ),
+        ...bulkConnectors.map((name) => `ScaledObject/${name}`),
+      ].sort(),
+    );
+
+    // Each takes one class, and its service accepts what the chart gives it.
+    const workloads = objectsOf(apart, 'Deployment');
+    const classOf = (w: Manifest) =>
+      podSpecOf(w).containers[0]?.env?.find((e) => e.name === 'TERN_TRAFFIC_CLASSES')?.value ?? 'both';
+    expect(Object.fromEntries(workloads.map((w) => [w.metadata.name, classOf(w)]))).toEqual({
+      'tern-ingest': 'both',
+      'tern-dlr': 'both',
+      'tern-analytics': 'both',
+      'tern-risk': 'priority',
+      'tern-risk-bulk': 'bulk',
+      'tern-router': 'priority',
+      'tern-router-bulk': 'bulk',
+      'tern-connector-default': 'priority',
+      'tern-connector-default-bulk': 'bulk',
+      'tern-connector-gulf': 'priority',
+      'tern-connector-gulf-bulk': 'bulk',
+      'tern-connector-sea': 'priority',
+      'tern-connector-sea-bulk': 'bulk',
+    });
+    const problems = Object.fromEntries(workloads.map((w) => [w.metadata.name, problemsOf(apart, w)]));
+    expect(problems).toEqual(Object.fromEntries(workloads.map((w) => [w.metadata.name, []])));
+    // A lane's two connectors bind to the same channels.
+    const channelsFile = (name: string) =>
+      podSpecOf(objectNamed(apart, 'Deployment', name)).containers[0]?.env?.find(
+        (e) => e.name === 'TERN_SMPP_CHANNELS_FILE',
+      )?.value;
+    expect(channelsFile('tern-connector-sea-bulk')).toBe(channelsFile('tern-connector-sea'));
+
+    // A campaign's backlog scales the bulk connectors alone; OTP traffic the others alone.
+    const scaling = (name: string) => {
+      const spec = objectNamed(apart, 'ScaledObject', name).spec as {
+        maxReplicaCount: number;
+        triggers: { metadata: Record<string, string> }[];
+      };
+      return [spec.maxReplicaCount, spec.triggers.map((t) => t.metadata.consumerGroup)];
+    };
+    expect(scaling('tern-connector-sea')).toEqual([3, ['tern-smpp-connector-sea']]);
+    expect(scaling('tern-connector-sea-bulk')).toEqual([1, ['tern-smpp-connector-sea-bulk']]);
+
+    // The bulk connectors' binds count against a channel's tps: gulf-direct's 300/s is taken.
+    expect(() =>
+      renderChart({ values: [TWO_LANES, MARKETING_APART], set: ['lanes.gulf.bulk.maxReplicas=2'] }),
+    ).toThrow(
+      /channel gulf-direct: its lanes' connectors could submit 400\/s \(maxReplicas x binds x tpsPerBind, bulk connectors' too\), more than its tps 300/,
+    );
+    // What fits apart fits together.
+    expect(() =>
+      renderChart({ values: [TWO_LANES, MARKETING_APART], set: ['marketingApart.enabled=false'] }),
+    ).not.toThrow();
   });
 
   it('scales lanes with a CPU autoscaler where the cluster has no KEDA', () => {

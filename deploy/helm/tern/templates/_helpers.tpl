@@ -19,6 +19,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- if not (regexMatch "^[a-z0-9][a-z0-9-]{0,62}$" .) -}}
 {{- fail (printf "lane %q: a lane name is lowercase letters, digits and dashes" .) -}}
 {{- end -}}
+{{- /* Lane x's marketing consumer group is named as lane x-bulk's would be. */ -}}
+{{- if hasSuffix "-bulk" . -}}
+{{- fail (printf "lane %q: a lane name does not end in -bulk (the name of a lane's marketing consumers)" .) -}}
+{{- end -}}
 {{- . -}}
 {{- end }}
 
@@ -26,7 +30,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 Every lane, as YAML: name -> countries, the settings of laneDefaults it does not override, and the ids of the
 channels that reach its countries. The default lane (countries in no lane) is one of them when a channel
 reaches such a country. Fails on a country in two lanes, a lane no channel serves, or a channel whose lanes
-could submit more than its tps.
+could submit more than its tps (counting the lanes' bulk connectors when marketing is apart).
 */}}
 {{- define "tern.lanes" -}}
 {{- $root := . -}}
@@ -75,14 +79,35 @@ could submit more than its tps.
 {{- $most := 0.0 -}}
 {{- range $name, $lane := $lanes -}}
 {{- if has $channel.id $lane.channels -}}
-{{- $most = addf $most (mulf $lane.maxReplicas ($channel.smpp.binds | default 1) $channel.smpp.tpsPerBind) -}}
+{{- $replicas := ternary (add $lane.maxReplicas $lane.bulk.maxReplicas) $lane.maxReplicas $root.Values.marketingApart.enabled -}}
+{{- $most = addf $most (mulf $replicas ($channel.smpp.binds | default 1) $channel.smpp.tpsPerBind) -}}
 {{- end -}}
 {{- end -}}
 {{- if gt $most (float64 $channel.tps) -}}
-{{- fail (printf "channel %s: its lanes' connectors could submit %v/s (maxReplicas x binds x tpsPerBind), more than its tps %v" $channel.id $most $channel.tps) -}}
+{{- fail (printf "channel %s: its lanes' connectors could submit %v/s (maxReplicas x binds x tpsPerBind%s), more than its tps %v" $channel.id $most (ternary ", bulk connectors' too" "" $root.Values.marketingApart.enabled) $channel.tps) -}}
 {{- end -}}
 {{- end -}}
 {{- toYaml $lanes -}}
+{{- end }}
+
+{{/*
+The traffic classes each of risk, the router and a lane's connectors is split into, as a YAML list: one
+Deployment of both ("") or, with marketingApart, one of OTP and transactional traffic and one of marketing.
+*/}}
+{{- define "tern.trafficClasses" -}}
+{{- toYaml (ternary (list "priority" "bulk") (list "") .Values.marketingApart.enabled) -}}
+{{- end }}
+
+{{/* A Deployment's name suffix and TERN_TRAFFIC_CLASSES for one of those classes. */}}
+{{- define "tern.classSuffix" -}}
+{{- ternary "-bulk" "" (eq . "bulk") -}}
+{{- end }}
+
+{{- define "tern.classEnv" -}}
+{{- if . }}
+- name: TERN_TRAFFIC_CLASSES
+  value: {{ . }}
+{{- end }}
 {{- end }}
 
 {{/* Every lane name the platform has topics for: the listed lanes and the default lane. */}}
