@@ -15,6 +15,7 @@ import { sharedRedis } from '@tern/redis';
 import { createLogger } from '@tern/telemetry';
 import {
   batchesPerMessage,
+  byService,
   comparisonTable,
   cpuSeconds,
   cpuTicksOfStat,
@@ -887,6 +888,13 @@ async function main(): Promise<void> {
     // their percentiles, ms).
     kafkaRecordAgeMs: groupHistogram('tern_kafka_record_age_seconds', metricsBefore, metricsAfter),
     kafkaCallMs: groupHistogram('tern_kafka_handle_seconds', metricsBefore, metricsAfter),
+    // Each process's produce requests, send to acknowledgement: what a handler awaiting a write waits for.
+    kafkaProduceRequestMs: groupHistogram(
+      'tern_kafka_produce_request_seconds',
+      metricsBefore,
+      metricsAfter,
+      byService,
+    ),
     // Each consumer group's fetched batches per message (from the services' metrics, with --metrics).
     kafkaBatchesPerMessage: Object.fromEntries(
       Object.entries(batchesPerMessage(metricsBefore, metricsAfter, finals.length)).map(([route, n]) => [
@@ -931,6 +939,7 @@ function printTable(r: {
   kafkaBatchesPerMessage: Record<string, number | undefined>;
   kafkaRecordAgeMs: Record<string, BucketBounds>;
   kafkaCallMs: Record<string, BucketBounds>;
+  kafkaProduceRequestMs?: Record<string, BucketBounds>;
   redisCommandsPerMessage: ReturnType<typeof redisFigures>;
   machine: { loadBefore: string };
 }): void {
@@ -968,6 +977,7 @@ function printTable(r: {
   for (const [what, byGroup] of [
     ['kafka record age ms, write to handling', r.kafkaRecordAgeMs],
     ['kafka handler call ms', r.kafkaCallMs],
+    ['kafka produce request ms, send to acknowledged', r.kafkaProduceRequestMs ?? {}],
   ] as const) {
     const groups = Object.entries(byGroup).sort(([, a], [, b]) => b.p99 - a.p99 || b.count - a.count);
     if (groups.length > 0)

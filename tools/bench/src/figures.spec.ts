@@ -1,5 +1,6 @@
 import {
   batchesPerMessage,
+  byService,
   comparisonTable,
   cpuTicksOfStat,
   firstIdMintedAt,
@@ -112,7 +113,7 @@ describe('benchmark figures', () => {
     expect(threadTicksBetween(new Map(), new Map())).toBe(0);
   });
 
-  it("reads a group's histogram between two scrapes as the buckets its percentiles fall in", () => {
+  it("reads a group's or a process's histogram between two scrapes as the buckets its percentiles fall in", () => {
     const age = 'tern_kafka_record_age_seconds';
     const scrape = (counts: Record<string, number>) =>
       Object.entries(counts)
@@ -132,6 +133,17 @@ describe('benchmark figures', () => {
     expect(groupHistogram(age, '', after)['risk sms.accepted']?.count).toBe(110);
     expect(groupHistogram(age, after, after)).toEqual({});
     expect(groupHistogram('tern_kafka_handle_seconds', before, after)).toEqual({});
+    // A process's own histogram (produce requests), the processes apart.
+    const requests = [
+      'tern_kafka_produce_request_seconds_bucket{le="0.01",service="router"} 3',
+      'tern_kafka_produce_request_seconds_bucket{le="+Inf",service="router"} 4',
+      'tern_kafka_produce_request_seconds_bucket{le="0.01",service="risk"} 2',
+      'tern_kafka_produce_request_seconds_bucket{le="+Inf",service="risk"} 2',
+    ].join('\n');
+    expect(groupHistogram('tern_kafka_produce_request_seconds', '', requests, byService)).toEqual({
+      router: { count: 4, p50: 10, p95: Infinity, p99: Infinity },
+      risk: { count: 2, p50: 10, p95: 10, p99: 10 },
+    });
   });
 
   it('turns a mix into message kinds in proportion', () => {

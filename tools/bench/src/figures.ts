@@ -142,17 +142,23 @@ export function firstIdMintedAt(ms: number): string {
   return `${hex.slice(0, 8)}-${hex.slice(8)}`;
 }
 
-/** Each sample of a series in Prometheus text, with its labels and its consumer group and topic. */
+/** What a histogram's figures are told apart by: a consumer group and its topic, or a process. */
+type RouteOf = (labels: Map<string, string>) => string;
+const byGroup: RouteOf = (labels) => `${labels.get('group')} ${labels.get('topic')}`;
+export const byService: RouteOf = (labels) => labels.get('service') ?? '';
+
+/** Each sample of a series in Prometheus text, with its labels and its route (by default group and topic). */
 function* groupSamples(
   text: string,
   series: string,
+  routeOf: RouteOf = byGroup,
 ): Generator<{ route: string; labels: Map<string, string>; value: number }> {
   const sampleLine = new RegExp(`^${series}\\{([^}]*)\\} (\\S+)$`);
   for (const line of text.split('\n')) {
     const sample = sampleLine.exec(line);
     if (!sample) continue;
     const labels = new Map([...sample[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
-    yield { route: `${labels.get('group')} ${labels.get('topic')}`, labels, value: Number(sample[2]) };
+    yield { route: routeOf(labels), labels, value: Number(sample[2]) };
   }
 }
 
@@ -214,17 +220,23 @@ export interface BucketBounds {
 }
 
 /**
- * Per consumer group and topic: what a histogram of seconds in the services' metrics counted between two
- * scrapes (`tern_kafka_record_age_seconds`: how long records waited from their write to the start of their
- * handling; `tern_kafka_handle_seconds`: how long each call took). A histogram tells a percentile only as
- * the upper bound of its bucket: "p99 50" reads "99% within 50 ms".
+ * Per consumer group and topic (or per process, `byService`): what a histogram of seconds in the services'
+ * metrics counted between two scrapes (`tern_kafka_record_age_seconds`: how long records waited from their
+ * write to the start of their handling; `tern_kafka_handle_seconds`: how long each call took;
+ * `tern_kafka_produce_request_seconds`: each produce request, by process). A histogram tells a percentile
+ * only as the upper bound of its bucket: "p99 50" reads "99% within 50 ms".
  */
-export function groupHistogram(metric: string, before: string, after: string): Record<string, BucketBounds> {
+export function groupHistogram(
+  metric: string,
+  before: string,
+  after: string,
+  routeOf: RouteOf = byGroup,
+): Record<string, BucketBounds> {
   const buckets = (text: string) => {
     const byRoute = new Map<string, Map<number, number>>();
-    for (const { route, labels, value } of groupSamples(text, `${metric}_bucket`)) {
+    for (const { route, labels, value } of groupSamples(text, `${metric}_bucket`, routeOf)) {
       const counts = byRoute.get(route) ?? new Map<number, number>();
-      const le = Number(labels.get('le')); // +Inf reads as Infinity
+      const le = labels.get('le') === '+Inf' ? Infinity : Number(labels.get('le'));
       counts.set(le, (counts.get(le) ?? 0) + value);
       byRoute.set(route, counts);
     }
