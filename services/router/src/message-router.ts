@@ -116,14 +116,28 @@ export class MessageRouter {
   ): Promise<void> {
     const { ledger, book, log } = this.deps;
     const expiresAt = message.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
-    const earlier = await ledger.attempts(message.messageId);
+    // A first attempt has no earlier channels to avoid, and is almost always routed for the first time: it
+    // selects without reading the ledger, and its claim finds a channel routed before (a redelivery). Only
+    // when no channel can be selected now does it read the ledger, so a redelivery goes on where it went.
+    const firstTry = attempt === 1 && inDoubtAttempt === 0 && tried.size === 0;
+    const earlier = firstTry ? new Map<number, string>() : await ledger.attempts(message.messageId);
     let table = this.deps.table();
-    let channel = table.channels.find((c) => c.id === earlier.get(attempt));
+    const channelNamed = (id: string | undefined) => table.channels.find((c) => c.id === id);
+    let channel = channelNamed(earlier.get(attempt));
     let decision: SelectionDecision = { candidates: [], reason: `attempt ${attempt} was routed before` };
     if (!channel) {
       const exclude = new Set([...tried, ...[...earlier].filter(([n]) => n < attempt).map(([, c]) => c)]);
       const inDoubt = new Set([earlier.get(inDoubtAttempt)].filter((c): c is string => c !== undefined));
-      const selection = await this.select(message, attempt, { tried: exclude, inDoubt }, expiresAt);
+      const routedBefore = firstTry
+        ? async () => channelNamed((await ledger.attempts(message.messageId)).get(attempt))
+        : undefined;
+      const selection = await this.select(
+        message,
+        attempt,
+        { tried: exclude, inDoubt },
+        expiresAt,
+        routedBefore,
+      );
       if ('ending' in selection) return selection.ending;
       ({ table, decision } = selection);
       // The ledger keeps the choice while a retry can still come, then a margin.
@@ -185,12 +199,14 @@ export class MessageRouter {
     attempt: number,
     exclude: { tried: ReadonlySet<string>; inDoubt: ReadonlySet<string> },
     expiresAt: number,
+    /** Asked once, when no channel can be selected now: a channel the attempt went to before, if any. */
+    routedBefore?: () => Promise<Channel | undefined>,
   ): Promise<
     { channel: Channel; decision: SelectionDecision; table: RoutingTable } | { ending: Promise<void> }
   > {
     const { book } = this.deps;
     const giveUpAt = Math.min(expiresAt, Date.now() + this.deps.policy.noChannelWaitMs);
-    for (;;) {
+    for (let asked = false; ; asked = true) {
       const table = this.deps.table();
       const selection = selectChannel({
         message,
@@ -204,6 +220,14 @@ export class MessageRouter {
       });
       const { channel, decision } = selection;
       if (channel) return { channel, decision, table };
+      const before = asked ? undefined : await routedBefore?.();
+      if (before) {
+        return {
+          channel: before,
+          decision: { candidates: [], reason: `attempt ${attempt} was routed before` },
+          table,
+        };
+      }
       const nextLook = Date.now() + BREAKER_RECHECK_MS;
       if (selection.blockedForNow === 0 || nextLook > giveUpAt) {
         if (selection.blockedForNow > 0 && nextLook > expiresAt) {

@@ -369,6 +369,42 @@ describe('router', () => {
     }
   });
 
+  it('routes a first attempt delivered again to its channel, even once no channel can take its country', async () => {
+    const { run, table, seen, message, yaml, rows } = await setUp();
+    const router = await startRouter(table.path, run);
+    routers.push(router);
+    const m = message();
+    await publish(topics.approved, [approved(m)]);
+    const [first] = await waitFor(
+      'attempt 1',
+      () => seen.of(m.messageId).length === 1 && seen.of(m.messageId),
+    );
+
+    // Delivered again (a crash before the commit): the same attempt, to the same channel.
+    await publish(topics.approved, [approved(m)]);
+    const [, again] = await waitFor('again', () => seen.of(m.messageId).length === 2 && seen.of(m.messageId));
+    expect([again!.attempt, again!.channelId]).toEqual([1, first!.channelId]);
+
+    // Neither channel reaches SG any more: new traffic there ends, but attempt 1 goes where it went.
+    table.write(yaml(rows.map((row) => row.replace('SG: ', 'MY: '))));
+    await waitFor('the reload', () => router.logs.some((l) => l['msg'] === 'routing table reloaded'));
+    const fresh = message();
+    await publish(topics.approved, [approved(fresh), approved(m)]);
+    const [, , third] = await waitFor(
+      'a third time',
+      () => seen.of(m.messageId).length === 3 && seen.of(m.messageId),
+    );
+    expect([third!.attempt, third!.channelId]).toEqual([1, first!.channelId]);
+    expect(third!.decision?.reason).toBe('attempt 1 was routed before');
+    const failed = await waitFor('FAILED for no route', () =>
+      seen.statusOf(fresh.messageId).find((s) => s.status === sms.MessageStatus.MESSAGE_STATUS_FAILED),
+    );
+    expect(failed.reason?.code).toBe('NO_ROUTE');
+    expect(seen.statusOf(m.messageId).map((s) => s.status)).not.toContain(
+      sms.MessageStatus.MESSAGE_STATUS_FAILED,
+    );
+  });
+
   it('waits for a message’s earliest send time, and takes a new routing table without a restart', async () => {
     const { run, ids, table, seen, message, yaml, rows } = await setUp();
     const router = await startRouter(table.path, run);
