@@ -125,6 +125,7 @@ export class MessageRouter {
     const channelNamed = (id: string | undefined) => table.channels.find((c) => c.id === id);
     let channel = channelNamed(earlier.get(attempt));
     let decision: SelectionDecision = { candidates: [], reason: `attempt ${attempt} was routed before` };
+    let claim: Promise<string> | undefined;
     if (!channel) {
       const exclude = new Set([...tried, ...[...earlier].filter(([n]) => n < attempt).map(([, c]) => c)]);
       const inDoubt = new Set([earlier.get(inDoubtAttempt)].filter((c): c is string => c !== undefined));
@@ -139,22 +140,26 @@ export class MessageRouter {
         routedBefore,
       );
       if ('ending' in selection) return selection.ending;
-      ({ table, decision } = selection);
+      ({ table, decision, channel } = selection);
       // The ledger keeps the choice while a retry can still come, then a margin.
       const keepMs = Number.isFinite(expiresAt) ? expiresAt - Date.now() + 3_600_000 : 7 * 24 * 3_600_000;
-      const claimed = await ledger.claim(message.messageId, attempt, selection.channel.id, keepMs);
-      channel = selection.channel;
-      if (claimed !== channel.id) {
-        channel = table.channels.find((c) => c.id === claimed) ?? channel;
-        decision = { candidates: [], reason: `attempt ${attempt} was routed to ${claimed} by another run` };
-      }
+      claim = ledger.claim(message.messageId, attempt, channel.id, keepMs);
     }
     const trafficClass = classOf(message.type);
-    const gate = await this.deps.gate.pass(
-      limitsFor(table, message.country, channel, trafficClass),
-      trafficClass,
-      expiresAt,
-    );
+    const passFor = (through: Channel) =>
+      this.deps.gate.pass(limitsFor(table, message.country, through, trafficClass), trafficClass, expiresAt);
+    // The claim and the rate limits are asked at once (one wait, not two). In the rare case the claim finds
+    // the attempt routed to another channel, it goes there, through that channel's limits too.
+    const [claimed, passed] = await Promise.all([claim, passFor(channel)]);
+    let gate = passed;
+    if (claimed !== undefined && claimed !== channel.id) {
+      decision = { candidates: [], reason: `attempt ${attempt} was routed to ${claimed} by another run` };
+      const routed = channelNamed(claimed);
+      if (routed) {
+        channel = routed;
+        if (typeof gate === 'object') gate = await passFor(routed);
+      }
+    }
     // Stopping: the record stays uncommitted and the next consumer routes it (same attempt, same channel).
     if (gate === 'closed') throw new TransientError('router stopping');
     if (gate === 'expired') {
