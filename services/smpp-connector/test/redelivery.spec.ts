@@ -3,7 +3,14 @@ import { events } from '@tern/contracts';
 import { dispatchTopic, KafkaClient, topics } from '@tern/kafka';
 import { sharedRedis } from '@tern/redis';
 import { createLogger } from '@tern/telemetry';
-import { ensurePlatformTopics, infraFromEnv, testNamespace, uniqueName, waitFor } from '@tern/testing';
+import {
+  ensurePlatformTopics,
+  freePort,
+  infraFromEnv,
+  testNamespace,
+  uniqueName,
+  waitFor,
+} from '@tern/testing';
 import { channelsFile, dispatchFactory, follow, startConnector, type RunningConnector } from './harness';
 
 const infra = infraFromEnv();
@@ -72,11 +79,12 @@ describe('the connector never submits an attempt twice', () => {
     await sim.stop();
   });
 
-  const start = async (responseTimeoutMs: number) => {
+  /** A connector on the slow SMSC, or (`port`) where no SMSC listens. */
+  const start = async (responseTimeoutMs: number, { port = sim.ports()['sim-slow'] ?? 0, env = {} } = {}) => {
     const file = channelsFile([
       {
         id: 'sim-slow',
-        port: sim.ports()['sim-slow'] ?? 0,
+        port,
         systemId: 'slow',
         password: 'slowpw',
         tpsPerBind: 500,
@@ -90,8 +98,21 @@ describe('the connector never submits an attempt twice', () => {
       TERN_SMPP_CHANNELS_FILE: file.path,
       TERN_LANES: lane,
       ...file.env,
+      ...env,
     });
-    await waitFor('the connector ready', async () => (await connector!.ready()).status === 200, 60_000);
+    // Where no SMSC listens, ready but for its bind.
+    const bindless = port !== sim.ports()['sim-slow'];
+    await waitFor(
+      'the connector ready',
+      async () => {
+        const { status, checks } = await connector!.ready();
+        return (
+          status === 200 ||
+          (bindless && Object.entries(checks).every(([n, c]) => c.ok || n === 'smpp:sim-slow'))
+        );
+      },
+      60_000,
+    );
   };
   const numberOf = (d: events.DispatchRequest) => d.message!.to.slice(1);
 
@@ -130,6 +151,29 @@ describe('the connector never submits an attempt twice', () => {
       [true, ''],
     ]);
     expect(perNumber.get(numberOf(copy))).toBe(1);
+    expect(retries).not.toContain(id);
+  });
+
+  it('publishes the outcome of an attempt submitted before, delivered again while its channel is down', async () => {
+    await start(3000);
+    const sent = dispatch('sim-slow', 'Your code is 555555');
+    const id = sent.message!.messageId;
+    await client.producer().send(dispatchTopic(lane), [sent]);
+    await waitFor('its outcome', () => results.has(id), 30_000);
+    await connector!.stop();
+
+    // Delivered again (a crash before the commit) to a connector whose channel has no bind: the outcome
+    // recorded stands; it is not failed as NO_BIND, which would fail the attempt over and send it twice.
+    await start(3000, { port: await freePort(), env: { TERN_SMPP_DOWN_FAILOVER_MS: '1000' } });
+    await client.producer().send(dispatchTopic(lane), [sent]);
+    await waitFor('its outcome again', () => (results.get(id) ?? []).length === 2, 30_000);
+    const [first, again] = results.get(id)!;
+    expect([again!.accepted, again!.errorCode, again!.smscMessageIds]).toEqual([
+      true,
+      '',
+      first!.smscMessageIds,
+    ]);
+    expect(perNumber.get(numberOf(sent))).toBe(1);
     expect(retries).not.toContain(id);
   });
 
