@@ -106,11 +106,6 @@ export class IdempotencyStore {
     return results;
   }
 
-  /** The id of the message accepted under (tenant, client reference), if one was. */
-  async acceptedId(tenantId: string, reference: string): Promise<string | undefined> {
-    return (await this.acceptedIds(tenantId, [reference]))[0];
-  }
-
   /** The ids of the messages accepted under each reference, in one round trip; results in the same order. */
   async acceptedIds(tenantId: string, references: readonly string[]): Promise<(string | undefined)[]> {
     if (references.length === 0) return [];

@@ -45,8 +45,7 @@ describe('idempotency store', () => {
     expect(again.slice(100).map((r) => r.reservation)).toEqual(
       refs.slice(100).map((_, i) => ({ kind: 'taken-over', messageId: `m-${100 + i}` })),
     );
-    expect(await store.acceptedId(tenant, 'ref-99')).toBe('m-99');
-    expect(await store.acceptedId(tenant, 'ref-100')).toBeUndefined();
+    expect(await store.acceptedIds(tenant, ['ref-99', 'ref-100'])).toEqual(['m-99', undefined]);
   });
 
   it('marks accepted only what is reserved, and keeps its expiry', async () => {
@@ -57,8 +56,7 @@ describe('idempotency store', () => {
       // Its reservation expired (or was released): marking it accepted must not bring it back forever.
       { reference: 'gone', token: reserved!.token },
     ]);
-    expect(await store.acceptedId(tenant, 'kept')).toBe('k');
-    expect(await store.acceptedId(tenant, 'gone')).toBeUndefined();
+    expect(await store.acceptedIds(tenant, ['kept', 'gone'])).toEqual(['k', undefined]);
     const keys = await redis.keys(`tern:ingest:idem:${tenant}:*`);
     const ttls = await Promise.all(keys.map((key) => redis.ttl(key)));
     expect(ttls.every((ttl) => ttl > 3000 && ttl <= 3600)).toBe(true);
