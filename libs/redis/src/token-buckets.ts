@@ -37,7 +37,7 @@ for i = 1, #KEYS do
     retry = math.max(retry, math.ceil((reserve + 1 - level) / rate * 1000))
   end
 end
-return {granted, retry}
+return {granted, retry, now}
 `;
 
 export interface Bucket {
@@ -52,6 +52,11 @@ export interface Grant {
   granted: number;
   /** When the next token can be granted, if not all were. */
   retryAfterMs: number;
+  /**
+   * When the tokens were taken, on the buckets' clock (Redis's, ms): in any span of these times the grants
+   * hold to rate × span + burst, however late each caller gets to its grant.
+   */
+  at: number;
 }
 
 export class TokenBuckets {
@@ -66,12 +71,12 @@ export class TokenBuckets {
 
   /** Takes up to `want` tokens from every bucket, leaving each bucket's `reserve` in it. */
   async take(buckets: readonly Bucket[], want: number): Promise<Grant> {
-    if (want === 0 || buckets.length === 0) return { granted: want, retryAfterMs: 0 };
+    if (want === 0 || buckets.length === 0) return { granted: want, retryAfterMs: 0, at: Date.now() };
     const args: (string | number)[] = [buckets.length, ...buckets.map((b) => `${this.prefix}${b.key}`), want];
     // A reserve as deep as the bucket would starve the lower class for good; it always gets the last token.
     for (const b of buckets)
       args.push(b.perSecond, b.burst, Math.max(0, Math.min(b.reserve ?? 0, b.burst - 1)));
-    const [granted, retryAfterMs] = (await this.takeTokens.run(...args)) as [number, number];
-    return { granted, retryAfterMs };
+    const [granted, retryAfterMs, at] = (await this.takeTokens.run(...args)) as [number, number, number];
+    return { granted, retryAfterMs, at };
   }
 }

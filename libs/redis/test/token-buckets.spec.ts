@@ -12,10 +12,15 @@ describe('TokenBuckets', () => {
   });
   const fresh = (perSecond: number, burst: number) => ({ key: randomUUID(), perSecond, burst });
 
-  it('grants what the bucket holds and says when the next token comes', async () => {
+  it('grants what the bucket holds, on its clock, and says when the next token comes', async () => {
     const buckets = new TokenBuckets(redis, 'test:tb:');
     const bucket = fresh(2, 5);
-    expect(await buckets.take([bucket], 3)).toEqual({ granted: 3, retryAfterMs: 0 });
+    const [seconds, micros] = await redis.time();
+    const first = await buckets.take([bucket], 3);
+    expect(first).toMatchObject({ granted: 3, retryAfterMs: 0 });
+    // Stamped on Redis's clock, when it took them (this machine's clock is Redis's here).
+    expect(first.at).toBeGreaterThanOrEqual(Number(seconds) * 1000 + Math.floor(Number(micros) / 1000));
+    expect(first.at).toBeLessThanOrEqual(Date.now());
     const cut = await buckets.take([bucket], 4);
     expect(cut.granted).toBe(2);
     expect(cut.retryAfterMs).toBeGreaterThan(0);

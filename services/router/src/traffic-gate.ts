@@ -105,11 +105,12 @@ export class TrafficGate {
             Math.min(line.waiters.length, MAX_GRANT),
           );
           const through = line.waiters.splice(0, grant.granted);
-          const at = Date.now();
+          const now = Date.now();
           for (const w of through) {
             waiting.dec(labels);
-            waited.observe(labels, (at - w.since) / 1000);
-            w.resolve({ passedAt: at });
+            waited.observe(labels, (now - w.since) / 1000);
+            // The grant's own time: the limits' promise holds for it, not for when this process got to it.
+            w.resolve({ passedAt: grant.at });
           }
           pauseMs = line.waiters.length === 0 ? 0 : grant.retryAfterMs;
         } catch {
