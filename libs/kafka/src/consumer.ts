@@ -7,6 +7,7 @@ import { CallMerger, JoinedCallFailed } from './call-merger';
 import { CONTENT_TYPE_HEADER, DecodeError, decodeValue } from './codec';
 import { isTransient, PoisonMessageError } from './errors';
 import type { TypedProducer } from './producer';
+import { countRequest } from './requests';
 import { sleep, whileUnavailable } from './retry';
 import type { TopicDef, TopicSpec } from './topics';
 
@@ -369,6 +370,7 @@ export class BatchConsumer {
       for (const start of this.pendingStarts.values()) this.consumer.seek(start);
     });
     this.consumer.on(events.FETCH, () => this.markLoop());
+    this.consumer.on(events.REQUEST, countRequest);
     this.consumer.on(events.CRASH, (e) => {
       this.joined = false;
       this.crashed = e.payload.error.message;

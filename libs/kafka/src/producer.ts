@@ -5,6 +5,7 @@ import { CompressionTypes, Partitioners, type IHeaders, type Kafka, type Produce
 import { Counter, Histogram } from 'prom-client';
 import { CONTENT_TYPE_HEADER, PROTOBUF_CONTENT_TYPE } from './codec';
 import { brokenSequence, TransientError } from './errors';
+import { countRequest } from './requests';
 import type { TopicDef, TopicSpec } from './topics';
 
 const produced = new Counter({
@@ -79,6 +80,7 @@ export class TypedProducer {
       // comes from us or from an enterprise's Java/librdkafka producer.
       createPartitioner: Partitioners.DefaultPartitioner,
     });
+    producer.on(producer.events.REQUEST, countRequest);
     producer.on(producer.events.DISCONNECT, () => {
       if (producer === this.producer) this.connected = false;
     });

@@ -527,6 +527,31 @@ describe('kafka wrapper against a real broker', () => {
     }
   });
 
+  it('tern_kafka_requests_total: the requests the consumers and producers sent, per API', async () => {
+    const topic = testTopic('requests');
+    await ensureTopics(kafka, [topic], logger);
+    const sent = async () => {
+      const text = await metricsRegistry.getSingleMetricAsString('tern_kafka_requests_total');
+      return (api: string) => Number(new RegExp(`\\{api="${api}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    };
+    let handled = 0;
+    await startConsumer(
+      client.consumer({ groupId: uniqueName('requests') }).on(topic, async () => void handled++),
+    );
+    const before = await sent();
+    await client.producer().send(topic, [accepted('requests-1')]);
+    await client.producer().send(topic, [accepted('requests-2')]);
+    await waitFor('both records to be handled', () => handled === 2);
+    // Committed within the commit timer's second; a request is counted once answered.
+    await waitFor(
+      'the progress to be committed',
+      async () => (await sent())('OffsetCommit') > before('OffsetCommit'),
+    );
+    const after = await sent();
+    expect(after('Produce') - before('Produce')).toBeGreaterThanOrEqual(2);
+    expect(after('Fetch')).toBeGreaterThan(before('Fetch'));
+  });
+
   it('passedOverGatherMs: a group that passes over what it reads wakes once per wait, and fetches at once again when its own records come', async () => {
     const topic = defineTopic({
       ...testTopic('passed-over'),

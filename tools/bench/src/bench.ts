@@ -15,8 +15,10 @@ import { sharedRedis } from '@tern/redis';
 import { createLogger } from '@tern/telemetry';
 import {
   batchesPerMessage,
+  byApi,
   byService,
   comparisonTable,
+  countedPerMessage,
   cpuSeconds,
   cpuTicksOfStat,
   firstIdMintedAt,
@@ -902,6 +904,12 @@ async function main(): Promise<void> {
         round(n, 2),
       ]),
     ),
+    // Every request the services' consumers and producers sent the brokers, per API, per message.
+    kafkaRequestsPerMessage: Object.fromEntries(
+      Object.entries(
+        countedPerMessage('tern_kafka_requests_total', metricsBefore, metricsAfter, finals.length, byApi),
+      ).map(([api, n]) => [api, round(n, 3)]),
+    ),
     redisCommandsPerMessage: redisFigures(redisBefore, redisAfter, finals.length),
   };
   mkdirSync(values.out, { recursive: true });
@@ -940,6 +948,7 @@ function printTable(r: {
   kafkaRecordAgeMs: Record<string, BucketBounds>;
   kafkaCallMs: Record<string, BucketBounds>;
   kafkaProduceRequestMs?: Record<string, BucketBounds>;
+  kafkaRequestsPerMessage?: Record<string, number | undefined>;
   redisCommandsPerMessage: ReturnType<typeof redisFigures>;
   machine: { loadBefore: string };
 }): void {
@@ -972,6 +981,12 @@ function printTable(r: {
     out.push(
       `kafka batches/message  total ${batches.reduce((sum, [, n]) => sum + (n ?? 0), 0).toFixed(2)} | ` +
         batches.map(([route, n]) => `${route} ${n ?? '-'}`).join(' | '),
+    );
+  const requests = Object.entries(r.kafkaRequestsPerMessage ?? {});
+  if (requests.length > 0)
+    out.push(
+      `kafka requests/message  total ${requests.reduce((sum, [, n]) => sum + (n ?? 0), 0).toFixed(3)} | ` +
+        requests.map(([api, n]) => `${api} ${n ?? '-'}`).join(' | '),
     );
   const ms = (bound: number) => (Number.isFinite(bound) ? bound : 'more');
   for (const [what, byGroup] of [

@@ -1,7 +1,9 @@
 import {
   batchesPerMessage,
+  byApi,
   byService,
   comparisonTable,
+  countedPerMessage,
   cpuTicksOfStat,
   firstIdMintedAt,
   groupHistogram,
@@ -59,6 +61,23 @@ describe('benchmark figures', () => {
       'status-view sms.status': 1,
       'screen sms.accepted': 0.7,
     });
+  });
+
+  it('counts the Kafka requests per message and API between two scrapes, summed over the processes', () => {
+    const scrape = (fetches: number, commits: number) =>
+      [
+        '# TYPE tern_kafka_requests_total counter',
+        `tern_kafka_requests_total{api="Fetch",service="dlr"} ${fetches}`,
+        `tern_kafka_requests_total{api="Fetch",service="risk"} ${fetches}`,
+        `tern_kafka_requests_total{api="OffsetCommit",service="dlr"} ${commits}`,
+        'tern_kafka_requests_total{api="Heartbeat",service="dlr"} 9',
+      ].join('\n');
+    expect(countedPerMessage('tern_kafka_requests_total', scrape(10, 5), scrape(60, 25), 200, byApi)).toEqual(
+      {
+        Fetch: 0.5,
+        OffsetCommit: 0.1,
+      },
+    );
   });
 
   it("counts Redis's commands a message between two readings of INFO commandstats", () => {

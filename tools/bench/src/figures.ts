@@ -146,6 +146,7 @@ export function firstIdMintedAt(ms: number): string {
 type RouteOf = (labels: Map<string, string>) => string;
 const byGroup: RouteOf = (labels) => `${labels.get('group')} ${labels.get('topic')}`;
 export const byService: RouteOf = (labels) => labels.get('service') ?? '';
+export const byApi: RouteOf = (labels) => labels.get('api') ?? '';
 
 /** Each sample of a series in Prometheus text, with its labels and its route (by default group and topic). */
 function* groupSamples(
@@ -163,14 +164,22 @@ function* groupSamples(
 }
 
 /**
- * Batches each consumer group fetched between two scrapes of the services' /metrics (Prometheus text), per
- * message: `tern_kafka_batch_size_count` by group and topic. At low rates a batch is a fetch round trip,
- * for the group and for the broker, whether its records were handled or passed over.
+ * What a counter of the services' /metrics (Prometheus text) counted between two scrapes, per message and
+ * route, largest first; series summed over the processes. `tern_kafka_batch_size_count` by group and topic
+ * (`batchesPerMessage`): at low rates a batch is a fetch round trip, for the group and for the broker,
+ * whether its records were handled or passed over. `tern_kafka_requests_total` by API (`byApi`): every
+ * request the consumers and producers sent.
  */
-export function batchesPerMessage(before: string, after: string, messages: number): Record<string, number> {
+export function countedPerMessage(
+  series: string,
+  before: string,
+  after: string,
+  messages: number,
+  routeOf: RouteOf = byGroup,
+): Record<string, number> {
   const counts = (text: string) => {
     const byRoute = new Map<string, number>();
-    for (const { route, value } of groupSamples(text, 'tern_kafka_batch_size_count'))
+    for (const { route, value } of groupSamples(text, series, routeOf))
       byRoute.set(route, (byRoute.get(route) ?? 0) + value);
     return byRoute;
   };
@@ -182,6 +191,9 @@ export function batchesPerMessage(before: string, after: string, messages: numbe
       .sort((a, b) => b[1] - a[1]),
   );
 }
+
+export const batchesPerMessage = (before: string, after: string, messages: number) =>
+  countedPerMessage('tern_kafka_batch_size_count', before, after, messages);
 
 /** Redis calls that run a script: its own commands are counted again under their names. */
 const SCRIPT_COMMANDS = new Set(['evalsha', 'eval', 'evalsha_ro', 'eval_ro', 'fcall', 'fcall_ro']);
