@@ -1,5 +1,6 @@
 import {
   batchesPerMessage,
+  brokerCostFit,
   byApi,
   byService,
   comparisonTable,
@@ -78,6 +79,19 @@ describe('benchmark figures', () => {
         OffsetCommit: 0.1,
       },
     );
+  });
+
+  it("fits the broker's CPU a request and a record to phases of writes", () => {
+    // 200 µs a request and 5 µs a record over an idle 300 ms, exactly.
+    const phase = (requests: number, records: number) => ({
+      requests,
+      records,
+      cpuMs: 300 + requests * 0.2 + records * 0.005,
+    });
+    const fit = brokerCostFit(300, [phase(6000, 6000), phase(6000, 60_000), phase(600, 60_000)]);
+    expect(fit.perRequestUs).toBeCloseTo(200, 6);
+    expect(fit.perRecordUs).toBeCloseTo(5, 6);
+    expect(() => brokerCostFit(0, [phase(10, 100), phase(20, 200)])).toThrow('differ');
   });
 
   it("counts Redis's commands a message between two readings of INFO commandstats", () => {

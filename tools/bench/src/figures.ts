@@ -318,3 +318,32 @@ export function comparisonTable(before: RunFigures, after: RunFigures): string {
   ];
   return `${lines.join('\n')}\n`;
 }
+
+/**
+ * The broker's CPU a produce request and a record (µs), fitted by least squares to phases of writes: each
+ * phase's CPU over the idle broker's (the same length of time) as a·requests + b·records.
+ */
+export function brokerCostFit(
+  idleCpuMs: number,
+  phases: readonly { requests: number; records: number; cpuMs: number }[],
+): { perRequestUs: number; perRecordUs: number } {
+  let rr = 0;
+  let rn = 0;
+  let nn = 0;
+  let ry = 0;
+  let ny = 0;
+  for (const { requests: r, records: n, cpuMs } of phases) {
+    const y = cpuMs - idleCpuMs;
+    rr += r * r;
+    rn += r * n;
+    nn += n * n;
+    ry += r * y;
+    ny += n * y;
+  }
+  const determinant = rr * nn - rn * rn;
+  if (determinant === 0) throw new Error('the phases must differ in records per request');
+  return {
+    perRequestUs: ((ry * nn - ny * rn) / determinant) * 1000,
+    perRecordUs: ((ny * rr - ry * rn) / determinant) * 1000,
+  };
+}
