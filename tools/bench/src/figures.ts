@@ -142,7 +142,7 @@ export function firstIdMintedAt(ms: number): string {
   return `${hex.slice(0, 8)}-${hex.slice(8)}`;
 }
 
-/** What a histogram's figures are told apart by: a consumer group and its topic, or a process. */
+/** What a metric's figures are told apart by: a consumer group and its topic, a process or an API. */
 type RouteOf = (labels: Map<string, string>) => string;
 const byGroup: RouteOf = (labels) => `${labels.get('group')} ${labels.get('topic')}`;
 export const byService: RouteOf = (labels) => labels.get('service') ?? '';
