@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, writeFileSync } from 'node:fs';
+import fs from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { CHOSEN_FROM, ephemeralPortsFrom, freePort, RESERVATIONS_DIR } from './ports';
@@ -75,6 +76,31 @@ describe('freePort', () => {
     expect(existsSync(stale)).toBe(false);
   });
 
+  it('keeps a reservation made anew between its finding the old one stale and removing it', async () => {
+    const gone = spawn('true');
+    await once(gone, 'exit');
+    const port = unreservedPort();
+    const file = join(RESERVATIONS_DIR, String(port));
+    writeFileSync(file, String(gone.pid));
+    const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 60_000)']);
+    try {
+      // Found stale, then, just before it is moved away, removed and reserved anew by a live process.
+      let replaced = false;
+      const rename = jest.spyOn(fs, 'renameSync').mockImplementationOnce((from, to) => {
+        writeFileSync(from, String(other.pid));
+        replaced = true;
+        rename.mockRestore();
+        fs.renameSync(from, to);
+      });
+      drawing(port, port + 1);
+      expect(await freePort()).not.toBe(port);
+      expect(replaced).toBe(true);
+      expect(readFileSync(file, 'utf8')).toBe(String(other.pid));
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
+
   it('releases the ports of a process as it exits', async () => {
     // It exits once its input ends.
     const other = spawn(process.execPath, [
@@ -101,6 +127,13 @@ function drawing(...ports: number[]): void {
 function reserveInChild(then: string): string {
   const ports = join(__dirname, 'ports.ts');
   return `require(${JSON.stringify(ports)}).freePort().then((port) => { console.log(port); ${then} })`;
+}
+
+/** A port in the range `freePort` draws from that no process reserved. */
+function unreservedPort(): number {
+  let port = CHOSEN_FROM + Math.floor(Math.random() * 5000);
+  while (existsSync(join(RESERVATIONS_DIR, String(port)))) port++;
+  return port;
 }
 
 /** Listens on a port in the range `freePort` draws from that no process reserved. */

@@ -1,4 +1,12 @@
-import { linkSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,9 +68,8 @@ function reserve(port: number): boolean {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
-      if (holderAlive(file)) return false;
-      // Its process is gone (a killed worker never cleans up): the port is free to take again.
-      unlinkQuietly(file);
+      // Unless its process is gone (a killed worker never cleans up), the port is taken.
+      if (!removeIfStale(file)) return false;
     }
   } finally {
     unlinkQuietly(draft);
@@ -82,11 +89,37 @@ function sweepDeadHolders(): void {
   mkdirSync(RESERVATIONS_DIR, { recursive: true });
   for (const name of readdirSync(RESERVATIONS_DIR)) {
     const file = join(RESERVATIONS_DIR, name);
-    if (/^\d+$/.test(name) && !holderAlive(file)) unlinkQuietly(file);
+    if (/^\d+$/.test(name)) removeIfStale(file);
   }
   swept = true;
 }
 let swept = false;
+
+/**
+ * Removes a reservation whose process is gone; false if it is live. Another process may remove the same
+ * stale file and reserve the port anew between the check and the removal: the file is moved to a name of
+ * this process's first and checked again there, and a live reservation caught so is put back. (Only a third
+ * process reserving the port in that instant could still take it from its holder.)
+ */
+function removeIfStale(file: string): boolean {
+  if (holderAlive(file)) return false;
+  const moved = `${file}.stale-${process.pid}`;
+  try {
+    renameSync(file, moved);
+  } catch {
+    return true; // already gone
+  }
+  const live = holderAlive(moved);
+  if (live) {
+    try {
+      linkSync(moved, file);
+    } catch {
+      // reserved anew in that instant
+    }
+  }
+  unlinkQuietly(moved);
+  return !live;
+}
 
 function holderAlive(file: string): boolean {
   let pid: number;
