@@ -44,6 +44,11 @@ export interface HandlerOptions {
    * that does not write it yet).
    */
   only?: (header: HeaderReader) => boolean;
+  /**
+   * Told, once a fetched batch, that `only` passed over some of its records: a bulk intake learns so that
+   * priority traffic is about, though another process handles it.
+   */
+  passedOver?: () => void;
 }
 
 export interface BatchHandlerOptions extends HandlerOptions {
@@ -57,6 +62,7 @@ interface Route {
   topic: TopicDef<unknown>;
   handle: BatchHandler<unknown>;
   only: ((header: HeaderReader) => boolean) | undefined;
+  passedOver: (() => void) | undefined;
   /** Records per call: 1 for a record handler. */
   maxRecords: number;
   /** A batch route's: joins the calls that start together, of the fetch's partitions. */
@@ -413,6 +419,7 @@ export class BatchConsumer {
       topic: topic as TopicDef<unknown>,
       handle: handle as BatchHandler<unknown>,
       only: options.only,
+      passedOver: options.passedOver,
       maxRecords,
       merger: maxRecords > 1 ? new CallMerger(handle as BatchHandler<unknown>, maxRecords) : undefined,
     });
@@ -663,6 +670,7 @@ export class BatchConsumer {
     const heartbeat = () => payload.heartbeat().catch(() => undefined);
     let work: QueuedWork | undefined;
     let handlesAny = false;
+    let passedOverAny = false;
     for (const message of batch.messages) {
       if (this.stopping || partition.revoked || !payload.isRunning() || payload.isStale()) break;
       const offset = BigInt(message.offset);
@@ -691,8 +699,10 @@ export class BatchConsumer {
       if (passedOver) consumed.inc({ ...labels, outcome: 'skipped' });
       else work.handled.push(message);
       handlesAny ||= !passedOver;
+      passedOverAny ||= passedOver;
       partition.queuedUpTo = offset;
     }
+    if (passedOverAny) route.passedOver?.();
     this.pump(partition);
     return handlesAny;
   }

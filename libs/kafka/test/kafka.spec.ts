@@ -379,7 +379,7 @@ describe('kafka wrapper against a real broker', () => {
     await admin.disconnect();
   });
 
-  it('only: handles the records whose headers pass, passes over the rest undecoded, and commits past them all', async () => {
+  it('only: handles the records whose headers pass, passes over the rest undecoded, says so, and commits past them all', async () => {
     // A topic whose headers say which tenant a record is for, as sms.status says its status.
     const topic = defineTopic({
       ...testTopic('only'),
@@ -388,11 +388,13 @@ describe('kafka wrapper against a real broker', () => {
     await ensureTopics(kafka, [topic], logger);
     const groupId = uniqueName('only');
     const handled: string[] = [];
+    let passedOverBatches = 0;
     await startConsumer(
       client
         .consumer({ groupId, fromBeginning: true, commitIntervalMs: 50 })
         .on(topic, async (record) => void handled.push(record.value.message?.messageId ?? ''), {
           only: (header) => header('x-tenant') !== 'tenant-b',
+          passedOver: () => passedOverBatches++,
         }),
     );
     const forB = (id: string) => ({ message: { ...accepted(id).message!, tenantId: 'tenant-b' } });
@@ -405,12 +407,20 @@ describe('kafka wrapper against a real broker', () => {
     ]);
     await waitFor('the records for tenant a', () => handled.length === 3);
     expect(handled).toEqual(['a-1', 'a-2', 'a-3']);
+    // Told once per fetched batch that passed some over (three passed over, in one to three batches)...
+    expect(passedOverBatches).toBeGreaterThanOrEqual(1);
+    expect(passedOverBatches).toBeLessThanOrEqual(3);
+    // ...and not for a batch it handles whole.
+    const before = passedOverBatches;
+    await client.producer().send(topic, [accepted('a-4')]);
+    await waitFor('the next record for tenant a', () => handled.length === 4);
+    expect(passedOverBatches).toBe(before);
     const admin = kafka.admin();
     await admin.connect();
     await waitFor(
       'the commit past every record',
       async () =>
-        Number((await admin.fetchOffsets({ groupId, topics: [topic.name] }))[0]?.partitions[0]?.offset) === 6,
+        Number((await admin.fetchOffsets({ groupId, topics: [topic.name] }))[0]?.partitions[0]?.offset) === 7,
     );
     // Nothing was dead-lettered: the undecodable record was never looked at.
     expect((await admin.fetchTopicOffsets(topic.dlq)).map((p) => p.high)).toEqual(['0']);
