@@ -4,6 +4,7 @@ import {
   dispatchTopic,
   MESSAGE_TYPE_HEADER,
   namespaced,
+  ofTrafficClass,
   platformTopics,
   STATUS_HEADERS,
   topics,
@@ -87,5 +88,29 @@ describe('bulkTakeover', () => {
     // The priority group of a priority-only instance passed over marketing: its commits never covered it.
     expect(bulkTakeover('bulk', ['bulk'], 'g')).toEqual({});
     expect(bulkTakeover('priority', ['priority', 'bulk'], 'g')).toEqual({});
+  });
+});
+
+describe('ofTrafficClass', () => {
+  const header = (type: string | undefined) => (name: string) =>
+    name === MESSAGE_TYPE_HEADER ? type : undefined;
+
+  it("passes over the other class's records by their header, and takes a record without one", () => {
+    const pacer = { priorityWork: jest.fn() };
+    const bulk = ofTrafficClass('bulk', pacer);
+    const priority = ofTrafficClass('priority', pacer);
+    expect(bulk.only!(header('MESSAGE_TYPE_MARKETING'))).toBe(true);
+    expect(bulk.only!(header('MESSAGE_TYPE_OTP'))).toBe(false);
+    expect(priority.only!(header('MESSAGE_TYPE_OTP'))).toBe(true);
+    expect(priority.only!(header('MESSAGE_TYPE_MARKETING'))).toBe(false);
+    expect(bulk.only!(header(undefined))).toBe(true);
+    expect(priority.only!(header(undefined))).toBe(true);
+  });
+
+  it('tells the pacer of priority work when a bulk intake passes over its records, and only then', () => {
+    const pacer = { priorityWork: jest.fn() };
+    expect(ofTrafficClass('priority', pacer).passedOver).toBeUndefined();
+    ofTrafficClass('bulk', pacer).passedOver!();
+    expect(pacer.priorityWork).toHaveBeenCalledTimes(1);
   });
 });

@@ -1,6 +1,6 @@
 import { events, LANE_NAME, mayBeOfClass, sms, type TrafficClass } from '@tern/contracts';
 import type { ProtoCodec } from './codec';
-import type { HeaderReader } from './consumer';
+import type { HandlerOptions } from './consumer';
 
 /** A topic: its name, the type of its values, how a value is keyed, and how it is created. */
 export interface TopicDef<T> {
@@ -77,11 +77,20 @@ export const STATUS_HEADERS = { status: 'tern-status', callback: 'tern-callback'
 export const MESSAGE_TYPE_HEADER = 'tern-message-type';
 
 /**
- * The handler option of an intake of one traffic class: the other class's records are passed over undecoded
- * where their header says their type (the handler still judges the rest by their value: `isOfClass`).
+ * The handler options of an intake of one traffic class: the other class's records are passed over undecoded
+ * where their header says their type (the handler still judges the rest by their value: `isOfClass`). A bulk
+ * intake that passes over priority records tells the process's pacer (`BulkPacer`) that priority work is
+ * about: in a process of marketing alone (classes apart), nothing else would, and its marketing would take
+ * the shared Kafka, Redis and cores unpaced while OTPs wait for them elsewhere.
  */
-export function ofTrafficClass(trafficClass: TrafficClass): { only: (header: HeaderReader) => boolean } {
-  return { only: (header) => mayBeOfClass(header(MESSAGE_TYPE_HEADER), trafficClass) };
+export function ofTrafficClass(
+  trafficClass: TrafficClass,
+  pacer: { priorityWork(): void },
+): Pick<HandlerOptions, 'only' | 'passedOver'> {
+  return {
+    only: (header) => mayBeOfClass(header(MESSAGE_TYPE_HEADER), trafficClass),
+    ...(trafficClass === 'bulk' ? { passedOver: () => pacer.priorityWork() } : {}),
+  };
 }
 
 /** How long a bulk intake waits to fetch again after a fetch of only priority records (passed over). */

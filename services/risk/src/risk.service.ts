@@ -121,7 +121,7 @@ export class RiskService implements OnApplicationBootstrap, OnModuleDestroy {
           await this.bulkPace.turn(trafficClass);
           await screener.screen(value);
         },
-        ofTrafficClass(trafficClass),
+        ofTrafficClass(trafficClass, this.bulkPace),
       );
   }
 

@@ -160,7 +160,7 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
    */
   private intake(trafficClass: TrafficClass, router: MessageRouter, ready: Promise<unknown>): BatchConsumer {
     const config = this.config;
-    const only = ofTrafficClass(trafficClass);
+    const only = ofTrafficClass(trafficClass, this.bulkPace);
     return this.kafka
       .consumer({
         groupId: `tern-router-${config.deployment}-${trafficClass}`,

@@ -120,7 +120,7 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
             await this.bulkPace.turn(trafficClass);
             await dispatcher.handle(value);
           },
-          ofTrafficClass(trafficClass),
+          ofTrafficClass(trafficClass, this.bulkPace),
         );
       return consumer;
     });
