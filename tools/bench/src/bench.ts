@@ -8,11 +8,9 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { commonSettings, loadConfig } from '@tern/config';
 import { FINAL_STATUSES, grpcMethod, signedSendEvent, sms } from '@tern/contracts';
-import { KafkaClient, kafkaSecurityFromSettings, topics, type TypedProducer } from '@tern/kafka';
+import { topics, type KafkaClient, type TypedProducer } from '@tern/kafka';
 import { sharedRedis } from '@tern/redis';
-import { createLogger } from '@tern/telemetry';
 import {
   batchesPerMessage,
   byApi,
@@ -37,6 +35,7 @@ import {
   type Percentiles,
   type RunFigures,
 } from './figures';
+import { kafkaClientFromSettings } from './kafka-client';
 
 const USAGE = `usage: ./tern bench [--running] [options]
   --running                  (first) measure the platform ./tern up started; without it, the services restart
@@ -290,24 +289,7 @@ class Bench {
   /** The Kafka intake's producer (--intake kafka), on the brokers the TERN_KAFKA_* settings name. */
   async connectIntake(): Promise<void> {
     if (INTAKE !== 'kafka') return;
-    const { kafkaBrokers, kafkaTopicNamespace, kafkaTls, kafkaTlsCaFile } = commonSettings;
-    const { kafkaSaslMechanism, kafkaSaslUsername, kafkaSaslPassword } = commonSettings;
-    const config = loadConfig({
-      kafkaBrokers,
-      kafkaTopicNamespace,
-      kafkaTls,
-      kafkaTlsCaFile,
-      kafkaSaslMechanism,
-      kafkaSaslUsername,
-      kafkaSaslPassword,
-    });
-    this.kafka = new KafkaClient({
-      brokers: config.kafkaBrokers,
-      clientId: 'tern-bench',
-      logger: createLogger({ service: 'bench', level: 'warn' }),
-      topicNamespace: config.kafkaTopicNamespace,
-      security: kafkaSecurityFromSettings(config),
-    });
+    this.kafka = kafkaClientFromSettings('tern-bench');
     this.producer = this.kafka.producer();
     await this.producer.connect();
   }

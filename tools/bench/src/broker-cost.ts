@@ -9,10 +9,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { commonSettings, loadConfig } from '@tern/config';
-import { DEFAULT_PARTITIONS, ensureTopics, KafkaClient, kafkaSecurityFromSettings } from '@tern/kafka';
+import { DEFAULT_PARTITIONS, ensureTopics } from '@tern/kafka';
 import { createLogger } from '@tern/telemetry';
 import { brokerCostFit } from './figures';
+import { kafkaClientFromSettings } from './kafka-client';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const MEASURED_SECONDS = 15;
@@ -31,23 +31,8 @@ const brokerCpuMs = () => {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 };
 
-const config = loadConfig({
-  kafkaBrokers: commonSettings.kafkaBrokers,
-  kafkaTopicNamespace: commonSettings.kafkaTopicNamespace,
-  kafkaTls: commonSettings.kafkaTls,
-  kafkaTlsCaFile: commonSettings.kafkaTlsCaFile,
-  kafkaSaslMechanism: commonSettings.kafkaSaslMechanism,
-  kafkaSaslUsername: commonSettings.kafkaSaslUsername,
-  kafkaSaslPassword: commonSettings.kafkaSaslPassword,
-});
 const logger = createLogger({ service: 'bench', level: 'warn' });
-const client = new KafkaClient({
-  brokers: config.kafkaBrokers,
-  clientId: 'tern-broker-cost',
-  logger,
-  topicNamespace: config.kafkaTopicNamespace,
-  security: kafkaSecurityFromSettings(config),
-});
+const client = kafkaClientFromSettings('tern-broker-cost');
 async function main(): Promise<void> {
   const name = 'bench.broker-cost';
   const topic = client.topic({ name, partitions: DEFAULT_PARTITIONS, compacted: false, dlq: `${name}.dlq` });
