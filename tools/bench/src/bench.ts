@@ -22,6 +22,8 @@ import {
   firstIdMintedAt,
   groupHistogram,
   isJitCompilerThread,
+  niceOfStat,
+  nicedList,
   parseBackground,
   parseMix,
   percentiles,
@@ -579,6 +581,20 @@ async function scrapeServices(): Promise<string> {
   return texts.join('\n');
 }
 
+/** The processes at a lower CPU priority (nice above 0), by name: latencies depend on it. */
+function nicedProcesses(pids: Record<string, number>): Record<string, number> {
+  const niced: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(pids)) {
+    try {
+      const nice = niceOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      if (nice > 0) niced[name] = nice;
+    } catch {
+      // gone
+    }
+  }
+  return niced;
+}
+
 function cpuTicks(pids: Record<string, number>): Record<string, number> {
   return Object.fromEntries(
     Object.entries(pids).map(([name, pid]) => {
@@ -656,6 +672,7 @@ async function main(): Promise<void> {
   const metricsBefore = await scrapeServices();
   const redisBefore = await redisCommandStats();
   const ticksBefore = cpuTicks(pids);
+  const niced = nicedProcesses(pids);
   const jitBefore = jitTicks(pids);
   const ownBefore = process.cpuUsage();
   const how =
@@ -773,7 +790,11 @@ async function main(): Promise<void> {
       target: values.target,
       background: values.background,
     },
-    machine: { cores: readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length, loadBefore },
+    machine: {
+      cores: readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length,
+      loadBefore,
+      niced,
+    },
     ...(warmup ? { warmup: { seconds: WARMUP_S, sent: warmup.sent, accepted: warmup.accepted } } : {}),
     counts: {
       sent: bench.messages.length,
@@ -932,7 +953,7 @@ function printTable(r: {
   kafkaProduceRequestMs?: Record<string, BucketBounds>;
   kafkaRequestsPerMessage?: Record<string, number | undefined>;
   redisCommandsPerMessage: ReturnType<typeof redisFigures>;
-  machine: { loadBefore: string };
+  machine: { loadBefore: string; niced: Record<string, number> };
 }): void {
   const out: string[] = [];
   if (r.warmup) out.push(`warm-up  ${JSON.stringify(r.warmup)} (in the truth, not in the figures)`);
@@ -992,6 +1013,7 @@ function printTable(r: {
           .join(' | ')}`,
     );
   out.push(`load average before: ${r.machine.loadBefore}`);
+  if (nicedList(r.machine.niced)) out.push(`at a lower CPU priority (nice): ${nicedList(r.machine.niced)}`);
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

@@ -9,6 +9,8 @@ import {
   firstIdMintedAt,
   groupHistogram,
   isJitCompilerThread,
+  niceOfStat,
+  nicedList,
   parseBackground,
   parseMix,
   percentiles,
@@ -125,6 +127,17 @@ describe('benchmark figures', () => {
     expect(cpuTicksOfStat(stat)).toBe(1234 + 567);
   });
 
+  it('reads the nice value from /proc/PID/stat, and lists the processes above 0', () => {
+    const at = (nice: number) =>
+      `4242 (node (dlr) x) S 1 4242 4242 0 -1 4194560 9000 0 0 0 1234 567 0 0 ${20 + nice} ${nice} 11 0 100 0 0`;
+    expect(niceOfStat(at(0))).toBe(0);
+    expect(niceOfStat(at(10))).toBe(10);
+    expect(niceOfStat(at(-5))).toBe(-5);
+    expect(nicedList({ dlr: 10, clickhouse: 19 })).toBe('dlr 10, clickhouse 19');
+    expect(nicedList({})).toBe('');
+    expect(nicedList(undefined)).toBe('');
+  });
+
   it("tells a JVM's JIT compiler threads from its others, as /proc cuts their names", () => {
     expect(isJitCompilerThread('C2 CompilerThre')).toBe(true);
     expect(isJitCompilerThread('C1 CompilerThre')).toBe(true);
@@ -212,7 +225,7 @@ describe('benchmark figures', () => {
     expect(firstIdMintedAt(0)).toBe('00000000-0000');
   });
 
-  it('sets two runs side by side, platform first, and says when they were not sent alike', () => {
+  it('sets two runs side by side, platform first, and says when they were not sent or run alike', () => {
     const run = (at: string, rate: number, cpu: Record<string, number>, platform: number) => ({
       at,
       options: { rate, batch: 100, inFlight: 8, mix: 'transactional=1' },
@@ -223,7 +236,7 @@ describe('benchmark figures', () => {
     const before = run('b', 1000, { ingest: 0.3, dlr: 0.4 }, 0.7);
     const after = run('a', 1000, { ingest: 0.25, dlr: 0.4, redis: 0.2 }, 0.85);
     const table = comparisonTable(before, after);
-    expect(table).not.toContain('not sent alike');
+    expect(table).not.toContain('not sent or run alike');
     const rows = table.split('\n').filter((line) => line.startsWith('| CPU'));
     expect(rows).toEqual([
       '| CPU ms a message, platform | 0.7 | 0.85 | +21.4% |',
@@ -232,6 +245,10 @@ describe('benchmark figures', () => {
       '| CPU ms a message, redis | - | 0.2 |  |',
     ]);
     expect(table).toContain('| callToSubmit p99 ms | - | - |  |');
-    expect(comparisonTable(before, run('a', 500, {}, 1))).toContain('not sent alike');
+    expect(comparisonTable(before, run('a', 500, {}, 1))).toContain('not sent or run alike');
+    const niced = { ...run('a', 1000, {}, 1), machine: { niced: { dlr: 10 } } };
+    expect(comparisonTable(before, niced)).toContain('at nice: dlr 10');
+    expect(comparisonTable(before, niced)).toContain('not sent or run alike');
+    expect(comparisonTable(niced, niced)).not.toContain('not sent or run alike');
   });
 });

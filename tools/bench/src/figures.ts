@@ -63,6 +63,11 @@ export function cpuTicksOfStat(stat: string): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
+/** The nice value of a /proc/PID/stat line (field 19): above 0, the process yields the CPU to others. */
+export function niceOfStat(stat: string): number {
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+}
+
 /**
  * A JVM's JIT compiler thread ("C2 CompilerThread0", cut to 15 characters in /proc/PID/task/TID/comm): a
  * broker just started spends minutes of CPU compiling, which a broker that has run for a while does not.
@@ -275,16 +280,26 @@ export interface RunFigures {
   perSecond: Record<string, number | undefined>;
   latencyMs: Record<string, Percentiles | undefined>;
   cpu: { perMessageMs: Record<string, number | undefined>; platformPerMessageMs?: number | undefined };
+  /** The processes run at a lower CPU priority than the others (name -> nice), when any. */
+  machine?: { niced?: Record<string, number> };
 }
+
+/** `dlr 10, analytics 10`: the processes at a nice value above 0, or '' when none. */
+export const nicedList = (niced: Record<string, number> = {}): string =>
+  Object.entries(niced)
+    .map(([name, nice]) => `${name} ${nice}`)
+    .join(', ');
 
 const described = (r: RunFigures) =>
   `rate ${r.options.rate || 'as fast as it goes'}, batch ${r.options.batch}, ` +
-  `${r.options.inFlight} in flight, mix ${r.options.mix}, intake ${r.options.intake ?? 'grpc'}`;
+  `${r.options.inFlight} in flight, mix ${r.options.mix}, intake ${r.options.intake ?? 'grpc'}` +
+  (nicedList(r.machine?.niced) ? `, at nice: ${nicedList(r.machine?.niced)}` : '');
 
 /**
  * Two runs side by side as a Markdown table: rates, latencies, and CPU a message of the platform and of each
  * process (the platform's first, then the processes by their CPU in `after`), with the change in percent. It
- * says so when the runs were not sent alike: CPU a message depends on the rate (docs/operations.md).
+ * says so when the runs were not sent or run alike: CPU a message depends on the rate, latencies on which
+ * processes yield the CPU (docs/operations.md).
  */
 export function comparisonTable(before: RunFigures, after: RunFigures): string {
   const rows: [string, number | undefined, number | undefined][] = [
@@ -310,7 +325,7 @@ export function comparisonTable(before: RunFigures, after: RunFigures): string {
   const lines = [
     `before: ${before.at}, ${described(before)}`,
     `after:  ${after.at}, ${described(after)}`,
-    ...(described(before) === described(after) ? [] : ['(not sent alike: compare with care)']),
+    ...(described(before) === described(after) ? [] : ['(not sent or run alike: compare with care)']),
     '',
     '| figure | before | after | change |',
     '| --- | ---: | ---: | ---: |',
