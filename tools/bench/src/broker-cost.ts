@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_PARTITIONS, ensureTopics } from '@tern/kafka';
 import { createLogger } from '@tern/telemetry';
-import { brokerCostFit } from './figures';
+import { brokerCostFit, cpuTicksOfStat } from './figures';
 import { kafkaClientFromSettings } from './kafka-client';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -25,11 +25,8 @@ const PHASES = [
 ] as const;
 
 const brokerPid = Number(readFileSync(join(ROOT, '.local', 'kafka', 'kafka.pid'), 'utf8').trim());
-/** The broker's CPU so far, in ms (utime + stime, 100 ticks a second). */
-const brokerCpuMs = () => {
-  const fields = readFileSync(`/proc/${brokerPid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-};
+/** The broker's CPU so far, in ms (100 ticks a second). */
+const brokerCpuMs = () => cpuTicksOfStat(readFileSync(`/proc/${brokerPid}/stat`, 'utf8')) * 10;
 
 const logger = createLogger({ service: 'bench', level: 'warn' });
 const client = kafkaClientFromSettings('tern-broker-cost');

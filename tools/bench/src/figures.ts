@@ -58,14 +58,18 @@ export function cpuSeconds(before: number, after: number, ticksPerSecond = 100):
 
 /** utime + stime of a /proc/PID/stat line (fields 14 and 15, counted after the parenthesised name). */
 export function cpuTicksOfStat(stat: string): number {
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state), so field N is fields[N - 3].
-  return Number(fields[11]) + Number(fields[12]);
+  return statField(stat, 14) + statField(stat, 15);
 }
 
 /** The nice value of a /proc/PID/stat line (field 19): above 0, the process yields the CPU to others. */
 export function niceOfStat(stat: string): number {
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  return statField(stat, 19);
+}
+
+/** Field N (numbered from 1, as in proc(5)) of a /proc/PID/stat line. */
+function statField(stat: string, n: number): number {
+  // The name may hold spaces and parentheses: the fields after it start at field 3 (state).
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[n - 3]);
 }
 
 /**
