@@ -1,7 +1,16 @@
 import { EventEmitter } from 'node:events';
 import { context, SpanKind, SpanStatusCode, trace, type Link } from '@opentelemetry/api';
 import { extractTraceContext, metricsRegistry, tracer, type Logger } from '@tern/telemetry';
-import type { Admin, Batch, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import type {
+  Admin,
+  Batch,
+  Consumer,
+  ConsumerRunConfig,
+  EachBatchPayload,
+  IHeaders,
+  Kafka,
+  KafkaMessage,
+} from 'kafkajs';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { CallMerger, JoinedCallFailed } from './call-merger';
 import { CONTENT_TYPE_HEADER, DecodeError, decodeValue } from './codec';
@@ -228,6 +237,12 @@ type Outcome = 'processed' | 'stopped';
 const IDLE_FETCH_WAIT_MS = 500;
 /** Tries of an admin step at start while Kafka cannot answer it (about 40 s with the default back-off). */
 const START_ATTEMPTS = 10;
+/**
+ * kafkajs's retries of a request while a broker is away (a restart, a failover): at most 3 s apart, so the
+ * group is back at work within seconds of the broker (the defaults let a restart wait 10-15 s more). The
+ * restarts after a crash that kafkajs gives up on back off the same way.
+ */
+const KAFKA_RETRY = { initialRetryTime: 300, maxRetryTime: 3000, retries: 10 };
 
 /** One handler call's records, fetched and waiting for a slot. */
 interface QueuedWork {
@@ -326,6 +341,10 @@ export class BatchConsumer {
     { age: Histogram.Internal<'topic' | 'group'>; call: Histogram.Internal<'topic' | 'group'> }
   >();
   private commitTimer: NodeJS.Timeout | undefined;
+  /** What start() gave kafkajs's run(): given again to restart the group after a crash (restartAfterCrash). */
+  private runConfig: ConsumerRunConfig | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private restartDelayMs = KAFKA_RETRY.initialRetryTime;
   private admin: Promise<Admin> | undefined;
   /** Commits one after the other, so a later one never lands before an earlier one. */
   private commits: Promise<void> = Promise.resolve();
@@ -364,16 +383,19 @@ export class BatchConsumer {
       // group waits between fetches instead: see gatherMs.)
       minBytes: 1,
       maxWaitTimeInMs: IDLE_FETCH_WAIT_MS,
-      // A broker away (a restart, a failover) is waited out by retrying: at most 3 s apart, so the group is
-      // back at work within seconds of the broker (the defaults let a restart wait 10-15 s more).
-      retry: { initialRetryTime: 300, maxRetryTime: 3000, retries: 10 },
+      retry: KAFKA_RETRY,
     });
     const { events } = this.consumer;
     this.consumer.on(events.GROUP_JOIN, (e) => {
       this.joined = true;
       this.crashed = undefined;
+      this.restartDelayMs = KAFKA_RETRY.initialRetryTime;
       this.assigned(e.payload.memberAssignment);
       for (const start of this.pendingStarts.values()) this.consumer.seek(start);
+      // A group restarted after a crash is new to kafkajs: nothing is paused in it yet.
+      const paused = [...this.partitions.values()].filter((p) => p.paused);
+      if (paused.length > 0)
+        this.consumer.pause(paused.map(({ topic, partition }) => ({ topic, partitions: [partition] })));
     });
     this.consumer.on(events.FETCH, () => this.markLoop());
     this.consumer.on(events.REQUEST, countRequest);
@@ -381,6 +403,10 @@ export class BatchConsumer {
       this.joined = false;
       this.crashed = e.payload.error.message;
       this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      // kafkajs restarts a group only after an error it calls retriable. After any other, such as no
+      // coordinator found on a broker still loading its offsets (tulios/kafkajs#1445, #1630), the group
+      // would stay stopped, and its service unready, until someone restarted the process.
+      if (!e.payload.restart) this.restartAfterCrash();
     });
     this.consumer.on(events.STOP, () => {
       this.joined = false;
@@ -443,13 +469,14 @@ export class BatchConsumer {
       topics: [...this.handlers.keys()],
       fromBeginning: this.options.fromBeginning,
     });
-    const run = this.consumer.run({
+    this.runConfig = {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsInParallel,
       // kafkajs fetches again once every batch of a fetch has returned: a gathering group's return later.
       eachBatch: (payload) => this.beforeNextFetch(this.processBatch(payload)),
-    });
+    };
+    const run = this.consumer.run(this.runConfig);
     // Seeks given before run() has joined are applied before the first fetch (and again after a restart:
     // see pendingStarts). Admin setOffsets would do the same through a throwaway member that waits out a
     // whole idle fetch: 5 s of every router start.
@@ -613,15 +640,39 @@ export class BatchConsumer {
     if (this.backlogEnds.size === 0) this.backlogRead?.();
   }
 
+  /**
+   * Runs the group again after a crash kafkajs gave up on, backing off as its retries do; again after each
+   * crash, until it joins or stops. kafkajs disconnected and dropped the crashed group before it said so, so
+   * run() starts a new one, as its own restarts do.
+   */
+  private restartAfterCrash(): void {
+    if (this.stopping || !this.runConfig) return;
+    const delayMs = this.restartDelayMs;
+    this.restartDelayMs = Math.min(delayMs * 2, KAFKA_RETRY.maxRetryTime);
+    this.log.error(
+      { inMs: delayMs },
+      'kafkajs does not restart the consumer after this crash: restarting it',
+    );
+    const runConfig = this.runConfig;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stopping) return;
+      this.consumer.run(runConfig).catch((error: unknown) => {
+        this.log.error({ err: error }, 'restarting the consumer failed');
+        this.restartAfterCrash();
+      });
+    }, delayMs);
+  }
+
   /** Finishes the records in hand (handlers see they are stopping), commits what was done, leaves the group. */
   async stop(): Promise<void> {
     this.stopping = true;
+    clearTimeout(this.restartTimer);
     this.endPassedOverWaits();
     if (this.started) {
       clearInterval(this.commitTimer);
-      // Stopped before run() began (a SIGTERM during start-up): kafkajs has nothing to pause yet.
-      if (this.commitTimer !== undefined)
-        this.consumer.pause([...this.handlers.keys()].map((topic) => ({ topic })));
+      // Not in a group (stopped before run() joined, or crashed): kafkajs has nothing to pause.
+      if (this.joined) this.consumer.pause([...this.handlers.keys()].map((topic) => ({ topic })));
       await this.settled();
       // Before disconnecting: kafkajs skips commits once its own stop has begun.
       await this.commit();
@@ -811,6 +862,8 @@ export class BatchConsumer {
   private pause(partition: PartitionProgress, paused: boolean): void {
     if (partition.paused === paused || partition.revoked) return;
     partition.paused = paused;
+    // Out of the group (a crash, before its restart): kafkajs has no group to pause; the next join does it.
+    if (!this.joined) return;
     const which = [{ topic: partition.topic, partitions: [partition.partition] }];
     if (paused) this.consumer.pause(which);
     else if (!this.stopping) this.consumer.resume(which);

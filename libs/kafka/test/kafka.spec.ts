@@ -7,7 +7,16 @@ import { context, trace } from '@opentelemetry/api';
 import { encodeMessage, events } from '@tern/contracts';
 import { activeTraceId, createLogger, metricsRegistry, startTelemetry, stopTelemetry } from '@tern/telemetry';
 import { infraFromEnv, uniqueName, waitFor } from '@tern/testing';
-import { ConfigResourceTypes, Kafka, logLevel, type IHeaders } from 'kafkajs';
+import {
+  AclOperationTypes,
+  AclPermissionTypes,
+  AclResourceTypes,
+  ConfigResourceTypes,
+  Kafka,
+  logLevel,
+  ResourcePatternTypes,
+  type IHeaders,
+} from 'kafkajs';
 import { commonSettings, loadConfig } from '@tern/config';
 import {
   defineTopic,
@@ -986,6 +995,72 @@ describe('a client of a TLS + SASL listener, configured by its settings', () => 
       await waitFor('the record read back over the secure listener', () => seen.includes('m-secure'));
     } finally {
       await consumer.stop();
+      await client.disconnect();
+    }
+  });
+
+  it('a consumer refused its group crashes where kafkajs gives up, is restarted, and reads once allowed', async () => {
+    const topic = testTopic('refused');
+    await ensureTopics(kafka, [topic], logger);
+    const groupId = uniqueName('refused');
+    const denied = {
+      resourceType: AclResourceTypes.GROUP,
+      resourceName: groupId,
+      resourcePatternType: ResourcePatternTypes.LITERAL,
+      principal: `User:${secure.username}`,
+      host: '*',
+      operation: AclOperationTypes.ALL,
+      permissionType: AclPermissionTypes.DENY,
+    };
+    const admin = kafka.admin();
+    // As the user the consumer connects as: to see the ACL in force before the consumer meets it.
+    const asUser = new Kafka({
+      clientId: 'kafka-test-refused',
+      brokers: secure.brokers,
+      ...kafkajsSecurity(securityOf(configured)),
+      retry: { retries: 0 },
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    const client = new KafkaClient({
+      brokers: secure.brokers,
+      clientId: 'kafka-test-refused',
+      logger,
+      security: securityOf(configured),
+    });
+    const seen: string[] = [];
+    const consumer = client.consumer({ groupId, fromBeginning: true }).on(topic, async (record) => {
+      seen.push(record.value.message?.messageId ?? '');
+    });
+    try {
+      await admin.connect();
+      await asUser.connect();
+      await admin.createAcls({ acl: [denied] });
+      await client.producer().connect();
+      await client.producer().send(topic, [accepted('m-refused')]);
+      await waitFor('the broker to refuse the group', () =>
+        asUser
+          .fetchOffsets({ groupId, topics: [topic.name] })
+          .then(() => false)
+          .catch(() => true),
+      );
+      await consumer.start();
+      // The broker answers GROUP_AUTHORIZATION_FAILED, and kafkajs crashes on "Failed to find group
+      // coordinator": an error it does not restart after, as on a broker still loading its offsets.
+      const crash = await waitFor('the crash', () => consumer.health().detail);
+      expect(crash).toMatch(/group coordinator/);
+      // Refused again at each restart, for a few of them.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      expect(consumer.health()).toMatchObject({ ready: false, joined: false });
+      expect(seen).toEqual([]);
+      await admin.deleteAcls({ filters: [denied] });
+      await waitFor('the record read once the group is allowed', () => seen.includes('m-refused'));
+      expect(consumer.health()).toMatchObject({ ready: true, joined: true });
+      expect(consumer.health().detail).toBeUndefined();
+    } finally {
+      await consumer.stop();
+      await admin.deleteAcls({ filters: [denied] }).catch(() => undefined);
+      await admin.disconnect();
+      await asUser.disconnect();
       await client.disconnect();
     }
   });
