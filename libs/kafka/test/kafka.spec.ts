@@ -951,6 +951,8 @@ describe('a client of a TLS + SASL listener, configured by its settings', () => 
     TERN_KAFKA_SASL_USERNAME: secure.username,
     TERN_KAFKA_SASL_PASSWORD: secure.password,
   };
+  const configuredClient = (clientId: string) =>
+    new KafkaClient({ brokers: secure.brokers, clientId, logger, security: securityOf(configured) });
   /** Whether a bare kafkajs admin with these options gets the cluster's metadata (no retries). */
   const reaches = async (security: Parameters<typeof kafkajsSecurity>[0]) => {
     const admin = new Kafka({
@@ -976,12 +978,7 @@ describe('a client of a TLS + SASL listener, configured by its settings', () => 
     expect(secure.brokers[0]).toMatch(/:\d+$/);
     const topic = testTopic('secure');
     await ensureTopics(kafka, [topic], logger);
-    const client = new KafkaClient({
-      brokers: secure.brokers,
-      clientId: 'kafka-test-secure',
-      logger,
-      security: securityOf(configured),
-    });
+    const client = configuredClient('kafka-test-secure');
     const seen: string[] = [];
     const consumer = client
       .consumer({ groupId: uniqueName('secure'), fromBeginning: true })
@@ -1021,12 +1018,7 @@ describe('a client of a TLS + SASL listener, configured by its settings', () => 
       retry: { retries: 0 },
       logLevel: logLevel.NOTHING,
     }).admin();
-    const client = new KafkaClient({
-      brokers: secure.brokers,
-      clientId: 'kafka-test-refused',
-      logger,
-      security: securityOf(configured),
-    });
+    const client = configuredClient('kafka-test-refused');
     const seen: string[] = [];
     const consumer = client.consumer({ groupId, fromBeginning: true }).on(topic, async (record) => {
       seen.push(record.value.message?.messageId ?? '');
