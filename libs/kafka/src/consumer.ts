@@ -224,6 +224,12 @@ new Gauge({
       this.set({ group, topic, partition }, records);
   },
 });
+const crashes = new Counter({
+  name: 'tern_kafka_consumer_crashes_total',
+  help: 'Times kafkajs stopped a member of a consumer group on an error; each is restarted (by kafkajs, or by the wrapper where kafkajs would not)',
+  labelNames: ['group'],
+  registers: [metricsRegistry],
+});
 const lastLoop = new Gauge({
   name: 'tern_kafka_consumer_last_loop_seconds',
   help: 'Unix time of the last fetch loop of a consumer group',
@@ -403,6 +409,7 @@ export class BatchConsumer {
       this.joined = false;
       this.crashed = e.payload.error.message;
       this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      crashes.inc({ group: this.options.groupId });
       // kafkajs restarts a group only after an error it calls retriable. After any other, such as no
       // coordinator found on a broker still loading its offsets (tulios/kafkajs#1445, #1630), the group
       // would stay stopped, and its service unready, until someone restarted the process.

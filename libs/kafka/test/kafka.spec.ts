@@ -1040,8 +1040,13 @@ describe('a client of a TLS + SASL listener, configured by its settings', () => 
       // coordinator": an error it does not restart after, as on a broker still loading its offsets.
       const crash = await waitFor('the crash', () => consumer.health().detail);
       expect(crash).toMatch(/group coordinator/);
-      // Refused again at each restart, for a few of them.
-      await new Promise((resolve) => setTimeout(resolve, 3000));
+      // Restarted, and refused again: each crash counted for the alert on a group that keeps crashing.
+      const crashesOfGroup = async () => {
+        const exposed = await metricsRegistry.getSingleMetricAsString('tern_kafka_consumer_crashes_total');
+        const line = exposed.split('\n').find((l) => l.includes(`group="${groupId}"`));
+        return Number(line?.split(' ').pop() ?? 0);
+      };
+      await waitFor('a restart refused again', async () => (await crashesOfGroup()) >= 2);
       expect(consumer.health()).toMatchObject({ ready: false, joined: false });
       expect(seen).toEqual([]);
       await admin.deleteAcls({ filters: [denied] });
