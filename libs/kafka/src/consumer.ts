@@ -347,7 +347,7 @@ export class BatchConsumer {
     { age: Histogram.Internal<'topic' | 'group'>; call: Histogram.Internal<'topic' | 'group'> }
   >();
   private commitTimer: NodeJS.Timeout | undefined;
-  /** What start() gave kafkajs's run(): given again to restart the group after a crash (restartAfterCrash). */
+  /** What start() gave kafkajs's run(): given again to restart the group after a crash. */
   private runConfig: ConsumerRunConfig | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private restartDelayMs = KAFKA_RETRY.initialRetryTime;
