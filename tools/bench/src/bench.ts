@@ -19,6 +19,7 @@ import {
   countedPerMessage,
   cpuSeconds,
   cpuTicksOfStat,
+  processCpuTicksOfStat,
   firstIdMintedAt,
   groupHistogram,
   isJitCompilerThread,
@@ -599,7 +600,7 @@ function cpuTicks(pids: Record<string, number>): Record<string, number> {
   return Object.fromEntries(
     Object.entries(pids).map(([name, pid]) => {
       try {
-        return [name, cpuTicksOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8'))];
+        return [name, processCpuTicksOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8'))];
       } catch {
         return [name, NaN];
       }

@@ -14,6 +14,7 @@ import {
   parseBackground,
   parseMix,
   percentiles,
+  processCpuTicksOfStat,
   redisCommandsPerMessage,
   subscriberNumber,
   sustainedRate,
@@ -121,10 +122,11 @@ describe('benchmark figures', () => {
     expect(sustainedRateOfCounts([{ at: 0, count: 0 }])).toBeUndefined();
   });
 
-  it('reads user + system ticks from /proc/PID/stat, whatever the process name holds', () => {
+  it('reads user + system ticks from /proc/PID/stat, whatever the process name holds, and with children', () => {
     const stat =
-      '4242 (node (ingest) x) S 1 4242 4242 0 -1 4194560 9000 0 0 0 1234 567 0 0 20 0 11 0 100 0 0';
+      '4242 (node (ingest) x) S 1 4242 4242 0 -1 4194560 9000 0 0 0 1234 567 89 10 20 0 11 0 100 0 0';
     expect(cpuTicksOfStat(stat)).toBe(1234 + 567);
+    expect(processCpuTicksOfStat(stat)).toBe(1234 + 567 + 89 + 10);
   });
 
   it('reads the nice value from /proc/PID/stat, and lists the processes above 0', () => {
