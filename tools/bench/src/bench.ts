@@ -889,6 +889,7 @@ async function main(): Promise<void> {
         Object.entries(cpu).map(([n, s]) => [n, round((s * 1000) / Math.max(1, finals.length), 3)]),
       ),
       platformPerMessageMs: round((platformCpu * 1000) / Math.max(1, finals.length), 3),
+      withChildren: true,
     },
     // Each consumer group's wait for its records, write to handling, and its calls' time (bucket bounds of
     // their percentiles, ms).

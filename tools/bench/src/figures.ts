@@ -295,7 +295,12 @@ export interface RunFigures {
   options: { rate: number; batch: number; inFlight: number; mix: string; intake?: string };
   perSecond: Record<string, number | undefined>;
   latencyMs: Record<string, Percentiles | undefined>;
-  cpu: { perMessageMs: Record<string, number | undefined>; platformPerMessageMs?: number | undefined };
+  cpu: {
+    perMessageMs: Record<string, number | undefined>;
+    platformPerMessageMs?: number | undefined;
+    /** Each process's CPU counts its children's (processCpuTicksOfStat); absent in runs made before. */
+    withChildren?: boolean;
+  };
   /** The processes run at a lower CPU priority than the others (name -> nice), when any. */
   machine?: { niced?: Record<string, number> };
 }
@@ -309,7 +314,8 @@ export const nicedList = (niced: Record<string, number> = {}): string =>
 const described = (r: RunFigures) =>
   `rate ${r.options.rate || 'as fast as it goes'}, batch ${r.options.batch}, ` +
   `${r.options.inFlight} in flight, mix ${r.options.mix}, intake ${r.options.intake ?? 'grpc'}` +
-  (nicedList(r.machine?.niced) ? `, at nice: ${nicedList(r.machine?.niced)}` : '');
+  (nicedList(r.machine?.niced) ? `, at nice: ${nicedList(r.machine?.niced)}` : '') +
+  (r.cpu.withChildren ? '' : ', CPU without forked children');
 
 /**
  * Two runs side by side as a Markdown table: rates, latencies, and CPU a message of the platform and of each
