@@ -2,7 +2,9 @@
 // 32768, gRPC's 50051 among them): the server waits until the connection lets it go, then listens; a port
 // where another server answers fails at once. Real sockets on loopback.
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -31,16 +33,39 @@ async function listening(server: Server): Promise<number> {
   return (server.address() as { port: number }).port;
 }
 
-/** An outgoing connection on a port the kernel chose, as a Kafka client's; and the remote end of it. */
+/**
+ * Another program's outgoing connection, bound as the kernel binds a client's (without SO_REUSEADDR, which
+ * Node sets on every socket it binds); and the remote end of it. It goes out from a port below the
+ * kernel's ephemeral range (from 32768): a port the kernel hands out could, once the test releases it, be
+ * handed at once to any process's next connection, and stay held in its TIME-WAIT; under CI's load it was.
+ * The program closes its socket when the connection is reset.
+ */
 async function outgoingConnection(): Promise<{ localPort: number; remote: Socket }> {
   const accepted: Socket[] = [];
   const port = await listening(createServer((socket) => accepted.push(socket)));
-  const client = connect({ host: '127.0.0.1', port });
-  await new Promise((resolve) => client.once('connect', resolve));
-  client.on('error', () => undefined); // the reset that releases the port
-  closers.push(() => void client.destroy());
+  const program = `
+import random, socket, sys
+for _ in range(50):
+    s = socket.socket()
+    try:
+        s.bind(('127.0.0.1', random.randrange(20000, 32000)))
+        break
+    except OSError:
+        s.close()
+s.connect(('127.0.0.1', ${port}))
+print(s.getsockname()[1], flush=True)
+try:
+    s.recv(1)
+except OSError:
+    pass
+s.close()
+sys.stdin.read()
+`;
+  const holder = spawn('python3', ['-c', program], { stdio: ['pipe', 'pipe', 'inherit'] });
+  closers.push(() => void holder.kill());
+  const [line] = (await once(holder.stdout, 'data')) as [Buffer];
   await waitFor('the connection accepted', () => accepted.length === 1, 5_000);
-  return { localPort: client.localPort!, remote: accepted[0]! };
+  return { localPort: Number(line.toString().trim()), remote: accepted[0]! };
 }
 
 it('a port held by a connection is waited out, then served', async () => {
