@@ -52,6 +52,8 @@ for _ in range(50):
         break
     except OSError:
         s.close()
+else:
+    sys.exit('no free port below 32000')
 s.connect(('127.0.0.1', ${port}))
 print(s.getsockname()[1], flush=True)
 try:

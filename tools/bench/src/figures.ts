@@ -66,8 +66,8 @@ export function cpuTicksOfStat(stat: string): number {
 
 /**
  * A process's own CPU and that of the children it forked and waited for (cutime + cstime, fields 16 and
- * 17): Redis rewrites its append-only file in a child, about a fifth of Redis's CPU at 1,000 messages a
- * second, on the machine's cores as much as the rest.
+ * 17): Redis rewrites its append-only file in a child, a fifth to a third of Redis's CPU at 1,000 messages
+ * a second (operations.md, Redis), on the machine's cores as much as the rest.
  */
 export function processCpuTicksOfStat(stat: string): number {
   return cpuTicksOfStat(stat) + statField(stat, 16) + statField(stat, 17);
