@@ -1,6 +1,7 @@
 import { classOf, events, sms, statusEvent } from '@tern/contracts';
 import { dispatchTopic, PoisonMessageError, TransientError, topics, type TypedProducer } from '@tern/kafka';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
+import { attemptKeepMs } from '@tern/sms-domain';
 import { Counter } from 'prom-client';
 import type { AttemptLedger } from './attempt-ledger';
 import type { DeferredQueue } from './deferred-queue';
@@ -141,9 +142,12 @@ export class MessageRouter {
       );
       if ('ending' in selection) return selection.ending;
       ({ table, decision, channel } = selection);
-      // The ledger keeps the choice while a retry can still come, then a margin.
-      const keepMs = Number.isFinite(expiresAt) ? expiresAt - Date.now() + 3_600_000 : 7 * 24 * 3_600_000;
-      claim = ledger.claim(message.messageId, attempt, channel.id, keepMs);
+      claim = ledger.claim(
+        message.messageId,
+        attempt,
+        channel.id,
+        attemptKeepMs(message.expiresAt, Date.now()),
+      );
     }
     const trafficClass = classOf(message.type);
     const passFor = (through: Channel) =>

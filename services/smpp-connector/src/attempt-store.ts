@@ -31,7 +31,6 @@ export class AttemptStore {
 
   constructor(
     private readonly redis: Redis,
-    private readonly ttlSeconds = 7 * 24 * 3600,
     private readonly aliveTtlMs = 10_000,
   ) {}
 
@@ -63,22 +62,23 @@ export class AttemptStore {
 
   /**
    * Claims the attempt right before its first submit_sm; false when another run holds or finished it.
-   * The run then owns it until `finish` or `abandon`.
+   * The run then owns it until `finish` or `abandon`. The claim, and the outcome after it, live `keepMs`
+   * (`attemptKeepMs`): while a copy of the dispatch can come.
    */
-  async claim(messageId: string, attempt: number): Promise<boolean> {
+  async claim(messageId: string, attempt: number, keepMs: number): Promise<boolean> {
     const key = this.key(messageId, attempt);
     const claimed = await this.unavailableAsTransient(
-      async () => (await this.redis.set(key, SUBMITTING + this.owner, 'EX', this.ttlSeconds, 'NX')) === 'OK',
+      async () => (await this.redis.set(key, SUBMITTING + this.owner, 'PX', keepMs, 'NX')) === 'OK',
     );
     if (claimed) this.running.add(key);
     return claimed;
   }
 
-  /** Stores the attempt's outcome; the run's claim is done. */
-  async finish(result: events.SubmitResult): Promise<void> {
+  /** Stores the attempt's outcome, to live `keepMs`; the run's claim is done. */
+  async finish(result: events.SubmitResult, keepMs: number): Promise<void> {
     const key = this.key(result.messageId, result.attempt);
     const bytes = encodeMessage(events.SubmitResult, result);
-    await this.unavailableAsTransient(() => this.redis.set(key, bytes, 'EX', this.ttlSeconds));
+    await this.unavailableAsTransient(() => this.redis.set(key, bytes, 'PX', keepMs));
     this.running.delete(key);
   }
 

@@ -2,7 +2,7 @@ import { classOf, events, sms } from '@tern/contracts';
 import { PoisonMessageError, TransientError, topics, type TypedProducer } from '@tern/kafka';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import { Histogram } from 'prom-client';
-import { OUTCOME_UNKNOWN } from '@tern/sms-domain';
+import { attemptKeepMs, OUTCOME_UNKNOWN } from '@tern/sms-domain';
 import type { AttemptStore, Claim } from './attempt-store';
 import type { ChannelBinds } from './channel-binds';
 import { buildSubmits, MessageExpiredError } from './domain/submit-builder';
@@ -136,7 +136,12 @@ export class Dispatcher {
     // The claim is taken with a bind in hand, right before the first part goes out: an attempt that was
     // still waiting for a bind when the connector died is not in doubt, it was never sent.
     let claimed = false;
-    const claimFirst = async () => (claimed = await this.store.claim(message.messageId, dispatch.attempt));
+    const claimFirst = async () =>
+      (claimed = await this.store.claim(
+        message.messageId,
+        dispatch.attempt,
+        attemptKeepMs(message.expiresAt, Date.now()),
+      ));
     try {
       for (const [i, part] of parts.entries()) {
         const outcome = await binds.submit(
@@ -228,7 +233,7 @@ export class Dispatcher {
   private async storeOutcome(result: events.SubmitResult): Promise<void> {
     for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
       try {
-        return await this.store.finish(result);
+        return await this.store.finish(result, attemptKeepMs(result.message?.expiresAt, Date.now()));
       } catch (error) {
         if (!(error instanceof TransientError)) throw error;
         if (this.stopping) {

@@ -118,7 +118,10 @@ describe('the connector never submits an attempt twice', () => {
 
   it('waits for the outcome of a copy in flight (a router that published its dispatch twice)', async () => {
     await start(3000);
-    const first = dispatch('sim-slow', 'Your code is 111111');
+    const validityMs = 10 * 60_000;
+    const first = dispatch('sim-slow', 'Your code is 111111', {
+      expiresAt: new Date(Date.now() + validityMs),
+    });
     const id = first.message!.messageId;
     await client.producer().send(dispatchTopic(lane), [first]);
     // The copy comes while the first is on the wire: claimed, its answer 1.5 s away.
@@ -134,6 +137,10 @@ describe('the connector never submits an attempt twice', () => {
     ]);
     expect(perNumber.get(numberOf(first))).toBe(1);
     expect(retries).not.toContain(id);
+    // The outcome is kept while a copy can come (until the message expires), then an hour: not a week.
+    const keptMs = await redis.pttl(`tern:smpp:attempt:${id}:1`);
+    expect(keptMs).toBeLessThanOrEqual(validityMs + 3_600_000);
+    expect(keptMs).toBeGreaterThan(validityMs + 3_600_000 - 60_000);
   });
 
   it('publishes the outcome of a copy that claimed the attempt first, and lets its claim be', async () => {
