@@ -29,6 +29,7 @@ import {
   parseMix,
   percentiles,
   redisCommandsPerMessage,
+  redisMemoryPerMessage,
   subscriberNumber,
   sustainedRate,
   sustainedRateOfCounts,
@@ -536,13 +537,18 @@ async function attemptRows(since: number): Promise<number> {
   return Number((await res.text()).trim());
 }
 
-/** Redis's `INFO commandstats` (the services' TERN_REDIS_URL); empty when there is no Redis to ask. */
-async function redisCommandStats(): Promise<string> {
+/**
+ * Redis's `INFO` of its commands, memory and counters (the services' TERN_REDIS_URL), one section after
+ * another; empty when there is no Redis to ask.
+ */
+async function redisInfo(): Promise<string> {
   const url = process.env['TERN_REDIS_URL'];
   if (!url) return '';
   const redis = sharedRedis({ redisUrl: url, redisTlsCaFile: process.env['TERN_REDIS_TLS_CA_FILE'] });
   try {
-    return await redis.info('commandstats');
+    const sections = [];
+    for (const section of ['commandstats', 'memory', 'stats']) sections.push(await redis.info(section));
+    return sections.join('\r\n');
   } catch {
     return '';
   } finally {
@@ -671,7 +677,7 @@ async function main(): Promise<void> {
   const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const warmup = WARMUP_S > 0 ? await warmUp(bench) : undefined;
   const metricsBefore = await scrapeServices();
-  const redisBefore = await redisCommandStats();
+  const redisBefore = await redisInfo();
   const ticksBefore = cpuTicks(pids);
   const niced = nicedProcesses(pids);
   const jitBefore = jitTicks(pids);
@@ -722,7 +728,7 @@ async function main(): Promise<void> {
   const jitAfter = jitTicks(pids);
   const own = process.cpuUsage(ownBefore);
   const metricsAfter = await scrapeServices();
-  const redisAfter = await redisCommandStats();
+  const redisAfter = await redisInfo();
   await sleep(1000); // duplicates would show up a little after
   await bench.close();
 
@@ -916,6 +922,7 @@ async function main(): Promise<void> {
       ).map(([api, n]) => [api, round(n, 3)]),
     ),
     redisCommandsPerMessage: redisFigures(redisBefore, redisAfter, finals.length),
+    redisMemoryPerMessage: redisMemoryPerMessage(redisBefore, redisAfter, finals.length),
   };
   mkdirSync(values.out, { recursive: true });
   const file = join(values.out, `bench-${result.at.replace(/[:.]/g, '-')}.json`);
@@ -955,6 +962,7 @@ function printTable(r: {
   kafkaProduceRequestMs?: Record<string, BucketBounds>;
   kafkaRequestsPerMessage?: Record<string, number | undefined>;
   redisCommandsPerMessage: ReturnType<typeof redisFigures>;
+  redisMemoryPerMessage?: ReturnType<typeof redisMemoryPerMessage>;
   machine: { loadBefore: string; niced: Record<string, number> };
 }): void {
   const out: string[] = [];
@@ -1013,6 +1021,12 @@ function printTable(r: {
         `counted too) | ${Object.entries(redis.byCommand)
           .map(([command, n]) => `${command} ${n}`)
           .join(' | ')}`,
+    );
+  const memory = r.redisMemoryPerMessage;
+  if (memory)
+    out.push(
+      `redis memory/message  ${Math.round(memory.bytes)} bytes (used_memory's growth; ` +
+        `${memory.expiredKeys} keys expired meanwhile)`,
     );
   out.push(`load average before: ${r.machine.loadBefore}`);
   if (nicedList(r.machine.niced)) out.push(`at a lower CPU priority (nice): ${nicedList(r.machine.niced)}`);

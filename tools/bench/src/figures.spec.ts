@@ -16,6 +16,7 @@ import {
   percentiles,
   processCpuTicksOfStat,
   redisCommandsPerMessage,
+  redisMemoryPerMessage,
   subscriberNumber,
   sustainedRate,
   sustainedRateOfCounts,
@@ -113,6 +114,23 @@ describe('benchmark figures', () => {
       scriptCalls: 1,
       byCommand: { hget: 5, set: 3, evalsha: 1 },
     });
+  });
+
+  it("measures Redis's memory a message from two readings of INFO memory and stats", () => {
+    const info = (used: number, expired: number) =>
+      [
+        '# Memory',
+        `used_memory:${used}`,
+        'used_memory_human:1.00M',
+        '# Stats',
+        `expired_keys:${expired}`,
+      ].join('\r\n');
+    expect(redisMemoryPerMessage(info(1_000_000, 7), info(4_500_000, 9), 1000)).toEqual({
+      bytes: 3500,
+      expiredKeys: 2,
+    });
+    expect(redisMemoryPerMessage('', info(4_500_000, 9), 1000)).toBeUndefined();
+    expect(redisMemoryPerMessage(info(1, 0), info(2, 0), 0)).toBeUndefined();
   });
 
   it('measures a sustained rate from polled running counts', () => {
@@ -247,6 +265,14 @@ describe('benchmark figures', () => {
       '| CPU ms a message, redis | - | 0.2 |  |',
     ]);
     expect(table).toContain('| callToSubmit p99 ms | - | - |  |');
+    expect(table).toContain('| Redis memory a message, bytes | - | - |  |');
+    const withMemory = (r: typeof before, bytes: number) => ({
+      ...r,
+      redisMemoryPerMessage: { bytes, expiredKeys: 0 },
+    });
+    expect(comparisonTable(withMemory(before, 3400.4), withMemory(after, 2890.6))).toContain(
+      '| Redis memory a message, bytes | 3400 | 2891 | -15.0% |',
+    );
     expect(comparisonTable(before, run('a', 500, {}, 1))).toContain('not sent or run alike');
     const niced = { ...run('a', 1000, {}, 1), machine: { niced: { dlr: 10 } } };
     expect(comparisonTable(before, niced)).toContain('at nice: dlr 10');

@@ -244,6 +244,29 @@ export function redisCommandsPerMessage(
   };
 }
 
+/**
+ * Redis memory a message between two readings of its `INFO memory` and `INFO stats` (concatenated): how much
+ * `used_memory` grew for each message, what the keys each one leaves cost while they live. Keys that expired
+ * meanwhile (short-lived ones: rate windows) are not in it; `expiredKeys` counts them.
+ */
+export function redisMemoryPerMessage(
+  before: string,
+  after: string,
+  messages: number,
+): { bytes: number; expiredKeys: number } | undefined {
+  const field = (info: string, name: string) => {
+    const found = new RegExp(`^${name}:(\\d+)`, 'm').exec(info);
+    return found ? Number(found[1]) : undefined;
+  };
+  const [usedBefore, usedAfter] = [field(before, 'used_memory'), field(after, 'used_memory')];
+  const [expiredBefore, expiredAfter] = [field(before, 'expired_keys'), field(after, 'expired_keys')];
+  if (usedBefore === undefined || usedAfter === undefined || messages === 0) return undefined;
+  return {
+    bytes: (usedAfter - usedBefore) / messages,
+    expiredKeys: (expiredAfter ?? 0) - (expiredBefore ?? 0),
+  };
+}
+
 /** Percentiles of a consumer group's histogram, as the bounds of the buckets they fall in (ms). */
 export interface BucketBounds {
   count: number;
@@ -303,6 +326,8 @@ export interface RunFigures {
   };
   /** The processes run at a lower CPU priority than the others (name -> nice), when any. */
   machine?: { niced?: Record<string, number> };
+  /** Absent in runs made before it was measured. */
+  redisMemoryPerMessage?: { bytes: number; expiredKeys: number };
 }
 
 /** `dlr 10, analytics 10`: the processes at a nice value above 0, or '' when none. */
@@ -339,6 +364,11 @@ export function comparisonTable(before: RunFigures, after: RunFigures): string {
   processes.sort((a, b) => cpuOf(after, b) - cpuOf(after, a));
   for (const name of processes)
     rows.push([`CPU ms a message, ${name}`, before.cpu.perMessageMs[name], after.cpu.perMessageMs[name]]);
+  const redisBytes = (r: RunFigures) => {
+    const bytes = r.redisMemoryPerMessage?.bytes;
+    return bytes === undefined ? undefined : Math.round(bytes);
+  };
+  rows.push(['Redis memory a message, bytes', redisBytes(before), redisBytes(after)]);
   const text = (n: number | undefined) => (n === undefined ? '-' : String(n));
   const change = (b: number | undefined, a: number | undefined) =>
     b === undefined || a === undefined || b === 0
