@@ -10,9 +10,14 @@ describe('idempotency store', () => {
   const redis = sharedRedis({ redisUrl: infra.redisUrl });
   const tenant = uniqueName('idem');
   afterAll(() => redis.quit());
+  afterEach(() => jest.restoreAllMocks());
 
   it('reserves new references once, tells a call in progress, takes over a dead call and answers accepted', async () => {
-    const staleAfterMs = 300;
+    // The store's clock is held still and moved by hand: a loaded machine's pauses between calls must not
+    // decide whether a reservation is still in progress.
+    let clock = Date.now();
+    jest.spyOn(Date, 'now').mockImplementation(() => clock);
+    const staleAfterMs = 30_000;
     const store = new IdempotencyStore(redis, 3600, staleAfterMs);
     const refs = Array.from({ length: 120 }, (_, i) => `ref-${i}`);
     const items = refs.map((reference, i) => ({ reference, messageId: `m-${i}`, fingerprint: `fp-${i}` }));
@@ -30,7 +35,7 @@ describe('idempotency store', () => {
       tenant,
       first.slice(0, 100).map((r, i) => ({ reference: refs[i]!, token: r.token })),
     );
-    await new Promise((resolve) => setTimeout(resolve, staleAfterMs + 50));
+    clock += staleAfterMs + 1;
     const again = await store.reserve(
       tenant,
       items.map((item, i) => (i === 1 ? { ...item, fingerprint: 'other content' } : item)),
