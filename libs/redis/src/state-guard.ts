@@ -61,6 +61,8 @@ export class RedisStateGuard {
         'Redis may lose Tern state (idempotency, receipt correlation, attempt claims): see docs/operations.md',
       );
     }
+    const advice = settingAdvice(settings);
+    if (advice.length > 0) this.log.warn({ advice }, 'Redis could hold Tern state in less memory');
   }
 
   private async checkMarker(): Promise<void> {
@@ -89,4 +91,18 @@ export function settingProblems(settings: Readonly<Record<string, string>>): str
   const snapshots = (settings['save'] ?? '').trim() !== '';
   if (!aof && !snapshots) problems.push('neither appendonly nor save is set: a restart loses every key');
   return problems;
+}
+
+/** A longer value makes a hash a hash table, not a listpack; Tern's hashes hold values up to ~600 B. */
+const LISTPACK_VALUE_FOR_TERN = 1024;
+
+/** Settings that cost memory without losing anything; empty when none. Pure, for tests. */
+export function settingAdvice(settings: Readonly<Record<string, string>>): string[] {
+  // Redis 6 names it after ziplists; Redis 7 answers to both names.
+  const listpackValue = settings['hash-max-listpack-value'] ?? settings['hash-max-ziplist-value'];
+  if (listpackValue === undefined || Number(listpackValue) >= LISTPACK_VALUE_FOR_TERN) return [];
+  return [
+    `hash-max-listpack-value is ${listpackValue}: status views and receipt attempts are kept as hash tables, ` +
+      `in up to 1.7 times the memory (use ${LISTPACK_VALUE_FOR_TERN}; docs/operations.md)`,
+  ];
 }
