@@ -18,11 +18,13 @@ import {
   comparisonTable,
   countedPerMessage,
   cpuSeconds,
+  cpuShares,
   cpuTicksOfStat,
   processCpuTicksOfStat,
   firstIdMintedAt,
   groupHistogram,
   isJitCompilerThread,
+  latencyWindows,
   niceOfStat,
   nicedList,
   parseBackground,
@@ -35,6 +37,8 @@ import {
   sustainedRateOfCounts,
   threadTicksBetween,
   type BucketBounds,
+  type LatencyWindow,
+  type MachineSample,
   type MessageKind,
   type Percentiles,
   type RunFigures,
@@ -556,6 +560,41 @@ async function redisInfo(): Promise<string> {
   }
 }
 
+/** Accept -> submit is told per stretch of this many ms of a run, with how the machine was meanwhile. */
+const WINDOW_MS = 5000;
+
+/**
+ * Reads the machine about once a second until stopped: its CPUs' shares (/proc/stat) and whether a Redis
+ * child runs (INFO persistence: an append-only-file rewrite or a snapshot), to tell a run's tail by moment.
+ */
+function sampleMachine(): () => Promise<MachineSample[]> {
+  const url = process.env['TERN_REDIS_URL'];
+  const redis = url
+    ? sharedRedis({ redisUrl: url, redisTlsCaFile: process.env['TERN_REDIS_TLS_CA_FILE'] })
+    : undefined;
+  const cpuLine = () => readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  const samples: MachineSample[] = [];
+  let sampling = true;
+  const loop = (async () => {
+    let before = cpuLine();
+    while (sampling) {
+      await sleep(1000);
+      const after = cpuLine();
+      const shares = cpuShares(before, after);
+      before = after;
+      const persistence = await redis?.info('persistence').catch(() => '');
+      const redisChild = /^(aof_rewrite|rdb_bgsave)_in_progress:1/m.test(persistence ?? '');
+      if (shares) samples.push({ at: Date.now(), ...shares, redisChild });
+    }
+  })();
+  return async () => {
+    sampling = false;
+    await loop;
+    redis?.disconnect();
+    return samples;
+  };
+}
+
 /** The platform's processes by name, from the pid files `./tern up` and infra.sh keep. */
 function platformProcesses(): Record<string, number> {
   const dir = values['run-dir'];
@@ -705,7 +744,9 @@ async function main(): Promise<void> {
       `[bench] and from the start a backlog of ${BACKGROUND.count} ${BACKGROUND.kind} messages, as fast as taken\n`,
     );
   const background = BACKGROUND ? sendBackground(bench, BACKGROUND) : Promise.resolve();
+  const machineSamples = sampleMachine();
   const { startedAt, endedAt } = await drive(bench, DURATION_S);
+  const samples = await machineSamples();
   await background;
   const measured = bench.messages.filter((m) => !m.warmup);
   // Accepted by the API, or published on the Kafka intake: each is owed a final status.
@@ -887,6 +928,23 @@ async function main(): Promise<void> {
       ),
       acceptToFinalStatus: lat(finals.map((m) => (m.acceptedAt ? m.finalAt! - m.acceptedAt : undefined))),
     },
+    // Accept -> submit per stretch of the sending, with the machine's CPUs and Redis's children meanwhile.
+    latencyWindows: latencyWindows(
+      submitted.flatMap((m) => {
+        const ms = acceptToSubmit(m);
+        return ms === undefined ? [] : [{ acceptedAt: m.acceptedAt!, ms }];
+      }),
+      samples,
+      startedAt,
+      endedAt,
+      WINDOW_MS,
+    ).map((w) => ({
+      ...w,
+      p50: round(w.p50),
+      p99: round(w.p99),
+      busy: round(w.busy, 2),
+      steal: round(w.steal, 2),
+    })),
     cpu: {
       wallSeconds: round(wall, 1),
       sendSeconds: round((endedAt - startedAt) / 1000, 1),
@@ -955,6 +1013,7 @@ function printTable(r: {
   truthExamples: Record<string, { messageId?: string }[]>;
   perSecond: Record<string, number | undefined>;
   latencyMs: Record<string, Percentiles>;
+  latencyWindows?: LatencyWindow[];
   cpu: { perMessageMs: Record<string, number | undefined>; platformPerMessageMs: number | undefined };
   kafkaBatchesPerMessage: Record<string, number | undefined>;
   kafkaRecordAgeMs: Record<string, BucketBounds>;
@@ -982,6 +1041,18 @@ function printTable(r: {
     out.push(
       `latency  ${name.padEnd(30)} p50 ${p.p50 ?? '-'} p95 ${p.p95 ?? '-'} p99 ${p.p99 ?? '-'} max ${p.max ?? '-'} ms`,
     );
+  const windows = r.latencyWindows ?? [];
+  if (windows.length > 0) {
+    const percent = (share: number | undefined) => (share === undefined ? '-' : Math.round(share * 100));
+    out.push(
+      `accept -> submit p99 ms by ${WINDOW_MS / 1000} s (R: a Redis child ran)  ` +
+        windows.map((w) => `${w.p99 ?? '-'}${w.redisChild ? 'R' : ''}`).join(' '),
+    );
+    out.push(
+      `machine busy/steal % by ${WINDOW_MS / 1000} s  ` +
+        windows.map((w) => `${percent(w.busy)}/${percent(w.steal)}`).join(' '),
+    );
+  }
   out.push(
     'cpu ms/message  ' +
       Object.entries(r.cpu.perMessageMs)

@@ -5,10 +5,12 @@ import {
   byService,
   comparisonTable,
   countedPerMessage,
+  cpuShares,
   cpuTicksOfStat,
   firstIdMintedAt,
   groupHistogram,
   isJitCompilerThread,
+  latencyWindows,
   niceOfStat,
   nicedList,
   parseBackground,
@@ -138,6 +140,54 @@ describe('benchmark figures', () => {
     const polls = Array.from({ length: 31 }, (_, s) => ({ at: s * 1000, count: Math.min(1000, s * 100) }));
     expect(sustainedRateOfCounts(polls)).toBeCloseTo(100, 0);
     expect(sustainedRateOfCounts([{ at: 0, count: 0 }])).toBeUndefined();
+  });
+
+  it("reads how busy the machine's CPUs were, and how much the hypervisor stole, from two /proc/stat lines", () => {
+    const before = 'cpu  1000 50 300 5000 100 10 40 0 700 0';
+    // 200 ticks: 90 user, 10 nice, 40 system, 20 idle, 10 iowait, 5 irq, 5 softirq, 20 steal (guest in user).
+    const after = 'cpu  1090 60 340 5020 110 15 45 20 760 0';
+    expect(cpuShares(before, after)).toEqual({ busy: 150 / 200, steal: 20 / 200 });
+    expect(cpuShares(before, before)).toBeUndefined();
+  });
+
+  it('cuts a run into stretches, each with its latencies and how the machine was', () => {
+    const latencies = [
+      { acceptedAt: 1000, ms: 10 },
+      { acceptedAt: 2000, ms: 30 },
+      { acceptedAt: 6000, ms: 400 },
+      { acceptedAt: 11_000, ms: 1 }, // after the run: not in any stretch
+    ];
+    const sample = (at: number, busy: number, redisChild = false) => ({ at, busy, steal: 0.1, redisChild });
+    const windows = latencyWindows(
+      latencies,
+      [sample(1500, 0.8), sample(2500, 0.9), sample(6500, 1, true)],
+      1000,
+      11_000,
+      5000,
+    );
+    expect(windows).toEqual([
+      {
+        fromSeconds: 0,
+        accepted: 2,
+        p50: 10,
+        p99: 30,
+        busy: expect.closeTo(0.85),
+        steal: 0.1,
+        redisChild: false,
+      },
+      { fromSeconds: 5, accepted: 1, p50: 400, p99: 400, busy: 1, steal: 0.1, redisChild: true },
+    ]);
+    expect(latencyWindows([], [], 0, 7000, 5000)).toEqual([
+      {
+        fromSeconds: 0,
+        accepted: 0,
+        p50: undefined,
+        p99: undefined,
+        busy: undefined,
+        steal: undefined,
+        redisChild: false,
+      },
+    ]);
   });
 
   it('reads user + system ticks from /proc/PID/stat, whatever the process name holds, and with children', () => {

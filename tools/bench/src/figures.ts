@@ -51,6 +51,90 @@ export function sustainedRateOfCounts(
   return ((to.count - from.count) * 1000) / (to.at - from.at);
 }
 
+/** How the machine's CPUs were spent between two readings of /proc/stat: busy, and taken by the hypervisor. */
+export interface CpuShares {
+  /** Running anything (user, nice, system, interrupts): 1 is every CPU all the time. */
+  busy: number;
+  /** Stolen: a virtual machine's CPUs running other guests, while this one wanted them. */
+  steal: number;
+}
+
+/**
+ * The CPU shares between two readings of /proc/stat's first line (`cpu  user nice system idle iowait irq
+ * softirq steal guest guest_nice`, in ticks; guest time is in user already). Undefined when no tick passed.
+ */
+export function cpuShares(before: string, after: string): CpuShares | undefined {
+  const ticks = (line: string) => line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const a = ticks(before);
+  const delta = ticks(after).map((v, i) => v - (a[i] ?? 0));
+  const [user, nice, system, , , irq, softirq, steal] = delta as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const total = delta.reduce((sum, v) => sum + v, 0);
+  if (total <= 0) return undefined;
+  return { busy: (user + nice + system + irq + softirq) / total, steal: steal / total };
+}
+
+/** One reading of the machine while a run sends, about a second after the one before. */
+export interface MachineSample extends CpuShares {
+  at: number;
+  /** A Redis child ran (rewriting the append-only file or saving a snapshot), competing for the CPUs. */
+  redisChild: boolean;
+}
+
+/** Accept -> submit of the messages accepted in one stretch of a run, with how the machine was meanwhile. */
+export interface LatencyWindow {
+  /** Seconds from the first message sent. */
+  fromSeconds: number;
+  accepted: number;
+  p50?: number | undefined;
+  p99?: number | undefined;
+  /** Mean shares of the samples taken in the stretch. */
+  busy?: number | undefined;
+  steal?: number | undefined;
+  redisChild: boolean;
+}
+
+/**
+ * A run cut into whole stretches of `widthMs` from `from` to `to` (a shorter one left at the end is not
+ * told): whether its tail comes from some moments (a Redis rewrite, a neighbour's steal) or from all of them.
+ */
+export function latencyWindows(
+  latencies: readonly { acceptedAt: number; ms: number }[],
+  samples: readonly MachineSample[],
+  from: number,
+  to: number,
+  widthMs: number,
+): LatencyWindow[] {
+  const windows: LatencyWindow[] = [];
+  for (let start = from; start + widthMs <= to; start += widthMs) {
+    const end = start + widthMs;
+    const within = <T>(items: readonly T[], at: (item: T) => number) =>
+      items.filter((item) => at(item) >= start && at(item) < end);
+    const ms = within(latencies, (l) => l.acceptedAt).map((l) => l.ms);
+    const taken = within(samples, (s) => s.at);
+    const mean = (values: number[]) =>
+      values.length === 0 ? undefined : values.reduce((sum, v) => sum + v, 0) / values.length;
+    windows.push({
+      fromSeconds: (start - from) / 1000,
+      accepted: ms.length,
+      p50: quantile(ms, 0.5),
+      p99: quantile(ms, 0.99),
+      busy: mean(taken.map((s) => s.busy)),
+      steal: mean(taken.map((s) => s.steal)),
+      redisChild: taken.some((s) => s.redisChild),
+    });
+  }
+  return windows;
+}
+
 /** Seconds of CPU a process used between two samples of /proc/PID/stat (user + system, in clock ticks). */
 export function cpuSeconds(before: number, after: number, ticksPerSecond = 100): number {
   return Math.max(0, after - before) / ticksPerSecond;
