@@ -434,6 +434,11 @@ describe('kafka wrapper against a real broker', () => {
     // Nothing was dead-lettered: the undecodable record was never looked at.
     expect((await admin.fetchTopicOffsets(topic.dlq)).map((p) => p.high)).toEqual(['0']);
     await admin.disconnect();
+    // The three passed over are counted as such, however many batches they came in.
+    const counted = await metricsRegistry.getSingleMetricAsString('tern_kafka_consumed_total');
+    expect(counted).toContain(
+      `tern_kafka_consumed_total{topic="${topic.name}",group="${groupId}",outcome="skipped"} 3`,
+    );
   });
 
   it('gatherMs: records written a few milliseconds apart reach a gathering group in a batch or two, a plain one one by one', async () => {
