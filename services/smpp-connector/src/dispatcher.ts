@@ -67,9 +67,11 @@ export class Dispatcher {
     for (;;) {
       const claim = await this.earlierRun(message.messageId, dispatch.attempt);
       if (claim.state === 'done') {
-        // Submitted before a crash or rebalance: publish the recorded outcome again, submit nothing.
+        // Submitted before a crash or rebalance: publish the recorded outcome again, submit nothing. An
+        // outcome stored without its message (the redelivered dispatch carries it) gets it back, so a later
+        // version may store outcomes without it (operations.md, Upgrading).
         this.log.info(ids, 'attempt already submitted; republishing its outcome');
-        return this.publish(claim.result, message);
+        return this.publish({ ...claim.result, message: claim.result.message ?? message }, message);
       }
       if (claim.state === 'in-doubt') {
         this.log.warn(ids, 'attempt interrupted between submit_sm and its answer; not submitting it again');

@@ -11,6 +11,7 @@ import {
   uniqueName,
   waitFor,
 } from '@tern/testing';
+import { AttemptStore } from '../src/attempt-store';
 import { channelsFile, dispatchFactory, follow, startConnector, type RunningConnector } from './harness';
 
 const infra = infraFromEnv();
@@ -182,6 +183,32 @@ describe('the connector never submits an attempt twice', () => {
     ]);
     expect(perNumber.get(numberOf(sent))).toBe(1);
     expect(retries).not.toContain(id);
+  });
+
+  it('republishes an outcome stored without its message with the message of the dispatch delivered again', async () => {
+    await start(3000);
+    const sent = dispatch('sim-slow', 'Your code is 777777');
+    const id = sent.message!.messageId;
+    // An outcome as a later version may store it, without the message (operations.md, Upgrading).
+    const stored = events.SubmitResult.fromPartial({
+      messageId: id,
+      attempt: 1,
+      channelId: 'sim-slow',
+      smscMessageIds: ['stored-1'],
+      accepted: true,
+      submittedAt: new Date(),
+    });
+    await new AttemptStore(redis).finish(stored, 60_000);
+    await client.producer().send(dispatchTopic(lane), [sent]);
+    await waitFor('its outcome', () => results.has(id), 30_000);
+    const [again] = results.get(id)!;
+    expect(again!.smscMessageIds).toEqual(['stored-1']);
+    expect([again!.message?.messageId, again!.message?.to, again!.message?.body]).toEqual([
+      id,
+      sent.message!.to,
+      sent.message!.body,
+    ]);
+    expect(perNumber.get(numberOf(sent))).toBeUndefined();
   });
 
   it('takes a submit_sm_resp that comes after the response timeout as the answer', async () => {
