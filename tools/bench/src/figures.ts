@@ -67,16 +67,7 @@ export function cpuShares(before: string, after: string): CpuShares | undefined 
   const ticks = (line: string) => line.trim().split(/\s+/).slice(1, 9).map(Number);
   const a = ticks(before);
   const delta = ticks(after).map((v, i) => v - (a[i] ?? 0));
-  const [user, nice, system, , , irq, softirq, steal] = delta as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = delta;
   const total = delta.reduce((sum, v) => sum + v, 0);
   if (total <= 0) return undefined;
   return { busy: (user + nice + system + irq + softirq) / total, steal: steal / total };
