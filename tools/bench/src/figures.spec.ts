@@ -3,6 +3,7 @@ import {
   brokerCostFit,
   byApi,
   byService,
+  codeOf,
   comparisonTable,
   countedPerMessage,
   cpuShares,
@@ -17,6 +18,7 @@ import {
   parseMix,
   percentiles,
   processCpuTicksOfStat,
+  profileTime,
   redisCommandsPerMessage,
   redisMemoryPerMessage,
   subscriberNumber,
@@ -188,6 +190,45 @@ describe('benchmark figures', () => {
         redisChild: false,
       },
     ]);
+  });
+
+  it("tells a profile's frames by package: npm's, the repository's, Node's, V8's", () => {
+    const pnpm = 'file:///repo/node_modules/.pnpm';
+    expect(
+      codeOf(`${pnpm}/kafkajs@2.2.4_patch_hash=d6/node_modules/kafkajs/src/consumer/batch.js`, 'x'),
+    ).toBe('kafkajs');
+    expect(
+      codeOf(`${pnpm}/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/cjs/a.js`, 'x'),
+    ).toBe('@bufbuild/protobuf');
+    expect(codeOf('file:///repo/services/dlr/dist/receipt-correlator.js', 'report')).toBe('services/dlr');
+    expect(codeOf('file:///repo/libs/kafka/dist/consumer.js', 'x')).toBe('libs/kafka');
+    expect(codeOf('file:///repo/proto/dist/gen/tern/sms/v1/sms.js', 'decode')).toBe('proto');
+    expect(codeOf('node:internal/streams/writable', 'x')).toBe('node:internal');
+    expect(codeOf('', '(garbage collector)')).toBe('(garbage collector)');
+  });
+
+  it("sums a profile's self time by key, idle left out, largest first, and names its process", () => {
+    const frame = (functionName: string, url: string) => ({ functionName, url, lineNumber: 0 });
+    const profile = {
+      nodes: [
+        { id: 1, callFrame: frame('(root)', ''), hitCount: 0 },
+        { id: 2, callFrame: frame('(idle)', ''), hitCount: 50 },
+        { id: 3, callFrame: frame('report', 'file:///repo/services/dlr/dist/a.js'), hitCount: 10 },
+        { id: 4, callFrame: frame('flush', 'file:///repo/libs/kafka/dist/producer.js'), hitCount: 30 },
+        { id: 5, callFrame: frame('apply', 'file:///repo/services/dlr/dist/b.js'), hitCount: 5 },
+      ],
+      samples: Array.from({ length: 95 }, () => 1),
+      startTime: 0,
+      endTime: 95_000, // µs: 1 ms a sample
+    };
+    expect(profileTime(profile, (f) => codeOf(f.url, f.functionName))).toEqual({
+      process: 'dlr',
+      busyMs: 45,
+      by: [
+        ['libs/kafka', 30],
+        ['services/dlr', 15],
+      ],
+    });
   });
 
   it('reads user + system ticks from /proc/PID/stat, whatever the process name holds, and with children', () => {

@@ -489,3 +489,50 @@ export function brokerCostFit(
     perRecordUs: ((ny * rr - ry * rn) / determinant) * 1000,
   };
 }
+
+/** The parts of a V8 CPU profile (`node --cpu-prof`) that where-the-time-went needs. */
+export interface CpuProfile {
+  nodes: {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    hitCount?: number;
+  }[];
+  samples: number[];
+  startTime: number;
+  endTime: number;
+}
+
+/** What a frame is counted under: its npm package, the repository's service or library, or Node's module. */
+export function codeOf(url: string, functionName: string): string {
+  const pkg =
+    /node_modules\/\.pnpm\/((?:@[^+/]+\+)?[^@/]+)@/.exec(url) ??
+    /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg) return pkg[1]!.replace('+', '/');
+  const own = /\/((?:services|libs|tools)\/[^/]+|proto)\/(?:dist|src)\//.exec(url);
+  if (own) return own[1]!;
+  if (url.startsWith('node:')) return url.split('/')[0]!;
+  // V8's own: (garbage collector), (program), and native frames such as writeBuffer.
+  return functionName || '(anonymous)';
+}
+
+/**
+ * A profile's CPU time (ms) by what `keyOf` says of each frame, self time only, idle left out, largest
+ * first; with the process's name, from the first service or tool of the repository its frames run.
+ */
+export function profileTime(
+  profile: CpuProfile,
+  keyOf: (frame: CpuProfile['nodes'][number]['callFrame']) => string,
+): { process: string; busyMs: number; by: [string, number][] } {
+  const msPerSample = (profile.endTime - profile.startTime) / 1000 / Math.max(1, profile.samples.length);
+  const by = new Map<string, number>();
+  let busy = 0;
+  let processName = '';
+  for (const { callFrame, hitCount = 0 } of profile.nodes) {
+    processName ||= /\/(?:services|tools)\/([^/]+)\//.exec(callFrame.url)?.[1] ?? '';
+    if (callFrame.functionName === '(idle)' || hitCount === 0) continue;
+    const key = keyOf(callFrame);
+    by.set(key, (by.get(key) ?? 0) + hitCount * msPerSample);
+    busy += hitCount * msPerSample;
+  }
+  return { process: processName || '?', busyMs: busy, by: [...by].sort((a, b) => b[1] - a[1]) };
+}

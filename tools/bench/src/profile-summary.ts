@@ -1,0 +1,44 @@
+// Where each process's CPU went, from the V8 profiles `node --cpu-prof` wrote (operations.md, Benchmark):
+//   pnpm --filter @tern/bench profile-summary DIR [--top N]
+// Per profile: its busy CPU, then the packages (npm's, the repository's services and libraries, Node's
+// modules, V8's own) and the functions that took the most of it, self time only.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { codeOf, profileTime, type CpuProfile } from './figures';
+
+const { values, positionals } = parseArgs({
+  options: { top: { type: 'string', default: '12' } },
+  allowPositionals: true,
+});
+const dir = positionals[0];
+if (!dir) {
+  process.stderr.write('usage: profile-summary DIR [--top N]\n');
+  process.exit(2);
+}
+const top = Number(values.top);
+const share = (ms: number, busyMs: number) => `${((100 * ms) / busyMs).toFixed(1).padStart(5)}%`;
+/** A frame's place: within its npm package or the repository; none for V8's own frames. */
+const where = (url: string, line: number) =>
+  url === ''
+    ? ''
+    : ` ${url
+        .replace(/^.*node_modules\/\.pnpm\/[^/]+\/node_modules\//, '')
+        .replace(/^file:\/\/.*?\/((?:services|libs|tools|proto)\/)/, '$1')}:${line + 1}`;
+
+for (const file of readdirSync(dir)
+  .filter((f) => f.endsWith('.cpuprofile'))
+  .sort()) {
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
+  const packages = profileTime(profile, (frame) => codeOf(frame.url, frame.functionName));
+  if (packages.busyMs < 1000) continue; // a short-lived helper (pnpm, topic creation)
+  const functions = profileTime(
+    profile,
+    (frame) => `${frame.functionName || '(anonymous)'}${where(frame.url, frame.lineNumber)}`,
+  );
+  const lines = [`${packages.process} (${file}): ${(packages.busyMs / 1000).toFixed(1)} s of CPU`];
+  for (const [name, ms] of packages.by.slice(0, top)) lines.push(`  ${share(ms, packages.busyMs)}  ${name}`);
+  lines.push('  functions:');
+  for (const [name, ms] of functions.by.slice(0, top)) lines.push(`  ${share(ms, packages.busyMs)}  ${name}`);
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+}
