@@ -208,7 +208,13 @@ describe('benchmark figures', () => {
   });
 
   it("sums a profile's self time by key, idle left out, largest first, and names its process", () => {
-    const frame = (functionName: string, url: string) => ({ functionName, url, lineNumber: 0 });
+    const frame = (functionName: string, url: string) => ({
+      functionName,
+      url,
+      scriptId: '0',
+      lineNumber: 0,
+      columnNumber: 0,
+    });
     const profile = {
       nodes: [
         { id: 1, callFrame: frame('(root)', ''), hitCount: 0 },

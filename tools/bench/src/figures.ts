@@ -1,4 +1,5 @@
 // The arithmetic of a benchmark run, kept apart from the I/O so it can be tested directly.
+import type { Profiler } from 'node:inspector';
 import { quantile } from '@tern/carrier-sim';
 
 export interface Percentiles {
@@ -109,15 +110,15 @@ export function latencyWindows(
     const end = start + widthMs;
     const within = <T>(items: readonly T[], at: (item: T) => number) =>
       items.filter((item) => at(item) >= start && at(item) < end);
-    const ms = within(latencies, (l) => l.acceptedAt).map((l) => l.ms);
+    const { count, p50, p99 } = percentiles(within(latencies, (l) => l.acceptedAt).map((l) => l.ms));
     const taken = within(samples, (s) => s.at);
     const mean = (values: number[]) =>
       values.length === 0 ? undefined : values.reduce((sum, v) => sum + v, 0) / values.length;
     windows.push({
       fromSeconds: (start - from) / 1000,
-      accepted: ms.length,
-      p50: quantile(ms, 0.5),
-      p99: quantile(ms, 0.99),
+      accepted: count,
+      p50,
+      p99,
       busy: mean(taken.map((s) => s.busy)),
       steal: mean(taken.map((s) => s.steal)),
       redisChild: taken.some((s) => s.redisChild),
@@ -490,18 +491,6 @@ export function brokerCostFit(
   };
 }
 
-/** The parts of a V8 CPU profile (`node --cpu-prof`) that where-the-time-went needs. */
-export interface CpuProfile {
-  nodes: {
-    id: number;
-    callFrame: { functionName: string; url: string; lineNumber: number };
-    hitCount?: number;
-  }[];
-  samples: number[];
-  startTime: number;
-  endTime: number;
-}
-
 /** What a frame is counted under: its npm package, the repository's service or library, or Node's module. */
 export function codeOf(url: string, functionName: string): string {
   const pkg =
@@ -520,10 +509,11 @@ export function codeOf(url: string, functionName: string): string {
  * first; with the process's name, from the first service or tool of the repository its frames run.
  */
 export function profileTime(
-  profile: CpuProfile,
-  keyOf: (frame: CpuProfile['nodes'][number]['callFrame']) => string,
+  profile: Profiler.Profile,
+  keyOf: (frame: Profiler.ProfileNode['callFrame']) => string,
 ): { process: string; busyMs: number; by: [string, number][] } {
-  const msPerSample = (profile.endTime - profile.startTime) / 1000 / Math.max(1, profile.samples.length);
+  const msPerSample =
+    (profile.endTime - profile.startTime) / 1000 / Math.max(1, profile.samples?.length ?? 0);
   const by = new Map<string, number>();
   let busy = 0;
   let processName = '';

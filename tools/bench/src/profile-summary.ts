@@ -5,7 +5,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { codeOf, profileTime, type CpuProfile } from './figures';
+import type { Profiler } from 'node:inspector';
+import { codeOf, profileTime } from './figures';
 
 const { values, positionals } = parseArgs({
   options: { top: { type: 'string', default: '12' } },
@@ -29,7 +30,7 @@ const where = (url: string, line: number) =>
 for (const file of readdirSync(dir)
   .filter((f) => f.endsWith('.cpuprofile'))
   .sort()) {
-  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profiler.Profile;
   const packages = profileTime(profile, (frame) => codeOf(frame.url, frame.functionName));
   if (packages.busyMs < 1000) continue; // a short-lived helper (pnpm, topic creation)
   const functions = profileTime(
