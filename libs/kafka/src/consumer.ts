@@ -729,8 +729,10 @@ export class BatchConsumer {
     let work: QueuedWork | undefined;
     let handlesAny = false;
     let passedOver = 0;
-    for (const message of batch.messages) {
-      if (this.stopping || partition.revoked || !payload.isRunning() || payload.isStale()) break;
+    // Asked once: nothing between here and the return awaits, so neither a stop nor a seek comes in between
+    // (asked per record, kafkajs's stale check, a JSON key and a Map lookup, was ~0.6% of the services' CPU).
+    const current = !this.stopping && !partition.revoked && payload.isRunning() && !payload.isStale();
+    for (const message of current ? batch.messages : []) {
       const offset = BigInt(message.offset);
       // Started before by this member (fetched again after a rejoin): running or done, not to run twice.
       if (partition.startedUpTo !== undefined && offset <= partition.startedUpTo) {
