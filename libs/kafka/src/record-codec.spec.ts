@@ -28,6 +28,7 @@ const decodeRecord = load('./src/protocol/recordBatch/record/v0/decoder') as (
   decoder: Decoder,
   batch: { firstOffset: string; firstTimestamp: string; timestampType?: number; maxTimestamp?: string },
 ) => DecodedRecord;
+const crc32C = load('./src/protocol/recordBatch/crc32C/crc32C') as (buffer: Buffer) => number;
 const DecoderClass = load('./src/protocol/decoder') as new (buffer: Buffer) => Decoder;
 const groupMessagesPerPartition = load('./src/producer/groupMessagesPerPartition') as (options: {
   topic: string;
@@ -58,6 +59,36 @@ describe('murmur2 (the Java client’s partitioner hash)', () => {
   it('hashes a key’s UTF-8 bytes, whether given as text or as a Buffer', () => {
     const key = '0190c7a2-1b2c-7def-8abc-1234567890ab/é';
     expect(murmur2(key)).toBe(murmur2(Buffer.from(key, 'utf8')));
+  });
+});
+
+describe('crc32C (every record batch’s checksum, which the broker checks)', () => {
+  /** The definition, a bit at a time (reflected Castagnoli polynomial). */
+  function reference(bytes: Buffer): number {
+    let crc = 0xffffffff;
+    for (const byte of bytes) {
+      crc ^= byte;
+      for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+    }
+    return (crc ^ 0xffffffff) >>> 0;
+  }
+
+  it('gives the standard check value and RFC 3720’s test vectors', () => {
+    expect(crc32C(Buffer.from('123456789'))).toBe(0xe3069283);
+    expect(crc32C(Buffer.alloc(32, 0x00))).toBe(0x8a9136aa);
+    expect(crc32C(Buffer.alloc(32, 0xff))).toBe(0x62a8ab43);
+    expect(crc32C(Buffer.from(Array.from({ length: 32 }, (_, i) => i)))).toBe(0x46dd794e);
+  });
+
+  it('agrees with the definition at every length around its eight-byte steps, from any offset', () => {
+    const bytes = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 131 + 7) & 0xff));
+    for (let length = 0; length <= 40; length++) {
+      for (const start of [0, 3]) {
+        const slice = bytes.subarray(start, start + length);
+        expect([length, start, crc32C(slice)]).toEqual([length, start, reference(slice)]);
+      }
+    }
+    expect(crc32C(bytes)).toBe(reference(bytes));
   });
 });
 
