@@ -25,6 +25,8 @@ import {
   groupHistogram,
   isJitCompilerThread,
   latencyWindows,
+  SATURATED_BUSY,
+  saturated,
   niceOfStat,
   nicedList,
   parseBackground,
@@ -825,6 +827,23 @@ async function main(): Promise<void> {
   }
   const groups = [...byGroup];
   const backlog = bench.messages.filter((m) => m.background);
+  // Accept -> submit per stretch of the sending, with the machine's CPUs and Redis's children meanwhile.
+  const stretches = latencyWindows(
+    submitted.flatMap((m) => {
+      const ms = acceptToSubmit(m);
+      return ms === undefined ? [] : [{ acceptedAt: m.acceptedAt!, ms }];
+    }),
+    samples,
+    startedAt,
+    endedAt,
+    WINDOW_MS,
+  ).map((w) => ({
+    ...w,
+    p50: round(w.p50),
+    p99: round(w.p99),
+    busy: round(w.busy, 2),
+    steal: round(w.steal, 2),
+  }));
   const result = {
     at: new Date(startedAt).toISOString(),
     options: {
@@ -928,23 +947,7 @@ async function main(): Promise<void> {
       ),
       acceptToFinalStatus: lat(finals.map((m) => (m.acceptedAt ? m.finalAt! - m.acceptedAt : undefined))),
     },
-    // Accept -> submit per stretch of the sending, with the machine's CPUs and Redis's children meanwhile.
-    latencyWindows: latencyWindows(
-      submitted.flatMap((m) => {
-        const ms = acceptToSubmit(m);
-        return ms === undefined ? [] : [{ acceptedAt: m.acceptedAt!, ms }];
-      }),
-      samples,
-      startedAt,
-      endedAt,
-      WINDOW_MS,
-    ).map((w) => ({
-      ...w,
-      p50: round(w.p50),
-      p99: round(w.p99),
-      busy: round(w.busy, 2),
-      steal: round(w.steal, 2),
-    })),
+    latencyWindows: stretches,
     cpu: {
       wallSeconds: round(wall, 1),
       sendSeconds: round((endedAt - startedAt) / 1000, 1),
@@ -953,6 +956,8 @@ async function main(): Promise<void> {
         Object.entries(cpu).map(([n, s]) => [n, round((s * 1000) / Math.max(1, finals.length), 3)]),
       ),
       platformPerMessageMs: round((platformCpu * 1000) / Math.max(1, finals.length), 3),
+      // Busy beyond 95% in every stretch: CPU a message tells how full the machine was (see saturated()).
+      machineSaturated: saturated(stretches),
       withChildren: true,
     },
     // Each consumer group's wait for its records, write to handling, and its calls' time (bucket bounds of
@@ -1014,7 +1019,11 @@ function printTable(r: {
   perSecond: Record<string, number | undefined>;
   latencyMs: Record<string, Percentiles>;
   latencyWindows?: LatencyWindow[];
-  cpu: { perMessageMs: Record<string, number | undefined>; platformPerMessageMs: number | undefined };
+  cpu: {
+    perMessageMs: Record<string, number | undefined>;
+    platformPerMessageMs: number | undefined;
+    machineSaturated?: boolean;
+  };
   kafkaBatchesPerMessage: Record<string, number | undefined>;
   kafkaRecordAgeMs: Record<string, BucketBounds>;
   kafkaCallMs: Record<string, BucketBounds>;
@@ -1060,6 +1069,11 @@ function printTable(r: {
         .join(' | ') +
       ` | platform total ${r.cpu.platformPerMessageMs ?? '-'}`,
   );
+  if (r.cpu.machineSaturated)
+    out.push(
+      `cpu note  the machine was >= ${SATURATED_BUSY * 100}% busy in every stretch: at a fixed rate, CPU a message ` +
+        'tells how full it was, not what a message costs (docs/operations.md, Benchmark)',
+    );
   const batches = Object.entries(r.kafkaBatchesPerMessage);
   if (batches.length > 0)
     out.push(

@@ -21,6 +21,7 @@ import {
   profileTime,
   redisCommandsPerMessage,
   redisMemoryPerMessage,
+  saturated,
   subscriberNumber,
   sustainedRate,
   sustainedRateOfCounts,
@@ -48,6 +49,14 @@ describe('benchmark figures', () => {
     // Taken whole, the straggler would make it about 91/s.
     expect(sustainedRate(times, 1)).toBeCloseTo(1000_000 / 10_999, 0);
     expect(sustainedRate([5])).toBeUndefined();
+  });
+
+  it('calls a run saturated only when every stretch was told and busier than 95%', () => {
+    expect(saturated([{ busy: 0.99 }, { busy: 0.95 }])).toBe(true);
+    expect(saturated([{ busy: 0.99 }, { busy: 0.94 }])).toBe(false);
+    // A stretch without a sample of the machine tells nothing: not saturated on its word.
+    expect(saturated([{ busy: 0.99 }, { busy: undefined }])).toBe(false);
+    expect(saturated([])).toBe(false);
   });
 
   it('counts the batches each group fetched per message between two scrapes of the services', () => {

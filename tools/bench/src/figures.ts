@@ -127,6 +127,19 @@ export function latencyWindows(
   return windows;
 }
 
+/** Busier than this in a stretch, the machine had no CPU to spare. */
+export const SATURATED_BUSY = 0.95;
+
+/**
+ * Whether the machine was busy beyond `SATURATED_BUSY` in every stretch told. Then CPU a message at a fixed
+ * rate tells how full the machine was more than what a message costs: the platform spends what a lower rate
+ * leaves on more and smaller fetches and calls (operations.md, Benchmark).
+ */
+export function saturated(windows: readonly Pick<LatencyWindow, 'busy'>[]): boolean {
+  const told = windows.filter((w) => w.busy !== undefined);
+  return told.length > 0 && told.length === windows.length && told.every((w) => w.busy! >= SATURATED_BUSY);
+}
+
 /** Seconds of CPU a process used between two samples of /proc/PID/stat (user + system, in clock ticks). */
 export function cpuSeconds(before: number, after: number, ticksPerSecond = 100): number {
   return Math.max(0, after - before) / ticksPerSecond;
