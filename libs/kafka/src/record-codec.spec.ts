@@ -29,6 +29,19 @@ const decodeRecord = load('./src/protocol/recordBatch/record/v0/decoder') as (
   batch: { firstOffset: string; firstTimestamp: string; timestampType?: number; maxTimestamp?: string },
 ) => DecodedRecord;
 const crc32C = load('./src/protocol/recordBatch/crc32C/crc32C') as (buffer: Buffer) => number;
+const { RecordBatch } = load('./src/protocol/recordBatch/v0') as {
+  RecordBatch: (batch: {
+    records: { buf: Buffer; offset: number }[];
+    firstOffset?: number;
+    firstTimestamp: number;
+    maxTimestamp: number;
+    lastOffsetDelta: number;
+    producerId?: number;
+    producerEpoch?: number;
+    firstSequence?: number;
+    transactional?: boolean;
+  }) => Promise<{ buffer: Buffer }>;
+};
 const DecoderClass = load('./src/protocol/decoder') as new (buffer: Buffer) => Decoder;
 const groupMessagesPerPartition = load('./src/producer/groupMessagesPerPartition') as (options: {
   topic: string;
@@ -62,17 +75,17 @@ describe('murmur2 (the Java client’s partitioner hash)', () => {
   });
 });
 
-describe('crc32C (every record batch’s checksum, which the broker checks)', () => {
-  /** The definition, a bit at a time (reflected Castagnoli polynomial). */
-  function reference(bytes: Buffer): number {
-    let crc = 0xffffffff;
-    for (const byte of bytes) {
-      crc ^= byte;
-      for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
-    }
-    return (crc ^ 0xffffffff) >>> 0;
+/** CRC-32C by its definition, a bit at a time (reflected Castagnoli polynomial). */
+function reference(bytes: Buffer): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
   }
+  return (crc ^ 0xffffffff) >>> 0;
+}
 
+describe('crc32C (every record batch’s checksum, which the broker checks)', () => {
   it('gives the standard check value and RFC 3720’s test vectors', () => {
     expect(crc32C(Buffer.from('123456789'))).toBe(0xe3069283);
     expect(crc32C(Buffer.alloc(32, 0x00))).toBe(0x8a9136aa);
@@ -112,6 +125,50 @@ describe('record encoding', () => {
     expect(bytes.buffer).toEqual(
       Buffer.from([0x1c, 0x00, 0x00, 0x00, 0x01, 0x01, 0x04, 0x02, 0x61, 0x02, 0x31, 0x02, 0x61, 0x02, 0x32]),
     );
+  });
+});
+
+describe('record batch encoding', () => {
+  it('writes the protocol’s header, the records as given and the checksum of what follows it', async () => {
+    const records = [
+      encodeRecord({ offsetDelta: 0, key: 'a', value: 'one' }),
+      encodeRecord({ offsetDelta: 1, timestampDelta: 5, key: 'b', value: 'two', headers: { h: 'v' } }),
+    ];
+    const written = (
+      await RecordBatch({
+        records: records as unknown as { buf: Buffer; offset: number }[],
+        firstTimestamp: 1764936000000,
+        maxTimestamp: 1764936000005,
+        lastOffsetDelta: 1,
+        producerId: 42,
+        producerEpoch: 3,
+        firstSequence: 17,
+        transactional: true,
+      })
+    ).buffer;
+    const int = (bytes: number, value: number | bigint) => {
+      const b = Buffer.alloc(bytes);
+      if (bytes === 8) b.writeBigInt64BE(BigInt(value));
+      else if (bytes === 4) b.writeInt32BE(Number(value));
+      else if (bytes === 2) b.writeInt16BE(Number(value));
+      else b.writeInt8(Number(value));
+      return b;
+    };
+    const body = Buffer.concat([
+      int(2, 16), // attributes: transactional, no compression, create time
+      int(4, 1), // last offset delta
+      int(8, 1764936000000),
+      int(8, 1764936000005),
+      int(8, 42), // producer id
+      int(2, 3), // producer epoch
+      int(4, 17), // first sequence
+      int(4, 2), // records
+      ...records.map((r) => r.buffer),
+    ]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(reference(body));
+    const afterLength = Buffer.concat([int(4, 0), int(1, 2), crc, body]); // leader epoch, magic 2
+    expect(written).toEqual(Buffer.concat([int(8, 0), int(4, afterLength.length), afterLength]));
   });
 });
 
