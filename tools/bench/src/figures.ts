@@ -518,8 +518,10 @@ export function codeOf(url: string, functionName: string): string {
 }
 
 /**
- * A profile's CPU time (ms) by what `keyOf` says of each frame, self time only, idle left out, largest
- * first; with the process's name, from the first service or tool of the repository its frames run.
+ * A profile's busy time (ms) by what `keyOf` says of each frame, self time only, idle left out, largest
+ * first; with the process's name, from the first service or tool of the repository its frames run. V8
+ * samples by the clock: on a machine short of CPU a sample also counts the time the thread waited for one,
+ * so the busy time is more than the CPU the process used (operations.md, Benchmark).
  */
 export function profileTime(
   profile: Profiler.Profile,

@@ -1,6 +1,6 @@
 // Where each process's CPU went, from the V8 profiles `node --cpu-prof` wrote (operations.md, Benchmark):
 //   pnpm --filter @tern/bench profile-summary DIR [--top N]
-// Per profile: its busy CPU, then the packages (npm's, the repository's services and libraries, Node's
+// Per profile: its busy time (the CPU it used, and on a busy machine its waits for one), then the packages (npm's, the repository's services and libraries, Node's
 // modules, V8's own) and the functions that took the most of it, self time only.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,7 +37,7 @@ for (const file of readdirSync(dir)
     profile,
     (frame) => `${frame.functionName || '(anonymous)'}${where(frame.url, frame.lineNumber)}`,
   );
-  const lines = [`${packages.process} (${file}): ${(packages.busyMs / 1000).toFixed(1)} s of CPU`];
+  const lines = [`${packages.process} (${file}): ${(packages.busyMs / 1000).toFixed(1)} s busy`];
   for (const [name, ms] of packages.by.slice(0, top)) lines.push(`  ${share(ms, packages.busyMs)}  ${name}`);
   lines.push('  functions:');
   for (const [name, ms] of functions.by.slice(0, top)) lines.push(`  ${share(ms, packages.busyMs)}  ${name}`);
