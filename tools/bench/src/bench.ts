@@ -956,7 +956,7 @@ async function main(): Promise<void> {
         Object.entries(cpu).map(([n, s]) => [n, round((s * 1000) / Math.max(1, finals.length), 3)]),
       ),
       platformPerMessageMs: round((platformCpu * 1000) / Math.max(1, finals.length), 3),
-      // Busy beyond 95% in every stretch: CPU a message tells how full the machine was (see saturated()).
+      // At least 95% busy in every stretch: CPU a message tells how full the machine was (see saturated()).
       machineSaturated: saturated(stretches),
       withChildren: true,
     },

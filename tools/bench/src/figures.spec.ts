@@ -51,7 +51,7 @@ describe('benchmark figures', () => {
     expect(sustainedRate([5])).toBeUndefined();
   });
 
-  it('calls a run saturated only when every stretch was told and busier than 95%', () => {
+  it('calls a run saturated only when every stretch was told and at least 95% busy', () => {
     expect(saturated([{ busy: 0.99 }, { busy: 0.95 }])).toBe(true);
     expect(saturated([{ busy: 0.99 }, { busy: 0.94 }])).toBe(false);
     // A stretch without a sample of the machine tells nothing: not saturated on its word.

@@ -127,11 +127,11 @@ export function latencyWindows(
   return windows;
 }
 
-/** Busier than this in a stretch, the machine had no CPU to spare. */
+/** At least this busy in a stretch, the machine had no CPU to spare. */
 export const SATURATED_BUSY = 0.95;
 
 /**
- * Whether the machine was busy beyond `SATURATED_BUSY` in every stretch told. Then CPU a message at a fixed
+ * Whether the machine was at least `SATURATED_BUSY` busy in every stretch told. Then CPU a message at a fixed
  * rate tells how full the machine was more than what a message costs: the platform spends what a lower rate
  * leaves on more and smaller fetches and calls (operations.md, Benchmark).
  */
