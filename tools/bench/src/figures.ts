@@ -136,8 +136,7 @@ export const SATURATED_BUSY = 0.95;
  * leaves on more and smaller fetches and calls (operations.md, Benchmark).
  */
 export function saturated(windows: readonly Pick<LatencyWindow, 'busy'>[]): boolean {
-  const told = windows.filter((w) => w.busy !== undefined);
-  return told.length > 0 && told.length === windows.length && told.every((w) => w.busy! >= SATURATED_BUSY);
+  return windows.length > 0 && windows.every((w) => w.busy !== undefined && w.busy >= SATURATED_BUSY);
 }
 
 /** Seconds of CPU a process used between two samples of /proc/PID/stat (user + system, in clock ticks). */

@@ -1,7 +1,8 @@
-// Where each process's CPU went, from the V8 profiles `node --cpu-prof` wrote (operations.md, Benchmark):
+// Where each process's time went, from the V8 profiles `node --cpu-prof` wrote (operations.md, Benchmark):
 //   pnpm --filter @tern/bench profile-summary DIR [--top N]
-// Per profile: its busy time (the CPU it used, and on a busy machine its waits for one), then the packages (npm's, the repository's services and libraries, Node's
-// modules, V8's own) and the functions that took the most of it, self time only.
+// Per profile: its busy time (the CPU it used and, on a machine short of CPU, its waits for a core), then
+// the packages (npm's, the repository's services and libraries, Node's modules, V8's own) and the functions
+// that took the most of it, self time only.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
