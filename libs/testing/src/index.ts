@@ -4,6 +4,7 @@ export * from './service-process';
 export * from './topics';
 export * from './isolation';
 export * from './bench-redis';
+export * from './cpu-meter';
 export * from './tcp-proxy';
 export * from './chromium';
 export * from './stats';

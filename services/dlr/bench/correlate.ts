@@ -4,7 +4,8 @@
 //   2. one receipt per message (a third of them with the id in hex, 1 in 10 UNDELIV) is published at once;
 //      rate = receipts / (last final status - first receipt published), with p50/p99 of publish -> status;
 //   3. the attempt rows are counted in ClickHouse until every one is there.
-// Each phase also prints dlr's CPU per message (its process_cpu_seconds_total, over the phase).
+// Each phase also prints dlr's CPU per message (its process_cpu_seconds_total, over the phase) and the Redis
+// server's (its threads', INFO cpu): nothing else may use that Redis meanwhile (./tern down first).
 //   pnpm --filter @tern/dlr bench --messages 20000
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { topics, type TopicDef } from '@tern/kafka';
 import {
   closeTestProducer,
   benchRedis,
+  cpuMeter,
   deleteNamespaceTopics,
   ensurePlatformTopics,
   followTopics,
@@ -93,23 +95,22 @@ async function main(): Promise<void> {
         }),
       });
     });
-    let cpuBefore = await service.cpuSeconds();
-    const cpuMsPer = async (count: number) => {
-      const cpu = (await service.cpuSeconds()) - cpuBefore;
-      cpuBefore += cpu;
-      return +((cpu * 1000) / count).toFixed(3);
-    };
+    // dlr's CPU and the Redis server's (the benchmarks' database), per message of each phase.
+    let cpu = await cpuMeter({ dlr: service, redis });
     let started = Date.now();
     await publishValues(topics.submitted, submissions);
     await waitFor('every SUBMITTED', () => submittedAt.size >= total, 600_000, 50);
     const submitMs = Math.max(...submittedAt.values()) - started;
+    const submissionsCpu = await cpu(total);
     print({
       phase: 'submissions',
       messages: total,
       seconds: +(submitMs / 1000).toFixed(2),
       perSecond: Math.round(total / (submitMs / 1000)),
-      cpuMsPerSubmission: await cpuMsPer(total),
+      cpuMsPerSubmission: submissionsCpu.dlr,
+      redisCpuMsPerSubmission: submissionsCpu.redis,
     });
+    cpu = await cpuMeter({ dlr: service, redis });
 
     const receipts = submissions.map((s, i): events.DeliveryReceipt => ({
       channelId,
@@ -128,6 +129,8 @@ async function main(): Promise<void> {
     const times = [...finalAt.values()];
     const ms = Math.max(...times) - started;
     const latencies = times.map((t) => t - started).sort((a, b) => a - b);
+    // Until the last final status: the attempt rows' inserts may still be on their way.
+    const receiptsCpu = await cpu(total);
     print({
       phase: 'receipts',
       receipts: total,
@@ -135,8 +138,8 @@ async function main(): Promise<void> {
       perSecond: Math.round(total / (ms / 1000)),
       p50Ms: quantile(latencies, 0.5),
       p99Ms: quantile(latencies, 0.99),
-      // Until the last final status: the attempt rows' inserts may still be on their way.
-      cpuMsPerReceipt: await cpuMsPer(total),
+      cpuMsPerReceipt: receiptsCpu.dlr,
+      redisCpuMsPerReceipt: receiptsCpu.redis,
     });
     const rows = await waitFor(
       'every attempt row',

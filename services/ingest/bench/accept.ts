@@ -13,6 +13,8 @@
 //   status sms.status events, a message's four (ACCEPTED to DELIVERED) a publish apart; latency = publish to
 //          arrival on a StreamStatus stream, i.e. how far behind the pipeline GetMessage and the status stream
 //          are; and ingest's CPU per event (its process_cpu_seconds_total)
+// batch, conversions and status print the Redis server's CPU per item too (its threads', INFO cpu): nothing
+// else may use that Redis meanwhile (./tern down first).
 // It starts the built ingest service (pnpm build) against the local infrastructure (TERN_KAFKA_BROKERS,
 // TERN_REDIS_URL) and prints one JSON line per path.
 //   pnpm --filter @tern/ingest bench --messages 20000 --concurrency 64 --batch 500
@@ -26,6 +28,7 @@ import { topics } from '@tern/kafka';
 import { readTlvString, shortMessageBody, SmppSession, Status, Tlv, type ShortMessageBody } from '@tern/smpp';
 import {
   benchRedis,
+  cpuMeter,
   deleteNamespaceTopics,
   ensurePlatformTopics,
   infraFromEnv,
@@ -35,7 +38,6 @@ import {
   TOPIC_NAMESPACE_ENV,
   uniqueName,
   waitFor,
-  type ServiceProcess,
 } from '@tern/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { PlainClient, tenantsFile, type TestTenant } from '../test/client';
@@ -56,6 +58,9 @@ const batchSize = Number(values.batch);
 const statusRate = Number(values['status-rate']);
 const binds = Number(values.binds);
 const SMPP_PASSWORD = 'bench123';
+
+/** Ingest's and Redis's CPU in ms per item since the meter started (`cpuMeter`). */
+type CpuPerItem = (items: number) => Promise<{ ingest: number; redis: number }>;
 
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
@@ -125,13 +130,15 @@ async function main(): Promise<void> {
   const paths = values.paths.split(',');
   try {
     if (paths.includes('unary')) await unary(client, tenant, run);
-    if (paths.includes('batch')) await batch(client, tenant, run, service);
+    // Ingest's CPU and the Redis server's (the benchmarks' database), per message, event or conversion.
+    const meter = () => cpuMeter({ ingest: service, redis });
+    if (paths.includes('batch')) await batch(client, tenant, run, meter);
     if (paths.includes('http')) await httpSend(httpPort, tenant, run, 1);
     if (paths.includes('http-batch')) await httpSend(httpPort, tenant, run, batchSize);
     if (paths.includes('smpp')) await smppSubmit(smppPort, kafka, tenant);
     if (paths.includes('kafka')) await kafkaIntake(kafka, tenant, run);
-    if (paths.includes('conversions')) await conversionIntake(client, kafka, tenant, run, service);
-    if (paths.includes('status')) await statusView(client, kafka, tenant, run, service);
+    if (paths.includes('conversions')) await conversionIntake(client, kafka, tenant, run, meter);
+    if (paths.includes('status')) await statusView(client, kafka, tenant, run, meter);
   } finally {
     client.close();
     await service.stop();
@@ -165,12 +172,12 @@ async function batch(
   client: PlainClient,
   tenant: TestTenant,
   run: string,
-  service: ServiceProcess,
+  meter: () => Promise<CpuPerItem>,
 ): Promise<void> {
   const latencies: number[] = [];
   let next = 0;
   const calls = Math.ceil(total / batchSize);
-  const cpuBefore = await service.cpuSeconds();
+  const cpu = await meter();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: Math.min(concurrency, calls) }, async () => {
@@ -190,12 +197,13 @@ async function batch(
     }),
   );
   const ms = performance.now() - started;
-  const cpu = (await service.cpuSeconds()) - cpuBefore;
+  const { ingest, redis } = await cpu(calls * batchSize);
   report('batch', calls * batchSize, ms, latencies, {
     batch: batchSize,
     concurrency,
     latencyIs: 'per SendBatch call',
-    ingestCpuMsPerMessage: +((cpu * 1000) / (calls * batchSize)).toFixed(3),
+    ingestCpuMsPerMessage: ingest,
+    redisCpuMsPerMessage: redis,
   });
 }
 
@@ -435,7 +443,7 @@ async function conversionIntake(
   kafka: Kafka,
   tenant: TestTenant,
   run: string,
-  service: ServiceProcess,
+  meter: () => Promise<CpuPerItem>,
 ): Promise<void> {
   const reference = (i: number) => `${run}-cv-${i}`;
   const ids: string[] = [];
@@ -464,7 +472,7 @@ async function conversionIntake(
   const { latencies } = watcher;
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
-  const cpuBefore = await service.cpuSeconds();
+  const cpu = await meter();
   const started = performance.now();
   for (let offset = 0; offset < total; offset += 1000) {
     const records = [];
@@ -488,10 +496,11 @@ async function conversionIntake(
     await producer.send({ topic: testTopic(topics.conversionEvents).name, messages: records });
   }
   await waitFor('every conversion recorded', () => latencies.length >= total, 600_000, 50);
-  const cpu = (await service.cpuSeconds()) - cpuBefore;
+  const { ingest, redis } = await cpu(total);
   report('conversions', total, performance.now() - started, latencies, {
     latencyIs: 'conversion-event record to sms.conversions record',
-    ingestCpuMsPerConversion: +((cpu * 1000) / total).toFixed(3),
+    ingestCpuMsPerConversion: ingest,
+    redisCpuMsPerConversion: redis,
   });
   await producer.disconnect();
   await watcher.stop();
@@ -510,7 +519,7 @@ async function statusView(
   kafka: Kafka,
   tenant: TestTenant,
   run: string,
-  service: ServiceProcess,
+  meter: () => Promise<CpuPerItem>,
 ): Promise<void> {
   const publishedAt = new Map<string, number>();
   const latencies: number[] = [];
@@ -523,7 +532,7 @@ async function statusView(
   // apart, as a pipeline that keeps up writes them, not side by side in one fetch.
   const group = 500 / PIPELINE_STATUSES.length;
   const groups = Math.ceil(messages / group);
-  const cpuBefore = await service.cpuSeconds();
+  const cpu = await meter();
   const started = performance.now();
   for (let step = 0; step < groups + PIPELINE_STATUSES.length - 1; step++) {
     const records = [];
@@ -554,10 +563,11 @@ async function statusView(
     600_000,
     5,
   );
-  const cpu = (await service.cpuSeconds()) - cpuBefore;
+  const { ingest, redis } = await cpu(count);
   report('status', count, performance.now() - started, latencies, {
     latencyIs: `sms.status publish to StreamStatus arrival, published at ${statusRate}/s, four per message`,
-    ingestCpuMsPerEvent: +((cpu * 1000) / count).toFixed(3),
+    ingestCpuMsPerEvent: ingest,
+    redisCpuMsPerEvent: redis,
   });
   stream.cancel();
   await producer.disconnect();

@@ -2,7 +2,9 @@
 //   static  screenStatic alone (sender, content, ranges, hours), `--decisions` times, no I/O
 //   burst   `--messages` accepted messages published at once through the built service (pnpm build) on the
 //           local Kafka and Redis; rate = messages / (last decision - first publish); p50/p99 of
-//           publish -> decision. A mix of OTP (80%) and marketing, to many numbers in ID and VN.
+//           publish -> decision. A mix of OTP (80%) and marketing, to many numbers in ID and VN. With
+//           risk's CPU and the Redis server's (its threads', INFO cpu) per message: nothing else may use
+//           that Redis meanwhile (./tern down first).
 //   pnpm --filter @tern/risk bench --messages 20000
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,6 +13,7 @@ import { events, sms } from '@tern/contracts';
 import { topics, type TopicDef } from '@tern/kafka';
 import {
   benchRedis,
+  cpuMeter,
   closeTestProducer,
   followTopics,
   infraFromEnv,
@@ -99,6 +102,8 @@ async function main(): Promise<void> {
     await waitFor('risk to be ready', async () => (await service.ready()).status === 200, 60_000);
     const total = Number(values.messages);
     const messages = traffic(run, total);
+    // risk's CPU and the Redis server's (the benchmarks' database), per message.
+    const cpu = await cpuMeter({ risk: service, redis });
     const started = Date.now();
     await publishValues(
       topics.accepted,
@@ -108,6 +113,7 @@ async function main(): Promise<void> {
     const times = [...decidedAt.values()];
     const ms = Math.max(...times) - started;
     const latencies = times.map((t) => t - started).sort((a, b) => a - b);
+    const used = await cpu(total);
     process.stdout.write(
       `${JSON.stringify({
         mode: 'burst',
@@ -116,6 +122,8 @@ async function main(): Promise<void> {
         perSecond: Math.round(total / (ms / 1000)),
         p50Ms: quantile(latencies, 0.5),
         p99Ms: quantile(latencies, 0.99),
+        cpuMsPerMessage: used.risk,
+        redisCpuMsPerMessage: used.redis,
       })}\n`,
     );
   } finally {

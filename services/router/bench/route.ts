@@ -3,12 +3,13 @@
 //   burst  `--messages` approved messages published at once; rate = messages / (last dispatch - first publish)
 //   paced  `--rate` messages per second for `--seconds`; latency = routedAt - publish time, per message
 // Four channels towards one country, Thompson sampling over live priors, no rate limit in the way. It starts
-// the built router (pnpm build) and prints one JSON line per mode.
+// the built router (pnpm build) and prints one JSON line per mode; burst's with the router's CPU and the Redis
+// server's (its threads', INFO cpu) per message: nothing else may use that Redis meanwhile (./tern down first).
 //   pnpm --filter @tern/router bench --messages 20000 --rate 1000 --seconds 20
 import { parseArgs } from 'node:util';
 import { events, sms } from '@tern/contracts';
 import { topics } from '@tern/kafka';
-import { uniqueName, waitFor } from '@tern/testing';
+import { benchRedis, cpuMeter, infraFromEnv, uniqueName, waitFor } from '@tern/testing';
 import {
   approved,
   closeHarness,
@@ -80,21 +81,31 @@ async function main(): Promise<void> {
   const table = tableFile(['channels:', ...channels, `defaultLane: ${run}`].join('\n'));
   await ensureLaneTopics(run);
   const { seen, stop } = await watch(run, run);
-  const router = await startRouter(
-    table.path,
-    run,
-    process.env.ROUTER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.ROUTER_NODE_OPTIONS } : {},
-  );
+  const redis = await benchRedis(infraFromEnv().redisUrl);
+  const router = await startRouter(table.path, run, {
+    TERN_REDIS_URL: redis.url,
+    ...(process.env.ROUTER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.ROUTER_NODE_OPTIONS } : {}),
+  });
   const message = messageFactory(run);
   try {
     const total = Number(values.messages);
     const burst = Array.from({ length: total }, () => approved(message({ acceptedAt: new Date() })));
+    // The router's CPU and the Redis server's (the benchmarks' database), per message of the burst.
+    const cpu = await cpuMeter({ router, redis });
     const started = Date.now();
     await publish(topics.approved, burst);
     await waitFor('the burst dispatched', () => seen.dispatches.length >= total, 600_000, 50);
     const ms = Math.max(...seen.dispatches.map((d) => d.routedAt!.getTime())) - started;
+    const used = await cpu(total);
     process.stdout.write(
-      `${JSON.stringify({ mode: 'burst', messages: total, seconds: +(ms / 1000).toFixed(2), perSecond: Math.round(total / (ms / 1000)) })}\n`,
+      `${JSON.stringify({
+        mode: 'burst',
+        messages: total,
+        seconds: +(ms / 1000).toFixed(2),
+        perSecond: Math.round(total / (ms / 1000)),
+        cpuMsPerMessage: used.router,
+        redisCpuMsPerMessage: used.redis,
+      })}\n`,
     );
 
     const rate = Number(values.rate);
@@ -132,6 +143,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await router.stop();
+    await redis.clear();
     await stop();
     await closeHarness();
   }
