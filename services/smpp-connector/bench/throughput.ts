@@ -1,15 +1,24 @@
 // Sustained submit_sm per second through the connector: dispatches from Kafka, attempt claims in Redis,
-// submit_sm to the simulator, sms.submitted back to Kafka. Prints one JSON line.
+// submit_sm to the simulator, sms.submitted back to Kafka. Prints one JSON line, with the connector's CPU and the
+// Redis server's (its threads', INFO cpu) per message: nothing else may use that Redis meanwhile.
 //   pnpm --filter @tern/smpp-connector bench --messages 20000 --binds 2 --window 50 --tps 5000
 // Needs the local infrastructure (TERN_KAFKA_BROKERS, TERN_REDIS_URL) and a build (pnpm build).
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { events } from '@tern/contracts';
-import { dispatchTopic, ensureTopics, KafkaClient, topics } from '@tern/kafka';
+import { dispatchTopic, KafkaClient, topics } from '@tern/kafka';
 import { createLogger } from '@tern/telemetry';
-import { benchRedis, infraFromEnv, uniqueName, waitFor } from '@tern/testing';
-import { Kafka, logLevel } from 'kafkajs';
+import {
+  benchRedis,
+  cpuMeter,
+  deleteNamespaceTopics,
+  ensurePlatformTopics,
+  infraFromEnv,
+  TOPIC_NAMESPACE_ENV,
+  uniqueName,
+  waitFor,
+} from '@tern/testing';
 import { channelsFile, dispatchFactory, follow, startConnector } from '../test/harness';
 
 const { values } = parseArgs({
@@ -48,13 +57,16 @@ async function measure(
   logger: ReturnType<typeof createLogger>,
 ): Promise<void> {
   const run = uniqueName('b');
-  const kafka = new Kafka({
-    clientId: 'connector-bench',
+  // Topics of its own (deleted at the end), so its reader starts at a topic's beginning without reading
+  // through what a local platform wrote to sms.submitted (35 s of it after a few ./tern bench runs).
+  process.env[TOPIC_NAMESPACE_ENV] = run;
+  await ensurePlatformTopics([run]);
+  const client = new KafkaClient({
     brokers: infra.kafkaBrokers,
-    logLevel: logLevel.NOTHING,
+    clientId: 'connector-bench',
+    logger,
+    topicNamespace: run,
   });
-  await ensureTopics(kafka, [dispatchTopic(run), topics.submitted, topics.dlr], logger);
-  const client = new KafkaClient({ brokers: infra.kafkaBrokers, clientId: 'connector-bench', logger });
   await client.producer().connect();
   let accepted = 0;
   let done = 0;
@@ -84,10 +96,13 @@ async function measure(
     ...file.env,
   });
   await waitFor('the binds', async () => (await connector.ready()).checks['smpp:bench']?.ok, 30_000);
+  // The connector's CPU and the Redis server's (the benchmarks' database), per message.
+  const cpu = await cpuMeter({ connector, redis });
   const started = Date.now();
   const firstAt = await waitFor('the first outcome', () => done > 0 && Date.now(), 60_000, 5);
   await waitFor('every outcome', () => done >= messages, 600_000, 50);
   const seconds = (Date.now() - firstAt) / 1000;
+  const used = await cpu(messages);
   process.stdout.write(
     `${JSON.stringify({
       messages,
@@ -99,6 +114,8 @@ async function measure(
       submitsPerSecond: Math.round(messages / seconds),
       perBind: Math.round(messages / seconds / binds),
       firstOutcomeAfterBindMs: firstAt - started,
+      cpuMsPerMessage: used.connector,
+      redisCpuMsPerMessage: used.redis,
     })}\n`,
   );
   connector.process.kill('SIGTERM');
@@ -106,6 +123,7 @@ async function measure(
   await redis.clear();
   await reader.stop();
   await client.disconnect();
+  await deleteNamespaceTopics(run);
 }
 
 main().catch((error: unknown) => {
