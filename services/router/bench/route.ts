@@ -9,7 +9,15 @@
 import { parseArgs } from 'node:util';
 import { events, sms } from '@tern/contracts';
 import { topics } from '@tern/kafka';
-import { benchRedis, cpuMeter, infraFromEnv, uniqueName, waitFor } from '@tern/testing';
+import {
+  benchRedis,
+  cpuMeter,
+  deleteNamespaceTopics,
+  infraFromEnv,
+  TOPIC_NAMESPACE_ENV,
+  uniqueName,
+  waitFor,
+} from '@tern/testing';
 import {
   approved,
   closeHarness,
@@ -79,6 +87,9 @@ async function main(): Promise<void> {
       `  - { id: ${tier}-${run}, tier: ${tier}, tps: 100000, senderTypes: [alphanumeric], countries: { SG: { price: ${0.01 * (4 - i)} } } }`,
   );
   const table = tableFile(['channels:', ...channels, `defaultLane: ${run}`].join('\n'));
+  // Topics of its own (deleted at the end), so its reader starts at a topic's beginning without reading
+  // through what a local platform wrote to sms.status.
+  process.env[TOPIC_NAMESPACE_ENV] = run;
   await ensureLaneTopics(run);
   const { seen, stop } = await watch(run, run);
   const redis = await benchRedis(infraFromEnv().redisUrl);
@@ -146,6 +157,7 @@ async function main(): Promise<void> {
     await redis.clear();
     await stop();
     await closeHarness();
+    await deleteNamespaceTopics(run);
   }
 }
 
