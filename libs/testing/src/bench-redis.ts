@@ -40,6 +40,10 @@ export async function benchRedis(
  */
 async function redisCpuSeconds(redis: Redis): Promise<number> {
   const info = await redis.info('cpu');
-  const field = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  const field = (name: string) => {
+    const value = new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1];
+    if (value === undefined) throw new Error(`Redis's INFO cpu has no ${name}`);
+    return Number(value);
+  };
   return field('used_cpu_user') + field('used_cpu_sys');
 }

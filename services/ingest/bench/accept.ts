@@ -38,6 +38,7 @@ import {
   TOPIC_NAMESPACE_ENV,
   uniqueName,
   waitFor,
+  type CpuPerItem,
 } from '@tern/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { PlainClient, tenantsFile, type TestTenant } from '../test/client';
@@ -59,8 +60,8 @@ const statusRate = Number(values['status-rate']);
 const binds = Number(values.binds);
 const SMPP_PASSWORD = 'bench123';
 
-/** Ingest's and Redis's CPU in ms per item since the meter started (`cpuMeter`). */
-type CpuPerItem = (items: number) => Promise<{ ingest: number; redis: number }>;
+/** Starts counting ingest's and Redis's CPU (`cpuMeter`). */
+type Meter = () => Promise<CpuPerItem<'ingest' | 'redis'>>;
 
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
@@ -168,12 +169,7 @@ async function unary(client: PlainClient, tenant: TestTenant, run: string): Prom
   report('unary', total, performance.now() - started, latencies, { concurrency });
 }
 
-async function batch(
-  client: PlainClient,
-  tenant: TestTenant,
-  run: string,
-  meter: () => Promise<CpuPerItem>,
-): Promise<void> {
+async function batch(client: PlainClient, tenant: TestTenant, run: string, meter: Meter): Promise<void> {
   const latencies: number[] = [];
   let next = 0;
   const calls = Math.ceil(total / batchSize);
@@ -443,7 +439,7 @@ async function conversionIntake(
   kafka: Kafka,
   tenant: TestTenant,
   run: string,
-  meter: () => Promise<CpuPerItem>,
+  meter: Meter,
 ): Promise<void> {
   const reference = (i: number) => `${run}-cv-${i}`;
   const ids: string[] = [];
@@ -519,7 +515,7 @@ async function statusView(
   kafka: Kafka,
   tenant: TestTenant,
   run: string,
-  meter: () => Promise<CpuPerItem>,
+  meter: Meter,
 ): Promise<void> {
   const publishedAt = new Map<string, number>();
   const latencies: number[] = [];
