@@ -2,10 +2,12 @@
 //   select selectChannel alone (the pure domain code, no I/O), `--decisions` times over four channels
 //   burst  `--messages` approved messages published at once; rate = messages / (last dispatch - first publish)
 //   paced  `--rate` messages per second for `--seconds`; latency = routedAt - publish time, per message
-// Four channels towards one country, Thompson sampling over live priors, no rate limit in the way. It starts
-// the built router (pnpm build) and prints one JSON line per mode; burst's with the router's CPU and the Redis
-// server's (its threads', INFO cpu) per message: nothing else may use that Redis meanwhile (./tern down first).
-//   pnpm --filter @tern/router bench --messages 20000 --rate 1000 --seconds 20
+// Four channels towards one country, Thompson sampling over live priors, no rate limit in the way, and
+// `--elsewhere` channels that reach other countries only, as in a global table. It starts the built router
+// (pnpm build) and prints one JSON line per mode; burst's with the router's CPU and the Redis server's (its
+// threads', INFO cpu) per message, and the size of a dispatch's routing decision, which travels with the
+// message to dlr's ledger and its trace: nothing else may use that Redis meanwhile (./tern down first).
+//   pnpm --filter @tern/router bench --messages 20000 --rate 1000 --seconds 20 [--elsewhere 200]
 import { parseArgs } from 'node:util';
 import { events, sms } from '@tern/contracts';
 import { topics } from '@tern/kafka';
@@ -37,21 +39,35 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '20' },
     decisions: { type: 'string', default: '200000' },
+    elsewhere: { type: 'string', default: '0' },
   },
 });
+
+/** Channels of a global table that reach other countries than the messages' (SG), five each. */
+const ELSEWHERE = ['BR', 'MX', 'DE', 'FR', 'IN', 'NG', 'US', 'GB', 'AE', 'ID', 'PH', 'VN'];
+const elsewhere = Array.from({ length: Number(values.elsewhere) }, (_, i) => ({
+  id: `elsewhere-${i}`,
+  tier: 'aggregator',
+  countries: Object.fromEntries(
+    Array.from({ length: 5 }, (_, k) => [ELSEWHERE[(i + k) % ELSEWHERE.length]!, { price: 0.02 }]),
+  ),
+}));
 
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 
 function benchSelect(): void {
   const table = routingTableSchema.parse({
-    channels: ['direct', 'tier1', 'aggregator', 'indirect'].map((tier, i) => ({
-      id: tier,
-      tier,
-      tps: 1000,
-      senderTypes: ['alphanumeric'],
-      countries: { SG: { price: 0.01 * (4 - i) } },
-    })),
+    channels: [
+      ...['direct', 'tier1', 'aggregator', 'indirect'].map((tier, i) => ({
+        id: tier,
+        tier,
+        tps: 1000,
+        senderTypes: ['alphanumeric'],
+        countries: { SG: { price: 0.01 * (4 - i) } },
+      })),
+      ...elsewhere.map((c) => ({ ...c, tps: 1000, senderTypes: ['alphanumeric'] })),
+    ],
   });
   const n = Number(values.decisions);
   const message = events.SmsMessage.fromPartial({
@@ -75,7 +91,7 @@ function benchSelect(): void {
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   process.stdout.write(
-    `${JSON.stringify({ mode: 'select', decisions: n, perSecond: Math.round(n / seconds) })}\n`,
+    `${JSON.stringify({ mode: 'select', channels: table.channels.length, decisions: n, perSecond: Math.round(n / seconds) })}\n`,
   );
 }
 
@@ -86,7 +102,11 @@ async function main(): Promise<void> {
     (tier, i) =>
       `  - { id: ${tier}-${run}, tier: ${tier}, tps: 100000, senderTypes: [alphanumeric], countries: { SG: { price: ${0.01 * (4 - i)} } } }`,
   );
-  const table = tableFile(['channels:', ...channels, `defaultLane: ${run}`].join('\n'));
+  const others = elsewhere.map(
+    (c) =>
+      `  - { id: ${c.id}-${run}, tier: ${c.tier}, tps: 100000, senderTypes: [alphanumeric], countries: ${JSON.stringify(c.countries)} }`,
+  );
+  const table = tableFile(['channels:', ...channels, ...others, `defaultLane: ${run}`].join('\n'));
   // Topics of its own (deleted at the end), so its reader starts at a topic's beginning without reading
   // through what a local platform wrote to sms.status.
   process.env[TOPIC_NAMESPACE_ENV] = run;
@@ -116,6 +136,7 @@ async function main(): Promise<void> {
         perSecond: Math.round(total / (ms / 1000)),
         cpuMsPerMessage: used.router,
         redisCpuMsPerMessage: used.redis,
+        decisionBytes: events.RoutingDecision.encode(seen.dispatches[0]!.decision!).finish().length,
       })}\n`,
     );
 
