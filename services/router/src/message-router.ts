@@ -244,14 +244,9 @@ export class MessageRouter {
           return { ending: this.end(message, attempt, 'expired', ROUTING_REASONS.expired, why) };
         }
         const why = decision.candidates.map((c) => `${c.channelId}: ${c.excludedBecause}`).join('; ');
+        const description = why ? `${decision.reason}: ${why}` : decision.reason;
         return {
-          ending: this.end(
-            message,
-            attempt,
-            'no_route',
-            ROUTING_REASONS.noRoute,
-            `${decision.reason}: ${why}`,
-          ),
+          ending: this.end(message, attempt, 'no_route', ROUTING_REASONS.noRoute, description),
         };
       }
       await sleep(BREAKER_RECHECK_MS);

@@ -62,6 +62,30 @@ export function laneOf(table: RoutingTable, countryCode: string): string {
   return table.lanes[countryCode] ?? table.defaultLane;
 }
 
+const routesByCountry = new WeakMap<RoutingTable, Map<string, readonly Channel[]>>();
+
+/**
+ * The channels with a route to a country, in the table's order: the candidates of its messages. Indexed once
+ * per table (a reload is a new table), since a global table holds hundreds of channels and a message's
+ * country is reached by a few.
+ */
+export function channelsTo(table: RoutingTable, countryCode: string): readonly Channel[] {
+  let index = routesByCountry.get(table);
+  if (!index) {
+    const built = new Map<string, Channel[]>();
+    for (const channel of table.channels) {
+      for (const country of Object.keys(channel.countries)) {
+        const reaching = built.get(country);
+        if (reaching) reaching.push(channel);
+        else built.set(country, [channel]);
+      }
+    }
+    index = built;
+    routesByCountry.set(table, index);
+  }
+  return index.get(countryCode) ?? [];
+}
+
 /** How long after submission a receipt from this channel is expected for an OTP, or another message. */
 export function receiptWindowMs(channel: Channel, otp: boolean): number {
   const windows = channel.receiptWindowSeconds ?? RECEIPT_WINDOWS[channel.tier];

@@ -152,11 +152,37 @@ describe('selectChannel', () => {
       input({ message: message({ country: 'ID' }), tried: new Set(['aggr-apac', 'grey']) }),
     );
     expect(none.channel).toBeUndefined();
+    // Only the channels that reach Indonesia are candidates: direct-sg is not one.
     expect(none.decision.candidates.map((c) => [c.channelId, c.excludedBecause])).toEqual([
-      ['direct-sg', 'no route to ID'],
       ['aggr-apac', 'already failed this message'],
       ['grey', 'already failed this message'],
     ]);
+  });
+
+  it('weighs only the channels that reach the country, and says when none does', () => {
+    const global = routingTableSchema.parse({
+      channels: [
+        ...table.channels,
+        ...Array.from({ length: 200 }, (_, i) => ({
+          id: `elsewhere-${i}`,
+          tier: 'aggregator',
+          tps: 100,
+          senderTypes: ['international'],
+          countries: { [i % 2 === 0 ? 'BR' : 'MX']: { price: 0.001 } },
+        })),
+      ],
+    });
+    const decided = selectChannel(input({ table: global }));
+    expect(decided.decision.candidates.map((c) => c.channelId)).toEqual(['direct-sg', 'aggr-apac', 'grey']);
+    // The same draws as in the table without them: the other countries' channels change nothing.
+    expect(decided.decision).toEqual(selectChannel(input()).decision);
+
+    const nowhere = selectChannel(input({ table: global, message: message({ country: 'FR' }) }));
+    expect(nowhere).toEqual({
+      channel: undefined,
+      decision: { candidates: [], reason: 'no route to FR' },
+      blockedForNow: 0,
+    });
   });
 
   it('takes a channel whose attempt is in doubt again only when no other channel is left', () => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { events, sms } from '@tern/contracts';
 import { BetaSampler } from './beta-sampler';
 import { LATENCY_REFERENCE_MS, tierPrior, type TierPrior } from '@tern/sms-domain';
-import { priceOf, type Channel, type RoutingTable } from './routing-table';
+import { channelsTo, priceOf, type Channel, type RoutingTable } from './routing-table';
 
 /** What the router knows of a route's delivery: a Beta posterior of its probability, and its latency. */
 export type RouteStats = TierPrior;
@@ -71,8 +71,9 @@ export interface Selection {
 }
 
 /**
- * Chooses a channel for one attempt. Channels that cannot carry the message (country, sender type), that
- * failed it already, or whose breaker is open are excluded, each with its reason. Among the rest, each
+ * Chooses a channel for one attempt among those that reach the message's country (none: no route). Those
+ * that cannot carry the message (sender type), that failed it already, or whose breaker is open are
+ * excluded, each with its reason. Among the rest, each
  * delivery probability is drawn from its Beta posterior (Thompson sampling: a better channel wins most
  * draws, not all, and one with little evidence keeps getting tried), then scored by the message type's
  * balance of delivery, latency and price. Same inputs and seed, same decision.
@@ -100,19 +101,29 @@ function selectAmong(input: SelectionInput): Selection {
   const candidates: events.RoutingCandidate[] = [];
   let blockedForNow = 0;
   const eligible: { channel: Channel; candidate: events.RoutingCandidate; cost: number }[] = [];
-  for (const channel of table.channels) {
-    const price = priceOf(channel, message.country, message.mccMnc);
+  // Only the channels that reach the country are candidates: a decision travels with its message through
+  // every hop and into its trace, and in a global table most channels reach other countries.
+  const routes = channelsTo(table, message.country);
+  if (routes.length === 0) {
+    return {
+      channel: undefined,
+      decision: { candidates, reason: `no route to ${message.country}` },
+      blockedForNow,
+    };
+  }
+  for (const channel of routes) {
+    // A channel that reaches the country has a price there.
+    const price = priceOf(channel, message.country, message.mccMnc)!;
     const candidate: events.RoutingCandidate = {
       channelId: channel.id,
       score: 0,
       deliveryProbability: 0,
       expectedLatencyMs: 0,
-      pricePerSegment: price ?? 0,
+      pricePerSegment: price,
       excludedBecause: '',
     };
     candidates.push(candidate);
-    if (price === undefined) candidate.excludedBecause = `no route to ${message.country}`;
-    else if (!senderKind || !channel.senderTypes.includes(senderKind)) {
+    if (!senderKind || !channel.senderTypes.includes(senderKind)) {
       candidate.excludedBecause = `does not carry ${senderKind ?? 'this'} senders`;
     } else if (input.tried.has(channel.id)) candidate.excludedBecause = 'already failed this message';
     else if (input.strategy !== 'cheapest') {
@@ -124,7 +135,7 @@ function selectAmong(input: SelectionInput): Selection {
       input.stats(channel.id, message.country, message.mccMnc) ?? tierPrior(channel.tier, latencyReferenceMs);
     candidate.deliveryProbability = sampler.beta(Math.max(stats.alpha, 1e-3), Math.max(stats.beta, 1e-3));
     candidate.expectedLatencyMs = stats.latencyP50Ms;
-    eligible.push({ channel, candidate, cost: (price ?? 0) * Math.max(1, message.segments) });
+    eligible.push({ channel, candidate, cost: price * Math.max(1, message.segments) });
   }
 
   if (input.strategy === 'cheapest') {
