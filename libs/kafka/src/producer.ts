@@ -35,6 +35,26 @@ const requestSeconds = new Histogram({
 
 /** Records per produce request from enqueue(); the rest go in the next one. */
 const MAX_RECORDS_PER_FLUSH = 2000;
+/**
+ * Bytes of records per produce request from enqueue(), below the broker's default limit on one partition's
+ * batch (`message.max.bytes`, 1 MiB): a request's records may all share a partition, and a batch above it is
+ * refused whole, failing every value in it, however small each is.
+ */
+const MAX_BYTES_PER_FLUSH = 1_000_000;
+/** A record's framing in its batch beyond its key, value and headers (lengths, deltas, attributes), at most. */
+const RECORD_OVERHEAD_BYTES = 32;
+
+/** About what a record takes in a record batch (an upper bound for the ones enqueue() makes). */
+function recordBytes(record: RawRecord): number {
+  const key = record.key ?? '';
+  let bytes = RECORD_OVERHEAD_BYTES + (record.value?.length ?? 0) + Buffer.byteLength(key);
+  for (const [name, value] of Object.entries(record.headers ?? {})) {
+    for (const one of Array.isArray(value) ? value : [value]) {
+      bytes += Buffer.byteLength(name) + (one === undefined ? 0 : Buffer.byteLength(one)) + 8;
+    }
+  }
+  return bytes;
+}
 
 export interface RawRecord {
   key?: string | Buffer | null;
@@ -51,6 +71,7 @@ export class TypedProducer {
   private readonly queued: {
     topic: string;
     record: RawRecord;
+    bytes: number;
     resolve: () => void;
     reject: (e: unknown) => void;
   }[] = [];
@@ -162,7 +183,7 @@ export class TypedProducer {
 
   /**
    * Queues one value and resolves once it is written. Queued values of every topic go out together in one
-   * produce request as soon as none is in flight, so under load batches grow by themselves (the producer
+   * produce request (up to MAX_RECORDS_PER_FLUSH and MAX_BYTES_PER_FLUSH) as soon as none is in flight, so under load batches grow by themselves (the producer
    * keeps one request in flight for ordering) and alone a value waits for nothing; with a linger, the oldest
    * queued value waits that long for company first. The record is encoded now, with the caller's trace
    * context.
@@ -174,7 +195,7 @@ export class TypedProducer {
     const record: RawRecord = { key: topic.key(value), value: encodeMessage(topic.codec, value), headers };
     return new Promise<void>((resolve, reject) => {
       if (this.queued.length === 0) this.queuedSince = Date.now();
-      this.queued.push({ topic: topic.name, record, resolve, reject });
+      this.queued.push({ topic: topic.name, record, bytes: recordBytes(record), resolve, reject });
       this.scheduleFlush();
     });
   }
@@ -195,7 +216,15 @@ export class TypedProducer {
   private async flush(): Promise<void> {
     if (this.flushing) return;
     this.flushing = true;
-    const batch = this.queued.splice(0, MAX_RECORDS_PER_FLUSH);
+    let count = 0;
+    let bytes = 0;
+    // At least one record, however large: one above the broker's limit fails alone.
+    while (count < Math.min(this.queued.length, MAX_RECORDS_PER_FLUSH)) {
+      bytes += this.queued[count]!.bytes;
+      if (count > 0 && bytes > MAX_BYTES_PER_FLUSH) break;
+      count++;
+    }
+    const batch = this.queued.splice(0, count);
     requestRecords.observe(batch.length);
     const byTopic = new Map<string, RawRecord[]>();
     for (const q of batch) {

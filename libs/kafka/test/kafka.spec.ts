@@ -551,6 +551,34 @@ describe('kafka wrapper against a real broker', () => {
     }
   });
 
+  it("enqueue: values that together pass the broker's limit on a batch go in several requests, every one written", async () => {
+    const topic = testTopic('large');
+    await ensureTopics(kafka, [topic], logger);
+    // 400 values of about 5 KB on one partition, enqueued at once: 2 MB, twice the broker's 1 MiB a batch.
+    const body = 'x'.repeat(5000);
+    const values = Array.from({ length: 400 }, (_, i) => {
+      const value = accepted(`large-${i}`);
+      value.message!.body = body;
+      return value;
+    });
+    const requests = async () =>
+      Number(
+        /tern_kafka_produce_request_records_count (\d+)/.exec(
+          await metricsRegistry.getSingleMetricAsString('tern_kafka_produce_request_records'),
+        )?.[1] ?? 0,
+      );
+    const before = await requests();
+    await Promise.all(values.map((v) => client.producer().enqueue(topic, v)));
+    expect((await requests()) - before).toBeGreaterThanOrEqual(3);
+    const seen = new Set<string>();
+    await startConsumer(
+      client
+        .consumer({ groupId: uniqueName('large'), fromBeginning: true })
+        .on(topic, ({ value }) => void seen.add(value.message!.messageId)),
+    );
+    await waitFor('every value read back', () => seen.size === values.length);
+  });
+
   it('tern_kafka_requests_total: the requests the consumers and producers sent, per API', async () => {
     const topic = testTopic('requests');
     await ensureTopics(kafka, [topic], logger);
