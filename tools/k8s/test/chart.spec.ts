@@ -56,7 +56,12 @@ function problemsOf(manifests: Manifest[], workload: Manifest): string[] {
   const { env } = podView(manifests, workload, join(dir, 'pod'), EXAMPLE_OPERATOR_SECRETS);
   const service = SERVICES[serviceOf(workload)];
   if (!service) throw new Error(`${workload.metadata.name}: unknown service ${serviceOf(workload)}`);
-  const known = new Set(['TERN_SERVICE', ...Object.values(service.settings).map((s) => s.env)]);
+  // NODE_OPTIONS is Node's own (common.nodeOptions).
+  const known = new Set([
+    'TERN_SERVICE',
+    'NODE_OPTIONS',
+    ...Object.values(service.settings).map((s) => s.env),
+  ]);
   // A misspelt optional setting would be ignored by the service: every variable must be one it reads.
   const unknown = Object.keys(env)
     .filter((name) => !known.has(name))
@@ -357,6 +362,31 @@ describe('the Helm chart', () => {
       ),
     ].join('\n');
     for (const value of secretValues) expect(exposed).not.toContain(value);
+  });
+
+  it('gives every service a young generation of 16 MB a semi-space, not what a 512Mi limit makes Node choose', () => {
+    const nodeOptions = (manifests: Manifest[]) =>
+      Object.fromEntries(
+        objectsOf(manifests, 'Deployment').map((w) => [
+          w.metadata.name,
+          podSpecOf(w).containers[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value,
+        ]),
+      );
+    const given = nodeOptions(twoLanes);
+    expect(Object.values(given)).toHaveLength(8);
+    expect(new Set(Object.values(given))).toEqual(new Set(['--max-semi-space-size=16']));
+    // An operator's own options replace the chart's; an empty value leaves the variable out.
+    const file = join(dir, 'node-options.yaml');
+    writeFileSync(file, stringify({ common: { nodeOptions: '--max-semi-space-size=32' } }));
+    const theirs = nodeOptions(
+      parseManifests(renderChart({ values: [TWO_LANES, file], apiVersions: WITH_KEDA })),
+    );
+    expect(new Set(Object.values(theirs))).toEqual(new Set(['--max-semi-space-size=32']));
+    writeFileSync(file, stringify({ common: { nodeOptions: '' } }));
+    const none = nodeOptions(
+      parseManifests(renderChart({ values: [TWO_LANES, file], apiVersions: WITH_KEDA })),
+    );
+    expect(new Set(Object.values(none))).toEqual(new Set([undefined]));
   });
 
   it('runs every pod as a non-root user on a read-only root filesystem, stopping within its grace period', () => {

@@ -159,6 +159,10 @@ operator's extra settings (common.env, then the service's env), which override w
 - name: TERN_OTLP_ENDPOINT
   value: {{ . | quote }}
 {{- end }}
+{{- with .Values.common.nodeOptions }}
+- name: NODE_OPTIONS
+  value: {{ . | quote }}
+{{- end }}
 {{- end }}
 
 {{/*
