@@ -572,9 +572,9 @@ describe('kafka wrapper against a real broker', () => {
     expect((await requests()) - before).toBeGreaterThanOrEqual(3);
     const seen = new Set<string>();
     await startConsumer(
-      client
-        .consumer({ groupId: uniqueName('large'), fromBeginning: true })
-        .on(topic, ({ value }) => void seen.add(value.message!.messageId)),
+      client.consumer({ groupId: uniqueName('large'), fromBeginning: true }).on(topic, async ({ value }) => {
+        seen.add(value.message!.messageId);
+      }),
     );
     await waitFor('every value read back', () => seen.size === values.length);
   });
