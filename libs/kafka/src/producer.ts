@@ -183,9 +183,9 @@ export class TypedProducer {
 
   /**
    * Queues one value and resolves once it is written. Queued values of every topic go out together in one
-   * produce request (up to MAX_RECORDS_PER_FLUSH and MAX_BYTES_PER_FLUSH) as soon as none is in flight, so under load batches grow by themselves (the producer
-   * keeps one request in flight for ordering) and alone a value waits for nothing; with a linger, the oldest
-   * queued value waits that long for company first. The record is encoded now, with the caller's trace
+   * produce request (up to MAX_RECORDS_PER_FLUSH and MAX_BYTES_PER_FLUSH) as soon as none is in flight, so
+   * under load batches grow by themselves (the producer keeps one request in flight for ordering) and alone
+   * a value waits for nothing; with a linger, the oldest queued value waits that long for company first. The record is encoded now, with the caller's trace
    * context.
    */
   enqueue<T>(def: TopicDef<T>, value: T): Promise<void> {

@@ -73,10 +73,10 @@ export interface Selection {
 /**
  * Chooses a channel for one attempt among those that reach the message's country (none: no route). Those
  * that cannot carry the message (sender type), that failed it already, or whose breaker is open are
- * excluded, each with its reason. Among the rest, each
- * delivery probability is drawn from its Beta posterior (Thompson sampling: a better channel wins most
- * draws, not all, and one with little evidence keeps getting tried), then scored by the message type's
- * balance of delivery, latency and price. Same inputs and seed, same decision.
+ * excluded, each with its reason. Among the rest, each delivery probability is drawn from its Beta
+ * posterior (Thompson sampling: a better channel wins most draws, not all, and one with little evidence
+ * keeps getting tried), then scored by the message type's balance of delivery, latency and price. Same
+ * inputs and seed, same decision.
  */
 export function selectChannel(input: SelectionInput): Selection {
   const selection = selectAmong(input);
