@@ -1,5 +1,5 @@
 // Routing decisions per second and dispatch latency through the router, on the local Kafka and Redis:
-//   select selectChannel alone (the pure domain code, no I/O), `--decisions` times over four channels
+//   select selectChannel alone (the pure domain code, no I/O), `--decisions` times over the table below
 //   burst  `--messages` approved messages published at once; rate = messages / (last dispatch - first publish)
 //   paced  `--rate` messages per second for `--seconds`; latency = routedAt - publish time, per message
 // Four channels towards one country, Thompson sampling over live priors, no rate limit in the way, and
