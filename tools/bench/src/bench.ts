@@ -22,6 +22,7 @@ import {
   cpuTicksOfStat,
   processCpuTicksOfStat,
   firstIdMintedAt,
+  gcMsPerMessage,
   groupHistogram,
   isJitCompilerThread,
   latencyWindows,
@@ -31,6 +32,7 @@ import {
   nicedList,
   parseBackground,
   parseMix,
+  peakResidentMibOfStatus,
   percentiles,
   redisCommandsPerMessage,
   redisMemoryPerMessage,
@@ -680,6 +682,20 @@ function jitTicks(pids: Record<string, number>): Record<string, Map<number, numb
   );
 }
 
+/** Each process's peak resident memory so far, MiB; a process gone or without one is left out. */
+function peakResidentMib(pids: Record<string, number>): Record<string, number> {
+  const peaks: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(pids)) {
+    try {
+      const mib = peakResidentMibOfStatus(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (mib !== undefined) peaks[name] = mib;
+    } catch {
+      // gone
+    }
+  }
+  return peaks;
+}
+
 const round = (n: number | undefined, digits = 0) =>
   n === undefined || Number.isNaN(n) ? undefined : Number(n.toFixed(digits));
 
@@ -769,6 +785,7 @@ async function main(): Promise<void> {
   const doneAt = Date.now();
   const ticksAfter = cpuTicks(pids);
   const jitAfter = jitTicks(pids);
+  const peakResident = peakResidentMib(pids);
   const own = process.cpuUsage(ownBefore);
   const metricsAfter = await scrapeServices();
   const redisAfter = await redisInfo();
@@ -986,6 +1003,16 @@ async function main(): Promise<void> {
     ),
     redisCommandsPerMessage: redisFigures(redisBefore, redisAfter, finals.length),
     redisMemoryPerMessage: redisMemoryPerMessage(redisBefore, redisAfter, finals.length),
+    memory: {
+      // Since each process started (the warm-up and any run before on a platform kept running included).
+      peakResidentMib: Object.fromEntries(Object.entries(peakResident).map(([n, mib]) => [n, round(mib)])),
+      gcMsPerMessage: Object.fromEntries(
+        Object.entries(gcMsPerMessage(metricsBefore, metricsAfter, finals.length)).map(([route, ms]) => [
+          route,
+          round(ms, 3),
+        ]),
+      ),
+    },
   };
   mkdirSync(values.out, { recursive: true });
   const file = join(values.out, `bench-${result.at.replace(/[:.]/g, '-')}.json`);
@@ -1031,6 +1058,10 @@ function printTable(r: {
   kafkaRequestsPerMessage?: Record<string, number | undefined>;
   redisCommandsPerMessage: ReturnType<typeof redisFigures>;
   redisMemoryPerMessage?: ReturnType<typeof redisMemoryPerMessage>;
+  memory: {
+    peakResidentMib: Record<string, number | undefined>;
+    gcMsPerMessage: Record<string, number | undefined>;
+  };
   machine: { loadBefore: string; niced: Record<string, number> };
 }): void {
   const out: string[] = [];
@@ -1113,6 +1144,13 @@ function printTable(r: {
       `redis memory/message  ${Math.round(memory.bytes)} bytes (used_memory's growth; ` +
         `${memory.expiredKeys} keys expired meanwhile)`,
     );
+  const listed = (figures: Record<string, number | undefined>) =>
+    Object.entries(figures)
+      .map(([name, n]) => `${name} ${n ?? '-'}`)
+      .join(' | ');
+  out.push(`peak resident MiB  ${listed(r.memory.peakResidentMib)}`);
+  if (Object.keys(r.memory.gcMsPerMessage).length > 0)
+    out.push(`gc pause ms/message  ${listed(r.memory.gcMsPerMessage)}`);
   out.push(`load average before: ${r.machine.loadBefore}`);
   if (nicedList(r.machine.niced)) out.push(`at a lower CPU priority (nice): ${nicedList(r.machine.niced)}`);
   process.stdout.write(`${out.join('\n')}\n`);

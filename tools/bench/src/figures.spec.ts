@@ -9,6 +9,7 @@ import {
   cpuShares,
   cpuTicksOfStat,
   firstIdMintedAt,
+  gcMsPerMessage,
   groupHistogram,
   isJitCompilerThread,
   latencyWindows,
@@ -16,6 +17,7 @@ import {
   nicedList,
   parseBackground,
   parseMix,
+  peakResidentMibOfStatus,
   percentiles,
   processCpuTicksOfStat,
   profileTime,
@@ -251,6 +253,28 @@ describe('benchmark figures', () => {
       '4242 (node (ingest) x) S 1 4242 4242 0 -1 4194560 9000 0 0 0 1234 567 89 10 20 0 11 0 100 0 0';
     expect(cpuTicksOfStat(stat)).toBe(1234 + 567);
     expect(processCpuTicksOfStat(stat)).toBe(1234 + 567 + 89 + 10);
+  });
+
+  it("reads a process's peak resident memory from /proc/PID/status", () => {
+    const status = ['Name:\tnode', 'VmPeak:\t 1183004 kB', 'VmHWM:\t  262144 kB', 'VmRSS:\t  200000 kB'];
+    expect(peakResidentMibOfStatus(status.join('\n'))).toBe(256);
+    expect(peakResidentMibOfStatus('Name:\tkthreadd\nState:\tS (sleeping)')).toBeUndefined();
+  });
+
+  it("takes each service's garbage collection a message, by kind, from the scrapes", () => {
+    const scrape = (dlrMinor: number, dlrMajor: number) =>
+      [
+        '# TYPE nodejs_gc_duration_seconds histogram',
+        `nodejs_gc_duration_seconds_sum{kind="minor",service="dlr"} ${dlrMinor}`,
+        `nodejs_gc_duration_seconds_count{kind="minor",service="dlr"} 99`,
+        `nodejs_gc_duration_seconds_sum{kind="major",service="dlr"} ${dlrMajor}`,
+        'nodejs_gc_duration_seconds_sum{kind="minor",service="risk"} 1.5',
+      ].join('\n');
+    // 2 s of dlr's minor collections and 0.5 s of its major over 1,000 messages; risk collected nothing.
+    expect(gcMsPerMessage(scrape(1, 0.25), scrape(3, 0.75), 1000)).toEqual({
+      'dlr minor': 2,
+      'dlr major': 0.5,
+    });
   });
 
   it('reads the nice value from /proc/PID/stat, and lists the processes above 0', () => {

@@ -166,6 +166,15 @@ export function niceOfStat(stat: string): number {
   return statField(stat, 19);
 }
 
+/**
+ * The most memory a process has held resident since it started, in MiB (VmHWM of /proc/PID/status): what a
+ * pod's memory limit must leave room for. Undefined when the line is missing (a kernel thread).
+ */
+export function peakResidentMibOfStatus(status: string): number | undefined {
+  const kib = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
+  return kib === undefined ? undefined : Number(kib) / 1024;
+}
+
 /** Field N (numbered from 1, as in proc(5)) of a /proc/PID/stat line. */
 function statField(stat: string, n: number): number {
   // The name may hold spaces and parentheses: the fields after it start at field 3 (state).
@@ -300,6 +309,24 @@ export function countedPerMessage(
       .sort((a, b) => b[1] - a[1]),
   );
 }
+
+/**
+ * Each service's garbage collection a message between two scrapes, ms by kind (`minor`: the young generation;
+ * `major`, `incremental`: the old), from prom-client's `nodejs_gc_duration_seconds`: the pauses of its
+ * main thread, which grow as its heap is sized smaller (a pod's memory limit sizes it).
+ */
+export const gcMsPerMessage = (before: string, after: string, messages: number): Record<string, number> =>
+  Object.fromEntries(
+    Object.entries(
+      countedPerMessage(
+        'nodejs_gc_duration_seconds_sum',
+        before,
+        after,
+        messages,
+        (labels) => `${labels.get('service')} ${labels.get('kind')}`,
+      ),
+    ).map(([route, seconds]) => [route, seconds * 1000]),
+  );
 
 export const batchesPerMessage = (before: string, after: string, messages: number) =>
   countedPerMessage('tern_kafka_batch_size_count', before, after, messages);
