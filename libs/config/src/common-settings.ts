@@ -77,6 +77,11 @@ export const commonSettings = {
     'share of messages traced end to end when traces are exported (decided where a trace begins, followed downstream); without TERN_OTLP_ENDPOINT nothing is recorded, trace ids still reach logs and Kafka headers',
     env.ratio().default(0.1),
   ),
+  heapGrowingPercent: setting(
+    'TERN_HEAP_GROWING_PERCENT',
+    "How far V8's old generation may grow between full garbage collections, in percent of what the last one kept (V8's --heap-growing-percent); 0: V8's own choice, which falls with the heap's limit (30% in a 512Mi pod's heap, 300% from 2 GB of old space up)",
+    env.int(0, 1000).default(300),
+  ),
   shutdownTimeoutMs: setting(
     'TERN_SHUTDOWN_TIMEOUT_MS',
     'How long a stop may take (finish the in-flight batch, commit, leave the group) before exiting anyway',
