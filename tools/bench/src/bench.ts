@@ -30,9 +30,11 @@ import {
   saturated,
   niceOfStat,
   nicedList,
+  oomKillsOf,
   parseBackground,
   parseMix,
   peakResidentMibOfStatus,
+  podCgroupDir,
   percentiles,
   redisCommandsPerMessage,
   redisMemoryPerMessage,
@@ -696,6 +698,27 @@ function peakResidentMib(pids: Record<string, number>): Record<string, number> {
   return peaks;
 }
 
+/** Each process run in a pod's memory cgroup (scripts/pod-memory.sh): its limit, peak and OOM kills. */
+function podMemory(pids: Record<string, number>) {
+  const pods: Record<string, { limitMib: number; peakMib: number; oomKills: number }> = {};
+  const mib = (file: string) => Math.round(Number(readFileSync(file, 'utf8').trim()) / 2 ** 20);
+  for (const [name, pid] of Object.entries(pids)) {
+    try {
+      const group = podCgroupDir(readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
+      if (!group) continue;
+      const { dir, v2 } = group;
+      pods[name] = {
+        limitMib: mib(`${dir}/${v2 ? 'memory.max' : 'memory.limit_in_bytes'}`),
+        peakMib: mib(`${dir}/${v2 ? 'memory.peak' : 'memory.max_usage_in_bytes'}`),
+        oomKills: oomKillsOf(readFileSync(`${dir}/${v2 ? 'memory.events' : 'memory.oom_control'}`, 'utf8')),
+      };
+    } catch {
+      // gone, or a kernel without the file
+    }
+  }
+  return pods;
+}
+
 const round = (n: number | undefined, digits = 0) =>
   n === undefined || Number.isNaN(n) ? undefined : Number(n.toFixed(digits));
 
@@ -786,6 +809,7 @@ async function main(): Promise<void> {
   const ticksAfter = cpuTicks(pids);
   const jitAfter = jitTicks(pids);
   const peakResident = peakResidentMib(pids);
+  const pods = podMemory(pids);
   const own = process.cpuUsage(ownBefore);
   const metricsAfter = await scrapeServices();
   const redisAfter = await redisInfo();
@@ -1006,6 +1030,9 @@ async function main(): Promise<void> {
     memory: {
       // Since each process started (the warm-up and any run before on a platform kept running included).
       peakResidentMib: Object.fromEntries(Object.entries(peakResident).map(([n, mib]) => [n, round(mib)])),
+      // The processes run in a pod's memory cgroup (TERN_POD_MEMORY_MIB): its limit, the most it held (shared
+      // pages and the page cache the process touched included) and the processes it killed for lack of it.
+      ...(Object.keys(pods).length > 0 ? { pods } : {}),
       gcMsPerMessage: Object.fromEntries(
         Object.entries(gcMsPerMessage(metricsBefore, metricsAfter, finals.length)).map(([route, ms]) => [
           route,
@@ -1061,6 +1088,7 @@ function printTable(r: {
   memory: {
     peakResidentMib: Record<string, number | undefined>;
     gcMsPerMessage: Record<string, number | undefined>;
+    pods?: ReturnType<typeof podMemory>;
   };
   machine: { loadBefore: string; niced: Record<string, number> };
 }): void {
@@ -1149,6 +1177,17 @@ function printTable(r: {
       .map(([name, n]) => `${name} ${n ?? '-'}`)
       .join(' | ');
   out.push(`peak resident MiB  ${listed(r.memory.peakResidentMib)}`);
+  const pods = Object.entries(r.memory.pods ?? {});
+  if (pods.length > 0)
+    out.push(
+      `pod memory MiB, peak of limit  ` +
+        pods
+          .map(
+            ([name, p]) =>
+              `${name} ${p.peakMib}/${p.limitMib}${p.oomKills > 0 ? ` (${p.oomKills} OOM kills)` : ''}`,
+          )
+          .join(' | '),
+    );
   if (Object.keys(r.memory.gcMsPerMessage).length > 0)
     out.push(`gc pause ms/message  ${listed(r.memory.gcMsPerMessage)}`);
   out.push(`load average before: ${r.machine.loadBefore}`);

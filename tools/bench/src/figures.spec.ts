@@ -15,9 +15,11 @@ import {
   latencyWindows,
   niceOfStat,
   nicedList,
+  oomKillsOf,
   parseBackground,
   parseMix,
   peakResidentMibOfStatus,
+  podCgroupDir,
   percentiles,
   processCpuTicksOfStat,
   profileTime,
@@ -259,6 +261,23 @@ describe('benchmark figures', () => {
     const status = ['Name:\tnode', 'VmPeak:\t 1183004 kB', 'VmHWM:\t  262144 kB', 'VmRSS:\t  200000 kB'];
     expect(peakResidentMibOfStatus(status.join('\n'))).toBe(256);
     expect(peakResidentMibOfStatus('Name:\tkthreadd\nState:\tS (sleeping)')).toBeUndefined();
+  });
+
+  it("finds a pod's memory cgroup of a process, v1 or v2, and none for a process elsewhere", () => {
+    const v1 = ['12:pids:/tern-pod-dlr', '4:memory:/tern-pod-dlr', '1:name=systemd:/user.slice'].join('\n');
+    expect(podCgroupDir(v1)).toEqual({ dir: '/sys/fs/cgroup/memory/tern-pod-dlr', v2: false });
+    expect(podCgroupDir('9:cpu,memory:/tern-pod-router\n0::/')).toEqual({
+      dir: '/sys/fs/cgroup/memory/tern-pod-router',
+      v2: false,
+    });
+    expect(podCgroupDir('0::/tern-pod-ingest\n')).toEqual({
+      dir: '/sys/fs/cgroup/tern-pod-ingest',
+      v2: true,
+    });
+    expect(podCgroupDir('4:memory:/process_api/be62\n0::/')).toBeUndefined();
+    expect(podCgroupDir('0::/system.slice/kafka.service')).toBeUndefined();
+    expect(oomKillsOf('oom_kill_disable 0\nunder_oom 0\noom_kill 2\n')).toBe(2);
+    expect(oomKillsOf('low 0\nhigh 0\nmax 0\noom 0\noom_kill 0')).toBe(0);
   });
 
   it("takes each service's garbage collection a message, by kind, from the scrapes", () => {

@@ -175,6 +175,29 @@ export function peakResidentMibOfStatus(status: string): number | undefined {
   return kib === undefined ? undefined : Number(kib) / 1024;
 }
 
+/** A cgroup of `scripts/pod-memory.sh` (`TERN_POD_MEMORY_MIB`): a process limited as a pod would be. */
+export const POD_CGROUP_PREFIX = '/tern-pod-';
+
+/**
+ * Where the memory cgroup of a process is, from its /proc/PID/cgroup: v1's memory controller line, else v2's
+ * one group; undefined unless it is a pod's (POD_CGROUP_PREFIX), as every other process shares its group.
+ */
+export function podCgroupDir(
+  procCgroup: string,
+  root = '/sys/fs/cgroup',
+): { dir: string; v2: boolean } | undefined {
+  const lines = procCgroup.split('\n');
+  const v1 = lines.find((line) => /^\d+:([^:]*,)?memory(,[^:]*)?:/.test(line));
+  const path = v1
+    ? v1.slice(v1.indexOf(':', v1.indexOf(':') + 1) + 1)
+    : lines.find((l) => l.startsWith('0::'))?.slice(3);
+  if (!path?.startsWith(POD_CGROUP_PREFIX)) return undefined;
+  return v1 ? { dir: `${root}/memory${path}`, v2: false } : { dir: `${root}${path}`, v2: true };
+}
+
+/** The `oom_kill` count of a memory cgroup's memory.oom_control (v1) or memory.events (v2). */
+export const oomKillsOf = (text: string): number => Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0);
+
 /** Field N (numbered from 1, as in proc(5)) of a /proc/PID/stat line. */
 function statField(stat: string, n: number): number {
   // The name may hold spaces and parentheses: the fields after it start at field 3 (state).
