@@ -79,7 +79,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class ChannelBinds {
   private readonly slots: Slot[];
   private stopped = false;
-  private readonly wakeups = new Set<() => void>();
+  /** Submissions waiting for room, by class, in the order they began to wait. */
+  private readonly waiting = { urgent: new Set<() => void>(), bulk: new Set<() => void>() };
   /** Urgent submissions outstanding: while there are any, bulk ones do not take window or TPS. */
   private urgentWaiting = 0;
 
@@ -182,7 +183,7 @@ export class ChannelBinds {
             : `no bind of ${this.config.id} could take it`;
           return { kind: 'no-bind', reason: why };
         }
-        await this.waitForRoom(Math.min(50, Math.max(1, deadline - Date.now())));
+        await this.waitForRoom(Math.min(50, Math.max(1, deadline - Date.now())), urgent);
         continue;
       }
       if (!cleared) {
@@ -241,20 +242,46 @@ export class ChannelBinds {
     return best;
   }
 
-  private waitForRoom(ms: number): Promise<void> {
+  private waitForRoom(ms: number, urgent: boolean): Promise<void> {
+    const waiting = urgent ? this.waiting.urgent : this.waiting.bulk;
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.wakeups.delete(done);
+        waiting.delete(done);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.wakeups.add(done);
+      waiting.add(done);
     });
   }
 
+  /**
+   * Wakes as many waiting submissions as the windows have room for, urgent ones first, bulk ones only when
+   * no urgent one is outstanding (every waiter when stopping). Waking every waiter at each answer cost the
+   * connector a timer and a promise per waiter per answer under a burst, a tenth of what it allocated. A
+   * waiter the TPS or a resting bind holds back is woken by its own timer.
+   */
   private wake(): void {
-    for (const w of [...this.wakeups]) w();
+    let room = this.stopped ? Infinity : this.room();
+    const wakeFrom = (waiting: Set<() => void>) => {
+      for (const done of waiting) {
+        if (room <= 0) return;
+        room--;
+        done();
+      }
+    };
+    wakeFrom(this.waiting.urgent);
+    if (this.urgentWaiting === 0 || this.stopped) wakeFrom(this.waiting.bulk);
+  }
+
+  /** Free places in the windows of the binds that submit and are not resting. */
+  private room(): number {
+    const now = Date.now();
+    let room = 0;
+    for (const s of this.slots)
+      if (s.state === 'bound' && s.role !== 'receiver' && s.session && s.restUntil <= now)
+        room += Math.max(0, this.config.window - s.session.inFlight - s.reserved);
+    return room;
   }
 
   private async keepBound(slot: Slot): Promise<void> {
