@@ -22,6 +22,7 @@ import {
   podCgroupDir,
   percentiles,
   processCpuTicksOfStat,
+  profileAllocation,
   profileTime,
   redisCommandsPerMessage,
   redisMemoryPerMessage,
@@ -431,5 +432,29 @@ describe('benchmark figures', () => {
     const older = { ...before, cpu: { perMessageMs: {}, platformPerMessageMs: 0.7 } };
     expect(comparisonTable(older, before)).toContain('CPU without forked children');
     expect(comparisonTable(older, before)).toContain('not sent or run alike');
+  });
+  it('sums what a process allocated by package, self only, and names the process', () => {
+    const frame = (url: string, functionName = 'f') => ({ url, functionName, lineNumber: 0 });
+    const pnpm = 'file:///r/node_modules/.pnpm/ioredis@5.4.1/node_modules/ioredis/built/Command.js';
+    const profile = {
+      callFrame: frame('', '(root)'),
+      selfSize: 0,
+      children: [
+        {
+          callFrame: frame('file:///r/services/dlr/dist/main.js', 'handle'),
+          selfSize: 300,
+          children: [{ callFrame: frame(pnpm, 'toWritable'), selfSize: 600, children: [] }],
+        },
+        { callFrame: frame(pnpm, 'toWritable'), selfSize: 100, children: [] },
+      ],
+    };
+    expect(profileAllocation(profile, (f) => codeOf(f.url, f.functionName))).toEqual({
+      process: 'dlr',
+      bytes: 1000,
+      by: [
+        ['ioredis', 700],
+        ['services/dlr', 300],
+      ],
+    });
   });
 });

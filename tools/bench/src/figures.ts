@@ -590,3 +590,36 @@ export function profileTime(
   }
   return { process: processName || '?', busyMs: busy, by: [...by].sort((a, b) => b[1] - a[1]) };
 }
+
+/** A node of a sampling heap profile (`HeapProfiler.stopSampling`, a `.heapprofile` file). */
+export interface AllocationNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: AllocationNode[];
+}
+
+/**
+ * What a process allocated (bytes, as V8's sampling estimates it: every sample stands for the allocations
+ * between it and the last) by what `keyOf` says of each frame, self only, largest first; with the process's
+ * name, as profileTime finds it. With garbage sampled too (tools/bench/allocation-profile.cjs), it is what the
+ * young generation collects: the more a message allocates, the more often a service stops for it.
+ */
+export function profileAllocation(
+  head: AllocationNode,
+  keyOf: (frame: AllocationNode['callFrame']) => string,
+): { process: string; bytes: number; by: [string, number][] } {
+  const by = new Map<string, number>();
+  let bytes = 0;
+  let processName = '';
+  const nodes = [head];
+  for (let node = nodes.pop(); node; node = nodes.pop()) {
+    processName ||= /\/(?:services|tools)\/([^/]+)\//.exec(node.callFrame.url)?.[1] ?? '';
+    if (node.selfSize > 0) {
+      const key = keyOf(node.callFrame);
+      by.set(key, (by.get(key) ?? 0) + node.selfSize);
+      bytes += node.selfSize;
+    }
+    nodes.push(...node.children);
+  }
+  return { process: processName || '?', bytes, by: [...by].sort((a, b) => b[1] - a[1]) };
+}
