@@ -56,13 +56,6 @@ export class Dispatcher {
     if (!message?.messageId)
       throw new PoisonMessageError('MISSING_MESSAGE', 'dispatch without a message', 'message');
     const binds = this.channels.get(dispatch.channelId);
-    if (!binds) {
-      throw new PoisonMessageError(
-        'UNKNOWN_CHANNEL',
-        `channel "${dispatch.channelId}" is not served by this connector`,
-        'channelId',
-      );
-    }
     const ids = { messageId: message.messageId, attempt: dispatch.attempt, channelId: dispatch.channelId };
     for (;;) {
       const claim = await this.earlierRun(message.messageId, dispatch.attempt);
@@ -82,6 +75,17 @@ export class Dispatcher {
         });
       }
 
+      if (!binds) {
+        // The router follows its routing table live and a connector reads its channels as it starts, so while a
+        // channel is added or removed the two may disagree: the attempt fails over to another channel rather
+        // than leave its message routed, and never final, in a DLQ.
+        this.log.warn(ids, 'dispatch for a channel this connector does not serve; failing the attempt over');
+        return this.record(dispatch, message, [], 0, {
+          errorCode: 'CHANNEL_NOT_SERVED',
+          commandStatus: 0,
+          retryable: true,
+        });
+      }
       let parts;
       try {
         this.reference = (this.reference + 1) & 0xffff;

@@ -396,8 +396,9 @@ export interface Attempt {
   receiptState: ReceiptState;
   /**
    * Network error code from the receipt (`err:` or network_error_code TLV), as text; for a submission that
-   * failed, why: NO_BIND, an SMPP status, or OUTCOME_UNKNOWN (in doubt: the SMSC may have taken it, and the
-   * retry may reach the handset a second time).
+   * failed, why: NO_BIND, CHANNEL_NOT_SERVED (dispatched to a connector without the channel, as while a
+   * channel is added or removed), an SMPP status, or OUTCOME_UNKNOWN (in doubt: the SMSC may have taken it,
+   * and the retry may reach the handset a second time).
    */
   errorCode: string;
   submittedAt: Date | undefined;
