@@ -238,6 +238,35 @@ describe('the Helm chart', () => {
     expect(routingTableOf(withThailand).lanes.TH).toBe('sea');
   });
 
+  it('rolls a lane’s connectors when its channels change, which a connector reads only as it starts', () => {
+    const values = parseYaml(readFileSync(TWO_LANES, 'utf8')) as {
+      channels: { id: string; smpp: { host: string } }[];
+    };
+    const asia = values.channels.find((c) => c.id === 'asia-direct');
+    if (!asia) throw new Error('two-lanes.yaml: no asia-direct channel');
+    // The carrier moved its SMSC.
+    asia.smpp.host = 'smsc2.asia-carrier.example';
+    const moved = join(dir, 'moved-smsc.yaml');
+    writeFileSync(moved, stringify(values));
+    const changed = parseManifests(renderChart({ values: [moved], apiVersions: WITH_KEDA }));
+    const checksumsOf = (manifests: Manifest[]) =>
+      Object.fromEntries(
+        objectsOf(manifests, 'Deployment').map((d) => {
+          const { template } = d.spec as { template: { metadata: { annotations?: Record<string, string> } } };
+          return [d.metadata.name, template.metadata.annotations?.['checksum/channels']];
+        }),
+      );
+    const before = checksumsOf(twoLanes);
+    const after = checksumsOf(changed);
+    // Only the lane whose channels changed rolls: asia-direct serves the sea lane alone.
+    const rolled = Object.keys(after).filter((name) => after[name] !== before[name]);
+    expect(rolled).toEqual(['tern-connector-sea']);
+    // Every connector has the checksum (and only connectors): a lane without it would never roll.
+    for (const [name, checksum] of Object.entries(before)) {
+      expect([name, checksum !== undefined]).toEqual([name, name.startsWith('tern-connector-')]);
+    }
+  });
+
   it('runs marketing in Deployments of its own, each scaled on its own class’s lag, within each channel’s tps', () => {
     const apart = parseManifests(
       renderChart({ values: [TWO_LANES, MARKETING_APART], apiVersions: WITH_KEDA }),

@@ -238,11 +238,26 @@ operator's extra settings (common.env, then the service's env map) in place of a
 {{- end }}
 
 {{/*
+A lane's channels file (channels-<lane>.yaml in the files ConfigMap): each channel that reaches its countries,
+with its SMPP bind and where its password is mounted. Arguments: root, spec (the lane, from tern.lanes).
+*/}}
+{{- define "tern.laneChannelsFile" -}}
+{{- $spec := .spec -}}
+{{- $channels := list -}}
+{{- range .root.Values.channels -}}
+{{- if has .id $spec.channels -}}
+{{- $channels = append $channels (merge (dict "id" .id "password" (dict "file" (printf "/etc/tern/secrets/smpp-%s" .id))) .smpp) -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml (dict "channels" $channels) -}}
+{{- end -}}
+
+{{/*
 One Deployment. Arguments: root, name (of the Deployment), component (its TERN_SERVICE), replicas, env (the
 service's own, as a list), extra (its values' env map), secretKeys (keys of the Secret it mounts at
-/etc/tern/secrets), files (keys of the files ConfigMap mounted at /etc/tern/files), cas (volume name ->
-Secret, for CA and certificate Secrets), ports (list), resources, labels (extra labels). Without replicas, an
-autoscaler sets them.
+/etc/tern/secrets), files (keys of the files ConfigMap mounted at /etc/tern/files), rollOn (name -> the
+content of a file it reads only as it starts: a change rolls its pods), cas (volume name -> Secret, for CA and
+certificate Secrets), ports (list), resources, labels (extra labels). Without replicas, an autoscaler sets them.
 */}}
 {{- define "tern.deployment" -}}
 {{- $root := .root -}}
@@ -276,8 +291,12 @@ spec:
         prometheus.io/port: '8080'
         prometheus.io/path: /metrics
         {{- if not $root.Values.secrets.existingSecret }}
-        # Settings read once at start-up (URLs, keys) roll the pods when they change; files are followed live.
+        # Settings read once at start-up (URLs, keys) roll the pods when they change; most files are followed
+        # live, the others are in rollOn.
         checksum/secret-env: {{ omit $root.Values.secrets.values "tenants.yaml" "operators.yaml" | toJson | sha256sum }}
+        {{- end }}
+        {{- range $name, $content := .rollOn }}
+        checksum/{{ $name }}: {{ $content | sha256sum }}
         {{- end }}
         {{- with $root.Values.podAnnotations }}{{ toYaml . | nindent 8 }}{{ end }}
     spec:
