@@ -48,8 +48,13 @@ export const ingestSettings = {
   ...redisSettings('for idempotency, rate limits and the status views, shared by every ingest instance'),
   numberRangesFile: setting(
     'TERN_NUMBER_RANGES_FILE',
-    'YAML or JSON file of number ranges (prefix, MCC+MNC, carrier name) used to enrich recipients',
+    'YAML or JSON file of number ranges (prefix, MCC+MNC, carrier name) used to enrich recipients; reloaded when it changes',
     env.string().optional(),
+  ),
+  numberRangesReloadMs: setting(
+    'TERN_NUMBER_RANGES_RELOAD_MS',
+    'How often the number ranges file is looked at for changes',
+    env.int(100, 600_000).default(2000),
   ),
   maxSegments: setting(
     'TERN_MAX_SEGMENTS',

@@ -19,7 +19,7 @@ import { HttpApi } from './http-api';
 import { ConversionIntake } from './conversion-intake';
 import { IdempotencyStore } from './idempotency';
 import { MessageStore } from './message-store';
-import { loadNumberRanges } from './number-ranges-file';
+import { followNumberRanges, type FollowedNumberRanges } from './number-ranges-file';
 import { SendEventLedger } from './event-ledger';
 import { conversionEventBatchIntake, sendEventBatchIntake } from './event-intake';
 import { SmppServer } from './smpp-server';
@@ -42,6 +42,7 @@ const STATUS_FETCH_GATHER_MS = 20;
 export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   private redis: Redis | undefined;
   private closeTenants: (() => void) | undefined;
+  private ranges: FollowedNumberRanges | undefined;
   private redisGuard: RedisStateGuard | undefined;
   private readonly consumers: BatchConsumer[] = [];
   private api: GrpcApi | undefined;
@@ -64,7 +65,8 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     this.closeTenants = followed.close;
     const tenants = followed.directory;
     const tls = grpcTlsFromSettings(config);
-    const ranges = loadNumberRanges(config.numberRangesFile);
+    const ranges = followNumberRanges(config.numberRangesFile, config.numberRangesReloadMs, this.log);
+    this.ranges = ranges;
     // Auto-pipelining: commands of concurrent calls issued in one tick share one write (syscalls dominate here).
     const redis = sharedRedis(config);
     this.redis = redis;
@@ -88,7 +90,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       log: this.log,
       policy: () => ({
         now: new Date(),
-        ranges,
+        ranges: ranges.current(),
         allowPrivateCallbacks: config.allowPrivateCallbacks,
         maxSegments: config.maxSegments,
       }),
@@ -172,6 +174,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   // Calls first (no new work), then the consumers finish their records, then Redis.
   async onModuleDestroy(): Promise<void> {
     this.closeTenants?.();
+    this.ranges?.close();
     this.bulkPace.close();
     await Promise.all([this.api?.close(), this.httpApi?.close(), this.smppServer?.close()]);
     await Promise.all(this.consumers.map((c) => c.stop()));

@@ -101,6 +101,10 @@ const trustingCa = () => grpc.credentials.createSsl(certs.read(certs.caCert));
 const everyTenant = (changed?: TestTenant) =>
   [acme, globex, slow, paced, streamer, rotating, batcher].map((t) => (t.id === changed?.id ? changed : t));
 const seen: Record<string, { value: Buffer; headers: Record<string, string> }[]> = {};
+/** Number ranges: the test's recipients (+62812…) on the carrier given. */
+const rangesPath = join(mkdtempSync(join(tmpdir(), 'ingest-ranges-')), 'number-ranges.yaml');
+const writeRanges = (mccMnc: string) =>
+  writeFileSync(rangesPath, `ranges:\n  - { prefix: '62812', mccMnc: '${mccMnc}', name: Telkomsel }\n`);
 
 /** Records of a topic seen since the test started whose decoded value passes `match`. */
 function recordsOf<T>(
@@ -153,6 +157,7 @@ beforeAll(async () => {
 
   const tenants = tenantsFile(everyTenant());
   tenantsPath = tenants.path;
+  writeRanges('51010');
   service = await startServiceProcess(join(__dirname, '..', 'dist', 'main.js'), {
     ...tenants.env,
     TERN_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
@@ -168,6 +173,8 @@ beforeAll(async () => {
     TERN_KAFKA_SESSION_TIMEOUT_MS: '10000',
     TERN_STATUS_STREAMS_PER_TENANT: '3',
     TERN_TENANTS_RELOAD_MS: '500',
+    TERN_NUMBER_RANGES_FILE: rangesPath,
+    TERN_NUMBER_RANGES_RELOAD_MS: '200',
     // The public API as deployed: TLS only.
     TERN_GRPC_TLS_CERT_FILE: certs.serverCert,
     TERN_GRPC_TLS_KEY_FILE: certs.serverKey,
@@ -893,5 +900,32 @@ describe('Kafka send-events intake', () => {
     await waitFor('the old API key refused', async () => !(await works(rotating.apiKey)), 15_000);
     expect((await failure(sendWith(rotating.apiKey))).code).toBe(grpc.status.UNAUTHENTICATED);
     expect(await works(newKey)).toBe(true);
+  });
+});
+
+describe('number ranges', () => {
+  it('enriches the carrier from the number ranges, and follows a change to them without a restart', async () => {
+    let sent = 0;
+    const carrierOfNext = async () => {
+      const reference = `ranges-${run}-${++sent}`;
+      await client.unary('sendMessage', message({ clientReference: reference }), acme.apiKey);
+      const [accepted] = await waitFor('sms.accepted', () => {
+        const found = recordsOf(topics.accepted, (v) => v.message?.clientReference === reference);
+        return found.length > 0 && found;
+      });
+      return accepted?.message?.mccMnc;
+    };
+    expect(await carrierOfNext()).toBe('51010');
+
+    // The carrier's range moved (a ported block, say): new messages take it at once.
+    writeRanges('51011');
+    await waitFor('the new ranges taken', async () => (await carrierOfNext()) === '51011', 15_000);
+
+    // A version that does not parse is refused, and the last good ranges stay in force.
+    writeFileSync(rangesPath, 'ranges: [{ prefix: 62x }]\n');
+    await waitFor('the bad version refused', () =>
+      service.logs.some((l) => l['msg'] === 'number ranges refused; the last good ones stay in force'),
+    );
+    expect(await carrierOfNext()).toBe('51011');
   });
 });
