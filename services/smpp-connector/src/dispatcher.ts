@@ -1,7 +1,7 @@
 import { classOf, events, sms } from '@tern/contracts';
 import { PoisonMessageError, TransientError, topics, type TypedProducer } from '@tern/kafka';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
-import { Histogram } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
 import { attemptKeepMs, OUTCOME_UNKNOWN } from '@tern/sms-domain';
 import type { AttemptStore, Claim } from './attempt-store';
 import type { ChannelBinds } from './channel-binds';
@@ -13,6 +13,13 @@ const acceptToSubmitted = new Histogram({
   help: 'First attempts: ingest taking the message (or its send time) to the carrier accepting it, per class',
   labelNames: ['class'],
   buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120],
+  registers: [metricsRegistry],
+});
+
+const unserved = new Counter({
+  name: 'tern_smpp_unserved_dispatches_total',
+  help: 'Dispatches for a channel this connector does not serve, failed over (CHANNEL_NOT_SERVED), per channel',
+  labelNames: ['channel'],
   registers: [metricsRegistry],
 });
 
@@ -80,6 +87,7 @@ export class Dispatcher {
         // channel is added or removed the two may disagree: the attempt fails over to another channel rather
         // than leave its message routed, and never final, in a DLQ.
         this.log.warn(ids, 'dispatch for a channel this connector does not serve; failing the attempt over');
+        unserved.inc({ channel: dispatch.channelId });
         return this.record(dispatch, message, [], 0, {
           errorCode: 'CHANNEL_NOT_SERVED',
           commandStatus: 0,

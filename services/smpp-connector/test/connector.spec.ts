@@ -346,5 +346,8 @@ describe('smpp-connector against the carrier simulator', () => {
     );
     expect(retry).toMatchObject({ failedAttempt: d.attempt, triedChannelIds: ['no-such-channel'] });
     expect(dlq.map((h) => h[DLQ_HEADERS.reason]?.toString())).toEqual([]);
+    // Counted for the alert that says the routing table and a lane's channels disagree for good.
+    const metrics = await (await fetch(`http://127.0.0.1:${connector.httpPort}/metrics`)).text();
+    expect(metrics).toMatch(/^tern_smpp_unserved_dispatches_total\{channel="no-such-channel"[^}]*\} 1$/m);
   });
 });
