@@ -34,7 +34,7 @@ export const ENCODES_INTO_POOL =
 // synchronous, so no two encodes use it at once.
 let writer = new BinaryWriter();
 
-/** A message's protobuf bytes, in a Buffer of their own (a small one in Node's pool, as Buffer.from's are). */
+/** A message's protobuf bytes, in a Buffer of their own (a small one in Node's pool, as Buffer.from's). */
 export function encodeMessage<T>(codec: MessageCodec<T>, message: T): Buffer {
   let bytes: Buffer;
   try {

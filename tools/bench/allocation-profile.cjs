@@ -1,7 +1,7 @@
-// Preload (NODE_OPTIONS="--require <this file>"): samples what the process allocates, garbage included (Node's
-// --heap-prof keeps only what is still alive at the end), and writes TERN_ALLOCATION_PROFILE_DIR (default
-// /tmp/tern-allocation)/<pid>.heapprofile as it stops. `pnpm --filter @tern/bench profile-summary DIR` sums
-// them up (operations.md, Benchmark).
+// Preload (NODE_OPTIONS="--require <this file>"): samples what the process allocates, garbage included
+// (Node's --heap-prof keeps only what is still alive at the end), and writes TERN_ALLOCATION_PROFILE_DIR
+// (default /tmp/tern-allocation)/<pid>.heapprofile as it stops. `pnpm --filter @tern/bench profile-summary
+// DIR` sums them up (operations.md, Benchmark).
 const { Session } = require('node:inspector');
 const { mkdirSync, writeFileSync } = require('node:fs');
 

@@ -83,9 +83,9 @@ export class Dispatcher {
       }
 
       if (!binds) {
-        // The router follows its routing table live and a connector reads its channels as it starts, so while a
-        // channel is added or removed the two may disagree: the attempt fails over to another channel rather
-        // than leave its message routed, and never final, in a DLQ.
+        // The router follows its routing table live and a connector reads its channels as it starts, so
+        // while a channel is added or removed the two may disagree: the attempt fails over to another
+        // channel rather than leave its message routed, and never final, in a DLQ.
         this.log.warn(ids, 'dispatch for a channel this connector does not serve; failing the attempt over');
         unserved.inc({ channel: dispatch.channelId });
         return this.record(dispatch, message, [], 0, {

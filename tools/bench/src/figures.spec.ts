@@ -243,7 +243,7 @@ describe('benchmark figures', () => {
     };
     expect(profileTime(profile, (f) => codeOf(f.url, f.functionName))).toEqual({
       process: 'dlr',
-      busyMs: 45,
+      total: 45,
       by: [
         ['libs/kafka', 30],
         ['services/dlr', 15],
@@ -450,7 +450,7 @@ describe('benchmark figures', () => {
     };
     expect(profileAllocation(profile, (f) => codeOf(f.url, f.functionName))).toEqual({
       process: 'dlr',
-      bytes: 1000,
+      total: 1000,
       by: [
         ['ioredis', 700],
         ['services/dlr', 300],

@@ -566,34 +566,58 @@ export function codeOf(url: string, functionName: string): string {
   return functionName || '(anonymous)';
 }
 
+/** A frame of a CPU or allocation profile: what it ran, and where. */
+export interface ProfileFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+
+/**
+ * What a profile's frames weigh (self only), summed by what `keyOf` says of each frame, largest first; with
+ * the process's name, from the first service or tool of the repository its frames run.
+ */
+function weighFrames(
+  frames: Iterable<{ callFrame: ProfileFrame; weight: number }>,
+  keyOf: (frame: ProfileFrame) => string,
+): { process: string; total: number; by: [string, number][] } {
+  const by = new Map<string, number>();
+  let total = 0;
+  let processName = '';
+  for (const { callFrame, weight } of frames) {
+    processName ||= /\/(?:services|tools)\/([^/]+)\//.exec(callFrame.url)?.[1] ?? '';
+    if (weight <= 0) continue;
+    const key = keyOf(callFrame);
+    by.set(key, (by.get(key) ?? 0) + weight);
+    total += weight;
+  }
+  return { process: processName || '?', total, by: [...by].sort((a, b) => b[1] - a[1]) };
+}
+
 /**
  * A profile's busy time (ms) by what `keyOf` says of each frame, self time only, idle left out, largest
- * first; with the process's name, from the first service or tool of the repository its frames run. V8
- * samples by the clock: on a machine short of CPU a sample also counts the time the thread waited for one,
- * so the busy time is more than the CPU the process used (operations.md, Benchmark).
+ * first; with the process's name. V8 samples by the clock: on a machine short of CPU a sample also counts the
+ * time the thread waited for one, so the busy time is more than the CPU the process used (operations.md,
+ * Benchmark).
  */
 export function profileTime(
   profile: Profiler.Profile,
-  keyOf: (frame: Profiler.ProfileNode['callFrame']) => string,
-): { process: string; busyMs: number; by: [string, number][] } {
+  keyOf: (frame: ProfileFrame) => string,
+): { process: string; total: number; by: [string, number][] } {
   const msPerSample =
     (profile.endTime - profile.startTime) / 1000 / Math.max(1, profile.samples?.length ?? 0);
-  const by = new Map<string, number>();
-  let busy = 0;
-  let processName = '';
-  for (const { callFrame, hitCount = 0 } of profile.nodes) {
-    processName ||= /\/(?:services|tools)\/([^/]+)\//.exec(callFrame.url)?.[1] ?? '';
-    if (callFrame.functionName === '(idle)' || hitCount === 0) continue;
-    const key = keyOf(callFrame);
-    by.set(key, (by.get(key) ?? 0) + hitCount * msPerSample);
-    busy += hitCount * msPerSample;
-  }
-  return { process: processName || '?', busyMs: busy, by: [...by].sort((a, b) => b[1] - a[1]) };
+  return weighFrames(
+    profile.nodes.map(({ callFrame, hitCount = 0 }) => ({
+      callFrame,
+      weight: callFrame.functionName === '(idle)' ? 0 : hitCount * msPerSample,
+    })),
+    keyOf,
+  );
 }
 
 /** A node of a sampling heap profile (`HeapProfiler.stopSampling`, a `.heapprofile` file). */
 export interface AllocationNode {
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: ProfileFrame;
   selfSize: number;
   children: AllocationNode[];
 }
@@ -601,25 +625,18 @@ export interface AllocationNode {
 /**
  * What a process allocated (bytes, as V8's sampling estimates it: every sample stands for the allocations
  * between it and the last) by what `keyOf` says of each frame, self only, largest first; with the process's
- * name, as profileTime finds it. With garbage sampled too (tools/bench/allocation-profile.cjs), it is what the
- * young generation collects: the more a message allocates, the more often a service stops for it.
+ * name. With garbage sampled too (tools/bench/allocation-profile.cjs), it is what the young generation
+ * collects: the more a message allocates, the more often a service stops for it.
  */
 export function profileAllocation(
   head: AllocationNode,
-  keyOf: (frame: AllocationNode['callFrame']) => string,
-): { process: string; bytes: number; by: [string, number][] } {
-  const by = new Map<string, number>();
-  let bytes = 0;
-  let processName = '';
+  keyOf: (frame: ProfileFrame) => string,
+): { process: string; total: number; by: [string, number][] } {
+  const frames: { callFrame: ProfileFrame; weight: number }[] = [];
   const nodes = [head];
   for (let node = nodes.pop(); node; node = nodes.pop()) {
-    processName ||= /\/(?:services|tools)\/([^/]+)\//.exec(node.callFrame.url)?.[1] ?? '';
-    if (node.selfSize > 0) {
-      const key = keyOf(node.callFrame);
-      by.set(key, (by.get(key) ?? 0) + node.selfSize);
-      bytes += node.selfSize;
-    }
+    frames.push({ callFrame: node.callFrame, weight: node.selfSize });
     nodes.push(...node.children);
   }
-  return { process: processName || '?', bytes, by: [...by].sort((a, b) => b[1] - a[1]) };
+  return weighFrames(frames, keyOf);
 }

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Profiler } from 'node:inspector';
-import { codeOf, profileAllocation, profileTime, type AllocationNode } from './figures';
+import { codeOf, profileAllocation, profileTime, type AllocationNode, type ProfileFrame } from './figures';
 
 const { values, positionals } = parseArgs({
   options: { top: { type: 'string', default: '12' }, messages: { type: 'string' } },
@@ -22,7 +22,7 @@ if (!dir) {
 }
 const top = Number(values.top);
 const messages = values.messages === undefined ? undefined : Number(values.messages);
-const share = (ms: number, busyMs: number) => `${((100 * ms) / busyMs).toFixed(1).padStart(5)}%`;
+const share = (part: number, whole: number) => `${((100 * part) / whole).toFixed(1).padStart(5)}%`;
 /** A frame's place: within its npm package or the repository; none for V8's own frames. */
 const where = (url: string, line: number) =>
   url === ''
@@ -31,40 +31,37 @@ const where = (url: string, line: number) =>
         .replace(/^.*node_modules\/\.pnpm\/[^/]+\/node_modules\//, '')
         .replace(/^(?:file:\/\/)?.*?\/((?:services|libs|tools|proto)\/)/, '$1')}:${line + 1}`;
 
-for (const file of readdirSync(dir)
-  .filter((f) => f.endsWith('.cpuprofile'))
-  .sort()) {
-  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profiler.Profile;
-  const packages = profileTime(profile, (frame) => codeOf(frame.url, frame.functionName));
-  if (packages.busyMs < 1000) continue; // a short-lived helper (pnpm, topic creation)
-  const functions = profileTime(
-    profile,
-    (frame) => `${frame.functionName || '(anonymous)'}${where(frame.url, frame.lineNumber)}`,
-  );
-  const lines = [`${packages.process} (${file}): ${(packages.busyMs / 1000).toFixed(1)} s busy`];
-  for (const [name, ms] of packages.by.slice(0, top)) lines.push(`  ${share(ms, packages.busyMs)}  ${name}`);
-  lines.push('  functions:');
-  for (const [name, ms] of functions.by.slice(0, top)) lines.push(`  ${share(ms, packages.busyMs)}  ${name}`);
-  process.stdout.write(`${lines.join('\n')}\n\n`);
-}
-
 const size = (bytes: number) =>
   messages ? `${(bytes / 1024 / messages).toFixed(1)} KB a message` : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-for (const file of readdirSync(dir)
-  .filter((f) => f.endsWith('.heapprofile'))
-  .sort()) {
-  const { head } = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { head: AllocationNode };
-  const packages = profileAllocation(head, (frame) => codeOf(frame.url, frame.functionName));
-  if (packages.bytes < 64 * 2 ** 20) continue; // a short-lived helper
-  const functions = profileAllocation(
-    head,
-    (frame) => `${frame.functionName || '(anonymous)'}${where(frame.url, frame.lineNumber)}`,
-  );
-  const lines = [`${packages.process} (${file}): allocated ${size(packages.bytes)}`];
-  for (const [name, bytes] of packages.by.slice(0, top))
-    lines.push(`  ${share(bytes, packages.bytes)}  ${name}`);
-  lines.push('  functions:');
-  for (const [name, bytes] of functions.by.slice(0, top))
-    lines.push(`  ${share(bytes, packages.bytes)}  ${name}`);
-  process.stdout.write(`${lines.join('\n')}\n\n`);
-}
+/** Each profile of one kind in DIR: summed by package and by function, those under `least` left out. */
+const summarize = <P>(
+  extension: string,
+  summed: (profile: P, keyOf: (frame: ProfileFrame) => string) => ReturnType<typeof profileTime>,
+  least: number,
+  headline: (total: number) => string,
+): void => {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith(extension))
+    .sort()) {
+    const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as P;
+    const packages = summed(profile, (frame) => codeOf(frame.url, frame.functionName));
+    if (packages.total < least) continue; // a short-lived helper (pnpm, topic creation)
+    const functions = summed(
+      profile,
+      (frame) => `${frame.functionName || '(anonymous)'}${where(frame.url, frame.lineNumber)}`,
+    );
+    const lines = [`${packages.process} (${file}): ${headline(packages.total)}`];
+    for (const [name, n] of packages.by.slice(0, top)) lines.push(`  ${share(n, packages.total)}  ${name}`);
+    lines.push('  functions:');
+    for (const [name, n] of functions.by.slice(0, top)) lines.push(`  ${share(n, packages.total)}  ${name}`);
+    process.stdout.write(`${lines.join('\n')}\n\n`);
+  }
+};
+
+summarize<Profiler.Profile>('.cpuprofile', profileTime, 1000, (ms) => `${(ms / 1000).toFixed(1)} s busy`);
+summarize<{ head: AllocationNode }>(
+  '.heapprofile',
+  ({ head }, keyOf) => profileAllocation(head, keyOf),
+  64 * 2 ** 20,
+  (bytes) => `allocated ${size(bytes)}`,
+);

@@ -256,8 +256,9 @@ with its SMPP bind and where its password is mounted. Arguments: root, spec (the
 One Deployment. Arguments: root, name (of the Deployment), component (its TERN_SERVICE), replicas, env (the
 service's own, as a list), extra (its values' env map), secretKeys (keys of the Secret it mounts at
 /etc/tern/secrets), files (keys of the files ConfigMap mounted at /etc/tern/files), rollOn (name -> the
-content of a file it reads only as it starts: a change rolls its pods), cas (volume name -> Secret, for CA and
-certificate Secrets), ports (list), resources, labels (extra labels). Without replicas, an autoscaler sets them.
+content of a file it reads only as it starts: a change rolls its pods), cas (volume name -> Secret, for CA
+and certificate Secrets), ports (list), resources, labels (extra labels). Without replicas, an autoscaler
+sets them.
 */}}
 {{- define "tern.deployment" -}}
 {{- $root := .root -}}
