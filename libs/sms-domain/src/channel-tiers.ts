@@ -24,7 +24,8 @@ export const TIER_PRIORS: Record<Tier, TierPrior> = {
 /**
  * Receipt windows per tier, in seconds: a few times the tier's usual delivery time (direct 1-5 s, aggregator
  * 3-15 s, indirect 5-30 s; congestion 10-60 s), shorter for OTPs, whose user is waiting and better served by
- * another channel than by a receipt that may never come.
+ * another channel than by a receipt that may never come. The router stretches them while a route's
+ * measured latency is high (receiptWindowMs).
  */
 export const RECEIPT_WINDOWS: Record<Tier, { otp: number; other: number }> = {
   direct: { otp: 60, other: 300 },

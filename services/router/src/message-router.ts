@@ -185,7 +185,11 @@ export class MessageRouter {
         routedAt: now,
         tier: channel.tier,
         pricePerSegment: priceOf(channel, message.country, message.mccMnc) ?? 0,
-        receiptWindowMs: receiptWindowMs(channel, message.type === sms.MessageType.MESSAGE_TYPE_OTP),
+        receiptWindowMs: receiptWindowMs(
+          channel,
+          message.type === sms.MessageType.MESSAGE_TYPE_OTP,
+          book.stats(channel.id, message.country, message.mccMnc, now.getTime())?.latencyP95Ms,
+        ),
       }),
       this.deps.producer.enqueue(
         topics.status,

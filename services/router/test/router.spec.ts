@@ -166,6 +166,31 @@ describe('router', () => {
     ).toBeGreaterThan(0.95);
   });
 
+  it('stretches the receipt window of a route whose measured latency rose, and shortens it once it falls', async () => {
+    const { run, ids, table, seen, message } = await setUp('', 'a:direct:0.01');
+    routers.push(await startRouter(table.path, run));
+    const windowOf = async (p95Ms: number, type: sms.MessageType) => {
+      await publish(topics.routingWeights, [{ ...weight(ids.a!, 95, 5), latencyP95Ms: p95Ms }]);
+      await new Promise((r) => setTimeout(r, 2000)); // weights travel to the router
+      const m = message({ type });
+      await publish(topics.approved, [approved(m)]);
+      const [dispatch] = await waitFor(
+        'the dispatch',
+        () => seen.of(m.messageId).length === 1 && seen.of(m.messageId),
+      );
+      return dispatch!.receiptWindowMs;
+    };
+    const { MESSAGE_TYPE_OTP: otp, MESSAGE_TYPE_TRANSACTIONAL: transactional } = sms.MessageType;
+    // A direct channel: OTP 60 s, other messages 300 s, as long as its receipts come as usual.
+    expect(await windowOf(8_000, otp)).toBe(60_000);
+    // Congested, its receipts take three times as long: five times the measured p95.
+    expect(await windowOf(24_000, otp)).toBe(120_000);
+    expect(await windowOf(100_000, transactional)).toBe(500_000);
+    // At most three times the configured window; back to it once the latency falls.
+    expect(await windowOf(100_000, otp)).toBe(180_000);
+    expect(await windowOf(3_000, otp)).toBe(60_000);
+  });
+
   it('opens the breaker of a failing channel and fails over to the other; the breaker alert fires', async () => {
     const { run, ids, table, seen, message } = await setUp('', 'a:direct:0.01,b:aggregator:0.01');
     routers.push(await startRouter(table.path, run));

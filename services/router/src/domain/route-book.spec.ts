@@ -9,12 +9,33 @@ describe('RouteBook', () => {
     const book = new RouteBook(policy);
     const weight = (over: Partial<events.RoutingWeight>) =>
       book.applyWeight(events.RoutingWeight.fromPartial({ channelId: 'c1', country: 'SG', ...over }));
-    weight({ deliveredAlpha: 50, deliveredBeta: 50, latencyP50Ms: 9000 });
-    weight({ mccMnc: '52501', deliveredAlpha: 90, deliveredBeta: 10, latencyP50Ms: 2000 });
-    expect(book.stats('c1', 'SG', '52501', 0)).toEqual({ alpha: 90, beta: 10, latencyP50Ms: 2000 });
-    expect(book.stats('c1', 'SG', '52505', 0)).toEqual({ alpha: 50, beta: 50, latencyP50Ms: 9000 });
+    weight({ deliveredAlpha: 50, deliveredBeta: 50, latencyP50Ms: 9000, latencyP95Ms: 30_000 });
+    weight({
+      mccMnc: '52501',
+      deliveredAlpha: 90,
+      deliveredBeta: 10,
+      latencyP50Ms: 2000,
+      latencyP95Ms: 5000,
+    });
+    expect(book.stats('c1', 'SG', '52501', 0)).toEqual({
+      alpha: 90,
+      beta: 10,
+      latencyP50Ms: 2000,
+      latencyP95Ms: 5000,
+    });
+    expect(book.stats('c1', 'SG', '52505', 0)).toEqual({
+      alpha: 50,
+      beta: 50,
+      latencyP50Ms: 9000,
+      latencyP95Ms: 30_000,
+    });
     weight({ deliveredAlpha: 80, deliveredBeta: 20, latencyP50Ms: 4000 });
-    expect(book.stats('c1', 'SG', '', 0)).toEqual({ alpha: 80, beta: 20, latencyP50Ms: 4000 });
+    expect(book.stats('c1', 'SG', '', 0)).toEqual({
+      alpha: 80,
+      beta: 20,
+      latencyP50Ms: 4000,
+      latencyP95Ms: 0,
+    });
     expect(book.stats('c2', 'SG', '', 0)).toBeUndefined();
   });
 

@@ -31,6 +31,7 @@ export class RouteBook {
       alpha: weight.deliveredAlpha,
       beta: weight.deliveredBeta,
       latencyP50Ms: weight.latencyP50Ms,
+      latencyP95Ms: weight.latencyP95Ms,
       computedAt: weight.computedAt?.getTime() ?? 0,
     });
   }
@@ -43,7 +44,8 @@ export class RouteBook {
     const fresh = (key: string) => {
       const weight = this.weights.get(key);
       if (!weight || now - weight.computedAt > this.weightsMaxAgeMs) return undefined;
-      return { alpha: weight.alpha, beta: weight.beta, latencyP50Ms: weight.latencyP50Ms };
+      const { alpha, beta, latencyP50Ms, latencyP95Ms } = weight;
+      return { alpha, beta, latencyP50Ms, latencyP95Ms };
     };
     return (
       (mccMnc ? fresh(weightKey(channelId, country, mccMnc)) : undefined) ??

@@ -86,10 +86,28 @@ export function channelsTo(table: RoutingTable, countryCode: string): readonly C
   return index.get(countryCode) ?? [];
 }
 
-/** How long after submission a receipt from this channel is expected for an OTP, or another message. */
-export function receiptWindowMs(channel: Channel, otp: boolean): number {
+/**
+ * A receipt window lasts at least this many times its route's measured delivery latency (p95). A window set
+ * for a channel's usual speed is too short once the channel slows (congestion triples latencies): messages
+ * still on their way would be retried on another channel and delivered twice.
+ */
+export const RECEIPT_WINDOW_LATENCY_MULTIPLE = 5;
+/** The measured latency stretches a window to at most this many times its configured length. */
+export const RECEIPT_WINDOW_MAX_STRETCH = 3;
+
+/**
+ * How long after submission a receipt from this channel is expected for an OTP, or another message: the
+ * configured window, stretched when the route's measured p95 delivery latency (ms; 0: none measured) says
+ * its receipts now take longer.
+ */
+export function receiptWindowMs(channel: Channel, otp: boolean, latencyP95Ms = 0): number {
   const windows = channel.receiptWindowSeconds ?? RECEIPT_WINDOWS[channel.tier];
-  return (otp ? windows.otp : windows.other) * 1000;
+  const configured = (otp ? windows.otp : windows.other) * 1000;
+  const stretched = Math.min(
+    RECEIPT_WINDOW_LATENCY_MULTIPLE * latencyP95Ms,
+    RECEIPT_WINDOW_MAX_STRETCH * configured,
+  );
+  return Math.round(Math.max(configured, stretched));
 }
 
 /** Price per segment of a channel towards a country (and carrier, where priced apart); undefined: no route. */

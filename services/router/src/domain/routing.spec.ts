@@ -296,6 +296,18 @@ describe('routing table', () => {
     expect(receiptWindowMs(grey!, true)).toBe(45_000);
     expect(receiptWindowMs(grey!, false)).toBe(1_800_000);
   });
+
+  it('stretches a window to five times its route’s measured p95 latency, up to three times its length', () => {
+    const [direct] = table.channels;
+    // Receipts as fast as usual (p95 8 s): the window stays as configured.
+    expect(receiptWindowMs(direct!, true, 8_000)).toBe(60_000);
+    // A congested channel (p95 24 s, three times its usual): five times that.
+    expect(receiptWindowMs(direct!, true, 24_000)).toBe(120_000);
+    // A channel whose receipts take minutes: at most three windows.
+    expect(receiptWindowMs(direct!, true, 100_000)).toBe(180_000);
+    expect(receiptWindowMs(direct!, false, 100_000)).toBe(500_000);
+    expect(receiptWindowMs(direct!, false, 1_000_000)).toBe(900_000);
+  });
 });
 
 describe('CircuitBreaker', () => {

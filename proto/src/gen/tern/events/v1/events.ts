@@ -196,8 +196,9 @@ export interface DispatchRequest {
   tier: string;
   pricePerSegment: number;
   /**
-   * How long after submission this channel's receipt is expected for this message type; past it dlr counts
-   * the attempt as failed-retryable (a late receipt still updates it).
+   * How long after submission this channel's receipt is expected for this message type (stretched while the
+   * route's measured latency is high); past it dlr counts the attempt as failed-retryable (a late receipt
+   * still updates it).
    */
   receiptWindowMs: number;
 }
