@@ -8,3 +8,4 @@ export * from './callback-url';
 export * from './channel-tiers';
 export * from './attempt-outcome';
 export * from './validity';
+export * from './channel-wait';

@@ -227,6 +227,7 @@ export class MessageRouter {
         table,
         stats: (c, country, mccMnc) => book.stats(c, country, mccMnc, Date.now()),
         blocked: (c, mccMnc) => book.blocked(c, mccMnc, Date.now()),
+        queueWaitMs: (c) => book.queueWaitMs(c, classOf(message.type) === 'priority', Date.now()),
         ...exclude,
         strategy: this.deps.policy.strategy,
         latencyReferenceMs: this.deps.policy.latencyReferenceMs,

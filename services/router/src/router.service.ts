@@ -9,8 +9,8 @@ import {
   trafficClassFetch,
   type BatchConsumer,
 } from '@tern/kafka';
-import { TokenBuckets, redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
-import { BulkPacer, CONFIG, HealthRegistry, LOGGER } from '@tern/service-kit';
+import { ChannelBacklog, TokenBuckets, redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
+import { BulkPacer, CONFIG, HealthRegistry, LOGGER, PeriodicJob } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import type { Redis } from 'ioredis';
 import { AttemptLedger } from './attempt-ledger';
@@ -44,6 +44,7 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
   private redisGuard: RedisStateGuard | undefined;
   private table: WatchedDataFile<RoutingTable> | undefined;
   private deferredTimer: NodeJS.Timeout | undefined;
+  private backlog: PeriodicJob | undefined;
   private deferredInFlight = 0;
   private router: MessageRouter | undefined;
   private readonly bulkPace: BulkPacer;
@@ -88,6 +89,10 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
       config.weightsMaxAgeMs,
     );
     exposeBreakers(book);
+    // How long each channel's submissions wait in the connectors, as they report it every second.
+    const backlog = new ChannelBacklog(redis);
+    const readBacklog = async () => book.applyBacklog(await backlog.waits(), Date.now());
+    this.backlog = new PeriodicJob('reading channel backlogs', 1000, readBacklog, this.log);
     const deferred = new DeferredQueue(redis, config.deployment);
     const router = new MessageRouter({
       table: () => table.current(),
@@ -144,6 +149,7 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.deferredTimer);
+    await this.backlog?.stop();
     this.bulkPace.close();
     this.table?.close();
     // Consumers first learn they are stopping, then the waiting messages are released uncommitted.

@@ -1,6 +1,8 @@
 import { events, sms } from '@tern/contracts';
 import { topics } from '@tern/kafka';
-import { startPrometheus, uniqueName, waitFor, type ServiceProcess } from '@tern/testing';
+import { ChannelBacklog } from '@tern/redis';
+import { infraFromEnv, startPrometheus, uniqueName, waitFor, type ServiceProcess } from '@tern/testing';
+import { Redis } from 'ioredis';
 import {
   approved,
   closeHarness,
@@ -164,6 +166,37 @@ describe('router', () => {
         ids.b!,
       ),
     ).toBeGreaterThan(0.95);
+  });
+
+  it('sends OTPs away from a channel whose connectors report a queue, and back once it drains', async () => {
+    const { run, ids, table, seen, message } = await setUp('', 'a:direct:0.01,b:direct:0.01');
+    routers.push(await startRouter(table.path, run));
+    // A connector of the lane, as it reports its channels every second (channel a's SMSC throttles).
+    const redis = new Redis(infraFromEnv().redisUrl);
+    const connector = new ChannelBacklog(redis);
+    try {
+      const round = async () => {
+        const batch = Array.from({ length: 200 }, () => message());
+        await publish(topics.approved, batch.map(approved));
+        await waitFor('the round dispatched', () => batch.every((m) => seen.of(m.messageId).length === 1));
+        return batch.map((m) => m.messageId);
+      };
+      await connector.mark(new Map([[ids.a!, { urgentMs: 30_000, bulkMs: 60_000 }]]));
+      await new Promise((r) => setTimeout(r, 2500)); // the routers read the connectors' reports every second
+      const queued = await round();
+      expect(share(seen, queued, ids.b!)).toBeGreaterThan(0.95);
+      const decision = seen.of(queued[0]!)[0]!.decision!;
+      expect(decision.candidates.find((c) => c.channelId === ids.a)?.expectedLatencyMs).toBeGreaterThan(
+        30_000,
+      );
+
+      await connector.mark(new Map());
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(share(seen, await round(), ids.a!)).toBeGreaterThan(0.2);
+    } finally {
+      await connector.mark(new Map());
+      await redis.quit();
+    }
   });
 
   it('stretches the receipt window of a route whose measured latency rose, and shortens it once it falls', async () => {

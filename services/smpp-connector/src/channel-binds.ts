@@ -11,7 +11,9 @@ import {
 } from '@tern/smpp';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import { Counter, Gauge, Histogram } from 'prom-client';
+import type { ChannelWait } from '@tern/sms-domain';
 import type { ChannelConfig } from './domain/channel';
+import { QueueWaits } from './domain/queue-waits';
 import { rebindWaitCeilingMs } from './domain/rebind';
 
 type Role = 'transceiver' | 'transmitter' | 'receiver';
@@ -83,6 +85,8 @@ export class ChannelBinds {
   private readonly waiting = { urgent: new Set<() => void>(), bulk: new Set<() => void>() };
   /** Urgent submissions outstanding: while there are any, bulk ones do not take window or TPS. */
   private urgentWaiting = 0;
+  /** How long submissions take from their call to the SMSC's answer, by class (see queueWait). */
+  private readonly waits = { urgent: new QueueWaits(), bulk: new QueueWaits() };
 
   constructor(
     readonly config: ChannelConfig,
@@ -153,12 +157,25 @@ export class ChannelBinds {
     // Strict priority: while an urgent submission (OTP, transactional) is outstanding on this channel, bulk
     // ones take no window or TPS, so a marketing blast never delays a login code.
     if (urgent) this.urgentWaiting++;
+    const waits = urgent ? this.waits.urgent : this.waits.bulk;
+    const waiting = waits.enter(Date.now());
     try {
       return await this.submitWhenFree(body, Date.now() + wait.busyMs, wait.downMs, urgent, beforeSend);
     } finally {
       if (urgent) this.urgentWaiting--;
+      waits.leave(waiting, Date.now());
       this.wake();
     }
+  }
+
+  /**
+   * How long a submission takes here now, from its call to the SMSC's answer, urgent and bulk (which also
+   * waits for every urgent one): the window's round trip on a channel that keeps up, seconds on one whose
+   * SMSC throttles below its rate or whose binds are gone. Each look starts a new period.
+   */
+  queueWait(now = Date.now()): ChannelWait {
+    const urgentMs = this.waits.urgent.take(now);
+    return { urgentMs, bulkMs: Math.max(urgentMs, this.waits.bulk.take(now)) };
   }
 
   private async submitWhenFree(

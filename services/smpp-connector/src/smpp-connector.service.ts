@@ -11,8 +11,10 @@ import {
   type BatchConsumer,
 } from '@tern/kafka';
 import { BulkPacer, CONFIG, HealthRegistry, LOGGER, PeriodicJob } from '@tern/service-kit';
-import type { Logger } from '@tern/telemetry';
-import { ReceiptPresence, RedisStateGuard, redisHealth, sharedRedis } from '@tern/redis';
+import { metricsRegistry, type Logger } from '@tern/telemetry';
+import { Gauge } from 'prom-client';
+import { ChannelBacklog, ReceiptPresence, RedisStateGuard, redisHealth, sharedRedis } from '@tern/redis';
+import type { ChannelWait } from '@tern/sms-domain';
 import type { Redis } from 'ioredis';
 import { AttemptStore } from './attempt-store';
 import { ChannelBinds } from './channel-binds';
@@ -22,6 +24,19 @@ import { Dispatcher } from './dispatcher';
 import { ReceiptFlow } from './domain/receipt-flow';
 import { receiptForwarder } from './receipt-forwarder';
 
+/**
+ * A channel's submissions taking less than this here are not reported to the routers: the round trip of a
+ * channel that keeps up, next to delivery latencies of seconds.
+ */
+const BACKLOG_REPORTED_FROM_MS = 100;
+
+const queueWait = new Gauge({
+  name: 'tern_smpp_queue_wait_seconds',
+  help: "How long a channel's submissions took here in the last second, from their call to the SMSC's answer (or the oldest one's wait so far), per class: what the routers add to the channel's latency",
+  labelNames: ['channel', 'class'],
+  registers: [metricsRegistry],
+});
+
 /** Binds every configured channel, consumes the lanes' dispatch topics, and stops in the safe order. */
 @Injectable()
 export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -30,6 +45,7 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
   private redisGuard: RedisStateGuard | undefined;
   private consumers: BatchConsumer[] = [];
   private presence: PeriodicJob | undefined;
+  private backlog: PeriodicJob | undefined;
   private alive: PeriodicJob | undefined;
   private dispatcher: Dispatcher | undefined;
   private readonly bulkPace: BulkPacer;
@@ -79,6 +95,20 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
       );
     };
     this.presence = new PeriodicJob('marking channels that receive', 1000, markReceiving, this.log);
+    // The routers send new messages elsewhere while a channel's submissions queue here (see ChannelBacklog).
+    const backlog = new ChannelBacklog(this.redis);
+    const markBacklog = () => {
+      const now = Date.now();
+      const waits = new Map<string, ChannelWait>();
+      for (const [channelId, binds] of this.channels) {
+        const wait = binds.queueWait(now);
+        queueWait.set({ channel: channelId, class: 'priority' }, wait.urgentMs / 1000);
+        queueWait.set({ channel: channelId, class: 'bulk' }, wait.bulkMs / 1000);
+        if (wait.bulkMs >= BACKLOG_REPORTED_FROM_MS) waits.set(channelId, wait);
+      }
+      return backlog.mark(waits);
+    };
+    this.backlog = new PeriodicJob('reporting channel backlogs', 1000, markBacklog, this.log);
     const attempts = new AttemptStore(this.redis);
     // This process's claims stay its own while it lives; a copy of an attempt it is submitting waits for it.
     this.alive = new PeriodicJob('keeping attempt claims alive', 3000, () => attempts.heartbeat(), this.log);
@@ -135,6 +165,7 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
   // Before the producer disconnects (onApplicationShutdown): finish submissions in hand, then unbind.
   async onModuleDestroy(): Promise<void> {
     await this.presence?.stop();
+    await this.backlog?.stop();
     this.dispatcher?.close();
     this.bulkPace.close();
     await Promise.all(this.consumers.map((c) => c.stop()));

@@ -1,6 +1,7 @@
 import { CarrierSimulator, parseScenario, type ArrivedMessage } from '@tern/carrier-sim';
 import { events, sms } from '@tern/contracts';
 import { dispatchTopic, DLQ_HEADERS, KafkaClient, topics } from '@tern/kafka';
+import { ChannelBacklog } from '@tern/redis';
 import { createLogger } from '@tern/telemetry';
 import {
   ensurePlatformTopics,
@@ -10,6 +11,7 @@ import {
   uniqueName,
   waitFor,
 } from '@tern/testing';
+import { Redis } from 'ioredis';
 import { channelsFile, dispatchFactory, follow, startConnector, type RunningConnector } from './harness';
 
 const infra = infraFromEnv();
@@ -180,15 +182,30 @@ describe('smpp-connector against the carrier simulator', () => {
     }
   });
 
-  it('slows down when throttled and gets every message accepted exactly once', async () => {
-    const ds = Array.from({ length: 120 }, (_, i) => dispatch('sim-busy', `Code ${i}`));
-    await client.producer().send(dispatchTopic(lane), ds);
-    const results = await submittedFor(ds);
-    expect(results.every((r) => r.accepted)).toBe(true);
-    const truth = sim.truth.channel('sim-busy');
-    expect(truth.partsAccepted).toBe(120);
-    expect(truth.submitsRefused['ESME_RTHROTTLED']).toBeGreaterThan(0);
-    expect(truth.duplicates).toBe(0);
+  it('slows down when throttled, tells the routers its queue, and gets every message accepted exactly once', async () => {
+    const redis = new Redis(infra.redisUrl);
+    const backlog = new ChannelBacklog(redis);
+    try {
+      const ds = Array.from({ length: 120 }, (_, i) => dispatch('sim-busy', `Code ${i}`));
+      await client.producer().send(dispatchTopic(lane), ds);
+      // 120 OTPs at the SMSC's 20 a second: the last wait about 6 s, and the routers hear of it.
+      const queued = await waitFor('the queue reported', async () => {
+        const wait = (await backlog.waits()).get('sim-busy');
+        return wait && wait.urgentMs >= 1000 && wait;
+      });
+      expect(queued.bulkMs).toBeGreaterThanOrEqual(queued.urgentMs);
+      const results = await submittedFor(ds);
+      expect(results.every((r) => r.accepted)).toBe(true);
+      const truth = sim.truth.channel('sim-busy');
+      expect(truth.partsAccepted).toBe(120);
+      expect(truth.submitsRefused['ESME_RTHROTTLED']).toBeGreaterThan(0);
+      expect(truth.duplicates).toBe(0);
+      // Drained, the channel is unmarked; the channels that kept up were never marked.
+      await waitFor('the queue gone', async () => !(await backlog.waits()).has('sim-busy'));
+      expect((await backlog.waits()).has('sim-dec')).toBe(false);
+    } finally {
+      await redis.quit();
+    }
   });
 
   it('submits an OTP dispatched after a marketing backlog ahead of it, and the backlog in full after', async () => {

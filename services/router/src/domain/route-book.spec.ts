@@ -5,6 +5,17 @@ import { retryVerdict } from './retry-policy';
 const policy = { windowMs: 10_000, minOutcomes: 5, failureRatio: 0.5, openMs: 5_000, probes: 2 };
 
 describe('RouteBook', () => {
+  it('knows how long each channel’s urgent and bulk submissions wait in the connectors, while fresh', () => {
+    const book = new RouteBook(policy);
+    expect(book.queueWaitMs('c1', true, 0)).toBe(0);
+    book.applyBacklog(new Map([['c1', { urgentMs: 800, bulkMs: 30_000 }]]), 10_000);
+    expect(book.queueWaitMs('c1', true, 11_000)).toBe(800);
+    expect(book.queueWaitMs('c1', false, 11_000)).toBe(30_000);
+    expect(book.queueWaitMs('c2', true, 11_000)).toBe(0);
+    // A reading no one refreshed (Redis away) says nothing any more.
+    expect(book.queueWaitMs('c1', true, 16_000)).toBe(0);
+  });
+
   it('prefers a carrier weight to the country weight, and the latest record of a route', () => {
     const book = new RouteBook(policy);
     const weight = (over: Partial<events.RoutingWeight>) =>

@@ -5,16 +5,25 @@ import {
   type BreakerPolicy,
   type BreakerState,
 } from './circuit-breaker';
+import type { ChannelWait } from '@tern/sms-domain';
 import type { RouteStats } from './select';
+
+/** The connectors report every second: a reading older than this is not the channel's state any more. */
+const BACKLOG_MAX_AGE_MS = 5_000;
 
 /**
  * What one router instance knows of every route: the latest weights from `routing.weights` (per channel
- * and country, and per carrier that had attempts) and a circuit breaker per channel and per
- * channel+carrier, fed by submission and receipt outcomes. Time is passed in; nothing here does I/O.
+ * and country, and per carrier that had attempts), a circuit breaker per channel and per channel+carrier,
+ * fed by submission and receipt outcomes, and how long each channel's submissions wait in the connectors.
+ * Time is passed in; nothing here does I/O.
  */
 export class RouteBook {
   private readonly weights = new Map<string, RouteStats & { computedAt: number }>();
   private readonly breakers = new Map<string, CircuitBreaker>();
+  private backlog: { waits: ReadonlyMap<string, ChannelWait>; readAt: number } = {
+    waits: new Map(),
+    readAt: 0,
+  };
 
   /**
    * @param weightsMaxAgeMs a weight analytics has not refreshed for this long is stale (analytics stopped,
@@ -75,6 +84,18 @@ export class RouteBook {
   sent(channelId: string, mccMnc: string, now: number): void {
     this.breaker(channelId).sent(now);
     if (mccMnc) this.breaker(`${channelId}/${mccMnc}`).sent(now);
+  }
+
+  /** The connectors' waits per channel, read at `now` (channels missing: no wait). */
+  applyBacklog(waits: ReadonlyMap<string, ChannelWait>, now: number): void {
+    this.backlog = { waits, readAt: now };
+  }
+
+  /** How long a new submission would wait in the channel's connectors before its SMSC takes it. */
+  queueWaitMs(channelId: string, urgent: boolean, now: number): number {
+    if (now - this.backlog.readAt > BACKLOG_MAX_AGE_MS) return 0;
+    const wait = this.backlog.waits.get(channelId);
+    return wait ? (urgent ? wait.urgentMs : wait.bulkMs) : 0;
   }
 
   /** Every breaker's state (keys: the channel, or channel/mccMnc), for metrics. */

@@ -236,6 +236,22 @@ describe('selectChannel', () => {
     expect(marketing['direct-sg'] ?? 0).toBeLessThan(0.3);
   });
 
+  it('sends an OTP away from a channel whose submissions queue in the connectors', () => {
+    // Two equal channels; direct-sg's SMSC throttles and its OTPs wait 20 s before it takes them.
+    const stats = (): RouteStats => ({ alpha: 95, beta: 5, latencyP50Ms: 3000 });
+    const queueWaitMs = (channel: string) => (channel === 'direct-sg' ? 20_000 : 0);
+    const make = (over: Partial<SelectionInput>) => (i: number) =>
+      input({ message: message({ messageId: `q${i}` }), stats, tried: new Set(['grey']), ...over });
+    expect(shares(make({}))['direct-sg']).toBeGreaterThan(0.3);
+    expect(shares(make({ queueWaitMs }))['direct-sg'] ?? 0).toBeLessThan(0.05);
+    const decided = selectChannel(make({ queueWaitMs })(0)).decision.candidates;
+    expect(decided.find((c) => c.channelId === 'direct-sg')?.expectedLatencyMs).toBe(23_000);
+    // The baseline knows no queues: the cheapest channel, however long its queue.
+    const cheapestQueues = (channel: string) => (channel === 'aggr-apac' ? 20_000 : 0);
+    const baseline = make({ queueWaitMs: cheapestQueues, strategy: 'cheapest' });
+    expect(selectChannel(baseline(0)).channel?.id).toBe('aggr-apac');
+  });
+
   it('decides the same for the same inputs and seed, and records why', () => {
     const a = selectChannel(input({ message: message({ messageId: 'same' }) }));
     const b = selectChannel(input({ message: message({ messageId: 'same' }) }));

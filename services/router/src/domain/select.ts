@@ -37,6 +37,11 @@ export interface SelectionInput {
   stats: (channelId: string, country: string, mccMnc: string) => RouteStats | undefined;
   /** Why a channel may not take traffic now (an open breaker), or undefined. */
   blocked: (channelId: string, mccMnc: string) => string | undefined;
+  /**
+   * How long this message would wait in the channel's connectors before its SMSC takes it (an SMSC
+   * throttling below its rate): added to the route's latency. Unset: none.
+   */
+  queueWaitMs?: (channelId: string) => number;
   /** Channels that already failed this message. */
   tried: ReadonlySet<string>;
   /**
@@ -137,7 +142,7 @@ function selectAmong(input: SelectionInput): Selection {
     const stats =
       input.stats(channel.id, message.country, message.mccMnc) ?? tierPrior(channel.tier, latencyReferenceMs);
     candidate.deliveryProbability = sampler.beta(Math.max(stats.alpha, 1e-3), Math.max(stats.beta, 1e-3));
-    candidate.expectedLatencyMs = stats.latencyP50Ms;
+    candidate.expectedLatencyMs = stats.latencyP50Ms + (input.queueWaitMs?.(channel.id) ?? 0);
     eligible.push({ channel, candidate, cost: price * Math.max(1, message.segments) });
   }
 

@@ -1,0 +1,32 @@
+/**
+ * How long submissions wait on a channel before its SMSC takes them: the mean of those that finished since
+ * the last look or, when longer, how long the oldest one still waiting has been at it (a channel that takes
+ * nothing finishes none). Times are passed in; nothing here does I/O.
+ */
+export class QueueWaits {
+  /** The submissions waiting, in the order they came (a Set keeps it): the first is the oldest. */
+  private readonly waiting = new Set<{ since: number }>();
+  private finishedMs = 0;
+  private finished = 0;
+
+  enter(now: number): { since: number } {
+    const entry = { since: now };
+    this.waiting.add(entry);
+    return entry;
+  }
+
+  leave(entry: { since: number }, now: number): void {
+    if (!this.waiting.delete(entry)) return;
+    this.finishedMs += now - entry.since;
+    this.finished++;
+  }
+
+  /** The wait now, in ms; the next look counts only what finishes after this one. */
+  take(now: number): number {
+    const mean = this.finished > 0 ? this.finishedMs / this.finished : 0;
+    this.finishedMs = 0;
+    this.finished = 0;
+    const oldest = this.waiting.values().next().value;
+    return Math.round(Math.max(mean, oldest ? now - oldest.since : 0));
+  }
+}
