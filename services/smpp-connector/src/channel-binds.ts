@@ -86,7 +86,7 @@ export class ChannelBinds {
   /** Urgent submissions outstanding: while there are any, bulk ones do not take window or TPS. */
   private urgentWaiting = 0;
   /** How long submissions take from their call to the SMSC's answer, by class (see queueWait). */
-  private readonly waits = { urgent: new QueueWaits(), bulk: new QueueWaits() };
+  private readonly waits = { urgent: new QueueWaits(Date.now()), bulk: new QueueWaits(Date.now()) };
 
   constructor(
     readonly config: ChannelConfig,
@@ -171,11 +171,16 @@ export class ChannelBinds {
   /**
    * How long a submission takes here now, from its call to the SMSC's answer, urgent and bulk (which also
    * waits for every urgent one): the window's round trip on a channel that keeps up, seconds on one whose
-   * SMSC throttles below its rate or whose binds are gone. Each look starts a new period.
+   * SMSC throttles below its rate or whose binds are gone (see QueueWaits). Each look starts a new period.
    */
   queueWait(now = Date.now()): ChannelWait {
-    const urgentMs = this.waits.urgent.take(now);
-    return { urgentMs, bulkMs: Math.max(urgentMs, this.waits.bulk.take(now)) };
+    const { urgent, bulk } = this.waits;
+    let written = 0;
+    for (const s of this.slots) written += (s.session?.inFlight ?? 0) + s.reserved;
+    // Not yet written: urgent ones first, bulk ones behind every queued one.
+    const queued = Math.max(0, urgent.outstanding + bulk.outstanding - written);
+    const urgentMs = urgent.take(now, Math.min(queued, urgent.outstanding));
+    return { urgentMs, bulkMs: Math.max(urgentMs, bulk.take(now, queued)) };
   }
 
   private async submitWhenFree(
