@@ -32,7 +32,7 @@ const BACKLOG_REPORTED_FROM_MS = 100;
 
 const queueWait = new Gauge({
   name: 'tern_smpp_queue_wait_seconds',
-  help: "How long a channel's submissions took here in the last second, from their call to the SMSC's answer (or the oldest one's wait so far), per class: what the routers add to the channel's latency",
+  help: "How long a channel's submissions take here now, from their call to the SMSC's answer (the README's Busy channels), per class: what the routers add to the channel's latency",
   labelNames: ['channel', 'class'],
   registers: [metricsRegistry],
 });
