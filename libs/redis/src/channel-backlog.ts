@@ -6,11 +6,17 @@ import { execOrThrow } from './script';
 const BACKLOG_KEY = 'tern:smpp:backlog';
 
 /**
+ * How often connectors report their channels' waits and routers read them: the routers hear of a queue that
+ * has begun within about twice this, while OTPs keep coming into it.
+ */
+export const BACKLOG_REPORT_MS = 500;
+
+/**
  * How long each channel's submissions wait in the connectors before they reach its SMSC: an SMSC throttling
  * below its contracted rate, or binds gone, hold them there (up to the connector's wait for a bind). Each
- * connector writes the channels it holds submissions of, once a second, in a field of its own with the time
- * it expires (a connector that dies stops counting on its own); routers read them all, once a second, and
- * send new messages to channels that take them now rather than into a queue.
+ * connector writes the channels it holds submissions of, every BACKLOG_REPORT_MS, in a field of its own with
+ * the time it expires (a connector that dies stops counting on its own); routers read them all as often,
+ * and send new messages to channels that take them now rather than into a queue.
  */
 export class ChannelBacklog {
   private readonly member = randomUUID();

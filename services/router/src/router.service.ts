@@ -9,7 +9,14 @@ import {
   trafficClassFetch,
   type BatchConsumer,
 } from '@tern/kafka';
-import { ChannelBacklog, TokenBuckets, redisHealth, sharedRedis, RedisStateGuard } from '@tern/redis';
+import {
+  BACKLOG_REPORT_MS,
+  ChannelBacklog,
+  TokenBuckets,
+  redisHealth,
+  sharedRedis,
+  RedisStateGuard,
+} from '@tern/redis';
 import { BulkPacer, CONFIG, HealthRegistry, LOGGER, PeriodicJob } from '@tern/service-kit';
 import type { Logger } from '@tern/telemetry';
 import type { Redis } from 'ioredis';
@@ -89,10 +96,10 @@ export class RouterService implements OnApplicationBootstrap, OnModuleDestroy {
       config.weightsMaxAgeMs,
     );
     exposeBreakers(book);
-    // How long each channel's submissions wait in the connectors, as they report it every second.
+    // How long each channel's submissions wait in the connectors, as they report it.
     const backlog = new ChannelBacklog(redis);
     const readBacklog = async () => book.applyBacklog(await backlog.waits(), Date.now());
-    this.backlog = new PeriodicJob('reading channel backlogs', 1000, readBacklog, this.log);
+    this.backlog = new PeriodicJob('reading channel backlogs', BACKLOG_REPORT_MS, readBacklog, this.log);
     const deferred = new DeferredQueue(redis, config.deployment);
     const router = new MessageRouter({
       table: () => table.current(),

@@ -13,7 +13,14 @@ import {
 import { BulkPacer, CONFIG, HealthRegistry, LOGGER, PeriodicJob } from '@tern/service-kit';
 import { metricsRegistry, type Logger } from '@tern/telemetry';
 import { Gauge } from 'prom-client';
-import { ChannelBacklog, ReceiptPresence, RedisStateGuard, redisHealth, sharedRedis } from '@tern/redis';
+import {
+  BACKLOG_REPORT_MS,
+  ChannelBacklog,
+  ReceiptPresence,
+  RedisStateGuard,
+  redisHealth,
+  sharedRedis,
+} from '@tern/redis';
 import type { ChannelWait } from '@tern/sms-domain';
 import type { Redis } from 'ioredis';
 import { AttemptStore } from './attempt-store';
@@ -108,7 +115,7 @@ export class SmppConnectorService implements OnApplicationBootstrap, OnModuleDes
       }
       return backlog.mark(waits);
     };
-    this.backlog = new PeriodicJob('reporting channel backlogs', 1000, markBacklog, this.log);
+    this.backlog = new PeriodicJob('reporting channel backlogs', BACKLOG_REPORT_MS, markBacklog, this.log);
     const attempts = new AttemptStore(this.redis);
     // This process's claims stay its own while it lives; a copy of an attempt it is submitting waits for it.
     this.alive = new PeriodicJob('keeping attempt claims alive', 3000, () => attempts.heartbeat(), this.log);
