@@ -171,7 +171,7 @@ describe('router', () => {
   it('sends OTPs away from a channel whose connectors report a queue, and back once it drains', async () => {
     const { run, ids, table, seen, message } = await setUp('', 'a:direct:0.01,b:direct:0.01');
     routers.push(await startRouter(table.path, run));
-    // A connector of the lane, as it reports its channels every second (channel a's SMSC throttles).
+    // A connector of the lane, as it reports its channels (channel a's SMSC throttles).
     const redis = new Redis(infraFromEnv().redisUrl);
     const connector = new ChannelBacklog(redis);
     try {
@@ -182,7 +182,7 @@ describe('router', () => {
         return batch.map((m) => m.messageId);
       };
       await connector.mark(new Map([[ids.a!, { urgentMs: 30_000, bulkMs: 60_000 }]]));
-      await new Promise((r) => setTimeout(r, 2500)); // the routers read the connectors' reports every second
+      await new Promise((r) => setTimeout(r, 2500)); // the routers read the connectors' reports every half second
       const queued = await round();
       expect(share(seen, queued, ids.b!)).toBeGreaterThan(0.95);
       const decision = seen.of(queued[0]!)[0]!.decision!;

@@ -8,7 +8,7 @@ import {
 import type { ChannelWait } from '@tern/sms-domain';
 import type { RouteStats } from './select';
 
-/** The connectors report every second: a reading older than this is not the channel's state any more. */
+/** The connectors report every half second: a reading older than this is not the channel's state any more. */
 const BACKLOG_MAX_AGE_MS = 5_000;
 
 /**
