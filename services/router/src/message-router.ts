@@ -188,7 +188,7 @@ export class MessageRouter {
         receiptWindowMs: receiptWindowMs(
           channel,
           message.type === sms.MessageType.MESSAGE_TYPE_OTP,
-          book.stats(channel.id, message.country, message.mccMnc, now.getTime())?.latencyP95Ms,
+          book.latencyP95Ms(channel.id, message.country, message.mccMnc, now.getTime()),
         ),
       }),
       this.deps.producer.enqueue(

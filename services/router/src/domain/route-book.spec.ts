@@ -20,34 +20,37 @@ describe('RouteBook', () => {
     const book = new RouteBook(policy);
     const weight = (over: Partial<events.RoutingWeight>) =>
       book.applyWeight(events.RoutingWeight.fromPartial({ channelId: 'c1', country: 'SG', ...over }));
-    weight({ deliveredAlpha: 50, deliveredBeta: 50, latencyP50Ms: 9000, latencyP95Ms: 30_000 });
-    weight({
-      mccMnc: '52501',
-      deliveredAlpha: 90,
-      deliveredBeta: 10,
-      latencyP50Ms: 2000,
-      latencyP95Ms: 5000,
-    });
-    expect(book.stats('c1', 'SG', '52501', 0)).toEqual({
-      alpha: 90,
-      beta: 10,
-      latencyP50Ms: 2000,
-      latencyP95Ms: 5000,
-    });
-    expect(book.stats('c1', 'SG', '52505', 0)).toEqual({
-      alpha: 50,
-      beta: 50,
-      latencyP50Ms: 9000,
-      latencyP95Ms: 30_000,
-    });
+    weight({ deliveredAlpha: 50, deliveredBeta: 50, latencyP50Ms: 9000 });
+    weight({ mccMnc: '52501', deliveredAlpha: 90, deliveredBeta: 10, latencyP50Ms: 2000 });
+    expect(book.stats('c1', 'SG', '52501', 0)).toEqual({ alpha: 90, beta: 10, latencyP50Ms: 2000 });
+    expect(book.stats('c1', 'SG', '52505', 0)).toEqual({ alpha: 50, beta: 50, latencyP50Ms: 9000 });
     weight({ deliveredAlpha: 80, deliveredBeta: 20, latencyP50Ms: 4000 });
-    expect(book.stats('c1', 'SG', '', 0)).toEqual({
-      alpha: 80,
-      beta: 20,
-      latencyP50Ms: 4000,
-      latencyP95Ms: 0,
-    });
+    expect(book.stats('c1', 'SG', '', 0)).toEqual({ alpha: 80, beta: 20, latencyP50Ms: 4000 });
     expect(book.stats('c2', 'SG', '', 0)).toBeUndefined();
+  });
+
+  it('sizes receipt windows on the longer of the carrier’s and the country’s p95 latency, while fresh', () => {
+    const book = new RouteBook(policy, 30_000);
+    const weight = (over: Partial<events.RoutingWeight>) =>
+      book.applyWeight(
+        events.RoutingWeight.fromPartial({
+          channelId: 'c1',
+          country: 'SG',
+          computedAt: new Date(0),
+          ...over,
+        }),
+      );
+    expect(book.latencyP95Ms('c1', 'SG', '52501', 0)).toBe(0);
+    weight({ latencyP95Ms: 30_000 });
+    // A carrier's tail from a few deliveries, shorter than its country's: the country's.
+    weight({ mccMnc: '52501', latencyP95Ms: 18_000 });
+    expect(book.latencyP95Ms('c1', 'SG', '52501', 0)).toBe(30_000);
+    weight({ mccMnc: '52501', latencyP95Ms: 45_000 });
+    expect(book.latencyP95Ms('c1', 'SG', '52501', 0)).toBe(45_000);
+    expect(book.latencyP95Ms('c1', 'SG', '52505', 0)).toBe(30_000);
+    expect(book.latencyP95Ms('c1', 'SG', '', 0)).toBe(30_000);
+    // Stale: none.
+    expect(book.latencyP95Ms('c1', 'SG', '52501', 31_000)).toBe(0);
   });
 
   it('lets a weight analytics stopped refreshing go stale: the carrier’s, then the country’s', () => {

@@ -8,6 +8,8 @@ import {
 import type { ChannelWait } from '@tern/sms-domain';
 import type { RouteStats } from './select';
 
+type StoredWeight = RouteStats & { latencyP95Ms: number; computedAt: number };
+
 /** The connectors report every half second: a reading older than this is not the channel's state any more. */
 const BACKLOG_MAX_AGE_MS = 5_000;
 
@@ -18,7 +20,7 @@ const BACKLOG_MAX_AGE_MS = 5_000;
  * Time is passed in; nothing here does I/O.
  */
 export class RouteBook {
-  private readonly weights = new Map<string, RouteStats & { computedAt: number }>();
+  private readonly weights = new Map<string, StoredWeight>();
   private readonly breakers = new Map<string, CircuitBreaker>();
   private backlog: { waits: ReadonlyMap<string, ChannelWait>; readAt: number } = {
     waits: new Map(),
@@ -50,16 +52,29 @@ export class RouteBook {
    * prior applies).
    */
   stats(channelId: string, country: string, mccMnc: string, now: number): RouteStats | undefined {
-    const fresh = (key: string) => {
-      const weight = this.weights.get(key);
-      if (!weight || now - weight.computedAt > this.weightsMaxAgeMs) return undefined;
-      const { alpha, beta, latencyP50Ms, latencyP95Ms } = weight;
-      return { alpha, beta, latencyP50Ms, latencyP95Ms };
-    };
+    const fresh = (weight: StoredWeight | undefined) =>
+      weight && { alpha: weight.alpha, beta: weight.beta, latencyP50Ms: weight.latencyP50Ms };
     return (
-      (mccMnc ? fresh(weightKey(channelId, country, mccMnc)) : undefined) ??
-      fresh(weightKey(channelId, country, ''))
+      (mccMnc ? fresh(this.fresh(channelId, country, mccMnc, now)) : undefined) ??
+      fresh(this.fresh(channelId, country, '', now))
     );
+  }
+
+  /**
+   * The route's measured p95 delivery latency (0: none fresh), the larger of the carrier's and the country's:
+   * it sizes the receipt window (receiptWindowMs), where a tail guessed short from a carrier's few deliveries
+   * sends a slow message twice.
+   */
+  latencyP95Ms(channelId: string, country: string, mccMnc: string, now: number): number {
+    return Math.max(
+      (mccMnc ? this.fresh(channelId, country, mccMnc, now)?.latencyP95Ms : 0) ?? 0,
+      this.fresh(channelId, country, '', now)?.latencyP95Ms ?? 0,
+    );
+  }
+
+  private fresh(channelId: string, country: string, mccMnc: string, now: number): StoredWeight | undefined {
+    const weight = this.weights.get(weightKey(channelId, country, mccMnc));
+    return weight && now - weight.computedAt <= this.weightsMaxAgeMs ? weight : undefined;
   }
 
   /**

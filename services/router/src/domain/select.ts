@@ -4,11 +4,8 @@ import { BetaSampler } from './beta-sampler';
 import { LATENCY_REFERENCE_MS, tierPrior, type TierPrior } from '@tern/sms-domain';
 import { channelsTo, priceOf, type Channel, type RoutingTable } from './routing-table';
 
-/**
- * What the router knows of a route's delivery: a Beta posterior of its probability, and its latency (the
- * p95 where measured: it stretches the route's receipt window, see receiptWindowMs).
- */
-export type RouteStats = TierPrior & { latencyP95Ms?: number };
+/** What the router knows of a route's delivery: a Beta posterior of its probability, and its latency. */
+export type RouteStats = TierPrior;
 
 /**
  * How much each message type cares about delivery, speed and price. An OTP's user is waiting: 10 s of
