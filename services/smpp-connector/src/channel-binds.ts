@@ -83,9 +83,10 @@ export class ChannelBinds {
   private stopped = false;
   /** Submissions waiting for room, by class, in the order they began to wait. */
   private readonly waiting = { urgent: new Set<() => void>(), bulk: new Set<() => void>() };
-  /** Urgent submissions outstanding: while there are any, bulk ones do not take window or TPS. */
-  private urgentWaiting = 0;
-  /** How long submissions take from their call to the SMSC's answer, by class (see queueWait). */
+  /**
+   * Submissions outstanding by class, and how long they take from their call to the SMSC's answer (see
+   * queueWait). While any urgent one is outstanding, bulk ones do not take window or TPS.
+   */
   private readonly waits = { urgent: new QueueWaits(Date.now()), bulk: new QueueWaits(Date.now()) };
 
   constructor(
@@ -156,13 +157,11 @@ export class ChannelBinds {
   ): Promise<SubmitOutcome> {
     // Strict priority: while an urgent submission (OTP, transactional) is outstanding on this channel, bulk
     // ones take no window or TPS, so a marketing blast never delays a login code.
-    if (urgent) this.urgentWaiting++;
     const waits = urgent ? this.waits.urgent : this.waits.bulk;
     const waiting = waits.enter(Date.now());
     try {
       return await this.submitWhenFree(body, Date.now() + wait.busyMs, wait.downMs, urgent, beforeSend);
     } finally {
-      if (urgent) this.urgentWaiting--;
       waits.leave(waiting, Date.now());
       this.wake();
     }
@@ -194,7 +193,7 @@ export class ChannelBinds {
     let downSince: number | undefined;
     for (;;) {
       if (this.stopped) return { kind: 'no-bind', reason: 'connector stopping' };
-      const slot = urgent || this.urgentWaiting === 0 ? this.pick() : undefined;
+      const slot = urgent || this.waits.urgent.outstanding === 0 ? this.pick() : undefined;
       if (!slot?.session) {
         const now = Date.now();
         const down = !this.slots.some((s) => s.state === 'bound' && s.role !== 'receiver');
@@ -293,7 +292,7 @@ export class ChannelBinds {
       }
     };
     wakeFrom(this.waiting.urgent);
-    if (this.urgentWaiting === 0 || this.stopped) wakeFrom(this.waiting.bulk);
+    if (this.waits.urgent.outstanding === 0 || this.stopped) wakeFrom(this.waiting.bulk);
   }
 
   /** Free places in the windows of the binds that submit and are not resting. */
